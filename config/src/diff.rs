@@ -1,0 +1,205 @@
+//! What changed between two configurations, as plain data keyed by label.
+//!
+//! The running system applies a [`ConfigDiff`] host by host: removed hosts stop, changed ones
+//! restart with their new settings (keeping their state), added ones start, unchanged ones are
+//! not touched. Order is deterministic: removed in the old file order, the rest in the new.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::Config;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigDiff {
+    pub added: Vec<Arc<str>>,
+    pub removed: Vec<Arc<str>>,
+    pub changed: Vec<ChangedHost>,
+    pub unchanged: Vec<Arc<str>>,
+    pub notifiers: NotifierDiff,
+    /// Settings that differ but cannot change while running (`server.listen`, `state.path`).
+    pub needs_restart: Vec<&'static str>,
+}
+
+/// A host present in both configurations whose effective settings differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedHost {
+    pub label: Arc<str>,
+    /// The keys whose values differ, in a fixed order (`url`, `interval`, ...).
+    pub keys: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotifierDiff {
+    pub added: Vec<Arc<str>>,
+    pub removed: Vec<Arc<str>>,
+    pub changed: Vec<Arc<str>>,
+    pub unchanged: Vec<Arc<str>>,
+}
+
+impl ConfigDiff {
+    pub fn between(old: &Config, new: &Config) -> ConfigDiff {
+        let mut diff = ConfigDiff::default();
+        for host in old.hosts() {
+            if new.host(&host.label).is_none() {
+                diff.removed.push(host.label.clone());
+            }
+        }
+        for host in new.hosts() {
+            match old.host(&host.label) {
+                None => diff.added.push(host.label.clone()),
+                Some(before) => {
+                    let keys = changed_keys(&before.settings(), &host.settings());
+                    if keys.is_empty() {
+                        diff.unchanged.push(host.label.clone());
+                    } else {
+                        diff.changed.push(ChangedHost {
+                            label: host.label.clone(),
+                            keys,
+                        });
+                    }
+                }
+            }
+        }
+        for notifier in &old.notifiers {
+            if new.notifier(&notifier.name).is_none() {
+                diff.notifiers.removed.push(notifier.name.clone());
+            }
+        }
+        for notifier in &new.notifiers {
+            let list = match old.notifier(&notifier.name) {
+                None => &mut diff.notifiers.added,
+                Some(before) if before.settings() != notifier.settings() => {
+                    &mut diff.notifiers.changed
+                }
+                Some(_) => &mut diff.notifiers.unchanged,
+            };
+            list.push(notifier.name.clone());
+        }
+        if old.server.listen != new.server.listen {
+            diff.needs_restart.push("server.listen");
+        }
+        if old.state.path != new.state.path {
+            diff.needs_restart.push("state.path");
+        }
+        diff
+    }
+
+    /// Whether applying this diff would change anything about the hosts or notifiers.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+            && self.notifiers.added.is_empty()
+            && self.notifiers.removed.is_empty()
+            && self.notifiers.changed.is_empty()
+    }
+}
+
+fn changed_keys(
+    before: &[(&'static str, String)],
+    after: &[(&'static str, String)],
+) -> Vec<&'static str> {
+    let before: HashMap<&str, &String> = before.iter().map(|(k, v)| (*k, v)).collect();
+    after
+        .iter()
+        .filter(|(k, v)| before.get(k) != Some(&v))
+        .map(|(k, _)| *k)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(yaml: &str) -> Config {
+        crate::load_str("test.yaml", yaml, &|_| None).unwrap()
+    }
+
+    const BASE: &str = r#"
+notifiers:
+  console: { type: stdout }
+hosts:
+  - { label: api, url: "http://127.0.0.1:1/health", interval: 10s }
+  - { label: web, url: "http://127.0.0.1:2/" }
+  - { label: db, url: "http://127.0.0.1:3/" }
+"#;
+
+    #[test]
+    fn identical_configs_have_an_empty_diff() {
+        let diff = ConfigDiff::between(&config(BASE), &config(BASE));
+        assert!(diff.is_empty());
+        let unchanged: Vec<&str> = diff.unchanged.iter().map(|l| &**l).collect();
+        assert_eq!(unchanged, ["api", "web", "db"]);
+        assert_eq!(diff.notifiers.unchanged.len(), 1);
+        assert!(diff.needs_restart.is_empty());
+    }
+
+    #[test]
+    fn added_removed_and_changed_hosts_are_told_apart() {
+        let new = r#"
+notifiers:
+  console: { type: stdout }
+hosts:
+  - { label: new, url: "http://127.0.0.1:4/" }
+  - { label: api, url: "http://127.0.0.1:1/health", interval: 20s, regex: ok }
+  - { label: web, url: "http://127.0.0.1:2/" }
+"#;
+        let diff = ConfigDiff::between(&config(BASE), &config(new));
+        assert_eq!(diff.added, vec![Arc::from("new")]);
+        assert_eq!(diff.removed, vec![Arc::from("db")]);
+        assert_eq!(
+            diff.changed,
+            vec![ChangedHost {
+                label: Arc::from("api"),
+                keys: vec!["regex", "interval"],
+            }]
+        );
+        assert_eq!(diff.unchanged, vec![Arc::from("web")]);
+    }
+
+    #[test]
+    fn a_change_in_defaults_changes_the_hosts_that_inherit_it() {
+        let new = format!("defaults: {{ failure_threshold: 5 }}\n{BASE}");
+        let diff = ConfigDiff::between(&config(BASE), &config(&new));
+        let changed: Vec<&str> = diff.changed.iter().map(|c| &*c.label).collect();
+        assert_eq!(changed, ["api", "web", "db"]);
+        assert!(diff.changed.iter().all(|c| c.keys == ["failure_threshold"]));
+    }
+
+    #[test]
+    fn a_header_value_change_is_a_change_even_when_redacted() {
+        let a = "hosts:\n  - { label: a, url: 'http://x/', headers: { Authorization: one } }\n";
+        let b = "hosts:\n  - { label: a, url: 'http://x/', headers: { Authorization: two } }\n";
+        let diff = ConfigDiff::between(&config(a), &config(b));
+        assert_eq!(diff.changed[0].keys, vec!["headers"]);
+    }
+
+    #[test]
+    fn moving_a_host_within_the_file_is_not_a_change() {
+        let moved = r#"
+notifiers:
+  console: { type: stdout }
+hosts:
+  - { label: db, url: "http://127.0.0.1:3/" }
+  - { label: api, url: "http://127.0.0.1:1/health", interval: 10s }
+  - { label: web, url: "http://127.0.0.1:2/" }
+"#;
+        assert!(ConfigDiff::between(&config(BASE), &config(moved)).is_empty());
+    }
+
+    #[test]
+    fn notifier_changes_and_restart_only_settings_are_reported() {
+        let new = r#"
+server: { listen: "127.0.0.1:9999" }
+notifiers:
+  console: { type: stdout, format: json }
+  audit: { type: file, path: /tmp/a.jsonl }
+hosts:
+  - { label: api, url: "http://127.0.0.1:1/health", interval: 10s }
+"#;
+        let diff = ConfigDiff::between(&config(BASE), &config(new));
+        assert_eq!(diff.notifiers.changed, vec![Arc::from("console")]);
+        assert_eq!(diff.notifiers.added, vec![Arc::from("audit")]);
+        assert_eq!(diff.needs_restart, vec!["server.listen"]);
+    }
+}

@@ -1,0 +1,267 @@
+//! One monitored host as configured: what to check, how often, and who to tell.
+//!
+//! Immutable once loaded and shared as `Arc<HostConfiguration>`; the running system keeps its
+//! mutable state elsewhere, keyed by [`HostConfiguration::label`].
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use regex::Regex;
+use url::Url;
+
+use crate::secret::{is_sensitive_name, redact_url, REDACTED};
+
+/// Where a host was defined: its file and its position in that file's `hosts` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: Arc<Path>,
+    pub index: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: hosts[{}]", self.file.display(), self.index)
+    }
+}
+
+/// A host's complete, effective configuration (defaults already applied).
+#[derive(Debug, Clone)]
+pub struct HostConfiguration {
+    /// The host's identity: unique across all files and stable across reloads.
+    pub label: Arc<str>,
+    pub check: Check,
+    pub interval: Duration,
+    /// Bounds the whole check: resolve, connect, TLS, request and body.
+    pub timeout: Duration,
+    /// Consecutive failed checks before the host is `down`.
+    pub failure_threshold: u32,
+    /// Consecutive passed checks before the host is `up` again.
+    pub success_threshold: u32,
+    /// A passing check slower than this makes the host `degraded`.
+    pub max_response_time: Option<Duration>,
+    /// Notifier names that hear about this host's changes.
+    pub alerts: Vec<Arc<str>>,
+    pub origin: Origin,
+}
+
+/// What a host checks. One variant per check type.
+#[derive(Debug, Clone)]
+pub enum Check {
+    Http(HttpCheck),
+}
+
+impl Check {
+    /// The check type as written in `type:`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Check::Http(_) => "http",
+        }
+    }
+
+    /// What is checked, fit to print (secrets redacted).
+    pub fn target(&self) -> String {
+        match self {
+            Check::Http(http) => redact_url(&http.url),
+        }
+    }
+}
+
+/// An HTTP(S) request and what its answer must look like.
+#[derive(Clone)]
+pub struct HttpCheck {
+    pub url: Url,
+    pub method: String,
+    pub headers: Vec<HttpHeader>,
+    pub body: Option<String>,
+    pub status: ExpectedStatus,
+    /// Compiled once at load; the body is read only when this is set.
+    pub regex: Option<Regex>,
+    pub follow_redirects: bool,
+    pub max_redirects: u32,
+    /// How much of the body is read for `regex`.
+    pub max_body_bytes: usize,
+}
+
+/// The default for [`HttpCheck::max_body_bytes`].
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+impl fmt::Debug for HttpCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpCheck")
+            .field("url", &redact_url(&self.url))
+            .field("method", &self.method)
+            .field("headers", &self.headers)
+            .field("body", &self.body.as_ref().map(|b| format!("<{} bytes>", b.len())))
+            .field("status", &self.status)
+            .field("regex", &self.regex.as_ref().map(Regex::as_str))
+            .field("follow_redirects", &self.follow_redirects)
+            .field("max_redirects", &self.max_redirects)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+/// One request header. Its value is redacted when printed if the name looks like a credential
+/// or the value came from an environment variable.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpHeader {
+    pub name: String,
+    pub value: String,
+    pub sensitive: bool,
+}
+
+impl HttpHeader {
+    pub fn new(name: impl Into<String>, value: impl Into<String>, from_environment: bool) -> Self {
+        let name = name.into();
+        let sensitive = from_environment || is_sensitive_name(&name);
+        HttpHeader {
+            name,
+            value: value.into(),
+            sensitive,
+        }
+    }
+
+    /// The value as it may be printed.
+    pub fn shown_value(&self) -> &str {
+        if self.sensitive {
+            REDACTED
+        } else {
+            &self.value
+        }
+    }
+}
+
+impl fmt::Debug for HttpHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name, self.shown_value())
+    }
+}
+
+/// Which response status codes pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectedStatus {
+    /// Any 2xx: what `status` absent means.
+    AnySuccess,
+    OneOf(Vec<u16>),
+}
+
+impl ExpectedStatus {
+    pub fn accepts(&self, code: u16) -> bool {
+        match self {
+            ExpectedStatus::AnySuccess => (200..300).contains(&code),
+            ExpectedStatus::OneOf(codes) => codes.contains(&code),
+        }
+    }
+}
+
+impl fmt::Display for ExpectedStatus {
+    /// `2xx`, `200`, `200 or 204`, `200, 204 or 301`: as it reads in a failure reason.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExpectedStatus::AnySuccess => f.write_str("2xx"),
+            ExpectedStatus::OneOf(codes) => {
+                for (i, code) in codes.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(if i + 1 == codes.len() { " or " } else { ", " })?;
+                    }
+                    write!(f, "{code}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl HostConfiguration {
+    /// Every effective setting as `(key, value)` in a fixed order, secrets included: what a
+    /// reload compares to decide whether a host changed, and which keys did.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        self.settings_with(|header| header.value.clone())
+    }
+
+    /// The same settings, fit to print: secrets redacted.
+    pub fn shown_settings(&self) -> Vec<(&'static str, String)> {
+        self.settings_with(|header| header.shown_value().to_string())
+    }
+
+    fn settings_with(&self, header_value: impl Fn(&HttpHeader) -> String) -> Vec<(&'static str, String)> {
+        let duration = |d: Duration| humantime::format_duration(d).to_string();
+        let mut settings = vec![("type", self.check.kind().to_string())];
+        match &self.check {
+            Check::Http(http) => {
+                settings.push(("url", http.url.to_string()));
+                settings.push(("method", http.method.clone()));
+                let headers: Vec<String> = http
+                    .headers
+                    .iter()
+                    .map(|h| format!("{}: {}", h.name, header_value(h)))
+                    .collect();
+                settings.push(("headers", headers.join(", ")));
+                settings.push(("body", http.body.clone().unwrap_or_default()));
+                settings.push(("status", http.status.to_string()));
+                settings.push((
+                    "regex",
+                    http.regex.as_ref().map(|r| r.as_str().to_string()).unwrap_or_default(),
+                ));
+                settings.push(("follow_redirects", http.follow_redirects.to_string()));
+                settings.push(("max_redirects", http.max_redirects.to_string()));
+                settings.push(("max_body_bytes", http.max_body_bytes.to_string()));
+            }
+        }
+        settings.push(("interval", duration(self.interval)));
+        settings.push(("timeout", duration(self.timeout)));
+        settings.push(("failure_threshold", self.failure_threshold.to_string()));
+        settings.push(("success_threshold", self.success_threshold.to_string()));
+        settings.push((
+            "max_response_time",
+            self.max_response_time.map(duration).unwrap_or_default(),
+        ));
+        let alerts: Vec<&str> = self.alerts.iter().map(|a| &**a).collect();
+        settings.push(("alerts", alerts.join(", ")));
+        settings
+    }
+}
+
+impl HostConfiguration {
+    /// The shown settings with the URL redacted too (the raw list keeps it for comparison).
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let mut settings = self.shown_settings();
+        for (key, value) in &mut settings {
+            if *key == "url" {
+                *value = self.check.target();
+            }
+            if *key == "body" && !value.is_empty() {
+                *value = format!("<{} bytes>", value.len());
+            }
+        }
+        settings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_status_reads_naturally() {
+        assert_eq!(ExpectedStatus::AnySuccess.to_string(), "2xx");
+        assert_eq!(ExpectedStatus::OneOf(vec![200]).to_string(), "200");
+        assert_eq!(ExpectedStatus::OneOf(vec![200, 204]).to_string(), "200 or 204");
+        assert_eq!(
+            ExpectedStatus::OneOf(vec![200, 204, 301]).to_string(),
+            "200, 204 or 301"
+        );
+        assert!(ExpectedStatus::AnySuccess.accepts(204));
+        assert!(!ExpectedStatus::AnySuccess.accepts(301));
+        assert!(ExpectedStatus::OneOf(vec![301]).accepts(301));
+    }
+
+    #[test]
+    fn headers_redact_credentials() {
+        assert_eq!(HttpHeader::new("Authorization", "Bearer x", false).shown_value(), "***");
+        assert_eq!(HttpHeader::new("X-Trace", "from-env", true).shown_value(), "***");
+        assert_eq!(HttpHeader::new("Accept", "text/html", false).shown_value(), "text/html");
+    }
+}

@@ -1,0 +1,171 @@
+//! `${VAR}` substitution inside string values.
+//!
+//! Runs on each parsed string value, never on the raw text, so a variable's content can never
+//! inject YAML. Supported forms, as in the shell: `${VAR}`, `${VAR:-default}` (unset or empty),
+//! `${VAR-default}` (unset), `${VAR:?message}` / `${VAR?message}` (an error), and `$$` for a
+//! literal `$`. A `$` followed by anything else is kept as written, so regexes such as `ok$`
+//! need no escaping. Defaults may themselves contain `${...}`.
+
+/// The outcome of substituting one string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpolated {
+    pub value: String,
+    /// Whether any variable was substituted: such values often hold secrets and are redacted.
+    pub substituted: bool,
+}
+
+/// Replaces variables in `text`, looking them up with `lookup`.
+///
+/// The error says which variable is missing and how to fix it.
+pub fn interpolate(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Interpolated, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut substituted = false;
+    let mut rest = text;
+    while let Some(dollar) = rest.find('$') {
+        out.push_str(&rest[..dollar]);
+        let after = &rest[dollar + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(inner_start) = after.strip_prefix('{') {
+            let close = matching_brace(inner_start).ok_or_else(|| {
+                format!("unterminated `${{` in {text:?}; close it with `}}` or write `$$` for a literal `$`")
+            })?;
+            let expression = &inner_start[..close];
+            out.push_str(&expand(expression, lookup)?);
+            substituted = true;
+            rest = &inner_start[close + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(Interpolated {
+        value: out,
+        substituted,
+    })
+}
+
+/// The index of the `}` closing an expression, allowing nested `${...}` in defaults.
+fn matching_brace(s: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let bytes = s.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'{' if i > 0 && bytes[i - 1] == b'$' => depth += 1,
+            b'}' if depth == 0 => return Some(i),
+            b'}' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+fn expand(expression: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let name_end = expression
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(expression.len());
+    let (name, operator) = expression.split_at(name_end);
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(format!(
+            "`${{{expression}}}` is not a valid variable name; use letters, digits and `_`"
+        ));
+    }
+    let value = lookup(name);
+    let (empty_counts_as_unset, op, argument) = if let Some(arg) = operator.strip_prefix(":-") {
+        (true, '-', arg)
+    } else if let Some(arg) = operator.strip_prefix(":?") {
+        (true, '?', arg)
+    } else if let Some(arg) = operator.strip_prefix('-') {
+        (false, '-', arg)
+    } else if let Some(arg) = operator.strip_prefix('?') {
+        (false, '?', arg)
+    } else if operator.is_empty() {
+        (false, ' ', "")
+    } else {
+        return Err(format!(
+            "`${{{expression}}}` is not understood; use ${{{name}}}, ${{{name}:-default}} or ${{{name}:?message}}"
+        ));
+    };
+    let usable = value.filter(|v| !(empty_counts_as_unset && v.is_empty()));
+    match (usable, op) {
+        (Some(v), _) => Ok(v),
+        (None, '-') => interpolate(argument, lookup).map(|i| i.value),
+        (None, '?') => Err(format!(
+            "environment variable {name} is not set: {}",
+            if argument.is_empty() {
+                "set it before starting flowstate"
+            } else {
+                argument
+            }
+        )),
+        (None, _) => Err(format!(
+            "environment variable {name} is not set; set it, or give a default with ${{{name}:-default}}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "HOST" => Some("example.com".into()),
+            "EMPTY" => Some(String::new()),
+            "PORT" => Some("8080".into()),
+            _ => None,
+        }
+    }
+
+    fn run(text: &str) -> Result<String, String> {
+        interpolate(text, &env).map(|i| i.value)
+    }
+
+    #[test]
+    fn substitutes_set_variables() {
+        assert_eq!(run("http://${HOST}:${PORT}/").unwrap(), "http://example.com:8080/");
+        assert!(interpolate("${HOST}", &env).unwrap().substituted);
+        assert!(!interpolate("plain", &env).unwrap().substituted);
+    }
+
+    #[test]
+    fn defaults_apply_when_unset_or_empty() {
+        assert_eq!(run("${MISSING:-fallback}").unwrap(), "fallback");
+        assert_eq!(run("${EMPTY:-fallback}").unwrap(), "fallback");
+        assert_eq!(run("${EMPTY-fallback}").unwrap(), "");
+        assert_eq!(run("${MISSING-fallback}").unwrap(), "fallback");
+        assert_eq!(run("${MISSING:-${HOST}}").unwrap(), "example.com");
+        assert_eq!(run("${MISSING:-}").unwrap(), "");
+    }
+
+    #[test]
+    fn unset_without_default_names_the_variable() {
+        let err = run("${API_KEY}").unwrap_err();
+        assert!(err.contains("API_KEY"), "{err}");
+        let err = run("${API_KEY:?ask ops for the key}").unwrap_err();
+        assert!(err.contains("API_KEY") && err.contains("ask ops for the key"), "{err}");
+        assert!(run("${EMPTY:?needed}").is_err());
+        assert_eq!(run("${EMPTY?needed}").unwrap(), "");
+    }
+
+    #[test]
+    fn dollars_that_are_not_variables_stay() {
+        assert_eq!(run("cost: $$5").unwrap(), "cost: $5");
+        assert_eq!(run(r#""ok":\s*true$"#).unwrap(), r#""ok":\s*true$"#);
+        assert_eq!(run("$1 and $").unwrap(), "$1 and $");
+        assert_eq!(run("a: b # c").unwrap(), "a: b # c");
+    }
+
+    #[test]
+    fn malformed_expressions_are_errors() {
+        assert!(run("${HOST").unwrap_err().contains("unterminated"));
+        assert!(run("${}").is_err());
+        assert!(run("${1X}").is_err());
+        assert!(run("${HOST:+x}").is_err());
+    }
+}

@@ -1,0 +1,71 @@
+//! # flowstate-config: what the user wrote, loaded, interpolated and validated
+//!
+//! The immutable half of flowstate. Nothing here knows about time passing or the network;
+//! the running system (`flowstate-actors`) takes a [`Config`] and never parses YAML itself.
+//!
+//! ## Layout
+//! - [`load`]: files, `include` globs and `${VAR}` interpolation, into a [`Config`].
+//! - `yaml`: the one module that parses YAML, keeping every node's line and column.
+//! - `reader` and `validate`: typed reading that reports every error at once, then merging
+//!   files and applying `defaults`.
+//! - [`host`], [`notifier`], [`settings`]: the validated, immutable configuration types.
+//! - [`diff`]: what changed between two configurations, keyed by label.
+//! - [`secret`]: redaction, so no token or password is ever printed.
+//! - [`error`]: diagnostics with file and place.
+
+#![forbid(unsafe_code)]
+
+pub mod diff;
+pub mod error;
+pub mod host;
+pub mod interpolate;
+pub mod load;
+pub mod notifier;
+mod reader;
+pub mod secret;
+pub mod settings;
+mod validate;
+mod yaml;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use diff::ConfigDiff;
+pub use error::{ConfigError, Diagnostic, Position};
+pub use host::{Check, ExpectedStatus, HostConfiguration, HttpCheck, HttpHeader, Origin};
+pub use load::{load, load_str, load_with_env};
+pub use notifier::{NotifierConfig, NotifierKind};
+pub use secret::Secret;
+pub use settings::{Defaults, ServerSettings, StateSettings};
+
+/// A complete, validated configuration. Immutable: a reload builds a new one.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Every file that was read, in order: what a watcher must watch.
+    pub sources: Vec<PathBuf>,
+    /// Every include glob, made absolute or relative to the working directory: a new file
+    /// matching one of these is part of the configuration too.
+    pub include_globs: Vec<PathBuf>,
+    pub server: ServerSettings,
+    pub state: StateSettings,
+    pub defaults: Defaults,
+    pub notifiers: Vec<Arc<NotifierConfig>>,
+    hosts: Vec<Arc<HostConfiguration>>,
+    by_label: HashMap<Arc<str>, usize>,
+}
+
+impl Config {
+    /// The hosts in file order (files in load order).
+    pub fn hosts(&self) -> &[Arc<HostConfiguration>] {
+        &self.hosts
+    }
+
+    pub fn host(&self, label: &str) -> Option<&Arc<HostConfiguration>> {
+        self.by_label.get(label).map(|&i| &self.hosts[i])
+    }
+
+    pub fn notifier(&self, name: &str) -> Option<&Arc<NotifierConfig>> {
+        self.notifiers.iter().find(|n| &*n.name == name)
+    }
+}

@@ -1,0 +1,175 @@
+//! Notifiers as configured: where alert events go and how often.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::host::HttpHeader;
+use crate::secret::{redact_url_path, Secret};
+
+/// One named notifier from the `notifiers` section.
+#[derive(Debug, Clone)]
+pub struct NotifierConfig {
+    pub name: Arc<str>,
+    pub kind: NotifierKind,
+    /// At most one `down`/`degraded` alert per host per cooldown; recoveries are never held.
+    pub cooldown: Option<Duration>,
+    /// Repeat a `reminder` while a host stays down; `None`: never.
+    pub remind_every: Option<Duration>,
+    /// Send `up` events after a `down`.
+    pub send_resolved: bool,
+}
+
+/// The delivery channel and its own settings.
+#[derive(Debug, Clone)]
+pub enum NotifierKind {
+    /// One line per event on standard output.
+    Stdout { format: EventFormat },
+    /// One JSON object per line, appended to a file.
+    File { path: PathBuf },
+    /// An HTTP POST per event.
+    Webhook(WebhookConfig),
+    /// A program run per event, the event as JSON on stdin.
+    Command(CommandConfig),
+}
+
+impl NotifierKind {
+    /// The type as written in `type:`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            NotifierKind::Stdout { .. } => "stdout",
+            NotifierKind::File { .. } => "file",
+            NotifierKind::Webhook(_) => "webhook",
+            NotifierKind::Command(_) => "command",
+        }
+    }
+
+    /// Where events go, fit to print (webhook paths often hold tokens, so they are hidden).
+    pub fn target(&self) -> String {
+        match self {
+            NotifierKind::Stdout { format } => format!("standard output ({})", format.name()),
+            NotifierKind::File { path } => path.display().to_string(),
+            NotifierKind::Webhook(hook) => {
+                format!("{} ({})", redact_url_path(&hook.url), hook.format.name())
+            }
+            NotifierKind::Command(command) => command.argv.first().cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// How the stdout notifier prints an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventFormat {
+    /// One human-readable line.
+    Text,
+    /// The event's JSON object.
+    Json,
+}
+
+impl EventFormat {
+    pub const NAMES: &'static [&'static str] = &["text", "json"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EventFormat::Text => "text",
+            EventFormat::Json => "json",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub url: Url,
+    pub headers: Vec<HttpHeader>,
+    pub timeout: Duration,
+    pub format: WebhookFormat,
+    /// PagerDuty's integration key; required by `format: pagerduty`.
+    pub routing_key: Option<Secret>,
+    /// How long a failing delivery is retried before the event is given up.
+    pub max_age: Duration,
+}
+
+/// The payload shape a webhook receiver expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookFormat {
+    Generic,
+    Slack,
+    Discord,
+    Pagerduty,
+}
+
+impl WebhookFormat {
+    pub const NAMES: &'static [&'static str] = &["generic", "slack", "discord", "pagerduty"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WebhookFormat::Generic => "generic",
+            WebhookFormat::Slack => "slack",
+            WebhookFormat::Discord => "discord",
+            WebhookFormat::Pagerduty => "pagerduty",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "generic" => Some(WebhookFormat::Generic),
+            "slack" => Some(WebhookFormat::Slack),
+            "discord" => Some(WebhookFormat::Discord),
+            "pagerduty" => Some(WebhookFormat::Pagerduty),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandConfig {
+    /// The program and its arguments; run directly, never through a shell.
+    pub argv: Vec<String>,
+    pub timeout: Duration,
+    pub max_age: Duration,
+}
+
+impl NotifierConfig {
+    /// Every setting as `(key, value)`, secrets included: for comparing two versions.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        let duration = |d: Duration| humantime::format_duration(d).to_string();
+        let mut settings = vec![("type", self.kind.kind().to_string())];
+        match &self.kind {
+            NotifierKind::Stdout { format } => settings.push(("format", format.name().into())),
+            NotifierKind::File { path } => settings.push(("path", path.display().to_string())),
+            NotifierKind::Webhook(hook) => {
+                settings.push(("url", hook.url.to_string()));
+                let headers: Vec<String> = hook
+                    .headers
+                    .iter()
+                    .map(|h| format!("{}: {}", h.name, h.value))
+                    .collect();
+                settings.push(("headers", headers.join(", ")));
+                settings.push(("timeout", duration(hook.timeout)));
+                settings.push(("format", hook.format.name().into()));
+                settings.push((
+                    "routing_key",
+                    hook.routing_key
+                        .as_ref()
+                        .map(|k| k.expose().to_string())
+                        .unwrap_or_default(),
+                ));
+                settings.push(("max_age", duration(hook.max_age)));
+            }
+            NotifierKind::Command(command) => {
+                settings.push(("command", command.argv.join(" ")));
+                settings.push(("timeout", duration(command.timeout)));
+                settings.push(("max_age", duration(command.max_age)));
+            }
+        }
+        settings.push(("cooldown", self.cooldown.map(duration).unwrap_or_default()));
+        settings.push((
+            "remind_every",
+            self.remind_every.map(duration).unwrap_or_default(),
+        ));
+        settings.push(("send_resolved", self.send_resolved.to_string()));
+        settings
+    }
+}

@@ -1,0 +1,128 @@
+//! Secrets and redaction: what must never reach a log line, an error or `flowstate check`.
+//!
+//! Secrets are held in [`Secret`], whose `Debug` and `Display` print `***`; header values are
+//! redacted by name (and whenever they came from an environment variable); URLs lose their
+//! password and the values of credential-like query parameters.
+
+use std::fmt;
+
+use url::Url;
+
+/// What a redacted value prints as.
+pub const REDACTED: &str = "***";
+
+/// A value that must never be printed: a token, a password, a routing key.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The real value, for the one place that sends it (a request header, a comparison).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({REDACTED})")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+/// Name fragments that mark a header or query parameter as a credential.
+const SENSITIVE_FRAGMENTS: &[&str] = &[
+    "auth",
+    "cookie",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "key",
+    "session",
+    "signature",
+    "credential",
+];
+
+/// Whether a header or query parameter of this name usually carries a credential.
+pub fn is_sensitive_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SENSITIVE_FRAGMENTS.iter().any(|f| lower.contains(f))
+}
+
+/// The URL as it may be shown: the password and credential-like query values replaced.
+pub fn redact_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        // Cannot fail for URLs that already carry a password (they have a host).
+        let _ = shown.set_password(Some(REDACTED));
+    }
+    if shown.query().is_some() {
+        let pairs: Vec<(String, String)> = shown
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if is_sensitive_name(&k) {
+                    REDACTED.to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        shown.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    shown.to_string()
+}
+
+/// Only the scheme and host of a URL: for webhook URLs, whose path is often the secret
+/// (Slack and Discord put the token there).
+pub fn redact_url_path(url: &Url) -> String {
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    format!(
+        "{}://{}{}/{REDACTED}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        port
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s}"), "***");
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn urls_lose_passwords_and_token_parameters() {
+        let url = Url::parse("https://bob:hunter2@example.com/health?api_key=abc&x=1").unwrap();
+        let shown = redact_url(&url);
+        assert!(!shown.contains("hunter2") && !shown.contains("abc"), "{shown}");
+        assert!(shown.contains("bob") && shown.contains("x=1"), "{shown}");
+        let hook = Url::parse("https://hooks.slack.com/services/T0/B0/secret").unwrap();
+        assert_eq!(redact_url_path(&hook), "https://hooks.slack.com/***");
+    }
+
+    #[test]
+    fn credential_headers_are_recognised() {
+        for name in ["Authorization", "X-Api-Key", "Cookie", "X-Auth-Token", "X-Key"] {
+            assert!(is_sensitive_name(name), "{name}");
+        }
+        for name in ["Accept", "User-Agent", "Content-Type", "X-Request-Id"] {
+            assert!(!is_sensitive_name(name), "{name}");
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The process-wide sections: `server`, `state` and `defaults`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::host::HttpHeader;
+use crate::secret::Secret;
+
+/// The HTTP API (`/healthz`, `/metrics`, `/api/v1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// `None` when `listen: null` disables the API.
+    pub listen: Option<SocketAddr>,
+    /// Bearer token required by `/api` and `/-/` when set.
+    pub token: Option<Secret>,
+}
+
+/// Where the API listens unless told otherwise: loopback only, never every interface.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9900";
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: DEFAULT_LISTEN.parse().ok(),
+            token: None,
+        }
+    }
+}
+
+/// Persistence of state across restarts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateSettings {
+    /// The SQLite file; `None` keeps state in memory only.
+    pub path: Option<PathBuf>,
+    /// Check results kept per host.
+    pub history: usize,
+}
+
+impl Default for StateSettings {
+    fn default() -> Self {
+        StateSettings {
+            path: None,
+            history: 100,
+        }
+    }
+}
+
+/// What every host inherits unless it sets its own: built-in values overlaid by `defaults`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defaults {
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Whether `timeout` was written by the user; if not, it shrinks to fit a short interval.
+    pub timeout_is_explicit: bool,
+    pub failure_threshold: u32,
+    pub success_threshold: u32,
+    pub max_response_time: Option<Duration>,
+    pub follow_redirects: bool,
+    pub max_redirects: u32,
+    pub alerts: Vec<Arc<str>>,
+    /// Sent with every HTTP check; a host's own header of the same name wins.
+    pub headers: Vec<HttpHeader>,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(10),
+            timeout_is_explicit: false,
+            failure_threshold: 3,
+            success_threshold: 1,
+            max_response_time: None,
+            follow_redirects: true,
+            max_redirects: 10,
+            alerts: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,821 @@
+//! From YAML trees to a validated [`Config`]: every error with its file and place, all at once.
+//!
+//! Two stages. [`read_file`] checks one file's shape, types and values and keeps what it
+//! understood as sections with optional fields. [`assemble`] merges the files' sections, applies
+//! `defaults` to every host, and checks what spans files: unique labels, notifier names, alerts.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use regex::Regex;
+use url::Url;
+
+use crate::error::{did_you_mean, Diagnostic};
+use crate::host::{
+    Check, ExpectedStatus, HostConfiguration, HttpCheck, HttpHeader, Origin, DEFAULT_MAX_BODY_BYTES,
+};
+use crate::notifier::{CommandConfig, EventFormat, NotifierConfig, NotifierKind, WebhookConfig, WebhookFormat};
+use crate::reader::{Node, Reader};
+use crate::secret::{redact_url, Secret};
+use crate::settings::{Defaults, ServerSettings, StateSettings};
+use crate::Config;
+
+const TOP_KEYS: &[&str] = &["include", "server", "state", "defaults", "notifiers", "hosts"];
+const SERVER_KEYS: &[&str] = &["listen", "token"];
+const STATE_KEYS: &[&str] = &["path", "history"];
+/// Keys a host may inherit from `defaults`.
+const DEFAULT_KEYS: &[&str] = &[
+    "interval",
+    "timeout",
+    "failure_threshold",
+    "success_threshold",
+    "max_response_time",
+    "follow_redirects",
+    "max_redirects",
+    "alerts",
+    "headers",
+];
+const HTTP_HOST_KEYS: &[&str] = &[
+    "label",
+    "type",
+    "url",
+    "status",
+    "regex",
+    "method",
+    "headers",
+    "body",
+    "interval",
+    "timeout",
+    "failure_threshold",
+    "success_threshold",
+    "max_response_time",
+    "follow_redirects",
+    "max_redirects",
+    "max_body_bytes",
+    "alerts",
+];
+/// Check types flowstate knows of; only those with a probe are accepted.
+const SUPPORTED_CHECK_TYPES: &[&str] = &["http"];
+const PLANNED_CHECK_TYPES: &[&str] = &["tcp", "dns", "icmp", "script", "grpc"];
+const NOTIFIER_TYPES: &[&str] = &["stdout", "file", "webhook", "command"];
+const NOTIFIER_COMMON_KEYS: &[&str] = &["type", "cooldown", "remind_every", "send_resolved"];
+const STDOUT_KEYS: &[&str] = &["format"];
+const FILE_KEYS: &[&str] = &["path"];
+const WEBHOOK_KEYS: &[&str] = &["url", "headers", "timeout", "format", "routing_key", "max_age"];
+const COMMAND_KEYS: &[&str] = &["command", "timeout", "max_age"];
+const DEFAULT_NOTIFIER_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// What one file says, checked on its own; `None` where the file does not set a section.
+pub(crate) struct FileSections {
+    pub file: Arc<Path>,
+    pub include: Vec<String>,
+    pub server: Option<ServerSettings>,
+    pub state: Option<StateSettings>,
+    pub defaults: Option<PartialDefaults>,
+    pub notifiers: Vec<NotifierConfig>,
+    pub hosts: Vec<PartialHost>,
+}
+
+/// Host and default settings as written: `None` means "inherit".
+#[derive(Default)]
+pub(crate) struct PartialDefaults {
+    interval: Option<Duration>,
+    timeout: Option<Duration>,
+    failure_threshold: Option<u32>,
+    success_threshold: Option<u32>,
+    max_response_time: Option<Duration>,
+    follow_redirects: Option<bool>,
+    max_redirects: Option<u32>,
+    alerts: Option<Vec<Arc<str>>>,
+    headers: Option<Vec<HttpHeader>>,
+}
+
+pub(crate) struct PartialHost {
+    origin: Origin,
+    place: String,
+    label: Arc<str>,
+    http: PartialHttp,
+    settings: PartialDefaults,
+}
+
+struct PartialHttp {
+    url: Url,
+    method: String,
+    body: Option<String>,
+    status: ExpectedStatus,
+    regex: Option<Regex>,
+    max_body_bytes: usize,
+}
+
+/// Checks one file's tree. Problems go to `reader.errors`; what was understood is returned.
+pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
+    let file: Arc<Path> = Arc::from(reader.file);
+    let mut sections = FileSections {
+        file: file.clone(),
+        include: vec![],
+        server: None,
+        state: None,
+        defaults: None,
+        notifiers: vec![],
+        hosts: vec![],
+    };
+    let Some(top) = reader.fields(&root, TOP_KEYS) else {
+        return sections;
+    };
+    if let Some(node) = top.get("include") {
+        sections.include = reader.strings(&node).unwrap_or_default();
+    }
+    if let Some(node) = top.get("server") {
+        sections.server = read_server(reader, &node);
+    }
+    if let Some(node) = top.get("state") {
+        sections.state = read_state(reader, &node);
+    }
+    if let Some(node) = top.get("defaults") {
+        sections.defaults = reader
+            .fields(&node, DEFAULT_KEYS)
+            .map(|fields| read_host_settings(reader, &fields));
+    }
+    if let Some(node) = top.get("notifiers") {
+        for (name, notifier) in reader.named_entries(&node) {
+            if let Some(n) = read_notifier(reader, &name, &notifier) {
+                sections.notifiers.push(n);
+            }
+        }
+    }
+    if let Some(node) = top.get("hosts") {
+        match node.value {
+            serde_yaml::Value::Sequence(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    let host = node.index(index, item);
+                    if let Some(h) = read_host(reader, &file, index, host) {
+                        sections.hosts.push(h);
+                    }
+                }
+            }
+            serde_yaml::Value::Null => {}
+            other => reader.type_error(
+                &node,
+                format!(
+                    "expected a list of hosts (lines starting with `- label:`), found {}",
+                    crate::reader::describe(other)
+                ),
+            ),
+        }
+    }
+    sections
+}
+
+fn read_server(reader: &mut Reader, node: &Node) -> Option<ServerSettings> {
+    let fields = reader.fields(node, SERVER_KEYS)?;
+    let mut server = ServerSettings::default();
+    if let Some(listen) = fields.get("listen") {
+        server.listen = match listen.value {
+            serde_yaml::Value::Null => None,
+            _ => {
+                let text = reader.string(&listen)?;
+                let normalised = match text.strip_prefix("localhost:") {
+                    Some(port) => format!("127.0.0.1:{port}"),
+                    None => text.clone(),
+                };
+                match normalised.parse::<SocketAddr>() {
+                    Ok(addr) => Some(addr),
+                    Err(_) => {
+                        reader.semantic_error(
+                            &listen,
+                            format!("`{text}` is not an address; write ip:port such as 127.0.0.1:9900 (0.0.0.0:9900 for every interface), or null to disable the API"),
+                        );
+                        return None;
+                    }
+                }
+            }
+        };
+    }
+    if let Some(token) = fields.get("token") {
+        // An empty token (`${FLOWSTATE_TOKEN:-}`) means no token, not "accept the empty one".
+        server.token = reader
+            .string(&token)
+            .filter(|t| !t.is_empty())
+            .map(Secret::new);
+    }
+    Some(server)
+}
+
+fn read_state(reader: &mut Reader, node: &Node) -> Option<StateSettings> {
+    let fields = reader.fields(node, STATE_KEYS)?;
+    let mut state = StateSettings::default();
+    if let Some(path) = fields.get("path") {
+        state.path = reader
+            .string(&path)
+            .map(|p| relative_to(reader.file, &p));
+    }
+    if let Some(history) = fields.get("history") {
+        state.history = reader.count(&history, 1, 1_000_000).map(|n| n as usize)?;
+    }
+    Some(state)
+}
+
+/// A path written in a config file, relative paths taken from that file's directory so the
+/// daemon finds the same file whatever its working directory (systemd starts it in `/`).
+fn relative_to(config_file: &Path, written: &str) -> PathBuf {
+    let path = Path::new(written);
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    config_file
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join(path)
+}
+
+/// The keys shared by `defaults` and hosts.
+fn read_host_settings(reader: &mut Reader, fields: &crate::reader::Fields) -> PartialDefaults {
+    let mut s = PartialDefaults::default();
+    let get = |key| fields.get(key);
+    s.interval = get("interval").and_then(|n| reader.duration(&n));
+    s.timeout = get("timeout").and_then(|n| reader.duration(&n));
+    s.failure_threshold = get("failure_threshold").and_then(|n| reader.count(&n, 1, 1_000_000).map(|v| v as u32));
+    s.success_threshold = get("success_threshold").and_then(|n| reader.count(&n, 1, 1_000_000).map(|v| v as u32));
+    s.max_response_time = get("max_response_time").and_then(|n| reader.duration(&n));
+    s.follow_redirects = get("follow_redirects").and_then(|n| reader.boolean(&n));
+    s.max_redirects = get("max_redirects").and_then(|n| reader.count(&n, 0, 100).map(|v| v as u32));
+    if let Some(node) = get("alerts") {
+        let names = reader.one_or_many(&node);
+        let mut alerts = Vec::with_capacity(names.len());
+        for name in names {
+            if let Some(n) = reader.string(&name) {
+                alerts.push(Arc::from(n.as_str()));
+            }
+        }
+        s.alerts = Some(alerts);
+    }
+    if let Some(node) = get("headers") {
+        s.headers = Some(read_headers(reader, &node));
+    }
+    s
+}
+
+fn read_headers(reader: &mut Reader, node: &Node) -> Vec<HttpHeader> {
+    let mut headers = Vec::new();
+    for (name, value) in reader.named_entries(node) {
+        let valid_name = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !valid_name {
+            reader.key_error(
+                &value,
+                format!("`{name}` is not a valid header name; use letters, digits and `-`"),
+            );
+            continue;
+        }
+        if let Some(text) = reader.text(&value) {
+            if text.value.contains(['\r', '\n']) {
+                reader.semantic_error(&value, "header values cannot contain line breaks");
+                continue;
+            }
+            headers.push(HttpHeader::new(name, text.value, text.substituted));
+        }
+    }
+    headers
+}
+
+fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<NotifierConfig> {
+    let node = node.clone().with_place(format!("notifiers.{name}"));
+    if name.trim().is_empty() {
+        reader.key_error(&node, "notifier names cannot be empty");
+        return None;
+    }
+    let serde_yaml::Value::Mapping(mapping) = node.value else {
+        reader.type_error(
+            &node,
+            format!(
+                "expected a mapping such as `{{ type: stdout }}`, found {}",
+                crate::reader::describe(node.value)
+            ),
+        );
+        return None;
+    };
+    let Some(type_value) = mapping.get("type") else {
+        reader.semantic_error(
+            &node,
+            format!("missing `type`; use one of {}", NOTIFIER_TYPES.join(", ")),
+        );
+        return None;
+    };
+    let type_node = node.key("type", type_value);
+    let kind_name = reader.string(&type_node)?;
+    let specific: &[&str] = match kind_name.as_str() {
+        "stdout" => STDOUT_KEYS,
+        "file" => FILE_KEYS,
+        "webhook" => WEBHOOK_KEYS,
+        "command" => COMMAND_KEYS,
+        other => {
+            reader.semantic_error(
+                &type_node,
+                format!(
+                    "unknown notifier type `{other}`{}; use one of {}",
+                    did_you_mean(other, NOTIFIER_TYPES.iter().copied()),
+                    NOTIFIER_TYPES.join(", ")
+                ),
+            );
+            return None;
+        }
+    };
+    let known: Vec<&str> = NOTIFIER_COMMON_KEYS.iter().chain(specific).copied().collect();
+    let fields = reader.fields(&node, &known)?;
+    let errors_before = reader.errors.len();
+    let cooldown = fields.get("cooldown").and_then(|n| reader.duration(&n));
+    let remind_every = fields.get("remind_every").and_then(|n| reader.duration(&n));
+    let send_resolved = fields
+        .get("send_resolved")
+        .and_then(|n| reader.boolean(&n))
+        .unwrap_or(true);
+    let timeout = fields
+        .get("timeout")
+        .and_then(|n| reader.duration(&n))
+        .unwrap_or(DEFAULT_NOTIFIER_TIMEOUT);
+    let max_age = fields
+        .get("max_age")
+        .and_then(|n| reader.duration(&n))
+        .unwrap_or(DEFAULT_MAX_AGE);
+    let kind = match kind_name.as_str() {
+        "stdout" => {
+            let format = match fields.get("format") {
+                None => EventFormat::Text,
+                Some(n) => match reader.string(&n).as_deref() {
+                    Some("text") => EventFormat::Text,
+                    Some("json") => EventFormat::Json,
+                    Some(other) => {
+                        reader.semantic_error(&n, format!("unknown format `{other}`; use text or json"));
+                        return None;
+                    }
+                    None => return None,
+                },
+            };
+            NotifierKind::Stdout { format }
+        }
+        "file" => match fields.get("path") {
+            Some(n) => {
+                let path = reader.string(&n)?;
+                if path.trim().is_empty() {
+                    reader.semantic_error(&n, "the path is empty; name the file events are appended to");
+                    return None;
+                }
+                NotifierKind::File {
+                    path: relative_to(reader.file, &path),
+                }
+            }
+            None => {
+                reader.semantic_error(&node, "missing `path`: the file events are appended to");
+                return None;
+            }
+        },
+        "webhook" => {
+            let Some(url_node) = fields.get("url") else {
+                reader.semantic_error(&node, "missing `url`: where events are posted");
+                return None;
+            };
+            let url = read_http_url(reader, &url_node)?;
+            let headers = fields
+                .get("headers")
+                .map(|n| read_headers(reader, &n))
+                .unwrap_or_default();
+            let format = match fields.get("format") {
+                None => WebhookFormat::Generic,
+                Some(n) => {
+                    let text = reader.string(&n)?;
+                    match WebhookFormat::from_name(&text) {
+                        Some(f) => f,
+                        None => {
+                            reader.semantic_error(
+                                &n,
+                                format!(
+                                    "unknown webhook format `{text}`{}; use one of {}",
+                                    did_you_mean(&text, WebhookFormat::NAMES.iter().copied()),
+                                    WebhookFormat::NAMES.join(", ")
+                                ),
+                            );
+                            return None;
+                        }
+                    }
+                }
+            };
+            let routing_key = fields
+                .get("routing_key")
+                .and_then(|n| reader.string(&n))
+                .filter(|k| !k.is_empty())
+                .map(Secret::new);
+            if format == WebhookFormat::Pagerduty && routing_key.is_none() {
+                reader.semantic_error(
+                    &node,
+                    "format pagerduty needs `routing_key`: the integration key of a PagerDuty Events API v2 service",
+                );
+                return None;
+            }
+            NotifierKind::Webhook(WebhookConfig {
+                url,
+                headers,
+                timeout,
+                format,
+                routing_key,
+                max_age,
+            })
+        }
+        _ => {
+            let Some(command_node) = fields.get("command") else {
+                reader.semantic_error(&node, "missing `command`: the program and its arguments, as a list");
+                return None;
+            };
+            let argv = reader.strings(&command_node)?;
+            if argv.first().is_none_or(|program| program.trim().is_empty()) {
+                reader.semantic_error(&command_node, "the command is empty; give the program and its arguments as a list");
+                return None;
+            }
+            NotifierKind::Command(CommandConfig {
+                argv,
+                timeout,
+                max_age,
+            })
+        }
+    };
+    (reader.errors.len() == errors_before).then(|| NotifierConfig {
+        name: Arc::from(name),
+        kind,
+        cooldown,
+        remind_every,
+        send_resolved,
+    })
+}
+
+/// An absolute http(s) URL with a host; the message shows the URL without its secrets.
+fn read_http_url(reader: &mut Reader, node: &Node) -> Option<Url> {
+    let text = reader.string(node)?;
+    match Url::parse(text.trim()) {
+        Ok(url) if (url.scheme() == "http" || url.scheme() == "https") && url.host().is_some() => {
+            Some(url)
+        }
+        Ok(url) => {
+            reader.semantic_error(
+                node,
+                format!(
+                    "`{}` is not an http or https URL; write it as http://host/path or https://host/path",
+                    redact_url(&url)
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            let shown = if text.contains('@') { "<redacted>".to_string() } else { text.clone() };
+            reader.semantic_error(
+                node,
+                format!("`{shown}` is not a valid URL ({e}); write it as http://host/path or https://host/path"),
+            );
+            None
+        }
+    }
+}
+
+fn read_host(reader: &mut Reader, file: &Arc<Path>, index: usize, node: Node) -> Option<PartialHost> {
+    let serde_yaml::Value::Mapping(mapping) = node.value else {
+        reader.type_error(
+            &node,
+            format!(
+                "expected a host (a mapping with `label:` and `url:`), found {}",
+                crate::reader::describe(node.value)
+            ),
+        );
+        return None;
+    };
+    // Read the label first so every later message can name the host.
+    let label = mapping
+        .get("label")
+        .and_then(|v| reader.string(&node.key("label", v)));
+    let place = match &label {
+        Some(l) => format!("hosts[{index}] (label {l:?})"),
+        None => format!("hosts[{index}]"),
+    };
+    let node = node.with_place(place.clone());
+    let errors_before = reader.errors.len();
+    let check_type = match mapping.get("type") {
+        None => "http".to_string(),
+        Some(v) => reader.string(&node.key("type", v))?,
+    };
+    if !SUPPORTED_CHECK_TYPES.contains(&check_type.as_str()) {
+        let type_node = node.key("type", mapping.get("type").unwrap_or(&serde_yaml::Value::Null));
+        let message = if PLANNED_CHECK_TYPES.contains(&check_type.as_str()) {
+            format!("check type `{check_type}` is not supported by this version of flowstate; supported: {}", SUPPORTED_CHECK_TYPES.join(", "))
+        } else {
+            let all = SUPPORTED_CHECK_TYPES.iter().chain(PLANNED_CHECK_TYPES).copied();
+            format!(
+                "unknown check type `{check_type}`{}; supported: {}",
+                did_you_mean(&check_type, all),
+                SUPPORTED_CHECK_TYPES.join(", ")
+            )
+        };
+        reader.semantic_error(&type_node, message);
+        return None;
+    }
+    let fields = reader.fields(&node, HTTP_HOST_KEYS)?;
+    let label: Option<Arc<str>> = match (fields.get("label"), label) {
+        (None, _) => {
+            reader.semantic_error(&node, "missing `label`; every host needs a unique label, e.g. `label: api`");
+            None
+        }
+        (Some(n), Some(l)) if l.trim().is_empty() => {
+            reader.semantic_error(&n.clone().with_place(format!("{place}.label")), "the label is empty; give the host a unique name");
+            None
+        }
+        (Some(n), Some(l)) if l.trim() != l || l.chars().any(char::is_control) => {
+            reader.semantic_error(&n.clone().with_place(format!("{place}.label")), "labels cannot start or end with spaces or contain control characters");
+            None
+        }
+        (_, l) => l.map(|l| Arc::from(l.as_str())),
+    };
+    let url = match fields.get("url") {
+        Some(n) => read_http_url(reader, &n),
+        None => {
+            reader.semantic_error(&node, "missing `url`; an HTTP check needs `url: https://host/path`");
+            None
+        }
+    };
+    let method = match fields.get("method") {
+        None => Some("GET".to_string()),
+        Some(n) => reader.string(&n).and_then(|m| {
+            let upper = m.trim().to_ascii_uppercase();
+            if !upper.is_empty() && upper.bytes().all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_') {
+                Some(upper)
+            } else {
+                reader.semantic_error(&n, format!("`{m}` is not an HTTP method; use GET, HEAD, POST, PUT, ..."));
+                None
+            }
+        }),
+    };
+    let body = fields.get("body").and_then(|n| reader.string(&n));
+    let status = match fields.get("status") {
+        None => Some(ExpectedStatus::AnySuccess),
+        Some(n) => read_status(reader, &n),
+    };
+    let regex = fields.get("regex").and_then(|n| {
+        let pattern = reader.string(&n)?;
+        match Regex::new(&pattern) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                reader.semantic_error(&n, format!("the regex does not compile: {}", regex_error_line(&e)));
+                None
+            }
+        }
+    });
+    let max_body_bytes = fields
+        .get("max_body_bytes")
+        .and_then(|n| reader.count(&n, 1, 1 << 30).map(|v| v as usize))
+        .unwrap_or(DEFAULT_MAX_BODY_BYTES);
+    let settings = read_host_settings(reader, &fields);
+    if reader.errors.len() != errors_before {
+        return None;
+    }
+    Some(PartialHost {
+        origin: Origin {
+            file: file.clone(),
+            index,
+        },
+        place,
+        label: label?,
+        http: PartialHttp {
+            url: url?,
+            method: method?,
+            body,
+            status: status?,
+            regex,
+            max_body_bytes,
+        },
+        settings,
+    })
+}
+
+fn read_status(reader: &mut Reader, node: &Node) -> Option<ExpectedStatus> {
+    let mut codes = Vec::new();
+    for item in reader.one_or_many(node) {
+        match item.value.as_u64() {
+            Some(code) if (100..=599).contains(&code) => codes.push(code as u16),
+            Some(code) => reader.semantic_error(
+                &item,
+                format!("{code} is not an HTTP status code; use a number from 100 to 599"),
+            ),
+            None => reader.type_error(
+                &item,
+                format!(
+                    "expected a status code such as 200, found {}",
+                    crate::reader::describe(item.value)
+                ),
+            ),
+        }
+    }
+    if codes.is_empty() {
+        if matches!(node.value, serde_yaml::Value::Sequence(s) if s.is_empty()) {
+            reader.semantic_error(node, "the list is empty; remove `status` to accept any 2xx");
+        }
+        return None;
+    }
+    Some(ExpectedStatus::OneOf(codes))
+}
+
+/// The regex crate's errors draw the pattern over several lines; keep the one that explains.
+fn regex_error_line(error: &regex::Error) -> String {
+    let text = error.to_string();
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .map(str::to_string)
+        .unwrap_or_else(|| text.lines().map(str::trim).collect::<Vec<_>>().join(" "))
+}
+
+/// Merges the files, applies defaults, and checks what spans files.
+pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -> Config {
+    let mut server: Option<(ServerSettings, Arc<Path>)> = None;
+    let mut state: Option<(StateSettings, Arc<Path>)> = None;
+    let mut user_defaults: Option<(PartialDefaults, Arc<Path>)> = None;
+    let mut notifiers: Vec<Arc<NotifierConfig>> = Vec::new();
+    let mut notifier_files: HashMap<Arc<str>, Arc<Path>> = HashMap::new();
+    let mut partial_hosts = Vec::new();
+    let mut sources = Vec::new();
+
+    for f in files {
+        sources.push(f.file.to_path_buf());
+        set_once(&mut server, f.server, &f.file, "server", errors);
+        set_once(&mut state, f.state, &f.file, "state", errors);
+        set_once(&mut user_defaults, f.defaults, &f.file, "defaults", errors);
+        for n in f.notifiers {
+            if let Some(first) = notifier_files.get(&n.name) {
+                errors.push(Diagnostic::new(
+                    &f.file,
+                    format!("notifiers.{}", n.name),
+                    format!(
+                        "notifier `{}` is already defined in {}; rename one of them",
+                        n.name,
+                        first.display()
+                    ),
+                ));
+                continue;
+            }
+            notifier_files.insert(n.name.clone(), f.file.clone());
+            notifiers.push(Arc::new(n));
+        }
+        partial_hosts.extend(f.hosts);
+    }
+
+    let notifier_names: Vec<&str> = notifiers.iter().map(|n| &*n.name).collect();
+    let mut defaults = Defaults::default();
+    if let Some((d, file)) = user_defaults {
+        check_alerts(d.alerts.as_deref().unwrap_or(&[]), &notifier_names, &file, "defaults.alerts", errors);
+        defaults.interval = d.interval.unwrap_or(defaults.interval);
+        defaults.timeout_is_explicit = d.timeout.is_some();
+        defaults.timeout = d.timeout.unwrap_or(defaults.timeout);
+        defaults.failure_threshold = d.failure_threshold.unwrap_or(defaults.failure_threshold);
+        defaults.success_threshold = d.success_threshold.unwrap_or(defaults.success_threshold);
+        defaults.max_response_time = d.max_response_time.or(defaults.max_response_time);
+        defaults.follow_redirects = d.follow_redirects.unwrap_or(defaults.follow_redirects);
+        defaults.max_redirects = d.max_redirects.unwrap_or(defaults.max_redirects);
+        defaults.alerts = d.alerts.unwrap_or_default();
+        defaults.headers = d.headers.unwrap_or_default();
+        if defaults.timeout_is_explicit && defaults.timeout > defaults.interval {
+            errors.push(timeout_error(&file, "defaults", defaults.timeout, defaults.interval));
+        }
+    }
+
+    let mut hosts: Vec<Arc<HostConfiguration>> = Vec::with_capacity(partial_hosts.len());
+    let mut by_label: HashMap<Arc<str>, usize> = HashMap::with_capacity(partial_hosts.len());
+    for p in partial_hosts {
+        if let Some(&first) = by_label.get(&p.label) {
+            let first: &HostConfiguration = &hosts[first];
+            errors.push(Diagnostic::new(
+                &p.origin.file,
+                format!("{}.label", p.place),
+                format!(
+                    "label {:?} is already used by {}; labels must be unique",
+                    &*p.label, first.origin
+                ),
+            ));
+            continue;
+        }
+        let alerts = match p.settings.alerts {
+            Some(a) => {
+                check_alerts(&a, &notifier_names, &p.origin.file, &format!("{}.alerts", p.place), errors);
+                a
+            }
+            None => defaults.alerts.clone(),
+        };
+        let interval = p.settings.interval.unwrap_or(defaults.interval);
+        let timeout = match p.settings.timeout {
+            Some(t) => {
+                if t > interval {
+                    errors.push(timeout_error(&p.origin.file, &p.place, t, interval));
+                }
+                t
+            }
+            None if defaults.timeout_is_explicit => {
+                if defaults.timeout > interval {
+                    errors.push(timeout_error(&p.origin.file, &p.place, defaults.timeout, interval));
+                }
+                defaults.timeout
+            }
+            // An unset timeout shrinks to fit a short interval rather than forcing users to
+            // write one for every fast check.
+            None => defaults.timeout.min(interval),
+        };
+        let mut headers = defaults.headers.clone();
+        for h in p.settings.headers.unwrap_or_default() {
+            headers.retain(|d| !d.name.eq_ignore_ascii_case(&h.name));
+            headers.push(h);
+        }
+        let host = HostConfiguration {
+            label: p.label.clone(),
+            check: Check::Http(HttpCheck {
+                url: p.http.url,
+                method: p.http.method,
+                headers,
+                body: p.http.body,
+                status: p.http.status,
+                regex: p.http.regex,
+                follow_redirects: p.settings.follow_redirects.unwrap_or(defaults.follow_redirects),
+                max_redirects: p.settings.max_redirects.unwrap_or(defaults.max_redirects),
+                max_body_bytes: p.http.max_body_bytes,
+            }),
+            interval,
+            timeout,
+            failure_threshold: p.settings.failure_threshold.unwrap_or(defaults.failure_threshold),
+            success_threshold: p.settings.success_threshold.unwrap_or(defaults.success_threshold),
+            max_response_time: p.settings.max_response_time.or(defaults.max_response_time),
+            alerts,
+            origin: p.origin,
+        };
+        by_label.insert(p.label, hosts.len());
+        hosts.push(Arc::new(host));
+    }
+
+    Config {
+        sources,
+        include_globs: Vec::new(),
+        server: server.map(|(s, _)| s).unwrap_or_default(),
+        state: state.map(|(s, _)| s).unwrap_or_default(),
+        defaults,
+        notifiers,
+        hosts,
+        by_label,
+    }
+}
+
+/// `server`, `state` and `defaults` may each be written in one file only.
+fn set_once<T>(
+    slot: &mut Option<(T, Arc<Path>)>,
+    value: Option<T>,
+    file: &Arc<Path>,
+    section: &str,
+    errors: &mut Vec<Diagnostic>,
+) {
+    let Some(value) = value else { return };
+    match slot {
+        Some((_, first)) => errors.push(Diagnostic::new(
+            file,
+            section,
+            format!(
+                "`{section}` is already set in {}; keep it in one file",
+                first.display()
+            ),
+        )),
+        None => *slot = Some((value, file.clone())),
+    }
+}
+
+fn check_alerts(alerts: &[Arc<str>], known: &[&str], file: &Path, place: &str, errors: &mut Vec<Diagnostic>) {
+    for (i, name) in alerts.iter().enumerate() {
+        if !known.contains(&&**name) {
+            let hint = match did_you_mean(name, known.iter().copied()) {
+                h if !h.is_empty() => h,
+                _ if known.is_empty() => "; define it under `notifiers:`".to_string(),
+                _ => format!("; defined notifiers: {}", known.join(", ")),
+            };
+            errors.push(Diagnostic::new(
+                file,
+                format!("{place}[{i}]"),
+                format!("no notifier named `{name}`{hint}"),
+            ));
+        }
+    }
+}
+
+fn timeout_error(file: &Path, place: &str, timeout: Duration, interval: Duration) -> Diagnostic {
+    Diagnostic::new(
+        file,
+        format!("{place}.timeout"),
+        format!(
+            "the timeout ({}) is longer than the interval ({}), so checks would pile up; set timeout to at most {}",
+            humantime::format_duration(timeout),
+            humantime::format_duration(interval),
+            humantime::format_duration(interval)
+        ),
+    )
+}

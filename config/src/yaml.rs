@@ -1,0 +1,245 @@
+//! The one place that parses YAML: text in, a value tree and the position of every node out.
+//!
+//! `serde_yaml` gives the tree and precise syntax errors but forgets where each node came from,
+//! and a validator that reports every error needs that. So the same text is also walked as
+//! events by `yaml-rust2`, recording the line and column of every key and value by path
+//! (`hosts[3].regex`). Keeping both behind this module means a switch to a maintained
+//! `serde_yaml` fork stays a one-line change.
+
+use std::collections::HashMap;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
+
+pub use serde_yaml::Value;
+
+use crate::error::Position;
+
+/// A parsed YAML document with the positions of its nodes.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub root: Value,
+    marks: HashMap<String, NodeMarks>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct NodeMarks {
+    key: Option<Position>,
+    value: Position,
+}
+
+impl Document {
+    /// Where the value at `path` starts (`hosts[0].url`), if known.
+    pub fn value_position(&self, path: &str) -> Option<Position> {
+        self.marks.get(path).map(|m| m.value)
+    }
+
+    /// Where the key of the entry at `path` starts, falling back to its value.
+    pub fn key_position(&self, path: &str) -> Option<Position> {
+        self.marks.get(path).map(|m| m.key.unwrap_or(m.value))
+    }
+}
+
+/// A syntax error: where (when the parser knows) and what.
+#[derive(Debug, Clone)]
+pub struct SyntaxError {
+    pub position: Option<Position>,
+    pub message: String,
+}
+
+/// Parses one YAML document. An empty text is an empty document (`null`).
+pub fn parse(text: &str) -> Result<Document, SyntaxError> {
+    let mut root: Value = serde_yaml::from_str(text).map_err(|e| SyntaxError {
+        position: e.location().map(|l| Position {
+            line: l.line(),
+            column: l.column(),
+        }),
+        message: strip_location(&e.to_string()),
+    })?;
+    // `<<: *anchor` merge keys are common in hand-written configs with shared settings.
+    root.apply_merge().map_err(|e| SyntaxError {
+        position: e.location().map(|l| Position {
+            line: l.line(),
+            column: l.column(),
+        }),
+        message: strip_location(&e.to_string()),
+    })?;
+    let mut recorder = MarkRecorder::default();
+    // The tree is already known to be valid YAML; should the second parser still disagree, we
+    // only lose positions, never the document.
+    let _ = Parser::new_from_str(text).load(&mut recorder, false);
+    Ok(Document {
+        root,
+        marks: recorder.marks,
+    })
+}
+
+/// serde_yaml appends "at line X column Y" to its messages; the position is printed in front.
+fn strip_location(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(start) => {
+            let rest = &message[start + " at line ".len()..];
+            let end = rest
+                .find(|c: char| c == ',')
+                .map(|i| start + " at line ".len() + i)
+                .unwrap_or(message.len());
+            format!("{}{}", &message[..start], &message[end..])
+        }
+        None => message.to_string(),
+    }
+}
+
+/// Builds the path → position table from the parser's events.
+#[derive(Default)]
+struct MarkRecorder {
+    stack: Vec<Frame>,
+    marks: HashMap<String, NodeMarks>,
+}
+
+enum Frame {
+    Mapping {
+        path: String,
+        expecting_key: bool,
+        key: Option<(String, Position)>,
+    },
+    Sequence {
+        path: String,
+        next_index: usize,
+    },
+}
+
+fn position(mark: &Marker) -> Position {
+    // yaml-rust2 counts lines from 1 and columns from 0.
+    Position {
+        line: mark.line(),
+        column: mark.col() + 1,
+    }
+}
+
+impl MarkRecorder {
+    /// The path of a node starting now, or `None` when it is a mapping key.
+    fn start_node(&mut self, scalar_key: Option<&str>, mark: &Marker) -> Option<String> {
+        let pos = position(mark);
+        let (path, key_pos) = match self.stack.last_mut() {
+            None => (String::new(), None),
+            Some(Frame::Mapping {
+                path,
+                expecting_key,
+                key,
+            }) => {
+                if *expecting_key {
+                    *key = Some((scalar_key.unwrap_or("?").to_string(), pos));
+                    return None;
+                }
+                let (name, key_pos) = key.clone().unwrap_or_else(|| ("?".to_string(), pos));
+                (join_key(path, &name), Some(key_pos))
+            }
+            Some(Frame::Sequence { path, next_index }) => (format!("{path}[{next_index}]"), None),
+        };
+        self.marks.insert(
+            path.clone(),
+            NodeMarks {
+                key: key_pos,
+                value: pos,
+            },
+        );
+        Some(path)
+    }
+
+    /// Tells the enclosing collection that one of its nodes is complete.
+    fn end_node(&mut self) {
+        match self.stack.last_mut() {
+            Some(Frame::Mapping { expecting_key, .. }) => *expecting_key = !*expecting_key,
+            Some(Frame::Sequence { next_index, .. }) => *next_index += 1,
+            None => {}
+        }
+    }
+}
+
+impl MarkedEventReceiver for MarkRecorder {
+    fn on_event(&mut self, event: Event, mark: Marker) {
+        match event {
+            Event::Scalar(text, ..) => {
+                self.start_node(Some(&text), &mark);
+                self.end_node();
+            }
+            Event::Alias(_) => {
+                self.start_node(None, &mark);
+                self.end_node();
+            }
+            Event::MappingStart(..) => {
+                let path = self.start_node(None, &mark).unwrap_or_else(|| "?".into());
+                self.stack.push(Frame::Mapping {
+                    path,
+                    expecting_key: true,
+                    key: None,
+                });
+            }
+            Event::SequenceStart(..) => {
+                let path = self.start_node(None, &mark).unwrap_or_else(|| "?".into());
+                self.stack.push(Frame::Sequence {
+                    path,
+                    next_index: 0,
+                });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.stack.pop();
+                self.end_node();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `parent.key`, or `key` at the root: the path syntax used in error messages.
+pub fn join_key(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_positions_of_nested_nodes() {
+        let doc = parse("hosts:\n  - label: api\n    url: http://x\n  - label: b\n").unwrap();
+        assert_eq!(
+            doc.value_position("hosts[0].url"),
+            Some(Position { line: 3, column: 10 })
+        );
+        assert_eq!(
+            doc.key_position("hosts[0].url"),
+            Some(Position { line: 3, column: 5 })
+        );
+        assert_eq!(
+            doc.value_position("hosts[1].label"),
+            Some(Position { line: 4, column: 12 })
+        );
+    }
+
+    #[test]
+    fn flow_collections_are_indexed_too() {
+        let doc = parse("a: {b: [1, {c: 2}]}\n").unwrap();
+        assert_eq!(
+            doc.value_position("a.b[1].c"),
+            Some(Position { line: 1, column: 16 })
+        );
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_position() {
+        let err = parse("hosts:\n  - label: a\n   url: b\n").unwrap_err();
+        let pos = err.position.unwrap();
+        assert_eq!(pos.line, 3);
+        assert!(err.message.starts_with("did not find expected"), "{}", err.message);
+    }
+
+    #[test]
+    fn empty_text_is_an_empty_document() {
+        assert_eq!(parse("").unwrap().root, Value::Null);
+    }
+}
