@@ -81,7 +81,12 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     let word_lower = word.to_ascii_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&word_lower, &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&word_lower, &c.to_ascii_lowercase()),
+                c,
+            )
+        })
         .filter(|(distance, c)| *distance <= (c.len().max(word.len()) / 3).max(1))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, c)| c)
@@ -111,7 +116,10 @@ mod tests {
     fn renders_positions_and_places() {
         let d = Diagnostic::new(Path::new("a.yaml"), "hosts[0] (label \"api\").regex", "bad")
             .at(Some(Position { line: 3, column: 7 }));
-        assert_eq!(d.to_string(), "a.yaml:3:7: hosts[0] (label \"api\").regex: bad");
+        assert_eq!(
+            d.to_string(),
+            "a.yaml:3:7: hosts[0] (label \"api\").regex: bad"
+        );
         let d = Diagnostic::new(Path::new("a.yaml"), "", "cannot read");
         assert_eq!(d.to_string(), "a.yaml: cannot read");
     }

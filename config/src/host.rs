@@ -93,7 +93,10 @@ impl fmt::Debug for HttpCheck {
             .field("url", &redact_url(&self.url))
             .field("method", &self.method)
             .field("headers", &self.headers)
-            .field("body", &self.body.as_ref().map(|b| format!("<{} bytes>", b.len())))
+            .field(
+                "body",
+                &self.body.as_ref().map(|b| format!("<{} bytes>", b.len())),
+            )
             .field("status", &self.status)
             .field("regex", &self.regex.as_ref().map(Regex::as_str))
             .field("follow_redirects", &self.follow_redirects)
@@ -186,7 +189,10 @@ impl HostConfiguration {
         self.settings_with(|header| header.shown_value().to_string())
     }
 
-    fn settings_with(&self, header_value: impl Fn(&HttpHeader) -> String) -> Vec<(&'static str, String)> {
+    fn settings_with(
+        &self,
+        header_value: impl Fn(&HttpHeader) -> String,
+    ) -> Vec<(&'static str, String)> {
         let duration = |d: Duration| humantime::format_duration(d).to_string();
         let mut settings = vec![("type", self.check.kind().to_string())];
         match &self.check {
@@ -203,7 +209,10 @@ impl HostConfiguration {
                 settings.push(("status", http.status.to_string()));
                 settings.push((
                     "regex",
-                    http.regex.as_ref().map(|r| r.as_str().to_string()).unwrap_or_default(),
+                    http.regex
+                        .as_ref()
+                        .map(|r| r.as_str().to_string())
+                        .unwrap_or_default(),
                 ));
                 settings.push(("follow_redirects", http.follow_redirects.to_string()));
                 settings.push(("max_redirects", http.max_redirects.to_string()));
@@ -248,7 +257,10 @@ mod tests {
     fn expected_status_reads_naturally() {
         assert_eq!(ExpectedStatus::AnySuccess.to_string(), "2xx");
         assert_eq!(ExpectedStatus::OneOf(vec![200]).to_string(), "200");
-        assert_eq!(ExpectedStatus::OneOf(vec![200, 204]).to_string(), "200 or 204");
+        assert_eq!(
+            ExpectedStatus::OneOf(vec![200, 204]).to_string(),
+            "200 or 204"
+        );
         assert_eq!(
             ExpectedStatus::OneOf(vec![200, 204, 301]).to_string(),
             "200, 204 or 301"
@@ -260,8 +272,17 @@ mod tests {
 
     #[test]
     fn headers_redact_credentials() {
-        assert_eq!(HttpHeader::new("Authorization", "Bearer x", false).shown_value(), "***");
-        assert_eq!(HttpHeader::new("X-Trace", "from-env", true).shown_value(), "***");
-        assert_eq!(HttpHeader::new("Accept", "text/html", false).shown_value(), "text/html");
+        assert_eq!(
+            HttpHeader::new("Authorization", "Bearer x", false).shown_value(),
+            "***"
+        );
+        assert_eq!(
+            HttpHeader::new("X-Trace", "from-env", true).shown_value(),
+            "***"
+        );
+        assert_eq!(
+            HttpHeader::new("Accept", "text/html", false).shown_value(),
+            "text/html"
+        );
     }
 }

@@ -128,7 +128,10 @@ mod tests {
 
     #[test]
     fn substitutes_set_variables() {
-        assert_eq!(run("http://${HOST}:${PORT}/").unwrap(), "http://example.com:8080/");
+        assert_eq!(
+            run("http://${HOST}:${PORT}/").unwrap(),
+            "http://example.com:8080/"
+        );
         assert!(interpolate("${HOST}", &env).unwrap().substituted);
         assert!(!interpolate("plain", &env).unwrap().substituted);
     }
@@ -148,7 +151,10 @@ mod tests {
         let err = run("${API_KEY}").unwrap_err();
         assert!(err.contains("API_KEY"), "{err}");
         let err = run("${API_KEY:?ask ops for the key}").unwrap_err();
-        assert!(err.contains("API_KEY") && err.contains("ask ops for the key"), "{err}");
+        assert!(
+            err.contains("API_KEY") && err.contains("ask ops for the key"),
+            "{err}"
+        );
         assert!(run("${EMPTY:?needed}").is_err());
         assert_eq!(run("${EMPTY?needed}").unwrap(), "");
     }

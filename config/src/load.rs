@@ -103,7 +103,9 @@ impl Loader<'_> {
             };
             let message = format!("cannot read this file: {e}{hint}");
             match included_from {
-                Some(parent) => Diagnostic::new(parent, "include", format!("{}: {message}", path.display())),
+                Some(parent) => {
+                    Diagnostic::new(parent, "include", format!("{}: {message}", path.display()))
+                }
                 None => Diagnostic::new(path, "", message),
             }
         };
@@ -121,7 +123,10 @@ impl Loader<'_> {
             self.errors.push(Diagnostic::new(
                 parent,
                 "include",
-                format!("include cycle: {}; remove one of these includes", chain.join(" → ")),
+                format!(
+                    "include cycle: {}; remove one of these includes",
+                    chain.join(" → ")
+                ),
             ));
             return;
         }
@@ -154,7 +159,10 @@ impl Loader<'_> {
                     continue;
                 }
             };
-            let mut files: Vec<PathBuf> = matches.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+            let mut files: Vec<PathBuf> = matches
+                .filter_map(Result::ok)
+                .filter(|p| p.is_file())
+                .collect();
             files.sort();
             let is_glob = pattern.contains(['*', '?', '[']);
             if files.is_empty() && !is_glob {

@@ -134,7 +134,10 @@ impl<'a> Reader<'a> {
             other => {
                 self.type_error(
                     node,
-                    format!("expected a mapping of `key: value` lines, found {}", describe(other)),
+                    format!(
+                        "expected a mapping of `key: value` lines, found {}",
+                        describe(other)
+                    ),
                 );
                 return None;
             }
@@ -142,7 +145,10 @@ impl<'a> Reader<'a> {
         let mut entries = Vec::with_capacity(mapping.len());
         for (key, value) in mapping {
             let Some(key) = key.as_str() else {
-                self.type_error(node, format!("keys must be strings, found {}", describe(key)));
+                self.type_error(
+                    node,
+                    format!("keys must be strings, found {}", describe(key)),
+                );
                 continue;
             };
             let child = node.key(key, value);
@@ -168,7 +174,10 @@ impl<'a> Reader<'a> {
                 .filter_map(|(key, value)| match key.as_str() {
                     Some(k) => Some((k.to_string(), node.key(k, value))),
                     None => {
-                        self.type_error(node, format!("names must be strings, found {}", describe(key)));
+                        self.type_error(
+                            node,
+                            format!("names must be strings, found {}", describe(key)),
+                        );
                         None
                     }
                 })
@@ -176,7 +185,10 @@ impl<'a> Reader<'a> {
             other => {
                 self.type_error(
                     node,
-                    format!("expected a mapping of `name: value` lines, found {}", describe(other)),
+                    format!(
+                        "expected a mapping of `name: value` lines, found {}",
+                        describe(other)
+                    ),
                 );
                 vec![]
             }
@@ -201,7 +213,10 @@ impl<'a> Reader<'a> {
                 })
             }
             other => {
-                self.type_error(node, format!("expected a string, found {}", describe(other)));
+                self.type_error(
+                    node,
+                    format!("expected a string, found {}", describe(other)),
+                );
                 return None;
             }
         };
@@ -254,7 +269,10 @@ impl<'a> Reader<'a> {
                 if !text.substituted {
                     self.type_error(
                         node,
-                        format!("expected a whole number, found the string {:?}; remove the quotes", text.value),
+                        format!(
+                            "expected a whole number, found the string {:?}; remove the quotes",
+                            text.value
+                        ),
                     );
                     return None;
                 }
@@ -275,7 +293,10 @@ impl<'a> Reader<'a> {
             None => {
                 self.type_error(
                     node,
-                    format!("expected a whole number of at least {min}, found {}", describe(node.value)),
+                    format!(
+                        "expected a whole number of at least {min}, found {}",
+                        describe(node.value)
+                    ),
                 );
                 None
             }
@@ -300,7 +321,10 @@ impl<'a> Reader<'a> {
                 }
             }
             other => {
-                self.type_error(node, format!("expected true or false, found {}", describe(other)));
+                self.type_error(
+                    node,
+                    format!("expected true or false, found {}", describe(other)),
+                );
                 None
             }
         }

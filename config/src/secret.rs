@@ -110,7 +110,10 @@ mod tests {
     fn urls_lose_passwords_and_token_parameters() {
         let url = Url::parse("https://bob:hunter2@example.com/health?api_key=abc&x=1").unwrap();
         let shown = redact_url(&url);
-        assert!(!shown.contains("hunter2") && !shown.contains("abc"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("abc"),
+            "{shown}"
+        );
         assert!(shown.contains("bob") && shown.contains("x=1"), "{shown}");
         let hook = Url::parse("https://hooks.slack.com/services/T0/B0/secret").unwrap();
         assert_eq!(redact_url_path(&hook), "https://hooks.slack.com/***");
@@ -118,7 +121,13 @@ mod tests {
 
     #[test]
     fn credential_headers_are_recognised() {
-        for name in ["Authorization", "X-Api-Key", "Cookie", "X-Auth-Token", "X-Key"] {
+        for name in [
+            "Authorization",
+            "X-Api-Key",
+            "Cookie",
+            "X-Auth-Token",
+            "X-Key",
+        ] {
             assert!(is_sensitive_name(name), "{name}");
         }
         for name in ["Accept", "User-Agent", "Content-Type", "X-Request-Id"] {

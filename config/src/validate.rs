@@ -17,13 +17,22 @@ use crate::error::{did_you_mean, Diagnostic};
 use crate::host::{
     Check, ExpectedStatus, HostConfiguration, HttpCheck, HttpHeader, Origin, DEFAULT_MAX_BODY_BYTES,
 };
-use crate::notifier::{CommandConfig, EventFormat, NotifierConfig, NotifierKind, WebhookConfig, WebhookFormat};
+use crate::notifier::{
+    CommandConfig, EventFormat, NotifierConfig, NotifierKind, WebhookConfig, WebhookFormat,
+};
 use crate::reader::{Node, Reader};
 use crate::secret::{redact_url, Secret};
 use crate::settings::{Defaults, ServerSettings, StateSettings};
 use crate::Config;
 
-const TOP_KEYS: &[&str] = &["include", "server", "state", "defaults", "notifiers", "hosts"];
+const TOP_KEYS: &[&str] = &[
+    "include",
+    "server",
+    "state",
+    "defaults",
+    "notifiers",
+    "hosts",
+];
 const SERVER_KEYS: &[&str] = &["listen", "token"];
 const STATE_KEYS: &[&str] = &["path", "history"];
 /// Keys a host may inherit from `defaults`.
@@ -64,7 +73,14 @@ const NOTIFIER_TYPES: &[&str] = &["stdout", "file", "webhook", "command"];
 const NOTIFIER_COMMON_KEYS: &[&str] = &["type", "cooldown", "remind_every", "send_resolved"];
 const STDOUT_KEYS: &[&str] = &["format"];
 const FILE_KEYS: &[&str] = &["path"];
-const WEBHOOK_KEYS: &[&str] = &["url", "headers", "timeout", "format", "routing_key", "max_age"];
+const WEBHOOK_KEYS: &[&str] = &[
+    "url",
+    "headers",
+    "timeout",
+    "format",
+    "routing_key",
+    "max_age",
+];
 const COMMAND_KEYS: &[&str] = &["command", "timeout", "max_age"];
 const DEFAULT_NOTIFIER_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
@@ -209,9 +225,7 @@ fn read_state(reader: &mut Reader, node: &Node) -> Option<StateSettings> {
     let fields = reader.fields(node, STATE_KEYS)?;
     let mut state = StateSettings::default();
     if let Some(path) = fields.get("path") {
-        state.path = reader
-            .string(&path)
-            .map(|p| relative_to(reader.file, &p));
+        state.path = reader.string(&path).map(|p| relative_to(reader.file, &p));
     }
     if let Some(history) = fields.get("history") {
         state.history = reader.count(&history, 1, 1_000_000).map(|n| n as usize)?;
@@ -238,8 +252,10 @@ fn read_host_settings(reader: &mut Reader, fields: &crate::reader::Fields) -> Pa
     let get = |key| fields.get(key);
     s.interval = get("interval").and_then(|n| reader.duration(&n));
     s.timeout = get("timeout").and_then(|n| reader.duration(&n));
-    s.failure_threshold = get("failure_threshold").and_then(|n| reader.count(&n, 1, 1_000_000).map(|v| v as u32));
-    s.success_threshold = get("success_threshold").and_then(|n| reader.count(&n, 1, 1_000_000).map(|v| v as u32));
+    s.failure_threshold =
+        get("failure_threshold").and_then(|n| reader.count(&n, 1, 1_000_000).map(|v| v as u32));
+    s.success_threshold =
+        get("success_threshold").and_then(|n| reader.count(&n, 1, 1_000_000).map(|v| v as u32));
     s.max_response_time = get("max_response_time").and_then(|n| reader.duration(&n));
     s.follow_redirects = get("follow_redirects").and_then(|n| reader.boolean(&n));
     s.max_redirects = get("max_redirects").and_then(|n| reader.count(&n, 0, 100).map(|v| v as u32));
@@ -326,7 +342,11 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
             return None;
         }
     };
-    let known: Vec<&str> = NOTIFIER_COMMON_KEYS.iter().chain(specific).copied().collect();
+    let known: Vec<&str> = NOTIFIER_COMMON_KEYS
+        .iter()
+        .chain(specific)
+        .copied()
+        .collect();
     let fields = reader.fields(&node, &known)?;
     let errors_before = reader.errors.len();
     let cooldown = fields.get("cooldown").and_then(|n| reader.duration(&n));
@@ -351,7 +371,10 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                     Some("text") => EventFormat::Text,
                     Some("json") => EventFormat::Json,
                     Some(other) => {
-                        reader.semantic_error(&n, format!("unknown format `{other}`; use text or json"));
+                        reader.semantic_error(
+                            &n,
+                            format!("unknown format `{other}`; use text or json"),
+                        );
                         return None;
                     }
                     None => return None,
@@ -363,7 +386,10 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
             Some(n) => {
                 let path = reader.string(&n)?;
                 if path.trim().is_empty() {
-                    reader.semantic_error(&n, "the path is empty; name the file events are appended to");
+                    reader.semantic_error(
+                        &n,
+                        "the path is empty; name the file events are appended to",
+                    );
                     return None;
                 }
                 NotifierKind::File {
@@ -428,12 +454,18 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
         }
         _ => {
             let Some(command_node) = fields.get("command") else {
-                reader.semantic_error(&node, "missing `command`: the program and its arguments, as a list");
+                reader.semantic_error(
+                    &node,
+                    "missing `command`: the program and its arguments, as a list",
+                );
                 return None;
             };
             let argv = reader.strings(&command_node)?;
             if argv.first().is_none_or(|program| program.trim().is_empty()) {
-                reader.semantic_error(&command_node, "the command is empty; give the program and its arguments as a list");
+                reader.semantic_error(
+                    &command_node,
+                    "the command is empty; give the program and its arguments as a list",
+                );
                 return None;
             }
             NotifierKind::Command(CommandConfig {
@@ -470,7 +502,11 @@ fn read_http_url(reader: &mut Reader, node: &Node) -> Option<Url> {
             None
         }
         Err(e) => {
-            let shown = if text.contains('@') { "<redacted>".to_string() } else { text.clone() };
+            let shown = if text.contains('@') {
+                "<redacted>".to_string()
+            } else {
+                text.clone()
+            };
             reader.semantic_error(
                 node,
                 format!("`{shown}` is not a valid URL ({e}); write it as http://host/path or https://host/path"),
@@ -480,7 +516,12 @@ fn read_http_url(reader: &mut Reader, node: &Node) -> Option<Url> {
     }
 }
 
-fn read_host(reader: &mut Reader, file: &Arc<Path>, index: usize, node: Node) -> Option<PartialHost> {
+fn read_host(
+    reader: &mut Reader,
+    file: &Arc<Path>,
+    index: usize,
+    node: Node,
+) -> Option<PartialHost> {
     let serde_yaml::Value::Mapping(mapping) = node.value else {
         reader.type_error(
             &node,
@@ -506,11 +547,17 @@ fn read_host(reader: &mut Reader, file: &Arc<Path>, index: usize, node: Node) ->
         Some(v) => reader.string(&node.key("type", v))?,
     };
     if !SUPPORTED_CHECK_TYPES.contains(&check_type.as_str()) {
-        let type_node = node.key("type", mapping.get("type").unwrap_or(&serde_yaml::Value::Null));
+        let type_node = node.key(
+            "type",
+            mapping.get("type").unwrap_or(&serde_yaml::Value::Null),
+        );
         let message = if PLANNED_CHECK_TYPES.contains(&check_type.as_str()) {
             format!("check type `{check_type}` is not supported by this version of flowstate; supported: {}", SUPPORTED_CHECK_TYPES.join(", "))
         } else {
-            let all = SUPPORTED_CHECK_TYPES.iter().chain(PLANNED_CHECK_TYPES).copied();
+            let all = SUPPORTED_CHECK_TYPES
+                .iter()
+                .chain(PLANNED_CHECK_TYPES)
+                .copied();
             format!(
                 "unknown check type `{check_type}`{}; supported: {}",
                 did_you_mean(&check_type, all),
@@ -523,15 +570,24 @@ fn read_host(reader: &mut Reader, file: &Arc<Path>, index: usize, node: Node) ->
     let fields = reader.fields(&node, HTTP_HOST_KEYS)?;
     let label: Option<Arc<str>> = match (fields.get("label"), label) {
         (None, _) => {
-            reader.semantic_error(&node, "missing `label`; every host needs a unique label, e.g. `label: api`");
+            reader.semantic_error(
+                &node,
+                "missing `label`; every host needs a unique label, e.g. `label: api`",
+            );
             None
         }
         (Some(n), Some(l)) if l.trim().is_empty() => {
-            reader.semantic_error(&n.clone().with_place(format!("{place}.label")), "the label is empty; give the host a unique name");
+            reader.semantic_error(
+                &n.clone().with_place(format!("{place}.label")),
+                "the label is empty; give the host a unique name",
+            );
             None
         }
         (Some(n), Some(l)) if l.trim() != l || l.chars().any(char::is_control) => {
-            reader.semantic_error(&n.clone().with_place(format!("{place}.label")), "labels cannot start or end with spaces or contain control characters");
+            reader.semantic_error(
+                &n.clone().with_place(format!("{place}.label")),
+                "labels cannot start or end with spaces or contain control characters",
+            );
             None
         }
         (_, l) => l.map(|l| Arc::from(l.as_str())),
@@ -539,7 +595,10 @@ fn read_host(reader: &mut Reader, file: &Arc<Path>, index: usize, node: Node) ->
     let url = match fields.get("url") {
         Some(n) => read_http_url(reader, &n),
         None => {
-            reader.semantic_error(&node, "missing `url`; an HTTP check needs `url: https://host/path`");
+            reader.semantic_error(
+                &node,
+                "missing `url`; an HTTP check needs `url: https://host/path`",
+            );
             None
         }
     };
@@ -547,10 +606,17 @@ fn read_host(reader: &mut Reader, file: &Arc<Path>, index: usize, node: Node) ->
         None => Some("GET".to_string()),
         Some(n) => reader.string(&n).and_then(|m| {
             let upper = m.trim().to_ascii_uppercase();
-            if !upper.is_empty() && upper.bytes().all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_') {
+            if !upper.is_empty()
+                && upper
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
+            {
                 Some(upper)
             } else {
-                reader.semantic_error(&n, format!("`{m}` is not an HTTP method; use GET, HEAD, POST, PUT, ..."));
+                reader.semantic_error(
+                    &n,
+                    format!("`{m}` is not an HTTP method; use GET, HEAD, POST, PUT, ..."),
+                );
                 None
             }
         }),
@@ -565,7 +631,10 @@ fn read_host(reader: &mut Reader, file: &Arc<Path>, index: usize, node: Node) ->
         match Regex::new(&pattern) {
             Ok(r) => Some(r),
             Err(e) => {
-                reader.semantic_error(&n, format!("the regex does not compile: {}", regex_error_line(&e)));
+                reader.semantic_error(
+                    &n,
+                    format!("the regex does not compile: {}", regex_error_line(&e)),
+                );
                 None
             }
         }
@@ -670,7 +739,13 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     let notifier_names: Vec<&str> = notifiers.iter().map(|n| &*n.name).collect();
     let mut defaults = Defaults::default();
     if let Some((d, file)) = user_defaults {
-        check_alerts(d.alerts.as_deref().unwrap_or(&[]), &notifier_names, &file, "defaults.alerts", errors);
+        check_alerts(
+            d.alerts.as_deref().unwrap_or(&[]),
+            &notifier_names,
+            &file,
+            "defaults.alerts",
+            errors,
+        );
         defaults.interval = d.interval.unwrap_or(defaults.interval);
         defaults.timeout_is_explicit = d.timeout.is_some();
         defaults.timeout = d.timeout.unwrap_or(defaults.timeout);
@@ -682,7 +757,12 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         defaults.alerts = d.alerts.unwrap_or_default();
         defaults.headers = d.headers.unwrap_or_default();
         if defaults.timeout_is_explicit && defaults.timeout > defaults.interval {
-            errors.push(timeout_error(&file, "defaults", defaults.timeout, defaults.interval));
+            errors.push(timeout_error(
+                &file,
+                "defaults",
+                defaults.timeout,
+                defaults.interval,
+            ));
         }
     }
 
@@ -703,7 +783,13 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         }
         let alerts = match p.settings.alerts {
             Some(a) => {
-                check_alerts(&a, &notifier_names, &p.origin.file, &format!("{}.alerts", p.place), errors);
+                check_alerts(
+                    &a,
+                    &notifier_names,
+                    &p.origin.file,
+                    &format!("{}.alerts", p.place),
+                    errors,
+                );
                 a
             }
             None => defaults.alerts.clone(),
@@ -718,7 +804,12 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             }
             None if defaults.timeout_is_explicit => {
                 if defaults.timeout > interval {
-                    errors.push(timeout_error(&p.origin.file, &p.place, defaults.timeout, interval));
+                    errors.push(timeout_error(
+                        &p.origin.file,
+                        &p.place,
+                        defaults.timeout,
+                        interval,
+                    ));
                 }
                 defaults.timeout
             }
@@ -740,14 +831,23 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
                 body: p.http.body,
                 status: p.http.status,
                 regex: p.http.regex,
-                follow_redirects: p.settings.follow_redirects.unwrap_or(defaults.follow_redirects),
+                follow_redirects: p
+                    .settings
+                    .follow_redirects
+                    .unwrap_or(defaults.follow_redirects),
                 max_redirects: p.settings.max_redirects.unwrap_or(defaults.max_redirects),
                 max_body_bytes: p.http.max_body_bytes,
             }),
             interval,
             timeout,
-            failure_threshold: p.settings.failure_threshold.unwrap_or(defaults.failure_threshold),
-            success_threshold: p.settings.success_threshold.unwrap_or(defaults.success_threshold),
+            failure_threshold: p
+                .settings
+                .failure_threshold
+                .unwrap_or(defaults.failure_threshold),
+            success_threshold: p
+                .settings
+                .success_threshold
+                .unwrap_or(defaults.success_threshold),
             max_response_time: p.settings.max_response_time.or(defaults.max_response_time),
             alerts,
             origin: p.origin,
@@ -790,7 +890,13 @@ fn set_once<T>(
     }
 }
 
-fn check_alerts(alerts: &[Arc<str>], known: &[&str], file: &Path, place: &str, errors: &mut Vec<Diagnostic>) {
+fn check_alerts(
+    alerts: &[Arc<str>],
+    known: &[&str],
+    file: &Path,
+    place: &str,
+    errors: &mut Vec<Diagnostic>,
+) {
     for (i, name) in alerts.iter().enumerate() {
         if !known.contains(&&**name) {
             let hint = match did_you_mean(name, known.iter().copied()) {

@@ -209,7 +209,10 @@ mod tests {
         let doc = parse("hosts:\n  - label: api\n    url: http://x\n  - label: b\n").unwrap();
         assert_eq!(
             doc.value_position("hosts[0].url"),
-            Some(Position { line: 3, column: 10 })
+            Some(Position {
+                line: 3,
+                column: 10
+            })
         );
         assert_eq!(
             doc.key_position("hosts[0].url"),
@@ -217,7 +220,10 @@ mod tests {
         );
         assert_eq!(
             doc.value_position("hosts[1].label"),
-            Some(Position { line: 4, column: 12 })
+            Some(Position {
+                line: 4,
+                column: 12
+            })
         );
     }
 
@@ -226,7 +232,10 @@ mod tests {
         let doc = parse("a: {b: [1, {c: 2}]}\n").unwrap();
         assert_eq!(
             doc.value_position("a.b[1].c"),
-            Some(Position { line: 1, column: 16 })
+            Some(Position {
+                line: 1,
+                column: 16
+            })
         );
     }
 
@@ -235,7 +244,11 @@ mod tests {
         let err = parse("hosts:\n  - label: a\n   url: b\n").unwrap_err();
         let pos = err.position.unwrap();
         assert_eq!(pos.line, 3);
-        assert!(err.message.starts_with("did not find expected"), "{}", err.message);
+        assert!(
+            err.message.starts_with("did not find expected"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

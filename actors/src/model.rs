@@ -1,0 +1,66 @@
+//! Runtime state: what happened to a host, as opposed to what the user configured.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use flowstate_config::HostConfiguration;
+use serde::Serialize;
+
+/// A host's status as alerts and the API report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Not yet decided: too few checks since start.
+    Unknown,
+    Up,
+    /// Passing, but slower than `max_response_time` (or otherwise impaired).
+    Degraded,
+    Down,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Unknown => "unknown",
+            Status::Up => "up",
+            Status::Degraded => "degraded",
+            Status::Down => "down",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The outcome of one check of one host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckResult {
+    /// When the check started.
+    pub at: SystemTime,
+    /// Whether every assertion passed (status, body, ...).
+    pub ok: bool,
+    /// From the start of the check to its verdict, including any body read.
+    pub latency: Duration,
+    /// A person-readable line: `status 200`, `status 503, expected 200`, `connection refused`.
+    pub detail: String,
+}
+
+impl CheckResult {
+    /// What this one result alone says about the host: `degraded` when it passed slower than
+    /// the host's `max_response_time`. Thresholds over several results are the registry's job.
+    pub fn status_for(&self, host: &HostConfiguration) -> Status {
+        match (self.ok, host.max_response_time) {
+            (false, _) => Status::Down,
+            (true, Some(limit)) if self.latency > limit => Status::Degraded,
+            (true, _) => Status::Up,
+        }
+    }
+
+    pub fn latency_ms(&self) -> f64 {
+        // Rounded to 0.1 ms: finer digits are noise and make logs harder to read.
+        (self.latency.as_secs_f64() * 10_000.0).round() / 10.0
+    }
+}

@@ -1,0 +1,109 @@
+//! Probes: one file per check type, behind one trait.
+//!
+//! A [`Probe`] only runs the check and says what it saw. [`run_check`] adds what every check
+//! type needs the same way: the timeout bounding the whole check, latency measurement, and
+//! turning a panic into a failed result instead of a dead actor.
+
+pub mod http;
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use flowstate_config::{Check, HostConfiguration};
+use futures_util::FutureExt;
+
+use crate::model::CheckResult;
+
+/// A check's future. Not `Send`: probes run on the arbiter that owns their client.
+pub type ProbeFuture = Pin<Box<dyn Future<Output = ProbeOutcome>>>;
+
+/// What a probe saw, before timing and panics are accounted for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeOutcome {
+    pub ok: bool,
+    pub detail: String,
+}
+
+impl ProbeOutcome {
+    pub fn passed(detail: impl Into<String>) -> Self {
+        ProbeOutcome {
+            ok: true,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn failed(detail: impl Into<String>) -> Self {
+        ProbeOutcome {
+            ok: false,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Runs checks of some kind. Implementations may assume `host.check` is theirs.
+pub trait Probe {
+    fn probe(&self, host: &Arc<HostConfiguration>) -> ProbeFuture;
+}
+
+/// Every check type's probe, built once per arbiter thread (HTTP clients are not `Send`).
+pub struct Probes {
+    http: http::HttpProbe,
+}
+
+impl Probes {
+    pub fn new() -> Self {
+        Probes {
+            http: http::HttpProbe::new(),
+        }
+    }
+}
+
+impl Default for Probes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Probe for Probes {
+    fn probe(&self, host: &Arc<HostConfiguration>) -> ProbeFuture {
+        match &host.check {
+            Check::Http(_) => self.http.probe(host),
+        }
+    }
+}
+
+/// Runs one check with everything a check needs around it: the host's timeout over the whole
+/// check, the latency, and a panic in the probe turned into a failed result.
+pub async fn run_check(probe: &dyn Probe, host: &Arc<HostConfiguration>) -> CheckResult {
+    let at = SystemTime::now();
+    let started = Instant::now();
+    let future = AssertUnwindSafe(probe.probe(host)).catch_unwind();
+    let outcome = match actix_rt::time::timeout(host.timeout, future).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(panic)) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            log::error!(
+                "host={} msg=\"probe panicked\" panic={message:?}",
+                host.label
+            );
+            ProbeOutcome::failed(format!("probe panicked: {message}"))
+        }
+        Err(_) => ProbeOutcome::failed(format!(
+            "timed out after {}",
+            humantime::format_duration(host.timeout)
+        )),
+    };
+    CheckResult {
+        at,
+        ok: outcome.ok,
+        latency: started.elapsed(),
+        detail: outcome.detail,
+    }
+}

@@ -1,0 +1,57 @@
+//! The command line: every subcommand and flag, as SPEC §1 fixes them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flowstate",
+    version,
+    about = "Checks your services continuously and alerts on real changes",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration and print what was understood (secrets redacted)
+    Check(CheckArgs),
+    /// Run every check once, print the results, and exit (0: all up, 1: any not up)
+    Once(OnceArgs),
+}
+
+/// Where the configuration comes from; shared by every command that reads it.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// A configuration file; repeat to merge several
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        env = "FLOWSTATE_CONFIG",
+        default_value = "flowstate.yaml"
+    )]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OnceArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Print a JSON array instead of a table
+    #[arg(long)]
+    pub json: bool,
+    /// Check only this host; repeat for several
+    #[arg(long = "host", value_name = "LABEL")]
+    pub hosts: Vec<String>,
+}

@@ -1,0 +1,174 @@
+//! `flowstate check`: validate the configuration and show what was understood.
+//!
+//! Everything printed goes through the config crate's redaction: a token, a password or a
+//! webhook's secret path never appears.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use flowstate_config::{Config, NotifierKind};
+
+use super::{exit, load_config, BadInput};
+use crate::cli::CheckArgs;
+use crate::table::Table;
+
+pub fn run(args: &CheckArgs) -> Result<ExitCode, BadInput> {
+    let config = load_config(&args.config)?;
+    print!("{}", summary(&config));
+    Ok(exit::success())
+}
+
+fn duration(d: std::time::Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+/// The human summary of a valid configuration.
+pub fn summary(config: &Config) -> String {
+    let mut out = String::new();
+    let files: Vec<String> = config
+        .sources
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let _ = writeln!(
+        out,
+        "configuration ok: {} host{}, {} notifier{} from {}",
+        config.hosts().len(),
+        plural(config.hosts().len()),
+        config.notifiers.len(),
+        plural(config.notifiers.len()),
+        files.join(", ")
+    );
+
+    let _ = writeln!(out, "\nhosts:");
+    let mut hosts = Table::new(&[
+        "LABEL",
+        "TYPE",
+        "TARGET",
+        "INTERVAL",
+        "TIMEOUT",
+        "THRESHOLDS",
+        "ALERTS",
+    ]);
+    for host in config.hosts() {
+        let alerts: Vec<&str> = host.alerts.iter().map(|a| &**a).collect();
+        hosts.row(vec![
+            host.label.to_string(),
+            host.check.kind().to_string(),
+            host.check.target(),
+            duration(host.interval),
+            duration(host.timeout),
+            format!(
+                "down after {}, up after {}",
+                host.failure_threshold, host.success_threshold
+            ),
+            if alerts.is_empty() {
+                "(log only)".to_string()
+            } else {
+                alerts.join(", ")
+            },
+        ]);
+    }
+    out.push_str(&hosts.render("  "));
+
+    let _ = writeln!(out, "\nnotifiers:");
+    if config.notifiers.is_empty() {
+        let _ = writeln!(out, "  (none: state changes are only logged)");
+    }
+    let mut notifiers = Table::new(&["NAME", "TYPE", "TARGET", "DELIVERY"]);
+    for n in &config.notifiers {
+        let mut delivery = Vec::new();
+        if let Some(c) = n.cooldown {
+            delivery.push(format!("cooldown {}", duration(c)));
+        }
+        if let Some(r) = n.remind_every {
+            delivery.push(format!("remind every {}", duration(r)));
+        }
+        if !n.send_resolved {
+            delivery.push("no recovery events".to_string());
+        }
+        if let NotifierKind::Webhook(hook) = &n.kind {
+            delivery.push(format!("timeout {}", duration(hook.timeout)));
+            for h in &hook.headers {
+                delivery.push(format!("{}: {}", h.name, h.shown_value()));
+            }
+        }
+        notifiers.row(vec![
+            n.name.to_string(),
+            n.kind.kind().to_string(),
+            n.kind.target(),
+            delivery.join(", "),
+        ]);
+    }
+    if !config.notifiers.is_empty() {
+        out.push_str(&notifiers.render("  "));
+    }
+
+    let d = &config.defaults;
+    let alerts: Vec<&str> = d.alerts.iter().map(|a| &**a).collect();
+    let _ = writeln!(out, "\ndefaults:");
+    let _ = writeln!(
+        out,
+        "  interval {}, timeout {}, failure_threshold {}, success_threshold {}",
+        duration(d.interval),
+        duration(d.timeout),
+        d.failure_threshold,
+        d.success_threshold
+    );
+    if let Some(m) = d.max_response_time {
+        let _ = writeln!(out, "  max_response_time {}", duration(m));
+    }
+    let _ = writeln!(
+        out,
+        "  follow_redirects {} (at most {})",
+        d.follow_redirects, d.max_redirects
+    );
+    let _ = writeln!(
+        out,
+        "  alerts {}",
+        if alerts.is_empty() {
+            "(none)".to_string()
+        } else {
+            alerts.join(", ")
+        }
+    );
+    for h in &d.headers {
+        let _ = writeln!(out, "  header {}: {}", h.name, h.shown_value());
+    }
+
+    let _ = writeln!(out, "\nserver:");
+    match config.server.listen {
+        Some(addr) => {
+            let _ = writeln!(
+                out,
+                "  listen {addr}{}",
+                if config.server.token.is_some() {
+                    ", token ***"
+                } else {
+                    ""
+                }
+            );
+        }
+        None => {
+            let _ = writeln!(out, "  disabled");
+        }
+    }
+    let _ = writeln!(out, "\nstate:");
+    match &config.state.path {
+        Some(p) => {
+            let _ = writeln!(out, "  {} (history {})", p.display(), config.state.history);
+        }
+        None => {
+            let _ = writeln!(out, "  in memory only (history {})", config.state.history);
+        }
+    }
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
