@@ -1,5 +1,6 @@
 //! Notifiers as configured: where alert events go and how often.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,7 +80,7 @@ impl EventFormat {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WebhookConfig {
     pub url: Url,
     pub headers: Vec<HttpHeader>,
@@ -89,6 +90,20 @@ pub struct WebhookConfig {
     pub routing_key: Option<Secret>,
     /// How long a failing delivery is retried before the event is given up.
     pub max_age: Duration,
+}
+
+impl fmt::Debug for WebhookConfig {
+    /// Only the URL's scheme and host: Slack and Discord put the token in the path.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("url", &redact_url_path(&self.url))
+            .field("headers", &self.headers)
+            .field("timeout", &self.timeout)
+            .field("format", &self.format)
+            .field("routing_key", &self.routing_key)
+            .field("max_age", &self.max_age)
+            .finish()
+    }
 }
 
 /// The payload shape a webhook receiver expects.

@@ -93,6 +93,8 @@ pub(crate) struct FileSections {
     pub state: Option<StateSettings>,
     pub defaults: Option<PartialDefaults>,
     pub notifiers: Vec<NotifierConfig>,
+    /// Notifiers with errors of their own: hosts may still name them without a second error.
+    pub broken_notifiers: Vec<Arc<str>>,
     pub hosts: Vec<PartialHost>,
 }
 
@@ -114,7 +116,9 @@ pub(crate) struct PartialHost {
     origin: Origin,
     place: String,
     label: Arc<str>,
-    http: PartialHttp,
+    /// `None` when the host has errors: it still claims its label and has its alerts checked,
+    /// so those errors are reported in the same pass, but it is never built.
+    http: Option<PartialHttp>,
     settings: PartialDefaults,
 }
 
@@ -137,6 +141,7 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
         state: None,
         defaults: None,
         notifiers: vec![],
+        broken_notifiers: vec![],
         hosts: vec![],
     };
     let Some(top) = reader.fields(&root, TOP_KEYS) else {
@@ -158,8 +163,9 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
     }
     if let Some(node) = top.get("notifiers") {
         for (name, notifier) in reader.named_entries(&node) {
-            if let Some(n) = read_notifier(reader, &name, &notifier) {
-                sections.notifiers.push(n);
+            match read_notifier(reader, &name, &notifier) {
+                Some(n) => sections.notifiers.push(n),
+                None => sections.broken_notifiers.push(Arc::from(name.as_str())),
             }
         }
     }
@@ -461,7 +467,10 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                 return None;
             };
             let argv = reader.strings(&command_node)?;
-            if argv.first().is_none_or(|program| program.trim().is_empty()) {
+            if argv
+                .first()
+                .map_or(true, |program| program.trim().is_empty())
+            {
                 reader.semantic_error(
                     &command_node,
                     "the command is empty; give the program and its arguments as a list",
@@ -644,9 +653,19 @@ fn read_host(
         .and_then(|n| reader.count(&n, 1, 1 << 30).map(|v| v as usize))
         .unwrap_or(DEFAULT_MAX_BODY_BYTES);
     let settings = read_host_settings(reader, &fields);
-    if reader.errors.len() != errors_before {
-        return None;
-    }
+    let http = match (url, method, status) {
+        (Some(url), Some(method), Some(status)) if reader.errors.len() == errors_before => {
+            Some(PartialHttp {
+                url,
+                method,
+                body,
+                status,
+                regex,
+                max_body_bytes,
+            })
+        }
+        _ => None,
+    };
     Some(PartialHost {
         origin: Origin {
             file: file.clone(),
@@ -654,14 +673,7 @@ fn read_host(
         },
         place,
         label: label?,
-        http: PartialHttp {
-            url: url?,
-            method: method?,
-            body,
-            status: status?,
-            regex,
-            max_body_bytes,
-        },
+        http,
         settings,
     })
 }
@@ -669,7 +681,16 @@ fn read_host(
 fn read_status(reader: &mut Reader, node: &Node) -> Option<ExpectedStatus> {
     let mut codes = Vec::new();
     for item in reader.one_or_many(node) {
-        match item.value.as_u64() {
+        // Environment variables are text: `status: ${CODE}` is a number once substituted.
+        let code = match item.value {
+            serde_yaml::Value::String(_) => match reader.text(&item) {
+                Some(text) if text.substituted => text.value.trim().parse::<u64>().ok(),
+                Some(_) => None,
+                None => continue,
+            },
+            value => value.as_u64(),
+        };
+        match code {
             Some(code) if (100..=599).contains(&code) => codes.push(code as u16),
             Some(code) => reader.semantic_error(
                 &item,
@@ -709,6 +730,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     let mut user_defaults: Option<(PartialDefaults, Arc<Path>)> = None;
     let mut notifiers: Vec<Arc<NotifierConfig>> = Vec::new();
     let mut notifier_files: HashMap<Arc<str>, Arc<Path>> = HashMap::new();
+    let mut broken_notifiers: Vec<Arc<str>> = Vec::new();
     let mut partial_hosts = Vec::new();
     let mut sources = Vec::new();
 
@@ -733,10 +755,15 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             notifier_files.insert(n.name.clone(), f.file.clone());
             notifiers.push(Arc::new(n));
         }
+        broken_notifiers.extend(f.broken_notifiers);
         partial_hosts.extend(f.hosts);
     }
 
-    let notifier_names: Vec<&str> = notifiers.iter().map(|n| &*n.name).collect();
+    let notifier_names: Vec<&str> = notifiers
+        .iter()
+        .map(|n| &*n.name)
+        .chain(broken_notifiers.iter().map(|n| &**n))
+        .collect();
     let mut defaults = Defaults::default();
     if let Some((d, file)) = user_defaults {
         check_alerts(
@@ -768,19 +795,21 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
 
     let mut hosts: Vec<Arc<HostConfiguration>> = Vec::with_capacity(partial_hosts.len());
     let mut by_label: HashMap<Arc<str>, usize> = HashMap::with_capacity(partial_hosts.len());
+    // Every label written, by hosts with errors too, so a duplicate is reported in one pass.
+    let mut claimed: HashMap<Arc<str>, Origin> = HashMap::with_capacity(partial_hosts.len());
     for p in partial_hosts {
-        if let Some(&first) = by_label.get(&p.label) {
-            let first: &HostConfiguration = &hosts[first];
+        if let Some(first) = claimed.get(&p.label) {
             errors.push(Diagnostic::new(
                 &p.origin.file,
                 format!("{}.label", p.place),
                 format!(
-                    "label {:?} is already used by {}; labels must be unique",
-                    &*p.label, first.origin
+                    "label {:?} is already used by {first}; labels must be unique",
+                    &*p.label
                 ),
             ));
             continue;
         }
+        claimed.insert(p.label.clone(), p.origin.clone());
         let alerts = match p.settings.alerts {
             Some(a) => {
                 check_alerts(
@@ -794,6 +823,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             }
             None => defaults.alerts.clone(),
         };
+        let Some(http) = p.http else { continue };
         let interval = p.settings.interval.unwrap_or(defaults.interval);
         let timeout = match p.settings.timeout {
             Some(t) => {
@@ -803,7 +833,8 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
                 t
             }
             None if defaults.timeout_is_explicit => {
-                if defaults.timeout > interval {
+                // With the interval inherited too, the error was already given for `defaults`.
+                if defaults.timeout > interval && p.settings.interval.is_some() {
                     errors.push(timeout_error(
                         &p.origin.file,
                         &p.place,
@@ -825,18 +856,18 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         let host = HostConfiguration {
             label: p.label.clone(),
             check: Check::Http(HttpCheck {
-                url: p.http.url,
-                method: p.http.method,
+                url: http.url,
+                method: http.method,
                 headers,
-                body: p.http.body,
-                status: p.http.status,
-                regex: p.http.regex,
+                body: http.body,
+                status: http.status,
+                regex: http.regex,
                 follow_redirects: p
                     .settings
                     .follow_redirects
                     .unwrap_or(defaults.follow_redirects),
                 max_redirects: p.settings.max_redirects.unwrap_or(defaults.max_redirects),
-                max_body_bytes: p.http.max_body_bytes,
+                max_body_bytes: http.max_body_bytes,
             }),
             interval,
             timeout,

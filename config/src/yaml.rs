@@ -80,7 +80,7 @@ fn strip_location(message: &str) -> String {
         Some(start) => {
             let rest = &message[start + " at line ".len()..];
             let end = rest
-                .find(|c: char| c == ',')
+                .find(',')
                 .map(|i| start + " at line ".len() + i)
                 .unwrap_or(message.len());
             format!("{}{}", &message[..start], &message[end..])
@@ -128,6 +128,13 @@ impl MarkRecorder {
                 key,
             }) => {
                 if *expecting_key {
+                    // yaml-rust2 marks a block mapping's start at its first `:`, not its first
+                    // key: a mapping starts no later than its first key.
+                    if key.is_none() {
+                        if let Some(marks) = self.marks.get_mut(path.as_str()) {
+                            marks.value = marks.value.min(pos);
+                        }
+                    }
                     *key = Some((scalar_key.unwrap_or("?").to_string(), pos));
                     return None;
                 }
@@ -224,6 +231,23 @@ mod tests {
                 line: 4,
                 column: 12
             })
+        );
+    }
+
+    #[test]
+    fn block_mappings_start_at_their_first_key() {
+        let doc = parse("hosts:\n  label: api\nserver:\n  listen: x\n").unwrap();
+        assert_eq!(
+            doc.value_position("hosts"),
+            Some(Position { line: 2, column: 3 })
+        );
+        assert_eq!(
+            doc.value_position("server"),
+            Some(Position { line: 4, column: 3 })
+        );
+        assert_eq!(
+            doc.value_position(""),
+            Some(Position { line: 1, column: 1 })
         );
     }
 
