@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::logging::LogFormat;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "flowstate",
@@ -18,6 +20,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: check every host continuously, keep state, send alerts, serve the API
+    Run(RunArgs),
     /// Validate the configuration and print what was understood (secrets redacted)
     Check(CheckArgs),
     /// Run every check once, print the results, and exit (0: all up, 1: any not up)
@@ -36,6 +40,15 @@ pub struct ConfigArgs {
         default_value = "flowstate.yaml"
     )]
     pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// How log lines are written to standard error
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Args)]

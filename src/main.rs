@@ -6,6 +6,7 @@
 
 mod cli;
 mod commands;
+mod logging;
 mod table;
 
 use std::process::ExitCode;
@@ -15,10 +16,18 @@ use clap::Parser;
 use cli::{Cli, Command};
 use commands::exit;
 
+/// actix-web announces its workers at info: noise in a daemon's log.
+const DAEMON_LOG_FILTER: &str = "info,actix_server=warn,actix_web=warn";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // The daemon tells its lifecycle and transitions at info; one-shot commands only problems.
+    match &cli.command {
+        Command::Run(args) => logging::init(args.log_format, DAEMON_LOG_FILTER),
+        _ => logging::init(logging::LogFormat::Text, "warn"),
+    }
     let outcome = match &cli.command {
+        Command::Run(args) => commands::run::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Once(args) => commands::once::run(args),
     };

@@ -1,10 +1,17 @@
 //! # flowstate-actors: the running system
 //!
-//! The mutable half of flowstate: probes that check hosts and, around them, the actors that
-//! schedule checks, keep state and route alerts. It takes a validated
-//! [`flowstate_config::Config`] and never parses YAML itself.
+//! The mutable half of flowstate. It takes a validated [`flowstate_config::Config`] and never
+//! parses YAML itself.
 //!
 //! ## Layout
+//! - [`daemon`]: starts and wires the actors.
+//! - [`supervisor`]: owns the configuration and every HostActor; applies diffs; restarts
+//!   crashed HostActors; drives shutdown.
+//! - [`host`]: one HostActor per host, with its schedule.
+//! - [`state_registry`]: all runtime state; thresholds; emits transitions.
+//! - [`alert_router`], [`event`] and [`notify`]: from transitions to delivered alert events.
+//! - [`api`]: the HTTP API.
+//! - [`messages`]: the messages that cross actors.
 //! - [`model`]: runtime state types (`Status`, `CheckResult`), never part of the configuration.
 //! - [`probe`]: one file per check type behind the [`probe::Probe`] trait, and
 //!   [`probe::run_check`], which bounds every check by its timeout and turns panics into
@@ -12,5 +19,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alert_router;
+pub mod api;
+pub mod daemon;
+pub mod event;
+pub mod host;
+pub mod messages;
 pub mod model;
+pub mod notify;
 pub mod probe;
+pub mod state_registry;
+pub mod supervisor;

@@ -64,3 +64,8 @@ impl CheckResult {
         (self.latency.as_secs_f64() * 10_000.0).round() / 10.0
     }
 }
+
+/// A timestamp as the API and alert events write it: RFC 3339, UTC, milliseconds.
+pub fn rfc3339(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
+}

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod once;
+pub mod run;
 
 use std::process::ExitCode;
 

@@ -107,3 +107,18 @@ pub async fn run_check(probe: &dyn Probe, host: &Arc<HostConfiguration>) -> Chec
         detail: outcome.detail,
     }
 }
+
+/// Makes the probe for HostActors on the calling thread. Called on each arbiter thread, since
+/// HTTP clients are not `Send`; a test can plug in its own probe here.
+pub type ProbeFactory = Arc<dyn Fn() -> std::rc::Rc<dyn Probe> + Send + Sync>;
+
+thread_local! {
+    /// One set of probes (one HTTP client and its connector) per arbiter thread, shared by
+    /// every HostActor on it.
+    static THREAD_PROBES: std::rc::Rc<dyn Probe> = std::rc::Rc::new(Probes::new());
+}
+
+/// The real probes, one set per thread.
+pub fn default_probe_factory() -> ProbeFactory {
+    Arc::new(|| THREAD_PROBES.with(|probes| probes.clone()))
+}

@@ -1,0 +1,111 @@
+//! AlertRouter: turns status changes into events and hands them to the right notifiers.
+//!
+//! Who hears about a host is its `alerts` list (the config crate already fell back to the
+//! defaults'). `send_resolved: false` keeps `up` events from a notifier. Cooldowns, reminders
+//! and retried delivery belong here too and arrive with the alerting work.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use flowstate_config::NotifierConfig;
+
+use crate::event::AlertEvent;
+use crate::messages::{FlushNotifiers, HostStatusChanged, UseNotifiers};
+use crate::notify::{self, Notifier};
+
+pub struct AlertRouter {
+    notifiers: HashMap<Arc<str>, Route>,
+}
+
+struct Route {
+    config: Arc<NotifierConfig>,
+    notifier: Box<dyn Notifier>,
+}
+
+impl AlertRouter {
+    pub fn new(configs: &[Arc<NotifierConfig>]) -> Self {
+        let mut router = AlertRouter {
+            notifiers: HashMap::new(),
+        };
+        router.use_notifiers(configs);
+        router
+    }
+
+    /// Keeps notifiers whose settings did not change (and their open files), replaces the rest.
+    fn use_notifiers(&mut self, configs: &[Arc<NotifierConfig>]) {
+        let mut next = HashMap::with_capacity(configs.len());
+        for config in configs {
+            let route = match self.notifiers.remove(&config.name) {
+                Some(route) if route.config.settings() == config.settings() => route,
+                _ => Route {
+                    config: config.clone(),
+                    notifier: notify::build(config),
+                },
+            };
+            next.insert(config.name.clone(), route);
+        }
+        for (name, mut old) in self.notifiers.drain() {
+            if let Err(e) = old.notifier.flush() {
+                log::error!(notifier = &*name, error = e.as_str(); "flushing a removed notifier failed");
+            }
+        }
+        self.notifiers = next;
+    }
+}
+
+impl Actor for AlertRouter {
+    type Context = Context<Self>;
+}
+
+impl Handler<HostStatusChanged> for AlertRouter {
+    type Result = ();
+
+    fn handle(&mut self, change: HostStatusChanged, _: &mut Context<Self>) {
+        let Some(event) = AlertEvent::from_change(&change) else {
+            return;
+        };
+        for name in &change.host.alerts {
+            let Some(route) = self.notifiers.get_mut(name) else {
+                log::error!(notifier = &**name, host = event.host.as_str(); "host alerts a notifier that does not exist");
+                continue;
+            };
+            if event.event == "up" && !route.config.send_resolved {
+                continue;
+            }
+            match route.notifier.deliver(&event) {
+                Ok(()) => {
+                    log::debug!(notifier = &**name, host = event.host.as_str(), event = event.event, id = event.id.as_str(); "alert delivered")
+                }
+                Err(e) => log::error!(
+                    notifier = &**name,
+                    host = event.host.as_str(),
+                    event = event.event,
+                    id = event.id.as_str(),
+                    error = e.as_str();
+                    "alert delivery failed"
+                ),
+            }
+        }
+    }
+}
+
+impl Handler<UseNotifiers> for AlertRouter {
+    type Result = ();
+
+    fn handle(&mut self, msg: UseNotifiers, _: &mut Context<Self>) {
+        self.use_notifiers(&msg.0);
+    }
+}
+
+impl Handler<FlushNotifiers> for AlertRouter {
+    type Result = ();
+
+    fn handle(&mut self, _: FlushNotifiers, _: &mut Context<Self>) {
+        for (name, route) in &mut self.notifiers {
+            if let Err(e) = route.notifier.flush() {
+                log::error!(notifier = &**name, error = e.as_str(); "flushing notifier failed");
+            }
+        }
+    }
+}

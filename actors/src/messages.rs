@@ -1,0 +1,105 @@
+//! The messages that cross actors. Commands are imperative, events past tense, queries `Get*`.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use actix::prelude::*;
+use flowstate_config::{Config, ConfigDiff, HostConfiguration, NotifierConfig};
+
+use crate::model::{CheckResult, Status};
+use crate::state_registry::{HostDetail, HostView};
+
+/// A HostActor finished one check of its host.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct CheckCompleted {
+    pub result: CheckResult,
+    /// The configuration the check ran with: the registry applies its thresholds.
+    pub host: Arc<HostConfiguration>,
+}
+
+/// A host's status changed (transitions only, never repeats).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct HostStatusChanged {
+    pub host: Arc<HostConfiguration>,
+    pub previous: Status,
+    pub status: Status,
+    /// When the change was decided.
+    pub at: SystemTime,
+    /// When the host entered its new status (equals `at` for a fresh transition).
+    pub since: SystemTime,
+    pub reason: String,
+    pub consecutive_failures: u32,
+    pub latency: Duration,
+}
+
+/// Apply a new validated configuration: diff it against the running one and act host by host.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "ConfigDiff")]
+pub struct ApplyConfig(pub Arc<Config>);
+
+/// Re-read the configuration files and apply them (SIGHUP).
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct ReloadConfig;
+
+/// Stop scheduling, let checks in flight end, flush notifiers, then stop the system.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+/// Stop scheduling checks of this host; answers once its check in flight (if any) has ended.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct StopChecking;
+
+/// A HostActor vanished without being asked to stop (a panic): start it again.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct HostActorDied {
+    pub label: Arc<str>,
+    pub generation: u64,
+}
+
+/// The hosts to track, in configuration order; state of hosts not listed is dropped.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct TrackHosts {
+    pub hosts: Vec<Arc<HostConfiguration>>,
+    pub history: usize,
+}
+
+/// A HostActor of this host was restarted after a crash: count it.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct HostRestarted {
+    pub label: Arc<str>,
+}
+
+/// Every tracked host's current state, in configuration order.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Vec<HostView>")]
+pub struct GetHosts;
+
+/// One host's state with its history, if the host exists.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Option<HostDetail>")]
+pub struct GetHost {
+    pub label: String,
+}
+
+/// Whether the supervisor has scheduled every host of its configuration.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "bool")]
+pub struct GetReadiness;
+
+/// Use these notifiers from now on (the configuration changed).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct UseNotifiers(pub Vec<Arc<NotifierConfig>>);
+
+/// Deliver or persist everything queued; answers when done.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct FlushNotifiers;

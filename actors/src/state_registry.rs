@@ -1,0 +1,312 @@
+//! StateRegistry: all runtime state of every host, and the decisions made from it.
+//!
+//! Because state lives here and not in HostActors, replacing or restarting a HostActor loses
+//! nothing. The registry applies `failure_threshold` and `success_threshold` (from the
+//! configuration that came with each result), marks `degraded` on slow passes, and emits
+//! `HostStatusChanged` on transitions only.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use actix::prelude::*;
+use flowstate_config::HostConfiguration;
+use serde::Serialize;
+
+use crate::messages::{
+    CheckCompleted, GetHost, GetHosts, HostRestarted, HostStatusChanged, TrackHosts,
+};
+use crate::model::{rfc3339, CheckResult, Status};
+
+pub struct StateRegistry {
+    /// Tracked hosts in configuration order, for stable API output.
+    order: Vec<Arc<str>>,
+    states: HashMap<Arc<str>, HostState>,
+    history_limit: usize,
+    changes: Recipient<HostStatusChanged>,
+}
+
+/// Everything known about one host at run time.
+#[derive(Debug, Clone)]
+pub struct HostState {
+    pub kind: &'static str,
+    pub status: Status,
+    /// When the host entered its current status (start of tracking for `unknown`).
+    pub since: SystemTime,
+    pub consecutive_failures: u32,
+    pub consecutive_successes: u32,
+    /// Consecutive passes slower than `max_response_time`, and faster: degraded is decided
+    /// with the same thresholds as down, so one slow answer is no alert either.
+    consecutive_slow: u32,
+    consecutive_fast: u32,
+    pub checks: u64,
+    pub failures: u64,
+    pub transitions: u64,
+    /// HostActor restarts after crashes.
+    pub restarts: u64,
+    /// The newest results, oldest first, at most `state.history`.
+    pub history: VecDeque<CheckResult>,
+}
+
+impl HostState {
+    fn new(kind: &'static str) -> Self {
+        HostState {
+            kind,
+            status: Status::Unknown,
+            since: SystemTime::now(),
+            consecutive_failures: 0,
+            consecutive_successes: 0,
+            consecutive_slow: 0,
+            consecutive_fast: 0,
+            checks: 0,
+            failures: 0,
+            transitions: 0,
+            restarts: 0,
+            history: VecDeque::new(),
+        }
+    }
+
+    /// Records one result and returns the new status if it changed.
+    pub fn record(
+        &mut self,
+        result: &CheckResult,
+        host: &HostConfiguration,
+        history_limit: usize,
+    ) -> Option<Status> {
+        self.checks += 1;
+        if result.ok {
+            self.consecutive_failures = 0;
+            self.consecutive_successes += 1;
+            if result.status_for(host) == Status::Degraded {
+                self.consecutive_slow += 1;
+                self.consecutive_fast = 0;
+            } else {
+                self.consecutive_fast += 1;
+                self.consecutive_slow = 0;
+            }
+        } else {
+            self.failures += 1;
+            self.consecutive_failures += 1;
+            self.consecutive_successes = 0;
+            self.consecutive_slow = 0;
+            self.consecutive_fast = 0;
+        }
+        while self.history.len() >= history_limit.max(1) {
+            self.history.pop_front();
+        }
+        self.history.push_back(result.clone());
+
+        let next = self.decide(result, host);
+        (next != self.status).then(|| {
+            self.status = next;
+            self.since = result.at;
+            self.transitions += 1;
+            next
+        })
+    }
+
+    fn decide(&self, result: &CheckResult, host: &HostConfiguration) -> Status {
+        let latest = result.status_for(host);
+        match self.status {
+            _ if !result.ok => {
+                if self.consecutive_failures >= host.failure_threshold {
+                    Status::Down
+                } else {
+                    self.status
+                }
+            }
+            Status::Unknown | Status::Down => {
+                if self.consecutive_successes >= host.success_threshold {
+                    latest
+                } else {
+                    self.status
+                }
+            }
+            Status::Up if self.consecutive_slow >= host.failure_threshold => Status::Degraded,
+            Status::Degraded if self.consecutive_fast >= host.success_threshold => Status::Up,
+            current => current,
+        }
+    }
+}
+
+impl StateRegistry {
+    pub fn new(changes: Recipient<HostStatusChanged>) -> Self {
+        StateRegistry {
+            order: Vec::new(),
+            states: HashMap::new(),
+            history_limit: 100,
+            changes,
+        }
+    }
+
+    fn view(&self, label: &Arc<str>) -> Option<HostView> {
+        let state = self.states.get(label)?;
+        Some(HostView {
+            label: label.to_string(),
+            kind: state.kind,
+            status: state.status,
+            since: rfc3339(state.since),
+            checks: state.checks,
+            failures: state.failures,
+            consecutive_failures: state.consecutive_failures,
+            consecutive_successes: state.consecutive_successes,
+            transitions: state.transitions,
+            restarts: state.restarts,
+            last_check: state.history.back().map(CheckView::from),
+        })
+    }
+}
+
+impl Actor for StateRegistry {
+    type Context = Context<Self>;
+}
+
+impl Handler<TrackHosts> for StateRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: TrackHosts, _: &mut Context<Self>) {
+        self.history_limit = msg.history;
+        let mut keep = HashMap::with_capacity(msg.hosts.len());
+        self.order = msg.hosts.iter().map(|h| h.label.clone()).collect();
+        for host in &msg.hosts {
+            let state = self
+                .states
+                .remove(&host.label)
+                .unwrap_or_else(|| HostState::new(host.check.kind()));
+            keep.insert(host.label.clone(), state);
+        }
+        self.states = keep;
+        for state in self.states.values_mut() {
+            while state.history.len() > self.history_limit {
+                state.history.pop_front();
+            }
+        }
+    }
+}
+
+impl Handler<CheckCompleted> for StateRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: CheckCompleted, _: &mut Context<Self>) {
+        // A late result of a host removed by a reload: nothing to record.
+        let Some(state) = self.states.get_mut(&msg.host.label) else {
+            return;
+        };
+        let previous = state.status;
+        let Some(status) = state.record(&msg.result, &msg.host, self.history_limit) else {
+            return;
+        };
+        let reason = match status {
+            Status::Degraded => format!(
+                "responded in {:.1} ms, slower than {}",
+                msg.result.latency_ms(),
+                msg.host
+                    .max_response_time
+                    .map(|d| humantime::format_duration(d).to_string())
+                    .unwrap_or_default()
+            ),
+            _ => msg.result.detail.clone(),
+        };
+        log::info!(
+            host = &*msg.host.label,
+            status = status.as_str(),
+            previous = previous.as_str(),
+            reason = reason.as_str();
+            "host status changed"
+        );
+        self.changes.do_send(HostStatusChanged {
+            host: msg.host.clone(),
+            previous,
+            status,
+            at: msg.result.at,
+            since: state.since,
+            reason,
+            consecutive_failures: state.consecutive_failures,
+            latency: msg.result.latency,
+        });
+    }
+}
+
+impl Handler<HostRestarted> for StateRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: HostRestarted, _: &mut Context<Self>) {
+        if let Some(state) = self.states.get_mut(&msg.label) {
+            state.restarts += 1;
+        }
+    }
+}
+
+impl Handler<GetHosts> for StateRegistry {
+    type Result = MessageResult<GetHosts>;
+
+    fn handle(&mut self, _: GetHosts, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.order.iter().filter_map(|l| self.view(l)).collect())
+    }
+}
+
+impl Handler<GetHost> for StateRegistry {
+    type Result = Option<HostDetail>;
+
+    fn handle(&mut self, msg: GetHost, _: &mut Context<Self>) -> Self::Result {
+        let label: Arc<str> = Arc::from(msg.label.as_str());
+        let view = self.view(&label)?;
+        let history = self
+            .states
+            .get(&label)?
+            .history
+            .iter()
+            .map(CheckView::from)
+            .collect();
+        Some(HostDetail {
+            host: view,
+            history,
+        })
+    }
+}
+
+/// A host as `GET /api/v1/hosts` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostView {
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub status: Status,
+    pub since: String,
+    pub checks: u64,
+    pub failures: u64,
+    pub consecutive_failures: u32,
+    pub consecutive_successes: u32,
+    pub transitions: u64,
+    pub restarts: u64,
+    pub last_check: Option<CheckView>,
+}
+
+/// A host with its history, as `GET /api/v1/hosts/{label}` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostDetail {
+    #[serde(flatten)]
+    pub host: HostView,
+    /// Newest last.
+    pub history: Vec<CheckView>,
+}
+
+/// One check result in the API.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckView {
+    pub at: String,
+    pub ok: bool,
+    pub latency_ms: f64,
+    pub detail: String,
+}
+
+impl From<&CheckResult> for CheckView {
+    fn from(r: &CheckResult) -> Self {
+        CheckView {
+            at: rfc3339(r.at),
+            ok: r.ok,
+            latency_ms: r.latency_ms(),
+            detail: r.detail.clone(),
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! Supervisor: owns the running configuration and the only strong address of every HostActor.
+//!
+//! It spreads HostActors over one arbiter per core, applies configuration changes as a diff
+//! (stop removed, restart changed, start added, leave unchanged untouched), restarts a
+//! HostActor that vanished (a panic), and drives an orderly shutdown.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use flowstate_config::{Config, ConfigDiff, HostConfiguration};
+
+use crate::alert_router::AlertRouter;
+use crate::host::HostActor;
+use crate::messages::{
+    ApplyConfig, FlushNotifiers, GetReadiness, HostActorDied, HostRestarted, ReloadConfig,
+    Shutdown, StopChecking, TrackHosts, UseNotifiers,
+};
+use crate::probe::ProbeFactory;
+use crate::state_registry::StateRegistry;
+
+/// How long a shutdown waits for checks in flight before stopping anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
+
+pub struct Supervisor {
+    config: Arc<Config>,
+    /// The files to re-read on `ReloadConfig`; empty when the configuration came from code.
+    config_files: Vec<PathBuf>,
+    arbiters: Vec<Arbiter>,
+    hosts: HashMap<Arc<str>, HostHandle>,
+    next_generation: u64,
+    probe_factory: ProbeFactory,
+    registry: Addr<StateRegistry>,
+    router: Addr<AlertRouter>,
+    /// The origin of every host's schedule grid, so restarts and reloads keep each phase.
+    epoch: Instant,
+    /// Every host of the configuration has been scheduled.
+    ready: bool,
+    shutting_down: bool,
+}
+
+struct HostHandle {
+    addr: Addr<HostActor>,
+    /// Which start of this host the actor is; a death notice from an older one is ignored.
+    generation: u64,
+    config: Arc<HostConfiguration>,
+}
+
+impl Supervisor {
+    pub fn new(
+        config_files: Vec<PathBuf>,
+        probe_factory: ProbeFactory,
+        registry: Addr<StateRegistry>,
+        router: Addr<AlertRouter>,
+    ) -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Supervisor {
+            config: Arc::new(empty_config()),
+            config_files,
+            arbiters: (0..threads).map(|_| Arbiter::new()).collect(),
+            hosts: HashMap::new(),
+            next_generation: 0,
+            probe_factory,
+            registry,
+            router,
+            epoch: Instant::now(),
+            ready: false,
+            shutting_down: false,
+        }
+    }
+
+    fn start_host(&mut self, host: Arc<HostConfiguration>, ctx: &mut Context<Self>) {
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        // A stable arbiter per label keeps a host on one thread across restarts.
+        let arbiter =
+            &self.arbiters[(label_index(&host.label) % self.arbiters.len() as u64) as usize];
+        let factory = self.probe_factory.clone();
+        let registry = self.registry.clone().recipient();
+        let supervisor = ctx.address().recipient();
+        let epoch = self.epoch;
+        let actor_host = host.clone();
+        let addr = HostActor::start_in_arbiter(&arbiter.handle(), move |_| {
+            HostActor::new(
+                actor_host,
+                factory(),
+                registry,
+                supervisor,
+                generation,
+                epoch,
+            )
+        });
+        self.hosts.insert(
+            host.label.clone(),
+            HostHandle {
+                addr,
+                generation,
+                config: host,
+            },
+        );
+    }
+
+    fn stop_host(&mut self, label: &str) {
+        if let Some(handle) = self.hosts.remove(label) {
+            // Not awaited: the actor ends its check in flight, then stops on its own.
+            handle.addr.do_send(StopChecking);
+        }
+    }
+
+    fn apply(&mut self, new: Arc<Config>, ctx: &mut Context<Self>) -> ConfigDiff {
+        let diff = ConfigDiff::between(&self.config, &new);
+        for setting in &diff.needs_restart {
+            log::warn!(setting = *setting; "this setting changed but cannot change while running; restart flowstate to apply it");
+        }
+        // The registry learns of new hosts before their first result can arrive.
+        self.registry.do_send(TrackHosts {
+            hosts: new.hosts().to_vec(),
+            history: new.state.history,
+        });
+        self.router.do_send(UseNotifiers(new.notifiers.clone()));
+        for label in &diff.removed {
+            self.stop_host(label);
+        }
+        for changed in &diff.changed {
+            self.stop_host(&changed.label);
+            if let Some(host) = new.host(&changed.label) {
+                self.start_host(host.clone(), ctx);
+            }
+        }
+        for label in &diff.added {
+            if let Some(host) = new.host(label) {
+                self.start_host(host.clone(), ctx);
+            }
+        }
+        self.config = new;
+        self.ready = true;
+        diff
+    }
+}
+
+/// A configuration with nothing in it: what is running before the first `ApplyConfig`.
+fn empty_config() -> Config {
+    // An empty document is always valid; should that ever change, fail loudly at start.
+    flowstate_config::load_str("(none)", "", &|_| None)
+        .unwrap_or_else(|e| panic!("the empty configuration is invalid: {e}"))
+}
+
+fn label_index(label: &str) -> u64 {
+    label
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+}
+
+impl Actor for Supervisor {
+    type Context = Context<Self>;
+}
+
+impl Handler<ApplyConfig> for Supervisor {
+    type Result = MessageResult<ApplyConfig>;
+
+    fn handle(&mut self, msg: ApplyConfig, ctx: &mut Context<Self>) -> Self::Result {
+        let first = self.hosts.is_empty() && !self.ready;
+        let diff = self.apply(msg.0, ctx);
+        if first {
+            log::info!(hosts = self.hosts.len(), notifiers = self.config.notifiers.len(); "monitoring started");
+        } else {
+            log::info!(
+                added = diff.added.len(),
+                removed = diff.removed.len(),
+                changed = diff.changed.len(),
+                unchanged = diff.unchanged.len();
+                "config reloaded: {} added, {} removed, {} changed, {} unchanged",
+                diff.added.len(),
+                diff.removed.len(),
+                diff.changed.len(),
+                diff.unchanged.len()
+            );
+        }
+        MessageResult(diff)
+    }
+}
+
+impl Handler<ReloadConfig> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: ReloadConfig, ctx: &mut Context<Self>) {
+        if self.config_files.is_empty() || self.shutting_down {
+            return;
+        }
+        match flowstate_config::load(&self.config_files) {
+            Ok(config) => ctx.notify(ApplyConfig(Arc::new(config))),
+            Err(errors) => {
+                for d in &errors.diagnostics {
+                    log::error!(error = d.to_string().as_str(); "config reload rejected; the running configuration stays");
+                }
+            }
+        }
+    }
+}
+
+impl Handler<HostActorDied> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: HostActorDied, ctx: &mut Context<Self>) {
+        if self.shutting_down {
+            return;
+        }
+        let Some(handle) = self.hosts.get(&msg.label) else {
+            return;
+        };
+        if handle.generation != msg.generation {
+            return;
+        }
+        let host = handle.config.clone();
+        log::error!(host = &*msg.label; "host actor crashed; starting it again");
+        self.registry.do_send(HostRestarted {
+            label: msg.label.clone(),
+        });
+        self.start_host(host, ctx);
+    }
+}
+
+impl Handler<GetReadiness> for Supervisor {
+    type Result = bool;
+
+    fn handle(&mut self, _: GetReadiness, _: &mut Context<Self>) -> bool {
+        self.ready && !self.shutting_down
+    }
+}
+
+impl Handler<Shutdown> for Supervisor {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> Self::Result {
+        if self.shutting_down {
+            return Box::pin(actix::fut::ready(()));
+        }
+        self.shutting_down = true;
+        log::info!(hosts = self.hosts.len(); "shutting down: letting checks in flight finish");
+        let stops: Vec<_> = self
+            .hosts
+            .drain()
+            .map(|(_, handle)| handle.addr.send(StopChecking))
+            .collect();
+        let router = self.router.clone();
+        let drain = async move {
+            let stopped = futures_util::future::join_all(stops);
+            if actix_rt::time::timeout(SHUTDOWN_GRACE, stopped)
+                .await
+                .is_err()
+            {
+                log::warn!("checks still in flight after the grace period; stopping anyway");
+            }
+            if let Err(e) = router.send(FlushNotifiers).await {
+                log::error!(error = e.to_string().as_str(); "could not flush notifiers");
+            }
+        };
+        Box::pin(drain.into_actor(self).map(|_, act, _| {
+            for arbiter in act.arbiters.drain(..) {
+                arbiter.stop();
+            }
+            log::info!("stopped");
+            System::current().stop();
+        }))
+    }
+}
