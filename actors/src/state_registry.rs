@@ -310,3 +310,113 @@ impl From<&CheckResult> for CheckView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn host(extra: &str) -> Arc<HostConfiguration> {
+        let yaml = format!("hosts:\n  - {{ label: api, url: 'http://127.0.0.1:1/', {extra} }}\n");
+        let config = flowstate_config::load_str("t.yaml", &yaml, &|_| None).unwrap();
+        config.hosts()[0].clone()
+    }
+
+    fn result(ok: bool, latency_ms: u64) -> CheckResult {
+        CheckResult {
+            at: SystemTime::now(),
+            ok,
+            latency: Duration::from_millis(latency_ms),
+            detail: if ok {
+                "status 200"
+            } else {
+                "status 503, expected 2xx"
+            }
+            .into(),
+        }
+    }
+
+    /// Feeds results and returns the transitions they caused.
+    fn feed(
+        state: &mut HostState,
+        host: &HostConfiguration,
+        results: &[(bool, u64)],
+    ) -> Vec<Status> {
+        results
+            .iter()
+            .filter_map(|&(ok, ms)| state.record(&result(ok, ms), host, 100))
+            .collect()
+    }
+
+    #[test]
+    fn down_after_exactly_failure_threshold_failures() {
+        let host = host("failure_threshold: 3");
+        let mut state = HostState::new("http");
+        assert_eq!(feed(&mut state, &host, &[(true, 1)]), [Status::Up]);
+        assert!(feed(&mut state, &host, &[(false, 1), (false, 1)]).is_empty());
+        assert_eq!(feed(&mut state, &host, &[(false, 1)]), [Status::Down]);
+        assert!(
+            feed(&mut state, &host, &[(false, 1), (false, 1)]).is_empty(),
+            "no repeats"
+        );
+        assert_eq!(state.consecutive_failures, 5);
+    }
+
+    #[test]
+    fn one_blip_changes_nothing() {
+        let host = host("failure_threshold: 2");
+        let mut state = HostState::new("http");
+        let changes = feed(
+            &mut state,
+            &host,
+            &[(true, 1), (false, 1), (true, 1), (false, 1), (true, 1)],
+        );
+        assert_eq!(changes, [Status::Up]);
+    }
+
+    #[test]
+    fn recovery_needs_success_threshold_passes() {
+        let host = host("failure_threshold: 1, success_threshold: 2");
+        let mut state = HostState::new("http");
+        assert_eq!(feed(&mut state, &host, &[(false, 1)]), [Status::Down]);
+        assert!(feed(&mut state, &host, &[(true, 1)]).is_empty());
+        assert_eq!(feed(&mut state, &host, &[(true, 1)]), [Status::Up]);
+    }
+
+    #[test]
+    fn slow_passes_degrade_with_the_same_patience_as_failures() {
+        let host = host("failure_threshold: 2, max_response_time: 100ms");
+        let mut state = HostState::new("http");
+        assert_eq!(feed(&mut state, &host, &[(true, 5)]), [Status::Up]);
+        assert!(
+            feed(&mut state, &host, &[(true, 500)]).is_empty(),
+            "one slow answer is a blip"
+        );
+        assert_eq!(feed(&mut state, &host, &[(true, 500)]), [Status::Degraded]);
+        assert_eq!(feed(&mut state, &host, &[(true, 5)]), [Status::Up]);
+    }
+
+    #[test]
+    fn a_slow_first_decision_is_degraded() {
+        let host = host("max_response_time: 100ms");
+        let mut state = HostState::new("http");
+        assert_eq!(feed(&mut state, &host, &[(true, 500)]), [Status::Degraded]);
+    }
+
+    #[test]
+    fn history_is_bounded_and_newest_last() {
+        let host = host("");
+        let mut state = HostState::new("http");
+        for i in 0..10 {
+            state.record(&result(true, i), &host, 4);
+        }
+        let latencies: Vec<u128> = state
+            .history
+            .iter()
+            .map(|r| r.latency.as_millis())
+            .collect();
+        assert_eq!(latencies, [6, 7, 8, 9]);
+        assert_eq!(state.checks, 10);
+    }
+}
