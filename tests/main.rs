@@ -1,1 +1,7 @@
+//! Black-box integration tests: the real `flowstate` binary against real loopback servers and
+//! real files. One test binary (ripgrep style, `autotests = false`), so the suite links once.
 
+mod common;
+
+mod check;
+mod once;

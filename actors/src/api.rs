@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::json;
 
-use crate::messages::{GetHost, GetHosts, GetReadiness};
+use crate::messages::{GetHost, GetHosts, GetReadiness, GetSchedulerStats};
 use crate::state_registry::StateRegistry;
 use crate::supervisor::Supervisor;
 
@@ -31,6 +31,7 @@ pub fn serve(listen: SocketAddr, state: ApiState) -> std::io::Result<actix_web::
             .route("/readyz", web::get().to(readyz))
             .route("/api/v1/hosts", web::get().to(hosts))
             .route("/api/v1/hosts/{label}", web::get().to(host))
+            .route("/api/v1/scheduler", web::get().to(scheduler))
             .default_service(web::to(not_found))
     })
     // The API is small; one worker keeps threads for the checks.
@@ -91,6 +92,18 @@ async fn host(state: web::Data<ApiState>, label: web::Path<String>) -> HttpRespo
         Ok(None) => {
             HttpResponse::NotFound().json(json!({ "error": format!("no host labelled {label:?}") }))
         }
+        Err(_) => unavailable("the state registry"),
+    }
+}
+
+async fn scheduler(state: web::Data<ApiState>) -> HttpResponse {
+    match state
+        .registry
+        .send(GetSchedulerStats)
+        .timeout(ACTOR_DEADLINE)
+        .await
+    {
+        Ok(stats) => HttpResponse::Ok().json(stats),
         Err(_) => unavailable("the state registry"),
     }
 }

@@ -7,7 +7,7 @@ use actix::prelude::*;
 use flowstate_config::{Config, ConfigDiff, HostConfiguration, NotifierConfig};
 
 use crate::model::{CheckResult, Status};
-use crate::state_registry::{HostDetail, HostView};
+use crate::state_registry::{HostDetail, HostView, SchedulerStats};
 
 /// A HostActor finished one check of its host.
 #[derive(Message, Debug, Clone)]
@@ -16,6 +16,10 @@ pub struct CheckCompleted {
     pub result: CheckResult,
     /// The configuration the check ran with: the registry applies its thresholds.
     pub host: Arc<HostConfiguration>,
+    /// How late the check started after its slot: the scheduler's health.
+    pub lag: Duration,
+    /// Slots skipped since the previous result (a check still in flight, a stalled thread).
+    pub skipped: u64,
 }
 
 /// A host's status changed (transitions only, never repeats).
@@ -88,6 +92,11 @@ pub struct GetHosts;
 pub struct GetHost {
     pub label: String,
 }
+
+/// How well the scheduler keeps up: check counts and start lag percentiles.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "SchedulerStats")]
+pub struct GetSchedulerStats;
 
 /// Whether the supervisor has scheduled every host of its configuration.
 #[derive(Message, Debug, Clone, Copy)]

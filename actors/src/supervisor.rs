@@ -111,7 +111,13 @@ impl Supervisor {
 
     fn apply(&mut self, new: Arc<Config>, ctx: &mut Context<Self>) -> ConfigDiff {
         let diff = ConfigDiff::between(&self.config, &new);
-        for setting in &diff.needs_restart {
+        // Before the first configuration there is nothing running to keep.
+        let restart_only = if self.ready {
+            diff.needs_restart.as_slice()
+        } else {
+            &[]
+        };
+        for setting in restart_only {
             log::warn!(setting = *setting; "this setting changed but cannot change while running; restart flowstate to apply it");
         }
         // The registry learns of new hosts before their first result can arrive.

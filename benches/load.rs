@@ -1,0 +1,217 @@
+//! The many-hosts load benchmark: the real daemon checking N loopback HTTP targets at 1 s.
+//!
+//! `cargo bench --bench load` (env: `HOSTS`, default 10000; `TARGETS`, default 1000 listening
+//! ports the hosts are spread over; `SECONDS`, the measured window, default 30). It starts the
+//! targets in this process, the release `flowstate run` as a child, waits until every host has
+//! been checked, then measures over the window: achieved checks/s against nominal, failed
+//! checks, CPU time per check, peak RSS, and the scheduler's start lag p50/p99.
+
+use std::fmt::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Starts `count` minimal HTTP targets on a thread of their own; returns their ports.
+fn start_targets(count: usize) -> Vec<u16> {
+    let (ports_tx, ports_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            let mut ports = Vec::with_capacity(count);
+            for _ in 0..count {
+                let listener = actix_rt::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind a loopback target");
+                ports.push(listener.local_addr().expect("target address").port());
+                actix_rt::spawn(async move {
+                    while let Ok((mut stream, _)) = listener.accept().await {
+                        actix_rt::spawn(async move {
+                            let mut buf = [0u8; 2048];
+                            let mut seen = Vec::new();
+                            // Read the request head, then answer and close.
+                            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                                match stream.read(&mut buf).await {
+                                    Ok(0) | Err(_) => return,
+                                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                                }
+                            }
+                            let _ = stream
+                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                                .await;
+                            let _ = stream.shutdown().await;
+                        });
+                    }
+                });
+            }
+            ports_tx.send(ports).expect("report ports");
+            std::future::pending::<()>().await;
+        });
+    });
+    ports_rx.recv().expect("targets started")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn get_json(api: &str, path: &str) -> Option<Value> {
+    let url = format!("{api}{path}");
+    actix_rt::System::new().block_on(async move {
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .finish();
+        let mut response = client.get(url).send().await.ok()?;
+        let body = response.body().limit(64 * 1024 * 1024).await.ok()?;
+        serde_json::from_slice(&body).ok()
+    })
+}
+
+/// (checks, failures) summed over all hosts.
+fn totals(api: &str) -> Option<(u64, u64)> {
+    let hosts = get_json(api, "/api/v1/hosts")?;
+    let hosts = hosts.as_array()?;
+    let sum = |key: &str| hosts.iter().filter_map(|h| h[key].as_u64()).sum::<u64>();
+    Some((sum("checks"), sum("failures")))
+}
+
+/// utime + stime of a process, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<f64>().ok()))
+        .sum();
+    ticks / clock_ticks_per_second()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; filters do not apply to this benchmark.
+    let hosts = env_number("HOSTS", 10_000) as usize;
+    let targets = (env_number("TARGETS", 1_000) as usize).clamp(1, hosts.max(1));
+    let window = Duration::from_secs(env_number("SECONDS", 30));
+
+    let ports = start_targets(targets);
+    let api_port = free_port();
+    let dir = std::env::temp_dir().join(format!("flowstate-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut yaml = format!(
+        "server: {{ listen: \"127.0.0.1:{api_port}\" }}\nstate: {{ history: 10 }}\ndefaults: {{ interval: 1s, timeout: 1s }}\nhosts:\n"
+    );
+    for i in 0..hosts {
+        let port = ports[i % ports.len()];
+        let _ = writeln!(
+            yaml,
+            "  - {{ label: h{i}, url: \"http://127.0.0.1:{port}/h{i}\" }}"
+        );
+    }
+    let config = dir.join("load.yaml");
+    std::fs::write(&config, yaml).expect("write config");
+
+    let child = Command::new(env!("CARGO_BIN_EXE_flowstate"))
+        .args(["run", "-c"])
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the daemon");
+    let pid = child.id();
+    let daemon = Daemon(child);
+    let api = format!("http://127.0.0.1:{api_port}");
+
+    // Warm-up: every host checked at least once.
+    let warm_deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let checked = get_json(&api, "/api/v1/hosts").and_then(|v| {
+            v.as_array()
+                .map(|a| a.iter().filter(|h| h["checks"].as_u64() > Some(0)).count())
+        });
+        if checked == Some(hosts) {
+            break;
+        }
+        assert!(
+            Instant::now() < warm_deadline,
+            "not every host was checked within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    let (checks0, failures0) = totals(&api).expect("read totals");
+    let cpu0 = cpu_seconds(pid);
+    let t0 = Instant::now();
+    std::thread::sleep(window);
+    let (checks1, failures1) = totals(&api).expect("read totals");
+    let cpu1 = cpu_seconds(pid);
+    let elapsed = t0.elapsed().as_secs_f64();
+    let scheduler = get_json(&api, "/api/v1/scheduler").unwrap_or(Value::Null);
+    let rss = peak_rss_mib(pid);
+    drop(daemon);
+
+    let checks = (checks1 - checks0) as f64;
+    let rate = checks / elapsed;
+    let nominal = hosts as f64;
+    println!("flowstate load benchmark: {hosts} hosts at 1 s over {targets} loopback targets, {elapsed:.1} s window");
+    println!(
+        "  checks/s          {rate:.0} of {nominal:.0} nominal ({:.2}%)",
+        100.0 * rate / nominal
+    );
+    println!("  failed checks     {}", failures1 - failures0);
+    println!(
+        "  CPU per check     {:.4} ms ({:.2} CPU-seconds)",
+        1000.0 * (cpu1 - cpu0) / checks.max(1.0),
+        cpu1 - cpu0
+    );
+    println!("  peak RSS          {rss:.1} MiB");
+    println!(
+        "  start lag         p50 {} ms, p99 {} ms, max {} ms (last {} checks); skipped slots {}",
+        scheduler["lag_p50_ms"],
+        scheduler["lag_p99_ms"],
+        scheduler["lag_max_ms"],
+        scheduler["lag_samples"],
+        scheduler["skipped_total"]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

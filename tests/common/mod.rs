@@ -1,0 +1,12 @@
+//! Helpers shared by every integration test, here and in later daemon tests.
+//!
+//! - [`server`]: a loopback HTTP target whose answers the test controls, recording requests.
+//! - [`cli`]: config files in a temporary directory and runs of the real binary.
+//! - [`wait`]: waiting for a condition with a deadline.
+
+pub mod cli;
+pub mod server;
+pub mod wait;
+
+pub use cli::{Outcome, Sandbox};
+pub use server::{closed_port, Request, Response, TestServer};
