@@ -213,9 +213,6 @@ hosts:
 }
 
 #[test]
-#[ignore = "bug: an unparsable URL is echoed verbatim in its error (read_http_url redacts only \
-            when it contains `@`), printing a webhook's secret path, credential query values \
-            and ${VAR} values"]
 fn errors_about_unparsable_urls_do_not_print_their_secrets() {
     let sandbox = Sandbox::new();
     sandbox.write(
@@ -247,9 +244,6 @@ hosts:
 }
 
 #[test]
-#[ignore = "bug: type errors quote the value after ${VAR} substitution (`found the string \
-            \"...\"`, `` `...` is not an address ``), printing environment values, which the \
-            summary treats as secrets"]
 fn type_errors_do_not_print_values_from_environment_variables() {
     let sandbox = Sandbox::new();
     sandbox.write(
@@ -641,9 +635,6 @@ hosts:
 }
 
 #[test]
-#[ignore = "bug: a host whose label is a duplicate is skipped before its `alerts` are checked \
-            (validate.rs assemble: `continue` before check_alerts), so an unknown notifier \
-            there is only reported once the label is fixed (SPEC §1: every error is listed)"]
 fn duplicate_host_still_has_its_alerts_checked() {
     let sandbox = Sandbox::new();
     sandbox.write(

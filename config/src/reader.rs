@@ -77,6 +77,16 @@ pub struct Reader<'a> {
     pub errors: &'a mut Vec<Diagnostic>,
 }
 
+/// A string value as an error message may quote it: a value that came from an environment
+/// variable is not repeated, since variables are how secrets reach a configuration.
+pub fn shown(text: &Interpolated) -> String {
+    if text.substituted {
+        "the value of its environment variable".to_string()
+    } else {
+        format!("`{}`", text.value)
+    }
+}
+
 /// How a value is named in "expected X, found Y" messages.
 pub fn describe(value: &Value) -> String {
     match value {
@@ -242,17 +252,23 @@ impl<'a> Reader<'a> {
             );
             return None;
         }
-        let text = self.text(node)?.value;
-        match humantime::parse_duration(text.trim()) {
+        let text = self.text(node)?;
+        match humantime::parse_duration(text.value.trim()) {
             Ok(d) if d.is_zero() => {
-                self.semantic_error(node, format!("must be longer than 0, found `{text}`"));
+                self.semantic_error(
+                    node,
+                    format!("must be longer than 0, found {}", shown(&text)),
+                );
                 None
             }
             Ok(d) => Some(d),
             Err(_) => {
                 self.type_error(
                     node,
-                    format!("`{text}` is not a duration; write it like 500ms, 10s, 5m, 1h or 14d"),
+                    format!(
+                        "{} is not a duration; write it like 500ms, 10s, 5m, 1h or 14d",
+                        shown(&text)
+                    ),
                 );
                 None
             }
@@ -314,7 +330,7 @@ impl<'a> Reader<'a> {
                     _ => {
                         self.type_error(
                             node,
-                            format!("expected true or false, found the string {:?}", text.value),
+                            format!("expected true or false, found {}", shown(&text)),
                         );
                         None
                     }

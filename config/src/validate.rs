@@ -199,7 +199,8 @@ fn read_server(reader: &mut Reader, node: &Node) -> Option<ServerSettings> {
         server.listen = match listen.value {
             serde_yaml::Value::Null => None,
             _ => {
-                let text = reader.string(&listen)?;
+                let written = reader.text(&listen)?;
+                let text = &written.value;
                 let normalised = match text.strip_prefix("localhost:") {
                     Some(port) => format!("127.0.0.1:{port}"),
                     None => text.clone(),
@@ -209,7 +210,7 @@ fn read_server(reader: &mut Reader, node: &Node) -> Option<ServerSettings> {
                     Err(_) => {
                         reader.semantic_error(
                             &listen,
-                            format!("`{text}` is not an address; write ip:port such as 127.0.0.1:9900 (0.0.0.0:9900 for every interface), or null to disable the API"),
+                            format!("{} is not an address; write ip:port such as 127.0.0.1:9900 (0.0.0.0:9900 for every interface), or null to disable the API", crate::reader::shown(&written)),
                         );
                         return None;
                     }
@@ -511,14 +512,10 @@ fn read_http_url(reader: &mut Reader, node: &Node) -> Option<Url> {
             None
         }
         Err(e) => {
-            let shown = if text.contains('@') {
-                "<redacted>".to_string()
-            } else {
-                text.clone()
-            };
+            // Not echoed: an unparsable URL cannot be redacted, and may hold a token.
             reader.semantic_error(
                 node,
-                format!("`{shown}` is not a valid URL ({e}); write it as http://host/path or https://host/path"),
+                format!("not a valid URL ({e}); write it as http://host/path or https://host/path"),
             );
             None
         }
@@ -613,8 +610,8 @@ fn read_host(
     };
     let method = match fields.get("method") {
         None => Some("GET".to_string()),
-        Some(n) => reader.string(&n).and_then(|m| {
-            let upper = m.trim().to_ascii_uppercase();
+        Some(n) => reader.text(&n).and_then(|written| {
+            let upper = written.value.trim().to_ascii_uppercase();
             if !upper.is_empty()
                 && upper
                     .bytes()
@@ -624,7 +621,10 @@ fn read_host(
             } else {
                 reader.semantic_error(
                     &n,
-                    format!("`{m}` is not an HTTP method; use GET, HEAD, POST, PUT, ..."),
+                    format!(
+                        "{} is not an HTTP method; use GET, HEAD, POST, PUT, ...",
+                        crate::reader::shown(&written)
+                    ),
                 );
                 None
             }
@@ -798,6 +798,17 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     // Every label written, by hosts with errors too, so a duplicate is reported in one pass.
     let mut claimed: HashMap<Arc<str>, Origin> = HashMap::with_capacity(partial_hosts.len());
     for p in partial_hosts {
+        // Alerts are checked before anything else so a host with another error still has
+        // its notifier names reported in the same pass.
+        if let Some(a) = &p.settings.alerts {
+            check_alerts(
+                a,
+                &notifier_names,
+                &p.origin.file,
+                &format!("{}.alerts", p.place),
+                errors,
+            );
+        }
         if let Some(first) = claimed.get(&p.label) {
             errors.push(Diagnostic::new(
                 &p.origin.file,
@@ -810,19 +821,11 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             continue;
         }
         claimed.insert(p.label.clone(), p.origin.clone());
-        let alerts = match p.settings.alerts {
-            Some(a) => {
-                check_alerts(
-                    &a,
-                    &notifier_names,
-                    &p.origin.file,
-                    &format!("{}.alerts", p.place),
-                    errors,
-                );
-                a
-            }
-            None => defaults.alerts.clone(),
-        };
+        let alerts = p
+            .settings
+            .alerts
+            .clone()
+            .unwrap_or_else(|| defaults.alerts.clone());
         let Some(http) = p.http else { continue };
         let interval = p.settings.interval.unwrap_or(defaults.interval);
         let timeout = match p.settings.timeout {

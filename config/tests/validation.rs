@@ -529,7 +529,7 @@ fn fractional_and_negative_counts_are_type_errors() {
 fn non_boolean_is_a_type_error() {
     assert_eq!(
         error(&one_host("follow_redirects: yes please")),
-        r#"flowstate.yaml:4:23: hosts[0] (label "api").follow_redirects: expected true or false, found the string "yes please""#
+        r#"flowstate.yaml:4:23: hosts[0] (label "api").follow_redirects: expected true or false, found `yes please`"#
     );
 }
 
@@ -701,13 +701,11 @@ fn url_must_be_http_or_https() {
 fn unparsable_url_is_an_error() {
     let e = error("hosts:\n  - { label: api, url: 'not a url' }\n");
     assert!(
-        e.starts_with(
-            r#"flowstate.yaml: hosts[0] (label "api").url: `not a url` is not a valid URL ("#
-        ),
+        e.starts_with(r#"flowstate.yaml: hosts[0] (label "api").url: not a valid URL ("#),
         "{e}"
     );
     let e = error("hosts:\n  - { label: api, url: 'http://' }\n");
-    assert!(e.contains("is not a valid URL"), "{e}");
+    assert!(e.contains("not a valid URL"), "{e}");
 }
 
 #[test]
