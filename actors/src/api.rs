@@ -22,9 +22,13 @@ pub struct ApiState {
     pub supervisor: Addr<Supervisor>,
 }
 
-/// Binds `listen` and returns the server, to be awaited or spawned by the caller.
-pub fn serve(listen: SocketAddr, state: ApiState) -> std::io::Result<actix_web::dev::Server> {
-    let server = HttpServer::new(move || {
+/// Binds `listen` and returns the server, to be awaited or spawned by the caller, with the
+/// address it really listens on (port 0 picks a free one).
+pub fn serve(
+    listen: SocketAddr,
+    state: ApiState,
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    let bound = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
             .route("/healthz", web::get().to(healthz))
@@ -38,9 +42,9 @@ pub fn serve(listen: SocketAddr, state: ApiState) -> std::io::Result<actix_web::
     .workers(1)
     .disable_signals()
     .shutdown_timeout(1)
-    .bind(listen)?
-    .run();
-    Ok(server)
+    .bind(listen)?;
+    let address = bound.addrs().first().copied().unwrap_or(listen);
+    Ok((bound.run(), address))
 }
 
 fn unavailable(what: &str) -> HttpResponse {

@@ -30,13 +30,13 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, BadInput> {
                 registry: daemon.registry.clone(),
                 supervisor: daemon.supervisor.clone(),
             };
-            let server = api::serve(listen, state).map_err(|e| {
+            let (server, address) = api::serve(listen, state).map_err(|e| {
                 BadInput(format!(
                     "cannot listen on {listen} (server.listen): {e}; choose another address or stop what uses it"
                 ))
             })?;
             actix_rt::spawn(server);
-            log::info!(listen = listen.to_string().as_str(); "API listening");
+            log::info!(listen = address.to_string().as_str(); "API listening");
         }
         forward_signals(signals, daemon.supervisor.clone());
         Ok(())
