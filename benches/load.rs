@@ -85,17 +85,20 @@ fn totals(api: &str) -> Option<(u64, u64)> {
     Some((sum("checks"), sum("failures")))
 }
 
-/// utime + stime of a process, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
+/// (user, system) CPU time of a process, in seconds.
+fn cpu_seconds(pid: u32) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<f64>().ok()))
-        .sum();
-    ticks / clock_ticks_per_second()
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let hz = clock_ticks_per_second();
+    (ticks(11) / hz, ticks(12) / hz)
 }
 
 fn clock_ticks_per_second() -> f64 {
@@ -199,10 +202,13 @@ fn main() {
         100.0 * rate / nominal
     );
     println!("  failed checks     {}", failures1 - failures0);
+    let (user, system) = (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1);
     println!(
-        "  CPU per check     {:.4} ms ({:.2} CPU-seconds)",
-        1000.0 * (cpu1 - cpu0) / checks.max(1.0),
-        cpu1 - cpu0
+        "  CPU per check     {:.4} ms ({:.4} user + {:.4} system; {:.2} CPU-seconds)",
+        1000.0 * (user + system) / checks.max(1.0),
+        1000.0 * user / checks.max(1.0),
+        1000.0 * system / checks.max(1.0),
+        user + system
     );
     println!("  peak RSS          {rss:.1} MiB");
     println!(
