@@ -26,6 +26,41 @@ pub enum Command {
     Check(CheckArgs),
     /// Run every check once, print the results, and exit (0: all up, 1: any not up)
     Once(OnceArgs),
+    /// Ask a running daemon for every host's state (0: all up, 1: any not up, 2: unreachable)
+    Status(StatusArgs),
+    /// A live dashboard of a running daemon in the terminal
+    Tui(TuiArgs),
+}
+
+/// How to reach a running daemon's API; shared by the commands that ask it.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// The daemon's API address
+    #[arg(long, value_name = "URL", env = "FLOWSTATE_API", default_value = crate::api_client::DEFAULT_API)]
+    pub api: String,
+    /// Bearer token, when the daemon sets `server.token`
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "FLOWSTATE_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Print the API's JSON objects instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 /// Where the configuration comes from; shared by every command that reads it.

@@ -4,10 +4,13 @@
 //! and turn the outcome into an exit code. What flowstate knows lives in `flowstate-config`
 //! (the configuration) and `flowstate-actors` (the running system).
 
+mod api_client;
 mod cli;
 mod commands;
 mod logging;
+mod present;
 mod table;
+mod tui;
 
 use std::process::ExitCode;
 
@@ -30,6 +33,8 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Once(args) => commands::once::run(args),
+        Command::Status(args) => commands::status::run(args),
+        Command::Tui(args) => commands::tui::run(args),
     };
     match outcome {
         Ok(code) => code,

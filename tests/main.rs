@@ -5,3 +5,5 @@ mod common;
 
 mod check;
 mod once;
+mod run;
+mod tui;

@@ -12,10 +12,12 @@ use flowstate_config::NotifierConfig;
 
 use crate::event::AlertEvent;
 use crate::messages::{FlushNotifiers, HostStatusChanged, UseNotifiers};
+use crate::metrics::{AlertResult, Metrics};
 use crate::notify::{self, Notifier};
 
 pub struct AlertRouter {
     notifiers: HashMap<Arc<str>, Route>,
+    metrics: Arc<Metrics>,
 }
 
 struct Route {
@@ -24,9 +26,10 @@ struct Route {
 }
 
 impl AlertRouter {
-    pub fn new(configs: &[Arc<NotifierConfig>]) -> Self {
+    pub fn new(configs: &[Arc<NotifierConfig>], metrics: Arc<Metrics>) -> Self {
         let mut router = AlertRouter {
             notifiers: HashMap::new(),
+            metrics,
         };
         router.use_notifiers(configs);
         router
@@ -71,9 +74,17 @@ impl Handler<HostStatusChanged> for AlertRouter {
                 continue;
             };
             if event.event == "up" && !route.config.send_resolved {
+                self.metrics.record_alert(name, AlertResult::Suppressed);
                 continue;
             }
-            match route.notifier.deliver(&event) {
+            let delivered = route.notifier.deliver(&event);
+            let result = if delivered.is_ok() {
+                AlertResult::Sent
+            } else {
+                AlertResult::Failed
+            };
+            self.metrics.record_alert(name, result);
+            match delivered {
                 Ok(()) => {
                     log::debug!(notifier = &**name, host = event.host.as_str(), event = event.event, id = event.id.as_str(); "alert delivered")
                 }

@@ -4,11 +4,15 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use flowstate_config::Secret;
 use serde_json::json;
 
-use crate::messages::{GetHost, GetHosts, GetReadiness, GetSchedulerStats};
+use std::sync::Arc;
+
+use crate::messages::{GetHost, GetHosts, GetReadiness, GetSchedulerStats, ReloadConfigNow};
+use crate::metrics::Metrics;
 use crate::state_registry::StateRegistry;
 use crate::supervisor::Supervisor;
 
@@ -20,6 +24,35 @@ const ACTOR_DEADLINE: Duration = Duration::from_secs(2);
 pub struct ApiState {
     pub registry: Addr<StateRegistry>,
     pub supervisor: Addr<Supervisor>,
+    pub metrics: Arc<Metrics>,
+    /// `server.token`: required by `/api/*` and `/-/*` when set.
+    pub token: Option<Secret>,
+}
+
+/// `Ok` when the request may use a protected endpoint; the 401 answer otherwise.
+fn authorize(request: &HttpRequest, state: &ApiState) -> Result<(), HttpResponse> {
+    let Some(token) = &state.token else {
+        return Ok(());
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(presented.as_bytes(), token.expose().as_bytes()) {
+        Ok(())
+    } else {
+        Err(HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
+            .json(json!({ "error": "missing or wrong bearer token; send Authorization: Bearer <server.token>" })))
+    }
+}
+
+/// Compares without stopping at the first difference, so response time does not reveal how
+/// much of a guessed token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 /// Binds `listen` and returns the server, to be awaited or spawned by the caller, with the
@@ -33,9 +66,11 @@ pub fn serve(
             .app_data(web::Data::new(state.clone()))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(metrics))
             .route("/api/v1/hosts", web::get().to(hosts))
             .route("/api/v1/hosts/{label}", web::get().to(host))
             .route("/api/v1/scheduler", web::get().to(scheduler))
+            .route("/-/reload", web::post().to(reload))
             .default_service(web::to(not_found))
     })
     // The API is small; one worker keeps threads for the checks.
@@ -65,24 +100,40 @@ async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
         .timeout(ACTOR_DEADLINE)
         .await
     {
-        Ok(true) => HttpResponse::Ok()
+        Ok(Ok(())) => HttpResponse::Ok()
             .content_type("text/plain")
             .body("ready\n"),
-        Ok(false) => HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE)
+        Ok(Err(reason)) => HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE)
             .content_type("text/plain")
-            .body("not ready\n"),
+            .body(format!("not ready: {reason}\n")),
         Err(_) => unavailable("the supervisor"),
     }
 }
 
-async fn hosts(state: web::Data<ApiState>) -> HttpResponse {
+async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(crate::metrics::CONTENT_TYPE)
+        .body(state.metrics.render())
+}
+
+async fn hosts(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
+    if let Err(denied) = authorize(&request, &state) {
+        return denied;
+    }
     match state.registry.send(GetHosts).timeout(ACTOR_DEADLINE).await {
         Ok(hosts) => HttpResponse::Ok().json(hosts),
         Err(_) => unavailable("the state registry"),
     }
 }
 
-async fn host(state: web::Data<ApiState>, label: web::Path<String>) -> HttpResponse {
+async fn host(
+    request: HttpRequest,
+    state: web::Data<ApiState>,
+    label: web::Path<String>,
+) -> HttpResponse {
+    if let Err(denied) = authorize(&request, &state) {
+        return denied;
+    }
     let label = label.into_inner();
     match state
         .registry
@@ -100,7 +151,10 @@ async fn host(state: web::Data<ApiState>, label: web::Path<String>) -> HttpRespo
     }
 }
 
-async fn scheduler(state: web::Data<ApiState>) -> HttpResponse {
+async fn scheduler(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
+    if let Err(denied) = authorize(&request, &state) {
+        return denied;
+    }
     match state
         .registry
         .send(GetSchedulerStats)
@@ -109,6 +163,27 @@ async fn scheduler(state: web::Data<ApiState>) -> HttpResponse {
     {
         Ok(stats) => HttpResponse::Ok().json(stats),
         Err(_) => unavailable("the state registry"),
+    }
+}
+
+async fn reload(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
+    if let Err(denied) = authorize(&request, &state) {
+        return denied;
+    }
+    match state
+        .supervisor
+        .send(ReloadConfigNow)
+        .timeout(ACTOR_DEADLINE * 5)
+        .await
+    {
+        Ok(Ok(diff)) => HttpResponse::Ok().json(json!({
+            "added": diff.added,
+            "removed": diff.removed,
+            "changed": diff.changed.iter().map(|c| &c.label).collect::<Vec<_>>(),
+            "unchanged": diff.unchanged,
+        })),
+        Ok(Err(errors)) => HttpResponse::BadRequest().json(json!({ "errors": errors })),
+        Err(_) => unavailable("the supervisor"),
     }
 }
 

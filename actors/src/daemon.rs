@@ -8,12 +8,14 @@ use flowstate_config::Config;
 
 use crate::alert_router::AlertRouter;
 use crate::messages::ApplyConfig;
+use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
 use crate::state_registry::StateRegistry;
 use crate::supervisor::Supervisor;
 
 /// The running actors' addresses.
 pub struct Daemon {
+    pub metrics: Arc<Metrics>,
     pub supervisor: Addr<Supervisor>,
     pub registry: Addr<StateRegistry>,
     pub router: Addr<AlertRouter>,
@@ -23,16 +25,25 @@ impl Daemon {
     /// Starts the actors on the current actix system and applies `config`. `config_files` are
     /// re-read on `ReloadConfig`; `probes` makes each arbiter's probe.
     pub fn start(config: Arc<Config>, config_files: Vec<PathBuf>, probes: ProbeFactory) -> Daemon {
+        let metrics = Arc::new(Metrics::new());
         // Alert delivery writes files and stdout: keep it off the threads that run checks.
         let router = AlertRouter::start_in_arbiter(&Arbiter::new().handle(), {
             let notifiers = config.notifiers.clone();
-            move |_| AlertRouter::new(&notifiers)
+            let metrics = metrics.clone();
+            move |_| AlertRouter::new(&notifiers, metrics)
         });
-        let registry = StateRegistry::new(router.clone().recipient()).start();
-        let supervisor =
-            Supervisor::new(config_files, probes, registry.clone(), router.clone()).start();
+        let registry = StateRegistry::new(router.clone().recipient(), metrics.clone()).start();
+        let supervisor = Supervisor::new(
+            config_files,
+            probes,
+            registry.clone(),
+            router.clone(),
+            metrics.clone(),
+        )
+        .start();
         supervisor.do_send(ApplyConfig(config));
         Daemon {
+            metrics,
             supervisor,
             registry,
             router,

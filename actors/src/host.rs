@@ -134,10 +134,11 @@ impl Actor for HostActor {
 impl Handler<StopChecking> for HostActor {
     type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, _: StopChecking, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: StopChecking, ctx: &mut Context<Self>) -> Self::Result {
         self.stopping = true;
         self.death_notice.disarm();
-        if !self.in_flight {
+        // Stopping the actor drops the check's future, which closes its connection.
+        if !self.in_flight || !msg.finish_in_flight {
             self.finish_stopping(ctx);
             return Box::pin(async {});
         }

@@ -25,6 +25,7 @@ pub mod daemon;
 pub mod event;
 pub mod host;
 pub mod messages;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod probe;

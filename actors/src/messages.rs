@@ -53,10 +53,15 @@ pub struct ReloadConfig;
 #[rtype(result = "()")]
 pub struct Shutdown;
 
-/// Stop scheduling checks of this host; answers once its check in flight (if any) has ended.
+/// Stop scheduling checks of this host; answers once the actor is done with its check in
+/// flight (if any).
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "()")]
-pub struct StopChecking;
+pub struct StopChecking {
+    /// Let the check in flight end and report (shutdown, removal), or drop it unreported
+    /// (a changed host, whose old configuration's verdict no longer matters).
+    pub finish_in_flight: bool,
+}
 
 /// A HostActor vanished without being asked to stop (a panic): start it again.
 #[derive(Message, Debug, Clone)]
@@ -98,15 +103,34 @@ pub struct GetHost {
 #[rtype(result = "SchedulerStats")]
 pub struct GetSchedulerStats;
 
-/// Whether the supervisor has scheduled every host of its configuration.
+/// Whether the daemon is ready: every host scheduled and the scheduler keeping up. The error
+/// says why not.
 #[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "bool")]
+#[rtype(result = "Result<(), String>")]
 pub struct GetReadiness;
+
+/// Whether checks start on time: `Err` with the reason when the median start lag of recent
+/// checks exceeds `max_lag`, or no check has completed for far longer than any interval.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Result<(), String>")]
+pub struct GetSchedulerHealth {
+    pub max_lag: Duration,
+}
+
+/// Re-read the configuration files now (`POST /-/reload`): the applied diff, or every error.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Result<ConfigDiff, Vec<String>>")]
+pub struct ReloadConfigNow;
 
 /// Use these notifiers from now on (the configuration changed).
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct UseNotifiers(pub Vec<Arc<NotifierConfig>>);
+
+/// Answers once every message sent to the registry before it has been handled.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct AwaitPendingResults;
 
 /// Deliver or persist everything queued; answers when done.
 #[derive(Message, Debug, Clone, Copy)]

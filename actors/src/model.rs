@@ -4,10 +4,10 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use flowstate_config::HostConfiguration;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A host's status as alerts and the API report it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Not yet decided: too few checks since start.

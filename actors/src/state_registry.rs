@@ -11,12 +11,13 @@ use std::time::SystemTime;
 
 use actix::prelude::*;
 use flowstate_config::HostConfiguration;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::messages::{
-    CheckCompleted, GetHost, GetHosts, GetSchedulerStats, HostRestarted, HostStatusChanged,
-    TrackHosts,
+    AwaitPendingResults, CheckCompleted, GetHost, GetHosts, GetSchedulerHealth, GetSchedulerStats,
+    HostRestarted, HostStatusChanged, TrackHosts,
 };
+use crate::metrics::{HostMetrics, Metrics};
 use crate::model::{rfc3339, CheckResult, Status};
 
 pub struct StateRegistry {
@@ -26,6 +27,11 @@ pub struct StateRegistry {
     history_limit: usize,
     changes: Recipient<HostStatusChanged>,
     scheduler: SchedulerRecord,
+    metrics: Arc<Metrics>,
+    /// Each tracked host's metric series, kept apart from its state.
+    host_metrics: HashMap<Arc<str>, HostMetrics>,
+    /// The longest interval plus timeout of any host: the most a healthy scheduler is quiet.
+    slowest_cycle: Option<std::time::Duration>,
 }
 
 /// The recent start lags of all checks, and totals: enough for exact percentiles over the
@@ -35,7 +41,13 @@ struct SchedulerRecord {
     lags_micros: VecDeque<u32>,
     checks: u64,
     skipped: u64,
+    /// When the last result arrived: a stuck scheduler sends none.
+    last_result: Option<std::time::Instant>,
 }
+
+/// How many of the newest lags decide readiness: recent enough to notice falling behind
+/// within seconds, many enough that one slow check does not flip it.
+const READINESS_SAMPLES: usize = 256;
 
 /// Checks whose lag is remembered: about 6 s of 10 000 hosts at 1 s.
 const LAG_WINDOW: usize = 65_536;
@@ -43,12 +55,53 @@ const LAG_WINDOW: usize = 65_536;
 impl SchedulerRecord {
     fn record(&mut self, lag: std::time::Duration, skipped: u64) {
         self.checks += 1;
+        self.last_result = Some(std::time::Instant::now());
         self.skipped += skipped;
         if self.lags_micros.len() == LAG_WINDOW {
             self.lags_micros.pop_front();
         }
         self.lags_micros
             .push_back(u32::try_from(lag.as_micros()).unwrap_or(u32::MAX));
+    }
+
+    /// `Err` with the reason when recent checks start more than `max_lag` late (median), or
+    /// when nothing completed for longer than `quiet_limit`.
+    fn health(
+        &self,
+        max_lag: std::time::Duration,
+        quiet_limit: Option<std::time::Duration>,
+    ) -> Result<(), String> {
+        let mut recent: Vec<u32> = self
+            .lags_micros
+            .iter()
+            .rev()
+            .take(READINESS_SAMPLES)
+            .copied()
+            .collect();
+        recent.sort_unstable();
+        if let Some(&median) = recent.get(recent.len() / 2) {
+            let median = std::time::Duration::from_micros(u64::from(median));
+            if median > max_lag {
+                return Err(format!(
+                    "the scheduler is behind: checks start {} late (limit {})",
+                    humantime::format_duration(std::time::Duration::from_millis(
+                        median.as_millis() as u64
+                    )),
+                    humantime::format_duration(max_lag)
+                ));
+            }
+        }
+        if let (Some(limit), Some(last)) = (quiet_limit, self.last_result) {
+            if last.elapsed() > limit {
+                return Err(format!(
+                    "no check has completed for {}",
+                    humantime::format_duration(std::time::Duration::from_secs(
+                        last.elapsed().as_secs()
+                    ))
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn stats(&self) -> SchedulerStats {
@@ -73,7 +126,7 @@ impl SchedulerRecord {
 }
 
 /// How well the scheduler keeps up, as `GET /api/v1/scheduler` shows it.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct SchedulerStats {
     pub checks_total: u64,
     /// Slots skipped because a check was still in flight or a thread stalled.
@@ -190,21 +243,30 @@ impl HostState {
 }
 
 impl StateRegistry {
-    pub fn new(changes: Recipient<HostStatusChanged>) -> Self {
+    pub fn new(changes: Recipient<HostStatusChanged>, metrics: Arc<Metrics>) -> Self {
         StateRegistry {
             order: Vec::new(),
             states: HashMap::new(),
             history_limit: 100,
             changes,
             scheduler: SchedulerRecord::default(),
+            metrics,
+            host_metrics: HashMap::new(),
+            slowest_cycle: None,
         }
+    }
+
+    /// How long without any result means the scheduler is stuck: the longest interval plus
+    /// its timeout, plus the lag allowance. `None` with no hosts (then silence is normal).
+    fn quiet_limit(&self, max_lag: std::time::Duration) -> Option<std::time::Duration> {
+        self.slowest_cycle.map(|cycle| cycle + max_lag)
     }
 
     fn view(&self, label: &Arc<str>) -> Option<HostView> {
         let state = self.states.get(label)?;
         Some(HostView {
             label: label.to_string(),
-            kind: state.kind,
+            kind: state.kind.to_string(),
             status: state.status,
             since: rfc3339(state.since),
             checks: state.checks,
@@ -227,6 +289,7 @@ impl Handler<TrackHosts> for StateRegistry {
 
     fn handle(&mut self, msg: TrackHosts, _: &mut Context<Self>) {
         self.history_limit = msg.history;
+        self.slowest_cycle = msg.hosts.iter().map(|h| h.interval + h.timeout).max();
         let mut keep = HashMap::with_capacity(msg.hosts.len());
         self.order = msg.hosts.iter().map(|h| h.label.clone()).collect();
         for host in &msg.hosts {
@@ -237,6 +300,23 @@ impl Handler<TrackHosts> for StateRegistry {
             keep.insert(host.label.clone(), state);
         }
         self.states = keep;
+        // Series of hosts that left disappear at the next scrape; new hosts get theirs.
+        let metrics = &self.metrics;
+        let states = &self.states;
+        self.host_metrics.retain(|label, _| {
+            let kept = states.contains_key(label);
+            if !kept {
+                metrics.remove_host(label);
+            }
+            kept
+        });
+        for label in &self.order {
+            if !self.host_metrics.contains_key(label) {
+                self.host_metrics
+                    .insert(label.clone(), self.metrics.host(label));
+            }
+        }
+        self.metrics.set_hosts(self.order.len());
         for state in self.states.values_mut() {
             while state.history.len() > self.history_limit {
                 state.history.pop_front();
@@ -255,9 +335,18 @@ impl Handler<CheckCompleted> for StateRegistry {
             return;
         };
         let previous = state.status;
-        let Some(status) = state.record(&msg.result, &msg.host, self.history_limit) else {
+        let changed = state.record(&msg.result, &msg.host, self.history_limit);
+        let series = self.host_metrics.get(&msg.host.label);
+        if let Some(series) = series {
+            series.record_check(msg.result.ok, msg.result.latency);
+        }
+        let Some(status) = changed else {
             return;
         };
+        if let Some(series) = series {
+            series.record_status(status);
+            series.record_transition();
+        }
         let reason = match status {
             Status::Degraded => format!(
                 "responded in {:.1} ms, slower than {}",
@@ -299,6 +388,21 @@ impl Handler<HostRestarted> for StateRegistry {
     }
 }
 
+impl Handler<GetSchedulerHealth> for StateRegistry {
+    type Result = Result<(), String>;
+
+    fn handle(&mut self, msg: GetSchedulerHealth, _: &mut Context<Self>) -> Self::Result {
+        self.scheduler
+            .health(msg.max_lag, self.quiet_limit(msg.max_lag))
+    }
+}
+
+impl Handler<AwaitPendingResults> for StateRegistry {
+    type Result = ();
+
+    fn handle(&mut self, _: AwaitPendingResults, _: &mut Context<Self>) {}
+}
+
 impl Handler<GetSchedulerStats> for StateRegistry {
     type Result = MessageResult<GetSchedulerStats>;
 
@@ -336,11 +440,11 @@ impl Handler<GetHost> for StateRegistry {
 }
 
 /// A host as `GET /api/v1/hosts` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostView {
     pub label: String,
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: String,
     pub status: Status,
     pub since: String,
     pub checks: u64,
@@ -353,7 +457,7 @@ pub struct HostView {
 }
 
 /// A host with its history, as `GET /api/v1/hosts/{label}` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostDetail {
     #[serde(flatten)]
     pub host: HostView,
@@ -362,7 +466,7 @@ pub struct HostDetail {
 }
 
 /// One check result in the API.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckView {
     pub at: String,
     pub ok: bool,

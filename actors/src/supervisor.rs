@@ -15,9 +15,11 @@ use flowstate_config::{Config, ConfigDiff, HostConfiguration};
 use crate::alert_router::AlertRouter;
 use crate::host::HostActor;
 use crate::messages::{
-    ApplyConfig, FlushNotifiers, GetReadiness, HostActorDied, HostRestarted, ReloadConfig,
-    Shutdown, StopChecking, TrackHosts, UseNotifiers,
+    ApplyConfig, AwaitPendingResults, FlushNotifiers, GetReadiness, GetSchedulerHealth,
+    HostActorDied, HostRestarted, ReloadConfig, ReloadConfigNow, Shutdown, StopChecking,
+    TrackHosts, UseNotifiers,
 };
+use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
 use crate::state_registry::StateRegistry;
 
@@ -34,6 +36,7 @@ pub struct Supervisor {
     probe_factory: ProbeFactory,
     registry: Addr<StateRegistry>,
     router: Addr<AlertRouter>,
+    metrics: Arc<Metrics>,
     /// The origin of every host's schedule grid, so restarts and reloads keep each phase.
     epoch: Instant,
     /// Every host of the configuration has been scheduled.
@@ -54,6 +57,7 @@ impl Supervisor {
         probe_factory: ProbeFactory,
         registry: Addr<StateRegistry>,
         router: Addr<AlertRouter>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         Supervisor {
@@ -65,6 +69,7 @@ impl Supervisor {
             probe_factory,
             registry,
             router,
+            metrics,
             epoch: Instant::now(),
             ready: false,
             shutting_down: false,
@@ -105,8 +110,59 @@ impl Supervisor {
     fn stop_host(&mut self, label: &str) {
         if let Some(handle) = self.hosts.remove(label) {
             // Not awaited: the actor ends its check in flight, then stops on its own.
-            handle.addr.do_send(StopChecking);
+            handle.addr.do_send(StopChecking {
+                finish_in_flight: true,
+            });
         }
+    }
+
+    /// Replaces a host's actor with one running `host`, once the old one has stopped and
+    /// dropped its check in flight: never two checks of one host at once, and no verdict of the
+    /// old configuration lands after the new one's.
+    fn restart_host(&mut self, host: Arc<HostConfiguration>, ctx: &mut Context<Self>) {
+        let Some(old) = self.hosts.remove(&host.label) else {
+            self.start_host(host, ctx);
+            return;
+        };
+        let stopped = old.addr.send(StopChecking {
+            finish_in_flight: false,
+        });
+        ctx.spawn(
+            async move { stopped.await }
+                .into_actor(self)
+                .map(move |_, act, ctx| {
+                    // A later reload may have changed or removed the host meanwhile.
+                    let still_current = act
+                        .config
+                        .host(&host.label)
+                        .is_some_and(|current| Arc::ptr_eq(current, &host));
+                    if still_current && !act.shutting_down && !act.hosts.contains_key(&host.label) {
+                        act.start_host(host, ctx);
+                    }
+                }),
+        );
+    }
+
+    fn reject_reload(&self, errors: &flowstate_config::ConfigError) {
+        self.metrics.record_reload(false);
+        for d in &errors.diagnostics {
+            log::error!(error = d.to_string().as_str(); "config reload rejected; the running configuration stays");
+        }
+    }
+
+    fn log_reload(&self, diff: &ConfigDiff) {
+        self.metrics.record_reload(true);
+        log::info!(
+            added = diff.added.len(),
+            removed = diff.removed.len(),
+            changed = diff.changed.len(),
+            unchanged = diff.unchanged.len();
+            "config reloaded: {} added, {} removed, {} changed, {} unchanged",
+            diff.added.len(),
+            diff.removed.len(),
+            diff.changed.len(),
+            diff.unchanged.len()
+        );
     }
 
     fn apply(&mut self, new: Arc<Config>, ctx: &mut Context<Self>) -> ConfigDiff {
@@ -130,9 +186,8 @@ impl Supervisor {
             self.stop_host(label);
         }
         for changed in &diff.changed {
-            self.stop_host(&changed.label);
             if let Some(host) = new.host(&changed.label) {
-                self.start_host(host.clone(), ctx);
+                self.restart_host(host.clone(), ctx);
             }
         }
         for label in &diff.added {
@@ -170,19 +225,10 @@ impl Handler<ApplyConfig> for Supervisor {
         let first = self.hosts.is_empty() && !self.ready;
         let diff = self.apply(msg.0, ctx);
         if first {
+            self.metrics.config_loaded();
             log::info!(hosts = self.hosts.len(), notifiers = self.config.notifiers.len(); "monitoring started");
         } else {
-            log::info!(
-                added = diff.added.len(),
-                removed = diff.removed.len(),
-                changed = diff.changed.len(),
-                unchanged = diff.unchanged.len();
-                "config reloaded: {} added, {} removed, {} changed, {} unchanged",
-                diff.added.len(),
-                diff.removed.len(),
-                diff.changed.len(),
-                diff.unchanged.len()
-            );
+            self.log_reload(&diff);
         }
         MessageResult(diff)
     }
@@ -197,11 +243,7 @@ impl Handler<ReloadConfig> for Supervisor {
         }
         match flowstate_config::load(&self.config_files) {
             Ok(config) => ctx.notify(ApplyConfig(Arc::new(config))),
-            Err(errors) => {
-                for d in &errors.diagnostics {
-                    log::error!(error = d.to_string().as_str(); "config reload rejected; the running configuration stays");
-                }
-            }
+            Err(errors) => self.reject_reload(&errors),
         }
     }
 }
@@ -221,6 +263,7 @@ impl Handler<HostActorDied> for Supervisor {
         }
         let host = handle.config.clone();
         log::error!(host = &*msg.label; "host actor crashed; starting it again");
+        self.metrics.record_restart(&msg.label);
         self.registry.do_send(HostRestarted {
             label: msg.label.clone(),
         });
@@ -229,10 +272,49 @@ impl Handler<HostActorDied> for Supervisor {
 }
 
 impl Handler<GetReadiness> for Supervisor {
-    type Result = bool;
+    type Result = ResponseFuture<Result<(), String>>;
 
-    fn handle(&mut self, _: GetReadiness, _: &mut Context<Self>) -> bool {
-        self.ready && !self.shutting_down
+    fn handle(&mut self, _: GetReadiness, _: &mut Context<Self>) -> Self::Result {
+        if self.shutting_down {
+            return Box::pin(async { Err("shutting down".to_string()) });
+        }
+        if !self.ready {
+            return Box::pin(async { Err("starting: hosts are not scheduled yet".to_string()) });
+        }
+        let health = self.registry.send(GetSchedulerHealth {
+            max_lag: self.config.server.ready_max_lag,
+        });
+        Box::pin(async move {
+            health
+                .await
+                .unwrap_or_else(|e| Err(format!("the state registry did not answer: {e}")))
+        })
+    }
+}
+
+impl Handler<ReloadConfigNow> for Supervisor {
+    type Result = Result<ConfigDiff, Vec<String>>;
+
+    fn handle(&mut self, _: ReloadConfigNow, ctx: &mut Context<Self>) -> Self::Result {
+        if self.shutting_down {
+            return Err(vec!["shutting down".to_string()]);
+        }
+        if self.config_files.is_empty() {
+            return Err(vec![
+                "this daemon was not started from configuration files".to_string()
+            ]);
+        }
+        match flowstate_config::load(&self.config_files) {
+            Ok(config) => {
+                let diff = self.apply(Arc::new(config), ctx);
+                self.log_reload(&diff);
+                Ok(diff)
+            }
+            Err(errors) => {
+                self.reject_reload(&errors);
+                Err(errors.diagnostics.iter().map(ToString::to_string).collect())
+            }
+        }
     }
 }
 
@@ -248,9 +330,14 @@ impl Handler<Shutdown> for Supervisor {
         let stops: Vec<_> = self
             .hosts
             .drain()
-            .map(|(_, handle)| handle.addr.send(StopChecking))
+            .map(|(_, handle)| {
+                handle.addr.send(StopChecking {
+                    finish_in_flight: true,
+                })
+            })
             .collect();
         let router = self.router.clone();
+        let registry = self.registry.clone();
         let drain = async move {
             let stopped = futures_util::future::join_all(stops);
             if actix_rt::time::timeout(SHUTDOWN_GRACE, stopped)
@@ -258,6 +345,12 @@ impl Handler<Shutdown> for Supervisor {
                 .is_err()
             {
                 log::warn!("checks still in flight after the grace period; stopping anyway");
+            }
+            // Every last result was sent to the registry before its host stopped; once the
+            // registry answers, the changes they caused are queued at the router ahead of the
+            // flush.
+            if let Err(e) = registry.send(AwaitPendingResults).await {
+                log::error!(error = e.to_string().as_str(); "could not reach the state registry");
             }
             if let Err(e) = router.send(FlushNotifiers).await {
                 log::error!(error = e.to_string().as_str(); "could not flush notifiers");

@@ -37,7 +37,7 @@ pub use host::{Check, ExpectedStatus, HostConfiguration, HttpCheck, HttpHeader, 
 pub use load::{load, load_str, load_with_env};
 pub use notifier::{NotifierConfig, NotifierKind};
 pub use secret::Secret;
-pub use settings::{Defaults, ServerSettings, StateSettings};
+pub use settings::{Defaults, SelfCheckSettings, ServerSettings, StateSettings};
 
 /// A complete, validated configuration. Immutable: a reload builds a new one.
 #[derive(Debug, Clone)]
@@ -49,6 +49,8 @@ pub struct Config {
     pub include_globs: Vec<PathBuf>,
     pub server: ServerSettings,
     pub state: StateSettings,
+    /// The dead man's switch, if configured.
+    pub self_check: Option<SelfCheckSettings>,
     pub defaults: Defaults,
     pub notifiers: Vec<Arc<NotifierConfig>>,
     hosts: Vec<Arc<HostConfiguration>>,

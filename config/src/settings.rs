@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use url::Url;
+
 use crate::host::HttpHeader;
 use crate::secret::Secret;
 
@@ -15,6 +17,8 @@ pub struct ServerSettings {
     pub listen: Option<SocketAddr>,
     /// Bearer token required by `/api` and `/-/` when set.
     pub token: Option<Secret>,
+    /// `/readyz` answers 503 while checks start later than this after their slot.
+    pub ready_max_lag: Duration,
 }
 
 /// Where the API listens unless told otherwise: loopback only, never every interface.
@@ -25,6 +29,7 @@ impl Default for ServerSettings {
         ServerSettings {
             listen: DEFAULT_LISTEN.parse().ok(),
             token: None,
+            ready_max_lag: Duration::from_secs(10),
         }
     }
 }
@@ -78,5 +83,30 @@ impl Default for Defaults {
             alerts: Vec::new(),
             headers: Vec::new(),
         }
+    }
+}
+
+/// A dead man's switch (a Healthchecks-style ping URL) that flowstate calls only while its own
+/// scheduler is healthy, so an outside service notices when the monitor is dead or stuck.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SelfCheckSettings {
+    /// Often a secret itself (the ping ID is the credential): printed without its path.
+    pub url: Url,
+    pub every: Duration,
+    pub timeout: Duration,
+}
+
+impl SelfCheckSettings {
+    pub const DEFAULT_EVERY: Duration = Duration::from_secs(60);
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+}
+
+impl std::fmt::Debug for SelfCheckSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SelfCheckSettings")
+            .field("url", &crate::secret::redact_url_path(&self.url))
+            .field("every", &self.every)
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }

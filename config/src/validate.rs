@@ -22,7 +22,7 @@ use crate::notifier::{
 };
 use crate::reader::{Node, Reader};
 use crate::secret::{redact_url, Secret};
-use crate::settings::{Defaults, ServerSettings, StateSettings};
+use crate::settings::{Defaults, SelfCheckSettings, ServerSettings, StateSettings};
 use crate::Config;
 
 const TOP_KEYS: &[&str] = &[
@@ -32,8 +32,10 @@ const TOP_KEYS: &[&str] = &[
     "defaults",
     "notifiers",
     "hosts",
+    "self_check",
 ];
-const SERVER_KEYS: &[&str] = &["listen", "token"];
+const SERVER_KEYS: &[&str] = &["listen", "token", "ready_max_lag"];
+const SELF_CHECK_KEYS: &[&str] = &["url", "every", "timeout"];
 const STATE_KEYS: &[&str] = &["path", "history"];
 /// Keys a host may inherit from `defaults`.
 const DEFAULT_KEYS: &[&str] = &[
@@ -91,6 +93,7 @@ pub(crate) struct FileSections {
     pub include: Vec<String>,
     pub server: Option<ServerSettings>,
     pub state: Option<StateSettings>,
+    pub self_check: Option<SelfCheckSettings>,
     pub defaults: Option<PartialDefaults>,
     pub notifiers: Vec<NotifierConfig>,
     /// Notifiers with errors of their own: hosts may still name them without a second error.
@@ -139,6 +142,7 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
         include: vec![],
         server: None,
         state: None,
+        self_check: None,
         defaults: None,
         notifiers: vec![],
         broken_notifiers: vec![],
@@ -155,6 +159,9 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
     }
     if let Some(node) = top.get("state") {
         sections.state = read_state(reader, &node);
+    }
+    if let Some(node) = top.get("self_check") {
+        sections.self_check = read_self_check(reader, &node);
     }
     if let Some(node) = top.get("defaults") {
         sections.defaults = reader
@@ -225,7 +232,35 @@ fn read_server(reader: &mut Reader, node: &Node) -> Option<ServerSettings> {
             .filter(|t| !t.is_empty())
             .map(Secret::new);
     }
+    if let Some(lag) = fields.get("ready_max_lag") {
+        server.ready_max_lag = reader.duration(&lag)?;
+    }
     Some(server)
+}
+
+fn read_self_check(reader: &mut Reader, node: &Node) -> Option<SelfCheckSettings> {
+    let fields = reader.fields(node, SELF_CHECK_KEYS)?;
+    let Some(url_node) = fields.get("url") else {
+        reader.semantic_error(
+            node,
+            "missing `url`: the dead man's switch to call while flowstate is healthy",
+        );
+        return None;
+    };
+    let url = read_http_url(reader, &url_node);
+    let every = match fields.get("every") {
+        Some(n) => reader.duration(&n),
+        None => Some(SelfCheckSettings::DEFAULT_EVERY),
+    };
+    let timeout = match fields.get("timeout") {
+        Some(n) => reader.duration(&n),
+        None => Some(SelfCheckSettings::DEFAULT_TIMEOUT),
+    };
+    Some(SelfCheckSettings {
+        url: url?,
+        every: every?,
+        timeout: timeout?,
+    })
 }
 
 fn read_state(reader: &mut Reader, node: &Node) -> Option<StateSettings> {
@@ -726,6 +761,7 @@ fn regex_error_line(error: &regex::Error) -> String {
 /// Merges the files, applies defaults, and checks what spans files.
 pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -> Config {
     let mut server: Option<(ServerSettings, Arc<Path>)> = None;
+    let mut self_check: Option<(SelfCheckSettings, Arc<Path>)> = None;
     let mut state: Option<(StateSettings, Arc<Path>)> = None;
     let mut user_defaults: Option<(PartialDefaults, Arc<Path>)> = None;
     let mut notifiers: Vec<Arc<NotifierConfig>> = Vec::new();
@@ -737,6 +773,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     for f in files {
         sources.push(f.file.to_path_buf());
         set_once(&mut server, f.server, &f.file, "server", errors);
+        set_once(&mut self_check, f.self_check, &f.file, "self_check", errors);
         set_once(&mut state, f.state, &f.file, "state", errors);
         set_once(&mut user_defaults, f.defaults, &f.file, "defaults", errors);
         for n in f.notifiers {
@@ -895,6 +932,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         include_globs: Vec::new(),
         server: server.map(|(s, _)| s).unwrap_or_default(),
         state: state.map(|(s, _)| s).unwrap_or_default(),
+        self_check: self_check.map(|(s, _)| s),
         defaults,
         notifiers,
         hosts,

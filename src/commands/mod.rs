@@ -3,6 +3,8 @@
 pub mod check;
 pub mod once;
 pub mod run;
+pub mod status;
+pub mod tui;
 
 use std::process::ExitCode;
 

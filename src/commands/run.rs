@@ -29,6 +29,8 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, BadInput> {
             let state = ApiState {
                 registry: daemon.registry.clone(),
                 supervisor: daemon.supervisor.clone(),
+                metrics: daemon.metrics.clone(),
+                token: config.server.token.clone(),
             };
             let (server, address) = api::serve(listen, state).map_err(|e| {
                 BadInput(format!(

@@ -2,11 +2,14 @@
 //!
 //! - [`server`]: a loopback HTTP target whose answers the test controls, recording requests.
 //! - [`cli`]: config files in a temporary directory and runs of the real binary.
+//! - [`daemon`]: `flowstate run` as a child process: its output, its API, signals, its exit.
 //! - [`wait`]: waiting for a condition with a deadline.
 
 pub mod cli;
+pub mod daemon;
 pub mod server;
 pub mod wait;
 
 pub use cli::{Outcome, Sandbox};
+pub use daemon::{Daemon, DEADLINE};
 pub use server::{closed_port, Request, Response, TestServer};

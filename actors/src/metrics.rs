@@ -1,0 +1,518 @@
+//! Prometheus metrics (SPEC §5): the names are part of the contract.
+//!
+//! Metrics are lock-free atomics shared by the actors that update them. Per-host handles are
+//! created once per host ([`HostMetrics`]) so a check updates counters without building label
+//! sets; [`Metrics::remove_host`] drops every series of a host that left the configuration.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::model::Status;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HostLabel {
+    host: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HostStatusLabels {
+    host: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckLabels {
+    host: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AlertLabels {
+    notifier: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabel {
+    version: String,
+}
+
+const STATUSES: [Status; 4] = [Status::Unknown, Status::Up, Status::Degraded, Status::Down];
+
+/// Check durations from 1 ms to about 30 s.
+fn duration_histogram() -> Histogram {
+    Histogram::new([
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    ])
+}
+
+/// Alert results, as `flowstate_alerts_total{result}` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertResult {
+    Sent,
+    Failed,
+    Suppressed,
+}
+
+impl AlertResult {
+    fn as_str(self) -> &'static str {
+        match self {
+            AlertResult::Sent => "sent",
+            AlertResult::Failed => "failed",
+            AlertResult::Suppressed => "suppressed",
+        }
+    }
+}
+
+pub struct Metrics {
+    registry: Registry,
+    host_up: Family<HostLabel, Gauge>,
+    host_status: Family<HostStatusLabels, Gauge>,
+    checks: Family<CheckLabels, Counter>,
+    check_duration: Family<HostLabel, Histogram, fn() -> Histogram>,
+    transitions: Family<HostLabel, Counter>,
+    restarts: Family<HostLabel, Counter>,
+    alerts: Family<AlertLabels, Counter>,
+    config_reloads: Family<ResultLabel, Counter>,
+    config_last_reload_successful: Gauge,
+    config_last_reload_success_timestamp: Gauge<f64, AtomicU64>,
+    hosts: Gauge,
+    process_cpu: Counter<f64, AtomicU64>,
+    process_resident_memory: Gauge,
+    process_open_fds: Gauge,
+    /// CPU seconds already added to `process_cpu`, to add only the difference at a scrape.
+    process_cpu_reported: AtomicU64,
+}
+
+/// One host's series, created once and updated per check without label lookups.
+pub struct HostMetrics {
+    up: Gauge,
+    status: [Gauge; 4],
+    successes: Counter,
+    failures: Counter,
+    duration: Histogram,
+    transitions: Counter,
+}
+
+impl HostMetrics {
+    pub fn record_check(&self, ok: bool, latency: Duration) {
+        if ok {
+            self.successes.inc();
+        } else {
+            self.failures.inc();
+        }
+        self.duration.observe(latency.as_secs_f64());
+    }
+
+    pub fn record_status(&self, status: Status) {
+        self.up.set(i64::from(status == Status::Up));
+        for (gauge, s) in self.status.iter().zip(STATUSES) {
+            gauge.set(i64::from(s == status));
+        }
+    }
+
+    pub fn record_transition(&self) {
+        self.transitions.inc();
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let metrics = Metrics {
+            host_up: Family::default(),
+            host_status: Family::default(),
+            checks: Family::default(),
+            check_duration: Family::new_with_constructor(duration_histogram),
+            transitions: Family::default(),
+            restarts: Family::default(),
+            alerts: Family::default(),
+            config_reloads: Family::default(),
+            config_last_reload_successful: Gauge::default(),
+            config_last_reload_success_timestamp: Gauge::default(),
+            hosts: Gauge::default(),
+            process_cpu: Counter::default(),
+            process_resident_memory: Gauge::default(),
+            process_open_fds: Gauge::default(),
+            process_cpu_reported: AtomicU64::new(0),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "flowstate_host_up",
+            "1 when the host is up, 0 otherwise",
+            metrics.host_up.clone(),
+        );
+        registry.register(
+            "flowstate_host_status",
+            "The host's status, one-hot",
+            metrics.host_status.clone(),
+        );
+        registry.register(
+            "flowstate_checks",
+            "Checks run, by result",
+            metrics.checks.clone(),
+        );
+        registry.register_with_unit(
+            "flowstate_check_duration",
+            "How long checks took",
+            Unit::Seconds,
+            metrics.check_duration.clone(),
+        );
+        registry.register(
+            "flowstate_host_transitions",
+            "Status changes of the host",
+            metrics.transitions.clone(),
+        );
+        registry.register(
+            "flowstate_host_restarts",
+            "Restarts of the host's actor after a crash",
+            metrics.restarts.clone(),
+        );
+        registry.register(
+            "flowstate_alerts",
+            "Alert events per notifier, by result",
+            metrics.alerts.clone(),
+        );
+        registry.register(
+            "flowstate_config_reloads",
+            "Configuration reloads, by result",
+            metrics.config_reloads.clone(),
+        );
+        registry.register(
+            "flowstate_config_last_reload_successful",
+            "1 when the last configuration reload was applied",
+            metrics.config_last_reload_successful.clone(),
+        );
+        registry.register(
+            "flowstate_config_last_reload_success_timestamp_seconds",
+            "When the configuration was last applied, in seconds since the epoch",
+            metrics.config_last_reload_success_timestamp.clone(),
+        );
+        registry.register(
+            "flowstate_hosts",
+            "Hosts in the configuration",
+            metrics.hosts.clone(),
+        );
+        let build_info: Family<VersionLabel, Gauge> = Family::default();
+        build_info
+            .get_or_create(&VersionLabel {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            })
+            .set(1);
+        registry.register("flowstate_build_info", "The running version", build_info);
+        registry.register_with_unit(
+            "process_cpu",
+            "CPU time used by the process (user and system)",
+            Unit::Seconds,
+            metrics.process_cpu.clone(),
+        );
+        registry.register_with_unit(
+            "process_resident_memory",
+            "Resident memory of the process",
+            Unit::Bytes,
+            metrics.process_resident_memory.clone(),
+        );
+        registry.register(
+            "process_open_fds",
+            "Open file descriptors",
+            metrics.process_open_fds.clone(),
+        );
+        Metrics {
+            registry,
+            ..metrics
+        }
+    }
+
+    /// The series of one host, created now; the initial status is `unknown`.
+    pub fn host(&self, label: &str) -> HostMetrics {
+        let host = || HostLabel {
+            host: label.to_string(),
+        };
+        let check = |result: &str| CheckLabels {
+            host: label.to_string(),
+            result: result.to_string(),
+        };
+        let status = |s: Status| {
+            self.host_status
+                .get_or_create(&HostStatusLabels {
+                    host: label.to_string(),
+                    status: s.as_str().to_string(),
+                })
+                .clone()
+        };
+        // One statement per series: a family's read guard lives to the end of its statement,
+        // and creating a second series of the same family while it is held would deadlock.
+        let up = self.host_up.get_or_create(&host()).clone();
+        let status = STATUSES.map(status);
+        let successes = self.checks.get_or_create(&check("success")).clone();
+        let failures = self.checks.get_or_create(&check("failure")).clone();
+        let duration = self.check_duration.get_or_create(&host()).clone();
+        let transitions = self.transitions.get_or_create(&host()).clone();
+        let metrics = HostMetrics {
+            up,
+            status,
+            successes,
+            failures,
+            duration,
+            transitions,
+        };
+        metrics.record_status(Status::Unknown);
+        metrics
+    }
+
+    /// Removes every series of a host that left the configuration.
+    pub fn remove_host(&self, label: &str) {
+        let host = HostLabel {
+            host: label.to_string(),
+        };
+        self.host_up.remove(&host);
+        self.check_duration.remove(&host);
+        self.transitions.remove(&host);
+        self.restarts.remove(&host);
+        for s in STATUSES {
+            self.host_status.remove(&HostStatusLabels {
+                host: label.to_string(),
+                status: s.as_str().to_string(),
+            });
+        }
+        for result in ["success", "failure"] {
+            self.checks.remove(&CheckLabels {
+                host: label.to_string(),
+                result: result.to_string(),
+            });
+        }
+    }
+
+    pub fn record_restart(&self, label: &str) {
+        self.restarts
+            .get_or_create(&HostLabel {
+                host: label.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn record_alert(&self, notifier: &str, result: AlertResult) {
+        self.alerts
+            .get_or_create(&AlertLabels {
+                notifier: notifier.to_string(),
+                result: result.as_str().to_string(),
+            })
+            .inc();
+    }
+
+    /// The configuration was loaded at start: the reload gauges start out healthy.
+    pub fn config_loaded(&self) {
+        self.config_last_reload_successful.set(1);
+        self.config_last_reload_success_timestamp.set(unix_now());
+    }
+
+    pub fn record_reload(&self, applied: bool) {
+        let result = if applied { "success" } else { "failure" };
+        self.config_reloads
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc();
+        self.config_last_reload_successful.set(i64::from(applied));
+        if applied {
+            self.config_last_reload_success_timestamp.set(unix_now());
+        }
+    }
+
+    pub fn set_hosts(&self, count: usize) {
+        self.hosts.set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// The Prometheus text exposition (format 0.0.4), with process figures read now.
+    pub fn render(&self) -> String {
+        self.read_process_figures();
+        let mut open_metrics = String::with_capacity(64 * 1024);
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut open_metrics, &self.registry);
+        to_prometheus_text(&open_metrics)
+    }
+
+    fn read_process_figures(&self) {
+        if let Some(cpu) = process_cpu_seconds() {
+            // The counter only grows: add what was used since the last scrape.
+            let micros = (cpu * 1e6) as u64;
+            let before = self.process_cpu_reported.swap(micros, Ordering::SeqCst);
+            if micros > before {
+                self.process_cpu.inc_by((micros - before) as f64 / 1e6);
+            }
+        }
+        if let Some(bytes) = resident_memory_bytes() {
+            self.process_resident_memory
+                .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        }
+        if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+            self.process_open_fds
+                .set(i64::try_from(fds.count()).unwrap_or(i64::MAX));
+        }
+    }
+}
+
+/// The content type of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Rewrites prometheus-client's OpenMetrics text as the classic Prometheus text format, which
+/// every scraper and `promtool check metrics` read: counter families are named with their
+/// `_total` suffix (as their samples are), and the OpenMetrics-only `# UNIT` and `# EOF` lines
+/// are dropped.
+fn to_prometheus_text(open_metrics: &str) -> String {
+    let mut out = String::with_capacity(open_metrics.len());
+    let mut pending_help: Option<&str> = None;
+    for line in open_metrics.lines() {
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            pending_help = Some(rest);
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, "untyped"));
+            let family = if kind == "counter" {
+                format!("{name}_total")
+            } else {
+                name.to_string()
+            };
+            if let Some(help) = pending_help.take() {
+                let text = help.split_once(' ').map_or("", |(_, text)| text);
+                out.push_str(&format!("# HELP {family} {text}\n"));
+            }
+            out.push_str(&format!("# TYPE {family} {kind}\n"));
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// User plus system CPU seconds of this process, from /proc (Linux).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // USER_HZ is 100 on every Linux architecture flowstate targets.
+    Some((utime + stime) / 100.0)
+}
+
+fn resident_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_series_appear_and_disappear() {
+        let metrics = Metrics::new();
+        let api = metrics.host("api");
+        api.record_check(false, Duration::from_millis(20));
+        api.record_status(Status::Down);
+        api.record_transition();
+        metrics.record_restart("api");
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"flowstate_host_up{host="api"} 0"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"flowstate_host_status{host="api",status="down"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"flowstate_host_status{host="api",status="up"} 0"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"flowstate_checks_total{host="api",result="failure"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"flowstate_check_duration_seconds_count{host="api"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"flowstate_host_transitions_total{host="api"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"flowstate_host_restarts_total{host="api"} 1"#),
+            "{text}"
+        );
+        metrics.remove_host("api");
+        let text = metrics.render();
+        assert!(!text.contains(r#"host="api""#), "{text}");
+    }
+
+    #[test]
+    fn counters_are_named_with_their_total_suffix() {
+        let text = to_prometheus_text(
+            "# HELP a_checks Checks.\n# TYPE a_checks counter\na_checks_total 1\n# HELP d Took.\n# TYPE d histogram\n# UNIT d seconds\nd_count 1\n# EOF\n",
+        );
+        assert_eq!(
+            text,
+            "# HELP a_checks_total Checks.\n# TYPE a_checks_total counter\na_checks_total 1\n# HELP d Took.\n# TYPE d histogram\nd_count 1\n"
+        );
+    }
+
+    #[test]
+    fn reloads_and_alerts_are_counted() {
+        let metrics = Metrics::new();
+        metrics.record_reload(false);
+        metrics.record_alert("ops", AlertResult::Failed);
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"flowstate_config_reloads_total{result="failure"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("flowstate_config_last_reload_successful 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"flowstate_alerts_total{notifier="ops",result="failed"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"flowstate_build_info{version=""#), "{text}");
+        assert!(text.contains("process_open_fds "), "{text}");
+    }
+}

@@ -1,0 +1,89 @@
+//! A small blocking client for a running daemon's API, used by `status`, `tui` and
+//! `check --diff`. Each call runs on the client's own single-threaded actix runtime.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+/// Where the daemon listens unless told otherwise (SPEC §1).
+pub const DEFAULT_API: &str = "http://127.0.0.1:9900";
+
+/// Why the daemon could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("cannot reach the flowstate API at {url}: {reason}; is `flowstate run` running there? (set --api or $FLOWSTATE_API)")]
+    Unreachable { url: String, reason: String },
+    #[error("the flowstate API at {url} refused the token (401); pass the server's token with --token or $FLOWSTATE_TOKEN")]
+    Unauthorized { url: String },
+    #[error("the flowstate API at {url} answered {status}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error(
+        "the flowstate API at {url} sent an answer that is not what this version expects: {reason}"
+    )]
+    Invalid { url: String, reason: String },
+}
+
+pub struct ApiClient {
+    base: String,
+    token: Option<String>,
+    runtime: actix_rt::SystemRunner,
+    timeout: Duration,
+}
+
+impl ApiClient {
+    pub fn new(base: &str, token: Option<String>) -> Self {
+        ApiClient {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.filter(|t| !t.is_empty()),
+            runtime: actix_rt::System::new(),
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// GETs `path` and decodes its JSON.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        let url = format!("{}{path}", self.base);
+        let token = self.token.clone();
+        let timeout = self.timeout;
+        self.runtime.block_on(async move {
+            let client = awc::Client::builder().timeout(timeout).finish();
+            let mut request = client.get(&url);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let mut response = request.send().await.map_err(|e| ApiError::Unreachable {
+                url: url.clone(),
+                reason: e.to_string(),
+            })?;
+            let status = response.status().as_u16();
+            let body = response
+                .body()
+                .limit(256 * 1024 * 1024)
+                .await
+                .map_err(|e| ApiError::Unreachable {
+                    url: url.clone(),
+                    reason: e.to_string(),
+                })?;
+            match status {
+                200 => serde_json::from_slice(&body).map_err(|e| ApiError::Invalid {
+                    url,
+                    reason: e.to_string(),
+                }),
+                401 => Err(ApiError::Unauthorized { url }),
+                _ => Err(ApiError::Status {
+                    url,
+                    status,
+                    body: String::from_utf8_lossy(&body).chars().take(500).collect(),
+                }),
+            }
+        })
+    }
+}

@@ -1,0 +1,142 @@
+//! How host states are shown to a person: symbols, colours and relative times, shared by
+//! `status` and `tui` so both read the same.
+
+use std::time::{Duration, SystemTime};
+
+use flowstate_actors::model::Status;
+
+/// A one-character symbol per status, readable without colour.
+pub fn symbol(status: Status) -> &'static str {
+    match status {
+        Status::Up => "●",
+        Status::Degraded => "◐",
+        Status::Down => "✖",
+        Status::Unknown => "?",
+    }
+}
+
+/// The ANSI colour code of a status (green, yellow, red, grey).
+pub fn ansi_colour(status: Status) -> &'static str {
+    match status {
+        Status::Up => "32",
+        Status::Degraded => "33",
+        Status::Down => "31",
+        Status::Unknown => "90",
+    }
+}
+
+/// Whether to colour output: only on a terminal, and never when `NO_COLOR` is set.
+pub fn colour_enabled(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+}
+
+/// `3m ago`, `2h ago`, `just now`: how long ago an RFC 3339 timestamp was.
+pub fn ago(timestamp: &str, now: SystemTime) -> String {
+    let Ok(at) = humantime::parse_rfc3339(timestamp) else {
+        return timestamp.to_string();
+    };
+    elapsed(now.duration_since(at).unwrap_or(Duration::ZERO))
+}
+
+/// `3m ago`, `2h ago`, `just now`: how long ago something happened that `elapsed` ago.
+pub fn elapsed(elapsed: Duration) -> String {
+    let elapsed = elapsed.as_secs();
+    match elapsed {
+        0..=4 => "just now".to_string(),
+        5..=59 => format!("{elapsed}s ago"),
+        60..=3599 => format!("{}m ago", elapsed / 60),
+        3600..=86_399 => format!("{}h ago", elapsed / 3600),
+        _ => format!("{}d ago", elapsed / 86_400),
+    }
+}
+
+/// `12 up, 1 degraded, 2 down` (statuses with no hosts are left out; all zero: `no hosts`).
+pub fn summary(statuses: impl IntoIterator<Item = Status>) -> String {
+    let mut counts = [0usize; 4];
+    for status in statuses {
+        counts[order(status)] += 1;
+    }
+    let parts: Vec<String> = [Status::Up, Status::Degraded, Status::Down, Status::Unknown]
+        .iter()
+        .filter(|s| counts[order(**s)] > 0)
+        .map(|s| format!("{} {}", counts[order(*s)], s))
+        .collect();
+    if parts.is_empty() {
+        "no hosts".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// A check's latency for people: `0.4 ms`, `12.3 ms`, `1.25 s`, `12.5 s`.
+pub fn latency(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 10_000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
+/// Sort order by urgency: down first, then degraded, unknown, up.
+pub fn urgency(status: Status) -> u8 {
+    match status {
+        Status::Down => 0,
+        Status::Degraded => 1,
+        Status::Unknown => 2,
+        Status::Up => 3,
+    }
+}
+
+fn order(status: Status) -> usize {
+    match status {
+        Status::Up => 0,
+        Status::Degraded => 1,
+        Status::Down => 2,
+        Status::Unknown => 3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times_read_naturally() {
+        let now = humantime::parse_rfc3339("2026-11-28T16:10:00Z").unwrap();
+        assert_eq!(ago("2026-11-28T16:09:58.000Z", now), "just now");
+        assert_eq!(ago("2026-11-28T16:09:30.000Z", now), "30s ago");
+        assert_eq!(ago("2026-11-28T16:07:00.000Z", now), "3m ago");
+        assert_eq!(ago("2026-11-28T14:00:00.000Z", now), "2h ago");
+        assert_eq!(ago("2026-11-25T16:10:00.000Z", now), "3d ago");
+        assert_eq!(ago("not a time", now), "not a time");
+    }
+
+    #[test]
+    fn latencies_keep_three_significant_digits() {
+        assert_eq!(latency(0.4), "0.4 ms");
+        assert_eq!(latency(12.34), "12.3 ms");
+        assert_eq!(latency(999.9), "999.9 ms");
+        assert_eq!(latency(1250.0), "1.25 s");
+        assert_eq!(latency(12_500.0), "12.5 s");
+    }
+
+    #[test]
+    fn elapsed_reads_like_ago() {
+        assert_eq!(elapsed(Duration::from_secs(3)), "just now");
+        assert_eq!(elapsed(Duration::from_secs(42)), "42s ago");
+        assert_eq!(elapsed(Duration::from_secs(7200)), "2h ago");
+    }
+
+    #[test]
+    fn summary_counts_each_status() {
+        use Status::*;
+        assert_eq!(
+            summary([Up, Up, Down, Degraded, Up]),
+            "3 up, 1 degraded, 1 down"
+        );
+        assert_eq!(summary([]), "no hosts");
+        assert_eq!(summary([Unknown]), "1 unknown");
+    }
+}
