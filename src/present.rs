@@ -27,7 +27,7 @@ pub fn ansi_colour(status: Status) -> &'static str {
 
 /// Whether to colour output: only on a terminal, and never when `NO_COLOR` is set.
 pub fn colour_enabled(is_terminal: bool) -> bool {
-    is_terminal && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// `3m ago`, `2h ago`, `just now`: how long ago an RFC 3339 timestamp was.

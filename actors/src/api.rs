@@ -29,11 +29,9 @@ pub struct ApiState {
     pub token: Option<Secret>,
 }
 
-/// `Ok` when the request may use a protected endpoint; the 401 answer otherwise.
-fn authorize(request: &HttpRequest, state: &ApiState) -> Result<(), HttpResponse> {
-    let Some(token) = &state.token else {
-        return Ok(());
-    };
+/// The 401 answer when the request may not use a protected endpoint; `None` when it may.
+fn refusal(request: &HttpRequest, state: &ApiState) -> Option<HttpResponse> {
+    let token = state.token.as_ref()?;
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -41,9 +39,9 @@ fn authorize(request: &HttpRequest, state: &ApiState) -> Result<(), HttpResponse
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if constant_time_eq(presented.as_bytes(), token.expose().as_bytes()) {
-        Ok(())
+        None
     } else {
-        Err(HttpResponse::Unauthorized()
+        Some(HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
             .json(json!({ "error": "missing or wrong bearer token; send Authorization: Bearer <server.token>" })))
     }
@@ -117,7 +115,7 @@ async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
 }
 
 async fn hosts(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
-    if let Err(denied) = authorize(&request, &state) {
+    if let Some(denied) = refusal(&request, &state) {
         return denied;
     }
     match state.registry.send(GetHosts).timeout(ACTOR_DEADLINE).await {
@@ -131,7 +129,7 @@ async fn host(
     state: web::Data<ApiState>,
     label: web::Path<String>,
 ) -> HttpResponse {
-    if let Err(denied) = authorize(&request, &state) {
+    if let Some(denied) = refusal(&request, &state) {
         return denied;
     }
     let label = label.into_inner();
@@ -152,7 +150,7 @@ async fn host(
 }
 
 async fn scheduler(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
-    if let Err(denied) = authorize(&request, &state) {
+    if let Some(denied) = refusal(&request, &state) {
         return denied;
     }
     match state
@@ -167,7 +165,7 @@ async fn scheduler(request: HttpRequest, state: web::Data<ApiState>) -> HttpResp
 }
 
 async fn reload(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
-    if let Err(denied) = authorize(&request, &state) {
+    if let Some(denied) = refusal(&request, &state) {
         return denied;
     }
     match state

@@ -127,20 +127,16 @@ impl Supervisor {
         let stopped = old.addr.send(StopChecking {
             finish_in_flight: false,
         });
-        ctx.spawn(
-            async move { stopped.await }
-                .into_actor(self)
-                .map(move |_, act, ctx| {
-                    // A later reload may have changed or removed the host meanwhile.
-                    let still_current = act
-                        .config
-                        .host(&host.label)
-                        .is_some_and(|current| Arc::ptr_eq(current, &host));
-                    if still_current && !act.shutting_down && !act.hosts.contains_key(&host.label) {
-                        act.start_host(host, ctx);
-                    }
-                }),
-        );
+        ctx.spawn(stopped.into_actor(self).map(move |_, act, ctx| {
+            // A later reload may have changed or removed the host meanwhile.
+            let still_current = act
+                .config
+                .host(&host.label)
+                .is_some_and(|current| Arc::ptr_eq(current, &host));
+            if still_current && !act.shutting_down && !act.hosts.contains_key(&host.label) {
+                act.start_host(host, ctx);
+            }
+        }));
     }
 
     fn reject_reload(&self, errors: &flowstate_config::ConfigError) {

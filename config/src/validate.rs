@@ -503,10 +503,7 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                 return None;
             };
             let argv = reader.strings(&command_node)?;
-            if argv
-                .first()
-                .map_or(true, |program| program.trim().is_empty())
-            {
+            if argv.first().is_none_or(|program| program.trim().is_empty()) {
                 reader.semantic_error(
                     &command_node,
                     "the command is empty; give the program and its arguments as a list",
