@@ -586,7 +586,7 @@ fn unknown_top_level_key_suggests_closest() {
 fn unknown_key_without_close_match_lists_known_keys() {
     assert_eq!(
         error("server:\n  banana: 1\n"),
-        "flowstate.yaml:2:3: server.banana: unknown key `banana`; known keys here: listen, token"
+        "flowstate.yaml:2:3: server.banana: unknown key `banana`; known keys here: listen, token, ready_max_lag"
     );
 }
 
