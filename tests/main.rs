@@ -6,4 +6,5 @@ mod common;
 mod check;
 mod once;
 mod run;
+mod self_check;
 mod tui;

@@ -11,6 +11,8 @@
 //! - [`state_registry`]: all runtime state; thresholds; emits transitions.
 //! - [`alert_router`], [`event`] and [`notify`]: from transitions to delivered alert events.
 //! - [`api`]: the HTTP API.
+//! - [`metrics`]: Prometheus metrics.
+//! - [`self_check`]: the dead man's switch, pinged only while the daemon is healthy.
 //! - [`messages`]: the messages that cross actors.
 //! - [`model`]: runtime state types (`Status`, `CheckResult`), never part of the configuration.
 //! - [`probe`]: one file per check type behind the [`probe::Probe`] trait, and
@@ -29,5 +31,6 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod probe;
+pub mod self_check;
 pub mod state_registry;
 pub mod supervisor;

@@ -21,6 +21,7 @@ use crate::messages::{
 };
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
+use crate::self_check::SelfCheck;
 use crate::state_registry::StateRegistry;
 
 /// How long a shutdown waits for checks in flight before stopping anyway.
@@ -39,6 +40,8 @@ pub struct Supervisor {
     metrics: Arc<Metrics>,
     /// The origin of every host's schedule grid, so restarts and reloads keep each phase.
     epoch: Instant,
+    /// The dead man's switch and the settings it runs with, when configured.
+    self_check: Option<(flowstate_config::SelfCheckSettings, Addr<SelfCheck>)>,
     /// Every host of the configuration has been scheduled.
     ready: bool,
     shutting_down: bool,
@@ -71,6 +74,7 @@ impl Supervisor {
             router,
             metrics,
             epoch: Instant::now(),
+            self_check: None,
             ready: false,
             shutting_down: false,
         }
@@ -139,6 +143,27 @@ impl Supervisor {
         }));
     }
 
+    /// Starts, replaces or stops the dead man's switch to match the configuration.
+    fn use_self_check(
+        &mut self,
+        wanted: Option<flowstate_config::SelfCheckSettings>,
+        ctx: &mut Context<Self>,
+    ) {
+        let running = self.self_check.as_ref().map(|(settings, _)| settings);
+        if running == wanted.as_ref() {
+            return;
+        }
+        if let Some((_, old)) = self.self_check.take() {
+            old.do_send(StopChecking {
+                finish_in_flight: false,
+            });
+        }
+        self.self_check = wanted.map(|settings| {
+            let actor = SelfCheck::new(settings.clone(), ctx.address()).start();
+            (settings, actor)
+        });
+    }
+
     fn reject_reload(&self, errors: &flowstate_config::ConfigError) {
         self.metrics.record_reload(false);
         for d in &errors.diagnostics {
@@ -191,6 +216,7 @@ impl Supervisor {
                 self.start_host(host.clone(), ctx);
             }
         }
+        self.use_self_check(new.self_check.clone(), ctx);
         self.config = new;
         self.ready = true;
         diff

@@ -153,6 +153,15 @@ pub fn summary(config: &Config) -> String {
             let _ = writeln!(out, "  disabled");
         }
     }
+    if let Some(ping) = &config.self_check {
+        let _ = writeln!(
+            out,
+            "\nself_check:\n  {} every {} (timeout {})",
+            flowstate_config::secret::redact_url_path(&ping.url),
+            duration(ping.every),
+            duration(ping.timeout)
+        );
+    }
     let _ = writeln!(out, "\nstate:");
     match &config.state.path {
         Some(p) => {
