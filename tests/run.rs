@@ -1039,7 +1039,6 @@ fn bad_edit_is_logged_and_keeps_the_last_good_config() {
 }
 
 #[test]
-#[ignore = "the ConfigWatcher (hot reload on file edits) is issue 5; until then only SIGHUP reloads"]
 fn editing_the_config_file_reloads_it_without_a_signal() {
     let server = TestServer::always(Response::ok("fine"));
     let defaults = "interval: 200ms, timeout: 200ms";

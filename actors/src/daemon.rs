@@ -7,6 +7,7 @@ use actix::prelude::*;
 use flowstate_config::Config;
 
 use crate::alert_router::AlertRouter;
+use crate::config_watcher::ConfigWatcher;
 use crate::messages::ApplyConfig;
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
@@ -15,6 +16,7 @@ use crate::supervisor::Supervisor;
 
 /// The running actors' addresses.
 pub struct Daemon {
+    pub watcher: Option<Addr<ConfigWatcher>>,
     pub metrics: Arc<Metrics>,
     pub supervisor: Addr<Supervisor>,
     pub registry: Addr<StateRegistry>,
@@ -34,15 +36,20 @@ impl Daemon {
         });
         let registry = StateRegistry::new(router.clone().recipient(), metrics.clone()).start();
         let supervisor = Supervisor::new(
-            config_files,
+            config_files.clone(),
             probes,
             registry.clone(),
             router.clone(),
             metrics.clone(),
         )
         .start();
-        supervisor.do_send(ApplyConfig(config));
+        supervisor.do_send(ApplyConfig(config.clone()));
+        // Edits of the files are noticed and applied; a configuration built in code has none.
+        let watcher = (!config_files.is_empty()).then(|| {
+            ConfigWatcher::new(config_files, &config, supervisor.clone(), metrics.clone()).start()
+        });
         Daemon {
+            watcher,
             metrics,
             supervisor,
             registry,

@@ -25,6 +25,7 @@ impl AlertEvent {
     /// The event a status change is worth, if any: a fresh start going `up` is not news.
     pub fn from_change(change: &HostStatusChanged) -> Option<AlertEvent> {
         let event = match (change.previous, change.status) {
+            _ if change.removed => "removed",
             (_, Status::Down) => "down",
             (_, Status::Degraded) => "degraded",
             (Status::Unknown, Status::Up) => return None,
@@ -55,6 +56,7 @@ impl AlertEvent {
             self.reason
         );
         match self.event {
+            "removed" => line.push_str(" (it was down)"),
             "down" => line.push_str(&format!(
                 " (was {}; {} consecutive failures)",
                 self.previous, self.consecutive_failures

@@ -7,6 +7,7 @@
 //! - [`daemon`]: starts and wires the actors.
 //! - [`supervisor`]: owns the configuration and every HostActor; applies diffs; restarts
 //!   crashed HostActors; drives shutdown.
+//! - [`config_watcher`]: notices edits of the files, validates, hands them to the Supervisor.
 //! - [`host`]: one HostActor per host, with its schedule.
 //! - [`state_registry`]: all runtime state; thresholds; emits transitions.
 //! - [`alert_router`], [`event`] and [`notify`]: from transitions to delivered alert events.
@@ -23,6 +24,7 @@
 
 pub mod alert_router;
 pub mod api;
+pub mod config_watcher;
 pub mod daemon;
 pub mod event;
 pub mod host;

@@ -36,6 +36,8 @@ pub struct HostStatusChanged {
     pub reason: String,
     pub consecutive_failures: u32,
     pub latency: Duration,
+    /// The host left the configuration while down: its incident can be closed.
+    pub removed: bool,
 }
 
 /// Apply a new validated configuration: diff it against the running one and act host by host.

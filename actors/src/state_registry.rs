@@ -159,6 +159,8 @@ pub struct HostState {
     pub restarts: u64,
     /// The newest results, oldest first, at most `state.history`.
     pub history: VecDeque<CheckResult>,
+    /// The configuration of the latest result: whom to tell if the host is removed while down.
+    last_config: Option<Arc<HostConfiguration>>,
 }
 
 impl HostState {
@@ -176,6 +178,7 @@ impl HostState {
             transitions: 0,
             restarts: 0,
             history: VecDeque::new(),
+            last_config: None,
         }
     }
 
@@ -299,6 +302,26 @@ impl Handler<TrackHosts> for StateRegistry {
                 .unwrap_or_else(|| HostState::new(host.check.kind()));
             keep.insert(host.label.clone(), state);
         }
+        // What is left was removed. One that was down gets a last event, so an incident tool
+        // can close what would otherwise stay open forever; others leave quietly.
+        for (label, state) in self.states.drain() {
+            let (Status::Down, Some(host)) = (state.status, state.last_config) else {
+                continue;
+            };
+            let reason = "removed from the configuration".to_string();
+            log::info!(host = &*label, previous = "down", reason = reason.as_str(); "host removed while down");
+            self.changes.do_send(HostStatusChanged {
+                host,
+                previous: Status::Down,
+                status: Status::Unknown,
+                at: SystemTime::now(),
+                since: state.since,
+                reason,
+                consecutive_failures: state.consecutive_failures,
+                latency: std::time::Duration::ZERO,
+                removed: true,
+            });
+        }
         self.states = keep;
         // Series of hosts that left disappear at the next scrape; new hosts get theirs.
         let metrics = &self.metrics;
@@ -335,6 +358,7 @@ impl Handler<CheckCompleted> for StateRegistry {
             return;
         };
         let previous = state.status;
+        state.last_config = Some(msg.host.clone());
         let changed = state.record(&msg.result, &msg.host, self.history_limit);
         let series = self.host_metrics.get(&msg.host.label);
         if let Some(series) = series {
@@ -374,6 +398,7 @@ impl Handler<CheckCompleted> for StateRegistry {
             reason,
             consecutive_failures: state.consecutive_failures,
             latency: msg.result.latency,
+            removed: false,
         });
     }
 }

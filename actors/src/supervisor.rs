@@ -173,6 +173,11 @@ impl Supervisor {
 
     fn log_reload(&self, diff: &ConfigDiff) {
         self.metrics.record_reload(true);
+        if diff.is_empty() {
+            // A signal and the watcher may both bring the same edit.
+            log::debug!("config reloaded: nothing changed");
+            return;
+        }
         log::info!(
             added = diff.added.len(),
             removed = diff.removed.len(),
