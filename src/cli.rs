@@ -90,6 +90,11 @@ pub struct RunArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Also show what reloading these files would change on the running daemon at --api
+    #[arg(long)]
+    pub diff: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 mod common;
 
 mod check;
+mod check_diff;
 mod once;
 mod run;
 mod self_check;

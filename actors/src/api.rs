@@ -11,7 +11,9 @@ use serde_json::json;
 
 use std::sync::Arc;
 
-use crate::messages::{GetHost, GetHosts, GetReadiness, GetSchedulerStats, ReloadConfigNow};
+use crate::messages::{
+    GetHost, GetHosts, GetReadiness, GetRunningConfig, GetSchedulerStats, ReloadConfigNow,
+};
 use crate::metrics::Metrics;
 use crate::state_registry::StateRegistry;
 use crate::supervisor::Supervisor;
@@ -69,6 +71,7 @@ pub fn serve(
             .route("/api/v1/hosts/{label}", web::get().to(host))
             .route("/api/v1/scheduler", web::get().to(scheduler))
             .route("/-/reload", web::post().to(reload))
+            .route("/api/v1/config", web::get().to(running_config))
             .default_service(web::to(not_found))
     })
     // The API is small; one worker keeps threads for the checks.
@@ -181,6 +184,37 @@ async fn reload(request: HttpRequest, state: web::Data<ApiState>) -> HttpRespons
             "unchanged": diff.unchanged,
         })),
         Ok(Err(errors)) => HttpResponse::BadRequest().json(json!({ "errors": errors })),
+        Err(_) => unavailable("the supervisor"),
+    }
+}
+
+/// The running configuration as fingerprints per host and setting: enough for
+/// `flowstate check --diff` to tell what a reload would change, and no secret.
+async fn running_config(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
+    if let Some(denied) = refusal(&request, &state) {
+        return denied;
+    }
+    match state
+        .supervisor
+        .send(GetRunningConfig)
+        .timeout(ACTOR_DEADLINE)
+        .await
+    {
+        Ok(config) => {
+            let hosts: Vec<_> = config
+                .hosts()
+                .iter()
+                .map(|host| {
+                    let settings: serde_json::Map<String, serde_json::Value> = host
+                        .fingerprints()
+                        .into_iter()
+                        .map(|(key, fp)| (key.to_string(), serde_json::Value::String(fp)))
+                        .collect();
+                    json!({ "label": &*host.label, "settings": settings })
+                })
+                .collect();
+            HttpResponse::Ok().json(json!({ "hosts": hosts }))
+        }
         Err(_) => unavailable("the supervisor"),
     }
 }

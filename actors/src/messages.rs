@@ -138,3 +138,8 @@ pub struct AwaitPendingResults;
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "()")]
 pub struct FlushNotifiers;
+
+/// The configuration running now.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Arc<Config>")]
+pub struct GetRunningConfig;

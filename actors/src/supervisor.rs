@@ -15,9 +15,9 @@ use flowstate_config::{Config, ConfigDiff, HostConfiguration};
 use crate::alert_router::AlertRouter;
 use crate::host::HostActor;
 use crate::messages::{
-    ApplyConfig, AwaitPendingResults, FlushNotifiers, GetReadiness, GetSchedulerHealth,
-    HostActorDied, HostRestarted, ReloadConfig, ReloadConfigNow, Shutdown, StopChecking,
-    TrackHosts, UseNotifiers,
+    ApplyConfig, AwaitPendingResults, FlushNotifiers, GetReadiness, GetRunningConfig,
+    GetSchedulerHealth, HostActorDied, HostRestarted, ReloadConfig, ReloadConfigNow, Shutdown,
+    StopChecking, TrackHosts, UseNotifiers,
 };
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
@@ -316,6 +316,14 @@ impl Handler<GetReadiness> for Supervisor {
                 .await
                 .unwrap_or_else(|e| Err(format!("the state registry did not answer: {e}")))
         })
+    }
+}
+
+impl Handler<GetRunningConfig> for Supervisor {
+    type Result = MessageResult<GetRunningConfig>;
+
+    fn handle(&mut self, _: GetRunningConfig, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.config.clone())
     }
 }
 

@@ -234,6 +234,27 @@ impl HostConfiguration {
 }
 
 impl HostConfiguration {
+    /// Every setting as `(key, fingerprint)`: a stable hash of the value, secrets included,
+    /// that reveals nothing of it. Lets a running daemon and `flowstate check --diff` compare
+    /// configurations without either sending a secret.
+    pub fn fingerprints(&self) -> Vec<(&'static str, String)> {
+        self.settings()
+            .into_iter()
+            .map(|(key, value)| (key, fingerprint(&value)))
+            .collect()
+    }
+}
+
+/// FNV-1a of `value` as 16 hex digits: the same in every process and version, unlike the
+/// standard library's hasher.
+pub fn fingerprint(value: &str) -> String {
+    let hash = value.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+impl HostConfiguration {
     /// The shown settings with the URL redacted too (the raw list keeps it for comparison).
     pub fn describe(&self) -> Vec<(&'static str, String)> {
         let mut settings = self.shown_settings();
@@ -268,6 +289,13 @@ mod tests {
         assert!(ExpectedStatus::AnySuccess.accepts(204));
         assert!(!ExpectedStatus::AnySuccess.accepts(301));
         assert!(ExpectedStatus::OneOf(vec![301]).accepts(301));
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_differ() {
+        assert_eq!(fingerprint(""), "cbf29ce484222325");
+        assert_eq!(fingerprint("a"), "af63dc4c8601ec8c");
+        assert_ne!(fingerprint("Bearer one"), fingerprint("Bearer two"));
     }
 
     #[test]

@@ -6,16 +6,91 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use std::collections::BTreeMap;
+
 use flowstate_config::{Config, NotifierKind};
+use serde::Deserialize;
 
 use super::{exit, load_config, BadInput};
+use crate::api_client::ApiClient;
 use crate::cli::CheckArgs;
 use crate::table::Table;
 
 pub fn run(args: &CheckArgs) -> Result<ExitCode, BadInput> {
     let config = load_config(&args.config)?;
     print!("{}", summary(&config));
+    if args.diff {
+        let client = ApiClient::new(&args.api.api, args.api.token.clone());
+        let running: RunningConfig = client
+            .get("/api/v1/config")
+            .map_err(|e| BadInput(e.to_string()))?;
+        print!("{}", render_diff(&config, &running, client.base()));
+    }
     Ok(exit::success())
+}
+
+/// What `GET /api/v1/config` answers: fingerprints of each running host's settings.
+#[derive(Deserialize)]
+struct RunningConfig {
+    hosts: Vec<RunningHost>,
+}
+
+#[derive(Deserialize)]
+struct RunningHost {
+    label: String,
+    settings: BTreeMap<String, String>,
+}
+
+/// Added, removed and changed hosts (with the keys that changed), as a reload would apply
+/// them. Compares fingerprints, so no secret crosses the wire.
+fn render_diff(config: &Config, running: &RunningConfig, api: &str) -> String {
+    let mut out = format!("\nreloading would change, on the daemon at {api}:\n");
+    let running_labels: BTreeMap<&str, &RunningHost> = running
+        .hosts
+        .iter()
+        .map(|h| (h.label.as_str(), h))
+        .collect();
+    let mut unchanged = 0;
+    let mut changes = 0;
+    for host in config.hosts() {
+        match running_labels.get(&*host.label) {
+            None => {
+                changes += 1;
+                let _ = writeln!(
+                    out,
+                    "  + added     {} ({} {})",
+                    host.label,
+                    host.check.kind(),
+                    host.check.target()
+                );
+            }
+            Some(before) => {
+                let keys: Vec<&str> = host
+                    .fingerprints()
+                    .into_iter()
+                    .filter(|(key, fp)| before.settings.get(*key) != Some(fp))
+                    .map(|(key, _)| key)
+                    .collect();
+                if keys.is_empty() {
+                    unchanged += 1;
+                } else {
+                    changes += 1;
+                    let _ = writeln!(out, "  ~ changed   {}: {}", host.label, keys.join(", "));
+                }
+            }
+        }
+    }
+    for host in &running.hosts {
+        if config.host(&host.label).is_none() {
+            changes += 1;
+            let _ = writeln!(out, "  - removed   {}", host.label);
+        }
+    }
+    if changes == 0 {
+        let _ = writeln!(out, "  nothing: the daemon runs exactly this configuration");
+    }
+    let _ = writeln!(out, "  = {unchanged} unchanged");
+    out
 }
 
 fn duration(d: std::time::Duration) -> String {

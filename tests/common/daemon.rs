@@ -300,6 +300,14 @@ impl Daemon {
             .unwrap_or_else(|e| panic!("GET {path} from the daemon's API failed: {e}\n{self}"))
     }
 
+    /// `METHOD path` on the API with extra request headers (and an empty body).
+    #[track_caller]
+    pub fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
+        let api = self.api();
+        http_request(api, method, path, headers, "")
+            .unwrap_or_else(|e| panic!("{method} {path} to the daemon's API failed: {e}\n{self}"))
+    }
+
     /// `GET path` on the API, which must answer 200 with JSON.
     #[track_caller]
     pub fn json(&mut self, path: &str) -> Value {
@@ -525,6 +533,38 @@ pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<Answer> {
         stream,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_answer(&raw).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not an HTTP answer: {:?}", String::from_utf8_lossy(&raw)),
+        )
+    })
+}
+
+/// `METHOD path` with extra request headers and a body, over a fresh HTTP/1.1 connection
+/// (`Connection: close`), read to the end: for `POST /-/reload` and `Authorization` headers.
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<Answer> {
+    let mut stream = TcpStream::connect_timeout(&addr, HTTP_TIMEOUT)?;
+    stream.set_read_timeout(Some(HTTP_TIMEOUT))?;
+    stream.set_write_timeout(Some(HTTP_TIMEOUT))?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body.as_bytes())?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     parse_answer(&raw).ok_or_else(|| {
