@@ -191,6 +191,25 @@ fn main() {
     let elapsed = t0.elapsed().as_secs_f64();
     let scheduler = get_json(&api, "/api/v1/scheduler").unwrap_or(Value::Null);
     let rss = peak_rss_mib(pid);
+
+    // Reload with one host changed: how long until applied, and whether other hosts missed
+    // a check meanwhile (skipped slots would show it).
+    let skipped_before = scheduler["skipped_total"].as_u64().unwrap_or(0);
+    let edited = std::fs::read_to_string(&config)
+        .expect("read config")
+        .replacen("/h0\"", "/h0-changed\"", 1);
+    std::fs::write(&config, edited).expect("write config");
+    let reload_started = Instant::now();
+    let summary = post_json(&api, "/-/reload");
+    let reload_ms = reload_started.elapsed().as_secs_f64() * 1000.0;
+    let (checks_r0, _) = totals(&api).expect("read totals");
+    let t_r0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(3));
+    let (checks_r1, _) = totals(&api).expect("read totals");
+    let rate_after_reload = (checks_r1 - checks_r0) as f64 / t_r0.elapsed().as_secs_f64();
+    let skipped_after = get_json(&api, "/api/v1/scheduler")
+        .and_then(|v| v["skipped_total"].as_u64())
+        .unwrap_or(0);
     drop(daemon);
 
     let checks = (checks1 - checks0) as f64;
@@ -219,5 +238,22 @@ fn main() {
         scheduler["lag_samples"],
         scheduler["skipped_total"]
     );
+    println!(
+        "  reload, 1 of {hosts} hosts changed: applied in {reload_ms:.0} ms (POST /-/reload; changed: {}); checks/s in the 3 s after: {rate_after_reload:.0}; skipped slots during reload: {}",
+        summary.map(|v| v["changed"].to_string()).unwrap_or_else(|| "?".into()),
+        skipped_after.saturating_sub(skipped_before)
+    );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn post_json(api: &str, path: &str) -> Option<Value> {
+    let url = format!("{api}{path}");
+    actix_rt::System::new().block_on(async move {
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .finish();
+        let mut response = client.post(url).send().await.ok()?;
+        let body = response.body().limit(64 * 1024 * 1024).await.ok()?;
+        serde_json::from_slice(&body).ok()
+    })
 }
