@@ -173,7 +173,14 @@ impl Loader<'_> {
                 ));
             }
             for file in files {
-                self.load_file(&file, Some(path));
+                // A glob such as `*.yaml` beside the including file matches that file too:
+                // that is not a cycle the user asked for, so it is skipped (only for globs).
+                let is_self = is_glob
+                    && std::fs::canonicalize(&file).ok().as_ref()
+                        == self.stack.last().map(|(canonical, _)| canonical);
+                if !is_self {
+                    self.load_file(&file, Some(path));
+                }
             }
         }
         self.stack.pop();

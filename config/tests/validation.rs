@@ -1549,3 +1549,20 @@ fn error_messages_never_show_substituted_secrets() {
         assert!(!e.contains("env-api-key-789"), "{e}");
     }
 }
+
+#[test]
+fn a_glob_beside_the_including_file_skips_that_file_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.yaml",
+        "include: ['*.yaml']\nhosts:\n  - { label: a, url: 'http://x/' }\n",
+    );
+    write(
+        dir.path(),
+        "more.yaml",
+        "hosts:\n  - { label: b, url: 'http://y/' }\n",
+    );
+    let config = load_files(&[&main]).unwrap();
+    assert_eq!(labels(&config), ["a", "b"]);
+}
