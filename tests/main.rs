@@ -5,7 +5,9 @@ mod common;
 
 mod check;
 mod check_diff;
+mod observability;
 mod once;
+mod reload;
 mod run;
 mod self_check;
 mod tui;

@@ -7,6 +7,7 @@
 //! `serde_yaml` fork stays a one-line change.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
@@ -16,10 +17,14 @@ pub use serde_yaml::Value;
 use crate::error::Position;
 
 /// A parsed YAML document with the positions of its nodes.
+///
+/// Positions are only needed to report errors, so the second parse that finds them runs on
+/// the first lookup: a valid 10 000-host file loads without it.
 #[derive(Debug, Clone)]
 pub struct Document {
     pub root: Value,
-    marks: HashMap<String, NodeMarks>,
+    text: String,
+    marks: OnceLock<HashMap<String, NodeMarks>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -31,12 +36,22 @@ struct NodeMarks {
 impl Document {
     /// Where the value at `path` starts (`hosts[0].url`), if known.
     pub fn value_position(&self, path: &str) -> Option<Position> {
-        self.marks.get(path).map(|m| m.value)
+        self.marks().get(path).map(|m| m.value)
     }
 
     /// Where the key of the entry at `path` starts, falling back to its value.
     pub fn key_position(&self, path: &str) -> Option<Position> {
-        self.marks.get(path).map(|m| m.key.unwrap_or(m.value))
+        self.marks().get(path).map(|m| m.key.unwrap_or(m.value))
+    }
+
+    fn marks(&self) -> &HashMap<String, NodeMarks> {
+        self.marks.get_or_init(|| {
+            let mut recorder = MarkRecorder::default();
+            // The tree is already known to be valid YAML; should the second parser still
+            // disagree, we only lose positions, never the document.
+            let _ = Parser::new_from_str(&self.text).load(&mut recorder, false);
+            recorder.marks
+        })
     }
 }
 
@@ -64,13 +79,10 @@ pub fn parse(text: &str) -> Result<Document, SyntaxError> {
         }),
         message: strip_location(&e.to_string()),
     })?;
-    let mut recorder = MarkRecorder::default();
-    // The tree is already known to be valid YAML; should the second parser still disagree, we
-    // only lose positions, never the document.
-    let _ = Parser::new_from_str(text).load(&mut recorder, false);
     Ok(Document {
         root,
-        marks: recorder.marks,
+        text: text.to_string(),
+        marks: OnceLock::new(),
     })
 }
 
