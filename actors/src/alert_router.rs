@@ -39,6 +39,7 @@ impl AlertRouter {
     fn use_notifiers(&mut self, configs: &[Arc<NotifierConfig>]) {
         let mut next = HashMap::with_capacity(configs.len());
         for config in configs {
+            self.metrics.add_notifier(&config.name);
             let route = match self.notifiers.remove(&config.name) {
                 Some(route) if route.config.settings() == config.settings() => route,
                 _ => Route {
@@ -49,6 +50,7 @@ impl AlertRouter {
             next.insert(config.name.clone(), route);
         }
         for (name, mut old) in self.notifiers.drain() {
+            self.metrics.remove_notifier(&name);
             if let Err(e) = old.notifier.flush() {
                 log::error!(notifier = &*name, error = e.as_str(); "flushing a removed notifier failed");
             }

@@ -38,7 +38,13 @@ fn refusal(request: &HttpRequest, state: &ApiState) -> Option<HttpResponse> {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| {
+            // The scheme is case-insensitive (RFC 9110 §11.1) and may be followed by spaces.
+            let (scheme, credentials) = v.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| credentials.trim_start())
+        })
         .unwrap_or("");
     if constant_time_eq(presented.as_bytes(), token.expose().as_bytes()) {
         None

@@ -104,6 +104,8 @@ pub struct HostMetrics {
     failures: Counter,
     duration: Histogram,
     transitions: Counter,
+    /// Held so the series exists at 0 from the start: `increase()` then sees the first restart.
+    _restarts: Counter,
 }
 
 impl HostMetrics {
@@ -235,9 +237,43 @@ impl Metrics {
             "Open file descriptors",
             metrics.process_open_fds.clone(),
         );
+        // Series that exist before their first event, so `increase()` sees that event.
+        for result in ["success", "failure"] {
+            let _ = metrics.config_reloads.get_or_create(&ResultLabel {
+                result: result.into(),
+            });
+        }
         Metrics {
             registry,
             ..metrics
+        }
+    }
+
+    /// Creates a notifier's alert series at 0, for every result.
+    pub fn add_notifier(&self, name: &str) {
+        for result in [
+            AlertResult::Sent,
+            AlertResult::Failed,
+            AlertResult::Suppressed,
+        ] {
+            let _ = self.alerts.get_or_create(&AlertLabels {
+                notifier: name.to_string(),
+                result: result.as_str().to_string(),
+            });
+        }
+    }
+
+    /// Removes the alert series of a notifier that left the configuration.
+    pub fn remove_notifier(&self, name: &str) {
+        for result in [
+            AlertResult::Sent,
+            AlertResult::Failed,
+            AlertResult::Suppressed,
+        ] {
+            self.alerts.remove(&AlertLabels {
+                notifier: name.to_string(),
+                result: result.as_str().to_string(),
+            });
         }
     }
 
@@ -266,6 +302,7 @@ impl Metrics {
         let failures = self.checks.get_or_create(&check("failure")).clone();
         let duration = self.check_duration.get_or_create(&host()).clone();
         let transitions = self.transitions.get_or_create(&host()).clone();
+        let restarts = self.restarts.get_or_create(&host()).clone();
         let metrics = HostMetrics {
             up,
             status,
@@ -273,6 +310,7 @@ impl Metrics {
             failures,
             duration,
             transitions,
+            _restarts: restarts,
         };
         metrics.record_status(Status::Unknown);
         metrics

@@ -210,7 +210,11 @@ impl Supervisor {
         self.router.do_send(UseNotifiers(new.notifiers.clone()));
         for label in &diff.removed {
             self.stop_host(label);
+            // Here rather than in the registry: the series must be gone when a reload
+            // answers, not when the registry gets to its mailbox.
+            self.metrics.remove_host(label);
         }
+        self.metrics.set_hosts(new.hosts().len());
         for changed in &diff.changed {
             if let Some(host) = new.host(&changed.label) {
                 self.restart_host(host.clone(), ctx);
