@@ -19,8 +19,9 @@ use clap::Parser;
 use cli::{Cli, Command};
 use commands::exit;
 
-/// actix-web announces its workers at info: noise in a daemon's log.
-const DAEMON_LOG_FILTER: &str = "info,actix_server=warn,actix_web=warn";
+/// actix-web announces its workers and notify its watch bookkeeping at info: noise in a
+/// daemon's log.
+const DAEMON_LOG_FILTER: &str = "info,actix_server=warn,actix_web=warn,notify=warn";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -573,8 +573,6 @@ mod reload {
     /// written a while after, as a provisioning tool does in two steps. The 5 s poll would
     /// find the file too, so the test holds the daemon to its promise of 2 s.
     #[test]
-    #[ignore = "bug: ConfigWatcher only retries watching a missing include directory after a \
-                reload whose content changed, so files later written there wait for the 5 s poll"]
     fn include_directory_created_after_start_is_watched() {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
@@ -603,8 +601,6 @@ mod reload {
     /// replacement is applied, and so are later edits inside the new directory, within the
     /// promised 2 s (the 5 s poll would find them too).
     #[test]
-    #[ignore = "bug: ConfigWatcher keeps a deleted include directory in `watched`, so the new \
-                directory of the same path is never watched and edits in it wait for the 5 s poll"]
     fn include_directory_replaced_stays_watched() {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
@@ -876,7 +872,6 @@ mod reload {
     /// `server.token` is not one of the settings that need a restart, so a reload that rotates
     /// it must be applied: the new token opens the API, the old one no longer does.
     #[test]
-    #[ignore = "bug: a reloaded server.token is silently ignored; the API keeps the old one"]
     fn rotated_token_is_applied() {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
@@ -1219,8 +1214,6 @@ mod doesnt_reload {
     /// After a refused `server.listen` change, the file going back to the address the daemon
     /// really listens on changes nothing that needs a restart: no warning.
     #[test]
-    #[ignore = "bug: the Supervisor stores the refused server.listen as running, so reverting \
-                it warns that it 'cannot change while running'"]
     fn reverting_a_refused_listen_change_does_not_warn() {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
@@ -1475,8 +1468,6 @@ mod transient_state {
     /// and pager go away together): the `removed` event still reaches that notifier, or the
     /// incident it opened stays open forever.
     #[test]
-    #[ignore = "bug: the Supervisor sends UseNotifiers before the registry emits the `removed` \
-                event, so the router drops it: 'host alerts a notifier that does not exist'"]
     fn host_removed_with_its_notifier_still_gets_the_removed_event() {
         let server = healthy();
         let refused = format!("http://127.0.0.1:{}/", closed_port());
@@ -1705,9 +1696,6 @@ mod transient_state {
     /// (three debounces). The empty file in between is no configuration to run: monitoring
     /// goes on with the hosts it has, their state intact, and nothing is alerted.
     #[test]
-    #[ignore = "bug: a zero-byte config file is a valid empty configuration, so the watcher \
-                applies it 250 ms into a slow in-place write: every host is removed (down ones \
-                with a `removed` event), then re-added with its state lost"]
     fn file_emptied_by_a_slow_in_place_writer_keeps_every_host() {
         use std::io::Write;
         let server = healthy();
@@ -1769,9 +1757,6 @@ mod transient_state {
     /// when the old one has stopped; the second, finding the host unchanged, must not cancel
     /// that start.
     #[test]
-    #[ignore = "bug: Supervisor::restart_host only starts the new actor if the host's Arc is \
-                still the current one; a second reload in between replaces the Arc with an \
-                equal one, so the changed host is never started again and silently stops"]
     fn reloads_racing_each_other_keep_a_changed_host_checked() {
         let server = healthy();
         let item = |label: &str, extra: &str| host(label, &server.url(&format!("/{label}")), extra);

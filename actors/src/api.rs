@@ -9,7 +9,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use flowstate_config::Secret;
 use serde_json::json;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use crate::messages::{
     GetHost, GetHosts, GetReadiness, GetRunningConfig, GetSchedulerStats, ReloadConfigNow,
@@ -27,13 +27,21 @@ pub struct ApiState {
     pub registry: Addr<StateRegistry>,
     pub supervisor: Addr<Supervisor>,
     pub metrics: Arc<Metrics>,
-    /// `server.token`: required by `/api/*` and `/-/*` when set.
-    pub token: Option<Secret>,
+    /// `server.token`: required by `/api/*` and `/-/*` when set; a reload may change it.
+    pub token: SharedToken,
 }
+
+/// The token as the configuration says now, shared between the Supervisor and the API.
+pub type SharedToken = Arc<RwLock<Option<Secret>>>;
 
 /// The 401 answer when the request may not use a protected endpoint; `None` when it may.
 fn refusal(request: &HttpRequest, state: &ApiState) -> Option<HttpResponse> {
-    let token = state.token.as_ref()?;
+    // A poisoned lock means a writer panicked mid-update: refuse rather than open the API.
+    let guard = state.token.read().ok();
+    let token = match &guard {
+        Some(guard) => guard.as_ref()?,
+        None => return Some(HttpResponse::ServiceUnavailable().finish()),
+    };
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)

@@ -11,7 +11,7 @@
 //! network filesystems). A file that does not validate is logged with every error, counted,
 //! and ignored: the last good configuration keeps running.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,7 +38,8 @@ pub struct ConfigWatcher {
     supervisor: Addr<Supervisor>,
     metrics: Arc<Metrics>,
     watcher: Option<RecommendedWatcher>,
-    watched: BTreeSet<PathBuf>,
+    /// Watched directories with the identity (inode) of the directory the watch is on.
+    watched: BTreeMap<PathBuf, u64>,
     /// The hash of the content last looked at, valid or not, so one bad save is logged once.
     last_seen: u64,
     /// Bumped by every event; a debounce timer only fires if no newer event came.
@@ -48,7 +49,10 @@ pub struct ConfigWatcher {
 /// Something changed in a watched directory.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct FilesChanged;
+struct FilesChanged {
+    /// Paths the event says were removed: a watched directory among them lost its watch.
+    removed: Vec<PathBuf>,
+}
 
 impl ConfigWatcher {
     /// `config` is the configuration already running, read from `files`.
@@ -66,27 +70,50 @@ impl ConfigWatcher {
             supervisor,
             metrics,
             watcher: None,
-            watched: BTreeSet::new(),
+            watched: BTreeMap::new(),
             last_seen,
             event_generation: 0,
         }
     }
 
-    /// Watches the directories of the config files and include globs not watched yet.
+    /// Keeps a watch on the directory of every config file and include glob. A directory that
+    /// does not exist (yet, or any more) is watched through its nearest existing ancestor, so
+    /// its creation is an event too; a watch whose directory vanished is forgotten so the
+    /// directory is watched again when it comes back (also when it was replaced by a new one
+    /// of the same name: the old watch is on the old inode). Cheap: runs on every event and
+    /// poll.
     fn watch_directories(&mut self) {
         let Some(watcher) = self.watcher.as_mut() else {
             return;
         };
+        let stale: Vec<PathBuf> = self
+            .watched
+            .iter()
+            .filter(|(dir, inode)| directory_inode(dir) != Some(**inode))
+            .map(|(dir, _)| dir.clone())
+            .collect();
+        for dir in stale {
+            // The watch may already be gone with its directory; either way it is forgotten.
+            let _ = watcher.unwatch(&dir);
+            self.watched.remove(&dir);
+        }
         let wanted: BTreeSet<PathBuf> = self
             .files
             .iter()
             .chain(&self.include_globs)
-            .map(|p| directory_of(p))
+            .map(|p| nearest_existing(&directory_of(p)))
             .collect();
-        for dir in wanted.difference(&self.watched.clone()) {
+        let missing: Vec<PathBuf> = wanted
+            .into_iter()
+            .filter(|d| !self.watched.contains_key(d))
+            .collect();
+        for dir in &missing {
+            let Some(inode) = directory_inode(dir) else {
+                continue;
+            };
             match watcher.watch(dir, RecursiveMode::NonRecursive) {
                 Ok(()) => {
-                    self.watched.insert(dir.clone());
+                    self.watched.insert(dir.clone(), inode);
                 }
                 Err(e) => log::warn!(
                     directory = dir.display().to_string().as_str(),
@@ -99,11 +126,19 @@ impl ConfigWatcher {
 
     /// Re-reads everything; applies the configuration if its content changed and is valid.
     fn reload_if_changed(&mut self, ctx: &mut Context<Self>) {
+        self.watch_directories();
         let hash = content_hash(&self.files, &self.include_globs);
         if hash == self.last_seen {
             return;
         }
         self.last_seen = hash;
+        // `cmd > flowstate.yaml` empties the file before the writer's first byte: an empty
+        // main file is almost always a save in progress, and applying it would drop every
+        // host with its state. Wait for content (the next event or poll brings it).
+        if let Some(empty) = self.files.iter().find(|f| is_blank(f)) {
+            log::warn!(file = empty.display().to_string().as_str(); "config file is empty; keeping the running configuration until it has content");
+            return;
+        }
         match flowstate_config::load(&self.files) {
             Ok(config) => {
                 self.include_globs = config.include_globs.clone();
@@ -138,9 +173,17 @@ impl Actor for ConfigWatcher {
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             match event {
                 Ok(event) if matches!(event.kind, EventKind::Access(_)) => {}
-                Ok(_) => address.do_send(FilesChanged),
+                Ok(event) => {
+                    let removed = match event.kind {
+                        EventKind::Remove(_) => event.paths,
+                        _ => Vec::new(),
+                    };
+                    address.do_send(FilesChanged { removed });
+                }
                 // A lost event (queue overflow) may hide an edit: look again.
-                Err(_) => address.do_send(FilesChanged),
+                Err(_) => address.do_send(FilesChanged {
+                    removed: Vec::new(),
+                }),
             }
         });
         match watcher {
@@ -158,7 +201,13 @@ impl Actor for ConfigWatcher {
 impl Handler<FilesChanged> for ConfigWatcher {
     type Result = ();
 
-    fn handle(&mut self, _: FilesChanged, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: FilesChanged, ctx: &mut Context<Self>) {
+        // A removed directory takes its watch with it, and a new one of the same name may
+        // even get the same inode: forget the watch now so the next look watches it again.
+        for path in &msg.removed {
+            self.watched
+                .retain(|dir, _| !(path == dir || path.ends_with(dir)));
+        }
         self.event_generation += 1;
         let generation = self.event_generation;
         ctx.run_later(DEBOUNCE, move |act, ctx| {
@@ -184,6 +233,31 @@ fn directory_of(path: &Path) -> PathBuf {
     } else {
         dir
     }
+}
+
+/// The path itself if it is a directory, else its nearest ancestor that is.
+fn nearest_existing(dir: &Path) -> PathBuf {
+    let mut candidate = dir.to_path_buf();
+    while !candidate.is_dir() {
+        if !candidate.pop() || candidate.as_os_str().is_empty() {
+            return PathBuf::from(".");
+        }
+    }
+    candidate
+}
+
+/// The inode of a directory, or `None` when there is no directory there.
+fn directory_inode(dir: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir)
+        .ok()
+        .filter(|m| m.is_dir())
+        .map(|m| m.ino())
+}
+
+/// Whether a config file exists but holds nothing but white space.
+fn is_blank(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| bytes.iter().all(u8::is_ascii_whitespace))
 }
 
 /// A hash of every config file's and every include match's name and content: equal hashes

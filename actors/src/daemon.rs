@@ -1,12 +1,13 @@
 //! Wiring the actors together: what `flowstate run` starts, and what tests start in-process.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use actix::prelude::*;
 use flowstate_config::Config;
 
 use crate::alert_router::AlertRouter;
+use crate::api::SharedToken;
 use crate::config_watcher::ConfigWatcher;
 use crate::messages::ApplyConfig;
 use crate::metrics::Metrics;
@@ -16,6 +17,8 @@ use crate::supervisor::Supervisor;
 
 /// The running actors' addresses.
 pub struct Daemon {
+    /// The API token as the running configuration says: hand it to the API.
+    pub token: SharedToken,
     pub watcher: Option<Addr<ConfigWatcher>>,
     pub metrics: Arc<Metrics>,
     pub supervisor: Addr<Supervisor>,
@@ -28,6 +31,7 @@ impl Daemon {
     /// re-read on `ReloadConfig`; `probes` makes each arbiter's probe.
     pub fn start(config: Arc<Config>, config_files: Vec<PathBuf>, probes: ProbeFactory) -> Daemon {
         let metrics = Arc::new(Metrics::new());
+        let token: SharedToken = Arc::new(RwLock::new(config.server.token.clone()));
         // Alert delivery writes files and stdout: keep it off the threads that run checks.
         let router = AlertRouter::start_in_arbiter(&Arbiter::new().handle(), {
             let notifiers = config.notifiers.clone();
@@ -42,6 +46,7 @@ impl Daemon {
             router.clone(),
             metrics.clone(),
         )
+        .with_shared_token(token.clone())
         .start();
         supervisor.do_send(ApplyConfig(config.clone()));
         // Edits of the files are noticed and applied; a configuration built in code has none.
@@ -49,6 +54,7 @@ impl Daemon {
             ConfigWatcher::new(config_files, &config, supervisor.clone(), metrics.clone()).start()
         });
         Daemon {
+            token,
             watcher,
             metrics,
             supervisor,

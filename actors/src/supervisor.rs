@@ -13,6 +13,7 @@ use actix::prelude::*;
 use flowstate_config::{Config, ConfigDiff, HostConfiguration};
 
 use crate::alert_router::AlertRouter;
+use crate::api::SharedToken;
 use crate::host::HostActor;
 use crate::messages::{
     ApplyConfig, AwaitPendingResults, FlushNotifiers, GetReadiness, GetRunningConfig,
@@ -40,6 +41,8 @@ pub struct Supervisor {
     metrics: Arc<Metrics>,
     /// The origin of every host's schedule grid, so restarts and reloads keep each phase.
     epoch: Instant,
+    /// The API's bearer token, shared with the API so a reload can rotate it.
+    shared_token: Option<SharedToken>,
     /// The dead man's switch and the settings it runs with, when configured.
     self_check: Option<(flowstate_config::SelfCheckSettings, Addr<SelfCheck>)>,
     /// Every host of the configuration has been scheduled.
@@ -74,10 +77,17 @@ impl Supervisor {
             router,
             metrics,
             epoch: Instant::now(),
+            shared_token: None,
             self_check: None,
             ready: false,
             shutting_down: false,
         }
+    }
+
+    /// Lets reloads rotate the API's token.
+    pub fn with_shared_token(mut self, token: SharedToken) -> Self {
+        self.shared_token = Some(token);
+        self
     }
 
     fn start_host(&mut self, host: Arc<HostConfiguration>, ctx: &mut Context<Self>) {
@@ -131,14 +141,15 @@ impl Supervisor {
         let stopped = old.addr.send(StopChecking {
             finish_in_flight: false,
         });
+        let label = host.label.clone();
         ctx.spawn(stopped.into_actor(self).map(move |_, act, ctx| {
-            // A later reload may have changed or removed the host meanwhile.
-            let still_current = act
-                .config
-                .host(&host.label)
-                .is_some_and(|current| Arc::ptr_eq(current, &host));
-            if still_current && !act.shutting_down && !act.hosts.contains_key(&host.label) {
-                act.start_host(host, ctx);
+            // A later reload may have changed or removed the host meanwhile: start whatever
+            // version is configured now, unless another restart already did.
+            let current = act.config.host(&label).cloned();
+            if let (Some(current), false) =
+                (current, act.shutting_down || act.hosts.contains_key(&label))
+            {
+                act.start_host(current, ctx);
             }
         }));
     }
@@ -193,6 +204,16 @@ impl Supervisor {
 
     fn apply(&mut self, new: Arc<Config>, ctx: &mut Context<Self>) -> ConfigDiff {
         let diff = ConfigDiff::between(&self.config, &new);
+        // Settings that cannot change while running keep their running values, so reverting
+        // a refused edit is not refused again.
+        let new = if self.ready && !diff.needs_restart.is_empty() {
+            let mut kept = (*new).clone();
+            kept.server.listen = self.config.server.listen;
+            kept.state.path = self.config.state.path.clone();
+            Arc::new(kept)
+        } else {
+            new
+        };
         // Before the first configuration there is nothing running to keep.
         let restart_only = if self.ready {
             diff.needs_restart.as_slice()
@@ -202,12 +223,27 @@ impl Supervisor {
         for setting in restart_only {
             log::warn!(setting = *setting; "this setting changed but cannot change while running; restart flowstate to apply it");
         }
-        // The registry learns of new hosts before their first result can arrive.
-        self.registry.do_send(TrackHosts {
+        // The registry learns of new hosts before their first result can arrive. The router
+        // switches notifiers only after the registry has sent the `removed` events of this
+        // reload, which may be for a notifier that is leaving too.
+        let tracked = self.registry.send(TrackHosts {
             hosts: new.hosts().to_vec(),
             history: new.state.history,
         });
-        self.router.do_send(UseNotifiers(new.notifiers.clone()));
+        let router = self.router.clone();
+        let notifiers = new.notifiers.clone();
+        ctx.spawn(
+            async move {
+                let _ = tracked.await;
+                router.do_send(UseNotifiers(notifiers));
+            }
+            .into_actor(self),
+        );
+        if let Some(token) = &self.shared_token {
+            if let Ok(mut current) = token.write() {
+                current.clone_from(&new.server.token);
+            }
+        }
         for label in &diff.removed {
             self.stop_host(label);
             // Here rather than in the registry: the series must be gone when a reload

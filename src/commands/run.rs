@@ -30,7 +30,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, BadInput> {
                 registry: daemon.registry.clone(),
                 supervisor: daemon.supervisor.clone(),
                 metrics: daemon.metrics.clone(),
-                token: config.server.token.clone(),
+                token: daemon.token.clone(),
             };
             let (server, address) = api::serve(listen, state).map_err(|e| {
                 BadInput(format!(
