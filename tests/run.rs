@@ -408,10 +408,21 @@ impl StallServer {
                         break;
                     }
                     let Ok(stream) = stream else { continue };
-                    {
+                    let overlapping = {
                         let mut c = counts.lock().unwrap();
                         c.accepted += 1;
                         c.open += 1;
+                        c.open > 1
+                    };
+                    // The daemon closes a check's connection before it opens the next, but
+                    // this server's reader thread may see that close a little after the new
+                    // accept. Judge overlap once such a close had time to arrive: a real one
+                    // (a check still in flight) stays open far longer.
+                    if overlapping {
+                        thread::sleep(Duration::from_millis(100));
+                    }
+                    {
+                        let mut c = counts.lock().unwrap();
                         c.peak = c.peak.max(c.open);
                     }
                     let (counts, stopping) = (counts.clone(), stopping.clone());
