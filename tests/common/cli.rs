@@ -66,6 +66,42 @@ impl Sandbox {
     }
 }
 
+/// The binary with `args` in `cwd`, stdin closed, stdout and stderr piped, and a cleared
+/// environment holding only [`PASSED_THROUGH`] and `env`; with how to show it in failures.
+pub fn flowstate_command(
+    args: &[OsString],
+    env: &[(String, String)],
+    cwd: &Path,
+) -> (Command, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flowstate"));
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for name in PASSED_THROUGH {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let shown = format!(
+        "{}flowstate {}",
+        env.iter()
+            .map(|(k, v)| format!("{k}={v:?} "))
+            .collect::<String>(),
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    (command, shown)
+}
+
 /// One invocation of the binary, built up, then run by [`Run::output`].
 #[must_use]
 pub struct Run {
@@ -99,34 +135,7 @@ impl Run {
     /// Runs to completion and captures everything; kills the process and fails the test if it
     /// runs past [`RUN_DEADLINE`].
     pub fn output(self) -> Outcome {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_flowstate"));
-        command
-            .args(&self.args)
-            .current_dir(&self.cwd)
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for name in PASSED_THROUGH {
-            if let Some(value) = std::env::var_os(name) {
-                command.env(name, value);
-            }
-        }
-        for (name, value) in &self.env {
-            command.env(name, value);
-        }
-        let shown = format!(
-            "{}flowstate {}",
-            self.env
-                .iter()
-                .map(|(k, v)| format!("{k}={v:?} "))
-                .collect::<String>(),
-            self.args
-                .iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
+        let (mut command, shown) = flowstate_command(&self.args, &self.env, &self.cwd);
         let mut child = command.spawn().expect("start the flowstate binary");
         let stdout = drain(child.stdout.take().expect("stdout is piped"));
         let stderr = drain(child.stderr.take().expect("stderr is piped"));

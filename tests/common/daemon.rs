@@ -14,22 +14,20 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::cli::flowstate_command;
 use super::wait::wait_for;
 use super::Sandbox;
 
 /// How long any condition about a running daemon may take before its test fails. Generous on
 /// purpose: it only bounds how long a broken build takes to fail.
 pub const DEADLINE: Duration = Duration::from_secs(20);
-
-/// Variables passed through from the test's environment: none of them changes behaviour.
-const PASSED_THROUGH: &[&str] = &["PATH", "RUST_BACKTRACE", "LLVM_PROFILE_FILE"];
 
 /// How long one API request may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -68,34 +66,7 @@ impl DaemonBuilder {
 
     /// Starts the daemon and returns at once, whatever it does next.
     pub fn spawn(self) -> Daemon {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_flowstate"));
-        command
-            .args(&self.args)
-            .current_dir(&self.cwd)
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for name in PASSED_THROUGH {
-            if let Some(value) = std::env::var_os(name) {
-                command.env(name, value);
-            }
-        }
-        for (name, value) in &self.env {
-            command.env(name, value);
-        }
-        let shown = format!(
-            "{}flowstate {}",
-            self.env
-                .iter()
-                .map(|(k, v)| format!("{k}={v:?} "))
-                .collect::<String>(),
-            self.args
-                .iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
+        let (mut command, shown) = flowstate_command(&self.args, &self.env, &self.cwd);
         let mut child = command.spawn().expect("start the flowstate binary");
         let stdout = Captured::read(child.stdout.take().expect("stdout is piped"));
         let stderr = Captured::read(child.stderr.take().expect("stderr is piped"));
