@@ -47,6 +47,9 @@ impl ConfigDiff {
         for host in new.hosts() {
             match old.host(&host.label) {
                 None => diff.added.push(host.label.clone()),
+                Some(before) if before.same_settings(host) => {
+                    diff.unchanged.push(host.label.clone());
+                }
                 Some(before) => {
                     let keys = changed_keys(&before.settings(), &host.settings());
                     if keys.is_empty() {

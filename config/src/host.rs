@@ -234,6 +234,32 @@ impl HostConfiguration {
 }
 
 impl HostConfiguration {
+    /// Whether every effective setting equals `other`'s (the origin aside): what
+    /// [`Self::settings`] would compare, without formatting a string, so diffing 10 000 hosts
+    /// costs next to nothing.
+    pub fn same_settings(&self, other: &HostConfiguration) -> bool {
+        let checks_equal = match (&self.check, &other.check) {
+            (Check::Http(a), Check::Http(b)) => {
+                a.url == b.url
+                    && a.method == b.method
+                    && a.headers == b.headers
+                    && a.body == b.body
+                    && a.status == b.status
+                    && a.regex.as_ref().map(Regex::as_str) == b.regex.as_ref().map(Regex::as_str)
+                    && a.follow_redirects == b.follow_redirects
+                    && a.max_redirects == b.max_redirects
+                    && a.max_body_bytes == b.max_body_bytes
+            }
+        };
+        checks_equal
+            && self.interval == other.interval
+            && self.timeout == other.timeout
+            && self.failure_threshold == other.failure_threshold
+            && self.success_threshold == other.success_threshold
+            && self.max_response_time == other.max_response_time
+            && self.alerts == other.alerts
+    }
+
     /// Every setting as `(key, fingerprint)`: a stable hash of the value, secrets included,
     /// that reveals nothing of it. Lets a running daemon and `flowstate check --diff` compare
     /// configurations without either sending a secret.
