@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::common::configs::{document_serving, host, ALERTS};
 use crate::common::daemon::{complete_lines, http_get, http_request, Answer};
 use crate::common::wait::wait_for;
 use crate::common::{closed_port, Daemon, Response, Sandbox, TestServer, DEADLINE};
@@ -41,9 +42,6 @@ const APPLY_DEADLINE: Duration = Duration::from_secs(5);
 /// How soon an edit is promised to apply. Only tests where the 5 s poll would hide a watch
 /// that is missing hold the daemon to it.
 const PROMISE: Duration = Duration::from_secs(2);
-
-/// Where the file notifier of [`document`] appends events, relative to the config file.
-const ALERTS: &str = "alerts.jsonl";
 
 /// The config file the daemon runs on, relative to the sandbox: in a directory of its own, so
 /// the sandbox root can hold files that are not part of the configuration.
@@ -57,26 +55,6 @@ const FAST: &str = "interval: 100ms, timeout: 100ms, failure_threshold: 3";
 /// (stdout, text) and `audit` (the file [`ALERTS`]).
 fn document(top: &str, defaults: &str, hosts: &[String]) -> String {
     document_serving("listen: \"127.0.0.1:0\"", top, defaults, hosts)
-}
-
-/// [`document`] with `server` written as `server` (the inside of a flow mapping).
-fn document_serving(server: &str, top: &str, defaults: &str, hosts: &[String]) -> String {
-    format!(
-        "server: {{ {server} }}\n{top}\
-         defaults: {{ {defaults}, alerts: [console, audit] }}\n\
-         notifiers:\n  console: {{ type: stdout }}\n  audit: {{ type: file, path: {ALERTS} }}\n\
-         hosts:\n{}",
-        hosts.concat()
-    )
-}
-
-/// One host list item; `extra` holds more `key: value` lines.
-fn host(label: &str, url: &str, extra: &str) -> String {
-    let mut item = format!("  - label: {label}\n    url: '{url}'\n");
-    for line in extra.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        item.push_str(&format!("    {line}\n"));
-    }
-    item
 }
 
 /// An included file: only hosts.

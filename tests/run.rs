@@ -19,12 +19,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
+use crate::common::configs::{document_serving, host, ALERTS};
 use crate::common::daemon::{complete_lines, http_get};
 use crate::common::wait::{wait_for, wait_until};
 use crate::common::{closed_port, Daemon, Response, Sandbox, TestServer, DEADLINE};
-
-/// Where the file notifier of [`config`] appends events, relative to the sandbox.
-const ALERTS: &str = "alerts.jsonl";
 
 /// A config with the API on a free port, `defaults` (the inside of a flow mapping) and two
 /// notifiers every host alerts: `console` (stdout, text) and `audit` (the file [`ALERTS`]).
@@ -34,22 +32,7 @@ fn config(defaults: &str, hosts: &[String]) -> String {
 
 /// [`config`] with `server.listen` written as `listen` (YAML).
 fn config_listening(listen: &str, defaults: &str, hosts: &[String]) -> String {
-    format!(
-        "server: {{ listen: {listen} }}\n\
-         defaults: {{ {defaults}, alerts: [console, audit] }}\n\
-         notifiers:\n  console: {{ type: stdout }}\n  audit: {{ type: file, path: {ALERTS} }}\n\
-         hosts:\n{}",
-        hosts.concat()
-    )
-}
-
-/// One host list item; `extra` holds more `key: value` lines.
-fn host(label: &str, url: &str, extra: &str) -> String {
-    let mut item = format!("  - label: {label}\n    url: '{url}'\n");
-    for line in extra.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        item.push_str(&format!("    {line}\n"));
-    }
-    item
+    document_serving(&format!("listen: {listen}"), "", defaults, hosts)
 }
 
 /// Starts `flowstate run -c flowstate.yaml ARGS...` on `config` in a new sandbox.

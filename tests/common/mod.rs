@@ -2,10 +2,12 @@
 //!
 //! - [`server`]: a loopback HTTP target whose answers the test controls, recording requests.
 //! - [`cli`]: config files in a temporary directory and runs of the real binary.
+//! - [`configs`]: config documents for daemon tests.
 //! - [`daemon`]: `flowstate run` as a child process: its output, its API, signals, its exit.
 //! - [`wait`]: waiting for a condition with a deadline.
 
 pub mod cli;
+pub mod configs;
 pub mod daemon;
 pub mod server;
 pub mod wait;

@@ -1,0 +1,26 @@
+//! Config documents for daemon tests: the API on a free port, two notifiers every host alerts
+//! (`console` on stdout, `audit` appending to [`ALERTS`]), and host list items.
+
+/// Where the `audit` file notifier appends events, relative to the sandbox.
+pub const ALERTS: &str = "alerts.jsonl";
+
+/// A config document: `server` (the inside of a flow mapping), `top` (more top-level lines,
+/// e.g. `include`), `defaults` (the inside of a flow mapping) and the two notifiers.
+pub fn document_serving(server: &str, top: &str, defaults: &str, hosts: &[String]) -> String {
+    format!(
+        "server: {{ {server} }}\n{top}\
+         defaults: {{ {defaults}, alerts: [console, audit] }}\n\
+         notifiers:\n  console: {{ type: stdout }}\n  audit: {{ type: file, path: {ALERTS} }}\n\
+         hosts:\n{}",
+        hosts.concat()
+    )
+}
+
+/// One host list item; `extra` holds more `key: value` lines.
+pub fn host(label: &str, url: &str, extra: &str) -> String {
+    let mut item = format!("  - label: {label}\n    url: '{url}'\n");
+    for line in extra.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        item.push_str(&format!("    {line}\n"));
+    }
+    item
+}
