@@ -305,13 +305,8 @@ impl Handler<ReloadConfig> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, _: ReloadConfig, ctx: &mut Context<Self>) {
-        if self.config_files.is_empty() || self.shutting_down {
-            return;
-        }
-        match flowstate_config::load(&self.config_files) {
-            Ok(config) => ctx.notify(ApplyConfig(Arc::new(config))),
-            Err(errors) => self.reject_reload(&errors),
-        }
+        // The same path as `POST /-/reload`; the outcome is logged there.
+        ctx.notify(ReloadConfigNow);
     }
 }
 
@@ -368,28 +363,38 @@ impl Handler<GetRunningConfig> for Supervisor {
 }
 
 impl Handler<ReloadConfigNow> for Supervisor {
-    type Result = Result<ConfigDiff, Vec<String>>;
+    type Result = ResponseActFuture<Self, Result<ConfigDiff, Vec<String>>>;
 
-    fn handle(&mut self, _: ReloadConfigNow, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _: ReloadConfigNow, _: &mut Context<Self>) -> Self::Result {
         if self.shutting_down {
-            return Err(vec!["shutting down".to_string()]);
+            return Box::pin(actix::fut::ready(Err(vec!["shutting down".to_string()])));
         }
         if self.config_files.is_empty() {
-            return Err(vec![
-                "this daemon was not started from configuration files".to_string()
-            ]);
+            return Box::pin(actix::fut::ready(Err(vec![
+                "this daemon was not started from configuration files".to_string(),
+            ])));
         }
-        match flowstate_config::load(&self.config_files) {
-            Ok(config) => {
-                let diff = self.apply(Arc::new(config), ctx);
-                self.log_reload(&diff);
-                Ok(diff)
-            }
-            Err(errors) => {
-                self.reject_reload(&errors);
-                Err(errors.diagnostics.iter().map(ToString::to_string).collect())
-            }
-        }
+        // Reading and validating a large file takes a while: do it on a blocking thread so
+        // this arbiter keeps handling check results meanwhile.
+        let files = self.config_files.clone();
+        let loaded = actix_rt::task::spawn_blocking(move || flowstate_config::load(&files));
+        Box::pin(
+            loaded
+                .into_actor(self)
+                .map(|loaded, act, ctx| match loaded {
+                    _ if act.shutting_down => Err(vec!["shutting down".to_string()]),
+                    Ok(Ok(config)) => {
+                        let diff = act.apply(Arc::new(config), ctx);
+                        act.log_reload(&diff);
+                        Ok(diff)
+                    }
+                    Ok(Err(errors)) => {
+                        act.reject_reload(&errors);
+                        Err(errors.diagnostics.iter().map(ToString::to_string).collect())
+                    }
+                    Err(e) => Err(vec![format!("loading the configuration failed: {e}")]),
+                }),
+        )
     }
 }
 
