@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use flowstate_config::host::stable_hash;
 use flowstate_config::HostConfiguration;
 use tokio::sync::oneshot;
 
@@ -191,7 +192,7 @@ pub struct Schedule {
 impl Schedule {
     pub fn new(epoch: Instant, interval: Duration, label: &str) -> Self {
         let interval_nanos = interval.as_nanos().max(1);
-        let phase = Duration::from_nanos((u128::from(label_hash(label)) % interval_nanos) as u64);
+        let phase = Duration::from_nanos((u128::from(stable_hash(label)) % interval_nanos) as u64);
         Schedule {
             epoch,
             interval,
@@ -230,13 +231,6 @@ impl Schedule {
         self.next_due = Some(next);
         (next, missed)
     }
-}
-
-/// FNV-1a: stable across runs and versions, unlike the standard library's hasher.
-fn label_hash(label: &str) -> u64 {
-    label.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]

@@ -94,8 +94,8 @@ impl Supervisor {
         self.next_generation += 1;
         let generation = self.next_generation;
         // A stable arbiter per label keeps a host on one thread across restarts.
-        let arbiter =
-            &self.arbiters[(label_index(&host.label) % self.arbiters.len() as u64) as usize];
+        let arbiter = &self.arbiters[(flowstate_config::host::stable_hash(&host.label)
+            % self.arbiters.len() as u64) as usize];
         let factory = self.probe_factory.clone();
         let registry = self.registry.clone().recipient();
         let supervisor = ctx.address().recipient();
@@ -273,12 +273,6 @@ fn empty_config() -> Config {
     // An empty document is always valid; should that ever change, fail loudly at start.
     flowstate_config::load_str("(none)", "", &|_| None)
         .unwrap_or_else(|e| panic!("the empty configuration is invalid: {e}"))
-}
-
-fn label_index(label: &str) -> u64 {
-    label
-        .bytes()
-        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
 }
 
 impl Actor for Supervisor {

@@ -184,11 +184,6 @@ impl HostConfiguration {
         self.settings_with(|header| header.value.clone())
     }
 
-    /// The same settings, fit to print: secrets redacted.
-    pub fn shown_settings(&self) -> Vec<(&'static str, String)> {
-        self.settings_with(|header| header.shown_value().to_string())
-    }
-
     fn settings_with(
         &self,
         header_value: impl Fn(&HttpHeader) -> String,
@@ -271,19 +266,23 @@ impl HostConfiguration {
     }
 }
 
-/// FNV-1a of `value` as 16 hex digits: the same in every process and version, unlike the
-/// standard library's hasher.
-pub fn fingerprint(value: &str) -> String {
-    let hash = value.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+/// FNV-1a of `value`: the same in every process and version, unlike the standard library's
+/// hasher. Fingerprints, schedule phases and arbiter placement all rely on that.
+pub fn stable_hash(value: &str) -> u64 {
+    value.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{hash:016x}")
+    })
+}
+
+/// [`stable_hash`] of `value` as 16 hex digits.
+pub fn fingerprint(value: &str) -> String {
+    format!("{:016x}", stable_hash(value))
 }
 
 impl HostConfiguration {
-    /// The shown settings with the URL redacted too (the raw list keeps it for comparison).
+    /// The settings fit to print: header secrets, URL credentials and the body hidden.
     pub fn describe(&self) -> Vec<(&'static str, String)> {
-        let mut settings = self.shown_settings();
+        let mut settings = self.settings_with(|header| header.shown_value().to_string());
         for (key, value) in &mut settings {
             if *key == "url" {
                 *value = self.check.target();
