@@ -141,9 +141,11 @@ impl ConfigWatcher {
         }
         match flowstate_config::load(&self.files) {
             Ok(config) => {
-                self.include_globs = config.include_globs.clone();
-                // Files matched by a new glob may have changed the hash: count them in now.
-                self.last_seen = content_hash(&self.files, &self.include_globs);
+                if config.include_globs != self.include_globs {
+                    self.include_globs = config.include_globs.clone();
+                    // Files matched by a new glob are part of the content from now on.
+                    self.last_seen = content_hash(&self.files, &self.include_globs);
+                }
                 self.watch_directories();
                 let supervisor = self.supervisor.clone();
                 ctx.spawn(
