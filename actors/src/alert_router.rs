@@ -66,7 +66,7 @@ impl Actor for AlertRouter {
 impl Handler<HostStatusChanged> for AlertRouter {
     type Result = ();
 
-    fn handle(&mut self, change: HostStatusChanged, _: &mut Context<Self>) {
+    fn handle(&mut self, change: HostStatusChanged, ctx: &mut Context<Self>) {
         let Some(event) = AlertEvent::from_change(&change) else {
             return;
         };
@@ -75,30 +75,23 @@ impl Handler<HostStatusChanged> for AlertRouter {
                 log::error!(notifier = &**name, host = event.host.as_str(); "host alerts a notifier that does not exist");
                 continue;
             };
-            if event.event == "up" && !route.config.send_resolved {
+            if event.event == crate::event::EventKind::Up && !route.config.send_resolved {
                 self.metrics.record_alert(name, AlertResult::Suppressed);
                 continue;
             }
-            let delivered = route.notifier.deliver(&event);
-            let result = if delivered.is_ok() {
-                AlertResult::Sent
-            } else {
-                AlertResult::Failed
-            };
-            self.metrics.record_alert(name, result);
-            match delivered {
-                Ok(()) => {
-                    log::debug!(notifier = &**name, host = event.host.as_str(), event = event.event, id = event.id.as_str(); "alert delivered")
-                }
-                Err(e) => log::error!(
-                    notifier = &**name,
-                    host = event.host.as_str(),
-                    event = event.event,
-                    id = event.id.as_str(),
-                    error = e.as_str();
-                    "alert delivery failed"
-                ),
-            }
+            let attempt = route.notifier.deliver(&event);
+            let metrics = self.metrics.clone();
+            let name = name.clone();
+            ctx.spawn(actix::fut::wrap_future(async move {
+                let result = match attempt.await {
+                    Ok(()) => AlertResult::Sent,
+                    Err(e) => {
+                        log::error!(notifier = &*name, error = e.message.as_str(); "alert delivery failed");
+                        AlertResult::Failed
+                    }
+                };
+                metrics.record_alert(&name, result);
+            }));
         }
     }
 }

@@ -1,16 +1,58 @@
 //! The alert event of SPEC §3: what every notifier receives.
 
-use serde::Serialize;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
 
 use crate::messages::HostStatusChanged;
 use crate::model::{rfc3339, Status};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What happened, as the event's `event` field says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Down,
+    /// Recovered.
+    Up,
+    Degraded,
+    /// Still down: repeated every `remind_every`.
+    Reminder,
+    /// Removed from the configuration while down: the incident can be closed.
+    Removed,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Down => "down",
+            EventKind::Up => "up",
+            EventKind::Degraded => "degraded",
+            EventKind::Reminder => "reminder",
+            EventKind::Removed => "removed",
+        }
+    }
+
+    /// `down`, `degraded` and `reminder` report a problem; `up` and `removed` close one.
+    pub fn is_problem(self) -> bool {
+        matches!(
+            self,
+            EventKind::Down | EventKind::Degraded | EventKind::Reminder
+        )
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One alert event; stored as JSON in the outbox and read back after a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertEvent {
     /// Unique per event and stable across delivery retries (a ULID: sortable by time).
     pub id: String,
-    /// `down`, `up`, `degraded`, `reminder`, ...
-    pub event: &'static str,
+    pub event: EventKind,
     pub host: String,
     pub status: Status,
     pub previous: Status,
@@ -25,11 +67,11 @@ impl AlertEvent {
     /// The event a status change is worth, if any: a fresh start going `up` is not news.
     pub fn from_change(change: &HostStatusChanged) -> Option<AlertEvent> {
         let event = match (change.previous, change.status) {
-            _ if change.removed => "removed",
-            (_, Status::Down) => "down",
-            (_, Status::Degraded) => "degraded",
+            _ if change.removed => EventKind::Removed,
+            (_, Status::Down) => EventKind::Down,
+            (_, Status::Degraded) => EventKind::Degraded,
             (Status::Unknown, Status::Up) => return None,
-            (_, Status::Up) => "up",
+            (_, Status::Up) => EventKind::Up,
             (_, Status::Unknown) => return None,
         };
         Some(AlertEvent {
@@ -51,13 +93,13 @@ impl AlertEvent {
         let mut line = format!(
             "{} {} {}: {}",
             self.at,
-            self.event.to_ascii_uppercase(),
+            self.event.as_str().to_ascii_uppercase(),
             self.host,
             self.reason
         );
         match self.event {
-            "removed" => line.push_str(" (it was down)"),
-            "down" => line.push_str(&format!(
+            EventKind::Removed => line.push_str(" (it was down)"),
+            EventKind::Down | EventKind::Reminder => line.push_str(&format!(
                 " (was {}; {} consecutive failures)",
                 self.previous, self.consecutive_failures
             )),

@@ -35,7 +35,7 @@ pub use diff::ConfigDiff;
 pub use error::{ConfigError, Diagnostic, Position};
 pub use host::{Check, ExpectedStatus, HostConfiguration, HttpCheck, HttpHeader, Origin};
 pub use load::{load, load_str, load_with_env};
-pub use notifier::{NotifierConfig, NotifierKind};
+pub use notifier::{NotifierConfig, NotifierKind, RetryPolicy};
 pub use secret::Secret;
 pub use settings::{Defaults, SelfCheckSettings, ServerSettings, StateSettings};
 

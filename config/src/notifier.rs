@@ -21,6 +21,36 @@ pub struct NotifierConfig {
     pub remind_every: Option<Duration>,
     /// Send `up` events after a `down`.
     pub send_resolved: bool,
+    /// How failed deliveries are retried.
+    pub retry: RetryPolicy,
+}
+
+/// How a failed delivery is retried: exponential backoff with jitter, until the event is
+/// `max_age` old. The same event (same `id`) is sent on every attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The wait after the first failure; each later failure doubles it.
+    pub backoff: Duration,
+    /// The longest wait between two attempts.
+    pub max_backoff: Duration,
+    /// How long after the event a failing delivery is given up.
+    pub max_age: Duration,
+}
+
+impl RetryPolicy {
+    pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
+    pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(300);
+    pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            backoff: Self::DEFAULT_BACKOFF,
+            max_backoff: Self::DEFAULT_MAX_BACKOFF,
+            max_age: Self::DEFAULT_MAX_AGE,
+        }
+    }
 }
 
 /// The delivery channel and its own settings.
@@ -88,8 +118,6 @@ pub struct WebhookConfig {
     pub format: WebhookFormat,
     /// PagerDuty's integration key; required by `format: pagerduty`.
     pub routing_key: Option<Secret>,
-    /// How long a failing delivery is retried before the event is given up.
-    pub max_age: Duration,
 }
 
 impl fmt::Debug for WebhookConfig {
@@ -101,7 +129,6 @@ impl fmt::Debug for WebhookConfig {
             .field("timeout", &self.timeout)
             .field("format", &self.format)
             .field("routing_key", &self.routing_key)
-            .field("max_age", &self.max_age)
             .finish()
     }
 }
@@ -143,7 +170,6 @@ pub struct CommandConfig {
     /// The program and its arguments; run directly, never through a shell.
     pub argv: Vec<String>,
     pub timeout: Duration,
-    pub max_age: Duration,
 }
 
 impl NotifierConfig {
@@ -171,12 +197,10 @@ impl NotifierConfig {
                         .map(|k| k.expose().to_string())
                         .unwrap_or_default(),
                 ));
-                settings.push(("max_age", duration(hook.max_age)));
             }
             NotifierKind::Command(command) => {
                 settings.push(("command", command.argv.join(" ")));
                 settings.push(("timeout", duration(command.timeout)));
-                settings.push(("max_age", duration(command.max_age)));
             }
         }
         settings.push(("cooldown", self.cooldown.map(duration).unwrap_or_default()));
@@ -185,6 +209,9 @@ impl NotifierConfig {
             self.remind_every.map(duration).unwrap_or_default(),
         ));
         settings.push(("send_resolved", self.send_resolved.to_string()));
+        settings.push(("backoff", duration(self.retry.backoff)));
+        settings.push(("max_backoff", duration(self.retry.max_backoff)));
+        settings.push(("max_age", duration(self.retry.max_age)));
         settings
     }
 }

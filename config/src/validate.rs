@@ -18,9 +18,10 @@ use crate::host::{
     Check, ExpectedStatus, HostConfiguration, HttpCheck, HttpHeader, Origin, DEFAULT_MAX_BODY_BYTES,
 };
 use crate::notifier::{
-    CommandConfig, EventFormat, NotifierConfig, NotifierKind, WebhookConfig, WebhookFormat,
+    CommandConfig, EventFormat, NotifierConfig, NotifierKind, RetryPolicy, WebhookConfig,
+    WebhookFormat,
 };
-use crate::reader::{Node, Reader};
+use crate::reader::{Fields, Node, Reader};
 use crate::secret::{redact_url, Secret};
 use crate::settings::{Defaults, SelfCheckSettings, ServerSettings, StateSettings};
 use crate::Config;
@@ -72,7 +73,15 @@ const HTTP_HOST_KEYS: &[&str] = &[
 const SUPPORTED_CHECK_TYPES: &[&str] = &["http"];
 const PLANNED_CHECK_TYPES: &[&str] = &["tcp", "dns", "icmp", "script", "grpc"];
 const NOTIFIER_TYPES: &[&str] = &["stdout", "file", "webhook", "command"];
-const NOTIFIER_COMMON_KEYS: &[&str] = &["type", "cooldown", "remind_every", "send_resolved"];
+const NOTIFIER_COMMON_KEYS: &[&str] = &[
+    "type",
+    "cooldown",
+    "remind_every",
+    "send_resolved",
+    "backoff",
+    "max_backoff",
+    "max_age",
+];
 const STDOUT_KEYS: &[&str] = &["format"];
 const FILE_KEYS: &[&str] = &["path"];
 const WEBHOOK_KEYS: &[&str] = &[
@@ -81,11 +90,9 @@ const WEBHOOK_KEYS: &[&str] = &[
     "timeout",
     "format",
     "routing_key",
-    "max_age",
 ];
-const COMMAND_KEYS: &[&str] = &["command", "timeout", "max_age"];
+const COMMAND_KEYS: &[&str] = &["command", "timeout"];
 const DEFAULT_NOTIFIER_TIMEOUT: Duration = Duration::from_secs(10);
-const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// What one file says, checked on its own; `None` where the file does not set a section.
 pub(crate) struct FileSections {
@@ -401,10 +408,7 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
         .get("timeout")
         .and_then(|n| reader.duration(&n))
         .unwrap_or(DEFAULT_NOTIFIER_TIMEOUT);
-    let max_age = fields
-        .get("max_age")
-        .and_then(|n| reader.duration(&n))
-        .unwrap_or(DEFAULT_MAX_AGE);
+    let retry = read_retry(reader, &fields);
     let kind = match kind_name.as_str() {
         "stdout" => {
             let format = match fields.get("format") {
@@ -491,7 +495,6 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                 timeout,
                 format,
                 routing_key,
-                max_age,
             })
         }
         _ => {
@@ -513,16 +516,52 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
             NotifierKind::Command(CommandConfig {
                 argv,
                 timeout,
-                max_age,
             })
         }
     };
+    let retry = retry?;
     (reader.errors.len() == errors_before).then(|| NotifierConfig {
         name: Arc::from(name),
         kind,
         cooldown,
         remind_every,
         send_resolved,
+        retry,
+    })
+}
+
+/// `backoff`, `max_backoff` and `max_age`, each defaulted, checked against each other.
+fn read_retry(reader: &mut Reader, fields: &Fields<'_>) -> Option<RetryPolicy> {
+    let mut read = |key: &str, default: Duration| -> Option<(Duration, Option<Node>)> {
+        match fields.get(key) {
+            None => Some((default, None)),
+            Some(n) => Some((reader.duration(&n)?, Some(n))),
+        }
+    };
+    let (backoff, backoff_node) = read("backoff", RetryPolicy::DEFAULT_BACKOFF)?;
+    let (max_backoff, max_backoff_node) = read("max_backoff", RetryPolicy::DEFAULT_MAX_BACKOFF)?;
+    let (max_age, _) = read("max_age", RetryPolicy::DEFAULT_MAX_AGE)?;
+    if backoff.is_zero() {
+        if let Some(n) = &backoff_node {
+            reader.semantic_error(n, "backoff must be longer than 0s, e.g. `1s`");
+        }
+        return None;
+    }
+    if backoff > max_backoff {
+        let message = format!(
+            "backoff ({}) is longer than max_backoff ({}); lower backoff or raise max_backoff",
+            humantime::format_duration(backoff),
+            humantime::format_duration(max_backoff)
+        );
+        if let Some(n) = max_backoff_node.as_ref().or(backoff_node.as_ref()) {
+            reader.semantic_error(n, message);
+        }
+        return None;
+    }
+    Some(RetryPolicy {
+        backoff,
+        max_backoff,
+        max_age,
     })
 }
 

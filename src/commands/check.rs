@@ -162,6 +162,14 @@ pub fn summary(config: &Config) -> String {
         if !n.send_resolved {
             delivery.push("no recovery events".to_string());
         }
+        if n.retry != flowstate_config::RetryPolicy::default() {
+            delivery.push(format!(
+                "retry every {}..{} for {}",
+                duration(n.retry.backoff),
+                duration(n.retry.max_backoff),
+                duration(n.retry.max_age)
+            ));
+        }
         if let NotifierKind::Webhook(hook) = &n.kind {
             delivery.push(format!("timeout {}", duration(hook.timeout)));
             for h in &hook.headers {

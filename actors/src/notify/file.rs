@@ -7,7 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::Notifier;
+use super::{DeliveryError, DeliveryFuture, Notifier};
 use crate::event::AlertEvent;
 
 pub struct FileNotifier {
@@ -40,7 +40,24 @@ impl FileNotifier {
 }
 
 impl Notifier for FileNotifier {
-    fn deliver(&mut self, event: &AlertEvent) -> Result<(), String> {
+    fn deliver(&mut self, event: &AlertEvent) -> DeliveryFuture {
+        let written = self.append(event).map_err(DeliveryError::transient);
+        Box::pin(std::future::ready(written))
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        match &mut self.file {
+            Some(file) => file
+                .sync_data()
+                .map_err(|e| format!("cannot sync {}: {e}", self.path.display())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl FileNotifier {
+    /// Appends one line; a short write drops the handle so the next attempt reopens the file.
+    fn append(&mut self, event: &AlertEvent) -> Result<(), String> {
         let mut line = serde_json::to_string(event).map_err(|e| e.to_string())?;
         line.push('\n');
         let path = self.path.display().to_string();
@@ -52,14 +69,5 @@ impl Notifier for FileNotifier {
             return Err(format!("cannot write to {path}: {e}"));
         }
         Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), String> {
-        match &mut self.file {
-            Some(file) => file
-                .sync_data()
-                .map_err(|e| format!("cannot sync {}: {e}", self.path.display())),
-            None => Ok(()),
-        }
     }
 }
