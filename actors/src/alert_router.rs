@@ -1,22 +1,48 @@
-//! AlertRouter: turns status changes into events and hands them to the right notifiers.
+//! AlertRouter: turns status changes into events, decides who hears them and when, and sees
+//! every event delivered or accounted for.
 //!
 //! Who hears about a host is its `alerts` list (the config crate already fell back to the
-//! defaults'). `send_resolved: false` keeps `up` events from a notifier. Cooldowns, reminders
-//! and retried delivery belong here too and arrive with the alerting work.
+//! defaults'). [`crate::alert_policy`] applies `cooldown`, `remind_every` and `send_resolved`
+//! per notifier and host; [`crate::outbox`] keeps what is not delivered yet and times its
+//! retries; the state store (when `state.path` is set) mirrors both, so a crash or restart
+//! loses no event and no cooldown. Every attempt is a future on this actor's arbiter, so a slow
+//! receiver holds up nothing else.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
 use flowstate_config::NotifierConfig;
 
-use crate::event::AlertEvent;
+use crate::alert_policy::{self, Decision, Track};
+use crate::event::{AlertEvent, EventKind};
 use crate::messages::{FlushNotifiers, HostStatusChanged, UseNotifiers};
 use crate::metrics::{AlertResult, Metrics};
-use crate::notify::{self, Notifier};
+use crate::model::Status;
+use crate::notify::{self, DeliveryError, Notifier};
+use crate::outbox::{AfterFailure, Outbox, Pending};
+use crate::store::{ForgetDelivery, Restored, SaveAlertTrack, SaveDelivery, Store, StoredDelivery};
+
+/// How long shutdown waits for attempts in flight before it stops the system.
+const FLUSH_GRACE: Duration = Duration::from_secs(2);
 
 pub struct AlertRouter {
     notifiers: HashMap<Arc<str>, Route>,
+    /// What each notifier was told about each host: the memory of cooldowns and reminders.
+    tracks: HashMap<(Arc<str>, String), Track>,
+    /// Each host's latest status, to decide whether a held event is still true.
+    current: HashMap<String, Status>,
+    /// The pending wake-up of each track (a held event's cooldown end or the next reminder).
+    track_timers: HashMap<(Arc<str>, String), SpawnHandle>,
+    outbox: Outbox,
+    /// The wake-up for the earliest retry, and when it fires.
+    retry_timer: Option<(Instant, SpawnHandle)>,
+    /// Attempts running now; shared with the shutdown flush, which waits for them.
+    in_flight: Rc<Cell<usize>>,
+    store: Option<Addr<Store>>,
     metrics: Arc<Metrics>,
 }
 
@@ -25,17 +51,71 @@ struct Route {
     notifier: Box<dyn Notifier>,
 }
 
+type TrackKey = (Arc<str>, String);
+
 impl AlertRouter {
-    pub fn new(configs: &[Arc<NotifierConfig>], metrics: Arc<Metrics>) -> Self {
+    /// A router for `configs`; `store` mirrors the outbox and tracks when `state.path` is set,
+    /// and `restored` is what it held at start.
+    pub fn new(
+        configs: &[Arc<NotifierConfig>],
+        metrics: Arc<Metrics>,
+        store: Option<Addr<Store>>,
+        restored: Option<&Restored>,
+    ) -> Self {
         let mut router = AlertRouter {
             notifiers: HashMap::new(),
+            tracks: HashMap::new(),
+            current: HashMap::new(),
+            track_timers: HashMap::new(),
+            outbox: Outbox::default(),
+            retry_timer: None,
+            in_flight: Rc::new(Cell::new(0)),
+            store,
             metrics,
         };
         router.use_notifiers(configs);
+        if let Some(restored) = restored {
+            router.restore(restored);
+        }
         router
     }
 
-    /// Keeps notifiers whose settings did not change (and their open files), replaces the rest.
+    /// Takes back the outbox, the tracks and the hosts' statuses from the state store.
+    fn restore(&mut self, restored: &Restored) {
+        for host in &restored.hosts {
+            self.current.insert(host.label.to_string(), host.status);
+        }
+        for (notifier, host, json) in &restored.tracks {
+            if !self.notifiers.contains_key(notifier) {
+                continue;
+            }
+            match serde_json::from_str::<Track>(json) {
+                Ok(track) => {
+                    self.tracks.insert((notifier.clone(), host.clone()), track);
+                }
+                Err(e) => {
+                    log::warn!(notifier = &**notifier, host = host.as_str(), error = e.to_string().as_str(); "a stored alert track cannot be read; starting it afresh")
+                }
+            }
+        }
+        let mut resumed = 0;
+        for delivery in &restored.outbox {
+            if !self.notifiers.contains_key(&delivery.notifier) {
+                log::warn!(notifier = &*delivery.notifier, id = delivery.event.id.as_str(), host = delivery.event.host.as_str(); "an undelivered event is for a notifier no longer configured; dropping it");
+                self.forget_stored(&delivery.notifier, &delivery.event.id);
+                continue;
+            }
+            let pending = Pending::new(delivery.event.clone(), delivery.created, true);
+            self.queue(&delivery.notifier.clone(), pending);
+            resumed += 1;
+        }
+        if resumed > 0 {
+            log::info!(events = resumed; "resuming delivery of events left undelivered before the restart");
+        }
+    }
+
+    /// Keeps notifiers whose settings did not change (and their open files), replaces the rest;
+    /// waiting events of a changed notifier go to its new settings.
     fn use_notifiers(&mut self, configs: &[Arc<NotifierConfig>]) {
         let mut next = HashMap::with_capacity(configs.len());
         for config in configs {
@@ -49,49 +129,339 @@ impl AlertRouter {
             };
             next.insert(config.name.clone(), route);
         }
-        for (name, mut old) in self.notifiers.drain() {
+        let removed: Vec<(Arc<str>, Route)> = self.notifiers.drain().collect();
+        for (name, mut old) in removed {
             self.metrics.remove_notifier(&name);
             if let Err(e) = old.notifier.flush() {
                 log::error!(notifier = &*name, error = e.as_str(); "flushing a removed notifier failed");
             }
+            let dropped = self.outbox.remove_notifier(&name);
+            if !dropped.is_empty() {
+                log::warn!(notifier = &*name, events = dropped.len(); "the notifier was removed from the configuration; its undelivered events are dropped");
+            }
+            for pending in dropped {
+                self.forget_stored(&name, &pending.event.id);
+            }
         }
         self.notifiers = next;
+        let notifiers = &self.notifiers;
+        self.tracks.retain(|(n, _), _| notifiers.contains_key(n));
+        self.track_timers.retain(|(n, _), _| notifiers.contains_key(n));
+    }
+
+    /// One event for one notifier, through the policy.
+    fn route(&mut self, name: &Arc<str>, event: &AlertEvent, ctx: &mut Context<Self>) {
+        let Some(route) = self.notifiers.get(name) else {
+            log::error!(notifier = &**name, host = event.host.as_str(); "host alerts a notifier that does not exist");
+            return;
+        };
+        let config = route.config.clone();
+        let key = (name.clone(), event.host.clone());
+        let track = self.tracks.entry(key.clone()).or_default();
+        let before = track.clone();
+        let decision = alert_policy::decide(&config, track, event, SystemTime::now());
+        let changed = *track != before;
+        match decision {
+            Decision::Send => self.dispatch(name, event.clone(), ctx),
+            Decision::Suppress(why) => {
+                self.metrics.record_alert(name, AlertResult::Suppressed);
+                log::debug!(notifier = &**name, host = event.host.as_str(), event = event.event.as_str(), why; "alert suppressed");
+            }
+            Decision::Hold { until } => {
+                self.metrics.record_alert(name, AlertResult::Suppressed);
+                log::info!(notifier = &**name, host = event.host.as_str(), event = event.event.as_str(), until = crate::model::rfc3339(until).as_str(); "alert held by the cooldown; sent when it ends if the host is still in this state");
+            }
+        }
+        if changed {
+            self.save_track(&key);
+        }
+        self.schedule_track(key, &config, ctx);
+    }
+
+    /// Arms the track's next wake-up: the end of a held event's cooldown or the next reminder.
+    fn schedule_track(&mut self, key: TrackKey, config: &NotifierConfig, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.track_timers.remove(&key) {
+            ctx.cancel_future(handle);
+        }
+        let Some(track) = self.tracks.get(&key) else {
+            return;
+        };
+        let held_until = match (&track.held, config.cooldown, track.last_problem_at) {
+            (Some(_), Some(cooldown), Some(last)) => Some(last + cooldown),
+            (Some(_), _, _) => Some(SystemTime::now()),
+            _ => None,
+        };
+        let wake = [held_until, alert_policy::next_reminder(config, track)]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(wake) = wake else {
+            return;
+        };
+        let delay = alert_policy::until(wake, SystemTime::now());
+        let handle = ctx.run_later(delay, {
+            let key = key.clone();
+            move |router, ctx| {
+                router.track_timers.remove(&key);
+                router.wake_track(key, ctx);
+            }
+        });
+        self.track_timers.insert(key, handle);
+    }
+
+    /// A track's timer fired: release a held event that is still true, or send a reminder.
+    fn wake_track(&mut self, key: TrackKey, ctx: &mut Context<Self>) {
+        let Some(config) = self.notifiers.get(&key.0).map(|r| r.config.clone()) else {
+            return;
+        };
+        let current = self.current.get(&key.1).copied().unwrap_or(Status::Unknown);
+        let now = SystemTime::now();
+        let Some(track) = self.tracks.get_mut(&key) else {
+            return;
+        };
+        let cooldown_over = match (config.cooldown, track.last_problem_at) {
+            (Some(cooldown), Some(last)) => last + cooldown <= now,
+            _ => true,
+        };
+        let mut send = Vec::new();
+        if track.held.is_some() && cooldown_over {
+            if let Some(event) = alert_policy::release_held(track, current, now) {
+                send.push(event);
+            }
+        }
+        if let (Some(due), Some(down)) = (
+            alert_policy::next_reminder(&config, track),
+            track.last_down.clone(),
+        ) {
+            if due <= now && current == Status::Down {
+                let reminder = alert_policy::reminder(&down, now);
+                if alert_policy::decide(&config, track, &reminder, now) == Decision::Send {
+                    send.push(reminder);
+                }
+            }
+        }
+        for event in send {
+            self.dispatch(&key.0, event, ctx);
+        }
+        self.save_track(&key);
+        self.schedule_track(key, &config, ctx);
+    }
+
+    /// Queues an event for delivery: stored first (when there is a store), then attempted.
+    fn dispatch(&mut self, name: &Arc<str>, event: AlertEvent, ctx: &mut Context<Self>) {
+        let created = SystemTime::now();
+        let Some(store) = self.store.clone() else {
+            self.queue(name, Pending::new(event, created, true));
+            self.pump(ctx);
+            return;
+        };
+        let id = event.id.clone();
+        let host = event.host.clone();
+        self.queue(name, Pending::new(event.clone(), created, false));
+        let save = store.send(SaveDelivery(StoredDelivery {
+            notifier: name.clone(),
+            event,
+            created,
+        }));
+        let name = name.clone();
+        ctx.spawn(save.into_actor(self).map(move |saved, router, ctx| {
+            // Stored or not, it is attempted: a broken store must not stop alerts (the
+            // store logged and counted its failure).
+            if let Err(e) = saved {
+                log::error!(notifier = &*name, id = id.as_str(), error = e.to_string().as_str(); "could not reach the state store; delivering without it");
+            }
+            router.outbox.mark_stored(&name, &host, &id);
+            router.pump(ctx);
+        }));
+    }
+
+    /// Puts one event in the outbox; a full queue drops its oldest, loudly.
+    fn queue(&mut self, name: &Arc<str>, pending: Pending) {
+        if let Some(dropped) = self.outbox.push(name, pending) {
+            self.metrics.record_alert_dropped(name, "overflow");
+            log::error!(notifier = &**name, id = dropped.event.id.as_str(), host = dropped.event.host.as_str(), event = dropped.event.event.as_str(); "the notifier's queue is full; dropping its oldest undelivered event");
+            self.forget_stored(name, &dropped.event.id);
+        }
+        self.metrics
+            .set_outbox_pending(name, self.outbox.pending(name));
+    }
+
+    /// Starts every attempt that may start now, and arms the timer for the next retry.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        for (name, event) in self.outbox.take_ready(Instant::now()) {
+            let Some(route) = self.notifiers.get_mut(&name) else {
+                continue;
+            };
+            let attempt = route.notifier.deliver(&event);
+            self.in_flight.set(self.in_flight.get() + 1);
+            ctx.spawn(
+                actix::fut::wrap_future::<_, Self>(attempt).map(move |result, router, ctx| {
+                    router.in_flight.set(router.in_flight.get().saturating_sub(1));
+                    router.attempted(&name, &event, result, ctx);
+                }),
+            );
+        }
+        self.arm_retry_timer(ctx);
+    }
+
+    fn arm_retry_timer(&mut self, ctx: &mut Context<Self>) {
+        let Some(due) = self.outbox.next_due() else {
+            return;
+        };
+        if let Some((at, handle)) = self.retry_timer {
+            if at <= due {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let handle = ctx.run_later(due.saturating_duration_since(Instant::now()), |router, ctx| {
+            router.retry_timer = None;
+            router.pump(ctx);
+        });
+        self.retry_timer = Some((due, handle));
+    }
+
+    /// One attempt ended: done, retried later, or given up.
+    fn attempted(
+        &mut self,
+        name: &Arc<str>,
+        event: &AlertEvent,
+        result: Result<(), DeliveryError>,
+        ctx: &mut Context<Self>,
+    ) {
+        let host = event.host.as_str();
+        match result {
+            Ok(()) => {
+                let attempts = self
+                    .outbox
+                    .succeeded(name, host)
+                    .map_or(0, |p| p.attempts);
+                self.metrics.record_alert(name, AlertResult::Sent);
+                log::debug!(notifier = &**name, host, event = event.event.as_str(), id = event.id.as_str(), retries = attempts; "alert delivered");
+                if attempts > 0 {
+                    log::info!(notifier = &**name, host, event = event.event.as_str(), id = event.id.as_str(), retries = attempts; "alert delivered after retries");
+                }
+                self.forget_stored(name, &event.id);
+            }
+            Err(error) => {
+                self.metrics.record_alert(name, AlertResult::Failed);
+                let policy = match self.notifiers.get(name) {
+                    Some(route) => route.config.retry,
+                    None => return,
+                };
+                let now = (Instant::now(), SystemTime::now());
+                match self.outbox.failed(name, host, &error, &policy, now) {
+                    Some(AfterFailure::RetryAt(at)) => {
+                        log::warn!(
+                            notifier = &**name,
+                            host,
+                            event = event.event.as_str(),
+                            id = event.id.as_str(),
+                            error = error.message.as_str(),
+                            retry_in_ms = at.saturating_duration_since(now.0).as_millis() as u64;
+                            "alert delivery failed; retrying"
+                        );
+                    }
+                    Some(AfterFailure::GaveUp(reason, pending)) => {
+                        self.metrics.record_alert_dropped(name, reason);
+                        let why = if reason == "rejected" {
+                            "the receiver rejected it"
+                        } else {
+                            "it is older than max_age"
+                        };
+                        log::error!(
+                            notifier = &**name,
+                            host,
+                            event = event.event.as_str(),
+                            id = event.id.as_str(),
+                            attempts = pending.attempts,
+                            error = error.message.as_str(),
+                            reason;
+                            "alert delivery given up: {why}"
+                        );
+                        self.forget_stored(name, &event.id);
+                    }
+                    None => {}
+                }
+            }
+        }
+        self.metrics
+            .set_outbox_pending(name, self.outbox.pending(name));
+        self.pump(ctx);
+    }
+
+    fn forget_stored(&self, name: &Arc<str>, id: &str) {
+        if let Some(store) = &self.store {
+            store.do_send(ForgetDelivery {
+                notifier: name.clone(),
+                id: id.to_string(),
+            });
+        }
+    }
+
+    fn save_track(&self, key: &TrackKey) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let track = self
+            .tracks
+            .get(key)
+            .filter(|t| **t != Track::default())
+            .and_then(|t| serde_json::to_string(t).ok());
+        store.do_send(SaveAlertTrack {
+            notifier: key.0.clone(),
+            host: key.1.clone(),
+            track,
+        });
     }
 }
 
 impl Actor for AlertRouter {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Restored tracks may owe a reminder or a held event; restored events are due now.
+        let keys: Vec<TrackKey> = self.tracks.keys().cloned().collect();
+        for key in keys {
+            if let Some(config) = self.notifiers.get(&key.0).map(|r| r.config.clone()) {
+                self.schedule_track(key, &config, ctx);
+            }
+        }
+        self.pump(ctx);
+    }
 }
 
 impl Handler<HostStatusChanged> for AlertRouter {
     type Result = ();
 
     fn handle(&mut self, change: HostStatusChanged, ctx: &mut Context<Self>) {
+        let label = change.host.label.to_string();
+        if change.removed {
+            self.current.remove(&label);
+        } else {
+            self.current.insert(label.clone(), change.status);
+        }
         let Some(event) = AlertEvent::from_change(&change) else {
             return;
         };
         for name in &change.host.alerts {
-            let Some(route) = self.notifiers.get_mut(name) else {
-                log::error!(notifier = &**name, host = event.host.as_str(); "host alerts a notifier that does not exist");
-                continue;
-            };
-            if event.event == crate::event::EventKind::Up && !route.config.send_resolved {
-                self.metrics.record_alert(name, AlertResult::Suppressed);
-                continue;
+            self.route(name, &event, ctx);
+        }
+        if event.event == EventKind::Removed {
+            // The host is gone: nothing about it is worth remembering.
+            let keys: Vec<TrackKey> = self
+                .tracks
+                .keys()
+                .filter(|(_, host)| *host == label)
+                .cloned()
+                .collect();
+            for key in keys {
+                self.tracks.remove(&key);
+                if let Some(handle) = self.track_timers.remove(&key) {
+                    ctx.cancel_future(handle);
+                }
+                self.save_track(&key);
             }
-            let attempt = route.notifier.deliver(&event);
-            let metrics = self.metrics.clone();
-            let name = name.clone();
-            ctx.spawn(actix::fut::wrap_future(async move {
-                let result = match attempt.await {
-                    Ok(()) => AlertResult::Sent,
-                    Err(e) => {
-                        log::error!(notifier = &*name, error = e.message.as_str(); "alert delivery failed");
-                        AlertResult::Failed
-                    }
-                };
-                metrics.record_alert(&name, result);
-            }));
         }
     }
 }
@@ -99,19 +469,53 @@ impl Handler<HostStatusChanged> for AlertRouter {
 impl Handler<UseNotifiers> for AlertRouter {
     type Result = ();
 
-    fn handle(&mut self, msg: UseNotifiers, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: UseNotifiers, ctx: &mut Context<Self>) {
         self.use_notifiers(&msg.0);
+        // A changed cooldown or reminder interval applies to the timers already armed.
+        let keys: Vec<TrackKey> = self.tracks.keys().cloned().collect();
+        for key in keys {
+            if let Some(config) = self.notifiers.get(&key.0).map(|r| r.config.clone()) {
+                self.schedule_track(key, &config, ctx);
+            }
+        }
+        self.pump(ctx);
     }
 }
 
 impl Handler<FlushNotifiers> for AlertRouter {
-    type Result = ();
+    type Result = ResponseActFuture<Self, ()>;
 
-    fn handle(&mut self, _: FlushNotifiers, _: &mut Context<Self>) {
-        for (name, route) in &mut self.notifiers {
-            if let Err(e) = route.notifier.flush() {
-                log::error!(notifier = &**name, error = e.as_str(); "flushing notifier failed");
+    /// Lets attempts in flight finish (up to [`FLUSH_GRACE`]), then syncs files. What is still
+    /// waiting stays in the store for the next start; without a store it is logged as lost.
+    fn handle(&mut self, _: FlushNotifiers, _: &mut Context<Self>) -> Self::Result {
+        let in_flight = self.in_flight.clone();
+        let wait = async move {
+            let deadline = Instant::now() + FLUSH_GRACE;
+            while in_flight.get() > 0 && Instant::now() < deadline {
+                actix_rt::time::sleep(Duration::from_millis(20)).await;
             }
-        }
+        };
+        Box::pin(wait.into_actor(self).map(|_, router, _| {
+            for (name, route) in &mut router.notifiers {
+                if let Err(e) = route.notifier.flush() {
+                    log::error!(notifier = &**name, error = e.as_str(); "flushing notifier failed");
+                }
+            }
+            let waiting: Vec<(Arc<str>, String, String)> = router
+                .outbox
+                .all()
+                .map(|(n, p)| (n.clone(), p.event.id.clone(), p.event.host.clone()))
+                .collect();
+            if waiting.is_empty() {
+                return;
+            }
+            if router.store.is_some() {
+                log::info!(events = waiting.len(); "undelivered alert events are kept in the state store for the next start");
+            } else {
+                for (notifier, id, host) in &waiting {
+                    log::error!(notifier = &**notifier, id = id.as_str(), host = host.as_str(); "alert event lost at shutdown: undelivered and no state.path to keep it");
+                }
+            }
+        }))
     }
 }

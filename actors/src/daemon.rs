@@ -13,6 +13,7 @@ use crate::messages::ApplyConfig;
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
 use crate::state_registry::StateRegistry;
+use crate::store::{Restored, Store};
 use crate::supervisor::Supervisor;
 
 /// The running actors' addresses.
@@ -32,13 +33,21 @@ impl Daemon {
     pub fn start(config: Arc<Config>, config_files: Vec<PathBuf>, probes: ProbeFactory) -> Daemon {
         let metrics = Arc::new(Metrics::new());
         let token: SharedToken = Arc::new(RwLock::new(config.server.token.clone()));
+        let (store, restored) = open_store(&config, &metrics);
+        let restored = Arc::new(restored);
         // Alert delivery writes files and stdout: keep it off the threads that run checks.
         let router = AlertRouter::start_in_arbiter(&Arbiter::new().handle(), {
             let notifiers = config.notifiers.clone();
             let metrics = metrics.clone();
-            move |_| AlertRouter::new(&notifiers, metrics)
+            let store = store.clone();
+            let restored = restored.clone();
+            move |_| AlertRouter::new(&notifiers, metrics, store, Some(&restored))
         });
-        let registry = StateRegistry::new(router.clone().recipient(), metrics.clone()).start();
+        let mut registry = StateRegistry::new(router.clone().recipient(), metrics.clone());
+        if let Some(store) = &store {
+            registry = registry.with_store(store.clone(), &restored.hosts);
+        }
+        let registry = registry.start();
         let supervisor = Supervisor::new(
             config_files.clone(),
             probes,
@@ -62,4 +71,30 @@ impl Daemon {
             router,
         }
     }
+}
+
+/// Opens the state store named by `state.path` and reads what it holds. A store that cannot
+/// be opened is logged and the daemon runs without it (monitoring matters more than memory);
+/// the store actor keeps trying to open it for later writes.
+fn open_store(config: &Config, metrics: &Arc<Metrics>) -> (Option<Addr<Store>>, Restored) {
+    let Some(path) = config.state.path.clone() else {
+        return (None, Restored::default());
+    };
+    let restored = match Store::load(&path, config.state.history) {
+        Ok(restored) => {
+            log::info!(
+                path = path.display().to_string().as_str(),
+                hosts = restored.hosts.len(),
+                undelivered = restored.outbox.len();
+                "state store opened"
+            );
+            restored
+        }
+        Err(e) => {
+            metrics.record_store_error("open");
+            log::error!(error = e.as_str(); "cannot open the state store; running without the saved state");
+            Restored::default()
+        }
+    };
+    (Some(Store::start(path, metrics.clone())), restored)
 }

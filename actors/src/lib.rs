@@ -10,8 +10,10 @@
 //! - [`config_watcher`]: notices edits of the files, validates, hands them to the Supervisor.
 //! - [`host`]: one HostActor per host, with its schedule.
 //! - [`state_registry`]: all runtime state; thresholds; emits transitions.
-//! - [`alert_router`], [`event`] and [`notify`]: from transitions to delivered alert events.
+//! - [`alert_router`], [`alert_policy`], [`outbox`], [`event`] and [`notify`]: from
+//!   transitions to delivered alert events (cooldowns, reminders, retries).
 //! - [`api`]: the HTTP API.
+//! - [`store`]: the SQLite state store (host state, history, the alert outbox).
 //! - [`metrics`]: Prometheus metrics.
 //! - [`self_check`]: the dead man's switch, pinged only while the daemon is healthy.
 //! - [`messages`]: the messages that cross actors.
@@ -22,6 +24,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alert_policy;
 pub mod alert_router;
 pub mod api;
 pub mod config_watcher;
@@ -32,7 +35,10 @@ pub mod messages;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod outbox;
 pub mod probe;
+pub mod process;
 pub mod self_check;
 pub mod state_registry;
+pub mod store;
 pub mod supervisor;

@@ -134,6 +134,11 @@ pub struct UseNotifiers(pub Vec<Arc<NotifierConfig>>);
 #[rtype(result = "()")]
 pub struct AwaitPendingResults;
 
+/// Save all host state to the state store now; answers when it is written (shutdown).
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct PersistState;
+
 /// Deliver or persist everything queued; answers when done.
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "()")]

@@ -45,6 +45,22 @@ struct ResultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NotifierLabel {
+    notifier: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DroppedLabels {
+    notifier: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabel {
+    operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabel {
     version: String,
 }
@@ -57,6 +73,9 @@ fn duration_histogram() -> Histogram {
         0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
     ])
 }
+
+/// Why an event was given up, as `flowstate_alerts_dropped_total{reason}` names it.
+pub const DROP_REASONS: [&str; 3] = ["expired", "rejected", "overflow"];
 
 /// Alert results, as `flowstate_alerts_total{result}` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +104,9 @@ pub struct Metrics {
     transitions: Family<HostLabel, Counter>,
     restarts: Family<HostLabel, Counter>,
     alerts: Family<AlertLabels, Counter>,
+    outbox_pending: Family<NotifierLabel, Gauge>,
+    alerts_dropped: Family<DroppedLabels, Counter>,
+    store_errors: Family<OperationLabel, Counter>,
     config_reloads: Family<ResultLabel, Counter>,
     config_last_reload_successful: Gauge,
     config_last_reload_success_timestamp: Gauge<f64, AtomicU64>,
@@ -147,6 +169,9 @@ impl Metrics {
             transitions: Family::default(),
             restarts: Family::default(),
             alerts: Family::default(),
+            outbox_pending: Family::default(),
+            alerts_dropped: Family::default(),
+            store_errors: Family::default(),
             config_reloads: Family::default(),
             config_last_reload_successful: Gauge::default(),
             config_last_reload_success_timestamp: Gauge::default(),
@@ -192,6 +217,21 @@ impl Metrics {
             "flowstate_alerts",
             "Alert events per notifier, by result",
             metrics.alerts.clone(),
+        );
+        registry.register(
+            "flowstate_outbox_pending",
+            "Alert events waiting for delivery (queued or being retried), per notifier",
+            metrics.outbox_pending.clone(),
+        );
+        registry.register(
+            "flowstate_alerts_dropped",
+            "Alert events given up: too old (max_age), rejected by the receiver, or the queue was full",
+            metrics.alerts_dropped.clone(),
+        );
+        registry.register(
+            "flowstate_state_store_errors",
+            "Failed writes to the state store, by operation",
+            metrics.store_errors.clone(),
         );
         registry.register(
             "flowstate_config_reloads",
@@ -261,10 +301,56 @@ impl Metrics {
                 result: result.as_str().to_string(),
             });
         }
+        let _ = self.outbox_pending.get_or_create(&NotifierLabel {
+            notifier: name.to_string(),
+        });
+        for reason in DROP_REASONS {
+            let _ = self.alerts_dropped.get_or_create(&DroppedLabels {
+                notifier: name.to_string(),
+                reason: reason.to_string(),
+            });
+        }
+    }
+
+    /// How many events wait for delivery to this notifier.
+    pub fn set_outbox_pending(&self, notifier: &str, pending: usize) {
+        self.outbox_pending
+            .get_or_create(&NotifierLabel {
+                notifier: notifier.to_string(),
+            })
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+    }
+
+    /// An event was given up; `reason` is one of [`DROP_REASONS`].
+    pub fn record_alert_dropped(&self, notifier: &str, reason: &'static str) {
+        self.alerts_dropped
+            .get_or_create(&DroppedLabels {
+                notifier: notifier.to_string(),
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// A write to the state store failed.
+    pub fn record_store_error(&self, operation: &'static str) {
+        self.store_errors
+            .get_or_create(&OperationLabel {
+                operation: operation.to_string(),
+            })
+            .inc();
     }
 
     /// Removes the alert series of a notifier that left the configuration.
     pub fn remove_notifier(&self, name: &str) {
+        self.outbox_pending.remove(&NotifierLabel {
+            notifier: name.to_string(),
+        });
+        for reason in DROP_REASONS {
+            self.alerts_dropped.remove(&DroppedLabels {
+                notifier: name.to_string(),
+                reason: reason.to_string(),
+            });
+        }
         for result in [
             AlertResult::Sent,
             AlertResult::Failed,

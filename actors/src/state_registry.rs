@@ -5,7 +5,7 @@
 //! configuration that came with each result), marks `degraded` on slow passes, and emits
 //! `HostStatusChanged` on transitions only.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -15,10 +15,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::messages::{
     AwaitPendingResults, CheckCompleted, GetHost, GetHosts, GetSchedulerHealth, GetSchedulerStats,
-    HostRestarted, HostStatusChanged, TrackHosts,
+    HostRestarted, HostStatusChanged, PersistState, TrackHosts,
 };
 use crate::metrics::{HostMetrics, Metrics};
 use crate::model::{rfc3339, CheckResult, Status};
+use crate::store::{SaveHostStates, Store, StoredHost, StoredResult};
+
+/// How often changed host state is written to the state store: one transaction per second
+/// however many hosts there are.
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Results waiting for the store are capped, so a store that stays down does not grow memory
+/// without end (the counters and status are still saved once it is back).
+const MAX_UNSAVED_RESULTS: usize = 200_000;
 
 pub struct StateRegistry {
     /// Tracked hosts in configuration order, for stable API output.
@@ -32,6 +41,16 @@ pub struct StateRegistry {
     host_metrics: HashMap<Arc<str>, HostMetrics>,
     /// The longest interval plus timeout of any host: the most a healthy scheduler is quiet.
     slowest_cycle: Option<std::time::Duration>,
+    /// Where state is saved (`state.path`); `None` keeps it in memory only.
+    store: Option<Addr<Store>>,
+    /// State read from the store at start, taken by each host when it is first tracked.
+    restored: HashMap<Arc<str>, HostState>,
+    /// Hosts changed since the last save, results not yet saved, hosts to forget.
+    dirty: HashSet<Arc<str>>,
+    unsaved_results: Vec<StoredResult>,
+    forgotten: Vec<Arc<str>>,
+    /// A save is running: the next waits, so batches never pile up behind a slow disk.
+    saving: bool,
 }
 
 /// The recent start lags of all checks, and totals: enough for exact percentiles over the
@@ -182,6 +201,44 @@ impl HostState {
         }
     }
 
+    /// A host's state as the store had it: counters, status and history carry on.
+    fn from_stored(stored: &StoredHost) -> Self {
+        HostState {
+            // Set from the configuration when the host is tracked.
+            kind: "",
+            status: stored.status,
+            since: stored.since,
+            consecutive_failures: stored.consecutive_failures,
+            consecutive_successes: stored.consecutive_successes,
+            consecutive_slow: stored.consecutive_slow,
+            consecutive_fast: stored.consecutive_fast,
+            checks: stored.checks,
+            failures: stored.failures,
+            transitions: stored.transitions,
+            restarts: stored.restarts,
+            history: stored.history.iter().cloned().collect(),
+            last_config: None,
+        }
+    }
+
+    fn to_stored(&self, label: &Arc<str>) -> StoredHost {
+        StoredHost {
+            label: label.clone(),
+            kind: self.kind.to_string(),
+            status: self.status,
+            since: self.since,
+            consecutive_failures: self.consecutive_failures,
+            consecutive_successes: self.consecutive_successes,
+            consecutive_slow: self.consecutive_slow,
+            consecutive_fast: self.consecutive_fast,
+            checks: self.checks,
+            failures: self.failures,
+            transitions: self.transitions,
+            restarts: self.restarts,
+            history: Vec::new(),
+        }
+    }
+
     /// Records one result and returns the new status if it changed.
     pub fn record(
         &mut self,
@@ -256,7 +313,63 @@ impl StateRegistry {
             metrics,
             host_metrics: HashMap::new(),
             slowest_cycle: None,
+            store: None,
+            restored: HashMap::new(),
+            dirty: HashSet::new(),
+            unsaved_results: Vec::new(),
+            forgotten: Vec::new(),
+            saving: false,
         }
+    }
+
+    /// Saves state to `store` and starts from `restored` (what it held at start).
+    pub fn with_store(mut self, store: Addr<Store>, restored: &[StoredHost]) -> Self {
+        self.store = Some(store);
+        self.restored = restored
+            .iter()
+            .map(|h| (h.label.clone(), HostState::from_stored(h)))
+            .collect();
+        self
+    }
+
+    /// The batch of changes since the last save, if there is a store and anything changed.
+    fn take_batch(&mut self) -> Option<SaveHostStates> {
+        self.store.as_ref()?;
+        if self.dirty.is_empty() && self.forgotten.is_empty() {
+            return None;
+        }
+        let hosts = self
+            .dirty
+            .drain()
+            .filter_map(|label| Some(self.states.get(&label)?.to_stored(&label)))
+            .collect();
+        Some(SaveHostStates {
+            hosts,
+            results: std::mem::take(&mut self.unsaved_results),
+            removed: std::mem::take(&mut self.forgotten),
+            history_limit: self.history_limit,
+        })
+    }
+
+    /// Sends the next batch to the store unless one is still being written; a failed batch's
+    /// hosts are saved again with the next one.
+    fn save(&mut self, ctx: &mut Context<Self>) {
+        if self.saving {
+            return;
+        }
+        let (Some(store), Some(batch)) = (self.store.clone(), self.take_batch()) else {
+            return;
+        };
+        let labels: Vec<Arc<str>> = batch.hosts.iter().map(|h| h.label.clone()).collect();
+        let removed = batch.removed.clone();
+        self.saving = true;
+        ctx.spawn(store.send(batch).into_actor(self).map(move |saved, registry, _| {
+            registry.saving = false;
+            if !matches!(saved, Ok(Ok(()))) {
+                registry.dirty.extend(labels);
+                registry.forgotten.extend(removed);
+            }
+        }));
     }
 
     /// How long without any result means the scheduler is stuck: the longest interval plus
@@ -285,6 +398,12 @@ impl StateRegistry {
 
 impl Actor for StateRegistry {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if self.store.is_some() {
+            ctx.run_interval(SAVE_EVERY, |registry, ctx| registry.save(ctx));
+        }
+    }
 }
 
 impl Handler<TrackHosts> for StateRegistry {
@@ -296,15 +415,26 @@ impl Handler<TrackHosts> for StateRegistry {
         let mut keep = HashMap::with_capacity(msg.hosts.len());
         self.order = msg.hosts.iter().map(|h| h.label.clone()).collect();
         for host in &msg.hosts {
-            let state = self
+            let mut state = self
                 .states
                 .remove(&host.label)
+                .or_else(|| self.restored.remove(&host.label))
                 .unwrap_or_else(|| HostState::new(host.check.kind()));
+            // The check type follows the configuration (a reload may change it).
+            state.kind = host.check.kind();
             keep.insert(host.label.clone(), state);
+        }
+        // Stored hosts that are no longer configured are forgotten by the store too.
+        if self.store.is_some() {
+            self.forgotten.extend(self.restored.drain().map(|(label, _)| label));
         }
         // What is left was removed. One that was down gets a last event, so an incident tool
         // can close what would otherwise stay open forever; others leave quietly.
         for (label, state) in self.states.drain() {
+            if self.store.is_some() {
+                self.dirty.remove(&label);
+                self.forgotten.push(label.clone());
+            }
             let (Status::Down, Some(host)) = (state.status, state.last_config) else {
                 continue;
             };
@@ -335,8 +465,12 @@ impl Handler<TrackHosts> for StateRegistry {
         });
         for label in &self.order {
             if !self.host_metrics.contains_key(label) {
-                self.host_metrics
-                    .insert(label.clone(), self.metrics.host(label));
+                let series = self.metrics.host(label);
+                // A host restored from the store starts with its stored status.
+                if let Some(state) = self.states.get(label) {
+                    series.record_status(state.status);
+                }
+                self.host_metrics.insert(label.clone(), series);
             }
         }
         self.metrics.set_hosts(self.order.len());
@@ -360,6 +494,16 @@ impl Handler<CheckCompleted> for StateRegistry {
         let previous = state.status;
         state.last_config = Some(msg.host.clone());
         let changed = state.record(&msg.result, &msg.host, self.history_limit);
+        if self.store.is_some() {
+            self.dirty.insert(msg.host.label.clone());
+            if self.unsaved_results.len() < MAX_UNSAVED_RESULTS {
+                self.unsaved_results.push(StoredResult {
+                    label: msg.host.label.clone(),
+                    seq: state.checks,
+                    result: msg.result.clone(),
+                });
+            }
+        }
         let series = self.host_metrics.get(&msg.host.label);
         if let Some(series) = series {
             series.record_check(msg.result.ok, msg.result.latency);
@@ -409,6 +553,9 @@ impl Handler<HostRestarted> for StateRegistry {
     fn handle(&mut self, msg: HostRestarted, _: &mut Context<Self>) {
         if let Some(state) = self.states.get_mut(&msg.label) {
             state.restarts += 1;
+            if self.store.is_some() {
+                self.dirty.insert(msg.label.clone());
+            }
         }
     }
 }
@@ -426,6 +573,23 @@ impl Handler<AwaitPendingResults> for StateRegistry {
     type Result = ();
 
     fn handle(&mut self, _: AwaitPendingResults, _: &mut Context<Self>) {}
+}
+
+impl Handler<PersistState> for StateRegistry {
+    type Result = ResponseActFuture<Self, ()>;
+
+    /// Writes everything not yet saved and answers when the store has it (shutdown).
+    fn handle(&mut self, _: PersistState, _: &mut Context<Self>) -> Self::Result {
+        let batch = self.take_batch();
+        let (Some(store), Some(batch)) = (self.store.clone(), batch) else {
+            return Box::pin(actix::fut::ready(()));
+        };
+        Box::pin(store.send(batch).into_actor(self).map(|saved, _, _| match saved {
+            Ok(Ok(())) => log::info!("host state saved"),
+            Ok(Err(e)) => log::error!(error = e.as_str(); "saving host state at shutdown failed"),
+            Err(e) => log::error!(error = e.to_string().as_str(); "could not reach the state store at shutdown"),
+        }))
+    }
 }
 
 impl Handler<GetSchedulerStats> for StateRegistry {

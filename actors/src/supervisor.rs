@@ -17,7 +17,8 @@ use crate::api::SharedToken;
 use crate::host::HostActor;
 use crate::messages::{
     ApplyConfig, AwaitPendingResults, FlushNotifiers, GetReadiness, GetRunningConfig,
-    GetSchedulerHealth, HostActorDied, HostRestarted, ReloadConfig, ReloadConfigNow, Shutdown,
+    GetSchedulerHealth, HostActorDied, HostRestarted, PersistState, ReloadConfig, ReloadConfigNow,
+    Shutdown,
     StopChecking, TrackHosts, UseNotifiers,
 };
 use crate::metrics::Metrics;
@@ -428,6 +429,9 @@ impl Handler<Shutdown> for Supervisor {
             }
             if let Err(e) = router.send(FlushNotifiers).await {
                 log::error!(error = e.to_string().as_str(); "could not flush notifiers");
+            }
+            if let Err(e) = registry.send(PersistState).await {
+                log::error!(error = e.to_string().as_str(); "could not save host state");
             }
         };
         Box::pin(drain.into_actor(self).map(|_, act, _| {

@@ -1,23 +1,182 @@
-//! The webhook notifier: one HTTP POST per event.
+//! The webhook notifier: one HTTP POST per event, shaped for the receiving service.
+//!
+//! The body is the event in the notifier's `format` (see [`super::payload`]); the event `id`
+//! also travels as the `Idempotency-Key` header, the same on every retry, so a receiver can
+//! drop a duplicate when a response was lost after it had already acted. The answer decides
+//! what happens next: 2xx is delivered; 408, 429 and 5xx (and any network error) are retried
+//! (honouring `Retry-After`); other 4xx mean the receiver refuses this payload for good, so
+//! it is given up at once instead of hammering it for a day. Nothing logged here holds the
+//! URL's path or query (Slack and Discord put their token there) or a header value.
 
-use flowstate_config::notifier::WebhookConfig;
+use std::sync::{Arc, Once};
+use std::time::Duration;
 
+use awc::http::StatusCode;
+use flowstate_config::notifier::{WebhookConfig, WebhookFormat};
+use flowstate_config::secret::redact_url_path;
+
+use super::payload::webhook_body;
 use super::{DeliveryError, DeliveryFuture, Notifier};
 use crate::event::AlertEvent;
 
+const USER_AGENT_VALUE: &str = concat!("flowstate/", env!("CARGO_PKG_VERSION"));
+
+/// How much of a refusing receiver's answer is quoted in the log: enough for its reason.
+const QUOTED_BODY_BYTES: usize = 200;
+
 pub struct WebhookNotifier {
-    config: WebhookConfig,
+    config: Arc<WebhookConfig>,
+    client: awc::Client,
+    /// The URL fit for messages: scheme, host and port only.
+    shown_url: String,
 }
 
 impl WebhookNotifier {
     pub fn new(config: WebhookConfig) -> Self {
-        WebhookNotifier { config }
+        static PROVIDER: Once = Once::new();
+        // rustls needs exactly one process-wide crypto provider; awc's connector asks for it.
+        PROVIDER.call_once(|| {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let mut tls = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let connector = awc::Connector::new()
+            .rustls_0_23(Arc::new(tls))
+            .timeout(config.timeout)
+            .handshake_timeout(config.timeout);
+        let client = awc::Client::builder()
+            .connector(connector)
+            // A receiver's redirect is not followed: re-posting an alert (with its headers)
+            // to wherever a 3xx points is how credentials leak.
+            .disable_redirects()
+            .timeout(config.timeout)
+            .finish();
+        let shown_url = redact_url_path(&config.url);
+        let mut config = config;
+        if config.format == WebhookFormat::Discord
+            && !config.url.query_pairs().any(|(k, _)| k == "wait")
+        {
+            // Without `wait=true` Discord answers 204 before validating the message, so a
+            // rejected message would count as delivered.
+            config.url.query_pairs_mut().append_pair("wait", "true");
+        }
+        WebhookNotifier {
+            config: Arc::new(config),
+            client,
+            shown_url,
+        }
     }
 }
 
 impl Notifier for WebhookNotifier {
-    fn deliver(&mut self, _event: &AlertEvent) -> DeliveryFuture {
-        let _ = &self.config;
-        Box::pin(async move { Err(DeliveryError::transient("not built yet")) })
+    fn deliver(&mut self, event: &AlertEvent) -> DeliveryFuture {
+        let config = self.config.clone();
+        let shown_url = self.shown_url.clone();
+        let body = webhook_body(
+            config.format,
+            event,
+            config.routing_key.as_ref().map(|k| k.expose()),
+        );
+        let mut request = self
+            .client
+            .post(config.url.as_str())
+            .insert_header(("User-Agent", USER_AGENT_VALUE))
+            .insert_header(("Idempotency-Key", event.id.as_str()));
+        for header in &config.headers {
+            request = request.insert_header((header.name.as_str(), header.value.as_str()));
+        }
+        Box::pin(async move {
+            // awc's timeout ends at the response head; the whole exchange is bounded here.
+            let exchange = async {
+                let mut response = request
+                    .send_json(&body)
+                    .await
+                    .map_err(|e| DeliveryError::transient(format!("{shown_url}: {e}")))?;
+                let status = response.status();
+                if status.is_success() {
+                    return Ok(());
+                }
+                let quoted = response
+                    .body()
+                    .limit(64 * 1024)
+                    .await
+                    .map(|b| quote(&b))
+                    .unwrap_or_default();
+                Err(judge(status, retry_after(&response), &shown_url, &quoted))
+            };
+            match actix_rt::time::timeout(config.timeout, exchange).await {
+                Ok(result) => result,
+                Err(_) => Err(DeliveryError::transient(format!(
+                    "{shown_url}: no answer within {}",
+                    humantime::format_duration(config.timeout)
+                ))),
+            }
+        })
+    }
+}
+
+/// What a non-2xx answer means for the next attempt.
+fn judge(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    shown_url: &str,
+    quoted: &str,
+) -> DeliveryError {
+    let mut message = format!("{shown_url}: status {}", status.as_u16());
+    if !quoted.is_empty() {
+        message.push_str(&format!(": {quoted}"));
+    }
+    let retryable = status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status.is_redirection();
+    if !retryable {
+        message.push_str(" (the receiver refused the event; fix the notifier and reload)");
+    }
+    DeliveryError {
+        message,
+        retryable,
+        retry_after,
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare for webhooks and ignored).
+fn retry_after<S>(response: &awc::ClientResponse<S>) -> Option<Duration> {
+    let value = response.headers().get("retry-after")?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The start of a response body on one line, for the log.
+fn quote(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(QUOTED_BODY_BYTES)]);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_and_rate_limits_are_retried_other_refusals_are_not() {
+        let url = "https://hooks.example.com";
+        assert!(judge(StatusCode::SERVICE_UNAVAILABLE, None, url, "").retryable);
+        assert!(judge(StatusCode::TOO_MANY_REQUESTS, None, url, "").retryable);
+        assert!(judge(StatusCode::REQUEST_TIMEOUT, None, url, "").retryable);
+        let refused = judge(StatusCode::BAD_REQUEST, None, url, "invalid payload");
+        assert!(!refused.retryable);
+        assert!(refused.message.contains("status 400: invalid payload"));
+        assert!(!judge(StatusCode::NOT_FOUND, None, url, "").retryable);
+        assert!(!judge(StatusCode::UNAUTHORIZED, None, url, "").retryable);
+    }
+
+    #[test]
+    fn quoted_bodies_are_short_and_on_one_line() {
+        assert_eq!(quote(b"bad\n  request\tbody"), "bad request body");
+        assert_eq!(quote(&[b'x'; 1000]).len(), QUOTED_BODY_BYTES);
     }
 }

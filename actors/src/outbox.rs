@@ -1,0 +1,436 @@
+//! The outbox: events waiting for delivery, per notifier, with retry timing.
+//!
+//! Order matters per host: a receiver that gets `up` before the `down` it follows believes
+//! the wrong thing (PagerDuty would keep an incident open forever). So each notifier keeps one
+//! queue per host and only its head is ever attempted; other hosts go on in parallel, up to
+//! [`MAX_IN_FLIGHT`] attempts per notifier, so one dead receiver holds no other notifier and
+//! a storm of events does not open thousands of connections at once.
+//!
+//! Pure bookkeeping with explicit time; the AlertRouter runs the attempts and timers, and the
+//! state store mirrors the contents so a crash loses nothing.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use flowstate_config::RetryPolicy;
+
+use crate::event::AlertEvent;
+use crate::notify::DeliveryError;
+
+/// Attempts in flight at once per notifier.
+pub const MAX_IN_FLIGHT: usize = 32;
+
+/// Events kept per notifier; beyond it the oldest is dropped (counted and logged). A dead
+/// receiver and a flapping fleet must not grow memory without end.
+pub const MAX_PENDING: usize = 10_000;
+
+/// One event on its way to one notifier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub event: AlertEvent,
+    /// When it was first queued: `max_age` counts from here.
+    pub created: SystemTime,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Written to the state store (or there is none): it may be attempted.
+    pub stored: bool,
+    /// Not before this instant (a retry's backoff).
+    pub not_before: Option<Instant>,
+}
+
+impl Pending {
+    pub fn new(event: AlertEvent, created: SystemTime, stored: bool) -> Self {
+        Pending {
+            event,
+            created,
+            attempts: 0,
+            stored,
+            not_before: None,
+        }
+    }
+}
+
+#[derive(Default)]
+struct NotifierQueue {
+    /// Per host, oldest first; the head is the only one attempted.
+    hosts: HashMap<String, VecDeque<Pending>>,
+    /// Hosts whose head is being attempted now.
+    in_flight: usize,
+    len: usize,
+}
+
+/// What became of a failed attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AfterFailure {
+    /// Tried again at this instant.
+    RetryAt(Instant),
+    /// Given up: `expired` (older than `max_age`) or `rejected` (the receiver refused it).
+    GaveUp(&'static str, Pending),
+}
+
+#[derive(Default)]
+pub struct Outbox {
+    queues: HashMap<Arc<str>, NotifierQueue>,
+    in_flight_hosts: HashSet<(Arc<str>, String)>,
+}
+
+impl Outbox {
+    /// Queues `pending` for `notifier`; returns the oldest event if the queue was full.
+    pub fn push(&mut self, notifier: &Arc<str>, pending: Pending) -> Option<Pending> {
+        let queue = self.queues.entry(notifier.clone()).or_default();
+        let dropped = if queue.len >= MAX_PENDING {
+            Self::drop_oldest(queue, &self.in_flight_hosts, notifier)
+        } else {
+            None
+        };
+        queue
+            .hosts
+            .entry(pending.event.host.clone())
+            .or_default()
+            .push_back(pending);
+        queue.len += 1;
+        dropped
+    }
+
+    /// The oldest event not being attempted right now.
+    fn drop_oldest(
+        queue: &mut NotifierQueue,
+        in_flight: &HashSet<(Arc<str>, String)>,
+        notifier: &Arc<str>,
+    ) -> Option<Pending> {
+        let (host, index) = queue
+            .hosts
+            .iter()
+            .flat_map(|(host, entries)| {
+                let busy = in_flight.contains(&(notifier.clone(), host.clone()));
+                entries
+                    .iter()
+                    .enumerate()
+                    .skip(usize::from(busy))
+                    .map(move |(i, p)| (p.created, host, i))
+            })
+            .min_by_key(|(created, _, _)| *created)
+            .map(|(_, host, i)| (host.clone(), i))?;
+        let entries = queue.hosts.get_mut(&host)?;
+        let dropped = entries.remove(index);
+        if entries.is_empty() {
+            queue.hosts.remove(&host);
+        }
+        queue.len -= usize::from(dropped.is_some());
+        dropped
+    }
+
+    /// The store has the event: it may be attempted.
+    pub fn mark_stored(&mut self, notifier: &str, host: &str, id: &str) {
+        if let Some(p) = self
+            .queues
+            .get_mut(notifier)
+            .and_then(|q| q.hosts.get_mut(host))
+            .and_then(|entries| entries.iter_mut().find(|p| p.event.id == id))
+        {
+            p.stored = true;
+        }
+    }
+
+    /// Events to attempt now, marked in flight: each host's head if stored and due, up to
+    /// [`MAX_IN_FLIGHT`] per notifier, oldest first.
+    pub fn take_ready(&mut self, now: Instant) -> Vec<(Arc<str>, AlertEvent)> {
+        let mut ready = Vec::new();
+        for (notifier, queue) in &mut self.queues {
+            if queue.in_flight >= MAX_IN_FLIGHT {
+                continue;
+            }
+            let mut due: Vec<(SystemTime, &String, &Pending)> = queue
+                .hosts
+                .iter()
+                .filter(|(host, _)| {
+                    !self
+                        .in_flight_hosts
+                        .contains(&(notifier.clone(), (*host).clone()))
+                })
+                .filter_map(|(host, entries)| entries.front().map(|p| (host, p)))
+                .filter(|(_, p)| p.stored && p.not_before.is_none_or(|t| t <= now))
+                .map(|(host, p)| (p.created, host, p))
+                .collect();
+            due.sort_by_key(|(created, _, _)| *created);
+            let room = MAX_IN_FLIGHT - queue.in_flight;
+            let picked: Vec<(String, AlertEvent)> = due
+                .into_iter()
+                .take(room)
+                .map(|(_, host, p)| (host.clone(), p.event.clone()))
+                .collect();
+            for (host, event) in picked {
+                queue.in_flight += 1;
+                self.in_flight_hosts.insert((notifier.clone(), host));
+                ready.push((notifier.clone(), event));
+            }
+        }
+        ready
+    }
+
+    /// The attempt at `host`'s head succeeded: it leaves the queue.
+    pub fn succeeded(&mut self, notifier: &Arc<str>, host: &str) -> Option<Pending> {
+        self.finish(notifier, host);
+        self.pop(notifier, host)
+    }
+
+    /// The attempt at `host`'s head failed: schedule the next one with backoff and jitter, or
+    /// give up when the receiver refused it or the event is older than `max_age`.
+    pub fn failed(
+        &mut self,
+        notifier: &Arc<str>,
+        host: &str,
+        error: &DeliveryError,
+        policy: &RetryPolicy,
+        now: (Instant, SystemTime),
+    ) -> Option<AfterFailure> {
+        self.finish(notifier, host);
+        let head = self
+            .queues
+            .get_mut(notifier)?
+            .hosts
+            .get_mut(host)?
+            .front_mut()?;
+        head.attempts += 1;
+        let age = now.1.duration_since(head.created).unwrap_or_default();
+        let reason = if !error.retryable {
+            Some("rejected")
+        } else if age >= policy.max_age {
+            Some("expired")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            let pending = self.pop(notifier, host)?;
+            return Some(AfterFailure::GaveUp(reason, pending));
+        }
+        let mut wait = backoff(policy, head.attempts, fastrand::f64());
+        if let Some(asked) = error.retry_after {
+            wait = wait.max(asked.min(policy.max_backoff));
+        }
+        let at = now.0 + wait;
+        head.not_before = Some(at);
+        Some(AfterFailure::RetryAt(at))
+    }
+
+    /// The earliest instant a waiting retry becomes due.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.queues
+            .values()
+            .flat_map(|q| q.hosts.values())
+            .filter_map(|entries| entries.front()?.not_before)
+            .min()
+    }
+
+    /// Events waiting for `notifier`, including the ones being attempted.
+    pub fn pending(&self, notifier: &str) -> usize {
+        self.queues.get(notifier).map_or(0, |q| q.len)
+    }
+
+    /// Attempts in flight, over all notifiers.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight_hosts.len()
+    }
+
+    /// Every waiting event of every notifier: what is lost if the process ends now.
+    pub fn all(&self) -> impl Iterator<Item = (&Arc<str>, &Pending)> {
+        self.queues
+            .iter()
+            .flat_map(|(n, q)| q.hosts.values().flatten().map(move |p| (n, p)))
+    }
+
+    /// The notifier left the configuration: its waiting events, removed.
+    pub fn remove_notifier(&mut self, notifier: &str) -> Vec<Pending> {
+        self.in_flight_hosts.retain(|(n, _)| &**n != notifier);
+        self.queues
+            .remove(notifier)
+            .map(|q| q.hosts.into_values().flatten().collect())
+            .unwrap_or_default()
+    }
+
+    fn finish(&mut self, notifier: &Arc<str>, host: &str) {
+        if self
+            .in_flight_hosts
+            .remove(&(notifier.clone(), host.to_string()))
+        {
+            if let Some(queue) = self.queues.get_mut(notifier) {
+                queue.in_flight = queue.in_flight.saturating_sub(1);
+            }
+        }
+    }
+
+    fn pop(&mut self, notifier: &Arc<str>, host: &str) -> Option<Pending> {
+        let queue = self.queues.get_mut(notifier)?;
+        let entries = queue.hosts.get_mut(host)?;
+        let head = entries.pop_front();
+        if entries.is_empty() {
+            queue.hosts.remove(host);
+        }
+        queue.len -= usize::from(head.is_some());
+        head
+    }
+}
+
+/// The wait before attempt `attempts + 1`: `backoff` doubled per failure up to `max_backoff`,
+/// then "equal jitter" (between half and all of it, by `random` in 0..1) so receivers that come
+/// back are not hit by every sender in the same second.
+pub fn backoff(policy: &RetryPolicy, attempts: u32, random: f64) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(30);
+    let full = policy
+        .backoff
+        .saturating_mul(1u32 << doublings)
+        .min(policy.max_backoff);
+    full.mul_f64(0.5 + 0.5 * random.clamp(0.0, 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventKind;
+    use crate::model::Status;
+
+    fn event(host: &str, id: &str) -> AlertEvent {
+        AlertEvent {
+            id: id.into(),
+            event: EventKind::Down,
+            host: host.into(),
+            status: Status::Down,
+            previous: Status::Up,
+            at: "2026-11-28T16:03:37.123Z".into(),
+            since: "2026-11-28T16:03:37.123Z".into(),
+            reason: "connection refused".into(),
+            consecutive_failures: 3,
+            latency_ms: 1.0,
+        }
+    }
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            max_age: Duration::from_secs(3600),
+        }
+    }
+
+    fn ids(ready: &[(Arc<str>, AlertEvent)]) -> Vec<&str> {
+        let mut ids: Vec<&str> = ready.iter().map(|(_, e)| e.id.as_str()).collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_jitter_in_the_upper_half() {
+        let p = policy();
+        assert_eq!(backoff(&p, 1, 1.0), Duration::from_secs(1));
+        assert_eq!(backoff(&p, 2, 1.0), Duration::from_secs(2));
+        assert_eq!(backoff(&p, 3, 1.0), Duration::from_secs(4));
+        assert_eq!(backoff(&p, 3, 0.0), Duration::from_secs(2));
+        assert_eq!(backoff(&p, 20, 1.0), Duration::from_secs(60));
+        assert_eq!(backoff(&p, u32::MAX, 1.0), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn one_host_is_delivered_in_order_and_others_in_parallel() {
+        let n: Arc<str> = Arc::from("hook");
+        let mut outbox = Outbox::default();
+        let now = Instant::now();
+        for (host, id) in [("a", "1"), ("a", "2"), ("b", "3")] {
+            outbox.push(&n, Pending::new(event(host, id), SystemTime::now(), true));
+        }
+        assert_eq!(ids(&outbox.take_ready(now)), ["1", "3"]);
+        assert!(outbox.take_ready(now).is_empty(), "heads are in flight");
+        outbox.succeeded(&n, "a");
+        assert_eq!(ids(&outbox.take_ready(now)), ["2"]);
+        assert_eq!(outbox.pending("hook"), 2);
+    }
+
+    #[test]
+    fn an_event_not_yet_stored_waits() {
+        let n: Arc<str> = Arc::from("hook");
+        let mut outbox = Outbox::default();
+        outbox.push(&n, Pending::new(event("a", "1"), SystemTime::now(), false));
+        assert!(outbox.take_ready(Instant::now()).is_empty());
+        outbox.mark_stored("hook", "a", "1");
+        assert_eq!(ids(&outbox.take_ready(Instant::now())), ["1"]);
+    }
+
+    #[test]
+    fn a_failed_attempt_waits_its_backoff_then_the_same_event_is_retried() {
+        let n: Arc<str> = Arc::from("hook");
+        let mut outbox = Outbox::default();
+        outbox.push(&n, Pending::new(event("a", "1"), SystemTime::now(), true));
+        let start = Instant::now();
+        outbox.take_ready(start);
+        let after = outbox.failed(
+            &n,
+            "a",
+            &DeliveryError::transient("status 503"),
+            &policy(),
+            (start, SystemTime::now()),
+        );
+        let Some(AfterFailure::RetryAt(at)) = after else {
+            panic!("expected a retry, got {after:?}");
+        };
+        assert!(at >= start + Duration::from_millis(500) && at <= start + Duration::from_secs(1));
+        assert!(outbox.take_ready(start).is_empty(), "not before its backoff");
+        assert_eq!(outbox.next_due(), Some(at));
+        assert_eq!(ids(&outbox.take_ready(at)), ["1"]);
+    }
+
+    #[test]
+    fn retry_after_is_honoured_up_to_max_backoff() {
+        let n: Arc<str> = Arc::from("hook");
+        let mut outbox = Outbox::default();
+        outbox.push(&n, Pending::new(event("a", "1"), SystemTime::now(), true));
+        let start = Instant::now();
+        outbox.take_ready(start);
+        let mut error = DeliveryError::transient("status 429");
+        error.retry_after = Some(Duration::from_secs(3600));
+        let after = outbox.failed(&n, "a", &error, &policy(), (start, SystemTime::now()));
+        assert_eq!(after, Some(AfterFailure::RetryAt(start + Duration::from_secs(60))));
+    }
+
+    #[test]
+    fn rejected_and_expired_events_are_given_up() {
+        let n: Arc<str> = Arc::from("hook");
+        let mut outbox = Outbox::default();
+        let old = SystemTime::now() - Duration::from_secs(7200);
+        outbox.push(&n, Pending::new(event("a", "1"), old, true));
+        outbox.push(&n, Pending::new(event("b", "2"), SystemTime::now(), true));
+        let now = (Instant::now(), SystemTime::now());
+        outbox.take_ready(now.0);
+        let expired = outbox.failed(&n, "a", &DeliveryError::transient("x"), &policy(), now);
+        assert!(matches!(expired, Some(AfterFailure::GaveUp("expired", _))));
+        let rejected = outbox.failed(&n, "b", &DeliveryError::permanent("status 400"), &policy(), now);
+        assert!(matches!(rejected, Some(AfterFailure::GaveUp("rejected", _))));
+        assert_eq!(outbox.pending("hook"), 0);
+    }
+
+    #[test]
+    fn attempts_per_notifier_are_bounded() {
+        let n: Arc<str> = Arc::from("hook");
+        let mut outbox = Outbox::default();
+        for i in 0..(MAX_IN_FLIGHT + 5) {
+            outbox.push(&n, Pending::new(event(&format!("h{i}"), &i.to_string()), SystemTime::now(), true));
+        }
+        assert_eq!(outbox.take_ready(Instant::now()).len(), MAX_IN_FLIGHT);
+        assert_eq!(outbox.in_flight(), MAX_IN_FLIGHT);
+        outbox.succeeded(&n, "h0");
+        assert_eq!(outbox.take_ready(Instant::now()).len(), 1);
+    }
+
+    #[test]
+    fn a_full_queue_drops_its_oldest_waiting_event() {
+        let n: Arc<str> = Arc::from("hook");
+        let mut outbox = Outbox::default();
+        let start = SystemTime::now();
+        for i in 0..MAX_PENDING {
+            let created = start + Duration::from_millis(i as u64);
+            outbox.push(&n, Pending::new(event(&format!("h{}", i % 100), &i.to_string()), created, true));
+        }
+        let dropped = outbox.push(&n, Pending::new(event("new", "new"), SystemTime::now(), true));
+        assert_eq!(dropped.map(|p| p.event.id), Some("0".to_string()));
+        assert_eq!(outbox.pending("hook"), MAX_PENDING);
+    }
+}

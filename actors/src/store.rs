@@ -1,0 +1,508 @@
+//! The state store: an embedded SQLite database at `state.path`, so a restart loses nothing.
+//!
+//! It keeps three things: each host's state and history (so a restart sends no alert for a
+//! host whose status did not change), the alert **outbox** (every event is stored before its
+//! first delivery attempt and deleted once delivered, so a crash never loses one), and what
+//! each notifier was told about each host (cooldowns and reminders carry on after a restart).
+//!
+//! The store is a mirror, never the source of truth while running: the registry and the router
+//! keep everything in memory and send batches here. The [`Store`] actor runs on a `SyncArbiter`
+//! thread of its own, so SQLite's blocking calls never touch a thread that runs checks. A
+//! locked, full or broken database is logged and counted; the write is retried with the next
+//! batch, and monitoring and alerting go on regardless.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use actix::prelude::*;
+use rusqlite::{params, Connection};
+
+use crate::event::AlertEvent;
+use crate::metrics::Metrics;
+use crate::model::{CheckResult, Status};
+
+/// Bumped when the tables change shape; a newer file is refused rather than misread.
+const SCHEMA_VERSION: i64 = 1;
+
+/// How long a write waits for a lock held by another process (a backup tool, `sqlite3`).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How often a store that cannot be opened is tried again (a full disk, a missing mount).
+const REOPEN_EVERY: Duration = Duration::from_secs(10);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS hosts (
+    label TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    since_ms INTEGER NOT NULL,
+    consecutive_failures INTEGER NOT NULL,
+    consecutive_successes INTEGER NOT NULL,
+    consecutive_slow INTEGER NOT NULL,
+    consecutive_fast INTEGER NOT NULL,
+    checks INTEGER NOT NULL,
+    failures INTEGER NOT NULL,
+    transitions INTEGER NOT NULL,
+    restarts INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+    label TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    ok INTEGER NOT NULL,
+    latency_us INTEGER NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (label, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+    notifier TEXT NOT NULL,
+    id TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (notifier, id)
+);
+CREATE TABLE IF NOT EXISTS alert_tracks (
+    notifier TEXT NOT NULL,
+    host TEXT NOT NULL,
+    track TEXT NOT NULL,
+    PRIMARY KEY (notifier, host)
+);
+";
+
+/// One host's counters as stored; its history travels separately (appended, not rewritten).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredHost {
+    pub label: Arc<str>,
+    pub kind: String,
+    pub status: Status,
+    pub since: SystemTime,
+    pub consecutive_failures: u32,
+    pub consecutive_successes: u32,
+    pub consecutive_slow: u32,
+    pub consecutive_fast: u32,
+    pub checks: u64,
+    pub failures: u64,
+    pub transitions: u64,
+    pub restarts: u64,
+    /// The newest results, oldest first (filled when loading; empty in a save batch).
+    pub history: Vec<CheckResult>,
+}
+
+/// A check result to append to a host's stored history: `seq` is the host's check count
+/// when it was recorded, so old rows are pruned by number.
+#[derive(Debug, Clone)]
+pub struct StoredResult {
+    pub label: Arc<str>,
+    pub seq: u64,
+    pub result: CheckResult,
+}
+
+/// An undelivered event for one notifier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDelivery {
+    pub notifier: Arc<str>,
+    pub event: AlertEvent,
+    /// When it was first queued: `max_age` counts from here, across restarts.
+    pub created: SystemTime,
+}
+
+/// Everything the store held at start.
+#[derive(Debug, Default)]
+pub struct Restored {
+    pub hosts: Vec<StoredHost>,
+    /// Oldest first, so the original order is kept per host.
+    pub outbox: Vec<StoredDelivery>,
+    /// `(notifier, host) -> track` as JSON written by the router.
+    pub tracks: Vec<(Arc<str>, String, String)>,
+}
+
+/// Save these hosts' counters, append these results, and forget hosts that left.
+#[derive(Message, Debug, Default)]
+#[rtype(result = "Result<(), String>")]
+pub struct SaveHostStates {
+    pub hosts: Vec<StoredHost>,
+    pub results: Vec<StoredResult>,
+    pub removed: Vec<Arc<str>>,
+    /// Results kept per host: older rows are deleted.
+    pub history_limit: usize,
+}
+
+/// Store an event before its first delivery attempt.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(), String>")]
+pub struct SaveDelivery(pub StoredDelivery);
+
+/// An event is done with (delivered or given up): remove it from the outbox.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(), String>")]
+pub struct ForgetDelivery {
+    pub notifier: Arc<str>,
+    pub id: String,
+}
+
+/// What a notifier was told about a host changed (`track: None`: nothing to remember).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(), String>")]
+pub struct SaveAlertTrack {
+    pub notifier: Arc<str>,
+    pub host: String,
+    pub track: Option<String>,
+}
+
+/// The SQLite connection, opened on its own thread.
+pub struct Store {
+    path: PathBuf,
+    connection: Option<Connection>,
+    last_open_attempt: Option<Instant>,
+    metrics: Arc<Metrics>,
+}
+
+impl Store {
+    /// Opens (or creates) the database and reads everything in it. Runs once at start, before
+    /// the actors; an error names the file and what to do.
+    pub fn load(path: &Path, history_limit: usize) -> Result<Restored, String> {
+        let connection = open(path)?;
+        read_all(&connection, history_limit).map_err(|e| describe(path, &e))
+    }
+
+    /// Starts the store actor on a thread of its own.
+    pub fn start(path: PathBuf, metrics: Arc<Metrics>) -> Addr<Store> {
+        SyncArbiter::start(1, move || Store {
+            path: path.clone(),
+            connection: None,
+            last_open_attempt: None,
+            metrics: metrics.clone(),
+        })
+    }
+
+    /// The open connection, opening it if needed (at most every [`REOPEN_EVERY`] after a
+    /// failure, so a missing disk is not hammered).
+    fn connection(&mut self) -> Result<&mut Connection, String> {
+        if self.connection.is_none() {
+            if let Some(last) = self.last_open_attempt {
+                if last.elapsed() < REOPEN_EVERY {
+                    return Err(format!(
+                        "{}: the state store is unavailable (retrying every {}s)",
+                        self.path.display(),
+                        REOPEN_EVERY.as_secs()
+                    ));
+                }
+            }
+            self.last_open_attempt = Some(Instant::now());
+            self.connection = Some(open(&self.path)?);
+        }
+        self.connection
+            .as_mut()
+            .ok_or_else(|| format!("{}: the state store is not open", self.path.display()))
+    }
+
+    /// Runs one write; on failure logs it, counts it, and drops a connection that may be
+    /// broken so the next write reopens it.
+    fn write(
+        &mut self,
+        operation: &'static str,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<()>,
+    ) -> Result<(), String> {
+        let result = self
+            .connection()
+            .and_then(|c| work(c).map_err(|e| e.to_string()));
+        if let Err(e) = &result {
+            self.metrics.record_store_error(operation);
+            log::error!(path = self.path.display().to_string().as_str(), operation, error = e.as_str(); "state store write failed; keeping the data in memory and retrying");
+            if !e.contains("unavailable") {
+                self.connection = None;
+            }
+        }
+        result
+    }
+}
+
+impl Actor for Store {
+    type Context = SyncContext<Self>;
+}
+
+impl Handler<SaveHostStates> for Store {
+    type Result = Result<(), String>;
+
+    fn handle(&mut self, batch: SaveHostStates, _: &mut SyncContext<Self>) -> Self::Result {
+        self.write("save_hosts", |c| save_hosts(c, &batch))
+    }
+}
+
+impl Handler<SaveDelivery> for Store {
+    type Result = Result<(), String>;
+
+    fn handle(&mut self, msg: SaveDelivery, _: &mut SyncContext<Self>) -> Self::Result {
+        let event = serde_json::to_string(&msg.0.event).map_err(|e| e.to_string())?;
+        self.write("save_delivery", |c| {
+            c.prepare_cached(
+                "INSERT OR REPLACE INTO outbox (notifier, id, created_ms, event) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![&*msg.0.notifier, msg.0.event.id, millis(msg.0.created), event])
+            .map(|_| ())
+        })
+    }
+}
+
+impl Handler<ForgetDelivery> for Store {
+    type Result = Result<(), String>;
+
+    fn handle(&mut self, msg: ForgetDelivery, _: &mut SyncContext<Self>) -> Self::Result {
+        self.write("forget_delivery", |c| {
+            c.prepare_cached("DELETE FROM outbox WHERE notifier = ?1 AND id = ?2")?
+                .execute(params![&*msg.notifier, msg.id])
+                .map(|_| ())
+        })
+    }
+}
+
+impl Handler<SaveAlertTrack> for Store {
+    type Result = Result<(), String>;
+
+    fn handle(&mut self, msg: SaveAlertTrack, _: &mut SyncContext<Self>) -> Self::Result {
+        self.write("save_alert_track", |c| match &msg.track {
+            Some(track) => c
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO alert_tracks (notifier, host, track) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![&*msg.notifier, msg.host, track])
+                .map(|_| ()),
+            None => c
+                .prepare_cached("DELETE FROM alert_tracks WHERE notifier = ?1 AND host = ?2")?
+                .execute(params![&*msg.notifier, msg.host])
+                .map(|_| ()),
+        })
+    }
+}
+
+/// Opens the database in WAL mode and creates or checks the tables.
+fn open(path: &Path) -> Result<Connection, String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            format!(
+                "{}: cannot create the state directory: {e}; create it or point state.path elsewhere",
+                dir.display()
+            )
+        })?;
+    }
+    let connection = Connection::open(path).map_err(|e| describe(path, &e))?;
+    prepare(&connection).map_err(|e| describe(path, &e))?;
+    let version: i64 = connection
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| describe(path, &e))?;
+    if version > SCHEMA_VERSION {
+        return Err(format!(
+            "{}: written by a newer flowstate (schema {version}, this one knows {SCHEMA_VERSION}); upgrade flowstate or move the file away",
+            path.display()
+        ));
+    }
+    Ok(connection)
+}
+
+fn prepare(connection: &Connection) -> rusqlite::Result<()> {
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL: readers never block the writer, and a SIGKILL loses nothing committed. NORMAL
+    // sync is crash-safe for the process; only a power cut may lose the last commits.
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version <= SCHEMA_VERSION {
+        connection.execute_batch(SCHEMA)?;
+        connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    Ok(())
+}
+
+/// `path: message; hint`: the SQLite error with what the user can do about it.
+fn describe(path: &Path, error: &rusqlite::Error) -> String {
+    let hint = match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => {
+            "; the file is not a flowstate state store: move it away and flowstate starts a new one"
+        }
+        Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
+            "; the database is corrupt: move it away (keep it for inspection) and flowstate starts a new one"
+        }
+        Some(rusqlite::ErrorCode::DiskFull) => "; the disk is full: free space",
+        Some(rusqlite::ErrorCode::ReadOnly) | Some(rusqlite::ErrorCode::CannotOpen) => {
+            "; check that the directory exists and is writable by flowstate"
+        }
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+            "; another process holds a lock on it (is a second flowstate using the same state.path?)"
+        }
+        _ => "",
+    };
+    format!("{}: state store: {error}{hint}", path.display())
+}
+
+fn read_all(connection: &Connection, history_limit: usize) -> rusqlite::Result<Restored> {
+    let mut history: HashMap<String, Vec<CheckResult>> = HashMap::new();
+    {
+        // Newest first per host, then reversed: only the last `history_limit` are read.
+        let mut statement = connection.prepare(
+            "SELECT label, at_ms, ok, latency_us, detail FROM history ORDER BY label, seq DESC",
+        )?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let label: String = row.get(0)?;
+            let entries = history.entry(label).or_default();
+            if entries.len() >= history_limit {
+                continue;
+            }
+            entries.push(CheckResult {
+                at: from_millis(row.get(1)?),
+                ok: row.get::<_, i64>(2)? != 0,
+                latency: Duration::from_micros(row.get::<_, i64>(3)?.max(0) as u64),
+                detail: row.get(4)?,
+            });
+        }
+    }
+    let mut hosts = Vec::new();
+    let mut statement = connection.prepare(
+        "SELECT label, kind, status, since_ms, consecutive_failures, consecutive_successes,
+                consecutive_slow, consecutive_fast, checks, failures, transitions, restarts
+         FROM hosts",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let label: String = row.get(0)?;
+        let status: String = row.get(2)?;
+        let mut results = history.remove(&label).unwrap_or_default();
+        results.reverse();
+        hosts.push(StoredHost {
+            label: Arc::from(label.as_str()),
+            kind: row.get(1)?,
+            status: parse_status(&status),
+            since: from_millis(row.get(3)?),
+            consecutive_failures: count(row.get(4)?),
+            consecutive_successes: count(row.get(5)?),
+            consecutive_slow: count(row.get(6)?),
+            consecutive_fast: count(row.get(7)?),
+            checks: row.get::<_, i64>(8)?.max(0) as u64,
+            failures: row.get::<_, i64>(9)?.max(0) as u64,
+            transitions: row.get::<_, i64>(10)?.max(0) as u64,
+            restarts: row.get::<_, i64>(11)?.max(0) as u64,
+            history: results,
+        });
+    }
+    let mut outbox = Vec::new();
+    let mut statement = connection
+        .prepare("SELECT notifier, created_ms, event, id FROM outbox ORDER BY created_ms, id")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let notifier: String = row.get(0)?;
+        let json: String = row.get(2)?;
+        match serde_json::from_str::<AlertEvent>(&json) {
+            Ok(event) => outbox.push(StoredDelivery {
+                notifier: Arc::from(notifier.as_str()),
+                event,
+                created: from_millis(row.get(1)?),
+            }),
+            Err(e) => {
+                let id: String = row.get(3)?;
+                log::error!(notifier = notifier.as_str(), id = id.as_str(), error = e.to_string().as_str(); "an event in the outbox cannot be read; skipping it");
+            }
+        }
+    }
+    let mut tracks = Vec::new();
+    let mut statement = connection.prepare("SELECT notifier, host, track FROM alert_tracks")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let notifier: String = row.get(0)?;
+        tracks.push((Arc::from(notifier.as_str()), row.get(1)?, row.get(2)?));
+    }
+    Ok(Restored {
+        hosts,
+        outbox,
+        tracks,
+    })
+}
+
+fn save_hosts(connection: &mut Connection, batch: &SaveHostStates) -> rusqlite::Result<()> {
+    let transaction = connection.transaction()?;
+    {
+        let mut upsert = transaction.prepare_cached(
+            "INSERT OR REPLACE INTO hosts (label, kind, status, since_ms, consecutive_failures,
+                consecutive_successes, consecutive_slow, consecutive_fast, checks, failures,
+                transitions, restarts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?;
+        for host in &batch.hosts {
+            upsert.execute(params![
+                &*host.label,
+                host.kind,
+                host.status.as_str(),
+                millis(host.since),
+                host.consecutive_failures,
+                host.consecutive_successes,
+                host.consecutive_slow,
+                host.consecutive_fast,
+                clamp(host.checks),
+                clamp(host.failures),
+                clamp(host.transitions),
+                clamp(host.restarts),
+            ])?;
+        }
+        let mut append = transaction.prepare_cached(
+            "INSERT OR REPLACE INTO history (label, seq, at_ms, ok, latency_us, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut newest: HashMap<&str, u64> = HashMap::new();
+        for entry in &batch.results {
+            append.execute(params![
+                &*entry.label,
+                clamp(entry.seq),
+                millis(entry.result.at),
+                entry.result.ok,
+                clamp(entry.result.latency.as_micros() as u64),
+                entry.result.detail,
+            ])?;
+            let seq = newest.entry(&entry.label).or_default();
+            *seq = (*seq).max(entry.seq);
+        }
+        let mut prune =
+            transaction.prepare_cached("DELETE FROM history WHERE label = ?1 AND seq <= ?2")?;
+        for (label, seq) in newest {
+            let oldest_kept = seq.saturating_sub(batch.history_limit as u64);
+            if oldest_kept > 0 {
+                prune.execute(params![label, clamp(oldest_kept)])?;
+            }
+        }
+        let mut forget_host = transaction.prepare_cached("DELETE FROM hosts WHERE label = ?1")?;
+        let mut forget_history =
+            transaction.prepare_cached("DELETE FROM history WHERE label = ?1")?;
+        for label in &batch.removed {
+            forget_host.execute(params![&**label])?;
+            forget_history.execute(params![&**label])?;
+        }
+    }
+    transaction.commit()
+}
+
+fn parse_status(text: &str) -> Status {
+    match text {
+        "up" => Status::Up,
+        "down" => Status::Down,
+        "degraded" => Status::Degraded,
+        _ => Status::Unknown,
+    }
+}
+
+fn millis(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn from_millis(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
+}
+
+fn count(value: i64) -> u32 {
+    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
+}
+
+fn clamp(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
