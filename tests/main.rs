@@ -3,8 +3,10 @@
 
 mod common;
 
+mod alerts;
 mod check;
 mod check_diff;
+mod delivery;
 mod observability;
 mod once;
 mod reload;

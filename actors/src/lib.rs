@@ -13,6 +13,7 @@
 //! - [`alert_router`], [`alert_policy`], [`outbox`], [`event`] and [`notify`]: from
 //!   transitions to delivered alert events (cooldowns, reminders, retries).
 //! - [`api`]: the HTTP API.
+//! - [`process`]: running a program in its own process group, killed whole on timeout.
 //! - [`store`]: the SQLite state store (host state, history, the alert outbox).
 //! - [`metrics`]: Prometheus metrics.
 //! - [`self_check`]: the dead man's switch, pinged only while the daemon is healthy.

@@ -187,7 +187,6 @@ impl ProcessGroup {
     /// Sends `SIGKILL` to every process still in the group, the first time only.
     fn kill(&self) {
         let Some(id) = self.id.take() else { return };
-        if std::env::var_os("NO_GROUP_KILL").is_some() { return; }
         match kill_process_group(id, Signal::KILL) {
             // ESRCH: everyone had already exited.
             Ok(()) | Err(rustix::io::Errno::SRCH) => {}
