@@ -253,12 +253,22 @@ mod tests {
         let mut track = Track::default();
         assert_eq!(decide(&n, &mut track, &degraded(), at(0)), Decision::Send);
         assert!(matches!(
-            decide(&n, &mut track, &event(EventKind::Down, Status::Down, Status::Degraded), at(5)),
+            decide(
+                &n,
+                &mut track,
+                &event(EventKind::Down, Status::Down, Status::Degraded),
+                at(5)
+            ),
             Decision::Hold { .. }
         ));
         // Back to degraded before the cooldown ends: the receiver already knows.
         assert_eq!(
-            decide(&n, &mut track, &event(EventKind::Degraded, Status::Degraded, Status::Down), at(6)),
+            decide(
+                &n,
+                &mut track,
+                &event(EventKind::Degraded, Status::Degraded, Status::Down),
+                at(6)
+            ),
             Decision::Suppress("the notifier already knows this status")
         );
         assert_eq!(track.held, None);
@@ -280,7 +290,10 @@ mod tests {
     fn a_recovery_with_no_record_is_sent() {
         // After a restart without a track (no state store), tell rather than stay silent.
         let n = notifier("");
-        assert_eq!(decide(&n, &mut Track::default(), &up(), at(0)), Decision::Send);
+        assert_eq!(
+            decide(&n, &mut Track::default(), &up(), at(0)),
+            Decision::Send
+        );
     }
 
     #[test]

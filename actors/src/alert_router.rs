@@ -146,7 +146,8 @@ impl AlertRouter {
         self.notifiers = next;
         let notifiers = &self.notifiers;
         self.tracks.retain(|(n, _), _| notifiers.contains_key(n));
-        self.track_timers.retain(|(n, _), _| notifiers.contains_key(n));
+        self.track_timers
+            .retain(|(n, _), _| notifiers.contains_key(n));
     }
 
     /// One event for one notifier, through the policy.
@@ -294,12 +295,14 @@ impl AlertRouter {
             };
             let attempt = route.notifier.deliver(&event);
             self.in_flight.set(self.in_flight.get() + 1);
-            ctx.spawn(
-                actix::fut::wrap_future::<_, Self>(attempt).map(move |result, router, ctx| {
-                    router.in_flight.set(router.in_flight.get().saturating_sub(1));
+            ctx.spawn(actix::fut::wrap_future::<_, Self>(attempt).map(
+                move |result, router, ctx| {
+                    router
+                        .in_flight
+                        .set(router.in_flight.get().saturating_sub(1));
                     router.attempted(&name, &event, result, ctx);
-                }),
-            );
+                },
+            ));
         }
         self.arm_retry_timer(ctx);
     }
@@ -314,10 +317,13 @@ impl AlertRouter {
             }
             ctx.cancel_future(handle);
         }
-        let handle = ctx.run_later(due.saturating_duration_since(Instant::now()), |router, ctx| {
-            router.retry_timer = None;
-            router.pump(ctx);
-        });
+        let handle = ctx.run_later(
+            due.saturating_duration_since(Instant::now()),
+            |router, ctx| {
+                router.retry_timer = None;
+                router.pump(ctx);
+            },
+        );
         self.retry_timer = Some((due, handle));
     }
 
@@ -332,10 +338,7 @@ impl AlertRouter {
         let host = event.host.as_str();
         match result {
             Ok(()) => {
-                let attempts = self
-                    .outbox
-                    .succeeded(name, host)
-                    .map_or(0, |p| p.attempts);
+                let attempts = self.outbox.succeeded(name, host).map_or(0, |p| p.attempts);
                 self.metrics.record_alert(name, AlertResult::Sent);
                 log::debug!(notifier = &**name, host, event = event.event.as_str(), id = event.id.as_str(), retries = attempts; "alert delivered");
                 if attempts > 0 {

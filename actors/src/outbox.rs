@@ -373,7 +373,10 @@ mod tests {
             panic!("expected a retry, got {after:?}");
         };
         assert!(at >= start + Duration::from_millis(500) && at <= start + Duration::from_secs(1));
-        assert!(outbox.take_ready(start).is_empty(), "not before its backoff");
+        assert!(
+            outbox.take_ready(start).is_empty(),
+            "not before its backoff"
+        );
         assert_eq!(outbox.next_due(), Some(at));
         assert_eq!(ids(&outbox.take_ready(at)), ["1"]);
     }
@@ -388,7 +391,10 @@ mod tests {
         let mut error = DeliveryError::transient("status 429");
         error.retry_after = Some(Duration::from_secs(3600));
         let after = outbox.failed(&n, "a", &error, &policy(), (start, SystemTime::now()));
-        assert_eq!(after, Some(AfterFailure::RetryAt(start + Duration::from_secs(60))));
+        assert_eq!(
+            after,
+            Some(AfterFailure::RetryAt(start + Duration::from_secs(60)))
+        );
     }
 
     #[test]
@@ -402,8 +408,17 @@ mod tests {
         outbox.take_ready(now.0);
         let expired = outbox.failed(&n, "a", &DeliveryError::transient("x"), &policy(), now);
         assert!(matches!(expired, Some(AfterFailure::GaveUp("expired", _))));
-        let rejected = outbox.failed(&n, "b", &DeliveryError::permanent("status 400"), &policy(), now);
-        assert!(matches!(rejected, Some(AfterFailure::GaveUp("rejected", _))));
+        let rejected = outbox.failed(
+            &n,
+            "b",
+            &DeliveryError::permanent("status 400"),
+            &policy(),
+            now,
+        );
+        assert!(matches!(
+            rejected,
+            Some(AfterFailure::GaveUp("rejected", _))
+        ));
         assert_eq!(outbox.pending("hook"), 0);
     }
 
@@ -412,7 +427,14 @@ mod tests {
         let n: Arc<str> = Arc::from("hook");
         let mut outbox = Outbox::default();
         for i in 0..(MAX_IN_FLIGHT + 5) {
-            outbox.push(&n, Pending::new(event(&format!("h{i}"), &i.to_string()), SystemTime::now(), true));
+            outbox.push(
+                &n,
+                Pending::new(
+                    event(&format!("h{i}"), &i.to_string()),
+                    SystemTime::now(),
+                    true,
+                ),
+            );
         }
         assert_eq!(outbox.take_ready(Instant::now()).len(), MAX_IN_FLIGHT);
         assert_eq!(outbox.in_flight(), MAX_IN_FLIGHT);
@@ -427,9 +449,19 @@ mod tests {
         let start = SystemTime::now();
         for i in 0..MAX_PENDING {
             let created = start + Duration::from_millis(i as u64);
-            outbox.push(&n, Pending::new(event(&format!("h{}", i % 100), &i.to_string()), created, true));
+            outbox.push(
+                &n,
+                Pending::new(
+                    event(&format!("h{}", i % 100), &i.to_string()),
+                    created,
+                    true,
+                ),
+            );
         }
-        let dropped = outbox.push(&n, Pending::new(event("new", "new"), SystemTime::now(), true));
+        let dropped = outbox.push(
+            &n,
+            Pending::new(event("new", "new"), SystemTime::now(), true),
+        );
         assert_eq!(dropped.map(|p| p.event.id), Some("0".to_string()));
         assert_eq!(outbox.pending("hook"), MAX_PENDING);
     }

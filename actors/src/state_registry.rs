@@ -363,13 +363,18 @@ impl StateRegistry {
         let labels: Vec<Arc<str>> = batch.hosts.iter().map(|h| h.label.clone()).collect();
         let removed = batch.removed.clone();
         self.saving = true;
-        ctx.spawn(store.send(batch).into_actor(self).map(move |saved, registry, _| {
-            registry.saving = false;
-            if !matches!(saved, Ok(Ok(()))) {
-                registry.dirty.extend(labels);
-                registry.forgotten.extend(removed);
-            }
-        }));
+        ctx.spawn(
+            store
+                .send(batch)
+                .into_actor(self)
+                .map(move |saved, registry, _| {
+                    registry.saving = false;
+                    if !matches!(saved, Ok(Ok(()))) {
+                        registry.dirty.extend(labels);
+                        registry.forgotten.extend(removed);
+                    }
+                }),
+        );
     }
 
     /// How long without any result means the scheduler is stuck: the longest interval plus
@@ -426,7 +431,8 @@ impl Handler<TrackHosts> for StateRegistry {
         }
         // Stored hosts that are no longer configured are forgotten by the store too.
         if self.store.is_some() {
-            self.forgotten.extend(self.restored.drain().map(|(label, _)| label));
+            self.forgotten
+                .extend(self.restored.drain().map(|(label, _)| label));
         }
         // What is left was removed. One that was down gets a last event, so an incident tool
         // can close what would otherwise stay open forever; others leave quietly.

@@ -235,14 +235,7 @@ impl Handler<SaveDelivery> for Store {
     type Result = Result<(), String>;
 
     fn handle(&mut self, msg: SaveDelivery, _: &mut SyncContext<Self>) -> Self::Result {
-        let event = serde_json::to_string(&msg.0.event).map_err(|e| e.to_string())?;
-        self.write("save_delivery", |c| {
-            c.prepare_cached(
-                "INSERT OR REPLACE INTO outbox (notifier, id, created_ms, event) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![&*msg.0.notifier, msg.0.event.id, millis(msg.0.created), event])
-            .map(|_| ())
-        })
+        self.write("save_delivery", |c| insert_delivery(c, &msg.0))
     }
 }
 
@@ -251,9 +244,7 @@ impl Handler<ForgetDelivery> for Store {
 
     fn handle(&mut self, msg: ForgetDelivery, _: &mut SyncContext<Self>) -> Self::Result {
         self.write("forget_delivery", |c| {
-            c.prepare_cached("DELETE FROM outbox WHERE notifier = ?1 AND id = ?2")?
-                .execute(params![&*msg.notifier, msg.id])
-                .map(|_| ())
+            delete_delivery(c, &msg.notifier, &msg.id)
         })
     }
 }
@@ -480,6 +471,29 @@ fn save_hosts(connection: &mut Connection, batch: &SaveHostStates) -> rusqlite::
     transaction.commit()
 }
 
+fn insert_delivery(connection: &mut Connection, delivery: &StoredDelivery) -> rusqlite::Result<()> {
+    let event = serde_json::to_string(&delivery.event)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    connection
+        .prepare_cached(
+            "INSERT OR REPLACE INTO outbox (notifier, id, created_ms, event) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            &*delivery.notifier,
+            delivery.event.id,
+            millis(delivery.created),
+            event
+        ])
+        .map(|_| ())
+}
+
+fn delete_delivery(connection: &mut Connection, notifier: &str, id: &str) -> rusqlite::Result<()> {
+    connection
+        .prepare_cached("DELETE FROM outbox WHERE notifier = ?1 AND id = ?2")?
+        .execute(params![notifier, id])
+        .map(|_| ())
+}
+
 fn parse_status(text: &str) -> Status {
     match text {
         "up" => Status::Up,
@@ -505,4 +519,193 @@ fn count(value: i64) -> u32 {
 
 fn clamp(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventKind;
+
+    /// A fresh database path under the temp directory, removed with its WAL files on drop.
+    struct TempDb(PathBuf);
+
+    impl TempDb {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!(
+                "flowstate-store-{name}-{}-{}",
+                std::process::id(),
+                ulid::Ulid::new()
+            ));
+            TempDb(dir.join("state.db"))
+        }
+    }
+
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    fn host(label: &str, status: Status, checks: u64) -> StoredHost {
+        StoredHost {
+            label: Arc::from(label),
+            kind: "http".into(),
+            status,
+            since: from_millis(1_800_000_000_123),
+            consecutive_failures: 4,
+            consecutive_successes: 0,
+            consecutive_slow: 0,
+            consecutive_fast: 0,
+            checks,
+            failures: 4,
+            transitions: 1,
+            restarts: 2,
+            history: Vec::new(),
+        }
+    }
+
+    fn result(seq: u64) -> CheckResult {
+        CheckResult {
+            at: from_millis(1_800_000_000_000 + seq as i64),
+            ok: seq.is_multiple_of(2),
+            latency: Duration::from_micros(1500 + seq),
+            detail: format!("check {seq}"),
+        }
+    }
+
+    fn event(id: &str) -> AlertEvent {
+        AlertEvent {
+            id: id.into(),
+            event: EventKind::Down,
+            host: "api".into(),
+            status: Status::Down,
+            previous: Status::Up,
+            at: "2026-11-28T16:03:37.123Z".into(),
+            since: "2026-11-28T16:03:37.123Z".into(),
+            reason: "connection refused".into(),
+            consecutive_failures: 3,
+            latency_ms: 1.5,
+        }
+    }
+
+    #[test]
+    fn hosts_and_the_newest_history_come_back_after_a_reopen() {
+        let db = TempDb::new("hosts");
+        let mut connection = open(&db.0).unwrap();
+        let results = (1..=10)
+            .map(|seq| StoredResult {
+                label: Arc::from("api"),
+                seq,
+                result: result(seq),
+            })
+            .collect();
+        let batch = SaveHostStates {
+            hosts: vec![host("api", Status::Down, 10), host("old", Status::Up, 1)],
+            results,
+            removed: vec![],
+            history_limit: 4,
+        };
+        save_hosts(&mut connection, &batch).unwrap();
+        save_hosts(
+            &mut connection,
+            &SaveHostStates {
+                removed: vec![Arc::from("old")],
+                history_limit: 4,
+                ..SaveHostStates::default()
+            },
+        )
+        .unwrap();
+        drop(connection);
+
+        let restored = Store::load(&db.0, 3).unwrap();
+        assert_eq!(restored.hosts.len(), 1, "the removed host is forgotten");
+        let api = &restored.hosts[0];
+        assert_eq!(api.status, Status::Down);
+        assert_eq!(api.since, from_millis(1_800_000_000_123));
+        assert_eq!(
+            (api.checks, api.consecutive_failures, api.restarts),
+            (10, 4, 2)
+        );
+        let details: Vec<&str> = api.history.iter().map(|r| r.detail.as_str()).collect();
+        assert_eq!(
+            details,
+            ["check 8", "check 9", "check 10"],
+            "newest last, limited"
+        );
+        assert_eq!(api.history[2], result(10));
+        let rows: i64 = open(&db.0)
+            .unwrap()
+            .query_row("SELECT count(*) FROM history", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 4, "rows beyond history_limit are pruned");
+    }
+
+    #[test]
+    fn the_outbox_keeps_events_until_forgotten_in_order() {
+        let db = TempDb::new("outbox");
+        let mut connection = open(&db.0).unwrap();
+        let notifier: Arc<str> = Arc::from("hook");
+        for (id, ms) in [("B", 2), ("A", 1), ("C", 3)] {
+            let delivery = StoredDelivery {
+                notifier: notifier.clone(),
+                event: event(id),
+                created: from_millis(1_800_000_000_000 + ms),
+            };
+            insert_delivery(&mut connection, &delivery).unwrap();
+        }
+        delete_delivery(&mut connection, "hook", "B").unwrap();
+        delete_delivery(&mut connection, "other", "A").unwrap();
+        drop(connection);
+        let restored = Store::load(&db.0, 10).unwrap();
+        let ids: Vec<&str> = restored
+            .outbox
+            .iter()
+            .map(|d| d.event.id.as_str())
+            .collect();
+        assert_eq!(ids, ["A", "C"], "oldest first, delivered ones gone");
+        assert_eq!(restored.outbox[0].event, event("A"));
+        assert_eq!(restored.outbox[0].created, from_millis(1_800_000_000_001));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused_with_a_way_out() {
+        let db = TempDb::new("garbage");
+        std::fs::create_dir_all(db.0.parent().unwrap()).unwrap();
+        std::fs::write(&db.0, vec![0x42u8; 8192]).unwrap();
+        let error = Store::load(&db.0, 10).unwrap_err();
+        assert!(error.starts_with(&db.0.display().to_string()), "{error}");
+        assert!(error.contains("move it away"), "{error}");
+    }
+
+    #[test]
+    fn a_database_from_a_newer_flowstate_is_refused() {
+        let db = TempDb::new("newer");
+        drop(open(&db.0).unwrap());
+        Connection::open(&db.0)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let error = Store::load(&db.0, 10).unwrap_err();
+        assert!(error.contains("newer flowstate"), "{error}");
+    }
+
+    #[test]
+    fn a_store_that_cannot_open_counts_the_failure_and_waits_before_retrying() {
+        let metrics = Arc::new(Metrics::new());
+        let mut store = Store {
+            // A path under a regular file can never be created.
+            path: PathBuf::from("/dev/null/state.db"),
+            connection: None,
+            last_open_attempt: None,
+            metrics: metrics.clone(),
+        };
+        assert!(store.write("save_hosts", |_| Ok(())).is_err());
+        let again = store.write("save_hosts", |_| Ok(())).unwrap_err();
+        assert!(again.contains("unavailable"), "{again}");
+        assert!(metrics
+            .render()
+            .contains("flowstate_state_store_errors_total{operation=\"save_hosts\"} 2"));
+    }
 }

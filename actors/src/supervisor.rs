@@ -18,8 +18,7 @@ use crate::host::HostActor;
 use crate::messages::{
     ApplyConfig, AwaitPendingResults, FlushNotifiers, GetReadiness, GetRunningConfig,
     GetSchedulerHealth, HostActorDied, HostRestarted, PersistState, ReloadConfig, ReloadConfigNow,
-    Shutdown,
-    StopChecking, TrackHosts, UseNotifiers,
+    Shutdown, StopChecking, TrackHosts, UseNotifiers,
 };
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;

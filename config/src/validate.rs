@@ -84,13 +84,7 @@ const NOTIFIER_COMMON_KEYS: &[&str] = &[
 ];
 const STDOUT_KEYS: &[&str] = &["format"];
 const FILE_KEYS: &[&str] = &["path"];
-const WEBHOOK_KEYS: &[&str] = &[
-    "url",
-    "headers",
-    "timeout",
-    "format",
-    "routing_key",
-];
+const WEBHOOK_KEYS: &[&str] = &["url", "headers", "timeout", "format", "routing_key"];
 const COMMAND_KEYS: &[&str] = &["command", "timeout"];
 const DEFAULT_NOTIFIER_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -513,10 +507,7 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                 );
                 return None;
             }
-            NotifierKind::Command(CommandConfig {
-                argv,
-                timeout,
-            })
+            NotifierKind::Command(CommandConfig { argv, timeout })
         }
     };
     let retry = retry?;

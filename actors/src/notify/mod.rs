@@ -78,8 +78,6 @@ pub fn build(config: &NotifierConfig) -> Box<dyn Notifier> {
         NotifierKind::Stdout { format } => Box::new(stdout::StdoutNotifier::new(*format)),
         NotifierKind::File { path } => Box::new(file::FileNotifier::new(path.clone())),
         NotifierKind::Webhook(hook) => Box::new(webhook::WebhookNotifier::new(hook.clone())),
-        NotifierKind::Command(command) => {
-            Box::new(command::CommandNotifier::new(command.clone()))
-        }
+        NotifierKind::Command(command) => Box::new(command::CommandNotifier::new(command.clone())),
     }
 }
