@@ -529,15 +529,10 @@ fn read_retry(reader: &mut Reader, fields: &Fields<'_>) -> Option<RetryPolicy> {
             Some(n) => Some((reader.duration(&n)?, Some(n))),
         }
     };
+    // Zero durations are refused by `duration` itself.
     let (backoff, backoff_node) = read("backoff", RetryPolicy::DEFAULT_BACKOFF)?;
     let (max_backoff, max_backoff_node) = read("max_backoff", RetryPolicy::DEFAULT_MAX_BACKOFF)?;
     let (max_age, _) = read("max_age", RetryPolicy::DEFAULT_MAX_AGE)?;
-    if backoff.is_zero() {
-        if let Some(n) = &backoff_node {
-            reader.semantic_error(n, "backoff must be longer than 0s, e.g. `1s`");
-        }
-        return None;
-    }
     if backoff > max_backoff {
         let message = format!(
             "backoff ({}) is longer than max_backoff ({}); lower backoff or raise max_backoff",

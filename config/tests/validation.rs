@@ -1566,3 +1566,48 @@ fn a_glob_beside_the_including_file_skips_that_file_itself() {
     let config = load_files(&[&main]).unwrap();
     assert_eq!(labels(&config), ["a", "b"]);
 }
+
+#[test]
+fn retry_settings_default_and_can_be_set_on_every_notifier_type() {
+    let config = load(
+        "notifiers:\n  plain: { type: stdout }\n  hook: { type: webhook, url: 'http://127.0.0.1:9/x', backoff: 250ms, max_backoff: 1m, max_age: 2h }\n  page: { type: command, command: [page], max_age: 10m }\n",
+    );
+    let plain = config.notifier("plain").unwrap();
+    assert_eq!(plain.retry, flowstate_config::RetryPolicy::default());
+    assert_eq!(plain.retry.backoff, secs(1));
+    assert_eq!(plain.retry.max_backoff, secs(300));
+    assert_eq!(plain.retry.max_age, secs(24 * 3600));
+    let hook = config.notifier("hook").unwrap();
+    assert_eq!(hook.retry.backoff, Duration::from_millis(250));
+    assert_eq!(hook.retry.max_backoff, secs(60));
+    assert_eq!(hook.retry.max_age, secs(7200));
+    assert_eq!(config.notifier("page").unwrap().retry.max_age, secs(600));
+}
+
+#[test]
+fn a_backoff_longer_than_max_backoff_is_an_error_naming_both() {
+    let message =
+        error("notifiers:\n  hook: { type: webhook, url: 'http://127.0.0.1:9/x', backoff: 10m }\n");
+    assert!(
+        message.contains("notifiers.hook.max_backoff")
+            || message.contains("notifiers.hook.backoff"),
+        "{message}"
+    );
+    assert!(
+        message.contains("backoff (10m) is longer than max_backoff (5m)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_zero_backoff_is_an_error() {
+    let message = error("notifiers:\n  hook: { type: stdout, backoff: 0s }\n");
+    assert!(message.contains("notifiers.hook.backoff"), "{message}");
+    assert!(message.contains("must be longer than 0"), "{message}");
+}
+
+#[test]
+fn a_misspelt_retry_key_gets_a_suggestion() {
+    let message = error("notifiers:\n  hook: { type: stdout, max_backof: 1m }\n");
+    assert!(message.contains("max_backoff"), "{message}");
+}
