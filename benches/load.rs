@@ -1,7 +1,8 @@
 //! The many-hosts load benchmark: the real daemon checking N loopback HTTP targets at 1 s.
 //!
 //! `cargo bench --bench load` (env: `HOSTS`, default 10000; `TARGETS`, default 1000 listening
-//! ports the hosts are spread over; `SECONDS`, the measured window, default 30). It starts the
+//! ports the hosts are spread over; `SECONDS`, the measured window, default 30; `STATE=1` to
+//! save state to a SQLite `state.path`, which adds one batched write per second). It starts the
 //! targets in this process, the release `flowstate run` as a child, waits until every host has
 //! been checked, then measures over the window: achieved checks/s against nominal, failed
 //! checks, CPU time per check, peak RSS, and the scheduler's start lag p50/p99.
@@ -141,8 +142,13 @@ fn main() {
     let api_port = free_port();
     let dir = std::env::temp_dir().join(format!("flowstate-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
+    let state_path = if env_number("STATE", 0) == 1 {
+        format!(", path: \"{}\"", dir.join("state.db").display())
+    } else {
+        String::new()
+    };
     let mut yaml = format!(
-        "server: {{ listen: \"127.0.0.1:{api_port}\" }}\nstate: {{ history: 10 }}\ndefaults: {{ interval: 1s, timeout: 1s }}\nhosts:\n"
+        "server: {{ listen: \"127.0.0.1:{api_port}\" }}\nstate: {{ history: 10{state_path} }}\ndefaults: {{ interval: 1s, timeout: 1s }}\nhosts:\n"
     );
     for i in 0..hosts {
         let port = ports[i % ports.len()];

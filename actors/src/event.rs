@@ -99,7 +99,8 @@ impl AlertEvent {
         );
         match self.event {
             EventKind::Removed => line.push_str(" (it was down)"),
-            EventKind::Down | EventKind::Reminder => line.push_str(&format!(
+            EventKind::Reminder => line.push_str(&format!(" (down since {})", self.since)),
+            EventKind::Down => line.push_str(&format!(
                 " (was {}; {} consecutive failures)",
                 self.previous, self.consecutive_failures
             )),
