@@ -24,7 +24,10 @@ use crate::metrics::{AlertResult, Metrics};
 use crate::model::Status;
 use crate::notify::{self, DeliveryError, Notifier};
 use crate::outbox::{AfterFailure, Outbox, Pending};
-use crate::store::{ForgetDelivery, Restored, SaveAlertTrack, SaveDelivery, Store, StoredDelivery};
+use crate::store::{
+    AwaitStoreWrites, ForgetDelivery, Restored, SaveAlertTrack, SaveDelivery, Store,
+    StoredDelivery,
+};
 
 /// How long shutdown waits for attempts in flight before it stops the system.
 const FLUSH_GRACE: Duration = Duration::from_secs(2);
@@ -492,10 +495,18 @@ impl Handler<FlushNotifiers> for AlertRouter {
     /// waiting stays in the store for the next start; without a store it is logged as lost.
     fn handle(&mut self, _: FlushNotifiers, _: &mut Context<Self>) -> Self::Result {
         let in_flight = self.in_flight.clone();
+        let store = self.store.clone();
         let wait = async move {
             let deadline = Instant::now() + FLUSH_GRACE;
             while in_flight.get() > 0 && Instant::now() < deadline {
                 actix_rt::time::sleep(Duration::from_millis(20)).await;
+            }
+            // Every event queued so far has its outbox write sent; once the store answers
+            // this, those writes (and the deletions of delivered ones) are on disk.
+            if let Some(store) = store {
+                if let Err(e) = store.send(AwaitStoreWrites).await {
+                    log::error!(error = e.to_string().as_str(); "could not reach the state store at shutdown");
+                }
             }
         };
         Box::pin(wait.into_actor(self).map(|_, router, _| {

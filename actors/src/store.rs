@@ -151,6 +151,11 @@ pub struct SaveAlertTrack {
     pub track: Option<String>,
 }
 
+/// Answers once every write sent before it is done: the store handles messages in order.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct AwaitStoreWrites;
+
 /// The SQLite connection, opened on its own thread.
 pub struct Store {
     path: PathBuf,
@@ -229,6 +234,12 @@ impl Handler<SaveHostStates> for Store {
     fn handle(&mut self, batch: SaveHostStates, _: &mut SyncContext<Self>) -> Self::Result {
         self.write("save_hosts", |c| save_hosts(c, &batch))
     }
+}
+
+impl Handler<AwaitStoreWrites> for Store {
+    type Result = ();
+
+    fn handle(&mut self, _: AwaitStoreWrites, _: &mut SyncContext<Self>) {}
 }
 
 impl Handler<SaveDelivery> for Store {
