@@ -74,20 +74,14 @@ pub fn decide(
             mark_problem_sent(track, event, now);
             Decision::Send
         }
-        EventKind::Up => {
+        EventKind::Up | EventKind::Removed => {
             track.held = None;
-            let told = track.told.replace(Status::Up);
-            if !notifier.send_resolved {
-                return Decision::Suppress("send_resolved is false");
-            }
-            if told == Some(Status::Up) {
-                return Decision::Suppress("the notifier never heard of the problem");
-            }
-            Decision::Send
-        }
-        EventKind::Removed => {
-            track.held = None;
-            let told = track.told.take();
+            // A removed host has nothing left to remember; a recovered one is known as up.
+            let told = if event.event == EventKind::Up {
+                track.told.replace(Status::Up)
+            } else {
+                track.told.take()
+            };
             if !notifier.send_resolved {
                 return Decision::Suppress("send_resolved is false");
             }

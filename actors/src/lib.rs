@@ -14,6 +14,7 @@
 //!   transitions to delivered alert events (cooldowns, reminders, retries).
 //! - [`api`]: the HTTP API.
 //! - [`process`]: running a program in its own process group, killed whole on timeout.
+//! - [`tls`]: the TLS client settings every HTTPS request uses.
 //! - [`store`]: the SQLite state store (host state, history, the alert outbox).
 //! - [`metrics`]: Prometheus metrics.
 //! - [`self_check`]: the dead man's switch, pinged only while the daemon is healthy.
@@ -43,3 +44,4 @@ pub mod self_check;
 pub mod state_registry;
 pub mod store;
 pub mod supervisor;
+pub mod tls;

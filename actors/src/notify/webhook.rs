@@ -8,7 +8,7 @@
 //! it is given up at once instead of hammering it for a day. Nothing logged here holds the
 //! URL's path or query (Slack and Discord put their token there) or a header value.
 
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use awc::http::StatusCode;
@@ -33,18 +33,7 @@ pub struct WebhookNotifier {
 
 impl WebhookNotifier {
     pub fn new(config: WebhookConfig) -> Self {
-        static PROVIDER: Once = Once::new();
-        // rustls needs exactly one process-wide crypto provider; awc's connector asks for it.
-        PROVIDER.call_once(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        });
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let mut tls = rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let tls = crate::tls::webpki_client_config();
         let connector = awc::Connector::new()
             .rustls_0_23(Arc::new(tls))
             .timeout(config.timeout)

@@ -6,7 +6,7 @@
 //! out of the way and [`super::run_check`] bounds the whole check instead. The body is read
 //! only when a regex needs it, and only up to `max_body_bytes`.
 
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use awc::error::{ConnectError, PayloadError, SendRequestError};
@@ -30,19 +30,7 @@ pub struct HttpProbe {
 
 impl HttpProbe {
     pub fn new() -> Self {
-        static PROVIDER: Once = Once::new();
-        // rustls needs exactly one process-wide crypto provider; awc's connector asks for it.
-        PROVIDER.call_once(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        });
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let mut tls = rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        // Set ALPN on our own config: awc's max_http_version() would silently drop it.
-        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let tls = crate::tls::webpki_client_config();
         let connector = awc::Connector::new()
             .rustls_0_23(Arc::new(tls))
             // No connection limit: waiting for a pool slot would count against the timeout
