@@ -74,6 +74,15 @@ fn duration_histogram() -> Histogram {
     ])
 }
 
+/// What the state store does, as `flowstate_state_store_errors_total{operation}` names it.
+pub const STORE_OPERATIONS: [&str; 5] = [
+    "open",
+    "save_hosts",
+    "save_delivery",
+    "forget_delivery",
+    "save_alert_track",
+];
+
 /// Why an event was given up, as `flowstate_alerts_dropped_total{reason}` names it.
 pub const DROP_REASONS: [&str; 3] = ["expired", "rejected", "overflow"];
 
@@ -278,6 +287,11 @@ impl Metrics {
             metrics.process_open_fds.clone(),
         );
         // Series that exist before their first event, so `increase()` sees that event.
+        for operation in STORE_OPERATIONS {
+            let _ = metrics.store_errors.get_or_create(&OperationLabel {
+                operation: operation.to_string(),
+            });
+        }
         for result in ["success", "failure"] {
             let _ = metrics.config_reloads.get_or_create(&ResultLabel {
                 result: result.into(),
