@@ -25,8 +25,7 @@ use crate::model::Status;
 use crate::notify::{self, DeliveryError, Notifier};
 use crate::outbox::{AfterFailure, Outbox, Pending};
 use crate::store::{
-    AwaitStoreWrites, ForgetDelivery, Restored, SaveAlertTrack, SaveDelivery, Store,
-    StoredDelivery,
+    AwaitStoreWrites, ForgetDelivery, Restored, SaveAlertTrack, SaveDelivery, Store, StoredDelivery,
 };
 
 /// How long shutdown waits for attempts in flight before it stops the system.
@@ -105,6 +104,20 @@ impl AlertRouter {
         for delivery in &restored.outbox {
             if !self.notifiers.contains_key(&delivery.notifier) {
                 log::warn!(notifier = &*delivery.notifier, id = delivery.event.id.as_str(), host = delivery.event.host.as_str(); "an undelivered event is for a notifier no longer configured; dropping it");
+                self.forget_stored(&delivery.notifier, &delivery.event.id);
+                continue;
+            }
+            let max_age = self
+                .notifiers
+                .get(&delivery.notifier)
+                .map(|r| r.config.retry.max_age);
+            let age = SystemTime::now()
+                .duration_since(delivery.created)
+                .unwrap_or_default();
+            if max_age.is_some_and(|max_age| age >= max_age) {
+                self.metrics
+                    .record_alert_dropped(&delivery.notifier, "expired");
+                log::error!(notifier = &*delivery.notifier, id = delivery.event.id.as_str(), host = delivery.event.host.as_str(), reason = "expired"; "alert delivery given up: it grew older than max_age while flowstate was stopped");
                 self.forget_stored(&delivery.notifier, &delivery.event.id);
                 continue;
             }
@@ -339,9 +352,18 @@ impl AlertRouter {
         ctx: &mut Context<Self>,
     ) {
         let host = event.host.as_str();
+        if !self.notifiers.contains_key(name) {
+            // Removed by a reload while this attempt ran: its queue and series are gone, and
+            // nothing about it may come back.
+            log::debug!(notifier = &**name, host, id = event.id.as_str(); "an attempt of a removed notifier ended");
+            return;
+        }
         match result {
             Ok(()) => {
-                let attempts = self.outbox.succeeded(name, host).map_or(0, |p| p.attempts);
+                let attempts = self
+                    .outbox
+                    .succeeded(name, host, &event.id)
+                    .map_or(0, |p| p.attempts);
                 self.metrics.record_alert(name, AlertResult::Sent);
                 log::debug!(notifier = &**name, host, event = event.event.as_str(), id = event.id.as_str(), retries = attempts; "alert delivered");
                 if attempts > 0 {
@@ -356,7 +378,7 @@ impl AlertRouter {
                     None => return,
                 };
                 let now = (Instant::now(), SystemTime::now());
-                match self.outbox.failed(name, host, &error, &policy, now) {
+                match self.outbox.failed(name, event, &error, &policy, now) {
                     Some(AfterFailure::RetryAt(at)) => {
                         log::warn!(
                             notifier = &**name,

@@ -169,10 +169,23 @@ impl Outbox {
         ready
     }
 
-    /// The attempt at `host`'s head succeeded: it leaves the queue.
-    pub fn succeeded(&mut self, notifier: &Arc<str>, host: &str) -> Option<Pending> {
+    /// The attempt at `host`'s head (event `id`) succeeded: it leaves the queue. An attempt
+    /// whose event is no longer the head (its notifier was removed and re-added meanwhile)
+    /// changes nothing.
+    pub fn succeeded(&mut self, notifier: &Arc<str>, host: &str, id: &str) -> Option<Pending> {
+        if !self.head_is(notifier, host, id) {
+            return None;
+        }
         self.finish(notifier, host);
         self.pop(notifier, host)
+    }
+
+    fn head_is(&self, notifier: &str, host: &str, id: &str) -> bool {
+        self.queues
+            .get(notifier)
+            .and_then(|q| q.hosts.get(host))
+            .and_then(|entries| entries.front())
+            .is_some_and(|p| p.event.id == id)
     }
 
     /// The attempt at `host`'s head failed: schedule the next one with backoff and jitter, or
@@ -180,11 +193,15 @@ impl Outbox {
     pub fn failed(
         &mut self,
         notifier: &Arc<str>,
-        host: &str,
+        event: &AlertEvent,
         error: &DeliveryError,
         policy: &RetryPolicy,
         now: (Instant, SystemTime),
     ) -> Option<AfterFailure> {
+        let host = event.host.as_str();
+        if !self.head_is(notifier, host, &event.id) {
+            return None;
+        }
         self.finish(notifier, host);
         let head = self
             .queues
@@ -340,9 +357,22 @@ mod tests {
         }
         assert_eq!(ids(&outbox.take_ready(now)), ["1", "3"]);
         assert!(outbox.take_ready(now).is_empty(), "heads are in flight");
-        outbox.succeeded(&n, "a");
+        outbox.succeeded(&n, "a", "1");
         assert_eq!(ids(&outbox.take_ready(now)), ["2"]);
         assert_eq!(outbox.pending("hook"), 2);
+    }
+
+    #[test]
+    fn an_attempt_at_an_event_that_is_no_longer_the_head_changes_nothing() {
+        let n: Arc<str> = Arc::from("hook");
+        let mut outbox = Outbox::default();
+        outbox.push(&n, Pending::new(event("a", "old"), SystemTime::now(), true));
+        outbox.take_ready(Instant::now());
+        outbox.remove_notifier("hook");
+        outbox.push(&n, Pending::new(event("a", "new"), SystemTime::now(), true));
+        assert_eq!(outbox.succeeded(&n, "a", "old"), None);
+        assert_eq!(outbox.pending("hook"), 1);
+        assert_eq!(ids(&outbox.take_ready(Instant::now())), ["new"]);
     }
 
     #[test]
@@ -364,7 +394,7 @@ mod tests {
         outbox.take_ready(start);
         let after = outbox.failed(
             &n,
-            "a",
+            &event("a", "1"),
             &DeliveryError::transient("status 503"),
             &policy(),
             (start, SystemTime::now()),
@@ -390,7 +420,13 @@ mod tests {
         outbox.take_ready(start);
         let mut error = DeliveryError::transient("status 429");
         error.retry_after = Some(Duration::from_secs(3600));
-        let after = outbox.failed(&n, "a", &error, &policy(), (start, SystemTime::now()));
+        let after = outbox.failed(
+            &n,
+            &event("a", "1"),
+            &error,
+            &policy(),
+            (start, SystemTime::now()),
+        );
         assert_eq!(
             after,
             Some(AfterFailure::RetryAt(start + Duration::from_secs(60)))
@@ -406,11 +442,17 @@ mod tests {
         outbox.push(&n, Pending::new(event("b", "2"), SystemTime::now(), true));
         let now = (Instant::now(), SystemTime::now());
         outbox.take_ready(now.0);
-        let expired = outbox.failed(&n, "a", &DeliveryError::transient("x"), &policy(), now);
+        let expired = outbox.failed(
+            &n,
+            &event("a", "1"),
+            &DeliveryError::transient("x"),
+            &policy(),
+            now,
+        );
         assert!(matches!(expired, Some(AfterFailure::GaveUp("expired", _))));
         let rejected = outbox.failed(
             &n,
-            "b",
+            &event("b", "2"),
             &DeliveryError::permanent("status 400"),
             &policy(),
             now,
@@ -438,7 +480,7 @@ mod tests {
         }
         assert_eq!(outbox.take_ready(Instant::now()).len(), MAX_IN_FLIGHT);
         assert_eq!(outbox.in_flight(), MAX_IN_FLIGHT);
-        outbox.succeeded(&n, "h0");
+        outbox.succeeded(&n, "h0", "0");
         assert_eq!(outbox.take_ready(Instant::now()).len(), 1);
     }
 
