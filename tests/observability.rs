@@ -347,8 +347,16 @@ const FAMILIES: &[(&str, &str, &[&str])] = &[
     ("flowstate_host_transitions_total", "counter", &["host"]),
     ("flowstate_alerts_total", "counter", &["notifier", "result"]),
     ("flowstate_outbox_pending", "gauge", &["notifier"]),
-    ("flowstate_alerts_dropped_total", "counter", &["notifier", "reason"]),
-    ("flowstate_state_store_errors_total", "counter", &["operation"]),
+    (
+        "flowstate_alerts_dropped_total",
+        "counter",
+        &["notifier", "reason"],
+    ),
+    (
+        "flowstate_state_store_errors_total",
+        "counter",
+        &["operation"],
+    ),
     ("flowstate_config_reloads_total", "counter", &["result"]),
     ("flowstate_config_last_reload_successful", "gauge", &[]),
     (
