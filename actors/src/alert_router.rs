@@ -9,7 +9,7 @@
 //! receiver holds up nothing else.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -37,8 +37,13 @@ pub struct AlertRouter {
     tracks: HashMap<(Arc<str>, String), Track>,
     /// Each host's latest status, to decide whether a held event is still true.
     current: HashMap<String, Status>,
-    /// The pending wake-up of each track (a held event's cooldown end or the next reminder).
-    track_timers: HashMap<(Arc<str>, String), SpawnHandle>,
+    /// When each track wakes next (a held event's cooldown end or the next reminder), and the
+    /// same ordered by time. One actix timer serves them all: actix polls every spawned
+    /// future of an actor on each message, so a timer per track would cost O(tracks) per event.
+    track_wakes: HashMap<TrackKey, SystemTime>,
+    wake_order: BTreeSet<(SystemTime, TrackKey)>,
+    /// The timer for the earliest track wake-up, and when it fires.
+    wake_timer: Option<(SystemTime, SpawnHandle)>,
     outbox: Outbox,
     /// The wake-up for the earliest retry, and when it fires.
     retry_timer: Option<(Instant, SpawnHandle)>,
@@ -68,7 +73,9 @@ impl AlertRouter {
             notifiers: HashMap::new(),
             tracks: HashMap::new(),
             current: HashMap::new(),
-            track_timers: HashMap::new(),
+            track_wakes: HashMap::new(),
+            wake_order: BTreeSet::new(),
+            wake_timer: None,
             outbox: Outbox::default(),
             retry_timer: None,
             in_flight: Rc::new(Cell::new(0)),
@@ -162,8 +169,10 @@ impl AlertRouter {
         self.notifiers = next;
         let notifiers = &self.notifiers;
         self.tracks.retain(|(n, _), _| notifiers.contains_key(n));
-        self.track_timers
+        self.track_wakes
             .retain(|(n, _), _| notifiers.contains_key(n));
+        self.wake_order
+            .retain(|(_, (n, _))| notifiers.contains_key(n));
     }
 
     /// One event for one notifier, through the policy.
@@ -195,11 +204,9 @@ impl AlertRouter {
         self.schedule_track(key, &config, ctx);
     }
 
-    /// Arms the track's next wake-up: the end of a held event's cooldown or the next reminder.
+    /// Sets the track's next wake-up: the end of a held event's cooldown or the next reminder.
     fn schedule_track(&mut self, key: TrackKey, config: &NotifierConfig, ctx: &mut Context<Self>) {
-        if let Some(handle) = self.track_timers.remove(&key) {
-            ctx.cancel_future(handle);
-        }
+        self.unschedule_track(&key);
         let Some(track) = self.tracks.get(&key) else {
             return;
         };
@@ -212,18 +219,50 @@ impl AlertRouter {
             .into_iter()
             .flatten()
             .min();
-        let Some(wake) = wake else {
+        if let Some(wake) = wake {
+            self.track_wakes.insert(key.clone(), wake);
+            self.wake_order.insert((wake, key));
+        }
+        self.arm_wake_timer(ctx);
+    }
+
+    fn unschedule_track(&mut self, key: &TrackKey) {
+        if let Some(wake) = self.track_wakes.remove(key) {
+            self.wake_order.remove(&(wake, key.clone()));
+        }
+    }
+
+    /// Keeps the one timer set for the earliest track wake-up.
+    fn arm_wake_timer(&mut self, ctx: &mut Context<Self>) {
+        let Some((earliest, _)) = self.wake_order.first() else {
             return;
         };
-        let delay = alert_policy::until(wake, SystemTime::now());
-        let handle = ctx.run_later(delay, {
-            let key = key.clone();
-            move |router, ctx| {
-                router.track_timers.remove(&key);
-                router.wake_track(key, ctx);
+        let earliest = *earliest;
+        if let Some((at, handle)) = self.wake_timer {
+            if at <= earliest {
+                return;
             }
+            ctx.cancel_future(handle);
+        }
+        let delay = alert_policy::until(earliest, SystemTime::now());
+        let handle = ctx.run_later(delay, |router, ctx| {
+            router.wake_timer = None;
+            router.wake_due_tracks(ctx);
         });
-        self.track_timers.insert(key, handle);
+        self.wake_timer = Some((earliest, handle));
+    }
+
+    /// Wakes every track whose time has come, then re-arms the timer.
+    fn wake_due_tracks(&mut self, ctx: &mut Context<Self>) {
+        let now = SystemTime::now();
+        while let Some((at, key)) = self.wake_order.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.unschedule_track(&key);
+            self.wake_track(key, ctx);
+        }
+        self.arm_wake_timer(ctx);
     }
 
     /// A track's timer fired: release a held event that is still true, or send a reminder.
@@ -485,9 +524,7 @@ impl Handler<HostStatusChanged> for AlertRouter {
                 .collect();
             for key in keys {
                 self.tracks.remove(&key);
-                if let Some(handle) = self.track_timers.remove(&key) {
-                    ctx.cancel_future(handle);
-                }
+                self.unschedule_track(&key);
                 self.save_track(&key);
             }
         }

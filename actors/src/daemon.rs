@@ -36,7 +36,8 @@ impl Daemon {
         let (store, restored) = open_store(&config, &metrics);
         let restored = Arc::new(restored);
         // Alert delivery writes files and stdout: keep it off the threads that run checks.
-        let router = AlertRouter::start_in_arbiter(&Arbiter::new().handle(), {
+        let alerts_arbiter = Arbiter::new().handle();
+        let router = AlertRouter::start_in_arbiter(&alerts_arbiter, {
             let notifiers = config.notifiers.clone();
             let metrics = metrics.clone();
             let store = store.clone();
@@ -48,6 +49,9 @@ impl Daemon {
             registry = registry.with_store(store.clone(), &restored.hosts);
         }
         let registry = registry.start();
+        if store.is_some() {
+            crate::state_registry::start_save_ticker(registry.clone(), &alerts_arbiter);
+        }
         let supervisor = Supervisor::new(
             config_files.clone(),
             probes,

@@ -134,6 +134,11 @@ pub struct UseNotifiers(pub Vec<Arc<NotifierConfig>>);
 #[rtype(result = "()")]
 pub struct AwaitPendingResults;
 
+/// Save the host state that changed since the last save (sent every second).
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct SaveChangedState;
+
 /// Save all host state to the state store now; answers when it is written (shutdown).
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "()")]

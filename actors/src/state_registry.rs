@@ -15,11 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::messages::{
     AwaitPendingResults, CheckCompleted, GetHost, GetHosts, GetSchedulerHealth, GetSchedulerStats,
-    HostRestarted, HostStatusChanged, PersistState, TrackHosts,
+    HostRestarted, HostStatusChanged, PersistState, SaveChangedState, TrackHosts,
 };
 use crate::metrics::{HostMetrics, Metrics};
 use crate::model::{rfc3339, CheckResult, Status};
-use crate::store::{SaveHostStates, Store, StoredHost, StoredResult};
+use crate::store::{HostStatesSaved, SaveHostStates, Store, StoredHost, StoredResult};
 
 /// How often changed host state is written to the state store: one transaction per second
 /// however many hosts there are.
@@ -348,6 +348,7 @@ impl StateRegistry {
             results: std::mem::take(&mut self.unsaved_results),
             removed: std::mem::take(&mut self.forgotten),
             history_limit: self.history_limit,
+            reply_to: None,
         })
     }
 
@@ -357,24 +358,12 @@ impl StateRegistry {
         if self.saving {
             return;
         }
-        let (Some(store), Some(batch)) = (self.store.clone(), self.take_batch()) else {
+        let (Some(store), Some(mut batch)) = (self.store.clone(), self.take_batch()) else {
             return;
         };
-        let labels: Vec<Arc<str>> = batch.hosts.iter().map(|h| h.label.clone()).collect();
-        let removed = batch.removed.clone();
+        batch.reply_to = Some(ctx.address().recipient());
         self.saving = true;
-        ctx.spawn(
-            store
-                .send(batch)
-                .into_actor(self)
-                .map(move |saved, registry, _| {
-                    registry.saving = false;
-                    if !matches!(saved, Ok(Ok(()))) {
-                        registry.dirty.extend(labels);
-                        registry.forgotten.extend(removed);
-                    }
-                }),
-        );
+        store.do_send(batch);
     }
 
     /// How long without any result means the scheduler is stuck: the longest interval plus
@@ -403,12 +392,42 @@ impl StateRegistry {
 
 impl Actor for StateRegistry {
     type Context = Context<Self>;
+}
 
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        if self.store.is_some() {
-            ctx.run_interval(SAVE_EVERY, |registry, ctx| registry.save(ctx));
+impl Handler<SaveChangedState> for StateRegistry {
+    type Result = ();
+
+    fn handle(&mut self, _: SaveChangedState, ctx: &mut Context<Self>) {
+        self.save(ctx);
+    }
+}
+
+impl Handler<HostStatesSaved> for StateRegistry {
+    type Result = ();
+
+    fn handle(&mut self, outcome: HostStatesSaved, _: &mut Context<Self>) {
+        self.saving = false;
+        if !outcome.saved {
+            self.dirty.extend(outcome.hosts);
+            self.forgotten.extend(outcome.removed);
         }
     }
+}
+
+/// Asks `registry` to save what changed every [`SAVE_EVERY`], from a task on `arbiter`: a
+/// timer inside the registry would be polled with each of its thousands of messages a second.
+pub fn start_save_ticker(registry: Addr<StateRegistry>, arbiter: &ArbiterHandle) {
+    arbiter.spawn(async move {
+        let mut ticks = actix_rt::time::interval(SAVE_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if !registry.connected() {
+                break;
+            }
+            registry.do_send(SaveChangedState);
+        }
+    });
 }
 
 impl Handler<TrackHosts> for StateRegistry {

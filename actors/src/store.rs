@@ -127,6 +127,18 @@ pub struct SaveHostStates {
     pub removed: Vec<Arc<str>>,
     /// Results kept per host: older rows are deleted.
     pub history_limit: usize,
+    /// Told the outcome when the batch is written: a message rather than an awaited reply,
+    /// because actix polls an actor's pending futures on every message it handles.
+    pub reply_to: Option<Recipient<HostStatesSaved>>,
+}
+
+/// A batch of host state was written (or not): the hosts of a failed one are saved again.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct HostStatesSaved {
+    pub saved: bool,
+    pub hosts: Vec<Arc<str>>,
+    pub removed: Vec<Arc<str>>,
 }
 
 /// Store an event before its first delivery attempt.
@@ -231,8 +243,16 @@ impl Actor for Store {
 impl Handler<SaveHostStates> for Store {
     type Result = Result<(), String>;
 
-    fn handle(&mut self, batch: SaveHostStates, _: &mut SyncContext<Self>) -> Self::Result {
-        self.write("save_hosts", |c| save_hosts(c, &batch))
+    fn handle(&mut self, mut batch: SaveHostStates, _: &mut SyncContext<Self>) -> Self::Result {
+        let result = self.write("save_hosts", |c| save_hosts(c, &batch));
+        if let Some(reply_to) = batch.reply_to.take() {
+            reply_to.do_send(HostStatesSaved {
+                saved: result.is_ok(),
+                hosts: batch.hosts.into_iter().map(|h| h.label).collect(),
+                removed: batch.removed,
+            });
+        }
+        result
     }
 }
 
@@ -617,6 +637,7 @@ mod tests {
             results,
             removed: vec![],
             history_limit: 4,
+            reply_to: None,
         };
         save_hosts(&mut connection, &batch).unwrap();
         save_hosts(
