@@ -11,14 +11,15 @@
 //! network filesystems). A file that does not validate is logged with every error, counted,
 //! and ignored: the last good configuration keeps running.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::ffi::OsString;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix::prelude::*;
-use flowstate_config::Config;
+use flowstate_config::{Config, NotifierKind};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use crate::messages::ApplyConfig;
@@ -42,8 +43,13 @@ pub struct ConfigWatcher {
     watched: BTreeMap<PathBuf, u64>,
     /// The hash of the content last looked at, valid or not, so one bad save is logged once.
     last_seen: u64,
-    /// Bumped by every event; a debounce timer only fires if no newer event came.
-    event_generation: u64,
+    /// The one pending debounce timer: each event restarts it. One timer, not one per
+    /// event: actix polls every timer of an actor on each message it handles.
+    debounce: Option<SpawnHandle>,
+    /// Names of files flowstate itself writes in watched directories (the state store and
+    /// its journal, file notifiers): their events are dropped on the watcher thread, or a
+    /// state store next to the config would trigger a re-read with every write.
+    own_files: Arc<RwLock<HashSet<OsString>>>,
 }
 
 /// Something changed in a watched directory.
@@ -64,6 +70,7 @@ impl ConfigWatcher {
     ) -> Self {
         let include_globs = config.include_globs.clone();
         let last_seen = content_hash(&files, &include_globs);
+        let own_files = Arc::new(RwLock::new(own_file_names(config, &files)));
         ConfigWatcher {
             files,
             include_globs,
@@ -72,7 +79,8 @@ impl ConfigWatcher {
             watcher: None,
             watched: BTreeMap::new(),
             last_seen,
-            event_generation: 0,
+            debounce: None,
+            own_files,
         }
     }
 
@@ -141,6 +149,9 @@ impl ConfigWatcher {
         }
         match flowstate_config::load(&self.files) {
             Ok(config) => {
+                if let Ok(mut own) = self.own_files.write() {
+                    *own = own_file_names(&config, &self.files);
+                }
                 if config.include_globs != self.include_globs {
                     self.include_globs = config.include_globs.clone();
                     // Files matched by a new glob are part of the content from now on.
@@ -172,9 +183,11 @@ impl Actor for ConfigWatcher {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let address = ctx.address();
+        let own_files = self.own_files.clone();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             match event {
                 Ok(event) if matches!(event.kind, EventKind::Access(_)) => {}
+                Ok(event) if only_own_files(&event.paths, &own_files) => {}
                 Ok(event) => {
                     let removed = match event.kind {
                         EventKind::Remove(_) => event.paths,
@@ -210,14 +223,51 @@ impl Handler<FilesChanged> for ConfigWatcher {
             self.watched
                 .retain(|dir, _| !(path == dir || path.ends_with(dir)));
         }
-        self.event_generation += 1;
-        let generation = self.event_generation;
-        ctx.run_later(DEBOUNCE, move |act, ctx| {
-            if act.event_generation == generation {
-                act.reload_if_changed(ctx);
-            }
-        });
+        if let Some(pending) = self.debounce.take() {
+            ctx.cancel_future(pending);
+        }
+        self.debounce = Some(ctx.run_later(DEBOUNCE, |act, ctx| {
+            act.debounce = None;
+            act.reload_if_changed(ctx);
+        }));
     }
+}
+
+/// The file names flowstate writes itself: the state store with its `-wal`, `-shm` and
+/// `-journal` companions, and file notifiers' files; never a name of a config file.
+fn own_file_names(config: &Config, files: &[PathBuf]) -> HashSet<OsString> {
+    let mut names = HashSet::new();
+    if let Some(name) = config.state.path.as_deref().and_then(Path::file_name) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut companion = name.to_os_string();
+            companion.push(suffix);
+            names.insert(companion);
+        }
+    }
+    for notifier in &config.notifiers {
+        if let NotifierKind::File { path } = &notifier.kind {
+            if let Some(name) = path.file_name() {
+                names.insert(name.to_os_string());
+            }
+        }
+    }
+    for file in files {
+        if let Some(name) = file.file_name() {
+            names.remove(name);
+        }
+    }
+    names
+}
+
+/// Whether every path of an event is a file flowstate writes itself.
+fn only_own_files(paths: &[PathBuf], own: &RwLock<HashSet<OsString>>) -> bool {
+    let Ok(own) = own.read() else {
+        return false;
+    };
+    !paths.is_empty()
+        && paths
+            .iter()
+            .all(|p| p.file_name().is_some_and(|name| own.contains(name)))
 }
 
 /// The directory to watch for a file or a glob: the deepest directory without wildcards.
@@ -302,6 +352,45 @@ mod tests {
         assert_eq!(
             directory_of(Path::new("conf/flowstate.yaml")),
             PathBuf::from("conf")
+        );
+    }
+
+    #[test]
+    fn writes_of_the_state_store_and_notifier_files_are_not_edits() {
+        let yaml = "state: { path: state.db }\nnotifiers:\n  audit: { type: file, path: alerts.jsonl }\n  odd: { type: file, path: flowstate.yaml }\n";
+        let config = flowstate_config::load_str("conf/flowstate.yaml", yaml, &|_| None).unwrap();
+        let own = RwLock::new(own_file_names(
+            &config,
+            &[PathBuf::from("conf/flowstate.yaml")],
+        ));
+        for name in [
+            "state.db",
+            "state.db-wal",
+            "state.db-shm",
+            "state.db-journal",
+            "alerts.jsonl",
+        ] {
+            assert!(
+                only_own_files(&[PathBuf::from("conf").join(name)], &own),
+                "{name}"
+            );
+        }
+        // A config file is never ignored, even when a notifier writes a file of its name.
+        assert!(!only_own_files(
+            &[PathBuf::from("conf/flowstate.yaml")],
+            &own
+        ));
+        assert!(!only_own_files(&[PathBuf::from("conf/..data")], &own));
+        assert!(!only_own_files(
+            &[
+                PathBuf::from("conf/state.db-wal"),
+                PathBuf::from("conf/hosts.yaml")
+            ],
+            &own
+        ));
+        assert!(
+            !only_own_files(&[], &own),
+            "an event without paths may be anything"
         );
     }
 
