@@ -42,6 +42,9 @@ pub struct CheckResult {
     pub at: SystemTime,
     /// Whether every assertion passed (status, body, ...).
     pub ok: bool,
+    /// Passed, but impaired: a certificate near expiry, a script's WARNING exit. Counts
+    /// towards `degraded` like a slow answer does.
+    pub degraded: bool,
     /// From the start of the check to its verdict, including any body read.
     pub latency: Duration,
     /// A person-readable line: `status 200`, `status 503, expected 200`, `connection refused`.
@@ -49,11 +52,12 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
-    /// What this one result alone says about the host: `degraded` when it passed slower than
-    /// the host's `max_response_time`. Thresholds over several results are the registry's job.
+    /// What this one result alone says about the host: `degraded` when it passed impaired or
+    /// slower than the host's `max_response_time`. Thresholds over several results are the registry's job.
     pub fn status_for(&self, host: &HostConfiguration) -> Status {
         match (self.ok, host.max_response_time) {
             (false, _) => Status::Down,
+            (true, _) if self.degraded => Status::Degraded,
             (true, Some(limit)) if self.latency > limit => Status::Degraded,
             (true, _) => Status::Up,
         }

@@ -541,6 +541,7 @@ impl Handler<CheckCompleted> for StateRegistry {
             series.record_transition();
         }
         let reason = match status {
+            Status::Degraded if msg.result.degraded => msg.result.detail.clone(),
             Status::Degraded => format!(
                 "responded in {:.1} ms, slower than {}",
                 msg.result.latency_ms(),
@@ -684,6 +685,9 @@ pub struct HostDetail {
 pub struct CheckView {
     pub at: String,
     pub ok: bool,
+    /// Passed but impaired (a certificate near expiry, a script's WARNING).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub degraded: bool,
     pub latency_ms: f64,
     pub detail: String,
 }
@@ -693,6 +697,7 @@ impl From<&CheckResult> for CheckView {
         CheckView {
             at: rfc3339(r.at),
             ok: r.ok,
+            degraded: r.degraded,
             latency_ms: r.latency_ms(),
             detail: r.detail.clone(),
         }
@@ -715,6 +720,7 @@ mod tests {
         CheckResult {
             at: SystemTime::now(),
             ok,
+            degraded: false,
             latency: Duration::from_millis(latency_ms),
             detail: if ok {
                 "status 200"

@@ -374,7 +374,9 @@ fn read_all(connection: &Connection, history_limit: usize) -> rusqlite::Result<R
             }
             entries.push(CheckResult {
                 at: from_millis(row.get(1)?),
+                // 0 failed, 1 passed, 2 passed but degraded.
                 ok: row.get::<_, i64>(2)? != 0,
+                degraded: row.get::<_, i64>(2)? == 2,
                 latency: Duration::from_micros(row.get::<_, i64>(3)?.max(0) as u64),
                 detail: row.get(4)?,
             });
@@ -476,7 +478,7 @@ fn save_hosts(connection: &mut Connection, batch: &SaveHostStates) -> rusqlite::
                 &*entry.label,
                 clamp(entry.seq),
                 millis(entry.result.at),
-                entry.result.ok,
+                i64::from(entry.result.ok) + i64::from(entry.result.ok && entry.result.degraded),
                 clamp(entry.result.latency.as_micros() as u64),
                 entry.result.detail,
             ])?;
@@ -601,6 +603,7 @@ mod tests {
         CheckResult {
             at: from_millis(1_800_000_000_000 + seq as i64),
             ok: seq.is_multiple_of(2),
+            degraded: seq == 10,
             latency: Duration::from_micros(1500 + seq),
             detail: format!("check {seq}"),
         }

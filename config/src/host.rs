@@ -11,6 +11,11 @@ use std::time::Duration;
 use regex::Regex;
 use url::Url;
 
+pub use crate::check::{
+    DnsCheck, DnsRecord, GrpcCheck, HttpAuth, HttpVersion, IcmpCheck, ScriptCheck, TcpCheck,
+    TlsSettings,
+};
+use crate::check::tls_settings;
 use crate::secret::{is_sensitive_name, redact_url, REDACTED};
 
 /// Where a host was defined: its file and its position in that file's `hosts` list.
@@ -47,9 +52,17 @@ pub struct HostConfiguration {
 }
 
 /// What a host checks. One variant per check type.
+// Each host's configuration is allocated once and shared by `Arc`: the size of the largest
+// variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Check {
     Http(HttpCheck),
+    Tcp(TcpCheck),
+    Dns(DnsCheck),
+    Icmp(IcmpCheck),
+    Script(ScriptCheck),
+    Grpc(GrpcCheck),
 }
 
 impl Check {
@@ -57,13 +70,31 @@ impl Check {
     pub fn kind(&self) -> &'static str {
         match self {
             Check::Http(_) => "http",
+            Check::Tcp(_) => "tcp",
+            Check::Dns(_) => "dns",
+            Check::Icmp(_) => "icmp",
+            Check::Script(_) => "script",
+            Check::Grpc(_) => "grpc",
         }
     }
 
-    /// What is checked, fit to print (secrets redacted).
+    /// What is checked, fit to print (secrets redacted; script arguments may hold tokens).
     pub fn target(&self) -> String {
         match self {
             Check::Http(http) => redact_url(&http.url),
+            Check::Tcp(tcp) => tcp.address.clone(),
+            Check::Dns(dns) => format!("{} {}", dns.record.name(), dns.name),
+            Check::Icmp(icmp) => icmp.address.clone(),
+            Check::Script(script) => script.argv.first().cloned().unwrap_or_default(),
+            Check::Grpc(grpc) => format!(
+                "{}{}",
+                grpc.address,
+                if grpc.service.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", grpc.service)
+                }
+            ),
         }
     }
 }
@@ -82,6 +113,12 @@ pub struct HttpCheck {
     pub max_redirects: u32,
     /// How much of the body is read for `regex`.
     pub max_body_bytes: usize,
+    pub auth: Option<HttpAuth>,
+    pub tls: TlsSettings,
+    pub http_version: HttpVersion,
+    /// Reuse connections between checks; the default opens a fresh one each time, so a
+    /// server that accepts no new connections is seen as down.
+    pub keepalive: bool,
 }
 
 /// The default for [`HttpCheck::max_body_bytes`].
@@ -102,6 +139,10 @@ impl fmt::Debug for HttpCheck {
             .field("follow_redirects", &self.follow_redirects)
             .field("max_redirects", &self.max_redirects)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("auth", &self.auth)
+            .field("tls", &self.tls)
+            .field("http_version", &self.http_version)
+            .field("keepalive", &self.keepalive)
             .finish()
     }
 }
@@ -181,12 +222,13 @@ impl HostConfiguration {
     /// Every effective setting as `(key, value)` in a fixed order, secrets included: what a
     /// reload compares to decide whether a host changed, and which keys did.
     pub fn settings(&self) -> Vec<(&'static str, String)> {
-        self.settings_with(|header| header.value.clone())
+        self.settings_with(|header| header.value.clone(), str::to_string)
     }
 
     fn settings_with(
         &self,
         header_value: impl Fn(&HttpHeader) -> String,
+        secret_value: impl Fn(&str) -> String,
     ) -> Vec<(&'static str, String)> {
         let duration = |d: Duration| humantime::format_duration(d).to_string();
         let mut settings = vec![("type", self.check.kind().to_string())];
@@ -212,6 +254,63 @@ impl HostConfiguration {
                 settings.push(("follow_redirects", http.follow_redirects.to_string()));
                 settings.push(("max_redirects", http.max_redirects.to_string()));
                 settings.push(("max_body_bytes", http.max_body_bytes.to_string()));
+                settings.push((
+                    "auth",
+                    match &http.auth {
+                        None => String::new(),
+                        Some(HttpAuth::Basic { username, password }) => {
+                            format!("basic {username}:{}", secret_value(password.expose()))
+                        }
+                        Some(HttpAuth::Bearer(token)) => {
+                            format!("bearer {}", secret_value(token.expose()))
+                        }
+                    },
+                ));
+                settings.push(("tls", tls_settings(&http.tls)));
+                settings.push(("http_version", http.http_version.name().to_string()));
+                settings.push(("keepalive", http.keepalive.to_string()));
+            }
+            Check::Tcp(tcp) => {
+                settings.push(("address", tcp.address.clone()));
+                settings.push(("send", tcp.send.clone().unwrap_or_default()));
+                settings.push((
+                    "expect",
+                    tcp.expect
+                        .as_ref()
+                        .map(|r| r.as_str().to_string())
+                        .unwrap_or_default(),
+                ));
+            }
+            Check::Dns(dns) => {
+                settings.push(("name", dns.name.clone()));
+                settings.push(("record", dns.record.name().to_string()));
+                settings.push((
+                    "resolver",
+                    dns.resolver.map(|r| r.to_string()).unwrap_or_default(),
+                ));
+                settings.push(("expect", dns.expect.join(", ")));
+            }
+            Check::Icmp(icmp) => {
+                settings.push(("address", icmp.address.clone()));
+                settings.push(("count", icmp.count.to_string()));
+                settings.push(("max_loss", format!("{}%", icmp.max_loss)));
+            }
+            Check::Script(script) => {
+                settings.push(("command", script.argv.join(" ")));
+                let env: Vec<String> = script
+                    .env
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", secret_value(v)))
+                    .collect();
+                settings.push(("env", env.join(", ")));
+            }
+            Check::Grpc(grpc) => {
+                settings.push(("address", grpc.address.clone()));
+                settings.push(("service", grpc.service.clone()));
+                settings.push((
+                    "tls",
+                    grpc.tls.as_ref().map(tls_settings).unwrap_or_default(),
+                ));
             }
         }
         settings.push(("interval", duration(self.interval)));
@@ -244,6 +343,21 @@ impl HostConfiguration {
                     && a.follow_redirects == b.follow_redirects
                     && a.max_redirects == b.max_redirects
                     && a.max_body_bytes == b.max_body_bytes
+                    && a.auth == b.auth
+                    && a.tls == b.tls
+                    && a.http_version == b.http_version
+                    && a.keepalive == b.keepalive
+            }
+            // Rare enough to compare the long way.
+            (a, b) => {
+                a.kind() == b.kind() && {
+                    let mine = self.settings();
+                    let theirs = other.settings();
+                    mine.iter()
+                        .zip(&theirs)
+                        .take_while(|((k, _), _)| !matches!(*k, "interval"))
+                        .all(|(x, y)| x == y)
+                }
             }
         };
         checks_equal
@@ -282,10 +396,20 @@ pub fn fingerprint(value: &str) -> String {
 impl HostConfiguration {
     /// The settings fit to print: header secrets, URL credentials and the body hidden.
     pub fn describe(&self) -> Vec<(&'static str, String)> {
-        let mut settings = self.settings_with(|header| header.shown_value().to_string());
+        let mut settings = self.settings_with(
+            |header| header.shown_value().to_string(),
+            |_| REDACTED.to_string(),
+        );
         for (key, value) in &mut settings {
             if *key == "url" {
                 *value = self.check.target();
+            }
+            if let (&mut "command", Check::Script(script)) = (&mut *key, &self.check) {
+                // Arguments may hold tokens: show the program and how many there are.
+                *value = match script.argv.len() {
+                    1 => script.argv[0].clone(),
+                    n => format!("{} (+{} arguments)", script.argv[0], n - 1),
+                };
             }
             if *key == "body" && !value.is_empty() {
                 *value = format!("<{} bytes>", value.len());

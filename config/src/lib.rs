@@ -15,12 +15,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod diff;
 pub mod error;
 pub mod host;
 pub mod interpolate;
 pub mod load;
 pub mod notifier;
+mod read_check;
 mod reader;
 pub mod secret;
 pub mod settings;

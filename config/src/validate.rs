@@ -21,6 +21,10 @@ use crate::notifier::{
     CommandConfig, EventFormat, NotifierConfig, NotifierKind, RetryPolicy, WebhookConfig,
     WebhookFormat,
 };
+use crate::read_check::{
+    host_keys, read_dns, read_grpc, read_http_extras, read_icmp, read_script, read_tcp,
+    CHECK_TYPES,
+};
 use crate::reader::{Fields, Node, Reader};
 use crate::secret::{redact_url, Secret};
 use crate::settings::{Defaults, SelfCheckSettings, ServerSettings, StateSettings};
@@ -50,28 +54,6 @@ const DEFAULT_KEYS: &[&str] = &[
     "alerts",
     "headers",
 ];
-const HTTP_HOST_KEYS: &[&str] = &[
-    "label",
-    "type",
-    "url",
-    "status",
-    "regex",
-    "method",
-    "headers",
-    "body",
-    "interval",
-    "timeout",
-    "failure_threshold",
-    "success_threshold",
-    "max_response_time",
-    "follow_redirects",
-    "max_redirects",
-    "max_body_bytes",
-    "alerts",
-];
-/// Check types flowstate knows of; only those with a probe are accepted.
-const SUPPORTED_CHECK_TYPES: &[&str] = &["http"];
-const PLANNED_CHECK_TYPES: &[&str] = &["tcp", "dns", "icmp", "script", "grpc"];
 const NOTIFIER_TYPES: &[&str] = &["stdout", "file", "webhook", "command"];
 const NOTIFIER_COMMON_KEYS: &[&str] = &[
     "type",
@@ -122,8 +104,15 @@ pub(crate) struct PartialHost {
     label: Arc<str>,
     /// `None` when the host has errors: it still claims its label and has its alerts checked,
     /// so those errors are reported in the same pass, but it is never built.
-    http: Option<PartialHttp>,
+    check: Option<PartialCheck>,
     settings: PartialDefaults,
+}
+
+/// A host's check as written; HTTP's still takes headers and redirects from `defaults`.
+#[allow(clippy::large_enum_variant)] // one per host, short-lived
+enum PartialCheck {
+    Http(Box<PartialHttp>),
+    Ready(Check),
 }
 
 struct PartialHttp {
@@ -133,6 +122,7 @@ struct PartialHttp {
     status: ExpectedStatus,
     regex: Option<Regex>,
     max_body_bytes: usize,
+    extras: crate::read_check::HttpExtras,
 }
 
 /// Checks one file's tree. Problems go to `reader.errors`; what was understood is returned.
@@ -609,28 +599,22 @@ fn read_host(
         None => "http".to_string(),
         Some(v) => reader.string(&node.key("type", v))?,
     };
-    if !SUPPORTED_CHECK_TYPES.contains(&check_type.as_str()) {
+    if !CHECK_TYPES.contains(&check_type.as_str()) {
         let type_node = node.key(
             "type",
             mapping.get("type").unwrap_or(&serde_yaml::Value::Null),
         );
-        let message = if PLANNED_CHECK_TYPES.contains(&check_type.as_str()) {
-            format!("check type `{check_type}` is not supported by this version of flowstate; supported: {}", SUPPORTED_CHECK_TYPES.join(", "))
-        } else {
-            let all = SUPPORTED_CHECK_TYPES
-                .iter()
-                .chain(PLANNED_CHECK_TYPES)
-                .copied();
+        reader.semantic_error(
+            &type_node,
             format!(
                 "unknown check type `{check_type}`{}; supported: {}",
-                did_you_mean(&check_type, all),
-                SUPPORTED_CHECK_TYPES.join(", ")
-            )
-        };
-        reader.semantic_error(&type_node, message);
+                did_you_mean(&check_type, CHECK_TYPES.iter().copied()),
+                CHECK_TYPES.join(", ")
+            ),
+        );
         return None;
     }
-    let fields = reader.fields(&node, HTTP_HOST_KEYS)?;
+    let fields = reader.fields(&node, &host_keys(&check_type))?;
     let label: Option<Arc<str>> = match (fields.get("label"), label) {
         (None, _) => {
             reader.semantic_error(
@@ -655,11 +639,43 @@ fn read_host(
         }
         (_, l) => l.map(|l| Arc::from(l.as_str())),
     };
+    let check = match check_type.as_str() {
+        "tcp" => read_tcp(reader, &node, &fields).map(|c| PartialCheck::Ready(Check::Tcp(c))),
+        "dns" => read_dns(reader, &node, &fields).map(|c| PartialCheck::Ready(Check::Dns(c))),
+        "icmp" => read_icmp(reader, &node, &fields).map(|c| PartialCheck::Ready(Check::Icmp(c))),
+        "script" => read_script(reader, &node, &fields, file)
+            .map(|c| PartialCheck::Ready(Check::Script(c))),
+        "grpc" => {
+            read_grpc(reader, &node, &fields, file).map(|c| PartialCheck::Ready(Check::Grpc(c)))
+        }
+        _ => read_http_check(reader, &node, &fields, file),
+    };
+    let settings = read_host_settings(reader, &fields);
+    let check = check.filter(|_| reader.errors.len() == errors_before);
+    Some(PartialHost {
+        origin: Origin {
+            file: file.clone(),
+            index,
+        },
+        place,
+        label: label?,
+        check,
+        settings,
+    })
+}
+
+/// An HTTP host's own keys.
+fn read_http_check(
+    reader: &mut Reader,
+    node: &Node,
+    fields: &crate::reader::Fields,
+    file: &Path,
+) -> Option<PartialCheck> {
     let url = match fields.get("url") {
         Some(n) => read_http_url(reader, &n),
         None => {
             reader.semantic_error(
-                &node,
+                node,
                 "missing `url`; an HTTP check needs `url: https://host/path`",
             );
             None
@@ -709,31 +725,23 @@ fn read_host(
         .get("max_body_bytes")
         .and_then(|n| reader.count(&n, 1, 1 << 30).map(|v| v as usize))
         .unwrap_or(DEFAULT_MAX_BODY_BYTES);
-    let settings = read_host_settings(reader, &fields);
-    let http = match (url, method, status) {
-        (Some(url), Some(method), Some(status)) if reader.errors.len() == errors_before => {
-            Some(PartialHttp {
+    let extras = read_http_extras(reader, fields, file);
+    match (url, method, status, extras) {
+        (Some(url), Some(method), Some(status), Some(extras)) => {
+            Some(PartialCheck::Http(Box::new(PartialHttp {
                 url,
                 method,
                 body,
                 status,
                 regex,
                 max_body_bytes,
-            })
+                extras,
+            })))
         }
         _ => None,
-    };
-    Some(PartialHost {
-        origin: Origin {
-            file: file.clone(),
-            index,
-        },
-        place,
-        label: label?,
-        http,
-        settings,
-    })
+    }
 }
+
 
 fn read_status(reader: &mut Reader, node: &Node) -> Option<ExpectedStatus> {
     let mut codes = Vec::new();
@@ -885,7 +893,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             .alerts
             .clone()
             .unwrap_or_else(|| defaults.alerts.clone());
-        let Some(http) = p.http else { continue };
+        let Some(check) = p.check else { continue };
         let interval = p.settings.interval.unwrap_or(defaults.interval);
         let timeout = match p.settings.timeout {
             Some(t) => {
@@ -910,27 +918,38 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             // write one for every fast check.
             None => defaults.timeout.min(interval),
         };
-        let mut headers = defaults.headers.clone();
-        for h in p.settings.headers.unwrap_or_default() {
-            headers.retain(|d| !d.name.eq_ignore_ascii_case(&h.name));
-            headers.push(h);
-        }
+        let check = match check {
+            PartialCheck::Ready(check) => check,
+            PartialCheck::Http(http) => {
+                let mut headers = defaults.headers.clone();
+                for h in p.settings.headers.clone().unwrap_or_default() {
+                    headers.retain(|d| !d.name.eq_ignore_ascii_case(&h.name));
+                    headers.push(h);
+                }
+                let http = *http;
+                Check::Http(HttpCheck {
+                    url: http.url,
+                    method: http.method,
+                    headers,
+                    body: http.body,
+                    status: http.status,
+                    regex: http.regex,
+                    follow_redirects: p
+                        .settings
+                        .follow_redirects
+                        .unwrap_or(defaults.follow_redirects),
+                    max_redirects: p.settings.max_redirects.unwrap_or(defaults.max_redirects),
+                    max_body_bytes: http.max_body_bytes,
+                    auth: http.extras.auth,
+                    tls: http.extras.tls,
+                    http_version: http.extras.http_version,
+                    keepalive: http.extras.keepalive,
+                })
+            }
+        };
         let host = HostConfiguration {
             label: p.label.clone(),
-            check: Check::Http(HttpCheck {
-                url: http.url,
-                method: http.method,
-                headers,
-                body: http.body,
-                status: http.status,
-                regex: http.regex,
-                follow_redirects: p
-                    .settings
-                    .follow_redirects
-                    .unwrap_or(defaults.follow_redirects),
-                max_redirects: p.settings.max_redirects.unwrap_or(defaults.max_redirects),
-                max_body_bytes: http.max_body_bytes,
-            }),
+            check,
             interval,
             timeout,
             failure_threshold: p

@@ -912,10 +912,14 @@ fn timeout_longer_than_interval_in_defaults_is_reported_once() {
 }
 
 #[test]
-fn planned_check_type_is_not_supported_yet() {
+fn a_tcp_host_needs_an_address_and_rejects_http_keys() {
+    let all = errors("hosts:\n  - { label: db, type: tcp, url: 'http://db/' }\n");
     assert_eq!(
-        error("hosts:\n  - { label: db, type: tcp, address: 'db:5432' }\n"),
-        r#"flowstate.yaml: hosts[0] (label "db").type: check type `tcp` is not supported by this version of flowstate; supported: http"#
+        all,
+        [
+            r#"flowstate.yaml:2:29: hosts[0] (label "db").url: unknown key `url`; known keys here: label, type, interval, timeout, failure_threshold, success_threshold, max_response_time, alerts, address, send, expect"#,
+            r#"flowstate.yaml: hosts[0] (label "db"): missing `address`; a TCP check needs `address: host:port`"#,
+        ]
     );
 }
 
@@ -923,7 +927,7 @@ fn planned_check_type_is_not_supported_yet() {
 fn unknown_check_type_suggests_closest() {
     assert_eq!(
         error("hosts:\n  - { label: db, type: htp, url: 'http://x/' }\n"),
-        r#"flowstate.yaml: hosts[0] (label "db").type: unknown check type `htp`; did you mean `http`?; supported: http"#
+        r#"flowstate.yaml: hosts[0] (label "db").type: unknown check type `htp`; did you mean `http`?; supported: http, tcp, dns, icmp, script, grpc"#
     );
 }
 
@@ -984,7 +988,7 @@ hosts:
   - url: http://nolabel/
   - label: web
     url: http://web2/
-    type: tcp
+    type: tcpp
 "#;
     let all = errors(yaml);
     assert_eq!(
@@ -999,7 +1003,7 @@ hosts:
             r#"flowstate.yaml: hosts[0] (label "api").regex: the regex does not compile: unclosed group"#,
             r#"flowstate.yaml:14:15: hosts[1] (label "web").interval: expected a duration with a unit, found the number 5; write it as 5s or 5ms"#,
             "flowstate.yaml: hosts[2]: missing `label`; every host needs a unique label, e.g. `label: api`",
-            r#"flowstate.yaml: hosts[3] (label "web").type: check type `tcp` is not supported by this version of flowstate; supported: http"#,
+            r#"flowstate.yaml: hosts[3] (label "web").type: unknown check type `tcpp`; did you mean `tcp`?; supported: http, tcp, dns, icmp, script, grpc"#,
             r#"flowstate.yaml: hosts[1] (label "web").alerts[0]: no notifier named `opz`; did you mean `ops`?"#,
         ],
         "got:\n{}",

@@ -509,6 +509,7 @@ mod tests {
         CheckView {
             at: "2026-11-28T16:09:00.000Z".into(),
             ok,
+            degraded: false,
             latency_ms,
             detail: if ok { "status 200" } else { "status 503" }.into(),
         }

@@ -60,6 +60,7 @@ impl Probe for HttpProbe {
         Box::pin(async move {
             match &host.check {
                 Check::Http(check) => check_http(&client, check).await,
+                other => ProbeOutcome::failed(format!("not an HTTP check: {}", other.kind())),
             }
         })
     }

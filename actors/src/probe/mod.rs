@@ -4,7 +4,12 @@
 //! type needs the same way: the timeout bounding the whole check, latency measurement, and
 //! turning a panic into a failed result instead of a dead actor.
 
+pub mod dns;
+pub mod grpc;
 pub mod http;
+pub mod icmp;
+pub mod script;
+pub mod tcp;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -24,6 +29,8 @@ pub type ProbeFuture = Pin<Box<dyn Future<Output = ProbeOutcome>>>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeOutcome {
     pub ok: bool,
+    /// Passed but impaired (certificate near expiry, a script's WARNING): `degraded`.
+    pub degraded: bool,
     pub detail: String,
 }
 
@@ -31,6 +38,7 @@ impl ProbeOutcome {
     pub fn passed(detail: impl Into<String>) -> Self {
         ProbeOutcome {
             ok: true,
+            degraded: false,
             detail: detail.into(),
         }
     }
@@ -38,6 +46,16 @@ impl ProbeOutcome {
     pub fn failed(detail: impl Into<String>) -> Self {
         ProbeOutcome {
             ok: false,
+            degraded: false,
+            detail: detail.into(),
+        }
+    }
+
+    /// Passed, but impaired; `detail` says how (it becomes the `degraded` event's reason).
+    pub fn degraded(detail: impl Into<String>) -> Self {
+        ProbeOutcome {
+            ok: true,
+            degraded: true,
             detail: detail.into(),
         }
     }
@@ -51,12 +69,22 @@ pub trait Probe {
 /// Every check type's probe, built once per arbiter thread (HTTP clients are not `Send`).
 pub struct Probes {
     http: http::HttpProbe,
+    tcp: tcp::TcpProbe,
+    dns: dns::DnsProbe,
+    icmp: icmp::IcmpProbe,
+    script: script::ScriptProbe,
+    grpc: grpc::GrpcProbe,
 }
 
 impl Probes {
     pub fn new() -> Self {
         Probes {
             http: http::HttpProbe::new(),
+            tcp: tcp::TcpProbe::new(),
+            dns: dns::DnsProbe::new(),
+            icmp: icmp::IcmpProbe::new(),
+            script: script::ScriptProbe::new(),
+            grpc: grpc::GrpcProbe::new(),
         }
     }
 }
@@ -71,6 +99,11 @@ impl Probe for Probes {
     fn probe(&self, host: &Arc<HostConfiguration>) -> ProbeFuture {
         match &host.check {
             Check::Http(_) => self.http.probe(host),
+            Check::Tcp(_) => self.tcp.probe(host),
+            Check::Dns(_) => self.dns.probe(host),
+            Check::Icmp(_) => self.icmp.probe(host),
+            Check::Script(_) => self.script.probe(host),
+            Check::Grpc(_) => self.grpc.probe(host),
         }
     }
 }
@@ -103,6 +136,7 @@ pub async fn run_check(probe: &dyn Probe, host: &Arc<HostConfiguration>) -> Chec
     CheckResult {
         at,
         ok: outcome.ok,
+        degraded: outcome.degraded,
         latency: started.elapsed(),
         detail: outcome.detail,
     }
