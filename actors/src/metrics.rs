@@ -116,6 +116,7 @@ pub struct Metrics {
     outbox_pending: Family<NotifierLabel, Gauge>,
     alerts_dropped: Family<DroppedLabels, Counter>,
     store_errors: Family<OperationLabel, Counter>,
+    cert_not_after: Family<HostLabel, Gauge<f64, AtomicU64>>,
     config_reloads: Family<ResultLabel, Counter>,
     config_last_reload_successful: Gauge,
     config_last_reload_success_timestamp: Gauge<f64, AtomicU64>,
@@ -181,6 +182,7 @@ impl Metrics {
             outbox_pending: Family::default(),
             alerts_dropped: Family::default(),
             store_errors: Family::default(),
+            cert_not_after: Family::default(),
             config_reloads: Family::default(),
             config_last_reload_successful: Gauge::default(),
             config_last_reload_success_timestamp: Gauge::default(),
@@ -241,6 +243,11 @@ impl Metrics {
             "flowstate_state_store_errors",
             "Failed writes to the state store, by operation",
             metrics.store_errors.clone(),
+        );
+        registry.register(
+            "flowstate_tls_cert_not_after_timestamp_seconds",
+            "When the host's TLS certificate expires, in seconds since the epoch",
+            metrics.cert_not_after.clone(),
         );
         registry.register(
             "flowstate_config_reloads",
@@ -345,6 +352,19 @@ impl Metrics {
             .inc();
     }
 
+    /// The host's certificate expires at `not_after` (created at its first TLS check).
+    pub fn set_cert_not_after(&self, label: &str, not_after: std::time::SystemTime) {
+        let seconds = not_after
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        self.cert_not_after
+            .get_or_create(&HostLabel {
+                host: label.to_string(),
+            })
+            .set(seconds);
+    }
+
     /// A write to the state store failed.
     pub fn record_store_error(&self, operation: &'static str) {
         self.store_errors
@@ -422,6 +442,7 @@ impl Metrics {
             host: label.to_string(),
         };
         self.host_up.remove(&host);
+        self.cert_not_after.remove(&host);
         self.check_duration.remove(&host);
         self.transitions.remove(&host);
         self.restarts.remove(&host);

@@ -45,6 +45,8 @@ pub struct CheckResult {
     /// Passed, but impaired: a certificate near expiry, a script's WARNING exit. Counts
     /// towards `degraded` like a slow answer does.
     pub degraded: bool,
+    /// The server certificate's expiry, when this check read it.
+    pub cert_not_after: Option<SystemTime>,
     /// From the start of the check to its verdict, including any body read.
     pub latency: Duration,
     /// A person-readable line: `status 200`, `status 503, expected 200`, `connection refused`.

@@ -533,6 +533,9 @@ impl Handler<CheckCompleted> for StateRegistry {
         if let Some(series) = series {
             series.record_check(msg.result.ok, msg.result.latency);
         }
+        if let Some(not_after) = msg.result.cert_not_after {
+            self.metrics.set_cert_not_after(&msg.host.label, not_after);
+        }
         let Some(status) = changed else {
             return;
         };
@@ -721,6 +724,7 @@ mod tests {
             at: SystemTime::now(),
             ok,
             degraded: false,
+            cert_not_after: None,
             latency: Duration::from_millis(latency_ms),
             detail: if ok {
                 "status 200"

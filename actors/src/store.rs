@@ -377,6 +377,7 @@ fn read_all(connection: &Connection, history_limit: usize) -> rusqlite::Result<R
                 // 0 failed, 1 passed, 2 passed but degraded.
                 ok: row.get::<_, i64>(2)? != 0,
                 degraded: row.get::<_, i64>(2)? == 2,
+                cert_not_after: None,
                 latency: Duration::from_micros(row.get::<_, i64>(3)?.max(0) as u64),
                 detail: row.get(4)?,
             });
@@ -604,6 +605,7 @@ mod tests {
             at: from_millis(1_800_000_000_000 + seq as i64),
             ok: seq.is_multiple_of(2),
             degraded: seq == 10,
+            cert_not_after: None,
             latency: Duration::from_micros(1500 + seq),
             detail: format!("check {seq}"),
         }

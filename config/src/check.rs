@@ -145,7 +145,7 @@ impl Default for TlsSettings {
 }
 
 /// Which HTTP version a check uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum HttpVersion {
     /// HTTP/2 when the server offers it by ALPN, else HTTP/1.1.
     #[default]

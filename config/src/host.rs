@@ -11,11 +11,11 @@ use std::time::Duration;
 use regex::Regex;
 use url::Url;
 
+use crate::check::tls_settings;
 pub use crate::check::{
     DnsCheck, DnsRecord, GrpcCheck, HttpAuth, HttpVersion, IcmpCheck, ScriptCheck, TcpCheck,
     TlsSettings,
 };
-use crate::check::tls_settings;
 use crate::secret::{is_sensitive_name, redact_url, REDACTED};
 
 /// Where a host was defined: its file and its position in that file's `hosts` list.

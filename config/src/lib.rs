@@ -35,7 +35,10 @@ use std::sync::Arc;
 
 pub use diff::ConfigDiff;
 pub use error::{ConfigError, Diagnostic, Position};
-pub use host::{Check, ExpectedStatus, HostConfiguration, HttpCheck, HttpHeader, Origin};
+pub use host::{
+    Check, DnsCheck, DnsRecord, ExpectedStatus, GrpcCheck, HostConfiguration, HttpAuth, HttpCheck,
+    HttpHeader, HttpVersion, IcmpCheck, Origin, ScriptCheck, TcpCheck, TlsSettings,
+};
 pub use load::{load, load_str, load_with_env};
 pub use notifier::{NotifierConfig, NotifierKind, RetryPolicy};
 pub use secret::Secret;

@@ -50,7 +50,12 @@ const DNS_KEYS: &[&str] = &["name", "record", "resolver", "expect"];
 const ICMP_KEYS: &[&str] = &["address", "count", "max_loss"];
 const SCRIPT_KEYS: &[&str] = &["command", "env"];
 const GRPC_KEYS: &[&str] = &["address", "service", "tls"];
-const TLS_KEYS: &[&str] = &["ca_file", "insecure", "expiry_warning", "expiry_check_every"];
+const TLS_KEYS: &[&str] = &[
+    "ca_file",
+    "insecure",
+    "expiry_warning",
+    "expiry_check_every",
+];
 const AUTH_KEYS: &[&str] = &["basic", "bearer"];
 const BASIC_KEYS: &[&str] = &["username", "password"];
 
@@ -113,8 +118,14 @@ fn read_regex(reader: &mut Reader, node: &Node) -> Option<Regex> {
 }
 
 pub(crate) fn read_tcp(reader: &mut Reader, host: &Node, fields: &Fields) -> Option<TcpCheck> {
-    let address = required(reader, host, fields, "address", "a TCP check needs `address: host:port`")
-        .and_then(|n| read_address(reader, &n));
+    let address = required(
+        reader,
+        host,
+        fields,
+        "address",
+        "a TCP check needs `address: host:port`",
+    )
+    .and_then(|n| read_address(reader, &n));
     let send = fields.get("send").and_then(|n| reader.string(&n));
     let expect = fields.get("expect").and_then(|n| read_regex(reader, &n));
     Some(TcpCheck {
@@ -125,24 +136,29 @@ pub(crate) fn read_tcp(reader: &mut Reader, host: &Node, fields: &Fields) -> Opt
 }
 
 pub(crate) fn read_dns(reader: &mut Reader, host: &Node, fields: &Fields) -> Option<DnsCheck> {
-    let name = required(reader, host, fields, "name", "a DNS check needs `name: example.com`")
-        .and_then(|n| {
-            let name = reader.string(&n)?.trim().to_string();
-            let valid = !name.is_empty()
-                && name.len() <= 253
-                && name
-                    .trim_end_matches('.')
-                    .split('.')
-                    .all(|label| !label.is_empty() && label.len() <= 63 && !label.contains(char::is_whitespace));
-            if !valid {
-                reader.semantic_error(
-                    &n,
-                    format!("`{name}` is not a domain name; write e.g. `example.com`"),
-                );
-                return None;
-            }
-            Some(name)
-        });
+    let name = required(
+        reader,
+        host,
+        fields,
+        "name",
+        "a DNS check needs `name: example.com`",
+    )
+    .and_then(|n| {
+        let name = reader.string(&n)?.trim().to_string();
+        let valid = !name.is_empty()
+            && name.len() <= 253
+            && name.trim_end_matches('.').split('.').all(|label| {
+                !label.is_empty() && label.len() <= 63 && !label.contains(char::is_whitespace)
+            });
+        if !valid {
+            reader.semantic_error(
+                &n,
+                format!("`{name}` is not a domain name; write e.g. `example.com`"),
+            );
+            return None;
+        }
+        Some(name)
+    });
     let record = match fields.get("record") {
         None => Some(DnsRecord::A),
         Some(n) => reader.string(&n).and_then(|text| {
@@ -193,18 +209,24 @@ pub(crate) fn read_dns(reader: &mut Reader, host: &Node, fields: &Fields) -> Opt
 }
 
 pub(crate) fn read_icmp(reader: &mut Reader, host: &Node, fields: &Fields) -> Option<IcmpCheck> {
-    let address = required(reader, host, fields, "address", "an ICMP check needs `address: host-or-ip`")
-        .and_then(|n| {
-            let text = reader.string(&n)?.trim().to_string();
-            if text.is_empty() || text.contains(char::is_whitespace) || text.contains('/') {
-                reader.semantic_error(
-                    &n,
-                    format!("`{text}` is not a host name or IP address (no port, no scheme)"),
-                );
-                return None;
-            }
-            Some(text)
-        });
+    let address = required(
+        reader,
+        host,
+        fields,
+        "address",
+        "an ICMP check needs `address: host-or-ip`",
+    )
+    .and_then(|n| {
+        let text = reader.string(&n)?.trim().to_string();
+        if text.is_empty() || text.contains(char::is_whitespace) || text.contains('/') {
+            reader.semantic_error(
+                &n,
+                format!("`{text}` is not a host name or IP address (no port, no scheme)"),
+            );
+            return None;
+        }
+        Some(text)
+    });
     let count = fields
         .get("count")
         .map(|n| reader.count(&n, 1, 100).map(|c| c as u32))
@@ -265,7 +287,10 @@ pub(crate) fn read_script(
     if let Some(node) = fields.get("env") {
         for (name, value) in reader.named_entries(&node) {
             if name.is_empty() || name.contains('=') || name.contains('\0') {
-                reader.key_error(&value, format!("`{name}` is not a valid environment variable name"));
+                reader.key_error(
+                    &value,
+                    format!("`{name}` is not a valid environment variable name"),
+                );
                 continue;
             }
             if let Some(text) = reader.string(&value) {
@@ -291,8 +316,14 @@ pub(crate) fn read_grpc(
     fields: &Fields,
     config_file: &Path,
 ) -> Option<GrpcCheck> {
-    let address = required(reader, host, fields, "address", "a gRPC check needs `address: host:port`")
-        .and_then(|n| read_address(reader, &n));
+    let address = required(
+        reader,
+        host,
+        fields,
+        "address",
+        "a gRPC check needs `address: host:port`",
+    )
+    .and_then(|n| read_address(reader, &n));
     let service = fields
         .get("service")
         .and_then(|n| reader.string(&n))
@@ -418,7 +449,10 @@ fn read_tls(reader: &mut Reader, node: &Node, config_file: &Path) -> Option<TlsS
         if !path.is_file() {
             reader.semantic_error(
                 &n,
-                format!("{} is not a readable file; give the PEM file of the CA to trust", path.display()),
+                format!(
+                    "{} is not a readable file; give the PEM file of the CA to trust",
+                    path.display()
+                ),
             );
             return None;
         }

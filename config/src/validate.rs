@@ -22,8 +22,7 @@ use crate::notifier::{
     WebhookFormat,
 };
 use crate::read_check::{
-    host_keys, read_dns, read_grpc, read_http_extras, read_icmp, read_script, read_tcp,
-    CHECK_TYPES,
+    host_keys, read_dns, read_grpc, read_http_extras, read_icmp, read_script, read_tcp, CHECK_TYPES,
 };
 use crate::reader::{Fields, Node, Reader};
 use crate::secret::{redact_url, Secret};
@@ -643,8 +642,9 @@ fn read_host(
         "tcp" => read_tcp(reader, &node, &fields).map(|c| PartialCheck::Ready(Check::Tcp(c))),
         "dns" => read_dns(reader, &node, &fields).map(|c| PartialCheck::Ready(Check::Dns(c))),
         "icmp" => read_icmp(reader, &node, &fields).map(|c| PartialCheck::Ready(Check::Icmp(c))),
-        "script" => read_script(reader, &node, &fields, file)
-            .map(|c| PartialCheck::Ready(Check::Script(c))),
+        "script" => {
+            read_script(reader, &node, &fields, file).map(|c| PartialCheck::Ready(Check::Script(c)))
+        }
         "grpc" => {
             read_grpc(reader, &node, &fields, file).map(|c| PartialCheck::Ready(Check::Grpc(c)))
         }
@@ -726,6 +726,15 @@ fn read_http_check(
         .and_then(|n| reader.count(&n, 1, 1 << 30).map(|v| v as usize))
         .unwrap_or(DEFAULT_MAX_BODY_BYTES);
     let extras = read_http_extras(reader, fields, file);
+    if let (Some(url), Some(extras), Some(node)) = (&url, &extras, fields.get("http_version")) {
+        if extras.http_version == crate::check::HttpVersion::Two && url.scheme() == "http" {
+            reader.semantic_error(
+                &node,
+                "HTTP/2 is negotiated over TLS here (h2c is not supported); use an https URL or remove http_version",
+            );
+            return None;
+        }
+    }
     match (url, method, status, extras) {
         (Some(url), Some(method), Some(status), Some(extras)) => {
             Some(PartialCheck::Http(Box::new(PartialHttp {
@@ -741,7 +750,6 @@ fn read_http_check(
         _ => None,
     }
 }
-
 
 fn read_status(reader: &mut Reader, node: &Node) -> Option<ExpectedStatus> {
     let mut codes = Vec::new();

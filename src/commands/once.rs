@@ -25,6 +25,8 @@ const MAX_CONCURRENT_CHECKS: usize = 256;
 #[derive(Serialize)]
 struct OnceResult<'a> {
     label: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
     status: Status,
     ok: bool,
     latency_ms: f64,
@@ -41,6 +43,7 @@ pub fn run(args: &OnceArgs) -> Result<ExitCode, BadInput> {
         .zip(&results)
         .map(|(host, result)| OnceResult {
             label: &host.label,
+            kind: host.check.kind(),
             status: result.status_for(host),
             ok: result.ok,
             latency_ms: result.latency_ms(),

@@ -1,11 +1,43 @@
-//! The `grpc` check: placeholder until its probe lands (branch `checks`, not on main).
+//! The `grpc` probe: the standard `grpc.health.v1.Health/Check`, judged by its serving status.
+//!
+//! Every check builds its own [`Endpoint`] and connects afresh, as the HTTP probe does: a
+//! server that stops accepting connections is down, not hidden behind a pooled channel. The
+//! channel is dropped when the check ends, which closes its connection.
+//!
+//! With `tls`, the certificate is checked by our own [`RecordingVerifier`] instead of tonic's
+//! root settings, for three reasons: tonic cannot express `insecure` (accept any certificate),
+//! the verdict is needed to say *why* a handshake failed (tonic's error says little), and the
+//! leaf certificate is needed for its expiry, which is read on every check at no extra cost
+//! since the handshake happens anyway (so `expiry_check_every` has nothing to space out here).
+//!
+//! Nothing from the server's metadata is ever put in a detail; a status message is shown
+//! shortened and stripped of control characters, since it becomes alert text.
 
-use std::sync::Arc;
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use flowstate_config::HostConfiguration;
+use flowstate_config::{Check, GrpcCheck, HostConfiguration, TlsSettings};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic::Code;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
 
 use super::{Probe, ProbeFuture, ProbeOutcome};
 
+const USER_AGENT: &str = concat!("flowstate/", env!("CARGO_PKG_VERSION"));
+
+/// The longest part of a server's status message shown in a detail: it ends up in alerts.
+const MAX_MESSAGE_CHARS: usize = 200;
+
+/// Stateless: each check builds its own endpoint, so there is nothing to share per thread.
 #[derive(Default)]
 pub struct GrpcProbe;
 
@@ -16,7 +48,446 @@ impl GrpcProbe {
 }
 
 impl Probe for GrpcProbe {
-    fn probe(&self, _host: &Arc<HostConfiguration>) -> ProbeFuture {
-        Box::pin(async { ProbeOutcome::failed("grpc checks are not built yet") })
+    fn probe(&self, host: &Arc<HostConfiguration>) -> ProbeFuture {
+        let host = host.clone();
+        Box::pin(async move {
+            match &host.check {
+                Check::Grpc(check) => check_grpc(check, host.timeout).await,
+                other => ProbeOutcome::failed(format!("not a gRPC check: {}", other.kind())),
+            }
+        })
+    }
+}
+
+/// Connects, asks `Health/Check` once, and judges the answer (and the certificate's expiry).
+async fn check_grpc(check: &GrpcCheck, timeout: Duration) -> ProbeOutcome {
+    let authority = authority(&check.address);
+    let scheme = if check.tls.is_some() { "https" } else { "http" };
+    let endpoint = match Endpoint::from_shared(format!("{scheme}://{authority}/")) {
+        Ok(e) => e,
+        Err(_) => return ProbeOutcome::failed(format!("invalid address {}", check.address)),
+    };
+    let endpoint = match endpoint.user_agent(USER_AGENT) {
+        Ok(e) => e,
+        Err(e) => return ProbeOutcome::failed(format!("invalid endpoint: {e}")),
+    }
+    // The whole check is bounded by run_check; these only make a slow connect or answer
+    // fail with its own reason, and tell the server our deadline (`grpc-timeout`).
+    .connect_timeout(timeout)
+    .timeout(timeout);
+
+    let verifier = match &check.tls {
+        None => None,
+        Some(tls) => match RecordingVerifier::build(tls).await {
+            Ok(v) => Some(v),
+            Err(reason) => return ProbeOutcome::failed(reason),
+        },
+    };
+    let endpoint = match &verifier {
+        None => endpoint,
+        Some(v) => match endpoint.tls_config_with_verifier(ClientTlsConfig::new(), v.clone()) {
+            Ok(e) => e,
+            Err(e) => return ProbeOutcome::failed(format!("TLS setup failed: {}", chain(&e))),
+        },
+    };
+
+    let channel: Channel = match endpoint.connect().await {
+        Ok(c) => c,
+        Err(e) => return ProbeOutcome::failed(describe_connect_error(&e, &authority, &verifier)),
+    };
+    let request = HealthCheckRequest {
+        service: check.service.clone(),
+    };
+    let answer = HealthClient::new(channel).check(request).await;
+    let status = match answer {
+        Ok(response) => response.into_inner().status,
+        Err(status) => return ProbeOutcome::failed(describe_status(&status, &check.service)),
+    };
+    let about = if check.service.is_empty() {
+        String::new()
+    } else {
+        format!(" (service {})", check.service)
+    };
+    match ServingStatus::try_from(status) {
+        Ok(ServingStatus::Serving) => {
+            let detail = format!("SERVING{about}");
+            match (&verifier, &check.tls) {
+                (Some(v), Some(tls)) => judge_expiry(detail, v, tls),
+                _ => ProbeOutcome::passed(detail),
+            }
+        }
+        Ok(other) => ProbeOutcome::failed(format!("{}{about}", other.as_str_name())),
+        Err(_) => ProbeOutcome::failed(format!("unknown serving status {status}{about}")),
+    }
+}
+
+/// `host:port` as a URI authority: a bare IPv6 address (`::1:50051`) gets its brackets.
+fn authority(address: &str) -> String {
+    match address.rsplit_once(':') {
+        Some((host, port)) if host.contains(':') && !host.starts_with('[') => {
+            format!("[{host}]:{port}")
+        }
+        _ => address.to_string(),
+    }
+}
+
+/// Passed, or degraded when the certificate the server showed expires within
+/// `expiry_warning` (or has expired, which only an `insecure` check lets through).
+fn judge_expiry(detail: String, verifier: &RecordingVerifier, tls: &TlsSettings) -> ProbeOutcome {
+    let Some(not_after) = verifier.leaf_not_after() else {
+        return ProbeOutcome::passed(detail);
+    };
+    let at = humantime::format_rfc3339_seconds(not_after);
+    match not_after.duration_since(SystemTime::now()) {
+        Err(ago) => ProbeOutcome::degraded(format!(
+            "{detail}; certificate expired {} ago ({at})",
+            rough(ago.duration())
+        )),
+        Ok(left) if left < tls.expiry_warning => ProbeOutcome::degraded(format!(
+            "{detail}; certificate expires in {} ({at})",
+            rough(left)
+        )),
+        Ok(_) => ProbeOutcome::passed(detail),
+    }
+}
+
+/// A duration to the precision a person wants for an expiry: hours past a day, else minutes.
+fn rough(d: Duration) -> String {
+    let secs = d.as_secs();
+    let unit = if secs >= 86_400 { 3600 } else { 60 };
+    let rounded = if secs < 60 { secs } else { secs - secs % unit };
+    humantime::format_duration(Duration::from_secs(rounded)).to_string()
+}
+
+/// Why connecting failed, from the innermost cause a person can act on.
+fn describe_connect_error(
+    error: &tonic::transport::Error,
+    authority: &str,
+    verifier: &Option<Arc<RecordingVerifier>>,
+) -> String {
+    // Our verifier saw the certificate and rejected it: that is the reason, whatever the
+    // layers above made of it.
+    if let Some(Err(rejected)) = verifier.as_ref().and_then(|v| v.rejection()) {
+        return format!(
+            "TLS certificate rejected: {}",
+            describe_tls_error(&rejected)
+        );
+    }
+    let host = authority
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(authority);
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(reason) = describe_io_error(io) {
+                return reason;
+            }
+        }
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return format!("TLS handshake failed: {}", describe_tls_error(tls));
+        }
+        // hyper-util's connector names the step that failed; its cause is the resolver's.
+        if e.to_string() == "dns error" {
+            let cause = e.source().map(|c| c.to_string()).unwrap_or_default();
+            return format!("cannot resolve {host}: {cause}");
+        }
+        if e.to_string() == "HTTP/2 was not negotiated." {
+            return "TLS handshake failed: the server did not offer HTTP/2 (ALPN h2)".to_string();
+        }
+        source = e.source();
+    }
+    format!("connect failed: {}", chain(error))
+}
+
+/// The io errors that have a short, well-known name; `None` for the rest.
+fn describe_io_error(error: &std::io::Error) -> Option<String> {
+    use std::io::ErrorKind::*;
+    let reason = match error.kind() {
+        ConnectionRefused => "connection refused",
+        ConnectionReset => "connection reset",
+        ConnectionAborted | BrokenPipe | UnexpectedEof => "connection closed by the server",
+        TimedOut => "connect timed out",
+        HostUnreachable | NetworkUnreachable => "no route to host",
+        AddrNotAvailable => "address not available",
+        // tokio-rustls wraps the rustls error in InvalidData: let the loop find it.
+        _ => return None,
+    };
+    Some(reason.to_string())
+}
+
+/// A rustls error as a person reads it; certificate problems get their own words.
+fn describe_tls_error(error: &rustls::Error) -> String {
+    match error {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            CertificateError::UnknownIssuer => {
+                "unknown issuer (not signed by a trusted CA; see tls.ca_file)".to_string()
+            }
+            CertificateError::ExpiredContext { not_after, .. } => format!(
+                "expired at {}",
+                humantime::format_rfc3339_seconds(
+                    UNIX_EPOCH + Duration::from_secs(not_after.as_secs())
+                )
+            ),
+            CertificateError::Expired => "expired".to_string(),
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                "not valid yet".to_string()
+            }
+            CertificateError::BadSignature => "bad signature".to_string(),
+            other => other.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// A failed `Health/Check` call, by its status code.
+fn describe_status(status: &tonic::Status, service: &str) -> String {
+    match status.code() {
+        Code::Unimplemented => {
+            "unimplemented: the server has no grpc.health.v1 service".to_string()
+        }
+        Code::NotFound if !service.is_empty() => format!("service {service:?} not found"),
+        code => {
+            let message = clean_message(status.message());
+            if message.is_empty() {
+                code_name(code).to_string()
+            } else {
+                format!("{}: {message}", code_name(code))
+            }
+        }
+    }
+}
+
+/// A server's status message fit for an alert: one line, no control characters, bounded.
+fn clean_message(message: &str) -> String {
+    let one_line: String = message
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let trimmed = one_line.trim();
+    if trimmed.chars().count() > MAX_MESSAGE_CHARS {
+        let cut: String = trimmed.chars().take(MAX_MESSAGE_CHARS).collect();
+        format!("{cut}…")
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// The canonical name of a gRPC status code, as the gRPC documentation writes it.
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// An error and its causes, `: `-joined, without repeats (layers often echo their cause).
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut source = Some(error);
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
+}
+
+/// What the verifier saw of the server's certificate in one handshake.
+struct Seen {
+    leaf: CertificateDer<'static>,
+    verdict: Result<(), rustls::Error>,
+}
+
+/// Verifies server certificates against the WebPKI roots plus `ca_file`, remembering the
+/// leaf certificate and the verdict; with `insecure`, accepts whatever the verdict was.
+/// One per check, so what it remembers belongs to that check's handshake.
+struct RecordingVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    insecure: bool,
+    seen: Mutex<Option<Seen>>,
+}
+
+impl fmt::Debug for RecordingVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordingVerifier")
+            .field("insecure", &self.insecure)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RecordingVerifier {
+    /// Reads `ca_file` (off the arbiter: it is file I/O) and builds the verifier.
+    async fn build(tls: &TlsSettings) -> Result<Arc<Self>, String> {
+        let mut roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        if let Some(path) = tls.ca_file.clone() {
+            let shown = path.display().to_string();
+            let certs = actix_rt::task::spawn_blocking(move || read_pem_certificates(&path))
+                .await
+                .map_err(|_| format!("reading {shown} failed"))??;
+            let (_, ignored) = roots.add_parsable_certificates(certs);
+            if ignored > 0 {
+                log::warn!(
+                    "ca_file={shown:?} msg=\"certificates in the CA file could not be used\" ignored={ignored}"
+                );
+            }
+        }
+        // The same provider the rest of the daemon uses (crate::tls installs it as default).
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| format!("TLS setup failed: {e}"))?;
+        Ok(Arc::new(RecordingVerifier {
+            inner,
+            insecure: tls.insecure,
+            seen: Mutex::new(None),
+        }))
+    }
+
+    /// The verdict on the certificate, once one was seen.
+    fn rejection(&self) -> Option<Result<(), rustls::Error>> {
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.as_ref().map(|s| s.verdict.clone())
+    }
+
+    /// When the leaf certificate of the handshake expires, if one was seen and parses.
+    fn leaf_not_after(&self) -> Option<SystemTime> {
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let leaf = &seen.as_ref()?.leaf;
+        let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
+        let secs = cert.validity().not_after.timestamp();
+        Some(match u64::try_from(secs) {
+            Ok(after) => UNIX_EPOCH + Duration::from_secs(after),
+            Err(_) => UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs()),
+        })
+    }
+}
+
+/// The certificates of a PEM file; an error names the file and what is wrong with it.
+fn read_pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let shown = path.display();
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{shown} is not a PEM certificate file: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("{shown} holds no PEM certificate"));
+    }
+    Ok(certs)
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verdict = self
+            .inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .map(|_| ());
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        *seen = Some(Seen {
+            leaf: end_entity.clone().into_owned(),
+            verdict: verdict.clone(),
+        });
+        match verdict {
+            Ok(()) => Ok(ServerCertVerified::assertion()),
+            Err(_) if self.insecure => Ok(ServerCertVerified::assertion()),
+            Err(e) => Err(e),
+        }
+    }
+
+    // The handshake signatures are checked even with `insecure`: that flag is about who
+    // vouches for the certificate, not about whether the server holds its key.
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_ipv6_addresses_get_brackets() {
+        assert_eq!(authority("::1:50051"), "[::1]:50051");
+        assert_eq!(authority("[::1]:50051"), "[::1]:50051");
+        assert_eq!(authority("127.0.0.1:50051"), "127.0.0.1:50051");
+        assert_eq!(authority("grpc.internal:443"), "grpc.internal:443");
+    }
+
+    #[test]
+    fn status_codes_are_named_and_messages_cleaned() {
+        let status = tonic::Status::deadline_exceeded("too\nslow");
+        assert_eq!(describe_status(&status, ""), "DEADLINE_EXCEEDED: too slow");
+        let status = tonic::Status::not_found("service not registered");
+        assert_eq!(
+            describe_status(&status, "x.v1.Y"),
+            "service \"x.v1.Y\" not found"
+        );
+        let status = tonic::Status::unimplemented("");
+        assert_eq!(
+            describe_status(&status, ""),
+            "unimplemented: the server has no grpc.health.v1 service"
+        );
+        let status = tonic::Status::unavailable("");
+        assert_eq!(describe_status(&status, ""), "UNAVAILABLE");
+        let long = "x".repeat(500);
+        assert_eq!(
+            clean_message(&long).chars().count(),
+            MAX_MESSAGE_CHARS + 1,
+            "cut, with an ellipsis"
+        );
+    }
+
+    #[test]
+    fn expiry_durations_are_rounded_for_people() {
+        assert_eq!(
+            rough(Duration::from_secs(2 * 86_400 + 3 * 3600 + 59)),
+            "2days 3h"
+        );
+        assert_eq!(rough(Duration::from_secs(3 * 3600 + 125)), "3h 2m");
+        assert_eq!(rough(Duration::from_secs(5)), "5s");
     }
 }

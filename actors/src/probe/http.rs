@@ -1,22 +1,33 @@
 //! The HTTP(S) probe: one request (following redirects when asked), judged by status and body.
 //!
-//! Every check opens a fresh connection (`Connection: close`), so a server that stops
-//! accepting connections is seen as down rather than hidden behind a pooled one. awc's own
-//! timeouts stop at the response headers and its connector defaults to 5 s, so they are set
-//! out of the way and [`super::run_check`] bounds the whole check instead. The body is read
-//! only when a regex needs it, and only up to `max_body_bytes`.
+//! Every check opens a fresh connection (`Connection: close`) unless `keepalive: true`, so a
+//! server that stops accepting connections is seen as down rather than hidden behind a pooled
+//! one. awc's own timeouts stop at the response headers and its connector defaults to 5 s, so
+//! they are set out of the way and [`super::run_check`] bounds the whole check instead. The
+//! body is read only when a regex needs it, and only up to `max_body_bytes`.
+//!
+//! TLS: one client per distinct (`tls.ca_file`, `tls.insecure`, `http_version`) on each
+//! thread, since trust and ALPN live in the connector. The certificate's expiry is read by
+//! [`super::cert_expiry`] (awc never shows the peer certificate) at most once per
+//! `tls.expiry_check_every`; one expiring within `tls.expiry_warning` makes the host
+//! `degraded`, and the date goes to `flowstate_tls_cert_not_after_timestamp_seconds`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use awc::http::header::{CONTENT_LENGTH, LOCATION, USER_AGENT};
 use awc::http::Method;
 use flowstate_config::secret::redact_url;
+use flowstate_config::host::{HttpAuth, HttpVersion};
 use flowstate_config::{Check, HostConfiguration, HttpCheck};
 use futures_util::StreamExt;
 use url::Url;
 
+use super::cert_expiry::{day, days_until, ExpiryCache};
 use super::{Probe, ProbeFuture, ProbeOutcome};
 
 /// Longer than any check's timeout: the real bound is [`super::run_check`]'s.
@@ -25,12 +36,44 @@ const OUT_OF_THE_WAY: Duration = Duration::from_secs(24 * 3600);
 const USER_AGENT_VALUE: &str = concat!("flowstate/", env!("CARGO_PKG_VERSION"));
 
 pub struct HttpProbe {
-    client: awc::Client,
+    /// Clients by trust and protocol settings; most hosts share the default one.
+    clients: RefCell<HashMap<ClientProfile, awc::Client>>,
+    expiry: ExpiryCache,
+}
+
+/// What a client's connector is built from.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct ClientProfile {
+    ca_file: Option<PathBuf>,
+    insecure: bool,
+    version: HttpVersion,
 }
 
 impl HttpProbe {
     pub fn new() -> Self {
-        let tls = crate::tls::webpki_client_config();
+        HttpProbe {
+            clients: RefCell::new(HashMap::new()),
+            expiry: ExpiryCache::default(),
+        }
+    }
+
+    /// The client for `check`'s TLS and version settings, built on first use.
+    fn client(&self, check: &HttpCheck) -> Result<awc::Client, String> {
+        let profile = ClientProfile {
+            ca_file: check.tls.ca_file.clone(),
+            insecure: check.tls.insecure,
+            version: check.http_version,
+        };
+        if let Some(client) = self.clients.borrow().get(&profile) {
+            return Ok(client.clone());
+        }
+        let alpn: &[&[u8]] = match profile.version {
+            HttpVersion::Auto => crate::tls::ALPN_H2_AND_HTTP1,
+            HttpVersion::One => &[b"http/1.1"],
+            HttpVersion::Two => &[b"h2"],
+        };
+        let tls = crate::tls::check_client_config(profile.ca_file.as_deref(), profile.insecure, alpn)
+            .map_err(|e| format!("cannot use tls.ca_file: {e}"))?;
         let connector = awc::Connector::new()
             .rustls_0_23(Arc::new(tls))
             // No connection limit: waiting for a pool slot would count against the timeout
@@ -43,7 +86,8 @@ impl HttpProbe {
             .disable_redirects()
             .timeout(OUT_OF_THE_WAY)
             .finish();
-        HttpProbe { client }
+        self.clients.borrow_mut().insert(profile, client.clone());
+        Ok(client)
     }
 }
 
@@ -55,15 +99,70 @@ impl Default for HttpProbe {
 
 impl Probe for HttpProbe {
     fn probe(&self, host: &Arc<HostConfiguration>) -> ProbeFuture {
-        let client = self.client.clone();
         let host = host.clone();
+        let Check::Http(check) = &host.check else {
+            let kind = host.check.kind();
+            return Box::pin(async move {
+                ProbeOutcome::failed(format!("not an HTTP check: {kind}"))
+            });
+        };
+        let client = match self.client(check) {
+            Ok(client) => client,
+            Err(reason) => return Box::pin(async move { ProbeOutcome::failed(reason) }),
+        };
+        let expiry = self.expiry.clone();
         Box::pin(async move {
-            match &host.check {
-                Check::Http(check) => check_http(&client, check).await,
-                other => ProbeOutcome::failed(format!("not an HTTP check: {}", other.kind())),
-            }
+            let Check::Http(check) = &host.check else {
+                return ProbeOutcome::failed("not an HTTP check");
+            };
+            let outcome = check_http(&client, check).await;
+            judge_certificate(outcome, &host, check, &expiry).await
         })
     }
+}
+
+/// Adds what the certificate says to an HTTPS check's outcome: its expiry for the metric, a
+/// warning when it is near, and the date when the request failed because it passed.
+async fn judge_certificate(
+    mut outcome: ProbeOutcome,
+    host: &Arc<HostConfiguration>,
+    check: &HttpCheck,
+    expiry: &ExpiryCache,
+) -> ProbeOutcome {
+    if check.url.scheme() != "https" {
+        return outcome;
+    }
+    let (Some(server), Some(port)) = (check.url.host_str(), check.url.port_or_known_default())
+    else {
+        return outcome;
+    };
+    let server = server.trim_start_matches('[').trim_end_matches(']');
+    let Some(not_after) = expiry
+        .not_after(&host.label, server, port, check.tls.expiry_check_every)
+        .await
+    else {
+        return outcome;
+    };
+    outcome.cert_not_after = Some(not_after);
+    let now = SystemTime::now();
+    let days = days_until(not_after, now);
+    if !outcome.ok {
+        if not_after < now && outcome.detail.starts_with("TLS handshake failed") {
+            outcome.detail = format!("certificate expired on {} ({})", day(not_after), outcome.detail);
+        }
+        return outcome;
+    }
+    if not_after < now + check.tls.expiry_warning && !outcome.degraded {
+        let when = match days {
+            d if d < 0 => format!("expired on {}", day(not_after)),
+            0 => format!("expires on {} (today)", day(not_after)),
+            1 => format!("expires on {} (tomorrow)", day(not_after)),
+            d => format!("expires on {} (in {d} days)", day(not_after)),
+        };
+        outcome.degraded = true;
+        outcome.detail = format!("{}; certificate {when}", outcome.detail);
+    }
+    outcome
 }
 
 /// Runs the request chain and judges the final answer.
@@ -79,9 +178,16 @@ async fn check_http(client: &awc::Client, check: &HttpCheck) -> ProbeOutcome {
         let response = send(client, check, &url, &method, body.clone()).await;
         let mut response = match response {
             Ok(r) => r,
-            Err(e) => return ProbeOutcome::failed(describe_send_error(&e, &url)),
+            Err(e) => return ProbeOutcome::failed(describe_send_error(&e, &url, check)),
         };
         let code = response.status().as_u16();
+        if check.http_version == HttpVersion::Two && response.version() != awc::http::Version::HTTP_2
+        {
+            return ProbeOutcome::failed(format!(
+                "the server answered with {:?}, not HTTP/2 (http_version: \"2\")",
+                response.version()
+            ));
+        }
         let location = response
             .headers()
             .get(LOCATION)
@@ -172,9 +278,11 @@ fn send(
     let _ = target.set_password(None);
     let mut request = client
         .request(method.clone(), target.as_str())
-        .force_close()
         .timeout(OUT_OF_THE_WAY)
         .insert_header((USER_AGENT, USER_AGENT_VALUE));
+    if !check.keepalive {
+        request = request.force_close();
+    }
     for header in &check.headers {
         // Credentials are not handed to another origin a redirect points at.
         if header.sensitive && !same_origin {
@@ -184,6 +292,16 @@ fn send(
     }
     if let (Some((user, password)), true) = (credentials, same_origin) {
         request = request.basic_auth(user, password.unwrap_or_default());
+    }
+    // `auth` goes to the configured origin only, like credential headers.
+    match (&check.auth, same_origin) {
+        (Some(HttpAuth::Basic { username, password }), true) => {
+            request = request.basic_auth(username, password.expose());
+        }
+        (Some(HttpAuth::Bearer(token)), true) => {
+            request = request.bearer_auth(token.expose());
+        }
+        _ => {}
     }
     match body {
         Some(b) => request.send_body(b),
@@ -216,7 +334,15 @@ where
 }
 
 /// A failure reason a person understands at a glance.
-fn describe_send_error(error: &SendRequestError, url: &Url) -> String {
+fn describe_send_error(error: &SendRequestError, url: &Url, check: &HttpCheck) -> String {
+    let reason = describe_send_failure(error, url);
+    if check.http_version == HttpVersion::Two && reason.contains("NoApplicationProtocol") {
+        return "the server does not offer HTTP/2 (ALPN h2)".to_string();
+    }
+    reason
+}
+
+fn describe_send_failure(error: &SendRequestError, url: &Url) -> String {
     let host = url.host_str().unwrap_or("");
     match error {
         SendRequestError::Connect(ConnectError::Io(e)) => describe_io_error(e, url),

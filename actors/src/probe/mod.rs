@@ -4,6 +4,7 @@
 //! type needs the same way: the timeout bounding the whole check, latency measurement, and
 //! turning a panic into a failed result instead of a dead actor.
 
+pub mod cert_expiry;
 pub mod dns;
 pub mod grpc;
 pub mod http;
@@ -32,6 +33,8 @@ pub struct ProbeOutcome {
     /// Passed but impaired (certificate near expiry, a script's WARNING): `degraded`.
     pub degraded: bool,
     pub detail: String,
+    /// The server certificate's expiry, when the check read it (TLS checks).
+    pub cert_not_after: Option<SystemTime>,
 }
 
 impl ProbeOutcome {
@@ -40,6 +43,7 @@ impl ProbeOutcome {
             ok: true,
             degraded: false,
             detail: detail.into(),
+            cert_not_after: None,
         }
     }
 
@@ -48,6 +52,7 @@ impl ProbeOutcome {
             ok: false,
             degraded: false,
             detail: detail.into(),
+            cert_not_after: None,
         }
     }
 
@@ -57,6 +62,7 @@ impl ProbeOutcome {
             ok: true,
             degraded: true,
             detail: detail.into(),
+            cert_not_after: None,
         }
     }
 }
@@ -137,6 +143,7 @@ pub async fn run_check(probe: &dyn Probe, host: &Arc<HostConfiguration>) -> Chec
         at,
         ok: outcome.ok,
         degraded: outcome.degraded,
+        cert_not_after: outcome.cert_not_after,
         latency: started.elapsed(),
         detail: outcome.detail,
     }

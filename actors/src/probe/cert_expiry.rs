@@ -1,0 +1,179 @@
+//! When a server's TLS certificate expires, read with a handshake of our own.
+//!
+//! awc never exposes the peer certificate, so the HTTP probe asks here, at most once per
+//! `tls.expiry_check_every` per host (one extra handshake an hour is nothing; one per check
+//! would double the load on the server). The verifier used here accepts every certificate and
+//! only keeps the server's: whether the certificate is *trusted* is the HTTP request's own
+//! verdict; this only reads a date, also from an expired or untrusted certificate, so the
+//! reason can say "expired on ...".
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+use crate::tls::AcceptAnyCertificate;
+
+/// What was last read for each host, per probe thread (hosts stay on one thread).
+#[derive(Default, Clone)]
+pub struct ExpiryCache {
+    entries: Rc<RefCell<HashMap<Arc<str>, Reading>>>,
+}
+
+#[derive(Clone, Copy)]
+struct Reading {
+    at: Instant,
+    not_after: Option<SystemTime>,
+}
+
+impl ExpiryCache {
+    /// The certificate's `notAfter` for `label`, read again when the last reading is older than
+    /// `every` (a failed reading is retried just as late: a server that breaks handshakes
+    /// is reported by the request itself).
+    pub async fn not_after(
+        &self,
+        label: &Arc<str>,
+        host: &str,
+        port: u16,
+        every: Duration,
+    ) -> Option<SystemTime> {
+        let cached = self.entries.borrow().get(label).copied();
+        if let Some(reading) = cached.filter(|r| r.at.elapsed() < every) {
+            return reading.not_after;
+        }
+        let not_after = match read_not_after(host, port).await {
+            Ok(at) => Some(at),
+            Err(e) => {
+                log::debug!(host = &**label, error = e.as_str(); "could not read the certificate's expiry");
+                cached.and_then(|r| r.not_after)
+            }
+        };
+        self.entries.borrow_mut().insert(
+            label.clone(),
+            Reading {
+                at: Instant::now(),
+                not_after,
+            },
+        );
+        not_after
+    }
+}
+
+/// Connects to `host:port`, completes a TLS handshake, and returns the server certificate's
+/// `notAfter`.
+pub async fn read_not_after(host: &str, port: u16) -> Result<SystemTime, String> {
+    let captured = Arc::new(Mutex::new(None::<Vec<u8>>));
+    let verifier = CapturingVerifier {
+        inner: AcceptAnyCertificate::new(),
+        captured: captured.clone(),
+    };
+    let config = rustls::ClientConfig::builder()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|e| format!("{host} is not a valid TLS server name: {e}"))?;
+    let stream = actix_rt::net::TcpStream::connect((host, port))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    // The handshake is only needed as far as the certificate; its outcome does not matter.
+    let _ = connector.connect(name, stream).await;
+    let der = captured
+        .lock()
+        .map_err(|_| "certificate slot poisoned".to_string())?
+        .take()
+        .ok_or_else(|| "the server sent no certificate".to_string())?;
+    not_after_of(&der)
+}
+
+/// `notAfter` of a DER certificate.
+pub fn not_after_of(der: &[u8]) -> Result<SystemTime, String> {
+    let (_, certificate) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| format!("unreadable certificate: {e}"))?;
+    let seconds = certificate.validity().not_after.timestamp();
+    Ok(if seconds >= 0 {
+        UNIX_EPOCH + Duration::from_secs(seconds as u64)
+    } else {
+        UNIX_EPOCH
+    })
+}
+
+/// A date as reasons print it: `2026-12-05`.
+pub fn day(at: SystemTime) -> String {
+    let text = humantime::format_rfc3339_seconds(at).to_string();
+    text.get(..10).unwrap_or(&text).to_string()
+}
+
+/// Whole days from `now` until `at` (negative when past).
+pub fn days_until(at: SystemTime, now: SystemTime) -> i64 {
+    match at.duration_since(now) {
+        Ok(ahead) => (ahead.as_secs() / 86_400) as i64,
+        Err(past) => -((past.duration().as_secs() / 86_400) as i64) - 1,
+    }
+}
+
+/// Accepts any certificate and keeps the server's own.
+#[derive(Debug)]
+struct CapturingVerifier {
+    inner: AcceptAnyCertificate,
+    captured: Arc<Mutex<Option<Vec<u8>>>>,
+}
+
+impl ServerCertVerifier for CapturingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut slot) = self.captured.lock() {
+            *slot = Some(end_entity.as_ref().to_vec());
+        }
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_count_down_and_past_dates_are_negative() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert_eq!(days_until(now + Duration::from_secs(7 * 86_400 + 5), now), 7);
+        assert_eq!(days_until(now + Duration::from_secs(3600), now), 0);
+        assert_eq!(days_until(now - Duration::from_secs(3600), now), -1);
+        assert_eq!(day(UNIX_EPOCH + Duration::from_secs(1_800_000_000)), "2027-01-15");
+    }
+}
