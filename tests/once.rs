@@ -617,12 +617,14 @@ fn json_output_has_the_documented_shape_and_types() {
     let json = outcome.json();
     let results = json.as_array().expect("an array");
     assert_eq!(results.len(), 2, "{outcome}");
-    let expected_keys: BTreeSet<&str> = ["label", "status", "ok", "latency_ms", "detail"].into();
+    let expected_keys: BTreeSet<&str> =
+        ["label", "type", "status", "ok", "latency_ms", "detail"].into();
     for result in results {
         let object = result.as_object().expect("objects");
         let keys: BTreeSet<&str> = object.keys().map(String::as_str).collect();
         assert_eq!(keys, expected_keys, "{outcome}");
         assert!(result["label"].is_string(), "{outcome}");
+        assert_eq!(result["type"], "http", "{outcome}");
         assert!(result["status"].is_string(), "{outcome}");
         assert!(result["ok"].is_boolean(), "{outcome}");
         assert!(result["latency_ms"].is_number(), "{outcome}");

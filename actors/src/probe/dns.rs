@@ -189,7 +189,9 @@ async fn check_dns(upstream: &Upstream, check: &DnsCheck, budget: Duration) -> P
     // Absolute: the name is asked as written, never with a search domain appended.
     let name = match Name::from_utf8(format!("{shown_name}.")) {
         Ok(name) => name,
-        Err(e) => return ProbeOutcome::failed(format!("`{}` is not a domain name: {e}", check.name)),
+        Err(e) => {
+            return ProbeOutcome::failed(format!("`{}` is not a domain name: {e}", check.name))
+        }
     };
     let lookup = actix_rt::time::timeout(budget, upstream.resolver.lookup(name, record_type)).await;
     let lookup = match lookup {
@@ -393,7 +395,9 @@ fn normalise(record: DnsRecord, expected: &str) -> Expected {
         DnsRecord::Cname | DnsRecord::Ns => Expected::Value(normal_name(text)),
         DnsRecord::Mx => match text.split_once(char::is_whitespace) {
             Some((preference, exchange)) => match preference.parse::<u16>() {
-                Ok(preference) => Expected::Value(format!("{preference} {}", normal_name(exchange))),
+                Ok(preference) => {
+                    Expected::Value(format!("{preference} {}", normal_name(exchange)))
+                }
                 Err(_) => Expected::Exchange(normal_name(text)),
             },
             None => Expected::Exchange(normal_name(text)),
@@ -422,7 +426,12 @@ impl Expected {
 }
 
 /// Up when there is an answer holding every expected value.
-fn judge(record: DnsRecord, name: &str, answers: &[AnswerValue], expect: &[String]) -> ProbeOutcome {
+fn judge(
+    record: DnsRecord,
+    name: &str,
+    answers: &[AnswerValue],
+    expect: &[String],
+) -> ProbeOutcome {
     if answers.is_empty() {
         return ProbeOutcome::failed(format!("no {} records for {name}", record.name()));
     }
@@ -456,16 +465,17 @@ fn and_list(items: &[&str]) -> String {
 
 /// The first [`SHOWN_VALUES`] answers, each cut at [`VALUE_LIMIT`], and how many more.
 fn show(answers: &[AnswerValue]) -> String {
-    let mut shown: Vec<String> = answers
+    let shown: Vec<String> = answers
         .iter()
         .take(SHOWN_VALUES)
         .map(|a| cut(&a.shown))
         .collect();
+    let mut shown = shown.join(", ");
     let more = answers.len().saturating_sub(SHOWN_VALUES);
     if more > 0 {
-        shown.push(format!("and {more} more"));
+        shown.push_str(&format!(" and {more} more"));
     }
-    shown.join(", ")
+    shown
 }
 
 fn cut(text: &str) -> String {
@@ -513,7 +523,10 @@ mod tests {
             vec![a("10.0.0.10"), a("10.0.0.2"), a("10.0.0.2")],
             &[],
         );
-        assert_eq!(result, ProbeOutcome::passed("A example.com: 10.0.0.2, 10.0.0.10"));
+        assert_eq!(
+            result,
+            ProbeOutcome::passed("A example.com: 10.0.0.2, 10.0.0.10")
+        );
     }
 
     #[test]
@@ -532,7 +545,11 @@ mod tests {
     #[test]
     fn missing_expected_values_are_named_with_what_came() {
         assert_eq!(
-            outcome(DnsRecord::A, vec![a("10.0.0.1"), a("10.0.0.2")], &["10.0.0.9"]),
+            outcome(
+                DnsRecord::A,
+                vec![a("10.0.0.1"), a("10.0.0.2")],
+                &["10.0.0.9"]
+            ),
             ProbeOutcome::failed("expected 10.0.0.9, got 10.0.0.1, 10.0.0.2")
         );
         assert_eq!(
@@ -557,9 +574,19 @@ mod tests {
     fn names_compare_without_case_and_trailing_dot() {
         let ns = RData::NS(NS(name("NS1.Example.com.")));
         let result = outcome(DnsRecord::Ns, vec![ns], &["ns1.example.COM."]);
-        assert_eq!(result, ProbeOutcome::passed("NS example.com: NS1.Example.com"));
+        assert_eq!(
+            result,
+            ProbeOutcome::passed("NS example.com: NS1.Example.com")
+        );
         let cname = RData::CNAME(CNAME(name("target.example.net.")));
-        assert!(outcome(DnsRecord::Cname, vec![cname.clone()], &["Target.Example.NET"]).ok);
+        assert!(
+            outcome(
+                DnsRecord::Cname,
+                vec![cname.clone()],
+                &["Target.Example.NET"]
+            )
+            .ok
+        );
         assert!(!outcome(DnsRecord::Cname, vec![cname], &["other.example.net"]).ok);
     }
 
@@ -572,7 +599,11 @@ mod tests {
             ]
         };
         assert_eq!(
-            outcome(DnsRecord::Mx, records(), &["10 mail.example.com.", "backup.example.com"]),
+            outcome(
+                DnsRecord::Mx,
+                records(),
+                &["10 mail.example.com.", "backup.example.com"]
+            ),
             ProbeOutcome::passed("MX example.com: 10 Mail.example.com, 20 backup.example.com")
         );
         assert_eq!(
@@ -598,7 +629,7 @@ mod tests {
         let many: Vec<RData> = (1..=8).map(|i| a(&format!("10.0.0.{i}"))).collect();
         assert_eq!(
             outcome(DnsRecord::A, many, &[]).detail,
-            "A example.com: 10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5, and 3 more"
+            "A example.com: 10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5 and 3 more"
         );
         let long = RData::TXT(TXT::new(vec!["x".repeat(300)]));
         let detail = outcome(DnsRecord::Txt, vec![long], &[]).detail;
@@ -616,7 +647,8 @@ mod tests {
         let empty = NetError::from(NoRecords::new(query, ResponseCode::NoError));
         let servfail = NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail));
         let refused = NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused));
-        let describe = |e: &NetError| describe_error(e, DnsRecord::A, "example.com", "10.0.0.53:53");
+        let describe =
+            |e: &NetError| describe_error(e, DnsRecord::A, "example.com", "10.0.0.53:53");
         assert_eq!(describe(&nx), "NXDOMAIN: example.com does not exist");
         assert_eq!(describe(&empty), "no A records for example.com");
         assert_eq!(
@@ -632,8 +664,14 @@ mod tests {
 
     #[test]
     fn the_budget_leaves_room_inside_the_host_timeout() {
-        assert_eq!(answer_budget(Duration::from_secs(10)), Duration::from_millis(9750));
-        assert_eq!(answer_budget(Duration::from_secs(1)), Duration::from_millis(900));
+        assert_eq!(
+            answer_budget(Duration::from_secs(10)),
+            Duration::from_millis(9750)
+        );
+        assert_eq!(
+            answer_budget(Duration::from_secs(1)),
+            Duration::from_millis(900)
+        );
         assert_eq!(answer_budget(Duration::ZERO), Duration::ZERO);
     }
 }
