@@ -70,15 +70,18 @@ pub fn roots(ca_file: Option<&Path>) -> Result<rustls::RootCertStore, String> {
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let mut added = 0;
         for certificate in certificates {
-            let certificate =
-                certificate.map_err(|e| format!("{}: not a PEM certificate: {e}", path.display()))?;
+            let certificate = certificate
+                .map_err(|e| format!("{}: not a PEM certificate: {e}", path.display()))?;
             roots
                 .add(certificate)
                 .map_err(|e| format!("{}: unusable CA certificate: {e}", path.display()))?;
             added += 1;
         }
         if added == 0 {
-            return Err(format!("{}: no PEM certificate in the file", path.display()));
+            return Err(format!(
+                "{}: no PEM certificate in the file",
+                path.display()
+            ));
         }
     }
     Ok(roots)

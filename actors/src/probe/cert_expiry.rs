@@ -171,9 +171,15 @@ mod tests {
     #[test]
     fn days_count_down_and_past_dates_are_negative() {
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        assert_eq!(days_until(now + Duration::from_secs(7 * 86_400 + 5), now), 7);
+        assert_eq!(
+            days_until(now + Duration::from_secs(7 * 86_400 + 5), now),
+            7
+        );
         assert_eq!(days_until(now + Duration::from_secs(3600), now), 0);
         assert_eq!(days_until(now - Duration::from_secs(3600), now), -1);
-        assert_eq!(day(UNIX_EPOCH + Duration::from_secs(1_800_000_000)), "2027-01-15");
+        assert_eq!(
+            day(UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
+            "2027-01-15"
+        );
     }
 }

@@ -7,21 +7,21 @@
 //! With `tls`, the certificate is checked by our own [`RecordingVerifier`] instead of tonic's
 //! root settings, for three reasons: tonic cannot express `insecure` (accept any certificate),
 //! the verdict is needed to say *why* a handshake failed (tonic's error says little), and the
-//! leaf certificate is needed for its expiry, which is read on every check at no extra cost
-//! since the handshake happens anyway (so `expiry_check_every` has nothing to space out here).
+//! leaf certificate is needed for its expiry. Unlike the HTTP probe (awc hides the peer
+//! certificate), the expiry comes with every check's own handshake at no extra cost, so
+//! `expiry_check_every` has nothing to space out here. It is judged as the HTTP probe judges
+//! it (same words, same metric through `cert_not_after`).
 //!
 //! Nothing from the server's metadata is ever put in a detail; a status message is shown
 //! shortened and stripped of control characters, since it becomes alert text.
 
 use std::fmt;
-use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use flowstate_config::{Check, GrpcCheck, HostConfiguration, TlsSettings};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
@@ -30,6 +30,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
+use super::cert_expiry::{day, days_until, not_after_of};
 use super::{Probe, ProbeFuture, ProbeOutcome};
 
 const USER_AGENT: &str = concat!("flowstate/", env!("CARGO_PKG_VERSION"));
@@ -59,8 +60,28 @@ impl Probe for GrpcProbe {
     }
 }
 
-/// Connects, asks `Health/Check` once, and judges the answer (and the certificate's expiry).
+/// Sets up TLS, asks, and adds what the certificate said to the outcome.
 async fn check_grpc(check: &GrpcCheck, timeout: Duration) -> ProbeOutcome {
+    let verifier = match &check.tls {
+        None => None,
+        Some(tls) => match RecordingVerifier::build(tls).await {
+            Ok(v) => Some(v),
+            Err(reason) => return ProbeOutcome::failed(reason),
+        },
+    };
+    let outcome = ask(check, timeout, &verifier).await;
+    match (&verifier, &check.tls) {
+        (Some(v), Some(tls)) => judge_certificate(outcome, v, tls),
+        _ => outcome,
+    }
+}
+
+/// Connects afresh and asks `Health/Check` once; judges the answer.
+async fn ask(
+    check: &GrpcCheck,
+    timeout: Duration,
+    verifier: &Option<Arc<RecordingVerifier>>,
+) -> ProbeOutcome {
     let authority = authority(&check.address);
     let scheme = if check.tls.is_some() { "https" } else { "http" };
     let endpoint = match Endpoint::from_shared(format!("{scheme}://{authority}/")) {
@@ -76,14 +97,7 @@ async fn check_grpc(check: &GrpcCheck, timeout: Duration) -> ProbeOutcome {
     .connect_timeout(timeout)
     .timeout(timeout);
 
-    let verifier = match &check.tls {
-        None => None,
-        Some(tls) => match RecordingVerifier::build(tls).await {
-            Ok(v) => Some(v),
-            Err(reason) => return ProbeOutcome::failed(reason),
-        },
-    };
-    let endpoint = match &verifier {
+    let endpoint = match verifier {
         None => endpoint,
         Some(v) => match endpoint.tls_config_with_verifier(ClientTlsConfig::new(), v.clone()) {
             Ok(e) => e,
@@ -93,7 +107,7 @@ async fn check_grpc(check: &GrpcCheck, timeout: Duration) -> ProbeOutcome {
 
     let channel: Channel = match endpoint.connect().await {
         Ok(c) => c,
-        Err(e) => return ProbeOutcome::failed(describe_connect_error(&e, &authority, &verifier)),
+        Err(e) => return ProbeOutcome::failed(describe_connect_error(&e, &authority, verifier)),
     };
     let request = HealthCheckRequest {
         service: check.service.clone(),
@@ -101,7 +115,22 @@ async fn check_grpc(check: &GrpcCheck, timeout: Duration) -> ProbeOutcome {
     let answer = HealthClient::new(channel).check(request).await;
     let status = match answer {
         Ok(response) => response.into_inner().status,
-        Err(status) => return ProbeOutcome::failed(describe_status(&status, &check.service)),
+        // A status tonic made of a failed connection says only "transport error": the cause
+        // is in its source.
+        Err(status) => {
+            return ProbeOutcome::failed(match std::error::Error::source(&status) {
+                Some(cause) => describe_transport_error(cause, &authority)
+                    .unwrap_or_else(|| format!("{}: {}", code_name(status.code()), chain(cause))),
+                // tonic enforces our `grpc-timeout` itself, racing run_check's timeout of the
+                // same length: say it the same way whichever wins.
+                None if status.code() == Code::Cancelled
+                    && status.message() == tonic::TimeoutExpired(()).to_string() =>
+                {
+                    format!("timed out after {}", humantime::format_duration(timeout))
+                }
+                None => describe_status(&status, &check.service),
+            });
+        }
     };
     let about = if check.service.is_empty() {
         String::new()
@@ -109,13 +138,7 @@ async fn check_grpc(check: &GrpcCheck, timeout: Duration) -> ProbeOutcome {
         format!(" (service {})", check.service)
     };
     match ServingStatus::try_from(status) {
-        Ok(ServingStatus::Serving) => {
-            let detail = format!("SERVING{about}");
-            match (&verifier, &check.tls) {
-                (Some(v), Some(tls)) => judge_expiry(detail, v, tls),
-                _ => ProbeOutcome::passed(detail),
-            }
-        }
+        Ok(ServingStatus::Serving) => ProbeOutcome::passed(format!("SERVING{about}")),
         Ok(other) => ProbeOutcome::failed(format!("{}{about}", other.as_str_name())),
         Err(_) => ProbeOutcome::failed(format!("unknown serving status {status}{about}")),
     }
@@ -131,32 +154,31 @@ fn authority(address: &str) -> String {
     }
 }
 
-/// Passed, or degraded when the certificate the server showed expires within
-/// `expiry_warning` (or has expired, which only an `insecure` check lets through).
-fn judge_expiry(detail: String, verifier: &RecordingVerifier, tls: &TlsSettings) -> ProbeOutcome {
+/// Adds the certificate's expiry to the outcome (for the metric) and, on a passed check,
+/// degrades it when the certificate expires within `expiry_warning` or has expired (which
+/// only `insecure` lets through): in the HTTP probe's words.
+fn judge_certificate(
+    mut outcome: ProbeOutcome,
+    verifier: &RecordingVerifier,
+    tls: &TlsSettings,
+) -> ProbeOutcome {
     let Some(not_after) = verifier.leaf_not_after() else {
-        return ProbeOutcome::passed(detail);
+        return outcome;
     };
-    let at = humantime::format_rfc3339_seconds(not_after);
-    match not_after.duration_since(SystemTime::now()) {
-        Err(ago) => ProbeOutcome::degraded(format!(
-            "{detail}; certificate expired {} ago ({at})",
-            rough(ago.duration())
-        )),
-        Ok(left) if left < tls.expiry_warning => ProbeOutcome::degraded(format!(
-            "{detail}; certificate expires in {} ({at})",
-            rough(left)
-        )),
-        Ok(_) => ProbeOutcome::passed(detail),
+    outcome.cert_not_after = Some(not_after);
+    let now = SystemTime::now();
+    if !outcome.ok || outcome.degraded || not_after >= now + tls.expiry_warning {
+        return outcome;
     }
-}
-
-/// A duration to the precision a person wants for an expiry: hours past a day, else minutes.
-fn rough(d: Duration) -> String {
-    let secs = d.as_secs();
-    let unit = if secs >= 86_400 { 3600 } else { 60 };
-    let rounded = if secs < 60 { secs } else { secs - secs % unit };
-    humantime::format_duration(Duration::from_secs(rounded)).to_string()
+    let when = match days_until(not_after, now) {
+        d if d < 0 => format!("expired on {}", day(not_after)),
+        0 => format!("expires on {} (today)", day(not_after)),
+        1 => format!("expires on {} (tomorrow)", day(not_after)),
+        d => format!("expires on {} (in {d} days)", day(not_after)),
+    };
+    outcome.degraded = true;
+    outcome.detail = format!("{}; certificate {when}", outcome.detail);
+    outcome
 }
 
 /// Why connecting failed, from the innermost cause a person can act on.
@@ -173,31 +195,71 @@ fn describe_connect_error(
             describe_tls_error(&rejected)
         );
     }
+    let reason = describe_transport_error(error, authority)
+        .unwrap_or_else(|| format!("connect failed: {}", chain(error)));
+    // Closed before any certificate arrived: the TLS handshake is what the server cut short
+    // (a plaintext server often just hangs up on a ClientHello).
+    let closed = ["connection closed by the server", "connection reset"];
+    match verifier {
+        Some(v) if v.rejection().is_none() && closed.contains(&reason.as_str()) => {
+            format!("TLS handshake failed: {reason}")
+        }
+        _ => reason,
+    }
+}
+
+/// A transport failure (connecting, or the connection failing under a call) by its cause,
+/// when the cause is one a person knows by name; `None` for the rest.
+fn describe_transport_error(
+    error: &(dyn std::error::Error + 'static),
+    authority: &str,
+) -> Option<String> {
     let host = authority
         .rsplit_once(':')
         .map(|(h, _)| h)
         .unwrap_or(authority);
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    let mut source = Some(error);
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             if let Some(reason) = describe_io_error(io) {
-                return reason;
+                return Some(reason);
+            }
+            // tokio-rustls wraps the rustls error in the io error, and io::Error's `source()`
+            // skips the wrapped error itself: look inside.
+            if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                return Some(format!("TLS handshake failed: {}", describe_tls_error(tls)));
             }
         }
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return format!("TLS handshake failed: {}", describe_tls_error(tls));
+            return Some(format!("TLS handshake failed: {}", describe_tls_error(tls)));
         }
-        // hyper-util's connector names the step that failed; its cause is the resolver's.
-        if e.to_string() == "dns error" {
-            let cause = e.source().map(|c| c.to_string()).unwrap_or_default();
-            return format!("cannot resolve {host}: {cause}");
+        let text = e.to_string();
+        // hyper-util's connector names the step that failed ("dns error"), in two layers
+        // (tonic wraps it); the resolver's own words are at the bottom of the chain.
+        if text == "dns error" {
+            let cause = innermost(e).to_string();
+            let cause = cause
+                .strip_prefix("failed to lookup address information: ")
+                .unwrap_or(&cause);
+            return Some(format!("cannot resolve {host}: {cause}"));
         }
-        if e.to_string() == "HTTP/2 was not negotiated." {
-            return "TLS handshake failed: the server did not offer HTTP/2 (ALPN h2)".to_string();
+        if text == "HTTP/2 was not negotiated." {
+            return Some("TLS handshake failed: the server did not offer HTTP/2 (ALPN h2)".into());
         }
         source = e.source();
     }
-    format!("connect failed: {}", chain(error))
+    None
+}
+
+/// The last error of a chain of causes.
+fn innermost<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> &'a (dyn std::error::Error + 'static) {
+    let mut last = error;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last
 }
 
 /// The io errors that have a short, well-known name; `None` for the rest.
@@ -210,7 +272,6 @@ fn describe_io_error(error: &std::io::Error) -> Option<String> {
         TimedOut => "connect timed out",
         HostUnreachable | NetworkUnreachable => "no route to host",
         AddrNotAvailable => "address not available",
-        // tokio-rustls wraps the rustls error in InvalidData: let the loop find it.
         _ => return None,
     };
     Some(reason.to_string())
@@ -224,10 +285,8 @@ fn describe_tls_error(error: &rustls::Error) -> String {
                 "unknown issuer (not signed by a trusted CA; see tls.ca_file)".to_string()
             }
             CertificateError::ExpiredContext { not_after, .. } => format!(
-                "expired at {}",
-                humantime::format_rfc3339_seconds(
-                    UNIX_EPOCH + Duration::from_secs(not_after.as_secs())
-                )
+                "expired on {}",
+                day(UNIX_EPOCH + Duration::from_secs(not_after.as_secs()))
             ),
             CertificateError::Expired => "expired".to_string(),
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
@@ -236,6 +295,10 @@ fn describe_tls_error(error: &rustls::Error) -> String {
             CertificateError::BadSignature => "bad signature".to_string(),
             other => other.to_string(),
         },
+        // The first bytes back were not a TLS record.
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+            "the server did not answer in TLS (a plaintext server?)".to_string()
+        }
         other => other.to_string(),
     }
 }
@@ -296,16 +359,20 @@ fn code_name(code: Code) -> &'static str {
     }
 }
 
-/// An error and its causes, `: `-joined, without repeats (layers often echo their cause).
+/// An error and its causes, `: `-joined, without repeats (layers often echo their cause)
+/// and without tonic's bare "transport error", which says nothing its causes do not.
 fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut source = Some(error);
     while let Some(e) = source {
         let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
+        if text != "transport error" && !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
         source = e.source();
+    }
+    if parts.is_empty() {
+        return error.to_string();
     }
     parts.join(": ")
 }
@@ -334,23 +401,20 @@ impl fmt::Debug for RecordingVerifier {
 }
 
 impl RecordingVerifier {
-    /// Reads `ca_file` (off the arbiter: it is file I/O) and builds the verifier.
+    /// Builds the verifier: the WebPKI roots plus `ca_file`, read off the arbiter (file I/O).
+    /// With `insecure` the file is not read, as for HTTP checks: nothing would trust it.
     async fn build(tls: &TlsSettings) -> Result<Arc<Self>, String> {
-        let mut roots = RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        if let Some(path) = tls.ca_file.clone() {
-            let shown = path.display().to_string();
-            let certs = actix_rt::task::spawn_blocking(move || read_pem_certificates(&path))
-                .await
-                .map_err(|_| format!("reading {shown} failed"))??;
-            let (_, ignored) = roots.add_parsable_certificates(certs);
-            if ignored > 0 {
-                log::warn!(
-                    "ca_file={shown:?} msg=\"certificates in the CA file could not be used\" ignored={ignored}"
-                );
+        let roots = match (&tls.ca_file, tls.insecure) {
+            (Some(path), false) => {
+                let path = path.clone();
+                actix_rt::task::spawn_blocking(move || crate::tls::roots(Some(&path)))
+                    .await
+                    .map_err(|_| "reading the CA file failed".to_string())??
             }
-        }
+            _ => RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            },
+        };
         // The same provider the rest of the daemon uses (crate::tls installs it as default).
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
@@ -373,26 +437,8 @@ impl RecordingVerifier {
     fn leaf_not_after(&self) -> Option<SystemTime> {
         let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         let leaf = &seen.as_ref()?.leaf;
-        let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
-        let secs = cert.validity().not_after.timestamp();
-        Some(match u64::try_from(secs) {
-            Ok(after) => UNIX_EPOCH + Duration::from_secs(after),
-            Err(_) => UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs()),
-        })
+        not_after_of(leaf.as_ref()).ok()
     }
-}
-
-/// The certificates of a PEM file; an error names the file and what is wrong with it.
-fn read_pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let shown = path.display();
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{shown} is not a PEM certificate file: {e}"))?;
-    if certs.is_empty() {
-        return Err(format!("{shown} holds no PEM certificate"));
-    }
-    Ok(certs)
 }
 
 impl ServerCertVerifier for RecordingVerifier {
@@ -479,15 +525,5 @@ mod tests {
             MAX_MESSAGE_CHARS + 1,
             "cut, with an ellipsis"
         );
-    }
-
-    #[test]
-    fn expiry_durations_are_rounded_for_people() {
-        assert_eq!(
-            rough(Duration::from_secs(2 * 86_400 + 3 * 3600 + 59)),
-            "2days 3h"
-        );
-        assert_eq!(rough(Duration::from_secs(3 * 3600 + 125)), "3h 2m");
-        assert_eq!(rough(Duration::from_secs(5)), "5s");
     }
 }

@@ -21,8 +21,8 @@ use std::time::{Duration, SystemTime};
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use awc::http::header::{CONTENT_LENGTH, LOCATION, USER_AGENT};
 use awc::http::Method;
-use flowstate_config::secret::redact_url;
 use flowstate_config::host::{HttpAuth, HttpVersion};
+use flowstate_config::secret::redact_url;
 use flowstate_config::{Check, HostConfiguration, HttpCheck};
 use futures_util::StreamExt;
 use url::Url;
@@ -72,8 +72,9 @@ impl HttpProbe {
             HttpVersion::One => &[b"http/1.1"],
             HttpVersion::Two => &[b"h2"],
         };
-        let tls = crate::tls::check_client_config(profile.ca_file.as_deref(), profile.insecure, alpn)
-            .map_err(|e| format!("cannot use tls.ca_file: {e}"))?;
+        let tls =
+            crate::tls::check_client_config(profile.ca_file.as_deref(), profile.insecure, alpn)
+                .map_err(|e| format!("cannot use tls.ca_file: {e}"))?;
         let connector = awc::Connector::new()
             .rustls_0_23(Arc::new(tls))
             // No connection limit: waiting for a pool slot would count against the timeout
@@ -102,9 +103,9 @@ impl Probe for HttpProbe {
         let host = host.clone();
         let Check::Http(check) = &host.check else {
             let kind = host.check.kind();
-            return Box::pin(async move {
-                ProbeOutcome::failed(format!("not an HTTP check: {kind}"))
-            });
+            return Box::pin(
+                async move { ProbeOutcome::failed(format!("not an HTTP check: {kind}")) },
+            );
         };
         let client = match self.client(check) {
             Ok(client) => client,
@@ -148,7 +149,11 @@ async fn judge_certificate(
     let days = days_until(not_after, now);
     if !outcome.ok {
         if not_after < now && outcome.detail.starts_with("TLS handshake failed") {
-            outcome.detail = format!("certificate expired on {} ({})", day(not_after), outcome.detail);
+            outcome.detail = format!(
+                "certificate expired on {} ({})",
+                day(not_after),
+                outcome.detail
+            );
         }
         return outcome;
     }
@@ -181,7 +186,8 @@ async fn check_http(client: &awc::Client, check: &HttpCheck) -> ProbeOutcome {
             Err(e) => return ProbeOutcome::failed(describe_send_error(&e, &url, check)),
         };
         let code = response.status().as_u16();
-        if check.http_version == HttpVersion::Two && response.version() != awc::http::Version::HTTP_2
+        if check.http_version == HttpVersion::Two
+            && response.version() != awc::http::Version::HTTP_2
         {
             return ProbeOutcome::failed(format!(
                 "the server answered with {:?}, not HTTP/2 (http_version: \"2\")",
@@ -222,6 +228,11 @@ async fn check_http(client: &awc::Client, check: &HttpCheck) -> ProbeOutcome {
             return ProbeOutcome::failed(reason);
         }
         let Some(regex) = &check.regex else {
+            if check.keepalive {
+                // awc returns a connection to its pool only once the body was read to its
+                // end; an unread body would make every check open a new one.
+                let _ = read_body(&mut response, check.max_body_bytes).await;
+            }
             return ProbeOutcome::passed(format!("status {code}"));
         };
         let declared_length = response

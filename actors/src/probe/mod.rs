@@ -35,6 +35,9 @@ pub struct ProbeOutcome {
     pub detail: String,
     /// The server certificate's expiry, when the check read it (TLS checks).
     pub cert_not_after: Option<SystemTime>,
+    /// The latency to report instead of the check's duration, for probes whose duration is
+    /// mostly waiting by design (ICMP spaces its echo requests).
+    pub latency: Option<std::time::Duration>,
 }
 
 impl ProbeOutcome {
@@ -44,6 +47,7 @@ impl ProbeOutcome {
             degraded: false,
             detail: detail.into(),
             cert_not_after: None,
+            latency: None,
         }
     }
 
@@ -53,6 +57,7 @@ impl ProbeOutcome {
             degraded: false,
             detail: detail.into(),
             cert_not_after: None,
+            latency: None,
         }
     }
 
@@ -63,6 +68,7 @@ impl ProbeOutcome {
             degraded: true,
             detail: detail.into(),
             cert_not_after: None,
+            latency: None,
         }
     }
 }
@@ -144,7 +150,7 @@ pub async fn run_check(probe: &dyn Probe, host: &Arc<HostConfiguration>) -> Chec
         ok: outcome.ok,
         degraded: outcome.degraded,
         cert_not_after: outcome.cert_not_after,
-        latency: started.elapsed(),
+        latency: outcome.latency.unwrap_or_else(|| started.elapsed()),
         detail: outcome.detail,
     }
 }

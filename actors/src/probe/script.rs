@@ -93,19 +93,23 @@ fn judge(program: &str, limit: Duration, outcome: Result<Finished, RunError>) ->
     let output = plugin_output(&finished.stdout.bytes);
     // A plugin that failed without a word on stdout usually said why on stderr (a missing
     // interpreter, a shell error); a passing one's stderr is noise.
-    let explanation = || output.clone().or_else(|| process::first_line(&finished.stderr.bytes));
+    let explanation = || {
+        output
+            .clone()
+            .or_else(|| process::first_line(&finished.stderr.bytes))
+    };
     let with = |what: String| match explanation() {
         Some(line) => format!("{what}: {line}"),
         None => what,
     };
     match finished.status.code() {
         Some(0) => ProbeOutcome::passed(output.unwrap_or_else(|| "ok (exit 0)".to_string())),
-        Some(1) => ProbeOutcome::degraded(
-            explanation().unwrap_or_else(|| "warning (exit 1)".to_string()),
-        ),
-        Some(2) => ProbeOutcome::failed(
-            explanation().unwrap_or_else(|| "critical (exit 2)".to_string()),
-        ),
+        Some(1) => {
+            ProbeOutcome::degraded(explanation().unwrap_or_else(|| "warning (exit 1)".to_string()))
+        }
+        Some(2) => {
+            ProbeOutcome::failed(explanation().unwrap_or_else(|| "critical (exit 2)".to_string()))
+        }
         Some(code) => ProbeOutcome::failed(with(format!("unknown (exit {code})"))),
         // Killed by a signal: `killed by signal SIGSEGV`.
         None => ProbeOutcome::failed(with(process::describe_status(&finished.status))),
@@ -182,7 +186,10 @@ mod tests {
             judged(1, "", ""),
             ProbeOutcome::degraded("warning (exit 1)")
         );
-        assert_eq!(judged(2, "\n", ""), ProbeOutcome::failed("critical (exit 2)"));
+        assert_eq!(
+            judged(2, "\n", ""),
+            ProbeOutcome::failed("critical (exit 2)")
+        );
         assert_eq!(judged(4, "", ""), ProbeOutcome::failed("unknown (exit 4)"));
         // Only performance data: nothing to say.
         assert_eq!(
