@@ -582,12 +582,12 @@ fn daemon_checks_a_tls_grpc_host_and_exports_its_certificate_expiry() {
         &document_serving(
             "listen: \"127.0.0.1:0\"",
             "",
-            "interval: 200ms, timeout: 2s",
+            "interval: 500ms, timeout: 500ms",
             &[grpc_host(
                 "vault",
                 &server.address(),
                 "ok.v1.Svc",
-                "interval: 500ms\ntls: { ca_file: ca.pem }",
+                "tls: { ca_file: ca.pem }",
             )],
         ),
     );

@@ -303,7 +303,8 @@ pub(crate) fn read_script(
     let argv = argv.map(|mut argv| {
         if argv[0].contains('/') && !Path::new(&argv[0]).is_absolute() {
             let dir = config_file.parent().unwrap_or(Path::new(""));
-            argv[0] = dir.join(&argv[0]).display().to_string();
+            let relative = argv[0].trim_start_matches("./").to_string();
+            argv[0] = dir.join(relative).display().to_string();
         }
         argv
     });

@@ -97,6 +97,79 @@ fn duration(d: std::time::Duration) -> String {
     humantime::format_duration(d).to_string()
 }
 
+/// What a check is aimed at, with the settings that change how it is made (secrets shown as
+/// `***`): `https://api/health (bearer ***, CA certs/ca.pem, HTTP/2)`.
+fn target_with_notes(check: &flowstate_config::Check) -> String {
+    use flowstate_config::{Check, HttpAuth, HttpVersion};
+    let mut notes = Vec::new();
+    let tls_notes = |tls: &flowstate_config::TlsSettings, notes: &mut Vec<String>| {
+        if let Some(ca) = &tls.ca_file {
+            notes.push(format!("CA {}", ca.display()));
+        }
+        if tls.insecure {
+            notes.push("any certificate accepted".to_string());
+        }
+        if tls.expiry_warning != flowstate_config::TlsSettings::DEFAULT_EXPIRY_WARNING {
+            notes.push(format!("expiry warning {}", duration(tls.expiry_warning)));
+        }
+    };
+    match check {
+        Check::Http(http) => {
+            match &http.auth {
+                Some(HttpAuth::Basic { username, .. }) => {
+                    notes.push(format!("basic auth {username}:***"))
+                }
+                Some(HttpAuth::Bearer(_)) => notes.push("bearer ***".to_string()),
+                None => {}
+            }
+            tls_notes(&http.tls, &mut notes);
+            match http.http_version {
+                HttpVersion::Two => notes.push("HTTP/2".to_string()),
+                HttpVersion::One => notes.push("HTTP/1.1".to_string()),
+                HttpVersion::Auto => {}
+            }
+            if http.keepalive {
+                notes.push("keepalive".to_string());
+            }
+        }
+        Check::Tcp(tcp) => {
+            if tcp.send.is_some() {
+                notes.push("send".to_string());
+            }
+            if let Some(expect) = &tcp.expect {
+                notes.push(format!("expect /{}/", expect.as_str()));
+            }
+        }
+        Check::Dns(dns) => {
+            if let Some(resolver) = dns.resolver {
+                notes.push(format!("via {resolver}"));
+            }
+            if !dns.expect.is_empty() {
+                notes.push(format!("expect {}", dns.expect.join(", ")));
+            }
+        }
+        Check::Icmp(icmp) => {
+            notes.push(format!("{} pings, max loss {}%", icmp.count, icmp.max_loss));
+        }
+        Check::Script(script) => {
+            if script.argv.len() > 1 {
+                notes.push(format!("{} arguments", script.argv.len() - 1));
+            }
+        }
+        Check::Grpc(grpc) => {
+            if let Some(tls) = &grpc.tls {
+                notes.push("TLS".to_string());
+                tls_notes(tls, &mut notes);
+            }
+        }
+    }
+    if notes.is_empty() {
+        check.target()
+    } else {
+        format!("{} ({})", check.target(), notes.join(", "))
+    }
+}
+
 /// The human summary of a valid configuration.
 pub fn summary(config: &Config) -> String {
     let mut out = String::new();
@@ -130,7 +203,7 @@ pub fn summary(config: &Config) -> String {
         hosts.row(vec![
             host.label.to_string(),
             host.check.kind().to_string(),
-            host.check.target(),
+            target_with_notes(&host.check),
             duration(host.interval),
             duration(host.timeout),
             format!(
