@@ -5,9 +5,10 @@
 //! server overall SERVING, `ok.v1.Svc` SERVING and `sick.v1.Svc` NOT_SERVING, and the test
 //! can change a status while a daemon watches; or it serves no service at all (every call is
 //! UNIMPLEMENTED); and it can speak TLS with a certificate from a test CA made by rcgen.
-//! `flowstate once --json` shows single outcomes; one daemon test shows a host going down
-//! when its service stops serving. Every wait has a deadline; nothing is asserted after a
-//! sleep.
+//! `flowstate once --json` shows single outcomes; daemon tests show a host going down (and
+//! alerting) when its service stops serving, a fresh connection per check, and a TLS host's
+//! certificate expiry in the metrics. Every wait has a deadline; nothing is asserted after a
+//! sleep, and timeouts are tripped by servers that never answer at all.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};

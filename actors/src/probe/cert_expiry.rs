@@ -118,6 +118,27 @@ pub fn days_until(at: SystemTime, now: SystemTime) -> i64 {
     }
 }
 
+/// Marks a passing outcome `degraded` when the certificate expires within `warning`, with
+/// the date in the detail: `status 200; certificate expires on 2026-12-05 (in 6 days)`.
+pub fn degrade_if_expiring(
+    outcome: &mut super::ProbeOutcome,
+    not_after: SystemTime,
+    warning: Duration,
+    now: SystemTime,
+) {
+    if !outcome.ok || outcome.degraded || not_after >= now + warning {
+        return;
+    }
+    let when = match days_until(not_after, now) {
+        d if d < 0 => format!("expired on {}", day(not_after)),
+        0 => format!("expires on {} (today)", day(not_after)),
+        1 => format!("expires on {} (tomorrow)", day(not_after)),
+        d => format!("expires on {} (in {d} days)", day(not_after)),
+    };
+    outcome.degraded = true;
+    outcome.detail = format!("{}; certificate {when}", outcome.detail);
+}
+
 /// Accepts any certificate and keeps the server's own.
 #[derive(Debug)]
 struct CapturingVerifier {

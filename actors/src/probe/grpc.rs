@@ -30,7 +30,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
-use super::cert_expiry::{day, days_until, not_after_of};
+use super::cert_expiry::{day, degrade_if_expiring, not_after_of};
 use super::{Probe, ProbeFuture, ProbeOutcome};
 
 const USER_AGENT: &str = concat!("flowstate/", env!("CARGO_PKG_VERSION"));
@@ -166,18 +166,7 @@ fn judge_certificate(
         return outcome;
     };
     outcome.cert_not_after = Some(not_after);
-    let now = SystemTime::now();
-    if !outcome.ok || outcome.degraded || not_after >= now + tls.expiry_warning {
-        return outcome;
-    }
-    let when = match days_until(not_after, now) {
-        d if d < 0 => format!("expired on {}", day(not_after)),
-        0 => format!("expires on {} (today)", day(not_after)),
-        1 => format!("expires on {} (tomorrow)", day(not_after)),
-        d => format!("expires on {} (in {d} days)", day(not_after)),
-    };
-    outcome.degraded = true;
-    outcome.detail = format!("{}; certificate {when}", outcome.detail);
+    degrade_if_expiring(&mut outcome, not_after, tls.expiry_warning, SystemTime::now());
     outcome
 }
 

@@ -27,7 +27,7 @@ use flowstate_config::{Check, HostConfiguration, HttpCheck};
 use futures_util::StreamExt;
 use url::Url;
 
-use super::cert_expiry::{day, days_until, ExpiryCache};
+use super::cert_expiry::{day, degrade_if_expiring, ExpiryCache};
 use super::{Probe, ProbeFuture, ProbeOutcome};
 
 /// Longer than any check's timeout: the real bound is [`super::run_check`]'s.
@@ -146,7 +146,6 @@ async fn judge_certificate(
     };
     outcome.cert_not_after = Some(not_after);
     let now = SystemTime::now();
-    let days = days_until(not_after, now);
     if !outcome.ok {
         if not_after < now && outcome.detail.starts_with("TLS handshake failed") {
             outcome.detail = format!(
@@ -157,16 +156,7 @@ async fn judge_certificate(
         }
         return outcome;
     }
-    if not_after < now + check.tls.expiry_warning && !outcome.degraded {
-        let when = match days {
-            d if d < 0 => format!("expired on {}", day(not_after)),
-            0 => format!("expires on {} (today)", day(not_after)),
-            1 => format!("expires on {} (tomorrow)", day(not_after)),
-            d => format!("expires on {} (in {d} days)", day(not_after)),
-        };
-        outcome.degraded = true;
-        outcome.detail = format!("{}; certificate {when}", outcome.detail);
-    }
+    degrade_if_expiring(&mut outcome, not_after, check.tls.expiry_warning, now);
     outcome
 }
 
