@@ -90,11 +90,25 @@ pub struct IcmpCheck {
 }
 
 /// `type: script`: a program run directly (no shell), judged by the Nagios plugin convention.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ScriptCheck {
     pub argv: Vec<String>,
     /// Added to the inherited environment.
     pub env: Vec<(String, String)>,
+}
+
+impl fmt::Debug for ScriptCheck {
+    /// Arguments and environment values may hold tokens: only the program and the names.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScriptCheck")
+            .field("program", &self.argv.first())
+            .field("arguments", &self.argv.len().saturating_sub(1))
+            .field(
+                "env",
+                &self.env.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 /// `type: grpc`: the standard `grpc.health.v1` health check.

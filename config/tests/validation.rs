@@ -1615,3 +1615,122 @@ fn a_misspelt_retry_key_gets_a_suggestion() {
     let message = error("notifiers:\n  hook: { type: stdout, max_backof: 1m }\n");
     assert!(message.contains("max_backoff"), "{message}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Check types beyond HTTP, and HTTP's auth / tls / version / keepalive
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_check_type_reads_its_own_keys() {
+    use flowstate_config::{Check, DnsRecord, HttpAuth, HttpVersion};
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "certs/ca.pem", "-----BEGIN CERTIFICATE-----\n");
+    let file = write(
+        dir.path(),
+        "flowstate.yaml",
+        r#"hosts:
+  - { label: web, url: 'https://web/', auth: { basic: { username: mon, password: pw } }, tls: { ca_file: certs/ca.pem, expiry_warning: 7d }, http_version: "2", keepalive: true }
+  - { label: db, type: tcp, address: 'db:5432', send: "PING\r\n", expect: '^\+PONG' }
+  - { label: dns, type: dns, name: example.com, record: mx, resolver: 127.0.0.1, expect: [mail.example.com] }
+  - { label: gw, type: icmp, address: 10.0.0.1, count: 5, max_loss: 20% }
+  - { label: disk, type: script, command: [./check_disk, -w, "20%"], env: { LC_ALL: C } }
+  - { label: rpc, type: grpc, address: 'rpc:50051', service: orders.v1.Orders, tls: { insecure: true } }
+"#,
+    );
+    let config = load_files(&[&file]).unwrap_or_else(|e| panic!("{e}"));
+    let kinds: Vec<&str> = config.hosts().iter().map(|h| h.check.kind()).collect();
+    assert_eq!(kinds, ["http", "tcp", "dns", "icmp", "script", "grpc"]);
+    let Check::Http(web) = &config.host("web").unwrap().check else {
+        panic!()
+    };
+    assert!(
+        matches!(&web.auth, Some(HttpAuth::Basic { username, password }) if username == "mon" && password.expose() == "pw")
+    );
+    assert_eq!(
+        web.tls.ca_file.as_deref(),
+        Some(dir.path().join("certs/ca.pem").as_path())
+    );
+    assert_eq!(web.tls.expiry_warning, secs(7 * 86_400));
+    assert_eq!((web.http_version, web.keepalive), (HttpVersion::Two, true));
+    let Check::Tcp(db) = &config.host("db").unwrap().check else {
+        panic!()
+    };
+    assert_eq!(
+        (db.address.as_str(), db.send.as_deref()),
+        ("db:5432", Some("PING\r\n"))
+    );
+    let Check::Dns(dns) = &config.host("dns").unwrap().check else {
+        panic!()
+    };
+    assert_eq!(dns.record, DnsRecord::Mx);
+    assert_eq!(
+        dns.resolver.map(|r| r.to_string()).as_deref(),
+        Some("127.0.0.1:53")
+    );
+    let Check::Icmp(gw) = &config.host("gw").unwrap().check else {
+        panic!()
+    };
+    assert_eq!((gw.count, gw.max_loss), (5, 20.0));
+    let Check::Script(disk) = &config.host("disk").unwrap().check else {
+        panic!()
+    };
+    assert_eq!(
+        disk.argv[0],
+        dir.path().join("check_disk").display().to_string(),
+        "relative to the file"
+    );
+    assert_eq!(disk.env, [("LC_ALL".to_string(), "C".to_string())]);
+    let Check::Grpc(rpc) = &config.host("rpc").unwrap().check else {
+        panic!()
+    };
+    assert!(rpc.tls.as_ref().is_some_and(|t| t.insecure));
+}
+
+#[test]
+fn check_type_errors_name_the_place_and_the_fix() {
+    let all = errors(
+        r#"hosts:
+  - { label: a, type: tcp, address: 'db' }
+  - { label: b, type: dns, name: example.com, record: AAA }
+  - { label: c, type: icmp, address: 10.0.0.1, max_loss: 120% }
+  - { label: d, type: script, command: [] }
+  - { label: e, url: 'https://e/', auth: { basic: { username: u, password: p }, bearer: t } }
+  - { label: f, url: 'http://f/', http_version: "2" }
+  - { label: g, url: 'https://g/', tls: { ca_file: missing.pem } }
+  - { label: h, type: dns, name: example.com, resolver: 'not an ip' }
+"#,
+    );
+    let expected = [
+        r#"hosts[0] (label "a").address: `db` is not `host:port`"#,
+        r#"hosts[1] (label "b").record: unknown record type `AAA`; did you mean `AAAA`?"#,
+        r#"hosts[2] (label "c").max_loss: expected a percentage from 0% to 100%"#,
+        r#"hosts[3] (label "d").command: the command is empty"#,
+        r#"hosts[4] (label "e").auth: use either `basic` or `bearer`, not both"#,
+        r#"hosts[5] (label "f").http_version: HTTP/2 is negotiated over TLS here"#,
+        r#"hosts[6] (label "g").tls.ca_file: "#,
+        r#"hosts[7] (label "h").resolver: `not an ip` is not `ip:port`"#,
+    ];
+    assert_eq!(all.len(), expected.len(), "got:\n{}", all.join("\n"));
+    for (error, part) in all.iter().zip(expected) {
+        assert!(
+            error.contains(part),
+            "expected {part:?} in {error:?}\nall:\n{}",
+            all.join("\n")
+        );
+    }
+}
+
+#[test]
+fn secrets_of_new_keys_never_show_in_descriptions() {
+    let config = load(
+        "hosts:\n  - { label: a, url: 'https://a/', auth: { bearer: tok-123 } }\n  - { label: b, type: script, command: [check, --token, tok-456], env: { API_KEY: key-789 } }\n",
+    );
+    for host in config.hosts() {
+        let shown = format!("{:?} {:?}", host.describe(), host.check);
+        for secret in ["tok-123", "key-789"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        let described = format!("{:?}", host.describe());
+        assert!(!described.contains("tok-456"), "{described}");
+    }
+}
