@@ -1056,8 +1056,8 @@ fn bundled_example_checks_itself_and_alerts_on_the_missing_service() {
     .expect("read examples/flowstate.yaml");
     assert_eq!(
         example.matches("9900").count(),
-        2,
-        "the example's port is expected in `listen` and in the self-check url"
+        3,
+        "the example's port is expected in `listen`, the self-check url and the TCP check"
     );
     let sandbox = Sandbox::new();
     // The port is freed before the daemon binds it: if something else takes it meanwhile,
@@ -1085,6 +1085,8 @@ fn bundled_example_checks_itself_and_alerts_on_the_missing_service() {
         );
     };
     daemon.wait_for_status("flowstate-api", "up");
+    let port = daemon.wait_for_status("api-port", "up");
+    assert_eq!(port["type"], "tcp", "{port}");
     let down = daemon.wait_for_status("not-running", "down");
     assert_eq!(down["consecutive_failures"], 3, "{down}");
     let line = daemon.wait_for_stdout("a DOWN line is printed", |l| l.contains(" DOWN "));
