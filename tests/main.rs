@@ -12,6 +12,8 @@ mod check_http_depth;
 mod check_icmp;
 mod check_tcp_script;
 mod delivery;
+mod deploy;
+mod docs;
 mod observability;
 mod once;
 mod reload;
