@@ -166,7 +166,12 @@ fn judge_certificate(
         return outcome;
     };
     outcome.cert_not_after = Some(not_after);
-    degrade_if_expiring(&mut outcome, not_after, tls.expiry_warning, SystemTime::now());
+    degrade_if_expiring(
+        &mut outcome,
+        not_after,
+        tls.expiry_warning,
+        SystemTime::now(),
+    );
     outcome
 }
 
