@@ -10,6 +10,7 @@
 //!   files and applying `defaults`.
 //! - [`host`], [`notifier`], [`settings`]: the validated, immutable configuration types.
 //! - [`diff`]: what changed between two configurations, keyed by label.
+//! - [`schema`]: every accepted key by section, from the lists validation uses (for the docs).
 //! - [`secret`]: redaction, so no token or password is ever printed.
 //! - [`error`]: diagnostics with file and place.
 
@@ -24,6 +25,7 @@ pub mod load;
 pub mod notifier;
 mod read_check;
 mod reader;
+pub mod schema;
 pub mod secret;
 pub mod settings;
 mod validate;

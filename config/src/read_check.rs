@@ -20,7 +20,7 @@ use crate::secret::Secret;
 pub(crate) const CHECK_TYPES: &[&str] = &["http", "tcp", "dns", "icmp", "script", "grpc"];
 
 /// Keys every host has, whatever its type.
-const COMMON_KEYS: &[&str] = &[
+pub(crate) const COMMON_KEYS: &[&str] = &[
     "label",
     "type",
     "interval",
@@ -50,14 +50,14 @@ const DNS_KEYS: &[&str] = &["name", "record", "resolver", "expect"];
 const ICMP_KEYS: &[&str] = &["address", "count", "max_loss"];
 const SCRIPT_KEYS: &[&str] = &["command", "env"];
 const GRPC_KEYS: &[&str] = &["address", "service", "tls"];
-const TLS_KEYS: &[&str] = &[
+pub(crate) const TLS_KEYS: &[&str] = &[
     "ca_file",
     "insecure",
     "expiry_warning",
     "expiry_check_every",
 ];
-const AUTH_KEYS: &[&str] = &["basic", "bearer"];
-const BASIC_KEYS: &[&str] = &["username", "password"];
+pub(crate) const AUTH_KEYS: &[&str] = &["basic", "bearer"];
+pub(crate) const BASIC_KEYS: &[&str] = &["username", "password"];
 
 /// Every key a host of `check_type` may have.
 pub(crate) fn host_keys(check_type: &str) -> Vec<&'static str> {

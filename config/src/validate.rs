@@ -29,7 +29,7 @@ use crate::secret::{redact_url, Secret};
 use crate::settings::{Defaults, SelfCheckSettings, ServerSettings, StateSettings};
 use crate::Config;
 
-const TOP_KEYS: &[&str] = &[
+pub(crate) const TOP_KEYS: &[&str] = &[
     "include",
     "server",
     "state",
@@ -38,11 +38,11 @@ const TOP_KEYS: &[&str] = &[
     "hosts",
     "self_check",
 ];
-const SERVER_KEYS: &[&str] = &["listen", "token", "ready_max_lag"];
-const SELF_CHECK_KEYS: &[&str] = &["url", "every", "timeout"];
-const STATE_KEYS: &[&str] = &["path", "history"];
+pub(crate) const SERVER_KEYS: &[&str] = &["listen", "token", "ready_max_lag"];
+pub(crate) const SELF_CHECK_KEYS: &[&str] = &["url", "every", "timeout"];
+pub(crate) const STATE_KEYS: &[&str] = &["path", "history"];
 /// Keys a host may inherit from `defaults`.
-const DEFAULT_KEYS: &[&str] = &[
+pub(crate) const DEFAULT_KEYS: &[&str] = &[
     "interval",
     "timeout",
     "failure_threshold",
@@ -53,8 +53,8 @@ const DEFAULT_KEYS: &[&str] = &[
     "alerts",
     "headers",
 ];
-const NOTIFIER_TYPES: &[&str] = &["stdout", "file", "webhook", "command"];
-const NOTIFIER_COMMON_KEYS: &[&str] = &[
+pub(crate) const NOTIFIER_TYPES: &[&str] = &["stdout", "file", "webhook", "command"];
+pub(crate) const NOTIFIER_COMMON_KEYS: &[&str] = &[
     "type",
     "cooldown",
     "remind_every",
@@ -63,10 +63,10 @@ const NOTIFIER_COMMON_KEYS: &[&str] = &[
     "max_backoff",
     "max_age",
 ];
-const STDOUT_KEYS: &[&str] = &["format"];
-const FILE_KEYS: &[&str] = &["path"];
-const WEBHOOK_KEYS: &[&str] = &["url", "headers", "timeout", "format", "routing_key"];
-const COMMAND_KEYS: &[&str] = &["command", "timeout"];
+pub(crate) const STDOUT_KEYS: &[&str] = &["format"];
+pub(crate) const FILE_KEYS: &[&str] = &["path"];
+pub(crate) const WEBHOOK_KEYS: &[&str] = &["url", "headers", "timeout", "format", "routing_key"];
+pub(crate) const COMMAND_KEYS: &[&str] = &["command", "timeout"];
 const DEFAULT_NOTIFIER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What one file says, checked on its own; `None` where the file does not set a section.
