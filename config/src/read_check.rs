@@ -298,17 +298,24 @@ pub(crate) fn read_script(
             }
         }
     }
-    // A relative program path is relative to the config file, like every other path in it;
-    // a bare name (`check_disk`) is looked up in PATH.
     let argv = argv.map(|mut argv| {
-        if argv[0].contains('/') && !Path::new(&argv[0]).is_absolute() {
-            let dir = config_file.parent().unwrap_or(Path::new(""));
-            let relative = argv[0].trim_start_matches("./").to_string();
-            argv[0] = dir.join(relative).display().to_string();
-        }
+        argv[0] = program_path(config_file, &argv[0]);
         argv
     });
     Some(ScriptCheck { argv: argv?, env })
+}
+
+/// A program as written in a config file: a relative path with a `/` is relative to the
+/// file, like every other path in it; a bare name (`check_disk`) is looked up in `PATH`.
+pub(crate) fn program_path(config_file: &Path, program: &str) -> String {
+    if program.contains('/') && !Path::new(program).is_absolute() {
+        let dir = config_file.parent().unwrap_or(Path::new(""));
+        dir.join(program.trim_start_matches("./"))
+            .display()
+            .to_string()
+    } else {
+        program.to_string()
+    }
 }
 
 pub(crate) fn read_grpc(

@@ -496,6 +496,8 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                 );
                 return None;
             }
+            let mut argv = argv;
+            argv[0] = crate::read_check::program_path(reader.file, &argv[0]);
             NotifierKind::Command(CommandConfig { argv, timeout })
         }
     };

@@ -1734,3 +1734,32 @@ fn secrets_of_new_keys_never_show_in_descriptions() {
         assert!(!described.contains("tok-456"), "{described}");
     }
 }
+
+#[test]
+fn relative_programs_are_relative_to_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "conf/flowstate.yaml",
+        "notifiers:\n  page: { type: command, command: [./bin/page, --team, ops] }\n  bare: { type: command, command: [notify-send] }\nhosts:\n  - { label: s, type: script, command: [scripts/check.sh] }\n",
+    );
+    let config = load_files(&[&file]).unwrap_or_else(|e| panic!("{e}"));
+    let conf = dir.path().join("conf");
+    let argv0 = |name: &str| match &config.notifier(name).unwrap().kind {
+        NotifierKind::Command(c) => c.argv[0].clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(argv0("page"), conf.join("bin/page").display().to_string());
+    assert_eq!(
+        argv0("bare"),
+        "notify-send",
+        "a bare name is looked up in PATH"
+    );
+    let flowstate_config::Check::Script(s) = &config.host("s").unwrap().check else {
+        panic!()
+    };
+    assert_eq!(
+        s.argv[0],
+        conf.join("scripts/check.sh").display().to_string()
+    );
+}

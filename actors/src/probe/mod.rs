@@ -134,10 +134,7 @@ pub async fn run_check(probe: &dyn Probe, host: &Arc<HostConfiguration>) -> Chec
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            log::error!(
-                "host={} msg=\"probe panicked\" panic={message:?}",
-                host.label
-            );
+            log::error!(host = &*host.label, panic = message.as_str(); "probe panicked");
             ProbeOutcome::failed(format!("probe panicked: {message}"))
         }
         Err(_) => ProbeOutcome::failed(format!(
