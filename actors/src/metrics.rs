@@ -365,6 +365,13 @@ impl Metrics {
             .set(seconds);
     }
 
+    /// The host no longer makes TLS connections: its certificate series goes.
+    pub fn clear_cert_not_after(&self, label: &str) {
+        self.cert_not_after.remove(&HostLabel {
+            host: label.to_string(),
+        });
+    }
+
     /// A write to the state store failed.
     pub fn record_store_error(&self, operation: &'static str) {
         self.store_errors

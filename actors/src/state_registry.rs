@@ -302,6 +302,15 @@ impl HostState {
     }
 }
 
+/// Whether checks of this kind read a server certificate.
+fn uses_tls(check: &flowstate_config::Check) -> bool {
+    match check {
+        flowstate_config::Check::Http(http) => http.url.scheme() == "https",
+        flowstate_config::Check::Grpc(grpc) => grpc.tls.is_some(),
+        _ => false,
+    }
+}
+
 impl StateRegistry {
     pub fn new(changes: Recipient<HostStatusChanged>, metrics: Arc<Metrics>) -> Self {
         StateRegistry {
@@ -446,6 +455,10 @@ impl Handler<TrackHosts> for StateRegistry {
                 .unwrap_or_else(|| HostState::new(host.check.kind()));
             // The check type follows the configuration (a reload may change it).
             state.kind = host.check.kind();
+            if !uses_tls(&host.check) {
+                // A host changed from HTTPS to something else has no certificate any more.
+                self.metrics.clear_cert_not_after(&host.label);
+            }
             keep.insert(host.label.clone(), state);
         }
         // Stored hosts that are no longer configured are forgotten by the store too.
