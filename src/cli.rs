@@ -30,6 +30,9 @@ pub enum Command {
     Status(StatusArgs),
     /// A live dashboard of a running daemon in the terminal
     Tui(TuiArgs),
+    /// Ask a running daemon's /healthz (or /readyz) for container and init health checks
+    /// (0: healthy, 1: not)
+    Health(HealthArgs),
 }
 
 /// How to reach a running daemon's API; shared by the commands that ask it.
@@ -55,6 +58,19 @@ pub struct StatusArgs {
     /// Print the API's JSON objects instead of a table
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The daemon's API address
+    #[arg(long, value_name = "URL", env = "FLOWSTATE_API", default_value = crate::api_client::DEFAULT_API)]
+    pub api: String,
+    /// Ask /readyz (every host scheduled, checks starting on time) instead of /healthz
+    #[arg(long)]
+    pub ready: bool,
+    /// How long the daemon may take to answer
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Command::Once(args) => commands::once::run(args),
         Command::Status(args) => commands::status::run(args),
         Command::Tui(args) => commands::tui::run(args),
+        Command::Health(args) => commands::health::run(args),
     };
     match outcome {
         Ok(code) => code,

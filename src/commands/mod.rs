@@ -1,6 +1,7 @@
 //! One file per subcommand. Each returns the process exit code, or an error for bad input.
 
 pub mod check;
+pub mod health;
 pub mod once;
 pub mod run;
 pub mod status;
