@@ -3,10 +3,12 @@
 //! CA a check names, ALPN set on our own config (awc's `max_http_version()` would silently
 //! drop it), and the verifier `insecure: true` asks for.
 
+use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Mutex, Once, PoisonError};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
@@ -140,5 +142,106 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.schemes.supported_schemes()
+    }
+}
+
+/// What the verifier saw of the server's certificate in one handshake.
+struct Seen {
+    leaf: CertificateDer<'static>,
+    verdict: Result<(), rustls::Error>,
+}
+
+/// Verifies server certificates against `roots`, remembering the leaf certificate and the
+/// verdict; with `insecure`, accepts whatever the verdict was. One per handshake, so what it
+/// remembers belongs to that handshake: a check reads a rejected certificate's dates, and the
+/// expiry reader reads any certificate's.
+pub struct RecordingVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    insecure: bool,
+    seen: Mutex<Option<Seen>>,
+}
+
+impl fmt::Debug for RecordingVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordingVerifier")
+            .field("insecure", &self.insecure)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RecordingVerifier {
+    pub fn new(roots: rustls::RootCertStore, insecure: bool) -> Result<Arc<Self>, String> {
+        install_provider();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| format!("TLS setup failed: {e}"))?;
+        Ok(Arc::new(RecordingVerifier {
+            inner,
+            insecure,
+            seen: Mutex::new(None),
+        }))
+    }
+
+    /// The verdict on the certificate, once one was seen.
+    pub fn rejection(&self) -> Option<Result<(), rustls::Error>> {
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.as_ref().map(|s| s.verdict.clone())
+    }
+
+    /// The server's own certificate (DER), once one was seen.
+    pub fn leaf(&self) -> Option<Vec<u8>> {
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.as_ref().map(|s| s.leaf.as_ref().to_vec())
+    }
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verdict = self
+            .inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .map(|_| ());
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        *seen = Some(Seen {
+            leaf: end_entity.clone().into_owned(),
+            verdict: verdict.clone(),
+        });
+        match verdict {
+            Ok(()) => Ok(ServerCertVerified::assertion()),
+            Err(_) if self.insecure => Ok(ServerCertVerified::assertion()),
+            Err(e) => Err(e),
+        }
+    }
+
+    // The handshake signatures are checked even with `insecure`: that flag is about who
+    // vouches for the certificate, not about whether the server holds its key.
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }

@@ -10,14 +10,12 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::ServerName;
 
-use crate::tls::AcceptAnyCertificate;
+use crate::tls::RecordingVerifier;
 
 /// What was last read for each host, per probe thread (hosts stay on one thread).
 #[derive(Default, Clone)]
@@ -67,14 +65,14 @@ impl ExpiryCache {
 /// Connects to `host:port`, completes a TLS handshake, and returns the server certificate's
 /// `notAfter`.
 pub async fn read_not_after(host: &str, port: u16) -> Result<SystemTime, String> {
-    let captured = Arc::new(Mutex::new(None::<Vec<u8>>));
-    let verifier = CapturingVerifier {
-        inner: AcceptAnyCertificate::new(),
-        captured: captured.clone(),
+    // Any certificate is accepted (and kept): the date is wanted also from an expired one.
+    let webpki = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    let verifier = RecordingVerifier::new(webpki, true)?;
     let config = rustls::ClientConfig::builder()
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_custom_certificate_verifier(verifier.clone())
         .with_no_client_auth();
     let name = ServerName::try_from(host.to_string())
         .map_err(|e| format!("{host} is not a valid TLS server name: {e}"))?;
@@ -84,10 +82,8 @@ pub async fn read_not_after(host: &str, port: u16) -> Result<SystemTime, String>
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     // The handshake is only needed as far as the certificate; its outcome does not matter.
     let _ = connector.connect(name, stream).await;
-    let der = captured
-        .lock()
-        .map_err(|_| "certificate slot poisoned".to_string())?
-        .take()
+    let der = verifier
+        .leaf()
         .ok_or_else(|| "the server sent no certificate".to_string())?;
     not_after_of(&der)
 }
@@ -137,52 +133,6 @@ pub fn degrade_if_expiring(
     };
     outcome.degraded = true;
     outcome.detail = format!("{}; certificate {when}", outcome.detail);
-}
-
-/// Accepts any certificate and keeps the server's own.
-#[derive(Debug)]
-struct CapturingVerifier {
-    inner: AcceptAnyCertificate,
-    captured: Arc<Mutex<Option<Vec<u8>>>>,
-}
-
-impl ServerCertVerifier for CapturingVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if let Ok(mut slot) = self.captured.lock() {
-            *slot = Some(end_entity.as_ref().to_vec());
-        }
-        self.inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
 }
 
 #[cfg(test)]

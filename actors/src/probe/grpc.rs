@@ -15,15 +15,11 @@
 //! Nothing from the server's metadata is ever put in a detail; a status message is shown
 //! shortened and stripped of control characters, since it becomes alert text.
 
-use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use flowstate_config::{Check, GrpcCheck, HostConfiguration, TlsSettings};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{CertificateError, RootCertStore};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -32,6 +28,7 @@ use tonic_health::pb::HealthCheckRequest;
 
 use super::cert_expiry::{day, degrade_if_expiring, not_after_of};
 use super::{Probe, ProbeFuture, ProbeOutcome};
+use crate::tls::RecordingVerifier;
 
 const USER_AGENT: &str = concat!("flowstate/", env!("CARGO_PKG_VERSION"));
 
@@ -64,7 +61,7 @@ impl Probe for GrpcProbe {
 async fn check_grpc(check: &GrpcCheck, timeout: Duration) -> ProbeOutcome {
     let verifier = match &check.tls {
         None => None,
-        Some(tls) => match RecordingVerifier::build(tls).await {
+        Some(tls) => match build_verifier(tls).await {
             Ok(v) => Some(v),
             Err(reason) => return ProbeOutcome::failed(reason),
         },
@@ -162,7 +159,7 @@ fn judge_certificate(
     verifier: &RecordingVerifier,
     tls: &TlsSettings,
 ) -> ProbeOutcome {
-    let Some(not_after) = verifier.leaf_not_after() else {
+    let Some(not_after) = verifier.leaf().and_then(|leaf| not_after_of(&leaf).ok()) else {
         return outcome;
     };
     outcome.cert_not_after = Some(not_after);
@@ -371,118 +368,21 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-/// What the verifier saw of the server's certificate in one handshake.
-struct Seen {
-    leaf: CertificateDer<'static>,
-    verdict: Result<(), rustls::Error>,
-}
-
-/// Verifies server certificates against the WebPKI roots plus `ca_file`, remembering the
-/// leaf certificate and the verdict; with `insecure`, accepts whatever the verdict was.
-/// One per check, so what it remembers belongs to that check's handshake.
-struct RecordingVerifier {
-    inner: Arc<WebPkiServerVerifier>,
-    insecure: bool,
-    seen: Mutex<Option<Seen>>,
-}
-
-impl fmt::Debug for RecordingVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecordingVerifier")
-            .field("insecure", &self.insecure)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RecordingVerifier {
-    /// Builds the verifier: the WebPKI roots plus `ca_file`, read off the arbiter (file I/O).
-    /// With `insecure` the file is not read, as for HTTP checks: nothing would trust it.
-    async fn build(tls: &TlsSettings) -> Result<Arc<Self>, String> {
-        let roots = match (&tls.ca_file, tls.insecure) {
-            (Some(path), false) => {
-                let path = path.clone();
-                actix_rt::task::spawn_blocking(move || crate::tls::roots(Some(&path)))
-                    .await
-                    .map_err(|_| "reading the CA file failed".to_string())??
-            }
-            _ => RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            },
-        };
-        // The same provider the rest of the daemon uses (crate::tls installs it as default).
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-            .build()
-            .map_err(|e| format!("TLS setup failed: {e}"))?;
-        Ok(Arc::new(RecordingVerifier {
-            inner,
-            insecure: tls.insecure,
-            seen: Mutex::new(None),
-        }))
-    }
-
-    /// The verdict on the certificate, once one was seen.
-    fn rejection(&self) -> Option<Result<(), rustls::Error>> {
-        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        seen.as_ref().map(|s| s.verdict.clone())
-    }
-
-    /// When the leaf certificate of the handshake expires, if one was seen and parses.
-    fn leaf_not_after(&self) -> Option<SystemTime> {
-        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let leaf = &seen.as_ref()?.leaf;
-        not_after_of(leaf.as_ref()).ok()
-    }
-}
-
-impl ServerCertVerifier for RecordingVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let verdict = self
-            .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            .map(|_| ());
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        *seen = Some(Seen {
-            leaf: end_entity.clone().into_owned(),
-            verdict: verdict.clone(),
-        });
-        match verdict {
-            Ok(()) => Ok(ServerCertVerified::assertion()),
-            Err(_) if self.insecure => Ok(ServerCertVerified::assertion()),
-            Err(e) => Err(e),
+/// The verifier for a check's `tls`: the WebPKI roots plus `ca_file`, read off the arbiter
+/// (file I/O). With `insecure` the file is not read, as for HTTP checks: nothing would trust it.
+async fn build_verifier(tls: &TlsSettings) -> Result<Arc<RecordingVerifier>, String> {
+    let roots = match (&tls.ca_file, tls.insecure) {
+        (Some(path), false) => {
+            let path = path.clone();
+            actix_rt::task::spawn_blocking(move || crate::tls::roots(Some(&path)))
+                .await
+                .map_err(|_| "reading the CA file failed".to_string())??
         }
-    }
-
-    // The handshake signatures are checked even with `insecure`: that flag is about who
-    // vouches for the certificate, not about whether the server holds its key.
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
+        _ => RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        },
+    };
+    RecordingVerifier::new(roots, tls.insecure)
 }
 
 #[cfg(test)]
