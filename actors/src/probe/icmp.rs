@@ -262,34 +262,12 @@ async fn check_icmp(sockets: &Sockets, check: &IcmpCheck, deadline: Instant) -> 
 /// The address to ping, in preference order: an IP literal as written; for a name, the first
 /// address of each family the resolver returned, in its order (`[v6]` brackets allowed).
 async fn resolve(address: &str) -> Result<Vec<IpAddr>, String> {
-    let name = address.trim();
-    let name = name
-        .strip_prefix('[')
-        .and_then(|n| n.strip_suffix(']'))
-        .unwrap_or(name);
-    if let Ok(ip) = name.parse::<IpAddr>() {
-        return Ok(vec![ip]);
-    }
-    // `getaddrinfo` blocks, so tokio runs it on its blocking pool. (tokio's `net` feature comes
-    // with surge-ping, which needs it for its sockets.)
-    let found = tokio::net::lookup_host((name, 0)).await.map_err(|e| {
-        // tokio wraps the resolver's own words: keep only those (`Name or service not known`).
-        let text = e.to_string();
-        let why = text
-            .strip_prefix("failed to lookup address information: ")
-            .unwrap_or(&text)
-            .to_string();
-        format!("cannot resolve {name}: {why}")
-    })?;
+    let found = super::resolve::lookup(address, 0).await?;
     let mut candidates: Vec<IpAddr> = Vec::new();
-    for found in found {
-        let ip = found.ip();
+    for ip in found.iter().map(std::net::SocketAddr::ip) {
         if !candidates.iter().any(|c| c.is_ipv4() == ip.is_ipv4()) {
             candidates.push(ip);
         }
-    }
-    if candidates.is_empty() {
-        return Err(format!("cannot resolve {name}: no addresses"));
     }
     Ok(candidates)
 }

@@ -9,6 +9,7 @@ pub mod dns;
 pub mod grpc;
 pub mod http;
 pub mod icmp;
+pub mod resolve;
 pub mod script;
 pub mod tcp;
 

@@ -12,7 +12,7 @@
 //! `no route to host`, `cannot resolve db.internal: ...`, `expect did not match: got "..."`.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ use actix_rt::net::TcpStream;
 use flowstate_config::{Check, HostConfiguration, TcpCheck};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::resolve::lookup;
 use super::{Probe, ProbeFuture, ProbeOutcome};
 use crate::process::describe_io_error;
 
@@ -58,7 +59,7 @@ async fn check_tcp(check: &TcpCheck) -> ProbeOutcome {
         // Validation rejects these; this only guards a hand-built config.
         return ProbeOutcome::failed(format!("`{}` is not host:port", check.address));
     };
-    let addresses = match resolve(name, port).await {
+    let addresses = match lookup(name, port).await {
         Ok(addresses) => addresses,
         Err(reason) => return ProbeOutcome::failed(reason),
     };
@@ -126,36 +127,6 @@ fn split_address(address: &str) -> Option<(&str, u16)> {
         .unwrap_or(host);
     let port = port.parse().ok()?;
     (!host.is_empty()).then_some((host, port))
-}
-
-/// The addresses to try, in the resolver's order, without repeats. An IP literal is used as
-/// written, without asking anyone.
-async fn resolve(name: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
-    if let Ok(ip) = name.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    // `getaddrinfo` blocks, so tokio runs it on its blocking pool. If the check times out
-    // first, that thread finishes the lookup on its own and nothing waits for it. (tokio's
-    // `net` feature, which this needs, comes with actix-rt's default `net` feature.)
-    let found = tokio::net::lookup_host((name, port)).await.map_err(|e| {
-        // tokio wraps the resolver's own words: keep only those (`Name or service not known`).
-        let text = e.to_string();
-        let why = text
-            .strip_prefix("failed to lookup address information: ")
-            .unwrap_or(&text)
-            .to_string();
-        format!("cannot resolve {name}: {why}")
-    })?;
-    let mut addresses: Vec<SocketAddr> = Vec::new();
-    for address in found {
-        if !addresses.contains(&address) {
-            addresses.push(address);
-        }
-    }
-    if addresses.is_empty() {
-        return Err(format!("cannot resolve {name}: no addresses"));
-    }
-    Ok(addresses)
 }
 
 /// Tries each address in turn; the first connection wins, with how long it took to open.
@@ -285,7 +256,7 @@ mod tests {
     #[actix_rt::test]
     async fn an_ip_literal_is_not_looked_up() {
         assert_eq!(
-            resolve("::1", 80).await,
+            lookup("::1", 80).await,
             Ok(vec!["[::1]:80".parse().expect("an address")])
         );
     }
