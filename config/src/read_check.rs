@@ -272,17 +272,7 @@ pub(crate) fn read_script(
         "command",
         "a script check needs `command: [program, arg, ...]`",
     )
-    .and_then(|n| {
-        let argv = reader.strings(&n)?;
-        if argv.first().is_none_or(|p| p.trim().is_empty()) {
-            reader.semantic_error(
-                &n,
-                "the command is empty; give the program and its arguments as a list",
-            );
-            return None;
-        }
-        Some(argv)
-    });
+    .and_then(|n| read_argv(reader, &n, config_file));
     let mut env = Vec::new();
     if let Some(node) = fields.get("env") {
         for (name, value) in reader.named_entries(&node) {
@@ -298,11 +288,26 @@ pub(crate) fn read_script(
             }
         }
     }
-    let argv = argv.map(|mut argv| {
-        argv[0] = program_path(config_file, &argv[0]);
-        argv
-    });
     Some(ScriptCheck { argv: argv?, env })
+}
+
+/// A `command:` list (program and arguments, never a shell line), the program resolved by
+/// [`program_path`]; an empty list or program is an error on `node`.
+pub(crate) fn read_argv(
+    reader: &mut Reader,
+    node: &Node,
+    config_file: &Path,
+) -> Option<Vec<String>> {
+    let mut argv = reader.strings(node)?;
+    if argv.first().is_none_or(|p| p.trim().is_empty()) {
+        reader.semantic_error(
+            node,
+            "the command is empty; give the program and its arguments as a list",
+        );
+        return None;
+    }
+    argv[0] = program_path(config_file, &argv[0]);
+    Some(argv)
 }
 
 /// A program as written in a config file: a relative path with a `/` is relative to the

@@ -488,16 +488,8 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                 );
                 return None;
             };
-            let argv = reader.strings(&command_node)?;
-            if argv.first().is_none_or(|program| program.trim().is_empty()) {
-                reader.semantic_error(
-                    &command_node,
-                    "the command is empty; give the program and its arguments as a list",
-                );
-                return None;
-            }
-            let mut argv = argv;
-            argv[0] = crate::read_check::program_path(reader.file, &argv[0]);
+            let file = reader.file;
+            let argv = crate::read_check::read_argv(reader, &command_node, file)?;
             NotifierKind::Command(CommandConfig { argv, timeout })
         }
     };
