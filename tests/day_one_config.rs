@@ -1,0 +1,1 @@
+//! Day-one defects (issue 12) in configuration loading and validation: relative programs beside a bare config file name, bounded nesting, durations and include walks, redaction, errors with line and column.

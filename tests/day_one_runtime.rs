@@ -1,0 +1,1 @@
+//! Day-one defects (issue 12) in the running system: store errors that stay dirty, child processes that end with the daemon, checked time arithmetic, a deleted state file, what a closed connection reads as.
