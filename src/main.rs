@@ -8,10 +8,12 @@ mod api_client;
 mod cli;
 mod commands;
 mod logging;
+mod output;
 mod present;
 mod table;
 mod tui;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -41,7 +43,8 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(bad_input) => {
-            eprintln!("{bad_input}");
+            // Not `eprintln!`: it panics when stderr is closed, and the exit code says enough.
+            let _ = writeln!(std::io::stderr(), "{bad_input}");
             exit::bad_input()
         }
     }

@@ -1,1 +1,135 @@
 //! Day-one defects (issue 12) at the edges: listen addresses, closed pipes, reload feedback, config fingerprints, docs and wording.
+
+use std::net::TcpListener;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::common::cli::flowstate_command;
+use crate::common::{closed_port, Outcome, Response, Sandbox, TestServer};
+
+/// A daemon that cannot listen says so in one line and exits 2: no panic, no backtrace.
+#[track_caller]
+fn assert_listen_refused(outcome: &Outcome, address: &str) {
+    outcome.expect_code(2);
+    assert!(
+        !outcome.stderr.contains("panicked") && !outcome.stderr.contains("RUST_BACKTRACE"),
+        "the daemon panicked: {outcome}"
+    );
+    let lines = outcome.stderr_lines();
+    assert_eq!(lines.len(), 1, "one line expected: {outcome}");
+    assert!(
+        lines[0].starts_with(&format!("cannot listen on {address} (server.listen): "))
+            && lines[0].contains("choose another address"),
+        "{outcome}"
+    );
+}
+
+#[test]
+fn run_on_a_listen_address_in_use_exits_2_with_one_line() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let address = taken.local_addr().expect("its address").to_string();
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        &format!("server: {{ listen: \"{address}\" }}\nhosts: []\n"),
+    );
+    let outcome = sandbox.run(&["run", "-c", "flowstate.yaml"]);
+    assert_listen_refused(&outcome, &address);
+    assert!(outcome.stderr.contains("in use"), "{outcome}");
+}
+
+#[test]
+fn run_on_a_listen_address_of_another_machine_exits_2_with_one_line() {
+    // TEST-NET-1 (RFC 5737): never an address of this machine.
+    let address = "192.0.2.1:9900";
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        &format!("server: {{ listen: \"{address}\" }}\nhosts: []\n"),
+    );
+    let outcome = sandbox.run(&["run", "-c", "flowstate.yaml"]);
+    assert_listen_refused(&outcome, address);
+}
+
+/// Runs `flowstate ARGS` in `sandbox` with stdout a pipe whose reading end is already closed,
+/// so the first write fails with `EPIPE`, deterministically.
+fn run_into_closed_pipe(sandbox: &Sandbox, args: &[&str]) -> Outcome {
+    let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+    let (mut command, shown) = flowstate_command(&args, &[], sandbox.path());
+    let (reader, writer) = std::io::pipe().expect("make a pipe");
+    drop(reader);
+    command.stdout(Stdio::from(writer));
+    let mut child = command.spawn().expect("start flowstate");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for flowstate") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "`{shown}` did not end"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+    }
+    Outcome {
+        command: shown,
+        code: status.code(),
+        stdout: String::new(),
+        stderr,
+    }
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly_with_the_usual_exit_code() {
+    let target = TestServer::always(Response::ok("fine"));
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "up.yaml",
+        &format!("hosts:\n  - {{ label: web, url: '{}' }}\n", target.url("/")),
+    );
+    sandbox.write(
+        "down.yaml",
+        &format!(
+            "hosts:\n  - {{ label: gone, url: 'http://127.0.0.1:{}/' }}\n",
+            closed_port()
+        ),
+    );
+    for (args, code) in [
+        (&["check", "-c", "up.yaml"][..], 0),
+        (&["once", "-c", "up.yaml"][..], 0),
+        (&["once", "--json", "-c", "up.yaml"][..], 0),
+        (&["once", "--json", "-c", "down.yaml"][..], 1),
+    ] {
+        let outcome = run_into_closed_pipe(&sandbox, args);
+        assert_eq!(outcome.code, Some(code), "{outcome}");
+        assert!(outcome.stderr.is_empty(), "nothing on stderr: {outcome}");
+    }
+}
+
+#[test]
+fn status_into_a_closed_pipe_ends_quietly() {
+    let target = TestServer::always(Response::ok("fine"));
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        &format!(
+            "server: {{ listen: \"127.0.0.1:0\" }}\nhosts:\n  - {{ label: web, url: '{}' }}\n",
+            target.url("/")
+        ),
+    );
+    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    daemon.wait_for_status("web", "up");
+    let api = format!("http://{}", daemon.api());
+    for args in [
+        &["status", "--api", &api][..],
+        &["status", "--json", "--api", &api][..],
+    ] {
+        let outcome = run_into_closed_pipe(&sandbox, args);
+        assert_eq!(outcome.code, Some(0), "{outcome}");
+        assert!(outcome.stderr.is_empty(), "nothing on stderr: {outcome}");
+    }
+}

@@ -69,12 +69,20 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
-/// Binds `listen` and returns the server, to be awaited or spawned by the caller, with the
-/// address it really listens on (port 0 picks a free one).
+/// Binds `listen` without starting anything: done before the actors start, so an address in
+/// use or not on this machine ends the program with one clear line instead of tearing down a
+/// half-started actor system.
+pub fn bind(listen: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    std::net::TcpListener::bind(listen)
+}
+
+/// Serves the API on `listener` (from [`bind`]) and returns the server, to be awaited or
+/// spawned by the caller, with the address it really listens on (port 0 picks a free one).
 pub fn serve(
-    listen: SocketAddr,
+    listener: std::net::TcpListener,
     state: ApiState,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    let address = listener.local_addr()?;
     let bound = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
@@ -92,8 +100,7 @@ pub fn serve(
     .workers(1)
     .disable_signals()
     .shutdown_timeout(1)
-    .bind(listen)?;
-    let address = bound.addrs().first().copied().unwrap_or(listen);
+    .listen(listener)?;
     Ok((bound.run(), address))
 }
 

@@ -14,17 +14,18 @@ use serde::Deserialize;
 use super::{exit, load_config, BadInput};
 use crate::api_client::ApiClient;
 use crate::cli::CheckArgs;
+use crate::output;
 use crate::table::Table;
 
 pub fn run(args: &CheckArgs) -> Result<ExitCode, BadInput> {
     let config = load_config(&args.config)?;
-    print!("{}", summary(&config));
+    output::print(&summary(&config))?;
     if args.diff {
         let client = ApiClient::new(&args.api.api, args.api.token.clone());
         let running: RunningConfig = client
             .get("/api/v1/config")
             .map_err(|e| BadInput(e.to_string()))?;
-        print!("{}", render_diff(&config, &running, client.base()));
+        output::print(&render_diff(&config, &running, client.base()))?;
     }
     Ok(exit::success())
 }

@@ -12,6 +12,7 @@ use awc::http::Uri;
 
 use super::{exit, BadInput};
 use crate::cli::HealthArgs;
+use crate::output;
 
 /// The most of an answer's body that is read and shown: the daemon sends one short line.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -21,7 +22,7 @@ pub fn run(args: &HealthArgs) -> Result<ExitCode, BadInput> {
     let url = probe_url(&args.api, path)?;
     match ask(&url, args.timeout) {
         Ok(line) => {
-            println!("healthy: {line}");
+            output::print_line(&format!("healthy: {line}"))?;
             Ok(exit::success())
         }
         Err(line) => {

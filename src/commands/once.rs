@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::{exit, load_config, BadInput};
 use crate::cli::OnceArgs;
+use crate::output;
 use crate::table::Table;
 
 /// Checks in flight at once: enough for thousands of hosts in a few rounds, few enough to
@@ -52,7 +53,7 @@ pub fn run(args: &OnceArgs) -> Result<ExitCode, BadInput> {
         .collect();
     if args.json {
         let text = serde_json::to_string_pretty(&rows).map_err(|e| BadInput(e.to_string()))?;
-        println!("{text}");
+        output::print_line(&text)?;
     } else {
         let mut table = Table::new(&["LABEL", "STATUS", "LATENCY", "DETAIL"]);
         for row in &rows {
@@ -63,7 +64,7 @@ pub fn run(args: &OnceArgs) -> Result<ExitCode, BadInput> {
                 row.detail.to_string(),
             ]);
         }
-        print!("{}", table.render(""));
+        output::print(&table.render(""))?;
     }
     let all_up = rows.iter().all(|r| r.status == Status::Up);
     Ok(if all_up {

@@ -27,23 +27,35 @@ use crate::cli::RunArgs;
 
 pub fn run(args: &RunArgs) -> Result<ExitCode, BadInput> {
     let config = Arc::new(load_config(&args.config)?);
+    let listener = config
+        .server
+        .listen
+        .map(|listen| {
+            api::bind(listen).map_err(|e| {
+                BadInput(format!(
+                    "cannot listen on {listen} (server.listen): {e}; choose another address or stop what uses it"
+                ))
+            })
+        })
+        .transpose()?;
     let signals = Signals::new([SIGTERM, SIGINT, SIGHUP])
         .map_err(|e| BadInput(format!("cannot install signal handlers: {e}")))?;
     let system = actix_rt::System::new();
     let started: Result<(), BadInput> = system.block_on(async {
-        let daemon = Daemon::start(config.clone(), args.config.files.clone(), default_probe_factory());
-        if let Some(listen) = config.server.listen {
+        let daemon = Daemon::start(
+            config.clone(),
+            args.config.files.clone(),
+            default_probe_factory(),
+        );
+        if let Some(listener) = listener {
             let state = ApiState {
                 registry: daemon.registry.clone(),
                 supervisor: daemon.supervisor.clone(),
                 metrics: daemon.metrics.clone(),
                 token: daemon.token.clone(),
             };
-            let (server, address) = api::serve(listen, state).map_err(|e| {
-                BadInput(format!(
-                    "cannot listen on {listen} (server.listen): {e}; choose another address or stop what uses it"
-                ))
-            })?;
+            let (server, address) = api::serve(listener, state)
+                .map_err(|e| BadInput(format!("cannot serve the API (server.listen): {e}")))?;
             actix_rt::spawn(server);
             log::info!(listen = address.to_string().as_str(); "API listening");
         }

@@ -12,6 +12,7 @@ use flowstate_actors::state_registry::HostView;
 use super::{exit, BadInput};
 use crate::api_client::ApiClient;
 use crate::cli::StatusArgs;
+use crate::output;
 use crate::present;
 use crate::table::Table;
 
@@ -22,10 +23,10 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode, BadInput> {
         .map_err(|e| BadInput(e.to_string()))?;
     if args.json {
         let text = serde_json::to_string_pretty(&hosts).map_err(|e| BadInput(e.to_string()))?;
-        println!("{text}");
+        output::print_line(&text)?;
     } else {
         let colour = present::colour_enabled(std::io::stdout().is_terminal());
-        print!("{}", render(&hosts, SystemTime::now(), colour));
+        output::print(&render(&hosts, SystemTime::now(), colour))?;
     }
     let all_up = hosts.iter().all(|h| h.status == Status::Up);
     Ok(if all_up {
