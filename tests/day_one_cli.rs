@@ -5,7 +5,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common::cli::flowstate_command;
-use crate::common::{closed_port, Outcome, Response, Sandbox, TestServer};
+use crate::common::wait::wait_for;
+use crate::common::{closed_port, Daemon, Outcome, Response, Sandbox, TestServer, DEADLINE};
 
 /// A daemon that cannot listen says so in one line and exits 2: no panic, no backtrace.
 #[track_caller]
@@ -132,4 +133,87 @@ fn status_into_a_closed_pipe_ends_quietly() {
         assert_eq!(outcome.code, Some(0), "{outcome}");
         assert!(outcome.stderr.is_empty(), "nothing on stderr: {outcome}");
     }
+}
+
+/// A config whose API listens on a free port, checking `target` every second.
+fn reloadable_config(target: &TestServer) -> String {
+    format!(
+        "server: {{ listen: \"127.0.0.1:0\" }}\ndefaults: {{ interval: 1s }}\nhosts:\n  - {{ label: web, url: '{}' }}\n",
+        target.url("/")
+    )
+}
+
+/// Waits until the log has more than `before` lines that contain `text`; returns the newest.
+#[track_caller]
+fn wait_for_another_log_line(daemon: &mut Daemon, before: usize, text: &str) -> String {
+    let found = wait_for(DEADLINE, &format!("another log line with {text:?}"), || {
+        let lines: Vec<String> = daemon
+            .log_lines()
+            .into_iter()
+            .filter(|l| l.contains(text))
+            .collect();
+        (lines.len() > before).then(|| lines.last().cloned().unwrap_or_default())
+    });
+    found.unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"))
+}
+
+fn count_log_lines(daemon: &Daemon, text: &str) -> usize {
+    daemon
+        .log_lines()
+        .iter()
+        .filter(|l| l.contains(text))
+        .count()
+}
+
+const NOTHING_CHANGED: &str = "config reload: nothing changed";
+
+#[test]
+fn every_reload_attempt_logs_its_outcome_even_when_nothing_changed() {
+    let target = TestServer::always(Response::ok("fine"));
+    let sandbox = Sandbox::new();
+    let good = reloadable_config(&target);
+    sandbox.write("flowstate.yaml", &good);
+    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    daemon.wait_for_status("web", "up");
+
+    // A SIGHUP without an edit.
+    daemon.signal("HUP");
+    let line = wait_for_another_log_line(&mut daemon, 0, NOTHING_CHANGED);
+    assert!(line.contains("1 hosts keep running"), "{line}");
+
+    // A bad edit, then the file fixed back to exactly what runs: the last word is not the
+    // error.
+    sandbox.write(
+        "flowstate.yaml",
+        &good.replace("interval: 1s", "interval: soon"),
+    );
+    wait_for_another_log_line(&mut daemon, 0, "config edit rejected");
+    let before = count_log_lines(&daemon, NOTHING_CHANGED);
+    sandbox.write("flowstate.yaml", &good);
+    wait_for_another_log_line(&mut daemon, before, NOTHING_CHANGED);
+    let last_config_line = daemon
+        .log_lines()
+        .into_iter()
+        .rev()
+        .find(|l| l.contains("config"))
+        .unwrap_or_default();
+    assert!(last_config_line.contains(NOTHING_CHANGED), "{daemon}");
+
+    // A real change: its counts once, in the message.
+    sandbox.write(
+        "flowstate.yaml",
+        &format!(
+            "{good}  - {{ label: more, url: '{}' }}\n",
+            target.url("/more")
+        ),
+    );
+    let line = wait_for_another_log_line(&mut daemon, 0, "config reloaded:");
+    assert!(
+        line.contains("config reloaded: 1 added, 0 removed, 0 changed, 1 unchanged"),
+        "{line}"
+    );
+    assert!(
+        !line.contains("added=") && !line.contains("unchanged="),
+        "counts repeated: {line}"
+    );
 }

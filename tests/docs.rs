@@ -40,7 +40,7 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `README.md` and every `docs/*.md`, sorted.
+/// `README.md`, `CONTRIBUTING.md` and every `docs/*.md`, sorted.
 fn documents() -> Vec<PathBuf> {
     let mut docs: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
         .expect("read docs/")
@@ -49,6 +49,7 @@ fn documents() -> Vec<PathBuf> {
         .collect();
     docs.sort();
     docs.insert(0, root().join("README.md"));
+    docs.insert(1, root().join("CONTRIBUTING.md"));
     docs
 }
 
@@ -183,6 +184,88 @@ fn every_yaml_block_in_the_docs_is_a_complete_valid_configuration() {
          ```yaml-kubernetes or ```yaml-prometheus):\n\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// A clone has only the repository: no page may send its reader to a folder beside it.
+#[test]
+fn the_docs_point_only_at_files_in_the_repository() {
+    let mut outside = Vec::new();
+    for doc in documents() {
+        for (number, line) in read(&doc).lines().enumerate() {
+            if line.contains("../shared") {
+                outside.push(format!("{}:{}: {line}", shown(&doc), number + 1));
+            }
+        }
+    }
+    assert!(
+        outside.is_empty(),
+        "pointers outside the repository:\n  {}",
+        outside.join("\n  ")
+    );
+}
+
+/// A newcomer reads `flowstate status` in the README after only `cargo run`: the README says
+/// how the name gets onto the `PATH` before it first uses it.
+#[test]
+fn the_readme_says_how_to_get_flowstate_on_the_path_before_using_it() {
+    let readme = read(&root().join("README.md"));
+    let install = readme
+        .find("cargo install --path .")
+        .expect("the README says `cargo install --path .`");
+    let first_use = readme
+        .find("\nflowstate ")
+        .expect("the README shows a `flowstate` command");
+    assert!(
+        install < first_use,
+        "the install hint comes after the first `flowstate` command"
+    );
+    assert!(
+        readme.contains("target/debug/flowstate"),
+        "the README names the built binary"
+    );
+}
+
+/// Prose lines right before a block that may introduce it.
+const LEAD_IN_LINES: usize = 8;
+
+/// An example tried as written fails without its variables: every `${VAR}` without a default
+/// is named where a reader sees it, in a comment of the block or in the lines leading in.
+#[test]
+fn every_variable_an_example_needs_is_named_next_to_it() {
+    let mut unnamed = Vec::new();
+    for doc in documents() {
+        let text = read(&doc);
+        let lines: Vec<&str> = text.lines().collect();
+        let (blocks, _) = split_fences(&text);
+        for block in blocks
+            .iter()
+            .filter(|b| b.info == "yaml" || b.info == "yml")
+        {
+            let comments: String = block
+                .content
+                .lines()
+                .filter_map(|l| {
+                    l.split_once(" #")
+                        .map(|(_, c)| c)
+                        .or_else(|| l.trim_start().strip_prefix('#'))
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let from = block.line.saturating_sub(1 + LEAD_IN_LINES);
+            let lead_in = lines[from..block.line.saturating_sub(1)].join("\n");
+            for name in variables_without_default(&block.content) {
+                if !comments.contains(&name) && !lead_in.contains(&name) {
+                    unnamed.push(format!("{}:{}: {name}", shown(&doc), block.line));
+                }
+            }
+        }
+    }
+    assert!(
+        unnamed.is_empty(),
+        "examples that need these variables set without saying so (name them in a comment of \
+         the block or in the text just before it, or give them a default):\n  {}",
+        unnamed.join("\n  ")
     );
 }
 

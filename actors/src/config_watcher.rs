@@ -46,6 +46,10 @@ pub struct ConfigWatcher {
     /// The one pending debounce timer: each event restarts it. One timer, not one per
     /// event: actix polls every timer of an actor on each message it handles.
     debounce: Option<SpawnHandle>,
+    /// A load is under way on the loader thread: another would only race it.
+    loading: bool,
+    /// Something changed while loading: look again when the load ends.
+    look_again: bool,
     /// Names of files flowstate itself writes in watched directories (the state store and
     /// its journal, file notifiers): their events are dropped on the watcher thread, or a
     /// state store next to the config would trigger a re-read with every write.
@@ -80,6 +84,8 @@ impl ConfigWatcher {
             watched: BTreeMap::new(),
             last_seen,
             debounce: None,
+            loading: false,
+            look_again: false,
             own_files,
         }
     }
@@ -133,7 +139,14 @@ impl ConfigWatcher {
     }
 
     /// Re-reads everything; applies the configuration if its content changed and is valid.
+    /// The files are parsed and validated on the loader thread ([`crate::config_load`]), never
+    /// on this arbiter, which also serves the API's glue and the registry; one load at a time,
+    /// and a change noticed during a load is looked at when it ends.
     fn reload_if_changed(&mut self, ctx: &mut Context<Self>) {
+        if self.loading {
+            self.look_again = true;
+            return;
+        }
         self.watch_directories();
         let hash = content_hash(&self.files, &self.include_globs);
         if hash == self.last_seen {
@@ -147,7 +160,25 @@ impl ConfigWatcher {
             log::warn!(file = empty.display().to_string().as_str(); "config file is empty; keeping the running configuration until it has content");
             return;
         }
-        match flowstate_config::load(&self.files) {
+        self.loading = true;
+        let loaded = crate::config_load::load(self.files.clone());
+        ctx.spawn(loaded.into_actor(self).map(|loaded, act, ctx| {
+            act.loading = false;
+            act.use_loaded(loaded, ctx);
+            if std::mem::take(&mut act.look_again) {
+                act.reload_if_changed(ctx);
+            }
+        }));
+    }
+
+    /// Hands a valid configuration to the Supervisor (which logs the outcome), or logs why it
+    /// was rejected.
+    fn use_loaded(
+        &mut self,
+        loaded: Result<Config, flowstate_config::ConfigError>,
+        ctx: &mut Context<Self>,
+    ) {
+        match loaded {
             Ok(config) => {
                 if let Ok(mut own) = self.own_files.write() {
                     *own = own_file_names(&config, &self.files);
@@ -170,9 +201,7 @@ impl ConfigWatcher {
             }
             Err(errors) => {
                 self.metrics.record_reload(false);
-                for d in &errors.diagnostics {
-                    log::error!(error = d.to_string().as_str(); "config edit rejected; the running configuration stays");
-                }
+                crate::config_load::log_rejection("config edit rejected", &errors);
             }
         }
     }

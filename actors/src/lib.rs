@@ -8,6 +8,7 @@
 //! - [`supervisor`]: owns the configuration and every HostActor; applies diffs; restarts
 //!   crashed HostActors; drives shutdown.
 //! - [`config_watcher`]: notices edits of the files, validates, hands them to the Supervisor.
+//! - [`config_load`]: every load of the files, on a thread of its own with a known stack.
 //! - [`host`]: one HostActor per host, with its schedule.
 //! - [`state_registry`]: all runtime state; thresholds; emits transitions.
 //! - [`alert_router`], [`alert_policy`], [`outbox`], [`event`] and [`notify`]: from
@@ -29,6 +30,7 @@
 pub mod alert_policy;
 pub mod alert_router;
 pub mod api;
+pub mod config_load;
 pub mod config_watcher;
 pub mod daemon;
 pub mod event;

@@ -177,23 +177,23 @@ impl Supervisor {
 
     fn reject_reload(&self, errors: &flowstate_config::ConfigError) {
         self.metrics.record_reload(false);
-        for d in &errors.diagnostics {
-            log::error!(error = d.to_string().as_str(); "config reload rejected; the running configuration stays");
-        }
+        crate::config_load::log_rejection("config reload rejected", errors);
     }
 
+    /// The one outcome line of an applied reload: every attempt says how it ended, also when
+    /// nothing changed (a file fixed back to what runs, a SIGHUP without an edit), so the last
+    /// line about the configuration is never a stale error. The counts are in the message
+    /// only: as fields too, text logs showed them twice.
     fn log_reload(&self, diff: &ConfigDiff) {
         self.metrics.record_reload(true);
         if diff.is_empty() {
-            // A signal and the watcher may both bring the same edit.
-            log::debug!("config reloaded: nothing changed");
+            log::info!(
+                "config reload: nothing changed; {} hosts keep running as they are",
+                diff.unchanged.len()
+            );
             return;
         }
         log::info!(
-            added = diff.added.len(),
-            removed = diff.removed.len(),
-            changed = diff.changed.len(),
-            unchanged = diff.unchanged.len();
             "config reloaded: {} added, {} removed, {} changed, {} unchanged",
             diff.added.len(),
             diff.removed.len(),
@@ -368,25 +368,23 @@ impl Handler<ReloadConfigNow> for Supervisor {
                 "this daemon was not started from configuration files".to_string(),
             ])));
         }
-        // Reading and validating a large file takes a while: do it on a blocking thread so
-        // this arbiter keeps handling check results meanwhile.
-        let files = self.config_files.clone();
-        let loaded = actix_rt::task::spawn_blocking(move || flowstate_config::load(&files));
+        // Reading and validating a large file takes a while: off this arbiter, which keeps
+        // handling check results and health queries meanwhile.
+        let loaded = crate::config_load::load(self.config_files.clone());
         Box::pin(
             loaded
                 .into_actor(self)
                 .map(|loaded, act, ctx| match loaded {
                     _ if act.shutting_down => Err(vec!["shutting down".to_string()]),
-                    Ok(Ok(config)) => {
+                    Ok(config) => {
                         let diff = act.apply(Arc::new(config), ctx);
                         act.log_reload(&diff);
                         Ok(diff)
                     }
-                    Ok(Err(errors)) => {
+                    Err(errors) => {
                         act.reject_reload(&errors);
                         Err(errors.diagnostics.iter().map(ToString::to_string).collect())
                     }
-                    Err(e) => Err(vec![format!("loading the configuration failed: {e}")]),
                 }),
         )
     }

@@ -24,9 +24,10 @@ impl From<ConfigError> for BadInput {
     }
 }
 
-/// Loads the configuration named on the command line, or explains why it cannot.
+/// Loads the configuration named on the command line, or explains why it cannot; on the
+/// daemon's loader thread, so `check` and a reload judge a file with the same stack.
 pub fn load_config(args: &ConfigArgs) -> Result<Config, BadInput> {
-    Ok(flowstate_config::load(&args.files)?)
+    Ok(flowstate_actors::config_load::load_blocking(&args.files)?)
 }
 
 /// Exit codes of SPEC §1.
