@@ -4,8 +4,12 @@
 #
 #   docker build -t flowstate .
 #   docker run -d --name flowstate -p 9900:9900 \
-#       -v "$PWD/flowstate.yaml:/etc/flowstate/flowstate.yaml:ro" -v flowstate-state:/var/lib/flowstate \
+#       -v "$PWD/flowstate:/etc/flowstate:ro" -v flowstate-state:/var/lib/flowstate \
 #       flowstate
+#
+# Mount the directory that holds flowstate.yaml, never the file alone: editors save by
+# replacing the file, and a single-file bind mount keeps showing the old one, so the daemon
+# never sees the edit.
 #
 # docs/deployment.md explains every choice; tests/deploy.rs checks that every COPY source
 # exists and that the binary built the same way runs the default config and answers /healthz.

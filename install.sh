@@ -5,8 +5,11 @@
 # `install.sh --help` lists the options; docs/deployment.md has the walk-through.
 set -eu
 
-# The GitHub repository releases are downloaded from (owner/name).
-REPO="${FLOWSTATE_REPO:-flowstate/flowstate}"
+# The GitHub repository (owner/name) releases are downloaded from: --repo, else
+# $FLOWSTATE_REPO, else the one the release workflow stamps into the copy of this script it
+# attaches to each release. A checkout's copy names none and asks, rather than guess one.
+STAMPED_REPO=""
+REPO="${FLOWSTATE_REPO:-$STAMPED_REPO}"
 PREFIX="/usr/local"
 VERSION="latest"
 MODE="release"
@@ -35,11 +38,13 @@ Options:
                      this script (needs a current stable Rust, https://rustup.rs)
   --archive FILE     a flowstate-TARGET.tar.gz from a release, checked against --sums
   --sums FILE        the release's SHA256SUMS (default: SHA256SUMS next to the archive)
+  --repo OWNER/NAME  GitHub repository to download releases from (required unless
+                     FLOWSTATE_REPO is set or this is the install.sh of a release)
   --dry-run          print what would be done, change nothing
   -h, --help         show this help
 
 Environment:
-  FLOWSTATE_REPO     GitHub repository to download from (default: $REPO)
+  FLOWSTATE_REPO     GitHub repository to download from, like --repo (now: ${REPO:-none})
 
 Downloads need curl or wget, and sha256sum or shasum. Every downloaded or given archive is
 checked against SHA256SUMS before anything is installed.
@@ -111,6 +116,11 @@ parse_args() {
             --sums)
                 need_value "$@"
                 SUMS="$2"
+                shift 2
+                ;;
+            --repo)
+                need_value "$@"
+                REPO="$2"
                 shift 2
                 ;;
             --dry-run)
@@ -243,6 +253,11 @@ from_release() {
         TARGET=$(detect_target)
     fi
     check_target "$TARGET"
+    case "$REPO" in
+        "") die "name the GitHub repository to download from: --repo OWNER/NAME or FLOWSTATE_REPO=OWNER/NAME (the install.sh attached to a release knows it), or build this checkout with --from-source" ;;
+        */*) ;;
+        *) die "--repo takes OWNER/NAME, like the part after github.com/ (got: $REPO)" ;;
+    esac
     if [ "$VERSION" = "latest" ]; then
         base="https://github.com/$REPO/releases/latest/download"
     else

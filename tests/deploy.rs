@@ -232,6 +232,40 @@ fn dockerfile_copies_only_existing_files_of_the_build_context() {
     }
 }
 
+/// A bind mount of the single file never sees an edit saved by rename: every `docker run`
+/// shown mounts the directory that holds the configuration.
+#[test]
+fn every_docker_run_shown_mounts_the_config_directory_not_the_file() {
+    let mut shown = 0;
+    for file in [
+        "Dockerfile",
+        "deploy/docker/flowstate.yaml",
+        "docs/deployment.md",
+        "README.md",
+    ] {
+        for line in read(file).lines() {
+            for mount in line.split("-v ").skip(1) {
+                let source_and_target = mount.trim_start_matches('"');
+                if source_and_target.contains(":/etc/flowstate") {
+                    shown += 1;
+                    assert!(
+                        !source_and_target.contains("flowstate.yaml:/etc/flowstate/flowstate.yaml"),
+                        "{file} shows a single-file bind mount: {line}"
+                    );
+                    assert!(
+                        source_and_target.contains(":/etc/flowstate:ro"),
+                        "{file} mounts something else over the config: {line}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        shown >= 3,
+        "the Dockerfile, its config and the docs each show a mount"
+    );
+}
+
 #[test]
 fn dockerfile_builds_locked_and_runs_unprivileged_with_its_own_healthcheck() {
     let instructions = dockerfile();
@@ -852,14 +886,22 @@ fn install_sh_explains_itself_and_dry_runs_every_way() {
         ("Darwin", "x86_64", "x86_64-apple-darwin"),
     ] {
         let run = install_sh(
-            &["--dry-run", "--version", "v0.1.0", "--prefix", &prefix_arg],
+            &[
+                "--dry-run",
+                "--version",
+                "v0.1.0",
+                "--prefix",
+                &prefix_arg,
+                "--repo",
+                "example/flowstate",
+            ],
             &[("UNAME_S", os), ("UNAME_M", cpu)],
         );
         let out = String::from_utf8_lossy(&run.stdout);
         assert!(run.status.success(), "{os} {cpu}: {}", show(&run));
         assert!(
             out.contains(&format!(
-                "/releases/download/v0.1.0/flowstate-{target}.tar.gz"
+                "https://github.com/example/flowstate/releases/download/v0.1.0/flowstate-{target}.tar.gz"
             )),
             "{os} {cpu}: {out}"
         );
@@ -873,6 +915,34 @@ fn install_sh_explains_itself_and_dry_runs_every_way() {
             "{out}"
         );
     }
+    // A checkout's install.sh names no repository: downloading asks for one, never guesses.
+    let unnamed = install_sh(
+        &["--dry-run"],
+        &[("UNAME_S", "Linux"), ("UNAME_M", "x86_64")],
+    );
+    assert_eq!(unnamed.status.code(), Some(1), "{}", show(&unnamed));
+    let said = String::from_utf8_lossy(&unnamed.stderr);
+    assert!(
+        said.contains("--repo OWNER/NAME") && said.contains("FLOWSTATE_REPO"),
+        "{said}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&unnamed.stdout).contains("github.com"),
+        "{}",
+        show(&unnamed)
+    );
+    let from_env = install_sh(
+        &["--dry-run"],
+        &[
+            ("UNAME_S", "Linux"),
+            ("UNAME_M", "x86_64"),
+            ("FLOWSTATE_REPO", "someone/fork"),
+        ],
+    );
+    assert!(from_env.status.success(), "{}", show(&from_env));
+    assert!(String::from_utf8_lossy(&from_env.stdout)
+        .contains("github.com/someone/fork/releases/latest/download"));
+
     let unsupported = install_sh(
         &["--dry-run"],
         &[("UNAME_S", "SunOS"), ("UNAME_M", "x86_64")],
