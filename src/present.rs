@@ -38,15 +38,25 @@ pub fn ago(timestamp: &str, now: SystemTime) -> String {
     elapsed(now.duration_since(at).unwrap_or(Duration::ZERO))
 }
 
-/// `3m ago`, `2h ago`, `just now`: how long ago something happened that `elapsed` ago.
+/// `3m ago`, `2h ago`, `just now`: how long ago something happened that `elapsed` ago. Every
+/// second counts below a minute: checks 2 s apart must not read the same.
 pub fn elapsed(elapsed: Duration) -> String {
     let elapsed = elapsed.as_secs();
     match elapsed {
-        0..=4 => "just now".to_string(),
-        5..=59 => format!("{elapsed}s ago"),
+        0 => "just now".to_string(),
+        1..=59 => format!("{elapsed}s ago"),
         60..=3599 => format!("{}m ago", elapsed / 60),
         3600..=86_399 => format!("{}h ago", elapsed / 3600),
         _ => format!("{}d ago", elapsed / 86_400),
+    }
+}
+
+/// `1 change`, `3 changes`: a count with its noun, singular for one.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
@@ -105,7 +115,9 @@ mod tests {
     #[test]
     fn relative_times_read_naturally() {
         let now = humantime::parse_rfc3339("2026-11-28T16:10:00Z").unwrap();
-        assert_eq!(ago("2026-11-28T16:09:58.000Z", now), "just now");
+        assert_eq!(ago("2026-11-28T16:09:59.600Z", now), "just now");
+        assert_eq!(ago("2026-11-28T16:09:58.000Z", now), "2s ago");
+        assert_eq!(ago("2026-11-28T16:09:56.000Z", now), "4s ago");
         assert_eq!(ago("2026-11-28T16:09:30.000Z", now), "30s ago");
         assert_eq!(ago("2026-11-28T16:07:00.000Z", now), "3m ago");
         assert_eq!(ago("2026-11-28T14:00:00.000Z", now), "2h ago");
@@ -123,8 +135,16 @@ mod tests {
     }
 
     #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(count(0, "change"), "0 changes");
+        assert_eq!(count(1, "change"), "1 change");
+        assert_eq!(count(2, "restart"), "2 restarts");
+    }
+
+    #[test]
     fn elapsed_reads_like_ago() {
-        assert_eq!(elapsed(Duration::from_secs(3)), "just now");
+        assert_eq!(elapsed(Duration::from_millis(900)), "just now");
+        assert_eq!(elapsed(Duration::from_secs(3)), "3s ago");
         assert_eq!(elapsed(Duration::from_secs(42)), "42s ago");
         assert_eq!(elapsed(Duration::from_secs(7200)), "2h ago");
     }

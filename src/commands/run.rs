@@ -135,10 +135,8 @@ mod systemd {
             match supervisor.send(GetRunningConfig).await {
                 Ok(config) => {
                     let hosts = config.hosts().len();
-                    let status = format!(
-                        "monitoring {hosts} host{}",
-                        if hosts == 1 { "" } else { "s" }
-                    );
+                    let status =
+                        format!("monitoring {}", crate::present::count(hosts as u64, "host"));
                     notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
                     watch(supervisor);
                 }

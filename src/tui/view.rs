@@ -2,7 +2,7 @@
 //! shows the [`App`].
 //!
 //! ```text
-//!  flowstate  http://127.0.0.1:9900  15 hosts: 12 up, 1 degraded, 2 down      updated just now
+//!  flowstate  http://127.0.0.1:9900  15 hosts: 12 up, 1 degraded, 2 down        updated 1s ago
 //! ┌ hosts 15 ───────────────────────── sort: status ┐┌ ✖ db ─────────────────────────────────┐
 //! │  LABEL   STATUS      SINCE    LATENCY  DETAIL    ││✖ down since 3m ago · type http         │
 //! │▶ db      ✖ down      3m ago    5.00 s  status 503││...                                     │
@@ -298,8 +298,11 @@ fn draw_detail(frame: &mut Frame, area: Rect, app: &App, now: SystemTime) {
         vec![
             headline,
             Line::from(format!(
-                "{} checks · {} failed · {} changes · {} restarts",
-                view.checks, view.failures, view.transitions, view.restarts
+                "{} · {} failed · {} · {}",
+                present::count(view.checks, "check"),
+                view.failures,
+                present::count(view.transitions, "change"),
+                present::count(view.restarts, "restart")
             )),
             Line::from(streak),
             Line::from(last),
@@ -526,7 +529,7 @@ mod tests {
             lines[0]
         );
         assert!(
-            lines[0].trim_end().ends_with("updated just now"),
+            lines[0].trim_end().ends_with("updated 2s ago"),
             "{}",
             lines[0]
         );
@@ -607,7 +610,7 @@ mod tests {
         assert!(line_with(&lines, "✖ db ").contains('┌'), "{text}");
         assert!(text.contains("✖ down since 9m ago · type http"), "{text}");
         assert!(
-            text.contains("12 checks · 2 failed · 1 changes · 0 restarts"),
+            text.contains("12 checks · 2 failed · 1 change · 0 restarts"),
             "{text}"
         );
         assert!(
@@ -693,7 +696,7 @@ mod tests {
         );
         assert_eq!(terminal.backend().buffer()[(0, 29)].fg, Color::Red);
         assert!(
-            lines[0].contains("no answer · data from just now"),
+            lines[0].contains("no answer · data from 2s ago"),
             "{}",
             lines[0]
         );
@@ -768,7 +771,7 @@ mod tests {
             "{}",
             lines[0]
         );
-        assert!(lines[0].ends_with("updated just now "), "{}", lines[0]);
+        assert!(lines[0].ends_with("updated 2s ago "), "{}", lines[0]);
     }
 
     #[test]
