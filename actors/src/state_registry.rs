@@ -239,12 +239,15 @@ impl HostState {
         }
     }
 
-    /// Records one result and returns the new status if it changed.
+    /// Records one result and returns the new status if it changed. `now` is when this is
+    /// decided: a transition's `since` (and its event's `at`) is the moment it was known, after
+    /// the deciding check ended, not the moment that check started.
     pub fn record(
         &mut self,
         result: &CheckResult,
         host: &HostConfiguration,
         history_limit: usize,
+        now: SystemTime,
     ) -> Option<Status> {
         self.checks += 1;
         if result.ok {
@@ -272,7 +275,7 @@ impl HostState {
         let next = self.decide(result, host);
         (next != self.status).then(|| {
             self.status = next;
-            self.since = result.at;
+            self.since = now;
             self.transitions += 1;
             next
         })
@@ -531,7 +534,8 @@ impl Handler<CheckCompleted> for StateRegistry {
         };
         let previous = state.status;
         state.last_config = Some(msg.host.clone());
-        let changed = state.record(&msg.result, &msg.host, self.history_limit);
+        let decided = SystemTime::now();
+        let changed = state.record(&msg.result, &msg.host, self.history_limit, decided);
         if self.store.is_some() {
             self.dirty.insert(msg.host.label.clone());
             if self.unsaved_results.len() < MAX_UNSAVED_RESULTS {
@@ -568,18 +572,21 @@ impl Handler<CheckCompleted> for StateRegistry {
             ),
             _ => msg.result.detail.clone(),
         };
+        // The same instant as the event's `at`, so the log and every receiver agree.
+        let at = rfc3339(decided);
         log::info!(
             host = &*msg.host.label,
             status = status.as_str(),
             previous = previous.as_str(),
-            reason = reason.as_str();
+            reason = reason.as_str(),
+            at = at.as_str();
             "host status changed"
         );
         self.changes.do_send(HostStatusChanged {
             host: msg.host.clone(),
             previous,
             status,
-            at: msg.result.at,
+            at: decided,
             since: state.since,
             reason,
             consecutive_failures: state.consecutive_failures,
@@ -756,7 +763,7 @@ mod tests {
     ) -> Vec<Status> {
         results
             .iter()
-            .filter_map(|&(ok, ms)| state.record(&result(ok, ms), host, 100))
+            .filter_map(|&(ok, ms)| state.record(&result(ok, ms), host, 100, SystemTime::now()))
             .collect()
     }
 
@@ -816,11 +823,31 @@ mod tests {
     }
 
     #[test]
+    fn a_transition_is_dated_when_it_is_decided_not_when_its_check_started() {
+        let host = host("failure_threshold: 1");
+        let mut state = HostState::new("http");
+        let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let decided = started + Duration::from_millis(1500);
+        let slow = CheckResult {
+            at: started,
+            ..result(false, 1500)
+        };
+        assert_eq!(
+            state.record(&slow, &host, 100, decided),
+            Some(Status::Down)
+        );
+        assert_eq!(state.since, decided);
+        // No transition: `since` stays.
+        assert_eq!(state.record(&slow, &host, 100, decided + Duration::from_secs(9)), None);
+        assert_eq!(state.since, decided);
+    }
+
+    #[test]
     fn history_is_bounded_and_newest_last() {
         let host = host("");
         let mut state = HostState::new("http");
         for i in 0..10 {
-            state.record(&result(true, i), &host, 4);
+            state.record(&result(true, i), &host, 4, SystemTime::now());
         }
         let latencies: Vec<u128> = state
             .history
