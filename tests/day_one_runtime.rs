@@ -140,7 +140,10 @@ impl Drop for KillListed {
     fn drop(&mut self) {
         for pid in pids_in(&self.0) {
             if alive(pid) {
-                let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+                let _ = Command::new("kill")
+                    .arg("-KILL")
+                    .arg(pid.to_string())
+                    .status();
             }
         }
     }
@@ -159,7 +162,9 @@ impl Silent {
     fn start(read_request_first: bool) -> Silent {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let port = listener.local_addr().expect("local address").port();
-        listener.set_nonblocking(true).expect("nonblocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         thread::spawn(move || {

@@ -65,7 +65,7 @@ pub fn decide(
                 return Decision::Suppress("the notifier already knows this status");
             }
             if let (Some(cooldown), Some(last)) = (notifier.cooldown, track.last_problem_at) {
-                let until = last + cooldown;
+                let until = cooldown_end(last, cooldown);
                 if now < until {
                     track.held = Some(event.clone());
                     return Decision::Hold { until };
@@ -118,7 +118,12 @@ pub fn next_reminder(notifier: &NotifierConfig, track: &Track) -> Option<SystemT
     if track.told != Some(Status::Down) {
         return None;
     }
-    Some(track.last_reminder_at? + every)
+    Some(crate::clock::system_after(track.last_reminder_at?, every))
+}
+
+/// When a cooldown that began at `last` ends; one too long for the clock never does.
+pub fn cooldown_end(last: SystemTime, cooldown: Duration) -> SystemTime {
+    crate::clock::system_after(last, cooldown)
 }
 
 /// A reminder of `down`: the same host, reason and `since`, a new `id` and `at`.
@@ -316,6 +321,23 @@ mod tests {
         let mut track = Track::default();
         decide(&n, &mut track, &degraded(), at(0));
         assert_eq!(next_reminder(&n, &track), None);
+    }
+
+    #[test]
+    fn durations_too_long_for_the_clock_mean_never_and_never_panic() {
+        let mut n = (*notifier("")).clone();
+        n.cooldown = Some(Duration::MAX);
+        n.remind_every = Some(Duration::MAX);
+        let mut track = Track::default();
+        assert_eq!(decide(&n, &mut track, &down(), at(0)), Decision::Send);
+        assert_eq!(next_reminder(&n, &track), Some(crate::clock::far_future()));
+        assert_eq!(decide(&n, &mut track, &up(), at(1)), Decision::Send);
+        assert_eq!(
+            decide(&n, &mut track, &down(), at(2)),
+            Decision::Hold {
+                until: crate::clock::far_future()
+            }
+        );
     }
 
     #[test]

@@ -211,7 +211,9 @@ impl AlertRouter {
             return;
         };
         let held_until = match (&track.held, config.cooldown, track.last_problem_at) {
-            (Some(_), Some(cooldown), Some(last)) => Some(last + cooldown),
+            (Some(_), Some(cooldown), Some(last)) => {
+                Some(alert_policy::cooldown_end(last, cooldown))
+            }
             (Some(_), _, _) => Some(SystemTime::now()),
             _ => None,
         };
@@ -276,7 +278,7 @@ impl AlertRouter {
             return;
         };
         let cooldown_over = match (config.cooldown, track.last_problem_at) {
-            (Some(cooldown), Some(last)) => last + cooldown <= now,
+            (Some(cooldown), Some(last)) => alert_policy::cooldown_end(last, cooldown) <= now,
             _ => true,
         };
         let mut send = Vec::new();
@@ -590,5 +592,61 @@ impl Handler<FlushNotifiers> for AlertRouter {
                 }
             }
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> flowstate_config::Config {
+        let yaml = "notifiers:\n  n: { type: file, path: /dev/null }\n\
+                    hosts:\n  - { label: api, url: 'http://127.0.0.1:1/', alerts: [n] }\n";
+        flowstate_config::load_str("t.yaml", yaml, &|_| None).expect("a valid configuration")
+    }
+
+    fn change(
+        config: &flowstate_config::Config,
+        previous: Status,
+        status: Status,
+    ) -> HostStatusChanged {
+        HostStatusChanged {
+            host: config.hosts()[0].clone(),
+            previous,
+            status,
+            at: SystemTime::now(),
+            since: SystemTime::now(),
+            reason: "status 503, expected 2xx".into(),
+            consecutive_failures: 2,
+            latency: Duration::from_millis(3),
+            removed: false,
+        }
+    }
+
+    #[actix_rt::test]
+    async fn durations_too_long_for_the_clock_do_not_kill_the_router() {
+        let config = config();
+        let mut notifier = (**config.notifier("n").expect("the notifier")).clone();
+        notifier.cooldown = Some(Duration::MAX);
+        notifier.remind_every = Some(Duration::MAX);
+        notifier.retry.backoff = Duration::MAX;
+        notifier.retry.max_backoff = Duration::MAX;
+        notifier.retry.max_age = Duration::MAX;
+        let notifiers = vec![Arc::new(notifier)];
+        let router = AlertRouter::new(&notifiers, Arc::new(Metrics::new()), None, None).start();
+        for (previous, status) in [
+            (Status::Up, Status::Down),
+            (Status::Down, Status::Up),
+            (Status::Up, Status::Down),
+        ] {
+            router
+                .send(change(&config, previous, status))
+                .await
+                .expect("the router is alive");
+        }
+        router
+            .send(UseNotifiers(notifiers))
+            .await
+            .expect("the router still answers");
     }
 }

@@ -15,6 +15,7 @@
 //! - [`api`]: the HTTP API.
 //! - [`process`]: running a program in its own process group, killed whole on timeout.
 //! - [`tls`]: the TLS client settings every HTTPS request uses.
+//! - [`clock`]: time arithmetic that cannot panic, whatever durations the configuration holds.
 //! - [`store`]: the SQLite state store (host state, history, the alert outbox).
 //! - [`metrics`]: Prometheus metrics.
 //! - [`self_check`]: the dead man's switch, pinged only while the daemon is healthy.
@@ -29,6 +30,7 @@
 pub mod alert_policy;
 pub mod alert_router;
 pub mod api;
+pub mod clock;
 pub mod config_watcher;
 pub mod daemon;
 pub mod event;

@@ -73,5 +73,7 @@ impl CheckResult {
 
 /// A timestamp as the API and alert events write it: RFC 3339, UTC, milliseconds.
 pub fn rfc3339(at: SystemTime) -> String {
-    humantime::format_rfc3339_millis(at).to_string()
+    // humantime panics before the epoch and after the year 9999: a time computed from a
+    // configured duration may be either.
+    humantime::format_rfc3339_millis(crate::clock::writable(at)).to_string()
 }

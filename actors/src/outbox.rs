@@ -226,7 +226,7 @@ impl Outbox {
         if let Some(asked) = error.retry_after {
             wait = wait.max(asked.min(policy.max_backoff));
         }
-        let at = now.0 + wait;
+        let at = crate::clock::instant_after(now.0, wait);
         head.not_before = Some(at);
         Some(AfterFailure::RetryAt(at))
     }
@@ -298,7 +298,9 @@ pub fn backoff(policy: &RetryPolicy, attempts: u32, random: f64) -> Duration {
         .backoff
         .saturating_mul(1u32 << doublings)
         .min(policy.max_backoff);
-    full.mul_f64(0.5 + 0.5 * random.clamp(0.0, 1.0))
+    // `mul_f64` panics when the product does not fit a Duration (a huge `max_backoff`).
+    let factor = 0.5 + 0.5 * random.clamp(0.0, 1.0);
+    Duration::try_from_secs_f64(full.as_secs_f64() * factor).unwrap_or(full)
 }
 
 #[cfg(test)]
@@ -345,6 +347,40 @@ mod tests {
         assert_eq!(backoff(&p, 3, 0.0), Duration::from_secs(2));
         assert_eq!(backoff(&p, 20, 1.0), Duration::from_secs(60));
         assert_eq!(backoff(&p, u32::MAX, 1.0), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn backoffs_too_long_for_the_clock_never_panic() {
+        let huge = RetryPolicy {
+            backoff: Duration::MAX,
+            max_backoff: Duration::MAX,
+            max_age: Duration::MAX,
+        };
+        for attempts in [0, 1, 2, 31, 64, u32::MAX] {
+            for random in [0.0, 0.5, 1.0, f64::NAN] {
+                let wait = backoff(&huge, attempts, random);
+                assert!(wait >= Duration::MAX / 2, "{attempts} {random}: {wait:?}");
+            }
+        }
+        let n: Arc<str> = Arc::from("hook");
+        let mut outbox = Outbox::default();
+        outbox.push(&n, Pending::new(event("a", "1"), SystemTime::now(), true));
+        let start = Instant::now();
+        outbox.take_ready(start);
+        let mut error = DeliveryError::transient("status 429");
+        error.retry_after = Some(Duration::MAX);
+        let after = outbox.failed(
+            &n,
+            &event("a", "1"),
+            &error,
+            &huge,
+            (start, SystemTime::now()),
+        );
+        assert_eq!(
+            after,
+            Some(AfterFailure::RetryAt(start + crate::clock::FOREVER))
+        );
+        assert_eq!(outbox.next_due(), Some(start + crate::clock::FOREVER));
     }
 
     #[test]

@@ -381,7 +381,8 @@ impl StateRegistry {
     /// How long without any result means the scheduler is stuck: the longest interval plus
     /// its timeout, plus the lag allowance. `None` with no hosts (then silence is normal).
     fn quiet_limit(&self, max_lag: std::time::Duration) -> Option<std::time::Duration> {
-        self.slowest_cycle.map(|cycle| cycle + max_lag)
+        self.slowest_cycle
+            .map(|cycle| cycle.saturating_add(max_lag))
     }
 
     fn view(&self, label: &Arc<str>) -> Option<HostView> {
@@ -447,7 +448,11 @@ impl Handler<TrackHosts> for StateRegistry {
 
     fn handle(&mut self, msg: TrackHosts, _: &mut Context<Self>) {
         self.history_limit = msg.history;
-        self.slowest_cycle = msg.hosts.iter().map(|h| h.interval + h.timeout).max();
+        self.slowest_cycle = msg
+            .hosts
+            .iter()
+            .map(|h| h.interval.saturating_add(h.timeout))
+            .max();
         let mut keep = HashMap::with_capacity(msg.hosts.len());
         self.order = msg.hosts.iter().map(|h| h.label.clone()).collect();
         for host in &msg.hosts {
@@ -832,14 +837,60 @@ mod tests {
             at: started,
             ..result(false, 1500)
         };
-        assert_eq!(
-            state.record(&slow, &host, 100, decided),
-            Some(Status::Down)
-        );
+        assert_eq!(state.record(&slow, &host, 100, decided), Some(Status::Down));
         assert_eq!(state.since, decided);
         // No transition: `since` stays.
-        assert_eq!(state.record(&slow, &host, 100, decided + Duration::from_secs(9)), None);
+        assert_eq!(
+            state.record(&slow, &host, 100, decided + Duration::from_secs(9)),
+            None
+        );
         assert_eq!(state.since, decided);
+    }
+
+    /// Takes the status changes a registry emits, and drops them.
+    struct Deaf;
+
+    impl Actor for Deaf {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<HostStatusChanged> for Deaf {
+        type Result = ();
+
+        fn handle(&mut self, _: HostStatusChanged, _: &mut Context<Self>) {}
+    }
+
+    #[actix_rt::test]
+    async fn readiness_with_durations_too_long_for_the_clock_answers_and_the_registry_lives() {
+        let mut huge = (*host("")).clone();
+        huge.interval = Duration::MAX;
+        huge.timeout = Duration::MAX;
+        let registry =
+            StateRegistry::new(Deaf.start().recipient(), Arc::new(Metrics::new())).start();
+        registry
+            .send(TrackHosts {
+                hosts: vec![Arc::new(huge.clone())],
+                history: 10,
+            })
+            .await
+            .expect("the registry takes the hosts");
+        registry
+            .send(CheckCompleted {
+                result: result(true, 1),
+                host: Arc::new(huge),
+                lag: Duration::from_millis(1),
+                skipped: 0,
+            })
+            .await
+            .expect("the registry records the result");
+        for max_lag in [Duration::from_secs(1), Duration::MAX] {
+            let health = registry
+                .send(GetSchedulerHealth { max_lag })
+                .await
+                .expect("the registry answers");
+            assert_eq!(health, Ok(()));
+        }
+        assert!(registry.connected());
     }
 
     #[test]

@@ -352,15 +352,11 @@ fn describe_send_failure(error: &SendRequestError, url: &Url) -> String {
     match error {
         // awc reports the end of the stream while it waits for the response head as its
         // connector being "disconnected": the connection was made, the server hung up.
-        SendRequestError::Connect(ConnectError::Disconnected) => {
-            CLOSED_BEFORE_RESPONSE.to_string()
-        }
+        SendRequestError::Connect(ConnectError::Disconnected) => CLOSED_BEFORE_RESPONSE.to_string(),
         // A server that closes at once gets our request after its close, and its kernel
         // answers that with a reset: whether the client then reads the end of the stream, a
         // reset, or fails to write depends only on timing, so all read the same.
-        SendRequestError::Send(e) | SendRequestError::Response(ParseError::Io(e))
-            if hung_up(e) =>
-        {
+        SendRequestError::Send(e) | SendRequestError::Response(ParseError::Io(e)) if hung_up(e) => {
             CLOSED_BEFORE_RESPONSE.to_string()
         }
         SendRequestError::Connect(ConnectError::Io(e)) => describe_io_error(e, url),
@@ -436,10 +432,12 @@ mod tests {
 
     #[test]
     fn connect_failures_keep_their_own_words() {
-        let refused = SendRequestError::Connect(ConnectError::Io(
-            io::ErrorKind::ConnectionRefused.into(),
-        ));
-        assert_eq!(describe_send_failure(&refused, &url()), "connection refused");
+        let refused =
+            SendRequestError::Connect(ConnectError::Io(io::ErrorKind::ConnectionRefused.into()));
+        assert_eq!(
+            describe_send_failure(&refused, &url()),
+            "connection refused"
+        );
         let garbage = SendRequestError::Response(ParseError::Status);
         assert_eq!(
             describe_send_failure(&garbage, &url()),
