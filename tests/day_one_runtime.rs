@@ -37,7 +37,7 @@ const CONFIG: &str = "flowstate.yaml";
 
 /// Fast checks; two failures in a row make a host down, so one answer slowed past the timeout
 /// by a loaded machine is no outage.
-const FAST: &str = "interval: 100ms, timeout: 1s, failure_threshold: 2";
+const FAST: &str = "interval: 200ms, timeout: 200ms, failure_threshold: 2";
 
 // --- Helpers ----------------------------------------------------------------------------
 
@@ -317,5 +317,123 @@ fn a_suppressed_alert_is_logged_with_host_notifier_and_reason() {
     ] {
         assert!(line.contains(part), "{part:?} missing: {line}");
     }
+    assert_eq!(daemon.stop("TERM").code, Some(0), "{daemon}");
+}
+
+// --- Nothing outlives the daemon --------------------------------------------------------
+
+/// Hosts that go down at once, so their `down` events start that many notifier runs.
+const RUNS: usize = 30;
+
+/// A command notifier whose program appends its PID and its background child's PID to
+/// `pids`, and the event's id to `ids`, then waits for an hour. (`$$$$` is the shell's `$$`:
+/// the config reads `$$` as a literal `$`.)
+fn sleeping_command(pids: &Path, ids: &Path) -> String {
+    let script = format!(
+        "sleep 3600 & echo $! >> {pids}; echo $$$$ >> {pids}; echo $FLOWSTATE_EVENT_ID >> {ids}; wait",
+        pids = pids.display(),
+        ids = ids.display()
+    );
+    format!(
+        "  page: {{ type: command, command: [sh, -c, {script:?}], timeout: 1h }}\n",
+        script = script
+    )
+}
+
+/// How long a script check may run: longer than the shutdown waits for checks in flight, so
+/// the one running at SIGTERM is still running when the daemon ends what is left.
+const SCRIPT_TIMEOUT_S: u64 = 20;
+
+/// A script check that records its PID and its child's, then waits past its timeout. Its label
+/// is one whose first check comes within a second of the start (the phase of a host's schedule
+/// is a stable hash of its label).
+fn sleeping_check(pids: &Path) -> String {
+    let label = (0..)
+        .map(|i| format!("script-{i}"))
+        .find(|label| {
+            flowstate_config::host::stable_hash(label) % (SCRIPT_TIMEOUT_S * 1_000_000_000)
+                < 1_000_000_000
+        })
+        .unwrap_or_default();
+    let script = format!(
+        "sleep 3600 & echo $! >> {pids}; echo $$$$ >> {pids}; wait",
+        pids = pids.display()
+    );
+    format!(
+        "  - {{ label: {label}, type: script, command: [sh, -c, {script:?}], \
+         interval: {SCRIPT_TIMEOUT_S}s, timeout: {SCRIPT_TIMEOUT_S}s }}\n"
+    )
+}
+
+#[test]
+fn sigterm_ends_every_program_flowstate_started_and_the_next_start_runs_the_killed_events_again()
+{
+    let sandbox = Sandbox::new();
+    let pids = sandbox.path().join("notifier.pids");
+    let script_pids = sandbox.path().join("script.pids");
+    let ids = sandbox.path().join("ids");
+    let _cleanup = (KillListed(pids.clone()), KillListed(script_pids.clone()));
+    let refused = format!("http://127.0.0.1:{}/", closed_port());
+    let hosts: String = (0..RUNS)
+        .map(|i| http_host(&format!("h{i:02}"), &refused, ""))
+        .collect();
+    sandbox.write(
+        CONFIG,
+        &format!(
+            "server: {{ listen: \"127.0.0.1:0\" }}\n\
+             state: {{ path: state.db }}\n\
+             defaults: {{ {FAST}, alerts: [page] }}\n\
+             notifiers:\n{}\
+             hosts:\n{hosts}{}",
+            sleeping_command(&pids, &ids),
+            sleeping_check(&script_pids)
+        ),
+    );
+    let mut daemon = sandbox.daemon(CONFIG).start();
+    // Every notifier run and the script check: a leader and a child each.
+    let started = wait_for(DEADLINE, "every program is running", || {
+        let (notifier, script) = (pids_in(&pids), pids_in(&script_pids));
+        (notifier.len() >= 2 * RUNS && script.len() >= 2).then(|| [notifier, script].concat())
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"));
+    assert!(started.iter().all(|&pid| alive(pid)), "{started:?}");
+
+    assert_eq!(daemon.stop("TERM").code, Some(0), "{daemon}");
+    let survivors = wait_for(Duration::from_secs(10), "every program is gone", || {
+        let alive: Vec<u32> = started.iter().copied().filter(|&p| alive(p)).collect();
+        alive.is_empty().then_some(())
+    });
+    if let Err(timed_out) = survivors {
+        let alive: Vec<u32> = started.iter().copied().filter(|&p| alive(p)).collect();
+        panic!(
+            "{timed_out}: {} of {} still running: {alive:?}\n{daemon}",
+            alive.len(),
+            started.len()
+        );
+    }
+
+    // At-least-once: the killed runs' events were not delivered, so they run again.
+    let first: BTreeSet<String> = std::fs::read_to_string(&ids)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(first.len(), RUNS, "{first:?}");
+    let mut daemon = sandbox.daemon(CONFIG).start();
+    wait_until(DEADLINE, "the killed events run again", || {
+        let again = std::fs::read_to_string(&ids).unwrap_or_default();
+        again.lines().count() >= 2 * RUNS
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"));
+    let all: Vec<String> = std::fs::read_to_string(&ids)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let again: BTreeSet<String> = all[RUNS..].iter().cloned().collect();
+    assert_eq!(again, first, "the same events, with the same ids");
+    daemon.wait_for_log("the resumed events are announced", |l| {
+        l.contains("resuming delivery of events left undelivered")
+    });
     assert_eq!(daemon.stop("TERM").code, Some(0), "{daemon}");
 }

@@ -43,7 +43,7 @@ pub struct Track {
 pub enum Decision {
     /// Deliver it now.
     Send,
-    /// Do not deliver it; the reason is logged at debug level.
+    /// Do not deliver it; the reason is logged (info) with the host and notifier.
     Suppress(&'static str),
     /// The cooldown holds it until then; [`release_held`] decides at that time.
     Hold { until: SystemTime },

@@ -31,6 +31,11 @@ use crate::store::{
 /// How long shutdown waits for attempts in flight before it stops the system.
 const FLUSH_GRACE: Duration = Duration::from_secs(2);
 
+/// How long shutdown waits, after killing the programs still running (command notifiers,
+/// script checks), for their runs to reap them. SIGKILL is not refused; this only bounds a
+/// process stuck in the kernel.
+const END_GRACE: Duration = Duration::from_secs(2);
+
 pub struct AlertRouter {
     notifiers: HashMap<Arc<str>, Route>,
     /// What each notifier was told about each host: the memory of cooldowns and reminders.
@@ -49,6 +54,9 @@ pub struct AlertRouter {
     retry_timer: Option<(Instant, SpawnHandle)>,
     /// Attempts running now; shared with the shutdown flush, which waits for them.
     in_flight: Rc<Cell<usize>>,
+    /// Set by the shutdown flush once its grace is over: what fails now was cut short, not
+    /// refused, and stays queued; no new attempt starts.
+    ending: Rc<Cell<bool>>,
     store: Option<Addr<Store>>,
     metrics: Arc<Metrics>,
 }
@@ -79,6 +87,7 @@ impl AlertRouter {
             outbox: Outbox::default(),
             retry_timer: None,
             in_flight: Rc::new(Cell::new(0)),
+            ending: Rc::new(Cell::new(false)),
             store,
             metrics,
         };
@@ -190,8 +199,10 @@ impl AlertRouter {
         match decision {
             Decision::Send => self.dispatch(name, event.clone(), ctx),
             Decision::Suppress(why) => {
+                // Counted and said, at the level transitions are logged: a receiver that hears
+                // nothing of a real change must be explainable from the log alone.
                 self.metrics.record_alert(name, AlertResult::Suppressed);
-                log::debug!(notifier = &**name, host = event.host.as_str(), event = event.event.as_str(), why; "alert suppressed");
+                log::info!(notifier = &**name, host = event.host.as_str(), event = event.event.as_str(), id = event.id.as_str(), reason = why; "alert suppressed");
             }
             Decision::Hold { until } => {
                 self.metrics.record_alert(name, AlertResult::Suppressed);
@@ -346,6 +357,9 @@ impl AlertRouter {
 
     /// Starts every attempt that may start now, and arms the timer for the next retry.
     fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.ending.get() {
+            return;
+        }
         for (name, event) in self.outbox.take_ready(Instant::now()) {
             let Some(route) = self.notifiers.get_mut(&name) else {
                 continue;
@@ -397,6 +411,14 @@ impl AlertRouter {
             // Removed by a reload while this attempt ran: its queue and series are gone, and
             // nothing about it may come back.
             log::debug!(notifier = &**name, host, id = event.id.as_str(); "an attempt of a removed notifier ended");
+            return;
+        }
+        if let (Err(error), true) = (&result, self.ending.get()) {
+            // Ended by the shutdown (a command notifier's program killed with its group): not
+            // the receiver's doing, so neither a failure nor a retry; the event stays queued,
+            // and with a state store it is attempted again at the next start.
+            self.outbox.release(name, host, &event.id);
+            log::info!(notifier = &**name, host, event = event.event.as_str(), id = event.id.as_str(), error = error.message.as_str(); "alert attempt cut short by the shutdown; the event stays queued");
             return;
         }
         match result {
@@ -549,6 +571,24 @@ impl Handler<UseNotifiers> for AlertRouter {
     }
 }
 
+/// Kills every program still running and waits (up to [`END_GRACE`]) until each run has reaped
+/// its own.
+async fn end_programs() {
+    let ended = crate::process::end_all();
+    if ended == 0 {
+        return;
+    }
+    log::info!(programs = ended; "stopping: ending programs still running (command notifiers, script checks) with their process groups");
+    let deadline = Instant::now() + END_GRACE;
+    while crate::process::unfinished() > 0 && Instant::now() < deadline {
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    let left = crate::process::unfinished();
+    if left > 0 {
+        log::warn!(programs = left; "programs killed at shutdown were not reaped in time; they end with the process");
+    }
+}
+
 impl Handler<FlushNotifiers> for AlertRouter {
     type Result = ResponseActFuture<Self, ()>;
 
@@ -556,12 +596,18 @@ impl Handler<FlushNotifiers> for AlertRouter {
     /// waiting stays in the store for the next start; without a store it is logged as lost.
     fn handle(&mut self, _: FlushNotifiers, _: &mut Context<Self>) -> Self::Result {
         let in_flight = self.in_flight.clone();
+        let ending = self.ending.clone();
         let store = self.store.clone();
         let wait = async move {
             let deadline = Instant::now() + FLUSH_GRACE;
             while in_flight.get() > 0 && Instant::now() < deadline {
                 actix_rt::time::sleep(Duration::from_millis(20)).await;
             }
+            // Nothing flowstate started may outlive it: programs still running (command
+            // notifiers here, script checks on the hosts' threads, which the Supervisor stopped
+            // waiting for) are killed with their process groups, and reaped before the exit.
+            ending.set(true);
+            end_programs().await;
             // Every event queued so far has its outbox write sent; once the store answers
             // this, those writes (and the deletions of delivered ones) are on disk.
             if let Some(store) = store {

@@ -231,6 +231,14 @@ impl Outbox {
         Some(AfterFailure::RetryAt(at))
     }
 
+    /// The attempt at `host`'s head (event `id`) was cut short by the shutdown: it is no
+    /// longer in flight, and stays at the head of its queue, its attempts uncounted.
+    pub fn release(&mut self, notifier: &Arc<str>, host: &str, id: &str) {
+        if self.head_is(notifier, host, id) {
+            self.finish(notifier, host);
+        }
+    }
+
     /// The earliest instant a waiting retry becomes due.
     pub fn next_due(&self) -> Option<Instant> {
         self.queues
@@ -445,6 +453,21 @@ mod tests {
         );
         assert_eq!(outbox.next_due(), Some(at));
         assert_eq!(ids(&outbox.take_ready(at)), ["1"]);
+    }
+
+    #[test]
+    fn an_attempt_cut_short_stays_at_the_head_uncounted() {
+        let n: Arc<str> = Arc::from("hook");
+        let mut outbox = Outbox::default();
+        outbox.push(&n, Pending::new(event("a", "1"), SystemTime::now(), true));
+        outbox.push(&n, Pending::new(event("a", "2"), SystemTime::now(), true));
+        outbox.take_ready(Instant::now());
+        outbox.release(&n, "a", "1");
+        assert_eq!(outbox.in_flight(), 0);
+        assert_eq!(outbox.pending("hook"), 2);
+        let head: Vec<&Pending> = outbox.all().map(|(_, p)| p).collect();
+        assert_eq!((head[0].event.id.as_str(), head[0].attempts), ("1", 0));
+        assert_eq!(ids(&outbox.take_ready(Instant::now())), ["1"]);
     }
 
     #[test]
