@@ -366,8 +366,7 @@ fn sleeping_check(pids: &Path) -> String {
 }
 
 #[test]
-fn sigterm_ends_every_program_flowstate_started_and_the_next_start_runs_the_killed_events_again()
-{
+fn sigterm_ends_every_program_flowstate_started_and_the_next_start_runs_the_killed_events_again() {
     let sandbox = Sandbox::new();
     let pids = sandbox.path().join("notifier.pids");
     let script_pids = sandbox.path().join("script.pids");

@@ -59,8 +59,11 @@ pub fn decide(
 ) -> Decision {
     match event.event {
         EventKind::Down | EventKind::Degraded => {
-            if track.told == Some(event.status) {
-                // Back to what the receiver already believes (down -> held degraded -> down).
+            // Back to what the receiver already believes (down -> held degraded -> down). Not
+            // after an `up`: a receiver told of the recovery would have been told `up`, so a
+            // record saying otherwise is stale (a write the store lost, state restored without
+            // its record), and a real outage is worth a duplicate rather than silence.
+            if track.told == Some(event.status) && event.previous != Status::Up {
                 track.held = None;
                 return Decision::Suppress("the notifier already knows this status");
             }
@@ -271,6 +274,19 @@ mod tests {
             Decision::Suppress("the notifier already knows this status")
         );
         assert_eq!(track.held, None);
+    }
+
+    #[test]
+    fn a_stale_record_of_a_down_never_silences_the_next_outage() {
+        // What a restart found: told `down`, though the receiver heard the `up` (the store
+        // failed to save it) or the host's recovery was never an event (restored as unknown).
+        let n = notifier("");
+        let mut track = Track {
+            told: Some(Status::Down),
+            ..Track::default()
+        };
+        assert_eq!(decide(&n, &mut track, &down(), at(0)), Decision::Send);
+        assert_eq!(track.told, Some(Status::Down));
     }
 
     #[test]

@@ -25,11 +25,17 @@ use crate::model::Status;
 use crate::notify::{self, DeliveryError, Notifier};
 use crate::outbox::{AfterFailure, Outbox, Pending};
 use crate::store::{
-    AwaitStoreWrites, ForgetDelivery, Restored, SaveAlertTrack, SaveDelivery, Store, StoredDelivery,
+    AwaitStoreWrites, Restored, SaveAlertState, Store, StoreRecreated, StoredDelivery, StoredTrack,
+    SubscribeToStore,
 };
+use crate::unsaved::{self, Unsaved};
 
 /// How long shutdown waits for attempts in flight before it stops the system.
 const FLUSH_GRACE: Duration = Duration::from_secs(2);
+
+/// How soon a batch for the state store that failed is tried again (the store itself opens a
+/// broken file at most every 10 s).
+const WRITE_RETRY: Duration = Duration::from_secs(2);
 
 /// How long shutdown waits, after killing the programs still running (command notifiers,
 /// script checks), for their runs to reap them. SIGKILL is not refused; this only bounds a
@@ -58,6 +64,11 @@ pub struct AlertRouter {
     /// refused, and stays queued; no new attempt starts.
     ending: Rc<Cell<bool>>,
     store: Option<Addr<Store>>,
+    /// What the store does not have yet (see [`crate::unsaved`]), the one batch of it being
+    /// written, and the timer that tries a failed batch again.
+    unsaved: Unsaved,
+    writing: bool,
+    write_retry: Option<SpawnHandle>,
     metrics: Arc<Metrics>,
 }
 
@@ -66,7 +77,10 @@ struct Route {
     notifier: Box<dyn Notifier>,
 }
 
-type TrackKey = (Arc<str>, String);
+type TrackKey = unsaved::TrackKey;
+
+/// A notifier, a host and an event id: where an event waits in the outbox.
+type QueuedEvent = (Arc<str>, String, String);
 
 impl AlertRouter {
     /// A router for `configs`; `store` mirrors the outbox and tracks when `state.path` is set,
@@ -89,6 +103,9 @@ impl AlertRouter {
             in_flight: Rc::new(Cell::new(0)),
             ending: Rc::new(Cell::new(false)),
             store,
+            unsaved: Unsaved::default(),
+            writing: false,
+            write_retry: None,
             metrics,
         };
         router.use_notifiers(configs);
@@ -314,34 +331,22 @@ impl AlertRouter {
         }
         self.save_track(&key);
         self.schedule_track(key, &config, ctx);
+        self.write_store(ctx);
     }
 
     /// Queues an event for delivery: stored first (when there is a store), then attempted.
+    /// The caller sends the store's batch once it has also marked what the notifier was told,
+    /// so both are on disk before the first attempt (a SIGKILL right after it then leaves a
+    /// record that keeps the next start from alerting again).
     fn dispatch(&mut self, name: &Arc<str>, event: AlertEvent, ctx: &mut Context<Self>) {
         let created = SystemTime::now();
-        let Some(store) = self.store.clone() else {
+        if self.store.is_none() {
             self.queue(name, Pending::new(event, created, true));
             self.pump(ctx);
             return;
-        };
-        let id = event.id.clone();
-        let host = event.host.clone();
-        self.queue(name, Pending::new(event.clone(), created, false));
-        let save = store.send(SaveDelivery(StoredDelivery {
-            notifier: name.clone(),
-            event,
-            created,
-        }));
-        let name = name.clone();
-        ctx.spawn(save.into_actor(self).map(move |saved, router, ctx| {
-            // Stored or not, it is attempted: a broken store must not stop alerts (the
-            // store logged and counted its failure).
-            if let Err(e) = saved {
-                log::error!(notifier = &*name, id = id.as_str(), error = e.to_string().as_str(); "could not reach the state store; delivering without it");
-            }
-            router.outbox.mark_stored(&name, &host, &id);
-            router.pump(ctx);
-        }));
+        }
+        self.unsaved.delivery((name.clone(), event.id.clone()));
+        self.queue(name, Pending::new(event, created, false));
     }
 
     /// Puts one event in the outbox; a full queue drops its oldest, loudly.
@@ -478,32 +483,111 @@ impl AlertRouter {
         }
         self.metrics
             .set_outbox_pending(name, self.outbox.pending(name));
+        self.write_store(ctx);
         self.pump(ctx);
     }
 
-    fn forget_stored(&self, name: &Arc<str>, id: &str) {
-        if let Some(store) = &self.store {
-            store.do_send(ForgetDelivery {
-                notifier: name.clone(),
-                id: id.to_string(),
-            });
+    /// The event is done with: it leaves the store with the next batch.
+    fn forget_stored(&mut self, name: &Arc<str>, id: &str) {
+        if self.store.is_some() {
+            self.unsaved.forget((name.clone(), id.to_string()));
         }
     }
 
-    fn save_track(&self, key: &TrackKey) {
-        let Some(store) = &self.store else {
+    /// What the notifier was told about the host changed: saved with the next batch.
+    fn save_track(&mut self, key: &TrackKey) {
+        if self.store.is_some() {
+            self.unsaved.track(key.clone());
+        }
+    }
+
+    /// Sends what the store does not have yet, as one batch, unless one is being written
+    /// (its answer sends the rest). A failed batch stays unsaved and is tried again after
+    /// [`WRITE_RETRY`], so nothing a full disk refused is lost once it has room again.
+    fn write_store(&mut self, ctx: &mut Context<Self>) {
+        let Some(store) = self.store.clone() else {
             return;
         };
-        let track = self
-            .tracks
-            .get(key)
-            .filter(|t| **t != Track::default())
-            .and_then(|t| serde_json::to_string(t).ok());
-        store.do_send(SaveAlertTrack {
-            notifier: key.0.clone(),
-            host: key.1.clone(),
-            track,
+        if self.writing || self.unsaved.is_empty() {
+            return;
+        }
+        let (batch, message, deliveries) = self.make_batch();
+        self.writing = true;
+        let write = store.send(message);
+        ctx.spawn(write.into_actor(self).map(move |answer, router, ctx| {
+            router.writing = false;
+            let saved = match answer {
+                Ok(Ok(())) => true,
+                // The store logged and counted its failure.
+                Ok(Err(_)) => false,
+                Err(e) => {
+                    log::error!(error = e.to_string().as_str(); "could not reach the state store");
+                    false
+                }
+            };
+            // Stored or not, an event is attempted: a broken store must not stop alerts. One
+            // that failed to store stays unsaved and is stored by a later batch.
+            for (name, host, id) in deliveries {
+                router.outbox.mark_stored(&name, &host, &id);
+            }
+            match router.unsaved.written(&batch, saved) {
+                unsaved::Outcome::Recovered { failed_batches } => {
+                    log::info!(failed_batches; "the state store takes writes again: what failed to save (events, what notifiers were told) is saved now");
+                }
+                unsaved::Outcome::Failed => router.arm_write_retry(ctx),
+                unsaved::Outcome::Saved => {}
+            }
+            if saved {
+                // What changed while this batch was out.
+                router.write_store(ctx);
+            }
+            router.pump(ctx);
+        }));
+    }
+
+    fn arm_write_retry(&mut self, ctx: &mut Context<Self>) {
+        if self.write_retry.is_some() {
+            return;
+        }
+        let handle = ctx.run_later(WRITE_RETRY, |router, ctx| {
+            router.write_retry = None;
+            router.write_store(ctx);
         });
+        self.write_retry = Some(handle);
+    }
+
+    /// Everything unsaved now, as the store's batch from memory, with the events in it (to be
+    /// released for their first attempt once the store answered).
+    fn make_batch(&self) -> (unsaved::Batch, SaveAlertState, Vec<QueuedEvent>) {
+        let batch = self.unsaved.batch();
+        let mut message = SaveAlertState::default();
+        let mut deliveries = Vec::new();
+        for ((name, id), _) in &batch.deliveries {
+            // Not queued any more: it was forgotten too, which this batch writes.
+            if let Some(pending) = self.outbox.find(name, id) {
+                message.deliveries.push(StoredDelivery {
+                    notifier: name.clone(),
+                    event: pending.event.clone(),
+                    created: pending.created,
+                });
+                deliveries.push((name.clone(), pending.event.host.clone(), id.clone()));
+            }
+        }
+        message.forgotten = batch.forgotten.iter().map(|(key, _)| key.clone()).collect();
+        message.tracks = batch
+            .tracks
+            .iter()
+            .map(|((notifier, host), _)| StoredTrack {
+                notifier: notifier.clone(),
+                host: host.clone(),
+                track: self
+                    .tracks
+                    .get(&(notifier.clone(), host.clone()))
+                    .filter(|t| **t != Track::default())
+                    .and_then(|t| serde_json::to_string(t).ok()),
+            })
+            .collect();
+        (batch, message, deliveries)
     }
 }
 
@@ -511,6 +595,11 @@ impl Actor for AlertRouter {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(store) = &self.store {
+            store.do_send(SubscribeToStore(ctx.address().recipient()));
+        }
+        // Events dropped while restoring leave the store now.
+        self.write_store(ctx);
         // Restored tracks may owe a reminder or a held event; restored events are due now.
         let keys: Vec<TrackKey> = self.tracks.keys().cloned().collect();
         for key in keys {
@@ -552,6 +641,25 @@ impl Handler<HostStatusChanged> for AlertRouter {
                 self.save_track(&key);
             }
         }
+        self.write_store(ctx);
+    }
+}
+
+impl Handler<StoreRecreated> for AlertRouter {
+    type Result = ();
+
+    /// The store's file was lost and a new one opened: every track and every queued event go
+    /// into it, not just what changed.
+    fn handle(&mut self, _: StoreRecreated, ctx: &mut Context<Self>) {
+        let tracks: Vec<TrackKey> = self.tracks.keys().cloned().collect();
+        let deliveries: Vec<unsaved::DeliveryKey> = self
+            .outbox
+            .all()
+            .map(|(name, pending)| (name.clone(), pending.event.id.clone()))
+            .collect();
+        log::info!(tracks = tracks.len(), events = deliveries.len(); "writing every alert track and undelivered event into the new state store file");
+        self.unsaved.everything(tracks, deliveries);
+        self.write_store(ctx);
     }
 }
 
@@ -597,8 +705,7 @@ impl Handler<FlushNotifiers> for AlertRouter {
     fn handle(&mut self, _: FlushNotifiers, _: &mut Context<Self>) -> Self::Result {
         let in_flight = self.in_flight.clone();
         let ending = self.ending.clone();
-        let store = self.store.clone();
-        let wait = async move {
+        let grace = async move {
             let deadline = Instant::now() + FLUSH_GRACE;
             while in_flight.get() > 0 && Instant::now() < deadline {
                 actix_rt::time::sleep(Duration::from_millis(20)).await;
@@ -608,36 +715,68 @@ impl Handler<FlushNotifiers> for AlertRouter {
             // waiting for) are killed with their process groups, and reaped before the exit.
             ending.set(true);
             end_programs().await;
-            // Every event queued so far has its outbox write sent; once the store answers
-            // this, those writes (and the deletions of delivered ones) are on disk.
-            if let Some(store) = store {
-                if let Err(e) = store.send(AwaitStoreWrites).await {
-                    log::error!(error = e.to_string().as_str(); "could not reach the state store at shutdown");
-                }
-            }
         };
-        Box::pin(wait.into_actor(self).map(|_, router, _| {
-            for (name, route) in &mut router.notifiers {
-                if let Err(e) = route.notifier.flush() {
-                    log::error!(notifier = &**name, error = e.as_str(); "flushing notifier failed");
-                }
+        Box::pin(
+            grace
+                .into_actor(self)
+                .then(|_, router, _| {
+                    // The last batch: everything still unsaved (a batch in flight may hold
+                    // part of it; this one has the newest versions, and writes are idempotent).
+                    // Once the store answers `AwaitStoreWrites`, all of it is on disk.
+                    let store = router.store.clone();
+                    let last = (!router.unsaved.is_empty()).then(|| router.make_batch());
+                    async move {
+                        let store = store?;
+                        let saved = match last {
+                            Some((batch, message, _)) => {
+                                Some((batch, matches!(store.send(message).await, Ok(Ok(())))))
+                            }
+                            None => None,
+                        };
+                        if let Err(e) = store.send(AwaitStoreWrites).await {
+                            log::error!(error = e.to_string().as_str(); "could not reach the state store at shutdown");
+                        }
+                        saved
+                    }
+                    .into_actor(router)
+                })
+                .map(|last, router, _| {
+                    if let Some((batch, saved)) = last {
+                        router.unsaved.written(&batch, saved);
+                    }
+                    if !router.unsaved.is_empty() {
+                        let (tracks, events, deletions) = router.unsaved.counts();
+                        log::error!(tracks, events, deletions; "the state store did not take the alert state at shutdown: after the next start a notifier may hear a change again, and an event may be sent twice");
+                    }
+                    router.flush_notifiers();
+                }),
+        )
+    }
+}
+
+impl AlertRouter {
+    /// Syncs the notifiers' files, and says what is left undelivered and where it is kept.
+    fn flush_notifiers(&mut self) {
+        for (name, route) in &mut self.notifiers {
+            if let Err(e) = route.notifier.flush() {
+                log::error!(notifier = &**name, error = e.as_str(); "flushing notifier failed");
             }
-            let waiting: Vec<(Arc<str>, String, String)> = router
-                .outbox
-                .all()
-                .map(|(n, p)| (n.clone(), p.event.id.clone(), p.event.host.clone()))
-                .collect();
-            if waiting.is_empty() {
-                return;
+        }
+        let waiting: Vec<(Arc<str>, String, String)> = self
+            .outbox
+            .all()
+            .map(|(n, p)| (n.clone(), p.event.id.clone(), p.event.host.clone()))
+            .collect();
+        if waiting.is_empty() {
+            return;
+        }
+        if self.store.is_some() {
+            log::info!(events = waiting.len(); "undelivered alert events are kept in the state store for the next start");
+        } else {
+            for (notifier, id, host) in &waiting {
+                log::error!(notifier = &**notifier, id = id.as_str(), host = host.as_str(); "alert event lost at shutdown: undelivered and no state.path to keep it");
             }
-            if router.store.is_some() {
-                log::info!(events = waiting.len(); "undelivered alert events are kept in the state store for the next start");
-            } else {
-                for (notifier, id, host) in &waiting {
-                    log::error!(notifier = &**notifier, id = id.as_str(), host = host.as_str(); "alert event lost at shutdown: undelivered and no state.path to keep it");
-                }
-            }
-        }))
+        }
     }
 }
 

@@ -11,7 +11,8 @@
 //! - [`host`]: one HostActor per host, with its schedule.
 //! - [`state_registry`]: all runtime state; thresholds; emits transitions.
 //! - [`alert_router`], [`alert_policy`], [`outbox`], [`event`] and [`notify`]: from
-//!   transitions to delivered alert events (cooldowns, reminders, retries).
+//!   transitions to delivered alert events (cooldowns, reminders, retries); [`unsaved`]: what
+//!   of the router's state the store does not have yet.
 //! - [`api`]: the HTTP API.
 //! - [`process`]: running a program in its own process group, killed whole on timeout.
 //! - [`tls`]: the TLS client settings every HTTPS request uses.
@@ -47,3 +48,4 @@ pub mod state_registry;
 pub mod store;
 pub mod supervisor;
 pub mod tls;
+pub mod unsaved;

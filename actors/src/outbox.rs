@@ -121,6 +121,16 @@ impl Outbox {
         dropped
     }
 
+    /// The waiting event `id` of `notifier`, if it is queued.
+    pub fn find(&self, notifier: &str, id: &str) -> Option<&Pending> {
+        self.queues
+            .get(notifier)?
+            .hosts
+            .values()
+            .flatten()
+            .find(|p| p.event.id == id)
+    }
+
     /// The store has the event: it may be attempted.
     pub fn mark_stored(&mut self, notifier: &str, host: &str, id: &str) {
         if let Some(p) = self

@@ -19,7 +19,10 @@ use crate::messages::{
 };
 use crate::metrics::{HostMetrics, Metrics};
 use crate::model::{rfc3339, CheckResult, Status};
-use crate::store::{HostStatesSaved, SaveHostStates, Store, StoredHost, StoredResult};
+use crate::store::{
+    HostStatesSaved, SaveHostStates, Store, StoreRecreated, StoredHost, StoredResult,
+    SubscribeToStore,
+};
 
 /// How often changed host state is written to the state store: one transaction per second
 /// however many hosts there are.
@@ -365,14 +368,19 @@ impl StateRegistry {
     }
 
     /// Sends the next batch to the store unless one is still being written; a failed batch's
-    /// hosts are saved again with the next one.
+    /// hosts and results are saved again with the next one. With nothing to save, an empty
+    /// batch still goes: the store checks on it that its file was not deleted.
     fn save(&mut self, ctx: &mut Context<Self>) {
         if self.saving {
             return;
         }
-        let (Some(store), Some(mut batch)) = (self.store.clone(), self.take_batch()) else {
+        let Some(store) = self.store.clone() else {
             return;
         };
+        let mut batch = self.take_batch().unwrap_or_else(|| SaveHostStates {
+            history_limit: self.history_limit,
+            ..SaveHostStates::default()
+        });
         batch.reply_to = Some(ctx.address().recipient());
         self.saving = true;
         store.do_send(batch);
@@ -405,6 +413,38 @@ impl StateRegistry {
 
 impl Actor for StateRegistry {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(store) = &self.store {
+            store.do_send(SubscribeToStore(ctx.address().recipient()));
+        }
+    }
+}
+
+impl Handler<StoreRecreated> for StateRegistry {
+    type Result = ();
+
+    /// The store's file was lost and a new one opened: every host and its whole history go
+    /// into it with the next save, not just what changed.
+    fn handle(&mut self, _: StoreRecreated, _: &mut Context<Self>) {
+        let mut results = Vec::new();
+        for (label, state) in &self.states {
+            self.dirty.insert(label.clone());
+            // The newest result is the host's check number `checks`; older ones count down.
+            let newest = state.history.len() as u64;
+            for (index, result) in state.history.iter().enumerate() {
+                results.push(StoredResult {
+                    label: label.clone(),
+                    seq: state.checks.saturating_sub(newest - 1 - index as u64),
+                    result: result.clone(),
+                });
+            }
+        }
+        log::info!(hosts = self.states.len(), results = results.len(); "writing every host's state and history into the new state store file");
+        // The histories hold every unsaved result that is still kept.
+        self.unsaved_results = results;
+        self.unsaved_results.truncate(MAX_UNSAVED_RESULTS);
+    }
 }
 
 impl Handler<SaveChangedState> for StateRegistry {
@@ -423,6 +463,12 @@ impl Handler<HostStatesSaved> for StateRegistry {
         if !outcome.saved {
             self.dirty.extend(outcome.hosts);
             self.forgotten.extend(outcome.removed);
+            // Older than those gathered since: they go first, and the newest are kept at the cap.
+            let mut results = outcome.results;
+            results.append(&mut self.unsaved_results);
+            let excess = results.len().saturating_sub(MAX_UNSAVED_RESULTS);
+            results.drain(..excess);
+            self.unsaved_results = results;
         }
     }
 }
@@ -632,8 +678,12 @@ impl Handler<AwaitPendingResults> for StateRegistry {
 impl Handler<PersistState> for StateRegistry {
     type Result = ResponseActFuture<Self, ()>;
 
-    /// Writes everything not yet saved and answers when the store has it (shutdown).
+    /// Writes everything not yet saved and answers when the store has it (shutdown). Every
+    /// host's counters go, not just the changed ones: a batch still out may yet fail.
     fn handle(&mut self, _: PersistState, _: &mut Context<Self>) -> Self::Result {
+        if self.store.is_some() {
+            self.dirty.extend(self.states.keys().cloned());
+        }
         let batch = self.take_batch();
         let (Some(store), Some(batch)) = (self.store.clone(), batch) else {
             return Box::pin(actix::fut::ready(()));

@@ -89,10 +89,7 @@ async fn end_all_kills_every_running_program_and_its_group_and_starts_nothing_af
     assert_eq!(process::end_all(), 5);
     for run in runs {
         let outcome = run.await.expect("the run did not panic");
-        assert!(
-            matches!(outcome, Err(RunError::Interrupted)),
-            "{outcome:?}"
-        );
+        assert!(matches!(outcome, Err(RunError::Interrupted)), "{outcome:?}");
     }
     assert!(
         started.elapsed() < Duration::from_secs(5),
