@@ -855,6 +855,89 @@ mod tests {
         assert!(error.contains("newer flowstate"), "{error}");
     }
 
+    /// Counts the `StoreRecreated` it is told.
+    struct Writer(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Actor for Writer {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<StoreRecreated> for Writer {
+        type Result = ();
+
+        fn handle(&mut self, _: StoreRecreated, _: &mut Context<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn one_host_batch() -> SaveHostStates {
+        SaveHostStates {
+            hosts: vec![host("api", Status::Down, 3)],
+            results: vec![StoredResult {
+                label: Arc::from("api"),
+                seq: 3,
+                result: result(3),
+            }],
+            history_limit: 10,
+            ..SaveHostStates::default()
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_file_deleted_while_open_is_noticed_recreated_and_its_writers_told() {
+        let db = TempDb::new("deleted");
+        let metrics = Arc::new(Metrics::new());
+        let mut store = Store::new(db.0.clone(), metrics.clone(), None);
+        let told = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        store.writers.push(Writer(told.clone()).start().recipient());
+        store
+            .write(&["save_hosts"], |c| save_hosts(c, &one_host_batch()))
+            .expect("the first write");
+        std::fs::remove_file(&db.0).expect("delete the file");
+
+        // The next write goes into a new file, not the deleted one.
+        store
+            .write(&["save_hosts"], |c| {
+                save_hosts(c, &SaveHostStates::default())
+            })
+            .expect("a write after the deletion");
+        assert!(db.0.exists(), "the file was not created again");
+        assert!(metrics
+            .render()
+            .contains("flowstate_state_store_errors_total{operation=\"recreate\"} 1"));
+        // Told once, after the new file is open: they write their whole state into it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while told.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "the writers were not told");
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        store
+            .write(&["save_hosts"], |c| save_hosts(c, &one_host_batch()))
+            .expect("the refill");
+        drop(store);
+        let restored = Store::load(&db.0, 10).expect("the new file reads");
+        assert_eq!(restored.hosts.len(), 1);
+        assert_eq!(restored.hosts[0].history.len(), 1);
+        assert_eq!(told.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_current_store_opens_without_writing() {
+        // Opening must not need a write: a store on a full disk (or one another process is
+        // writing) still opens, so what is unsaved is retried as soon as there is room.
+        let db = TempDb::new("reopen");
+        drop(open(&db.0).expect("create"));
+        let writer = Connection::open(&db.0).expect("a second connection");
+        writer
+            .execute_batch("BEGIN IMMEDIATE")
+            .expect("hold the write lock");
+        let started = Instant::now();
+        let reopened = open(&db.0);
+        assert!(reopened.is_ok(), "{:?}", reopened.err());
+        assert!(started.elapsed() < BUSY_TIMEOUT, "{:?}", started.elapsed());
+        writer.execute_batch("ROLLBACK").expect("release the lock");
+    }
+
     #[test]
     fn a_store_that_cannot_open_counts_the_failure_and_waits_before_retrying() {
         let metrics = Arc::new(Metrics::new());
