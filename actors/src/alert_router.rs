@@ -346,7 +346,13 @@ impl AlertRouter {
             return;
         }
         self.unsaved.delivery((name.clone(), event.id.clone()));
-        self.queue(name, Pending::new(event, created, false));
+        // While the store is failing, waiting for it would only delay the alert: it is
+        // attempted at once and stored by a later batch.
+        let failing = self.unsaved.failing();
+        self.queue(name, Pending::new(event, created, failing));
+        if failing {
+            self.pump(ctx);
+        }
     }
 
     /// Puts one event in the outbox; a full queue drops its oldest, loudly.

@@ -27,8 +27,10 @@ pub struct Unsaved {
     forgotten: BTreeMap<DeliveryKey, u64>,
     /// Bumped on every change, so a batch knows whether it holds a key's latest version.
     version: u64,
-    /// Batches that failed since the store last took one: a recovery is said once.
+    /// Batches that failed since everything was last saved: a recovery is said once.
     failed_batches: u64,
+    /// Whether the last batch failed.
+    last_failed: bool,
 }
 
 /// The keys one batch writes, with the versions it holds.
@@ -100,6 +102,11 @@ impl Unsaved {
         self.tracks.is_empty() && self.deliveries.is_empty() && self.forgotten.is_empty()
     }
 
+    /// The last batch failed: the store is not taking writes now.
+    pub fn failing(&self) -> bool {
+        self.last_failed
+    }
+
     /// How much is waiting: (tracks, events to store, events to forget).
     pub fn counts(&self) -> (usize, usize, usize) {
         (
@@ -126,6 +133,7 @@ impl Unsaved {
     /// The store answered `batch`. Saved: its keys leave, unless changed again since it was
     /// made (then the newer version waits for the next batch). Failed: everything stays.
     pub fn written(&mut self, batch: &Batch, saved: bool) -> Outcome {
+        self.last_failed = !saved;
         if !saved {
             self.failed_batches += 1;
             return Outcome::Failed;
@@ -166,6 +174,7 @@ mod tests {
         let first = unsaved.batch();
         assert_eq!(unsaved.written(&first, false), Outcome::Failed);
         assert!(!unsaved.is_empty(), "a failed write is not forgotten");
+        assert!(unsaved.failing());
         let again = unsaved.batch();
         assert_eq!(
             again.tracks, first.tracks,
@@ -176,6 +185,7 @@ mod tests {
             Outcome::Recovered { failed_batches: 1 }
         );
         assert!(unsaved.is_empty());
+        assert!(!unsaved.failing());
         // Said once: the next saved batch is an ordinary one.
         unsaved.track(key("audit", "api"));
         let next = unsaved.batch();
