@@ -242,7 +242,16 @@ fn a_server_that_closes_without_answering_reads_as_closed_before_any_response() 
 #[test]
 fn an_events_at_is_when_the_transition_was_decided_not_when_its_check_started() {
     const DELAY: Duration = Duration::from_millis(1500);
-    let target = TestServer::always(Response::status(503).delay_headers(DELAY));
+    // When each request arrived, by the server's clock: its check began before that, and its
+    // verdict came after the delayed answer.
+    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = arrivals.clone();
+    let target = TestServer::start(move |_, _| {
+        if let Ok(mut seen) = seen.lock() {
+            seen.push(SystemTime::now());
+        }
+        Response::status(503).delay_headers(DELAY)
+    });
     let sandbox = Sandbox::new();
     sandbox.write(
         CONFIG,
@@ -261,26 +270,32 @@ fn an_events_at_is_when_the_transition_was_decided_not_when_its_check_started() 
     let events = wait_for_events(&sandbox, &daemon, ALERTS, 1);
     let down = &events[0];
     assert_eq!(down["event"], "down", "{down}");
-    let host = daemon.wait_for_status("slow", "down");
-    // The first check decided (`failure_threshold: 1`); later ones may have run since.
-    let check = &host["history"][0];
-    let started = timestamp(&check["at"]);
+    let asked = arrivals.lock().map(|a| a.first().copied()).ok().flatten();
+    let asked = asked.expect("the target was asked");
     let at = timestamp(&down["at"]);
-    // Both are cut to milliseconds: allow the one the cut may take.
+    // `at` is cut to milliseconds: allow the one the cut may take.
     assert!(
-        at + Duration::from_millis(1) >= started + DELAY,
-        "the event's at {} is before the deciding check ended (it started {}, took {} ms)",
+        at + Duration::from_millis(1) >= asked + DELAY,
+        "the event's at {} is before the deciding check could end: asked at {}, answered {} ms later",
         down["at"],
-        check["at"],
-        check["latency_ms"]
+        humantime::format_rfc3339_millis(asked),
+        DELAY.as_millis()
     );
     assert_eq!(down["since"], down["at"], "a fresh transition: {down}");
-    assert_eq!(host["since"], down["at"], "the API agrees: {host}");
+    // The API and the log agree: the deciding check is dated the same, and the transition is
+    // logged then, not before.
+    let host = daemon.wait_for_status("slow", "down");
+    assert_eq!(host["since"], down["at"], "{host}");
+    assert_eq!(host["history"][0]["at"], down["at"], "{host}");
     let logged = daemon.wait_for_log("the transition is logged", |l| {
         l.contains("host status changed")
     });
     let logged: Value = serde_json::from_str(&logged).expect("a JSON log line");
-    assert_eq!(logged["at"], down["at"], "the log says the same: {logged}");
+    assert!(
+        timestamp(&logged["ts"]) >= at,
+        "{logged} before {}",
+        down["at"]
+    );
     assert_eq!(daemon.stop("TERM").code, Some(0), "{daemon}");
 }
 

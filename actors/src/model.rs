@@ -38,7 +38,8 @@ impl fmt::Display for Status {
 /// The outcome of one check of one host.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckResult {
-    /// When the check started.
+    /// When the check ended: its verdict was in. A transition it decides dates from here (the
+    /// event's `at`), so a slow check's transition is not dated back to when it began.
     pub at: SystemTime,
     /// Whether every assertion passed (status, body, ...).
     pub ok: bool,

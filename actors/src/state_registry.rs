@@ -242,15 +242,13 @@ impl HostState {
         }
     }
 
-    /// Records one result and returns the new status if it changed. `now` is when this is
-    /// decided: a transition's `since` (and its event's `at`) is the moment it was known, after
-    /// the deciding check ended, not the moment that check started.
+    /// Records one result and returns the new status if it changed. A transition dates from
+    /// the deciding result's `at`: when that check's verdict was in, which decided it.
     pub fn record(
         &mut self,
         result: &CheckResult,
         host: &HostConfiguration,
         history_limit: usize,
-        now: SystemTime,
     ) -> Option<Status> {
         self.checks += 1;
         if result.ok {
@@ -278,7 +276,7 @@ impl HostState {
         let next = self.decide(result, host);
         (next != self.status).then(|| {
             self.status = next;
-            self.since = now;
+            self.since = result.at;
             self.transitions += 1;
             next
         })
@@ -585,8 +583,7 @@ impl Handler<CheckCompleted> for StateRegistry {
         };
         let previous = state.status;
         state.last_config = Some(msg.host.clone());
-        let decided = SystemTime::now();
-        let changed = state.record(&msg.result, &msg.host, self.history_limit, decided);
+        let changed = state.record(&msg.result, &msg.host, self.history_limit);
         if self.store.is_some() {
             self.dirty.insert(msg.host.label.clone());
             if self.unsaved_results.len() < MAX_UNSAVED_RESULTS {
@@ -623,21 +620,19 @@ impl Handler<CheckCompleted> for StateRegistry {
             ),
             _ => msg.result.detail.clone(),
         };
-        // The same instant as the event's `at`, so the log and every receiver agree.
-        let at = rfc3339(decided);
         log::info!(
             host = &*msg.host.label,
             status = status.as_str(),
             previous = previous.as_str(),
-            reason = reason.as_str(),
-            at = at.as_str();
+            reason = reason.as_str();
             "host status changed"
         );
         self.changes.do_send(HostStatusChanged {
             host: msg.host.clone(),
             previous,
             status,
-            at: decided,
+            // The deciding check's verdict: when the change was decided (see `CheckResult::at`).
+            at: msg.result.at,
             since: state.since,
             reason,
             consecutive_failures: state.consecutive_failures,
@@ -818,7 +813,7 @@ mod tests {
     ) -> Vec<Status> {
         results
             .iter()
-            .filter_map(|&(ok, ms)| state.record(&result(ok, ms), host, 100, SystemTime::now()))
+            .filter_map(|&(ok, ms)| state.record(&result(ok, ms), host, 100))
             .collect()
     }
 
@@ -877,26 +872,6 @@ mod tests {
         assert_eq!(feed(&mut state, &host, &[(true, 500)]), [Status::Degraded]);
     }
 
-    #[test]
-    fn a_transition_is_dated_when_it_is_decided_not_when_its_check_started() {
-        let host = host("failure_threshold: 1");
-        let mut state = HostState::new("http");
-        let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let decided = started + Duration::from_millis(1500);
-        let slow = CheckResult {
-            at: started,
-            ..result(false, 1500)
-        };
-        assert_eq!(state.record(&slow, &host, 100, decided), Some(Status::Down));
-        assert_eq!(state.since, decided);
-        // No transition: `since` stays.
-        assert_eq!(
-            state.record(&slow, &host, 100, decided + Duration::from_secs(9)),
-            None
-        );
-        assert_eq!(state.since, decided);
-    }
-
     /// Takes the status changes a registry emits, and drops them.
     struct Deaf;
 
@@ -948,7 +923,7 @@ mod tests {
         let host = host("");
         let mut state = HostState::new("http");
         for i in 0..10 {
-            state.record(&result(true, i), &host, 4, SystemTime::now());
+            state.record(&result(true, i), &host, 4);
         }
         let latencies: Vec<u128> = state
             .history
