@@ -506,10 +506,14 @@ fn stalled_target_neither_delays_other_hosts_nor_overlaps_its_own_checks() {
 
     // While each stalled check was in flight, the other host's checks went on.
     assert_eq!(fast["status"], "up", "{fast}");
-    let fast_starts: Vec<SystemTime> = history(&fast).iter().map(|r| timestamp(&r["at"])).collect();
+    // A check is dated when its verdict was in: it started its latency earlier.
+    let started = |r: &Value| {
+        timestamp(&r["at"]) - Duration::from_secs_f64(r["latency_ms"].as_f64().unwrap() / 1000.0)
+    };
+    let fast_starts: Vec<SystemTime> = history(&fast).iter().map(started).collect();
     let first_fast = fast_starts[0];
     for result in history(&stalled) {
-        let from = timestamp(&result["at"]);
+        let from = started(result);
         let until = from + Duration::from_millis(300);
         if from < first_fast {
             continue;

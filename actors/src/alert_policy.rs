@@ -43,7 +43,7 @@ pub struct Track {
 pub enum Decision {
     /// Deliver it now.
     Send,
-    /// Do not deliver it; the reason is logged at debug level.
+    /// Do not deliver it; the reason is logged (info) with the host and notifier.
     Suppress(&'static str),
     /// The cooldown holds it until then; [`release_held`] decides at that time.
     Hold { until: SystemTime },
@@ -59,13 +59,16 @@ pub fn decide(
 ) -> Decision {
     match event.event {
         EventKind::Down | EventKind::Degraded => {
-            if track.told == Some(event.status) {
-                // Back to what the receiver already believes (down -> held degraded -> down).
+            // Back to what the receiver already believes (down -> held degraded -> down). Not
+            // after an `up`: a receiver told of the recovery would have been told `up`, so a
+            // record saying otherwise is stale (a write the store lost, state restored without
+            // its record), and a real outage is worth a duplicate rather than silence.
+            if track.told == Some(event.status) && event.previous != Status::Up {
                 track.held = None;
                 return Decision::Suppress("the notifier already knows this status");
             }
             if let (Some(cooldown), Some(last)) = (notifier.cooldown, track.last_problem_at) {
-                let until = last + cooldown;
+                let until = cooldown_end(last, cooldown);
                 if now < until {
                     track.held = Some(event.clone());
                     return Decision::Hold { until };
@@ -118,7 +121,12 @@ pub fn next_reminder(notifier: &NotifierConfig, track: &Track) -> Option<SystemT
     if track.told != Some(Status::Down) {
         return None;
     }
-    Some(track.last_reminder_at? + every)
+    Some(crate::clock::system_after(track.last_reminder_at?, every))
+}
+
+/// When a cooldown that began at `last` ends; one too long for the clock never does.
+pub fn cooldown_end(last: SystemTime, cooldown: Duration) -> SystemTime {
+    crate::clock::system_after(last, cooldown)
 }
 
 /// A reminder of `down`: the same host, reason and `since`, a new `id` and `at`.
@@ -269,6 +277,19 @@ mod tests {
     }
 
     #[test]
+    fn a_stale_record_of_a_down_never_silences_the_next_outage() {
+        // What a restart found: told `down`, though the receiver heard the `up` (the store
+        // failed to save it) or the host's recovery was never an event (restored as unknown).
+        let n = notifier("");
+        let mut track = Track {
+            told: Some(Status::Down),
+            ..Track::default()
+        };
+        assert_eq!(decide(&n, &mut track, &down(), at(0)), Decision::Send);
+        assert_eq!(track.told, Some(Status::Down));
+    }
+
+    #[test]
     fn send_resolved_false_keeps_recoveries_but_the_next_down_is_sent() {
         let n = notifier("send_resolved: false");
         let mut track = Track::default();
@@ -316,6 +337,23 @@ mod tests {
         let mut track = Track::default();
         decide(&n, &mut track, &degraded(), at(0));
         assert_eq!(next_reminder(&n, &track), None);
+    }
+
+    #[test]
+    fn durations_too_long_for_the_clock_mean_never_and_never_panic() {
+        let mut n = (*notifier("")).clone();
+        n.cooldown = Some(Duration::MAX);
+        n.remind_every = Some(Duration::MAX);
+        let mut track = Track::default();
+        assert_eq!(decide(&n, &mut track, &down(), at(0)), Decision::Send);
+        assert_eq!(next_reminder(&n, &track), Some(crate::clock::far_future()));
+        assert_eq!(decide(&n, &mut track, &up(), at(1)), Decision::Send);
+        assert_eq!(
+            decide(&n, &mut track, &down(), at(2)),
+            Decision::Hold {
+                until: crate::clock::far_future()
+            }
+        );
     }
 
     #[test]

@@ -25,11 +25,22 @@ use crate::model::Status;
 use crate::notify::{self, DeliveryError, Notifier};
 use crate::outbox::{AfterFailure, Outbox, Pending};
 use crate::store::{
-    AwaitStoreWrites, ForgetDelivery, Restored, SaveAlertTrack, SaveDelivery, Store, StoredDelivery,
+    AwaitStoreWrites, Restored, SaveAlertState, Store, StoreRecreated, StoredDelivery, StoredTrack,
+    SubscribeToStore,
 };
+use crate::unsaved::{self, Unsaved};
 
 /// How long shutdown waits for attempts in flight before it stops the system.
 const FLUSH_GRACE: Duration = Duration::from_secs(2);
+
+/// How soon a batch for the state store that failed is tried again (the store itself opens a
+/// broken file at most every 10 s).
+const WRITE_RETRY: Duration = Duration::from_secs(2);
+
+/// How long shutdown waits, after killing the programs still running (command notifiers,
+/// script checks), for their runs to reap them. SIGKILL is not refused; this only bounds a
+/// process stuck in the kernel.
+const END_GRACE: Duration = Duration::from_secs(2);
 
 pub struct AlertRouter {
     notifiers: HashMap<Arc<str>, Route>,
@@ -49,7 +60,15 @@ pub struct AlertRouter {
     retry_timer: Option<(Instant, SpawnHandle)>,
     /// Attempts running now; shared with the shutdown flush, which waits for them.
     in_flight: Rc<Cell<usize>>,
+    /// Set by the shutdown flush once its grace is over: what fails now was cut short, not
+    /// refused, and stays queued; no new attempt starts.
+    ending: Rc<Cell<bool>>,
     store: Option<Addr<Store>>,
+    /// What the store does not have yet (see [`crate::unsaved`]), the one batch of it being
+    /// written, and the timer that tries a failed batch again.
+    unsaved: Unsaved,
+    writing: bool,
+    write_retry: Option<SpawnHandle>,
     metrics: Arc<Metrics>,
 }
 
@@ -58,7 +77,10 @@ struct Route {
     notifier: Box<dyn Notifier>,
 }
 
-type TrackKey = (Arc<str>, String);
+type TrackKey = unsaved::TrackKey;
+
+/// A notifier, a host and an event id: where an event waits in the outbox.
+type QueuedEvent = (Arc<str>, String, String);
 
 impl AlertRouter {
     /// A router for `configs`; `store` mirrors the outbox and tracks when `state.path` is set,
@@ -79,7 +101,11 @@ impl AlertRouter {
             outbox: Outbox::default(),
             retry_timer: None,
             in_flight: Rc::new(Cell::new(0)),
+            ending: Rc::new(Cell::new(false)),
             store,
+            unsaved: Unsaved::default(),
+            writing: false,
+            write_retry: None,
             metrics,
         };
         router.use_notifiers(configs);
@@ -190,8 +216,10 @@ impl AlertRouter {
         match decision {
             Decision::Send => self.dispatch(name, event.clone(), ctx),
             Decision::Suppress(why) => {
+                // Counted and said, at the level transitions are logged: a receiver that hears
+                // nothing of a real change must be explainable from the log alone.
                 self.metrics.record_alert(name, AlertResult::Suppressed);
-                log::debug!(notifier = &**name, host = event.host.as_str(), event = event.event.as_str(), why; "alert suppressed");
+                log::info!(notifier = &**name, host = event.host.as_str(), event = event.event.as_str(), id = event.id.as_str(), reason = why; "alert suppressed");
             }
             Decision::Hold { until } => {
                 self.metrics.record_alert(name, AlertResult::Suppressed);
@@ -211,7 +239,9 @@ impl AlertRouter {
             return;
         };
         let held_until = match (&track.held, config.cooldown, track.last_problem_at) {
-            (Some(_), Some(cooldown), Some(last)) => Some(last + cooldown),
+            (Some(_), Some(cooldown), Some(last)) => {
+                Some(alert_policy::cooldown_end(last, cooldown))
+            }
             (Some(_), _, _) => Some(SystemTime::now()),
             _ => None,
         };
@@ -276,7 +306,7 @@ impl AlertRouter {
             return;
         };
         let cooldown_over = match (config.cooldown, track.last_problem_at) {
-            (Some(cooldown), Some(last)) => last + cooldown <= now,
+            (Some(cooldown), Some(last)) => alert_policy::cooldown_end(last, cooldown) <= now,
             _ => true,
         };
         let mut send = Vec::new();
@@ -301,34 +331,28 @@ impl AlertRouter {
         }
         self.save_track(&key);
         self.schedule_track(key, &config, ctx);
+        self.write_store(ctx);
     }
 
     /// Queues an event for delivery: stored first (when there is a store), then attempted.
+    /// The caller sends the store's batch once it has also marked what the notifier was told,
+    /// so both are on disk before the first attempt (a SIGKILL right after it then leaves a
+    /// record that keeps the next start from alerting again).
     fn dispatch(&mut self, name: &Arc<str>, event: AlertEvent, ctx: &mut Context<Self>) {
         let created = SystemTime::now();
-        let Some(store) = self.store.clone() else {
+        if self.store.is_none() {
             self.queue(name, Pending::new(event, created, true));
             self.pump(ctx);
             return;
-        };
-        let id = event.id.clone();
-        let host = event.host.clone();
-        self.queue(name, Pending::new(event.clone(), created, false));
-        let save = store.send(SaveDelivery(StoredDelivery {
-            notifier: name.clone(),
-            event,
-            created,
-        }));
-        let name = name.clone();
-        ctx.spawn(save.into_actor(self).map(move |saved, router, ctx| {
-            // Stored or not, it is attempted: a broken store must not stop alerts (the
-            // store logged and counted its failure).
-            if let Err(e) = saved {
-                log::error!(notifier = &*name, id = id.as_str(), error = e.to_string().as_str(); "could not reach the state store; delivering without it");
-            }
-            router.outbox.mark_stored(&name, &host, &id);
-            router.pump(ctx);
-        }));
+        }
+        self.unsaved.delivery((name.clone(), event.id.clone()));
+        // While the store is failing, waiting for it would only delay the alert: it is
+        // attempted at once and stored by a later batch.
+        let failing = self.unsaved.failing();
+        self.queue(name, Pending::new(event, created, failing));
+        if failing {
+            self.pump(ctx);
+        }
     }
 
     /// Puts one event in the outbox; a full queue drops its oldest, loudly.
@@ -344,6 +368,9 @@ impl AlertRouter {
 
     /// Starts every attempt that may start now, and arms the timer for the next retry.
     fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.ending.get() {
+            return;
+        }
         for (name, event) in self.outbox.take_ready(Instant::now()) {
             let Some(route) = self.notifiers.get_mut(&name) else {
                 continue;
@@ -395,6 +422,14 @@ impl AlertRouter {
             // Removed by a reload while this attempt ran: its queue and series are gone, and
             // nothing about it may come back.
             log::debug!(notifier = &**name, host, id = event.id.as_str(); "an attempt of a removed notifier ended");
+            return;
+        }
+        if let (Err(error), true) = (&result, self.ending.get()) {
+            // Ended by the shutdown (a command notifier's program killed with its group): not
+            // the receiver's doing, so neither a failure nor a retry; the event stays queued,
+            // and with a state store it is attempted again at the next start.
+            self.outbox.release(name, host, &event.id);
+            log::info!(notifier = &**name, host, event = event.event.as_str(), id = event.id.as_str(), error = error.message.as_str(); "alert attempt cut short by the shutdown; the event stays queued");
             return;
         }
         match result {
@@ -454,32 +489,111 @@ impl AlertRouter {
         }
         self.metrics
             .set_outbox_pending(name, self.outbox.pending(name));
+        self.write_store(ctx);
         self.pump(ctx);
     }
 
-    fn forget_stored(&self, name: &Arc<str>, id: &str) {
-        if let Some(store) = &self.store {
-            store.do_send(ForgetDelivery {
-                notifier: name.clone(),
-                id: id.to_string(),
-            });
+    /// The event is done with: it leaves the store with the next batch.
+    fn forget_stored(&mut self, name: &Arc<str>, id: &str) {
+        if self.store.is_some() {
+            self.unsaved.forget((name.clone(), id.to_string()));
         }
     }
 
-    fn save_track(&self, key: &TrackKey) {
-        let Some(store) = &self.store else {
+    /// What the notifier was told about the host changed: saved with the next batch.
+    fn save_track(&mut self, key: &TrackKey) {
+        if self.store.is_some() {
+            self.unsaved.track(key.clone());
+        }
+    }
+
+    /// Sends what the store does not have yet, as one batch, unless one is being written
+    /// (its answer sends the rest). A failed batch stays unsaved and is tried again after
+    /// [`WRITE_RETRY`], so nothing a full disk refused is lost once it has room again.
+    fn write_store(&mut self, ctx: &mut Context<Self>) {
+        let Some(store) = self.store.clone() else {
             return;
         };
-        let track = self
-            .tracks
-            .get(key)
-            .filter(|t| **t != Track::default())
-            .and_then(|t| serde_json::to_string(t).ok());
-        store.do_send(SaveAlertTrack {
-            notifier: key.0.clone(),
-            host: key.1.clone(),
-            track,
+        if self.writing || self.unsaved.is_empty() {
+            return;
+        }
+        let (batch, message, deliveries) = self.make_batch();
+        self.writing = true;
+        let write = store.send(message);
+        ctx.spawn(write.into_actor(self).map(move |answer, router, ctx| {
+            router.writing = false;
+            let saved = match answer {
+                Ok(Ok(())) => true,
+                // The store logged and counted its failure.
+                Ok(Err(_)) => false,
+                Err(e) => {
+                    log::error!(error = e.to_string().as_str(); "could not reach the state store");
+                    false
+                }
+            };
+            // Stored or not, an event is attempted: a broken store must not stop alerts. One
+            // that failed to store stays unsaved and is stored by a later batch.
+            for (name, host, id) in deliveries {
+                router.outbox.mark_stored(&name, &host, &id);
+            }
+            match router.unsaved.written(&batch, saved) {
+                unsaved::Outcome::Recovered { failed_batches } => {
+                    log::info!(failed_batches; "the state store takes writes again: what failed to save (events, what notifiers were told) is saved now");
+                }
+                unsaved::Outcome::Failed => router.arm_write_retry(ctx),
+                unsaved::Outcome::Saved => {}
+            }
+            if saved {
+                // What changed while this batch was out.
+                router.write_store(ctx);
+            }
+            router.pump(ctx);
+        }));
+    }
+
+    fn arm_write_retry(&mut self, ctx: &mut Context<Self>) {
+        if self.write_retry.is_some() {
+            return;
+        }
+        let handle = ctx.run_later(WRITE_RETRY, |router, ctx| {
+            router.write_retry = None;
+            router.write_store(ctx);
         });
+        self.write_retry = Some(handle);
+    }
+
+    /// Everything unsaved now, as the store's batch from memory, with the events in it (to be
+    /// released for their first attempt once the store answered).
+    fn make_batch(&self) -> (unsaved::Batch, SaveAlertState, Vec<QueuedEvent>) {
+        let batch = self.unsaved.batch();
+        let mut message = SaveAlertState::default();
+        let mut deliveries = Vec::new();
+        for ((name, id), _) in &batch.deliveries {
+            // Not queued any more: it was forgotten too, which this batch writes.
+            if let Some(pending) = self.outbox.find(name, id) {
+                message.deliveries.push(StoredDelivery {
+                    notifier: name.clone(),
+                    event: pending.event.clone(),
+                    created: pending.created,
+                });
+                deliveries.push((name.clone(), pending.event.host.clone(), id.clone()));
+            }
+        }
+        message.forgotten = batch.forgotten.iter().map(|(key, _)| key.clone()).collect();
+        message.tracks = batch
+            .tracks
+            .iter()
+            .map(|((notifier, host), _)| StoredTrack {
+                notifier: notifier.clone(),
+                host: host.clone(),
+                track: self
+                    .tracks
+                    .get(&(notifier.clone(), host.clone()))
+                    .filter(|t| **t != Track::default())
+                    .and_then(|t| serde_json::to_string(t).ok()),
+            })
+            .collect();
+        (batch, message, deliveries)
     }
 }
 
@@ -487,6 +601,11 @@ impl Actor for AlertRouter {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(store) = &self.store {
+            store.do_send(SubscribeToStore(ctx.address().recipient()));
+        }
+        // Events dropped while restoring leave the store now.
+        self.write_store(ctx);
         // Restored tracks may owe a reminder or a held event; restored events are due now.
         let keys: Vec<TrackKey> = self.tracks.keys().cloned().collect();
         for key in keys {
@@ -528,6 +647,25 @@ impl Handler<HostStatusChanged> for AlertRouter {
                 self.save_track(&key);
             }
         }
+        self.write_store(ctx);
+    }
+}
+
+impl Handler<StoreRecreated> for AlertRouter {
+    type Result = ();
+
+    /// The store's file was lost and a new one opened: every track and every queued event go
+    /// into it, not just what changed.
+    fn handle(&mut self, _: StoreRecreated, ctx: &mut Context<Self>) {
+        let tracks: Vec<TrackKey> = self.tracks.keys().cloned().collect();
+        let deliveries: Vec<unsaved::DeliveryKey> = self
+            .outbox
+            .all()
+            .map(|(name, pending)| (name.clone(), pending.event.id.clone()))
+            .collect();
+        log::info!(tracks = tracks.len(), events = deliveries.len(); "writing every alert track and undelivered event into the new state store file");
+        self.unsaved.everything(tracks, deliveries);
+        self.write_store(ctx);
     }
 }
 
@@ -547,6 +685,24 @@ impl Handler<UseNotifiers> for AlertRouter {
     }
 }
 
+/// Kills every program still running and waits (up to [`END_GRACE`]) until each run has reaped
+/// its own.
+async fn end_programs() {
+    let ended = crate::process::end_all();
+    if ended == 0 {
+        return;
+    }
+    log::info!(programs = ended; "stopping: ending programs still running (command notifiers, script checks) with their process groups");
+    let deadline = Instant::now() + END_GRACE;
+    while crate::process::unfinished() > 0 && Instant::now() < deadline {
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    let left = crate::process::unfinished();
+    if left > 0 {
+        log::warn!(programs = left; "programs killed at shutdown were not reaped in time; they end with the process");
+    }
+}
+
 impl Handler<FlushNotifiers> for AlertRouter {
     type Result = ResponseActFuture<Self, ()>;
 
@@ -554,41 +710,134 @@ impl Handler<FlushNotifiers> for AlertRouter {
     /// waiting stays in the store for the next start; without a store it is logged as lost.
     fn handle(&mut self, _: FlushNotifiers, _: &mut Context<Self>) -> Self::Result {
         let in_flight = self.in_flight.clone();
-        let store = self.store.clone();
-        let wait = async move {
+        let ending = self.ending.clone();
+        let grace = async move {
             let deadline = Instant::now() + FLUSH_GRACE;
             while in_flight.get() > 0 && Instant::now() < deadline {
                 actix_rt::time::sleep(Duration::from_millis(20)).await;
             }
-            // Every event queued so far has its outbox write sent; once the store answers
-            // this, those writes (and the deletions of delivered ones) are on disk.
-            if let Some(store) = store {
-                if let Err(e) = store.send(AwaitStoreWrites).await {
-                    log::error!(error = e.to_string().as_str(); "could not reach the state store at shutdown");
-                }
-            }
+            // Nothing flowstate started may outlive it: programs still running (command
+            // notifiers here, script checks on the hosts' threads, which the Supervisor stopped
+            // waiting for) are killed with their process groups, and reaped before the exit.
+            ending.set(true);
+            end_programs().await;
         };
-        Box::pin(wait.into_actor(self).map(|_, router, _| {
-            for (name, route) in &mut router.notifiers {
-                if let Err(e) = route.notifier.flush() {
-                    log::error!(notifier = &**name, error = e.as_str(); "flushing notifier failed");
-                }
+        Box::pin(
+            grace
+                .into_actor(self)
+                .then(|_, router, _| {
+                    // The last batch: everything still unsaved (a batch in flight may hold
+                    // part of it; this one has the newest versions, and writes are idempotent).
+                    // Once the store answers `AwaitStoreWrites`, all of it is on disk.
+                    let store = router.store.clone();
+                    let last = (!router.unsaved.is_empty()).then(|| router.make_batch());
+                    async move {
+                        let store = store?;
+                        let saved = match last {
+                            Some((batch, message, _)) => {
+                                Some((batch, matches!(store.send(message).await, Ok(Ok(())))))
+                            }
+                            None => None,
+                        };
+                        if let Err(e) = store.send(AwaitStoreWrites).await {
+                            log::error!(error = e.to_string().as_str(); "could not reach the state store at shutdown");
+                        }
+                        saved
+                    }
+                    .into_actor(router)
+                })
+                .map(|last, router, _| {
+                    if let Some((batch, saved)) = last {
+                        router.unsaved.written(&batch, saved);
+                    }
+                    if !router.unsaved.is_empty() {
+                        let (tracks, events, deletions) = router.unsaved.counts();
+                        log::error!(tracks, events, deletions; "the state store did not take the alert state at shutdown: after the next start a notifier may hear a change again, and an event may be sent twice");
+                    }
+                    router.flush_notifiers();
+                }),
+        )
+    }
+}
+
+impl AlertRouter {
+    /// Syncs the notifiers' files, and says what is left undelivered and where it is kept.
+    fn flush_notifiers(&mut self) {
+        for (name, route) in &mut self.notifiers {
+            if let Err(e) = route.notifier.flush() {
+                log::error!(notifier = &**name, error = e.as_str(); "flushing notifier failed");
             }
-            let waiting: Vec<(Arc<str>, String, String)> = router
-                .outbox
-                .all()
-                .map(|(n, p)| (n.clone(), p.event.id.clone(), p.event.host.clone()))
-                .collect();
-            if waiting.is_empty() {
-                return;
+        }
+        let waiting: Vec<(Arc<str>, String, String)> = self
+            .outbox
+            .all()
+            .map(|(n, p)| (n.clone(), p.event.id.clone(), p.event.host.clone()))
+            .collect();
+        if waiting.is_empty() {
+            return;
+        }
+        if self.store.is_some() {
+            log::info!(events = waiting.len(); "undelivered alert events are kept in the state store for the next start");
+        } else {
+            for (notifier, id, host) in &waiting {
+                log::error!(notifier = &**notifier, id = id.as_str(), host = host.as_str(); "alert event lost at shutdown: undelivered and no state.path to keep it");
             }
-            if router.store.is_some() {
-                log::info!(events = waiting.len(); "undelivered alert events are kept in the state store for the next start");
-            } else {
-                for (notifier, id, host) in &waiting {
-                    log::error!(notifier = &**notifier, id = id.as_str(), host = host.as_str(); "alert event lost at shutdown: undelivered and no state.path to keep it");
-                }
-            }
-        }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> flowstate_config::Config {
+        let yaml = "notifiers:\n  n: { type: file, path: /dev/null }\n\
+                    hosts:\n  - { label: api, url: 'http://127.0.0.1:1/', alerts: [n] }\n";
+        flowstate_config::load_str("t.yaml", yaml, &|_| None).expect("a valid configuration")
+    }
+
+    fn change(
+        config: &flowstate_config::Config,
+        previous: Status,
+        status: Status,
+    ) -> HostStatusChanged {
+        HostStatusChanged {
+            host: config.hosts()[0].clone(),
+            previous,
+            status,
+            at: SystemTime::now(),
+            since: SystemTime::now(),
+            reason: "status 503, expected 2xx".into(),
+            consecutive_failures: 2,
+            latency: Duration::from_millis(3),
+            removed: false,
+        }
+    }
+
+    #[actix_rt::test]
+    async fn durations_too_long_for_the_clock_do_not_kill_the_router() {
+        let config = config();
+        let mut notifier = (**config.notifier("n").expect("the notifier")).clone();
+        notifier.cooldown = Some(Duration::MAX);
+        notifier.remind_every = Some(Duration::MAX);
+        notifier.retry.backoff = Duration::MAX;
+        notifier.retry.max_backoff = Duration::MAX;
+        notifier.retry.max_age = Duration::MAX;
+        let notifiers = vec![Arc::new(notifier)];
+        let router = AlertRouter::new(&notifiers, Arc::new(Metrics::new()), None, None).start();
+        for (previous, status) in [
+            (Status::Up, Status::Down),
+            (Status::Down, Status::Up),
+            (Status::Up, Status::Down),
+        ] {
+            router
+                .send(change(&config, previous, status))
+                .await
+                .expect("the router is alive");
+        }
+        router
+            .send(UseNotifiers(notifiers))
+            .await
+            .expect("the router still answers");
     }
 }

@@ -13,6 +13,7 @@ use flowstate_config::host::stable_hash;
 use flowstate_config::HostConfiguration;
 use tokio::sync::oneshot;
 
+use crate::clock::instant_after;
 use crate::messages::{CheckCompleted, HostActorDied, StopChecking};
 use crate::probe::{run_check, Probe};
 
@@ -201,16 +202,21 @@ impl Schedule {
         }
     }
 
-    /// The first slot at or after `at`.
+    /// The first slot at or after `at`. An interval too long for the clock puts the next slot
+    /// a century away (see [`crate::clock`]) rather than panicking.
     pub fn slot_at_or_after(&self, at: Instant) -> Instant {
-        let first = self.epoch + self.phase;
+        let first = instant_after(self.epoch, self.phase);
         if at <= first {
             return first;
         }
         let elapsed = (at - first).as_nanos();
         let interval = self.interval.as_nanos().max(1);
         let periods = elapsed.div_ceil(interval);
-        first + Duration::from_nanos((periods * interval) as u64)
+        let offset = periods
+            .checked_mul(interval)
+            .and_then(|nanos| u64::try_from(nanos).ok())
+            .map_or(Duration::MAX, Duration::from_nanos);
+        instant_after(first, offset)
     }
 
     /// Moves to the next slot after the last one and returns it, with how many slots were
@@ -221,7 +227,7 @@ impl Schedule {
             self.next_due = Some(first);
             return (first, 0);
         };
-        let mut next = last + self.interval;
+        let mut next = instant_after(last, self.interval);
         let mut missed = 0;
         if next < now {
             let caught_up = self.slot_at_or_after(now);
@@ -271,6 +277,20 @@ mod tests {
         let (next, missed) = s.advance(first + Duration::from_millis(3500));
         assert_eq!(missed, 3);
         assert_eq!(next, first + Duration::from_secs(4));
+    }
+
+    #[test]
+    fn an_interval_too_long_for_the_clock_never_panics() {
+        let epoch = Instant::now();
+        let mut s = Schedule::new(epoch, Duration::MAX, "api");
+        let (first, _) = s.advance(epoch);
+        assert!(first >= epoch);
+        // The next slot is as good as never, and computing it (or catching up) does not panic.
+        let (second, _) = s.advance(first);
+        assert!(second >= first + crate::clock::FOREVER / 2, "{second:?}");
+        let (third, _) = s.advance(first + Duration::from_secs(5));
+        assert!(third >= second);
+        assert!(s.slot_at_or_after(epoch + Duration::from_secs(1)) >= epoch);
     }
 
     #[test]

@@ -12,10 +12,12 @@
 //! - [`host`]: one HostActor per host, with its schedule.
 //! - [`state_registry`]: all runtime state; thresholds; emits transitions.
 //! - [`alert_router`], [`alert_policy`], [`outbox`], [`event`] and [`notify`]: from
-//!   transitions to delivered alert events (cooldowns, reminders, retries).
+//!   transitions to delivered alert events (cooldowns, reminders, retries); [`unsaved`]: what
+//!   of the router's state the store does not have yet.
 //! - [`api`]: the HTTP API.
 //! - [`process`]: running a program in its own process group, killed whole on timeout.
 //! - [`tls`]: the TLS client settings every HTTPS request uses.
+//! - [`clock`]: time arithmetic that cannot panic, whatever durations the configuration holds.
 //! - [`store`]: the SQLite state store (host state, history, the alert outbox).
 //! - [`metrics`]: Prometheus metrics.
 //! - [`self_check`]: the dead man's switch, pinged only while the daemon is healthy.
@@ -30,6 +32,7 @@
 pub mod alert_policy;
 pub mod alert_router;
 pub mod api;
+pub mod clock;
 pub mod config_load;
 pub mod config_watcher;
 pub mod daemon;
@@ -47,3 +50,4 @@ pub mod state_registry;
 pub mod store;
 pub mod supervisor;
 pub mod tls;
+pub mod unsaved;

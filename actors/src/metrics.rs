@@ -75,12 +75,13 @@ fn duration_histogram() -> Histogram {
 }
 
 /// What the state store does, as `flowstate_state_store_errors_total{operation}` names it.
-pub const STORE_OPERATIONS: [&str; 5] = [
+pub const STORE_OPERATIONS: [&str; 6] = [
     "open",
     "save_hosts",
     "save_delivery",
     "forget_delivery",
     "save_alert_track",
+    "recreate",
 ];
 
 /// Why an event was given up, as `flowstate_alerts_dropped_total{reason}` names it.

@@ -38,7 +38,8 @@ impl fmt::Display for Status {
 /// The outcome of one check of one host.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckResult {
-    /// When the check started.
+    /// When the check ended: its verdict was in. A transition it decides dates from here (the
+    /// event's `at`), so a slow check's transition is not dated back to when it began.
     pub at: SystemTime,
     /// Whether every assertion passed (status, body, ...).
     pub ok: bool,
@@ -73,5 +74,7 @@ impl CheckResult {
 
 /// A timestamp as the API and alert events write it: RFC 3339, UTC, milliseconds.
 pub fn rfc3339(at: SystemTime) -> String {
-    humantime::format_rfc3339_millis(at).to_string()
+    // humantime panics before the epoch and after the year 9999: a time computed from a
+    // configured duration may be either.
+    humantime::format_rfc3339_millis(crate::clock::writable(at)).to_string()
 }

@@ -121,6 +121,16 @@ impl Outbox {
         dropped
     }
 
+    /// The waiting event `id` of `notifier`, if it is queued.
+    pub fn find(&self, notifier: &str, id: &str) -> Option<&Pending> {
+        self.queues
+            .get(notifier)?
+            .hosts
+            .values()
+            .flatten()
+            .find(|p| p.event.id == id)
+    }
+
     /// The store has the event: it may be attempted.
     pub fn mark_stored(&mut self, notifier: &str, host: &str, id: &str) {
         if let Some(p) = self
@@ -226,9 +236,17 @@ impl Outbox {
         if let Some(asked) = error.retry_after {
             wait = wait.max(asked.min(policy.max_backoff));
         }
-        let at = now.0 + wait;
+        let at = crate::clock::instant_after(now.0, wait);
         head.not_before = Some(at);
         Some(AfterFailure::RetryAt(at))
+    }
+
+    /// The attempt at `host`'s head (event `id`) was cut short by the shutdown: it is no
+    /// longer in flight, and stays at the head of its queue, its attempts uncounted.
+    pub fn release(&mut self, notifier: &Arc<str>, host: &str, id: &str) {
+        if self.head_is(notifier, host, id) {
+            self.finish(notifier, host);
+        }
     }
 
     /// The earliest instant a waiting retry becomes due.
@@ -298,7 +316,9 @@ pub fn backoff(policy: &RetryPolicy, attempts: u32, random: f64) -> Duration {
         .backoff
         .saturating_mul(1u32 << doublings)
         .min(policy.max_backoff);
-    full.mul_f64(0.5 + 0.5 * random.clamp(0.0, 1.0))
+    // `mul_f64` panics when the product does not fit a Duration (a huge `max_backoff`).
+    let factor = 0.5 + 0.5 * random.clamp(0.0, 1.0);
+    Duration::try_from_secs_f64(full.as_secs_f64() * factor).unwrap_or(full)
 }
 
 #[cfg(test)]
@@ -345,6 +365,40 @@ mod tests {
         assert_eq!(backoff(&p, 3, 0.0), Duration::from_secs(2));
         assert_eq!(backoff(&p, 20, 1.0), Duration::from_secs(60));
         assert_eq!(backoff(&p, u32::MAX, 1.0), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn backoffs_too_long_for_the_clock_never_panic() {
+        let huge = RetryPolicy {
+            backoff: Duration::MAX,
+            max_backoff: Duration::MAX,
+            max_age: Duration::MAX,
+        };
+        for attempts in [0, 1, 2, 31, 64, u32::MAX] {
+            for random in [0.0, 0.5, 1.0, f64::NAN] {
+                let wait = backoff(&huge, attempts, random);
+                assert!(wait >= Duration::MAX / 2, "{attempts} {random}: {wait:?}");
+            }
+        }
+        let n: Arc<str> = Arc::from("hook");
+        let mut outbox = Outbox::default();
+        outbox.push(&n, Pending::new(event("a", "1"), SystemTime::now(), true));
+        let start = Instant::now();
+        outbox.take_ready(start);
+        let mut error = DeliveryError::transient("status 429");
+        error.retry_after = Some(Duration::MAX);
+        let after = outbox.failed(
+            &n,
+            &event("a", "1"),
+            &error,
+            &huge,
+            (start, SystemTime::now()),
+        );
+        assert_eq!(
+            after,
+            Some(AfterFailure::RetryAt(start + crate::clock::FOREVER))
+        );
+        assert_eq!(outbox.next_due(), Some(start + crate::clock::FOREVER));
     }
 
     #[test]
@@ -409,6 +463,21 @@ mod tests {
         );
         assert_eq!(outbox.next_due(), Some(at));
         assert_eq!(ids(&outbox.take_ready(at)), ["1"]);
+    }
+
+    #[test]
+    fn an_attempt_cut_short_stays_at_the_head_uncounted() {
+        let n: Arc<str> = Arc::from("hook");
+        let mut outbox = Outbox::default();
+        outbox.push(&n, Pending::new(event("a", "1"), SystemTime::now(), true));
+        outbox.push(&n, Pending::new(event("a", "2"), SystemTime::now(), true));
+        outbox.take_ready(Instant::now());
+        outbox.release(&n, "a", "1");
+        assert_eq!(outbox.in_flight(), 0);
+        assert_eq!(outbox.pending("hook"), 2);
+        let head: Vec<&Pending> = outbox.all().map(|(_, p)| p).collect();
+        assert_eq!((head[0].event.id.as_str(), head[0].attempts), ("1", 0));
+        assert_eq!(ids(&outbox.take_ready(Instant::now())), ["1"]);
     }
 
     #[test]

@@ -13,18 +13,25 @@
 //!   systemd does for a unit's control group): a forgotten `sleep 3600 &` would otherwise hold
 //!   the output pipes open and outlive the run. Work meant to outlast the run must detach;
 //! - output is captured up to [`CAPTURE_LIMIT`] bytes per stream and the rest drained, so a
-//!   chatty program neither blocks on a full pipe nor fills our memory.
+//!   chatty program neither blocks on a full pipe nor fills our memory;
+//! - every run's process group is known process-wide until the run ends, so a stopping daemon
+//!   ends them all ([`end_all`]) instead of leaving them re-parented to init: nothing flowstate
+//!   started outlives it (unless it detached on purpose). A run ended that way reports
+//!   [`RunError::Interrupted`], and no program starts any more.
 
-use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::io;
 use std::os::unix::process::ExitStatusExt;
+use std::pin::pin;
 use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use futures_util::future::{join, join3};
+use futures_util::future::{join, join3, select};
 use rustix::process::{kill_process_group, Pid, Signal};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{ChildStdin, Command};
+use tokio::sync::Notify;
 use tokio::time::{timeout, timeout_at, Instant};
 
 /// How much of each of stdout and stderr is kept: enough to quote an error, not a log file.
@@ -64,6 +71,8 @@ pub enum RunError {
     TimedOut,
     /// Waiting for its exit failed; its process group was killed.
     Wait(io::Error),
+    /// The daemon is stopping: [`end_all`] killed its process group (or it was not started).
+    Interrupted,
 }
 
 /// Runs `command` with `input` on its stdin, and waits for its exit for at most `limit`.
@@ -75,12 +84,16 @@ pub enum RunError {
 /// until the pipes close or the same deadline passes, whichever comes first, so a detached
 /// process holding them cannot hold up the caller.
 ///
-/// Dropping the future before it completes kills the process group too.
+/// Dropping the future before it completes kills the process group too, and so does
+/// [`end_all`], after which this returns [`RunError::Interrupted`] at once.
 pub async fn run(
     mut command: Command,
     input: Vec<u8>,
     limit: Duration,
 ) -> Result<Finished, RunError> {
+    if registry().ended {
+        return Err(RunError::Interrupted);
+    }
     // A configured `timeout: 1000000y` must not overflow the clock: a year is as good as never.
     let now = Instant::now();
     let deadline = now
@@ -95,7 +108,10 @@ pub async fn run(
         // `ProcessGroup`'s drop takes care of the rest of the group.
         .kill_on_drop(true);
     let mut child = command.spawn().map_err(RunError::Spawn)?;
-    let group = ProcessGroup::of(child.id());
+    let group = ProcessGroup::register(child.id());
+    // Created before anything can end the run: a notification sent meanwhile is kept.
+    let interrupted = group.interruption.clone();
+    let interrupted = interrupted.notified();
     let stdin = child.stdin.take();
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -117,10 +133,18 @@ pub async fn run(
             capture(stderr, &mut err),
         );
         // Elapsing only matters when the program itself has not exited (`exit` stays `None`):
-        // output cut short by a detached process is still a finished run.
-        let _ = timeout_at(deadline, join(wait, io)).await;
+        // output cut short by a detached process is still a finished run. An interruption
+        // ends the wait at once, even for output a detached process still holds open.
+        let bounded = pin!(timeout_at(deadline, join(wait, io)));
+        let _ = select(bounded, pin!(interrupted)).await;
     }
 
+    if group.was_interrupted() {
+        // Killed by `end_all` (the leader may even have been reaped already): reap it, and
+        // report the interruption rather than a death by SIGKILL nobody asked about.
+        let _ = timeout(REAP_GRACE, child.wait()).await;
+        return Err(RunError::Interrupted);
+    }
     match exit {
         Some(Ok(status)) => Ok(Finished {
             status,
@@ -168,39 +192,135 @@ async fn capture<R: AsyncRead + Unpin>(reader: Option<R>, into: &mut Captured) {
     }
 }
 
-/// The process group a run started, killed at most once.
+/// The process groups of every run in progress, process-wide: what [`end_all`] ends.
+struct Registry {
+    /// By run: its group while it may still hold processes (`None` once killed), and whether
+    /// `end_all` killed it.
+    runs: BTreeMap<u64, Run>,
+    next: u64,
+    /// Set by [`end_all`]: no program starts any more.
+    ended: bool,
+}
+
+struct Run {
+    group: Option<Pid>,
+    interrupted: bool,
+    interruption: Arc<Notify>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    runs: BTreeMap::new(),
+    next: 0,
+    ended: false,
+});
+
+/// The registry, also after a panic elsewhere poisoned its lock: its data stays consistent,
+/// as every change is a single insert, update or removal.
+fn registry() -> MutexGuard<'static, Registry> {
+    REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Ends every program started here that is still running, and every process in its group:
+/// `SIGKILL` to each group (the same signal the timeout sends: a program that may ignore
+/// `SIGTERM` gets no say at shutdown either). From now on [`run`] starts nothing. Returns how
+/// many groups were killed. Each run ended so returns [`RunError::Interrupted`] once its
+/// leader is reaped, which [`unfinished`] counts down.
+pub fn end_all() -> usize {
+    let mut registry = registry();
+    registry.ended = true;
+    let mut killed = 0;
+    for run in registry.runs.values_mut() {
+        let Some(group) = run.group.take() else {
+            continue;
+        };
+        signal_group(group);
+        run.interrupted = true;
+        run.interruption.notify_one();
+        killed += 1;
+    }
+    killed
+}
+
+/// Runs that have started a program and not returned yet (nor been dropped).
+pub fn unfinished() -> usize {
+    registry().runs.len()
+}
+
+/// The process group of one run: killed at most once, by the run itself, by its drop, or by
+/// [`end_all`], whichever comes first.
 ///
 /// Once the group is killed after the leader was reaped, its id may be reused by an unrelated
 /// process group (only once the group is empty), so it is never signalled again.
 struct ProcessGroup {
-    id: Cell<Option<Pid>>,
+    key: u64,
+    interruption: Arc<Notify>,
 }
 
 impl ProcessGroup {
-    fn of(leader: Option<u32>) -> Self {
-        let id = leader
+    /// Records the group led by `leader`. A run that starts while [`end_all`] is under way is
+    /// registered already killed: it sees itself interrupted.
+    fn register(leader: Option<u32>) -> Self {
+        let group = leader
             .and_then(|id| i32::try_from(id).ok())
             .and_then(Pid::from_raw);
-        ProcessGroup { id: Cell::new(id) }
+        let interruption = Arc::new(Notify::new());
+        let mut registry = registry();
+        let key = registry.next;
+        registry.next += 1;
+        let ended = registry.ended;
+        if let (true, Some(group)) = (ended, group) {
+            signal_group(group);
+            interruption.notify_one();
+        }
+        registry.runs.insert(
+            key,
+            Run {
+                group: group.filter(|_| !ended),
+                interrupted: ended,
+                interruption: interruption.clone(),
+            },
+        );
+        ProcessGroup { key, interruption }
     }
 
     /// Sends `SIGKILL` to every process still in the group, the first time only.
     fn kill(&self) {
-        let Some(id) = self.id.take() else { return };
-        match kill_process_group(id, Signal::KILL) {
-            // ESRCH: everyone had already exited.
-            Ok(()) | Err(rustix::io::Errno::SRCH) => {}
-            Err(e) => log::warn!(
-                process_group = id.as_raw_nonzero().get(), error = e.to_string().as_str();
-                "cannot kill a program's process group"
-            ),
+        let group = registry()
+            .runs
+            .get_mut(&self.key)
+            .and_then(|run| run.group.take());
+        if let Some(group) = group {
+            signal_group(group);
         }
+    }
+
+    /// Whether [`end_all`] killed this run's group.
+    fn was_interrupted(&self) -> bool {
+        registry()
+            .runs
+            .get(&self.key)
+            .is_some_and(|run| run.interrupted)
     }
 }
 
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
         self.kill();
+        registry().runs.remove(&self.key);
+    }
+}
+
+/// `SIGKILL` to a process group.
+fn signal_group(group: Pid) {
+    match kill_process_group(group, Signal::KILL) {
+        // ESRCH: everyone had already exited.
+        Ok(()) | Err(rustix::io::Errno::SRCH) => {}
+        Err(e) => log::warn!(
+            process_group = group.as_raw_nonzero().get(), error = e.to_string().as_str();
+            "cannot kill a program's process group"
+        ),
     }
 }
 

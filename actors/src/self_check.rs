@@ -72,7 +72,9 @@ impl Actor for SelfCheck {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.ping(ctx);
-        ctx.run_interval(self.settings.every, |act, ctx| act.ping(ctx));
+        // actix adds the interval to an Instant after each ping: keep it within the clock.
+        let every = self.settings.every.min(crate::clock::FOREVER);
+        ctx.run_interval(every, |act, ctx| act.ping(ctx));
     }
 }
 

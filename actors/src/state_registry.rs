@@ -19,7 +19,10 @@ use crate::messages::{
 };
 use crate::metrics::{HostMetrics, Metrics};
 use crate::model::{rfc3339, CheckResult, Status};
-use crate::store::{HostStatesSaved, SaveHostStates, Store, StoredHost, StoredResult};
+use crate::store::{
+    HostStatesSaved, SaveHostStates, Store, StoreRecreated, StoredHost, StoredResult,
+    SubscribeToStore,
+};
 
 /// How often changed host state is written to the state store: one transaction per second
 /// however many hosts there are.
@@ -239,7 +242,8 @@ impl HostState {
         }
     }
 
-    /// Records one result and returns the new status if it changed.
+    /// Records one result and returns the new status if it changed. A transition dates from
+    /// the deciding result's `at`: when that check's verdict was in, which decided it.
     pub fn record(
         &mut self,
         result: &CheckResult,
@@ -362,14 +366,19 @@ impl StateRegistry {
     }
 
     /// Sends the next batch to the store unless one is still being written; a failed batch's
-    /// hosts are saved again with the next one.
+    /// hosts and results are saved again with the next one. With nothing to save, an empty
+    /// batch still goes: the store checks on it that its file was not deleted.
     fn save(&mut self, ctx: &mut Context<Self>) {
         if self.saving {
             return;
         }
-        let (Some(store), Some(mut batch)) = (self.store.clone(), self.take_batch()) else {
+        let Some(store) = self.store.clone() else {
             return;
         };
+        let mut batch = self.take_batch().unwrap_or_else(|| SaveHostStates {
+            history_limit: self.history_limit,
+            ..SaveHostStates::default()
+        });
         batch.reply_to = Some(ctx.address().recipient());
         self.saving = true;
         store.do_send(batch);
@@ -378,7 +387,8 @@ impl StateRegistry {
     /// How long without any result means the scheduler is stuck: the longest interval plus
     /// its timeout, plus the lag allowance. `None` with no hosts (then silence is normal).
     fn quiet_limit(&self, max_lag: std::time::Duration) -> Option<std::time::Duration> {
-        self.slowest_cycle.map(|cycle| cycle + max_lag)
+        self.slowest_cycle
+            .map(|cycle| cycle.saturating_add(max_lag))
     }
 
     fn view(&self, label: &Arc<str>) -> Option<HostView> {
@@ -401,6 +411,38 @@ impl StateRegistry {
 
 impl Actor for StateRegistry {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(store) = &self.store {
+            store.do_send(SubscribeToStore(ctx.address().recipient()));
+        }
+    }
+}
+
+impl Handler<StoreRecreated> for StateRegistry {
+    type Result = ();
+
+    /// The store's file was lost and a new one opened: every host and its whole history go
+    /// into it with the next save, not just what changed.
+    fn handle(&mut self, _: StoreRecreated, _: &mut Context<Self>) {
+        let mut results = Vec::new();
+        for (label, state) in &self.states {
+            self.dirty.insert(label.clone());
+            // The newest result is the host's check number `checks`; older ones count down.
+            let newest = state.history.len() as u64;
+            for (index, result) in state.history.iter().enumerate() {
+                results.push(StoredResult {
+                    label: label.clone(),
+                    seq: state.checks.saturating_sub(newest - 1 - index as u64),
+                    result: result.clone(),
+                });
+            }
+        }
+        log::info!(hosts = self.states.len(), results = results.len(); "writing every host's state and history into the new state store file");
+        // The histories hold every unsaved result that is still kept.
+        self.unsaved_results = results;
+        self.unsaved_results.truncate(MAX_UNSAVED_RESULTS);
+    }
 }
 
 impl Handler<SaveChangedState> for StateRegistry {
@@ -419,6 +461,12 @@ impl Handler<HostStatesSaved> for StateRegistry {
         if !outcome.saved {
             self.dirty.extend(outcome.hosts);
             self.forgotten.extend(outcome.removed);
+            // Older than those gathered since: they go first, and the newest are kept at the cap.
+            let mut results = outcome.results;
+            results.append(&mut self.unsaved_results);
+            let excess = results.len().saturating_sub(MAX_UNSAVED_RESULTS);
+            results.drain(..excess);
+            self.unsaved_results = results;
         }
     }
 }
@@ -444,7 +492,11 @@ impl Handler<TrackHosts> for StateRegistry {
 
     fn handle(&mut self, msg: TrackHosts, _: &mut Context<Self>) {
         self.history_limit = msg.history;
-        self.slowest_cycle = msg.hosts.iter().map(|h| h.interval + h.timeout).max();
+        self.slowest_cycle = msg
+            .hosts
+            .iter()
+            .map(|h| h.interval.saturating_add(h.timeout))
+            .max();
         let mut keep = HashMap::with_capacity(msg.hosts.len());
         self.order = msg.hosts.iter().map(|h| h.label.clone()).collect();
         for host in &msg.hosts {
@@ -579,6 +631,7 @@ impl Handler<CheckCompleted> for StateRegistry {
             host: msg.host.clone(),
             previous,
             status,
+            // The deciding check's verdict: when the change was decided (see `CheckResult::at`).
             at: msg.result.at,
             since: state.since,
             reason,
@@ -620,8 +673,12 @@ impl Handler<AwaitPendingResults> for StateRegistry {
 impl Handler<PersistState> for StateRegistry {
     type Result = ResponseActFuture<Self, ()>;
 
-    /// Writes everything not yet saved and answers when the store has it (shutdown).
+    /// Writes everything not yet saved and answers when the store has it (shutdown). Every
+    /// host's counters go, not just the changed ones: a batch still out may yet fail.
     fn handle(&mut self, _: PersistState, _: &mut Context<Self>) -> Self::Result {
+        if self.store.is_some() {
+            self.dirty.extend(self.states.keys().cloned());
+        }
         let batch = self.take_batch();
         let (Some(store), Some(batch)) = (self.store.clone(), batch) else {
             return Box::pin(actix::fut::ready(()));
@@ -813,6 +870,52 @@ mod tests {
         let host = host("max_response_time: 100ms");
         let mut state = HostState::new("http");
         assert_eq!(feed(&mut state, &host, &[(true, 500)]), [Status::Degraded]);
+    }
+
+    /// Takes the status changes a registry emits, and drops them.
+    struct Deaf;
+
+    impl Actor for Deaf {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<HostStatusChanged> for Deaf {
+        type Result = ();
+
+        fn handle(&mut self, _: HostStatusChanged, _: &mut Context<Self>) {}
+    }
+
+    #[actix_rt::test]
+    async fn readiness_with_durations_too_long_for_the_clock_answers_and_the_registry_lives() {
+        let mut huge = (*host("")).clone();
+        huge.interval = Duration::MAX;
+        huge.timeout = Duration::MAX;
+        let registry =
+            StateRegistry::new(Deaf.start().recipient(), Arc::new(Metrics::new())).start();
+        registry
+            .send(TrackHosts {
+                hosts: vec![Arc::new(huge.clone())],
+                history: 10,
+            })
+            .await
+            .expect("the registry takes the hosts");
+        registry
+            .send(CheckCompleted {
+                result: result(true, 1),
+                host: Arc::new(huge),
+                lag: Duration::from_millis(1),
+                skipped: 0,
+            })
+            .await
+            .expect("the registry records the result");
+        for max_lag in [Duration::from_secs(1), Duration::MAX] {
+            let health = registry
+                .send(GetSchedulerHealth { max_lag })
+                .await
+                .expect("the registry answers");
+            assert_eq!(health, Ok(()));
+        }
+        assert!(registry.connected());
     }
 
     #[test]

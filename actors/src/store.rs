@@ -8,10 +8,18 @@
 //! The store is a mirror, never the source of truth while running: the registry and the router
 //! keep everything in memory and send batches here. The [`Store`] actor runs on a `SyncArbiter`
 //! thread of its own, so SQLite's blocking calls never touch a thread that runs checks. A
-//! locked, full or broken database is logged and counted; the write is retried with the next
-//! batch, and monitoring and alerting go on regardless.
+//! locked, full or broken database is logged and counted; what failed to save stays marked
+//! unsaved by its writer and is written again once the store works, and monitoring and
+//! alerting go on regardless.
+//!
+//! A file deleted (or replaced) while the daemon runs would otherwise swallow every later write
+//! silently: SQLite goes on writing to the unlinked inode. So before each write, and at least
+//! once a second, the store compares the file at `state.path` with the one it opened (device
+//! and inode); when they differ it logs it, counts it (`operation="recreate"`), opens a new
+//! file, and tells its writers ([`StoreRecreated`]) to write their whole state into it.
 
 use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -139,29 +147,41 @@ pub struct HostStatesSaved {
     pub saved: bool,
     pub hosts: Vec<Arc<str>>,
     pub removed: Vec<Arc<str>>,
+    /// The results of a batch that failed, to be saved with the next one (empty when saved).
+    pub results: Vec<StoredResult>,
 }
 
-/// Store an event before its first delivery attempt.
-#[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<(), String>")]
-pub struct SaveDelivery(pub StoredDelivery);
-
-/// An event is done with (delivered or given up): remove it from the outbox.
-#[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<(), String>")]
-pub struct ForgetDelivery {
-    pub notifier: Arc<str>,
-    pub id: String,
-}
-
-/// What a notifier was told about a host changed (`track: None`: nothing to remember).
-#[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<(), String>")]
-pub struct SaveAlertTrack {
+/// What a notifier was told about a host (`track: None`: nothing to remember).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTrack {
     pub notifier: Arc<str>,
     pub host: String,
+    /// The router's track as JSON.
     pub track: Option<String>,
 }
+
+/// The AlertRouter's changes, in one transaction: events to store before their first attempt,
+/// events done with (delivered or given up), and what notifiers were told. A batch that fails
+/// is sent again, whole or with newer versions, until one is saved (see [`crate::unsaved`]).
+#[derive(Message, Debug, Clone, Default)]
+#[rtype(result = "Result<(), String>")]
+pub struct SaveAlertState {
+    pub deliveries: Vec<StoredDelivery>,
+    /// `(notifier, id)` of events done with.
+    pub forgotten: Vec<(Arc<str>, String)>,
+    pub tracks: Vec<StoredTrack>,
+}
+
+/// The file at `state.path` was deleted or replaced while running and a new one was opened:
+/// everything the receiver keeps must be written into it, not just what changed.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct StoreRecreated;
+
+/// Tell `0` whenever the store had to be recreated.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubscribeToStore(pub Recipient<StoreRecreated>);
 
 /// Answers once every write sent before it is done: the store handles messages in order.
 #[derive(Message, Debug, Clone, Copy)]
@@ -174,6 +194,30 @@ pub struct Store {
     connection: Option<Connection>,
     last_open_attempt: Option<Instant>,
     metrics: Arc<Metrics>,
+    /// The file the store holds: what `state.path` must still be. Kept while the connection
+    /// is closed after an error, so a file deleted meanwhile is noticed too.
+    file: Option<FileIdentity>,
+    /// The file was lost: once a new one is open, the writers must fill it.
+    must_refill: bool,
+    /// Who writes here, told when the file had to be recreated.
+    writers: Vec<Recipient<StoreRecreated>>,
+}
+
+/// Which file a path names: device and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity {
+    device: u64,
+    inode: u64,
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> std::io::Result<FileIdentity> {
+        let metadata = std::fs::metadata(path)?;
+        Ok(FileIdentity {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+        })
+    }
 }
 
 impl Store {
@@ -186,17 +230,51 @@ impl Store {
 
     /// Starts the store actor on a thread of its own.
     pub fn start(path: PathBuf, metrics: Arc<Metrics>) -> Addr<Store> {
-        SyncArbiter::start(1, move || Store {
-            path: path.clone(),
+        // The file `load` read, if any: one deleted before the first write is noticed too.
+        let file = FileIdentity::of(&path).ok();
+        SyncArbiter::start(1, move || Store::new(path.clone(), metrics.clone(), file))
+    }
+
+    fn new(path: PathBuf, metrics: Arc<Metrics>, file: Option<FileIdentity>) -> Store {
+        Store {
+            path,
             connection: None,
             last_open_attempt: None,
-            metrics: metrics.clone(),
-        })
+            metrics,
+            file,
+            must_refill: false,
+            writers: Vec::new(),
+        }
+    }
+
+    /// Whether `state.path` still names the file the store holds. If not (deleted, or
+    /// replaced by another file), logs and counts it once, and closes the connection so the
+    /// next use opens a new file, which the writers are then told to fill.
+    fn notice_lost_file(&mut self) {
+        let Some(known) = self.file else {
+            return;
+        };
+        let reason = match FileIdentity::of(&self.path) {
+            Ok(now) if now == known => return,
+            Ok(_) => "replaced",
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "deleted",
+            // Cannot tell (a permission problem, a vanished mount): the write will say more.
+            Err(_) => return,
+        };
+        self.metrics.record_store_error("recreate");
+        log::warn!(path = self.path.display().to_string().as_str(), reason; "the state store file was {reason} while flowstate runs; creating a new one and writing the whole current state into it");
+        // Closing checkpoints into the old file and removes its `-wal` and `-shm` by name:
+        // done before the new file is opened, whose own they would otherwise be.
+        self.connection = None;
+        self.file = None;
+        self.must_refill = true;
+        self.last_open_attempt = None;
     }
 
     /// The open connection, opening it if needed (at most every [`REOPEN_EVERY`] after a
     /// failure, so a missing disk is not hammered).
     fn connection(&mut self) -> Result<&mut Connection, String> {
+        self.notice_lost_file();
         if self.connection.is_none() {
             if let Some(last) = self.last_open_attempt {
                 if last.elapsed() < REOPEN_EVERY {
@@ -209,25 +287,41 @@ impl Store {
             }
             self.last_open_attempt = Some(Instant::now());
             self.connection = Some(open(&self.path)?);
+            let opened = FileIdentity::of(&self.path).ok();
+            if self.file.is_some_and(|known| Some(known) != opened) {
+                // Gone while the connection was closed after an error: `open` made a new one.
+                self.metrics.record_store_error("recreate");
+                log::warn!(path = self.path.display().to_string().as_str(), reason = "replaced"; "the state store file changed while the store was closed; writing the whole current state into the new one");
+                self.must_refill = true;
+            }
+            self.file = opened;
+            if std::mem::take(&mut self.must_refill) {
+                for writer in &self.writers {
+                    writer.do_send(StoreRecreated);
+                }
+            }
         }
         self.connection
             .as_mut()
             .ok_or_else(|| format!("{}: the state store is not open", self.path.display()))
     }
 
-    /// Runs one write; on failure logs it, counts it, and drops a connection that may be
-    /// broken so the next write reopens it.
+    /// Runs one write of what `operations` name; on failure logs it, counts it under each of
+    /// them, and drops a connection that may be broken so the next write reopens it.
     fn write(
         &mut self,
-        operation: &'static str,
+        operations: &[&'static str],
         work: impl FnOnce(&mut Connection) -> rusqlite::Result<()>,
     ) -> Result<(), String> {
         let result = self
             .connection()
             .and_then(|c| work(c).map_err(|e| e.to_string()));
         if let Err(e) = &result {
-            self.metrics.record_store_error(operation);
-            log::error!(path = self.path.display().to_string().as_str(), operation, error = e.as_str(); "state store write failed; keeping the data in memory and retrying");
+            for operation in operations {
+                self.metrics.record_store_error(operation);
+            }
+            let operation = operations.join(",");
+            log::error!(path = self.path.display().to_string().as_str(), operation = operation.as_str(), error = e.as_str(); "state store write failed; keeping the data in memory and retrying");
             if !e.contains("unavailable") {
                 self.connection = None;
             }
@@ -244,15 +338,53 @@ impl Handler<SaveHostStates> for Store {
     type Result = Result<(), String>;
 
     fn handle(&mut self, mut batch: SaveHostStates, _: &mut SyncContext<Self>) -> Self::Result {
-        let result = self.write("save_hosts", |c| save_hosts(c, &batch));
+        let result =
+            if batch.hosts.is_empty() && batch.results.is_empty() && batch.removed.is_empty() {
+                // Nothing to write: the once-a-second look at the file, while it is open (a
+                // store that is failing is retried by the writes that need it, not by this).
+                if self.connection.is_some() {
+                    self.write(&["save_hosts"], |_| Ok(()))
+                } else {
+                    Ok(())
+                }
+            } else {
+                self.write(&["save_hosts"], |c| save_hosts(c, &batch))
+            };
         if let Some(reply_to) = batch.reply_to.take() {
+            let saved = result.is_ok();
             reply_to.do_send(HostStatesSaved {
-                saved: result.is_ok(),
+                saved,
                 hosts: batch.hosts.into_iter().map(|h| h.label).collect(),
                 removed: batch.removed,
+                results: if saved { Vec::new() } else { batch.results },
             });
         }
         result
+    }
+}
+
+impl Handler<SaveAlertState> for Store {
+    type Result = Result<(), String>;
+
+    fn handle(&mut self, msg: SaveAlertState, _: &mut SyncContext<Self>) -> Self::Result {
+        // Counted by what the batch held, as the separate writes it stands for were.
+        let operations: Vec<&'static str> = [
+            (!msg.deliveries.is_empty(), "save_delivery"),
+            (!msg.forgotten.is_empty(), "forget_delivery"),
+            (!msg.tracks.is_empty(), "save_alert_track"),
+        ]
+        .into_iter()
+        .filter_map(|(held, operation)| held.then_some(operation))
+        .collect();
+        self.write(&operations, |c| save_alert_state(c, &msg))
+    }
+}
+
+impl Handler<SubscribeToStore> for Store {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubscribeToStore, _: &mut SyncContext<Self>) {
+        self.writers.push(msg.0);
     }
 }
 
@@ -262,41 +394,33 @@ impl Handler<AwaitStoreWrites> for Store {
     fn handle(&mut self, _: AwaitStoreWrites, _: &mut SyncContext<Self>) {}
 }
 
-impl Handler<SaveDelivery> for Store {
-    type Result = Result<(), String>;
-
-    fn handle(&mut self, msg: SaveDelivery, _: &mut SyncContext<Self>) -> Self::Result {
-        self.write("save_delivery", |c| insert_delivery(c, &msg.0))
+fn save_track(connection: &Connection, msg: &StoredTrack) -> rusqlite::Result<()> {
+    match &msg.track {
+        Some(track) => connection
+            .prepare_cached(
+                "INSERT OR REPLACE INTO alert_tracks (notifier, host, track) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![&*msg.notifier, msg.host, track])
+            .map(|_| ()),
+        None => connection
+            .prepare_cached("DELETE FROM alert_tracks WHERE notifier = ?1 AND host = ?2")?
+            .execute(params![&*msg.notifier, msg.host])
+            .map(|_| ()),
     }
 }
 
-impl Handler<ForgetDelivery> for Store {
-    type Result = Result<(), String>;
-
-    fn handle(&mut self, msg: ForgetDelivery, _: &mut SyncContext<Self>) -> Self::Result {
-        self.write("forget_delivery", |c| {
-            delete_delivery(c, &msg.notifier, &msg.id)
-        })
+fn save_alert_state(connection: &mut Connection, state: &SaveAlertState) -> rusqlite::Result<()> {
+    let transaction = connection.transaction()?;
+    for delivery in &state.deliveries {
+        insert_delivery(&transaction, delivery)?;
     }
-}
-
-impl Handler<SaveAlertTrack> for Store {
-    type Result = Result<(), String>;
-
-    fn handle(&mut self, msg: SaveAlertTrack, _: &mut SyncContext<Self>) -> Self::Result {
-        self.write("save_alert_track", |c| match &msg.track {
-            Some(track) => c
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO alert_tracks (notifier, host, track) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![&*msg.notifier, msg.host, track])
-                .map(|_| ()),
-            None => c
-                .prepare_cached("DELETE FROM alert_tracks WHERE notifier = ?1 AND host = ?2")?
-                .execute(params![&*msg.notifier, msg.host])
-                .map(|_| ()),
-        })
+    for (notifier, id) in &state.forgotten {
+        delete_delivery(&transaction, notifier, id)?;
     }
+    for track in &state.tracks {
+        save_track(&transaction, track)?;
+    }
+    transaction.commit()
 }
 
 /// Opens the database in WAL mode and creates or checks the tables.
@@ -332,7 +456,10 @@ fn prepare(connection: &Connection) -> rusqlite::Result<()> {
     let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version <= SCHEMA_VERSION {
         connection.execute_batch(SCHEMA)?;
-        connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        // Only when it changes: reopening a store on a full disk must not need a write.
+        if version != SCHEMA_VERSION {
+            connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        }
     }
     Ok(())
 }
@@ -505,7 +632,7 @@ fn save_hosts(connection: &mut Connection, batch: &SaveHostStates) -> rusqlite::
     transaction.commit()
 }
 
-fn insert_delivery(connection: &mut Connection, delivery: &StoredDelivery) -> rusqlite::Result<()> {
+fn insert_delivery(connection: &Connection, delivery: &StoredDelivery) -> rusqlite::Result<()> {
     let event = serde_json::to_string(&delivery.event)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     connection
@@ -521,7 +648,7 @@ fn insert_delivery(connection: &mut Connection, delivery: &StoredDelivery) -> ru
         .map(|_| ())
 }
 
-fn delete_delivery(connection: &mut Connection, notifier: &str, id: &str) -> rusqlite::Result<()> {
+fn delete_delivery(connection: &Connection, notifier: &str, id: &str) -> rusqlite::Result<()> {
     connection
         .prepare_cached("DELETE FROM outbox WHERE notifier = ?1 AND id = ?2")?
         .execute(params![notifier, id])
@@ -682,7 +809,7 @@ mod tests {
     #[test]
     fn the_outbox_keeps_events_until_forgotten_in_order() {
         let db = TempDb::new("outbox");
-        let mut connection = open(&db.0).unwrap();
+        let connection = open(&db.0).unwrap();
         let notifier: Arc<str> = Arc::from("hook");
         for (id, ms) in [("B", 2), ("A", 1), ("C", 3)] {
             let delivery = StoredDelivery {
@@ -690,10 +817,10 @@ mod tests {
                 event: event(id),
                 created: from_millis(1_800_000_000_000 + ms),
             };
-            insert_delivery(&mut connection, &delivery).unwrap();
+            insert_delivery(&connection, &delivery).unwrap();
         }
-        delete_delivery(&mut connection, "hook", "B").unwrap();
-        delete_delivery(&mut connection, "other", "A").unwrap();
+        delete_delivery(&connection, "hook", "B").unwrap();
+        delete_delivery(&connection, "other", "A").unwrap();
         drop(connection);
         let restored = Store::load(&db.0, 10).unwrap();
         let ids: Vec<&str> = restored
@@ -728,18 +855,96 @@ mod tests {
         assert!(error.contains("newer flowstate"), "{error}");
     }
 
+    /// Counts the `StoreRecreated` it is told.
+    struct Writer(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Actor for Writer {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<StoreRecreated> for Writer {
+        type Result = ();
+
+        fn handle(&mut self, _: StoreRecreated, _: &mut Context<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn one_host_batch() -> SaveHostStates {
+        SaveHostStates {
+            hosts: vec![host("api", Status::Down, 3)],
+            results: vec![StoredResult {
+                label: Arc::from("api"),
+                seq: 3,
+                result: result(3),
+            }],
+            history_limit: 10,
+            ..SaveHostStates::default()
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_file_deleted_while_open_is_noticed_recreated_and_its_writers_told() {
+        let db = TempDb::new("deleted");
+        let metrics = Arc::new(Metrics::new());
+        let mut store = Store::new(db.0.clone(), metrics.clone(), None);
+        let told = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        store.writers.push(Writer(told.clone()).start().recipient());
+        store
+            .write(&["save_hosts"], |c| save_hosts(c, &one_host_batch()))
+            .expect("the first write");
+        std::fs::remove_file(&db.0).expect("delete the file");
+
+        // The next write goes into a new file, not the deleted one.
+        store
+            .write(&["save_hosts"], |c| {
+                save_hosts(c, &SaveHostStates::default())
+            })
+            .expect("a write after the deletion");
+        assert!(db.0.exists(), "the file was not created again");
+        assert!(metrics
+            .render()
+            .contains("flowstate_state_store_errors_total{operation=\"recreate\"} 1"));
+        // Told once, after the new file is open: they write their whole state into it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while told.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "the writers were not told");
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        store
+            .write(&["save_hosts"], |c| save_hosts(c, &one_host_batch()))
+            .expect("the refill");
+        drop(store);
+        let restored = Store::load(&db.0, 10).expect("the new file reads");
+        assert_eq!(restored.hosts.len(), 1);
+        assert_eq!(restored.hosts[0].history.len(), 1);
+        assert_eq!(told.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_current_store_opens_without_writing() {
+        // Opening must not need a write: a store on a full disk (or one another process is
+        // writing) still opens, so what is unsaved is retried as soon as there is room.
+        let db = TempDb::new("reopen");
+        drop(open(&db.0).expect("create"));
+        let writer = Connection::open(&db.0).expect("a second connection");
+        writer
+            .execute_batch("BEGIN IMMEDIATE")
+            .expect("hold the write lock");
+        let started = Instant::now();
+        let reopened = open(&db.0);
+        assert!(reopened.is_ok(), "{:?}", reopened.err());
+        assert!(started.elapsed() < BUSY_TIMEOUT, "{:?}", started.elapsed());
+        writer.execute_batch("ROLLBACK").expect("release the lock");
+    }
+
     #[test]
     fn a_store_that_cannot_open_counts_the_failure_and_waits_before_retrying() {
         let metrics = Arc::new(Metrics::new());
-        let mut store = Store {
-            // A path under a regular file can never be created.
-            path: PathBuf::from("/dev/null/state.db"),
-            connection: None,
-            last_open_attempt: None,
-            metrics: metrics.clone(),
-        };
-        assert!(store.write("save_hosts", |_| Ok(())).is_err());
-        let again = store.write("save_hosts", |_| Ok(())).unwrap_err();
+        // A path under a regular file can never be created.
+        let mut store = Store::new(PathBuf::from("/dev/null/state.db"), metrics.clone(), None);
+        assert!(store.write(&["save_hosts"], |_| Ok(())).is_err());
+        let again = store.write(&["save_hosts"], |_| Ok(())).unwrap_err();
         assert!(again.contains("unavailable"), "{again}");
         assert!(metrics
             .render()

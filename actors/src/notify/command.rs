@@ -142,6 +142,10 @@ fn judge(
                 _ => Err(DeliveryError::transient(message)),
             }
         }
+        // The event stays in the outbox: with `state.path` it runs again at the next start.
+        Err(RunError::Interrupted) => Err(DeliveryError::transient(format!(
+            "{program} was ended: flowstate is stopping"
+        ))),
         Err(RunError::Wait(e)) => Err(DeliveryError::transient(format!(
             "cannot wait for {program}: {}",
             process::describe_io_error(&e)

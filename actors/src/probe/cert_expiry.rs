@@ -122,7 +122,7 @@ pub fn degrade_if_expiring(
     warning: Duration,
     now: SystemTime,
 ) {
-    if !outcome.ok || outcome.degraded || not_after >= now + warning {
+    if !outcome.ok || outcome.degraded || not_after >= crate::clock::system_after(now, warning) {
         return;
     }
     let when = match days_until(not_after, now) {
@@ -138,6 +138,16 @@ pub fn degrade_if_expiring(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_warning_too_long_for_the_clock_warns_of_every_certificate() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut outcome = super::super::ProbeOutcome::passed("status 200");
+        let not_after = now + Duration::from_secs(400 * 86_400);
+        degrade_if_expiring(&mut outcome, not_after, Duration::MAX, now);
+        assert!(outcome.degraded, "{outcome:?}");
+        assert!(outcome.detail.ends_with("(in 400 days)"), "{outcome:?}");
+    }
 
     #[test]
     fn days_count_down_and_past_dates_are_negative() {

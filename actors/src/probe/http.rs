@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use actix_web::error::ParseError;
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use awc::http::header::{CONTENT_LENGTH, LOCATION, USER_AGENT};
 use awc::http::Method;
@@ -343,9 +344,21 @@ fn describe_send_error(error: &SendRequestError, url: &Url, check: &HttpCheck) -
     reason
 }
 
+/// What a server that hung up without answering reads as (curl: "Empty reply from server").
+pub const CLOSED_BEFORE_RESPONSE: &str = "connection closed before any response";
+
 fn describe_send_failure(error: &SendRequestError, url: &Url) -> String {
     let host = url.host_str().unwrap_or("");
     match error {
+        // awc reports the end of the stream while it waits for the response head as its
+        // connector being "disconnected": the connection was made, the server hung up.
+        SendRequestError::Connect(ConnectError::Disconnected) => CLOSED_BEFORE_RESPONSE.to_string(),
+        // A server that closes at once gets our request after its close, and its kernel
+        // answers that with a reset: whether the client then reads the end of the stream, a
+        // reset, or fails to write depends only on timing, so all read the same.
+        SendRequestError::Send(e) | SendRequestError::Response(ParseError::Io(e)) if hung_up(e) => {
+            CLOSED_BEFORE_RESPONSE.to_string()
+        }
         SendRequestError::Connect(ConnectError::Io(e)) => describe_io_error(e, url),
         SendRequestError::Connect(ConnectError::Resolver(e)) => {
             format!("cannot resolve {host}: {e}")
@@ -364,6 +377,15 @@ fn describe_send_failure(error: &SendRequestError, url: &Url) -> String {
     }
 }
 
+/// Whether an I/O error means the peer closed (or reset) the connection.
+fn hung_up(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        error.kind(),
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+    )
+}
+
 fn describe_io_error(error: &std::io::Error, url: &Url) -> String {
     use std::io::ErrorKind::*;
     match error.kind() {
@@ -378,5 +400,48 @@ fn describe_io_error(error: &std::io::Error, url: &Url) -> String {
         // rustls reports certificate and handshake problems as invalid data.
         InvalidData if url.scheme() == "https" => format!("TLS handshake failed: {error}"),
         _ => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+
+    fn url() -> Url {
+        Url::parse("http://127.0.0.1:8080/health").expect("a valid URL")
+    }
+
+    #[test]
+    fn a_server_hanging_up_before_answering_reads_as_such() {
+        let cases = [
+            SendRequestError::Connect(ConnectError::Disconnected),
+            SendRequestError::Response(ParseError::Io(io::ErrorKind::ConnectionReset.into())),
+            SendRequestError::Response(ParseError::Io(io::ErrorKind::UnexpectedEof.into())),
+            SendRequestError::Send(io::ErrorKind::BrokenPipe.into()),
+        ];
+        for error in &cases {
+            assert_eq!(
+                describe_send_failure(error, &url()),
+                CLOSED_BEFORE_RESPONSE,
+                "{error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn connect_failures_keep_their_own_words() {
+        let refused =
+            SendRequestError::Connect(ConnectError::Io(io::ErrorKind::ConnectionRefused.into()));
+        assert_eq!(
+            describe_send_failure(&refused, &url()),
+            "connection refused"
+        );
+        let garbage = SendRequestError::Response(ParseError::Status);
+        assert_eq!(
+            describe_send_failure(&garbage, &url()),
+            "invalid HTTP response: invalid status provided"
+        );
     }
 }

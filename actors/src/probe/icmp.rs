@@ -82,7 +82,7 @@ impl Probe for IcmpProbe {
         let sockets = self.sockets.clone();
         let host = host.clone();
         Box::pin(async move {
-            let deadline = Instant::now() + series_budget(host.timeout);
+            let deadline = crate::clock::instant_after(Instant::now(), series_budget(host.timeout));
             match &host.check {
                 Check::Icmp(check) => check_icmp(&sockets, check, deadline).await,
                 other => ProbeOutcome::failed(format!("not an ICMP check: {}", other.kind())),

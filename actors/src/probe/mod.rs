@@ -122,9 +122,9 @@ impl Probe for Probes {
 }
 
 /// Runs one check with everything a check needs around it: the host's timeout over the whole
-/// check, the latency, and a panic in the probe turned into a failed result.
+/// check, the latency, a panic in the probe turned into a failed result, and the time of the
+/// verdict.
 pub async fn run_check(probe: &dyn Probe, host: &Arc<HostConfiguration>) -> CheckResult {
-    let at = SystemTime::now();
     let started = Instant::now();
     let future = AssertUnwindSafe(probe.probe(host)).catch_unwind();
     let outcome = match actix_rt::time::timeout(host.timeout, future).await {
@@ -144,7 +144,9 @@ pub async fn run_check(probe: &dyn Probe, host: &Arc<HostConfiguration>) -> Chec
         )),
     };
     CheckResult {
-        at,
+        // Dated when the verdict is in, not when the check began: a 10 s timeout must not
+        // date the `down` it decides 10 s before anyone could know it.
+        at: SystemTime::now(),
         ok: outcome.ok,
         degraded: outcome.degraded,
         cert_not_after: outcome.cert_not_after,
@@ -166,4 +168,38 @@ thread_local! {
 /// The real probes, one set per thread.
 pub fn default_probe_factory() -> ProbeFactory {
     Arc::new(|| THREAD_PROBES.with(|probes| probes.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Answers after a while.
+    struct Slow(Duration);
+
+    impl Probe for Slow {
+        fn probe(&self, _: &Arc<HostConfiguration>) -> ProbeFuture {
+            let delay = self.0;
+            Box::pin(async move {
+                actix_rt::time::sleep(delay).await;
+                ProbeOutcome::failed("status 503, expected 2xx")
+            })
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_result_is_dated_when_its_verdict_is_in_not_when_the_check_began() {
+        let yaml = "hosts:\n  - { label: api, url: 'http://127.0.0.1:1/', timeout: 5s }\n";
+        let config = flowstate_config::load_str("t.yaml", yaml, &|_| None).expect("valid");
+        let began = SystemTime::now();
+        let result = run_check(&Slow(Duration::from_millis(300)), &config.hosts()[0]).await;
+        assert!(
+            result.at >= began + Duration::from_millis(300),
+            "dated {:?} after the start",
+            result.at.duration_since(began)
+        );
+        assert!(result.latency >= Duration::from_millis(300));
+    }
 }

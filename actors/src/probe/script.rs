@@ -17,8 +17,9 @@
 //! The program runs directly (no shell), with the configured `env` added to the inherited
 //! environment, in a process group of its own (see [`crate::process`]): when the host's timeout
 //! drops the check, or the program exits, everything it started is killed, so a plugin that
-//! hangs or forks `sleep 3600 &` leaves nothing behind. Reasons name only the program
-//! (`argv[0]`): its arguments may carry credentials.
+//! hangs or forks `sleep 3600 &` leaves nothing behind. A check still running when the daemon
+//! stops is ended the same way and reports nothing (a check cut off is no verdict). Reasons
+//! name only the program (`argv[0]`): its arguments may carry credentials.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +65,12 @@ async fn run_script(check: &ScriptCheck, limit: Duration) -> ProbeOutcome {
     // moment earlier) and drops this future; either way the process group is killed. Plugins
     // do not read stdin: it is closed at once.
     let outcome = process::run(command, Vec::new(), limit).await;
+    if let Err(RunError::Interrupted) = outcome {
+        // The daemon is stopping and ended the program: a check cut off has no verdict, and a
+        // failure reported now would be recorded (and alerted after the restart) as an outage
+        // of the host. So this check never reports, as if the daemon had exited mid-check.
+        return std::future::pending().await;
+    }
     judge(program, limit, outcome)
 }
 
@@ -88,6 +95,10 @@ fn judge(program: &str, limit: Duration, outcome: Result<Finished, RunError>) ->
                 "cannot wait for {program}: {}",
                 process::describe_io_error(&e)
             ))
+        }
+        // Not judged (see `run_script`); said plainly should it ever be.
+        Err(RunError::Interrupted) => {
+            return ProbeOutcome::failed(format!("{program} was ended: flowstate is stopping"))
         }
     };
     let output = plugin_output(&finished.stdout.bytes);
