@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::error::{ConfigError, Diagnostic};
-use crate::reader::{Lookup, Node, Reader};
+use crate::reader::{config_dir, Lookup, Node, Reader};
 use crate::validate::{assemble, read_file, FileSections};
 use crate::yaml;
 use crate::Config;
@@ -143,9 +143,15 @@ impl Loader<'_> {
         let includes = std::mem::take(&mut sections.include);
         self.sections.push(sections);
         self.stack.push((canonical, path.to_path_buf()));
-        let base = path.parent().unwrap_or_else(|| Path::new(""));
+        let base = config_dir(path);
         for pattern in includes {
-            let full = base.join(&pattern);
+            // Beside a bare `flowstate.yaml`, `hosts.d/*.yaml` stays as written (it is relative
+            // to the current directory either way) rather than becoming `./hosts.d/*.yaml`.
+            let full = if base == Path::new(".") {
+                PathBuf::from(&pattern)
+            } else {
+                base.join(&pattern)
+            };
             self.include_globs.push(full.clone());
             let full_text = full.to_string_lossy().into_owned();
             let matches = match glob::glob(&full_text) {

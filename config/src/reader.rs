@@ -72,9 +72,22 @@ impl<'v> Fields<'v> {
 
 pub struct Reader<'a> {
     pub file: &'a Path,
+    /// The directory relative paths in this file start from: see [`config_dir`].
+    pub dir: &'a Path,
     doc: &'a Document,
     lookup: Lookup<'a>,
     pub errors: &'a mut Vec<Diagnostic>,
+}
+
+/// The directory that relative paths written in `config_file` (programs, includes, CA files,
+/// state and notifier files) are taken from: the file's own directory, and the current
+/// directory (`.`) for a bare name such as `flowstate.yaml`. Never the empty path: joined to
+/// it, `./check.sh` would become the bare name `check.sh`, which is looked up in `PATH`.
+pub fn config_dir(config_file: &Path) -> &Path {
+    match config_file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
 }
 
 /// A string value as an error message may quote it: a value that came from an environment
@@ -109,6 +122,7 @@ impl<'a> Reader<'a> {
     ) -> Self {
         Reader {
             file,
+            dir: config_dir(file),
             doc,
             lookup,
             errors,
@@ -370,5 +384,36 @@ impl<'a> Reader<'a> {
             }
         }
         all_ok.then_some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_file_name_lives_in_the_current_directory() {
+        assert_eq!(config_dir(Path::new("flowstate.yaml")), Path::new("."));
+        assert_eq!(config_dir(Path::new("./flowstate.yaml")), Path::new("."));
+        assert_eq!(
+            config_dir(Path::new("conf/flowstate.yaml")),
+            Path::new("conf")
+        );
+        assert_eq!(config_dir(Path::new("/etc/fs.yaml")), Path::new("/etc"));
+        assert_eq!(config_dir(Path::new("")), Path::new("."));
+    }
+
+    #[test]
+    fn relative_programs_stay_paths() {
+        use crate::read_check::program_path;
+        let dir = config_dir(Path::new("flowstate.yaml"));
+        assert_eq!(program_path(dir, "./check.sh"), "./check.sh");
+        assert_eq!(program_path(dir, "bin/check.sh"), "./bin/check.sh");
+        assert_eq!(program_path(dir, "check_disk"), "check_disk");
+        assert_eq!(
+            program_path(Path::new("conf"), "./check.sh"),
+            "conf/check.sh"
+        );
+        assert_eq!(program_path(dir, "/usr/bin/true"), "/usr/bin/true");
     }
 }

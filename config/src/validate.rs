@@ -257,7 +257,7 @@ fn read_state(reader: &mut Reader, node: &Node) -> Option<StateSettings> {
     let fields = reader.fields(node, STATE_KEYS)?;
     let mut state = StateSettings::default();
     if let Some(path) = fields.get("path") {
-        state.path = reader.string(&path).map(|p| relative_to(reader.file, &p));
+        state.path = reader.string(&path).map(|p| relative_to(reader.dir, &p));
     }
     if let Some(history) = fields.get("history") {
         state.history = reader.count(&history, 1, 1_000_000).map(|n| n as usize)?;
@@ -265,17 +265,14 @@ fn read_state(reader: &mut Reader, node: &Node) -> Option<StateSettings> {
     Some(state)
 }
 
-/// A path written in a config file, relative paths taken from that file's directory so the
-/// daemon finds the same file whatever its working directory (systemd starts it in `/`).
-fn relative_to(config_file: &Path, written: &str) -> PathBuf {
+/// A path written in a config file, relative paths taken from that file's directory `dir`
+/// so the daemon finds the same file whatever its working directory (systemd starts it in `/`).
+fn relative_to(dir: &Path, written: &str) -> PathBuf {
     let path = Path::new(written);
     if path.is_absolute() {
         return path.to_path_buf();
     }
-    config_file
-        .parent()
-        .unwrap_or_else(|| Path::new("."))
-        .join(path)
+    dir.join(path)
 }
 
 /// The keys shared by `defaults` and hosts.
@@ -422,7 +419,7 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                     return None;
                 }
                 NotifierKind::File {
-                    path: relative_to(reader.file, &path),
+                    path: relative_to(reader.dir, &path),
                 }
             }
             None => {
@@ -488,8 +485,7 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                 );
                 return None;
             };
-            let file = reader.file;
-            let argv = crate::read_check::read_argv(reader, &command_node, file)?;
+            let argv = crate::read_check::read_argv(reader, &command_node)?;
             NotifierKind::Command(CommandConfig { argv, timeout })
         }
     };
@@ -637,12 +633,10 @@ fn read_host(
         "dns" => read_dns(reader, &node, &fields).map(|c| PartialCheck::Ready(Check::Dns(c))),
         "icmp" => read_icmp(reader, &node, &fields).map(|c| PartialCheck::Ready(Check::Icmp(c))),
         "script" => {
-            read_script(reader, &node, &fields, file).map(|c| PartialCheck::Ready(Check::Script(c)))
+            read_script(reader, &node, &fields).map(|c| PartialCheck::Ready(Check::Script(c)))
         }
-        "grpc" => {
-            read_grpc(reader, &node, &fields, file).map(|c| PartialCheck::Ready(Check::Grpc(c)))
-        }
-        _ => read_http_check(reader, &node, &fields, file),
+        "grpc" => read_grpc(reader, &node, &fields).map(|c| PartialCheck::Ready(Check::Grpc(c))),
+        _ => read_http_check(reader, &node, &fields),
     };
     let settings = read_host_settings(reader, &fields);
     let check = check.filter(|_| reader.errors.len() == errors_before);
@@ -663,7 +657,6 @@ fn read_http_check(
     reader: &mut Reader,
     node: &Node,
     fields: &crate::reader::Fields,
-    file: &Path,
 ) -> Option<PartialCheck> {
     let url = match fields.get("url") {
         Some(n) => read_http_url(reader, &n),
@@ -719,7 +712,7 @@ fn read_http_check(
         .get("max_body_bytes")
         .and_then(|n| reader.count(&n, 1, 1 << 30).map(|v| v as usize))
         .unwrap_or(DEFAULT_MAX_BODY_BYTES);
-    let extras = read_http_extras(reader, fields, file);
+    let extras = read_http_extras(reader, fields);
     if let (Some(url), Some(extras), Some(node)) = (&url, &extras, fields.get("http_version")) {
         if extras.http_version == crate::check::HttpVersion::Two && url.scheme() == "http" {
             reader.semantic_error(
