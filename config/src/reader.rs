@@ -297,13 +297,24 @@ impl<'a> Reader<'a> {
             Value::String(_) => {
                 let text = self.text(node)?;
                 if !text.substituted {
-                    self.type_error(
-                        node,
+                    // Quotes are worth mentioning only when they are there and are all
+                    // that is wrong (`"3"`); `three` needs a number, not fewer quotes.
+                    let message = if text.value.trim().parse::<f64>().is_ok()
+                        && self.doc.is_quoted(&node.path)
+                    {
                         format!(
                             "expected a whole number, found the string {:?}; remove the quotes",
                             text.value
-                        ),
-                    );
+                        )
+                    } else {
+                        let key = node.path.rsplit('.').next().unwrap_or("count");
+                        format!(
+                            "expected a whole number of at least {min}, such as `{key}: {}`, found the string {:?}",
+                            3.clamp(min, max),
+                            text.value
+                        )
+                    };
+                    self.type_error(node, message);
                     return None;
                 }
                 text.value.trim().parse::<u64>().ok()

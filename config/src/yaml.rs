@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
+use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 pub use serde_yaml::Value;
 
@@ -31,12 +31,20 @@ pub struct Document {
 struct NodeMarks {
     key: Option<Position>,
     value: Position,
+    /// Whether the value is a quoted scalar (`"3"`, `'3'`): the tree no longer tells.
+    quoted: bool,
 }
 
 impl Document {
     /// Where the value at `path` starts (`hosts[0].url`), if known.
     pub fn value_position(&self, path: &str) -> Option<Position> {
         self.marks().get(path).map(|m| m.value)
+    }
+
+    /// Whether the value at `path` was written in quotes, so a message may suggest removing
+    /// them only when there are quotes to remove.
+    pub fn is_quoted(&self, path: &str) -> bool {
+        self.marks().get(path).is_some_and(|m| m.quoted)
     }
 
     /// Where the key of the entry at `path` starts, falling back to its value.
@@ -160,6 +168,7 @@ impl MarkRecorder {
             NodeMarks {
                 key: key_pos,
                 value: pos,
+                quoted: false,
             },
         );
         Some(path)
@@ -178,8 +187,17 @@ impl MarkRecorder {
 impl MarkedEventReceiver for MarkRecorder {
     fn on_event(&mut self, event: Event, mark: Marker) {
         match event {
-            Event::Scalar(text, ..) => {
-                self.start_node(Some(&text), &mark);
+            Event::Scalar(text, style, ..) => {
+                let path = self.start_node(Some(&text), &mark);
+                let quoted = matches!(
+                    style,
+                    TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted
+                );
+                if let (true, Some(path)) = (quoted, path) {
+                    if let Some(marks) = self.marks.get_mut(&path) {
+                        marks.quoted = true;
+                    }
+                }
                 self.end_node();
             }
             Event::Alias(_) => {

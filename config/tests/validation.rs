@@ -492,8 +492,8 @@ fn several_yaml_documents_in_one_file_are_an_error() {
 #[test]
 fn quoted_number_is_a_type_error_at_the_value() {
     assert_eq!(
-        error(&one_host("failure_threshold: \"abc\"")),
-        r#"flowstate.yaml:4:24: hosts[0] (label "api").failure_threshold: expected a whole number, found the string "abc"; remove the quotes"#
+        error(&one_host("failure_threshold: \"5\"")),
+        r#"flowstate.yaml:4:24: hosts[0] (label "api").failure_threshold: expected a whole number, found the string "5"; remove the quotes"#
     );
 }
 
