@@ -43,6 +43,7 @@ pub use host::{
 };
 pub use load::{load, load_str, load_with_env};
 pub use notifier::{NotifierConfig, NotifierKind, RetryPolicy};
+pub use reader::MAX_DURATION;
 pub use secret::Secret;
 pub use settings::{Defaults, SelfCheckSettings, ServerSettings, StateSettings};
 

@@ -465,8 +465,9 @@ fn read_tls(reader: &mut Reader, node: &Node) -> Option<TlsSettings> {
         None => Some(default),
         Some(n) => reader.duration(&n),
     };
-    let expiry_warning = duration(reader, "expiry_warning", defaults.expiry_warning)?;
-    let expiry_check_every = duration(reader, "expiry_check_every", defaults.expiry_check_every)?;
+    let expiry_warning = duration(reader, "expiry_warning", defaults.expiry_warning);
+    let expiry_check_every = duration(reader, "expiry_check_every", defaults.expiry_check_every);
+    let (expiry_warning, expiry_check_every) = (expiry_warning?, expiry_check_every?);
     if fields.get("ca_file").is_some() && ca_file.is_none() {
         return None;
     }

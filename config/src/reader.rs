@@ -12,6 +12,15 @@ use crate::error::{did_you_mean, Diagnostic};
 use crate::interpolate::{interpolate, Interpolated};
 use crate::yaml::{join_key, Document, Value};
 
+/// The longest duration any key accepts (365 days). A year is longer than any sensible
+/// interval, timeout, cooldown or backoff, and bounding every duration where it is read means
+/// no key can forget it: the running system adds and multiplies these durations with instants,
+/// and `584000000000y` overflowed the clock there.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// [`MAX_DURATION`] as users write it (humantime would print `11months 30days ...`).
+const MAX_DURATION_TEXT: &str = "365d";
+
 /// How environment variables are looked up (injectable so tests need not touch the process).
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -257,7 +266,8 @@ impl<'a> Reader<'a> {
         self.text(node).map(|t| t.value)
     }
 
-    /// A positive humantime duration (`500ms`, `10s`, `5m`, `1h`, `14d`).
+    /// A positive humantime duration (`500ms`, `10s`, `5m`, `1h`, `14d`) of at most
+    /// [`MAX_DURATION`].
     pub fn duration(&mut self, node: &Node) -> Option<Duration> {
         if let Value::Number(n) = node.value {
             self.type_error(
@@ -268,6 +278,14 @@ impl<'a> Reader<'a> {
         }
         let text = self.text(node)?;
         match humantime::parse_duration(text.value.trim()) {
+            Ok(d) if d > MAX_DURATION => {
+                self.duration_too_long(node, &text);
+                None
+            }
+            Err(humantime::DurationError::NumberOverflow) => {
+                self.duration_too_long(node, &text);
+                None
+            }
             Ok(d) if d.is_zero() => {
                 self.semantic_error(
                     node,
@@ -287,6 +305,16 @@ impl<'a> Reader<'a> {
                 None
             }
         }
+    }
+
+    fn duration_too_long(&mut self, node: &Node, text: &Interpolated) {
+        self.type_error(
+            node,
+            format!(
+                "{} is too long: a duration must be longer than 0 and at most {MAX_DURATION_TEXT}",
+                shown(text),
+            ),
+        );
     }
 
     /// A whole number of at least `min`. A string is accepted only when it came from `${VAR}`,

@@ -508,10 +508,13 @@ fn read_retry(reader: &mut Reader, fields: &Fields<'_>) -> Option<RetryPolicy> {
             Some(n) => Some((reader.duration(&n)?, Some(n))),
         }
     };
-    // Zero durations are refused by `duration` itself.
-    let (backoff, backoff_node) = read("backoff", RetryPolicy::DEFAULT_BACKOFF)?;
-    let (max_backoff, max_backoff_node) = read("max_backoff", RetryPolicy::DEFAULT_MAX_BACKOFF)?;
-    let (max_age, _) = read("max_age", RetryPolicy::DEFAULT_MAX_AGE)?;
+    // Zero and too long durations are refused by `duration` itself. All three are read
+    // before giving up, so each one's error is reported in the same pass.
+    let backoff = read("backoff", RetryPolicy::DEFAULT_BACKOFF);
+    let max_backoff = read("max_backoff", RetryPolicy::DEFAULT_MAX_BACKOFF);
+    let max_age = read("max_age", RetryPolicy::DEFAULT_MAX_AGE);
+    let ((backoff, backoff_node), (max_backoff, max_backoff_node), (max_age, _)) =
+        (backoff?, max_backoff?, max_age?);
     if backoff > max_backoff {
         let message = format!(
             "backoff ({}) is longer than max_backoff ({}); lower backoff or raise max_backoff",

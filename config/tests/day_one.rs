@@ -64,3 +64,98 @@ fn a_quoted_number_for_a_count_says_remove_the_quotes() {
         );
     }
 }
+
+// 8. every duration is bounded at load -----------------------------------------------------
+
+/// A file setting every duration key flowstate has to `value` (none other is wrong).
+fn every_duration(value: &str) -> String {
+    format!(
+        r#"server:
+  ready_max_lag: {value}
+self_check:
+  url: https://ping.example.com/x
+  every: {value}
+  timeout: {value}
+defaults:
+  interval: {value}
+  timeout: {value}
+  max_response_time: {value}
+notifiers:
+  ops:
+    type: webhook
+    url: https://hooks.example.com/x
+    timeout: {value}
+    cooldown: {value}
+    remind_every: {value}
+    backoff: {value}
+    max_backoff: {value}
+    max_age: {value}
+  page:
+    type: command
+    command: [/bin/true]
+    timeout: {value}
+hosts:
+  - label: api
+    url: https://api.example.com/
+    interval: {value}
+    timeout: {value}
+    max_response_time: {value}
+    tls: {{ expiry_warning: {value}, expiry_check_every: {value} }}
+"#
+    )
+}
+
+/// The places of every duration key in [`every_duration`], in file order.
+const DURATION_PLACES: &[&str] = &[
+    "server.ready_max_lag",
+    "self_check.every",
+    "self_check.timeout",
+    "defaults.interval",
+    "defaults.timeout",
+    "defaults.max_response_time",
+    "notifiers.ops.timeout",
+    "notifiers.ops.cooldown",
+    "notifiers.ops.remind_every",
+    "notifiers.ops.backoff",
+    "notifiers.ops.max_backoff",
+    "notifiers.ops.max_age",
+    "notifiers.page.timeout",
+    "hosts[0] (label \"api\").interval",
+    "hosts[0] (label \"api\").timeout",
+    "hosts[0] (label \"api\").max_response_time",
+    "hosts[0] (label \"api\").tls.expiry_warning",
+    "hosts[0] (label \"api\").tls.expiry_check_every",
+];
+
+#[test]
+fn the_longest_duration_is_accepted_everywhere() {
+    try_load(&every_duration("365d")).unwrap_or_else(|e| panic!("365d refused:\n{e}"));
+}
+
+#[test]
+fn extreme_durations_are_refused_at_every_key_with_the_range() {
+    for value in ["584000000000y", "366d", "99999999999999999999999y"] {
+        let all = errors(&every_duration(value));
+        assert_eq!(all.len(), DURATION_PLACES.len(), "{value}: {all:#?}");
+        let mut places = Vec::new();
+        for error in &all {
+            let (location, rest) = error.split_once(": ").unwrap_or_else(|| panic!("{error}"));
+            let mut parts = location.split(':');
+            assert_eq!(parts.next(), Some(FILE), "{error}");
+            let line: usize = parts.next().and_then(|l| l.parse().ok()).unwrap_or(0);
+            let column: usize = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+            assert!(line > 0 && column > 0, "no line:column in {error}");
+            let (place, message) = rest.split_once(": ").unwrap_or_else(|| panic!("{error}"));
+            assert_eq!(
+                message,
+                format!("`{value}` is too long: a duration must be longer than 0 and at most 365d"),
+                "{error}"
+            );
+            places.push(place.to_string());
+        }
+        places.sort();
+        let mut expected: Vec<String> = DURATION_PLACES.iter().map(|p| p.to_string()).collect();
+        expected.sort();
+        assert_eq!(places, expected, "{value}");
+    }
+}
