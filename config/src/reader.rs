@@ -255,8 +255,8 @@ impl<'a> Reader<'a> {
         };
         match interpolate(&raw, self.lookup) {
             Ok(done) => Some(done),
-            Err(message) => {
-                self.type_error(node, message);
+            Err(error) => {
+                self.type_error(node, error.to_string());
                 None
             }
         }

@@ -159,3 +159,47 @@ fn extreme_durations_are_refused_at_every_key_with_the_range() {
         assert_eq!(places, expected, "{value}");
     }
 }
+
+// 6. `${...}` defaults nest boundedly -------------------------------------------------------
+
+/// `${NOPE:-` `depth` times around `x`: a default inside a default inside ...
+fn nested_defaults(depth: usize) -> String {
+    format!("{}x{}", "${NOPE:-".repeat(depth), "}".repeat(depth))
+}
+
+#[test]
+fn defaults_nested_up_to_the_limit_are_substituted() {
+    let config = try_load(&one_host(&format!("body: '{}'", nested_defaults(16))))
+        .unwrap_or_else(|e| panic!("{e}"));
+    match &config.hosts()[0].check {
+        flowstate_config::Check::Http(http) => assert_eq!(http.body.as_deref(), Some("x")),
+        other => panic!("not HTTP: {other:?}"),
+    }
+}
+
+#[test]
+fn defaults_nested_too_deep_are_an_error_at_the_value() {
+    assert_eq!(
+        error(&one_host(&format!("body: '{}'", nested_defaults(17)))),
+        r#"flowstate.yaml:4:11: hosts[0] (label "api").body: `${...}` is nested 17 levels deep; at most 16 are allowed: nest fewer defaults (`${A:-${B:-fallback}}` is 2 levels)"#
+    );
+}
+
+#[test]
+fn very_deep_defaults_are_refused_without_deep_recursion() {
+    // 200 000 levels (1.8 MB) on a thread with a small stack: a loader that recursed once per
+    // level would overflow it and abort the whole test binary.
+    let yaml = one_host(&format!("body: '{}'", nested_defaults(200_000)));
+    let outcome = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || errors(&yaml))
+        .expect("start a thread")
+        .join()
+        .expect("the loader did not panic");
+    assert_eq!(outcome.len(), 1, "{outcome:#?}");
+    assert!(
+        outcome[0].starts_with(r#"flowstate.yaml:4:11: hosts[0] (label "api").body: `${...}` is nested 200000 levels deep; at most 16"#),
+        "{}",
+        outcome[0]
+    );
+}
