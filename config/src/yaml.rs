@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+mod nesting;
+
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -71,7 +73,20 @@ pub struct SyntaxError {
 }
 
 /// Parses one YAML document. An empty text is an empty document (`null`).
+///
+/// A text nested deeper than [`nesting::MAX_DEPTH`] is refused before the parser sees it:
+/// libyaml's time grows with the square of the depth.
 pub fn parse(text: &str) -> Result<Document, SyntaxError> {
+    if let Some(position) = nesting::too_deep(text) {
+        return Err(SyntaxError {
+            position: Some(position),
+            message: format!(
+                "lists and mappings are nested more than {} levels deep here; flowstate accepts at most {}: flatten this part of the file",
+                nesting::MAX_DEPTH,
+                nesting::MAX_DEPTH
+            ),
+        });
+    }
     let mut root: Value = serde_yaml::from_str(text).map_err(|e| SyntaxError {
         position: e.location().map(|l| Position {
             line: l.line(),

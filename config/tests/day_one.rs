@@ -203,3 +203,55 @@ fn very_deep_defaults_are_refused_without_deep_recursion() {
         outcome[0]
     );
 }
+
+// 9. deeply nested YAML is refused before it is parsed ---------------------------------------
+
+/// Runs `load` on a thread and waits for it at most `within`: a stall fails the test instead
+/// of hanging the suite.
+fn load_within(yaml: String, within: std::time::Duration) -> Result<Config, ConfigError> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(try_load(&yaml));
+    });
+    receiver
+        .recv_timeout(within)
+        .unwrap_or_else(|_| panic!("loading took longer than {within:?}"))
+}
+
+#[test]
+fn deeply_nested_flow_yaml_is_refused_at_once_with_its_position() {
+    // 160 000 `[` (156 KiB) took libyaml 32 s.
+    let yaml = format!("hosts:\n  - label: api\n    url: {}\n", "[".repeat(160_000));
+    let error = load_within(yaml, std::time::Duration::from_secs(10)).unwrap_err();
+    let shown: Vec<String> = error.diagnostics.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        ["flowstate.yaml:3:71: lists and mappings are nested more than 64 levels deep here; flowstate accepts at most 64: flatten this part of the file"]
+    );
+}
+
+#[test]
+fn nesting_within_the_limit_still_loads() {
+    // Three block levels (top mapping, hosts list, host mapping) and 61 flow levels inside a
+    // regex string: quoted, so not nesting at all.
+    let yaml = one_host(&format!("regex: '{}'", "[".repeat(1000)));
+    let error = load_within(yaml, std::time::Duration::from_secs(10)).unwrap_err();
+    assert!(
+        error.diagnostics[0]
+            .message
+            .contains("regex does not compile"),
+        "{error}"
+    );
+    let yaml = one_host(&format!(
+        "headers: {{ X-A: {}1{} }}",
+        "[".repeat(58),
+        "]".repeat(58)
+    ));
+    let error = load_within(yaml, std::time::Duration::from_secs(10)).unwrap_err();
+    assert!(
+        error.diagnostics[0]
+            .message
+            .contains("expected a string, found a list"),
+        "{error}"
+    );
+}
