@@ -20,6 +20,7 @@ pub mod check;
 pub mod diff;
 pub mod error;
 pub mod host;
+mod include;
 pub mod interpolate;
 pub mod load;
 pub mod notifier;

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::error::{ConfigError, Diagnostic};
+pub use crate::include::{include_files, IncludeError, MAX_DIRECTORIES};
 use crate::reader::{config_dir, Lookup, Node, Reader};
 use crate::validate::{assemble, read_file, FileSections};
 use crate::yaml;
@@ -153,23 +154,14 @@ impl Loader<'_> {
                 base.join(&pattern)
             };
             self.include_globs.push(full.clone());
-            let full_text = full.to_string_lossy().into_owned();
-            let matches = match glob::glob(&full_text) {
-                Ok(paths) => paths,
+            let files = match include_files(&full) {
+                Ok(files) => files,
                 Err(e) => {
-                    self.errors.push(Diagnostic::new(
-                        path,
-                        "include",
-                        format!("`{pattern}` is not a valid glob: {e}"),
-                    ));
+                    self.errors
+                        .push(Diagnostic::new(path, "include", format!("`{pattern}` {e}")));
                     continue;
                 }
             };
-            let mut files: Vec<PathBuf> = matches
-                .filter_map(Result::ok)
-                .filter(|p| p.is_file())
-                .collect();
-            files.sort();
             let is_glob = pattern.contains(['*', '?', '[']);
             if files.is_empty() && !is_glob {
                 self.errors.push(Diagnostic::new(

@@ -255,3 +255,93 @@ fn nesting_within_the_limit_still_loads() {
         "{error}"
     );
 }
+
+// 11. include globs walk symlink loops once --------------------------------------------------
+
+#[test]
+fn an_include_glob_through_a_symlink_loop_ends_and_reads_each_file_once() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let root = dir.path();
+    let write = |relative: &str, text: &str| {
+        let path = root.join(relative);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("create directories");
+        std::fs::write(path, text).expect("write a file");
+    };
+    write("main.yaml", "include: [\"hosts.d/**/*.yaml\"]\n");
+    write(
+        "hosts.d/a.yaml",
+        "hosts:\n  - { label: a, url: http://a.example.com/ }\n",
+    );
+    write(
+        "hosts.d/sub/b.yaml",
+        "hosts:\n  - { label: b, url: http://b.example.com/ }\n",
+    );
+    write(
+        "hosts.d/other/c.yaml",
+        "hosts:\n  - { label: c, url: http://c.example.com/ }\n",
+    );
+    // `up` leads back to hosts.d, `self` to its own directory, `main` to the top: followed
+    // blindly, `**` walks hosts.d/sub/up/sub/up/... until the path is too long.
+    std::os::unix::fs::symlink("..", root.join("hosts.d/sub/up")).expect("a symlink");
+    std::os::unix::fs::symlink(".", root.join("hosts.d/other/self")).expect("a symlink");
+    std::os::unix::fs::symlink("../..", root.join("hosts.d/other/top")).expect("a symlink");
+
+    let main = root.join("main.yaml");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(flowstate_config::load(&[main]));
+    });
+    let config = receiver
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the include walk ended within 10 s")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let labels: Vec<&str> = config.hosts().iter().map(|h| &*h.label).collect();
+    assert_eq!(labels, ["a", "c", "b"]);
+}
+
+#[test]
+fn include_files_match_like_globs_and_follow_a_directory_symlink_once() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let root = dir.path();
+    for relative in [
+        "x/a.yaml",
+        "x/b.yml",
+        "x/y/c.yaml",
+        "x/y/z/d.yaml",
+        "x/.e.yaml",
+        "w/f.yaml",
+    ] {
+        let path = root.join(relative);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("create directories");
+        std::fs::write(path, "").expect("write a file");
+    }
+    std::os::unix::fs::symlink("../w", root.join("x/link")).expect("a symlink");
+    std::os::unix::fs::symlink("..", root.join("x/y/loop")).expect("a symlink");
+    let matches = |pattern: &str| -> Vec<String> {
+        flowstate_config::load::include_files(&root.join(pattern))
+            .unwrap_or_else(|e| panic!("{pattern}: {e}"))
+            .iter()
+            .map(|p| {
+                p.strip_prefix(root)
+                    .expect("under the root")
+                    .display()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(matches("x/*.yaml"), ["x/.e.yaml", "x/a.yaml"]);
+    assert_eq!(matches("x/*/*.yaml"), ["x/link/f.yaml", "x/y/c.yaml"]);
+    assert_eq!(
+        matches("x/**/*.yaml"),
+        [
+            "x/.e.yaml",
+            "x/a.yaml",
+            "x/link/f.yaml",
+            "x/y/c.yaml",
+            "x/y/z/d.yaml"
+        ]
+    );
+    assert_eq!(matches("x/y/z/d.yaml"), ["x/y/z/d.yaml"]);
+    assert!(matches("x/none/*.yaml").is_empty());
+    assert!(flowstate_config::load::include_files(&root.join("x/a**")).is_err());
+}
