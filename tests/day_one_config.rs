@@ -109,3 +109,79 @@ fn check_shows_relative_programs_as_paths_not_bare_names() {
     assert!(row("disk").contains(" ./check.sh"), "{outcome}");
     assert!(row("hook").contains(" ./notify.sh"), "{outcome}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// 8. Durations are bounded at load
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn check_refuses_an_extreme_duration_naming_line_column_key_and_range() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        "notifiers:\n  ops:\n    type: stdout\n    remind_every: 584000000000y\n    backoff: 400d\nhosts:\n  - { label: api, url: 'http://127.0.0.1:1/', interval: 584000000000y }\n",
+    );
+    let outcome = sandbox.run(&["check", "-c", "flowstate.yaml"]);
+    outcome.expect_code(2);
+    assert_eq!(
+        outcome.stderr_lines(),
+        [
+            "flowstate.yaml:4:19: notifiers.ops.remind_every: `584000000000y` is too long: a duration must be longer than 0 and at most 365d",
+            "flowstate.yaml:5:14: notifiers.ops.backoff: `400d` is too long: a duration must be longer than 0 and at most 365d",
+            "flowstate.yaml:7:57: hosts[0] (label \"api\").interval: `584000000000y` is too long: a duration must be longer than 0 and at most 365d",
+        ],
+        "{outcome}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11. Include globs and symlink loops
+// ---------------------------------------------------------------------------------------------
+
+/// A sandbox whose `flowstate.yaml` includes `hosts.d/**/*.yaml`, with host `a` in
+/// `hosts.d/a.yaml` and two symlink loops back to `hosts.d` (`sub/up` and `sub/again`); `top`
+/// is put before the include. Followed blindly, the walk doubles at every level until the
+/// kernel's 40 symlinks per path: 2^40 directories.
+fn symlink_loop_sandbox(top: &str) -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        &format!("{top}include: [\"hosts.d/**/*.yaml\"]\n"),
+    );
+    sandbox.write(
+        "hosts.d/a.yaml",
+        "hosts:\n  - { label: a, type: tcp, address: '127.0.0.1:1', interval: 1h }\n",
+    );
+    std::fs::create_dir_all(sandbox.path().join("hosts.d/sub")).expect("create hosts.d/sub");
+    for name in ["up", "again"] {
+        std::os::unix::fs::symlink("..", sandbox.path().join("hosts.d/sub").join(name))
+            .expect("create a symlink loop");
+    }
+    sandbox
+}
+
+#[test]
+fn check_through_an_include_symlink_loop_ends() {
+    let sandbox = symlink_loop_sandbox("");
+    // The run's own deadline bounds the test; the glob crate walked this for minutes.
+    let outcome = sandbox.run(&["check", "-c", "flowstate.yaml"]);
+    outcome.expect_code(0);
+    assert!(
+        outcome.stdout.starts_with(
+            "configuration ok: 1 host, 0 notifiers from flowstate.yaml, hosts.d/a.yaml"
+        ),
+        "{outcome}"
+    );
+}
+
+#[test]
+fn daemon_reloads_a_new_file_under_an_include_symlink_loop() {
+    let sandbox = symlink_loop_sandbox("server: { listen: \"127.0.0.1:0\" }\n");
+    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    daemon.wait_for_host("a", "is known", |_| true);
+    sandbox.write(
+        "hosts.d/sub/b.yaml",
+        "hosts:\n  - { label: b, type: tcp, address: '127.0.0.1:1', interval: 1h }\n",
+    );
+    daemon.wait_for_host("b", "is added by the reload", |_| true);
+}
