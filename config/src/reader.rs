@@ -152,10 +152,10 @@ impl<'a> Reader<'a> {
             .push(Diagnostic::new(self.file, node.place.clone(), message).at(position));
     }
 
-    /// A problem with what a well-formed value means: reported by place, as `file: place: ...`.
+    /// A problem with what a well-formed value means (a duplicate, a value out of range, a
+    /// missing key of a mapping): reported at the value's line and column too, like every error.
     pub fn semantic_error(&mut self, node: &Node, message: impl Into<String>) {
-        self.errors
-            .push(Diagnostic::new(self.file, node.place.clone(), message));
+        self.type_error(node, message);
     }
 
     /// The entries of a mapping, after reporting every key not in `known`. `null` (a section

@@ -13,7 +13,7 @@ use std::time::Duration;
 use regex::Regex;
 use url::Url;
 
-use crate::error::{did_you_mean, Diagnostic};
+use crate::error::{did_you_mean, Diagnostic, Position};
 use crate::host::{
     Check, ExpectedStatus, HostConfiguration, HttpCheck, HttpHeader, Origin, DEFAULT_MAX_BODY_BYTES,
 };
@@ -27,6 +27,7 @@ use crate::read_check::{
 use crate::reader::{Fields, Node, Reader};
 use crate::secret::{redact_url, Secret};
 use crate::settings::{Defaults, SelfCheckSettings, ServerSettings, StateSettings};
+use crate::yaml::Document;
 use crate::Config;
 
 pub(crate) const TOP_KEYS: &[&str] = &[
@@ -72,6 +73,9 @@ const DEFAULT_NOTIFIER_TIMEOUT: Duration = Duration::from_secs(10);
 /// What one file says, checked on its own; `None` where the file does not set a section.
 pub(crate) struct FileSections {
     pub file: Arc<Path>,
+    /// The parsed text (its tree already forgotten), for the line and column of an error found
+    /// only when files are merged (a duplicate label, an unknown notifier).
+    pub doc: Option<Document>,
     pub include: Vec<String>,
     pub server: Option<ServerSettings>,
     pub state: Option<StateSettings>,
@@ -129,6 +133,7 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
     let file: Arc<Path> = Arc::from(reader.file);
     let mut sections = FileSections {
         file: file.clone(),
+        doc: None,
         include: vec![],
         server: None,
         state: None,
@@ -786,6 +791,37 @@ fn regex_error_line(error: &regex::Error) -> String {
         .unwrap_or_else(|| text.lines().map(str::trim).collect::<Vec<_>>().join(" "))
 }
 
+/// Where things are in the files being merged: the line and column of a value by file and
+/// path, looked up (and computed, lazily) only when there is an error to report.
+struct Positions {
+    docs: Vec<(Arc<Path>, Document)>,
+}
+
+impl Positions {
+    fn doc(&self, file: &Path) -> Option<&Document> {
+        self.docs
+            .iter()
+            .find(|(f, _)| &**f == file)
+            .map(|(_, doc)| doc)
+    }
+
+    fn value(&self, file: &Path, path: &str) -> Option<Position> {
+        self.doc(file).and_then(|d| d.value_position(path))
+    }
+
+    fn key(&self, file: &Path, path: &str) -> Option<Position> {
+        self.doc(file).and_then(|d| d.key_position(path))
+    }
+
+    /// `file:line:column` (or just `file`), to name another place in a message.
+    fn shown(&self, file: &Path, position: Option<Position>) -> String {
+        match position {
+            Some(p) => format!("{}:{}:{}", file.display(), p.line, p.column),
+            None => file.display().to_string(),
+        }
+    }
+}
+
 /// Merges the files, applies defaults, and checks what spans files.
 pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -> Config {
     let mut server: Option<(ServerSettings, Arc<Path>)> = None;
@@ -797,24 +833,47 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     let mut broken_notifiers: Vec<Arc<str>> = Vec::new();
     let mut partial_hosts = Vec::new();
     let mut sources = Vec::new();
+    let mut positions = Positions { docs: Vec::new() };
 
-    for f in files {
+    for mut f in files {
         sources.push(f.file.to_path_buf());
-        set_once(&mut server, f.server, &f.file, "server", errors);
-        set_once(&mut self_check, f.self_check, &f.file, "self_check", errors);
-        set_once(&mut state, f.state, &f.file, "state", errors);
-        set_once(&mut user_defaults, f.defaults, &f.file, "defaults", errors);
+        if let Some(doc) = f.doc.take() {
+            positions.docs.push((f.file.clone(), doc));
+        }
+        let at = &positions;
+        set_once(&mut server, f.server, &f.file, "server", errors, at);
+        set_once(
+            &mut self_check,
+            f.self_check,
+            &f.file,
+            "self_check",
+            errors,
+            at,
+        );
+        set_once(&mut state, f.state, &f.file, "state", errors, at);
+        set_once(
+            &mut user_defaults,
+            f.defaults,
+            &f.file,
+            "defaults",
+            errors,
+            at,
+        );
         for n in f.notifiers {
             if let Some(first) = notifier_files.get(&n.name) {
-                errors.push(Diagnostic::new(
-                    &f.file,
-                    format!("notifiers.{}", n.name),
-                    format!(
-                        "notifier `{}` is already defined in {}; rename one of them",
-                        n.name,
-                        first.display()
-                    ),
-                ));
+                let path = format!("notifiers.{}", n.name);
+                let first_at = at.shown(first, at.key(first, &path));
+                errors.push(
+                    Diagnostic::new(
+                        &f.file,
+                        path.clone(),
+                        format!(
+                            "notifier `{}` is already defined in {first_at}; rename one of them",
+                            n.name,
+                        ),
+                    )
+                    .at(at.key(&f.file, &path)),
+                );
                 continue;
             }
             notifier_files.insert(n.name.clone(), f.file.clone());
@@ -834,9 +893,9 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         check_alerts(
             d.alerts.as_deref().unwrap_or(&[]),
             &notifier_names,
-            &file,
-            "defaults.alerts",
+            (&file, "defaults.alerts", "defaults.alerts"),
             errors,
+            &positions,
         );
         defaults.interval = d.interval.unwrap_or(defaults.interval);
         defaults.timeout_is_explicit = d.timeout.is_some();
@@ -849,12 +908,10 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         defaults.alerts = d.alerts.unwrap_or_default();
         defaults.headers = d.headers.unwrap_or_default();
         if defaults.timeout_is_explicit && defaults.timeout > defaults.interval {
-            errors.push(timeout_error(
-                &file,
-                "defaults",
-                defaults.timeout,
-                defaults.interval,
-            ));
+            errors.push(
+                timeout_error(&file, "defaults", defaults.timeout, defaults.interval)
+                    .at(positions.value(&file, "defaults.timeout")),
+            );
         }
     }
 
@@ -863,26 +920,40 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     // Every label written, by hosts with errors too, so a duplicate is reported in one pass.
     let mut claimed: HashMap<Arc<str>, Origin> = HashMap::with_capacity(partial_hosts.len());
     for p in partial_hosts {
+        let path = format!("hosts[{}]", p.origin.index);
+        let file = &p.origin.file;
         // Alerts are checked before anything else so a host with another error still has
         // its notifier names reported in the same pass.
         if let Some(a) = &p.settings.alerts {
             check_alerts(
                 a,
                 &notifier_names,
-                &p.origin.file,
-                &format!("{}.alerts", p.place),
+                (
+                    file,
+                    &format!("{}.alerts", p.place),
+                    &format!("{path}.alerts"),
+                ),
                 errors,
+                &positions,
             );
         }
         if let Some(first) = claimed.get(&p.label) {
-            errors.push(Diagnostic::new(
-                &p.origin.file,
-                format!("{}.label", p.place),
-                format!(
-                    "label {:?} is already used by {first}; labels must be unique",
-                    &*p.label
-                ),
-            ));
+            let first_path = format!("hosts[{}]", first.index);
+            let first_at = positions.shown(
+                &first.file,
+                positions.value(&first.file, &format!("{first_path}.label")),
+            );
+            errors.push(
+                Diagnostic::new(
+                    file,
+                    format!("{}.label", p.place),
+                    format!(
+                        "label {:?} is already used by {first_at}: {first_path}; labels must be unique",
+                        &*p.label
+                    ),
+                )
+                .at(positions.value(file, &format!("{path}.label"))),
+            );
             continue;
         }
         claimed.insert(p.label.clone(), p.origin.clone());
@@ -896,19 +967,21 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         let timeout = match p.settings.timeout {
             Some(t) => {
                 if t > interval {
-                    errors.push(timeout_error(&p.origin.file, &p.place, t, interval));
+                    errors.push(
+                        timeout_error(file, &p.place, t, interval)
+                            .at(positions.value(file, &format!("{path}.timeout"))),
+                    );
                 }
                 t
             }
             None if defaults.timeout_is_explicit => {
                 // With the interval inherited too, the error was already given for `defaults`.
+                // Here the host's own interval is what is too short: point at it.
                 if defaults.timeout > interval && p.settings.interval.is_some() {
-                    errors.push(timeout_error(
-                        &p.origin.file,
-                        &p.place,
-                        defaults.timeout,
-                        interval,
-                    ));
+                    errors.push(
+                        timeout_error(file, &p.place, defaults.timeout, interval)
+                            .at(positions.value(file, &format!("{path}.interval"))),
+                    );
                 }
                 defaults.timeout
             }
@@ -986,27 +1059,33 @@ fn set_once<T>(
     file: &Arc<Path>,
     section: &str,
     errors: &mut Vec<Diagnostic>,
+    positions: &Positions,
 ) {
     let Some(value) = value else { return };
     match slot {
-        Some((_, first)) => errors.push(Diagnostic::new(
-            file,
-            section,
-            format!(
-                "`{section}` is already set in {}; keep it in one file",
-                first.display()
-            ),
-        )),
+        Some((_, first)) => errors.push(
+            Diagnostic::new(
+                file,
+                section,
+                format!(
+                    "`{section}` is already set in {}; keep it in one file",
+                    positions.shown(first, positions.key(first, section))
+                ),
+            )
+            .at(positions.key(file, section)),
+        ),
         None => *slot = Some((value, file.clone())),
     }
 }
 
+/// Reports every name in `alerts` that no notifier has; `(file, place, path)` say where the
+/// list is, for messages and for positions.
 fn check_alerts(
     alerts: &[Arc<str>],
     known: &[&str],
-    file: &Path,
-    place: &str,
+    (file, place, path): (&Path, &str, &str),
     errors: &mut Vec<Diagnostic>,
+    positions: &Positions,
 ) {
     for (i, name) in alerts.iter().enumerate() {
         if !known.contains(&&**name) {
@@ -1015,11 +1094,14 @@ fn check_alerts(
                 _ if known.is_empty() => "; define it under `notifiers:`".to_string(),
                 _ => format!("; defined notifiers: {}", known.join(", ")),
             };
-            errors.push(Diagnostic::new(
-                file,
-                format!("{place}[{i}]"),
-                format!("no notifier named `{name}`{hint}"),
-            ));
+            errors.push(
+                Diagnostic::new(
+                    file,
+                    format!("{place}[{i}]"),
+                    format!("no notifier named `{name}`{hint}"),
+                )
+                .at(positions.value(file, &format!("{path}[{i}]"))),
+            );
         }
     }
 }

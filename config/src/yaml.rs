@@ -38,9 +38,11 @@ struct NodeMarks {
 }
 
 impl Document {
-    /// Where the value at `path` starts (`hosts[0].url`), if known.
+    /// Where the value at `path` starts (`hosts[0].url`). A path the text does not have (the
+    /// `alerts[0]` of `alerts: ops`, written as one value) falls back to the nearest node that
+    /// encloses it, so an error always gets a line and column.
     pub fn value_position(&self, path: &str) -> Option<Position> {
-        self.marks().get(path).map(|m| m.value)
+        self.nearest(path).map(|m| m.value)
     }
 
     /// Whether the value at `path` was written in quotes, so a message may suggest removing
@@ -49,9 +51,35 @@ impl Document {
         self.marks().get(path).is_some_and(|m| m.quoted)
     }
 
-    /// Where the key of the entry at `path` starts, falling back to its value.
+    /// Where the key of the entry at `path` starts, falling back to its value (and, like
+    /// [`Self::value_position`], to an enclosing node).
     pub fn key_position(&self, path: &str) -> Option<Position> {
-        self.marks().get(path).map(|m| m.key.unwrap_or(m.value))
+        self.nearest(path).map(|m| m.key.unwrap_or(m.value))
+    }
+
+    /// The marks of `path`, or of the closest node enclosing it.
+    fn nearest(&self, path: &str) -> Option<&NodeMarks> {
+        let marks = self.marks();
+        let mut path = path;
+        loop {
+            if let Some(found) = marks.get(path) {
+                return Some(found);
+            }
+            if path.is_empty() {
+                return None;
+            }
+            // `a.b[3]` → `a.b` → `a` → `` (the document).
+            path = match path.rfind(['.', '[']) {
+                Some(cut) => &path[..cut],
+                None => "",
+            };
+        }
+    }
+
+    /// Lets go of the value tree once it has been read: only the text is needed to find
+    /// positions, and a loaded file's tree can be large.
+    pub fn forget_tree(&mut self) {
+        self.root = Value::Null;
     }
 
     fn marks(&self) -> &HashMap<String, NodeMarks> {

@@ -345,3 +345,100 @@ fn include_files_match_like_globs_and_follow_a_directory_symlink_once() {
     assert!(matches("x/none/*.yaml").is_empty());
     assert!(flowstate_config::load::include_files(&root.join("x/a**")).is_err());
 }
+
+// 14. every error has a line and column; errors are sorted by file and line -----------------
+
+#[test]
+fn semantic_errors_across_files_have_positions_and_come_in_file_and_line_order() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let main = dir.path().join("main.yaml");
+    std::fs::write(
+        &main,
+        r#"include: ["hosts.d/*.yaml"]
+defaults:
+  interval: 0s
+hosts:
+  - label: api
+    url: http://api.example.com/
+  - label: db
+    type: tcpp
+  - label: ping
+    type: icmp
+    address: 10.0.0.1
+    max_loss: 150%
+"#,
+    )
+    .expect("write main.yaml");
+    std::fs::create_dir(dir.path().join("hosts.d")).expect("create hosts.d");
+    let extra = dir.path().join("hosts.d/extra.yaml");
+    std::fs::write(
+        &extra,
+        r#"hosts:
+  - label: cache
+    type: tcp
+    address: cache.internal
+  - label: api
+    url: http://other.example.com/
+    alerts: [nobody]
+"#,
+    )
+    .expect("write extra.yaml");
+    let error = flowstate_config::load(std::slice::from_ref(&main)).unwrap_err();
+    let shown: Vec<String> = error.diagnostics.iter().map(ToString::to_string).collect();
+    let (main, extra) = (main.display(), extra.display());
+    assert_eq!(
+        shown,
+        [
+            format!("{main}:3:13: defaults.interval: must be longer than 0, found `0s`"),
+            format!("{main}:8:11: hosts[1] (label \"db\").type: unknown check type `tcpp`; did you mean `tcp`?; supported: http, tcp, dns, icmp, script, grpc"),
+            format!("{main}:12:15: hosts[2] (label \"ping\").max_loss: expected a percentage from 0% to 100%, e.g. `20%`"),
+            format!("{extra}:4:14: hosts[0] (label \"cache\").address: `cache.internal` is not `host:port`; write e.g. `db.internal:5432` or `[::1]:443`"),
+            format!("{extra}:5:12: hosts[1] (label \"api\").label: label \"api\" is already used by {main}:5:12: hosts[0]; labels must be unique"),
+            format!("{extra}:7:14: hosts[1] (label \"api\").alerts[0]: no notifier named `nobody`; define it under `notifiers:`"),
+        ]
+    );
+}
+
+#[test]
+fn errors_found_while_merging_point_at_their_values() {
+    let yaml = r#"defaults:
+  interval: 10s
+  timeout: 20s
+  alerts: [pager]
+notifiers:
+  ops: { type: stdout }
+hosts:
+  - label: api
+    url: http://api.example.com/
+    interval: 5s
+  - label: web
+    url: http://web.example.com/
+    timeout: 30s
+    alerts: opz
+"#;
+    assert_eq!(
+        errors(yaml),
+        [
+            "flowstate.yaml:3:12: defaults.timeout: the timeout (20s) is longer than the interval (10s), so checks would pile up; set timeout to at most 10s",
+            "flowstate.yaml:4:12: defaults.alerts[0]: no notifier named `pager`; defined notifiers: ops",
+            r#"flowstate.yaml:10:15: hosts[0] (label "api").timeout: the timeout (20s) is longer than the interval (5s), so checks would pile up; set timeout to at most 5s"#,
+            r#"flowstate.yaml:13:14: hosts[1] (label "web").timeout: the timeout (30s) is longer than the interval (10s), so checks would pile up; set timeout to at most 10s"#,
+            r#"flowstate.yaml:14:13: hosts[1] (label "web").alerts[0]: no notifier named `opz`; did you mean `ops`?"#,
+        ]
+    );
+}
+
+#[test]
+fn a_duplicate_in_a_large_file_names_both_lines() {
+    let mut yaml = String::from("hosts:\n");
+    for i in 0..20_001 {
+        let label = if i == 20_000 { 7 } else { i };
+        yaml.push_str(&format!(
+            "  - {{ label: h{label}, type: tcp, address: 'h{i}:1', interval: 1h }}\n"
+        ));
+    }
+    assert_eq!(
+        error(&yaml),
+        r#"flowstate.yaml:20002:14: hosts[20000] (label "h7").label: label "h7" is already used by flowstate.yaml:9:14: hosts[7]; labels must be unique"#
+    );
+}

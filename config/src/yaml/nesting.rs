@@ -398,7 +398,7 @@ mod tests {
             format!("a: plain text\n  continued {many}\n  \"still plain {many}\n"),
             format!("a: \"two\n  lines {many}\"\n"),
             format!("a: [x, 'y{many}', \"{many}\"] # {many}\n"),
-            format!("a: [don't{{, b]\n"),
+            "a: [don't{, b]\n".to_string(),
             format!("a: !tag{many} x\n"),
         ] {
             assert!(depth_ok(&text), "{text}");
