@@ -185,3 +185,78 @@ fn daemon_reloads_a_new_file_under_an_include_symlink_loop() {
     );
     daemon.wait_for_host("b", "is added by the reload", |_| true);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 12. Values from `${VAR}` in a URL are never printed
+// ---------------------------------------------------------------------------------------------
+
+/// The secret every test below puts in the environment.
+const URL_SECRET: &str = "url-secret-4711";
+
+/// A host list with the secret from `${SECRET}` in a URL's query, in a path and as a password.
+const SECRET_URL_HOSTS: &str = "  - { label: query, url: 'http://127.0.0.1:1/health?x=${SECRET}&region=eu' }\n  - { label: path, url: 'http://127.0.0.1:1/${SECRET}/health' }\n  - { label: user, url: 'http://bob:${SECRET}@127.0.0.1:1/' }\n";
+
+#[test]
+fn check_does_not_print_a_variable_in_a_url() {
+    let sandbox = Sandbox::new();
+    sandbox.write("flowstate.yaml", &format!("hosts:\n{SECRET_URL_HOSTS}"));
+    let outcome = sandbox
+        .flowstate()
+        .env("SECRET", URL_SECRET)
+        .args(&["check", "-c", "flowstate.yaml"])
+        .output();
+    outcome.expect_code(0);
+    assert!(!outcome.all_output().contains(URL_SECRET), "{outcome}");
+    assert!(
+        outcome
+            .stdout
+            .contains("http://127.0.0.1:1/health?x=***&region=eu"),
+        "{outcome}"
+    );
+    assert!(
+        outcome.stdout.contains("http://127.0.0.1:1/***/health"),
+        "{outcome}"
+    );
+}
+
+#[test]
+fn check_diff_does_not_print_or_compare_by_a_variable_in_a_url() {
+    let running = Sandbox::new();
+    running.write(
+        "flowstate.yaml",
+        &format!(
+            "server: {{ listen: \"127.0.0.1:0\" }}\ndefaults: {{ interval: 1h }}\nhosts:\n{SECRET_URL_HOSTS}"
+        ),
+    );
+    let mut daemon = running
+        .daemon("flowstate.yaml")
+        .env("SECRET", "the-running-secret")
+        .start();
+    let api = format!("http://{}", daemon.api());
+
+    let local = Sandbox::new();
+    local.write(
+        "flowstate.yaml",
+        &format!(
+            "defaults: {{ interval: 1h }}\nhosts:\n{SECRET_URL_HOSTS}  - {{ label: added, url: 'http://127.0.0.1:1/?token=${{SECRET}}&page=${{SECRET}}' }}\n"
+        ),
+    );
+    let outcome = local
+        .flowstate()
+        .env("SECRET", URL_SECRET)
+        .args(&["check", "--diff", "--api", &api])
+        .output();
+    outcome.expect_code(0);
+    for secret in [URL_SECRET, "the-running-secret"] {
+        assert!(!outcome.all_output().contains(secret), "{outcome}");
+    }
+    assert!(
+        outcome
+            .stdout
+            .contains("+ added     added (http http://127.0.0.1:1/?token=***&page=***)"),
+        "{outcome}"
+    );
+    // Only the secret differs: the daemon's fingerprints do not hash it, so nothing changed.
+    assert!(outcome.stdout.contains("= 3 unchanged"), "{outcome}");
+    assert!(!outcome.stdout.contains("~ changed"), "{outcome}");
+}

@@ -15,8 +15,13 @@ pub const MAX_NESTING: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interpolated {
     pub value: String,
-    /// Whether any variable was substituted: such values often hold secrets and are redacted.
+    /// Whether any `${...}` was replaced (by a variable or its default): such values often hold
+    /// secrets and are redacted, and a value from the environment is always text.
     pub substituted: bool,
+    /// The value with every part that came from the environment replaced by `***`, when a
+    /// part did: what may be shown of it (`https://api/health?key=***`). A default written in
+    /// the file is no secret and stays (`${HOST:-api.example.com}` with `HOST` unset).
+    pub masked: Option<String>,
 }
 
 /// Why a string could not be substituted; the message says how to fix it.
@@ -47,12 +52,20 @@ pub fn interpolate(
 ) -> Result<Interpolated, InterpolateError> {
     let mut out = String::with_capacity(text.len());
     let mut substituted = false;
+    // Started at the first value from the environment only: most strings have none.
+    let mut masked: Option<String> = None;
     let mut rest = text;
+    let push = |out: &mut String, masked: &mut Option<String>, literal: &str| {
+        out.push_str(literal);
+        if let Some(m) = masked {
+            m.push_str(literal);
+        }
+    };
     while let Some(dollar) = rest.find('$') {
-        out.push_str(&rest[..dollar]);
+        push(&mut out, &mut masked, &rest[..dollar]);
         let after = &rest[dollar + 1..];
         if let Some(tail) = after.strip_prefix('$') {
-            out.push('$');
+            push(&mut out, &mut masked, "$");
             rest = tail;
         } else if let Some(inner_start) = after.strip_prefix('{') {
             let (close, depth) =
@@ -63,18 +76,26 @@ pub fn interpolate(
                 return Err(InterpolateError::TooDeep { depth });
             }
             let expression = &inner_start[..close];
-            out.push_str(&expand(expression, lookup)?);
+            let expanded = expand(expression, lookup)?;
+            match expanded.masked {
+                Some(piece) => {
+                    masked.get_or_insert_with(|| out.clone()).push_str(&piece);
+                    out.push_str(&expanded.value);
+                }
+                None => push(&mut out, &mut masked, &expanded.value),
+            }
             substituted = true;
             rest = &inner_start[close + 1..];
         } else {
-            out.push('$');
+            push(&mut out, &mut masked, "$");
             rest = after;
         }
     }
-    out.push_str(rest);
+    push(&mut out, &mut masked, rest);
     Ok(Interpolated {
         value: out,
         substituted,
+        masked,
     })
 }
 
@@ -98,10 +119,12 @@ fn matching_brace(s: &str) -> Option<(usize, usize)> {
     None
 }
 
+/// The value of one `${...}` expression; `masked` is `***` for a variable's value, the masked
+/// default when the default holds a variable, and `None` for a default written in the file.
 fn expand(
     expression: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, InterpolateError> {
+) -> Result<Interpolated, InterpolateError> {
     let name_end = expression
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(expression.len());
@@ -130,9 +153,13 @@ fn expand(
     };
     let usable = value.filter(|v| !(empty_counts_as_unset && v.is_empty()));
     match (usable, op) {
-        (Some(v), _) => Ok(v),
+        (Some(value), _) => Ok(Interpolated {
+            value,
+            substituted: true,
+            masked: Some(crate::secret::REDACTED.to_string()),
+        }),
         // At most MAX_NESTING - 1 levels remain inside `argument`: checked by the caller.
-        (None, '-') => interpolate(argument, lookup).map(|i| i.value),
+        (None, '-') => interpolate(argument, lookup),
         (None, '?') => Err(InterpolateError::Required {
             name: name.to_string(),
             message: if argument.is_empty() {
@@ -174,6 +201,21 @@ mod tests {
         );
         assert!(interpolate("${HOST}", &env).unwrap().substituted);
         assert!(!interpolate("plain", &env).unwrap().substituted);
+        assert_eq!(
+            interpolate("http://${HOST}:$${PORT}/?p=${PORT}&q=1", &env)
+                .unwrap()
+                .masked
+                .as_deref(),
+            Some("http://***:${PORT}/?p=***&q=1")
+        );
+        assert_eq!(interpolate("plain $$ $x", &env).unwrap().masked, None);
+        // Defaults written in the file are shown; what they take from the environment is not.
+        let default = interpolate("http://${NOPE:-fallback}/${NOPE:-${PORT}}", &env).unwrap();
+        assert_eq!(default.value, "http://fallback/8080");
+        assert_eq!(default.masked.as_deref(), Some("http://fallback/***"));
+        let only_default = interpolate("http://${NOPE:-fallback}/", &env).unwrap();
+        assert!(only_default.substituted);
+        assert_eq!(only_default.masked, None);
     }
 
     #[test]

@@ -237,12 +237,14 @@ impl<'a> Reader<'a> {
                 return Some(Interpolated {
                     value: n.to_string(),
                     substituted: false,
+                    masked: None,
                 })
             }
             Value::Bool(b) => {
                 return Some(Interpolated {
                     value: b.to_string(),
                     substituted: false,
+                    masked: None,
                 })
             }
             other => {

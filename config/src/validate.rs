@@ -25,7 +25,7 @@ use crate::read_check::{
     host_keys, read_dns, read_grpc, read_http_extras, read_icmp, read_script, read_tcp, CHECK_TYPES,
 };
 use crate::reader::{Fields, Node, Reader};
-use crate::secret::{redact_url, Secret};
+use crate::secret::{shown_url, Secret};
 use crate::settings::{Defaults, SelfCheckSettings, ServerSettings, StateSettings};
 use crate::yaml::Document;
 use crate::Config;
@@ -120,6 +120,7 @@ enum PartialCheck {
 
 struct PartialHttp {
     url: Url,
+    shown_url: String,
     method: String,
     body: Option<String>,
     status: ExpectedStatus,
@@ -242,7 +243,7 @@ fn read_self_check(reader: &mut Reader, node: &Node) -> Option<SelfCheckSettings
         );
         return None;
     };
-    let url = read_http_url(reader, &url_node);
+    let url = read_http_url(reader, &url_node).map(|(url, _)| url);
     let every = match fields.get("every") {
         Some(n) => reader.duration(&n),
         None => Some(SelfCheckSettings::DEFAULT_EVERY),
@@ -437,7 +438,7 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                 reader.semantic_error(&node, "missing `url`: where events are posted");
                 return None;
             };
-            let url = read_http_url(reader, &url_node)?;
+            let (url, _) = read_http_url(reader, &url_node)?;
             let headers = fields
                 .get("headers")
                 .map(|n| read_headers(reader, &n))
@@ -538,19 +539,21 @@ fn read_retry(reader: &mut Reader, fields: &Fields<'_>) -> Option<RetryPolicy> {
     })
 }
 
-/// An absolute http(s) URL with a host; the message shows the URL without its secrets.
-fn read_http_url(reader: &mut Reader, node: &Node) -> Option<Url> {
-    let text = reader.string(node)?;
-    match Url::parse(text.trim()) {
+/// An absolute http(s) URL with a host, and how it may be shown (see
+/// [`crate::secret::shown_url`]); the message shows the URL without its secrets.
+fn read_http_url(reader: &mut Reader, node: &Node) -> Option<(Url, String)> {
+    let text = reader.text(node)?;
+    match Url::parse(text.value.trim()) {
         Ok(url) if (url.scheme() == "http" || url.scheme() == "https") && url.host().is_some() => {
-            Some(url)
+            let shown = shown_url(&url, text.masked.as_deref());
+            Some((url, shown))
         }
         Ok(url) => {
             reader.semantic_error(
                 node,
                 format!(
                     "`{}` is not an http or https URL; write it as http://host/path or https://host/path",
-                    redact_url(&url)
+                    shown_url(&url, text.masked.as_deref())
                 ),
             );
             None
@@ -722,7 +725,7 @@ fn read_http_check(
         .unwrap_or(DEFAULT_MAX_BODY_BYTES);
     let extras = read_http_extras(reader, fields);
     if let (Some(url), Some(extras), Some(node)) = (&url, &extras, fields.get("http_version")) {
-        if extras.http_version == crate::check::HttpVersion::Two && url.scheme() == "http" {
+        if extras.http_version == crate::check::HttpVersion::Two && url.0.scheme() == "http" {
             reader.semantic_error(
                 &node,
                 "HTTP/2 is negotiated over TLS here (h2c is not supported); use an https URL or remove http_version",
@@ -731,9 +734,10 @@ fn read_http_check(
         }
     }
     match (url, method, status, extras) {
-        (Some(url), Some(method), Some(status), Some(extras)) => {
+        (Some((url, shown_url)), Some(method), Some(status), Some(extras)) => {
             Some(PartialCheck::Http(Box::new(PartialHttp {
                 url,
+                shown_url,
                 method,
                 body,
                 status,
@@ -1000,6 +1004,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
                 let http = *http;
                 Check::Http(HttpCheck {
                     url: http.url,
+                    shown_url: http.shown_url,
                     method: http.method,
                     headers,
                     body: http.body,

@@ -442,3 +442,151 @@ fn a_duplicate_in_a_large_file_names_both_lines() {
         r#"flowstate.yaml:20002:14: hosts[20000] (label "h7").label: label "h7" is already used by flowstate.yaml:9:14: hosts[7]; labels must be unique"#
     );
 }
+
+// 12. values from `${VAR}` are redacted wherever they land in a URL --------------------------
+
+/// The one host of `yaml`, loaded with `SECRET` (and `WHOLE_URL`) set to `secret`.
+fn host_with_secret(
+    yaml: &str,
+    secret: &str,
+) -> std::sync::Arc<flowstate_config::HostConfiguration> {
+    let lookup = |name: &str| match name {
+        "SECRET" => Some(secret.to_string()),
+        "WHOLE_URL" => Some(format!("https://api.example.com/{secret}")),
+        "PORT" => Some("8443".to_string()),
+        _ => None,
+    };
+    let config = load_str(FILE, yaml, &lookup).unwrap_or_else(|e| panic!("{e}"));
+    config.hosts()[0].clone()
+}
+
+const SECRET_URLS: &[&str] = &[
+    "https://api.example.com/health?x=${SECRET}&region=eu",
+    "https://api.example.com/${SECRET}/health",
+    "https://bob:${SECRET}@api.example.com/health",
+    "https://api.example.com/health#${SECRET}",
+    "${WHOLE_URL}",
+    "https://api.example.com:${PORT}/health",
+];
+
+#[test]
+fn a_url_with_a_variable_is_shown_without_its_value() {
+    let secret = "8080-hunter2-token";
+    for url in SECRET_URLS {
+        let host = host_with_secret(&one_host_at(url), secret);
+        let shown = [
+            host.check.target(),
+            format!("{:?}", host.check),
+            format!("{:?}", host.describe()),
+        ];
+        for text in shown {
+            assert!(!text.contains("hunter2"), "{url}: {text}");
+        }
+    }
+    let host = host_with_secret(&one_host_at(SECRET_URLS[0]), secret);
+    assert_eq!(
+        host.check.target(),
+        "https://api.example.com/health?x=***&region=eu"
+    );
+    // When the masked text is no URL, none of it is shown.
+    let host = host_with_secret(&one_host_at(SECRET_URLS[5]), secret);
+    assert_eq!(host.check.target(), "***");
+    let host = host_with_secret(&one_host_at(SECRET_URLS[1]), secret);
+    assert_eq!(host.check.target(), "https://api.example.com/***/health");
+    // The real URL is still what is requested.
+    match &host.check {
+        flowstate_config::Check::Http(http) => assert_eq!(
+            http.url.as_str(),
+            "https://api.example.com/8080-hunter2-token/health"
+        ),
+        other => panic!("not HTTP: {other:?}"),
+    }
+}
+
+#[test]
+fn a_url_error_does_not_repeat_a_variable() {
+    let lookup = |name: &str| (name == "SECRET").then(|| "hunter2".to_string());
+    let error = load_str(
+        FILE,
+        &one_host_at("ftp://files.example.com/?k=${SECRET}"),
+        &lookup,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(!error.contains("hunter2"), "{error}");
+    assert!(error.contains("ftp://files.example.com/?k=***"), "{error}");
+}
+
+/// A one-host file whose URL is `url`.
+fn one_host_at(url: &str) -> String {
+    format!("hosts:\n  - label: api\n    url: '{url}'\n")
+}
+
+// 10. fingerprints never hash a secret ------------------------------------------------------
+
+/// A host with a secret in every place one can be: URL (from a variable), headers, basic
+/// auth; and a script host with an environment.
+fn secret_everywhere(secret: &str) -> Vec<std::sync::Arc<flowstate_config::HostConfiguration>> {
+    let yaml = r#"hosts:
+  - label: api
+    url: 'https://api.example.com/health?x=${SECRET}'
+    headers: { Authorization: "Bearer ${SECRET}", X-Trace: "${SECRET}", Accept: text/plain }
+    auth: { basic: { username: bob, password: "${SECRET}" } }
+  - label: token
+    url: https://api.example.com/
+    auth: { bearer: "${SECRET}" }
+  - label: disk
+    type: script
+    command: [/usr/bin/check_disk, --token, "${SECRET}"]
+    env: { TOKEN: "${SECRET}" }
+"#;
+    let lookup = |name: &str| (name == "SECRET").then(|| secret.to_string());
+    let config = load_str(FILE, yaml, &lookup).unwrap_or_else(|e| panic!("{e}"));
+    config.hosts().to_vec()
+}
+
+#[test]
+fn fingerprints_do_not_depend_on_secrets() {
+    let one = secret_everywhere("first-secret-1");
+    let two = secret_everywhere("second-secret-2");
+    for (a, b) in one.iter().zip(&two) {
+        assert_eq!(a.fingerprints(), b.fingerprints(), "{}", a.label);
+        // And no fingerprint is that of a value holding the secret.
+        let leaked: Vec<String> = a
+            .settings()
+            .into_iter()
+            .filter(|(_, value)| value.contains("first-secret-1"))
+            .map(|(_, value)| flowstate_config::host::fingerprint(&value))
+            .collect();
+        for (key, fingerprint) in a.fingerprints() {
+            assert!(!leaked.contains(&fingerprint), "{}: {key}", a.label);
+        }
+    }
+}
+
+#[test]
+fn fingerprints_of_settings_without_secrets_are_unchanged_and_still_tell_changes() {
+    let hosts = secret_everywhere("first-secret-1");
+    let api = &hosts[0];
+    let fingerprints: std::collections::HashMap<&str, String> =
+        api.fingerprints().into_iter().collect();
+    for (key, value) in api.settings() {
+        if !value.contains("first-secret-1") {
+            assert_eq!(
+                fingerprints[key],
+                flowstate_config::host::fingerprint(&value),
+                "{key}"
+            );
+        }
+    }
+    // A change to the visible part of a setting that holds a secret still shows.
+    let a = host_with_secret(&one_host_at("https://a.example.com/?x=${SECRET}"), "s");
+    let b = host_with_secret(&one_host_at("https://b.example.com/?x=${SECRET}"), "s");
+    let url = |h: &flowstate_config::HostConfiguration| {
+        h.fingerprints()
+            .into_iter()
+            .find(|(k, _)| *k == "url")
+            .map(|(_, f)| f)
+    };
+    assert_ne!(url(&a), url(&b));
+}
