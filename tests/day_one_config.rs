@@ -260,3 +260,98 @@ fn check_diff_does_not_print_or_compare_by_a_variable_in_a_url() {
     assert!(outcome.stdout.contains("= 3 unchanged"), "{outcome}");
     assert!(!outcome.stdout.contains("~ changed"), "{outcome}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// 6. and 9. Nesting is bounded before anything recurses or stalls
+// ---------------------------------------------------------------------------------------------
+
+/// `${NOPE:-` `depth` times around `x`.
+fn nested_defaults(depth: usize) -> String {
+    format!("{}x{}", "${NOPE:-".repeat(depth), "}".repeat(depth))
+}
+
+#[test]
+fn check_refuses_deeply_nested_defaults_instead_of_aborting() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        &format!(
+            "hosts:\n  - label: api\n    url: http://127.0.0.1:1/\n    body: '{}'\n",
+            nested_defaults(30_000)
+        ),
+    );
+    let outcome = sandbox.run(&["check", "-c", "flowstate.yaml"]);
+    outcome.expect_code(2);
+    assert_eq!(
+        outcome.stderr_lines(),
+        ["flowstate.yaml:4:11: hosts[0] (label \"api\").body: `${...}` is nested 30000 levels deep; at most 16 are allowed: nest fewer defaults (`${A:-${B:-fallback}}` is 2 levels)"],
+        "{outcome}"
+    );
+}
+
+#[test]
+fn daemon_rejects_an_edit_with_deeply_nested_defaults_and_keeps_running() {
+    let sandbox = Sandbox::new();
+    let host = |body: &str| {
+        format!("server: {{ listen: \"127.0.0.1:0\" }}\nhosts:\n  - {{ label: api, type: tcp, address: '127.0.0.1:1', interval: 1h{body} }}\n")
+    };
+    sandbox.write("flowstate.yaml", &host(""));
+    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    daemon.wait_for_host("api", "is known", |_| true);
+    // 5 000 levels (44 KiB) overflowed a worker thread's stack on reload.
+    sandbox.write(
+        "flowstate.yaml",
+        &host(&format!(", send: '{}'", nested_defaults(5_000))),
+    );
+    let line = daemon.wait_for_log("the edit is rejected", |l| {
+        l.contains("config edit rejected")
+    });
+    assert!(line.contains("nested 5000 levels deep"), "{line}");
+    daemon.wait_for_host("api", "is still served", |_| true);
+}
+
+#[test]
+fn check_refuses_deeply_nested_yaml_at_once() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        &format!("hosts: {}\n", "[".repeat(160_000)),
+    );
+    // The run's deadline bounds the test; libyaml took 32 s (release) on this.
+    let outcome = sandbox.run(&["check", "-c", "flowstate.yaml"]);
+    outcome.expect_code(2);
+    assert_eq!(
+        outcome.stderr_lines(),
+        ["flowstate.yaml:1:71: lists and mappings are nested more than 64 levels deep here; flowstate accepts at most 64: flatten this part of the file"],
+        "{outcome}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 14. and 15. Every error has a line and column; the advice fits what was written
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn check_gives_semantic_errors_across_files_with_positions_in_order() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        "include: [\"hosts.d/*.yaml\"]\nhosts:\n  - label: api\n    url: http://127.0.0.1:1/\n    failure_threshold: three\n  - label: ping\n    type: icmp\n    address: 10.0.0.1\n    interval: 0s\n",
+    );
+    sandbox.write(
+        "hosts.d/more.yaml",
+        "hosts:\n  - label: db\n    type: tcp\n    address: db.internal\n  - label: api\n    url: http://127.0.0.1:2/\n",
+    );
+    let outcome = sandbox.run(&["check", "-c", "flowstate.yaml"]);
+    outcome.expect_code(2);
+    assert_eq!(
+        outcome.stderr_lines(),
+        [
+            "flowstate.yaml:5:24: hosts[0] (label \"api\").failure_threshold: expected a whole number of at least 1, such as `failure_threshold: 3`, found the string \"three\"",
+            "flowstate.yaml:9:15: hosts[1] (label \"ping\").interval: must be longer than 0, found `0s`",
+            "hosts.d/more.yaml:4:14: hosts[0] (label \"db\").address: `db.internal` is not `host:port`; write e.g. `db.internal:5432` or `[::1]:443`",
+            "hosts.d/more.yaml:5:12: hosts[1] (label \"api\").label: label \"api\" is already used by flowstate.yaml:3:12: hosts[0]; labels must be unique",
+        ],
+        "{outcome}"
+    );
+}
