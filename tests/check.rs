@@ -316,23 +316,24 @@ hosts:
         ),
         ("syntax.yaml:3:", &[][..]),
     ];
-    // Semantic errors: `file: hosts[N] (label "x").key: message`.
+    // Semantic errors, at the value's line and column too (issue 12):
+    // `file:line:column: hosts[N] (label "x").key: message`.
     let placed = [
         (
-            "bad.yaml: notifiers.ops.type: ",
+            "bad.yaml:5:16: notifiers.ops.type: ",
             &["webhok", "did you mean `webhook`"][..],
         ),
         (
-            "bad.yaml: hosts[0] (label \"api\").regex: ",
+            "bad.yaml:9:12: hosts[0] (label \"api\").regex: ",
             &["does not compile"][..],
         ),
         (
-            "bad.yaml: hosts[1] (label \"web\").url: ",
+            "bad.yaml:12:10: hosts[1] (label \"web\").url: ",
             &["ftp://web.example.com/"][..],
         ),
-        ("bad.yaml: hosts[2]: ", &["missing `label`"][..]),
+        ("bad.yaml:13:5: hosts[2]: ", &["missing `label`"][..]),
         (
-            "bad.yaml: hosts[3] (label \"slow\").timeout: ",
+            "bad.yaml:17:14: hosts[3] (label \"slow\").timeout: ",
             &["longer than the interval"][..],
         ),
     ];
@@ -523,8 +524,8 @@ fn duplicate_label_across_files_names_both_places() {
     let lines = outcome.stderr_lines();
     assert_eq!(lines.len(), 1, "{outcome}");
     assert!(
-        lines[0].starts_with("b.yaml: hosts[1] (label \"api\")")
-            && lines[0].contains("a.yaml: hosts[0]"),
+        lines[0].starts_with("b.yaml:4:12: hosts[1] (label \"api\")")
+            && lines[0].contains("a.yaml:2:12: hosts[0]"),
         "{outcome}"
     );
 }
@@ -582,7 +583,8 @@ fn include_of_a_missing_file_is_an_error() {
     let outcome = sandbox.run(&["check", "-c", "main.yaml"]);
     outcome.expect_code(2);
     assert!(
-        outcome.stderr.starts_with("main.yaml: include: ") && outcome.stderr.contains("extra.yaml"),
+        outcome.stderr.starts_with("main.yaml:1:11: include: ")
+            && outcome.stderr.contains("extra.yaml"),
         "{outcome}"
     );
 }
@@ -622,13 +624,15 @@ hosts:
     let stderr = &outcome.stderr;
     assert!(stderr.contains("does not compile"), "{outcome}");
     assert!(
-        stderr.contains("bad.yaml: hosts[1] (label \"api\").label: ")
+        stderr.contains("bad.yaml:5:12: hosts[1] (label \"api\").label: ")
             && stderr.contains("already used"),
         "{outcome}"
     );
     assert!(stderr.contains("expected a status code"), "{outcome}");
     assert!(
-        stderr.contains("bad.yaml: hosts[2] (label \"web\").alerts[0]: no notifier named `nobody`"),
+        stderr.contains(
+            "bad.yaml:11:14: hosts[2] (label \"web\").alerts[0]: no notifier named `nobody`"
+        ),
         "{outcome}"
     );
     assert_eq!(outcome.stderr_lines().len(), 4, "{outcome}");

@@ -1,1 +1,357 @@
 //! Day-one defects (issue 12) in configuration loading and validation: relative programs beside a bare config file name, bounded nesting, durations and include walks, redaction, errors with line and column.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::common::Sandbox;
+
+/// An executable `sh` script at `dir/name` running `body`.
+fn script_at(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(dir).expect("create the script's directory");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write the script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .expect("make the script executable");
+    path
+}
+
+/// `PATH` with `dir` in front: a program of the same name there is found first.
+fn path_with_first(dir: &Path) -> String {
+    match std::env::var("PATH") {
+        Ok(rest) if !rest.is_empty() => format!("{}:{rest}", dir.display()),
+        _ => dir.display().to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. `./program` beside a config named without a directory part
+// ---------------------------------------------------------------------------------------------
+
+const RELATIVE_PROGRAMS: &str = "notifiers:\n  hook: { type: command, command: [./notify.sh] }\nhosts:\n  - label: disk\n    type: script\n    command: [./check.sh]\n    alerts: [hook]\n";
+
+/// A sandbox with `./check.sh` (passes) and `./notify.sh` beside `flowstate.yaml`, and a
+/// hostile `check.sh` in a directory that the returned `PATH` searches first.
+fn relative_program_sandbox() -> (Sandbox, String) {
+    let sandbox = Sandbox::new();
+    sandbox.write("flowstate.yaml", RELATIVE_PROGRAMS);
+    script_at(
+        sandbox.path(),
+        "check.sh",
+        "echo 'OK - the script beside the config'",
+    );
+    script_at(sandbox.path(), "notify.sh", "cat >/dev/null");
+    let hostile_dir = sandbox.path().join("hostile");
+    let marker = sandbox.path().join("hijacked");
+    script_at(
+        &hostile_dir,
+        "check.sh",
+        &format!("touch '{}'; echo 'OK - hijacked'", marker.display()),
+    );
+    script_at(
+        &hostile_dir,
+        "notify.sh",
+        &format!("touch '{}'", marker.display()),
+    );
+    (sandbox, path_with_first(&hostile_dir))
+}
+
+#[test]
+fn relative_program_beside_a_bare_config_name_runs_from_the_config_directory() {
+    let (sandbox, path) = relative_program_sandbox();
+    let by_flag = sandbox
+        .flowstate()
+        .env("PATH", &path)
+        .args(&["once", "-c", "flowstate.yaml", "--json"])
+        .output();
+    let by_env = sandbox
+        .flowstate()
+        .env("PATH", &path)
+        .env("FLOWSTATE_CONFIG", "flowstate.yaml")
+        .args(&["once", "--json"])
+        .output();
+    let by_default = sandbox
+        .flowstate()
+        .env("PATH", &path)
+        .args(&["once", "--json"])
+        .output();
+    for outcome in [&by_flag, &by_env, &by_default] {
+        outcome.expect_code(0);
+        let result = outcome.result("disk");
+        assert_eq!(result["status"], "up", "{outcome}");
+        assert_eq!(
+            result["detail"], "OK - the script beside the config",
+            "{outcome}"
+        );
+    }
+    assert!(
+        !sandbox.path().join("hijacked").exists(),
+        "a check.sh found in PATH ran instead of ./check.sh"
+    );
+}
+
+#[test]
+fn check_shows_relative_programs_as_paths_not_bare_names() {
+    let (sandbox, path) = relative_program_sandbox();
+    let outcome = sandbox
+        .flowstate()
+        .env("PATH", &path)
+        .args(&["check", "-c", "flowstate.yaml"])
+        .output();
+    outcome.expect_code(0);
+    let row = |name: &str| {
+        outcome
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no summary line for {name}: {outcome}"))
+            .to_string()
+    };
+    assert!(row("disk").contains(" ./check.sh"), "{outcome}");
+    assert!(row("hook").contains(" ./notify.sh"), "{outcome}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Durations are bounded at load
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn check_refuses_an_extreme_duration_naming_line_column_key_and_range() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        "notifiers:\n  ops:\n    type: stdout\n    remind_every: 584000000000y\n    backoff: 400d\nhosts:\n  - { label: api, url: 'http://127.0.0.1:1/', interval: 584000000000y }\n",
+    );
+    let outcome = sandbox.run(&["check", "-c", "flowstate.yaml"]);
+    outcome.expect_code(2);
+    assert_eq!(
+        outcome.stderr_lines(),
+        [
+            "flowstate.yaml:4:19: notifiers.ops.remind_every: `584000000000y` is too long: a duration must be longer than 0 and at most 365d",
+            "flowstate.yaml:5:14: notifiers.ops.backoff: `400d` is too long: a duration must be longer than 0 and at most 365d",
+            "flowstate.yaml:7:57: hosts[0] (label \"api\").interval: `584000000000y` is too long: a duration must be longer than 0 and at most 365d",
+        ],
+        "{outcome}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11. Include globs and symlink loops
+// ---------------------------------------------------------------------------------------------
+
+/// A sandbox whose `flowstate.yaml` includes `hosts.d/**/*.yaml`, with host `a` in
+/// `hosts.d/a.yaml` and two symlink loops back to `hosts.d` (`sub/up` and `sub/again`); `top`
+/// is put before the include. Followed blindly, the walk doubles at every level until the
+/// kernel's 40 symlinks per path: 2^40 directories.
+fn symlink_loop_sandbox(top: &str) -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        &format!("{top}include: [\"hosts.d/**/*.yaml\"]\n"),
+    );
+    sandbox.write(
+        "hosts.d/a.yaml",
+        "hosts:\n  - { label: a, type: tcp, address: '127.0.0.1:1', interval: 1h }\n",
+    );
+    std::fs::create_dir_all(sandbox.path().join("hosts.d/sub")).expect("create hosts.d/sub");
+    for name in ["up", "again"] {
+        std::os::unix::fs::symlink("..", sandbox.path().join("hosts.d/sub").join(name))
+            .expect("create a symlink loop");
+    }
+    sandbox
+}
+
+#[test]
+fn check_through_an_include_symlink_loop_ends() {
+    let sandbox = symlink_loop_sandbox("");
+    // The run's own deadline bounds the test; the glob crate walked this for minutes.
+    let outcome = sandbox.run(&["check", "-c", "flowstate.yaml"]);
+    outcome.expect_code(0);
+    assert!(
+        outcome.stdout.starts_with(
+            "configuration ok: 1 host, 0 notifiers from flowstate.yaml, hosts.d/a.yaml"
+        ),
+        "{outcome}"
+    );
+}
+
+#[test]
+fn daemon_reloads_a_new_file_under_an_include_symlink_loop() {
+    let sandbox = symlink_loop_sandbox("server: { listen: \"127.0.0.1:0\" }\n");
+    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    daemon.wait_for_host("a", "is known", |_| true);
+    sandbox.write(
+        "hosts.d/sub/b.yaml",
+        "hosts:\n  - { label: b, type: tcp, address: '127.0.0.1:1', interval: 1h }\n",
+    );
+    daemon.wait_for_host("b", "is added by the reload", |_| true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 12. Values from `${VAR}` in a URL are never printed
+// ---------------------------------------------------------------------------------------------
+
+/// The secret every test below puts in the environment.
+const URL_SECRET: &str = "url-secret-4711";
+
+/// A host list with the secret from `${SECRET}` in a URL's query, in a path and as a password.
+const SECRET_URL_HOSTS: &str = "  - { label: query, url: 'http://127.0.0.1:1/health?x=${SECRET}&region=eu' }\n  - { label: path, url: 'http://127.0.0.1:1/${SECRET}/health' }\n  - { label: user, url: 'http://bob:${SECRET}@127.0.0.1:1/' }\n";
+
+#[test]
+fn check_does_not_print_a_variable_in_a_url() {
+    let sandbox = Sandbox::new();
+    sandbox.write("flowstate.yaml", &format!("hosts:\n{SECRET_URL_HOSTS}"));
+    let outcome = sandbox
+        .flowstate()
+        .env("SECRET", URL_SECRET)
+        .args(&["check", "-c", "flowstate.yaml"])
+        .output();
+    outcome.expect_code(0);
+    assert!(!outcome.all_output().contains(URL_SECRET), "{outcome}");
+    assert!(
+        outcome
+            .stdout
+            .contains("http://127.0.0.1:1/health?x=***&region=eu"),
+        "{outcome}"
+    );
+    assert!(
+        outcome.stdout.contains("http://127.0.0.1:1/***/health"),
+        "{outcome}"
+    );
+}
+
+#[test]
+fn check_diff_does_not_print_or_compare_by_a_variable_in_a_url() {
+    let running = Sandbox::new();
+    running.write(
+        "flowstate.yaml",
+        &format!(
+            "server: {{ listen: \"127.0.0.1:0\" }}\ndefaults: {{ interval: 1h }}\nhosts:\n{SECRET_URL_HOSTS}"
+        ),
+    );
+    let mut daemon = running
+        .daemon("flowstate.yaml")
+        .env("SECRET", "the-running-secret")
+        .start();
+    let api = format!("http://{}", daemon.api());
+
+    let local = Sandbox::new();
+    local.write(
+        "flowstate.yaml",
+        &format!(
+            "defaults: {{ interval: 1h }}\nhosts:\n{SECRET_URL_HOSTS}  - {{ label: added, url: 'http://127.0.0.1:1/?token=${{SECRET}}&page=${{SECRET}}' }}\n"
+        ),
+    );
+    let outcome = local
+        .flowstate()
+        .env("SECRET", URL_SECRET)
+        .args(&["check", "--diff", "--api", &api])
+        .output();
+    outcome.expect_code(0);
+    for secret in [URL_SECRET, "the-running-secret"] {
+        assert!(!outcome.all_output().contains(secret), "{outcome}");
+    }
+    assert!(
+        outcome
+            .stdout
+            .contains("+ added     added (http http://127.0.0.1:1/?token=***&page=***)"),
+        "{outcome}"
+    );
+    // Only the secret differs: the daemon's fingerprints do not hash it, so nothing changed.
+    assert!(outcome.stdout.contains("= 3 unchanged"), "{outcome}");
+    assert!(!outcome.stdout.contains("~ changed"), "{outcome}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. and 9. Nesting is bounded before anything recurses or stalls
+// ---------------------------------------------------------------------------------------------
+
+/// `${NOPE:-` `depth` times around `x`.
+fn nested_defaults(depth: usize) -> String {
+    format!("{}x{}", "${NOPE:-".repeat(depth), "}".repeat(depth))
+}
+
+#[test]
+fn check_refuses_deeply_nested_defaults_instead_of_aborting() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        &format!(
+            "hosts:\n  - label: api\n    url: http://127.0.0.1:1/\n    body: '{}'\n",
+            nested_defaults(30_000)
+        ),
+    );
+    let outcome = sandbox.run(&["check", "-c", "flowstate.yaml"]);
+    outcome.expect_code(2);
+    assert_eq!(
+        outcome.stderr_lines(),
+        ["flowstate.yaml:4:11: hosts[0] (label \"api\").body: `${...}` is nested 30000 levels deep; at most 16 are allowed: nest fewer defaults (`${A:-${B:-fallback}}` is 2 levels)"],
+        "{outcome}"
+    );
+}
+
+#[test]
+fn daemon_rejects_an_edit_with_deeply_nested_defaults_and_keeps_running() {
+    let sandbox = Sandbox::new();
+    let host = |body: &str| {
+        format!("server: {{ listen: \"127.0.0.1:0\" }}\nhosts:\n  - {{ label: api, type: tcp, address: '127.0.0.1:1', interval: 1h{body} }}\n")
+    };
+    sandbox.write("flowstate.yaml", &host(""));
+    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    daemon.wait_for_host("api", "is known", |_| true);
+    // 5 000 levels (44 KiB) overflowed a worker thread's stack on reload.
+    sandbox.write(
+        "flowstate.yaml",
+        &host(&format!(", send: '{}'", nested_defaults(5_000))),
+    );
+    let line = daemon.wait_for_log("the edit is rejected", |l| {
+        l.contains("config edit rejected")
+    });
+    assert!(line.contains("nested 5000 levels deep"), "{line}");
+    daemon.wait_for_host("api", "is still served", |_| true);
+}
+
+#[test]
+fn check_refuses_deeply_nested_yaml_at_once() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        &format!("hosts: {}\n", "[".repeat(160_000)),
+    );
+    // The run's deadline bounds the test; libyaml took 32 s (release) on this.
+    let outcome = sandbox.run(&["check", "-c", "flowstate.yaml"]);
+    outcome.expect_code(2);
+    assert_eq!(
+        outcome.stderr_lines(),
+        ["flowstate.yaml:1:71: lists and mappings are nested more than 64 levels deep here; flowstate accepts at most 64: flatten this part of the file"],
+        "{outcome}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 14. and 15. Every error has a line and column; the advice fits what was written
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn check_gives_semantic_errors_across_files_with_positions_in_order() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        "include: [\"hosts.d/*.yaml\"]\nhosts:\n  - label: api\n    url: http://127.0.0.1:1/\n    failure_threshold: three\n  - label: ping\n    type: icmp\n    address: 10.0.0.1\n    interval: 0s\n",
+    );
+    sandbox.write(
+        "hosts.d/more.yaml",
+        "hosts:\n  - label: db\n    type: tcp\n    address: db.internal\n  - label: api\n    url: http://127.0.0.1:2/\n",
+    );
+    let outcome = sandbox.run(&["check", "-c", "flowstate.yaml"]);
+    outcome.expect_code(2);
+    assert_eq!(
+        outcome.stderr_lines(),
+        [
+            "flowstate.yaml:5:24: hosts[0] (label \"api\").failure_threshold: expected a whole number of at least 1, such as `failure_threshold: 3`, found the string \"three\"",
+            "flowstate.yaml:9:15: hosts[1] (label \"ping\").interval: must be longer than 0, found `0s`",
+            "hosts.d/more.yaml:4:14: hosts[0] (label \"db\").address: `db.internal` is not `host:port`; write e.g. `db.internal:5432` or `[::1]:443`",
+            "hosts.d/more.yaml:5:12: hosts[1] (label \"api\").label: label \"api\" is already used by flowstate.yaml:3:12: hosts[0]; labels must be unique",
+        ],
+        "{outcome}"
+    );
+}

@@ -346,8 +346,10 @@ fn is_blank(path: &Path) -> bool {
 fn content_hash(files: &[PathBuf], include_globs: &[PathBuf]) -> u64 {
     let mut paths: Vec<PathBuf> = files.to_vec();
     for pattern in include_globs {
-        if let Ok(matches) = glob::glob(&pattern.to_string_lossy()) {
-            paths.extend(matches.filter_map(Result::ok));
+        // The loader's own walk: it reads each directory once, so a symlink loop under a
+        // `**` glob ends (the `glob` crate walked it forever, on every change).
+        if let Ok(matches) = flowstate_config::load::include_files(pattern) {
+            paths.extend(matches);
         }
     }
     paths.sort();

@@ -15,9 +15,9 @@ pub struct Position {
 
 /// One problem in the configuration.
 ///
-/// Rendered as `file:line:column: place: message` when the problem sits at a known position in
-/// the text (syntax, types, unknown keys), and as `file: place: message` for semantic problems
-/// that concern a value as a whole (a duplicate label, a regex that does not compile).
+/// Rendered as `file:line:column: place: message`, at the value or key concerned, whether the
+/// problem is its syntax, its type or what it means (a duplicate label, a regex that does not
+/// compile); as `file: place: message` only when there is no position (an unreadable file).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub file: PathBuf,
@@ -57,7 +57,7 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Everything that was wrong with a configuration, in the order found.
+/// Everything that was wrong with a configuration, by file (in the order read) and by line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigError {
     pub diagnostics: Vec<Diagnostic>,

@@ -16,7 +16,7 @@ pub use crate::check::{
     DnsCheck, DnsRecord, GrpcCheck, HttpAuth, HttpVersion, IcmpCheck, ScriptCheck, TcpCheck,
     TlsSettings,
 };
-use crate::secret::{is_sensitive_name, redact_url, REDACTED};
+use crate::secret::{is_sensitive_name, REDACTED};
 
 /// Where a host was defined: its file and its position in that file's `hosts` list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +81,7 @@ impl Check {
     /// What is checked, fit to print (secrets redacted; script arguments may hold tokens).
     pub fn target(&self) -> String {
         match self {
-            Check::Http(http) => redact_url(&http.url),
+            Check::Http(http) => http.shown_url.clone(),
             Check::Tcp(tcp) => tcp.address.clone(),
             Check::Dns(dns) => format!("{} {}", dns.record.name(), dns.name),
             Check::Icmp(icmp) => icmp.address.clone(),
@@ -103,6 +103,9 @@ impl Check {
 #[derive(Clone)]
 pub struct HttpCheck {
     pub url: Url,
+    /// The URL as it may be printed: its password, credential-like query values and every
+    /// part that came from a `${VAR}` shown as `***` (see [`crate::secret::shown_url`]).
+    pub shown_url: String,
     pub method: String,
     pub headers: Vec<HttpHeader>,
     pub body: Option<String>,
@@ -127,7 +130,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 impl fmt::Debug for HttpCheck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpCheck")
-            .field("url", &redact_url(&self.url))
+            .field("url", &self.shown_url)
             .field("method", &self.method)
             .field("headers", &self.headers)
             .field(
@@ -369,13 +372,24 @@ impl HostConfiguration {
             && self.alerts == other.alerts
     }
 
-    /// Every setting as `(key, fingerprint)`: a stable hash of the value, secrets included,
-    /// that reveals nothing of it. Lets a running daemon and `flowstate check --diff` compare
-    /// configurations without either sending a secret.
+    /// Every setting as `(key, fingerprint)`: a stable hash, for a running daemon and
+    /// `flowstate check --diff` to compare configurations.
+    ///
+    /// A fingerprint is public (`/api/v1/config`) and a fast unsalted hash of a short token
+    /// is reversed by trying candidates, so no secret is ever hashed: a setting that holds one
+    /// (whatever [`Self::describe`] has to redact: credential headers, `auth`, values from
+    /// `${VAR}` in the URL, script arguments and environment, the body) is fingerprinted by its
+    /// printable form, secrets as `***`. Its other parts still tell a change (another host in
+    /// the URL, one header more); a change of the secret alone does not show. Settings without
+    /// secrets keep the fingerprint of their value.
     pub fn fingerprints(&self) -> Vec<(&'static str, String)> {
         self.settings()
             .into_iter()
-            .map(|(key, value)| (key, fingerprint(&value)))
+            .zip(self.describe())
+            .map(|((key, value), (_, printable))| {
+                let hashed = if value == printable { value } else { printable };
+                (key, fingerprint(&hashed))
+            })
             .collect()
     }
 }

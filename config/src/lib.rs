@@ -20,6 +20,7 @@ pub mod check;
 pub mod diff;
 pub mod error;
 pub mod host;
+mod include;
 pub mod interpolate;
 pub mod load;
 pub mod notifier;
@@ -43,6 +44,7 @@ pub use host::{
 };
 pub use load::{load, load_str, load_with_env};
 pub use notifier::{NotifierConfig, NotifierKind, RetryPolicy};
+pub use reader::MAX_DURATION;
 pub use secret::Secret;
 pub use settings::{Defaults, SelfCheckSettings, ServerSettings, StateSettings};
 

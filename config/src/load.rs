@@ -4,11 +4,12 @@
 //! merged ([`crate::validate::assemble`]). Include globs are relative to the including file;
 //! a file reached twice by different globs is read once; a cycle is an error.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use crate::error::{ConfigError, Diagnostic};
-use crate::reader::{Lookup, Node, Reader};
+use crate::error::{ConfigError, Diagnostic, Position};
+pub use crate::include::{include_files, IncludeError, MAX_DIRECTORIES};
+use crate::reader::{config_dir, Lookup, Node, Reader};
 use crate::validate::{assemble, read_file, FileSections};
 use crate::yaml;
 use crate::Config;
@@ -23,6 +24,7 @@ pub fn load_with_env(paths: &[PathBuf], lookup: Lookup) -> Result<Config, Config
     let mut loader = Loader {
         lookup,
         errors: Vec::new(),
+        read: Vec::new(),
         loaded: HashSet::new(),
         stack: Vec::new(),
         sections: Vec::new(),
@@ -31,7 +33,12 @@ pub fn load_with_env(paths: &[PathBuf], lookup: Lookup) -> Result<Config, Config
     for path in paths {
         loader.load_file(path, None);
     }
-    finish(loader.sections, loader.errors, loader.include_globs)
+    finish(
+        loader.sections,
+        loader.errors,
+        loader.include_globs,
+        &loader.read,
+    )
 }
 
 /// Validates one YAML text as if it were the file `name` (includes are not followed).
@@ -41,23 +48,39 @@ pub fn load_str(name: &str, text: &str, lookup: Lookup) -> Result<Config, Config
     if let Some(s) = parse_file(Path::new(name), text, lookup, &mut errors) {
         sections.push(s);
     }
-    finish(sections, errors, Vec::new())
+    finish(sections, errors, Vec::new(), &[PathBuf::from(name)])
 }
 
+/// Merges what was read; `read` lists every file read, in order, for sorting errors.
 fn finish(
     sections: Vec<FileSections>,
     mut errors: Vec<Diagnostic>,
     include_globs: Vec<PathBuf>,
+    read: &[PathBuf],
 ) -> Result<Config, ConfigError> {
     let mut config = assemble(sections, &mut errors);
     config.include_globs = include_globs;
     if errors.is_empty() {
         Ok(config)
     } else {
+        sort_by_file_and_line(&mut errors, read);
         Err(ConfigError {
             diagnostics: errors,
         })
     }
+}
+
+/// Orders errors as a reader goes through the files: files in the order they were read (the
+/// ones that could not be read, such as a missing `-c` file, after them in the order found),
+/// and by line and column within a file; an error about a whole file comes first. The sort is
+/// stable, so errors at the same place stay in the order found.
+fn sort_by_file_and_line(errors: &mut [Diagnostic], read: &[PathBuf]) {
+    let mut rank: HashMap<PathBuf, usize> = HashMap::new();
+    for file in read.iter().chain(errors.iter().map(|e| &e.file)) {
+        let next = rank.len();
+        rank.entry(file.clone()).or_insert(next);
+    }
+    errors.sort_by_key(|e| (rank.get(&e.file).copied(), e.position));
 }
 
 fn parse_file(
@@ -66,20 +89,38 @@ fn parse_file(
     lookup: Lookup,
     errors: &mut Vec<Diagnostic>,
 ) -> Option<FileSections> {
-    let doc = match yaml::parse(text) {
+    let mut doc = match yaml::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
             errors.push(Diagnostic::new(path, "", e.message).at(e.position));
             return None;
         }
     };
-    let mut reader = Reader::new(path, &doc, lookup, errors);
-    Some(read_file(&mut reader, Node::root(&doc.root)))
+    let mut sections = {
+        let mut reader = Reader::new(path, &doc, lookup, errors);
+        read_file(&mut reader, Node::root(&doc.root))
+    };
+    // Kept for the positions of errors found when the files are merged.
+    doc.forget_tree();
+    sections.doc = Some(doc);
+    Some(sections)
+}
+
+/// The `include` entry that named a file, for errors about that file reported on the parent.
+struct IncludedFrom<'p> {
+    /// The including file.
+    file: &'p Path,
+    /// Its index in [`Loader::sections`], to find the entry's line and column.
+    section: usize,
+    /// The path of the entry in the including file: `include[2]`.
+    entry: String,
 }
 
 struct Loader<'a> {
     lookup: Lookup<'a>,
     errors: Vec<Diagnostic>,
+    /// Every file read, in order (also those that do not parse): the order errors are sorted in.
+    read: Vec<PathBuf>,
     /// Canonical paths already read, so a file reached by two globs is read once.
     loaded: HashSet<PathBuf>,
     /// The chain of files being included, to detect cycles.
@@ -89,9 +130,25 @@ struct Loader<'a> {
 }
 
 impl Loader<'_> {
-    fn load_file(&mut self, path: &Path, included_from: Option<&Path>) {
+    /// Where the value at `path` of the file read as `sections[section]` is; computed (by a
+    /// second parse of that file) only because there is an error to report.
+    fn position(&self, section: usize, path: &str) -> Option<Position> {
+        self.sections
+            .get(section)
+            .and_then(|s| s.doc.as_ref())
+            .and_then(|doc| doc.value_position(path))
+    }
+
+    /// An error on an `include` entry of the file read as `sections[from.section]`.
+    fn include_error(&mut self, from: &IncludedFrom, message: String) {
+        let position = self.position(from.section, &from.entry);
+        self.errors
+            .push(Diagnostic::new(from.file, "include", message).at(position));
+    }
+
+    fn load_file(&mut self, path: &Path, included_from: Option<IncludedFrom>) {
         let unreadable = |e: std::io::Error| {
-            let hint = match (e.kind(), included_from) {
+            let hint = match (e.kind(), &included_from) {
                 (std::io::ErrorKind::NotFound, None) => {
                     "; create it, or name another file with -c or $FLOWSTATE_CONFIG"
                 }
@@ -101,17 +158,15 @@ impl Loader<'_> {
                 }
                 _ => "",
             };
-            let message = format!("cannot read this file: {e}{hint}");
-            match included_from {
-                Some(parent) => {
-                    Diagnostic::new(parent, "include", format!("{}: {message}", path.display()))
-                }
-                None => Diagnostic::new(path, "", message),
-            }
+            format!("cannot read this file: {e}{hint}")
+        };
+        let fail = |loader: &mut Self, message: String| match &included_from {
+            Some(from) => loader.include_error(from, format!("{}: {message}", path.display())),
+            None => loader.errors.push(Diagnostic::new(path, "", message)),
         };
         let canonical = match std::fs::canonicalize(path) {
             Ok(c) => c,
-            Err(e) => return self.errors.push(unreadable(e)),
+            Err(e) => return fail(self, unreadable(e)),
         };
         if let Some(start) = self.stack.iter().position(|(c, _)| *c == canonical) {
             let chain: Vec<String> = self.stack[start..]
@@ -119,15 +174,14 @@ impl Loader<'_> {
                 .map(|(_, shown)| shown.display().to_string())
                 .chain(std::iter::once(path.display().to_string()))
                 .collect();
-            let parent = included_from.unwrap_or(path);
-            self.errors.push(Diagnostic::new(
-                parent,
-                "include",
-                format!(
-                    "include cycle: {}; remove one of these includes",
-                    chain.join(" → ")
-                ),
-            ));
+            let message = format!(
+                "include cycle: {}; remove one of these includes",
+                chain.join(" → ")
+            );
+            match &included_from {
+                Some(from) => self.include_error(from, message),
+                None => self.errors.push(Diagnostic::new(path, "include", message)),
+            }
             return;
         }
         if !self.loaded.insert(canonical.clone()) {
@@ -135,42 +189,44 @@ impl Loader<'_> {
         }
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
-            Err(e) => return self.errors.push(unreadable(e)),
+            Err(e) => return fail(self, unreadable(e)),
         };
+        self.read.push(path.to_path_buf());
         let Some(mut sections) = parse_file(path, &text, self.lookup, &mut self.errors) else {
             return;
         };
         let includes = std::mem::take(&mut sections.include);
+        let section = self.sections.len();
         self.sections.push(sections);
         self.stack.push((canonical, path.to_path_buf()));
-        let base = path.parent().unwrap_or_else(|| Path::new(""));
-        for pattern in includes {
-            let full = base.join(&pattern);
+        let base = config_dir(path);
+        for (index, pattern) in includes.into_iter().enumerate() {
+            let here = IncludedFrom {
+                file: path,
+                section,
+                entry: format!("include[{index}]"),
+            };
+            // Beside a bare `flowstate.yaml`, `hosts.d/*.yaml` stays as written (it is relative
+            // to the current directory either way) rather than becoming `./hosts.d/*.yaml`.
+            let full = if base == Path::new(".") {
+                PathBuf::from(&pattern)
+            } else {
+                base.join(&pattern)
+            };
             self.include_globs.push(full.clone());
-            let full_text = full.to_string_lossy().into_owned();
-            let matches = match glob::glob(&full_text) {
-                Ok(paths) => paths,
+            let files = match include_files(&full) {
+                Ok(files) => files,
                 Err(e) => {
-                    self.errors.push(Diagnostic::new(
-                        path,
-                        "include",
-                        format!("`{pattern}` is not a valid glob: {e}"),
-                    ));
+                    self.include_error(&here, format!("`{pattern}` {e}"));
                     continue;
                 }
             };
-            let mut files: Vec<PathBuf> = matches
-                .filter_map(Result::ok)
-                .filter(|p| p.is_file())
-                .collect();
-            files.sort();
             let is_glob = pattern.contains(['*', '?', '[']);
             if files.is_empty() && !is_glob {
-                self.errors.push(Diagnostic::new(
-                    path,
-                    "include",
+                self.include_error(
+                    &here,
                     format!("`{pattern}` does not exist (looked for {}); fix the path, which is relative to this file", full.display()),
-                ));
+                );
             }
             for file in files {
                 // A glob such as `*.yaml` beside the including file matches that file too:
@@ -179,7 +235,12 @@ impl Loader<'_> {
                     && std::fs::canonicalize(&file).ok().as_ref()
                         == self.stack.last().map(|(canonical, _)| canonical);
                 if !is_self {
-                    self.load_file(&file, Some(path));
+                    let from = IncludedFrom {
+                        file: path,
+                        section,
+                        entry: here.entry.clone(),
+                    };
+                    self.load_file(&file, Some(from));
                 }
             }
         }

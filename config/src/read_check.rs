@@ -263,7 +263,6 @@ pub(crate) fn read_script(
     reader: &mut Reader,
     host: &Node,
     fields: &Fields,
-    config_file: &Path,
 ) -> Option<ScriptCheck> {
     let argv = required(
         reader,
@@ -272,7 +271,7 @@ pub(crate) fn read_script(
         "command",
         "a script check needs `command: [program, arg, ...]`",
     )
-    .and_then(|n| read_argv(reader, &n, config_file));
+    .and_then(|n| read_argv(reader, &n));
     let mut env = Vec::new();
     if let Some(node) = fields.get("env") {
         for (name, value) in reader.named_entries(&node) {
@@ -293,11 +292,7 @@ pub(crate) fn read_script(
 
 /// A `command:` list (program and arguments, never a shell line), the program resolved by
 /// [`program_path`]; an empty list or program is an error on `node`.
-pub(crate) fn read_argv(
-    reader: &mut Reader,
-    node: &Node,
-    config_file: &Path,
-) -> Option<Vec<String>> {
+pub(crate) fn read_argv(reader: &mut Reader, node: &Node) -> Option<Vec<String>> {
     let mut argv = reader.strings(node)?;
     if argv.first().is_none_or(|p| p.trim().is_empty()) {
         reader.semantic_error(
@@ -306,15 +301,16 @@ pub(crate) fn read_argv(
         );
         return None;
     }
-    argv[0] = program_path(config_file, &argv[0]);
+    argv[0] = program_path(reader.dir, &argv[0]);
     Some(argv)
 }
 
 /// A program as written in a config file: a relative path with a `/` is relative to the
-/// file, like every other path in it; a bare name (`check_disk`) is looked up in `PATH`.
-pub(crate) fn program_path(config_file: &Path, program: &str) -> String {
+/// file's directory `dir` (see [`crate::reader::config_dir`]), like every other path in it; a
+/// bare name (`check_disk`) is looked up in `PATH`. A path stays a path: since `dir` is never
+/// empty, `./check.sh` beside `flowstate.yaml` becomes `./check.sh`, never `check.sh`.
+pub(crate) fn program_path(dir: &Path, program: &str) -> String {
     if program.contains('/') && !Path::new(program).is_absolute() {
-        let dir = config_file.parent().unwrap_or(Path::new(""));
         dir.join(program.trim_start_matches("./"))
             .display()
             .to_string()
@@ -323,12 +319,7 @@ pub(crate) fn program_path(config_file: &Path, program: &str) -> String {
     }
 }
 
-pub(crate) fn read_grpc(
-    reader: &mut Reader,
-    host: &Node,
-    fields: &Fields,
-    config_file: &Path,
-) -> Option<GrpcCheck> {
+pub(crate) fn read_grpc(reader: &mut Reader, host: &Node, fields: &Fields) -> Option<GrpcCheck> {
     let address = required(
         reader,
         host,
@@ -343,7 +334,7 @@ pub(crate) fn read_grpc(
         .unwrap_or_default();
     let tls = match fields.get("tls") {
         None => Some(None),
-        Some(n) => read_tls(reader, &n, config_file).map(Some),
+        Some(n) => read_tls(reader, &n).map(Some),
     };
     Some(GrpcCheck {
         address: address?,
@@ -360,18 +351,14 @@ pub(crate) struct HttpExtras {
     pub keepalive: bool,
 }
 
-pub(crate) fn read_http_extras(
-    reader: &mut Reader,
-    fields: &Fields,
-    config_file: &Path,
-) -> Option<HttpExtras> {
+pub(crate) fn read_http_extras(reader: &mut Reader, fields: &Fields) -> Option<HttpExtras> {
     let auth = match fields.get("auth") {
         None => Some(None),
         Some(n) => read_auth(reader, &n).map(Some),
     };
     let tls = match fields.get("tls") {
         None => Some(TlsSettings::default()),
-        Some(n) => read_tls(reader, &n, config_file),
+        Some(n) => read_tls(reader, &n),
     };
     let http_version = match fields.get("http_version") {
         None => Some(HttpVersion::Auto),
@@ -452,13 +439,12 @@ fn read_auth(reader: &mut Reader, node: &Node) -> Option<HttpAuth> {
     }
 }
 
-fn read_tls(reader: &mut Reader, node: &Node, config_file: &Path) -> Option<TlsSettings> {
+fn read_tls(reader: &mut Reader, node: &Node) -> Option<TlsSettings> {
     let fields = reader.fields(node, TLS_KEYS)?;
     let defaults = TlsSettings::default();
     let ca_file = fields.get("ca_file").and_then(|n| {
         let written = reader.string(&n)?;
-        let dir = config_file.parent().unwrap_or(Path::new(""));
-        let path = dir.join(written.trim());
+        let path = reader.dir.join(written.trim());
         if !path.is_file() {
             reader.semantic_error(
                 &n,
@@ -479,8 +465,9 @@ fn read_tls(reader: &mut Reader, node: &Node, config_file: &Path) -> Option<TlsS
         None => Some(default),
         Some(n) => reader.duration(&n),
     };
-    let expiry_warning = duration(reader, "expiry_warning", defaults.expiry_warning)?;
-    let expiry_check_every = duration(reader, "expiry_check_every", defaults.expiry_check_every)?;
+    let expiry_warning = duration(reader, "expiry_warning", defaults.expiry_warning);
+    let expiry_check_every = duration(reader, "expiry_check_every", defaults.expiry_check_every);
+    let (expiry_warning, expiry_check_every) = (expiry_warning?, expiry_check_every?);
     if fields.get("ca_file").is_some() && ca_file.is_none() {
         return None;
     }

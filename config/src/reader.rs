@@ -12,6 +12,15 @@ use crate::error::{did_you_mean, Diagnostic};
 use crate::interpolate::{interpolate, Interpolated};
 use crate::yaml::{join_key, Document, Value};
 
+/// The longest duration any key accepts (365 days). A year is longer than any sensible
+/// interval, timeout, cooldown or backoff, and bounding every duration where it is read means
+/// no key can forget it: the running system adds and multiplies these durations with instants,
+/// and `584000000000y` overflowed the clock there.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// [`MAX_DURATION`] as users write it (humantime would print `11months 30days ...`).
+const MAX_DURATION_TEXT: &str = "365d";
+
 /// How environment variables are looked up (injectable so tests need not touch the process).
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -72,9 +81,22 @@ impl<'v> Fields<'v> {
 
 pub struct Reader<'a> {
     pub file: &'a Path,
+    /// The directory relative paths in this file start from: see [`config_dir`].
+    pub dir: &'a Path,
     doc: &'a Document,
     lookup: Lookup<'a>,
     pub errors: &'a mut Vec<Diagnostic>,
+}
+
+/// The directory that relative paths written in `config_file` (programs, includes, CA files,
+/// state and notifier files) are taken from: the file's own directory, and the current
+/// directory (`.`) for a bare name such as `flowstate.yaml`. Never the empty path: joined to
+/// it, `./check.sh` would become the bare name `check.sh`, which is looked up in `PATH`.
+pub fn config_dir(config_file: &Path) -> &Path {
+    match config_file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
 }
 
 /// A string value as an error message may quote it: a value that came from an environment
@@ -109,6 +131,7 @@ impl<'a> Reader<'a> {
     ) -> Self {
         Reader {
             file,
+            dir: config_dir(file),
             doc,
             lookup,
             errors,
@@ -129,10 +152,10 @@ impl<'a> Reader<'a> {
             .push(Diagnostic::new(self.file, node.place.clone(), message).at(position));
     }
 
-    /// A problem with what a well-formed value means: reported by place, as `file: place: ...`.
+    /// A problem with what a well-formed value means (a duplicate, a value out of range, a
+    /// missing key of a mapping): reported at the value's line and column too, like every error.
     pub fn semantic_error(&mut self, node: &Node, message: impl Into<String>) {
-        self.errors
-            .push(Diagnostic::new(self.file, node.place.clone(), message));
+        self.type_error(node, message);
     }
 
     /// The entries of a mapping, after reporting every key not in `known`. `null` (a section
@@ -214,12 +237,14 @@ impl<'a> Reader<'a> {
                 return Some(Interpolated {
                     value: n.to_string(),
                     substituted: false,
+                    masked: None,
                 })
             }
             Value::Bool(b) => {
                 return Some(Interpolated {
                     value: b.to_string(),
                     substituted: false,
+                    masked: None,
                 })
             }
             other => {
@@ -232,8 +257,8 @@ impl<'a> Reader<'a> {
         };
         match interpolate(&raw, self.lookup) {
             Ok(done) => Some(done),
-            Err(message) => {
-                self.type_error(node, message);
+            Err(error) => {
+                self.type_error(node, error.to_string());
                 None
             }
         }
@@ -243,7 +268,8 @@ impl<'a> Reader<'a> {
         self.text(node).map(|t| t.value)
     }
 
-    /// A positive humantime duration (`500ms`, `10s`, `5m`, `1h`, `14d`).
+    /// A positive humantime duration (`500ms`, `10s`, `5m`, `1h`, `14d`) of at most
+    /// [`MAX_DURATION`].
     pub fn duration(&mut self, node: &Node) -> Option<Duration> {
         if let Value::Number(n) = node.value {
             self.type_error(
@@ -254,6 +280,14 @@ impl<'a> Reader<'a> {
         }
         let text = self.text(node)?;
         match humantime::parse_duration(text.value.trim()) {
+            Ok(d) if d > MAX_DURATION => {
+                self.duration_too_long(node, &text);
+                None
+            }
+            Err(humantime::DurationError::NumberOverflow) => {
+                self.duration_too_long(node, &text);
+                None
+            }
             Ok(d) if d.is_zero() => {
                 self.semantic_error(
                     node,
@@ -275,6 +309,16 @@ impl<'a> Reader<'a> {
         }
     }
 
+    fn duration_too_long(&mut self, node: &Node, text: &Interpolated) {
+        self.type_error(
+            node,
+            format!(
+                "{} is too long: a duration must be longer than 0 and at most {MAX_DURATION_TEXT}",
+                shown(text),
+            ),
+        );
+    }
+
     /// A whole number of at least `min`. A string is accepted only when it came from `${VAR}`,
     /// since environment variables are always text.
     pub fn count(&mut self, node: &Node, min: u64, max: u64) -> Option<u64> {
@@ -283,13 +327,24 @@ impl<'a> Reader<'a> {
             Value::String(_) => {
                 let text = self.text(node)?;
                 if !text.substituted {
-                    self.type_error(
-                        node,
+                    // Quotes are worth mentioning only when they are there and are all
+                    // that is wrong (`"3"`); `three` needs a number, not fewer quotes.
+                    let message = if text.value.trim().parse::<f64>().is_ok()
+                        && self.doc.is_quoted(&node.path)
+                    {
                         format!(
                             "expected a whole number, found the string {:?}; remove the quotes",
                             text.value
-                        ),
-                    );
+                        )
+                    } else {
+                        let key = node.path.rsplit('.').next().unwrap_or("count");
+                        format!(
+                            "expected a whole number of at least {min}, such as `{key}: {}`, found the string {:?}",
+                            3.clamp(min, max),
+                            text.value
+                        )
+                    };
+                    self.type_error(node, message);
                     return None;
                 }
                 text.value.trim().parse::<u64>().ok()
@@ -370,5 +425,36 @@ impl<'a> Reader<'a> {
             }
         }
         all_ok.then_some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_file_name_lives_in_the_current_directory() {
+        assert_eq!(config_dir(Path::new("flowstate.yaml")), Path::new("."));
+        assert_eq!(config_dir(Path::new("./flowstate.yaml")), Path::new("."));
+        assert_eq!(
+            config_dir(Path::new("conf/flowstate.yaml")),
+            Path::new("conf")
+        );
+        assert_eq!(config_dir(Path::new("/etc/fs.yaml")), Path::new("/etc"));
+        assert_eq!(config_dir(Path::new("")), Path::new("."));
+    }
+
+    #[test]
+    fn relative_programs_stay_paths() {
+        use crate::read_check::program_path;
+        let dir = config_dir(Path::new("flowstate.yaml"));
+        assert_eq!(program_path(dir, "./check.sh"), "./check.sh");
+        assert_eq!(program_path(dir, "bin/check.sh"), "./bin/check.sh");
+        assert_eq!(program_path(dir, "check_disk"), "check_disk");
+        assert_eq!(
+            program_path(Path::new("conf"), "./check.sh"),
+            "conf/check.sh"
+        );
+        assert_eq!(program_path(dir, "/usr/bin/true"), "/usr/bin/true");
     }
 }

@@ -65,7 +65,9 @@ pub fn redact_url(url: &Url) -> String {
         // Cannot fail for URLs that already carry a password (they have a host).
         let _ = shown.set_password(Some(REDACTED));
     }
-    if shown.query().is_some() {
+    // The query is rewritten only when something in it is hidden: rewriting re-encodes it,
+    // and a URL without secrets should read (and fingerprint) exactly as written.
+    if shown.query_pairs().any(|(k, _)| is_sensitive_name(&k)) {
         let pairs: Vec<(String, String)> = shown
             .query_pairs()
             .map(|(k, v)| {
@@ -80,6 +82,21 @@ pub fn redact_url(url: &Url) -> String {
         shown.query_pairs_mut().clear().extend_pairs(pairs);
     }
     shown.to_string()
+}
+
+/// The URL as it may be shown, given `masked`, its text as written with every `${VAR}`
+/// replaced by `***` (when it had any): the parts that came from the environment are hidden
+/// wherever they are (query, path, user, fragment, host), besides what [`redact_url`] hides.
+/// When the masked text is no URL (the variable was the scheme or the port, or all of it),
+/// nothing of it is shown.
+pub fn shown_url(url: &Url, masked: Option<&str>) -> String {
+    match masked {
+        None => redact_url(url),
+        Some(masked) => match Url::parse(masked.trim()) {
+            Ok(parsed) => redact_url(&parsed),
+            Err(_) => REDACTED.to_string(),
+        },
+    }
 }
 
 /// Only the scheme and host of a URL: for webhook URLs, whose path is often the secret
@@ -115,8 +132,28 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("bob") && shown.contains("x=1"), "{shown}");
+        let plain = Url::parse("https://example.com/a?b=c%20d&e").unwrap();
+        assert_eq!(
+            redact_url(&plain),
+            plain.as_str(),
+            "nothing hidden, nothing rewritten"
+        );
         let hook = Url::parse("https://hooks.slack.com/services/T0/B0/secret").unwrap();
         assert_eq!(redact_url_path(&hook), "https://hooks.slack.com/***");
+    }
+
+    #[test]
+    fn urls_from_variables_hide_what_the_variables_gave() {
+        let url = Url::parse("https://api.example.com/t0ken/x?k=v4lue").unwrap();
+        let shown = |masked: &str| shown_url(&url, Some(masked));
+        assert_eq!(
+            shown("https://api.example.com/***/x?k=***"),
+            "https://api.example.com/***/x?k=***"
+        );
+        assert_eq!(shown("https://***/t0ken"), "https://***/t0ken");
+        assert_eq!(shown("***"), "***");
+        assert_eq!(shown("https://api.example.com:***/"), "***");
+        assert_eq!(shown_url(&url, None), url.as_str());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::time::Duration;
 use regex::Regex;
 use url::Url;
 
-use crate::error::{did_you_mean, Diagnostic};
+use crate::error::{did_you_mean, Diagnostic, Position};
 use crate::host::{
     Check, ExpectedStatus, HostConfiguration, HttpCheck, HttpHeader, Origin, DEFAULT_MAX_BODY_BYTES,
 };
@@ -25,8 +25,9 @@ use crate::read_check::{
     host_keys, read_dns, read_grpc, read_http_extras, read_icmp, read_script, read_tcp, CHECK_TYPES,
 };
 use crate::reader::{Fields, Node, Reader};
-use crate::secret::{redact_url, Secret};
+use crate::secret::{shown_url, Secret};
 use crate::settings::{Defaults, SelfCheckSettings, ServerSettings, StateSettings};
+use crate::yaml::Document;
 use crate::Config;
 
 pub(crate) const TOP_KEYS: &[&str] = &[
@@ -72,6 +73,9 @@ const DEFAULT_NOTIFIER_TIMEOUT: Duration = Duration::from_secs(10);
 /// What one file says, checked on its own; `None` where the file does not set a section.
 pub(crate) struct FileSections {
     pub file: Arc<Path>,
+    /// The parsed text (its tree already forgotten), for the line and column of an error found
+    /// only when files are merged (a duplicate label, an unknown notifier).
+    pub doc: Option<Document>,
     pub include: Vec<String>,
     pub server: Option<ServerSettings>,
     pub state: Option<StateSettings>,
@@ -116,6 +120,7 @@ enum PartialCheck {
 
 struct PartialHttp {
     url: Url,
+    shown_url: String,
     method: String,
     body: Option<String>,
     status: ExpectedStatus,
@@ -129,6 +134,7 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
     let file: Arc<Path> = Arc::from(reader.file);
     let mut sections = FileSections {
         file: file.clone(),
+        doc: None,
         include: vec![],
         server: None,
         state: None,
@@ -237,7 +243,7 @@ fn read_self_check(reader: &mut Reader, node: &Node) -> Option<SelfCheckSettings
         );
         return None;
     };
-    let url = read_http_url(reader, &url_node);
+    let url = read_http_url(reader, &url_node).map(|(url, _)| url);
     let every = match fields.get("every") {
         Some(n) => reader.duration(&n),
         None => Some(SelfCheckSettings::DEFAULT_EVERY),
@@ -257,7 +263,7 @@ fn read_state(reader: &mut Reader, node: &Node) -> Option<StateSettings> {
     let fields = reader.fields(node, STATE_KEYS)?;
     let mut state = StateSettings::default();
     if let Some(path) = fields.get("path") {
-        state.path = reader.string(&path).map(|p| relative_to(reader.file, &p));
+        state.path = reader.string(&path).map(|p| relative_to(reader.dir, &p));
     }
     if let Some(history) = fields.get("history") {
         state.history = reader.count(&history, 1, 1_000_000).map(|n| n as usize)?;
@@ -265,17 +271,14 @@ fn read_state(reader: &mut Reader, node: &Node) -> Option<StateSettings> {
     Some(state)
 }
 
-/// A path written in a config file, relative paths taken from that file's directory so the
-/// daemon finds the same file whatever its working directory (systemd starts it in `/`).
-fn relative_to(config_file: &Path, written: &str) -> PathBuf {
+/// A path written in a config file, relative paths taken from that file's directory `dir`
+/// so the daemon finds the same file whatever its working directory (systemd starts it in `/`).
+fn relative_to(dir: &Path, written: &str) -> PathBuf {
     let path = Path::new(written);
     if path.is_absolute() {
         return path.to_path_buf();
     }
-    config_file
-        .parent()
-        .unwrap_or_else(|| Path::new("."))
-        .join(path)
+    dir.join(path)
 }
 
 /// The keys shared by `defaults` and hosts.
@@ -422,7 +425,7 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                     return None;
                 }
                 NotifierKind::File {
-                    path: relative_to(reader.file, &path),
+                    path: relative_to(reader.dir, &path),
                 }
             }
             None => {
@@ -435,7 +438,7 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                 reader.semantic_error(&node, "missing `url`: where events are posted");
                 return None;
             };
-            let url = read_http_url(reader, &url_node)?;
+            let (url, _) = read_http_url(reader, &url_node)?;
             let headers = fields
                 .get("headers")
                 .map(|n| read_headers(reader, &n))
@@ -488,8 +491,7 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                 );
                 return None;
             };
-            let file = reader.file;
-            let argv = crate::read_check::read_argv(reader, &command_node, file)?;
+            let argv = crate::read_check::read_argv(reader, &command_node)?;
             NotifierKind::Command(CommandConfig { argv, timeout })
         }
     };
@@ -512,10 +514,13 @@ fn read_retry(reader: &mut Reader, fields: &Fields<'_>) -> Option<RetryPolicy> {
             Some(n) => Some((reader.duration(&n)?, Some(n))),
         }
     };
-    // Zero durations are refused by `duration` itself.
-    let (backoff, backoff_node) = read("backoff", RetryPolicy::DEFAULT_BACKOFF)?;
-    let (max_backoff, max_backoff_node) = read("max_backoff", RetryPolicy::DEFAULT_MAX_BACKOFF)?;
-    let (max_age, _) = read("max_age", RetryPolicy::DEFAULT_MAX_AGE)?;
+    // Zero and too long durations are refused by `duration` itself. All three are read
+    // before giving up, so each one's error is reported in the same pass.
+    let backoff = read("backoff", RetryPolicy::DEFAULT_BACKOFF);
+    let max_backoff = read("max_backoff", RetryPolicy::DEFAULT_MAX_BACKOFF);
+    let max_age = read("max_age", RetryPolicy::DEFAULT_MAX_AGE);
+    let ((backoff, backoff_node), (max_backoff, max_backoff_node), (max_age, _)) =
+        (backoff?, max_backoff?, max_age?);
     if backoff > max_backoff {
         let message = format!(
             "backoff ({}) is longer than max_backoff ({}); lower backoff or raise max_backoff",
@@ -534,19 +539,21 @@ fn read_retry(reader: &mut Reader, fields: &Fields<'_>) -> Option<RetryPolicy> {
     })
 }
 
-/// An absolute http(s) URL with a host; the message shows the URL without its secrets.
-fn read_http_url(reader: &mut Reader, node: &Node) -> Option<Url> {
-    let text = reader.string(node)?;
-    match Url::parse(text.trim()) {
+/// An absolute http(s) URL with a host, and how it may be shown (see
+/// [`crate::secret::shown_url`]); the message shows the URL without its secrets.
+fn read_http_url(reader: &mut Reader, node: &Node) -> Option<(Url, String)> {
+    let text = reader.text(node)?;
+    match Url::parse(text.value.trim()) {
         Ok(url) if (url.scheme() == "http" || url.scheme() == "https") && url.host().is_some() => {
-            Some(url)
+            let shown = shown_url(&url, text.masked.as_deref());
+            Some((url, shown))
         }
         Ok(url) => {
             reader.semantic_error(
                 node,
                 format!(
                     "`{}` is not an http or https URL; write it as http://host/path or https://host/path",
-                    redact_url(&url)
+                    shown_url(&url, text.masked.as_deref())
                 ),
             );
             None
@@ -637,12 +644,10 @@ fn read_host(
         "dns" => read_dns(reader, &node, &fields).map(|c| PartialCheck::Ready(Check::Dns(c))),
         "icmp" => read_icmp(reader, &node, &fields).map(|c| PartialCheck::Ready(Check::Icmp(c))),
         "script" => {
-            read_script(reader, &node, &fields, file).map(|c| PartialCheck::Ready(Check::Script(c)))
+            read_script(reader, &node, &fields).map(|c| PartialCheck::Ready(Check::Script(c)))
         }
-        "grpc" => {
-            read_grpc(reader, &node, &fields, file).map(|c| PartialCheck::Ready(Check::Grpc(c)))
-        }
-        _ => read_http_check(reader, &node, &fields, file),
+        "grpc" => read_grpc(reader, &node, &fields).map(|c| PartialCheck::Ready(Check::Grpc(c))),
+        _ => read_http_check(reader, &node, &fields),
     };
     let settings = read_host_settings(reader, &fields);
     let check = check.filter(|_| reader.errors.len() == errors_before);
@@ -663,7 +668,6 @@ fn read_http_check(
     reader: &mut Reader,
     node: &Node,
     fields: &crate::reader::Fields,
-    file: &Path,
 ) -> Option<PartialCheck> {
     let url = match fields.get("url") {
         Some(n) => read_http_url(reader, &n),
@@ -719,9 +723,9 @@ fn read_http_check(
         .get("max_body_bytes")
         .and_then(|n| reader.count(&n, 1, 1 << 30).map(|v| v as usize))
         .unwrap_or(DEFAULT_MAX_BODY_BYTES);
-    let extras = read_http_extras(reader, fields, file);
+    let extras = read_http_extras(reader, fields);
     if let (Some(url), Some(extras), Some(node)) = (&url, &extras, fields.get("http_version")) {
-        if extras.http_version == crate::check::HttpVersion::Two && url.scheme() == "http" {
+        if extras.http_version == crate::check::HttpVersion::Two && url.0.scheme() == "http" {
             reader.semantic_error(
                 &node,
                 "HTTP/2 is negotiated over TLS here (h2c is not supported); use an https URL or remove http_version",
@@ -730,9 +734,10 @@ fn read_http_check(
         }
     }
     match (url, method, status, extras) {
-        (Some(url), Some(method), Some(status), Some(extras)) => {
+        (Some((url, shown_url)), Some(method), Some(status), Some(extras)) => {
             Some(PartialCheck::Http(Box::new(PartialHttp {
                 url,
+                shown_url,
                 method,
                 body,
                 status,
@@ -790,6 +795,37 @@ fn regex_error_line(error: &regex::Error) -> String {
         .unwrap_or_else(|| text.lines().map(str::trim).collect::<Vec<_>>().join(" "))
 }
 
+/// Where things are in the files being merged: the line and column of a value by file and
+/// path, looked up (and computed, lazily) only when there is an error to report.
+struct Positions {
+    docs: Vec<(Arc<Path>, Document)>,
+}
+
+impl Positions {
+    fn doc(&self, file: &Path) -> Option<&Document> {
+        self.docs
+            .iter()
+            .find(|(f, _)| &**f == file)
+            .map(|(_, doc)| doc)
+    }
+
+    fn value(&self, file: &Path, path: &str) -> Option<Position> {
+        self.doc(file).and_then(|d| d.value_position(path))
+    }
+
+    fn key(&self, file: &Path, path: &str) -> Option<Position> {
+        self.doc(file).and_then(|d| d.key_position(path))
+    }
+
+    /// `file:line:column` (or just `file`), to name another place in a message.
+    fn shown(&self, file: &Path, position: Option<Position>) -> String {
+        match position {
+            Some(p) => format!("{}:{}:{}", file.display(), p.line, p.column),
+            None => file.display().to_string(),
+        }
+    }
+}
+
 /// Merges the files, applies defaults, and checks what spans files.
 pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -> Config {
     let mut server: Option<(ServerSettings, Arc<Path>)> = None;
@@ -801,24 +837,47 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     let mut broken_notifiers: Vec<Arc<str>> = Vec::new();
     let mut partial_hosts = Vec::new();
     let mut sources = Vec::new();
+    let mut positions = Positions { docs: Vec::new() };
 
-    for f in files {
+    for mut f in files {
         sources.push(f.file.to_path_buf());
-        set_once(&mut server, f.server, &f.file, "server", errors);
-        set_once(&mut self_check, f.self_check, &f.file, "self_check", errors);
-        set_once(&mut state, f.state, &f.file, "state", errors);
-        set_once(&mut user_defaults, f.defaults, &f.file, "defaults", errors);
+        if let Some(doc) = f.doc.take() {
+            positions.docs.push((f.file.clone(), doc));
+        }
+        let at = &positions;
+        set_once(&mut server, f.server, &f.file, "server", errors, at);
+        set_once(
+            &mut self_check,
+            f.self_check,
+            &f.file,
+            "self_check",
+            errors,
+            at,
+        );
+        set_once(&mut state, f.state, &f.file, "state", errors, at);
+        set_once(
+            &mut user_defaults,
+            f.defaults,
+            &f.file,
+            "defaults",
+            errors,
+            at,
+        );
         for n in f.notifiers {
             if let Some(first) = notifier_files.get(&n.name) {
-                errors.push(Diagnostic::new(
-                    &f.file,
-                    format!("notifiers.{}", n.name),
-                    format!(
-                        "notifier `{}` is already defined in {}; rename one of them",
-                        n.name,
-                        first.display()
-                    ),
-                ));
+                let path = format!("notifiers.{}", n.name);
+                let first_at = at.shown(first, at.key(first, &path));
+                errors.push(
+                    Diagnostic::new(
+                        &f.file,
+                        path.clone(),
+                        format!(
+                            "notifier `{}` is already defined in {first_at}; rename one of them",
+                            n.name,
+                        ),
+                    )
+                    .at(at.key(&f.file, &path)),
+                );
                 continue;
             }
             notifier_files.insert(n.name.clone(), f.file.clone());
@@ -838,9 +897,9 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         check_alerts(
             d.alerts.as_deref().unwrap_or(&[]),
             &notifier_names,
-            &file,
-            "defaults.alerts",
+            (&file, "defaults.alerts", "defaults.alerts"),
             errors,
+            &positions,
         );
         defaults.interval = d.interval.unwrap_or(defaults.interval);
         defaults.timeout_is_explicit = d.timeout.is_some();
@@ -853,12 +912,10 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         defaults.alerts = d.alerts.unwrap_or_default();
         defaults.headers = d.headers.unwrap_or_default();
         if defaults.timeout_is_explicit && defaults.timeout > defaults.interval {
-            errors.push(timeout_error(
-                &file,
-                "defaults",
-                defaults.timeout,
-                defaults.interval,
-            ));
+            errors.push(
+                timeout_error(&file, "defaults", defaults.timeout, defaults.interval)
+                    .at(positions.value(&file, "defaults.timeout")),
+            );
         }
     }
 
@@ -867,26 +924,40 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     // Every label written, by hosts with errors too, so a duplicate is reported in one pass.
     let mut claimed: HashMap<Arc<str>, Origin> = HashMap::with_capacity(partial_hosts.len());
     for p in partial_hosts {
+        let path = format!("hosts[{}]", p.origin.index);
+        let file = &p.origin.file;
         // Alerts are checked before anything else so a host with another error still has
         // its notifier names reported in the same pass.
         if let Some(a) = &p.settings.alerts {
             check_alerts(
                 a,
                 &notifier_names,
-                &p.origin.file,
-                &format!("{}.alerts", p.place),
+                (
+                    file,
+                    &format!("{}.alerts", p.place),
+                    &format!("{path}.alerts"),
+                ),
                 errors,
+                &positions,
             );
         }
         if let Some(first) = claimed.get(&p.label) {
-            errors.push(Diagnostic::new(
-                &p.origin.file,
-                format!("{}.label", p.place),
-                format!(
-                    "label {:?} is already used by {first}; labels must be unique",
-                    &*p.label
-                ),
-            ));
+            let first_path = format!("hosts[{}]", first.index);
+            let first_at = positions.shown(
+                &first.file,
+                positions.value(&first.file, &format!("{first_path}.label")),
+            );
+            errors.push(
+                Diagnostic::new(
+                    file,
+                    format!("{}.label", p.place),
+                    format!(
+                        "label {:?} is already used by {first_at}: {first_path}; labels must be unique",
+                        &*p.label
+                    ),
+                )
+                .at(positions.value(file, &format!("{path}.label"))),
+            );
             continue;
         }
         claimed.insert(p.label.clone(), p.origin.clone());
@@ -900,19 +971,21 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         let timeout = match p.settings.timeout {
             Some(t) => {
                 if t > interval {
-                    errors.push(timeout_error(&p.origin.file, &p.place, t, interval));
+                    errors.push(
+                        timeout_error(file, &p.place, t, interval)
+                            .at(positions.value(file, &format!("{path}.timeout"))),
+                    );
                 }
                 t
             }
             None if defaults.timeout_is_explicit => {
                 // With the interval inherited too, the error was already given for `defaults`.
+                // Here the host's own interval is what is too short: point at it.
                 if defaults.timeout > interval && p.settings.interval.is_some() {
-                    errors.push(timeout_error(
-                        &p.origin.file,
-                        &p.place,
-                        defaults.timeout,
-                        interval,
-                    ));
+                    errors.push(
+                        timeout_error(file, &p.place, defaults.timeout, interval)
+                            .at(positions.value(file, &format!("{path}.interval"))),
+                    );
                 }
                 defaults.timeout
             }
@@ -931,6 +1004,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
                 let http = *http;
                 Check::Http(HttpCheck {
                     url: http.url,
+                    shown_url: http.shown_url,
                     method: http.method,
                     headers,
                     body: http.body,
@@ -990,27 +1064,33 @@ fn set_once<T>(
     file: &Arc<Path>,
     section: &str,
     errors: &mut Vec<Diagnostic>,
+    positions: &Positions,
 ) {
     let Some(value) = value else { return };
     match slot {
-        Some((_, first)) => errors.push(Diagnostic::new(
-            file,
-            section,
-            format!(
-                "`{section}` is already set in {}; keep it in one file",
-                first.display()
-            ),
-        )),
+        Some((_, first)) => errors.push(
+            Diagnostic::new(
+                file,
+                section,
+                format!(
+                    "`{section}` is already set in {}; keep it in one file",
+                    positions.shown(first, positions.key(first, section))
+                ),
+            )
+            .at(positions.key(file, section)),
+        ),
         None => *slot = Some((value, file.clone())),
     }
 }
 
+/// Reports every name in `alerts` that no notifier has; `(file, place, path)` say where the
+/// list is, for messages and for positions.
 fn check_alerts(
     alerts: &[Arc<str>],
     known: &[&str],
-    file: &Path,
-    place: &str,
+    (file, place, path): (&Path, &str, &str),
     errors: &mut Vec<Diagnostic>,
+    positions: &Positions,
 ) {
     for (i, name) in alerts.iter().enumerate() {
         if !known.contains(&&**name) {
@@ -1019,11 +1099,14 @@ fn check_alerts(
                 _ if known.is_empty() => "; define it under `notifiers:`".to_string(),
                 _ => format!("; defined notifiers: {}", known.join(", ")),
             };
-            errors.push(Diagnostic::new(
-                file,
-                format!("{place}[{i}]"),
-                format!("no notifier named `{name}`{hint}"),
-            ));
+            errors.push(
+                Diagnostic::new(
+                    file,
+                    format!("{place}[{i}]"),
+                    format!("no notifier named `{name}`{hint}"),
+                )
+                .at(positions.value(file, &format!("{path}[{i}]"))),
+            );
         }
     }
 }

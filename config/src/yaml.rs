@@ -9,8 +9,10 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+mod nesting;
+
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
+use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 pub use serde_yaml::Value;
 
@@ -31,17 +33,53 @@ pub struct Document {
 struct NodeMarks {
     key: Option<Position>,
     value: Position,
+    /// Whether the value is a quoted scalar (`"3"`, `'3'`): the tree no longer tells.
+    quoted: bool,
 }
 
 impl Document {
-    /// Where the value at `path` starts (`hosts[0].url`), if known.
+    /// Where the value at `path` starts (`hosts[0].url`). A path the text does not have (the
+    /// `alerts[0]` of `alerts: ops`, written as one value) falls back to the nearest node that
+    /// encloses it, so an error always gets a line and column.
     pub fn value_position(&self, path: &str) -> Option<Position> {
-        self.marks().get(path).map(|m| m.value)
+        self.nearest(path).map(|m| m.value)
     }
 
-    /// Where the key of the entry at `path` starts, falling back to its value.
+    /// Whether the value at `path` was written in quotes, so a message may suggest removing
+    /// them only when there are quotes to remove.
+    pub fn is_quoted(&self, path: &str) -> bool {
+        self.marks().get(path).is_some_and(|m| m.quoted)
+    }
+
+    /// Where the key of the entry at `path` starts, falling back to its value (and, like
+    /// [`Self::value_position`], to an enclosing node).
     pub fn key_position(&self, path: &str) -> Option<Position> {
-        self.marks().get(path).map(|m| m.key.unwrap_or(m.value))
+        self.nearest(path).map(|m| m.key.unwrap_or(m.value))
+    }
+
+    /// The marks of `path`, or of the closest node enclosing it.
+    fn nearest(&self, path: &str) -> Option<&NodeMarks> {
+        let marks = self.marks();
+        let mut path = path;
+        loop {
+            if let Some(found) = marks.get(path) {
+                return Some(found);
+            }
+            if path.is_empty() {
+                return None;
+            }
+            // `a.b[3]` → `a.b` → `a` → `` (the document).
+            path = match path.rfind(['.', '[']) {
+                Some(cut) => &path[..cut],
+                None => "",
+            };
+        }
+    }
+
+    /// Lets go of the value tree once it has been read: only the text is needed to find
+    /// positions, and a loaded file's tree can be large.
+    pub fn forget_tree(&mut self) {
+        self.root = Value::Null;
     }
 
     fn marks(&self) -> &HashMap<String, NodeMarks> {
@@ -63,7 +101,20 @@ pub struct SyntaxError {
 }
 
 /// Parses one YAML document. An empty text is an empty document (`null`).
+///
+/// A text nested deeper than [`nesting::MAX_DEPTH`] is refused before the parser sees it:
+/// libyaml's time grows with the square of the depth.
 pub fn parse(text: &str) -> Result<Document, SyntaxError> {
+    if let Some(position) = nesting::too_deep(text) {
+        return Err(SyntaxError {
+            position: Some(position),
+            message: format!(
+                "lists and mappings are nested more than {} levels deep here; flowstate accepts at most {}: flatten this part of the file",
+                nesting::MAX_DEPTH,
+                nesting::MAX_DEPTH
+            ),
+        });
+    }
     let mut root: Value = serde_yaml::from_str(text).map_err(|e| SyntaxError {
         position: e.location().map(|l| Position {
             line: l.line(),
@@ -160,6 +211,7 @@ impl MarkRecorder {
             NodeMarks {
                 key: key_pos,
                 value: pos,
+                quoted: false,
             },
         );
         Some(path)
@@ -178,8 +230,17 @@ impl MarkRecorder {
 impl MarkedEventReceiver for MarkRecorder {
     fn on_event(&mut self, event: Event, mark: Marker) {
         match event {
-            Event::Scalar(text, ..) => {
-                self.start_node(Some(&text), &mark);
+            Event::Scalar(text, style, ..) => {
+                let path = self.start_node(Some(&text), &mark);
+                let quoted = matches!(
+                    style,
+                    TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted
+                );
+                if let (true, Some(path)) = (quoted, path) {
+                    if let Some(marks) = self.marks.get_mut(&path) {
+                        marks.quoted = true;
+                    }
+                }
                 self.end_node();
             }
             Event::Alias(_) => {

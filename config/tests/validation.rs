@@ -492,8 +492,8 @@ fn several_yaml_documents_in_one_file_are_an_error() {
 #[test]
 fn quoted_number_is_a_type_error_at_the_value() {
     assert_eq!(
-        error(&one_host("failure_threshold: \"abc\"")),
-        r#"flowstate.yaml:4:24: hosts[0] (label "api").failure_threshold: expected a whole number, found the string "abc"; remove the quotes"#
+        error(&one_host("failure_threshold: \"5\"")),
+        r#"flowstate.yaml:4:24: hosts[0] (label "api").failure_threshold: expected a whole number, found the string "5"; remove the quotes"#
     );
 }
 
@@ -620,7 +620,7 @@ fn http_only_key_in_defaults_is_unknown_there() {
 fn missing_label_is_an_error() {
     assert_eq!(
         error("hosts:\n  - url: http://x/\n"),
-        "flowstate.yaml: hosts[0]: missing `label`; every host needs a unique label, e.g. `label: api`"
+        "flowstate.yaml:2:5: hosts[0]: missing `label`; every host needs a unique label, e.g. `label: api`"
     );
 }
 
@@ -628,7 +628,7 @@ fn missing_label_is_an_error() {
 fn empty_label_is_an_error() {
     assert_eq!(
         error("hosts:\n  - { label: '', url: 'http://x/' }\n"),
-        r#"flowstate.yaml: hosts[0] (label "").label: the label is empty; give the host a unique name"#
+        r#"flowstate.yaml:2:14: hosts[0] (label "").label: the label is empty; give the host a unique name"#
     );
 }
 
@@ -636,7 +636,7 @@ fn empty_label_is_an_error() {
 fn label_with_surrounding_spaces_is_an_error() {
     let e = error("hosts:\n  - { label: ' api', url: 'http://x/' }\n");
     assert!(
-        e.starts_with(r#"flowstate.yaml: hosts[0] (label " api").label: labels cannot start or end with spaces"#),
+        e.starts_with(r#"flowstate.yaml:2:14: hosts[0] (label " api").label: labels cannot start or end with spaces"#),
         "{e}"
     );
 }
@@ -646,7 +646,7 @@ fn duplicate_label_names_both_places() {
     let yaml = "hosts:\n  - { label: api, url: 'http://a/' }\n  - { label: web, url: 'http://b/' }\n  - { label: api, url: 'http://c/' }\n";
     assert_eq!(
         error(yaml),
-        r#"flowstate.yaml: hosts[2] (label "api").label: label "api" is already used by flowstate.yaml: hosts[0]; labels must be unique"#
+        r#"flowstate.yaml:4:14: hosts[2] (label "api").label: label "api" is already used by flowstate.yaml:2:14: hosts[0]; labels must be unique"#
     );
 }
 
@@ -657,12 +657,12 @@ fn duplicate_label_is_found_even_when_the_first_host_has_other_errors() {
     let all = errors(yaml);
     assert_eq!(all.len(), 2, "{all:#?}");
     assert!(
-        all[0].starts_with(r#"flowstate.yaml: hosts[0] (label "api").url:"#),
+        all[0].starts_with(r#"flowstate.yaml:2:24: hosts[0] (label "api").url:"#),
         "{all:#?}"
     );
     assert_eq!(
         all[1],
-        r#"flowstate.yaml: hosts[1] (label "api").label: label "api" is already used by flowstate.yaml: hosts[0]; labels must be unique"#
+        r#"flowstate.yaml:3:14: hosts[1] (label "api").label: label "api" is already used by flowstate.yaml:2:14: hosts[0]; labels must be unique"#
     );
 }
 
@@ -675,8 +675,8 @@ fn alerts_of_a_host_with_other_errors_are_still_checked() {
     assert_eq!(
         errors(&yaml),
         [
-            r#"flowstate.yaml: hosts[0] (label "api").status: 42 is not an HTTP status code; use a number from 100 to 599"#,
-            r#"flowstate.yaml: hosts[0] (label "api").alerts[0]: no notifier named `opz`; did you mean `ops`?"#,
+            r#"flowstate.yaml:6:13: hosts[0] (label "api").status: 42 is not an HTTP status code; use a number from 100 to 599"#,
+            r#"flowstate.yaml:7:14: hosts[0] (label "api").alerts[0]: no notifier named `opz`; did you mean `ops`?"#,
         ]
     );
 }
@@ -685,7 +685,7 @@ fn alerts_of_a_host_with_other_errors_are_still_checked() {
 fn missing_url_is_an_error() {
     assert_eq!(
         error("hosts:\n  - label: api\n"),
-        r#"flowstate.yaml: hosts[0] (label "api"): missing `url`; an HTTP check needs `url: https://host/path`"#
+        r#"flowstate.yaml:2:5: hosts[0] (label "api"): missing `url`; an HTTP check needs `url: https://host/path`"#
     );
 }
 
@@ -693,7 +693,7 @@ fn missing_url_is_an_error() {
 fn url_must_be_http_or_https() {
     assert_eq!(
         error("hosts:\n  - { label: api, url: 'ftp://files.example.com/x' }\n"),
-        r#"flowstate.yaml: hosts[0] (label "api").url: `ftp://files.example.com/x` is not an http or https URL; write it as http://host/path or https://host/path"#
+        r#"flowstate.yaml:2:24: hosts[0] (label "api").url: `ftp://files.example.com/x` is not an http or https URL; write it as http://host/path or https://host/path"#
     );
 }
 
@@ -701,7 +701,7 @@ fn url_must_be_http_or_https() {
 fn unparsable_url_is_an_error() {
     let e = error("hosts:\n  - { label: api, url: 'not a url' }\n");
     assert!(
-        e.starts_with(r#"flowstate.yaml: hosts[0] (label "api").url: not a valid URL ("#),
+        e.starts_with(r#"flowstate.yaml:2:24: hosts[0] (label "api").url: not a valid URL ("#),
         "{e}"
     );
     let e = error("hosts:\n  - { label: api, url: 'http://' }\n");
@@ -712,13 +712,13 @@ fn unparsable_url_is_an_error() {
 fn status_codes_must_be_between_100_and_599() {
     assert_eq!(
         error(&one_host("status: 600")),
-        r#"flowstate.yaml: hosts[0] (label "api").status: 600 is not an HTTP status code; use a number from 100 to 599"#
+        r#"flowstate.yaml:4:13: hosts[0] (label "api").status: 600 is not an HTTP status code; use a number from 100 to 599"#
     );
     assert_eq!(
         errors(&one_host("status: [200, 99, 1000]")),
         [
-            r#"flowstate.yaml: hosts[0] (label "api").status[1]: 99 is not an HTTP status code; use a number from 100 to 599"#,
-            r#"flowstate.yaml: hosts[0] (label "api").status[2]: 1000 is not an HTTP status code; use a number from 100 to 599"#,
+            r#"flowstate.yaml:4:19: hosts[0] (label "api").status[1]: 99 is not an HTTP status code; use a number from 100 to 599"#,
+            r#"flowstate.yaml:4:23: hosts[0] (label "api").status[2]: 1000 is not an HTTP status code; use a number from 100 to 599"#,
         ]
     );
     let host = only_host(&one_host("status: [100, 599]"));
@@ -729,7 +729,7 @@ fn status_codes_must_be_between_100_and_599() {
 fn empty_status_list_is_an_error() {
     assert_eq!(
         error(&one_host("status: []")),
-        r#"flowstate.yaml: hosts[0] (label "api").status: the list is empty; remove `status` to accept any 2xx"#
+        r#"flowstate.yaml:4:13: hosts[0] (label "api").status: the list is empty; remove `status` to accept any 2xx"#
     );
 }
 
@@ -738,7 +738,7 @@ fn regex_that_does_not_compile_is_an_error() {
     let e = error(&one_host("regex: '\"ok\": ('"));
     assert!(
         e.starts_with(
-            r#"flowstate.yaml: hosts[0] (label "api").regex: the regex does not compile: "#
+            r#"flowstate.yaml:4:12: hosts[0] (label "api").regex: the regex does not compile: "#
         ),
         "{e}"
     );
@@ -753,7 +753,7 @@ fn regex_that_does_not_compile_is_an_error() {
 fn invalid_method_is_an_error() {
     assert_eq!(
         error(&one_host("method: 'GET /'")),
-        r#"flowstate.yaml: hosts[0] (label "api").method: `GET /` is not an HTTP method; use GET, HEAD, POST, PUT, ..."#
+        r#"flowstate.yaml:4:13: hosts[0] (label "api").method: `GET /` is not an HTTP method; use GET, HEAD, POST, PUT, ..."#
     );
 }
 
@@ -762,13 +762,13 @@ fn zero_durations_are_errors() {
     assert_eq!(
         errors(&one_host("interval: 0s\ntimeout: 0ms")),
         [
-            r#"flowstate.yaml: hosts[0] (label "api").interval: must be longer than 0, found `0s`"#,
-            r#"flowstate.yaml: hosts[0] (label "api").timeout: must be longer than 0, found `0ms`"#,
+            r#"flowstate.yaml:4:15: hosts[0] (label "api").interval: must be longer than 0, found `0s`"#,
+            r#"flowstate.yaml:5:14: hosts[0] (label "api").timeout: must be longer than 0, found `0ms`"#,
         ]
     );
     assert_eq!(
         error("notifiers:\n  ops: { type: stdout, cooldown: 0s }\n"),
-        "flowstate.yaml: notifiers.ops.cooldown: must be longer than 0, found `0s`"
+        "flowstate.yaml:2:34: notifiers.ops.cooldown: must be longer than 0, found `0s`"
     );
 }
 
@@ -777,17 +777,17 @@ fn zero_thresholds_are_errors() {
     assert_eq!(
         errors("defaults:\n  failure_threshold: 0\n  success_threshold: 0\n"),
         [
-            "flowstate.yaml: defaults.failure_threshold: must be at least 1, found 0",
-            "flowstate.yaml: defaults.success_threshold: must be at least 1, found 0",
+            "flowstate.yaml:2:22: defaults.failure_threshold: must be at least 1, found 0",
+            "flowstate.yaml:3:22: defaults.success_threshold: must be at least 1, found 0",
         ]
     );
     assert_eq!(
         error(&one_host("failure_threshold: 0")),
-        r#"flowstate.yaml: hosts[0] (label "api").failure_threshold: must be at least 1, found 0"#
+        r#"flowstate.yaml:4:24: hosts[0] (label "api").failure_threshold: must be at least 1, found 0"#
     );
     assert_eq!(
         error("state:\n  history: 0\n"),
-        "flowstate.yaml: state.history: must be at least 1, found 0"
+        "flowstate.yaml:2:12: state.history: must be at least 1, found 0"
     );
 }
 
@@ -799,7 +799,7 @@ fn alert_to_undefined_notifier_suggests_closest() {
     );
     assert_eq!(
         error(&yaml),
-        r#"flowstate.yaml: hosts[0] (label "api").alerts[1]: no notifier named `opz`; did you mean `ops`?"#
+        r#"flowstate.yaml:6:19: hosts[0] (label "api").alerts[1]: no notifier named `opz`; did you mean `ops`?"#
     );
 }
 
@@ -808,11 +808,11 @@ fn alert_to_undefined_notifier_lists_defined_ones() {
     let yaml = "notifiers:\n  ops: { type: stdout }\ndefaults:\n  alerts: [pagerduty]\n";
     assert_eq!(
         error(yaml),
-        "flowstate.yaml: defaults.alerts[0]: no notifier named `pagerduty`; defined notifiers: ops"
+        "flowstate.yaml:4:12: defaults.alerts[0]: no notifier named `pagerduty`; defined notifiers: ops"
     );
     assert_eq!(
         error("defaults:\n  alerts: ops\n"),
-        "flowstate.yaml: defaults.alerts[0]: no notifier named `ops`; define it under `notifiers:`"
+        "flowstate.yaml:2:11: defaults.alerts[0]: no notifier named `ops`; define it under `notifiers:`"
     );
 }
 
@@ -820,7 +820,7 @@ fn alert_to_undefined_notifier_lists_defined_ones() {
 fn unknown_notifier_type_suggests_closest() {
     assert_eq!(
         error("notifiers:\n  ops: { type: webhok }\n"),
-        "flowstate.yaml: notifiers.ops.type: unknown notifier type `webhok`; did you mean `webhook`?; use one of stdout, file, webhook, command"
+        "flowstate.yaml:2:16: notifiers.ops.type: unknown notifier type `webhok`; did you mean `webhook`?; use one of stdout, file, webhook, command"
     );
 }
 
@@ -828,7 +828,7 @@ fn unknown_notifier_type_suggests_closest() {
 fn notifier_without_type_is_an_error() {
     assert_eq!(
         error("notifiers:\n  ops: { url: 'https://x/' }\n"),
-        "flowstate.yaml: notifiers.ops: missing `type`; use one of stdout, file, webhook, command"
+        "flowstate.yaml:2:8: notifiers.ops: missing `type`; use one of stdout, file, webhook, command"
     );
 }
 
@@ -840,10 +840,10 @@ fn notifiers_missing_their_required_keys_are_errors() {
     assert_eq!(
         all,
         [
-            "flowstate.yaml: notifiers.a: missing `path`: the file events are appended to",
-            "flowstate.yaml: notifiers.b: missing `url`: where events are posted",
-            "flowstate.yaml: notifiers.c: missing `command`: the program and its arguments, as a list",
-            "flowstate.yaml: notifiers.d.command: the command is empty; give the program and its arguments as a list",
+            "flowstate.yaml:2:6: notifiers.a: missing `path`: the file events are appended to",
+            "flowstate.yaml:3:6: notifiers.b: missing `url`: where events are posted",
+            "flowstate.yaml:4:6: notifiers.c: missing `command`: the program and its arguments, as a list",
+            "flowstate.yaml:5:32: notifiers.d.command: the command is empty; give the program and its arguments as a list",
         ]
     );
 }
@@ -852,7 +852,7 @@ fn notifiers_missing_their_required_keys_are_errors() {
 fn webhook_pagerduty_needs_routing_key() {
     assert_eq!(
         error("notifiers:\n  pd: { type: webhook, url: 'https://events.pagerduty.com/v2/enqueue', format: pagerduty }\n"),
-        "flowstate.yaml: notifiers.pd: format pagerduty needs `routing_key`: the integration key of a PagerDuty Events API v2 service"
+        "flowstate.yaml:2:7: notifiers.pd: format pagerduty needs `routing_key`: the integration key of a PagerDuty Events API v2 service"
     );
 }
 
@@ -864,7 +864,7 @@ fn alert_to_an_invalid_notifier_reports_only_the_notifier() {
     );
     let e = error(&yaml);
     assert!(
-        e.starts_with("flowstate.yaml: notifiers.pd: format pagerduty needs"),
+        e.starts_with("flowstate.yaml:2:7: notifiers.pd: format pagerduty needs"),
         "{e}"
     );
 }
@@ -873,7 +873,7 @@ fn alert_to_an_invalid_notifier_reports_only_the_notifier() {
 fn unknown_webhook_format_suggests_closest() {
     assert_eq!(
         error("notifiers:\n  s: { type: webhook, url: 'https://hooks.slack.com/x', format: slak }\n"),
-        "flowstate.yaml: notifiers.s.format: unknown webhook format `slak`; did you mean `slack`?; use one of generic, slack, discord, pagerduty"
+        "flowstate.yaml:2:65: notifiers.s.format: unknown webhook format `slak`; did you mean `slack`?; use one of generic, slack, discord, pagerduty"
     );
 }
 
@@ -881,7 +881,7 @@ fn unknown_webhook_format_suggests_closest() {
 fn webhook_url_must_be_http() {
     assert_eq!(
         error("notifiers:\n  w: { type: webhook, url: 'mailto:ops@example.com' }\n"),
-        "flowstate.yaml: notifiers.w.url: `mailto:ops@example.com` is not an http or https URL; write it as http://host/path or https://host/path"
+        "flowstate.yaml:2:28: notifiers.w.url: `mailto:ops@example.com` is not an http or https URL; write it as http://host/path or https://host/path"
     );
 }
 
@@ -889,7 +889,7 @@ fn webhook_url_must_be_http() {
 fn explicit_timeout_longer_than_interval_is_an_error() {
     assert_eq!(
         error(&one_host("interval: 5s\ntimeout: 10s")),
-        r#"flowstate.yaml: hosts[0] (label "api").timeout: the timeout (10s) is longer than the interval (5s), so checks would pile up; set timeout to at most 5s"#
+        r#"flowstate.yaml:5:14: hosts[0] (label "api").timeout: the timeout (10s) is longer than the interval (5s), so checks would pile up; set timeout to at most 5s"#
     );
 }
 
@@ -898,7 +898,7 @@ fn default_timeout_longer_than_a_hosts_own_interval_is_an_error() {
     let yaml = format!("defaults:\n  timeout: 20s\n{}", one_host("interval: 10s"));
     assert_eq!(
         error(&yaml),
-        r#"flowstate.yaml: hosts[0] (label "api").timeout: the timeout (20s) is longer than the interval (10s), so checks would pile up; set timeout to at most 10s"#
+        r#"flowstate.yaml:6:15: hosts[0] (label "api").timeout: the timeout (20s) is longer than the interval (10s), so checks would pile up; set timeout to at most 10s"#
     );
 }
 
@@ -907,7 +907,7 @@ fn timeout_longer_than_interval_in_defaults_is_reported_once() {
     let yaml = "defaults:\n  interval: 10s\n  timeout: 20s\nhosts:\n  - { label: a, url: 'http://a/' }\n  - { label: b, url: 'http://b/' }\n  - { label: slow, url: 'http://c/', interval: 1m }\n";
     assert_eq!(
         error(yaml),
-        "flowstate.yaml: defaults.timeout: the timeout (20s) is longer than the interval (10s), so checks would pile up; set timeout to at most 10s"
+        "flowstate.yaml:3:12: defaults.timeout: the timeout (20s) is longer than the interval (10s), so checks would pile up; set timeout to at most 10s"
     );
 }
 
@@ -917,8 +917,8 @@ fn a_tcp_host_needs_an_address_and_rejects_http_keys() {
     assert_eq!(
         all,
         [
+            r#"flowstate.yaml:2:5: hosts[0] (label "db"): missing `address`; a TCP check needs `address: host:port`"#,
             r#"flowstate.yaml:2:29: hosts[0] (label "db").url: unknown key `url`; known keys here: label, type, interval, timeout, failure_threshold, success_threshold, max_response_time, alerts, address, send, expect"#,
-            r#"flowstate.yaml: hosts[0] (label "db"): missing `address`; a TCP check needs `address: host:port`"#,
         ]
     );
 }
@@ -927,7 +927,7 @@ fn a_tcp_host_needs_an_address_and_rejects_http_keys() {
 fn unknown_check_type_suggests_closest() {
     assert_eq!(
         error("hosts:\n  - { label: db, type: htp, url: 'http://x/' }\n"),
-        r#"flowstate.yaml: hosts[0] (label "db").type: unknown check type `htp`; did you mean `http`?; supported: http, tcp, dns, icmp, script, grpc"#
+        r#"flowstate.yaml:2:24: hosts[0] (label "db").type: unknown check type `htp`; did you mean `http`?; supported: http, tcp, dns, icmp, script, grpc"#
     );
 }
 
@@ -941,7 +941,7 @@ fn explicit_http_type_is_accepted() {
 fn invalid_listen_address_is_an_error() {
     let e = error("server:\n  listen: 9900\n");
     assert!(
-        e.starts_with("flowstate.yaml: server.listen: `9900` is not an address"),
+        e.starts_with("flowstate.yaml:2:11: server.listen: `9900` is not an address"),
         "{e}"
     );
 }
@@ -951,7 +951,7 @@ fn header_value_with_line_break_is_an_error() {
     let e = error(&one_host("headers: { X-Data: \"${MULTILINE}\" }"));
     assert_eq!(
         e,
-        r#"flowstate.yaml: hosts[0] (label "api").headers.X-Data: header values cannot contain line breaks"#
+        r#"flowstate.yaml:4:24: hosts[0] (label "api").headers.X-Data: header values cannot contain line breaks"#
     );
 }
 
@@ -995,16 +995,16 @@ hosts:
         all,
         [
             "flowstate.yaml:2:3: defaults.intervall: unknown key `intervall`; did you mean `interval`?",
-            "flowstate.yaml: defaults.failure_threshold: must be at least 1, found 0",
-            "flowstate.yaml: notifiers.ops: format pagerduty needs `routing_key`: the integration key of a PagerDuty Events API v2 service",
-            "flowstate.yaml: notifiers.console.type: unknown notifier type `stdot`; did you mean `stdout`?; use one of stdout, file, webhook, command",
-            r#"flowstate.yaml: hosts[0] (label "api").url: `ftp://x/` is not an http or https URL; write it as http://host/path or https://host/path"#,
-            r#"flowstate.yaml: hosts[0] (label "api").status: 700 is not an HTTP status code; use a number from 100 to 599"#,
-            r#"flowstate.yaml: hosts[0] (label "api").regex: the regex does not compile: unclosed group"#,
+            "flowstate.yaml:3:22: defaults.failure_threshold: must be at least 1, found 0",
+            "flowstate.yaml:5:8: notifiers.ops: format pagerduty needs `routing_key`: the integration key of a PagerDuty Events API v2 service",
+            "flowstate.yaml:6:20: notifiers.console.type: unknown notifier type `stdot`; did you mean `stdout`?; use one of stdout, file, webhook, command",
+            r#"flowstate.yaml:9:10: hosts[0] (label "api").url: `ftp://x/` is not an http or https URL; write it as http://host/path or https://host/path"#,
+            r#"flowstate.yaml:10:13: hosts[0] (label "api").status: 700 is not an HTTP status code; use a number from 100 to 599"#,
+            r#"flowstate.yaml:11:12: hosts[0] (label "api").regex: the regex does not compile: unclosed group"#,
             r#"flowstate.yaml:14:15: hosts[1] (label "web").interval: expected a duration with a unit, found the number 5; write it as 5s or 5ms"#,
-            "flowstate.yaml: hosts[2]: missing `label`; every host needs a unique label, e.g. `label: api`",
-            r#"flowstate.yaml: hosts[3] (label "web").type: unknown check type `tcpp`; did you mean `tcp`?; supported: http, tcp, dns, icmp, script, grpc"#,
-            r#"flowstate.yaml: hosts[1] (label "web").alerts[0]: no notifier named `opz`; did you mean `ops`?"#,
+            r#"flowstate.yaml:15:14: hosts[1] (label "web").alerts[0]: no notifier named `opz`; did you mean `ops`?"#,
+            "flowstate.yaml:16:5: hosts[2]: missing `label`; every host needs a unique label, e.g. `label: api`",
+            r#"flowstate.yaml:19:11: hosts[3] (label "web").type: unknown check type `tcpp`; did you mean `tcp`?; supported: http, tcp, dns, icmp, script, grpc"#,
         ],
         "got:\n{}",
         all.join("\n")
@@ -1033,7 +1033,10 @@ fn diagnostics_carry_file_place_and_position_as_data() {
     let position = unknown.position.expect("unknown keys have a position");
     assert_eq!((position.line, position.column), (4, 5));
     assert_eq!(status.place, r#"hosts[0] (label "api").status"#);
-    assert_eq!(status.position, None, "semantic errors have no position");
+    let position = status
+        .position
+        .expect("semantic errors have a position too");
+    assert_eq!((position.line, position.column), (5, 13));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1279,7 +1282,7 @@ fn include_cycle_is_an_error_naming_the_chain() {
     assert_eq!(
         all,
         [format!(
-            "{}: include: include cycle: {} → {} → {} → {}; remove one of these includes",
+            "{}:1:11: include: include cycle: {} → {} → {} → {}; remove one of these includes",
             c.display(),
             a.display(),
             b.display(),
@@ -1305,7 +1308,7 @@ fn missing_include_without_glob_is_an_error() {
     assert_eq!(
         file_errors(&[&main]),
         [format!(
-            "{}: include: `missing.yaml` does not exist (looked for {}); fix the path, which is relative to this file",
+            "{}:1:11: include: `missing.yaml` does not exist (looked for {}); fix the path, which is relative to this file",
             main.display(),
             dir.path().join("missing.yaml").display()
         )]
@@ -1320,7 +1323,7 @@ fn invalid_include_glob_is_an_error() {
     assert_eq!(e.len(), 1, "{e:#?}");
     assert!(
         e[0].starts_with(&format!(
-            "{}: include: `conf[.d/*.yaml` is not a valid glob",
+            "{}:1:11: include: `conf[.d/*.yaml` is not a valid glob",
             main.display()
         )),
         "{e:#?}"
@@ -1365,7 +1368,7 @@ fn label_duplicated_across_files_names_both_files() {
     assert_eq!(
         file_errors(&[&main]),
         [format!(
-            "{}: hosts[0] (label \"api\").label: label \"api\" is already used by {}: hosts[0]; labels must be unique",
+            "{}:2:14: hosts[0] (label \"api\").label: label \"api\" is already used by {}:3:14: hosts[0]; labels must be unique",
             extra.display(),
             main.display()
         )]
@@ -1389,10 +1392,10 @@ fn sections_set_in_two_files_are_errors() {
     assert_eq!(
         file_errors(&[&one, &two]),
         [
-            format!("{t}: server: `server` is already set in {o}; keep it in one file"),
-            format!("{t}: defaults: `defaults` is already set in {o}; keep it in one file"),
+            format!("{t}:1:1: server: `server` is already set in {o}:1:1; keep it in one file"),
+            format!("{t}:3:1: defaults: `defaults` is already set in {o}:3:1; keep it in one file"),
             format!(
-                "{t}: notifiers.ops: notifier `ops` is already defined in {o}; rename one of them"
+                "{t}:6:3: notifiers.ops: notifier `ops` is already defined in {o}:6:3; rename one of them"
             ),
         ]
     );
@@ -1425,7 +1428,7 @@ fn errors_in_several_files_are_all_reported() {
     assert_eq!(
         all[2],
         format!(
-            "{}: hosts[0] (label \"b\").status: 42 is not an HTTP status code; use a number from 100 to 599",
+            "{}:2:43: hosts[0] (label \"b\").status: 42 is not an HTTP status code; use a number from 100 to 599",
             bad.display()
         )
     );
