@@ -5,6 +5,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common::cli::flowstate_command;
+use crate::common::daemon::{http_get, http_request};
 use crate::common::wait::wait_for;
 use crate::common::{closed_port, Daemon, Outcome, Response, Sandbox, TestServer, DEADLINE};
 
@@ -216,4 +217,91 @@ fn every_reload_attempt_logs_its_outcome_even_when_nothing_changed() {
         !line.contains("added=") && !line.contains("unchanged="),
         "counts repeated: {line}"
     );
+}
+
+/// `${NOPE:-${NOPE:-…x…}}` nested `depth` deep.
+fn nested_defaults(depth: usize) -> String {
+    format!("{}x{}", "${NOPE:-".repeat(depth), "}".repeat(depth))
+}
+
+/// A hostile file loaded by a reload never takes the daemon down nor stalls its API: every
+/// reload path rejects it with the place and keeps what runs, and `/healthz` answers all along.
+#[track_caller]
+fn hostile_reload_is_rejected_while_the_daemon_answers(hostile: &str, error_part: &str) {
+    let target = TestServer::always(Response::ok("fine"));
+    let sandbox = Sandbox::new();
+    let good = reloadable_config(&target);
+    sandbox.write("flowstate.yaml", &good);
+    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    daemon.wait_for_status("web", "up");
+    let api = daemon.api();
+
+    // A file edit, then SIGHUP, then the API: three loads of the same file.
+    sandbox.write("flowstate.yaml", hostile);
+    wait_for_another_log_line(&mut daemon, 0, "config edit rejected");
+    daemon.signal("HUP");
+    wait_for_another_log_line(&mut daemon, 0, "config reload rejected");
+    let answer = http_request(api, "POST", "/-/reload", &[], "")
+        .unwrap_or_else(|e| panic!("POST /-/reload: {e}\n{daemon}"));
+    assert_eq!(answer.status, 400, "{answer}");
+    assert!(answer.body.contains(error_part), "{answer}");
+    for line in daemon.log_lines().iter().filter(|l| l.contains("rejected")) {
+        assert!(
+            line.contains("flowstate.yaml:") && line.contains(error_part),
+            "a rejection names the file, the place and what is wrong: {line}"
+        );
+    }
+    // Alive, healthy, still checking with the last good configuration.
+    for _ in 0..5 {
+        let health = http_get(api, "/healthz").unwrap_or_else(|e| panic!("{e}\n{daemon}"));
+        assert_eq!(health.status, 200, "{health}");
+    }
+    let checks = daemon.host("web")["checks"].as_u64().unwrap_or(0);
+    daemon.wait_for_checks("web", checks + 2);
+    assert!(
+        !daemon.stderr().contains("panicked") && !daemon.stderr().contains("overflow"),
+        "{daemon}"
+    );
+}
+
+#[test]
+fn deeply_nested_variable_defaults_are_rejected_by_every_reload_path() {
+    let hostile = format!(
+        "server: {{ listen: \"127.0.0.1:0\" }}\nhosts:\n  - {{ label: web, url: 'http://127.0.0.1/{}' }}\n",
+        nested_defaults(5_000)
+    );
+    hostile_reload_is_rejected_while_the_daemon_answers(&hostile, "nest");
+}
+
+#[test]
+fn deeply_nested_flow_yaml_is_rejected_without_stalling_the_api() {
+    let hostile = format!(
+        "server: {{ listen: \"127.0.0.1:0\" }}\nhosts: {}{}\n",
+        "[".repeat(160_000),
+        "]".repeat(160_000)
+    );
+    hostile_reload_is_rejected_while_the_daemon_answers(&hostile, "nest");
+}
+
+#[test]
+fn check_rejects_very_deep_nesting_with_a_clear_error() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "vars.yaml",
+        &format!(
+            "hosts:\n  - {{ label: web, url: 'http://127.0.0.1/{}' }}\n",
+            nested_defaults(30_000)
+        ),
+    );
+    sandbox.write("flow.yaml", &format!("hosts: {}\n", "[".repeat(160_000)));
+    for file in ["vars.yaml", "flow.yaml"] {
+        let outcome = sandbox.run(&["check", "-c", file]);
+        outcome.expect_code(2);
+        assert!(
+            outcome.stderr.starts_with(&format!("{file}:"))
+                && outcome.stderr.contains("nested")
+                && outcome.stderr.lines().count() == 1,
+            "{outcome}"
+        );
+    }
 }
