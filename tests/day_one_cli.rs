@@ -305,3 +305,47 @@ fn check_rejects_very_deep_nesting_with_a_clear_error() {
         );
     }
 }
+
+/// FNV-1a, the unkeyed hash `/api/v1/config` used to publish: a fingerprint must never be it.
+fn fnv1a(value: &str) -> String {
+    let hash = value.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+/// `GET /api/v1/config` of a fresh daemon on `config`.
+fn running_config_of(config: &str) -> serde_json::Value {
+    let sandbox = Sandbox::new();
+    sandbox.write("flowstate.yaml", config);
+    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    daemon.json("/api/v1/config")
+}
+
+#[test]
+fn config_fingerprints_are_keyed_per_daemon_and_show_no_secret_without_a_token() {
+    let config = "server: { listen: \"127.0.0.1:0\" }\ndefaults: { interval: 1h }\nhosts:\n  - { label: api, url: 'http://127.0.0.1:1/', headers: { Authorization: 'Bearer tok-12345' } }\n";
+    let first = running_config_of(config);
+    let second = running_config_of(config);
+    let fingerprint = |answer: &serde_json::Value, setting: &str| {
+        answer["hosts"][0]["settings"][setting]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {setting} fingerprint: {answer}"))
+            .to_string()
+    };
+    for answer in [&first, &second] {
+        assert_eq!(answer["secrets"], "hidden", "{answer}");
+        assert_eq!(answer["key"].as_str().map(str::len), Some(64), "{answer}");
+        let text = answer.to_string();
+        assert!(!text.contains("tok-12345"), "{answer}");
+        assert_ne!(fingerprint(answer, "type"), fnv1a("http"), "{answer}");
+        assert_eq!(fingerprint(answer, "type").len(), 32, "{answer}");
+    }
+    // Another process, another key: nothing can be precomputed or compared across daemons.
+    assert_ne!(first["key"], second["key"]);
+    assert_ne!(fingerprint(&first, "type"), fingerprint(&second, "type"));
+    assert_ne!(
+        fingerprint(&first, "headers"),
+        fingerprint(&second, "headers")
+    );
+}

@@ -256,9 +256,16 @@ fn check_diff_does_not_print_or_compare_by_a_variable_in_a_url() {
             .contains("+ added     added (http http://127.0.0.1:1/?token=***&page=***)"),
         "{outcome}"
     );
-    // Only the secret differs: the daemon's fingerprints do not hash it, so nothing changed.
+    // Only the secret differs, and a daemon without a token fingerprints no secret value:
+    // nothing changed, and the output says what was not compared.
     assert!(outcome.stdout.contains("= 3 unchanged"), "{outcome}");
     assert!(!outcome.stdout.contains("~ changed"), "{outcome}");
+    assert!(
+        outcome
+            .stdout
+            .contains("secret values were not compared: the daemon has no server.token"),
+        "{outcome}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use flowstate_config::Secret;
+use flowstate_config::host::Secrets;
+use flowstate_config::{FingerprintKey, Secret};
 use serde_json::json;
 
 use std::sync::{Arc, RwLock};
@@ -29,6 +30,8 @@ pub struct ApiState {
     pub metrics: Arc<Metrics>,
     /// `server.token`: required by `/api/*` and `/-/*` when set; a reload may change it.
     pub token: SharedToken,
+    /// Drawn at start, so fingerprints of one daemon say nothing about another's.
+    pub fingerprint_key: FingerprintKey,
 }
 
 /// The token as the configuration says now, shared between the Supervisor and the API.
@@ -209,12 +212,20 @@ async fn reload(request: HttpRequest, state: web::Data<ApiState>) -> HttpRespons
     }
 }
 
-/// The running configuration as fingerprints per host and setting: enough for
-/// `flowstate check --diff` to tell what a reload would change, and no secret.
+/// The running configuration as fingerprints per host and setting under this process's key
+/// (handed out with them): enough for `flowstate check --diff` to tell what a reload would
+/// change, and no value. Secret values are fingerprinted only for a client that presented
+/// `server.token`; without a token every client may ask, so they are left out
+/// (`"secrets": "hidden"`).
 async fn running_config(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
     if let Some(denied) = refusal(&request, &state) {
         return denied;
     }
+    // Past `refusal`, a token that is set was presented.
+    let secrets = match state.token.read().map(|token| token.is_some()) {
+        Ok(true) => Secrets::Compared,
+        _ => Secrets::Hidden,
+    };
     match state
         .supervisor
         .send(GetRunningConfig)
@@ -227,14 +238,21 @@ async fn running_config(request: HttpRequest, state: web::Data<ApiState>) -> Htt
                 .iter()
                 .map(|host| {
                     let settings: serde_json::Map<String, serde_json::Value> = host
-                        .fingerprints()
+                        .fingerprints(&state.fingerprint_key, secrets)
                         .into_iter()
                         .map(|(key, fp)| (key.to_string(), serde_json::Value::String(fp)))
                         .collect();
                     json!({ "label": &*host.label, "settings": settings })
                 })
                 .collect();
-            HttpResponse::Ok().json(json!({ "hosts": hosts }))
+            HttpResponse::Ok().json(json!({
+                "key": state.fingerprint_key.to_hex(),
+                "secrets": match secrets {
+                    Secrets::Compared => "compared",
+                    Secrets::Hidden => "hidden",
+                },
+                "hosts": hosts,
+            }))
         }
         Err(_) => unavailable("the supervisor"),
     }

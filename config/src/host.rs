@@ -16,6 +16,7 @@ pub use crate::check::{
     DnsCheck, DnsRecord, GrpcCheck, HttpAuth, HttpVersion, IcmpCheck, ScriptCheck, TcpCheck,
     TlsSettings,
 };
+use crate::fingerprint::FingerprintKey;
 use crate::secret::{is_sensitive_name, REDACTED};
 
 /// Where a host was defined: its file and its position in that file's `hosts` list.
@@ -372,23 +373,30 @@ impl HostConfiguration {
             && self.alerts == other.alerts
     }
 
-    /// Every setting as `(key, fingerprint)`: a stable hash, for a running daemon and
-    /// `flowstate check --diff` to compare configurations.
+    /// Every setting as `(key, fingerprint)` under `key` (see [`crate::fingerprint`]), for a
+    /// running daemon and `flowstate check --diff` to compare configurations.
     ///
-    /// A fingerprint is public (`/api/v1/config`) and a fast unsalted hash of a short token
-    /// is reversed by trying candidates, so no secret is ever hashed: a setting that holds one
-    /// (whatever [`Self::describe`] has to redact: credential headers, `auth`, values from
-    /// `${VAR}` in the URL, script arguments and environment, the body) is fingerprinted by its
-    /// printable form, secrets as `***`. Its other parts still tell a change (another host in
-    /// the URL, one header more); a change of the secret alone does not show. Settings without
-    /// secrets keep the fingerprint of their value.
-    pub fn fingerprints(&self) -> Vec<(&'static str, String)> {
+    /// With [`Secrets::Hidden`], a setting that holds a secret (whatever [`Self::describe`]
+    /// has to redact: credential headers, `auth`, values from `${VAR}` in the URL, script
+    /// arguments and environment, the body) is fingerprinted by its printable form, secrets as
+    /// `***`: its other parts still tell a change (another host in the URL, one header more),
+    /// a change of the secret alone does not show, and no guess at the secret can be tested
+    /// against it. [`Secrets::Compared`] fingerprints the whole value, for a client that holds
+    /// the daemon's token.
+    pub fn fingerprints(
+        &self,
+        key: &FingerprintKey,
+        secrets: Secrets,
+    ) -> Vec<(&'static str, String)> {
         self.settings()
             .into_iter()
             .zip(self.describe())
-            .map(|((key, value), (_, printable))| {
-                let hashed = if value == printable { value } else { printable };
-                (key, fingerprint(&hashed))
+            .map(|((name, value), (_, printable))| {
+                let hashed = match secrets {
+                    Secrets::Compared => value,
+                    Secrets::Hidden => printable,
+                };
+                (name, key.fingerprint(&hashed))
             })
             .collect()
     }
@@ -402,9 +410,13 @@ pub fn stable_hash(value: &str) -> u64 {
     })
 }
 
-/// [`stable_hash`] of `value` as 16 hex digits.
-pub fn fingerprint(value: &str) -> String {
-    format!("{:016x}", stable_hash(value))
+/// Whether [`HostConfiguration::fingerprints`] include secret values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// Whole values: only for a client that holds `server.token`.
+    Compared,
+    /// Settings that hold a secret in their printable form, secrets as `***`.
+    Hidden,
 }
 
 impl HostConfiguration {
@@ -437,6 +449,14 @@ impl HostConfiguration {
 mod tests {
     use super::*;
 
+    /// Schedule phases and arbiter placement depend on these exact values across versions.
+    #[test]
+    fn the_stable_hash_is_fnv1a() {
+        assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c);
+        assert_ne!(stable_hash("Bearer one"), stable_hash("Bearer two"));
+    }
+
     #[test]
     fn expected_status_reads_naturally() {
         assert_eq!(ExpectedStatus::AnySuccess.to_string(), "2xx");
@@ -452,13 +472,6 @@ mod tests {
         assert!(ExpectedStatus::AnySuccess.accepts(204));
         assert!(!ExpectedStatus::AnySuccess.accepts(301));
         assert!(ExpectedStatus::OneOf(vec![301]).accepts(301));
-    }
-
-    #[test]
-    fn fingerprints_are_stable_and_differ() {
-        assert_eq!(fingerprint(""), "cbf29ce484222325");
-        assert_eq!(fingerprint("a"), "af63dc4c8601ec8c");
-        assert_ne!(fingerprint("Bearer one"), fingerprint("Bearer two"));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! - [`diff`]: what changed between two configurations, keyed by label.
 //! - [`schema`]: every accepted key by section, from the lists validation uses (for the docs).
 //! - [`secret`]: redaction, so no token or password is ever printed.
+//! - [`fingerprint`]: keyed fingerprints of settings, for `check --diff` against a daemon.
 //! - [`error`]: diagnostics with file and place.
 
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@
 pub mod check;
 pub mod diff;
 pub mod error;
+pub mod fingerprint;
 pub mod host;
 mod include;
 pub mod interpolate;
@@ -38,6 +40,7 @@ use std::sync::Arc;
 
 pub use diff::ConfigDiff;
 pub use error::{ConfigError, Diagnostic, Position};
+pub use fingerprint::FingerprintKey;
 pub use host::{
     Check, DnsCheck, DnsRecord, ExpectedStatus, GrpcCheck, HostConfiguration, HttpAuth, HttpCheck,
     HttpHeader, HttpVersion, IcmpCheck, Origin, ScriptCheck, TcpCheck, TlsSettings,

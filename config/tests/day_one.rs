@@ -1,7 +1,8 @@
 //! Day-one defects of issue 12 in the config layer, through the public API: wording of type
 //! errors, bounded durations and nesting, include walks, redaction, and where errors point.
 
-use flowstate_config::{load_str, Config, ConfigError};
+use flowstate_config::host::Secrets;
+use flowstate_config::{load_str, Config, ConfigError, FingerprintKey};
 
 const FILE: &str = "flowstate.yaml";
 
@@ -545,45 +546,74 @@ fn secret_everywhere(secret: &str) -> Vec<std::sync::Arc<flowstate_config::HostC
     config.hosts().to_vec()
 }
 
+fn key() -> FingerprintKey {
+    FingerprintKey::from_hex(&"5a".repeat(32)).unwrap()
+}
+
 #[test]
-fn fingerprints_do_not_depend_on_secrets() {
+fn hidden_fingerprints_do_not_depend_on_secrets() {
     let one = secret_everywhere("first-secret-1");
     let two = secret_everywhere("second-secret-2");
     for (a, b) in one.iter().zip(&two) {
-        assert_eq!(a.fingerprints(), b.fingerprints(), "{}", a.label);
+        assert_eq!(
+            a.fingerprints(&key(), Secrets::Hidden),
+            b.fingerprints(&key(), Secrets::Hidden),
+            "{}",
+            a.label
+        );
         // And no fingerprint is that of a value holding the secret.
         let leaked: Vec<String> = a
             .settings()
             .into_iter()
             .filter(|(_, value)| value.contains("first-secret-1"))
-            .map(|(_, value)| flowstate_config::host::fingerprint(&value))
+            .map(|(_, value)| key().fingerprint(&value))
             .collect();
-        for (key, fingerprint) in a.fingerprints() {
-            assert!(!leaked.contains(&fingerprint), "{}: {key}", a.label);
+        for (name, fingerprint) in a.fingerprints(&key(), Secrets::Hidden) {
+            assert!(!leaked.contains(&fingerprint), "{}: {name}", a.label);
         }
     }
 }
 
 #[test]
-fn fingerprints_of_settings_without_secrets_are_unchanged_and_still_tell_changes() {
+fn compared_fingerprints_tell_a_secret_change_and_every_key_gives_others() {
+    let one = secret_everywhere("first-secret-1");
+    let two = secret_everywhere("second-secret-2");
+    for (a, b) in one.iter().zip(&two) {
+        assert_ne!(
+            a.fingerprints(&key(), Secrets::Compared),
+            b.fingerprints(&key(), Secrets::Compared),
+            "{}",
+            a.label
+        );
+        let other = FingerprintKey::random().unwrap();
+        for ((name, mine), (_, theirs)) in a
+            .fingerprints(&key(), Secrets::Compared)
+            .into_iter()
+            .zip(a.fingerprints(&other, Secrets::Compared))
+        {
+            assert_ne!(mine, theirs, "{}: {name}", a.label);
+        }
+    }
+}
+
+#[test]
+fn hidden_fingerprints_of_settings_without_secrets_still_tell_changes() {
     let hosts = secret_everywhere("first-secret-1");
     let api = &hosts[0];
-    let fingerprints: std::collections::HashMap<&str, String> =
-        api.fingerprints().into_iter().collect();
-    for (key, value) in api.settings() {
+    let hidden: std::collections::HashMap<&str, String> = api
+        .fingerprints(&key(), Secrets::Hidden)
+        .into_iter()
+        .collect();
+    for (name, value) in api.settings() {
         if !value.contains("first-secret-1") {
-            assert_eq!(
-                fingerprints[key],
-                flowstate_config::host::fingerprint(&value),
-                "{key}"
-            );
+            assert_eq!(hidden[name], key().fingerprint(&value), "{name}");
         }
     }
     // A change to the visible part of a setting that holds a secret still shows.
     let a = host_with_secret(&one_host_at("https://a.example.com/?x=${SECRET}"), "s");
     let b = host_with_secret(&one_host_at("https://b.example.com/?x=${SECRET}"), "s");
     let url = |h: &flowstate_config::HostConfiguration| {
-        h.fingerprints()
+        h.fingerprints(&key(), Secrets::Hidden)
             .into_iter()
             .find(|(k, _)| *k == "url")
             .map(|(_, f)| f)

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 
 use std::collections::BTreeMap;
 
-use flowstate_config::{Config, NotifierKind};
+use flowstate_config::host::Secrets;
+use flowstate_config::{Config, FingerprintKey, NotifierKind};
 use serde::Deserialize;
 
 use super::{exit, load_config, BadInput};
@@ -25,14 +26,23 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, BadInput> {
         let running: RunningConfig = client
             .get("/api/v1/config")
             .map_err(|e| BadInput(e.to_string()))?;
-        output::print(&render_diff(&config, &running, client.base()))?;
+        let key = FingerprintKey::from_hex(&running.key).ok_or_else(|| {
+            BadInput(format!(
+                "the daemon at {} sent no usable fingerprint key; is it a flowstate of this version?",
+                client.base()
+            ))
+        })?;
+        output::print(&render_diff(&config, &running, &key, client.base()))?;
     }
     Ok(exit::success())
 }
 
-/// What `GET /api/v1/config` answers: fingerprints of each running host's settings.
+/// What `GET /api/v1/config` answers: fingerprints of each running host's settings, under
+/// the daemon's key, with or without secret values.
 #[derive(Deserialize)]
 struct RunningConfig {
+    key: String,
+    secrets: String,
     hosts: Vec<RunningHost>,
 }
 
@@ -43,8 +53,19 @@ struct RunningHost {
 }
 
 /// Added, removed and changed hosts (with the keys that changed), as a reload would apply
-/// them. Compares fingerprints, so no secret crosses the wire.
-fn render_diff(config: &Config, running: &RunningConfig, api: &str) -> String {
+/// them. Compares fingerprints under the daemon's key, so no value crosses the wire; secret
+/// values only when the daemon fingerprinted them (it has a token, which we presented).
+fn render_diff(
+    config: &Config,
+    running: &RunningConfig,
+    key: &FingerprintKey,
+    api: &str,
+) -> String {
+    let secrets = if running.secrets == "compared" {
+        Secrets::Compared
+    } else {
+        Secrets::Hidden
+    };
     let mut out = format!("\nreloading would change, on the daemon at {api}:\n");
     let running_labels: BTreeMap<&str, &RunningHost> = running
         .hosts
@@ -67,7 +88,7 @@ fn render_diff(config: &Config, running: &RunningConfig, api: &str) -> String {
             }
             Some(before) => {
                 let keys: Vec<&str> = host
-                    .fingerprints()
+                    .fingerprints(key, secrets)
                     .into_iter()
                     .filter(|(key, fp)| before.settings.get(*key) != Some(fp))
                     .map(|(key, _)| key)
@@ -91,6 +112,13 @@ fn render_diff(config: &Config, running: &RunningConfig, api: &str) -> String {
         let _ = writeln!(out, "  nothing: the daemon runs exactly this configuration");
     }
     let _ = writeln!(out, "  = {unchanged} unchanged");
+    if secrets == Secrets::Hidden {
+        let _ = writeln!(
+            out,
+            "  secret values were not compared: the daemon has no server.token, so it shows \
+             no fingerprint of them (set one to compare them too)"
+        );
+    }
     out
 }
 

@@ -19,6 +19,7 @@ use flowstate_actors::daemon::Daemon;
 use flowstate_actors::messages::{ReloadConfigNow, Shutdown};
 use flowstate_actors::probe::default_probe_factory;
 use flowstate_actors::supervisor::Supervisor;
+use flowstate_config::FingerprintKey;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -53,6 +54,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, BadInput> {
                 supervisor: daemon.supervisor.clone(),
                 metrics: daemon.metrics.clone(),
                 token: daemon.token.clone(),
+                fingerprint_key: FingerprintKey::random().map_err(|e| BadInput(e.to_string()))?,
             };
             let (server, address) = api::serve(listener, state)
                 .map_err(|e| BadInput(format!("cannot serve the API (server.listen): {e}")))?;
