@@ -349,3 +349,65 @@ fn config_fingerprints_are_keyed_per_daemon_and_show_no_secret_without_a_token()
         fingerprint(&second, "headers")
     );
 }
+
+/// Values from `${VAR}` in places no per-setting rule covers: addresses, DNS names, script
+/// programs, basic-auth usernames, the host of a webhook or self_check URL.
+const ENV_EVERYWHERE: &str = r#"self_check: { url: "https://${HC_HOST}/ping" }
+notifiers:
+  hook: { type: webhook, url: "https://${HOOK_HOST}/x" }
+hosts:
+  - { label: tcp, type: tcp, address: "${DB_HOST}:5432", alerts: [hook] }
+  - { label: dns, type: dns, name: "${DNS_NAME}" }
+  - { label: web, url: "http://127.0.0.1:1/", auth: { basic: { username: "${WEB_USER}", password: "${WEB_PASSWORD}" } } }
+  - { label: job, type: script, command: ["${SCRIPT_PATH}", "--x"] }
+"#;
+
+const ENV_VALUES: [(&str, &str); 7] = [
+    ("HC_HOST", "hc.value-one.invalid"),
+    ("HOOK_HOST", "hook.value-two.invalid"),
+    ("DB_HOST", "db.value-three.invalid"),
+    ("DNS_NAME", "name.value-four.invalid"),
+    ("WEB_USER", "user-value-five"),
+    ("WEB_PASSWORD", "password-value-six"),
+    ("SCRIPT_PATH", "/nonexistent/value-seven"),
+];
+
+#[test]
+fn no_value_from_the_environment_is_printed_wherever_it_landed() {
+    let sandbox = Sandbox::new();
+    sandbox.write("flowstate.yaml", ENV_EVERYWHERE);
+    for args in [
+        &["check", "-c", "flowstate.yaml"][..],
+        &["once", "-c", "flowstate.yaml"][..],
+        &["once", "--json", "-c", "flowstate.yaml"][..],
+    ] {
+        let mut run = sandbox.flowstate().args(args);
+        for (name, value) in ENV_VALUES {
+            run = run.env(name, value);
+        }
+        let outcome = run.output();
+        assert!(matches!(outcome.code, Some(0 | 1)), "{outcome}");
+        for (_, value) in ENV_VALUES {
+            assert!(
+                !outcome.all_output().contains(value),
+                "{value} printed: {outcome}"
+            );
+        }
+        assert!(outcome.stdout.contains("***"), "{outcome}");
+    }
+    // The table stays aligned: every host row starts its TARGET column at the header's.
+    let mut run = sandbox.flowstate().args(&["check", "-c", "flowstate.yaml"]);
+    for (name, value) in ENV_VALUES {
+        run = run.env(name, value);
+    }
+    let outcome = run.output();
+    let lines: Vec<&str> = outcome.stdout.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("LABEL"))
+        .unwrap_or_else(|| panic!("{outcome}"));
+    let column = lines[header].find("INTERVAL").unwrap_or_default();
+    for row in &lines[header + 1..header + 5] {
+        assert_eq!(row.find("30s"), Some(column), "{outcome}");
+    }
+}

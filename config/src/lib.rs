@@ -48,7 +48,7 @@ pub use host::{
 pub use load::{load, load_str, load_with_env};
 pub use notifier::{NotifierConfig, NotifierKind, RetryPolicy};
 pub use reader::MAX_DURATION;
-pub use secret::Secret;
+pub use secret::{EnvValues, Secret};
 pub use settings::{Defaults, SelfCheckSettings, ServerSettings, StateSettings};
 
 /// A complete, validated configuration. Immutable: a reload builds a new one.
@@ -65,6 +65,9 @@ pub struct Config {
     pub self_check: Option<SelfCheckSettings>,
     pub defaults: Defaults,
     pub notifiers: Vec<Arc<NotifierConfig>>,
+    /// What `${VAR}` brought in: anything printed from this configuration goes through
+    /// [`EnvValues::redact`].
+    pub env_values: EnvValues,
     hosts: Vec<Arc<HostConfiguration>>,
     by_label: HashMap<Arc<str>, usize>,
 }

@@ -11,6 +11,51 @@ use url::Url;
 /// What a redacted value prints as.
 pub const REDACTED: &str = "***";
 
+/// Values shorter than this are not hunted down in free text: a `${PORT}` of `80` or a
+/// `${DEBUG}` of `1` would blank out every number of the output, and a secret that short
+/// protects nothing. Structural redaction (headers, URLs, auth) hides them all the same.
+const SHORTEST_REDACTED_IN_TEXT: usize = 4;
+
+/// Every value `${VAR}` brought in from the environment, whatever setting it landed in (an
+/// address, a DNS name, a path, a username, part of a URL), so printed text can be redacted
+/// as a whole rather than setting by setting, where one forgotten place leaks.
+#[derive(Clone, Default)]
+pub struct EnvValues(Vec<Secret>);
+
+impl EnvValues {
+    pub fn new(values: impl IntoIterator<Item = String>) -> Self {
+        let mut values: Vec<String> = values
+            .into_iter()
+            .filter(|v| v.trim().chars().count() >= SHORTEST_REDACTED_IN_TEXT)
+            .collect();
+        // Longest first, so a value that contains another is hidden whole.
+        values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        values.dedup();
+        EnvValues(values.into_iter().map(Secret).collect())
+    }
+
+    /// `text` with every environment value in it, also percent-encoded (as in a URL), shown
+    /// as `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for value in &self.0 {
+            let value = value.expose();
+            out = out.replace(value, REDACTED);
+            let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+            if encoded != value {
+                out = out.replace(&encoded, REDACTED);
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Debug for EnvValues {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EnvValues({} values, {REDACTED})", self.0.len())
+    }
+}
+
 /// A value that must never be printed: a token, a password, a routing key.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Secret(String);
@@ -114,6 +159,24 @@ pub fn redact_url_path(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_values_are_hidden_in_any_text_longest_first_and_url_encoded() {
+        let values = EnvValues::new([
+            "db.example.internal".to_string(),
+            "example".to_string(),
+            "p@ss word".to_string(),
+            "80".to_string(),
+        ]);
+        assert_eq!(
+            values.redact("db.example.internal:5432 and example.com"),
+            "***:5432 and ***.com"
+        );
+        assert_eq!(values.redact("?q=p%40ss+word"), "?q=***");
+        // Too short to hunt down in free text: it would blank every number.
+        assert_eq!(values.redact("every 80s"), "every 80s");
+        assert!(!format!("{values:?}").contains("example"));
+    }
 
     #[test]
     fn secrets_never_print() {

@@ -25,7 +25,7 @@ use crate::read_check::{
     host_keys, read_dns, read_grpc, read_http_extras, read_icmp, read_script, read_tcp, CHECK_TYPES,
 };
 use crate::reader::{Fields, Node, Reader};
-use crate::secret::{shown_url, Secret};
+use crate::secret::{shown_url, EnvValues, Secret};
 use crate::settings::{Defaults, SelfCheckSettings, ServerSettings, StateSettings};
 use crate::yaml::Document;
 use crate::Config;
@@ -1052,6 +1052,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         self_check: self_check.map(|(s, _)| s),
         defaults,
         notifiers,
+        env_values: EnvValues::default(),
         hosts,
         by_label,
     }

@@ -20,7 +20,9 @@ use crate::table::Table;
 
 pub fn run(args: &CheckArgs) -> Result<ExitCode, BadInput> {
     let config = load_config(&args.config)?;
-    output::print(&summary(&config))?;
+    // Whatever the per-setting redaction missed, no value from the environment is printed.
+    let redact = |text: String| config.env_values.redact(&text);
+    output::print(&redact(summary(&config)))?;
     if args.diff {
         let client = ApiClient::new(&args.api.api, args.api.token.clone());
         let running: RunningConfig = client
@@ -32,7 +34,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, BadInput> {
                 client.base()
             ))
         })?;
-        output::print(&render_diff(&config, &running, &key, client.base()))?;
+        output::print(&redact(render_diff(&config, &running, &key, client.base())))?;
     }
     Ok(exit::success())
 }
@@ -217,6 +219,13 @@ pub fn summary(config: &Config) -> String {
         files.join(", ")
     );
 
+    // Cells are redacted before the table measures them, so columns stay aligned.
+    let shown = |cells: Vec<String>| -> Vec<String> {
+        cells
+            .iter()
+            .map(|cell| config.env_values.redact(cell))
+            .collect()
+    };
     let _ = writeln!(out, "\nhosts:");
     let mut hosts = Table::new(&[
         "LABEL",
@@ -229,7 +238,7 @@ pub fn summary(config: &Config) -> String {
     ]);
     for host in config.hosts() {
         let alerts: Vec<&str> = host.alerts.iter().map(|a| &**a).collect();
-        hosts.row(vec![
+        hosts.row(shown(vec![
             host.label.to_string(),
             host.check.kind().to_string(),
             target_with_notes(&host.check),
@@ -244,7 +253,7 @@ pub fn summary(config: &Config) -> String {
             } else {
                 alerts.join(", ")
             },
-        ]);
+        ]));
     }
     out.push_str(&hosts.render("  "));
 
@@ -278,12 +287,12 @@ pub fn summary(config: &Config) -> String {
                 delivery.push(format!("{}: {}", h.name, h.shown_value()));
             }
         }
-        notifiers.row(vec![
+        notifiers.row(shown(vec![
             n.name.to_string(),
             n.kind.kind().to_string(),
             n.kind.target(),
             delivery.join(", "),
-        ]);
+        ]));
     }
     if !config.notifiers.is_empty() {
         out.push_str(&notifiers.render("  "));

@@ -31,7 +31,8 @@ struct OnceResult<'a> {
     status: Status,
     ok: bool,
     latency_ms: f64,
-    detail: &'a str,
+    /// Redacted: a reason may quote an address or name that came from `${VAR}`.
+    detail: String,
 }
 
 pub fn run(args: &OnceArgs) -> Result<ExitCode, BadInput> {
@@ -48,7 +49,7 @@ pub fn run(args: &OnceArgs) -> Result<ExitCode, BadInput> {
             status: result.status_for(host),
             ok: result.ok,
             latency_ms: result.latency_ms(),
-            detail: &result.detail,
+            detail: config.env_values.redact(&result.detail),
         })
         .collect();
     if args.json {
