@@ -3,7 +3,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::common::Sandbox;
+use crate::common::{Sandbox, DEADLINE};
 
 /// An executable `sh` script at `dir/name` running `body`.
 fn script_at(dir: &Path, name: &str, body: &str) -> PathBuf {
@@ -87,6 +87,44 @@ fn relative_program_beside_a_bare_config_name_runs_from_the_config_directory() {
         !sandbox.path().join("hijacked").exists(),
         "a check.sh found in PATH ran instead of ./check.sh"
     );
+}
+
+/// The daemon too, and for a command notifier: its `./notify.sh` beside a bare config name
+/// runs (the alert was once given up as "rejected"), and the one in `PATH` does not.
+#[test]
+fn daemon_runs_a_relative_notifier_beside_a_bare_config_name() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        "server: { listen: \"127.0.0.1:0\" }\nnotifiers:\n  hook: { type: command, command: [./notify.sh] }\nhosts:\n  - { label: disk, type: script, command: [./check.sh], interval: 1s, failure_threshold: 1, alerts: [hook] }\n",
+    );
+    script_at(sandbox.path(), "check.sh", "echo 'CRITICAL - full'; exit 2");
+    script_at(sandbox.path(), "notify.sh", "cat > told.json");
+    let hostile_dir = sandbox.path().join("hostile");
+    let marker = sandbox.path().join("hijacked");
+    script_at(
+        &hostile_dir,
+        "notify.sh",
+        &format!("touch '{}'", marker.display()),
+    );
+    let mut daemon = sandbox
+        .daemon("flowstate.yaml")
+        .env("PATH", path_with_first(&hostile_dir))
+        .start();
+    daemon.wait_for_status("disk", "down");
+    let told = sandbox.path().join("told.json");
+    let event = crate::common::wait::wait_for(DEADLINE, "./notify.sh writes the event", || {
+        std::fs::read_to_string(&told)
+            .ok()
+            .filter(|text| text.contains("\"down\""))
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"));
+    assert!(event.contains("\"disk\""), "{event}");
+    assert!(
+        !marker.exists(),
+        "a notify.sh found in PATH ran instead of ./notify.sh"
+    );
+    assert!(!daemon.stderr().contains("rejected"), "{daemon}");
 }
 
 #[test]
