@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{json, Value};
 
 use crate::common::configs::{host, ALERTS};
-use crate::common::daemon::{complete_lines, http_get};
+use crate::common::daemon::http_get;
 use crate::common::server::Request;
 use crate::common::wait::wait_for;
 use crate::common::{Daemon, Response, Sandbox, TestServer, DEADLINE};
@@ -158,14 +158,7 @@ impl Receiver {
 /// Every event the file notifier wrote so far (complete lines), each parsed.
 #[track_caller]
 fn events(sandbox: &Sandbox) -> Vec<Value> {
-    let text = fs::read_to_string(sandbox.path().join(ALERTS)).unwrap_or_default();
-    complete_lines(&text)
-        .into_iter()
-        .map(|line| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("{ALERTS} has a line that is not JSON ({e}): {line:?}"))
-        })
-        .collect()
+    sandbox.events(ALERTS)
 }
 
 /// Waits until the file notifier wrote at least `n` events, and returns them all.

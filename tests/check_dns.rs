@@ -24,7 +24,6 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use serde_json::Value;
 
 use crate::common::configs::{document_serving, ALERTS};
-use crate::common::daemon::complete_lines;
 use crate::common::wait::wait_for;
 use crate::common::{Daemon, Outcome, Sandbox, DEADLINE};
 
@@ -577,11 +576,7 @@ fn each_once_run_asks_the_server() {
 
 /// Every event the file notifier wrote so far.
 fn events(sandbox: &Sandbox) -> Vec<Value> {
-    let text = std::fs::read_to_string(sandbox.path().join(ALERTS)).unwrap_or_default();
-    complete_lines(&text)
-        .into_iter()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect()
+    sandbox.events(ALERTS)
 }
 
 /// Waits until the file notifier wrote an event of `kind` for `host`, and returns it.

@@ -29,7 +29,6 @@ use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
 use crate::common::configs::{document_serving, ALERTS};
-use crate::common::daemon::complete_lines;
 use crate::common::wait::wait_for;
 use crate::common::{closed_port, Outcome, Response, Sandbox, TestServer, DEADLINE};
 
@@ -494,11 +493,7 @@ fn tls_check_against_a_plaintext_server_is_down() {
 
 /// Every event the file notifier wrote so far (complete lines), each parsed.
 fn events(sandbox: &Sandbox) -> Vec<Value> {
-    let text = std::fs::read_to_string(sandbox.path().join(ALERTS)).unwrap_or_default();
-    complete_lines(&text)
-        .into_iter()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect()
+    sandbox.events(ALERTS)
 }
 
 #[test]

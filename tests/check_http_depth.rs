@@ -36,7 +36,7 @@ use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::Value;
 
 use crate::common::configs::{document_serving, host, ALERTS};
-use crate::common::daemon::{complete_lines, http_get};
+use crate::common::daemon::http_get;
 use crate::common::wait::{wait_for, wait_until};
 use crate::common::{Daemon, Outcome, Response, Sandbox, TestServer, DEADLINE};
 
@@ -78,11 +78,7 @@ fn daemon_config(failure_threshold: u32, hosts: &[String]) -> String {
 
 /// Every event the file notifier wrote so far (complete lines), each parsed.
 fn events(sandbox: &Sandbox) -> Vec<Value> {
-    let text = std::fs::read_to_string(sandbox.path().join(ALERTS)).unwrap_or_default();
-    complete_lines(&text)
-        .into_iter()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect()
+    sandbox.events(ALERTS)
 }
 
 /// The value of one series (`name{labels}` exactly as exposed), if it is there.

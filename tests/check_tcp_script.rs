@@ -12,14 +12,13 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 
 use serde_json::Value;
 
 use crate::common::configs::{document_serving, ALERTS};
-use crate::common::daemon::complete_lines;
+use crate::common::processes::{alive, KillListed};
 use crate::common::wait::{wait_for, wait_until};
 use crate::common::{closed_port, Daemon, Outcome, Sandbox, DEADLINE};
 
@@ -123,37 +122,6 @@ fn read_line(stream: &mut TcpStream) -> Vec<u8> {
         }
     }
     line
-}
-
-/// Whether `pid` is a live process (a zombie waiting for its reaper is not).
-fn alive(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // `pid (comm) S ...`: the state follows the last `)`, as comm may hold one.
-    let state = stat
-        .rfind(')')
-        .and_then(|at| stat[at + 1..].trim_start().chars().next());
-    !matches!(state, Some('Z' | 'X') | None)
-}
-
-/// SIGKILLs the PIDs written to these files when dropped, so a failing test does not leave
-/// `sleep 3600` behind on the machine.
-struct KillAtEnd(Vec<PathBuf>);
-
-impl Drop for KillAtEnd {
-    fn drop(&mut self) {
-        for path in &self.0 {
-            let pid = std::fs::read_to_string(path).unwrap_or_default();
-            if let Ok(pid) = pid.trim().parse::<u32>() {
-                if alive(pid) {
-                    let _ = Command::new("kill")
-                        .args(["-KILL", &pid.to_string()])
-                        .status();
-                }
-            }
-        }
-    }
 }
 
 // --- TCP ---------------------------------------------------------------------------------
@@ -441,7 +409,7 @@ fn script_timeout_kills_its_whole_process_group() {
         sandbox.path().join("background.pid"),
         sandbox.path().join("leader.pid"),
     );
-    let _cleanup = KillAtEnd(vec![background.clone(), leader.clone()]);
+    let _cleanup = KillListed(vec![background.clone(), leader.clone()]);
     // A background child, and the script itself replaced by a second sleep: both must go.
     let path = script(
         &sandbox,
@@ -479,11 +447,7 @@ fn script_timeout_kills_its_whole_process_group() {
 
 /// Every event the file notifier wrote so far (complete lines), each parsed.
 fn events(sandbox: &Sandbox) -> Vec<Value> {
-    let text = std::fs::read_to_string(sandbox.path().join(ALERTS)).unwrap_or_default();
-    complete_lines(&text)
-        .into_iter()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect()
+    sandbox.events(ALERTS)
 }
 
 /// Waits until the file notifier wrote an event `kind` for `host`, and returns it.

@@ -29,6 +29,7 @@ use serde_json::Value;
 
 use crate::common::configs::ALERTS;
 use crate::common::daemon::complete_lines;
+use crate::common::processes::{alive, pids_in, KillListed};
 use crate::common::wait::{wait_for, wait_until};
 use crate::common::{closed_port, Daemon, Response, Sandbox, TestServer, DEADLINE};
 
@@ -54,20 +55,11 @@ fn http_host(label: &str, url: &str, extra: &str) -> String {
     format!("  - {{ label: {label}, url: '{url}'{extra} }}\n")
 }
 
-/// The events the file notifier wrote to `file` (relative to the sandbox) so far.
-fn events_in(sandbox: &Sandbox, file: &str) -> Vec<Value> {
-    let text = std::fs::read_to_string(sandbox.path().join(file)).unwrap_or_default();
-    complete_lines(&text)
-        .iter()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect()
-}
-
 /// Waits until the file notifier wrote `n` events to `file`, and returns them.
 #[track_caller]
 fn wait_for_events(sandbox: &Sandbox, daemon: &Daemon, file: &str, n: usize) -> Vec<Value> {
     wait_for(DEADLINE, &format!("{n} events in {file}"), || {
-        let events = events_in(sandbox, file);
+        let events = sandbox.events(file);
         (events.len() >= n).then_some(events)
     })
     .unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"))
@@ -109,44 +101,6 @@ fn wait_for_sample(daemon: &mut Daemon, series: &str, condition: impl Fn(f64) ->
             .filter(|v: &f64| condition(*v))
     });
     found.unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"))
-}
-
-/// Whether `pid` is a live process: a zombie (dead, waiting for its reaper) is not.
-fn alive(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // `pid (comm) S ...`: the state follows the last `)`, as comm may hold one.
-    let state = stat
-        .rfind(')')
-        .and_then(|at| stat[at + 1..].trim_start().chars().next());
-    !matches!(state, Some('Z' | 'X') | None)
-}
-
-/// The PIDs listed one per line in `path`.
-fn pids_in(path: &Path) -> Vec<u32> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
-}
-
-/// SIGKILLs every PID listed in the file when dropped, so a failing test leaves nothing
-/// running behind it.
-struct KillListed(PathBuf);
-
-impl Drop for KillListed {
-    fn drop(&mut self) {
-        for pid in pids_in(&self.0) {
-            if alive(pid) {
-                let _ = Command::new("kill")
-                    .arg("-KILL")
-                    .arg(pid.to_string())
-                    .status();
-            }
-        }
-    }
 }
 
 // --- A connection closed without an answer ----------------------------------------------
@@ -386,7 +340,7 @@ fn sigterm_ends_every_program_flowstate_started_and_the_next_start_runs_the_kill
     let pids = sandbox.path().join("notifier.pids");
     let script_pids = sandbox.path().join("script.pids");
     let ids = sandbox.path().join("ids");
-    let _cleanup = (KillListed(pids.clone()), KillListed(script_pids.clone()));
+    let _cleanup = KillListed(vec![pids.clone(), script_pids.clone()]);
     let refused = format!("http://127.0.0.1:{}/", closed_port());
     let hosts: String = (0..RUNS)
         .map(|i| http_host(&format!("h{i:02}"), &refused, ""))
@@ -520,7 +474,7 @@ fn a_state_file_deleted_while_running_is_recreated_and_holds_the_whole_state() {
     });
     // The notifiers' records are back too: the host, still down, alerts no one again.
     again.wait_for_checks("api", restored["checks"].as_u64().unwrap_or(0) + 5);
-    assert_eq!(kinds(&events_in(&sandbox, ALERTS)), ["down"], "{again}");
+    assert_eq!(kinds(&sandbox.events(ALERTS)), ["down"], "{again}");
     assert_eq!(again.stop("TERM").code, Some(0), "{again}");
 }
 

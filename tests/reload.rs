@@ -250,14 +250,7 @@ const LAST_RELOAD_AT: &str = "flowstate_config_last_reload_success_timestamp_sec
 #[track_caller]
 fn events(sandbox: &Sandbox) -> Vec<Value> {
     // Relative paths in a config file are taken from its directory.
-    let text = fs::read_to_string(sandbox.path().join("conf").join(ALERTS)).unwrap_or_default();
-    complete_lines(&text)
-        .into_iter()
-        .map(|line| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("{ALERTS} has a line that is not JSON ({e}): {line:?}"))
-        })
-        .collect()
+    sandbox.events(&format!("conf/{ALERTS}"))
 }
 
 /// No notifier heard of anything: no stdout line, no line in [`ALERTS`].

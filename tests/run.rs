@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 
 use crate::common::configs::{document_serving, host, ALERTS};
-use crate::common::daemon::{complete_lines, http_get};
+use crate::common::daemon::http_get;
 use crate::common::wait::{wait_for, wait_until};
 use crate::common::{closed_port, Daemon, Response, Sandbox, TestServer, DEADLINE};
 
@@ -46,14 +46,7 @@ fn start(config: &str, args: &[&str]) -> (Sandbox, Daemon) {
 /// Every event the file notifier wrote so far (complete lines), each parsed.
 #[track_caller]
 fn events(sandbox: &Sandbox) -> Vec<Value> {
-    let text = std::fs::read_to_string(sandbox.path().join(ALERTS)).unwrap_or_default();
-    complete_lines(&text)
-        .into_iter()
-        .map(|line| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("{ALERTS} has a line that is not JSON ({e}): {line:?}"))
-        })
-        .collect()
+    sandbox.events(ALERTS)
 }
 
 /// Waits until the file notifier wrote at least `n` events, and returns them all.

@@ -24,3 +24,21 @@ pub fn host(label: &str, url: &str, extra: &str) -> String {
     }
     item
 }
+
+impl super::Sandbox {
+    /// Every event a file notifier wrote to `relative` (in the sandbox) so far, one per
+    /// complete line; a line still being written is left for the next look. A complete line
+    /// that is not JSON fails the test: a file notifier writes nothing else.
+    #[track_caller]
+    pub fn events(&self, relative: &str) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(self.path().join(relative)).unwrap_or_default();
+        super::daemon::complete_lines(&text)
+            .into_iter()
+            .map(|line| {
+                serde_json::from_str(line).unwrap_or_else(|e| {
+                    panic!("{relative} has a line that is not JSON ({e}): {line:?}")
+                })
+            })
+            .collect()
+    }
+}

@@ -4,11 +4,13 @@
 //! - [`cli`]: config files in a temporary directory and runs of the real binary.
 //! - [`configs`]: config documents for daemon tests.
 //! - [`daemon`]: `flowstate run` as a child process: its output, its API, signals, its exit.
+//! - [`processes`]: whether a started program still runs; killing what a test left.
 //! - [`wait`]: waiting for a condition with a deadline.
 
 pub mod cli;
 pub mod configs;
 pub mod daemon;
+pub mod processes;
 pub mod server;
 pub mod wait;
 
