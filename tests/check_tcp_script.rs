@@ -10,8 +10,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::thread;
 
@@ -64,14 +63,6 @@ fn verdict(outcome: &Outcome, label: &str) -> (String, String) {
             .to_string()
     };
     (text("status"), text("detail"))
-}
-
-/// An executable `sh` script named `name` in the sandbox; returns its full path.
-fn script(sandbox: &Sandbox, name: &str, body: &str) -> PathBuf {
-    let path = sandbox.write(name, &format!("#!/bin/sh\n{body}\n"));
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-        .expect("make the script executable");
-    path
 }
 
 /// A loopback listener that takes exactly one connection and hands it to `peer` on a thread
@@ -318,7 +309,7 @@ fn script_exit_codes_follow_the_nagios_convention() {
     let hosts: Vec<String> = cases
         .iter()
         .map(|(label, body)| {
-            let path = script(&sandbox, &format!("{label}.sh"), body);
+            let path = sandbox.script(&format!("{label}.sh"), body);
             script_host(label, &[&path], "timeout: 20s")
         })
         .collect();
@@ -357,8 +348,7 @@ fn script_exit_codes_follow_the_nagios_convention() {
 #[test]
 fn script_gets_its_arguments_and_env_on_top_of_the_inherited_environment() {
     let sandbox = Sandbox::new();
-    let path = script(
-        &sandbox,
+    let path = sandbox.script(
         "greet.sh",
         r#"echo "OK - arg=$1 greeting=$GREETING path=${PATH:+inherited}""#,
     );
@@ -411,8 +401,7 @@ fn script_timeout_kills_its_whole_process_group() {
     );
     let _cleanup = KillListed(vec![background.clone(), leader.clone()]);
     // A background child, and the script itself replaced by a second sleep: both must go.
-    let path = script(
-        &sandbox,
+    let path = sandbox.script(
         "hang.sh",
         &format!(
             "sleep 3600 &\necho $! > '{}'\necho $$ > '{}'\nexec sleep 3600",
@@ -468,8 +457,7 @@ fn tcp_and_script_hosts_change_status_and_alert_in_the_daemon() {
     let sandbox = Sandbox::new();
     // The script's exit code is whatever the test last wrote to `code`.
     let code = sandbox.write("code", "0");
-    let path = script(
-        &sandbox,
+    let path = sandbox.script(
         "switch.sh",
         &format!(
             "code=$(cat '{}')\necho \"STATUS $code | code=$code\"\nexit $code",

@@ -1,19 +1,8 @@
 //! Day-one defects (issue 12) in configuration loading and validation: relative programs beside a bare config file name, bounded nesting, durations and include walks, redaction, errors with line and column.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::common::{Sandbox, DEADLINE};
-
-/// An executable `sh` script at `dir/name` running `body`.
-fn script_at(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::create_dir_all(dir).expect("create the script's directory");
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write the script");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-        .expect("make the script executable");
-    path
-}
 
 /// `PATH` with `dir` in front: a program of the same name there is found first.
 fn path_with_first(dir: &Path) -> String {
@@ -34,22 +23,16 @@ const RELATIVE_PROGRAMS: &str = "notifiers:\n  hook: { type: command, command: [
 fn relative_program_sandbox() -> (Sandbox, String) {
     let sandbox = Sandbox::new();
     sandbox.write("flowstate.yaml", RELATIVE_PROGRAMS);
-    script_at(
-        sandbox.path(),
-        "check.sh",
-        "echo 'OK - the script beside the config'",
-    );
-    script_at(sandbox.path(), "notify.sh", "cat >/dev/null");
+    sandbox.script("check.sh", "echo 'OK - the script beside the config'");
+    sandbox.script("notify.sh", "cat >/dev/null");
     let hostile_dir = sandbox.path().join("hostile");
     let marker = sandbox.path().join("hijacked");
-    script_at(
-        &hostile_dir,
-        "check.sh",
+    sandbox.script(
+        "hostile/check.sh",
         &format!("touch '{}'; echo 'OK - hijacked'", marker.display()),
     );
-    script_at(
-        &hostile_dir,
-        "notify.sh",
+    sandbox.script(
+        "hostile/notify.sh",
         &format!("touch '{}'", marker.display()),
     );
     (sandbox, path_with_first(&hostile_dir))
@@ -98,13 +81,12 @@ fn daemon_runs_a_relative_notifier_beside_a_bare_config_name() {
         "flowstate.yaml",
         "server: { listen: \"127.0.0.1:0\" }\nnotifiers:\n  hook: { type: command, command: [./notify.sh] }\nhosts:\n  - { label: disk, type: script, command: [./check.sh], interval: 1s, failure_threshold: 1, alerts: [hook] }\n",
     );
-    script_at(sandbox.path(), "check.sh", "echo 'CRITICAL - full'; exit 2");
-    script_at(sandbox.path(), "notify.sh", "cat > told.json");
+    sandbox.script("check.sh", "echo 'CRITICAL - full'; exit 2");
+    sandbox.script("notify.sh", "cat > told.json");
     let hostile_dir = sandbox.path().join("hostile");
     let marker = sandbox.path().join("hijacked");
-    script_at(
-        &hostile_dir,
-        "notify.sh",
+    sandbox.script(
+        "hostile/notify.sh",
         &format!("touch '{}'", marker.display()),
     );
     let mut daemon = sandbox

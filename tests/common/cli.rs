@@ -51,6 +51,15 @@ impl Sandbox {
         path
     }
 
+    /// An executable `sh` script at `relative` running `body`; returns its full path.
+    pub fn script(&self, relative: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.write(relative, &format!("#!/bin/sh\n{body}\n"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .expect("make the script executable");
+        path
+    }
+
     /// A run of the binary with the sandbox as working directory.
     pub fn flowstate(&self) -> Run {
         Run {
