@@ -4,7 +4,8 @@
 //! nothing with the daemon under test but the wire. It serves `grpc.health.v1` with the
 //! server overall SERVING, `ok.v1.Svc` SERVING and `sick.v1.Svc` NOT_SERVING, and the test
 //! can change a status while a daemon watches; or it serves no service at all (every call is
-//! UNIMPLEMENTED); and it can speak TLS with a certificate from a test CA made by rcgen.
+//! UNIMPLEMENTED); or its health service answers every call with one fixed error status; and
+//! it can speak TLS with a certificate from a test CA made by rcgen.
 //! `flowstate once --json` shows single outcomes; daemon tests show a host going down (and
 //! alerting) when its service stops serving, a fresh connection per check, and a TLS host's
 //! certificate expiry in the metrics. Every wait has a deadline; nothing is asserted after a
@@ -25,6 +26,9 @@ use serde_json::Value;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic::{Code, Request, Status};
+use tonic_health::pb::health_server::{Health, HealthServer};
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
@@ -39,6 +43,32 @@ enum Serves {
     Health,
     /// No service: the router answers every call UNIMPLEMENTED.
     Nothing,
+    /// `grpc.health.v1.Health` answering every call with this status.
+    Fails(Code, &'static str),
+}
+
+/// A health service that fails every call with one status, as a server's own limits do (a
+/// tonic server whose `timeout` expires answers CANCELLED "Timeout expired").
+struct Failing(Code, &'static str);
+
+// The generated trait is an `async_trait` one: the impl must be too.
+#[tonic::async_trait]
+impl Health for Failing {
+    async fn check(
+        &self,
+        _: Request<HealthCheckRequest>,
+    ) -> Result<tonic::Response<HealthCheckResponse>, Status> {
+        Err(Status::new(self.0, self.1))
+    }
+
+    type WatchStream = futures_util::stream::Empty<Result<HealthCheckResponse, Status>>;
+
+    async fn watch(
+        &self,
+        _: Request<HealthCheckRequest>,
+    ) -> Result<tonic::Response<Self::WatchStream>, Status> {
+        Err(Status::new(self.0, self.1))
+    }
 }
 
 /// A tonic server on `127.0.0.1:0`, on a thread and runtime of its own. Stops when dropped.
@@ -93,6 +123,9 @@ impl GrpcServer {
                     let router = match serves {
                         Serves::Health => builder.add_service(health),
                         Serves::Nothing => builder.add_routes(Routes::default()),
+                        Serves::Fails(code, message) => {
+                            builder.add_service(HealthServer::new(Failing(code, message)))
+                        }
                     };
                     let _ = ready.send((reporter, tokio::runtime::Handle::current()));
                     let incoming = TcpIncoming::from(listener).inspect(move |connection| {
@@ -296,8 +329,37 @@ fn http1_server_is_down_with_a_protocol_reason() {
 }
 
 #[test]
+fn server_errors_keep_the_servers_words_even_about_timeouts() {
+    // A server's own limit is its answer, not the check running out of time: it must not
+    // read as `timed out after …`, however tonic words it.
+    let limited = GrpcServer::start(Serves::Fails(Code::Cancelled, "Timeout expired"), None);
+    let late = GrpcServer::start(
+        Serves::Fails(Code::DeadlineExceeded, "Deadline Exceeded"),
+        None,
+    );
+    let busy = GrpcServer::start(Serves::Fails(Code::Unavailable, "overloaded"), None);
+    let outcome = once(&[
+        grpc_host("limited", &limited.address(), "", ""),
+        grpc_host("late", &late.address(), "", ""),
+        grpc_host("busy", &busy.address(), "", ""),
+    ]);
+    outcome.expect_code(1);
+    assert_verdict(&outcome, "limited", "down", "CANCELLED: Timeout expired");
+    assert_verdict(
+        &outcome,
+        "late",
+        "down",
+        "DEADLINE_EXCEEDED: Deadline Exceeded",
+    );
+    assert_verdict(&outcome, "busy", "down", "UNAVAILABLE: overloaded");
+}
+
+#[test]
 fn silent_server_times_out() {
-    // Listening, so the kernel accepts connections, but nobody ever answers.
+    // Listening, so the kernel accepts connections, but nobody ever answers. The check's
+    // timeout is the only timer on the call (tonic gets none of its own), so the reason is
+    // run_check's every time; it used to race a tonic timer of the same length and read
+    // "CANCELLED: Timeout expired" whenever both expired in the same tick.
     let silent = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     let address = silent.local_addr().expect("local address").to_string();
     let sandbox = Sandbox::new();

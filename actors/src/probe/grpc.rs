@@ -14,9 +14,22 @@
 //!
 //! Nothing from the server's metadata is ever put in a detail; a status message is shown
 //! shortened and stripped of control characters, since it becomes alert text.
+//!
+//! The check's time is [`super::run_check`]'s, over the whole check. tonic gets no request
+//! timeout of its own: one of the same length only raced run_check's, and when both expired in
+//! the same timer tick tonic's won (run_check polls the probe before its own timer) with its
+//! own words, `CANCELLED: Timeout expired`. The connection attempt keeps a bound of its own
+//! (`connect_timeout`, the check's timeout), because the connector shares it out among the
+//! addresses of a name: one that never answers leaves time to try the next. Whenever a timer of
+//! ours expires once the check's time is up, the reason is run_check's ([`TimedOut`]), whichever
+//! timer noticed first. A status the server sent keeps its own words, even a `CANCELLED` with
+//! tonic's `Timeout expired` (a tonic server's own limit): only errors made on this side carry
+//! the timer types that are judged here.
 
+use std::error::Error;
+use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use flowstate_config::{Check, GrpcCheck, HostConfiguration, TlsSettings};
 use rustls::{CertificateError, RootCertStore};
@@ -57,8 +70,46 @@ impl Probe for GrpcProbe {
     }
 }
 
+/// A check that ran out of its time, in the words [`super::run_check`] uses for its own
+/// timeout, so that the reason does not depend on which timer noticed first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TimedOut(Duration);
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "timed out after {}", humantime::format_duration(self.0))
+    }
+}
+
+impl Error for TimedOut {}
+
+/// The check's time: how long it has, and since when. Started when the probe first runs,
+/// which is after run_check armed its own timer of the same length: once this one is spent,
+/// so is run_check's.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    timeout: Duration,
+    started: Instant,
+}
+
+impl Budget {
+    fn start(timeout: Duration) -> Self {
+        Budget {
+            timeout,
+            started: Instant::now(),
+        }
+    }
+
+    /// Whether the check's time is up. No timer fires early (tokio rounds deadlines up), so
+    /// a timer of the check's length, armed after `started`, has always spent it when it fires.
+    fn spent(&self) -> bool {
+        self.started.elapsed() >= self.timeout
+    }
+}
+
 /// Sets up TLS, asks, and adds what the certificate said to the outcome.
 async fn check_grpc(check: &GrpcCheck, timeout: Duration) -> ProbeOutcome {
+    let budget = Budget::start(timeout);
     let verifier = match &check.tls {
         None => None,
         Some(tls) => match build_verifier(tls).await {
@@ -66,7 +117,7 @@ async fn check_grpc(check: &GrpcCheck, timeout: Duration) -> ProbeOutcome {
             Err(reason) => return ProbeOutcome::failed(reason),
         },
     };
-    let outcome = ask(check, timeout, &verifier).await;
+    let outcome = ask(check, budget, &verifier).await;
     match (&verifier, &check.tls) {
         (Some(v), Some(tls)) => judge_certificate(outcome, v, tls),
         _ => outcome,
@@ -76,7 +127,7 @@ async fn check_grpc(check: &GrpcCheck, timeout: Duration) -> ProbeOutcome {
 /// Connects afresh and asks `Health/Check` once; judges the answer.
 async fn ask(
     check: &GrpcCheck,
-    timeout: Duration,
+    budget: Budget,
     verifier: &Option<Arc<RecordingVerifier>>,
 ) -> ProbeOutcome {
     let authority = authority(&check.address);
@@ -89,10 +140,9 @@ async fn ask(
         Ok(e) => e,
         Err(e) => return ProbeOutcome::failed(format!("invalid endpoint: {e}")),
     }
-    // The whole check is bounded by run_check; these only make a slow connect or answer
-    // fail with its own reason, and tell the server our deadline (`grpc-timeout`).
-    .connect_timeout(timeout)
-    .timeout(timeout);
+    // No `.timeout()`: run_check bounds the call, and a second timer of the same length only
+    // raced it (see the module doc). The connect keeps one, shared out among the addresses.
+    .connect_timeout(budget.timeout);
 
     let endpoint = match verifier {
         None => endpoint,
@@ -104,7 +154,14 @@ async fn ask(
 
     let channel: Channel = match endpoint.connect().await {
         Ok(c) => c,
-        Err(e) => return ProbeOutcome::failed(describe_connect_error(&e, &authority, verifier)),
+        Err(e) => {
+            return ProbeOutcome::failed(
+                match ran_out_of_time(&e, budget.timeout, budget.spent()) {
+                    Some(timed_out) => timed_out.to_string(),
+                    None => describe_connect_error(&e, &authority, verifier),
+                },
+            )
+        }
     };
     let request = HealthCheckRequest {
         service: check.service.clone(),
@@ -112,21 +169,14 @@ async fn ask(
     let answer = HealthClient::new(channel).check(request).await;
     let status = match answer {
         Ok(response) => response.into_inner().status,
-        // A status tonic made of a failed connection says only "transport error": the cause
-        // is in its source.
         Err(status) => {
-            return ProbeOutcome::failed(match std::error::Error::source(&status) {
-                Some(cause) => describe_transport_error(cause, &authority)
-                    .unwrap_or_else(|| format!("{}: {}", code_name(status.code()), chain(cause))),
-                // tonic enforces our `grpc-timeout` itself, racing run_check's timeout of the
-                // same length: say it the same way whichever wins.
-                None if status.code() == Code::Cancelled
-                    && status.message() == tonic::TimeoutExpired(()).to_string() =>
-                {
-                    format!("timed out after {}", humantime::format_duration(timeout))
-                }
-                None => describe_status(&status, &check.service),
-            });
+            return ProbeOutcome::failed(describe_call_error(
+                &status,
+                &check.service,
+                &authority,
+                budget.timeout,
+                budget.spent(),
+            ))
         }
     };
     let about = if check.service.is_empty() {
@@ -139,6 +189,63 @@ async fn ask(
         Ok(other) => ProbeOutcome::failed(format!("{}{about}", other.as_str_name())),
         Err(_) => ProbeOutcome::failed(format!("unknown serving status {status}{about}")),
     }
+}
+
+/// Why the `Health/Check` call failed; `spent`: the check's time was up when it did.
+fn describe_call_error(
+    status: &tonic::Status,
+    service: &str,
+    authority: &str,
+    timeout: Duration,
+    spent: bool,
+) -> String {
+    if let Some(timed_out) = ran_out_of_time(status, timeout, spent) {
+        return timed_out.to_string();
+    }
+    match status.source() {
+        // A status tonic made of a failed connection says only "transport error": the cause
+        // is in its source.
+        Some(cause) => describe_transport_error(cause, authority)
+            .unwrap_or_else(|| format!("{}: {}", code_name(status.code()), chain(cause))),
+        // The server's own answer.
+        None => describe_status(status, service),
+    }
+}
+
+/// [`TimedOut`] when `error` is a timer of ours expiring after the check's time was `spent`:
+/// the check ran out of its time, whichever timer noticed. A timer that fired earlier (the
+/// connector's share for one of several addresses) keeps its own words.
+fn ran_out_of_time(
+    error: &(dyn Error + 'static),
+    timeout: Duration,
+    spent: bool,
+) -> Option<TimedOut> {
+    (spent && is_own_timer(error)).then_some(TimedOut(timeout))
+}
+
+/// Whether `error` or one of its causes is a timer on this side expiring: tonic's request
+/// timeout ([`tonic::TimeoutExpired`], which tonic keeps as the source of the `CANCELLED`
+/// status it makes of it) or a tokio timeout (the connector's connect timeout, which it wraps
+/// in an io error of kind `TimedOut`). Matched by type, never by code or text: a status that
+/// came over the wire has no source, whatever it says.
+fn is_own_timer(error: &(dyn Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if e.is::<tonic::TimeoutExpired>() || e.is::<tokio::time::error::Elapsed>() {
+            return true;
+        }
+        // io::Error's `source()` skips the error it wraps: look inside.
+        let wrapped = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref());
+        if let Some(inner) = wrapped {
+            if is_own_timer(inner) {
+                return true;
+            }
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// `host:port` as a URI authority: a bare IPv6 address (`::1:50051`) gets its brackets.
@@ -419,5 +526,168 @@ mod tests {
             MAX_MESSAGE_CHARS + 1,
             "cut, with an ellipsis"
         );
+    }
+
+    const HALF_A_SECOND: Duration = Duration::from_millis(500);
+
+    /// Every gRPC status code.
+    const CODES: [Code; 17] = [
+        Code::Ok,
+        Code::Cancelled,
+        Code::Unknown,
+        Code::InvalidArgument,
+        Code::DeadlineExceeded,
+        Code::NotFound,
+        Code::AlreadyExists,
+        Code::PermissionDenied,
+        Code::ResourceExhausted,
+        Code::FailedPrecondition,
+        Code::Aborted,
+        Code::OutOfRange,
+        Code::Unimplemented,
+        Code::Internal,
+        Code::Unavailable,
+        Code::DataLoss,
+        Code::Unauthenticated,
+    ];
+
+    /// Stands for the layers tonic wraps an error in on its way up (`transport error`).
+    #[derive(Debug)]
+    struct Layer(Box<dyn Error + Send + Sync>);
+
+    impl fmt::Display for Layer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("transport error")
+        }
+    }
+
+    impl Error for Layer {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&*self.0)
+        }
+    }
+
+    /// What tonic's client makes of its own request timeout expiring, as it makes it.
+    fn tonics_timeout() -> tonic::Status {
+        tonic::Status::from_error(Box::new(Layer(Box::new(tonic::TimeoutExpired(())))))
+    }
+
+    #[test]
+    fn tonics_own_timeout_once_the_time_is_up_reads_as_run_checks() {
+        let status = tonics_timeout();
+        // The cause of the flaky reason: the status reads CANCELLED "Timeout expired" and keeps
+        // the expiry as its source, so a match on "no source" never saw it.
+        assert_eq!(status.code(), Code::Cancelled);
+        assert_eq!(status.message(), "Timeout expired");
+        assert!(status.source().is_some());
+        assert_eq!(
+            describe_call_error(&status, "", "127.0.0.1:1", HALF_A_SECOND, true),
+            "timed out after 500ms"
+        );
+        let bare = tonic::Status::from_error(Box::new(tonic::TimeoutExpired(())));
+        assert_eq!(
+            describe_call_error(&bare, "", "127.0.0.1:1", HALF_A_SECOND, true),
+            "timed out after 500ms"
+        );
+        // Before the check's time is up it was some shorter timer, not the check's.
+        assert_eq!(
+            describe_call_error(&status, "", "127.0.0.1:1", HALF_A_SECOND, false),
+            "CANCELLED: Timeout expired"
+        );
+    }
+
+    #[test]
+    fn no_status_from_the_server_is_taken_for_our_timeout() {
+        // A tonic server's own limit answers CANCELLED "Timeout expired" on the wire: that is
+        // the server's answer, in its words, even when it arrives as the check's time runs out.
+        for code in CODES {
+            for message in ["Timeout expired", "Deadline Exceeded", ""] {
+                let status = tonic::Status::new(code, message);
+                let reason =
+                    describe_call_error(&status, "x.v1.Y", "127.0.0.1:1", HALF_A_SECOND, true);
+                assert_eq!(
+                    reason,
+                    describe_status(&status, "x.v1.Y"),
+                    "{code:?} {message:?}"
+                );
+                assert!(
+                    !reason.starts_with("timed out"),
+                    "{code:?} {message:?}: {reason}"
+                );
+            }
+        }
+        let status = tonic::Status::cancelled("Timeout expired");
+        assert_eq!(
+            describe_call_error(&status, "", "127.0.0.1:1", HALF_A_SECOND, true),
+            "CANCELLED: Timeout expired"
+        );
+        let status = tonic::Status::deadline_exceeded("Deadline Exceeded");
+        assert_eq!(
+            describe_call_error(&status, "", "127.0.0.1:1", HALF_A_SECOND, true),
+            "DEADLINE_EXCEEDED: Deadline Exceeded"
+        );
+    }
+
+    #[actix_rt::test]
+    async fn the_connect_timeout_once_the_time_is_up_reads_as_run_checks() {
+        let elapsed = tokio::time::timeout(Duration::ZERO, std::future::pending::<()>())
+            .await
+            .expect_err("a zero timeout on a pending future expires");
+        // As hyper-util's connector reports its connect timeout, under tonic's layers.
+        let connect = Layer(Box::new(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            elapsed,
+        )));
+        assert_eq!(
+            ran_out_of_time(&connect, HALF_A_SECOND, true),
+            Some(TimedOut(HALF_A_SECOND))
+        );
+        // The connector's share for one of several addresses: its own words stay.
+        assert_eq!(ran_out_of_time(&connect, HALF_A_SECOND, false), None);
+        // The kernel giving up on the SYN is no timer of ours.
+        let kernel = Layer(Box::new(std::io::Error::from(std::io::ErrorKind::TimedOut)));
+        assert_eq!(ran_out_of_time(&kernel, HALF_A_SECOND, true), None);
+        let refused = Layer(Box::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        )));
+        assert_eq!(ran_out_of_time(&refused, HALF_A_SECOND, true), None);
+    }
+
+    /// A gRPC host with `timeout`, at `address`.
+    fn host(address: &str, timeout: &str) -> Arc<HostConfiguration> {
+        let yaml = format!(
+            "hosts:\n  - {{ label: g, type: grpc, address: '{address}', timeout: {timeout} }}\n"
+        );
+        let config = flowstate_config::load_str("t.yaml", &yaml, &|_| None).expect("valid");
+        config.hosts()[0].clone()
+    }
+
+    /// Never answers.
+    struct Mute;
+
+    impl Probe for Mute {
+        fn probe(&self, _: &Arc<HostConfiguration>) -> ProbeFuture {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[actix_rt::test]
+    async fn the_words_are_run_checks_own() {
+        let host = host("127.0.0.1:1", "50ms");
+        let result = super::super::run_check(&Mute, &host).await;
+        assert_eq!(result.detail, TimedOut(host.timeout).to_string());
+    }
+
+    #[actix_rt::test]
+    async fn a_server_that_never_answers_always_times_out_in_run_checks_words() {
+        // Listening, so the kernel accepts the connection, but nobody ever answers. Each
+        // round used to be a coin toss between tonic's timer and run_check's.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let address = silent.local_addr().expect("local address").to_string();
+        let host = host(&address, "100ms");
+        for round in 0..10 {
+            let result = super::super::run_check(&GrpcProbe, &host).await;
+            assert_eq!(result.detail, "timed out after 100ms", "round {round}");
+        }
     }
 }
