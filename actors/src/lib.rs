@@ -14,7 +14,7 @@
 //! - [`alert_router`], [`alert_policy`], [`outbox`], [`event`] and [`notify`]: from
 //!   transitions to delivered alert events (cooldowns, reminders, retries); [`unsaved`]: what
 //!   of the router's state the store does not have yet.
-//! - [`api`]: the HTTP API.
+//! - [`api`]: the HTTP API (routes in `api/mod.rs`; the JSON types it answers in `api/types.rs`).
 //! - [`process`]: running a program in its own process group, killed whole on timeout.
 //! - [`tls`]: the TLS client settings every HTTPS request uses.
 //! - [`clock`]: time arithmetic that cannot panic, whatever durations the configuration holds.
