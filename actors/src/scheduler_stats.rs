@@ -111,3 +111,47 @@ impl SchedulerRecord {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record_of(lags_ms: &[u64]) -> SchedulerRecord {
+        let mut record = SchedulerRecord::default();
+        for &lag in lags_ms {
+            record.record(Duration::from_millis(lag), 0);
+        }
+        record
+    }
+
+    #[test]
+    fn a_median_start_lag_over_the_limit_is_not_ready() {
+        let behind = record_of(&[5, 900, 900]);
+        let reason = behind
+            .health(Duration::from_millis(500))
+            .expect_err("checks start late");
+        assert_eq!(
+            reason,
+            "the scheduler is behind: checks start 900ms late (limit 500ms)"
+        );
+        let one_slow = record_of(&[5, 5, 900]);
+        assert_eq!(one_slow.health(Duration::from_millis(500)), Ok(()));
+    }
+
+    #[test]
+    fn stats_are_exact_percentiles_of_the_recent_lags() {
+        let mut record = record_of(&[]);
+        assert_eq!(record.stats().lag_samples, 0);
+        assert_eq!(record.stats().lag_max_ms, 0.0);
+        for lag in 1..=100 {
+            record.record(Duration::from_millis(lag), 1);
+        }
+        let stats = record.stats();
+        assert_eq!((stats.checks_total, stats.skipped_total), (100, 100));
+        assert_eq!(stats.lag_samples, 100);
+        assert_eq!(
+            (stats.lag_p50_ms, stats.lag_p99_ms, stats.lag_max_ms),
+            (51.0, 99.0, 100.0)
+        );
+    }
+}

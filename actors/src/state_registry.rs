@@ -142,7 +142,7 @@ impl Handler<TrackHosts> for StateRegistry {
             let Some((config, removal)) = host.removal(now) else {
                 continue;
             };
-            log::info!(host = &*label, previous = "down", reason = removal.reason.as_str(); "host removed while down");
+            log::info!(host = &*label, previous = removal.previous.as_str(), reason = removal.reason.as_str(); "host removed while down");
             announce(&self.changes, &host, config, removal, Duration::ZERO, true);
         }
         let hosts = &self.hosts;

@@ -883,6 +883,40 @@ mod tests {
     }
 
     #[test]
+    fn a_host_saved_from_the_model_comes_back_as_the_same_state() {
+        let db = TempDb::new("model");
+        let yaml = "hosts:\n  - { label: api, url: 'http://127.0.0.1:1/', failure_threshold: 2 }\n";
+        let config = flowstate_config::load_str("t.yaml", yaml, &|_| None)
+            .expect("the test configuration is valid");
+        let config = config.hosts()[0].clone();
+        let mut host = Host::new(config.clone(), from_millis(1_800_000_000_000));
+        for seq in 1..=6 {
+            host.record(&result(seq), &config, 4);
+        }
+        host.record_restart();
+        let results = host
+            .numbered_history()
+            .map(|(seq, result)| StoredResult {
+                label: host.label().clone(),
+                seq,
+                result: result.clone(),
+            })
+            .collect();
+        let batch = SaveHostStates {
+            hosts: vec![StoredHost::from(&host)],
+            results,
+            history_limit: 4,
+            ..SaveHostStates::default()
+        };
+        save_hosts(&mut open(&db.0).unwrap(), &batch).unwrap();
+
+        let restored = Store::load(&db.0, 4).unwrap();
+        assert_eq!(restored.hosts.len(), 1);
+        assert_eq!(restored.hosts[0].kind, "http");
+        assert_eq!(&HostState::from(&restored.hosts[0]), host.state());
+    }
+
+    #[test]
     fn the_outbox_keeps_events_until_forgotten_in_order() {
         let db = TempDb::new("outbox");
         let connection = open(&db.0).unwrap();

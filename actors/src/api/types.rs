@@ -99,3 +99,56 @@ impl From<&CheckResult> for CheckView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use serde_json::json;
+
+    use super::*;
+
+    /// The JSON is the API's contract: these are the names clients read.
+    #[test]
+    fn a_host_detail_has_the_fields_clients_read() {
+        let yaml = "hosts:\n  - { label: api, url: 'http://127.0.0.1:1/' }\n";
+        let config = flowstate_config::load_str("t.yaml", yaml, &|_| None)
+            .expect("the test configuration is valid");
+        let config: Arc<_> = config.hosts()[0].clone();
+        let tracked = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut host = Host::new(config.clone(), tracked);
+        let result = CheckResult {
+            at: tracked + Duration::from_millis(1500),
+            ok: true,
+            degraded: false,
+            cert_not_after: None,
+            latency: Duration::from_micros(12_345),
+            detail: "status 200".into(),
+        };
+        host.record(&result, &config, 10);
+        let check = json!({
+            "at": "2027-01-15T08:00:01.500Z",
+            "ok": true,
+            "latency_ms": 12.3,
+            "detail": "status 200",
+        });
+        assert_eq!(
+            serde_json::to_value(HostDetail::from(&host)).expect("serialises"),
+            json!({
+                "label": "api",
+                "type": "http",
+                "status": "up",
+                "since": "2027-01-15T08:00:01.500Z",
+                "checks": 1,
+                "failures": 0,
+                "consecutive_failures": 0,
+                "consecutive_successes": 1,
+                "transitions": 1,
+                "restarts": 0,
+                "last_check": check,
+                "history": [check],
+            })
+        );
+    }
+}
