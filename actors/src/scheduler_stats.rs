@@ -19,7 +19,7 @@ const READINESS_SAMPLES: usize = 256;
 const LAG_WINDOW: usize = 65_536;
 
 /// The recent start lags of all checks, and totals: enough for exact percentiles over the
-/// last [`LAG_WINDOW`] checks at a fixed memory cost.
+/// last `LAG_WINDOW` checks at a fixed memory cost.
 #[derive(Default)]
 pub struct SchedulerRecord {
     lags_micros: VecDeque<u32>,

@@ -2,9 +2,9 @@
 //! saved yet, which hosts to forget, and one batch in flight at a time.
 //!
 //! Writing each result on its own would cost a transaction per check; instead the registry
-//! marks what changed and, every [`SAVE_EVERY`], sends it all as one batch. A batch that fails
+//! marks what changed and, every `SAVE_EVERY`, sends it all as one batch. A batch that fails
 //! is merged back and saved with the next one, so a store that is down for a while loses
-//! nothing but the oldest results beyond [`MAX_UNSAVED_RESULTS`].
+//! nothing but the oldest results beyond `MAX_UNSAVED_RESULTS`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -173,7 +173,7 @@ impl StateSaving {
     }
 }
 
-/// Asks `registry` to save what changed every [`SAVE_EVERY`], from a task on `arbiter`: a
+/// Asks `registry` to save what changed every `SAVE_EVERY`, from a task on `arbiter`: a
 /// timer inside the registry would be polled with each of its thousands of messages a second.
 pub fn start_save_ticker(registry: Addr<StateRegistry>, arbiter: &ArbiterHandle) {
     arbiter.spawn(async move {

@@ -157,7 +157,7 @@ pub enum StoreError {
     },
     #[error("{}: written by a newer flowstate (schema {found}, this one knows {SCHEMA_VERSION}); upgrade flowstate or move the file away", .path.display())]
     NewerSchema { path: PathBuf, found: i64 },
-    /// Opening failed a moment ago: not tried again before [`REOPEN_EVERY`] has passed.
+    /// Opening failed a moment ago: not tried again before `REOPEN_EVERY` has passed.
     #[error("{}: the state store is unavailable (retrying every {}s)", .path.display(), REOPEN_EVERY.as_secs())]
     Unavailable { path: PathBuf },
     /// A write into the open file failed (a full disk, a lock held too long).
