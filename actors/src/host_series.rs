@@ -26,8 +26,8 @@ impl HostSeries {
         }
     }
 
-    /// `hosts` (in configuration order) are tracked now: series of hosts that left are
-    /// removed, new hosts get theirs at the status the model has for them.
+    /// `hosts` are the ones tracked now: series of hosts that left are removed, new hosts get
+    /// theirs at the status the model has for them.
     pub fn track<'a>(&mut self, hosts: impl IntoIterator<Item = &'a Host>) {
         let mut tracked = HashMap::with_capacity(self.series.len());
         for host in hosts {

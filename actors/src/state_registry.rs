@@ -40,6 +40,7 @@ pub struct StateRegistry {
     changes: Recipient<HostStatusChanged>,
     /// Every result's start lag and the counts `/readyz` and the API report.
     scheduler: SchedulerRecord,
+    /// Each tracked host's metric series, kept apart from its state.
     series: HostSeries,
     /// What the store does not have yet; `None` without `state.path` (memory only).
     saving: Option<StateSaving>,

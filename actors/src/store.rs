@@ -144,6 +144,7 @@ impl From<&StoredHost> for HostState {
 /// there is one, what the user can do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The directory of `state.path` does not exist and cannot be made.
     #[error("{}: cannot create the state directory: {source}; create it or point state.path elsewhere", .dir.display())]
     CreateDirectory {
         dir: PathBuf,
@@ -155,6 +156,7 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    /// The file's tables are of a later shape than this build knows: refused, not misread.
     #[error("{}: written by a newer flowstate (schema {found}, this one knows {SCHEMA_VERSION}); upgrade flowstate or move the file away", .path.display())]
     NewerSchema { path: PathBuf, found: i64 },
     /// Opening failed a moment ago: not tried again before `REOPEN_EVERY` has passed.
@@ -534,6 +536,7 @@ fn prepare(connection: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// A SQLite error met opening or reading the file at `path`.
 fn opening(path: &Path, source: rusqlite::Error) -> StoreError {
     StoreError::Open {
         path: path.to_path_buf(),
