@@ -96,7 +96,7 @@ fn open_store(config: &Config, metrics: &Arc<Metrics>) -> (Option<Addr<Store>>, 
         }
         Err(e) => {
             metrics.record_store_error("open");
-            log::error!(error = e.as_str(); "cannot open the state store; running without the saved state");
+            log::error!(error = e.to_string().as_str(); "cannot open the state store; running without the saved state");
             Restored::default()
         }
     };

@@ -10,7 +10,9 @@
 //! - [`config_watcher`]: notices edits of the files, validates, hands them to the Supervisor.
 //! - [`config_load`]: every load of the files, on a thread of its own with a known stack.
 //! - [`host`]: one HostActor per host, with its schedule.
-//! - [`state_registry`]: all runtime state; thresholds; emits transitions.
+//! - [`state_registry`]: keeps every host's [`model::Host`], drives it with results, emits
+//!   its transitions; around it [`scheduler_stats`] (start lag, readiness), [`host_series`]
+//!   (each host's metric series) and [`state_saving`] (batches for the store).
 //! - [`alert_router`], [`alert_policy`], [`outbox`], [`event`] and [`notify`]: from
 //!   transitions to delivered alert events (cooldowns, reminders, retries); [`unsaved`]: what
 //!   of the router's state the store does not have yet.
@@ -22,7 +24,8 @@
 //! - [`metrics`]: Prometheus metrics.
 //! - [`self_check`]: the dead man's switch, pinged only while the daemon is healthy.
 //! - [`messages`]: the messages that cross actors.
-//! - [`model`]: runtime state types (`Status`, `CheckResult`), never part of the configuration.
+//! - [`model`]: runtime state, never part of the configuration: `Status`, `CheckResult`, and
+//!   `Host`, the pure state machine with an explicit clock (thresholds, degraded, history).
 //! - [`probe`]: one file per check type behind the [`probe::Probe`] trait, and
 //!   [`probe::run_check`], which bounds every check by its timeout and turns panics into
 //!   failed results.
@@ -38,6 +41,7 @@ pub mod config_watcher;
 pub mod daemon;
 pub mod event;
 pub mod host;
+pub mod host_series;
 pub mod messages;
 pub mod metrics;
 pub mod model;
@@ -45,8 +49,10 @@ pub mod notify;
 pub mod outbox;
 pub mod probe;
 pub mod process;
+pub mod scheduler_stats;
 pub mod self_check;
 pub mod state_registry;
+pub mod state_saving;
 pub mod store;
 pub mod supervisor;
 pub mod tls;

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 use actix::prelude::*;
 use flowstate_config::{Config, ConfigDiff, HostConfiguration, NotifierConfig};
 
+use crate::api::types::{HostDetail, HostView, SchedulerStats};
 use crate::model::{CheckResult, Status};
-use crate::state_registry::{HostDetail, HostView, SchedulerStats};
 
 /// A HostActor finished one check of its host.
 #[derive(Message, Debug, Clone)]

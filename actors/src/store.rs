@@ -29,7 +29,7 @@ use rusqlite::{params, Connection};
 
 use crate::event::AlertEvent;
 use crate::metrics::Metrics;
-use crate::model::{CheckResult, Status};
+use crate::model::{CheckResult, Host, HostState, Status};
 
 /// Bumped when the tables change shape; a newer file is refused rather than misread.
 const SCHEMA_VERSION: i64 = 1;
@@ -98,6 +98,75 @@ pub struct StoredHost {
     pub history: Vec<CheckResult>,
 }
 
+impl From<&Host> for StoredHost {
+    /// The row of a host's counters; its history is appended separately.
+    fn from(host: &Host) -> Self {
+        let state = host.state();
+        StoredHost {
+            label: host.label().clone(),
+            kind: host.kind().to_string(),
+            status: state.status,
+            since: state.since,
+            consecutive_failures: state.consecutive_failures,
+            consecutive_successes: state.consecutive_successes,
+            consecutive_slow: state.consecutive_slow,
+            consecutive_fast: state.consecutive_fast,
+            checks: state.checks,
+            failures: state.failures,
+            transitions: state.transitions,
+            restarts: state.restarts,
+            history: Vec::new(),
+        }
+    }
+}
+
+impl From<&StoredHost> for HostState {
+    /// A host's state as an earlier run saved it. The stored `kind` is not read back: the
+    /// check type follows the configuration.
+    fn from(stored: &StoredHost) -> Self {
+        HostState {
+            status: stored.status,
+            since: stored.since,
+            consecutive_failures: stored.consecutive_failures,
+            consecutive_successes: stored.consecutive_successes,
+            consecutive_slow: stored.consecutive_slow,
+            consecutive_fast: stored.consecutive_fast,
+            checks: stored.checks,
+            failures: stored.failures,
+            transitions: stored.transitions,
+            restarts: stored.restarts,
+            history: stored.history.iter().cloned().collect(),
+        }
+    }
+}
+
+/// Why the state store could not do what it was asked. Its text names the file and, where
+/// there is one, what the user can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The directory of `state.path` does not exist and cannot be made.
+    #[error("{}: cannot create the state directory: {source}; create it or point state.path elsewhere", .dir.display())]
+    CreateDirectory {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    /// Opening or reading the file failed.
+    #[error("{}: state store: {source}{}", .path.display(), hint(.source))]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    /// The file's tables are of a later shape than this build knows: refused, not misread.
+    #[error("{}: written by a newer flowstate (schema {found}, this one knows {SCHEMA_VERSION}); upgrade flowstate or move the file away", .path.display())]
+    NewerSchema { path: PathBuf, found: i64 },
+    /// Opening failed a moment ago: not tried again before `REOPEN_EVERY` has passed.
+    #[error("{}: the state store is unavailable (retrying every {}s)", .path.display(), REOPEN_EVERY.as_secs())]
+    Unavailable { path: PathBuf },
+    /// A write into the open file failed (a full disk, a lock held too long).
+    #[error(transparent)]
+    Write(rusqlite::Error),
+}
+
 /// A check result to append to a host's stored history: `seq` is the host's check count
 /// when it was recorded, so old rows are pruned by number.
 #[derive(Debug, Clone)]
@@ -128,7 +197,7 @@ pub struct Restored {
 
 /// Save these hosts' counters, append these results, and forget hosts that left.
 #[derive(Message, Debug, Default)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<(), StoreError>")]
 pub struct SaveHostStates {
     pub hosts: Vec<StoredHost>,
     pub results: Vec<StoredResult>,
@@ -164,7 +233,7 @@ pub struct StoredTrack {
 /// events done with (delivered or given up), and what notifiers were told. A batch that fails
 /// is sent again, whole or with newer versions, until one is saved (see [`crate::unsaved`]).
 #[derive(Message, Debug, Clone, Default)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<(), StoreError>")]
 pub struct SaveAlertState {
     pub deliveries: Vec<StoredDelivery>,
     /// `(notifier, id)` of events done with.
@@ -223,9 +292,9 @@ impl FileIdentity {
 impl Store {
     /// Opens (or creates) the database and reads everything in it. Runs once at start, before
     /// the actors; an error names the file and what to do.
-    pub fn load(path: &Path, history_limit: usize) -> Result<Restored, String> {
+    pub fn load(path: &Path, history_limit: usize) -> Result<Restored, StoreError> {
         let connection = open(path)?;
-        read_all(&connection, history_limit).map_err(|e| describe(path, &e))
+        read_all(&connection, history_limit).map_err(|e| opening(path, e))
     }
 
     /// Starts the store actor on a thread of its own.
@@ -273,37 +342,41 @@ impl Store {
 
     /// The open connection, opening it if needed (at most every [`REOPEN_EVERY`] after a
     /// failure, so a missing disk is not hammered).
-    fn connection(&mut self) -> Result<&mut Connection, String> {
+    fn connection(&mut self) -> Result<&mut Connection, StoreError> {
         self.notice_lost_file();
-        if self.connection.is_none() {
-            if let Some(last) = self.last_open_attempt {
-                if last.elapsed() < REOPEN_EVERY {
-                    return Err(format!(
-                        "{}: the state store is unavailable (retrying every {}s)",
-                        self.path.display(),
-                        REOPEN_EVERY.as_secs()
-                    ));
-                }
-            }
-            self.last_open_attempt = Some(Instant::now());
-            self.connection = Some(open(&self.path)?);
-            let opened = FileIdentity::of(&self.path).ok();
-            if self.file.is_some_and(|known| Some(known) != opened) {
-                // Gone while the connection was closed after an error: `open` made a new one.
-                self.metrics.record_store_error("recreate");
-                log::warn!(path = self.path.display().to_string().as_str(), reason = "replaced"; "the state store file changed while the store was closed; writing the whole current state into the new one");
-                self.must_refill = true;
-            }
-            self.file = opened;
-            if std::mem::take(&mut self.must_refill) {
-                for writer in &self.writers {
-                    writer.do_send(StoreRecreated);
-                }
+        let connection = match self.connection.take() {
+            Some(connection) => connection,
+            None => self.reopen()?,
+        };
+        Ok(self.connection.insert(connection))
+    }
+
+    /// Opens the file again after an error or a loss, unless the last attempt was too recent;
+    /// when the file is a new one, its writers are told to fill it.
+    fn reopen(&mut self) -> Result<Connection, StoreError> {
+        if let Some(last) = self.last_open_attempt {
+            if last.elapsed() < REOPEN_EVERY {
+                return Err(StoreError::Unavailable {
+                    path: self.path.clone(),
+                });
             }
         }
-        self.connection
-            .as_mut()
-            .ok_or_else(|| format!("{}: the state store is not open", self.path.display()))
+        self.last_open_attempt = Some(Instant::now());
+        let connection = open(&self.path)?;
+        let opened = FileIdentity::of(&self.path).ok();
+        if self.file.is_some_and(|known| Some(known) != opened) {
+            // Gone while the connection was closed after an error: `open` made a new one.
+            self.metrics.record_store_error("recreate");
+            log::warn!(path = self.path.display().to_string().as_str(), reason = "replaced"; "the state store file changed while the store was closed; writing the whole current state into the new one");
+            self.must_refill = true;
+        }
+        self.file = opened;
+        if std::mem::take(&mut self.must_refill) {
+            for writer in &self.writers {
+                writer.do_send(StoreRecreated);
+            }
+        }
+        Ok(connection)
     }
 
     /// Runs one write of what `operations` name; on failure logs it, counts it under each of
@@ -312,17 +385,18 @@ impl Store {
         &mut self,
         operations: &[&'static str],
         work: impl FnOnce(&mut Connection) -> rusqlite::Result<()>,
-    ) -> Result<(), String> {
+    ) -> Result<(), StoreError> {
         let result = self
             .connection()
-            .and_then(|c| work(c).map_err(|e| e.to_string()));
+            .and_then(|c| work(c).map_err(StoreError::Write));
         if let Err(e) = &result {
             for operation in operations {
                 self.metrics.record_store_error(operation);
             }
             let operation = operations.join(",");
-            log::error!(path = self.path.display().to_string().as_str(), operation = operation.as_str(), error = e.as_str(); "state store write failed; keeping the data in memory and retrying");
-            if !e.contains("unavailable") {
+            log::error!(path = self.path.display().to_string().as_str(), operation = operation.as_str(), error = e.to_string().as_str(); "state store write failed; keeping the data in memory and retrying");
+            // A store waiting to retry has no connection to drop.
+            if !matches!(e, StoreError::Unavailable { .. }) {
                 self.connection = None;
             }
         }
@@ -335,7 +409,7 @@ impl Actor for Store {
 }
 
 impl Handler<SaveHostStates> for Store {
-    type Result = Result<(), String>;
+    type Result = Result<(), StoreError>;
 
     fn handle(&mut self, mut batch: SaveHostStates, _: &mut SyncContext<Self>) -> Self::Result {
         let result =
@@ -364,7 +438,7 @@ impl Handler<SaveHostStates> for Store {
 }
 
 impl Handler<SaveAlertState> for Store {
-    type Result = Result<(), String>;
+    type Result = Result<(), StoreError>;
 
     fn handle(&mut self, msg: SaveAlertState, _: &mut SyncContext<Self>) -> Self::Result {
         // Counted by what the batch held, as the separate writes it stands for were.
@@ -424,25 +498,23 @@ fn save_alert_state(connection: &mut Connection, state: &SaveAlertState) -> rusq
 }
 
 /// Opens the database in WAL mode and creates or checks the tables.
-fn open(path: &Path) -> Result<Connection, String> {
+fn open(path: &Path) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            format!(
-                "{}: cannot create the state directory: {e}; create it or point state.path elsewhere",
-                dir.display()
-            )
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDirectory {
+            dir: dir.to_path_buf(),
+            source,
         })?;
     }
-    let connection = Connection::open(path).map_err(|e| describe(path, &e))?;
-    prepare(&connection).map_err(|e| describe(path, &e))?;
+    let connection = Connection::open(path).map_err(|e| opening(path, e))?;
+    prepare(&connection).map_err(|e| opening(path, e))?;
     let version: i64 = connection
         .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(|e| describe(path, &e))?;
+        .map_err(|e| opening(path, e))?;
     if version > SCHEMA_VERSION {
-        return Err(format!(
-            "{}: written by a newer flowstate (schema {version}, this one knows {SCHEMA_VERSION}); upgrade flowstate or move the file away",
-            path.display()
-        ));
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found: version,
+        });
     }
     Ok(connection)
 }
@@ -464,9 +536,17 @@ fn prepare(connection: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// `path: message; hint`: the SQLite error with what the user can do about it.
-fn describe(path: &Path, error: &rusqlite::Error) -> String {
-    let hint = match error.sqlite_error_code() {
+/// A SQLite error met opening or reading the file at `path`.
+fn opening(path: &Path, source: rusqlite::Error) -> StoreError {
+    StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What the user can do about a SQLite error met opening the file (`; ...`), if anything.
+fn hint(error: &rusqlite::Error) -> &'static str {
+    match error.sqlite_error_code() {
         Some(rusqlite::ErrorCode::NotADatabase) => {
             "; the file is not a flowstate state store: move it away and flowstate starts a new one"
         }
@@ -481,8 +561,7 @@ fn describe(path: &Path, error: &rusqlite::Error) -> String {
             "; another process holds a lock on it (is a second flowstate using the same state.path?)"
         }
         _ => "",
-    };
-    format!("{}: state store: {error}{hint}", path.display())
+    }
 }
 
 fn read_all(connection: &Connection, history_limit: usize) -> rusqlite::Result<Restored> {
@@ -807,6 +886,40 @@ mod tests {
     }
 
     #[test]
+    fn a_host_saved_from_the_model_comes_back_as_the_same_state() {
+        let db = TempDb::new("model");
+        let yaml = "hosts:\n  - { label: api, url: 'http://127.0.0.1:1/', failure_threshold: 2 }\n";
+        let config = flowstate_config::load_str("t.yaml", yaml, &|_| None)
+            .expect("the test configuration is valid");
+        let config = config.hosts()[0].clone();
+        let mut host = Host::new(config.clone(), from_millis(1_800_000_000_000));
+        for seq in 1..=6 {
+            host.record(&result(seq), &config, 4);
+        }
+        host.record_restart();
+        let results = host
+            .numbered_history()
+            .map(|(seq, result)| StoredResult {
+                label: host.label().clone(),
+                seq,
+                result: result.clone(),
+            })
+            .collect();
+        let batch = SaveHostStates {
+            hosts: vec![StoredHost::from(&host)],
+            results,
+            history_limit: 4,
+            ..SaveHostStates::default()
+        };
+        save_hosts(&mut open(&db.0).unwrap(), &batch).unwrap();
+
+        let restored = Store::load(&db.0, 4).unwrap();
+        assert_eq!(restored.hosts.len(), 1);
+        assert_eq!(restored.hosts[0].kind, "http");
+        assert_eq!(&HostState::from(&restored.hosts[0]), host.state());
+    }
+
+    #[test]
     fn the_outbox_keeps_events_until_forgotten_in_order() {
         let db = TempDb::new("outbox");
         let connection = open(&db.0).unwrap();
@@ -839,6 +952,8 @@ mod tests {
         std::fs::create_dir_all(db.0.parent().unwrap()).unwrap();
         std::fs::write(&db.0, vec![0x42u8; 8192]).unwrap();
         let error = Store::load(&db.0, 10).unwrap_err();
+        assert!(matches!(error, StoreError::Open { .. }), "{error:?}");
+        let error = error.to_string();
         assert!(error.starts_with(&db.0.display().to_string()), "{error}");
         assert!(error.contains("move it away"), "{error}");
     }
@@ -852,7 +967,11 @@ mod tests {
             .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
         let error = Store::load(&db.0, 10).unwrap_err();
-        assert!(error.contains("newer flowstate"), "{error}");
+        assert!(
+            matches!(error, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("newer flowstate"), "{error}");
     }
 
     /// Counts the `StoreRecreated` it is told.
@@ -945,7 +1064,8 @@ mod tests {
         let mut store = Store::new(PathBuf::from("/dev/null/state.db"), metrics.clone(), None);
         assert!(store.write(&["save_hosts"], |_| Ok(())).is_err());
         let again = store.write(&["save_hosts"], |_| Ok(())).unwrap_err();
-        assert!(again.contains("unavailable"), "{again}");
+        assert!(matches!(again, StoreError::Unavailable { .. }), "{again:?}");
+        assert!(again.to_string().contains("unavailable"), "{again}");
         assert!(metrics
             .render()
             .contains("flowstate_state_store_errors_total{operation=\"save_hosts\"} 2"));

@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use flowstate_actors::api::types::HostView;
 use flowstate_actors::daemon::Daemon;
 use flowstate_actors::messages::{GetHosts, Shutdown};
 use flowstate_actors::model::Status;
 use flowstate_actors::probe::{Probe, ProbeFactory, ProbeFuture, ProbeOutcome};
-use flowstate_actors::state_registry::HostView;
 use flowstate_config::HostConfiguration;
 
 /// Counters shared by every thread's probe.

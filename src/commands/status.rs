@@ -6,8 +6,8 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+use flowstate_actors::api::types::HostView;
 use flowstate_actors::model::Status;
-use flowstate_actors::state_registry::HostView;
 
 use super::{exit, BadInput};
 use crate::api_client::ApiClient;

@@ -13,8 +13,8 @@
 
 use std::time::SystemTime;
 
+use flowstate_actors::api::types::{CheckView, HostDetail, HostView};
 use flowstate_actors::model::Status;
-use flowstate_actors::state_registry::{CheckView, HostDetail, HostView};
 
 use super::sort::{self, SortFields, SortKey};
 use crate::present;

@@ -11,7 +11,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use flowstate_actors::state_registry::{HostDetail, HostView};
+use flowstate_actors::api::types::{HostDetail, HostView};
 
 use crate::api_client::{ApiClient, ApiError};
 

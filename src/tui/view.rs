@@ -18,8 +18,8 @@
 
 use std::time::SystemTime;
 
+use flowstate_actors::api::types::CheckView;
 use flowstate_actors::model::Status;
-use flowstate_actors::state_registry::CheckView;
 use ratatui::layout::{Constraint, Layout, Margin, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -461,7 +461,7 @@ fn draw_status_line(frame: &mut Frame, area: Rect, app: &App) {
 mod tests {
     use std::time::Duration;
 
-    use flowstate_actors::state_registry::HostDetail;
+    use flowstate_actors::api::types::HostDetail;
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
 

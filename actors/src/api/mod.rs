@@ -19,6 +19,8 @@ use crate::metrics::Metrics;
 use crate::state_registry::StateRegistry;
 use crate::supervisor::Supervisor;
 
+pub mod types;
+
 /// How long a request waits for an actor before answering 503: a stuck actor shows up as an
 /// unhealthy daemon instead of a hanging probe.
 const ACTOR_DEADLINE: Duration = Duration::from_secs(2);

@@ -1,4 +1,12 @@
 //! Runtime state: what happened to a host, as opposed to what the user configured.
+//!
+//! - [`host`]: [`Host`], one host's configuration and state, and the pure state machine that
+//!   turns results into a status.
+//! - Here: [`Status`], [`CheckResult`] and how timestamps are written.
+
+pub mod host;
+
+pub use host::{Host, HostState, Transition};
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -56,7 +64,8 @@ pub struct CheckResult {
 
 impl CheckResult {
     /// What this one result alone says about the host: `degraded` when it passed impaired or
-    /// slower than the host's `max_response_time`. Thresholds over several results are the registry's job.
+    /// slower than the host's `max_response_time`. Thresholds over several results are
+    /// [`Host`]'s job.
     pub fn status_for(&self, host: &HostConfiguration) -> Status {
         match (self.ok, host.max_response_time) {
             (false, _) => Status::Down,

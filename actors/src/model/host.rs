@@ -1,0 +1,584 @@
+//! One host at run time: its configuration and the state machine that turns check results
+//! into a status.
+//!
+//! Pure: no actors, no I/O and no clock. Every time it needs comes in as an argument (a
+//! result's `at`, or the `now` of whoever calls), so each transition is unit-tested here with
+//! exact times. The StateRegistry keeps one [`Host`] per label and drives it; stored rows
+//! ([`crate::store::StoredHost`]) and API views ([`crate::api::types`]) derive from it.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use flowstate_config::HostConfiguration;
+
+use super::{CheckResult, Status};
+
+/// A tracked host: what the user configured, and what happened to it.
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// The configuration tracked now: the host's label and check type. A reload replaces it
+    /// and keeps the state.
+    config: Arc<HostConfiguration>,
+    /// The configuration the newest result of this run was checked with: whom a removal
+    /// while down is announced to. `None` until a result arrives in this run, so a status that
+    /// was only restored from the store is not announced as removed.
+    last_checked_with: Option<Arc<HostConfiguration>>,
+    state: HostState,
+}
+
+/// Everything that happened to one host: the facts the store saves and the API shows.
+///
+/// Only [`Host`] changes it; outside the model it is read, or built from a stored row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostState {
+    pub status: Status,
+    /// When the host entered its current status (start of tracking for `unknown`).
+    pub since: SystemTime,
+    pub consecutive_failures: u32,
+    pub consecutive_successes: u32,
+    /// Consecutive passes slower than `max_response_time` (or impaired), and not: degraded is
+    /// decided with the same thresholds as down, so one slow answer is no alert either.
+    pub consecutive_slow: u32,
+    pub consecutive_fast: u32,
+    pub checks: u64,
+    pub failures: u64,
+    pub transitions: u64,
+    /// HostActor restarts after crashes.
+    pub restarts: u64,
+    /// The newest results, oldest first, at most `state.history`.
+    pub history: VecDeque<CheckResult>,
+}
+
+/// A change of a host's status, as the model decided it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub previous: Status,
+    pub status: Status,
+    /// When it was decided: the deciding result's verdict (see [`CheckResult::at`]), or when
+    /// the host was removed.
+    pub at: SystemTime,
+    /// Why, in words for people: what alerts and the log say.
+    pub reason: String,
+}
+
+/// What a host removed from the configuration while down is announced with.
+const REMOVED_REASON: &str = "removed from the configuration";
+
+impl HostState {
+    /// A host seen for the first time at `now`: unknown until enough results decide.
+    pub fn new(now: SystemTime) -> Self {
+        HostState {
+            status: Status::Unknown,
+            since: now,
+            consecutive_failures: 0,
+            consecutive_successes: 0,
+            consecutive_slow: 0,
+            consecutive_fast: 0,
+            checks: 0,
+            failures: 0,
+            transitions: 0,
+            restarts: 0,
+            history: VecDeque::new(),
+        }
+    }
+}
+
+impl Host {
+    /// A host tracked for the first time at `now`, with nothing known about it.
+    pub fn new(config: Arc<HostConfiguration>, now: SystemTime) -> Self {
+        Host::restore(config, HostState::new(now))
+    }
+
+    /// A host whose state was saved by an earlier run: status, counters and history carry on.
+    pub fn restore(config: Arc<HostConfiguration>, state: HostState) -> Self {
+        Host {
+            config,
+            last_checked_with: None,
+            state,
+        }
+    }
+
+    pub fn label(&self) -> &Arc<str> {
+        &self.config.label
+    }
+
+    /// The check type, as the configuration says now (a reload may change it).
+    pub fn kind(&self) -> &'static str {
+        self.config.check.kind()
+    }
+
+    pub fn config(&self) -> &Arc<HostConfiguration> {
+        &self.config
+    }
+
+    pub fn state(&self) -> &HostState {
+        &self.state
+    }
+
+    /// The configuration changed (a reload): the state stays, and later results are judged by
+    /// the thresholds they come with.
+    pub fn reconfigure(&mut self, config: Arc<HostConfiguration>) {
+        self.config = config;
+    }
+
+    /// Records one result and returns the transition it caused, if any. The result is judged
+    /// by `checked_with`, the configuration its check ran with: a result of the previous
+    /// configuration that arrives just after a reload keeps the thresholds it was made for.
+    /// A transition dates from the result's `at`: when that check's verdict was in.
+    pub fn record(
+        &mut self,
+        result: &CheckResult,
+        checked_with: &Arc<HostConfiguration>,
+        history_limit: usize,
+    ) -> Option<Transition> {
+        self.last_checked_with = Some(checked_with.clone());
+        let state = &mut self.state;
+        state.checks += 1;
+        if result.ok {
+            state.consecutive_failures = 0;
+            state.consecutive_successes += 1;
+            if result.status_for(checked_with) == Status::Degraded {
+                state.consecutive_slow += 1;
+                state.consecutive_fast = 0;
+            } else {
+                state.consecutive_fast += 1;
+                state.consecutive_slow = 0;
+            }
+        } else {
+            state.failures += 1;
+            state.consecutive_failures += 1;
+            state.consecutive_successes = 0;
+            state.consecutive_slow = 0;
+            state.consecutive_fast = 0;
+        }
+        while state.history.len() >= history_limit.max(1) {
+            state.history.pop_front();
+        }
+        state.history.push_back(result.clone());
+
+        let previous = state.status;
+        let next = state.decide(result, checked_with);
+        if next == previous {
+            return None;
+        }
+        state.status = next;
+        state.since = result.at;
+        state.transitions += 1;
+        Some(Transition {
+            previous,
+            status: next,
+            at: result.at,
+            reason: reason(next, result, checked_with),
+        })
+    }
+
+    /// Its HostActor crashed and was started again.
+    pub fn record_restart(&mut self) {
+        self.state.restarts += 1;
+    }
+
+    /// Drops the oldest results beyond `limit` (`state.history` was lowered by a reload).
+    pub fn trim_history(&mut self, limit: usize) {
+        while self.state.history.len() > limit {
+            self.state.history.pop_front();
+        }
+    }
+
+    /// Each kept result with its check number: the newest is check number `checks`, older
+    /// ones count down. The store keys history rows by it.
+    pub fn numbered_history(&self) -> impl Iterator<Item = (u64, &CheckResult)> {
+        let newest = self.state.history.len() as u64;
+        self.state
+            .history
+            .iter()
+            .enumerate()
+            .map(move |(index, result)| {
+                let older_by = newest - 1 - index as u64;
+                (self.state.checks.saturating_sub(older_by), result)
+            })
+    }
+
+    /// The host left the configuration at `at`. One that was down (as decided in this run)
+    /// gets a last transition, to `unknown`, so an incident tool can close what would
+    /// otherwise stay open forever; with it comes the configuration that says whom to tell.
+    /// Others leave quietly.
+    pub fn removal(&self, at: SystemTime) -> Option<(Arc<HostConfiguration>, Transition)> {
+        let checked_with = self.last_checked_with.as_ref()?;
+        (self.state.status == Status::Down).then(|| {
+            let transition = Transition {
+                previous: Status::Down,
+                status: Status::Unknown,
+                at,
+                reason: REMOVED_REASON.to_string(),
+            };
+            (checked_with.clone(), transition)
+        })
+    }
+}
+
+impl HostState {
+    /// The status the counters call for after `result`, with `host`'s thresholds.
+    fn decide(&self, result: &CheckResult, host: &HostConfiguration) -> Status {
+        let latest = result.status_for(host);
+        match self.status {
+            _ if !result.ok => {
+                if self.consecutive_failures >= host.failure_threshold {
+                    Status::Down
+                } else {
+                    self.status
+                }
+            }
+            Status::Unknown | Status::Down => {
+                if self.consecutive_successes >= host.success_threshold {
+                    latest
+                } else {
+                    self.status
+                }
+            }
+            Status::Up if self.consecutive_slow >= host.failure_threshold => Status::Degraded,
+            Status::Degraded if self.consecutive_fast >= host.success_threshold => Status::Up,
+            current => current,
+        }
+    }
+}
+
+/// Why a host entered `status` with `result`: an impaired pass says what impaired it, a slow
+/// one how slow it was against the limit; anything else is the result's own detail.
+fn reason(status: Status, result: &CheckResult, host: &HostConfiguration) -> String {
+    match status {
+        Status::Degraded if result.degraded => result.detail.clone(),
+        Status::Degraded => format!(
+            "responded in {:.1} ms, slower than {}",
+            result.latency_ms(),
+            host.max_response_time
+                .map(|d| humantime::format_duration(d).to_string())
+                .unwrap_or_default()
+        ),
+        _ => result.detail.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    /// A fixed start: every time in these tests is this plus a number of seconds.
+    fn at(seconds: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_800_000_000 + seconds)
+    }
+
+    fn config(extra: &str) -> Arc<HostConfiguration> {
+        let yaml = format!("hosts:\n  - {{ label: api, url: 'http://127.0.0.1:1/', {extra} }}\n");
+        let config = flowstate_config::load_str("t.yaml", &yaml, &|_| None)
+            .expect("the test configuration is valid");
+        config.hosts()[0].clone()
+    }
+
+    /// One result: `ok`, answering in `latency_ms`, with its verdict in at `at(second)`.
+    fn result(second: u64, ok: bool, latency_ms: u64) -> CheckResult {
+        CheckResult {
+            at: at(second),
+            ok,
+            degraded: false,
+            cert_not_after: None,
+            latency: Duration::from_millis(latency_ms),
+            detail: if ok {
+                "status 200"
+            } else {
+                "status 503, expected 2xx"
+            }
+            .into(),
+        }
+    }
+
+    fn pass(second: u64) -> CheckResult {
+        result(second, true, 5)
+    }
+
+    fn fail(second: u64) -> CheckResult {
+        result(second, false, 5)
+    }
+
+    fn slow(second: u64) -> CheckResult {
+        result(second, true, 500)
+    }
+
+    /// A pass the probe found impaired (a certificate near expiry, a script's WARNING).
+    fn impaired(second: u64) -> CheckResult {
+        CheckResult {
+            degraded: true,
+            detail: "certificate expires in 3 days".into(),
+            ..pass(second)
+        }
+    }
+
+    /// Records `results` with the host's own configuration and returns the statuses entered.
+    fn feed(host: &mut Host, results: &[CheckResult]) -> Vec<Status> {
+        let config = host.config().clone();
+        results
+            .iter()
+            .filter_map(|r| host.record(r, &config, 100))
+            .map(|t| t.status)
+            .collect()
+    }
+
+    #[test]
+    fn a_new_host_is_unknown_since_it_was_tracked() {
+        let host = Host::new(config(""), at(0));
+        assert_eq!(host.state().status, Status::Unknown);
+        assert_eq!(host.state().since, at(0));
+        assert_eq!(host.label().as_ref(), "api");
+        assert_eq!(host.kind(), "http");
+    }
+
+    #[test]
+    fn unknown_to_up_after_success_threshold_passes_dated_from_the_deciding_result() {
+        let mut host = Host::new(config("success_threshold: 2"), at(0));
+        assert!(feed(&mut host, &[pass(1)]).is_empty());
+        let config = host.config().clone();
+        let transition = host.record(&pass(2), &config, 100);
+        assert_eq!(
+            transition,
+            Some(Transition {
+                previous: Status::Unknown,
+                status: Status::Up,
+                at: at(2),
+                reason: "status 200".into(),
+            })
+        );
+        assert_eq!(host.state().since, at(2));
+        assert_eq!(host.state().transitions, 1);
+    }
+
+    #[test]
+    fn unknown_to_down_after_failure_threshold_failures() {
+        let mut host = Host::new(config("failure_threshold: 2"), at(0));
+        assert!(feed(&mut host, &[fail(1)]).is_empty());
+        assert_eq!(host.state().status, Status::Unknown);
+        assert_eq!(feed(&mut host, &[fail(2)]), [Status::Down]);
+        assert_eq!(host.state().since, at(2));
+    }
+
+    #[test]
+    fn up_to_down_after_exactly_failure_threshold_failures() {
+        let mut host = Host::new(config("failure_threshold: 3"), at(0));
+        assert_eq!(feed(&mut host, &[pass(1)]), [Status::Up]);
+        assert!(feed(&mut host, &[fail(2), fail(3)]).is_empty());
+        let config = host.config().clone();
+        let down = host.record(&fail(4), &config, 100).expect("a transition");
+        assert_eq!(
+            (down.previous, down.status, down.at),
+            (Status::Up, Status::Down, at(4))
+        );
+        assert_eq!(down.reason, "status 503, expected 2xx");
+        assert!(
+            feed(&mut host, &[fail(5), fail(6)]).is_empty(),
+            "no repeats"
+        );
+        let state = host.state();
+        assert_eq!(state.consecutive_failures, 5);
+        assert_eq!((state.checks, state.failures, state.transitions), (6, 5, 2));
+        assert_eq!(state.since, at(4), "since stays at the transition");
+    }
+
+    #[test]
+    fn down_to_up_after_success_threshold_passes() {
+        let mut host = Host::new(config("failure_threshold: 1, success_threshold: 2"), at(0));
+        assert_eq!(feed(&mut host, &[fail(1)]), [Status::Down]);
+        assert!(feed(&mut host, &[pass(2)]).is_empty());
+        assert_eq!(host.state().status, Status::Down);
+        assert_eq!(feed(&mut host, &[pass(3)]), [Status::Up]);
+        assert_eq!(host.state().since, at(3));
+        assert_eq!(host.state().consecutive_successes, 2);
+    }
+
+    #[test]
+    fn a_blip_below_the_threshold_changes_nothing() {
+        let mut host = Host::new(config("failure_threshold: 2"), at(0));
+        let changes = feed(&mut host, &[pass(1), fail(2), pass(3), fail(4), pass(5)]);
+        assert_eq!(changes, [Status::Up]);
+        assert_eq!(host.state().failures, 2);
+        assert_eq!(host.state().consecutive_failures, 0);
+    }
+
+    #[test]
+    fn slow_passes_degrade_with_the_same_patience_as_failures() {
+        let mut host = Host::new(
+            config("failure_threshold: 2, max_response_time: 100ms"),
+            at(0),
+        );
+        assert_eq!(feed(&mut host, &[pass(1)]), [Status::Up]);
+        assert!(
+            feed(&mut host, &[slow(2)]).is_empty(),
+            "one slow answer is a blip"
+        );
+        let config = host.config().clone();
+        let degraded = host.record(&slow(3), &config, 100).expect("a transition");
+        assert_eq!(degraded.status, Status::Degraded);
+        assert_eq!(degraded.reason, "responded in 500.0 ms, slower than 100ms");
+    }
+
+    #[test]
+    fn impaired_passes_degrade_and_say_why() {
+        let mut host = Host::new(config("failure_threshold: 2"), at(0));
+        assert_eq!(feed(&mut host, &[pass(1), impaired(2)]), [Status::Up]);
+        let config = host.config().clone();
+        let degraded = host
+            .record(&impaired(3), &config, 100)
+            .expect("a transition");
+        assert_eq!(degraded.status, Status::Degraded);
+        assert_eq!(degraded.reason, "certificate expires in 3 days");
+    }
+
+    #[test]
+    fn degraded_to_up_after_success_threshold_fast_passes() {
+        let config = config("failure_threshold: 1, success_threshold: 2, max_response_time: 100ms");
+        let mut host = Host::new(config, at(0));
+        assert_eq!(
+            feed(&mut host, &[pass(1), pass(2), slow(3)]),
+            [Status::Up, Status::Degraded]
+        );
+        assert!(
+            feed(&mut host, &[pass(4)]).is_empty(),
+            "one fast answer is a blip"
+        );
+        assert_eq!(feed(&mut host, &[pass(5)]), [Status::Up]);
+        assert_eq!(host.state().since, at(5));
+    }
+
+    #[test]
+    fn a_degraded_host_that_fails_goes_down() {
+        let config = config("failure_threshold: 1, max_response_time: 100ms");
+        let mut host = Host::new(config, at(0));
+        assert_eq!(
+            feed(&mut host, &[slow(1), fail(2)]),
+            [Status::Degraded, Status::Down]
+        );
+    }
+
+    #[test]
+    fn a_slow_first_decision_is_degraded() {
+        let mut host = Host::new(config("max_response_time: 100ms"), at(0));
+        assert_eq!(feed(&mut host, &[slow(1)]), [Status::Degraded]);
+    }
+
+    #[test]
+    fn a_restored_host_carries_on_from_its_saved_state() {
+        let saved = HostState {
+            status: Status::Down,
+            since: at(0),
+            consecutive_failures: 4,
+            checks: 10,
+            failures: 6,
+            transitions: 3,
+            restarts: 1,
+            history: VecDeque::from([fail(0)]),
+            ..HostState::new(at(0))
+        };
+        let mut host = Host::restore(config("success_threshold: 2"), saved.clone());
+        assert_eq!(host.state(), &saved, "restored as saved");
+        assert!(
+            feed(&mut host, &[fail(5)]).is_empty(),
+            "still down: no repeat"
+        );
+        assert_eq!(host.state().consecutive_failures, 5);
+        assert_eq!(host.state().since, at(0), "down since the saved time");
+        assert!(feed(&mut host, &[pass(6)]).is_empty());
+        assert_eq!(feed(&mut host, &[pass(7)]), [Status::Up]);
+        let state = host.state();
+        assert_eq!(
+            (state.checks, state.failures, state.transitions),
+            (13, 7, 4)
+        );
+        assert_eq!(state.restarts, 1);
+        assert_eq!(state.history.len(), 4);
+    }
+
+    #[test]
+    fn history_is_bounded_and_newest_last() {
+        let mut host = Host::new(config(""), at(0));
+        let config = host.config().clone();
+        for i in 0..10 {
+            host.record(&result(i, true, i), &config, 4);
+        }
+        let latencies: Vec<u128> = host
+            .state()
+            .history
+            .iter()
+            .map(|r| r.latency.as_millis())
+            .collect();
+        assert_eq!(latencies, [6, 7, 8, 9]);
+        assert_eq!(host.state().checks, 10);
+        host.trim_history(2);
+        let kept: Vec<u64> = host.numbered_history().map(|(seq, _)| seq).collect();
+        assert_eq!(kept, [9, 10], "numbered by check, the newest is `checks`");
+    }
+
+    #[test]
+    fn a_config_change_of_thresholds_keeps_the_state() {
+        let mut host = Host::new(config("failure_threshold: 3"), at(0));
+        assert_eq!(feed(&mut host, &[pass(1), fail(2)]), [Status::Up]);
+        host.reconfigure(config("failure_threshold: 2"));
+        assert_eq!(host.state().consecutive_failures, 1, "the count carries on");
+        assert_eq!(host.state().since, at(1));
+        assert_eq!(
+            feed(&mut host, &[fail(3)]),
+            [Status::Down],
+            "the second failure reaches the new threshold"
+        );
+        assert_eq!(host.state().checks, 3);
+    }
+
+    #[test]
+    fn a_result_is_judged_by_the_configuration_it_was_checked_with() {
+        let mut host = Host::new(config("failure_threshold: 1"), at(0));
+        let patient = config("failure_threshold: 5");
+        assert!(host.record(&fail(1), &patient, 100).is_none());
+    }
+
+    #[test]
+    fn a_restart_is_counted_and_changes_no_status() {
+        let mut host = Host::new(config(""), at(0));
+        host.record_restart();
+        assert_eq!(host.state().restarts, 1);
+        assert_eq!(host.state().status, Status::Unknown);
+    }
+
+    #[test]
+    fn only_a_host_down_in_this_run_is_announced_when_removed() {
+        let config = config("failure_threshold: 1");
+        let mut up = Host::new(config.clone(), at(0));
+        feed(&mut up, &[pass(1)]);
+        assert!(up.removal(at(9)).is_none(), "an up host leaves quietly");
+
+        let restored_down = Host::restore(
+            config.clone(),
+            HostState {
+                status: Status::Down,
+                ..HostState::new(at(0))
+            },
+        );
+        assert!(
+            restored_down.removal(at(9)).is_none(),
+            "not decided in this run"
+        );
+
+        let mut down = Host::new(config, at(0));
+        feed(&mut down, &[fail(1)]);
+        let (told, removal) = down.removal(at(9)).expect("a down host is announced");
+        assert_eq!(&*told.label, "api");
+        assert_eq!(
+            removal,
+            Transition {
+                previous: Status::Down,
+                status: Status::Unknown,
+                at: at(9),
+                reason: "removed from the configuration".into(),
+            }
+        );
+        assert_eq!(down.state().since, at(1), "since stays for the event");
+    }
+}
