@@ -170,7 +170,7 @@ impl Supervisor {
             });
         }
         self.self_check = wanted.map(|settings| {
-            let actor = SelfCheck::new(settings.clone(), ctx.address()).start();
+            let actor = SelfCheck::new(settings.clone(), ctx.address().recipient()).start();
             (settings, actor)
         });
     }

@@ -50,8 +50,12 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, BadInput> {
         );
         if let Some(listener) = listener {
             let state = ApiState {
-                registry: daemon.registry.clone(),
-                supervisor: daemon.supervisor.clone(),
+                hosts: daemon.registry.clone().recipient(),
+                host: daemon.registry.clone().recipient(),
+                scheduler_stats: daemon.registry.clone().recipient(),
+                readiness: daemon.supervisor.clone().recipient(),
+                reload: daemon.supervisor.clone().recipient(),
+                running_config: daemon.supervisor.clone().recipient(),
                 metrics: daemon.metrics.clone(),
                 token: daemon.token.clone(),
                 fingerprint_key: FingerprintKey::random().map_err(|e| BadInput(e.to_string()))?,

@@ -16,17 +16,27 @@ use crate::messages::{
     GetHost, GetHosts, GetReadiness, GetRunningConfig, GetSchedulerStats, ReloadConfigNow,
 };
 use crate::metrics::Metrics;
-use crate::state_registry::StateRegistry;
-use crate::supervisor::Supervisor;
 
 /// How long a request waits for an actor before answering 503: a stuck actor shows up as an
 /// unhealthy daemon instead of a hanging probe.
 const ACTOR_DEADLINE: Duration = Duration::from_secs(2);
 
+/// What the routes answer from: the actors they ask, as recipients of the questions they ask
+/// (the API knows no actor type), and what they read directly.
 #[derive(Clone)]
 pub struct ApiState {
-    pub registry: Addr<StateRegistry>,
-    pub supervisor: Addr<Supervisor>,
+    /// `/healthz` and `/api/v1/hosts` (the StateRegistry).
+    pub hosts: Recipient<GetHosts>,
+    /// `/api/v1/hosts/{label}` (the StateRegistry).
+    pub host: Recipient<GetHost>,
+    /// `/api/v1/scheduler` (the StateRegistry).
+    pub scheduler_stats: Recipient<GetSchedulerStats>,
+    /// `/readyz` (the Supervisor).
+    pub readiness: Recipient<GetReadiness>,
+    /// `POST /-/reload` (the Supervisor).
+    pub reload: Recipient<ReloadConfigNow>,
+    /// `/api/v1/config` (the Supervisor).
+    pub running_config: Recipient<GetRunningConfig>,
     pub metrics: Arc<Metrics>,
     /// `server.token`: required by `/api/*` and `/-/*` when set; a reload may change it.
     pub token: SharedToken,
@@ -112,7 +122,7 @@ fn unavailable(what: &str) -> HttpResponse {
 }
 
 async fn healthz(state: web::Data<ApiState>) -> HttpResponse {
-    match state.registry.send(GetHosts).timeout(ACTOR_DEADLINE).await {
+    match state.hosts.send(GetHosts).timeout(ACTOR_DEADLINE).await {
         Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ok\n"),
         Err(_) => unavailable("the state registry"),
     }
@@ -120,7 +130,7 @@ async fn healthz(state: web::Data<ApiState>) -> HttpResponse {
 
 async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
     match state
-        .supervisor
+        .readiness
         .send(GetReadiness)
         .timeout(ACTOR_DEADLINE)
         .await
@@ -145,7 +155,7 @@ async fn hosts(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse
     if let Some(denied) = refusal(&request, &state) {
         return denied;
     }
-    match state.registry.send(GetHosts).timeout(ACTOR_DEADLINE).await {
+    match state.hosts.send(GetHosts).timeout(ACTOR_DEADLINE).await {
         Ok(hosts) => HttpResponse::Ok().json(hosts),
         Err(_) => unavailable("the state registry"),
     }
@@ -161,7 +171,7 @@ async fn host(
     }
     let label = label.into_inner();
     match state
-        .registry
+        .host
         .send(GetHost {
             label: label.clone(),
         })
@@ -181,7 +191,7 @@ async fn scheduler(request: HttpRequest, state: web::Data<ApiState>) -> HttpResp
         return denied;
     }
     match state
-        .registry
+        .scheduler_stats
         .send(GetSchedulerStats)
         .timeout(ACTOR_DEADLINE)
         .await
@@ -196,7 +206,7 @@ async fn reload(request: HttpRequest, state: web::Data<ApiState>) -> HttpRespons
         return denied;
     }
     match state
-        .supervisor
+        .reload
         .send(ReloadConfigNow)
         .timeout(ACTOR_DEADLINE * 5)
         .await
@@ -227,7 +237,7 @@ async fn running_config(request: HttpRequest, state: web::Data<ApiState>) -> Htt
         _ => Secrets::Hidden,
     };
     match state
-        .supervisor
+        .running_config
         .send(GetRunningConfig)
         .timeout(ACTOR_DEADLINE)
         .await
