@@ -29,7 +29,7 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts the actors on the current actix system and applies `config`. `config_files` are
-    /// re-read on `ReloadConfig`; `probes` makes each arbiter's probe.
+    /// re-read on `ReloadConfigNow` and watched for edits; `probes` makes each arbiter's probe.
     pub fn start(config: Arc<Config>, config_files: Vec<PathBuf>, probes: ProbeFactory) -> Daemon {
         let metrics = Arc::new(Metrics::new());
         let token: SharedToken = Arc::new(RwLock::new(config.server.token.clone()));
@@ -52,19 +52,28 @@ impl Daemon {
         if store.is_some() {
             crate::state_registry::start_save_ticker(registry.clone(), &alerts_arbiter);
         }
-        let supervisor = Supervisor::new(
+        // Edits of the files are noticed and reloaded; a configuration built in code has none.
+        // The watcher's mailbox exists before the Supervisor, which tells it what it applies.
+        let watcher_context = (!config_files.is_empty()).then(Context::<ConfigWatcher>::new);
+        let mut supervisor = Supervisor::new(
             config_files.clone(),
             probes,
             registry.clone(),
             router.clone(),
             metrics.clone(),
         )
-        .with_shared_token(token.clone())
-        .start();
+        .with_shared_token(token.clone());
+        if let Some(context) = &watcher_context {
+            supervisor = supervisor.reporting_applied_configs_to(context.address().recipient());
+        }
+        let supervisor = supervisor.start();
         supervisor.do_send(ApplyConfig(config.clone()));
-        // Edits of the files are noticed and applied; a configuration built in code has none.
-        let watcher = (!config_files.is_empty()).then(|| {
-            ConfigWatcher::new(config_files, &config, supervisor.clone(), metrics.clone()).start()
+        let watcher = watcher_context.map(|context| {
+            context.run(ConfigWatcher::new(
+                config_files,
+                &config,
+                supervisor.clone().recipient(),
+            ))
         });
         Daemon {
             token,

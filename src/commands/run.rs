@@ -16,7 +16,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use flowstate_actors::api::{self, ApiState};
 use flowstate_actors::daemon::Daemon;
-use flowstate_actors::messages::{ReloadConfigNow, Shutdown};
+use flowstate_actors::messages::{ReloadConfigNow, ReloadTrigger, Shutdown};
 use flowstate_actors::probe::default_probe_factory;
 use flowstate_actors::supervisor::Supervisor;
 use flowstate_config::FingerprintKey;
@@ -92,7 +92,9 @@ fn forward_signals(mut signals: Signals, supervisor: Addr<Supervisor>, main: Arb
                     SIGHUP => {
                         log::info!("SIGHUP received: reloading the configuration");
                         systemd::reloading();
-                        let reload = supervisor.send(ReloadConfigNow);
+                        let reload = supervisor.send(ReloadConfigNow {
+                            trigger: ReloadTrigger::Signal,
+                        });
                         // The Supervisor logs the outcome; systemd hears that it is over.
                         main.spawn(async move { systemd::reloaded(reload.await) });
                     }

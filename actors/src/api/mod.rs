@@ -14,6 +14,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::messages::{
     GetHost, GetHosts, GetReadiness, GetRunningConfig, GetSchedulerStats, ReloadConfigNow,
+    ReloadTrigger,
 };
 use crate::metrics::Metrics;
 
@@ -207,7 +208,9 @@ async fn reload(request: HttpRequest, state: web::Data<ApiState>) -> HttpRespons
     }
     match state
         .reload
-        .send(ReloadConfigNow)
+        .send(ReloadConfigNow {
+            trigger: ReloadTrigger::Request,
+        })
         .timeout(ACTOR_DEADLINE * 5)
         .await
     {
