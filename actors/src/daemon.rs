@@ -1,13 +1,16 @@
-//! Wiring the actors together: what `flowstate run` starts, and what tests start in-process.
+//! Wiring the actors together, and the API to them: what `flowstate run` starts, and what
+//! tests start in-process.
 
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use actix::prelude::*;
-use flowstate_config::Config;
+use flowstate_config::fingerprint::NoRandomness;
+use flowstate_config::{Config, FingerprintKey};
 
 use crate::alert_router::AlertRouter;
-use crate::api::SharedToken;
+use crate::api::{ApiState, SharedToken};
 use crate::config_watcher::ConfigWatcher;
 use crate::messages::ApplyConfig;
 use crate::metrics::Metrics;
@@ -25,11 +28,65 @@ pub struct Daemon {
     pub supervisor: Addr<Supervisor>,
     pub registry: Addr<StateRegistry>,
     pub router: Addr<AlertRouter>,
+    /// Where the API really listens (`server.listen` with port 0 picks one), when it is served.
+    pub api_address: Option<SocketAddr>,
+}
+
+/// Why the API could not be served; the actors may have started.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    NoFingerprintKey(#[from] NoRandomness),
+    #[error("cannot serve the API (server.listen): {0}")]
+    Serve(std::io::Error),
 }
 
 impl Daemon {
-    /// Starts the actors on the current actix system and applies `config`. `config_files` are
-    /// re-read on `ReloadConfigNow` and watched for edits; `probes` makes each arbiter's probe.
+    /// Starts the actors as [`Daemon::start`] does, then serves the API on `api`, a listener
+    /// bound by [`crate::api::bind`] before anything started (so an address in use ends the
+    /// program before there are actors to tear down); `None` serves no API.
+    pub fn start_serving(
+        config: Arc<Config>,
+        config_files: Vec<PathBuf>,
+        probes: ProbeFactory,
+        api: Option<TcpListener>,
+    ) -> Result<Daemon, ServeError> {
+        let Some(listener) = api else {
+            return Ok(Daemon::start(config, config_files, probes));
+        };
+        // Drawn before any actor starts, since without it there is no API to serve.
+        let fingerprint_key = FingerprintKey::random()?;
+        let mut daemon = Daemon::start(config, config_files, probes);
+        daemon.api_address = Some(daemon.serve_api(listener, fingerprint_key)?);
+        Ok(daemon)
+    }
+
+    /// Serves the API on `listener`, on the current arbiter, and returns its address.
+    fn serve_api(
+        &self,
+        listener: TcpListener,
+        fingerprint_key: FingerprintKey,
+    ) -> Result<SocketAddr, ServeError> {
+        let state = ApiState {
+            hosts: self.registry.clone().recipient(),
+            host: self.registry.clone().recipient(),
+            scheduler_stats: self.registry.clone().recipient(),
+            readiness: self.supervisor.clone().recipient(),
+            reload: self.supervisor.clone().recipient(),
+            running_config: self.supervisor.clone().recipient(),
+            metrics: self.metrics.clone(),
+            token: self.token.clone(),
+            fingerprint_key,
+        };
+        let (server, address) = crate::api::serve(listener, state).map_err(ServeError::Serve)?;
+        actix_rt::spawn(server);
+        log::info!(listen = address.to_string().as_str(); "API listening");
+        Ok(address)
+    }
+
+    /// Starts the actors on the current actix system and applies `config`, without the API.
+    /// `config_files` are re-read on `ReloadConfigNow` and watched for edits; `probes` makes
+    /// each arbiter's probe.
     pub fn start(config: Arc<Config>, config_files: Vec<PathBuf>, probes: ProbeFactory) -> Daemon {
         let metrics = Arc::new(Metrics::new());
         let token: SharedToken = Arc::new(RwLock::new(config.server.token.clone()));
@@ -82,6 +139,7 @@ impl Daemon {
             supervisor,
             registry,
             router,
+            api_address: None,
         }
     }
 }
