@@ -21,7 +21,8 @@ use crate::supervisor::Supervisor;
 
 /// The running actors' addresses.
 pub struct Daemon {
-    /// The API token as the running configuration says: hand it to the API.
+    /// The API token as the running configuration says, shared by the Supervisor (which
+    /// rotates it on reload) and the API (which checks it).
     pub token: SharedToken,
     pub watcher: Option<Addr<ConfigWatcher>>,
     pub metrics: Arc<Metrics>,
@@ -35,55 +36,15 @@ pub struct Daemon {
 /// Why the API could not be served; the actors may have started.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// No key for `/api/v1/config`'s fingerprints could be drawn.
     #[error(transparent)]
     NoFingerprintKey(#[from] NoRandomness),
+    /// The HTTP server could not take the listener.
     #[error("cannot serve the API (server.listen): {0}")]
     Serve(std::io::Error),
 }
 
 impl Daemon {
-    /// Starts the actors as [`Daemon::start`] does, then serves the API on `api`, a listener
-    /// bound by [`crate::api::bind`] before anything started (so an address in use ends the
-    /// program before there are actors to tear down); `None` serves no API.
-    pub fn start_serving(
-        config: Arc<Config>,
-        config_files: Vec<PathBuf>,
-        probes: ProbeFactory,
-        api: Option<TcpListener>,
-    ) -> Result<Daemon, ServeError> {
-        let Some(listener) = api else {
-            return Ok(Daemon::start(config, config_files, probes));
-        };
-        // Drawn before any actor starts, since without it there is no API to serve.
-        let fingerprint_key = FingerprintKey::random()?;
-        let mut daemon = Daemon::start(config, config_files, probes);
-        daemon.api_address = Some(daemon.serve_api(listener, fingerprint_key)?);
-        Ok(daemon)
-    }
-
-    /// Serves the API on `listener`, on the current arbiter, and returns its address.
-    fn serve_api(
-        &self,
-        listener: TcpListener,
-        fingerprint_key: FingerprintKey,
-    ) -> Result<SocketAddr, ServeError> {
-        let state = ApiState {
-            hosts: self.registry.clone().recipient(),
-            host: self.registry.clone().recipient(),
-            scheduler_stats: self.registry.clone().recipient(),
-            readiness: self.supervisor.clone().recipient(),
-            reload: self.supervisor.clone().recipient(),
-            running_config: self.supervisor.clone().recipient(),
-            metrics: self.metrics.clone(),
-            token: self.token.clone(),
-            fingerprint_key,
-        };
-        let (server, address) = crate::api::serve(listener, state).map_err(ServeError::Serve)?;
-        actix_rt::spawn(server);
-        log::info!(listen = address.to_string().as_str(); "API listening");
-        Ok(address)
-    }
-
     /// Starts the actors on the current actix system and applies `config`, without the API.
     /// `config_files` are re-read on `ReloadConfigNow` and watched for edits; `probes` makes
     /// each arbiter's probe.
@@ -141,6 +102,48 @@ impl Daemon {
             router,
             api_address: None,
         }
+    }
+
+    /// Starts the actors as [`Daemon::start`] does, then serves the API on `api`, a listener
+    /// bound by [`crate::api::bind`] before anything started (so an address in use ends the
+    /// program before there are actors to tear down); `None` serves no API.
+    pub fn start_serving(
+        config: Arc<Config>,
+        config_files: Vec<PathBuf>,
+        probes: ProbeFactory,
+        api: Option<TcpListener>,
+    ) -> Result<Daemon, ServeError> {
+        let Some(listener) = api else {
+            return Ok(Daemon::start(config, config_files, probes));
+        };
+        // Drawn before any actor starts: failing then leaves nothing half started.
+        let fingerprint_key = FingerprintKey::random()?;
+        let mut daemon = Daemon::start(config, config_files, probes);
+        daemon.api_address = Some(daemon.serve_api(listener, fingerprint_key)?);
+        Ok(daemon)
+    }
+
+    /// Serves the API on `listener`, on the current arbiter, and returns its address.
+    fn serve_api(
+        &self,
+        listener: TcpListener,
+        fingerprint_key: FingerprintKey,
+    ) -> Result<SocketAddr, ServeError> {
+        let state = ApiState {
+            hosts: self.registry.clone().recipient(),
+            host: self.registry.clone().recipient(),
+            scheduler_stats: self.registry.clone().recipient(),
+            readiness: self.supervisor.clone().recipient(),
+            reload: self.supervisor.clone().recipient(),
+            running_config: self.supervisor.clone().recipient(),
+            metrics: self.metrics.clone(),
+            token: self.token.clone(),
+            fingerprint_key,
+        };
+        let (server, address) = crate::api::serve(listener, state).map_err(ServeError::Serve)?;
+        actix_rt::spawn(server);
+        log::info!(listen = address.to_string().as_str(); "API listening");
+        Ok(address)
     }
 }
 

@@ -69,8 +69,9 @@ pub struct Supervisor {
 struct Reloads {
     /// A load is running on the loader thread.
     loading: bool,
-    /// Asks not yet served by a load, with the trigger their load is logged under.
+    /// Asks not yet served by a load: the next load answers them all.
     waiting: Vec<oneshot::Sender<ReloadOutcome>>,
+    /// What the next load is logged as, when an ask waits for it (see [`merged_trigger`]).
     next_trigger: Option<ReloadTrigger>,
 }
 
@@ -457,28 +458,29 @@ impl Handler<GetRunningConfig> for Supervisor {
 }
 
 impl Handler<ReloadConfigNow> for Supervisor {
-    type Result = ResponseFuture<ReloadOutcome>;
+    type Result = ResponseActFuture<Self, ReloadOutcome>;
 
     fn handle(&mut self, msg: ReloadConfigNow, ctx: &mut Context<Self>) -> Self::Result {
         if self.shutting_down {
-            return Box::pin(async { Err(vec!["shutting down".to_string()]) });
+            return Box::pin(actix::fut::ready(Err(vec!["shutting down".to_string()])));
         }
         if self.config_files.is_empty() {
-            return Box::pin(async {
-                Err(vec![
-                    "this daemon was not started from configuration files".to_string()
-                ])
-            });
+            return Box::pin(actix::fut::ready(Err(vec![
+                "this daemon was not started from configuration files".to_string(),
+            ])));
         }
         let (answer, answered) = oneshot::channel();
         self.reloads.ask(msg.trigger, answer);
         self.start_reload(ctx);
-        Box::pin(async move {
-            // Dropped unanswered only when the Supervisor stopped.
-            answered
-                .await
-                .unwrap_or_else(|_| Err(vec!["shutting down".to_string()]))
-        })
+        // Tied to this actor, as the load is: should it stop, the asker hears that it did.
+        Box::pin(
+            async move {
+                answered
+                    .await
+                    .unwrap_or_else(|_| Err(vec!["shutting down".to_string()]))
+            }
+            .into_actor(self),
+        )
     }
 }
 
