@@ -414,4 +414,64 @@ mod tests {
         assert_ne!(second, content_hash(&files, &globs));
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// Stands in for the Supervisor: records the reloads asked for, applies nothing.
+    struct AskedReloads(Arc<std::sync::Mutex<Vec<ReloadTrigger>>>);
+
+    impl Actor for AskedReloads {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<ReloadConfigNow> for AskedReloads {
+        type Result = Result<flowstate_config::ConfigDiff, Vec<String>>;
+
+        fn handle(&mut self, msg: ReloadConfigNow, _: &mut Context<Self>) -> Self::Result {
+            if let Ok(mut asked) = self.0.lock() {
+                asked.push(msg.trigger);
+            }
+            Ok(flowstate_config::ConfigDiff::default())
+        }
+    }
+
+    /// Waits until `asked` holds `n` asks, or a deadline far beyond the debounce passes.
+    async fn wait_for_asks(asked: &std::sync::Mutex<Vec<ReloadTrigger>>, n: usize) -> usize {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let count = asked.lock().map_or(0, |a| a.len());
+            if count >= n || std::time::Instant::now() > deadline {
+                return count;
+            }
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[actix_rt::test]
+    async fn an_edit_asks_for_a_reload_and_an_applied_include_glob_is_watched() {
+        let dir = std::env::temp_dir().join(format!("flowstate-asks-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("hosts.d")).unwrap();
+        let main = dir.join("main.yaml");
+        std::fs::write(&main, "hosts: []\n").unwrap();
+        let config = flowstate_config::load(std::slice::from_ref(&main)).unwrap();
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let reloads = AskedReloads(asked.clone()).start().recipient();
+        let watcher = ConfigWatcher::new(vec![main.clone()], &config, reloads).start();
+        // Answered once the watcher has started, and so watches the directory.
+        let told = watcher.send(ConfigApplied(Arc::new(config.clone()))).await;
+        assert!(told.is_ok(), "{told:?}");
+
+        std::fs::write(&main, "hosts: []\n# edited\n").unwrap();
+        assert_eq!(wait_for_asks(&asked, 1).await, 1);
+
+        // Told that the running configuration includes `hosts.d/*.yaml`, the watcher counts a
+        // new file there as an edit.
+        let mut including = config.clone();
+        including.include_globs = vec![dir.join("hosts.d/*.yaml")];
+        let told = watcher.send(ConfigApplied(Arc::new(including))).await;
+        assert!(told.is_ok(), "{told:?}");
+        std::fs::write(dir.join("hosts.d/more.yaml"), "hosts: []\n").unwrap();
+        assert_eq!(wait_for_asks(&asked, 2).await, 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let asked = asked.lock().map(|a| a.clone()).unwrap_or_default();
+        assert_eq!(asked, [ReloadTrigger::FilesEdited; 2]);
+    }
 }
