@@ -1,15 +1,18 @@
-//! ConfigWatcher: notices edits of the configuration, validates them, and only then hands the
-//! new configuration to the Supervisor. It never diffs and never applies.
+//! ConfigWatcher: notices edits of the configuration and asks the Supervisor to reload it. It
+//! never loads, never diffs and never applies: the Supervisor does, the same way for an edit
+//! as for SIGHUP and `POST /-/reload`, and tells it what runs afterwards (its include globs
+//! are watched too).
 //!
 //! It watches the *directories* of every config file, included file and include glob, with one
 //! inotify watcher: editors save by writing a temporary file and renaming it over the original
 //! (a watch on the file itself dies with the first such save), and a Kubernetes ConfigMap
 //! update only swaps the `..data` symlink, never touching the file's name. So any event in
 //! those directories (access events aside: reading the files would re-trigger forever) starts
-//! a short debounce, after which everything is re-read and compared by content hash. A slow
-//! poll of the same hash covers filesystems whose events never arrive (some bind mounts,
-//! network filesystems). A file that does not validate is logged with every error, counted,
-//! and ignored: the last good configuration keeps running.
+//! a short debounce, after which everything is re-read and compared by content hash; only a
+//! change of content asks for a reload. A slow poll of the same hash covers filesystems whose
+//! events never arrive (some bind mounts, network filesystems). A file that does not validate
+//! is logged by the Supervisor with every error, counted, and ignored: the last good
+//! configuration keeps running.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ffi::OsString;
@@ -22,9 +25,7 @@ use actix::prelude::*;
 use flowstate_config::{Config, NotifierKind};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
-use crate::messages::ApplyConfig;
-use crate::metrics::Metrics;
-use crate::supervisor::Supervisor;
+use crate::messages::{ConfigApplied, ReloadConfigNow, ReloadTrigger};
 
 /// Editors and `kubectl` touch files several times per save: wait for quiet before reading.
 const DEBOUNCE: Duration = Duration::from_millis(250);
@@ -34,10 +35,10 @@ const POLL_EVERY: Duration = Duration::from_secs(5);
 pub struct ConfigWatcher {
     /// The `-c` files, as given.
     files: Vec<PathBuf>,
-    /// Include globs of the last good configuration: new matching files count as edits.
+    /// Include globs of the running configuration: new matching files count as edits.
     include_globs: Vec<PathBuf>,
-    supervisor: Addr<Supervisor>,
-    metrics: Arc<Metrics>,
+    /// Who reloads (the Supervisor), asked once per change of content.
+    reloads: Recipient<ReloadConfigNow>,
     watcher: Option<RecommendedWatcher>,
     /// Watched directories with the identity (inode) of the directory the watch is on.
     watched: BTreeMap<PathBuf, u64>,
@@ -46,10 +47,6 @@ pub struct ConfigWatcher {
     /// The one pending debounce timer: each event restarts it. One timer, not one per
     /// event: actix polls every timer of an actor on each message it handles.
     debounce: Option<SpawnHandle>,
-    /// A load is under way on the loader thread: another would only race it.
-    loading: bool,
-    /// Something changed while loading: look again when the load ends.
-    look_again: bool,
     /// Names of files flowstate itself writes in watched directories (the state store and
     /// its journal, file notifiers): their events are dropped on the watcher thread, or a
     /// state store next to the config would trigger a re-read with every write.
@@ -65,27 +62,20 @@ struct FilesChanged {
 }
 
 impl ConfigWatcher {
-    /// `config` is the configuration already running, read from `files`.
-    pub fn new(
-        files: Vec<PathBuf>,
-        config: &Config,
-        supervisor: Addr<Supervisor>,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    /// `config` is the configuration already running, read from `files`; `reloads` is asked to
+    /// reload when their content changes.
+    pub fn new(files: Vec<PathBuf>, config: &Config, reloads: Recipient<ReloadConfigNow>) -> Self {
         let include_globs = config.include_globs.clone();
         let last_seen = content_hash(&files, &include_globs);
         let own_files = Arc::new(RwLock::new(own_file_names(config, &files)));
         ConfigWatcher {
             files,
             include_globs,
-            supervisor,
-            metrics,
+            reloads,
             watcher: None,
             watched: BTreeMap::new(),
             last_seen,
             debounce: None,
-            loading: false,
-            look_again: false,
             own_files,
         }
     }
@@ -138,15 +128,10 @@ impl ConfigWatcher {
         }
     }
 
-    /// Re-reads everything; applies the configuration if its content changed and is valid.
-    /// The files are parsed and validated on the loader thread ([`crate::config_load`]), never
-    /// on this arbiter, which also serves the API's glue and the registry; one load at a time,
-    /// and a change noticed during a load is looked at when it ends.
+    /// Re-reads everything; asks for a reload if the content changed. The Supervisor loads
+    /// the files on the loader thread ([`crate::config_load`]), one load at a time, and a
+    /// change asked about during a load is loaded after it.
     fn reload_if_changed(&mut self, ctx: &mut Context<Self>) {
-        if self.loading {
-            self.look_again = true;
-            return;
-        }
         self.watch_directories();
         let hash = content_hash(&self.files, &self.include_globs);
         if hash == self.last_seen {
@@ -160,50 +145,18 @@ impl ConfigWatcher {
             log::warn!(file = empty.display().to_string().as_str(); "config file is empty; keeping the running configuration until it has content");
             return;
         }
-        self.loading = true;
-        let loaded = crate::config_load::load(self.files.clone());
-        ctx.spawn(loaded.into_actor(self).map(|loaded, act, ctx| {
-            act.loading = false;
-            act.use_loaded(loaded, ctx);
-            if std::mem::take(&mut act.look_again) {
-                act.reload_if_changed(ctx);
-            }
-        }));
-    }
-
-    /// Hands a valid configuration to the Supervisor (which logs the outcome), or logs why it
-    /// was rejected.
-    fn use_loaded(
-        &mut self,
-        loaded: Result<Config, flowstate_config::ConfigError>,
-        ctx: &mut Context<Self>,
-    ) {
-        match loaded {
-            Ok(config) => {
-                if let Ok(mut own) = self.own_files.write() {
-                    *own = own_file_names(&config, &self.files);
+        // The Supervisor logs the outcome, applied or rejected.
+        let asked = self.reloads.send(ReloadConfigNow {
+            trigger: ReloadTrigger::FilesEdited,
+        });
+        ctx.spawn(
+            async move {
+                if let Err(e) = asked.await {
+                    log::error!(error = e.to_string().as_str(); "the supervisor did not take the new configuration");
                 }
-                if config.include_globs != self.include_globs {
-                    self.include_globs = config.include_globs.clone();
-                    // Files matched by a new glob are part of the content from now on.
-                    self.last_seen = content_hash(&self.files, &self.include_globs);
-                }
-                self.watch_directories();
-                let supervisor = self.supervisor.clone();
-                ctx.spawn(
-                    async move {
-                        if let Err(e) = supervisor.send(ApplyConfig(Arc::new(config))).await {
-                            log::error!(error = e.to_string().as_str(); "the supervisor did not take the new configuration");
-                        }
-                    }
-                    .into_actor(self),
-                );
             }
-            Err(errors) => {
-                self.metrics.record_reload(false);
-                crate::config_load::log_rejection("config edit rejected", &errors);
-            }
-        }
+            .into_actor(self),
+        );
     }
 }
 
@@ -239,6 +192,25 @@ impl Actor for ConfigWatcher {
         }
         self.watch_directories();
         ctx.run_interval(POLL_EVERY, |act, ctx| act.reload_if_changed(ctx));
+    }
+}
+
+impl Handler<ConfigApplied> for ConfigWatcher {
+    type Result = ();
+
+    /// Watches what the configuration now running includes, and ignores the files it makes
+    /// flowstate write (the running configuration's: a state path that cannot change while
+    /// running keeps its running value).
+    fn handle(&mut self, ConfigApplied(config): ConfigApplied, _: &mut Context<Self>) {
+        if let Ok(mut own) = self.own_files.write() {
+            *own = own_file_names(&config, &self.files);
+        }
+        if config.include_globs != self.include_globs {
+            self.include_globs = config.include_globs.clone();
+            // Files matched by a new glob are part of the content from now on.
+            self.last_seen = content_hash(&self.files, &self.include_globs);
+        }
+        self.watch_directories();
     }
 }
 
@@ -441,5 +413,65 @@ mod tests {
         std::fs::write(&main, "a: 2\n").unwrap();
         assert_ne!(second, content_hash(&files, &globs));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Stands in for the Supervisor: records the reloads asked for, applies nothing.
+    struct AskedReloads(Arc<std::sync::Mutex<Vec<ReloadTrigger>>>);
+
+    impl Actor for AskedReloads {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<ReloadConfigNow> for AskedReloads {
+        type Result = Result<flowstate_config::ConfigDiff, Vec<String>>;
+
+        fn handle(&mut self, msg: ReloadConfigNow, _: &mut Context<Self>) -> Self::Result {
+            if let Ok(mut asked) = self.0.lock() {
+                asked.push(msg.trigger);
+            }
+            Ok(flowstate_config::ConfigDiff::default())
+        }
+    }
+
+    /// Waits until `asked` holds `n` asks, or a deadline far beyond the debounce passes.
+    async fn wait_for_asks(asked: &std::sync::Mutex<Vec<ReloadTrigger>>, n: usize) -> usize {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let count = asked.lock().map_or(0, |a| a.len());
+            if count >= n || std::time::Instant::now() > deadline {
+                return count;
+            }
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[actix_rt::test]
+    async fn an_edit_asks_for_a_reload_and_an_applied_include_glob_is_watched() {
+        let dir = std::env::temp_dir().join(format!("flowstate-asks-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("hosts.d")).unwrap();
+        let main = dir.join("main.yaml");
+        std::fs::write(&main, "hosts: []\n").unwrap();
+        let config = flowstate_config::load(std::slice::from_ref(&main)).unwrap();
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let reloads = AskedReloads(asked.clone()).start().recipient();
+        let watcher = ConfigWatcher::new(vec![main.clone()], &config, reloads).start();
+        // Answered once the watcher has started, and so watches the directory.
+        let told = watcher.send(ConfigApplied(Arc::new(config.clone()))).await;
+        assert!(told.is_ok(), "{told:?}");
+
+        std::fs::write(&main, "hosts: []\n# edited\n").unwrap();
+        assert_eq!(wait_for_asks(&asked, 1).await, 1);
+
+        // Told that the running configuration includes `hosts.d/*.yaml`, the watcher counts a
+        // new file there as an edit.
+        let mut including = config.clone();
+        including.include_globs = vec![dir.join("hosts.d/*.yaml")];
+        let told = watcher.send(ConfigApplied(Arc::new(including))).await;
+        assert!(told.is_ok(), "{told:?}");
+        std::fs::write(dir.join("hosts.d/more.yaml"), "hosts: []\n").unwrap();
+        assert_eq!(wait_for_asks(&asked, 2).await, 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let asked = asked.lock().map(|a| a.clone()).unwrap_or_default();
+        assert_eq!(asked, [ReloadTrigger::FilesEdited; 2]);
     }
 }

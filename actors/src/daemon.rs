@@ -1,13 +1,16 @@
-//! Wiring the actors together: what `flowstate run` starts, and what tests start in-process.
+//! Wiring the actors together, and the API to them: what `flowstate run` starts, and what
+//! tests start in-process.
 
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use actix::prelude::*;
-use flowstate_config::Config;
+use flowstate_config::fingerprint::NoRandomness;
+use flowstate_config::{Config, FingerprintKey};
 
 use crate::alert_router::AlertRouter;
-use crate::api::SharedToken;
+use crate::api::{ApiState, SharedToken};
 use crate::config_watcher::ConfigWatcher;
 use crate::messages::ApplyConfig;
 use crate::metrics::Metrics;
@@ -18,18 +21,33 @@ use crate::supervisor::Supervisor;
 
 /// The running actors' addresses.
 pub struct Daemon {
-    /// The API token as the running configuration says: hand it to the API.
+    /// The API token as the running configuration says, shared by the Supervisor (which
+    /// rotates it on reload) and the API (which checks it).
     pub token: SharedToken,
     pub watcher: Option<Addr<ConfigWatcher>>,
     pub metrics: Arc<Metrics>,
     pub supervisor: Addr<Supervisor>,
     pub registry: Addr<StateRegistry>,
     pub router: Addr<AlertRouter>,
+    /// Where the API really listens (`server.listen` with port 0 picks one), when it is served.
+    pub api_address: Option<SocketAddr>,
+}
+
+/// Why the API could not be served; the actors may have started.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// No key for `/api/v1/config`'s fingerprints could be drawn.
+    #[error(transparent)]
+    NoFingerprintKey(#[from] NoRandomness),
+    /// The HTTP server could not take the listener.
+    #[error("cannot serve the API (server.listen): {0}")]
+    Serve(std::io::Error),
 }
 
 impl Daemon {
-    /// Starts the actors on the current actix system and applies `config`. `config_files` are
-    /// re-read on `ReloadConfig`; `probes` makes each arbiter's probe.
+    /// Starts the actors on the current actix system and applies `config`, without the API.
+    /// `config_files` are re-read on `ReloadConfigNow` and watched for edits; `probes` makes
+    /// each arbiter's probe.
     pub fn start(config: Arc<Config>, config_files: Vec<PathBuf>, probes: ProbeFactory) -> Daemon {
         let metrics = Arc::new(Metrics::new());
         let token: SharedToken = Arc::new(RwLock::new(config.server.token.clone()));
@@ -52,19 +70,28 @@ impl Daemon {
         if store.is_some() {
             crate::state_registry::start_save_ticker(registry.clone(), &alerts_arbiter);
         }
-        let supervisor = Supervisor::new(
+        // Edits of the files are noticed and reloaded; a configuration built in code has none.
+        // The watcher's mailbox exists before the Supervisor, which tells it what it applies.
+        let watcher_context = (!config_files.is_empty()).then(Context::<ConfigWatcher>::new);
+        let mut supervisor = Supervisor::new(
             config_files.clone(),
             probes,
             registry.clone(),
             router.clone(),
             metrics.clone(),
         )
-        .with_shared_token(token.clone())
-        .start();
+        .with_shared_token(token.clone());
+        if let Some(context) = &watcher_context {
+            supervisor = supervisor.reporting_applied_configs_to(context.address().recipient());
+        }
+        let supervisor = supervisor.start();
         supervisor.do_send(ApplyConfig(config.clone()));
-        // Edits of the files are noticed and applied; a configuration built in code has none.
-        let watcher = (!config_files.is_empty()).then(|| {
-            ConfigWatcher::new(config_files, &config, supervisor.clone(), metrics.clone()).start()
+        let watcher = watcher_context.map(|context| {
+            context.run(ConfigWatcher::new(
+                config_files,
+                &config,
+                supervisor.clone().recipient(),
+            ))
         });
         Daemon {
             token,
@@ -73,7 +100,50 @@ impl Daemon {
             supervisor,
             registry,
             router,
+            api_address: None,
         }
+    }
+
+    /// Starts the actors as [`Daemon::start`] does, then serves the API on `api`, a listener
+    /// bound by [`crate::api::bind`] before anything started (so an address in use ends the
+    /// program before there are actors to tear down); `None` serves no API.
+    pub fn start_serving(
+        config: Arc<Config>,
+        config_files: Vec<PathBuf>,
+        probes: ProbeFactory,
+        api: Option<TcpListener>,
+    ) -> Result<Daemon, ServeError> {
+        let Some(listener) = api else {
+            return Ok(Daemon::start(config, config_files, probes));
+        };
+        // Drawn before any actor starts: failing then leaves nothing half started.
+        let fingerprint_key = FingerprintKey::random()?;
+        let mut daemon = Daemon::start(config, config_files, probes);
+        daemon.api_address = Some(daemon.serve_api(listener, fingerprint_key)?);
+        Ok(daemon)
+    }
+
+    /// Serves the API on `listener`, on the current arbiter, and returns its address.
+    fn serve_api(
+        &self,
+        listener: TcpListener,
+        fingerprint_key: FingerprintKey,
+    ) -> Result<SocketAddr, ServeError> {
+        let state = ApiState {
+            hosts: self.registry.clone().recipient(),
+            host: self.registry.clone().recipient(),
+            scheduler_stats: self.registry.clone().recipient(),
+            readiness: self.supervisor.clone().recipient(),
+            reload: self.supervisor.clone().recipient(),
+            running_config: self.supervisor.clone().recipient(),
+            metrics: self.metrics.clone(),
+            token: self.token.clone(),
+            fingerprint_key,
+        };
+        let (server, address) = crate::api::serve(listener, state).map_err(ServeError::Serve)?;
+        actix_rt::spawn(server);
+        log::info!(listen = address.to_string().as_str(); "API listening");
+        Ok(address)
     }
 }
 

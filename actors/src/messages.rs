@@ -45,11 +45,6 @@ pub struct HostStatusChanged {
 #[rtype(result = "ConfigDiff")]
 pub struct ApplyConfig(pub Arc<Config>);
 
-/// Re-read the configuration files and apply them (SIGHUP).
-#[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "()")]
-pub struct ReloadConfig;
-
 /// Stop scheduling, let checks in flight end, flush notifiers, then stop the system.
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "()")]
@@ -119,10 +114,29 @@ pub struct GetSchedulerHealth {
     pub max_lag: Duration,
 }
 
-/// Re-read the configuration files now (`POST /-/reload`): the applied diff, or every error.
+/// Re-read the configuration files and apply them: the applied diff, or every error.
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "Result<ConfigDiff, Vec<String>>")]
-pub struct ReloadConfigNow;
+pub struct ReloadConfigNow {
+    pub trigger: ReloadTrigger,
+}
+
+/// What asked for a reload: every trigger takes the same path, and this only decides the words
+/// a rejection is logged with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReloadTrigger {
+    /// The ConfigWatcher noticed that the files' content changed.
+    FilesEdited,
+    /// SIGHUP.
+    Signal,
+    /// `POST /-/reload`.
+    Request,
+}
+
+/// A configuration was applied and runs from now on.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct ConfigApplied(pub Arc<Config>);
 
 /// Use these notifiers from now on (the configuration changed).
 #[derive(Message, Debug, Clone)]

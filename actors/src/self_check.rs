@@ -9,20 +9,20 @@ use flowstate_config::secret::redact_url_path;
 use flowstate_config::SelfCheckSettings;
 
 use crate::messages::{GetReadiness, StopChecking};
-use crate::supervisor::Supervisor;
 
 pub struct SelfCheck {
     settings: Arc<SelfCheckSettings>,
-    supervisor: Addr<Supervisor>,
+    /// Who says whether the daemon is ready (the Supervisor): a ping is sent only then.
+    readiness: Recipient<GetReadiness>,
     /// Built on this actor's thread: awc clients are not `Send`.
     client: Option<awc::Client>,
 }
 
 impl SelfCheck {
-    pub fn new(settings: SelfCheckSettings, supervisor: Addr<Supervisor>) -> Self {
+    pub fn new(settings: SelfCheckSettings, readiness: Recipient<GetReadiness>) -> Self {
         SelfCheck {
             settings: Arc::new(settings),
-            supervisor,
+            readiness,
             client: None,
         }
     }
@@ -33,7 +33,7 @@ impl SelfCheck {
             .client
             .get_or_insert_with(|| awc::Client::builder().timeout(timeout).finish())
             .clone();
-        let readiness = self.supervisor.send(GetReadiness);
+        let readiness = self.readiness.send(GetReadiness);
         let settings = self.settings.clone();
         ctx.spawn(
             async move {

@@ -3,6 +3,11 @@
 //! It spreads HostActors over one arbiter per core, applies configuration changes as a diff
 //! (stop removed, restart changed, start added, leave unchanged untouched), restarts a
 //! HostActor that vanished (a panic), and drives an orderly shutdown.
+//!
+//! Every reload takes one path, whatever asked for it (an edit the ConfigWatcher noticed,
+//! SIGHUP, `POST /-/reload`): [`ReloadConfigNow`] loads the files on the loader thread, then
+//! applies or rejects them here. One load runs at a time; whoever asks meanwhile is answered by
+//! the next load, which starts after the last of those asks and so reads what they asked about.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,14 +16,15 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use flowstate_config::{Config, ConfigDiff, HostConfiguration};
+use tokio::sync::oneshot;
 
 use crate::alert_router::AlertRouter;
 use crate::api::SharedToken;
 use crate::host::HostActor;
 use crate::messages::{
-    ApplyConfig, AwaitPendingResults, FlushNotifiers, GetReadiness, GetRunningConfig,
-    GetSchedulerHealth, HostActorDied, HostRestarted, PersistState, ReloadConfig, ReloadConfigNow,
-    Shutdown, StopChecking, TrackHosts, UseNotifiers,
+    ApplyConfig, AwaitPendingResults, ConfigApplied, FlushNotifiers, GetReadiness,
+    GetRunningConfig, GetSchedulerHealth, HostActorDied, HostRestarted, PersistState,
+    ReloadConfigNow, ReloadTrigger, Shutdown, StopChecking, TrackHosts, UseNotifiers,
 };
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
@@ -28,10 +34,18 @@ use crate::state_registry::StateRegistry;
 /// How long a shutdown waits for checks in flight before stopping anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 
+/// What a reload answers: the applied diff, or every error.
+type ReloadOutcome = Result<ConfigDiff, Vec<String>>;
+
 pub struct Supervisor {
     config: Arc<Config>,
-    /// The files to re-read on `ReloadConfig`; empty when the configuration came from code.
+    /// The files to re-read on `ReloadConfigNow`; empty when the configuration came from code.
     config_files: Vec<PathBuf>,
+    /// The reload under way and the asks waiting for the next one.
+    reloads: Reloads,
+    /// Told every configuration applied (the ConfigWatcher, which watches its includes and
+    /// ignores the files flowstate writes itself).
+    applied_configs: Option<Recipient<ConfigApplied>>,
     arbiters: Vec<Arbiter>,
     hosts: HashMap<Arc<str>, HostHandle>,
     next_generation: u64,
@@ -48,6 +62,47 @@ pub struct Supervisor {
     /// Every host of the configuration has been scheduled.
     ready: bool,
     shutting_down: bool,
+}
+
+/// At most one load of the files runs; asks that arrive meanwhile wait for the next.
+#[derive(Default)]
+struct Reloads {
+    /// A load is running on the loader thread.
+    loading: bool,
+    /// Asks not yet served by a load: the next load answers them all.
+    waiting: Vec<oneshot::Sender<ReloadOutcome>>,
+    /// What the next load is logged as, when an ask waits for it (see [`merged_trigger`]).
+    next_trigger: Option<ReloadTrigger>,
+}
+
+impl Reloads {
+    fn ask(&mut self, trigger: ReloadTrigger, answer: oneshot::Sender<ReloadOutcome>) {
+        self.waiting.push(answer);
+        self.next_trigger = Some(match self.next_trigger {
+            Some(earlier) => merged_trigger(earlier, trigger),
+            None => trigger,
+        });
+    }
+}
+
+/// The trigger one load that answers both `earlier` and `later` is logged under: SIGHUP and
+/// `POST /-/reload` outrank a noticed edit, so whoever asked finds the outcome in the words
+/// they look for (`config reload rejected`).
+fn merged_trigger(earlier: ReloadTrigger, later: ReloadTrigger) -> ReloadTrigger {
+    if later == ReloadTrigger::FilesEdited {
+        earlier
+    } else {
+        later
+    }
+}
+
+/// The words a rejected load is logged with: an edit noticed in the files, or a reload asked
+/// for (SIGHUP, `POST /-/reload`).
+fn rejection_wording(trigger: ReloadTrigger) -> &'static str {
+    match trigger {
+        ReloadTrigger::FilesEdited => "config edit rejected",
+        ReloadTrigger::Signal | ReloadTrigger::Request => "config reload rejected",
+    }
 }
 
 struct HostHandle {
@@ -69,6 +124,8 @@ impl Supervisor {
         Supervisor {
             config: Arc::new(empty_config()),
             config_files,
+            reloads: Reloads::default(),
+            applied_configs: None,
             arbiters: (0..threads).map(|_| Arbiter::new()).collect(),
             hosts: HashMap::new(),
             next_generation: 0,
@@ -87,6 +144,12 @@ impl Supervisor {
     /// Lets reloads rotate the API's token.
     pub fn with_shared_token(mut self, token: SharedToken) -> Self {
         self.shared_token = Some(token);
+        self
+    }
+
+    /// Tells `listener` every configuration applied from now on.
+    pub fn reporting_applied_configs_to(mut self, listener: Recipient<ConfigApplied>) -> Self {
+        self.applied_configs = Some(listener);
         self
     }
 
@@ -170,14 +233,50 @@ impl Supervisor {
             });
         }
         self.self_check = wanted.map(|settings| {
-            let actor = SelfCheck::new(settings.clone(), ctx.address()).start();
+            let actor = SelfCheck::new(settings.clone(), ctx.address().recipient()).start();
             (settings, actor)
         });
     }
 
-    fn reject_reload(&self, errors: &flowstate_config::ConfigError) {
+    /// Starts a load of the files for every ask waiting, unless one runs: its end starts the
+    /// next. Reading and validating a large file takes a while, so it runs on the loader
+    /// thread, and this arbiter keeps handling check results and health queries meanwhile.
+    fn start_reload(&mut self, ctx: &mut Context<Self>) {
+        if self.reloads.loading {
+            return;
+        }
+        let Some(trigger) = self.reloads.next_trigger.take() else {
+            return;
+        };
+        let answers = std::mem::take(&mut self.reloads.waiting);
+        if self.shutting_down {
+            answer_all(answers, &Err(vec!["shutting down".to_string()]));
+            return;
+        }
+        self.reloads.loading = true;
+        let loaded = crate::config_load::load(self.config_files.clone());
+        ctx.spawn(loaded.into_actor(self).map(move |loaded, act, ctx| {
+            act.reloads.loading = false;
+            let outcome = match loaded {
+                _ if act.shutting_down => Err(vec!["shutting down".to_string()]),
+                Ok(config) => {
+                    let diff = act.apply(Arc::new(config), ctx);
+                    act.log_reload(&diff);
+                    Ok(diff)
+                }
+                Err(errors) => {
+                    act.reject_reload(trigger, &errors);
+                    Err(errors.diagnostics.iter().map(ToString::to_string).collect())
+                }
+            };
+            answer_all(answers, &outcome);
+            act.start_reload(ctx);
+        }));
+    }
+
+    fn reject_reload(&self, trigger: ReloadTrigger, errors: &flowstate_config::ConfigError) {
         self.metrics.record_reload(false);
-        crate::config_load::log_rejection("config reload rejected", errors);
+        crate::config_load::log_rejection(rejection_wording(trigger), errors);
     }
 
     /// The one outcome line of an applied reload: every attempt says how it ended, also when
@@ -262,9 +361,20 @@ impl Supervisor {
             }
         }
         self.use_self_check(new.self_check.clone(), ctx);
+        if let Some(listener) = &self.applied_configs {
+            listener.do_send(ConfigApplied(new.clone()));
+        }
         self.config = new;
         self.ready = true;
         diff
+    }
+}
+
+/// Answers every ask a load served; an asker that gave up waiting (a timed-out request) is
+/// no longer listening, which is fine.
+fn answer_all(answers: Vec<oneshot::Sender<ReloadOutcome>>, outcome: &ReloadOutcome) {
+    for answer in answers {
+        let _ = answer.send(outcome.clone());
     }
 }
 
@@ -292,15 +402,6 @@ impl Handler<ApplyConfig> for Supervisor {
             self.log_reload(&diff);
         }
         MessageResult(diff)
-    }
-}
-
-impl Handler<ReloadConfig> for Supervisor {
-    type Result = ();
-
-    fn handle(&mut self, _: ReloadConfig, ctx: &mut Context<Self>) {
-        // The same path as `POST /-/reload`; the outcome is logged there.
-        ctx.notify(ReloadConfigNow);
     }
 }
 
@@ -357,9 +458,9 @@ impl Handler<GetRunningConfig> for Supervisor {
 }
 
 impl Handler<ReloadConfigNow> for Supervisor {
-    type Result = ResponseActFuture<Self, Result<ConfigDiff, Vec<String>>>;
+    type Result = ResponseActFuture<Self, ReloadOutcome>;
 
-    fn handle(&mut self, _: ReloadConfigNow, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: ReloadConfigNow, ctx: &mut Context<Self>) -> Self::Result {
         if self.shutting_down {
             return Box::pin(actix::fut::ready(Err(vec!["shutting down".to_string()])));
         }
@@ -368,24 +469,17 @@ impl Handler<ReloadConfigNow> for Supervisor {
                 "this daemon was not started from configuration files".to_string(),
             ])));
         }
-        // Reading and validating a large file takes a while: off this arbiter, which keeps
-        // handling check results and health queries meanwhile.
-        let loaded = crate::config_load::load(self.config_files.clone());
+        let (answer, answered) = oneshot::channel();
+        self.reloads.ask(msg.trigger, answer);
+        self.start_reload(ctx);
+        // Tied to this actor, as the load is: should it stop, the asker hears that it did.
         Box::pin(
-            loaded
-                .into_actor(self)
-                .map(|loaded, act, ctx| match loaded {
-                    _ if act.shutting_down => Err(vec!["shutting down".to_string()]),
-                    Ok(config) => {
-                        let diff = act.apply(Arc::new(config), ctx);
-                        act.log_reload(&diff);
-                        Ok(diff)
-                    }
-                    Err(errors) => {
-                        act.reject_reload(&errors);
-                        Err(errors.diagnostics.iter().map(ToString::to_string).collect())
-                    }
-                }),
+            async move {
+                answered
+                    .await
+                    .unwrap_or_else(|_| Err(vec!["shutting down".to_string()]))
+            }
+            .into_actor(self),
         )
     }
 }
@@ -438,5 +532,56 @@ impl Handler<Shutdown> for Supervisor {
             log::info!("stopped");
             System::current().stop();
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::Daemon;
+    use crate::probe::default_probe_factory;
+
+    #[test]
+    fn an_asked_reload_outranks_a_noticed_edit_in_the_words_of_a_shared_load() {
+        use ReloadTrigger::{FilesEdited, Request, Signal};
+        assert_eq!(merged_trigger(FilesEdited, Signal), Signal);
+        assert_eq!(merged_trigger(Signal, FilesEdited), Signal);
+        assert_eq!(merged_trigger(Signal, Request), Request);
+        assert_eq!(merged_trigger(FilesEdited, FilesEdited), FilesEdited);
+        assert_eq!(rejection_wording(FilesEdited), "config edit rejected");
+        assert_eq!(rejection_wording(Signal), "config reload rejected");
+        assert_eq!(rejection_wording(Request), "config reload rejected");
+    }
+
+    #[actix_rt::test]
+    async fn asks_that_arrive_during_a_load_share_the_next_load() {
+        let path =
+            std::env::temp_dir().join(format!("flowstate-reloads-{}.yaml", std::process::id()));
+        std::fs::write(&path, "hosts: []\n").unwrap();
+        let config = Arc::new(crate::config_load::load(vec![path.clone()]).await.unwrap());
+        let daemon = Daemon::start(config, vec![path.clone()], default_probe_factory());
+        // Queued together: the first starts a load, the other two wait for the next one.
+        let asks: Vec<_> = [
+            ReloadTrigger::FilesEdited,
+            ReloadTrigger::Signal,
+            ReloadTrigger::Request,
+        ]
+        .into_iter()
+        .map(|trigger| daemon.supervisor.send(ReloadConfigNow { trigger }))
+        .collect();
+        let answers = futures_util::future::join_all(asks).await;
+        let rendered = daemon.metrics.render();
+        let _ = daemon.supervisor.send(Shutdown).await;
+        std::fs::remove_file(&path).unwrap();
+        for answer in answers {
+            assert!(
+                matches!(answer, Ok(Ok(ref diff)) if diff.is_empty()),
+                "{answer:?}"
+            );
+        }
+        assert!(
+            rendered.contains(r#"flowstate_config_reloads_total{result="success"} 2"#),
+            "{rendered}"
+        );
     }
 }

@@ -5,6 +5,7 @@ pub mod health;
 pub mod once;
 pub mod run;
 pub mod status;
+mod systemd;
 pub mod tui;
 
 use std::process::ExitCode;

@@ -14,10 +14,9 @@ use std::sync::{Arc, RwLock};
 
 use crate::messages::{
     GetHost, GetHosts, GetReadiness, GetRunningConfig, GetSchedulerStats, ReloadConfigNow,
+    ReloadTrigger,
 };
 use crate::metrics::Metrics;
-use crate::state_registry::StateRegistry;
-use crate::supervisor::Supervisor;
 
 pub mod types;
 
@@ -25,10 +24,22 @@ pub mod types;
 /// unhealthy daemon instead of a hanging probe.
 const ACTOR_DEADLINE: Duration = Duration::from_secs(2);
 
+/// What the routes answer from: the actors they ask, as recipients of the questions they ask
+/// (the API knows no actor type), and what they read directly.
 #[derive(Clone)]
 pub struct ApiState {
-    pub registry: Addr<StateRegistry>,
-    pub supervisor: Addr<Supervisor>,
+    /// `/healthz` and `/api/v1/hosts` (the StateRegistry).
+    pub hosts: Recipient<GetHosts>,
+    /// `/api/v1/hosts/{label}` (the StateRegistry).
+    pub host: Recipient<GetHost>,
+    /// `/api/v1/scheduler` (the StateRegistry).
+    pub scheduler_stats: Recipient<GetSchedulerStats>,
+    /// `/readyz` (the Supervisor).
+    pub readiness: Recipient<GetReadiness>,
+    /// `POST /-/reload` (the Supervisor).
+    pub reload: Recipient<ReloadConfigNow>,
+    /// `/api/v1/config` (the Supervisor).
+    pub running_config: Recipient<GetRunningConfig>,
     pub metrics: Arc<Metrics>,
     /// `server.token`: required by `/api/*` and `/-/*` when set; a reload may change it.
     pub token: SharedToken,
@@ -114,7 +125,7 @@ fn unavailable(what: &str) -> HttpResponse {
 }
 
 async fn healthz(state: web::Data<ApiState>) -> HttpResponse {
-    match state.registry.send(GetHosts).timeout(ACTOR_DEADLINE).await {
+    match state.hosts.send(GetHosts).timeout(ACTOR_DEADLINE).await {
         Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ok\n"),
         Err(_) => unavailable("the state registry"),
     }
@@ -122,7 +133,7 @@ async fn healthz(state: web::Data<ApiState>) -> HttpResponse {
 
 async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
     match state
-        .supervisor
+        .readiness
         .send(GetReadiness)
         .timeout(ACTOR_DEADLINE)
         .await
@@ -147,7 +158,7 @@ async fn hosts(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse
     if let Some(denied) = refusal(&request, &state) {
         return denied;
     }
-    match state.registry.send(GetHosts).timeout(ACTOR_DEADLINE).await {
+    match state.hosts.send(GetHosts).timeout(ACTOR_DEADLINE).await {
         Ok(hosts) => HttpResponse::Ok().json(hosts),
         Err(_) => unavailable("the state registry"),
     }
@@ -163,7 +174,7 @@ async fn host(
     }
     let label = label.into_inner();
     match state
-        .registry
+        .host
         .send(GetHost {
             label: label.clone(),
         })
@@ -183,7 +194,7 @@ async fn scheduler(request: HttpRequest, state: web::Data<ApiState>) -> HttpResp
         return denied;
     }
     match state
-        .registry
+        .scheduler_stats
         .send(GetSchedulerStats)
         .timeout(ACTOR_DEADLINE)
         .await
@@ -198,8 +209,10 @@ async fn reload(request: HttpRequest, state: web::Data<ApiState>) -> HttpRespons
         return denied;
     }
     match state
-        .supervisor
-        .send(ReloadConfigNow)
+        .reload
+        .send(ReloadConfigNow {
+            trigger: ReloadTrigger::Request,
+        })
         .timeout(ACTOR_DEADLINE * 5)
         .await
     {
@@ -229,7 +242,7 @@ async fn running_config(request: HttpRequest, state: web::Data<ApiState>) -> Htt
         _ => Secrets::Hidden,
     };
     match state
-        .supervisor
+        .running_config
         .send(GetRunningConfig)
         .timeout(ACTOR_DEADLINE)
         .await
