@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::sync::atomic::{AtomicU16, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -29,7 +29,7 @@ use crate::common::configs::{host, ALERTS};
 use crate::common::daemon::http_get;
 use crate::common::server::Request;
 use crate::common::wait::wait_for;
-use crate::common::{Daemon, Response, Sandbox, TestServer, DEADLINE};
+use crate::common::{start, switchable, Daemon, Response, Sandbox, TestServer, DEADLINE};
 
 /// Fast checks: a failed check every 100 ms, two in a row make a host down, one pass makes it
 /// up again.
@@ -50,22 +50,6 @@ fn config(defaults: &str, notifiers: &str, hosts: &[String]) -> String {
          hosts:\n{}",
         hosts.concat()
     )
-}
-
-/// Starts `flowstate run -c flowstate.yaml` on `config` in a new sandbox.
-fn start(config: &str) -> (Sandbox, Daemon) {
-    let sandbox = Sandbox::new();
-    sandbox.write("flowstate.yaml", config);
-    let daemon = sandbox.daemon("flowstate.yaml").start();
-    (sandbox, daemon)
-}
-
-/// A target whose answer's status the test changes while the daemon runs.
-fn switchable(status: u16) -> (Arc<AtomicU16>, TestServer) {
-    let current = Arc::new(AtomicU16::new(status));
-    let answer = current.clone();
-    let server = TestServer::start(move |_, _| Response::status(answer.load(SeqCst)).body("hi"));
-    (current, server)
 }
 
 // --- Receivers ---------------------------------------------------------------------------

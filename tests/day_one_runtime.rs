@@ -20,7 +20,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, SystemTime};
@@ -31,7 +31,7 @@ use crate::common::configs::ALERTS;
 use crate::common::daemon::complete_lines;
 use crate::common::processes::{alive, pids_in, KillListed};
 use crate::common::wait::{wait_for, wait_until};
-use crate::common::{closed_port, Daemon, Response, Sandbox, TestServer, DEADLINE};
+use crate::common::{closed_port, switchable, Daemon, Response, Sandbox, TestServer, DEADLINE};
 
 /// The config file, relative to the sandbox.
 const CONFIG: &str = "flowstate.yaml";
@@ -41,14 +41,6 @@ const CONFIG: &str = "flowstate.yaml";
 const FAST: &str = "interval: 200ms, timeout: 200ms, failure_threshold: 2";
 
 // --- Helpers ----------------------------------------------------------------------------
-
-/// A target whose answer's status the test changes while the daemon runs.
-fn switchable(status: u16) -> (Arc<AtomicU16>, TestServer) {
-    let current = Arc::new(AtomicU16::new(status));
-    let answer = current.clone();
-    let server = TestServer::start(move |_, _| Response::status(answer.load(SeqCst)).body("hi"));
-    (current, server)
-}
 
 /// One host list item checking `url`, with more `key: value` pairs in `extra`.
 fn http_host(label: &str, url: &str, extra: &str) -> String {

@@ -38,7 +38,7 @@ use serde_json::Value;
 use crate::common::configs::{host, ALERTS};
 use crate::common::daemon::{complete_lines, http_get};
 use crate::common::wait::wait_for;
-use crate::common::{Daemon, Response, Sandbox, TestServer, DEADLINE};
+use crate::common::{start, switchable, Daemon, Response, Sandbox, TestServer, DEADLINE};
 
 /// The config file, relative to the sandbox.
 const CONFIG: &str = "flowstate.yaml";
@@ -81,22 +81,6 @@ fn webhook(name: &str, receiver: &Receiver, extra: &str) -> String {
 /// [`document`] with the one webhook notifier `hook`.
 fn hooked(state: Option<&str>, receiver: &Receiver, extra: &str, hosts: &[String]) -> String {
     document(state, "hook", &webhook("hook", receiver, extra), hosts)
-}
-
-/// Starts `flowstate run -c flowstate.yaml` on `config` in a new sandbox.
-fn start(config: &str) -> (Sandbox, Daemon) {
-    let sandbox = Sandbox::new();
-    sandbox.write(CONFIG, config);
-    let daemon = sandbox.daemon(CONFIG).start();
-    (sandbox, daemon)
-}
-
-/// A target whose answer's status the test changes while the daemon runs.
-fn switchable(status: u16) -> (Arc<AtomicU16>, TestServer) {
-    let current = Arc::new(AtomicU16::new(status));
-    let answer = current.clone();
-    let server = TestServer::start(move |_, _| Response::status(answer.load(SeqCst)).body("hi"));
-    (current, server)
 }
 
 // --- Receivers --------------------------------------------------------------------------

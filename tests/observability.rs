@@ -15,15 +15,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use crate::common::daemon::{complete_lines, http_get, http_request, Answer};
 use crate::common::wait::{wait_for, wait_until};
-use crate::common::{closed_port, Daemon, Outcome, Response, Sandbox, TestServer, DEADLINE};
+use crate::common::{
+    closed_port, start, switchable, Daemon, Outcome, Response, Sandbox, TestServer, DEADLINE,
+};
 
 // --- Configs ----------------------------------------------------------------------------
 
@@ -64,22 +65,6 @@ fn host(label: &str, url: &str, extra: &str) -> String {
 /// A URL whose port refuses connections: every check fails at once.
 fn refused_url() -> String {
     format!("http://127.0.0.1:{}/", closed_port())
-}
-
-/// Starts `flowstate run -c flowstate.yaml` on `config` in a new sandbox.
-fn start(config: &str) -> (Sandbox, Daemon) {
-    let sandbox = Sandbox::new();
-    sandbox.write("flowstate.yaml", config);
-    let daemon = sandbox.daemon("flowstate.yaml").start();
-    (sandbox, daemon)
-}
-
-/// A target whose answer's status the test changes while the daemon runs.
-fn switchable(status: u16) -> (Arc<AtomicU16>, TestServer) {
-    let current = Arc::new(AtomicU16::new(status));
-    let answer = current.clone();
-    let server = TestServer::start(move |_, _| Response::status(answer.load(SeqCst)).body("hi"));
-    (current, server)
 }
 
 fn unix_now() -> f64 {

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::common::configs::{document_serving, host, ALERTS};
-use crate::common::daemon::{complete_lines, http_get, http_request, Answer};
+use crate::common::daemon::{complete_lines, http_get, http_request, start_at, Answer};
 use crate::common::wait::wait_for;
 use crate::common::{closed_port, Daemon, Response, Sandbox, TestServer, DEADLINE};
 
@@ -65,14 +65,6 @@ fn hosts_file(hosts: &[String]) -> String {
 /// A loopback target that answers `200` to every path.
 fn healthy() -> TestServer {
     TestServer::always(Response::ok("fine"))
-}
-
-/// Starts `flowstate run -c conf/flowstate.yaml` on `config` in a new sandbox.
-fn start(config: &str) -> (Sandbox, Daemon) {
-    let sandbox = Sandbox::new();
-    sandbox.write(CONFIG, config);
-    let daemon = sandbox.daemon(CONFIG).start();
-    (sandbox, daemon)
 }
 
 // --- Edits ------------------------------------------------------------------------------
@@ -372,7 +364,7 @@ mod reload {
                 ],
             )
         };
-        let (sandbox, mut daemon) = start(&config("before"));
+        let (sandbox, mut daemon) = start_at(CONFIG, &config("before"));
         let kept = daemon.wait_for_status("kept", "up");
         daemon.wait_for_status("before", "up");
 
@@ -819,7 +811,7 @@ mod reload {
                 host("api", &server.url("/"), "")
             )
         };
-        let (sandbox, mut daemon) = start(&config("before.jsonl"));
+        let (sandbox, mut daemon) = start_at(CONFIG, &config("before.jsonl"));
         daemon.wait_for_status("api", "up");
 
         write_by_rename(&sandbox.path().join(CONFIG), &config("after.jsonl"));
@@ -847,12 +839,10 @@ mod reload {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
         let serving = |token: &str| format!("listen: \"127.0.0.1:0\", token: {token}");
-        let (sandbox, mut daemon) = start(&document_serving(
-            &serving("old-secret"),
-            "",
-            FAST,
-            &[item("api")],
-        ));
+        let (sandbox, mut daemon) = start_at(
+            CONFIG,
+            &document_serving(&serving("old-secret"), "", FAST, &[item("api")]),
+        );
         let api = daemon.api();
         let status_with = |token: &str| {
             let bearer = format!("Bearer {token}");
@@ -916,7 +906,7 @@ mod doesnt_reload {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
         let contents = document("", FAST, &[item("api")]);
-        let (sandbox, mut daemon) = start(&contents);
+        let (sandbox, mut daemon) = start_at(CONFIG, &contents);
         daemon.wait_for_status("api", "up");
         let path = sandbox.path().join(CONFIG);
 
@@ -982,7 +972,7 @@ mod doesnt_reload {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
         let good = document("", FAST, &[item("api")]);
-        let (sandbox, mut daemon) = start(&good);
+        let (sandbox, mut daemon) = start_at(CONFIG, &good);
         daemon.wait_for_status("api", "up");
         let started = metrics(&mut daemon);
         assert_eq!(sample(&started, LAST_RELOAD_OK), 1.0, "{started}");
@@ -1103,7 +1093,7 @@ mod doesnt_reload {
     fn post_reload_of_a_bad_file_answers_400_with_every_error() {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
-        let (sandbox, mut daemon) = start(&document("", FAST, &[item("api")]));
+        let (sandbox, mut daemon) = start_at(CONFIG, &document("", FAST, &[item("api")]));
         daemon.wait_for_status("api", "up");
 
         write_by_rename(
@@ -1143,7 +1133,7 @@ mod doesnt_reload {
     fn server_listen_and_state_path_changes_are_refused_with_a_warning_while_the_rest_applies() {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
-        let (sandbox, mut daemon) = start(&document("", FAST, &[item("api")]));
+        let (sandbox, mut daemon) = start_at(CONFIG, &document("", FAST, &[item("api")]));
         daemon.wait_for_status("api", "up");
         let listening = daemon.api();
         let elsewhere = format!("listen: \"127.0.0.1:{}\"", closed_port());
@@ -1188,7 +1178,7 @@ mod doesnt_reload {
     fn reverting_a_refused_listen_change_does_not_warn() {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
-        let (sandbox, mut daemon) = start(&document("", FAST, &[item("api")]));
+        let (sandbox, mut daemon) = start_at(CONFIG, &document("", FAST, &[item("api")]));
         daemon.wait_for_status("api", "up");
         let path = sandbox.path().join(CONFIG);
         let elsewhere = format!("listen: \"127.0.0.1:{}\"", closed_port());
@@ -1244,7 +1234,7 @@ mod transient_state {
             hosts.extend_from_slice(extra);
             document("", FAST, &hosts)
         };
-        let (sandbox, mut daemon) = start(&path_config("100ms", "1", &[]));
+        let (sandbox, mut daemon) = start_at(CONFIG, &path_config("100ms", "1", &[]));
         let labels_before = ["steady", "retimed", "reheadered"];
         let before: Vec<Value> = labels_before
             .iter()
@@ -1336,7 +1326,10 @@ mod transient_state {
     fn removed_host_stops_being_checked_and_leaves_api_and_metrics() {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
-        let (sandbox, mut daemon) = start(&document("", FAST, &[item("steady"), item("leaving")]));
+        let (sandbox, mut daemon) = start_at(
+            CONFIG,
+            &document("", FAST, &[item("steady"), item("leaving")]),
+        );
         daemon.wait_for_status("leaving", "up");
         daemon.wait_for_checks("leaving", 3);
         let text = metrics(&mut daemon);
@@ -1388,15 +1381,18 @@ mod transient_state {
         let server = healthy();
         let refused = format!("http://127.0.0.1:{}/", closed_port());
         let steady = host("steady", &server.url("/steady"), "");
-        let (sandbox, mut daemon) = start(&document(
-            "",
-            FAST,
-            &[
-                steady.clone(),
-                host("broken", &refused, ""),
-                host("fine", &server.url("/fine"), ""),
-            ],
-        ));
+        let (sandbox, mut daemon) = start_at(
+            CONFIG,
+            &document(
+                "",
+                FAST,
+                &[
+                    steady.clone(),
+                    host("broken", &refused, ""),
+                    host("fine", &server.url("/fine"), ""),
+                ],
+            ),
+        );
         daemon.wait_for_status("fine", "up");
         daemon.wait_for_status("broken", "down");
         daemon.wait_for_stdout("the DOWN line is printed", |l| l.contains(" DOWN broken"));
@@ -1459,7 +1455,7 @@ mod transient_state {
             }
             text
         };
-        let (sandbox, mut daemon) = start(&config(true));
+        let (sandbox, mut daemon) = start_at(CONFIG, &config(true));
         daemon.wait_for_status("broken", "down");
         let pager = sandbox.path().join("conf/pager.jsonl");
         let pager_events = || {
@@ -1503,18 +1499,21 @@ mod transient_state {
         let interval = Duration::from_secs(2);
         let label = early_label("flaky", interval);
         let steady = host("steady", &server.url("/steady"), "");
-        let (sandbox, mut daemon) = start(&document(
-            "",
-            FAST,
-            &[
-                steady.clone(),
-                host(
-                    &label,
-                    &flaky.url("/"),
-                    "interval: 2s\ntimeout: 2s\nfailure_threshold: 1\nsuccess_threshold: 1",
-                ),
-            ],
-        ));
+        let (sandbox, mut daemon) = start_at(
+            CONFIG,
+            &document(
+                "",
+                FAST,
+                &[
+                    steady.clone(),
+                    host(
+                        &label,
+                        &flaky.url("/"),
+                        "interval: 2s\ntimeout: 2s\nfailure_threshold: 1\nsuccess_threshold: 1",
+                    ),
+                ],
+            ),
+        );
         daemon.wait_for_status(&label, "down");
         mode.store(1, SeqCst);
         wait_for(DEADLINE, "the passing check is in flight", || {
@@ -1594,7 +1593,7 @@ mod transient_state {
                 .collect();
             document("", defaults, &hosts)
         };
-        let (sandbox, mut daemon) = start(&initial);
+        let (sandbox, mut daemon) = start_at(CONFIG, &initial);
         for i in 0..50 {
             daemon.wait_for_status(&format!("h{i:02}"), "up");
         }
@@ -1675,7 +1674,7 @@ mod transient_state {
             host("api", &server.url("/api"), ""),
             host("broken", &refused, ""),
         ];
-        let (sandbox, mut daemon) = start(&document("", FAST, &hosts));
+        let (sandbox, mut daemon) = start_at(CONFIG, &document("", FAST, &hosts));
         let api_before = daemon.wait_for_status("api", "up");
         let broken_before = daemon.wait_for_status("broken", "down");
         daemon.wait_for_stdout("the DOWN line is printed", |l| l.contains(" DOWN broken"));
@@ -1731,11 +1730,10 @@ mod transient_state {
     fn reloads_racing_each_other_keep_a_changed_host_checked() {
         let server = healthy();
         let item = |label: &str, extra: &str| host(label, &server.url(&format!("/{label}")), extra);
-        let (sandbox, mut daemon) = start(&document(
-            "",
-            FAST,
-            &[item("steady", ""), item("changing", "")],
-        ));
+        let (sandbox, mut daemon) = start_at(
+            CONFIG,
+            &document("", FAST, &[item("steady", ""), item("changing", "")]),
+        );
         daemon.wait_for_status("changing", "up");
 
         write_by_rename(

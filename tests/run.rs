@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
@@ -22,7 +22,9 @@ use serde_json::Value;
 use crate::common::configs::{document_serving, host, ALERTS};
 use crate::common::daemon::http_get;
 use crate::common::wait::{wait_for, wait_until};
-use crate::common::{closed_port, Daemon, Response, Sandbox, TestServer, DEADLINE};
+use crate::common::{
+    closed_port, start, switchable, Daemon, Response, Sandbox, TestServer, DEADLINE,
+};
 
 /// A config with the API on a free port, `defaults` (the inside of a flow mapping) and two
 /// notifiers every host alerts: `console` (stdout, text) and `audit` (the file [`ALERTS`]).
@@ -33,14 +35,6 @@ fn config(defaults: &str, hosts: &[String]) -> String {
 /// [`config`] with `server.listen` written as `listen` (YAML).
 fn config_listening(listen: &str, defaults: &str, hosts: &[String]) -> String {
     document_serving(&format!("listen: {listen}"), "", defaults, hosts)
-}
-
-/// Starts `flowstate run -c flowstate.yaml ARGS...` on `config` in a new sandbox.
-fn start(config: &str, args: &[&str]) -> (Sandbox, Daemon) {
-    let sandbox = Sandbox::new();
-    sandbox.write("flowstate.yaml", config);
-    let daemon = sandbox.daemon("flowstate.yaml").args(args).start();
-    (sandbox, daemon)
 }
 
 /// Every event the file notifier wrote so far (complete lines), each parsed.
@@ -116,14 +110,6 @@ fn history(host: &Value) -> &Vec<Value> {
         .unwrap_or_else(|| panic!("no history array in {host}"))
 }
 
-/// A target whose answer's status the test changes while the daemon runs.
-fn switchable(status: u16) -> (Arc<AtomicU16>, TestServer) {
-    let current = Arc::new(AtomicU16::new(status));
-    let answer = current.clone();
-    let server = TestServer::start(move |_, _| Response::status(answer.load(SeqCst)).body("hi"));
-    (current, server)
-}
-
 /// Event ids are unique per event.
 #[track_caller]
 fn assert_unique_ids(events: &[Value]) {
@@ -136,13 +122,10 @@ fn assert_unique_ids(events: &[Value]) {
 #[test]
 fn host_goes_down_after_exactly_failure_threshold_failures_with_one_alert() {
     let (answer, server) = switchable(200);
-    let (sandbox, mut daemon) = start(
-        &config(
-            "interval: 200ms, timeout: 200ms, failure_threshold: 3",
-            &[host("api", &server.url("/health"), "status: 200")],
-        ),
-        &[],
-    );
+    let (sandbox, mut daemon) = start(&config(
+        "interval: 200ms, timeout: 200ms, failure_threshold: 3",
+        &[host("api", &server.url("/health"), "status: 200")],
+    ));
     daemon.wait_for_status("api", "up");
     answer.store(503, SeqCst);
 
@@ -193,13 +176,10 @@ fn one_blip_does_not_alert() {
         2 => Response::status(503),
         _ => Response::ok("fine"),
     });
-    let (sandbox, mut daemon) = start(
-        &config(
-            "interval: 200ms, timeout: 200ms, failure_threshold: 2",
-            &[host("api", &server.url("/"), "")],
-        ),
-        &[],
-    );
+    let (sandbox, mut daemon) = start(&config(
+        "interval: 200ms, timeout: 200ms, failure_threshold: 2",
+        &[host("api", &server.url("/"), "")],
+    ));
     let api = daemon.wait_for_checks("api", 6);
     assert_eq!(api["status"], "up", "{api}");
     assert_eq!(api["failures"], 1, "the blip was not seen: {api}");
@@ -226,13 +206,10 @@ fn one_blip_does_not_alert() {
 #[test]
 fn recovery_sends_one_up_event_but_the_first_up_sends_none() {
     let (answer, server) = switchable(200);
-    let (sandbox, mut daemon) = start(
-        &config(
-            "interval: 200ms, timeout: 200ms, failure_threshold: 2, success_threshold: 2",
-            &[host("api", &server.url("/"), "")],
-        ),
-        &[],
-    );
+    let (sandbox, mut daemon) = start(&config(
+        "interval: 200ms, timeout: 200ms, failure_threshold: 2, success_threshold: 2",
+        &[host("api", &server.url("/"), "")],
+    ));
     // unknown -> up is decided (and logged) but is no event.
     daemon.wait_for_checks("api", 3);
     daemon.wait_for_log("the first decision is logged", |l| {
@@ -291,13 +268,10 @@ fn slow_answers_degrade_the_host_and_fast_ones_restore_it() {
     let server = TestServer::start(move |_, _| {
         Response::ok("fine").delay_headers(Duration::from_millis(delay.load(SeqCst)))
     });
-    let (sandbox, mut daemon) = start(
-        &config(
-            "interval: 500ms, timeout: 500ms, failure_threshold: 2",
-            &[host("api", &server.url("/"), "max_response_time: 100ms")],
-        ),
-        &[],
-    );
+    let (sandbox, mut daemon) = start(&config(
+        "interval: 500ms, timeout: 500ms, failure_threshold: 2",
+        &[host("api", &server.url("/"), "max_response_time: 100ms")],
+    ));
     daemon.wait_for_status("api", "up");
     delay_ms.store(300, SeqCst);
 
@@ -463,16 +437,13 @@ impl Drop for StallServer {
 fn stalled_target_neither_delays_other_hosts_nor_overlaps_its_own_checks() {
     let stall = StallServer::start();
     let server = TestServer::always(Response::ok("fine"));
-    let (_sandbox, mut daemon) = start(
-        &config(
-            "interval: 100ms, timeout: 100ms",
-            &[
-                host("stalled", &stall.url(), "interval: 500ms\ntimeout: 300ms"),
-                host("fast", &server.url("/"), ""),
-            ],
-        ),
-        &[],
-    );
+    let (_sandbox, mut daemon) = start(&config(
+        "interval: 100ms, timeout: 100ms",
+        &[
+            host("stalled", &stall.url(), "interval: 500ms\ntimeout: 300ms"),
+            host("fast", &server.url("/"), ""),
+        ],
+    ));
     let stalled = daemon.wait_for_checks("stalled", 4);
     let fast = daemon.host("fast");
 
@@ -528,13 +499,10 @@ fn sigterm_exits_0_promptly_with_a_check_in_flight() {
     let stall = StallServer::start();
     // The first check of a host comes at a phase of its interval derived from its label;
     // "slowpoke"'s is early (about 0.65 s of 10 s), so the wait for it is short.
-    let (_sandbox, mut daemon) = start(
-        &config(
-            "interval: 10s, timeout: 10s",
-            &[host("slowpoke", &stall.url(), "")],
-        ),
-        &[],
-    );
+    let (_sandbox, mut daemon) = start(&config(
+        "interval: 10s, timeout: 10s",
+        &[host("slowpoke", &stall.url(), "")],
+    ));
     wait_until(DEADLINE, "the check is in flight", || {
         stall.counts().open == 1
     })
@@ -555,13 +523,10 @@ fn sigterm_exits_0_promptly_with_a_check_in_flight() {
 #[test]
 fn second_stop_signal_exits_at_once() {
     let stall = StallServer::start();
-    let (_sandbox, mut daemon) = start(
-        &config(
-            "interval: 10s, timeout: 10s",
-            &[host("slowpoke", &stall.url(), "")],
-        ),
-        &[],
-    );
+    let (_sandbox, mut daemon) = start(&config(
+        "interval: 10s, timeout: 10s",
+        &[host("slowpoke", &stall.url(), "")],
+    ));
     wait_until(DEADLINE, "the check is in flight", || {
         stall.counts().open == 1
     })
@@ -583,13 +548,10 @@ fn sigint_lets_the_check_in_flight_finish_and_delivers_its_alert() {
             .delay_headers(Duration::from_millis(1000)),
     );
     // "pending" is first checked early in its interval (about 0.93 s of 10 s).
-    let (sandbox, mut daemon) = start(
-        &config(
-            "interval: 10s, timeout: 5s, failure_threshold: 1",
-            &[host("pending", &server.url("/"), "")],
-        ),
-        &[],
-    );
+    let (sandbox, mut daemon) = start(&config(
+        "interval: 10s, timeout: 5s, failure_threshold: 1",
+        &[host("pending", &server.url("/"), "")],
+    ));
     wait_until(DEADLINE, "the check is in flight", || {
         server.traffic().in_flight() == 1
     })
@@ -695,7 +657,7 @@ fn json_log_is_one_object_per_line_with_the_transition_fields() {
 
 #[test]
 fn text_log_lines_carry_key_value_fields() {
-    let (_sandbox, mut daemon) = start(&refused_host_config(), &[]);
+    let (_sandbox, mut daemon) = start(&refused_host_config());
     let line = daemon.wait_for_log("the transition is logged", |l| {
         l.contains("host status changed")
     });
@@ -759,16 +721,13 @@ fn api_reports_health_readiness_and_every_host() {
         ("/up", Response::ok("fine")),
         ("/down", Response::status(503)),
     ]);
-    let (_sandbox, mut daemon) = start(
-        &config(
-            "interval: 200ms, timeout: 200ms, failure_threshold: 1",
-            &[
-                host("web", &server.url("/up"), ""),
-                host("broken", &server.url("/down"), ""),
-            ],
-        ),
-        &[],
-    );
+    let (_sandbox, mut daemon) = start(&config(
+        "interval: 200ms, timeout: 200ms, failure_threshold: 1",
+        &[
+            host("web", &server.url("/up"), ""),
+            host("broken", &server.url("/down"), ""),
+        ],
+    ));
     let api = daemon.api();
 
     let health = daemon.get("/healthz");
@@ -863,7 +822,6 @@ fn history_keeps_the_newest_state_history_results() {
             "interval: 100ms, timeout: 100ms",
             &[host("api", &server.url("/"), "")],
         ) + "state: { history: 3 }\n"),
-        &[],
     );
     let api = daemon.wait_for_checks("api", 5);
     let results = history(&api);
@@ -877,18 +835,15 @@ fn history_keeps_the_newest_state_history_results() {
 
 #[test]
 fn listen_null_serves_no_api_but_keeps_monitoring() {
-    let (sandbox, mut daemon) = start(
-        &config_listening(
-            "null",
-            "interval: 200ms, timeout: 200ms, failure_threshold: 2",
-            &[host(
-                "gone",
-                &format!("http://127.0.0.1:{}/", closed_port()),
-                "",
-            )],
-        ),
-        &[],
-    );
+    let (sandbox, mut daemon) = start(&config_listening(
+        "null",
+        "interval: 200ms, timeout: 200ms, failure_threshold: 2",
+        &[host(
+            "gone",
+            &format!("http://127.0.0.1:{}/", closed_port()),
+            "",
+        )],
+    ));
     // A first decision to down is news: previous is unknown.
     let all = wait_for_events(&sandbox, &daemon, 1);
     assert_event(&all[0], "down", "gone", "unknown");
@@ -930,17 +885,14 @@ fn sighup_applies_an_edit_and_keeps_unchanged_hosts_state() {
     let server = TestServer::always(Response::ok("fine"));
     let defaults = "interval: 200ms, timeout: 200ms";
     let steady = host("steady", &server.url("/steady"), "");
-    let (sandbox, mut daemon) = start(
-        &config(
-            defaults,
-            &[
-                steady.clone(),
-                host("retimed", &server.url("/retimed"), "interval: 1h"),
-                host("leaving", &server.url("/leaving"), ""),
-            ],
-        ),
-        &[],
-    );
+    let (sandbox, mut daemon) = start(&config(
+        defaults,
+        &[
+            steady.clone(),
+            host("retimed", &server.url("/retimed"), "interval: 1h"),
+            host("leaving", &server.url("/leaving"), ""),
+        ],
+    ));
     let before = daemon.wait_for_checks("steady", 3);
     assert_eq!(before["status"], "up", "{before}");
 
@@ -1001,7 +953,7 @@ fn bad_edit_is_logged_and_keeps_the_last_good_config() {
     let server = TestServer::always(Response::ok("fine"));
     let api_host = host("api", &server.url("/"), "");
     let defaults = "interval: 200ms, timeout: 200ms";
-    let (sandbox, mut daemon) = start(&config(defaults, std::slice::from_ref(&api_host)), &[]);
+    let (sandbox, mut daemon) = start(&config(defaults, std::slice::from_ref(&api_host)));
     daemon.wait_for_status("api", "up");
 
     sandbox.write(
@@ -1034,7 +986,7 @@ fn editing_the_config_file_reloads_it_without_a_signal() {
     let server = TestServer::always(Response::ok("fine"));
     let defaults = "interval: 200ms, timeout: 200ms";
     let first = host("first", &server.url("/1"), "");
-    let (sandbox, mut daemon) = start(&config(defaults, std::slice::from_ref(&first)), &[]);
+    let (sandbox, mut daemon) = start(&config(defaults, std::slice::from_ref(&first)));
     daemon.wait_for_status("first", "up");
     sandbox.write(
         "flowstate.yaml",
@@ -1112,7 +1064,7 @@ fn reload_changing_a_host_never_runs_two_of_its_checks_at_once() {
             )],
         )
     };
-    let (sandbox, mut daemon) = start(&hosts("10s"), &[]);
+    let (sandbox, mut daemon) = start(&hosts("10s"));
     wait_until(DEADLINE, "the check is in flight", || {
         stall.counts().open == 1
     })

@@ -32,6 +32,22 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 /// How long one API request may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The config file of a daemon [`start`]ed by a test, relative to its sandbox.
+pub const CONFIG: &str = "flowstate.yaml";
+
+/// Starts `flowstate run -c flowstate.yaml` on `config` in a new sandbox.
+pub fn start(config: &str) -> (Sandbox, Daemon) {
+    start_at(CONFIG, config)
+}
+
+/// Starts `flowstate run -c PATH` on `config`, written to `path` (relative to a new sandbox).
+pub fn start_at(path: &str, config: &str) -> (Sandbox, Daemon) {
+    let sandbox = Sandbox::new();
+    sandbox.write(path, config);
+    let daemon = sandbox.daemon(path).start();
+    (sandbox, daemon)
+}
+
 impl Sandbox {
     /// `flowstate run -c CONFIG`, with the sandbox as working directory; more arguments and
     /// environment variables can be added before [`DaemonBuilder::start`].

@@ -5,6 +5,7 @@
 //! - [`configs`]: config documents for daemon tests.
 //! - [`daemon`]: `flowstate run` as a child process: its output, its API, signals, its exit.
 //! - [`processes`]: whether a started program still runs; killing what a test left.
+//! - [`target`]: targets whose answers the test changes while the daemon runs.
 //! - [`wait`]: waiting for a condition with a deadline.
 
 pub mod cli;
@@ -12,8 +13,10 @@ pub mod configs;
 pub mod daemon;
 pub mod processes;
 pub mod server;
+pub mod target;
 pub mod wait;
 
 pub use cli::{Outcome, Sandbox};
-pub use daemon::{Daemon, DEADLINE};
+pub use daemon::{start, Daemon, DEADLINE};
 pub use server::{closed_port, Request, Response, TestServer};
+pub use target::switchable;
