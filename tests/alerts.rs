@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 
 use crate::common::configs::{host, ALERTS};
 use crate::common::daemon::http_get;
-use crate::common::server::Request;
+use crate::common::receiver::{Post, Receiver};
 use crate::common::wait::wait_for;
 use crate::common::{start, switchable, Daemon, Response, Sandbox, TestServer, DEADLINE};
 
@@ -50,91 +50,6 @@ fn config(defaults: &str, notifiers: &str, hosts: &[String]) -> String {
          hosts:\n{}",
         hosts.concat()
     )
-}
-
-// --- Receivers ---------------------------------------------------------------------------
-
-/// One request a [`Receiver`] got, and when (wall clock, to compare with event timestamps).
-#[derive(Debug, Clone)]
-struct Post {
-    arrived: SystemTime,
-    request: Request,
-}
-
-impl Post {
-    /// The body, which must be JSON.
-    #[track_caller]
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.request.body).unwrap_or_else(|e| {
-            panic!(
-                "a webhook body is not JSON ({e}): {:?}",
-                self.request.body_text()
-            )
-        })
-    }
-}
-
-/// A webhook receiver on loopback: answers every request with one [`Response`], and records
-/// each request with the time it arrived, in arrival order.
-struct Receiver {
-    server: TestServer,
-    posts: Arc<Mutex<Vec<Post>>>,
-}
-
-impl Receiver {
-    /// A receiver that accepts everything: `200 ok`.
-    fn accepting() -> Self {
-        Receiver::answering(Response::ok("ok"))
-    }
-
-    fn answering(response: Response) -> Self {
-        let posts: Arc<Mutex<Vec<Post>>> = Arc::default();
-        let record = posts.clone();
-        let server = TestServer::start(move |request, _| {
-            record.lock().unwrap().push(Post {
-                arrived: SystemTime::now(),
-                request: request.clone(),
-            });
-            response.clone()
-        });
-        Receiver { server, posts }
-    }
-
-    fn url(&self, path: &str) -> String {
-        self.server.url(path)
-    }
-
-    fn posts(&self) -> Vec<Post> {
-        self.posts.lock().unwrap().clone()
-    }
-
-    /// The bodies received so far, parsed.
-    #[track_caller]
-    fn bodies(&self) -> Vec<Value> {
-        self.posts().iter().map(Post::json).collect()
-    }
-
-    /// Waits until at least `n` requests arrived, and returns them all.
-    #[track_caller]
-    fn wait_for_posts(&self, daemon: &Daemon, n: usize) -> Vec<Post> {
-        wait_for(
-            DEADLINE,
-            &format!("{n} requests arrived at {}", self.server.addr()),
-            || {
-                let posts = self.posts();
-                (posts.len() >= n).then_some(posts)
-            },
-        )
-        .unwrap_or_else(|timed_out| {
-            panic!(
-                "{timed_out}\nreceived: {:#?}\n{daemon}",
-                self.posts()
-                    .iter()
-                    .map(|p| p.request.body_text())
-                    .collect::<Vec<_>>()
-            )
-        })
-    }
 }
 
 // --- Observations ------------------------------------------------------------------------
@@ -309,9 +224,9 @@ fn cooldown_holds_a_flap_and_never_holds_the_recovery() {
     daemon.wait_for_status("flappy", "up");
 
     status.store(503, SeqCst);
-    let first = hook.wait_for_posts(&daemon, 1);
+    let first = hook.wait_for_count(&daemon, 1);
     status.store(200, SeqCst);
-    let second = hook.wait_for_posts(&daemon, 2);
+    let second = hook.wait_for_count(&daemon, 2);
     assert_eq!(kinds(&[first[0].json(), second[1].json()]), ["down", "up"]);
 
     // Down again within the cooldown: held, not sent.
@@ -329,7 +244,7 @@ fn cooldown_holds_a_flap_and_never_holds_the_recovery() {
     );
 
     // The host stays down, so the held event goes out when the cooldown ends, not before.
-    let posts = hook.wait_for_posts(&daemon, 3);
+    let posts = hook.wait_for_count(&daemon, 3);
     let bodies: Vec<Value> = posts.iter().map(Post::json).collect();
     assert_eq!(kinds(&bodies), ["down", "up", "down"], "{bodies:#?}");
     assert!(
@@ -426,7 +341,7 @@ fn reminders_repeat_while_down_and_stop_on_recovery() {
     ));
 
     // The first decision is down; then two reminders.
-    let posts = hook.wait_for_posts(&daemon, 3);
+    let posts = hook.wait_for_count(&daemon, 3);
     let bodies: Vec<Value> = posts.iter().map(Post::json).collect();
     assert_eq!(
         kinds(&bodies),
@@ -493,7 +408,7 @@ fn send_resolved_false_sends_no_recovery() {
     }
     // Deliveries to one receiver about one host are in order: a recovery sent would have
     // arrived before the second down.
-    hook.wait_for_posts(&daemon, 2);
+    hook.wait_for_count(&daemon, 2);
     let bodies = hook.bodies();
     assert_eq!(kinds(&bodies), ["down", "down"], "{bodies:#?}");
     let audited = events(&sandbox);
@@ -529,12 +444,12 @@ fn every_notifier_of_a_host_hears_and_host_alerts_override_defaults() {
 
     status.store(503, SeqCst);
     wait_for_events(&sandbox, &daemon, 1);
-    a.wait_for_posts(&daemon, 2);
-    b.wait_for_posts(&daemon, 1);
+    a.wait_for_count(&daemon, 2);
+    b.wait_for_count(&daemon, 1);
     status.store(200, SeqCst);
     wait_for_events(&sandbox, &daemon, 2);
-    a.wait_for_posts(&daemon, 4);
-    b.wait_for_posts(&daemon, 2);
+    a.wait_for_count(&daemon, 4);
+    b.wait_for_count(&daemon, 2);
     // Each receiver has its due; anything misrouted would come as quickly, so a few more
     // checks are long enough for it to show.
     let checks = daemon.host("plain")["checks"].as_u64().unwrap_or_default();
@@ -611,9 +526,9 @@ fn webhook_payloads_match_each_services_shape() {
     daemon.wait_for_status("api", "up");
 
     status.store(503, SeqCst);
-    hooks.wait_for_posts(&daemon, 4);
+    hooks.wait_for_count(&daemon, 4);
     status.store(200, SeqCst);
-    let posts = hooks.wait_for_posts(&daemon, 8);
+    let posts = hooks.wait_for_count(&daemon, 8);
     assert_eq!(posts.len(), 8, "{posts:#?}");
 
     let mut by_path: HashMap<&str, Vec<&Post>> = HashMap::new();
@@ -767,7 +682,7 @@ fn webhook_payloads_match_each_services_shape() {
 #[test]
 fn a_receiver_that_rejects_the_payload_is_not_retried() {
     let (status, target) = switchable(503);
-    let hook = Receiver::answering(Response::status(400).body("invalid payload"));
+    let hook = Receiver::answering_with(Response::status(400).body("invalid payload"));
     // Retries would come fast, and the URL's path holds a token, as Slack's and Discord's do.
     let notifiers = format!(
         "  hook: {{ type: webhook, url: '{}', backoff: 100ms, max_backoff: 200ms }}\n",
@@ -796,7 +711,7 @@ fn a_receiver_that_rejects_the_payload_is_not_retried() {
     // The recovery comes after the down in the host's queue: once it arrived, the down is
     // known to have been attempted for the last time.
     status.store(200, SeqCst);
-    let posts = hook.wait_for_posts(&daemon, 2);
+    let posts = hook.wait_for_count(&daemon, 2);
     let bodies: Vec<Value> = posts.iter().map(Post::json).collect();
     daemon.wait_for_log("the recovery is given up too", |l| {
         l.contains("alert delivery given up") && l.contains("event=up")

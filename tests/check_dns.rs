@@ -23,9 +23,10 @@ use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use serde_json::Value;
 
-use crate::common::configs::{document_serving, ALERTS};
+use crate::common::configs::{document_serving, item, ALERTS};
+use crate::common::once::{assert_verdict, once, verdict};
 use crate::common::wait::wait_for;
-use crate::common::{Daemon, Outcome, Sandbox, DEADLINE};
+use crate::common::{Daemon, Sandbox, DEADLINE};
 
 // --- The DNS server ----------------------------------------------------------------------
 
@@ -195,43 +196,13 @@ fn txt(parts: &[&str]) -> RData {
 
 /// A `type: dns` host list item asking `server`; `extra` holds more `key: value` lines.
 fn dns_host(label: &str, server: &DnsServer, name: &str, record: &str, extra: &str) -> String {
-    let mut item = format!(
-        "  - label: {label}\n    type: dns\n    name: '{name}'\n    record: {record}\n    resolver: '{}'\n",
-        server.address
-    );
-    for line in extra.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        item.push_str(&format!("    {line}\n"));
-    }
-    item
-}
-
-/// Runs `flowstate once --json` on `hosts`.
-fn once(hosts: &[String]) -> Outcome {
-    let sandbox = Sandbox::new();
-    sandbox.write("flowstate.yaml", &format!("hosts:\n{}", hosts.concat()));
-    sandbox.run(&["once", "-c", "flowstate.yaml", "--json"])
-}
-
-/// `(status, detail)` of one host's `once --json` result.
-#[track_caller]
-fn verdict(outcome: &Outcome, label: &str) -> (String, String) {
-    let result = outcome.result(label);
-    let text = |key: &str| {
-        result[key]
-            .as_str()
-            .unwrap_or_else(|| panic!("no `{key}` string for {label}: {outcome}"))
-            .to_string()
-    };
-    (text("status"), text("detail"))
-}
-
-#[track_caller]
-fn assert_verdict(outcome: &Outcome, label: &str, status: &str, detail: &str) {
-    assert_eq!(
-        verdict(outcome, label),
-        (status.to_string(), detail.to_string()),
-        "{label}: {outcome}"
-    );
+    item(
+        label,
+        &format!(
+            "type: dns\nname: '{name}'\nrecord: {record}\nresolver: '{}'\n{extra}",
+            server.address
+        ),
+    )
 }
 
 // --- Answers -----------------------------------------------------------------------------

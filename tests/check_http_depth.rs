@@ -37,33 +37,13 @@ use serde_json::Value;
 
 use crate::common::configs::{document_serving, host, ALERTS};
 use crate::common::daemon::http_get;
+use crate::common::once::{once, once_in, verdict};
 use crate::common::wait::{wait_for, wait_until};
-use crate::common::{Daemon, Outcome, Response, Sandbox, TestServer, DEADLINE};
+use crate::common::{Daemon, Response, Sandbox, TestServer, DEADLINE};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 // --- Running the binary --------------------------------------------------------------------
-
-/// Writes `hosts:` with these list items to `flowstate.yaml` and runs `once --json` on it.
-fn once_in(sandbox: &Sandbox, hosts: &[String]) -> Outcome {
-    sandbox.write("flowstate.yaml", &format!("hosts:\n{}", hosts.concat()));
-    sandbox.run(&["once", "-c", "flowstate.yaml", "--json"])
-}
-
-/// `once --json` on these hosts in a fresh sandbox.
-fn once(hosts: &[String]) -> Outcome {
-    once_in(&Sandbox::new(), hosts)
-}
-
-/// The `once --json` status and detail of one host.
-#[track_caller]
-fn verdict(outcome: &Outcome, label: &str) -> (String, String) {
-    let result = outcome.result(label);
-    (
-        result["status"].as_str().unwrap_or_default().to_string(),
-        result["detail"].as_str().unwrap_or_default().to_string(),
-    )
-}
 
 /// A daemon config: the API on a free port, checks every 300 ms, alerts to `console` and the
 /// `audit` file notifier.
@@ -797,6 +777,7 @@ fn certificate_for_another_name_is_down() {
     sandbox.write("ca.pem", &ca.pem);
     let outcome = once_in(
         &sandbox,
+        "",
         &[host("misnamed", &server.url(), "tls: { ca_file: ca.pem }")],
     );
     outcome.expect_code(1);
@@ -818,6 +799,7 @@ fn expired_certificate_is_down_with_its_date() {
     sandbox.write("ca.pem", &ca.pem);
     let outcome = once_in(
         &sandbox,
+        "",
         &[host("expired", &server.url(), "tls: { ca_file: ca.pem }")],
     );
     outcome.expect_code(1);
@@ -864,6 +846,7 @@ fn certificate_near_expiry_is_degraded() {
     sandbox.write("ca.pem", &ca.pem);
     let outcome = once_in(
         &sandbox,
+        "",
         &[
             host("soon", &server.url(), "tls: { ca_file: ca.pem }"),
             host(
@@ -1070,6 +1053,7 @@ fn http2_required_and_offered_is_up() {
     sandbox.write("ca.pem", &ca.pem);
     let outcome = once_in(
         &sandbox,
+        "",
         &[
             host(
                 "two",
@@ -1111,6 +1095,7 @@ fn http2_required_but_not_offered_is_down_with_the_reason() {
     let extra = "http_version: \"2\"\ntls: { ca_file: ca.pem }";
     let outcome = once_in(
         &sandbox,
+        "",
         &[
             host("alpn", &http1_alpn.url(), extra),
             host("silent", &no_alpn.url(), extra),

@@ -5,6 +5,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common::cli::flowstate_command;
+use crate::common::configs::nested_defaults;
 use crate::common::daemon::{http_get, http_request};
 use crate::common::wait::wait_for;
 use crate::common::{closed_port, Daemon, Outcome, Response, Sandbox, TestServer, DEADLINE};
@@ -217,11 +218,6 @@ fn every_reload_attempt_logs_its_outcome_even_when_nothing_changed() {
         !line.contains("added=") && !line.contains("unchanged="),
         "counts repeated: {line}"
     );
-}
-
-/// `${NOPE:-${NOPE:-…x…}}` nested `depth` deep.
-fn nested_defaults(depth: usize) -> String {
-    format!("{}x{}", "${NOPE:-".repeat(depth), "}".repeat(depth))
 }
 
 /// A hostile file loaded by a reload never takes the daemon down nor stalls its API: every

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::common::configs::nested_defaults;
 use crate::common::{Sandbox, DEADLINE};
 
 /// `PATH` with `dir` in front: a program of the same name there is found first.
@@ -291,11 +292,6 @@ fn check_diff_does_not_print_or_compare_by_a_variable_in_a_url() {
 // ---------------------------------------------------------------------------------------------
 // 6. and 9. Nesting is bounded before anything recurses or stalls
 // ---------------------------------------------------------------------------------------------
-
-/// `${NOPE:-` `depth` times around `x`.
-fn nested_defaults(depth: usize) -> String {
-    format!("{}x{}", "${NOPE:-".repeat(depth), "}".repeat(depth))
-}
 
 #[test]
 fn check_refuses_deeply_nested_defaults_instead_of_aborting() {

@@ -29,7 +29,7 @@
 //! once: so the SIGKILL tests kill right after the first post, when the host's new status may
 //! not be saved yet, and still expect no second event.
 
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -37,6 +37,7 @@ use serde_json::Value;
 
 use crate::common::configs::{host, ALERTS};
 use crate::common::daemon::{complete_lines, http_get};
+use crate::common::receiver::{shown, Post, Receiver};
 use crate::common::wait::wait_for;
 use crate::common::{start, switchable, Daemon, Response, Sandbox, TestServer, DEADLINE};
 
@@ -74,125 +75,13 @@ fn document(state: Option<&str>, alerts: &str, notifiers: &str, hosts: &[String]
 fn webhook(name: &str, receiver: &Receiver, extra: &str) -> String {
     format!(
         "  {name}: {{ type: webhook, url: '{}', timeout: 5s, {RETRY}{extra} }}\n",
-        receiver.url()
+        receiver.url("/hook")
     )
 }
 
 /// [`document`] with the one webhook notifier `hook`.
 fn hooked(state: Option<&str>, receiver: &Receiver, extra: &str, hosts: &[String]) -> String {
     document(state, "hook", &webhook("hook", receiver, extra), hosts)
-}
-
-// --- Receivers --------------------------------------------------------------------------
-
-/// One post a receiver got.
-#[derive(Debug, Clone)]
-struct Post {
-    /// When the handler saw it (the request read in full, before the answer).
-    arrived: Instant,
-    /// The `Idempotency-Key` header.
-    key: Option<String>,
-    /// The body as JSON (a string holding the raw body when it is not JSON).
-    event: Value,
-    /// The status it was answered with.
-    answered: u16,
-}
-
-impl Post {
-    fn id(&self) -> &str {
-        self.event["id"].as_str().unwrap_or_default()
-    }
-}
-
-/// A webhook receiver: answers 503 to its first `fail_first` posts, then whatever status the
-/// test set last; records every post.
-struct Receiver {
-    server: TestServer,
-    answer: Arc<AtomicU16>,
-    posts: Arc<Mutex<Vec<Post>>>,
-}
-
-impl Receiver {
-    /// Answers every post with `status` (until told otherwise).
-    fn answering(status: u16) -> Self {
-        Receiver::failing_first(0, status)
-    }
-
-    /// Answers 503 to the first `n` posts, then `then`.
-    fn failing_first(n: usize, then: u16) -> Self {
-        Receiver::deciding(move |_, count| (count < n).then_some(503), then)
-    }
-
-    /// `decide(post, how many came before)` picks a status, or `None` for the one the test set
-    /// (initially `then`).
-    fn deciding(
-        decide: impl Fn(&Value, usize) -> Option<u16> + Send + Sync + 'static,
-        then: u16,
-    ) -> Self {
-        let answer = Arc::new(AtomicU16::new(then));
-        let posts = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::new(AtomicUsize::new(0));
-        let server = TestServer::start({
-            let answer = answer.clone();
-            let posts = posts.clone();
-            move |request, _| {
-                let event = serde_json::from_slice(&request.body)
-                    .unwrap_or_else(|_| Value::String(request.body_text()));
-                let count = seen.fetch_add(1, SeqCst);
-                let status = decide(&event, count).unwrap_or_else(|| answer.load(SeqCst));
-                posts.lock().unwrap().push(Post {
-                    arrived: Instant::now(),
-                    key: request.header("Idempotency-Key").map(str::to_string),
-                    event,
-                    answered: status,
-                });
-                Response::status(status).body(if status < 300 { "ok" } else { "not now" })
-            }
-        });
-        Receiver {
-            server,
-            answer,
-            posts,
-        }
-    }
-
-    fn url(&self) -> String {
-        self.server.url("/hook")
-    }
-
-    /// From now on, answers `status` (after any first failures).
-    fn answer(&self, status: u16) {
-        self.answer.store(status, SeqCst);
-    }
-
-    fn posts(&self) -> Vec<Post> {
-        self.posts.lock().unwrap().clone()
-    }
-
-    /// Waits until its posts satisfy `condition`, and returns them all.
-    #[track_caller]
-    fn wait_for_posts(
-        &self,
-        daemon: &Daemon,
-        what: &str,
-        condition: impl Fn(&[Post]) -> bool,
-    ) -> Vec<Post> {
-        wait_for(DEADLINE, what, || {
-            let posts = self.posts();
-            condition(&posts).then_some(posts)
-        })
-        .unwrap_or_else(|timed_out| {
-            panic!("{timed_out}\nposts: {}\n{daemon}", shown(&self.posts()))
-        })
-    }
-}
-
-/// Posts, one line each, for failure messages.
-fn shown(posts: &[Post]) -> String {
-    posts
-        .iter()
-        .map(|p| format!("\n  {} key={:?} {}", p.answered, p.key, p.event))
-        .collect()
 }
 
 // --- Observations -----------------------------------------------------------------------
@@ -333,7 +222,7 @@ fn a_receiver_failing_its_first_three_posts_gets_the_event_exactly_once_more() {
         &[host("api", &api.url("/"), "")],
     ));
     let first = receiver.wait_for_posts(&daemon, "the down event is posted", |p| !p.is_empty());
-    let down = first[0].event.clone();
+    let down = first[0].json();
     assert_event(&down, "down", "api", "unknown");
     // The host recovers while its down event is still being retried: the up event waits
     // behind it, so the receiver never hears of the recovery before the outage.
@@ -341,9 +230,9 @@ fn a_receiver_failing_its_first_three_posts_gets_the_event_exactly_once_more() {
 
     let posts = receiver.wait_for_posts(&daemon, "the up event is delivered", |p| {
         p.iter()
-            .any(|p| p.event["event"] == "up" && p.answered == 200)
+            .any(|p| p.json()["event"] == "up" && p.answered == 200)
     });
-    let (downs, rest): (Vec<&Post>, Vec<&Post>) = posts.iter().partition(|p| p.event == down);
+    let (downs, rest): (Vec<&Post>, Vec<&Post>) = posts.iter().partition(|p| p.json() == down);
     assert_eq!(
         downs.iter().map(|p| p.answered).collect::<Vec<_>>(),
         [503, 503, 503, 200],
@@ -351,7 +240,7 @@ fn a_receiver_failing_its_first_three_posts_gets_the_event_exactly_once_more() {
         shown(&posts)
     );
     for post in &downs {
-        assert_eq!(post.key.as_deref(), Some(post.id()), "{}", shown(&posts));
+        assert_eq!(post.key(), Some(post.id()), "{}", shown(&posts));
     }
     assert_eq!(
         rest.len(),
@@ -360,18 +249,18 @@ fn a_receiver_failing_its_first_three_posts_gets_the_event_exactly_once_more() {
         shown(&posts)
     );
     let up = &rest[0];
-    assert_event(&up.event, "up", "api", "down");
-    assert_eq!(up.key.as_deref(), Some(up.id()), "{}", shown(&posts));
+    assert_event(&up.json(), "up", "api", "down");
+    assert_eq!(up.key(), Some(up.id()), "{}", shown(&posts));
     assert_ne!(up.id(), downs[0].id(), "{}", shown(&posts));
     assert!(
-        up.arrived > downs[3].arrived,
+        up.instant > downs[3].instant,
         "the up event overtook the down event:{}",
         shown(&posts)
     );
     // Each wait is at least half the doubled backoff (jitter takes it down to half, never
     // lower); load can only make it longer.
     for (i, least_ms) in [50, 100, 200].into_iter().enumerate() {
-        let waited = downs[i + 1].arrived - downs[i].arrived;
+        let waited = downs[i + 1].instant - downs[i].instant;
         assert!(
             waited >= Duration::from_millis(least_ms),
             "retry {} came after {waited:?}, sooner than the backoff allows (at least \
@@ -503,7 +392,7 @@ fn an_event_older_than_max_age_is_given_up() {
     let posts = receiver.posts();
     assert!(posts.len() >= 2, "retried before max_age:{}", shown(&posts));
     assert!(
-        posts.iter().all(|p| p.event == posts[0].event),
+        posts.iter().all(|p| p.json() == posts[0].json()),
         "one event, retried:{}",
         shown(&posts)
     );
@@ -563,17 +452,20 @@ fn one_hosts_undeliverable_event_holds_up_no_other_host_or_notifier() {
     // While `stuck` is retried at `hook`, `fine`'s event gets through there, and both get
     // through to `other`.
     let posts = receiver.wait_for_posts(&daemon, "stuck was retried and fine delivered", |p| {
-        p.iter().filter(|p| p.event["host"] == "stuck").count() >= 3
+        p.iter().filter(|p| p.json()["host"] == "stuck").count() >= 3
             && p.iter()
-                .any(|p| p.event["host"] == "fine" && p.answered == 200)
+                .any(|p| p.json()["host"] == "fine" && p.answered == 200)
     });
-    let fine: Vec<&Post> = posts.iter().filter(|p| p.event["host"] == "fine").collect();
-    assert_eq!(fine.len(), 1, "{}", shown(&posts));
-    assert_event(&fine[0].event, "down", "fine", "unknown");
-    let taken = other.wait_for_posts(&daemon, "other got both events", |p| p.len() >= 2);
-    let mut hosts: Vec<&str> = taken
+    let fine: Vec<&Post> = posts
         .iter()
-        .map(|p| p.event["host"].as_str().unwrap_or_default())
+        .filter(|p| p.json()["host"] == "fine")
+        .collect();
+    assert_eq!(fine.len(), 1, "{}", shown(&posts));
+    assert_event(&fine[0].json(), "down", "fine", "unknown");
+    let taken = other.wait_for_posts(&daemon, "other got both events", |p| p.len() >= 2);
+    let mut hosts: Vec<String> = taken
+        .iter()
+        .map(|p| p.json()["host"].as_str().unwrap_or_default().to_string())
         .collect();
     hosts.sort();
     assert_eq!(hosts, ["fine", "stuck"], "{}", shown(&taken));
@@ -594,8 +486,8 @@ fn a_notifier_fixed_by_a_reload_gets_the_waiting_event() {
     let posts = right.wait_for_posts(&daemon, "the fixed notifier gets the event", |p| {
         !p.is_empty()
     });
-    assert_eq!(posts[0].event, failed[0].event, "{}", shown(&posts));
-    assert_eq!(posts[0].key.as_deref(), Some(failed[0].id()));
+    assert_eq!(posts[0].json(), failed[0].json(), "{}", shown(&posts));
+    assert_eq!(posts[0].key(), Some(failed[0].id()));
     let_checks_pass(&mut daemon, "api", 10);
     assert_eq!(right.posts().len(), 1, "{}", shown(&right.posts()));
     let wrong_after = wrong.posts().len();
@@ -678,7 +570,7 @@ fn an_event_survives_sigkill_while_the_receiver_is_down() {
         &[host("api", &target.url("/"), "")],
     ));
     let first = receiver.wait_for_posts(&daemon, "the down event is posted", |p| !p.is_empty());
-    let down = first[0].event.clone();
+    let down = first[0].json();
     assert_event(&down, "down", "api", "unknown");
     let id = format!("id={}", first[0].id());
     daemon.wait_for_log("a failed attempt is logged", |l| {
@@ -689,7 +581,7 @@ fn an_event_survives_sigkill_while_the_receiver_is_down() {
 
     let before = receiver.posts();
     assert!(
-        before.iter().all(|p| p.event == down && p.answered == 503),
+        before.iter().all(|p| p.json() == down && p.answered == 503),
         "{}",
         shown(&before)
     );
@@ -703,13 +595,8 @@ fn an_event_survives_sigkill_while_the_receiver_is_down() {
     });
     let after = &posts[before.len()..];
     // The same event: original id, at, since and reason, and the same Idempotency-Key.
-    assert_eq!(after[0].event, down, "{}", shown(&posts));
-    assert_eq!(
-        after[0].key.as_deref(),
-        Some(first[0].id()),
-        "{}",
-        shown(&posts)
-    );
+    assert_eq!(after[0].json(), down, "{}", shown(&posts));
+    assert_eq!(after[0].key(), Some(first[0].id()), "{}", shown(&posts));
 
     // Exactly once, and no new event: the host is still down, as it was.
     let_checks_pass(&mut again, "api", 10);
@@ -750,7 +637,7 @@ fn a_sigkill_just_after_a_transition_sends_no_second_event() {
     // harmless. Another event is not.
     let posts = receiver.posts();
     assert!(
-        posts.iter().all(|p| p.event == first[0].event),
+        posts.iter().all(|p| p.json() == first[0].json()),
         "a second event for an unchanged host:{}\n{again}",
         shown(&posts)
     );
@@ -767,7 +654,7 @@ fn sigterm_keeps_undelivered_events_for_the_next_start() {
         &[host("api", &target.url("/"), "")],
     ));
     let first = receiver.wait_for_posts(&daemon, "the down event is posted", |p| !p.is_empty());
-    let down = first[0].event.clone();
+    let down = first[0].json();
     let id = format!("id={}", first[0].id());
     daemon.wait_for_log("a failed attempt is logged", |l| {
         l.contains("alert delivery failed; retrying") && l.contains(&id)
@@ -788,8 +675,8 @@ fn sigterm_keeps_undelivered_events_for_the_next_start() {
     let posts = receiver.wait_for_posts(&again, "the event is delivered after the restart", |p| {
         p[before..].iter().any(|p| p.answered == 200)
     });
-    assert_eq!(posts[before].event, down, "{}", shown(&posts));
-    assert_eq!(posts[before].key.as_deref(), Some(first[0].id()));
+    assert_eq!(posts[before].json(), down, "{}", shown(&posts));
+    assert_eq!(posts[before].key(), Some(first[0].id()));
     let_checks_pass(&mut again, "api", 10);
     assert_eq!(
         receiver.posts().len(),
@@ -810,7 +697,7 @@ fn a_kept_down_event_goes_out_before_the_recovery_seen_after_the_restart() {
         &[host("api", &target.url("/"), "")],
     ));
     let first = receiver.wait_for_posts(&daemon, "the down event is posted", |p| !p.is_empty());
-    let down = first[0].event.clone();
+    let down = first[0].json();
     assert_eq!(daemon.stop("TERM").code, Some(0), "{daemon}");
 
     // While stopped, the host recovers; the receiver still fails at first.
@@ -824,7 +711,7 @@ fn a_kept_down_event_goes_out_before_the_recovery_seen_after_the_restart() {
     receiver.answer(200);
     let posts = receiver.wait_for_posts(&again, "the up event is delivered", |p| {
         p.iter()
-            .any(|p| p.event["event"] == "up" && p.answered == 200)
+            .any(|p| p.json()["event"] == "up" && p.answered == 200)
     });
     let after: Vec<&Post> = posts[before..].iter().collect();
     let taken: Vec<&Post> = after
@@ -834,16 +721,19 @@ fn a_kept_down_event_goes_out_before_the_recovery_seen_after_the_restart() {
         .collect();
     assert_eq!(taken.len(), 2, "{}", shown(&posts));
     assert_eq!(
-        taken[0].event,
+        taken[0].json(),
         down,
         "the kept event first:{}",
         shown(&posts)
     );
-    assert_event(&taken[1].event, "up", "api", "down");
+    assert_event(&taken[1].json(), "up", "api", "down");
     // Until the down event was taken, nothing else was posted.
-    let first_up = after.iter().position(|p| p.event["event"] == "up").unwrap();
+    let first_up = after
+        .iter()
+        .position(|p| p.json()["event"] == "up")
+        .unwrap();
     assert!(
-        after[..first_up].iter().all(|p| p.event == down) && after[first_up - 1].answered == 200,
+        after[..first_up].iter().all(|p| p.json() == down) && after[first_up - 1].answered == 200,
         "the up event overtook the down event:{}",
         shown(&posts)
     );
@@ -869,7 +759,7 @@ fn max_age_counts_from_when_the_event_was_first_queued_across_restarts() {
         "given up before the restart; the test needs a longer max_age\n{daemon}"
     );
     // Stopped until the event is older than max_age (queued just after its `at`).
-    let at = humantime::parse_rfc3339(first[0].event["at"].as_str().unwrap()).unwrap();
+    let at = humantime::parse_rfc3339(first[0].json()["at"].as_str().unwrap()).unwrap();
     wait_for(DEADLINE, "the event is 3 s old", || {
         (SystemTime::now() >= at + Duration::from_secs(3)).then_some(())
     })
@@ -1000,7 +890,7 @@ fn a_restart_sends_nothing_for_unchanged_hosts_and_one_up_on_recovery() {
         ],
     ));
     let first = receiver.wait_for_posts(&daemon, "the down event is delivered", |p| !p.is_empty());
-    assert_event(&first[0].event, "down", "down", "unknown");
+    assert_event(&first[0].json(), "down", "down", "unknown");
     daemon.wait_for_status("up", "up");
     // Enough checks that a counter starting again from 0 cannot catch up unnoticed.
     daemon.wait_for_checks("down", 10);
@@ -1040,7 +930,7 @@ fn a_restart_sends_nothing_for_unchanged_hosts_and_one_up_on_recovery() {
 
     broken.store(200, SeqCst);
     let posts = receiver.wait_for_posts(&again, "the recovery is posted", |p| p.len() >= 2);
-    assert_event(&posts[1].event, "up", "down", "down");
+    assert_event(&posts[1].json(), "up", "down", "down");
     let_checks_pass(&mut again, "down", 10);
     assert_eq!(
         receiver.posts().len(),
@@ -1072,7 +962,7 @@ fn a_host_that_changed_while_stopped_gets_exactly_one_event() {
     answer.store(503, SeqCst);
     let mut again = sandbox.daemon(CONFIG).start();
     let posts = receiver.wait_for_posts(&again, "the down event is delivered", |p| !p.is_empty());
-    assert_event(&posts[0].event, "down", "api", "up");
+    assert_event(&posts[0].json(), "down", "api", "up");
     let_checks_pass(&mut again, "api", 10);
     assert_eq!(
         receiver.posts().len(),

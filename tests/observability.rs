@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+use crate::common::configs::host;
 use crate::common::daemon::{complete_lines, http_get, http_request, Answer};
 use crate::common::wait::{wait_for, wait_until};
 use crate::common::{
@@ -48,18 +49,6 @@ fn config(server: &str, defaults: &str, notifiers: &str, hosts: &[String]) -> St
          hosts:\n{}",
         hosts.concat()
     )
-}
-
-/// One host list item; `extra` holds more `key: value` lines.
-fn host(label: &str, url: &str, extra: &str) -> String {
-    let mut item = format!(
-        "  - label: '{}'\n    url: '{url}'\n",
-        label.replace('\'', "''")
-    );
-    for line in extra.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        item.push_str(&format!("    {line}\n"));
-    }
-    item
 }
 
 /// A URL whose port refuses connections: every check fails at once.

@@ -16,13 +16,33 @@ pub fn document_serving(server: &str, top: &str, defaults: &str, hosts: &[String
     )
 }
 
-/// One host list item; `extra` holds more `key: value` lines.
+/// One host list item checking `url`; `extra` holds more `key: value` lines.
 pub fn host(label: &str, url: &str, extra: &str) -> String {
-    let mut item = format!("  - label: {label}\n    url: '{url}'\n");
-    for line in extra.lines().map(str::trim).filter(|l| !l.is_empty()) {
+    item(label, &format!("url: '{url}'\n{extra}"))
+}
+
+/// A host list item: `label` and the `key: value` lines of `body` (each trimmed; empty ones
+/// left out). A label that is not a plain word (letters, digits, `-`, `_`, `.`) is quoted.
+pub fn item(label: &str, body: &str) -> String {
+    let plain = !label.is_empty()
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let label = if plain {
+        label.to_string()
+    } else {
+        format!("'{}'", label.replace('\'', "''"))
+    };
+    let mut item = format!("  - label: {label}\n");
+    for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
         item.push_str(&format!("    {line}\n"));
     }
     item
+}
+
+/// `${NOPE:-` `depth` times around `x`: variable defaults nested `depth` levels deep.
+pub fn nested_defaults(depth: usize) -> String {
+    format!("{}x{}", "${NOPE:-".repeat(depth), "}".repeat(depth))
 }
 
 impl super::Sandbox {

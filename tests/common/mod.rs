@@ -4,6 +4,8 @@
 //! - [`cli`]: config files in a temporary directory and runs of the real binary.
 //! - [`configs`]: config documents for daemon tests.
 //! - [`daemon`]: `flowstate run` as a child process: its output, its API, signals, its exit.
+//! - [`once`]: `flowstate once` on a config, and each host's verdict.
+//! - [`receiver`]: a webhook receiver recording every post, answering as the test says.
 //! - [`processes`]: whether a started program still runs; killing what a test left.
 //! - [`target`]: targets whose answers the test changes while the daemon runs.
 //! - [`wait`]: waiting for a condition with a deadline.
@@ -11,7 +13,9 @@
 pub mod cli;
 pub mod configs;
 pub mod daemon;
+pub mod once;
 pub mod processes;
+pub mod receiver;
 pub mod server;
 pub mod target;
 pub mod wait;
