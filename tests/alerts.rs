@@ -25,9 +25,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
 
-use crate::common::configs::{host, ALERTS};
-use crate::common::daemon::http_get;
+use crate::common::configs::host;
+use crate::common::events::{assert_spec_event, events, id, kinds, timestamp, wait_for_events};
 use crate::common::receiver::{Post, Receiver};
+use crate::common::scrape::{metrics, sample, wait_for_sample};
 use crate::common::wait::wait_for;
 use crate::common::{start, switchable, Daemon, Response, Sandbox, TestServer, DEADLINE};
 
@@ -54,115 +55,6 @@ fn config(defaults: &str, notifiers: &str, hosts: &[String]) -> String {
 
 // --- Observations ------------------------------------------------------------------------
 
-/// Every event the file notifier wrote so far (complete lines), each parsed.
-#[track_caller]
-fn events(sandbox: &Sandbox) -> Vec<Value> {
-    sandbox.events(ALERTS)
-}
-
-/// Waits until the file notifier wrote at least `n` events, and returns them all.
-#[track_caller]
-fn wait_for_events(sandbox: &Sandbox, daemon: &Daemon, n: usize) -> Vec<Value> {
-    wait_for(DEADLINE, &format!("{n} events are in {ALERTS}"), || {
-        let events = events(sandbox);
-        (events.len() >= n).then_some(events)
-    })
-    .unwrap_or_else(|timed_out| panic!("{timed_out}\nevents: {:?}\n{daemon}", events(sandbox)))
-}
-
-/// The `event` field of each event: `["down", "up", ...]`.
-fn kinds(events: &[Value]) -> Vec<&str> {
-    events
-        .iter()
-        .map(|e| e["event"].as_str().unwrap_or("?"))
-        .collect()
-}
-
-/// The `id` of an event.
-#[track_caller]
-fn id(event: &Value) -> &str {
-    event["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in the event {event}"))
-}
-
-/// Parses an RFC 3339 timestamp of the API or an event.
-#[track_caller]
-fn timestamp(value: &Value) -> SystemTime {
-    let text = value
-        .as_str()
-        .unwrap_or_else(|| panic!("not a timestamp string: {value}"));
-    humantime::parse_rfc3339(text).unwrap_or_else(|e| panic!("{text:?} is not RFC 3339: {e}"))
-}
-
-/// Checks an alert event against SPEC §3: every field, with its type.
-#[track_caller]
-fn assert_spec_event(event: &Value, kind: &str, host: &str, status: &str, previous: &str) {
-    let fields = [
-        "id",
-        "event",
-        "host",
-        "status",
-        "previous",
-        "at",
-        "since",
-        "reason",
-        "consecutive_failures",
-        "latency_ms",
-    ];
-    let keys: Vec<&str> = event
-        .as_object()
-        .unwrap_or_else(|| panic!("not an object: {event}"))
-        .keys()
-        .map(String::as_str)
-        .collect();
-    let mut sorted_fields = fields.to_vec();
-    sorted_fields.sort_unstable();
-    let mut sorted_keys = keys.clone();
-    sorted_keys.sort_unstable();
-    assert_eq!(sorted_keys, sorted_fields, "{event}");
-    assert_eq!(event["event"], kind, "{event}");
-    assert_eq!(event["host"], host, "{event}");
-    assert_eq!(event["status"], status, "{event}");
-    assert_eq!(event["previous"], previous, "{event}");
-    let id = id(event);
-    assert!(
-        id.len() == 26 && id.chars().all(|c| c.is_ascii_alphanumeric()),
-        "the id is not a ULID: {event}"
-    );
-    timestamp(&event["at"]);
-    timestamp(&event["since"]);
-    assert!(event["reason"].is_string(), "{event}");
-    assert!(event["consecutive_failures"].is_u64(), "{event}");
-    assert!(
-        event["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
-        "{event}"
-    );
-}
-
-/// `GET /metrics`.
-#[track_caller]
-fn metrics(daemon: &mut Daemon) -> String {
-    let answer = daemon.get("/metrics");
-    assert_eq!(answer.status, 200, "GET /metrics: {answer}\n{daemon}");
-    answer.body
-}
-
-/// The value of one series (`name{labels}` exactly as exposed); a series that is not there
-/// counts as 0.
-fn sample(metrics: &str, series: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix(series)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0.0)
-}
-
 /// `flowstate_alerts_total{notifier,result}`.
 fn alerts_total(notifier: &str, result: &str) -> String {
     format!("flowstate_alerts_total{{notifier=\"{notifier}\",result=\"{result}\"}}")
@@ -171,17 +63,6 @@ fn alerts_total(notifier: &str, result: &str) -> String {
 /// `flowstate_alerts_dropped_total{notifier,reason}`.
 fn alerts_dropped(notifier: &str, reason: &str) -> String {
     format!("flowstate_alerts_dropped_total{{notifier=\"{notifier}\",reason=\"{reason}\"}}")
-}
-
-/// Waits until `series` reaches at least `value`, and returns the whole exposition then.
-#[track_caller]
-fn wait_for_sample(daemon: &mut Daemon, series: &str, value: f64) -> String {
-    let api = daemon.api();
-    wait_for(DEADLINE, &format!("{series} reaches {value}"), || {
-        let body = http_get(api, "/metrics").ok()?.body;
-        (sample(&body, series) >= value).then_some(body)
-    })
-    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"))
 }
 
 /// The clock of tests that show something does not happen: waits until `label` has been
@@ -194,15 +75,6 @@ fn wait_until_checked_after(daemon: &mut Daemon, label: &str, moment: SystemTime
             .and_then(|at| humantime::parse_rfc3339(at).ok())
             .is_some_and(|at| at > moment)
     });
-}
-
-/// The log lines that contain every one of `parts`.
-fn log_lines_with(daemon: &Daemon, parts: &[&str]) -> Vec<String> {
-    daemon
-        .log_lines()
-        .into_iter()
-        .filter(|l| parts.iter().all(|p| l.contains(p)))
-        .collect()
 }
 
 // --- Policy ------------------------------------------------------------------------------
@@ -269,7 +141,7 @@ fn cooldown_holds_a_flap_and_never_holds_the_recovery() {
     }
 
     // A request counts as sent once its answer is back, a moment after it arrived.
-    let metrics = wait_for_sample(&mut daemon, &alerts_total("hook", "sent"), 3.0);
+    let (_, metrics) = wait_for_sample(&mut daemon, &alerts_total("hook", "sent"), |v| v >= 3.0);
     assert_eq!(sample(&metrics, &alerts_total("hook", "sent")), 3.0);
     assert_eq!(sample(&metrics, &alerts_total("hook", "suppressed")), 1.0);
     assert_eq!(sample(&metrics, &alerts_total("audit", "suppressed")), 0.0);
@@ -415,7 +287,7 @@ fn send_resolved_false_sends_no_recovery() {
     assert_eq!(kinds(&audited), ["down", "up", "down"]);
     assert_eq!(bodies, [audited[0].clone(), audited[2].clone()]);
 
-    let metrics = wait_for_sample(&mut daemon, &alerts_total("hook", "sent"), 2.0);
+    let (_, metrics) = wait_for_sample(&mut daemon, &alerts_total("hook", "sent"), |v| v >= 2.0);
     assert_eq!(sample(&metrics, &alerts_total("hook", "suppressed")), 1.0);
     assert_eq!(sample(&metrics, &alerts_total("hook", "sent")), 2.0);
 }
@@ -665,7 +537,8 @@ fn webhook_payloads_match_each_services_shape() {
         "{daemon}"
     );
     for notifier in ["generic", "slack", "discord", "pagerduty"] {
-        let metrics = wait_for_sample(&mut daemon, &alerts_total(notifier, "sent"), 2.0);
+        let (_, metrics) =
+            wait_for_sample(&mut daemon, &alerts_total(notifier, "sent"), |v| v >= 2.0);
         assert_eq!(
             sample(&metrics, &alerts_total(notifier, "sent")),
             2.0,
@@ -721,10 +594,7 @@ fn a_receiver_that_rejects_the_payload_is_not_retried() {
         ["down", "up"],
         "the rejected down was attempted again: {bodies:#?}"
     );
-    assert!(
-        log_lines_with(&daemon, &["retrying"]).is_empty(),
-        "{daemon}"
-    );
+    assert!(daemon.log_lines_with(&["retrying"]).is_empty(), "{daemon}");
     assert!(!daemon.stderr().contains("T0K3N"), "{daemon}");
 
     let metrics = metrics(&mut daemon);
@@ -770,7 +640,7 @@ fn a_slow_webhook_does_not_delay_other_notifiers() {
     assert_eq!(kinds(&events(&sandbox)), ["down"]);
 
     // The slow receiver still gets it, within its timeout, at the first attempt.
-    let metrics = wait_for_sample(&mut daemon, &alerts_total("slow", "sent"), 1.0);
+    let (_, metrics) = wait_for_sample(&mut daemon, &alerts_total("slow", "sent"), |v| v >= 1.0);
     assert_eq!(slow.requests().len(), 1);
     assert_eq!(sample(&metrics, &alerts_total("slow", "failed")), 0.0);
     assert_eq!(sample(&metrics, &alerts_total("audit", "sent")), 1.0);
@@ -828,7 +698,7 @@ fn command_notifier_gets_the_event_on_stdin_and_in_the_environment() {
     let audited = wait_for_events(&sandbox, &daemon, 2);
     assert_eq!(kinds(&audited), ["down", "up"]);
     // Each run has exited once it counts as sent, so its files are complete.
-    wait_for_sample(&mut daemon, &alerts_total("pager", "sent"), 2.0);
+    wait_for_sample(&mut daemon, &alerts_total("pager", "sent"), |v| v >= 2.0);
 
     for event in &audited {
         let id = id(event);
@@ -902,7 +772,7 @@ fn a_failing_command_is_retried_with_the_same_event() {
     );
     let mut daemon = sandbox.daemon("flowstate.yaml").start();
 
-    let metrics = wait_for_sample(&mut daemon, &alerts_total("pager", "sent"), 1.0);
+    let (_, metrics) = wait_for_sample(&mut daemon, &alerts_total("pager", "sent"), |v| v >= 1.0);
     let audited = events(&sandbox);
     assert_eq!(kinds(&audited), ["down"], "{daemon}");
     let ids = fs::read_to_string(sandbox.path().join("ids")).expect("the script ran");
@@ -911,10 +781,7 @@ fn a_failing_command_is_retried_with_the_same_event() {
     assert_eq!(sample(&metrics, &alerts_total("pager", "failed")), 2.0);
     assert_eq!(sample(&metrics, &alerts_total("pager", "sent")), 1.0);
 
-    let retries = log_lines_with(
-        &daemon,
-        &["alert delivery failed; retrying", "notifier=pager"],
-    );
+    let retries = daemon.log_lines_with(&["alert delivery failed; retrying", "notifier=pager"]);
     assert_eq!(retries.len(), 2, "{daemon}");
     assert!(
         retries[0].contains("pager unreachable (run 1)"),

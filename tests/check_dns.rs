@@ -21,12 +21,11 @@ use std::time::Duration;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use serde_json::Value;
 
-use crate::common::configs::{document_serving, item, ALERTS};
+use crate::common::configs::{document_serving, item};
+use crate::common::events::wait_for_event;
 use crate::common::once::{assert_verdict, once, verdict};
-use crate::common::wait::wait_for;
-use crate::common::{Daemon, Sandbox, DEADLINE};
+use crate::common::Sandbox;
 
 // --- The DNS server ----------------------------------------------------------------------
 
@@ -544,22 +543,6 @@ fn each_once_run_asks_the_server() {
 }
 
 // --- The daemon --------------------------------------------------------------------------
-
-/// Every event the file notifier wrote so far.
-fn events(sandbox: &Sandbox) -> Vec<Value> {
-    sandbox.events(ALERTS)
-}
-
-/// Waits until the file notifier wrote an event of `kind` for `host`, and returns it.
-#[track_caller]
-fn wait_for_event(sandbox: &Sandbox, daemon: &Daemon, kind: &str, host: &str) -> Value {
-    wait_for(DEADLINE, &format!("a `{kind}` event for {host}"), || {
-        events(sandbox)
-            .into_iter()
-            .find(|e| e["event"] == kind && e["host"] == host)
-    })
-    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"))
-}
 
 #[test]
 fn a_dns_host_goes_down_in_the_daemon_when_its_name_disappears() {

@@ -22,7 +22,6 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
-use serde_json::Value;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
@@ -33,6 +32,7 @@ use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
 use crate::common::configs::{document_serving, item, ALERTS};
+use crate::common::events::events;
 use crate::common::once::{assert_verdict, once, once_in, once_with, verdict};
 use crate::common::wait::wait_for;
 use crate::common::{closed_port, Response, Sandbox, TestServer, DEADLINE};
@@ -535,11 +535,6 @@ fn tls_check_against_a_plaintext_server_is_down() {
 }
 
 // --- The daemon ---------------------------------------------------------------------------
-
-/// Every event the file notifier wrote so far (complete lines), each parsed.
-fn events(sandbox: &Sandbox) -> Vec<Value> {
-    sandbox.events(ALERTS)
-}
 
 #[test]
 fn daemon_marks_a_grpc_host_down_when_its_service_stops_serving_and_alerts() {

@@ -33,11 +33,12 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
-use serde_json::Value;
 
-use crate::common::configs::{document_serving, host, ALERTS};
+use crate::common::configs::{document_serving, host};
 use crate::common::daemon::http_get;
+use crate::common::events::events;
 use crate::common::once::{once, once_in, verdict};
+use crate::common::scrape::find_sample;
 use crate::common::wait::{wait_for, wait_until};
 use crate::common::{Daemon, Response, Sandbox, TestServer, DEADLINE};
 
@@ -54,22 +55,6 @@ fn daemon_config(failure_threshold: u32, hosts: &[String]) -> String {
         &format!("interval: 300ms, timeout: 300ms, failure_threshold: {failure_threshold}"),
         hosts,
     )
-}
-
-/// Every event the file notifier wrote so far (complete lines), each parsed.
-fn events(sandbox: &Sandbox) -> Vec<Value> {
-    sandbox.events(ALERTS)
-}
-
-/// The value of one series (`name{labels}` exactly as exposed), if it is there.
-fn sample(metrics: &str, series: &str) -> Option<f64> {
-    metrics.lines().find_map(|line| {
-        line.strip_prefix(series)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
 }
 
 // --- Certificates --------------------------------------------------------------------------
@@ -923,8 +908,8 @@ fn daemon_degrades_a_host_whose_certificate_expires_soon_and_exports_the_date() 
 
     let series = "flowstate_tls_cert_not_after_timestamp_seconds{host=\"tls\"}";
     let metrics = daemon.get("/metrics").body;
-    let exported =
-        sample(&metrics, series).unwrap_or_else(|| panic!("no {series} in /metrics:\n{metrics}"));
+    let exported = find_sample(&metrics, series)
+        .unwrap_or_else(|| panic!("no {series} in /metrics:\n{metrics}"));
     let expected = unix_seconds(leaf.not_after) as f64;
     assert!(
         (exported - expected).abs() <= 1.0,
@@ -990,7 +975,7 @@ fn up_host_turns_degraded_after_failure_threshold_checks_of_a_certificate_near_e
     wait_until(DEADLINE, &format!("{series} is {expected}"), || {
         http_get(api, "/metrics")
             .ok()
-            .and_then(|answer| sample(&answer.body, series))
+            .and_then(|answer| find_sample(&answer.body, series))
             .is_some_and(|v| (v - expected).abs() <= 1.0)
     })
     .unwrap_or_else(|e| panic!("{e}\n{daemon}"));

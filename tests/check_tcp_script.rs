@@ -16,11 +16,12 @@ use std::thread;
 
 use serde_json::Value;
 
-use crate::common::configs::{document_serving, item, ALERTS};
+use crate::common::configs::{document_serving, item};
+use crate::common::events::wait_for_event;
 use crate::common::once::{once_in, verdict};
 use crate::common::processes::{alive, KillListed};
 use crate::common::wait::{wait_for, wait_until};
-use crate::common::{closed_port, Daemon, Sandbox, DEADLINE};
+use crate::common::{closed_port, Sandbox, DEADLINE};
 
 // --- Helpers -----------------------------------------------------------------------------
 
@@ -415,22 +416,6 @@ fn script_timeout_kills_its_whole_process_group() {
 }
 
 // --- In the daemon -----------------------------------------------------------------------
-
-/// Every event the file notifier wrote so far (complete lines), each parsed.
-fn events(sandbox: &Sandbox) -> Vec<Value> {
-    sandbox.events(ALERTS)
-}
-
-/// Waits until the file notifier wrote an event `kind` for `host`, and returns it.
-#[track_caller]
-fn wait_for_event(sandbox: &Sandbox, daemon: &Daemon, kind: &str, host: &str) -> Value {
-    wait_for(DEADLINE, &format!("a {kind} event for {host}"), || {
-        events(sandbox)
-            .into_iter()
-            .find(|e| e["event"] == kind && e["host"] == host)
-    })
-    .unwrap_or_else(|timed_out| panic!("{timed_out}\nevents: {:?}\n{daemon}", events(sandbox)))
-}
 
 #[test]
 fn tcp_and_script_hosts_change_status_and_alert_in_the_daemon() {

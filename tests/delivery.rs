@@ -36,10 +36,13 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 
 use crate::common::configs::{host, ALERTS};
-use crate::common::daemon::{complete_lines, http_get};
+use crate::common::daemon::complete_lines;
+use crate::common::events::assert_event;
+use crate::common::hosts::{checks, history, let_checks_pass};
 use crate::common::receiver::{shown, Post, Receiver};
+use crate::common::scrape::{wait_for_scrape, Scrape};
 use crate::common::wait::wait_for;
-use crate::common::{start, switchable, Daemon, Response, Sandbox, TestServer, DEADLINE};
+use crate::common::{start, switchable, Response, Sandbox, TestServer, DEADLINE};
 
 /// The config file, relative to the sandbox.
 const CONFIG: &str = "flowstate.yaml";
@@ -85,129 +88,6 @@ fn hooked(state: Option<&str>, receiver: &Receiver, extra: &str, hosts: &[String
 }
 
 // --- Observations -----------------------------------------------------------------------
-
-/// Checks an alert event's kind, host and previous status, and that it carries an id and the
-/// times of SPEC §3.
-#[track_caller]
-fn assert_event(event: &Value, kind: &str, host: &str, previous: &str) {
-    assert_eq!(event["event"], kind, "{event}");
-    assert_eq!(event["host"], host, "{event}");
-    assert_eq!(event["previous"], previous, "{event}");
-    let id = event["id"].as_str().unwrap_or_default();
-    assert!(
-        id.len() == 26 && id.chars().all(|c| c.is_ascii_alphanumeric()),
-        "the id is not a ULID: {event}"
-    );
-    for time in ["at", "since"] {
-        let text = event[time].as_str().unwrap_or_default();
-        assert!(
-            humantime::parse_rfc3339(text).is_ok(),
-            "`{time}` is not RFC 3339: {event}"
-        );
-    }
-}
-
-/// Waits until host `label` has run `n` more checks than it has now: the clock for
-/// "and nothing else happened".
-#[track_caller]
-fn let_checks_pass(daemon: &mut Daemon, label: &str, n: u64) -> Value {
-    let now = checks(&daemon.host(label));
-    daemon.wait_for_checks(label, now + n)
-}
-
-/// A host's `checks` count from the API.
-#[track_caller]
-fn checks(host: &Value) -> u64 {
-    host["checks"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no `checks` count in {host}"))
-}
-
-/// The host's history from `/api/v1/hosts/{label}`, oldest first.
-#[track_caller]
-fn history(host: &Value) -> Vec<Value> {
-    host["history"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no history array in {host}"))
-        .clone()
-}
-
-/// One `/metrics` answer.
-struct Scrape(String);
-
-impl Scrape {
-    /// The value of the sample `name` with exactly `labels` (in any order). Enough for the
-    /// plain label values of these tests: no escapes, no commas.
-    fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let mut wanted: Vec<(String, String)> = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        wanted.sort();
-        self.0
-            .lines()
-            .filter(|line| !line.starts_with('#'))
-            .find_map(|line| {
-                let (series, value) = line.rsplit_once(' ')?;
-                let (sample, inside) = match series.split_once('{') {
-                    Some((sample, inside)) => (sample, inside.strip_suffix('}')?),
-                    None => (series, ""),
-                };
-                let mut labels: Vec<(String, String)> = inside
-                    .split(',')
-                    .filter(|pair| !pair.is_empty())
-                    .filter_map(|pair| {
-                        let (k, v) = pair.split_once('=')?;
-                        Some((k.to_string(), v.trim_matches('"').to_string()))
-                    })
-                    .collect();
-                labels.sort();
-                (sample == name && labels == wanted).then(|| value.parse().ok())?
-            })
-    }
-
-    /// `get`, failing the test when the sample is missing.
-    #[track_caller]
-    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.get(name, labels)
-            .unwrap_or_else(|| panic!("no sample {name}{labels:?} in\n{}", self.0))
-    }
-
-    /// `flowstate_alerts_total{notifier, result}`.
-    fn alerts(&self, notifier: &str, result: &str) -> Option<f64> {
-        self.get(
-            "flowstate_alerts_total",
-            &[("notifier", notifier), ("result", result)],
-        )
-    }
-
-    /// `flowstate_outbox_pending{notifier}`.
-    fn pending(&self, notifier: &str) -> Option<f64> {
-        self.get("flowstate_outbox_pending", &[("notifier", notifier)])
-    }
-
-    /// `flowstate_alerts_dropped_total{notifier, reason}`.
-    fn dropped(&self, notifier: &str, reason: &str) -> Option<f64> {
-        self.get(
-            "flowstate_alerts_dropped_total",
-            &[("notifier", notifier), ("reason", reason)],
-        )
-    }
-}
-
-/// Polls `/metrics` until `condition` holds, and returns that scrape.
-#[track_caller]
-fn wait_for_scrape(daemon: &mut Daemon, what: &str, condition: impl Fn(&Scrape) -> bool) -> Scrape {
-    let api = daemon.api();
-    wait_for(DEADLINE, what, || {
-        let scrape = Scrape(http_get(api, "/metrics").ok()?.body);
-        condition(&scrape).then_some(scrape)
-    })
-    .unwrap_or_else(|timed_out| {
-        let last = http_get(api, "/metrics").map_or_else(|e| e.to_string(), |a| a.body);
-        panic!("{timed_out}\nlast /metrics:\n{last}\n{daemon}")
-    })
-}
 
 // --- Retries ----------------------------------------------------------------------------
 
@@ -273,9 +153,14 @@ fn a_receiver_failing_its_first_three_posts_gets_the_event_exactly_once_more() {
     let scrape = wait_for_scrape(&mut daemon, "both events count as sent", |s| {
         s.alerts("hook", "sent") == Some(2.0) && s.pending("hook") == Some(0.0)
     });
-    assert_eq!(scrape.alerts("hook", "failed"), Some(3.0), "{}", scrape.0);
+    assert_eq!(
+        scrape.alerts("hook", "failed"),
+        Some(3.0),
+        "{}",
+        scrape.body
+    );
     for reason in ["expired", "rejected", "overflow"] {
-        assert_eq!(scrape.dropped("hook", reason), Some(0.0), "{}", scrape.0);
+        assert_eq!(scrape.dropped("hook", reason), Some(0.0), "{}", scrape.body);
     }
     let id = format!("id={}", down["id"].as_str().unwrap());
     let retried = daemon
@@ -354,8 +239,13 @@ fn a_receiver_refusing_the_event_with_a_4xx_is_not_asked_again() {
     let scrape = wait_for_scrape(&mut daemon, "the refusal is counted", |s| {
         s.dropped("hook", "rejected") == Some(1.0) && s.pending("hook") == Some(0.0)
     });
-    assert_eq!(scrape.alerts("hook", "failed"), Some(1.0), "{}", scrape.0);
-    assert_eq!(scrape.alerts("hook", "sent"), Some(0.0), "{}", scrape.0);
+    assert_eq!(
+        scrape.alerts("hook", "failed"),
+        Some(1.0),
+        "{}",
+        scrape.body
+    );
+    assert_eq!(scrape.alerts("hook", "sent"), Some(0.0), "{}", scrape.body);
     // Longer than any backoff (500 ms at most): a retry would have come.
     let_checks_pass(&mut daemon, "api", 10);
     let posts = receiver.posts();
@@ -385,9 +275,9 @@ fn an_event_older_than_max_age_is_given_up() {
         scrape.dropped("hook", "rejected"),
         Some(0.0),
         "{}",
-        scrape.0
+        scrape.body
     );
-    assert_eq!(scrape.alerts("hook", "sent"), Some(0.0), "{}", scrape.0);
+    assert_eq!(scrape.alerts("hook", "sent"), Some(0.0), "{}", scrape.body);
 
     let posts = receiver.posts();
     assert!(posts.len() >= 2, "retried before max_age:{}", shown(&posts));
@@ -402,7 +292,7 @@ fn an_event_older_than_max_age_is_given_up() {
         scrape.alerts("hook", "failed"),
         Some(posts.len() as f64),
         "{}{}",
-        scrape.0,
+        scrape.body,
         shown(&posts)
     );
     // Longer than max_backoff: a retry would have come by now.
@@ -535,7 +425,7 @@ fn a_notifier_removed_while_its_post_is_in_flight_leaves_no_metric_series() {
     daemon.wait_for_log("the reload is applied", |l| {
         l.contains("config reloaded") && !l.contains("nothing changed")
     });
-    let has_hook = |s: &Scrape| s.0.lines().any(|l| l.contains("notifier=\"hook\""));
+    let has_hook = |s: &Scrape| s.body.lines().any(|l| l.contains("notifier=\"hook\""));
     wait_for_scrape(&mut daemon, "hook's series are gone", |s| !has_hook(s));
 
     // The attempt ends after the notifier left: nothing of it may come back.
@@ -547,7 +437,7 @@ fn a_notifier_removed_while_its_post_is_in_flight_leaves_no_metric_series() {
     let_checks_pass(&mut daemon, "api", 5);
     let scrape = wait_for_scrape(&mut daemon, "a scrape", |_| true);
     let stale: Vec<&str> = scrape
-        .0
+        .body
         .lines()
         .filter(|l| l.contains("notifier=\"hook\""))
         .collect();
@@ -610,7 +500,7 @@ fn an_event_survives_sigkill_while_the_receiver_is_down() {
     let scrape = wait_for_scrape(&mut again, "the outbox is empty", |s| {
         s.pending("hook") == Some(0.0)
     });
-    assert_eq!(scrape.alerts("hook", "sent"), Some(1.0), "{}", scrape.0);
+    assert_eq!(scrape.alerts("hook", "sent"), Some(1.0), "{}", scrape.body);
 }
 
 #[test]
@@ -983,12 +873,12 @@ fn history_survives_a_restart() {
         &[host("api", &target.url("/"), "")],
     ));
     let old = daemon.wait_for_checks("api", 5);
-    let old = history(&old);
+    let old = history(&old).clone();
     assert!(old.len() >= 5, "{old:?}");
     assert_eq!(daemon.stop("TERM").code, Some(0), "{daemon}");
 
     let mut again = sandbox.daemon(CONFIG).start();
-    let new = history(&let_checks_pass(&mut again, "api", 2));
+    let new = history(&let_checks_pass(&mut again, "api", 2)).clone();
     assert!(new.len() >= old.len() + 2, "old: {old:?}\nnew: {new:?}");
     for (before, after) in old.iter().zip(&new) {
         assert_eq!(after["at"], before["at"], "old: {old:?}\nnew: {new:?}");
@@ -1088,7 +978,7 @@ fn a_broken_state_store_never_stops_checks_or_alerts() {
     let_checks_pass(&mut daemon, "api", 5);
 
     let scrape = wait_for_scrape(&mut daemon, "store errors are counted", |s| {
-        s.0.lines().any(|l| {
+        s.body.lines().any(|l| {
             l.starts_with("flowstate_state_store_errors_total{")
                 && l.rsplit_once(' ')
                     .and_then(|(_, v)| v.parse::<f64>().ok())
@@ -1101,7 +991,7 @@ fn a_broken_state_store_never_stops_checks_or_alerts() {
             &[("operation", "open")]
         ) >= 1.0
     );
-    assert_eq!(scrape.alerts("audit", "sent"), Some(1.0), "{}", scrape.0);
+    assert_eq!(scrape.alerts("audit", "sent"), Some(1.0), "{}", scrape.body);
     assert_eq!(daemon.stop("TERM").code, Some(0), "{daemon}");
     // Not ours to overwrite: the file is as the user left it.
     assert_eq!(

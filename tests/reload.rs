@@ -32,6 +32,8 @@ use serde_json::Value;
 
 use crate::common::configs::{document_serving, host, ALERTS};
 use crate::common::daemon::{complete_lines, http_get, http_request, start_at, Answer};
+use crate::common::hosts::{checks, history, let_checks_pass};
+use crate::common::scrape::{metrics, sample};
 use crate::common::wait::wait_for;
 use crate::common::{closed_port, Daemon, Response, Sandbox, TestServer, DEADLINE};
 
@@ -201,38 +203,6 @@ fn wait_for_reloads(daemon: &mut Daemon, n: usize) -> Vec<String> {
     }
 }
 
-/// The log lines that contain `text`.
-fn log_lines_with(daemon: &Daemon, text: &str) -> Vec<String> {
-    daemon
-        .log_lines()
-        .into_iter()
-        .filter(|l| l.contains(text))
-        .collect()
-}
-
-/// `GET /metrics`.
-#[track_caller]
-fn metrics(daemon: &mut Daemon) -> String {
-    let answer = daemon.get("/metrics");
-    assert_eq!(answer.status, 200, "GET /metrics: {answer}\n{daemon}");
-    answer.body
-}
-
-/// The value of one series (`name{labels}` exactly as exposed); a counter whose series was
-/// never created counts as 0.
-fn sample(metrics: &str, series: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix(series)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0.0)
-}
-
 const RELOADS_FAILED: &str = "flowstate_config_reloads_total{result=\"failure\"}";
 const RELOADS_APPLIED: &str = "flowstate_config_reloads_total{result=\"success\"}";
 const LAST_RELOAD_OK: &str = "flowstate_config_last_reload_successful";
@@ -257,29 +227,6 @@ fn assert_no_alerts(sandbox: &Sandbox, daemon: &Daemon) {
         daemon.stdout_lines().is_empty(),
         "alerts were printed\n{daemon}"
     );
-}
-
-/// The `checks` of a host as the API shows it.
-#[track_caller]
-fn checks(host: &Value) -> u64 {
-    host["checks"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no checks count in {host}"))
-}
-
-/// The check results of a host's history (`/api/v1/hosts/{label}`), oldest first.
-#[track_caller]
-fn history(host: &Value) -> &Vec<Value> {
-    host["history"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no history array in {host}"))
-}
-
-/// Lets `label` run `n` more checks: the clock of tests that show something does not happen.
-#[track_caller]
-fn let_checks_pass(daemon: &mut Daemon, label: &str, n: u64) -> Value {
-    let now = checks(&daemon.host(label));
-    daemon.wait_for_checks(label, now + n)
 }
 
 /// How many requests `server` received for `path`.
@@ -383,7 +330,7 @@ mod reload {
             "{daemon}"
         );
         assert_no_alerts(&sandbox, &daemon);
-        assert!(log_lines_with(&daemon, "rejected").is_empty(), "{daemon}");
+        assert!(daemon.log_lines_with(&["rejected"]).is_empty(), "{daemon}");
     }
 
     #[test]
@@ -719,7 +666,7 @@ mod reload {
             "{daemon}"
         );
         assert_eq!(
-            log_lines_with(&daemon, "SIGHUP received").len(),
+            daemon.log_lines_with(&["SIGHUP received"]).len(),
             1,
             "{daemon}"
         );
@@ -879,7 +826,7 @@ mod reload {
         assert!(
             opened.is_ok(),
             "the new token is refused after the reload; warnings: {:?}\n{daemon}",
-            log_lines_with(&daemon, "WARN")
+            daemon.log_lines_with(&["WARN"])
         );
         assert_eq!(
             status_with("old-secret"),
@@ -961,7 +908,7 @@ mod doesnt_reload {
         let_a_debounce_pass(&mut daemon, "api");
 
         assert!(reloads(&daemon).is_empty(), "{daemon}");
-        assert!(log_lines_with(&daemon, "rejected").is_empty(), "{daemon}");
+        assert!(daemon.log_lines_with(&["rejected"]).is_empty(), "{daemon}");
         assert_eq!(labels(&mut daemon), ["api", "web"]);
     }
 
@@ -1206,7 +1153,7 @@ mod doesnt_reload {
             &["api", "web", "db"],
         );
         wait_for_reloads(&mut daemon, 2);
-        let warnings = log_lines_with(&daemon, "server.listen");
+        let warnings = daemon.log_lines_with(&["server.listen"]);
         assert_eq!(warnings.len(), 1, "{warnings:#?}\n{daemon}");
     }
 }
@@ -1647,14 +1594,14 @@ mod transient_state {
             h09.last()
         );
         assert_no_alerts(&sandbox, &daemon);
-        let changes = log_lines_with(&daemon, "host status changed");
+        let changes = daemon.log_lines_with(&["host status changed"]);
         assert!(
             changes
                 .iter()
                 .all(|l| l.contains("status=up previous=unknown")),
             "{changes:#?}"
         );
-        assert!(log_lines_with(&daemon, "rejected").is_empty(), "{daemon}");
+        assert!(daemon.log_lines_with(&["rejected"]).is_empty(), "{daemon}");
         eprintln!(
             "reload: 20 edits were applied as {} reloads",
             reloads(&daemon).len()

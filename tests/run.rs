@@ -21,10 +21,10 @@ use serde_json::Value;
 
 use crate::common::configs::{document_serving, host, ALERTS};
 use crate::common::daemon::http_get;
-use crate::common::wait::{wait_for, wait_until};
-use crate::common::{
-    closed_port, start, switchable, Daemon, Response, Sandbox, TestServer, DEADLINE,
-};
+use crate::common::events::{assert_event, events, timestamp, wait_for_events};
+use crate::common::hosts::history;
+use crate::common::wait::wait_until;
+use crate::common::{closed_port, start, switchable, Response, Sandbox, TestServer, DEADLINE};
 
 /// A config with the API on a free port, `defaults` (the inside of a flow mapping) and two
 /// notifiers every host alerts: `console` (stdout, text) and `audit` (the file [`ALERTS`]).
@@ -35,79 +35,6 @@ fn config(defaults: &str, hosts: &[String]) -> String {
 /// [`config`] with `server.listen` written as `listen` (YAML).
 fn config_listening(listen: &str, defaults: &str, hosts: &[String]) -> String {
     document_serving(&format!("listen: {listen}"), "", defaults, hosts)
-}
-
-/// Every event the file notifier wrote so far (complete lines), each parsed.
-#[track_caller]
-fn events(sandbox: &Sandbox) -> Vec<Value> {
-    sandbox.events(ALERTS)
-}
-
-/// Waits until the file notifier wrote at least `n` events, and returns them all.
-#[track_caller]
-fn wait_for_events(sandbox: &Sandbox, daemon: &Daemon, n: usize) -> Vec<Value> {
-    wait_for(DEADLINE, &format!("{n} events are in {ALERTS}"), || {
-        let events = events(sandbox);
-        (events.len() >= n).then_some(events)
-    })
-    .unwrap_or_else(|timed_out| panic!("{timed_out}\nevents: {:?}\n{daemon}", events(sandbox)))
-}
-
-/// Parses an RFC 3339 timestamp of the API or an event.
-#[track_caller]
-fn timestamp(value: &Value) -> SystemTime {
-    let text = value
-        .as_str()
-        .unwrap_or_else(|| panic!("not a timestamp string: {value}"));
-    humantime::parse_rfc3339(text).unwrap_or_else(|e| panic!("{text:?} is not RFC 3339: {e}"))
-}
-
-/// Checks an alert event against SPEC §3: every field, with its type, and what it says.
-#[track_caller]
-fn assert_event(event: &Value, kind: &str, host: &str, previous: &str) {
-    for key in [
-        "id",
-        "event",
-        "host",
-        "status",
-        "previous",
-        "at",
-        "since",
-        "reason",
-        "consecutive_failures",
-        "latency_ms",
-    ] {
-        assert!(event.get(key).is_some(), "no `{key}` in the event {event}");
-    }
-    assert_eq!(event["event"], kind, "{event}");
-    assert_eq!(event["host"], host, "{event}");
-    // Each of these kinds is named after the status it reports.
-    assert_eq!(event["status"], kind, "{event}");
-    assert_eq!(event["previous"], previous, "{event}");
-    let id = event["id"].as_str().unwrap_or_default();
-    assert!(
-        id.len() == 26 && id.chars().all(|c| c.is_ascii_alphanumeric()),
-        "the id is not a ULID: {event}"
-    );
-    timestamp(&event["at"]);
-    timestamp(&event["since"]);
-    assert!(
-        event["reason"].as_str().is_some_and(|r| !r.is_empty()),
-        "{event}"
-    );
-    assert!(event["consecutive_failures"].is_u64(), "{event}");
-    assert!(
-        event["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
-        "{event}"
-    );
-}
-
-/// The check results of a host's history (`/api/v1/hosts/{label}`), oldest first.
-#[track_caller]
-fn history(host: &Value) -> &Vec<Value> {
-    host["history"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no history array in {host}"))
 }
 
 /// Event ids are unique per event.

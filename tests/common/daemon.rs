@@ -196,6 +196,14 @@ impl Daemon {
         lines_of(&self.stderr())
     }
 
+    /// The log lines that contain every one of `parts`.
+    pub fn log_lines_with(&self, parts: &[&str]) -> Vec<String> {
+        self.log_lines()
+            .into_iter()
+            .filter(|l| parts.iter().all(|p| l.contains(p)))
+            .collect()
+    }
+
     /// Waits until a complete stderr line satisfies `matches`, and returns it. Fails the test,
     /// showing all output, if the daemon exits first or [`DEADLINE`] passes.
     #[track_caller]

@@ -5,7 +5,10 @@
 //! - [`configs`]: config documents for daemon tests.
 //! - [`daemon`]: `flowstate run` as a child process: its output, its API, signals, its exit.
 //! - [`once`]: `flowstate once` on a config, and each host's verdict.
+//! - [`scrape`]: `/metrics` parsed, scraped, waited for; single series by name.
 //! - [`receiver`]: a webhook receiver recording every post, answering as the test says.
+//! - [`events`]: alert events the file notifier wrote, and their SPEC §3 shape.
+//! - [`hosts`]: a host as the API shows it; its checks as a clock.
 //! - [`processes`]: whether a started program still runs; killing what a test left.
 //! - [`target`]: targets whose answers the test changes while the daemon runs.
 //! - [`wait`]: waiting for a condition with a deadline.
@@ -13,9 +16,12 @@
 pub mod cli;
 pub mod configs;
 pub mod daemon;
+pub mod events;
+pub mod hosts;
 pub mod once;
 pub mod processes;
 pub mod receiver;
+pub mod scrape;
 pub mod server;
 pub mod target;
 pub mod wait;
