@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
 
-use crate::common::configs::host;
+use crate::common::configs::{document_with_notifiers, host};
 use crate::common::events::{assert_spec_event, events, id, kinds, timestamp, wait_for_events};
 use crate::common::receiver::{Post, Receiver};
 use crate::common::scrape::{metrics, sample, wait_for_sample};
@@ -39,19 +39,6 @@ const FAST: &str = "interval: 100ms, timeout: 100ms, failure_threshold: 2";
 /// The reference notifier: the file [`ALERTS`] (in the sandbox), with no policy of its own, so
 /// it hears every event at once.
 const AUDIT: &str = "  audit: { type: file, path: alerts.jsonl }\n";
-
-/// A config document: the API on a free port, `defaults` (the inside of a flow mapping, with
-/// its `alerts`), `notifiers` (lines of the `notifiers:` mapping, indented two spaces) and
-/// `hosts`.
-fn config(defaults: &str, notifiers: &str, hosts: &[String]) -> String {
-    format!(
-        "server: {{ listen: \"127.0.0.1:0\" }}\n\
-         defaults: {{ {defaults} }}\n\
-         notifiers:\n{notifiers}\
-         hosts:\n{}",
-        hosts.concat()
-    )
-}
 
 // --- Observations ------------------------------------------------------------------------
 
@@ -88,7 +75,8 @@ fn cooldown_holds_a_flap_and_never_holds_the_recovery() {
         "  hook: {{ type: webhook, url: '{}', cooldown: 2s }}\n{AUDIT}",
         hook.url("/hook")
     );
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
+        "",
         &format!("{FAST}, alerts: [hook, audit]"),
         &notifiers,
         &[host("flappy", &target.url("/"), "")],
@@ -156,7 +144,8 @@ fn a_flap_inside_the_cooldown_sends_nothing_more() {
         "  hook: {{ type: webhook, url: '{}', cooldown: 3s }}\n{AUDIT}",
         hook.url("/hook")
     );
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
+        "",
         &format!("{FAST}, alerts: [hook, audit]"),
         &notifiers,
         &[host("flappy", &target.url("/"), "")],
@@ -206,7 +195,8 @@ fn reminders_repeat_while_down_and_stop_on_recovery() {
         "  hook: {{ type: webhook, url: '{}', remind_every: 1s }}\n{AUDIT}",
         hook.url("/hook")
     );
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
+        "",
         &format!("{FAST}, alerts: [hook, audit]"),
         &notifiers,
         &[host("broken", &target.url("/"), "")],
@@ -267,7 +257,8 @@ fn send_resolved_false_sends_no_recovery() {
         "  hook: {{ type: webhook, url: '{}', send_resolved: false }}\n{AUDIT}",
         hook.url("/hook")
     );
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
+        "",
         &format!("{FAST}, alerts: [hook, audit]"),
         &notifiers,
         &[host("flappy", &target.url("/"), "")],
@@ -301,7 +292,8 @@ fn every_notifier_of_a_host_hears_and_host_alerts_override_defaults() {
         a.url("/a"),
         b.url("/b")
     );
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
+        "",
         &format!("{FAST}, alerts: [audit]"),
         &notifiers,
         &[
@@ -385,7 +377,8 @@ fn webhook_payloads_match_each_services_shape() {
     let sandbox = Sandbox::new();
     sandbox.write(
         "flowstate.yaml",
-        &config(
+        &document_with_notifiers(
+            "",
             &format!("{FAST}, alerts: [generic, slack, discord, pagerduty]"),
             &notifiers,
             &[host("api", &target.url("/health"), "status: 200")],
@@ -561,7 +554,8 @@ fn a_receiver_that_rejects_the_payload_is_not_retried() {
         "  hook: {{ type: webhook, url: '{}', backoff: 100ms, max_backoff: 200ms }}\n",
         hook.url("/hooks/T0K3N-in-the-path")
     );
-    let (_sandbox, mut daemon) = start(&config(
+    let (_sandbox, mut daemon) = start(&document_with_notifiers(
+        "",
         &format!("{FAST}, alerts: [hook]"),
         &notifiers,
         &[host("broken", &target.url("/"), "")],
@@ -620,7 +614,8 @@ fn a_slow_webhook_does_not_delay_other_notifiers() {
         "  slow: {{ type: webhook, url: '{}', timeout: 5s }}\n{AUDIT}",
         slow.url("/slow")
     );
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
+        "",
         // The slow notifier first: the file must not wait behind it.
         &format!("{FAST}, alerts: [slow, audit]"),
         &notifiers,
@@ -680,7 +675,8 @@ fn command_notifier_gets_the_event_on_stdin_and_in_the_environment() {
     );
     sandbox.write(
         "flowstate.yaml",
-        &config(
+        &document_with_notifiers(
+            "",
             &format!("{FAST}, alerts: [pager, audit]"),
             &notifiers,
             &[host("api", &target.url("/"), "status: 200")],
@@ -764,7 +760,8 @@ fn a_failing_command_is_retried_with_the_same_event() {
     );
     sandbox.write(
         "flowstate.yaml",
-        &config(
+        &document_with_notifiers(
+            "",
             &format!("{FAST}, alerts: [pager, audit]"),
             &notifiers,
             &[host("api", &target.url("/"), "")],

@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::common::configs::host;
+use crate::common::configs::{document_with_notifiers, host};
 use crate::common::daemon::{complete_lines, http_get, http_request, Answer};
 use crate::common::scrape::{scrape, settled_scrape, wait_for_scrape, Sample, Scrape};
 use crate::common::wait::{wait_for, wait_until};
@@ -29,28 +29,6 @@ use crate::common::{
 };
 
 // --- Configs ----------------------------------------------------------------------------
-
-/// A config with the API on a free port. `server` and `defaults` are the insides of flow
-/// mappings (`server` is appended after `listen`); `notifiers` are indented mapping lines.
-fn config(server: &str, defaults: &str, notifiers: &str, hosts: &[String]) -> String {
-    let server = if server.is_empty() {
-        String::new()
-    } else {
-        format!(", {server}")
-    };
-    let notifiers = if notifiers.trim().is_empty() {
-        "notifiers: {}\n".to_string()
-    } else {
-        format!("notifiers:\n{notifiers}")
-    };
-    format!(
-        "server: {{ listen: \"127.0.0.1:0\"{server} }}\n\
-         defaults: {{ {defaults} }}\n\
-         {notifiers}\
-         hosts:\n{}",
-        hosts.concat()
-    )
-}
 
 /// A URL whose port refuses connections: every check fails at once.
 fn refused_url() -> String {
@@ -175,7 +153,7 @@ fn metrics_expose_every_spec_family_with_exactly_its_label_set() {
         host("gone", &refused_url(), ""),
         host("flappy", &flappy.url("/"), ""),
     ];
-    let good = config(
+    let good = document_with_notifiers(
         "",
         "interval: 100ms, timeout: 100ms, failure_threshold: 2, alerts: [quiet, broken]",
         notifiers,
@@ -304,7 +282,7 @@ fn metrics_body_passes_promtool_check_metrics_even_with_awkward_labels() {
     let web = TestServer::always(Response::ok("fine"));
     // Quotes, a backslash, a comma, braces and non-ASCII: all must be escaped or passed as is.
     let awkward = r#"say "hi" \ to {café}, ☕"#;
-    let (_sandbox, mut daemon) = start(&config(
+    let (_sandbox, mut daemon) = start(&document_with_notifiers(
         "",
         "interval: 100ms, timeout: 100ms, failure_threshold: 2",
         "",
@@ -343,7 +321,7 @@ fn metrics_body_passes_promtool_check_metrics_even_with_awkward_labels() {
 #[test]
 fn metric_values_follow_host_status_and_checks() {
     let web = TestServer::always(Response::ok("fine"));
-    let (_sandbox, mut daemon) = start(&config(
+    let (_sandbox, mut daemon) = start(&document_with_notifiers(
         "",
         "interval: 200ms, timeout: 200ms, failure_threshold: 2",
         "",
@@ -493,7 +471,7 @@ fn alerts_are_counted_per_notifier_as_sent_failed_and_suppressed() {
     std::fs::create_dir(sandbox.path().join("blocked")).unwrap();
     sandbox.write(
         "flowstate.yaml",
-        &config(
+        &document_with_notifiers(
             "",
             "interval: 100ms, timeout: 100ms, failure_threshold: 2, alerts: [quiet, broken]",
             "  quiet: { type: file, path: quiet.jsonl, send_resolved: false }\n  \
@@ -541,7 +519,7 @@ fn alerts_are_counted_per_notifier_as_sent_failed_and_suppressed() {
 #[test]
 fn config_reload_metrics_count_good_and_bad_sighup_reloads() {
     let web = TestServer::always(Response::ok("fine"));
-    let good = config(
+    let good = document_with_notifiers(
         "",
         "interval: 100ms, timeout: 100ms",
         "",
@@ -620,7 +598,7 @@ fn reload_drops_a_removed_hosts_series_and_shows_a_renamed_one_under_its_new_lab
     let web = TestServer::always(Response::ok("fine"));
     let defaults = "interval: 100ms, timeout: 100ms, failure_threshold: 2";
     let steady = host("steady", &web.url("/steady"), "");
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
         "",
         defaults,
         "",
@@ -645,7 +623,7 @@ fn reload_drops_a_removed_hosts_series_and_shows_a_renamed_one_under_its_new_lab
     // SIGHUP: `alpha` is renamed, `leaving` removed.
     sandbox.write(
         "flowstate.yaml",
-        &config(
+        &document_with_notifiers(
             "",
             defaults,
             "",
@@ -731,7 +709,7 @@ fn removed_hosts_series_are_gone_when_post_reload_answers() {
         .collect();
     // Checks never come due (1h): only the reload is measured.
     let defaults = "interval: 1h, timeout: 1s";
-    let original = config("", defaults, "", &many);
+    let original = document_with_notifiers("", defaults, "", &many);
     let (sandbox, mut daemon) = start(&original);
     wait_for_scrape(&mut daemon, "every host has its series", |s| {
         s.named("flowstate_host_up").count() == 1000
@@ -740,7 +718,7 @@ fn removed_hosts_series_are_gone_when_post_reload_answers() {
         &sandbox,
         &mut daemon,
         &original,
-        &config("", defaults, "", &many[..1]),
+        &document_with_notifiers("", defaults, "", &many[..1]),
     );
     let after = scrape(&mut daemon);
     assert_eq!(
@@ -765,7 +743,7 @@ fn removed_hosts_series_are_gone_when_post_reload_answers() {
 #[test]
 fn host_restarts_total_exists_at_zero_for_every_host() {
     let web = TestServer::always(Response::ok("fine"));
-    let (_sandbox, mut daemon) = start(&config(
+    let (_sandbox, mut daemon) = start(&document_with_notifiers(
         "",
         "interval: 100ms, timeout: 100ms",
         "",
@@ -799,7 +777,7 @@ fn host_restarts_total_exists_at_zero_for_every_host() {
 #[test]
 fn config_reloads_total_exists_at_zero_before_any_reload() {
     let web = TestServer::always(Response::ok("fine"));
-    let (_sandbox, mut daemon) = start(&config(
+    let (_sandbox, mut daemon) = start(&document_with_notifiers(
         "",
         "interval: 100ms, timeout: 100ms",
         "",
@@ -819,7 +797,7 @@ fn config_reloads_total_exists_at_zero_before_any_reload() {
 #[test]
 fn alerts_total_exists_at_zero_for_every_notifier_before_any_alert() {
     let web = TestServer::always(Response::ok("fine"));
-    let (_sandbox, mut daemon) = start(&config(
+    let (_sandbox, mut daemon) = start(&document_with_notifiers(
         "",
         "interval: 100ms, timeout: 100ms, alerts: [audit]",
         "  audit: { type: file, path: audit.jsonl }\n",
@@ -871,7 +849,7 @@ fn wait_for_status_with_token(daemon: &mut Daemon, label: &str, status: &str) {
 #[test]
 fn token_guards_the_api_and_reload_but_not_probes_or_metrics() {
     let web = TestServer::always(Response::ok("fine"));
-    let (_sandbox, mut daemon) = start(&config(
+    let (_sandbox, mut daemon) = start(&document_with_notifiers(
         &format!("token: {TOKEN}"),
         "interval: 100ms, timeout: 100ms",
         "",
@@ -936,7 +914,7 @@ fn token_guards_the_api_and_reload_but_not_probes_or_metrics() {
 #[test]
 fn token_scheme_is_matched_case_insensitively() {
     let web = TestServer::always(Response::ok("fine"));
-    let (_sandbox, mut daemon) = start(&config(
+    let (_sandbox, mut daemon) = start(&document_with_notifiers(
         &format!("token: {TOKEN}"),
         "interval: 100ms, timeout: 100ms",
         "",
@@ -957,7 +935,7 @@ fn token_never_appears_in_the_daemons_output_even_at_trace_level() {
     let web = TestServer::always(Response::ok("fine"));
     for format in ["text", "json"] {
         let sandbox = Sandbox::new();
-        let good = config(
+        let good = document_with_notifiers(
             "token: \"${FLOWSTATE_TOKEN}\"",
             "interval: 100ms, timeout: 100ms, failure_threshold: 2, alerts: [console]",
             "  console: { type: stdout }\n",
@@ -1051,7 +1029,7 @@ fn post_reload_answers_the_diff_and_400_with_every_error_while_monitoring_goes_o
     let web = TestServer::always(Response::ok("fine"));
     let defaults = "interval: 100ms, timeout: 100ms";
     let keep = host("keep", &web.url("/keep"), "");
-    let original = config(
+    let original = document_with_notifiers(
         "",
         defaults,
         "",
@@ -1063,7 +1041,7 @@ fn post_reload_answers_the_diff_and_400_with_every_error_while_monitoring_goes_o
     );
     let (sandbox, mut daemon) = start(&original);
     daemon.wait_for_checks("keep", 1);
-    let edited = config(
+    let edited = document_with_notifiers(
         "",
         defaults,
         "",
@@ -1092,7 +1070,7 @@ fn post_reload_answers_the_diff_and_400_with_every_error_while_monitoring_goes_o
     assert_eq!(daemon.get("/api/v1/hosts/leaving").status, 404);
 
     // Two type errors: both reported, each with file:line:column.
-    let bad = config(
+    let bad = document_with_notifiers(
         "",
         defaults,
         "",
@@ -1162,13 +1140,13 @@ fn readyz_turns_503_when_checks_start_later_than_ready_max_lag() {
     let web = TestServer::always(Response::ok("fine"));
     let hosts = [host("web", &web.url("/"), "")];
     // A timer never fires within a nanosecond of its slot: every check is "late" by 1ns.
-    let (_lax_sandbox, mut lax) = start(&config(
+    let (_lax_sandbox, mut lax) = start(&document_with_notifiers(
         "ready_max_lag: 1h",
         "interval: 100ms, timeout: 100ms",
         "",
         &hosts,
     ));
-    let (_strict_sandbox, mut strict) = start(&config(
+    let (_strict_sandbox, mut strict) = start(&document_with_notifiers(
         "ready_max_lag: 1ns",
         "interval: 100ms, timeout: 100ms",
         "",
@@ -1202,7 +1180,7 @@ fn readyz_turns_503_when_checks_start_later_than_ready_max_lag() {
 fn readyz_says_shutting_down_while_sigterm_waits_for_a_check_in_flight() {
     let stalled = TestServer::always(Response::ok("late").delay_headers(Duration::from_secs(60)));
     // "slowpoke" is first checked early in its interval (about 0.65 s of 10 s).
-    let (_sandbox, mut daemon) = start(&config(
+    let (_sandbox, mut daemon) = start(&document_with_notifiers(
         "",
         "interval: 10s, timeout: 10s",
         "",
@@ -1241,7 +1219,7 @@ fn readyz_says_shutting_down_while_sigterm_waits_for_a_check_in_flight() {
 
 /// A daemon with `web` (up) and `gone` (down), both decided.
 fn up_and_down_daemon(web: &TestServer) -> (Sandbox, Daemon) {
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
         "",
         "interval: 100ms, timeout: 100ms, failure_threshold: 2",
         "",
@@ -1257,7 +1235,7 @@ fn up_and_down_daemon(web: &TestServer) -> (Sandbox, Daemon) {
 
 /// A daemon whose only host is up.
 fn all_up_daemon(server: &str, web: &TestServer) -> (Sandbox, Daemon) {
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
         server,
         "interval: 100ms, timeout: 100ms",
         "",

@@ -1,5 +1,6 @@
 //! Config documents for daemon tests: the API on a free port, two notifiers every host alerts
-//! (`console` on stdout, `audit` appending to [`ALERTS`]), and host list items.
+//! (`console` on stdout, `audit` appending to [`ALERTS`]) or notifiers of the test's own, and
+//! host list items.
 
 /// Where the `audit` file notifier appends events, relative to the sandbox.
 pub const ALERTS: &str = "alerts.jsonl";
@@ -11,6 +12,35 @@ pub fn document_serving(server: &str, top: &str, defaults: &str, hosts: &[String
         "server: {{ {server} }}\n{top}\
          defaults: {{ {defaults}, alerts: [console, audit] }}\n\
          notifiers:\n  console: {{ type: stdout }}\n  audit: {{ type: file, path: {ALERTS} }}\n\
+         hosts:\n{}",
+        hosts.concat()
+    )
+}
+
+/// A config document with the API on a free port and notifiers of the test's own: `server`
+/// (more of the inside of the `server` flow mapping, after `listen`), `defaults` (the inside of
+/// a flow mapping, with any `alerts`), `notifiers` (lines of the `notifiers:` mapping, indented
+/// two spaces; none when empty) and `hosts`.
+pub fn document_with_notifiers(
+    server: &str,
+    defaults: &str,
+    notifiers: &str,
+    hosts: &[String],
+) -> String {
+    let server = if server.is_empty() {
+        String::new()
+    } else {
+        format!(", {server}")
+    };
+    let notifiers = if notifiers.trim().is_empty() {
+        "notifiers: {}\n".to_string()
+    } else {
+        format!("notifiers:\n{notifiers}")
+    };
+    format!(
+        "server: {{ listen: \"127.0.0.1:0\"{server} }}\n\
+         defaults: {{ {defaults} }}\n\
+         {notifiers}\
          hosts:\n{}",
         hosts.concat()
     )
