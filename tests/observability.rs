@@ -1,6 +1,7 @@
 //! Observability (issue 4, SPEC §4–5): `/metrics` (names, label sets, values, `promtool check
-//! metrics`), the bearer token, `POST /-/reload`, readiness, and `flowstate status`; all against
-//! the real daemon and real loopback targets.
+//! metrics`, the series and counters of reloads), the bearer token, readiness, and `flowstate
+//! status`; all against the real daemon and real loopback targets. What `POST /-/reload` does
+//! and answers is tested in `reload.rs`.
 //!
 //! Every condition is awaited by polling with a deadline. A scrape reads one series after the
 //! other while checks and reloads go on, so where values must agree with each other (a
@@ -21,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use crate::common::configs::{document_with_notifiers, host};
-use crate::common::daemon::{complete_lines, http_get, http_request, Answer};
+use crate::common::daemon::{complete_lines, http_get, http_request, post_edit, Answer};
 use crate::common::scrape::{scrape, settled_scrape, wait_for_scrape, Sample, Scrape};
 use crate::common::wait::{wait_for, wait_until};
 use crate::common::{
@@ -993,144 +994,6 @@ fn token_never_appears_in_the_daemons_output_even_at_trace_level() {
             "the token was printed ({format} log):\n{daemon}"
         );
     }
-}
-
-// --- POST /-/reload ---------------------------------------------------------------------
-
-/// Saves `to` over `from` and answers `POST /-/reload`, which must be 200 with a change in it.
-/// The ConfigWatcher applies saved edits too, after a 250 ms debounce: should this thread be
-/// slower than that, the POST finds nothing left to change; then `from` is put back and the
-/// edit made again.
-#[track_caller]
-fn post_edit(sandbox: &Sandbox, daemon: &mut Daemon, from: &str, to: &str) -> Answer {
-    let nothing_changed = |answer: &Answer| {
-        answer.json().is_ok_and(|summary| {
-            ["added", "removed", "changed"]
-                .iter()
-                .all(|key| summary[key].as_array().is_some_and(Vec::is_empty))
-        })
-    };
-    for _ in 0..5 {
-        sandbox.write("flowstate.yaml", to);
-        let answer = daemon.request("POST", "/-/reload", &[]);
-        assert_eq!(answer.status, 200, "{answer}\n{daemon}");
-        if !nothing_changed(&answer) {
-            return answer;
-        }
-        sandbox.write("flowstate.yaml", from);
-        let back = daemon.request("POST", "/-/reload", &[]);
-        assert_eq!(back.status, 200, "{back}\n{daemon}");
-    }
-    panic!("POST /-/reload never found the edit to apply\n{daemon}");
-}
-
-#[test]
-fn post_reload_answers_the_diff_and_400_with_every_error_while_monitoring_goes_on() {
-    let web = TestServer::always(Response::ok("fine"));
-    let defaults = "interval: 100ms, timeout: 100ms";
-    let keep = host("keep", &web.url("/keep"), "");
-    let original = document_with_notifiers(
-        "",
-        defaults,
-        "",
-        &[
-            keep.clone(),
-            host("retimed", &web.url("/retimed"), "interval: 1h"),
-            host("leaving", &web.url("/leaving"), ""),
-        ],
-    );
-    let (sandbox, mut daemon) = start(&original);
-    daemon.wait_for_checks("keep", 1);
-    let edited = document_with_notifiers(
-        "",
-        defaults,
-        "",
-        &[
-            keep.clone(),
-            host("retimed", &web.url("/retimed"), "interval: 200ms"),
-            host("newcomer", &web.url("/newcomer"), ""),
-        ],
-    );
-    let answer = post_edit(&sandbox, &mut daemon, &original, &edited);
-    assert!(
-        answer
-            .header("content-type")
-            .is_some_and(|t| t.starts_with("application/json")),
-        "{answer:?}"
-    );
-    let summary = answer.json().unwrap();
-    let expected: Value = serde_json::json!({
-        "added": ["newcomer"],
-        "removed": ["leaving"],
-        "changed": ["retimed"],
-        "unchanged": ["keep"],
-    });
-    assert_eq!(summary, expected, "{answer}");
-    daemon.wait_for_checks("newcomer", 1);
-    assert_eq!(daemon.get("/api/v1/hosts/leaving").status, 404);
-
-    // Two type errors: both reported, each with file:line:column.
-    let bad = document_with_notifiers(
-        "",
-        defaults,
-        "",
-        &[
-            host("keep", &web.url("/keep"), "interval: 5"),
-            host("second", &web.url("/2"), "timeout: soon"),
-        ],
-    );
-    sandbox.write("flowstate.yaml", &bad);
-    let line_of = |needle: &str| {
-        bad.lines()
-            .position(|l| l.contains(needle))
-            .map(|i| i + 1)
-            .unwrap()
-    };
-    let rejected = daemon.request("POST", "/-/reload", &[]);
-    assert_eq!(rejected.status, 400, "{rejected}");
-    let errors = rejected.json().unwrap()["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no `errors` array: {rejected}"))
-        .iter()
-        .map(|e| e.as_str().expect("each error is a string").to_string())
-        .collect::<Vec<_>>();
-    assert_eq!(errors.len(), 2, "every error is listed: {errors:?}");
-    for (error, needle) in errors.iter().zip(["interval: 5", "timeout: soon"]) {
-        let (place, message) = error
-            .split_once(": ")
-            .unwrap_or_else(|| panic!("not `place: message`: {error:?}"));
-        let mut parts = place.rsplitn(3, ':');
-        let column = parts.next().unwrap_or_default();
-        let line = parts.next().unwrap_or_default();
-        let file = parts.next().unwrap_or_default();
-        assert!(file.ends_with("flowstate.yaml"), "{error:?}");
-        assert_eq!(line, line_of(needle).to_string(), "{error:?}");
-        assert!(column.parse::<u32>().is_ok_and(|c| c > 0), "{error:?}");
-        assert!(!message.is_empty(), "{error:?}");
-    }
-
-    // The running configuration stays and keeps being checked.
-    let checks = daemon.host("keep")["checks"].as_u64().unwrap();
-    daemon.wait_for_checks("keep", checks + 3);
-    daemon.wait_for_checks("retimed", 3);
-    let labels: Vec<String> = daemon
-        .hosts()
-        .iter()
-        .filter_map(|h| h["label"].as_str().map(str::to_string))
-        .collect();
-    assert_eq!(labels, ["keep", "retimed", "newcomer"]);
-    assert_eq!(daemon.get("/readyz").status, 200);
-    let metrics = scrape(&mut daemon);
-    assert_eq!(
-        metrics.value("flowstate_config_last_reload_successful", &[]),
-        0.0
-    );
-    // The watcher may count the same bad file once more.
-    assert!(
-        metrics.value("flowstate_config_reloads_total", &[("result", "failure")]) >= 1.0,
-        "{}",
-        metrics.body
-    );
 }
 
 // --- Readiness --------------------------------------------------------------------------

@@ -9,12 +9,10 @@
 //! "a bit later than the timeout".
 
 use std::collections::HashSet;
-use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
@@ -23,6 +21,7 @@ use crate::common::configs::{document_serving, host, ALERTS};
 use crate::common::daemon::http_get;
 use crate::common::events::{assert_event, events, timestamp, wait_for_events};
 use crate::common::hosts::history;
+use crate::common::target::StallServer;
 use crate::common::wait::wait_until;
 use crate::common::{closed_port, start, switchable, Response, Sandbox, TestServer, DEADLINE};
 
@@ -253,112 +252,6 @@ fn every_notifier_gets_the_same_event_and_stdout_can_print_it_as_json() {
 }
 
 // --- Scheduling -------------------------------------------------------------------------
-
-/// A target that accepts connections and never answers. A connection counts as open from
-/// its accept until the client closes it, so unlike a handler that sleeps, it sees exactly
-/// when the daemon gives up on a check, and how many checks it has open at once.
-struct StallServer {
-    addr: SocketAddr,
-    counts: Arc<Mutex<StallCounts>>,
-    stopping: Arc<AtomicBool>,
-    acceptor: Option<JoinHandle<()>>,
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct StallCounts {
-    accepted: usize,
-    open: usize,
-    peak: usize,
-}
-
-impl StallServer {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let addr = listener.local_addr().expect("local address");
-        let counts = Arc::new(Mutex::new(StallCounts::default()));
-        let stopping = Arc::new(AtomicBool::new(false));
-        let acceptor = {
-            let (counts, stopping) = (counts.clone(), stopping.clone());
-            thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stopping.load(SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let overlapping = {
-                        let mut c = counts.lock().unwrap();
-                        c.accepted += 1;
-                        c.open += 1;
-                        c.open > 1
-                    };
-                    // The daemon closes a check's connection before it opens the next, but
-                    // this server's reader thread may see that close a little after the new
-                    // accept. Judge overlap once such a close had time to arrive: a real one
-                    // (a check still in flight) stays open far longer.
-                    if overlapping {
-                        thread::sleep(Duration::from_millis(100));
-                    }
-                    {
-                        let mut c = counts.lock().unwrap();
-                        c.peak = c.peak.max(c.open);
-                    }
-                    let (counts, stopping) = (counts.clone(), stopping.clone());
-                    thread::spawn(move || {
-                        hold_until_closed(stream, &stopping);
-                        counts.lock().unwrap().open -= 1;
-                    });
-                }
-            })
-        };
-        StallServer {
-            addr,
-            counts,
-            stopping,
-            acceptor: Some(acceptor),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/never", self.addr)
-    }
-
-    fn counts(&self) -> StallCounts {
-        *self.counts.lock().unwrap()
-    }
-}
-
-/// Reads (and ignores) whatever the client sends until it closes the connection.
-fn hold_until_closed(mut stream: TcpStream, stopping: &AtomicBool) {
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
-    let mut buffer = [0u8; 1024];
-    loop {
-        match stream.read(&mut buffer) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                if stopping.load(SeqCst) {
-                    return;
-                }
-            }
-            Err(_) => return,
-        }
-    }
-}
-
-impl Drop for StallServer {
-    fn drop(&mut self) {
-        self.stopping.store(true, SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
-    }
-}
 
 #[test]
 fn stalled_target_neither_delays_other_hosts_nor_overlaps_its_own_checks() {
@@ -805,123 +698,6 @@ fn taken_listen_address_exits_2_naming_it() {
     );
 }
 
-// --- Reload -----------------------------------------------------------------------------
-
-#[test]
-fn sighup_applies_an_edit_and_keeps_unchanged_hosts_state() {
-    let server = TestServer::always(Response::ok("fine"));
-    let defaults = "interval: 200ms, timeout: 200ms";
-    let steady = host("steady", &server.url("/steady"), "");
-    let (sandbox, mut daemon) = start(&config(
-        defaults,
-        &[
-            steady.clone(),
-            host("retimed", &server.url("/retimed"), "interval: 1h"),
-            host("leaving", &server.url("/leaving"), ""),
-        ],
-    ));
-    let before = daemon.wait_for_checks("steady", 3);
-    assert_eq!(before["status"], "up", "{before}");
-
-    sandbox.write(
-        "flowstate.yaml",
-        &config(
-            defaults,
-            &[
-                steady,
-                host("retimed", &server.url("/retimed"), "interval: 200ms"),
-                host("newcomer", &server.url("/newcomer"), ""),
-            ],
-        ),
-    );
-    daemon.signal("HUP");
-    let reloaded = daemon.wait_for_log("the reload is logged", |l| l.contains("config reloaded"));
-    assert!(
-        reloaded.contains("1 added, 1 removed, 1 changed, 1 unchanged"),
-        "{reloaded}"
-    );
-    daemon.wait_for_checks("newcomer", 1);
-    // An hourly host would not have run 3 checks: its new interval applies.
-    daemon.wait_for_checks("retimed", 3);
-    let after = daemon.wait_for_checks("steady", before["checks"].as_u64().unwrap() + 3);
-    assert_eq!(after["status"], "up", "{after}");
-    assert_eq!(after["since"], before["since"], "{after}");
-    assert_eq!(after["transitions"], 1, "{after}");
-    assert_eq!(
-        history(&after)[0],
-        history(&before)[0],
-        "the history was lost: {after}"
-    );
-    let labels: Vec<String> = daemon
-        .hosts()
-        .iter()
-        .filter_map(|h| h["label"].as_str().map(str::to_string))
-        .collect();
-    assert_eq!(labels, ["steady", "retimed", "newcomer"]);
-    assert_eq!(daemon.get("/api/v1/hosts/leaving").status, 404);
-    // The removed host is checked no more.
-    let leaving = server
-        .requests()
-        .iter()
-        .filter(|r| r.path() == "/leaving")
-        .count();
-    daemon.wait_for_checks("steady", after["checks"].as_u64().unwrap() + 3);
-    let leaving_later = server
-        .requests()
-        .iter()
-        .filter(|r| r.path() == "/leaving")
-        .count();
-    assert_eq!(leaving_later, leaving, "a removed host is still checked");
-    assert_eq!(daemon.stop("TERM").code, Some(0), "{daemon}");
-}
-
-#[test]
-fn bad_edit_is_logged_and_keeps_the_last_good_config() {
-    let server = TestServer::always(Response::ok("fine"));
-    let api_host = host("api", &server.url("/"), "");
-    let defaults = "interval: 200ms, timeout: 200ms";
-    let (sandbox, mut daemon) = start(&config(defaults, std::slice::from_ref(&api_host)));
-    daemon.wait_for_status("api", "up");
-
-    sandbox.write(
-        "flowstate.yaml",
-        "hosts:\n  - label: api\n    url: [unclosed\n",
-    );
-    daemon.signal("HUP");
-    let rejected = daemon.wait_for_log("the rejection is logged", |l| {
-        l.contains("config reload rejected")
-    });
-    assert!(rejected.contains("flowstate.yaml:"), "{rejected}");
-    let checks = daemon.host("api")["checks"].as_u64().unwrap();
-    let api = daemon.wait_for_checks("api", checks + 3);
-    assert_eq!(api["status"], "up", "{api}");
-    assert_eq!(daemon.hosts().len(), 1);
-    assert_eq!(daemon.get("/readyz").status, 200);
-    assert!(!daemon.stderr().contains("config reloaded"), "{daemon}");
-
-    // The daemon still takes a good edit afterwards.
-    sandbox.write(
-        "flowstate.yaml",
-        &config(defaults, &[api_host, host("second", &server.url("/2"), "")]),
-    );
-    daemon.signal("HUP");
-    daemon.wait_for_checks("second", 1);
-}
-
-#[test]
-fn editing_the_config_file_reloads_it_without_a_signal() {
-    let server = TestServer::always(Response::ok("fine"));
-    let defaults = "interval: 200ms, timeout: 200ms";
-    let first = host("first", &server.url("/1"), "");
-    let (sandbox, mut daemon) = start(&config(defaults, std::slice::from_ref(&first)));
-    daemon.wait_for_status("first", "up");
-    sandbox.write(
-        "flowstate.yaml",
-        &config(defaults, &[first, host("second", &server.url("/2"), "")]),
-    );
-    daemon.wait_for_checks("second", 1);
-}
-
 // --- The bundled example ----------------------------------------------------------------
 
 #[test]
@@ -974,35 +750,4 @@ fn bundled_example_checks_itself_and_alerts_on_the_missing_service() {
     );
     assert_eq!(daemon.host("flowstate-api")["status"], "up");
     assert_eq!(daemon.stdout_lines(), [line], "{daemon}");
-}
-
-/// A reload that changes a host replaces its HostActor; the old one's check in flight must
-/// not run on beside the new one's checks.
-#[test]
-fn reload_changing_a_host_never_runs_two_of_its_checks_at_once() {
-    let stall = StallServer::start();
-    let hosts = |interval: &str| {
-        config(
-            "interval: 10s, timeout: 10s",
-            &[host(
-                "slowpoke",
-                &stall.url(),
-                &format!("interval: {interval}\ntimeout: {interval}"),
-            )],
-        )
-    };
-    let (sandbox, mut daemon) = start(&hosts("10s"));
-    wait_until(DEADLINE, "the check is in flight", || {
-        stall.counts().open == 1
-    })
-    .unwrap();
-    sandbox.write("flowstate.yaml", &hosts("300ms"));
-    daemon.signal("HUP");
-    daemon.wait_for_log("the reload is logged", |l| l.contains("config reloaded"));
-    daemon.wait_for_checks("slowpoke", 3);
-    let counts = stall.counts();
-    assert_eq!(
-        counts.peak, 1,
-        "two checks of one host were open at once: {counts:?}\n{daemon}"
-    );
 }

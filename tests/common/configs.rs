@@ -75,6 +75,28 @@ pub fn nested_defaults(depth: usize) -> String {
     format!("{}x{}", "${NOPE:-".repeat(depth), "}".repeat(depth))
 }
 
+/// A sandbox whose `flowstate.yaml` includes `hosts.d/**/*.yaml`, with host `a` in
+/// `hosts.d/a.yaml` and two symlink loops back to `hosts.d` (`sub/up` and `sub/again`); `top`
+/// is put before the include. Followed blindly, the walk doubles at every level until the
+/// kernel's 40 symlinks per path: 2^40 directories.
+pub fn symlink_loop_sandbox(top: &str) -> super::Sandbox {
+    let sandbox = super::Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        &format!("{top}include: [\"hosts.d/**/*.yaml\"]\n"),
+    );
+    sandbox.write(
+        "hosts.d/a.yaml",
+        "hosts:\n  - { label: a, type: tcp, address: '127.0.0.1:1', interval: 1h }\n",
+    );
+    std::fs::create_dir_all(sandbox.path().join("hosts.d/sub")).expect("create hosts.d/sub");
+    for name in ["up", "again"] {
+        std::os::unix::fs::symlink("..", sandbox.path().join("hosts.d/sub").join(name))
+            .expect("create a symlink loop");
+    }
+    sandbox
+}
+
 impl super::Sandbox {
     /// Every event a file notifier wrote to `relative` (in the sandbox) so far, one per
     /// complete line; a line still being written is left for the next look. A complete line
