@@ -359,46 +359,94 @@ fn every_notifier_of_a_host_hears_and_host_alerts_override_defaults() {
 
 // --- Webhooks ----------------------------------------------------------------------------
 
-#[test]
-fn webhook_payloads_match_each_services_shape() {
-    let (status, target) = switchable(200);
-    let hooks = Receiver::accepting();
-    let notifiers = format!(
-        "  generic:\n    type: webhook\n    url: '{}'\n    format: generic\n    \
+/// One outage of host `api` (down with `status 503, expected 200`, then up again) told to four
+/// webhooks on one receiver, a format each: `generic` (with headers, one of them from
+/// `${HOOK_TOKEN}`), `slack`, `discord` (whose URL has a query of its own) and `pagerduty`.
+struct WebhookOutage {
+    daemon: Daemon,
+    /// All eight posts, in arrival order.
+    posts: Vec<Post>,
+    /// The posts to each path (`/generic`, `/slack`, `/discord`, `/pagerduty`): two, the
+    /// down's first.
+    by_path: HashMap<String, Vec<Post>>,
+    /// The down and up events as `generic` posted them: the SPEC §3 events themselves.
+    down: Value,
+    up: Value,
+    _hooks: Receiver,
+    _target: TestServer,
+    _sandbox: Sandbox,
+}
+
+impl WebhookOutage {
+    fn start() -> Self {
+        let (status, target) = switchable(200);
+        let hooks = Receiver::accepting();
+        let notifiers = format!(
+            "  generic:\n    type: webhook\n    url: '{}'\n    format: generic\n    \
          headers: {{ X-Team: payments, Authorization: 'Bearer ${{HOOK_TOKEN}}' }}\n  \
          slack: {{ type: webhook, url: '{}', format: slack }}\n  \
          discord: {{ type: webhook, url: '{}', format: discord }}\n  \
          pagerduty: {{ type: webhook, url: '{}', format: pagerduty, routing_key: R0UT1NGKEY }}\n",
-        hooks.url("/generic"),
-        hooks.url("/slack"),
-        hooks.url("/discord?thread_id=42"),
-        hooks.url("/pagerduty"),
-    );
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &document_with_notifiers(
-            "",
-            &format!("{FAST}, alerts: [generic, slack, discord, pagerduty]"),
-            &notifiers,
-            &[host("api", &target.url("/health"), "status: 200")],
-        ),
-    );
-    let mut daemon = sandbox
-        .daemon("flowstate.yaml")
-        .env("HOOK_TOKEN", "s3cr3t-hook-token")
-        .start();
-    daemon.wait_for_status("api", "up");
+            hooks.url("/generic"),
+            hooks.url("/slack"),
+            hooks.url("/discord?thread_id=42"),
+            hooks.url("/pagerduty"),
+        );
+        let sandbox = Sandbox::new();
+        sandbox.write(
+            "flowstate.yaml",
+            &document_with_notifiers(
+                "",
+                &format!("{FAST}, alerts: [generic, slack, discord, pagerduty]"),
+                &notifiers,
+                &[host("api", &target.url("/health"), "status: 200")],
+            ),
+        );
+        let mut daemon = sandbox
+            .daemon("flowstate.yaml")
+            .env("HOOK_TOKEN", "s3cr3t-hook-token")
+            .start();
+        daemon.wait_for_status("api", "up");
 
-    status.store(503, SeqCst);
-    hooks.wait_for_count(&daemon, 4);
-    status.store(200, SeqCst);
-    let posts = hooks.wait_for_count(&daemon, 8);
-    assert_eq!(posts.len(), 8, "{posts:#?}");
+        status.store(503, SeqCst);
+        hooks.wait_for_count(&daemon, 4);
+        status.store(200, SeqCst);
+        let posts = hooks.wait_for_count(&daemon, 8);
+        assert_eq!(posts.len(), 8, "{posts:#?}");
 
-    let mut by_path: HashMap<&str, Vec<&Post>> = HashMap::new();
-    for post in &posts {
-        by_path.entry(post.request.path()).or_default().push(post);
+        let mut by_path: HashMap<String, Vec<Post>> = HashMap::new();
+        for post in &posts {
+            by_path
+                .entry(post.request.path().to_string())
+                .or_default()
+                .push(post.clone());
+        }
+        for path in ["/generic", "/slack", "/discord", "/pagerduty"] {
+            assert_eq!(
+                by_path.get(path).map(Vec::len),
+                Some(2),
+                "two requests to {path} expected: {posts:#?}"
+            );
+        }
+        let (down, up) = (by_path["/generic"][0].json(), by_path["/generic"][1].json());
+        WebhookOutage {
+            daemon,
+            posts,
+            by_path,
+            down,
+            up,
+            _hooks: hooks,
+            _target: target,
+            _sandbox: sandbox,
+        }
+    }
+}
+
+#[test]
+fn every_webhook_post_is_json_from_flowstate_keyed_by_its_events_id() {
+    let outage = WebhookOutage::start();
+    let (down, up) = (&outage.down, &outage.up);
+    for post in &outage.posts {
         let request = &post.request;
         assert_eq!(request.method, "POST");
         assert!(
@@ -414,32 +462,9 @@ fn webhook_payloads_match_each_services_shape() {
             "{request:?}"
         );
     }
-    for path in ["/generic", "/slack", "/discord", "/pagerduty"] {
-        assert_eq!(
-            by_path.get(path).map(Vec::len),
-            Some(2),
-            "two requests to {path} expected: {posts:#?}"
-        );
-    }
-
-    // generic: the SPEC §3 event itself; its id is the Idempotency-Key.
-    let generic = &by_path["/generic"];
-    let (down, up) = (generic[0].json(), generic[1].json());
-    assert_spec_event(&down, "down", "api", "down", "up");
-    assert_spec_event(&up, "up", "api", "up", "down");
-    assert_eq!(down["reason"], "status 503, expected 200");
-    assert_ne!(id(&down), id(&up));
-    for (post, event) in generic.iter().zip([&down, &up]) {
-        assert_eq!(post.request.header("Idempotency-Key"), Some(id(event)));
-        assert_eq!(post.request.header("X-Team"), Some("payments"));
-        assert_eq!(
-            post.request.header("Authorization"),
-            Some("Bearer s3cr3t-hook-token")
-        );
-    }
     // Every format carries the same event's id as its Idempotency-Key.
-    for (path, requests) in &by_path {
-        for (post, event) in requests.iter().zip([&down, &up]) {
+    for (path, requests) in &outage.by_path {
+        for (post, event) in requests.iter().zip([down, up]) {
             assert_eq!(
                 post.request.header("Idempotency-Key"),
                 Some(id(event)),
@@ -447,9 +472,40 @@ fn webhook_payloads_match_each_services_shape() {
             );
         }
     }
+}
 
+#[test]
+fn generic_webhook_posts_the_spec_event_with_its_headers_and_never_prints_the_token() {
+    let outage = WebhookOutage::start();
+    // generic: the SPEC §3 event itself; its id is the Idempotency-Key.
+    let generic = &outage.by_path["/generic"];
+    let (down, up) = (&outage.down, &outage.up);
+    assert_spec_event(down, "down", "api", "down", "up");
+    assert_spec_event(up, "up", "api", "up", "down");
+    assert_eq!(down["reason"], "status 503, expected 200");
+    assert_ne!(id(down), id(up));
+    for (post, event) in generic.iter().zip([down, up]) {
+        assert_eq!(post.request.header("Idempotency-Key"), Some(id(event)));
+        assert_eq!(post.request.header("X-Team"), Some("payments"));
+        assert_eq!(
+            post.request.header("Authorization"),
+            Some("Bearer s3cr3t-hook-token")
+        );
+    }
+    // The token of a header from ${VAR} is sent, never printed.
+    assert!(
+        !outage.daemon.stderr().contains("s3cr3t") && !outage.daemon.stdout().contains("s3cr3t"),
+        "{}",
+        outage.daemon
+    );
+}
+
+#[test]
+fn slack_webhook_posts_text_and_block_kit_blocks() {
+    let outage = WebhookOutage::start();
+    let (by_path, down, up) = (&outage.by_path, &outage.down, &outage.up);
     // slack: a plain `text` plus Block Kit blocks (header, mrkdwn section, context).
-    for (post, event) in by_path["/slack"].iter().zip([&down, &up]) {
+    for (post, event) in by_path["/slack"].iter().zip([down, up]) {
         let body = post.json();
         let text = body["text"].as_str().unwrap_or_default();
         assert!(text.contains("api"), "{body:#}");
@@ -474,9 +530,14 @@ fn webhook_payloads_match_each_services_shape() {
             .is_some_and(|t| t.contains("status 503, expected 200")),
         "{slack_down:#}"
     );
+}
 
+#[test]
+fn discord_webhook_adds_wait_to_its_query_and_posts_one_embed_without_mentions() {
+    let outage = WebhookOutage::start();
+    let (by_path, down, up) = (&outage.by_path, &outage.down, &outage.up);
     // discord: `?wait=true` added to the URL's own query; one embed; no mentions.
-    for (post, event) in by_path["/discord"].iter().zip([&down, &up]) {
+    for (post, event) in by_path["/discord"].iter().zip([down, up]) {
         let query: Vec<&str> = post
             .request
             .target
@@ -502,7 +563,12 @@ fn webhook_payloads_match_each_services_shape() {
     let red = by_path["/discord"][0].json()["embeds"][0]["color"].clone();
     let green = by_path["/discord"][1].json()["embeds"][0]["color"].clone();
     assert_ne!(red, green, "down and up have the same colour");
+}
 
+#[test]
+fn pagerduty_webhook_triggers_and_resolves_an_incident_keyed_by_the_host() {
+    let outage = WebhookOutage::start();
+    let (by_path, down) = (&outage.by_path, &outage.down);
     // pagerduty: Events API v2, a trigger keyed by the host, resolved by the recovery.
     let pagerduty = &by_path["/pagerduty"];
     let trigger = pagerduty[0].json();
@@ -523,15 +589,14 @@ fn webhook_payloads_match_each_services_shape() {
     assert_eq!(resolve["routing_key"], "R0UT1NGKEY", "{resolve:#}");
     assert_eq!(resolve["event_action"], "resolve", "{resolve:#}");
     assert_eq!(resolve["dedup_key"], "api", "{resolve:#}");
+}
 
-    // The token of a header from ${VAR} is sent, never printed.
-    assert!(
-        !daemon.stderr().contains("s3cr3t") && !daemon.stdout().contains("s3cr3t"),
-        "{daemon}"
-    );
+#[test]
+fn every_webhook_format_counts_its_posts_as_sent() {
+    let mut outage = WebhookOutage::start();
+    let daemon = &mut outage.daemon;
     for notifier in ["generic", "slack", "discord", "pagerduty"] {
-        let (_, metrics) =
-            wait_for_sample(&mut daemon, &alerts_total(notifier, "sent"), |v| v >= 2.0);
+        let (_, metrics) = wait_for_sample(daemon, &alerts_total(notifier, "sent"), |v| v >= 2.0);
         assert_eq!(
             sample(&metrics, &alerts_total(notifier, "sent")),
             2.0,
