@@ -140,8 +140,10 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-#[test]
-fn metrics_expose_every_spec_family_with_exactly_its_label_set() {
+/// A daemon that has done everything SPEC §5 counts, on hosts `web` (up), `gone` (down) and
+/// `flappy` (down and up again): alerts sent, failed (`broken` writes to a directory) and
+/// suppressed (`quiet` sends no recovery), a good and a bad reload. Returns a settled scrape.
+fn busy_daemon_scrape() -> (Sandbox, Daemon, Scrape) {
     let (answer, flappy) = switchable(200);
     let web = TestServer::always(Response::ok("fine"));
     let sandbox = Sandbox::new();
@@ -189,6 +191,12 @@ fn metrics_expose_every_spec_family_with_exactly_its_label_set() {
     daemon.wait_for_checks("web", 3);
 
     let scrape = settled_scrape(&mut daemon);
+    (sandbox, daemon, scrape)
+}
+
+#[test]
+fn metrics_expose_every_spec_family_with_exactly_its_label_set() {
+    let (_sandbox, _daemon, scrape) = busy_daemon_scrape();
     let mut expected_names = BTreeSet::new();
     for &(family, kind, labels) in FAMILIES {
         let names = sample_names(family, kind);
@@ -232,8 +240,12 @@ fn metrics_expose_every_spec_family_with_exactly_its_label_set() {
             scrape.body
         );
     }
+    assert_promtool_accepts(&scrape.body);
+}
 
-    // Label values.
+#[test]
+fn metric_label_values_name_every_host_status_result_notifier_and_the_version() {
+    let (_sandbox, _daemon, scrape) = busy_daemon_scrape();
     let label_values = |name: &str, label: &str| -> BTreeSet<String> {
         scrape
             .named(name)
@@ -275,7 +287,6 @@ fn metrics_expose_every_spec_family_with_exactly_its_label_set() {
         label_values("flowstate_build_info", "version"),
         BTreeSet::from([env!("CARGO_PKG_VERSION").to_string()])
     );
-    assert_promtool_accepts(&scrape.body);
 }
 
 #[test]
@@ -319,10 +330,11 @@ fn metrics_body_passes_promtool_check_metrics_even_with_awkward_labels() {
     assert_promtool_accepts(&scrape.body);
 }
 
-#[test]
-fn metric_values_follow_host_status_and_checks() {
+/// A daemon checking `web` (up) and `gone` (refused, down) every 200 ms, and a settled scrape
+/// once both are decided.
+fn up_and_down_scrape() -> (TestServer, Sandbox, Daemon, Scrape) {
     let web = TestServer::always(Response::ok("fine"));
-    let (_sandbox, mut daemon) = start(&document_with_notifiers(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
         "",
         "interval: 200ms, timeout: 200ms, failure_threshold: 2",
         "",
@@ -334,7 +346,12 @@ fn metric_values_follow_host_status_and_checks() {
     daemon.wait_for_status("web", "up");
     daemon.wait_for_status("gone", "down");
     let first = settled_scrape(&mut daemon);
+    (web, sandbox, daemon, first)
+}
 
+#[test]
+fn metric_values_follow_host_status_and_checks() {
+    let (_web, _sandbox, mut daemon, first) = up_and_down_scrape();
     for (label, status) in [("web", "up"), ("gone", "down")] {
         let host = [("host", label)];
         assert_eq!(
@@ -419,6 +436,11 @@ fn metric_values_follow_host_status_and_checks() {
         ),
         0.0
     );
+}
+
+#[test]
+fn build_config_and_process_figures_are_exposed() {
+    let (_web, _sandbox, _daemon, first) = up_and_down_scrape();
     assert_eq!(first.value("flowstate_hosts", &[]), 2.0);
     assert_eq!(
         first.value(
@@ -435,8 +457,12 @@ fn metric_values_follow_host_status_and_checks() {
     assert!(first.value("process_open_fds", &[]) >= 3.0);
     let cpu = first.value("process_cpu_seconds_total", &[]);
     assert!(cpu >= 0.0);
+}
 
-    // Counters grow with more checks; statuses stay.
+#[test]
+fn counters_grow_with_more_checks_while_statuses_stay() {
+    let (_web, _sandbox, mut daemon, first) = up_and_down_scrape();
+    let cpu = first.value("process_cpu_seconds_total", &[]);
     let web_checks = daemon.host("web")["checks"].as_u64().unwrap();
     let gone_checks = daemon.host("gone")["checks"].as_u64().unwrap();
     daemon.wait_for_checks("web", web_checks + 2);
