@@ -744,7 +744,7 @@ fn manifest(name: &str) -> Value {
 }
 
 #[test]
-fn kubernetes_manifests_agree_with_the_image_and_each_other() {
+fn kubernetes_config_map_holds_a_valid_config_serving_on_9900_with_state_on_the_volume() {
     let sandbox = Sandbox::new();
     let config_map = manifest("configmap.yaml");
     assert_eq!(config_map["kind"], "ConfigMap");
@@ -759,7 +759,11 @@ fn kubernetes_manifests_agree_with_the_image_and_each_other() {
     assert_eq!(parsed["server"]["listen"].as_str(), Some("0.0.0.0:9900"));
     let state = parsed["state"]["path"].as_str().unwrap_or("");
     assert!(state.starts_with("/var/lib/flowstate/"), "{state}");
+}
 
+#[test]
+fn kubernetes_deployment_runs_one_locked_down_pod_with_probes_and_a_watchable_config_mount() {
+    let config_map = manifest("configmap.yaml");
     let deployment = manifest("deployment.yaml");
     assert_eq!(deployment["kind"], "Deployment");
     assert_eq!(
@@ -829,7 +833,11 @@ fn kubernetes_manifests_agree_with_the_image_and_each_other() {
         .get("readOnly")
         .is_none_or(|r| r.as_bool() == Some(false)));
     volume(&state_mount["name"]);
+}
 
+#[test]
+fn kubernetes_service_is_scraped_and_selects_the_deployments_pod() {
+    let deployment = manifest("deployment.yaml");
     let service = manifest("service.yaml");
     assert_eq!(service["kind"], "Service");
     let annotations = &service["metadata"]["annotations"];
@@ -840,7 +848,10 @@ fn kubernetes_manifests_agree_with_the_image_and_each_other() {
         service["spec"]["selector"],
         deployment["spec"]["template"]["metadata"]["labels"]
     );
+}
 
+#[test]
+fn kubernetes_claim_is_the_one_the_deployment_names() {
     let claim = manifest("pvc.yaml");
     assert_eq!(claim["kind"], "PersistentVolumeClaim");
     let claim_name = claim["metadata"]["name"].as_str().expect("a name");
@@ -862,7 +873,7 @@ fn install_sh(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 #[test]
-fn install_sh_explains_itself_and_dry_runs_every_way() {
+fn install_sh_help_names_every_option() {
     let help = install_sh(&["--help"], &[]);
     assert!(help.status.success(), "{}", show(&help));
     let text = String::from_utf8_lossy(&help.stdout);
@@ -875,7 +886,10 @@ fn install_sh_explains_itself_and_dry_runs_every_way() {
     ] {
         assert!(text.contains(option), "--help mentions {option}: {text}");
     }
+}
 
+#[test]
+fn install_sh_dry_runs_name_each_platforms_archive_or_the_source_build_and_change_nothing() {
     let prefix = Sandbox::new();
     let prefix_arg = prefix.path().join("usr").display().to_string();
     for (os, cpu, target) in [
@@ -915,6 +929,24 @@ fn install_sh_explains_itself_and_dry_runs_every_way() {
             "{out}"
         );
     }
+    let source = install_sh(
+        &["--from-source", "--dry-run", "--prefix", &prefix_arg],
+        &[],
+    );
+    assert!(source.status.success(), "{}", show(&source));
+    let out = String::from_utf8_lossy(&source.stdout);
+    assert!(out.contains("cargo build --release --locked"), "{out}");
+    assert!(
+        std::fs::read_dir(prefix.path())
+            .expect("read the prefix")
+            .next()
+            .is_none(),
+        "a dry run changes nothing"
+    );
+}
+
+#[test]
+fn install_sh_asks_for_a_repository_unless_flowstate_repo_names_one() {
     // A checkout's install.sh names no repository: downloading asks for one, never guesses.
     let unnamed = install_sh(
         &["--dry-run"],
@@ -942,31 +974,18 @@ fn install_sh_explains_itself_and_dry_runs_every_way() {
     assert!(from_env.status.success(), "{}", show(&from_env));
     assert!(String::from_utf8_lossy(&from_env.stdout)
         .contains("github.com/someone/fork/releases/latest/download"));
+}
 
+#[test]
+fn install_sh_refuses_unsupported_systems_and_unknown_flags() {
     let unsupported = install_sh(
         &["--dry-run"],
         &[("UNAME_S", "SunOS"), ("UNAME_M", "x86_64")],
     );
     assert_eq!(unsupported.status.code(), Some(1), "{}", show(&unsupported));
     assert!(String::from_utf8_lossy(&unsupported.stderr).contains("--from-source"));
-
-    let source = install_sh(
-        &["--from-source", "--dry-run", "--prefix", &prefix_arg],
-        &[],
-    );
-    assert!(source.status.success(), "{}", show(&source));
-    let out = String::from_utf8_lossy(&source.stdout);
-    assert!(out.contains("cargo build --release --locked"), "{out}");
-
     let bad = install_sh(&["--frobnicate"], &[]);
     assert_eq!(bad.status.code(), Some(1), "{}", show(&bad));
-    assert!(
-        std::fs::read_dir(prefix.path())
-            .expect("read the prefix")
-            .next()
-            .is_none(),
-        "a dry run changes nothing"
-    );
 }
 
 #[test]
