@@ -10,24 +10,15 @@
 //! WATCHDOG, RELOADING and STOPPING.
 
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_yaml::Value;
 
 use crate::common::daemon::http_get;
+use crate::common::repo::{read, root};
 use crate::common::{closed_port, Response, Sandbox, TestServer, DEADLINE};
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-#[track_caller]
-fn read(relative: &str) -> String {
-    std::fs::read_to_string(repo().join(relative))
-        .unwrap_or_else(|e| panic!("read {relative}: {e}"))
-}
 
 #[track_caller]
 fn yaml(text: &str, what: &str) -> Value {
@@ -202,7 +193,7 @@ fn dockerfile_copies_only_existing_files_of_the_build_context() {
                 "COPY {source}: keep sources plain, no globs"
             );
             assert!(
-                repo().join(source).exists(),
+                root().join(source).exists(),
                 "COPY {source}: no such file or directory in the repository"
             );
             assert!(
@@ -865,7 +856,7 @@ fn kubernetes_claim_is_the_one_the_deployment_names() {
 
 fn install_sh(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new("sh");
-    command.arg(repo().join("install.sh")).args(args);
+    command.arg(root().join("install.sh")).args(args);
     for (name, value) in env {
         command.env(name, value);
     }
@@ -1051,8 +1042,8 @@ fn install_sh_installs_a_verified_archive_and_refuses_a_tampered_one() {
 
     if have("shellcheck") {
         let checked = Command::new("shellcheck")
-            .arg(repo().join("install.sh"))
-            .arg(repo().join(".ci/release-notes"))
+            .arg(root().join("install.sh"))
+            .arg(root().join(".ci/release-notes"))
             .output()
             .expect("run shellcheck");
         assert!(checked.status.success(), "shellcheck: {}", show(&checked));
@@ -1106,7 +1097,7 @@ fn changelog_gives_release_notes_and_the_workflows_use_them() {
         "Keep a Changelog's Unreleased section"
     );
     let notes = Command::new("sh")
-        .arg(repo().join(".ci/release-notes"))
+        .arg(root().join(".ci/release-notes"))
         .arg("Unreleased")
         .output()
         .expect("run .ci/release-notes");
@@ -1118,7 +1109,7 @@ fn changelog_gives_release_notes_and_the_workflows_use_them() {
         "the heading is left out: {text}"
     );
     let missing = Command::new("sh")
-        .arg(repo().join(".ci/release-notes"))
+        .arg(root().join(".ci/release-notes"))
         .arg("v99.0.0")
         .output()
         .expect("run .ci/release-notes");
@@ -1184,7 +1175,7 @@ fn deployment_doc_configs_are_valid_and_its_links_exist() {
             continue;
         }
         assert!(
-            repo().join("docs").join(target).exists(),
+            root().join("docs").join(target).exists(),
             "docs/deployment.md links to {target}, which does not exist"
         );
     }

@@ -26,6 +26,7 @@ use std::process::{Command, Stdio};
 
 use flowstate_config::schema::documented_keys;
 
+use crate::common::repo::{read, root};
 use crate::common::{Response, Sandbox, TestServer};
 
 /// Files the examples refer to, created empty in every example's sandbox: validation needs
@@ -34,11 +35,6 @@ const FIXTURES: &[&str] = &["certs/internal-ca.pem", "notifiers.yaml"];
 
 /// The value given to every `${VAR}` an example uses without a default.
 const VARIABLE_VALUE: &str = "docs-example";
-
-/// The repository's root.
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// `README.md`, `CONTRIBUTING.md` and every `docs/*.md`, sorted.
 fn documents() -> Vec<PathBuf> {
@@ -51,10 +47,6 @@ fn documents() -> Vec<PathBuf> {
     docs.insert(0, root().join("README.md"));
     docs.insert(1, root().join("CONTRIBUTING.md"));
     docs
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 /// `docs/checks.md`, for messages.

@@ -10,7 +10,6 @@
 
 use std::collections::HashSet;
 use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -21,6 +20,7 @@ use crate::common::configs::{document_serving, host, ALERTS};
 use crate::common::daemon::http_get;
 use crate::common::events::{assert_event, events, timestamp, wait_for_events};
 use crate::common::hosts::history;
+use crate::common::repo::read;
 use crate::common::target::StallServer;
 use crate::common::wait::wait_until;
 use crate::common::{closed_port, start, switchable, Response, Sandbox, TestServer, DEADLINE};
@@ -702,10 +702,7 @@ fn taken_listen_address_exits_2_naming_it() {
 
 #[test]
 fn bundled_example_checks_itself_and_alerts_on_the_missing_service() {
-    let example = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/flowstate.yaml"),
-    )
-    .expect("read examples/flowstate.yaml");
+    let example = read("examples/flowstate.yaml");
     assert_eq!(
         example.matches("9900").count(),
         3,

@@ -6,6 +6,7 @@
 //! - [`daemon`]: `flowstate run` as a child process: its output, its API, signals, its exit.
 //! - [`once`]: `flowstate once` on a config, and each host's verdict.
 //! - [`scrape`]: `/metrics` parsed, scraped, waited for; single series by name.
+//! - [`repo`]: files of the repository itself (docs, examples, deployment files).
 //! - [`receiver`]: a webhook receiver recording every post, answering as the test says.
 //! - [`events`]: alert events the file notifier wrote, and their SPEC §3 shape.
 //! - [`hosts`]: a host as the API shows it; its checks as a clock.
@@ -21,6 +22,7 @@ pub mod hosts;
 pub mod once;
 pub mod processes;
 pub mod receiver;
+pub mod repo;
 pub mod scrape;
 pub mod server;
 pub mod target;
