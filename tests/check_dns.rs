@@ -25,7 +25,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use crate::common::configs::{document_serving, item};
 use crate::common::events::wait_for_event;
 use crate::common::once::{assert_verdict, once, verdict};
-use crate::common::Sandbox;
+use crate::common::start;
 
 // --- The DNS server ----------------------------------------------------------------------
 
@@ -560,9 +560,7 @@ fn a_dns_host_goes_down_in_the_daemon_when_its_name_disappears() {
             "expect: [10.0.0.1]",
         )],
     );
-    let sandbox = Sandbox::new();
-    sandbox.write("flowstate.yaml", &config);
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    let (sandbox, mut daemon) = start(&config);
 
     let up = daemon.wait_for_status("web", "up");
     assert_eq!(up["type"], "dns", "{up}\n{daemon}");

@@ -35,7 +35,7 @@ use crate::common::configs::{document_serving, item, ALERTS};
 use crate::common::events::events;
 use crate::common::once::{assert_verdict, once, once_in, once_with, verdict};
 use crate::common::wait::wait_for;
-use crate::common::{closed_port, Response, Sandbox, TestServer, DEADLINE};
+use crate::common::{closed_port, start, Response, Sandbox, TestServer, DEADLINE};
 
 /// What a [`GrpcServer`] serves.
 #[derive(Clone, Copy, PartialEq)]
@@ -540,17 +540,12 @@ fn tls_check_against_a_plaintext_server_is_down() {
 fn daemon_marks_a_grpc_host_down_when_its_service_stops_serving_and_alerts() {
     let server = GrpcServer::health();
     server.set("flip.v1.Svc", ServingStatus::Serving);
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &document_serving(
-            "listen: \"127.0.0.1:0\"",
-            "",
-            "interval: 200ms, timeout: 200ms, failure_threshold: 2",
-            &[grpc_host("orders", &server.address(), "flip.v1.Svc", "")],
-        ),
-    );
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    let (sandbox, mut daemon) = start(&document_serving(
+        "listen: \"127.0.0.1:0\"",
+        "",
+        "interval: 200ms, timeout: 200ms, failure_threshold: 2",
+        &[grpc_host("orders", &server.address(), "flip.v1.Svc", "")],
+    ));
     let up = daemon.wait_for_status("orders", "up");
     assert_eq!(up["type"], "grpc", "{up}");
     assert_eq!(
@@ -580,17 +575,12 @@ fn daemon_marks_a_grpc_host_down_when_its_service_stops_serving_and_alerts() {
 #[test]
 fn daemon_opens_a_fresh_connection_for_every_check_and_sees_a_stopped_server_down() {
     let server = GrpcServer::health();
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &document_serving(
-            "listen: \"127.0.0.1:0\"",
-            "",
-            "interval: 200ms, timeout: 200ms, failure_threshold: 2",
-            &[grpc_host("billing", &server.address(), "ok.v1.Svc", "")],
-        ),
-    );
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    let (_sandbox, mut daemon) = start(&document_serving(
+        "listen: \"127.0.0.1:0\"",
+        "",
+        "interval: 200ms, timeout: 200ms, failure_threshold: 2",
+        &[grpc_host("billing", &server.address(), "ok.v1.Svc", "")],
+    ));
     let checked = daemon.wait_for_checks("billing", 3);
     assert_eq!(checked["status"], "up", "{checked}");
     // Read after the checks: every check counted there was accepted before it.

@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::common::configs::{document_serving, item};
 use crate::common::once::{hosts_config, once_with};
 use crate::common::wait::wait_for;
-use crate::common::{Outcome, Sandbox, DEADLINE};
+use crate::common::{start, Outcome, Sandbox, DEADLINE};
 
 /// Every `once` run here gives each check 2 s.
 const DEFAULTS: &str = "timeout: 2s";
@@ -256,17 +256,12 @@ fn the_daemon_shows_an_icmp_host_up() {
         eprintln!("SKIPPED the_daemon_shows_an_icmp_host_up: {reason}");
         return;
     }
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &document_serving(
-            "listen: \"127.0.0.1:0\"",
-            "",
-            "interval: 1s, timeout: 1s",
-            &[icmp_host("pinged", "127.0.0.1", "count: 2")],
-        ),
-    );
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    let (_sandbox, mut daemon) = start(&document_serving(
+        "listen: \"127.0.0.1:0\"",
+        "",
+        "interval: 1s, timeout: 1s",
+        &[icmp_host("pinged", "127.0.0.1", "count: 2")],
+    ));
     let host = daemon.wait_for_status("pinged", "up");
     assert_eq!(host["type"], "icmp", "{host}\n{daemon}");
     let detail = host["last_check"]["detail"].as_str().unwrap_or_default();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::cli::flowstate_command;
 use crate::common::configs::nested_defaults;
-use crate::common::{closed_port, Outcome, Response, Sandbox, TestServer};
+use crate::common::{closed_port, start, Outcome, Response, Sandbox, TestServer};
 
 /// A daemon that cannot listen says so in one line and exits 2: no panic, no backtrace.
 #[track_caller]
@@ -116,15 +116,10 @@ fn output_into_a_closed_pipe_ends_quietly_with_the_usual_exit_code() {
 #[test]
 fn status_into_a_closed_pipe_ends_quietly() {
     let target = TestServer::always(Response::ok("fine"));
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &format!(
-            "server: {{ listen: \"127.0.0.1:0\" }}\nhosts:\n  - {{ label: web, url: '{}' }}\n",
-            target.url("/")
-        ),
-    );
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    let (sandbox, mut daemon) = start(&format!(
+        "server: {{ listen: \"127.0.0.1:0\" }}\nhosts:\n  - {{ label: web, url: '{}' }}\n",
+        target.url("/")
+    ));
     daemon.wait_for_status("web", "up");
     let api = format!("http://{}", daemon.api());
     for args in [
@@ -170,9 +165,7 @@ fn fnv1a(value: &str) -> String {
 
 /// `GET /api/v1/config` of a fresh daemon on `config`.
 fn running_config_of(config: &str) -> serde_json::Value {
-    let sandbox = Sandbox::new();
-    sandbox.write("flowstate.yaml", config);
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    let (_sandbox, mut daemon) = start(config);
     daemon.json("/api/v1/config")
 }
 

@@ -27,7 +27,7 @@ use std::process::{Command, Stdio};
 use flowstate_config::schema::documented_keys;
 
 use crate::common::repo::{read, root};
-use crate::common::{Response, Sandbox, TestServer};
+use crate::common::{start, Response, Sandbox, TestServer};
 
 /// Files the examples refer to, created empty in every example's sandbox: validation needs
 /// `tls.ca_file` to be a file, and a plain (not glob) `include` path to exist.
@@ -460,18 +460,13 @@ fn every_relative_link_in_the_docs_points_to_an_existing_file_and_heading() {
 #[test]
 fn every_metric_family_on_metrics_is_described_in_metrics_md() {
     let web = TestServer::always(Response::ok("fine"));
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &format!(
-            "server: {{ listen: 127.0.0.1:0 }}\n\
+    let (_sandbox, mut daemon) = start(&format!(
+        "server: {{ listen: 127.0.0.1:0 }}\n\
              defaults: {{ interval: 100ms, timeout: 100ms, alerts: [console] }}\n\
              notifiers:\n  console: {{ type: stdout }}\n\
              hosts:\n  - label: web\n    url: '{}'\n",
-            web.url("/")
-        ),
-    );
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+        web.url("/")
+    ));
     daemon.wait_for_checks("web", 2);
     let scrape = daemon.get("/metrics");
     assert_eq!(scrape.status, 200, "{scrape}");

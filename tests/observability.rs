@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+use crate::common::cli::cells;
 use crate::common::configs::{document_with_notifiers, host};
 use crate::common::daemon::{complete_lines, http_get, http_request, post_edit, Answer};
 use crate::common::scrape::{scrape, settled_scrape, wait_for_scrape, Sample, Scrape};
@@ -1137,15 +1138,6 @@ fn all_up_daemon(server: &str, web: &TestServer) -> (Sandbox, Daemon) {
 
 fn api_url(addr: SocketAddr) -> String {
     format!("http://{addr}")
-}
-
-/// Table cells: columns are separated by at least two spaces.
-fn cells(line: &str) -> Vec<String> {
-    line.split("  ")
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 /// One row of the `status` table.

@@ -231,18 +231,13 @@ fn slow_answers_degrade_the_host_and_fast_ones_restore_it() {
 
 #[test]
 fn every_notifier_gets_the_same_event_and_stdout_can_print_it_as_json() {
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &format!(
+    let (sandbox, mut daemon) = start(&format!(
             "server: {{ listen: null }}\n\
              defaults: {{ interval: 200ms, timeout: 200ms, failure_threshold: 1, alerts: [console, audit] }}\n\
              notifiers:\n  console: {{ type: stdout, format: json }}\n  audit: {{ type: file, path: {ALERTS} }}\n\
              hosts:\n{}",
             host("gone", &format!("http://127.0.0.1:{}/", closed_port()), "")
-        ),
-    );
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+        ));
     let line = daemon.wait_for_stdout("an event is printed", |l| !l.trim().is_empty());
     let printed: Value = serde_json::from_str(&line)
         .unwrap_or_else(|e| panic!("stdout line {line:?} is not JSON ({e})\n{daemon}"));
