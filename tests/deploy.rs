@@ -731,7 +731,7 @@ fn watchdog_stays_off_when_watchdog_pid_is_another_process() {
 // --- Kubernetes --------------------------------------------------------------------------
 
 fn manifest(name: &str) -> Value {
-    yaml(&read(&format!("deploy/kubernetes/{name}")), name)
+    yaml(&read(format!("deploy/kubernetes/{name}")), name)
 }
 
 #[test]

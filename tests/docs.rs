@@ -201,7 +201,7 @@ fn the_docs_point_only_at_files_in_the_repository() {
 /// how the name gets onto the `PATH` before it first uses it.
 #[test]
 fn the_readme_says_how_to_get_flowstate_on_the_path_before_using_it() {
-    let readme = read(&root().join("README.md"));
+    let readme = read(root().join("README.md"));
     let install = readme
         .find("cargo install --path .")
         .expect("the README says `cargo install --path .`");
@@ -477,7 +477,7 @@ fn every_metric_family_on_metrics_is_described_in_metrics_md() {
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     assert!(families.len() >= 10, "{}", scrape.body);
-    let doc = read(&root().join("docs/metrics.md"));
+    let doc = read(root().join("docs/metrics.md"));
     let undocumented: Vec<&&str> = families
         .iter()
         .filter(|name| !doc.contains(&format!("`{name}`")))
