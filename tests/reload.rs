@@ -317,30 +317,26 @@ const EVERY_100MS: &str = "interval: 100ms, timeout: 100ms";
 /// `keep`, `retimed` (every 200 ms) and `newcomer`, each checking `web`; returns the answer
 /// to the POST that applied the edit.
 fn edited_by_post_reload(web: &TestServer) -> (Sandbox, Daemon, Answer) {
-    let defaults = EVERY_100MS;
-    let keep = host("keep", &web.url("/keep"), "");
-    let original = document_with_notifiers(
-        "",
-        defaults,
-        "",
-        &[
-            keep.clone(),
-            host("retimed", &web.url("/retimed"), "interval: 1h"),
-            host("leaving", &web.url("/leaving"), ""),
-        ],
-    );
+    let config = |retimed: &str, third: &str| {
+        document_with_notifiers(
+            "",
+            EVERY_100MS,
+            "",
+            &[
+                host("keep", &web.url("/keep"), ""),
+                host(
+                    "retimed",
+                    &web.url("/retimed"),
+                    &format!("interval: {retimed}"),
+                ),
+                host(third, &web.url(&format!("/{third}")), ""),
+            ],
+        )
+    };
+    let original = config("1h", "leaving");
     let (sandbox, mut daemon) = start(&original);
     daemon.wait_for_checks("keep", 1);
-    let edited = document_with_notifiers(
-        "",
-        defaults,
-        "",
-        &[
-            keep.clone(),
-            host("retimed", &web.url("/retimed"), "interval: 200ms"),
-            host("newcomer", &web.url("/newcomer"), ""),
-        ],
-    );
+    let edited = config("200ms", "newcomer");
     let answer = post_edit(&sandbox, &mut daemon, &original, &edited);
     (sandbox, daemon, answer)
 }
