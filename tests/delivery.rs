@@ -16,9 +16,9 @@
 //! - without a (working) store: an undelivered event is reported lost at shutdown, with its id;
 //!   a file that is not a database costs no check and no alert, and is left as it was.
 //!
-//! How: a receiver is a [`TestServer`] whose closure answers with a status the test sets (or
-//! 503 to the first N posts) and records every post with its arrival instant. Targets are
-//! switchable TestServers that make a host go down and up. Everything is awaited with a
+//! How: a receiver is a [`Receiver`] (`common/receiver.rs`) that answers with a status the
+//! test sets (or 503 to the first N posts) and records every post with its arrival instant.
+//! Targets are switchable TestServers that make a host go down and up. Everything is awaited with a
 //! deadline, on the receiver's posts, the API, `/metrics` or the log. Where a test shows that
 //! something does *not* happen (a fifth post, an alert after a restart), other activity is the
 //! clock: it waits until a host has run more checks (or a later event arrived), then asserts
