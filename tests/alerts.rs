@@ -19,17 +19,18 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::sync::atomic::{AtomicU16, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
 
-use crate::common::configs::{host, ALERTS};
-use crate::common::daemon::http_get;
-use crate::common::server::Request;
+use crate::common::configs::{document_with_notifiers, host};
+use crate::common::events::{assert_spec_event, events, id, kinds, timestamp, wait_for_events};
+use crate::common::receiver::{Post, Receiver};
+use crate::common::scrape::{metrics, sample, wait_for_sample};
 use crate::common::wait::wait_for;
-use crate::common::{Daemon, Response, Sandbox, TestServer, DEADLINE};
+use crate::common::{start, switchable, Daemon, Response, Sandbox, TestServer, DEADLINE};
 
 /// Fast checks: a failed check every 100 ms, two in a row make a host down, one pass makes it
 /// up again.
@@ -39,230 +40,7 @@ const FAST: &str = "interval: 100ms, timeout: 100ms, failure_threshold: 2";
 /// it hears every event at once.
 const AUDIT: &str = "  audit: { type: file, path: alerts.jsonl }\n";
 
-/// A config document: the API on a free port, `defaults` (the inside of a flow mapping, with
-/// its `alerts`), `notifiers` (lines of the `notifiers:` mapping, indented two spaces) and
-/// `hosts`.
-fn config(defaults: &str, notifiers: &str, hosts: &[String]) -> String {
-    format!(
-        "server: {{ listen: \"127.0.0.1:0\" }}\n\
-         defaults: {{ {defaults} }}\n\
-         notifiers:\n{notifiers}\
-         hosts:\n{}",
-        hosts.concat()
-    )
-}
-
-/// Starts `flowstate run -c flowstate.yaml` on `config` in a new sandbox.
-fn start(config: &str) -> (Sandbox, Daemon) {
-    let sandbox = Sandbox::new();
-    sandbox.write("flowstate.yaml", config);
-    let daemon = sandbox.daemon("flowstate.yaml").start();
-    (sandbox, daemon)
-}
-
-/// A target whose answer's status the test changes while the daemon runs.
-fn switchable(status: u16) -> (Arc<AtomicU16>, TestServer) {
-    let current = Arc::new(AtomicU16::new(status));
-    let answer = current.clone();
-    let server = TestServer::start(move |_, _| Response::status(answer.load(SeqCst)).body("hi"));
-    (current, server)
-}
-
-// --- Receivers ---------------------------------------------------------------------------
-
-/// One request a [`Receiver`] got, and when (wall clock, to compare with event timestamps).
-#[derive(Debug, Clone)]
-struct Post {
-    arrived: SystemTime,
-    request: Request,
-}
-
-impl Post {
-    /// The body, which must be JSON.
-    #[track_caller]
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.request.body).unwrap_or_else(|e| {
-            panic!(
-                "a webhook body is not JSON ({e}): {:?}",
-                self.request.body_text()
-            )
-        })
-    }
-}
-
-/// A webhook receiver on loopback: answers every request with one [`Response`], and records
-/// each request with the time it arrived, in arrival order.
-struct Receiver {
-    server: TestServer,
-    posts: Arc<Mutex<Vec<Post>>>,
-}
-
-impl Receiver {
-    /// A receiver that accepts everything: `200 ok`.
-    fn accepting() -> Self {
-        Receiver::answering(Response::ok("ok"))
-    }
-
-    fn answering(response: Response) -> Self {
-        let posts: Arc<Mutex<Vec<Post>>> = Arc::default();
-        let record = posts.clone();
-        let server = TestServer::start(move |request, _| {
-            record.lock().unwrap().push(Post {
-                arrived: SystemTime::now(),
-                request: request.clone(),
-            });
-            response.clone()
-        });
-        Receiver { server, posts }
-    }
-
-    fn url(&self, path: &str) -> String {
-        self.server.url(path)
-    }
-
-    fn posts(&self) -> Vec<Post> {
-        self.posts.lock().unwrap().clone()
-    }
-
-    /// The bodies received so far, parsed.
-    #[track_caller]
-    fn bodies(&self) -> Vec<Value> {
-        self.posts().iter().map(Post::json).collect()
-    }
-
-    /// Waits until at least `n` requests arrived, and returns them all.
-    #[track_caller]
-    fn wait_for_posts(&self, daemon: &Daemon, n: usize) -> Vec<Post> {
-        wait_for(
-            DEADLINE,
-            &format!("{n} requests arrived at {}", self.server.addr()),
-            || {
-                let posts = self.posts();
-                (posts.len() >= n).then_some(posts)
-            },
-        )
-        .unwrap_or_else(|timed_out| {
-            panic!(
-                "{timed_out}\nreceived: {:#?}\n{daemon}",
-                self.posts()
-                    .iter()
-                    .map(|p| p.request.body_text())
-                    .collect::<Vec<_>>()
-            )
-        })
-    }
-}
-
 // --- Observations ------------------------------------------------------------------------
-
-/// Every event the file notifier wrote so far (complete lines), each parsed.
-#[track_caller]
-fn events(sandbox: &Sandbox) -> Vec<Value> {
-    sandbox.events(ALERTS)
-}
-
-/// Waits until the file notifier wrote at least `n` events, and returns them all.
-#[track_caller]
-fn wait_for_events(sandbox: &Sandbox, daemon: &Daemon, n: usize) -> Vec<Value> {
-    wait_for(DEADLINE, &format!("{n} events are in {ALERTS}"), || {
-        let events = events(sandbox);
-        (events.len() >= n).then_some(events)
-    })
-    .unwrap_or_else(|timed_out| panic!("{timed_out}\nevents: {:?}\n{daemon}", events(sandbox)))
-}
-
-/// The `event` field of each event: `["down", "up", ...]`.
-fn kinds(events: &[Value]) -> Vec<&str> {
-    events
-        .iter()
-        .map(|e| e["event"].as_str().unwrap_or("?"))
-        .collect()
-}
-
-/// The `id` of an event.
-#[track_caller]
-fn id(event: &Value) -> &str {
-    event["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in the event {event}"))
-}
-
-/// Parses an RFC 3339 timestamp of the API or an event.
-#[track_caller]
-fn timestamp(value: &Value) -> SystemTime {
-    let text = value
-        .as_str()
-        .unwrap_or_else(|| panic!("not a timestamp string: {value}"));
-    humantime::parse_rfc3339(text).unwrap_or_else(|e| panic!("{text:?} is not RFC 3339: {e}"))
-}
-
-/// Checks an alert event against SPEC §3: every field, with its type.
-#[track_caller]
-fn assert_spec_event(event: &Value, kind: &str, host: &str, status: &str, previous: &str) {
-    let fields = [
-        "id",
-        "event",
-        "host",
-        "status",
-        "previous",
-        "at",
-        "since",
-        "reason",
-        "consecutive_failures",
-        "latency_ms",
-    ];
-    let keys: Vec<&str> = event
-        .as_object()
-        .unwrap_or_else(|| panic!("not an object: {event}"))
-        .keys()
-        .map(String::as_str)
-        .collect();
-    let mut sorted_fields = fields.to_vec();
-    sorted_fields.sort_unstable();
-    let mut sorted_keys = keys.clone();
-    sorted_keys.sort_unstable();
-    assert_eq!(sorted_keys, sorted_fields, "{event}");
-    assert_eq!(event["event"], kind, "{event}");
-    assert_eq!(event["host"], host, "{event}");
-    assert_eq!(event["status"], status, "{event}");
-    assert_eq!(event["previous"], previous, "{event}");
-    let id = id(event);
-    assert!(
-        id.len() == 26 && id.chars().all(|c| c.is_ascii_alphanumeric()),
-        "the id is not a ULID: {event}"
-    );
-    timestamp(&event["at"]);
-    timestamp(&event["since"]);
-    assert!(event["reason"].is_string(), "{event}");
-    assert!(event["consecutive_failures"].is_u64(), "{event}");
-    assert!(
-        event["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
-        "{event}"
-    );
-}
-
-/// `GET /metrics`.
-#[track_caller]
-fn metrics(daemon: &mut Daemon) -> String {
-    let answer = daemon.get("/metrics");
-    assert_eq!(answer.status, 200, "GET /metrics: {answer}\n{daemon}");
-    answer.body
-}
-
-/// The value of one series (`name{labels}` exactly as exposed); a series that is not there
-/// counts as 0.
-fn sample(metrics: &str, series: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix(series)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0.0)
-}
 
 /// `flowstate_alerts_total{notifier,result}`.
 fn alerts_total(notifier: &str, result: &str) -> String {
@@ -272,17 +50,6 @@ fn alerts_total(notifier: &str, result: &str) -> String {
 /// `flowstate_alerts_dropped_total{notifier,reason}`.
 fn alerts_dropped(notifier: &str, reason: &str) -> String {
     format!("flowstate_alerts_dropped_total{{notifier=\"{notifier}\",reason=\"{reason}\"}}")
-}
-
-/// Waits until `series` reaches at least `value`, and returns the whole exposition then.
-#[track_caller]
-fn wait_for_sample(daemon: &mut Daemon, series: &str, value: f64) -> String {
-    let api = daemon.api();
-    wait_for(DEADLINE, &format!("{series} reaches {value}"), || {
-        let body = http_get(api, "/metrics").ok()?.body;
-        (sample(&body, series) >= value).then_some(body)
-    })
-    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"))
 }
 
 /// The clock of tests that show something does not happen: waits until `label` has been
@@ -297,15 +64,6 @@ fn wait_until_checked_after(daemon: &mut Daemon, label: &str, moment: SystemTime
     });
 }
 
-/// The log lines that contain every one of `parts`.
-fn log_lines_with(daemon: &Daemon, parts: &[&str]) -> Vec<String> {
-    daemon
-        .log_lines()
-        .into_iter()
-        .filter(|l| parts.iter().all(|p| l.contains(p)))
-        .collect()
-}
-
 // --- Policy ------------------------------------------------------------------------------
 
 #[test]
@@ -317,7 +75,8 @@ fn cooldown_holds_a_flap_and_never_holds_the_recovery() {
         "  hook: {{ type: webhook, url: '{}', cooldown: 2s }}\n{AUDIT}",
         hook.url("/hook")
     );
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
+        "",
         &format!("{FAST}, alerts: [hook, audit]"),
         &notifiers,
         &[host("flappy", &target.url("/"), "")],
@@ -325,9 +84,9 @@ fn cooldown_holds_a_flap_and_never_holds_the_recovery() {
     daemon.wait_for_status("flappy", "up");
 
     status.store(503, SeqCst);
-    let first = hook.wait_for_posts(&daemon, 1);
+    let first = hook.wait_for_count(&daemon, 1);
     status.store(200, SeqCst);
-    let second = hook.wait_for_posts(&daemon, 2);
+    let second = hook.wait_for_count(&daemon, 2);
     assert_eq!(kinds(&[first[0].json(), second[1].json()]), ["down", "up"]);
 
     // Down again within the cooldown: held, not sent.
@@ -345,7 +104,7 @@ fn cooldown_holds_a_flap_and_never_holds_the_recovery() {
     );
 
     // The host stays down, so the held event goes out when the cooldown ends, not before.
-    let posts = hook.wait_for_posts(&daemon, 3);
+    let posts = hook.wait_for_count(&daemon, 3);
     let bodies: Vec<Value> = posts.iter().map(Post::json).collect();
     assert_eq!(kinds(&bodies), ["down", "up", "down"], "{bodies:#?}");
     assert!(
@@ -370,7 +129,7 @@ fn cooldown_holds_a_flap_and_never_holds_the_recovery() {
     }
 
     // A request counts as sent once its answer is back, a moment after it arrived.
-    let metrics = wait_for_sample(&mut daemon, &alerts_total("hook", "sent"), 3.0);
+    let (_, metrics) = wait_for_sample(&mut daemon, &alerts_total("hook", "sent"), |v| v >= 3.0);
     assert_eq!(sample(&metrics, &alerts_total("hook", "sent")), 3.0);
     assert_eq!(sample(&metrics, &alerts_total("hook", "suppressed")), 1.0);
     assert_eq!(sample(&metrics, &alerts_total("audit", "suppressed")), 0.0);
@@ -385,7 +144,8 @@ fn a_flap_inside_the_cooldown_sends_nothing_more() {
         "  hook: {{ type: webhook, url: '{}', cooldown: 3s }}\n{AUDIT}",
         hook.url("/hook")
     );
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
+        "",
         &format!("{FAST}, alerts: [hook, audit]"),
         &notifiers,
         &[host("flappy", &target.url("/"), "")],
@@ -435,14 +195,15 @@ fn reminders_repeat_while_down_and_stop_on_recovery() {
         "  hook: {{ type: webhook, url: '{}', remind_every: 1s }}\n{AUDIT}",
         hook.url("/hook")
     );
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
+        "",
         &format!("{FAST}, alerts: [hook, audit]"),
         &notifiers,
         &[host("broken", &target.url("/"), "")],
     ));
 
     // The first decision is down; then two reminders.
-    let posts = hook.wait_for_posts(&daemon, 3);
+    let posts = hook.wait_for_count(&daemon, 3);
     let bodies: Vec<Value> = posts.iter().map(Post::json).collect();
     assert_eq!(
         kinds(&bodies),
@@ -496,7 +257,8 @@ fn send_resolved_false_sends_no_recovery() {
         "  hook: {{ type: webhook, url: '{}', send_resolved: false }}\n{AUDIT}",
         hook.url("/hook")
     );
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
+        "",
         &format!("{FAST}, alerts: [hook, audit]"),
         &notifiers,
         &[host("flappy", &target.url("/"), "")],
@@ -509,14 +271,14 @@ fn send_resolved_false_sends_no_recovery() {
     }
     // Deliveries to one receiver about one host are in order: a recovery sent would have
     // arrived before the second down.
-    hook.wait_for_posts(&daemon, 2);
+    hook.wait_for_count(&daemon, 2);
     let bodies = hook.bodies();
     assert_eq!(kinds(&bodies), ["down", "down"], "{bodies:#?}");
     let audited = events(&sandbox);
     assert_eq!(kinds(&audited), ["down", "up", "down"]);
     assert_eq!(bodies, [audited[0].clone(), audited[2].clone()]);
 
-    let metrics = wait_for_sample(&mut daemon, &alerts_total("hook", "sent"), 2.0);
+    let (_, metrics) = wait_for_sample(&mut daemon, &alerts_total("hook", "sent"), |v| v >= 2.0);
     assert_eq!(sample(&metrics, &alerts_total("hook", "suppressed")), 1.0);
     assert_eq!(sample(&metrics, &alerts_total("hook", "sent")), 2.0);
 }
@@ -530,7 +292,8 @@ fn every_notifier_of_a_host_hears_and_host_alerts_override_defaults() {
         a.url("/a"),
         b.url("/b")
     );
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
+        "",
         &format!("{FAST}, alerts: [audit]"),
         &notifiers,
         &[
@@ -545,12 +308,12 @@ fn every_notifier_of_a_host_hears_and_host_alerts_override_defaults() {
 
     status.store(503, SeqCst);
     wait_for_events(&sandbox, &daemon, 1);
-    a.wait_for_posts(&daemon, 2);
-    b.wait_for_posts(&daemon, 1);
+    a.wait_for_count(&daemon, 2);
+    b.wait_for_count(&daemon, 1);
     status.store(200, SeqCst);
     wait_for_events(&sandbox, &daemon, 2);
-    a.wait_for_posts(&daemon, 4);
-    b.wait_for_posts(&daemon, 2);
+    a.wait_for_count(&daemon, 4);
+    b.wait_for_count(&daemon, 2);
     // Each receiver has its due; anything misrouted would come as quickly, so a few more
     // checks are long enough for it to show.
     let checks = daemon.host("plain")["checks"].as_u64().unwrap_or_default();
@@ -596,45 +359,94 @@ fn every_notifier_of_a_host_hears_and_host_alerts_override_defaults() {
 
 // --- Webhooks ----------------------------------------------------------------------------
 
-#[test]
-fn webhook_payloads_match_each_services_shape() {
-    let (status, target) = switchable(200);
-    let hooks = Receiver::accepting();
-    let notifiers = format!(
-        "  generic:\n    type: webhook\n    url: '{}'\n    format: generic\n    \
+/// One outage of host `api` (down with `status 503, expected 200`, then up again) told to four
+/// webhooks on one receiver, a format each: `generic` (with headers, one of them from
+/// `${HOOK_TOKEN}`), `slack`, `discord` (whose URL has a query of its own) and `pagerduty`.
+struct WebhookOutage {
+    daemon: Daemon,
+    /// All eight posts, in arrival order.
+    posts: Vec<Post>,
+    /// The posts to each path (`/generic`, `/slack`, `/discord`, `/pagerduty`): two, the
+    /// down's first.
+    by_path: HashMap<String, Vec<Post>>,
+    /// The down and up events as `generic` posted them: the SPEC §3 events themselves.
+    down: Value,
+    up: Value,
+    _hooks: Receiver,
+    _target: TestServer,
+    _sandbox: Sandbox,
+}
+
+impl WebhookOutage {
+    fn start() -> Self {
+        let (status, target) = switchable(200);
+        let hooks = Receiver::accepting();
+        let notifiers = format!(
+            "  generic:\n    type: webhook\n    url: '{}'\n    format: generic\n    \
          headers: {{ X-Team: payments, Authorization: 'Bearer ${{HOOK_TOKEN}}' }}\n  \
          slack: {{ type: webhook, url: '{}', format: slack }}\n  \
          discord: {{ type: webhook, url: '{}', format: discord }}\n  \
          pagerduty: {{ type: webhook, url: '{}', format: pagerduty, routing_key: R0UT1NGKEY }}\n",
-        hooks.url("/generic"),
-        hooks.url("/slack"),
-        hooks.url("/discord?thread_id=42"),
-        hooks.url("/pagerduty"),
-    );
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &config(
-            &format!("{FAST}, alerts: [generic, slack, discord, pagerduty]"),
-            &notifiers,
-            &[host("api", &target.url("/health"), "status: 200")],
-        ),
-    );
-    let mut daemon = sandbox
-        .daemon("flowstate.yaml")
-        .env("HOOK_TOKEN", "s3cr3t-hook-token")
-        .start();
-    daemon.wait_for_status("api", "up");
+            hooks.url("/generic"),
+            hooks.url("/slack"),
+            hooks.url("/discord?thread_id=42"),
+            hooks.url("/pagerduty"),
+        );
+        let sandbox = Sandbox::new();
+        sandbox.write(
+            "flowstate.yaml",
+            &document_with_notifiers(
+                "",
+                &format!("{FAST}, alerts: [generic, slack, discord, pagerduty]"),
+                &notifiers,
+                &[host("api", &target.url("/health"), "status: 200")],
+            ),
+        );
+        let mut daemon = sandbox
+            .daemon("flowstate.yaml")
+            .env("HOOK_TOKEN", "s3cr3t-hook-token")
+            .start();
+        daemon.wait_for_status("api", "up");
 
-    status.store(503, SeqCst);
-    hooks.wait_for_posts(&daemon, 4);
-    status.store(200, SeqCst);
-    let posts = hooks.wait_for_posts(&daemon, 8);
-    assert_eq!(posts.len(), 8, "{posts:#?}");
+        status.store(503, SeqCst);
+        hooks.wait_for_count(&daemon, 4);
+        status.store(200, SeqCst);
+        let posts = hooks.wait_for_count(&daemon, 8);
+        assert_eq!(posts.len(), 8, "{posts:#?}");
 
-    let mut by_path: HashMap<&str, Vec<&Post>> = HashMap::new();
-    for post in &posts {
-        by_path.entry(post.request.path()).or_default().push(post);
+        let mut by_path: HashMap<String, Vec<Post>> = HashMap::new();
+        for post in &posts {
+            by_path
+                .entry(post.request.path().to_string())
+                .or_default()
+                .push(post.clone());
+        }
+        for path in ["/generic", "/slack", "/discord", "/pagerduty"] {
+            assert_eq!(
+                by_path.get(path).map(Vec::len),
+                Some(2),
+                "two requests to {path} expected: {posts:#?}"
+            );
+        }
+        let (down, up) = (by_path["/generic"][0].json(), by_path["/generic"][1].json());
+        WebhookOutage {
+            daemon,
+            posts,
+            by_path,
+            down,
+            up,
+            _hooks: hooks,
+            _target: target,
+            _sandbox: sandbox,
+        }
+    }
+}
+
+#[test]
+fn every_webhook_post_is_json_from_flowstate_keyed_by_its_events_id() {
+    let outage = WebhookOutage::start();
+    let (down, up) = (&outage.down, &outage.up);
+    for post in &outage.posts {
         let request = &post.request;
         assert_eq!(request.method, "POST");
         assert!(
@@ -650,32 +462,9 @@ fn webhook_payloads_match_each_services_shape() {
             "{request:?}"
         );
     }
-    for path in ["/generic", "/slack", "/discord", "/pagerduty"] {
-        assert_eq!(
-            by_path.get(path).map(Vec::len),
-            Some(2),
-            "two requests to {path} expected: {posts:#?}"
-        );
-    }
-
-    // generic: the SPEC §3 event itself; its id is the Idempotency-Key.
-    let generic = &by_path["/generic"];
-    let (down, up) = (generic[0].json(), generic[1].json());
-    assert_spec_event(&down, "down", "api", "down", "up");
-    assert_spec_event(&up, "up", "api", "up", "down");
-    assert_eq!(down["reason"], "status 503, expected 200");
-    assert_ne!(id(&down), id(&up));
-    for (post, event) in generic.iter().zip([&down, &up]) {
-        assert_eq!(post.request.header("Idempotency-Key"), Some(id(event)));
-        assert_eq!(post.request.header("X-Team"), Some("payments"));
-        assert_eq!(
-            post.request.header("Authorization"),
-            Some("Bearer s3cr3t-hook-token")
-        );
-    }
     // Every format carries the same event's id as its Idempotency-Key.
-    for (path, requests) in &by_path {
-        for (post, event) in requests.iter().zip([&down, &up]) {
+    for (path, requests) in &outage.by_path {
+        for (post, event) in requests.iter().zip([down, up]) {
             assert_eq!(
                 post.request.header("Idempotency-Key"),
                 Some(id(event)),
@@ -683,9 +472,40 @@ fn webhook_payloads_match_each_services_shape() {
             );
         }
     }
+}
 
+#[test]
+fn generic_webhook_posts_the_spec_event_with_its_headers_and_never_prints_the_token() {
+    let outage = WebhookOutage::start();
+    // generic: the SPEC §3 event itself; its id is the Idempotency-Key.
+    let generic = &outage.by_path["/generic"];
+    let (down, up) = (&outage.down, &outage.up);
+    assert_spec_event(down, "down", "api", "down", "up");
+    assert_spec_event(up, "up", "api", "up", "down");
+    assert_eq!(down["reason"], "status 503, expected 200");
+    assert_ne!(id(down), id(up));
+    for (post, event) in generic.iter().zip([down, up]) {
+        assert_eq!(post.request.header("Idempotency-Key"), Some(id(event)));
+        assert_eq!(post.request.header("X-Team"), Some("payments"));
+        assert_eq!(
+            post.request.header("Authorization"),
+            Some("Bearer s3cr3t-hook-token")
+        );
+    }
+    // The token of a header from ${VAR} is sent, never printed.
+    assert!(
+        !outage.daemon.stderr().contains("s3cr3t") && !outage.daemon.stdout().contains("s3cr3t"),
+        "{}",
+        outage.daemon
+    );
+}
+
+#[test]
+fn slack_webhook_posts_text_and_block_kit_blocks() {
+    let outage = WebhookOutage::start();
+    let (by_path, down, up) = (&outage.by_path, &outage.down, &outage.up);
     // slack: a plain `text` plus Block Kit blocks (header, mrkdwn section, context).
-    for (post, event) in by_path["/slack"].iter().zip([&down, &up]) {
+    for (post, event) in by_path["/slack"].iter().zip([down, up]) {
         let body = post.json();
         let text = body["text"].as_str().unwrap_or_default();
         assert!(text.contains("api"), "{body:#}");
@@ -710,9 +530,14 @@ fn webhook_payloads_match_each_services_shape() {
             .is_some_and(|t| t.contains("status 503, expected 200")),
         "{slack_down:#}"
     );
+}
 
+#[test]
+fn discord_webhook_adds_wait_to_its_query_and_posts_one_embed_without_mentions() {
+    let outage = WebhookOutage::start();
+    let (by_path, down, up) = (&outage.by_path, &outage.down, &outage.up);
     // discord: `?wait=true` added to the URL's own query; one embed; no mentions.
-    for (post, event) in by_path["/discord"].iter().zip([&down, &up]) {
+    for (post, event) in by_path["/discord"].iter().zip([down, up]) {
         let query: Vec<&str> = post
             .request
             .target
@@ -738,7 +563,12 @@ fn webhook_payloads_match_each_services_shape() {
     let red = by_path["/discord"][0].json()["embeds"][0]["color"].clone();
     let green = by_path["/discord"][1].json()["embeds"][0]["color"].clone();
     assert_ne!(red, green, "down and up have the same colour");
+}
 
+#[test]
+fn pagerduty_webhook_triggers_and_resolves_an_incident_keyed_by_the_host() {
+    let outage = WebhookOutage::start();
+    let (by_path, down) = (&outage.by_path, &outage.down);
     // pagerduty: Events API v2, a trigger keyed by the host, resolved by the recovery.
     let pagerduty = &by_path["/pagerduty"];
     let trigger = pagerduty[0].json();
@@ -759,14 +589,14 @@ fn webhook_payloads_match_each_services_shape() {
     assert_eq!(resolve["routing_key"], "R0UT1NGKEY", "{resolve:#}");
     assert_eq!(resolve["event_action"], "resolve", "{resolve:#}");
     assert_eq!(resolve["dedup_key"], "api", "{resolve:#}");
+}
 
-    // The token of a header from ${VAR} is sent, never printed.
-    assert!(
-        !daemon.stderr().contains("s3cr3t") && !daemon.stdout().contains("s3cr3t"),
-        "{daemon}"
-    );
+#[test]
+fn every_webhook_format_counts_its_posts_as_sent() {
+    let mut outage = WebhookOutage::start();
+    let daemon = &mut outage.daemon;
     for notifier in ["generic", "slack", "discord", "pagerduty"] {
-        let metrics = wait_for_sample(&mut daemon, &alerts_total(notifier, "sent"), 2.0);
+        let (_, metrics) = wait_for_sample(daemon, &alerts_total(notifier, "sent"), |v| v >= 2.0);
         assert_eq!(
             sample(&metrics, &alerts_total(notifier, "sent")),
             2.0,
@@ -783,13 +613,14 @@ fn webhook_payloads_match_each_services_shape() {
 #[test]
 fn a_receiver_that_rejects_the_payload_is_not_retried() {
     let (status, target) = switchable(503);
-    let hook = Receiver::answering(Response::status(400).body("invalid payload"));
+    let hook = Receiver::answering_with(Response::status(400).body("invalid payload"));
     // Retries would come fast, and the URL's path holds a token, as Slack's and Discord's do.
     let notifiers = format!(
         "  hook: {{ type: webhook, url: '{}', backoff: 100ms, max_backoff: 200ms }}\n",
         hook.url("/hooks/T0K3N-in-the-path")
     );
-    let (_sandbox, mut daemon) = start(&config(
+    let (_sandbox, mut daemon) = start(&document_with_notifiers(
+        "",
         &format!("{FAST}, alerts: [hook]"),
         &notifiers,
         &[host("broken", &target.url("/"), "")],
@@ -812,7 +643,7 @@ fn a_receiver_that_rejects_the_payload_is_not_retried() {
     // The recovery comes after the down in the host's queue: once it arrived, the down is
     // known to have been attempted for the last time.
     status.store(200, SeqCst);
-    let posts = hook.wait_for_posts(&daemon, 2);
+    let posts = hook.wait_for_count(&daemon, 2);
     let bodies: Vec<Value> = posts.iter().map(Post::json).collect();
     daemon.wait_for_log("the recovery is given up too", |l| {
         l.contains("alert delivery given up") && l.contains("event=up")
@@ -822,10 +653,7 @@ fn a_receiver_that_rejects_the_payload_is_not_retried() {
         ["down", "up"],
         "the rejected down was attempted again: {bodies:#?}"
     );
-    assert!(
-        log_lines_with(&daemon, &["retrying"]).is_empty(),
-        "{daemon}"
-    );
+    assert!(daemon.log_lines_with(&["retrying"]).is_empty(), "{daemon}");
     assert!(!daemon.stderr().contains("T0K3N"), "{daemon}");
 
     let metrics = metrics(&mut daemon);
@@ -851,7 +679,8 @@ fn a_slow_webhook_does_not_delay_other_notifiers() {
         "  slow: {{ type: webhook, url: '{}', timeout: 5s }}\n{AUDIT}",
         slow.url("/slow")
     );
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
+        "",
         // The slow notifier first: the file must not wait behind it.
         &format!("{FAST}, alerts: [slow, audit]"),
         &notifiers,
@@ -871,7 +700,7 @@ fn a_slow_webhook_does_not_delay_other_notifiers() {
     assert_eq!(kinds(&events(&sandbox)), ["down"]);
 
     // The slow receiver still gets it, within its timeout, at the first attempt.
-    let metrics = wait_for_sample(&mut daemon, &alerts_total("slow", "sent"), 1.0);
+    let (_, metrics) = wait_for_sample(&mut daemon, &alerts_total("slow", "sent"), |v| v >= 1.0);
     assert_eq!(slow.requests().len(), 1);
     assert_eq!(sample(&metrics, &alerts_total("slow", "failed")), 0.0);
     assert_eq!(sample(&metrics, &alerts_total("audit", "sent")), 1.0);
@@ -911,7 +740,8 @@ fn command_notifier_gets_the_event_on_stdin_and_in_the_environment() {
     );
     sandbox.write(
         "flowstate.yaml",
-        &config(
+        &document_with_notifiers(
+            "",
             &format!("{FAST}, alerts: [pager, audit]"),
             &notifiers,
             &[host("api", &target.url("/"), "status: 200")],
@@ -929,7 +759,7 @@ fn command_notifier_gets_the_event_on_stdin_and_in_the_environment() {
     let audited = wait_for_events(&sandbox, &daemon, 2);
     assert_eq!(kinds(&audited), ["down", "up"]);
     // Each run has exited once it counts as sent, so its files are complete.
-    wait_for_sample(&mut daemon, &alerts_total("pager", "sent"), 2.0);
+    wait_for_sample(&mut daemon, &alerts_total("pager", "sent"), |v| v >= 2.0);
 
     for event in &audited {
         let id = id(event);
@@ -995,7 +825,8 @@ fn a_failing_command_is_retried_with_the_same_event() {
     );
     sandbox.write(
         "flowstate.yaml",
-        &config(
+        &document_with_notifiers(
+            "",
             &format!("{FAST}, alerts: [pager, audit]"),
             &notifiers,
             &[host("api", &target.url("/"), "")],
@@ -1003,7 +834,7 @@ fn a_failing_command_is_retried_with_the_same_event() {
     );
     let mut daemon = sandbox.daemon("flowstate.yaml").start();
 
-    let metrics = wait_for_sample(&mut daemon, &alerts_total("pager", "sent"), 1.0);
+    let (_, metrics) = wait_for_sample(&mut daemon, &alerts_total("pager", "sent"), |v| v >= 1.0);
     let audited = events(&sandbox);
     assert_eq!(kinds(&audited), ["down"], "{daemon}");
     let ids = fs::read_to_string(sandbox.path().join("ids")).expect("the script ran");
@@ -1012,10 +843,7 @@ fn a_failing_command_is_retried_with_the_same_event() {
     assert_eq!(sample(&metrics, &alerts_total("pager", "failed")), 2.0);
     assert_eq!(sample(&metrics, &alerts_total("pager", "sent")), 1.0);
 
-    let retries = log_lines_with(
-        &daemon,
-        &["alert delivery failed; retrying", "notifier=pager"],
-    );
+    let retries = daemon.log_lines_with(&["alert delivery failed; retrying", "notifier=pager"]);
     assert_eq!(retries.len(), 2, "{daemon}");
     assert!(
         retries[0].contains("pager unreachable (run 1)"),

@@ -21,11 +21,11 @@ use std::time::Duration;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use serde_json::Value;
 
-use crate::common::configs::{document_serving, ALERTS};
-use crate::common::wait::wait_for;
-use crate::common::{Daemon, Outcome, Sandbox, DEADLINE};
+use crate::common::configs::{document_serving, item};
+use crate::common::events::wait_for_event;
+use crate::common::once::{assert_verdict, once, verdict};
+use crate::common::start;
 
 // --- The DNS server ----------------------------------------------------------------------
 
@@ -195,43 +195,13 @@ fn txt(parts: &[&str]) -> RData {
 
 /// A `type: dns` host list item asking `server`; `extra` holds more `key: value` lines.
 fn dns_host(label: &str, server: &DnsServer, name: &str, record: &str, extra: &str) -> String {
-    let mut item = format!(
-        "  - label: {label}\n    type: dns\n    name: '{name}'\n    record: {record}\n    resolver: '{}'\n",
-        server.address
-    );
-    for line in extra.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        item.push_str(&format!("    {line}\n"));
-    }
-    item
-}
-
-/// Runs `flowstate once --json` on `hosts`.
-fn once(hosts: &[String]) -> Outcome {
-    let sandbox = Sandbox::new();
-    sandbox.write("flowstate.yaml", &format!("hosts:\n{}", hosts.concat()));
-    sandbox.run(&["once", "-c", "flowstate.yaml", "--json"])
-}
-
-/// `(status, detail)` of one host's `once --json` result.
-#[track_caller]
-fn verdict(outcome: &Outcome, label: &str) -> (String, String) {
-    let result = outcome.result(label);
-    let text = |key: &str| {
-        result[key]
-            .as_str()
-            .unwrap_or_else(|| panic!("no `{key}` string for {label}: {outcome}"))
-            .to_string()
-    };
-    (text("status"), text("detail"))
-}
-
-#[track_caller]
-fn assert_verdict(outcome: &Outcome, label: &str, status: &str, detail: &str) {
-    assert_eq!(
-        verdict(outcome, label),
-        (status.to_string(), detail.to_string()),
-        "{label}: {outcome}"
-    );
+    item(
+        label,
+        &format!(
+            "type: dns\nname: '{name}'\nrecord: {record}\nresolver: '{}'\n{extra}",
+            server.address
+        ),
+    )
 }
 
 // --- Answers -----------------------------------------------------------------------------
@@ -574,22 +544,6 @@ fn each_once_run_asks_the_server() {
 
 // --- The daemon --------------------------------------------------------------------------
 
-/// Every event the file notifier wrote so far.
-fn events(sandbox: &Sandbox) -> Vec<Value> {
-    sandbox.events(ALERTS)
-}
-
-/// Waits until the file notifier wrote an event of `kind` for `host`, and returns it.
-#[track_caller]
-fn wait_for_event(sandbox: &Sandbox, daemon: &Daemon, kind: &str, host: &str) -> Value {
-    wait_for(DEADLINE, &format!("a `{kind}` event for {host}"), || {
-        events(sandbox)
-            .into_iter()
-            .find(|e| e["event"] == kind && e["host"] == host)
-    })
-    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"))
-}
-
 #[test]
 fn a_dns_host_goes_down_in_the_daemon_when_its_name_disappears() {
     let server = DnsServer::start();
@@ -606,9 +560,7 @@ fn a_dns_host_goes_down_in_the_daemon_when_its_name_disappears() {
             "expect: [10.0.0.1]",
         )],
     );
-    let sandbox = Sandbox::new();
-    sandbox.write("flowstate.yaml", &config);
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    let (sandbox, mut daemon) = start(&config);
 
     let up = daemon.wait_for_status("web", "up");
     assert_eq!(up["type"], "dns", "{up}\n{daemon}");

@@ -22,7 +22,6 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
-use serde_json::Value;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
@@ -32,9 +31,11 @@ use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
-use crate::common::configs::{document_serving, ALERTS};
+use crate::common::configs::{document_serving, item, ALERTS};
+use crate::common::events::events;
+use crate::common::once::{assert_verdict, once, once_in, once_with, verdict};
 use crate::common::wait::wait_for;
-use crate::common::{closed_port, Outcome, Response, Sandbox, TestServer, DEADLINE};
+use crate::common::{closed_port, start, Response, Sandbox, TestServer, DEADLINE};
 
 /// What a [`GrpcServer`] serves.
 #[derive(Clone, Copy, PartialEq)]
@@ -175,51 +176,20 @@ impl Drop for GrpcServer {
     }
 }
 
+/// Every `once` run here gives each check 5 s.
+const TIMEOUT: &str = "timeout: 5s";
+
 /// One `type: grpc` host list item; `extra` holds more `key: value` lines.
 fn grpc_host(label: &str, address: &str, service: &str, extra: &str) -> String {
-    let mut item = format!("  - label: {label}\n    type: grpc\n    address: '{address}'\n");
-    if !service.is_empty() {
-        item.push_str(&format!("    service: {service}\n"));
-    }
-    for line in extra.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        item.push_str(&format!("    {line}\n"));
-    }
-    item
-}
-
-/// `flowstate once --json` on `hosts` (list items), in `sandbox`.
-fn once_in(sandbox: &Sandbox, hosts: &[String]) -> Outcome {
-    sandbox.write(
-        "flowstate.yaml",
-        &format!("defaults: {{ timeout: 5s }}\nhosts:\n{}", hosts.concat()),
-    );
-    sandbox
-        .flowstate()
-        .args(&["once", "-c", "flowstate.yaml", "--json"])
-        .output()
-}
-
-fn once(hosts: &[String]) -> Outcome {
-    once_in(&Sandbox::new(), hosts)
-}
-
-/// Status and detail of one host of a `once --json` run.
-#[track_caller]
-fn verdict(outcome: &Outcome, label: &str) -> (String, String) {
-    let result = outcome.result(label);
-    (
-        result["status"].as_str().unwrap_or_default().to_string(),
-        result["detail"].as_str().unwrap_or_default().to_string(),
+    let service = if service.is_empty() {
+        String::new()
+    } else {
+        format!("service: {service}\n")
+    };
+    item(
+        label,
+        &format!("type: grpc\naddress: '{address}'\n{service}{extra}"),
     )
-}
-
-#[track_caller]
-fn assert_verdict(outcome: &Outcome, label: &str, status: &str, detail: &str) {
-    assert_eq!(
-        verdict(outcome, label),
-        (status.to_string(), detail.to_string()),
-        "{outcome}"
-    );
 }
 
 // --- Health answers -----------------------------------------------------------------------
@@ -227,10 +197,13 @@ fn assert_verdict(outcome: &Outcome, label: &str, status: &str, detail: &str) {
 #[test]
 fn serving_server_and_services_are_up() {
     let server = GrpcServer::health();
-    let outcome = once(&[
-        grpc_host("overall", &server.address(), "", ""),
-        grpc_host("ok", &server.address(), "ok.v1.Svc", ""),
-    ]);
+    let outcome = once_with(
+        TIMEOUT,
+        &[
+            grpc_host("overall", &server.address(), "", ""),
+            grpc_host("ok", &server.address(), "ok.v1.Svc", ""),
+        ],
+    );
     outcome.expect_code(0);
     assert_verdict(&outcome, "overall", "up", "SERVING");
     assert_verdict(&outcome, "ok", "up", "SERVING (service ok.v1.Svc)");
@@ -240,12 +213,15 @@ fn serving_server_and_services_are_up() {
 fn not_serving_and_unknown_services_are_down_with_the_reason() {
     let server = GrpcServer::health();
     server.set("unsure.v1.Svc", ServingStatus::Unknown);
-    let outcome = once(&[
-        grpc_host("sick", &server.address(), "sick.v1.Svc", ""),
-        grpc_host("unsure", &server.address(), "unsure.v1.Svc", ""),
-        grpc_host("missing", &server.address(), "missing.v1.Svc", ""),
-        grpc_host("ok", &server.address(), "ok.v1.Svc", ""),
-    ]);
+    let outcome = once_with(
+        TIMEOUT,
+        &[
+            grpc_host("sick", &server.address(), "sick.v1.Svc", ""),
+            grpc_host("unsure", &server.address(), "unsure.v1.Svc", ""),
+            grpc_host("missing", &server.address(), "missing.v1.Svc", ""),
+            grpc_host("ok", &server.address(), "ok.v1.Svc", ""),
+        ],
+    );
     outcome.expect_code(1);
     assert_verdict(
         &outcome,
@@ -272,7 +248,7 @@ fn not_serving_and_unknown_services_are_down_with_the_reason() {
 fn overall_status_not_serving_is_down() {
     let server = GrpcServer::health();
     server.set("", ServingStatus::NotServing);
-    let outcome = once(&[grpc_host("overall", &server.address(), "", "")]);
+    let outcome = once_with(TIMEOUT, &[grpc_host("overall", &server.address(), "", "")]);
     outcome.expect_code(1);
     assert_verdict(&outcome, "overall", "down", "NOT_SERVING");
 }
@@ -280,7 +256,7 @@ fn overall_status_not_serving_is_down() {
 #[test]
 fn server_without_the_health_service_is_down_as_unimplemented() {
     let server = GrpcServer::start(Serves::Nothing, None);
-    let outcome = once(&[grpc_host("plain", &server.address(), "", "")]);
+    let outcome = once_with(TIMEOUT, &[grpc_host("plain", &server.address(), "", "")]);
     outcome.expect_code(1);
     assert_verdict(
         &outcome,
@@ -295,7 +271,7 @@ fn server_without_the_health_service_is_down_as_unimplemented() {
 #[test]
 fn closed_port_is_down_as_connection_refused() {
     let address = format!("127.0.0.1:{}", closed_port());
-    let outcome = once(&[grpc_host("gone", &address, "", "")]);
+    let outcome = once_with(TIMEOUT, &[grpc_host("gone", &address, "", "")]);
     outcome.expect_code(1);
     assert_verdict(&outcome, "gone", "down", "connection refused");
 }
@@ -303,7 +279,10 @@ fn closed_port_is_down_as_connection_refused() {
 #[test]
 fn unresolvable_host_is_down_as_cannot_resolve() {
     // `.invalid` never resolves (RFC 2606).
-    let outcome = once(&[grpc_host("nowhere", "no-such-host.invalid:50051", "", "")]);
+    let outcome = once_with(
+        TIMEOUT,
+        &[grpc_host("nowhere", "no-such-host.invalid:50051", "", "")],
+    );
     outcome.expect_code(1);
     let (status, detail) = verdict(&outcome, "nowhere");
     assert_eq!(status, "down", "{outcome}");
@@ -316,7 +295,10 @@ fn unresolvable_host_is_down_as_cannot_resolve() {
 #[test]
 fn http1_server_is_down_with_a_protocol_reason() {
     let server = TestServer::always(Response::ok("not gRPC"));
-    let outcome = once(&[grpc_host("web", &server.addr().to_string(), "", "")]);
+    let outcome = once_with(
+        TIMEOUT,
+        &[grpc_host("web", &server.addr().to_string(), "", "")],
+    );
     outcome.expect_code(1);
     let (status, detail) = verdict(&outcome, "web");
     assert_eq!(status, "down", "{outcome}");
@@ -338,11 +320,14 @@ fn server_errors_keep_the_servers_words_even_about_timeouts() {
         None,
     );
     let busy = GrpcServer::start(Serves::Fails(Code::Unavailable, "overloaded"), None);
-    let outcome = once(&[
-        grpc_host("limited", &limited.address(), "", ""),
-        grpc_host("late", &late.address(), "", ""),
-        grpc_host("busy", &busy.address(), "", ""),
-    ]);
+    let outcome = once_with(
+        TIMEOUT,
+        &[
+            grpc_host("limited", &limited.address(), "", ""),
+            grpc_host("late", &late.address(), "", ""),
+            grpc_host("busy", &busy.address(), "", ""),
+        ],
+    );
     outcome.expect_code(1);
     assert_verdict(&outcome, "limited", "down", "CANCELLED: Timeout expired");
     assert_verdict(
@@ -362,18 +347,7 @@ fn silent_server_times_out() {
     // "CANCELLED: Timeout expired" whenever both expired in the same tick.
     let silent = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     let address = silent.local_addr().expect("local address").to_string();
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &format!(
-            "hosts:\n{}",
-            grpc_host("mute", &address, "", "timeout: 500ms")
-        ),
-    );
-    let outcome = sandbox
-        .flowstate()
-        .args(&["once", "-c", "flowstate.yaml", "--json"])
-        .output();
+    let outcome = once(&[grpc_host("mute", &address, "", "timeout: 500ms")]);
     outcome.expect_code(1);
     assert_verdict(&outcome, "mute", "down", "timed out after 500ms");
 }
@@ -446,6 +420,7 @@ fn tls_server_trusted_through_ca_file_is_up() {
     sandbox.write("ca.pem", &certs.ca);
     let outcome = once_in(
         &sandbox,
+        TIMEOUT,
         &[grpc_host(
             "secure",
             &server.address(),
@@ -461,10 +436,13 @@ fn tls_server_trusted_through_ca_file_is_up() {
 fn tls_server_with_an_untrusted_certificate_is_down_unless_insecure() {
     let certs = certificates(LONG_VALID);
     let server = GrpcServer::start(Serves::Health, Some(certs.server));
-    let outcome = once(&[
-        grpc_host("untrusted", &server.address(), "", "tls: {}"),
-        grpc_host("lab", &server.address(), "", "tls: { insecure: true }"),
-    ]);
+    let outcome = once_with(
+        TIMEOUT,
+        &[
+            grpc_host("untrusted", &server.address(), "", "tls: {}"),
+            grpc_host("lab", &server.address(), "", "tls: { insecure: true }"),
+        ],
+    );
     outcome.expect_code(1);
     assert_verdict(
         &outcome,
@@ -484,6 +462,7 @@ fn certificate_near_expiry_degrades_a_serving_host() {
     sandbox.write("ca.pem", &certs.ca);
     let outcome = once_in(
         &sandbox,
+        TIMEOUT,
         &[
             grpc_host("soon", &server.address(), "", "tls: { ca_file: ca.pem }"),
             grpc_host(
@@ -515,6 +494,7 @@ fn expired_certificate_is_down_and_degrades_an_insecure_check() {
     sandbox.write("ca.pem", &certs.ca);
     let outcome = once_in(
         &sandbox,
+        TIMEOUT,
         &[
             grpc_host("strict", &server.address(), "", "tls: { ca_file: ca.pem }"),
             grpc_host("lab", &server.address(), "", "tls: { insecure: true }"),
@@ -539,12 +519,15 @@ fn expired_certificate_is_down_and_degrades_an_insecure_check() {
 #[test]
 fn tls_check_against_a_plaintext_server_is_down() {
     let server = GrpcServer::health();
-    let outcome = once(&[grpc_host(
-        "mismatch",
-        &server.address(),
-        "",
-        "tls: { insecure: true }",
-    )]);
+    let outcome = once_with(
+        TIMEOUT,
+        &[grpc_host(
+            "mismatch",
+            &server.address(),
+            "",
+            "tls: { insecure: true }",
+        )],
+    );
     outcome.expect_code(1);
     let (status, detail) = verdict(&outcome, "mismatch");
     assert_eq!(status, "down", "{outcome}");
@@ -553,26 +536,16 @@ fn tls_check_against_a_plaintext_server_is_down() {
 
 // --- The daemon ---------------------------------------------------------------------------
 
-/// Every event the file notifier wrote so far (complete lines), each parsed.
-fn events(sandbox: &Sandbox) -> Vec<Value> {
-    sandbox.events(ALERTS)
-}
-
 #[test]
 fn daemon_marks_a_grpc_host_down_when_its_service_stops_serving_and_alerts() {
     let server = GrpcServer::health();
     server.set("flip.v1.Svc", ServingStatus::Serving);
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &document_serving(
-            "listen: \"127.0.0.1:0\"",
-            "",
-            "interval: 200ms, timeout: 200ms, failure_threshold: 2",
-            &[grpc_host("orders", &server.address(), "flip.v1.Svc", "")],
-        ),
-    );
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    let (sandbox, mut daemon) = start(&document_serving(
+        "listen: \"127.0.0.1:0\"",
+        "",
+        "interval: 200ms, timeout: 200ms, failure_threshold: 2",
+        &[grpc_host("orders", &server.address(), "flip.v1.Svc", "")],
+    ));
     let up = daemon.wait_for_status("orders", "up");
     assert_eq!(up["type"], "grpc", "{up}");
     assert_eq!(
@@ -602,17 +575,12 @@ fn daemon_marks_a_grpc_host_down_when_its_service_stops_serving_and_alerts() {
 #[test]
 fn daemon_opens_a_fresh_connection_for_every_check_and_sees_a_stopped_server_down() {
     let server = GrpcServer::health();
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &document_serving(
-            "listen: \"127.0.0.1:0\"",
-            "",
-            "interval: 200ms, timeout: 200ms, failure_threshold: 2",
-            &[grpc_host("billing", &server.address(), "ok.v1.Svc", "")],
-        ),
-    );
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    let (_sandbox, mut daemon) = start(&document_serving(
+        "listen: \"127.0.0.1:0\"",
+        "",
+        "interval: 200ms, timeout: 200ms, failure_threshold: 2",
+        &[grpc_host("billing", &server.address(), "ok.v1.Svc", "")],
+    ));
     let checked = daemon.wait_for_checks("billing", 3);
     assert_eq!(checked["status"], "up", "{checked}");
     // Read after the checks: every check counted there was accepted before it.

@@ -33,37 +33,18 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
-use serde_json::Value;
 
-use crate::common::configs::{document_serving, host, ALERTS};
+use crate::common::configs::{document_serving, host};
 use crate::common::daemon::http_get;
+use crate::common::events::events;
+use crate::common::once::{once, once_in, verdict};
+use crate::common::scrape::find_sample;
 use crate::common::wait::{wait_for, wait_until};
-use crate::common::{Daemon, Outcome, Response, Sandbox, TestServer, DEADLINE};
+use crate::common::{Daemon, Response, Sandbox, TestServer, DEADLINE};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 // --- Running the binary --------------------------------------------------------------------
-
-/// Writes `hosts:` with these list items to `flowstate.yaml` and runs `once --json` on it.
-fn once_in(sandbox: &Sandbox, hosts: &[String]) -> Outcome {
-    sandbox.write("flowstate.yaml", &format!("hosts:\n{}", hosts.concat()));
-    sandbox.run(&["once", "-c", "flowstate.yaml", "--json"])
-}
-
-/// `once --json` on these hosts in a fresh sandbox.
-fn once(hosts: &[String]) -> Outcome {
-    once_in(&Sandbox::new(), hosts)
-}
-
-/// The `once --json` status and detail of one host.
-#[track_caller]
-fn verdict(outcome: &Outcome, label: &str) -> (String, String) {
-    let result = outcome.result(label);
-    (
-        result["status"].as_str().unwrap_or_default().to_string(),
-        result["detail"].as_str().unwrap_or_default().to_string(),
-    )
-}
 
 /// A daemon config: the API on a free port, checks every 300 ms, alerts to `console` and the
 /// `audit` file notifier.
@@ -74,22 +55,6 @@ fn daemon_config(failure_threshold: u32, hosts: &[String]) -> String {
         &format!("interval: 300ms, timeout: 300ms, failure_threshold: {failure_threshold}"),
         hosts,
     )
-}
-
-/// Every event the file notifier wrote so far (complete lines), each parsed.
-fn events(sandbox: &Sandbox) -> Vec<Value> {
-    sandbox.events(ALERTS)
-}
-
-/// The value of one series (`name{labels}` exactly as exposed), if it is there.
-fn sample(metrics: &str, series: &str) -> Option<f64> {
-    metrics.lines().find_map(|line| {
-        line.strip_prefix(series)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
 }
 
 // --- Certificates --------------------------------------------------------------------------
@@ -797,6 +762,7 @@ fn certificate_for_another_name_is_down() {
     sandbox.write("ca.pem", &ca.pem);
     let outcome = once_in(
         &sandbox,
+        "",
         &[host("misnamed", &server.url(), "tls: { ca_file: ca.pem }")],
     );
     outcome.expect_code(1);
@@ -818,6 +784,7 @@ fn expired_certificate_is_down_with_its_date() {
     sandbox.write("ca.pem", &ca.pem);
     let outcome = once_in(
         &sandbox,
+        "",
         &[host("expired", &server.url(), "tls: { ca_file: ca.pem }")],
     );
     outcome.expect_code(1);
@@ -864,6 +831,7 @@ fn certificate_near_expiry_is_degraded() {
     sandbox.write("ca.pem", &ca.pem);
     let outcome = once_in(
         &sandbox,
+        "",
         &[
             host("soon", &server.url(), "tls: { ca_file: ca.pem }"),
             host(
@@ -940,8 +908,8 @@ fn daemon_degrades_a_host_whose_certificate_expires_soon_and_exports_the_date() 
 
     let series = "flowstate_tls_cert_not_after_timestamp_seconds{host=\"tls\"}";
     let metrics = daemon.get("/metrics").body;
-    let exported =
-        sample(&metrics, series).unwrap_or_else(|| panic!("no {series} in /metrics:\n{metrics}"));
+    let exported = find_sample(&metrics, series)
+        .unwrap_or_else(|| panic!("no {series} in /metrics:\n{metrics}"));
     let expected = unix_seconds(leaf.not_after) as f64;
     assert!(
         (exported - expected).abs() <= 1.0,
@@ -1007,7 +975,7 @@ fn up_host_turns_degraded_after_failure_threshold_checks_of_a_certificate_near_e
     wait_until(DEADLINE, &format!("{series} is {expected}"), || {
         http_get(api, "/metrics")
             .ok()
-            .and_then(|answer| sample(&answer.body, series))
+            .and_then(|answer| find_sample(&answer.body, series))
             .is_some_and(|v| (v - expected).abs() <= 1.0)
     })
     .unwrap_or_else(|e| panic!("{e}\n{daemon}"));
@@ -1070,6 +1038,7 @@ fn http2_required_and_offered_is_up() {
     sandbox.write("ca.pem", &ca.pem);
     let outcome = once_in(
         &sandbox,
+        "",
         &[
             host(
                 "two",
@@ -1111,6 +1080,7 @@ fn http2_required_but_not_offered_is_down_with_the_reason() {
     let extra = "http_version: \"2\"\ntls: { ca_file: ca.pem }";
     let outcome = once_in(
         &sandbox,
+        "",
         &[
             host("alpn", &http1_alpn.url(), extra),
             host("silent", &no_alpn.url(), extra),

@@ -19,31 +19,17 @@ use std::thread;
 
 use serde_json::Value;
 
-use crate::common::configs::document_serving;
+use crate::common::configs::{document_serving, item};
+use crate::common::once::{hosts_config, once_with};
 use crate::common::wait::wait_for;
-use crate::common::{Outcome, Sandbox, DEADLINE};
+use crate::common::{start, Outcome, Sandbox, DEADLINE};
+
+/// Every `once` run here gives each check 2 s.
+const DEFAULTS: &str = "timeout: 2s";
 
 /// One `type: icmp` host list item; `extra` holds more `key: value` lines.
 fn icmp_host(label: &str, address: &str, extra: &str) -> String {
-    let mut item = format!("  - label: {label}\n    type: icmp\n    address: '{address}'\n");
-    for line in extra.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        item.push_str(&format!("    {line}\n"));
-    }
-    item
-}
-
-/// `flowstate once -c flowstate.yaml --json` on `hosts` with a 2 s timeout.
-fn once(hosts: &[String]) -> Outcome {
-    let sandbox = Sandbox::new();
-    sandbox.write("flowstate.yaml", &config(hosts));
-    sandbox
-        .flowstate()
-        .args(&["once", "-c", "flowstate.yaml", "--json"])
-        .output()
-}
-
-fn config(hosts: &[String]) -> String {
-    format!("defaults: {{ timeout: 2s }}\nhosts:\n{}", hosts.concat())
+    item(label, &format!("type: icmp\naddress: '{address}'\n{extra}"))
 }
 
 /// `Some(reason)` when the binary could open no ICMP socket for `label`: the test cannot run
@@ -77,7 +63,7 @@ fn assert_all_replies(outcome: &Outcome, label: &str, n: u32) {
 
 #[test]
 fn loopback_answers_every_echo_request() {
-    let outcome = once(&[icmp_host("loopback", "127.0.0.1", "")]);
+    let outcome = once_with(DEFAULTS, &[icmp_host("loopback", "127.0.0.1", "")]);
     if let Some(reason) = refused(&outcome, "loopback") {
         eprintln!("SKIPPED loopback_answers_every_echo_request: no ICMP socket here: {reason}");
         return;
@@ -92,10 +78,13 @@ fn ipv6_loopback_answers_where_the_machine_has_it() {
         eprintln!("SKIPPED ipv6_loopback_answers_where_the_machine_has_it: no ::1 here");
         return;
     }
-    let outcome = once(&[
-        icmp_host("v6", "::1", ""),
-        icmp_host("v6-bracketed", "[::1]", "count: 2"),
-    ]);
+    let outcome = once_with(
+        DEFAULTS,
+        &[
+            icmp_host("v6", "::1", ""),
+            icmp_host("v6-bracketed", "[::1]", "count: 2"),
+        ],
+    );
     if let Some(reason) = refused(&outcome, "v6") {
         eprintln!("SKIPPED ipv6_loopback_answers_where_the_machine_has_it: {reason}");
         return;
@@ -107,10 +96,13 @@ fn ipv6_loopback_answers_where_the_machine_has_it() {
 
 #[test]
 fn host_names_are_resolved_and_count_is_honoured() {
-    let outcome = once(&[
-        icmp_host("by-name", "localhost", "count: 5"),
-        icmp_host("nowhere", "no-such-host.invalid", ""),
-    ]);
+    let outcome = once_with(
+        DEFAULTS,
+        &[
+            icmp_host("by-name", "localhost", "count: 5"),
+            icmp_host("nowhere", "no-such-host.invalid", ""),
+        ],
+    );
     let nowhere = outcome.result("nowhere");
     assert_eq!(nowhere["status"], "down", "{outcome}");
     let reason = nowhere["detail"].as_str().unwrap_or_default();
@@ -127,10 +119,13 @@ fn host_names_are_resolved_and_count_is_honoured() {
 
 #[test]
 fn unanswered_addresses_are_down_with_total_loss_within_the_timeout() {
-    let outcome = once(&[
-        icmp_host("test-net-2", "198.51.100.1", ""),
-        icmp_host("test-net-3", "203.0.113.1", "max_loss: 50%"),
-    ]);
+    let outcome = once_with(
+        DEFAULTS,
+        &[
+            icmp_host("test-net-2", "198.51.100.1", ""),
+            icmp_host("test-net-3", "203.0.113.1", "max_loss: 50%"),
+        ],
+    );
     if let Some(reason) = refused(&outcome, "test-net-2") {
         eprintln!(
             "SKIPPED unanswered_addresses_are_down_with_total_loss_within_the_timeout: {reason}"
@@ -162,7 +157,7 @@ struct Unprivileged {
 /// setpriv is missing or may not drop the capability here.
 fn once_without_cap_net_raw(hosts: &[String]) -> Option<Unprivileged> {
     let sandbox = Sandbox::new();
-    sandbox.write("flowstate.yaml", &config(hosts));
+    sandbox.write("flowstate.yaml", &hosts_config(DEFAULTS, hosts));
     let mut child = Command::new("setpriv")
         .args(["--bounding-set", "-net_raw", "--inh-caps", "-net_raw", "--"])
         .arg(env!("CARGO_BIN_EXE_flowstate"))
@@ -256,22 +251,17 @@ fn without_permission_the_reason_names_it_and_is_logged_once() {
 
 #[test]
 fn the_daemon_shows_an_icmp_host_up() {
-    let probe = once(&[icmp_host("loopback", "127.0.0.1", "")]);
+    let probe = once_with(DEFAULTS, &[icmp_host("loopback", "127.0.0.1", "")]);
     if let Some(reason) = refused(&probe, "loopback") {
         eprintln!("SKIPPED the_daemon_shows_an_icmp_host_up: {reason}");
         return;
     }
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &document_serving(
-            "listen: \"127.0.0.1:0\"",
-            "",
-            "interval: 1s, timeout: 1s",
-            &[icmp_host("pinged", "127.0.0.1", "count: 2")],
-        ),
-    );
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    let (_sandbox, mut daemon) = start(&document_serving(
+        "listen: \"127.0.0.1:0\"",
+        "",
+        "interval: 1s, timeout: 1s",
+        &[icmp_host("pinged", "127.0.0.1", "count: 2")],
+    ));
     let host = daemon.wait_for_status("pinged", "up");
     assert_eq!(host["type"], "icmp", "{host}\n{daemon}");
     let detail = host["last_check"]["detail"].as_str().unwrap_or_default();

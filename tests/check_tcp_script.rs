@@ -16,10 +16,12 @@ use std::thread;
 
 use serde_json::Value;
 
-use crate::common::configs::{document_serving, ALERTS};
+use crate::common::configs::{document_serving, item};
+use crate::common::events::wait_for_event;
+use crate::common::once::{once_in, verdict};
 use crate::common::processes::{alive, KillListed};
 use crate::common::wait::{wait_for, wait_until};
-use crate::common::{closed_port, Daemon, Outcome, Sandbox, DEADLINE};
+use crate::common::{closed_port, Sandbox, DEADLINE};
 
 // --- Helpers -----------------------------------------------------------------------------
 
@@ -35,34 +37,6 @@ fn script_host(label: &str, argv: &[&Path], extra: &str) -> String {
         label,
         &format!("type: script\ncommand: [{}]\n{extra}", argv.join(", ")),
     )
-}
-
-/// A host list item: `label` and the `key: value` lines of `body`.
-fn item(label: &str, body: &str) -> String {
-    let mut item = format!("  - label: {label}\n");
-    for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        item.push_str(&format!("    {line}\n"));
-    }
-    item
-}
-
-/// Writes `hosts` to `flowstate.yaml` in `sandbox` and runs `flowstate once --json` on it.
-fn once(sandbox: &Sandbox, hosts: &[String]) -> Outcome {
-    sandbox.write("flowstate.yaml", &format!("hosts:\n{}", hosts.concat()));
-    sandbox.run(&["once", "-c", "flowstate.yaml", "--json"])
-}
-
-/// `(status, detail)` of one host's `once --json` result.
-#[track_caller]
-fn verdict(outcome: &Outcome, label: &str) -> (String, String) {
-    let result = outcome.result(label);
-    let text = |key: &str| {
-        result[key]
-            .as_str()
-            .unwrap_or_else(|| panic!("no `{key}` string for {label}: {outcome}"))
-            .to_string()
-    };
-    (text("status"), text("detail"))
 }
 
 /// A loopback listener that takes exactly one connection and hands it to `peer` on a thread
@@ -124,7 +98,7 @@ fn tcp_listener_is_up_with_the_time_to_connect() {
     let address = listener.local_addr().expect("local address").to_string();
     let sandbox = Sandbox::new();
 
-    let outcome = once(&sandbox, &[tcp_host("db", &address, "")]);
+    let outcome = once_in(&sandbox, "", &[tcp_host("db", &address, "")]);
 
     outcome.expect_code(0);
     let (status, detail) = verdict(&outcome, "db");
@@ -141,7 +115,7 @@ fn tcp_closed_port_is_down_with_connection_refused() {
     let sandbox = Sandbox::new();
     let address = format!("127.0.0.1:{}", closed_port());
 
-    let outcome = once(&sandbox, &[tcp_host("db", &address, "")]);
+    let outcome = once_in(&sandbox, "", &[tcp_host("db", &address, "")]);
 
     outcome.expect_code(1);
     assert_eq!(
@@ -161,8 +135,9 @@ fn tcp_send_then_expect_matches_the_answer() {
     });
     let sandbox = Sandbox::new();
 
-    let outcome = once(
+    let outcome = once_in(
         &sandbox,
+        "",
         &[tcp_host(
             "cache",
             &address.to_string(),
@@ -191,8 +166,9 @@ fn tcp_banner_matching_expect_is_up_without_sending() {
     });
     let sandbox = Sandbox::new();
 
-    let outcome = once(
+    let outcome = once_in(
         &sandbox,
+        "",
         &[tcp_host(
             "smtp",
             &address.to_string(),
@@ -217,8 +193,9 @@ fn tcp_expect_mismatch_is_down_quoting_what_came() {
     });
     let sandbox = Sandbox::new();
 
-    let outcome = once(
+    let outcome = once_in(
         &sandbox,
+        "",
         &[
             tcp_host("ssh", &banner_address.to_string(), "expect: '^220 '"),
             tcp_host("chatty", &chatty_address.to_string(), "expect: '^220 '"),
@@ -254,8 +231,9 @@ fn tcp_silent_peer_with_expect_times_out() {
     });
     let sandbox = Sandbox::new();
 
-    let outcome = once(
+    let outcome = once_in(
         &sandbox,
+        "",
         &[tcp_host(
             "quiet",
             &address.to_string(),
@@ -275,8 +253,9 @@ fn tcp_silent_peer_with_expect_times_out() {
 fn tcp_unresolvable_name_is_down_naming_it() {
     let sandbox = Sandbox::new();
 
-    let outcome = once(
+    let outcome = once_in(
         &sandbox,
+        "",
         &[tcp_host("db", "nonexistent.invalid:80", "timeout: 10s")],
     );
 
@@ -314,7 +293,7 @@ fn script_exit_codes_follow_the_nagios_convention() {
         })
         .collect();
 
-    let outcome = once(&sandbox, &hosts);
+    let outcome = once_in(&sandbox, "", &hosts);
 
     outcome.expect_code(1);
     let expected = [
@@ -358,7 +337,7 @@ fn script_gets_its_arguments_and_env_on_top_of_the_inherited_environment() {
         "env: { GREETING: 'hello world' }",
     );
 
-    let outcome = once(&sandbox, &[host]);
+    let outcome = once_in(&sandbox, "", &[host]);
 
     outcome.expect_code(0);
     assert_eq!(
@@ -376,7 +355,7 @@ fn script_missing_program_is_down_naming_it() {
     let sandbox = Sandbox::new();
     let program = sandbox.path().join("no-such-check");
 
-    let outcome = once(&sandbox, &[script_host("missing", &[&program], "")]);
+    let outcome = once_in(&sandbox, "", &[script_host("missing", &[&program], "")]);
 
     outcome.expect_code(1);
     assert_eq!(
@@ -410,7 +389,11 @@ fn script_timeout_kills_its_whole_process_group() {
         ),
     );
 
-    let outcome = once(&sandbox, &[script_host("hang", &[&path], "timeout: 500ms")]);
+    let outcome = once_in(
+        &sandbox,
+        "",
+        &[script_host("hang", &[&path], "timeout: 500ms")],
+    );
 
     outcome.expect_code(1);
     let (status, detail) = verdict(&outcome, "hang");
@@ -433,22 +416,6 @@ fn script_timeout_kills_its_whole_process_group() {
 }
 
 // --- In the daemon -----------------------------------------------------------------------
-
-/// Every event the file notifier wrote so far (complete lines), each parsed.
-fn events(sandbox: &Sandbox) -> Vec<Value> {
-    sandbox.events(ALERTS)
-}
-
-/// Waits until the file notifier wrote an event `kind` for `host`, and returns it.
-#[track_caller]
-fn wait_for_event(sandbox: &Sandbox, daemon: &Daemon, kind: &str, host: &str) -> Value {
-    wait_for(DEADLINE, &format!("a {kind} event for {host}"), || {
-        events(sandbox)
-            .into_iter()
-            .find(|e| e["event"] == kind && e["host"] == host)
-    })
-    .unwrap_or_else(|timed_out| panic!("{timed_out}\nevents: {:?}\n{daemon}", events(sandbox)))
-}
 
 #[test]
 fn tcp_and_script_hosts_change_status_and_alert_in_the_daemon() {

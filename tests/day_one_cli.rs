@@ -1,13 +1,14 @@
-//! Day-one defects (issue 12) at the edges: listen addresses, closed pipes, reload feedback, config fingerprints, docs and wording.
+//! Day-one defects (issue 12) at the edges: listen addresses, closed pipes, config fingerprints,
+//! docs and wording. Those about reloading (feedback for every attempt, hostile files on every
+//! reload path) are tested in `reload.rs`.
 
 use std::net::TcpListener;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common::cli::flowstate_command;
-use crate::common::daemon::{http_get, http_request};
-use crate::common::wait::wait_for;
-use crate::common::{closed_port, Daemon, Outcome, Response, Sandbox, TestServer, DEADLINE};
+use crate::common::configs::nested_defaults;
+use crate::common::{closed_port, start, Outcome, Response, Sandbox, TestServer};
 
 /// A daemon that cannot listen says so in one line and exits 2: no panic, no backtrace.
 #[track_caller]
@@ -115,15 +116,10 @@ fn output_into_a_closed_pipe_ends_quietly_with_the_usual_exit_code() {
 #[test]
 fn status_into_a_closed_pipe_ends_quietly() {
     let target = TestServer::always(Response::ok("fine"));
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &format!(
-            "server: {{ listen: \"127.0.0.1:0\" }}\nhosts:\n  - {{ label: web, url: '{}' }}\n",
-            target.url("/")
-        ),
-    );
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    let (sandbox, mut daemon) = start(&format!(
+        "server: {{ listen: \"127.0.0.1:0\" }}\nhosts:\n  - {{ label: web, url: '{}' }}\n",
+        target.url("/")
+    ));
     daemon.wait_for_status("web", "up");
     let api = format!("http://{}", daemon.api());
     for args in [
@@ -134,153 +130,6 @@ fn status_into_a_closed_pipe_ends_quietly() {
         assert_eq!(outcome.code, Some(0), "{outcome}");
         assert!(outcome.stderr.is_empty(), "nothing on stderr: {outcome}");
     }
-}
-
-/// A config whose API listens on a free port, checking `target` every second.
-fn reloadable_config(target: &TestServer) -> String {
-    format!(
-        "server: {{ listen: \"127.0.0.1:0\" }}\ndefaults: {{ interval: 1s }}\nhosts:\n  - {{ label: web, url: '{}' }}\n",
-        target.url("/")
-    )
-}
-
-/// Waits until the log has more than `before` lines that contain `text`; returns the newest.
-#[track_caller]
-fn wait_for_another_log_line(daemon: &mut Daemon, before: usize, text: &str) -> String {
-    let found = wait_for(DEADLINE, &format!("another log line with {text:?}"), || {
-        let lines: Vec<String> = daemon
-            .log_lines()
-            .into_iter()
-            .filter(|l| l.contains(text))
-            .collect();
-        (lines.len() > before).then(|| lines.last().cloned().unwrap_or_default())
-    });
-    found.unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"))
-}
-
-fn count_log_lines(daemon: &Daemon, text: &str) -> usize {
-    daemon
-        .log_lines()
-        .iter()
-        .filter(|l| l.contains(text))
-        .count()
-}
-
-const NOTHING_CHANGED: &str = "config reload: nothing changed";
-
-#[test]
-fn every_reload_attempt_logs_its_outcome_even_when_nothing_changed() {
-    let target = TestServer::always(Response::ok("fine"));
-    let sandbox = Sandbox::new();
-    let good = reloadable_config(&target);
-    sandbox.write("flowstate.yaml", &good);
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
-    daemon.wait_for_status("web", "up");
-
-    // A SIGHUP without an edit.
-    daemon.signal("HUP");
-    let line = wait_for_another_log_line(&mut daemon, 0, NOTHING_CHANGED);
-    assert!(line.contains("1 hosts keep running"), "{line}");
-
-    // A bad edit, then the file fixed back to exactly what runs: the last word is not the
-    // error.
-    sandbox.write(
-        "flowstate.yaml",
-        &good.replace("interval: 1s", "interval: soon"),
-    );
-    wait_for_another_log_line(&mut daemon, 0, "config edit rejected");
-    let before = count_log_lines(&daemon, NOTHING_CHANGED);
-    sandbox.write("flowstate.yaml", &good);
-    wait_for_another_log_line(&mut daemon, before, NOTHING_CHANGED);
-    let last_config_line = daemon
-        .log_lines()
-        .into_iter()
-        .rev()
-        .find(|l| l.contains("config"))
-        .unwrap_or_default();
-    assert!(last_config_line.contains(NOTHING_CHANGED), "{daemon}");
-
-    // A real change: its counts once, in the message.
-    sandbox.write(
-        "flowstate.yaml",
-        &format!(
-            "{good}  - {{ label: more, url: '{}' }}\n",
-            target.url("/more")
-        ),
-    );
-    let line = wait_for_another_log_line(&mut daemon, 0, "config reloaded:");
-    assert!(
-        line.contains("config reloaded: 1 added, 0 removed, 0 changed, 1 unchanged"),
-        "{line}"
-    );
-    assert!(
-        !line.contains("added=") && !line.contains("unchanged="),
-        "counts repeated: {line}"
-    );
-}
-
-/// `${NOPE:-${NOPE:-…x…}}` nested `depth` deep.
-fn nested_defaults(depth: usize) -> String {
-    format!("{}x{}", "${NOPE:-".repeat(depth), "}".repeat(depth))
-}
-
-/// A hostile file loaded by a reload never takes the daemon down nor stalls its API: every
-/// reload path rejects it with the place and keeps what runs, and `/healthz` answers all along.
-#[track_caller]
-fn hostile_reload_is_rejected_while_the_daemon_answers(hostile: &str, error_part: &str) {
-    let target = TestServer::always(Response::ok("fine"));
-    let sandbox = Sandbox::new();
-    let good = reloadable_config(&target);
-    sandbox.write("flowstate.yaml", &good);
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
-    daemon.wait_for_status("web", "up");
-    let api = daemon.api();
-
-    // A file edit, then SIGHUP, then the API: three loads of the same file.
-    sandbox.write("flowstate.yaml", hostile);
-    wait_for_another_log_line(&mut daemon, 0, "config edit rejected");
-    daemon.signal("HUP");
-    wait_for_another_log_line(&mut daemon, 0, "config reload rejected");
-    let answer = http_request(api, "POST", "/-/reload", &[], "")
-        .unwrap_or_else(|e| panic!("POST /-/reload: {e}\n{daemon}"));
-    assert_eq!(answer.status, 400, "{answer}");
-    assert!(answer.body.contains(error_part), "{answer}");
-    for line in daemon.log_lines().iter().filter(|l| l.contains("rejected")) {
-        assert!(
-            line.contains("flowstate.yaml:") && line.contains(error_part),
-            "a rejection names the file, the place and what is wrong: {line}"
-        );
-    }
-    // Alive, healthy, still checking with the last good configuration.
-    for _ in 0..5 {
-        let health = http_get(api, "/healthz").unwrap_or_else(|e| panic!("{e}\n{daemon}"));
-        assert_eq!(health.status, 200, "{health}");
-    }
-    let checks = daemon.host("web")["checks"].as_u64().unwrap_or(0);
-    daemon.wait_for_checks("web", checks + 2);
-    assert!(
-        !daemon.stderr().contains("panicked") && !daemon.stderr().contains("overflow"),
-        "{daemon}"
-    );
-}
-
-#[test]
-fn deeply_nested_variable_defaults_are_rejected_by_every_reload_path() {
-    let hostile = format!(
-        "server: {{ listen: \"127.0.0.1:0\" }}\nhosts:\n  - {{ label: web, url: 'http://127.0.0.1/{}' }}\n",
-        nested_defaults(5_000)
-    );
-    hostile_reload_is_rejected_while_the_daemon_answers(&hostile, "nest");
-}
-
-#[test]
-fn deeply_nested_flow_yaml_is_rejected_without_stalling_the_api() {
-    let hostile = format!(
-        "server: {{ listen: \"127.0.0.1:0\" }}\nhosts: {}{}\n",
-        "[".repeat(160_000),
-        "]".repeat(160_000)
-    );
-    hostile_reload_is_rejected_while_the_daemon_answers(&hostile, "nest");
 }
 
 #[test]
@@ -316,9 +165,7 @@ fn fnv1a(value: &str) -> String {
 
 /// `GET /api/v1/config` of a fresh daemon on `config`.
 fn running_config_of(config: &str) -> serde_json::Value {
-    let sandbox = Sandbox::new();
-    sandbox.write("flowstate.yaml", config);
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    let (_sandbox, mut daemon) = start(config);
     daemon.json("/api/v1/config")
 }
 

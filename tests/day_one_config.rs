@@ -1,7 +1,11 @@
-//! Day-one defects (issue 12) in configuration loading and validation: relative programs beside a bare config file name, bounded nesting, durations and include walks, redaction, errors with line and column.
+//! Day-one defects (issue 12) in configuration loading and validation: relative programs beside
+//! a bare config file name, bounded nesting, durations and include walks, redaction, errors with
+//! line and column. What a running daemon's reload does with such files is tested in
+//! `reload.rs`.
 
 use std::path::Path;
 
+use crate::common::configs::{nested_defaults, symlink_loop_sandbox};
 use crate::common::{Sandbox, DEADLINE};
 
 /// `PATH` with `dir` in front: a program of the same name there is found first.
@@ -158,28 +162,6 @@ fn check_refuses_an_extreme_duration_naming_line_column_key_and_range() {
 // 11. Include globs and symlink loops
 // ---------------------------------------------------------------------------------------------
 
-/// A sandbox whose `flowstate.yaml` includes `hosts.d/**/*.yaml`, with host `a` in
-/// `hosts.d/a.yaml` and two symlink loops back to `hosts.d` (`sub/up` and `sub/again`); `top`
-/// is put before the include. Followed blindly, the walk doubles at every level until the
-/// kernel's 40 symlinks per path: 2^40 directories.
-fn symlink_loop_sandbox(top: &str) -> Sandbox {
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &format!("{top}include: [\"hosts.d/**/*.yaml\"]\n"),
-    );
-    sandbox.write(
-        "hosts.d/a.yaml",
-        "hosts:\n  - { label: a, type: tcp, address: '127.0.0.1:1', interval: 1h }\n",
-    );
-    std::fs::create_dir_all(sandbox.path().join("hosts.d/sub")).expect("create hosts.d/sub");
-    for name in ["up", "again"] {
-        std::os::unix::fs::symlink("..", sandbox.path().join("hosts.d/sub").join(name))
-            .expect("create a symlink loop");
-    }
-    sandbox
-}
-
 #[test]
 fn check_through_an_include_symlink_loop_ends() {
     let sandbox = symlink_loop_sandbox("");
@@ -192,18 +174,6 @@ fn check_through_an_include_symlink_loop_ends() {
         ),
         "{outcome}"
     );
-}
-
-#[test]
-fn daemon_reloads_a_new_file_under_an_include_symlink_loop() {
-    let sandbox = symlink_loop_sandbox("server: { listen: \"127.0.0.1:0\" }\n");
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
-    daemon.wait_for_host("a", "is known", |_| true);
-    sandbox.write(
-        "hosts.d/sub/b.yaml",
-        "hosts:\n  - { label: b, type: tcp, address: '127.0.0.1:1', interval: 1h }\n",
-    );
-    daemon.wait_for_host("b", "is added by the reload", |_| true);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -292,11 +262,6 @@ fn check_diff_does_not_print_or_compare_by_a_variable_in_a_url() {
 // 6. and 9. Nesting is bounded before anything recurses or stalls
 // ---------------------------------------------------------------------------------------------
 
-/// `${NOPE:-` `depth` times around `x`.
-fn nested_defaults(depth: usize) -> String {
-    format!("{}x{}", "${NOPE:-".repeat(depth), "}".repeat(depth))
-}
-
 #[test]
 fn check_refuses_deeply_nested_defaults_instead_of_aborting() {
     let sandbox = Sandbox::new();
@@ -314,27 +279,6 @@ fn check_refuses_deeply_nested_defaults_instead_of_aborting() {
         ["flowstate.yaml:4:11: hosts[0] (label \"api\").body: `${...}` is nested 30000 levels deep; at most 16 are allowed: nest fewer defaults (`${A:-${B:-fallback}}` is 2 levels)"],
         "{outcome}"
     );
-}
-
-#[test]
-fn daemon_rejects_an_edit_with_deeply_nested_defaults_and_keeps_running() {
-    let sandbox = Sandbox::new();
-    let host = |body: &str| {
-        format!("server: {{ listen: \"127.0.0.1:0\" }}\nhosts:\n  - {{ label: api, type: tcp, address: '127.0.0.1:1', interval: 1h{body} }}\n")
-    };
-    sandbox.write("flowstate.yaml", &host(""));
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
-    daemon.wait_for_host("api", "is known", |_| true);
-    // 5 000 levels (44 KiB) overflowed a worker thread's stack on reload.
-    sandbox.write(
-        "flowstate.yaml",
-        &host(&format!(", send: '{}'", nested_defaults(5_000))),
-    );
-    let line = daemon.wait_for_log("the edit is rejected", |l| {
-        l.contains("config edit rejected")
-    });
-    assert!(line.contains("nested 5000 levels deep"), "{line}");
-    daemon.wait_for_host("api", "is still served", |_| true);
 }
 
 #[test]

@@ -20,7 +20,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, SystemTime};
@@ -29,9 +29,11 @@ use serde_json::Value;
 
 use crate::common::configs::ALERTS;
 use crate::common::daemon::complete_lines;
+use crate::common::events::{kinds, timestamp, wait_for_events};
 use crate::common::processes::{alive, pids_in, KillListed};
+use crate::common::scrape::{find_sample, metrics, wait_for_sample};
 use crate::common::wait::{wait_for, wait_until};
-use crate::common::{closed_port, Daemon, Response, Sandbox, TestServer, DEADLINE};
+use crate::common::{closed_port, switchable, Response, Sandbox, TestServer, DEADLINE};
 
 /// The config file, relative to the sandbox.
 const CONFIG: &str = "flowstate.yaml";
@@ -42,65 +44,9 @@ const FAST: &str = "interval: 200ms, timeout: 200ms, failure_threshold: 2";
 
 // --- Helpers ----------------------------------------------------------------------------
 
-/// A target whose answer's status the test changes while the daemon runs.
-fn switchable(status: u16) -> (Arc<AtomicU16>, TestServer) {
-    let current = Arc::new(AtomicU16::new(status));
-    let answer = current.clone();
-    let server = TestServer::start(move |_, _| Response::status(answer.load(SeqCst)).body("hi"));
-    (current, server)
-}
-
 /// One host list item checking `url`, with more `key: value` pairs in `extra`.
 fn http_host(label: &str, url: &str, extra: &str) -> String {
     format!("  - {{ label: {label}, url: '{url}'{extra} }}\n")
-}
-
-/// Waits until the file notifier wrote `n` events to `file`, and returns them.
-#[track_caller]
-fn wait_for_events(sandbox: &Sandbox, daemon: &Daemon, file: &str, n: usize) -> Vec<Value> {
-    wait_for(DEADLINE, &format!("{n} events in {file}"), || {
-        let events = sandbox.events(file);
-        (events.len() >= n).then_some(events)
-    })
-    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"))
-}
-
-fn kinds(events: &[Value]) -> Vec<&str> {
-    events
-        .iter()
-        .map(|e| e["event"].as_str().unwrap_or("?"))
-        .collect()
-}
-
-/// An RFC 3339 timestamp of the API or an event.
-#[track_caller]
-fn timestamp(value: &Value) -> SystemTime {
-    let text = value
-        .as_str()
-        .unwrap_or_else(|| panic!("not a timestamp: {value}"));
-    humantime::parse_rfc3339(text).unwrap_or_else(|e| panic!("{text}: {e}"))
-}
-
-/// The value of the metric sample `series` (name and labels exactly as exposed).
-fn sample(daemon: &mut Daemon, series: &str) -> Option<f64> {
-    let answer = daemon.get("/metrics");
-    answer
-        .body
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
-
-/// Waits until the metric sample `series` satisfies `condition`.
-#[track_caller]
-fn wait_for_sample(daemon: &mut Daemon, series: &str, condition: impl Fn(f64) -> bool) -> f64 {
-    let api = daemon.api();
-    let found = wait_for(DEADLINE, &format!("{series} as expected"), || {
-        let body = crate::common::daemon::http_get(api, "/metrics").ok()?.body;
-        body.lines()
-            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-            .filter(|v: &f64| condition(*v))
-    });
-    found.unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"))
 }
 
 // --- A connection closed without an answer ----------------------------------------------
@@ -221,7 +167,7 @@ fn an_events_at_is_when_the_transition_was_decided_not_when_its_check_started() 
         .daemon(CONFIG)
         .args(&["--log-format", "json"])
         .start();
-    let events = wait_for_events(&sandbox, &daemon, ALERTS, 1);
+    let events = wait_for_events(&sandbox, &daemon, 1);
     let down = &events[0];
     assert_eq!(down["event"], "down", "{down}");
     let asked = arrivals.lock().map(|a| a.first().copied()).ok().flatten();
@@ -430,7 +376,7 @@ fn a_state_file_deleted_while_running_is_recreated_and_holds_the_whole_state() {
     daemon.wait_for_status("api", "up");
     answer.store(503, SeqCst);
     daemon.wait_for_status("api", "down");
-    wait_for_events(&sandbox, &daemon, ALERTS, 1);
+    wait_for_events(&sandbox, &daemon, 1);
     wait_for_sample(
         &mut daemon,
         "flowstate_outbox_pending{notifier=\"hook\"}",
@@ -594,20 +540,20 @@ fn an_up_told_while_the_disk_is_full_is_saved_once_it_has_room_and_the_next_outa
     answer.store(503, SeqCst);
     daemon.wait_for_status("api", "down");
     // Written once its record is on disk: the first attempt waits for the store.
-    wait_for_events(&sandbox, &daemon, ALERTS, 1);
+    wait_for_events(&sandbox, &daemon, 1);
 
     // The disk fills up; the store fails for real (SQLITE_FULL).
     let mut filler = Filler::start(disk.join("filler"));
     wait_until(DEADLINE, "the disk is full", || filler.full.load(SeqCst))
         .unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"));
     let failing = "flowstate_state_store_errors_total{operation=\"save_hosts\"}";
-    let failed = wait_for_sample(&mut daemon, failing, |v| v >= 1.0);
+    let (failed, _) = wait_for_sample(&mut daemon, failing, |v| v >= 1.0);
     wait_for_sample(&mut daemon, failing, |v| v > failed);
 
     // The recovery is told while the disk is full: what the notifier was told fails to save.
     answer.store(200, SeqCst);
     daemon.wait_for_status("api", "up");
-    let events = wait_for_events(&sandbox, &daemon, ALERTS, 2);
+    let events = wait_for_events(&sandbox, &daemon, 2);
     assert_eq!(kinds(&events), ["down", "up"]);
     wait_for_sample(
         &mut daemon,
@@ -637,11 +583,11 @@ fn an_up_told_while_the_disk_is_full_is_saved_once_it_has_room_and_the_next_outa
     again.wait_for_status("api", "up");
     answer.store(503, SeqCst);
     again.wait_for_status("api", "down");
-    let events = wait_for_events(&sandbox, &again, ALERTS, 3);
+    let events = wait_for_events(&sandbox, &again, 3);
     assert_eq!(kinds(&events), ["down", "up", "down"], "{again}");
     assert_eq!(
-        sample(
-            &mut again,
+        find_sample(
+            &metrics(&mut again),
             "flowstate_alerts_total{notifier=\"audit\",result=\"suppressed\"}"
         ),
         Some(0.0),

@@ -16,9 +16,9 @@
 //! - without a (working) store: an undelivered event is reported lost at shutdown, with its id;
 //!   a file that is not a database costs no check and no alert, and is left as it was.
 //!
-//! How: a receiver is a [`TestServer`] whose closure answers with a status the test sets (or
-//! 503 to the first N posts) and records every post with its arrival instant. Targets are
-//! switchable TestServers that make a host go down and up. Everything is awaited with a
+//! How: a receiver is a [`Receiver`] (`common/receiver.rs`) that answers with a status the
+//! test sets (or 503 to the first N posts) and records every post with its arrival instant.
+//! Targets are switchable TestServers that make a host go down and up. Everything is awaited with a
 //! deadline, on the receiver's posts, the API, `/metrics` or the log. Where a test shows that
 //! something does *not* happen (a fifth post, an alert after a restart), other activity is the
 //! clock: it waits until a host has run more checks (or a later event arrived), then asserts
@@ -29,16 +29,20 @@
 //! once: so the SIGKILL tests kill right after the first post, when the host's new status may
 //! not be saved yet, and still expect no second event.
 
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
 use crate::common::configs::{host, ALERTS};
-use crate::common::daemon::{complete_lines, http_get};
+use crate::common::daemon::complete_lines;
+use crate::common::events::assert_event;
+use crate::common::hosts::{checks, history, let_checks_pass};
+use crate::common::receiver::{shown, Post, Receiver};
+use crate::common::scrape::{wait_for_scrape, Scrape};
 use crate::common::wait::wait_for;
-use crate::common::{Daemon, Response, Sandbox, TestServer, DEADLINE};
+use crate::common::{start, switchable, Response, Sandbox, TestServer, DEADLINE};
 
 /// The config file, relative to the sandbox.
 const CONFIG: &str = "flowstate.yaml";
@@ -74,7 +78,7 @@ fn document(state: Option<&str>, alerts: &str, notifiers: &str, hosts: &[String]
 fn webhook(name: &str, receiver: &Receiver, extra: &str) -> String {
     format!(
         "  {name}: {{ type: webhook, url: '{}', timeout: 5s, {RETRY}{extra} }}\n",
-        receiver.url()
+        receiver.url("/hook")
     )
 }
 
@@ -83,258 +87,7 @@ fn hooked(state: Option<&str>, receiver: &Receiver, extra: &str, hosts: &[String
     document(state, "hook", &webhook("hook", receiver, extra), hosts)
 }
 
-/// Starts `flowstate run -c flowstate.yaml` on `config` in a new sandbox.
-fn start(config: &str) -> (Sandbox, Daemon) {
-    let sandbox = Sandbox::new();
-    sandbox.write(CONFIG, config);
-    let daemon = sandbox.daemon(CONFIG).start();
-    (sandbox, daemon)
-}
-
-/// A target whose answer's status the test changes while the daemon runs.
-fn switchable(status: u16) -> (Arc<AtomicU16>, TestServer) {
-    let current = Arc::new(AtomicU16::new(status));
-    let answer = current.clone();
-    let server = TestServer::start(move |_, _| Response::status(answer.load(SeqCst)).body("hi"));
-    (current, server)
-}
-
-// --- Receivers --------------------------------------------------------------------------
-
-/// One post a receiver got.
-#[derive(Debug, Clone)]
-struct Post {
-    /// When the handler saw it (the request read in full, before the answer).
-    arrived: Instant,
-    /// The `Idempotency-Key` header.
-    key: Option<String>,
-    /// The body as JSON (a string holding the raw body when it is not JSON).
-    event: Value,
-    /// The status it was answered with.
-    answered: u16,
-}
-
-impl Post {
-    fn id(&self) -> &str {
-        self.event["id"].as_str().unwrap_or_default()
-    }
-}
-
-/// A webhook receiver: answers 503 to its first `fail_first` posts, then whatever status the
-/// test set last; records every post.
-struct Receiver {
-    server: TestServer,
-    answer: Arc<AtomicU16>,
-    posts: Arc<Mutex<Vec<Post>>>,
-}
-
-impl Receiver {
-    /// Answers every post with `status` (until told otherwise).
-    fn answering(status: u16) -> Self {
-        Receiver::failing_first(0, status)
-    }
-
-    /// Answers 503 to the first `n` posts, then `then`.
-    fn failing_first(n: usize, then: u16) -> Self {
-        Receiver::deciding(move |_, count| (count < n).then_some(503), then)
-    }
-
-    /// `decide(post, how many came before)` picks a status, or `None` for the one the test set
-    /// (initially `then`).
-    fn deciding(
-        decide: impl Fn(&Value, usize) -> Option<u16> + Send + Sync + 'static,
-        then: u16,
-    ) -> Self {
-        let answer = Arc::new(AtomicU16::new(then));
-        let posts = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::new(AtomicUsize::new(0));
-        let server = TestServer::start({
-            let answer = answer.clone();
-            let posts = posts.clone();
-            move |request, _| {
-                let event = serde_json::from_slice(&request.body)
-                    .unwrap_or_else(|_| Value::String(request.body_text()));
-                let count = seen.fetch_add(1, SeqCst);
-                let status = decide(&event, count).unwrap_or_else(|| answer.load(SeqCst));
-                posts.lock().unwrap().push(Post {
-                    arrived: Instant::now(),
-                    key: request.header("Idempotency-Key").map(str::to_string),
-                    event,
-                    answered: status,
-                });
-                Response::status(status).body(if status < 300 { "ok" } else { "not now" })
-            }
-        });
-        Receiver {
-            server,
-            answer,
-            posts,
-        }
-    }
-
-    fn url(&self) -> String {
-        self.server.url("/hook")
-    }
-
-    /// From now on, answers `status` (after any first failures).
-    fn answer(&self, status: u16) {
-        self.answer.store(status, SeqCst);
-    }
-
-    fn posts(&self) -> Vec<Post> {
-        self.posts.lock().unwrap().clone()
-    }
-
-    /// Waits until its posts satisfy `condition`, and returns them all.
-    #[track_caller]
-    fn wait_for_posts(
-        &self,
-        daemon: &Daemon,
-        what: &str,
-        condition: impl Fn(&[Post]) -> bool,
-    ) -> Vec<Post> {
-        wait_for(DEADLINE, what, || {
-            let posts = self.posts();
-            condition(&posts).then_some(posts)
-        })
-        .unwrap_or_else(|timed_out| {
-            panic!("{timed_out}\nposts: {}\n{daemon}", shown(&self.posts()))
-        })
-    }
-}
-
-/// Posts, one line each, for failure messages.
-fn shown(posts: &[Post]) -> String {
-    posts
-        .iter()
-        .map(|p| format!("\n  {} key={:?} {}", p.answered, p.key, p.event))
-        .collect()
-}
-
 // --- Observations -----------------------------------------------------------------------
-
-/// Checks an alert event's kind, host and previous status, and that it carries an id and the
-/// times of SPEC §3.
-#[track_caller]
-fn assert_event(event: &Value, kind: &str, host: &str, previous: &str) {
-    assert_eq!(event["event"], kind, "{event}");
-    assert_eq!(event["host"], host, "{event}");
-    assert_eq!(event["previous"], previous, "{event}");
-    let id = event["id"].as_str().unwrap_or_default();
-    assert!(
-        id.len() == 26 && id.chars().all(|c| c.is_ascii_alphanumeric()),
-        "the id is not a ULID: {event}"
-    );
-    for time in ["at", "since"] {
-        let text = event[time].as_str().unwrap_or_default();
-        assert!(
-            humantime::parse_rfc3339(text).is_ok(),
-            "`{time}` is not RFC 3339: {event}"
-        );
-    }
-}
-
-/// Waits until host `label` has run `n` more checks than it has now: the clock for
-/// "and nothing else happened".
-#[track_caller]
-fn let_checks_pass(daemon: &mut Daemon, label: &str, n: u64) -> Value {
-    let now = checks(&daemon.host(label));
-    daemon.wait_for_checks(label, now + n)
-}
-
-/// A host's `checks` count from the API.
-#[track_caller]
-fn checks(host: &Value) -> u64 {
-    host["checks"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no `checks` count in {host}"))
-}
-
-/// The host's history from `/api/v1/hosts/{label}`, oldest first.
-#[track_caller]
-fn history(host: &Value) -> Vec<Value> {
-    host["history"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no history array in {host}"))
-        .clone()
-}
-
-/// One `/metrics` answer.
-struct Scrape(String);
-
-impl Scrape {
-    /// The value of the sample `name` with exactly `labels` (in any order). Enough for the
-    /// plain label values of these tests: no escapes, no commas.
-    fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let mut wanted: Vec<(String, String)> = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        wanted.sort();
-        self.0
-            .lines()
-            .filter(|line| !line.starts_with('#'))
-            .find_map(|line| {
-                let (series, value) = line.rsplit_once(' ')?;
-                let (sample, inside) = match series.split_once('{') {
-                    Some((sample, inside)) => (sample, inside.strip_suffix('}')?),
-                    None => (series, ""),
-                };
-                let mut labels: Vec<(String, String)> = inside
-                    .split(',')
-                    .filter(|pair| !pair.is_empty())
-                    .filter_map(|pair| {
-                        let (k, v) = pair.split_once('=')?;
-                        Some((k.to_string(), v.trim_matches('"').to_string()))
-                    })
-                    .collect();
-                labels.sort();
-                (sample == name && labels == wanted).then(|| value.parse().ok())?
-            })
-    }
-
-    /// `get`, failing the test when the sample is missing.
-    #[track_caller]
-    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.get(name, labels)
-            .unwrap_or_else(|| panic!("no sample {name}{labels:?} in\n{}", self.0))
-    }
-
-    /// `flowstate_alerts_total{notifier, result}`.
-    fn alerts(&self, notifier: &str, result: &str) -> Option<f64> {
-        self.get(
-            "flowstate_alerts_total",
-            &[("notifier", notifier), ("result", result)],
-        )
-    }
-
-    /// `flowstate_outbox_pending{notifier}`.
-    fn pending(&self, notifier: &str) -> Option<f64> {
-        self.get("flowstate_outbox_pending", &[("notifier", notifier)])
-    }
-
-    /// `flowstate_alerts_dropped_total{notifier, reason}`.
-    fn dropped(&self, notifier: &str, reason: &str) -> Option<f64> {
-        self.get(
-            "flowstate_alerts_dropped_total",
-            &[("notifier", notifier), ("reason", reason)],
-        )
-    }
-}
-
-/// Polls `/metrics` until `condition` holds, and returns that scrape.
-#[track_caller]
-fn wait_for_scrape(daemon: &mut Daemon, what: &str, condition: impl Fn(&Scrape) -> bool) -> Scrape {
-    let api = daemon.api();
-    wait_for(DEADLINE, what, || {
-        let scrape = Scrape(http_get(api, "/metrics").ok()?.body);
-        condition(&scrape).then_some(scrape)
-    })
-    .unwrap_or_else(|timed_out| {
-        let last = http_get(api, "/metrics").map_or_else(|e| e.to_string(), |a| a.body);
-        panic!("{timed_out}\nlast /metrics:\n{last}\n{daemon}")
-    })
-}
 
 // --- Retries ----------------------------------------------------------------------------
 
@@ -349,7 +102,7 @@ fn a_receiver_failing_its_first_three_posts_gets_the_event_exactly_once_more() {
         &[host("api", &api.url("/"), "")],
     ));
     let first = receiver.wait_for_posts(&daemon, "the down event is posted", |p| !p.is_empty());
-    let down = first[0].event.clone();
+    let down = first[0].json();
     assert_event(&down, "down", "api", "unknown");
     // The host recovers while its down event is still being retried: the up event waits
     // behind it, so the receiver never hears of the recovery before the outage.
@@ -357,9 +110,9 @@ fn a_receiver_failing_its_first_three_posts_gets_the_event_exactly_once_more() {
 
     let posts = receiver.wait_for_posts(&daemon, "the up event is delivered", |p| {
         p.iter()
-            .any(|p| p.event["event"] == "up" && p.answered == 200)
+            .any(|p| p.json()["event"] == "up" && p.answered == 200)
     });
-    let (downs, rest): (Vec<&Post>, Vec<&Post>) = posts.iter().partition(|p| p.event == down);
+    let (downs, rest): (Vec<&Post>, Vec<&Post>) = posts.iter().partition(|p| p.json() == down);
     assert_eq!(
         downs.iter().map(|p| p.answered).collect::<Vec<_>>(),
         [503, 503, 503, 200],
@@ -367,7 +120,7 @@ fn a_receiver_failing_its_first_three_posts_gets_the_event_exactly_once_more() {
         shown(&posts)
     );
     for post in &downs {
-        assert_eq!(post.key.as_deref(), Some(post.id()), "{}", shown(&posts));
+        assert_eq!(post.key(), Some(post.id()), "{}", shown(&posts));
     }
     assert_eq!(
         rest.len(),
@@ -376,18 +129,18 @@ fn a_receiver_failing_its_first_three_posts_gets_the_event_exactly_once_more() {
         shown(&posts)
     );
     let up = &rest[0];
-    assert_event(&up.event, "up", "api", "down");
-    assert_eq!(up.key.as_deref(), Some(up.id()), "{}", shown(&posts));
+    assert_event(&up.json(), "up", "api", "down");
+    assert_eq!(up.key(), Some(up.id()), "{}", shown(&posts));
     assert_ne!(up.id(), downs[0].id(), "{}", shown(&posts));
     assert!(
-        up.arrived > downs[3].arrived,
+        up.instant > downs[3].instant,
         "the up event overtook the down event:{}",
         shown(&posts)
     );
     // Each wait is at least half the doubled backoff (jitter takes it down to half, never
     // lower); load can only make it longer.
     for (i, least_ms) in [50, 100, 200].into_iter().enumerate() {
-        let waited = downs[i + 1].arrived - downs[i].arrived;
+        let waited = downs[i + 1].instant - downs[i].instant;
         assert!(
             waited >= Duration::from_millis(least_ms),
             "retry {} came after {waited:?}, sooner than the backoff allows (at least \
@@ -400,9 +153,14 @@ fn a_receiver_failing_its_first_three_posts_gets_the_event_exactly_once_more() {
     let scrape = wait_for_scrape(&mut daemon, "both events count as sent", |s| {
         s.alerts("hook", "sent") == Some(2.0) && s.pending("hook") == Some(0.0)
     });
-    assert_eq!(scrape.alerts("hook", "failed"), Some(3.0), "{}", scrape.0);
+    assert_eq!(
+        scrape.alerts("hook", "failed"),
+        Some(3.0),
+        "{}",
+        scrape.body
+    );
     for reason in ["expired", "rejected", "overflow"] {
-        assert_eq!(scrape.dropped("hook", reason), Some(0.0), "{}", scrape.0);
+        assert_eq!(scrape.dropped("hook", reason), Some(0.0), "{}", scrape.body);
     }
     let id = format!("id={}", down["id"].as_str().unwrap());
     let retried = daemon
@@ -481,8 +239,13 @@ fn a_receiver_refusing_the_event_with_a_4xx_is_not_asked_again() {
     let scrape = wait_for_scrape(&mut daemon, "the refusal is counted", |s| {
         s.dropped("hook", "rejected") == Some(1.0) && s.pending("hook") == Some(0.0)
     });
-    assert_eq!(scrape.alerts("hook", "failed"), Some(1.0), "{}", scrape.0);
-    assert_eq!(scrape.alerts("hook", "sent"), Some(0.0), "{}", scrape.0);
+    assert_eq!(
+        scrape.alerts("hook", "failed"),
+        Some(1.0),
+        "{}",
+        scrape.body
+    );
+    assert_eq!(scrape.alerts("hook", "sent"), Some(0.0), "{}", scrape.body);
     // Longer than any backoff (500 ms at most): a retry would have come.
     let_checks_pass(&mut daemon, "api", 10);
     let posts = receiver.posts();
@@ -512,14 +275,14 @@ fn an_event_older_than_max_age_is_given_up() {
         scrape.dropped("hook", "rejected"),
         Some(0.0),
         "{}",
-        scrape.0
+        scrape.body
     );
-    assert_eq!(scrape.alerts("hook", "sent"), Some(0.0), "{}", scrape.0);
+    assert_eq!(scrape.alerts("hook", "sent"), Some(0.0), "{}", scrape.body);
 
     let posts = receiver.posts();
     assert!(posts.len() >= 2, "retried before max_age:{}", shown(&posts));
     assert!(
-        posts.iter().all(|p| p.event == posts[0].event),
+        posts.iter().all(|p| p.json() == posts[0].json()),
         "one event, retried:{}",
         shown(&posts)
     );
@@ -529,7 +292,7 @@ fn an_event_older_than_max_age_is_given_up() {
         scrape.alerts("hook", "failed"),
         Some(posts.len() as f64),
         "{}{}",
-        scrape.0,
+        scrape.body,
         shown(&posts)
     );
     // Longer than max_backoff: a retry would have come by now.
@@ -579,17 +342,20 @@ fn one_hosts_undeliverable_event_holds_up_no_other_host_or_notifier() {
     // While `stuck` is retried at `hook`, `fine`'s event gets through there, and both get
     // through to `other`.
     let posts = receiver.wait_for_posts(&daemon, "stuck was retried and fine delivered", |p| {
-        p.iter().filter(|p| p.event["host"] == "stuck").count() >= 3
+        p.iter().filter(|p| p.json()["host"] == "stuck").count() >= 3
             && p.iter()
-                .any(|p| p.event["host"] == "fine" && p.answered == 200)
+                .any(|p| p.json()["host"] == "fine" && p.answered == 200)
     });
-    let fine: Vec<&Post> = posts.iter().filter(|p| p.event["host"] == "fine").collect();
-    assert_eq!(fine.len(), 1, "{}", shown(&posts));
-    assert_event(&fine[0].event, "down", "fine", "unknown");
-    let taken = other.wait_for_posts(&daemon, "other got both events", |p| p.len() >= 2);
-    let mut hosts: Vec<&str> = taken
+    let fine: Vec<&Post> = posts
         .iter()
-        .map(|p| p.event["host"].as_str().unwrap_or_default())
+        .filter(|p| p.json()["host"] == "fine")
+        .collect();
+    assert_eq!(fine.len(), 1, "{}", shown(&posts));
+    assert_event(&fine[0].json(), "down", "fine", "unknown");
+    let taken = other.wait_for_posts(&daemon, "other got both events", |p| p.len() >= 2);
+    let mut hosts: Vec<String> = taken
+        .iter()
+        .map(|p| p.json()["host"].as_str().unwrap_or_default().to_string())
         .collect();
     hosts.sort();
     assert_eq!(hosts, ["fine", "stuck"], "{}", shown(&taken));
@@ -610,8 +376,8 @@ fn a_notifier_fixed_by_a_reload_gets_the_waiting_event() {
     let posts = right.wait_for_posts(&daemon, "the fixed notifier gets the event", |p| {
         !p.is_empty()
     });
-    assert_eq!(posts[0].event, failed[0].event, "{}", shown(&posts));
-    assert_eq!(posts[0].key.as_deref(), Some(failed[0].id()));
+    assert_eq!(posts[0].json(), failed[0].json(), "{}", shown(&posts));
+    assert_eq!(posts[0].key(), Some(failed[0].id()));
     let_checks_pass(&mut daemon, "api", 10);
     assert_eq!(right.posts().len(), 1, "{}", shown(&right.posts()));
     let wrong_after = wrong.posts().len();
@@ -659,7 +425,7 @@ fn a_notifier_removed_while_its_post_is_in_flight_leaves_no_metric_series() {
     daemon.wait_for_log("the reload is applied", |l| {
         l.contains("config reloaded") && !l.contains("nothing changed")
     });
-    let has_hook = |s: &Scrape| s.0.lines().any(|l| l.contains("notifier=\"hook\""));
+    let has_hook = |s: &Scrape| s.body.lines().any(|l| l.contains("notifier=\"hook\""));
     wait_for_scrape(&mut daemon, "hook's series are gone", |s| !has_hook(s));
 
     // The attempt ends after the notifier left: nothing of it may come back.
@@ -671,7 +437,7 @@ fn a_notifier_removed_while_its_post_is_in_flight_leaves_no_metric_series() {
     let_checks_pass(&mut daemon, "api", 5);
     let scrape = wait_for_scrape(&mut daemon, "a scrape", |_| true);
     let stale: Vec<&str> = scrape
-        .0
+        .body
         .lines()
         .filter(|l| l.contains("notifier=\"hook\""))
         .collect();
@@ -694,7 +460,7 @@ fn an_event_survives_sigkill_while_the_receiver_is_down() {
         &[host("api", &target.url("/"), "")],
     ));
     let first = receiver.wait_for_posts(&daemon, "the down event is posted", |p| !p.is_empty());
-    let down = first[0].event.clone();
+    let down = first[0].json();
     assert_event(&down, "down", "api", "unknown");
     let id = format!("id={}", first[0].id());
     daemon.wait_for_log("a failed attempt is logged", |l| {
@@ -705,7 +471,7 @@ fn an_event_survives_sigkill_while_the_receiver_is_down() {
 
     let before = receiver.posts();
     assert!(
-        before.iter().all(|p| p.event == down && p.answered == 503),
+        before.iter().all(|p| p.json() == down && p.answered == 503),
         "{}",
         shown(&before)
     );
@@ -719,13 +485,8 @@ fn an_event_survives_sigkill_while_the_receiver_is_down() {
     });
     let after = &posts[before.len()..];
     // The same event: original id, at, since and reason, and the same Idempotency-Key.
-    assert_eq!(after[0].event, down, "{}", shown(&posts));
-    assert_eq!(
-        after[0].key.as_deref(),
-        Some(first[0].id()),
-        "{}",
-        shown(&posts)
-    );
+    assert_eq!(after[0].json(), down, "{}", shown(&posts));
+    assert_eq!(after[0].key(), Some(first[0].id()), "{}", shown(&posts));
 
     // Exactly once, and no new event: the host is still down, as it was.
     let_checks_pass(&mut again, "api", 10);
@@ -739,7 +500,7 @@ fn an_event_survives_sigkill_while_the_receiver_is_down() {
     let scrape = wait_for_scrape(&mut again, "the outbox is empty", |s| {
         s.pending("hook") == Some(0.0)
     });
-    assert_eq!(scrape.alerts("hook", "sent"), Some(1.0), "{}", scrape.0);
+    assert_eq!(scrape.alerts("hook", "sent"), Some(1.0), "{}", scrape.body);
 }
 
 #[test]
@@ -766,7 +527,7 @@ fn a_sigkill_just_after_a_transition_sends_no_second_event() {
     // harmless. Another event is not.
     let posts = receiver.posts();
     assert!(
-        posts.iter().all(|p| p.event == first[0].event),
+        posts.iter().all(|p| p.json() == first[0].json()),
         "a second event for an unchanged host:{}\n{again}",
         shown(&posts)
     );
@@ -783,7 +544,7 @@ fn sigterm_keeps_undelivered_events_for_the_next_start() {
         &[host("api", &target.url("/"), "")],
     ));
     let first = receiver.wait_for_posts(&daemon, "the down event is posted", |p| !p.is_empty());
-    let down = first[0].event.clone();
+    let down = first[0].json();
     let id = format!("id={}", first[0].id());
     daemon.wait_for_log("a failed attempt is logged", |l| {
         l.contains("alert delivery failed; retrying") && l.contains(&id)
@@ -804,8 +565,8 @@ fn sigterm_keeps_undelivered_events_for_the_next_start() {
     let posts = receiver.wait_for_posts(&again, "the event is delivered after the restart", |p| {
         p[before..].iter().any(|p| p.answered == 200)
     });
-    assert_eq!(posts[before].event, down, "{}", shown(&posts));
-    assert_eq!(posts[before].key.as_deref(), Some(first[0].id()));
+    assert_eq!(posts[before].json(), down, "{}", shown(&posts));
+    assert_eq!(posts[before].key(), Some(first[0].id()));
     let_checks_pass(&mut again, "api", 10);
     assert_eq!(
         receiver.posts().len(),
@@ -826,7 +587,7 @@ fn a_kept_down_event_goes_out_before_the_recovery_seen_after_the_restart() {
         &[host("api", &target.url("/"), "")],
     ));
     let first = receiver.wait_for_posts(&daemon, "the down event is posted", |p| !p.is_empty());
-    let down = first[0].event.clone();
+    let down = first[0].json();
     assert_eq!(daemon.stop("TERM").code, Some(0), "{daemon}");
 
     // While stopped, the host recovers; the receiver still fails at first.
@@ -840,7 +601,7 @@ fn a_kept_down_event_goes_out_before_the_recovery_seen_after_the_restart() {
     receiver.answer(200);
     let posts = receiver.wait_for_posts(&again, "the up event is delivered", |p| {
         p.iter()
-            .any(|p| p.event["event"] == "up" && p.answered == 200)
+            .any(|p| p.json()["event"] == "up" && p.answered == 200)
     });
     let after: Vec<&Post> = posts[before..].iter().collect();
     let taken: Vec<&Post> = after
@@ -850,16 +611,19 @@ fn a_kept_down_event_goes_out_before_the_recovery_seen_after_the_restart() {
         .collect();
     assert_eq!(taken.len(), 2, "{}", shown(&posts));
     assert_eq!(
-        taken[0].event,
+        taken[0].json(),
         down,
         "the kept event first:{}",
         shown(&posts)
     );
-    assert_event(&taken[1].event, "up", "api", "down");
+    assert_event(&taken[1].json(), "up", "api", "down");
     // Until the down event was taken, nothing else was posted.
-    let first_up = after.iter().position(|p| p.event["event"] == "up").unwrap();
+    let first_up = after
+        .iter()
+        .position(|p| p.json()["event"] == "up")
+        .unwrap();
     assert!(
-        after[..first_up].iter().all(|p| p.event == down) && after[first_up - 1].answered == 200,
+        after[..first_up].iter().all(|p| p.json() == down) && after[first_up - 1].answered == 200,
         "the up event overtook the down event:{}",
         shown(&posts)
     );
@@ -885,7 +649,7 @@ fn max_age_counts_from_when_the_event_was_first_queued_across_restarts() {
         "given up before the restart; the test needs a longer max_age\n{daemon}"
     );
     // Stopped until the event is older than max_age (queued just after its `at`).
-    let at = humantime::parse_rfc3339(first[0].event["at"].as_str().unwrap()).unwrap();
+    let at = humantime::parse_rfc3339(first[0].json()["at"].as_str().unwrap()).unwrap();
     wait_for(DEADLINE, "the event is 3 s old", || {
         (SystemTime::now() >= at + Duration::from_secs(3)).then_some(())
     })
@@ -1016,7 +780,7 @@ fn a_restart_sends_nothing_for_unchanged_hosts_and_one_up_on_recovery() {
         ],
     ));
     let first = receiver.wait_for_posts(&daemon, "the down event is delivered", |p| !p.is_empty());
-    assert_event(&first[0].event, "down", "down", "unknown");
+    assert_event(&first[0].json(), "down", "down", "unknown");
     daemon.wait_for_status("up", "up");
     // Enough checks that a counter starting again from 0 cannot catch up unnoticed.
     daemon.wait_for_checks("down", 10);
@@ -1056,7 +820,7 @@ fn a_restart_sends_nothing_for_unchanged_hosts_and_one_up_on_recovery() {
 
     broken.store(200, SeqCst);
     let posts = receiver.wait_for_posts(&again, "the recovery is posted", |p| p.len() >= 2);
-    assert_event(&posts[1].event, "up", "down", "down");
+    assert_event(&posts[1].json(), "up", "down", "down");
     let_checks_pass(&mut again, "down", 10);
     assert_eq!(
         receiver.posts().len(),
@@ -1088,7 +852,7 @@ fn a_host_that_changed_while_stopped_gets_exactly_one_event() {
     answer.store(503, SeqCst);
     let mut again = sandbox.daemon(CONFIG).start();
     let posts = receiver.wait_for_posts(&again, "the down event is delivered", |p| !p.is_empty());
-    assert_event(&posts[0].event, "down", "api", "up");
+    assert_event(&posts[0].json(), "down", "api", "up");
     let_checks_pass(&mut again, "api", 10);
     assert_eq!(
         receiver.posts().len(),
@@ -1109,12 +873,12 @@ fn history_survives_a_restart() {
         &[host("api", &target.url("/"), "")],
     ));
     let old = daemon.wait_for_checks("api", 5);
-    let old = history(&old);
+    let old = history(&old).clone();
     assert!(old.len() >= 5, "{old:?}");
     assert_eq!(daemon.stop("TERM").code, Some(0), "{daemon}");
 
     let mut again = sandbox.daemon(CONFIG).start();
-    let new = history(&let_checks_pass(&mut again, "api", 2));
+    let new = history(&let_checks_pass(&mut again, "api", 2)).clone();
     assert!(new.len() >= old.len() + 2, "old: {old:?}\nnew: {new:?}");
     for (before, after) in old.iter().zip(&new) {
         assert_eq!(after["at"], before["at"], "old: {old:?}\nnew: {new:?}");
@@ -1214,7 +978,7 @@ fn a_broken_state_store_never_stops_checks_or_alerts() {
     let_checks_pass(&mut daemon, "api", 5);
 
     let scrape = wait_for_scrape(&mut daemon, "store errors are counted", |s| {
-        s.0.lines().any(|l| {
+        s.body.lines().any(|l| {
             l.starts_with("flowstate_state_store_errors_total{")
                 && l.rsplit_once(' ')
                     .and_then(|(_, v)| v.parse::<f64>().ok())
@@ -1227,7 +991,7 @@ fn a_broken_state_store_never_stops_checks_or_alerts() {
             &[("operation", "open")]
         ) >= 1.0
     );
-    assert_eq!(scrape.alerts("audit", "sent"), Some(1.0), "{}", scrape.0);
+    assert_eq!(scrape.alerts("audit", "sent"), Some(1.0), "{}", scrape.body);
     assert_eq!(daemon.stop("TERM").code, Some(0), "{daemon}");
     // Not ours to overwrite: the file is as the user left it.
     assert_eq!(

@@ -10,24 +10,15 @@
 //! WATCHDOG, RELOADING and STOPPING.
 
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_yaml::Value;
 
 use crate::common::daemon::http_get;
+use crate::common::repo::{read, root};
 use crate::common::{closed_port, Response, Sandbox, TestServer, DEADLINE};
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-#[track_caller]
-fn read(relative: &str) -> String {
-    std::fs::read_to_string(repo().join(relative))
-        .unwrap_or_else(|e| panic!("read {relative}: {e}"))
-}
 
 #[track_caller]
 fn yaml(text: &str, what: &str) -> Value {
@@ -202,7 +193,7 @@ fn dockerfile_copies_only_existing_files_of_the_build_context() {
                 "COPY {source}: keep sources plain, no globs"
             );
             assert!(
-                repo().join(source).exists(),
+                root().join(source).exists(),
                 "COPY {source}: no such file or directory in the repository"
             );
             assert!(
@@ -740,11 +731,11 @@ fn watchdog_stays_off_when_watchdog_pid_is_another_process() {
 // --- Kubernetes --------------------------------------------------------------------------
 
 fn manifest(name: &str) -> Value {
-    yaml(&read(&format!("deploy/kubernetes/{name}")), name)
+    yaml(&read(format!("deploy/kubernetes/{name}")), name)
 }
 
 #[test]
-fn kubernetes_manifests_agree_with_the_image_and_each_other() {
+fn kubernetes_config_map_holds_a_valid_config_serving_on_9900_with_state_on_the_volume() {
     let sandbox = Sandbox::new();
     let config_map = manifest("configmap.yaml");
     assert_eq!(config_map["kind"], "ConfigMap");
@@ -759,7 +750,11 @@ fn kubernetes_manifests_agree_with_the_image_and_each_other() {
     assert_eq!(parsed["server"]["listen"].as_str(), Some("0.0.0.0:9900"));
     let state = parsed["state"]["path"].as_str().unwrap_or("");
     assert!(state.starts_with("/var/lib/flowstate/"), "{state}");
+}
 
+#[test]
+fn kubernetes_deployment_runs_one_locked_down_pod_with_probes_and_a_watchable_config_mount() {
+    let config_map = manifest("configmap.yaml");
     let deployment = manifest("deployment.yaml");
     assert_eq!(deployment["kind"], "Deployment");
     assert_eq!(
@@ -829,7 +824,11 @@ fn kubernetes_manifests_agree_with_the_image_and_each_other() {
         .get("readOnly")
         .is_none_or(|r| r.as_bool() == Some(false)));
     volume(&state_mount["name"]);
+}
 
+#[test]
+fn kubernetes_service_is_scraped_and_selects_the_deployments_pod() {
+    let deployment = manifest("deployment.yaml");
     let service = manifest("service.yaml");
     assert_eq!(service["kind"], "Service");
     let annotations = &service["metadata"]["annotations"];
@@ -840,7 +839,10 @@ fn kubernetes_manifests_agree_with_the_image_and_each_other() {
         service["spec"]["selector"],
         deployment["spec"]["template"]["metadata"]["labels"]
     );
+}
 
+#[test]
+fn kubernetes_claim_is_the_one_the_deployment_names() {
     let claim = manifest("pvc.yaml");
     assert_eq!(claim["kind"], "PersistentVolumeClaim");
     let claim_name = claim["metadata"]["name"].as_str().expect("a name");
@@ -854,7 +856,7 @@ fn kubernetes_manifests_agree_with_the_image_and_each_other() {
 
 fn install_sh(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new("sh");
-    command.arg(repo().join("install.sh")).args(args);
+    command.arg(root().join("install.sh")).args(args);
     for (name, value) in env {
         command.env(name, value);
     }
@@ -862,7 +864,7 @@ fn install_sh(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 #[test]
-fn install_sh_explains_itself_and_dry_runs_every_way() {
+fn install_sh_help_names_every_option() {
     let help = install_sh(&["--help"], &[]);
     assert!(help.status.success(), "{}", show(&help));
     let text = String::from_utf8_lossy(&help.stdout);
@@ -875,7 +877,10 @@ fn install_sh_explains_itself_and_dry_runs_every_way() {
     ] {
         assert!(text.contains(option), "--help mentions {option}: {text}");
     }
+}
 
+#[test]
+fn install_sh_dry_runs_name_each_platforms_archive_or_the_source_build_and_change_nothing() {
     let prefix = Sandbox::new();
     let prefix_arg = prefix.path().join("usr").display().to_string();
     for (os, cpu, target) in [
@@ -915,6 +920,24 @@ fn install_sh_explains_itself_and_dry_runs_every_way() {
             "{out}"
         );
     }
+    let source = install_sh(
+        &["--from-source", "--dry-run", "--prefix", &prefix_arg],
+        &[],
+    );
+    assert!(source.status.success(), "{}", show(&source));
+    let out = String::from_utf8_lossy(&source.stdout);
+    assert!(out.contains("cargo build --release --locked"), "{out}");
+    assert!(
+        std::fs::read_dir(prefix.path())
+            .expect("read the prefix")
+            .next()
+            .is_none(),
+        "a dry run changes nothing"
+    );
+}
+
+#[test]
+fn install_sh_asks_for_a_repository_unless_flowstate_repo_names_one() {
     // A checkout's install.sh names no repository: downloading asks for one, never guesses.
     let unnamed = install_sh(
         &["--dry-run"],
@@ -942,31 +965,18 @@ fn install_sh_explains_itself_and_dry_runs_every_way() {
     assert!(from_env.status.success(), "{}", show(&from_env));
     assert!(String::from_utf8_lossy(&from_env.stdout)
         .contains("github.com/someone/fork/releases/latest/download"));
+}
 
+#[test]
+fn install_sh_refuses_unsupported_systems_and_unknown_flags() {
     let unsupported = install_sh(
         &["--dry-run"],
         &[("UNAME_S", "SunOS"), ("UNAME_M", "x86_64")],
     );
     assert_eq!(unsupported.status.code(), Some(1), "{}", show(&unsupported));
     assert!(String::from_utf8_lossy(&unsupported.stderr).contains("--from-source"));
-
-    let source = install_sh(
-        &["--from-source", "--dry-run", "--prefix", &prefix_arg],
-        &[],
-    );
-    assert!(source.status.success(), "{}", show(&source));
-    let out = String::from_utf8_lossy(&source.stdout);
-    assert!(out.contains("cargo build --release --locked"), "{out}");
-
     let bad = install_sh(&["--frobnicate"], &[]);
     assert_eq!(bad.status.code(), Some(1), "{}", show(&bad));
-    assert!(
-        std::fs::read_dir(prefix.path())
-            .expect("read the prefix")
-            .next()
-            .is_none(),
-        "a dry run changes nothing"
-    );
 }
 
 #[test]
@@ -1032,8 +1042,8 @@ fn install_sh_installs_a_verified_archive_and_refuses_a_tampered_one() {
 
     if have("shellcheck") {
         let checked = Command::new("shellcheck")
-            .arg(repo().join("install.sh"))
-            .arg(repo().join(".ci/release-notes"))
+            .arg(root().join("install.sh"))
+            .arg(root().join(".ci/release-notes"))
             .output()
             .expect("run shellcheck");
         assert!(checked.status.success(), "shellcheck: {}", show(&checked));
@@ -1087,7 +1097,7 @@ fn changelog_gives_release_notes_and_the_workflows_use_them() {
         "Keep a Changelog's Unreleased section"
     );
     let notes = Command::new("sh")
-        .arg(repo().join(".ci/release-notes"))
+        .arg(root().join(".ci/release-notes"))
         .arg("Unreleased")
         .output()
         .expect("run .ci/release-notes");
@@ -1099,7 +1109,7 @@ fn changelog_gives_release_notes_and_the_workflows_use_them() {
         "the heading is left out: {text}"
     );
     let missing = Command::new("sh")
-        .arg(repo().join(".ci/release-notes"))
+        .arg(root().join(".ci/release-notes"))
         .arg("v99.0.0")
         .output()
         .expect("run .ci/release-notes");
@@ -1165,7 +1175,7 @@ fn deployment_doc_configs_are_valid_and_its_links_exist() {
             continue;
         }
         assert!(
-            repo().join("docs").join(target).exists(),
+            root().join("docs").join(target).exists(),
             "docs/deployment.md links to {target}, which does not exist"
         );
     }

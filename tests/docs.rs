@@ -26,7 +26,8 @@ use std::process::{Command, Stdio};
 
 use flowstate_config::schema::documented_keys;
 
-use crate::common::{Response, Sandbox, TestServer};
+use crate::common::repo::{read, root};
+use crate::common::{start, Response, Sandbox, TestServer};
 
 /// Files the examples refer to, created empty in every example's sandbox: validation needs
 /// `tls.ca_file` to be a file, and a plain (not glob) `include` path to exist.
@@ -34,11 +35,6 @@ const FIXTURES: &[&str] = &["certs/internal-ca.pem", "notifiers.yaml"];
 
 /// The value given to every `${VAR}` an example uses without a default.
 const VARIABLE_VALUE: &str = "docs-example";
-
-/// The repository's root.
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// `README.md`, `CONTRIBUTING.md` and every `docs/*.md`, sorted.
 fn documents() -> Vec<PathBuf> {
@@ -51,10 +47,6 @@ fn documents() -> Vec<PathBuf> {
     docs.insert(0, root().join("README.md"));
     docs.insert(1, root().join("CONTRIBUTING.md"));
     docs
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 /// `docs/checks.md`, for messages.
@@ -209,7 +201,7 @@ fn the_docs_point_only_at_files_in_the_repository() {
 /// how the name gets onto the `PATH` before it first uses it.
 #[test]
 fn the_readme_says_how_to_get_flowstate_on_the_path_before_using_it() {
-    let readme = read(&root().join("README.md"));
+    let readme = read(root().join("README.md"));
     let install = readme
         .find("cargo install --path .")
         .expect("the README says `cargo install --path .`");
@@ -468,18 +460,13 @@ fn every_relative_link_in_the_docs_points_to_an_existing_file_and_heading() {
 #[test]
 fn every_metric_family_on_metrics_is_described_in_metrics_md() {
     let web = TestServer::always(Response::ok("fine"));
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &format!(
-            "server: {{ listen: 127.0.0.1:0 }}\n\
+    let (_sandbox, mut daemon) = start(&format!(
+        "server: {{ listen: 127.0.0.1:0 }}\n\
              defaults: {{ interval: 100ms, timeout: 100ms, alerts: [console] }}\n\
              notifiers:\n  console: {{ type: stdout }}\n\
              hosts:\n  - label: web\n    url: '{}'\n",
-            web.url("/")
-        ),
-    );
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+        web.url("/")
+    ));
     daemon.wait_for_checks("web", 2);
     let scrape = daemon.get("/metrics");
     assert_eq!(scrape.status, 200, "{scrape}");
@@ -490,7 +477,7 @@ fn every_metric_family_on_metrics_is_described_in_metrics_md() {
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     assert!(families.len() >= 10, "{}", scrape.body);
-    let doc = read(&root().join("docs/metrics.md"));
+    let doc = read(root().join("docs/metrics.md"));
     let undocumented: Vec<&&str> = families
         .iter()
         .filter(|name| !doc.contains(&format!("`{name}`")))

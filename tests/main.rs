@@ -1,25 +1,47 @@
 //! Black-box integration tests: the real `flowstate` binary against real loopback servers and
-//! real files. One test binary (ripgrep style, `autotests = false`), so the suite links once.
+//! real files. One test binary (ripgrep style, `autotests = false`), so the suite links once:
+//! `cargo test --test integration -- <module>::`.
 
+// Shared helpers: the binary in a sandbox, the daemon, targets, receivers, `/metrics`, events.
 mod common;
 
+// Alert policy: cooldown, reminders, recoveries, per-host notifiers, webhook formats, commands.
 mod alerts;
+// `flowstate check`: validation, the summary, where the config comes from, no secret printed.
 mod check;
+// `flowstate check --diff`: what a reload would change on a running daemon, by fingerprints.
 mod check_diff;
+// `type: dns` checks against a DNS server of the test's own.
 mod check_dns;
+// `type: grpc` checks against real tonic health servers, plain and TLS.
 mod check_grpc;
+// HTTP checks in depth: auth, redirects, methods and bodies, TLS trust and expiry, HTTP/2.
 mod check_http_depth;
+// `type: icmp` checks: echo requests to loopback and to addresses that never answer.
 mod check_icmp;
+// `type: tcp` and `type: script` checks, in `once` and in the daemon.
 mod check_tcp_script;
+// Day-one defects (issue 12) at the CLI's edges: listen addresses, closed pipes, fingerprints.
 mod day_one_cli;
+// Day-one defects (issue 12) in config loading: relative programs, nesting, includes, redaction.
 mod day_one_config;
+// Day-one defects (issue 12) at run time: store errors, child processes, a deleted state file.
 mod day_one_runtime;
+// Alert delivery neither lost nor doubled: retries, SIGKILL and restarts on a state store.
 mod delivery;
+// Deployment files: Dockerfile, systemd unit and sd_notify, Kubernetes, install.sh, Homebrew.
 mod deploy;
+// The docs cannot drift from the code: every YAML block, flag, metric and message they name.
 mod docs;
+// Observability: `/metrics` and promtool, the bearer token, readiness, `flowstate status`.
 mod observability;
+// `flowstate once`: status, body, headers, redirects and time judged; table, JSON, exit codes.
 mod once;
+// Hot reload: every way to edit, SIGHUP, `POST /-/reload`; what must not reload; what survives.
 mod reload;
+// `flowstate run`: transitions and alerts, scheduling, signals, logs, the API, the example.
 mod run;
+// The dead man's switch: `self_check.url` pinged while healthy, its secret never logged.
 mod self_check;
+// `flowstate tui` driven in tmux: hosts, keys, filters, a daemon going away.
 mod tui;

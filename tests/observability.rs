@@ -1,6 +1,7 @@
 //! Observability (issue 4, SPEC §4–5): `/metrics` (names, label sets, values, `promtool check
-//! metrics`), the bearer token, `POST /-/reload`, readiness, and `flowstate status`; all against
-//! the real daemon and real loopback targets.
+//! metrics`, the series and counters of reloads), the bearer token, readiness, and `flowstate
+//! status`; all against the real daemon and real loopback targets. What `POST /-/reload` does
+//! and answers is tested in `reload.rs`.
 //!
 //! Every condition is awaited by polling with a deadline. A scrape reads one series after the
 //! other while checks and reloads go on, so where values must agree with each other (a
@@ -15,71 +16,25 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::common::daemon::{complete_lines, http_get, http_request, Answer};
+use crate::common::cli::cells;
+use crate::common::configs::{document_with_notifiers, host};
+use crate::common::daemon::{complete_lines, http_get, http_request, post_edit, Answer};
+use crate::common::scrape::{scrape, settled_scrape, wait_for_scrape, Sample, Scrape};
 use crate::common::wait::{wait_for, wait_until};
-use crate::common::{closed_port, Daemon, Outcome, Response, Sandbox, TestServer, DEADLINE};
+use crate::common::{
+    closed_port, start, switchable, Daemon, Outcome, Response, Sandbox, TestServer, DEADLINE,
+};
 
 // --- Configs ----------------------------------------------------------------------------
-
-/// A config with the API on a free port. `server` and `defaults` are the insides of flow
-/// mappings (`server` is appended after `listen`); `notifiers` are indented mapping lines.
-fn config(server: &str, defaults: &str, notifiers: &str, hosts: &[String]) -> String {
-    let server = if server.is_empty() {
-        String::new()
-    } else {
-        format!(", {server}")
-    };
-    let notifiers = if notifiers.trim().is_empty() {
-        "notifiers: {}\n".to_string()
-    } else {
-        format!("notifiers:\n{notifiers}")
-    };
-    format!(
-        "server: {{ listen: \"127.0.0.1:0\"{server} }}\n\
-         defaults: {{ {defaults} }}\n\
-         {notifiers}\
-         hosts:\n{}",
-        hosts.concat()
-    )
-}
-
-/// One host list item; `extra` holds more `key: value` lines.
-fn host(label: &str, url: &str, extra: &str) -> String {
-    let mut item = format!(
-        "  - label: '{}'\n    url: '{url}'\n",
-        label.replace('\'', "''")
-    );
-    for line in extra.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        item.push_str(&format!("    {line}\n"));
-    }
-    item
-}
 
 /// A URL whose port refuses connections: every check fails at once.
 fn refused_url() -> String {
     format!("http://127.0.0.1:{}/", closed_port())
-}
-
-/// Starts `flowstate run -c flowstate.yaml` on `config` in a new sandbox.
-fn start(config: &str) -> (Sandbox, Daemon) {
-    let sandbox = Sandbox::new();
-    sandbox.write("flowstate.yaml", config);
-    let daemon = sandbox.daemon("flowstate.yaml").start();
-    (sandbox, daemon)
-}
-
-/// A target whose answer's status the test changes while the daemon runs.
-fn switchable(status: u16) -> (Arc<AtomicU16>, TestServer) {
-    let current = Arc::new(AtomicU16::new(status));
-    let answer = current.clone();
-    let server = TestServer::start(move |_, _| Response::status(answer.load(SeqCst)).body("hi"));
-    (current, server)
 }
 
 fn unix_now() -> f64 {
@@ -87,212 +42,6 @@ fn unix_now() -> f64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs_f64()
-}
-
-// --- The Prometheus text format, read independently of the code under test ---------------
-
-#[derive(Debug, Clone, PartialEq)]
-struct Sample {
-    name: String,
-    labels: BTreeMap<String, String>,
-    value: f64,
-}
-
-/// One `/metrics` answer, parsed.
-struct Scrape {
-    body: String,
-    /// `# TYPE` lines: family name to type.
-    types: BTreeMap<String, String>,
-    samples: Vec<Sample>,
-}
-
-impl Scrape {
-    fn parse(body: &str) -> Result<Scrape, String> {
-        let mut types = BTreeMap::new();
-        let mut samples = Vec::new();
-        for line in body.lines() {
-            if line.is_empty() {
-                continue;
-            }
-            if let Some(rest) = line.strip_prefix("# TYPE ") {
-                let (name, kind) = rest
-                    .split_once(' ')
-                    .ok_or_else(|| format!("bad TYPE line {line:?}"))?;
-                if types.insert(name.to_string(), kind.to_string()).is_some() {
-                    return Err(format!("two TYPE lines for {name}"));
-                }
-                continue;
-            }
-            if line.starts_with('#') {
-                continue;
-            }
-            samples.push(parse_sample(line).ok_or_else(|| format!("bad sample line {line:?}"))?);
-        }
-        Ok(Scrape {
-            body: body.to_string(),
-            types,
-            samples,
-        })
-    }
-
-    /// The samples named exactly `name`.
-    fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Sample> + 'a {
-        self.samples.iter().filter(move |s| s.name == name)
-    }
-
-    /// The value of the sample named `name` with exactly these labels.
-    fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let wanted: BTreeMap<String, String> = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        self.named(name)
-            .find(|s| s.labels == wanted)
-            .map(|s| s.value)
-    }
-
-    /// Like [`Scrape::get`], but fails the test when there is no such sample.
-    #[track_caller]
-    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.get(name, labels)
-            .unwrap_or_else(|| panic!("no sample {name}{labels:?} in\n{}", self.body))
-    }
-
-    /// The label names of each sample named `name` (sorted), deduplicated.
-    fn label_sets(&self, name: &str) -> BTreeSet<Vec<String>> {
-        self.named(name)
-            .map(|s| s.labels.keys().cloned().collect())
-            .collect()
-    }
-
-    /// Every sample with `host="<host>"`.
-    fn of_host(&self, host: &str) -> Vec<&Sample> {
-        self.samples
-            .iter()
-            .filter(|s| s.labels.get("host").is_some_and(|h| h == host))
-            .collect()
-    }
-
-    /// The `flowstate_*` samples: what changes only when the daemon does something.
-    fn flowstate_samples(&self) -> Vec<&Sample> {
-        self.samples
-            .iter()
-            .filter(|s| s.name.starts_with("flowstate_"))
-            .collect()
-    }
-}
-
-/// `name{k="v",...} value` or `name value`.
-fn parse_sample(line: &str) -> Option<Sample> {
-    let name_end = line.find(['{', ' '])?;
-    let name = line[..name_end].to_string();
-    let mut rest = &line[name_end..];
-    let mut labels = BTreeMap::new();
-    if let Some(inner) = rest.strip_prefix('{') {
-        let mut chars = inner.char_indices().peekable();
-        loop {
-            // A label name, `=`, a quoted value, then `,` or `}`.
-            let (start, first) = chars.next()?;
-            if first == '}' {
-                rest = &inner[start + 1..];
-                break;
-            }
-            let mut key = String::from(first);
-            loop {
-                let (_, c) = chars.next()?;
-                if c == '=' {
-                    break;
-                }
-                key.push(c);
-            }
-            if chars.next()?.1 != '"' {
-                return None;
-            }
-            let mut value = String::new();
-            loop {
-                let (_, c) = chars.next()?;
-                match c {
-                    '"' => break,
-                    '\\' => match chars.next()?.1 {
-                        'n' => value.push('\n'),
-                        other => value.push(other),
-                    },
-                    other => value.push(other),
-                }
-            }
-            if labels.insert(key, value).is_some() {
-                return None;
-            }
-            let (index, after) = chars.next()?;
-            match after {
-                ',' => continue,
-                '}' => {
-                    rest = &inner[index + 1..];
-                    break;
-                }
-                _ => return None,
-            }
-        }
-    }
-    let mut fields = rest.split_whitespace();
-    let value = match fields.next()? {
-        "+Inf" => f64::INFINITY,
-        "-Inf" => f64::NEG_INFINITY,
-        "NaN" => f64::NAN,
-        number => number.parse().ok()?,
-    };
-    Some(Sample {
-        name,
-        labels,
-        value,
-    })
-}
-
-/// `GET /metrics`: 200, Prometheus text 0.0.4, parsed.
-#[track_caller]
-fn scrape(daemon: &mut Daemon) -> Scrape {
-    let answer = daemon.get("/metrics");
-    assert_eq!(answer.status, 200, "GET /metrics: {answer}\n{daemon}");
-    let content_type = answer.header("content-type").unwrap_or_default();
-    assert!(
-        content_type.starts_with("text/plain") && content_type.contains("version=0.0.4"),
-        "not the Prometheus text format: {content_type:?}"
-    );
-    Scrape::parse(&answer.body)
-        .unwrap_or_else(|e| panic!("/metrics is not Prometheus text ({e}):\n{}", answer.body))
-}
-
-/// A scrape whose `flowstate_*` samples equal the scrape just before it: no check landed
-/// while it was rendered, so its values agree with each other.
-#[track_caller]
-fn settled_scrape(daemon: &mut Daemon) -> Scrape {
-    let mut previous = scrape(daemon);
-    for _ in 0..200 {
-        let next = scrape(daemon);
-        if next.flowstate_samples() == previous.flowstate_samples() {
-            return next;
-        }
-        previous = next;
-    }
-    panic!("/metrics never held still for two scrapes in a row\n{daemon}");
-}
-
-/// Polls `/metrics` until `condition` holds for a scrape, and returns that scrape.
-#[track_caller]
-fn wait_for_scrape(daemon: &mut Daemon, what: &str, condition: impl Fn(&Scrape) -> bool) -> Scrape {
-    let api = daemon.api();
-    let found = wait_for(DEADLINE, what, || {
-        let answer = http_get(api, "/metrics").ok()?;
-        let scrape = Scrape::parse(&answer.body).ok()?;
-        condition(&scrape).then_some(scrape)
-    });
-    match found {
-        Ok(scrape) => scrape,
-        Err(timed_out) => {
-            let last = http_get(api, "/metrics").map_or_else(|e| e.to_string(), |a| a.body);
-            panic!("{timed_out}\nlast /metrics:\n{last}\n{daemon}")
-        }
-    }
 }
 
 /// Runs the real `promtool check metrics` on `body` (stdin) and fails the test with its
@@ -392,8 +141,10 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-#[test]
-fn metrics_expose_every_spec_family_with_exactly_its_label_set() {
+/// A daemon that has done everything SPEC §5 counts, on hosts `web` (up), `gone` (down) and
+/// `flappy` (down and up again): alerts sent, failed (`broken` writes to a directory) and
+/// suppressed (`quiet` sends no recovery), a good and a bad reload. Returns a settled scrape.
+fn busy_daemon_scrape() -> (Sandbox, Daemon, Scrape) {
     let (answer, flappy) = switchable(200);
     let web = TestServer::always(Response::ok("fine"));
     let sandbox = Sandbox::new();
@@ -406,7 +157,7 @@ fn metrics_expose_every_spec_family_with_exactly_its_label_set() {
         host("gone", &refused_url(), ""),
         host("flappy", &flappy.url("/"), ""),
     ];
-    let good = config(
+    let good = document_with_notifiers(
         "",
         "interval: 100ms, timeout: 100ms, failure_threshold: 2, alerts: [quiet, broken]",
         notifiers,
@@ -441,6 +192,12 @@ fn metrics_expose_every_spec_family_with_exactly_its_label_set() {
     daemon.wait_for_checks("web", 3);
 
     let scrape = settled_scrape(&mut daemon);
+    (sandbox, daemon, scrape)
+}
+
+#[test]
+fn metrics_expose_every_spec_family_with_exactly_its_label_set() {
+    let (_sandbox, _daemon, scrape) = busy_daemon_scrape();
     let mut expected_names = BTreeSet::new();
     for &(family, kind, labels) in FAMILIES {
         let names = sample_names(family, kind);
@@ -484,8 +241,12 @@ fn metrics_expose_every_spec_family_with_exactly_its_label_set() {
             scrape.body
         );
     }
+    assert_promtool_accepts(&scrape.body);
+}
 
-    // Label values.
+#[test]
+fn metric_label_values_name_every_host_status_result_notifier_and_the_version() {
+    let (_sandbox, _daemon, scrape) = busy_daemon_scrape();
     let label_values = |name: &str, label: &str| -> BTreeSet<String> {
         scrape
             .named(name)
@@ -527,7 +288,6 @@ fn metrics_expose_every_spec_family_with_exactly_its_label_set() {
         label_values("flowstate_build_info", "version"),
         BTreeSet::from([env!("CARGO_PKG_VERSION").to_string()])
     );
-    assert_promtool_accepts(&scrape.body);
 }
 
 #[test]
@@ -535,7 +295,7 @@ fn metrics_body_passes_promtool_check_metrics_even_with_awkward_labels() {
     let web = TestServer::always(Response::ok("fine"));
     // Quotes, a backslash, a comma, braces and non-ASCII: all must be escaped or passed as is.
     let awkward = r#"say "hi" \ to {café}, ☕"#;
-    let (_sandbox, mut daemon) = start(&config(
+    let (_sandbox, mut daemon) = start(&document_with_notifiers(
         "",
         "interval: 100ms, timeout: 100ms, failure_threshold: 2",
         "",
@@ -571,10 +331,11 @@ fn metrics_body_passes_promtool_check_metrics_even_with_awkward_labels() {
     assert_promtool_accepts(&scrape.body);
 }
 
-#[test]
-fn metric_values_follow_host_status_and_checks() {
+/// A daemon checking `web` (up) and `gone` (refused, down) every 200 ms, and a settled scrape
+/// once both are decided.
+fn up_and_down_scrape() -> (TestServer, Sandbox, Daemon, Scrape) {
     let web = TestServer::always(Response::ok("fine"));
-    let (_sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
         "",
         "interval: 200ms, timeout: 200ms, failure_threshold: 2",
         "",
@@ -586,7 +347,12 @@ fn metric_values_follow_host_status_and_checks() {
     daemon.wait_for_status("web", "up");
     daemon.wait_for_status("gone", "down");
     let first = settled_scrape(&mut daemon);
+    (web, sandbox, daemon, first)
+}
 
+#[test]
+fn metric_values_follow_host_status_and_checks() {
+    let (_web, _sandbox, mut daemon, first) = up_and_down_scrape();
     for (label, status) in [("web", "up"), ("gone", "down")] {
         let host = [("host", label)];
         assert_eq!(
@@ -671,6 +437,11 @@ fn metric_values_follow_host_status_and_checks() {
         ),
         0.0
     );
+}
+
+#[test]
+fn build_config_and_process_figures_are_exposed() {
+    let (_web, _sandbox, _daemon, first) = up_and_down_scrape();
     assert_eq!(first.value("flowstate_hosts", &[]), 2.0);
     assert_eq!(
         first.value(
@@ -687,8 +458,12 @@ fn metric_values_follow_host_status_and_checks() {
     assert!(first.value("process_open_fds", &[]) >= 3.0);
     let cpu = first.value("process_cpu_seconds_total", &[]);
     assert!(cpu >= 0.0);
+}
 
-    // Counters grow with more checks; statuses stay.
+#[test]
+fn counters_grow_with_more_checks_while_statuses_stay() {
+    let (_web, _sandbox, mut daemon, first) = up_and_down_scrape();
+    let cpu = first.value("process_cpu_seconds_total", &[]);
     let web_checks = daemon.host("web")["checks"].as_u64().unwrap();
     let gone_checks = daemon.host("gone")["checks"].as_u64().unwrap();
     daemon.wait_for_checks("web", web_checks + 2);
@@ -724,7 +499,7 @@ fn alerts_are_counted_per_notifier_as_sent_failed_and_suppressed() {
     std::fs::create_dir(sandbox.path().join("blocked")).unwrap();
     sandbox.write(
         "flowstate.yaml",
-        &config(
+        &document_with_notifiers(
             "",
             "interval: 100ms, timeout: 100ms, failure_threshold: 2, alerts: [quiet, broken]",
             "  quiet: { type: file, path: quiet.jsonl, send_resolved: false }\n  \
@@ -772,7 +547,7 @@ fn alerts_are_counted_per_notifier_as_sent_failed_and_suppressed() {
 #[test]
 fn config_reload_metrics_count_good_and_bad_sighup_reloads() {
     let web = TestServer::always(Response::ok("fine"));
-    let good = config(
+    let good = document_with_notifiers(
         "",
         "interval: 100ms, timeout: 100ms",
         "",
@@ -851,7 +626,7 @@ fn reload_drops_a_removed_hosts_series_and_shows_a_renamed_one_under_its_new_lab
     let web = TestServer::always(Response::ok("fine"));
     let defaults = "interval: 100ms, timeout: 100ms, failure_threshold: 2";
     let steady = host("steady", &web.url("/steady"), "");
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
         "",
         defaults,
         "",
@@ -876,7 +651,7 @@ fn reload_drops_a_removed_hosts_series_and_shows_a_renamed_one_under_its_new_lab
     // SIGHUP: `alpha` is renamed, `leaving` removed.
     sandbox.write(
         "flowstate.yaml",
-        &config(
+        &document_with_notifiers(
             "",
             defaults,
             "",
@@ -962,7 +737,7 @@ fn removed_hosts_series_are_gone_when_post_reload_answers() {
         .collect();
     // Checks never come due (1h): only the reload is measured.
     let defaults = "interval: 1h, timeout: 1s";
-    let original = config("", defaults, "", &many);
+    let original = document_with_notifiers("", defaults, "", &many);
     let (sandbox, mut daemon) = start(&original);
     wait_for_scrape(&mut daemon, "every host has its series", |s| {
         s.named("flowstate_host_up").count() == 1000
@@ -971,7 +746,7 @@ fn removed_hosts_series_are_gone_when_post_reload_answers() {
         &sandbox,
         &mut daemon,
         &original,
-        &config("", defaults, "", &many[..1]),
+        &document_with_notifiers("", defaults, "", &many[..1]),
     );
     let after = scrape(&mut daemon);
     assert_eq!(
@@ -996,7 +771,7 @@ fn removed_hosts_series_are_gone_when_post_reload_answers() {
 #[test]
 fn host_restarts_total_exists_at_zero_for_every_host() {
     let web = TestServer::always(Response::ok("fine"));
-    let (_sandbox, mut daemon) = start(&config(
+    let (_sandbox, mut daemon) = start(&document_with_notifiers(
         "",
         "interval: 100ms, timeout: 100ms",
         "",
@@ -1030,7 +805,7 @@ fn host_restarts_total_exists_at_zero_for_every_host() {
 #[test]
 fn config_reloads_total_exists_at_zero_before_any_reload() {
     let web = TestServer::always(Response::ok("fine"));
-    let (_sandbox, mut daemon) = start(&config(
+    let (_sandbox, mut daemon) = start(&document_with_notifiers(
         "",
         "interval: 100ms, timeout: 100ms",
         "",
@@ -1050,7 +825,7 @@ fn config_reloads_total_exists_at_zero_before_any_reload() {
 #[test]
 fn alerts_total_exists_at_zero_for_every_notifier_before_any_alert() {
     let web = TestServer::always(Response::ok("fine"));
-    let (_sandbox, mut daemon) = start(&config(
+    let (_sandbox, mut daemon) = start(&document_with_notifiers(
         "",
         "interval: 100ms, timeout: 100ms, alerts: [audit]",
         "  audit: { type: file, path: audit.jsonl }\n",
@@ -1102,7 +877,7 @@ fn wait_for_status_with_token(daemon: &mut Daemon, label: &str, status: &str) {
 #[test]
 fn token_guards_the_api_and_reload_but_not_probes_or_metrics() {
     let web = TestServer::always(Response::ok("fine"));
-    let (_sandbox, mut daemon) = start(&config(
+    let (_sandbox, mut daemon) = start(&document_with_notifiers(
         &format!("token: {TOKEN}"),
         "interval: 100ms, timeout: 100ms",
         "",
@@ -1167,7 +942,7 @@ fn token_guards_the_api_and_reload_but_not_probes_or_metrics() {
 #[test]
 fn token_scheme_is_matched_case_insensitively() {
     let web = TestServer::always(Response::ok("fine"));
-    let (_sandbox, mut daemon) = start(&config(
+    let (_sandbox, mut daemon) = start(&document_with_notifiers(
         &format!("token: {TOKEN}"),
         "interval: 100ms, timeout: 100ms",
         "",
@@ -1188,7 +963,7 @@ fn token_never_appears_in_the_daemons_output_even_at_trace_level() {
     let web = TestServer::always(Response::ok("fine"));
     for format in ["text", "json"] {
         let sandbox = Sandbox::new();
-        let good = config(
+        let good = document_with_notifiers(
             "token: \"${FLOWSTATE_TOKEN}\"",
             "interval: 100ms, timeout: 100ms, failure_threshold: 2, alerts: [console]",
             "  console: { type: stdout }\n",
@@ -1248,144 +1023,6 @@ fn token_never_appears_in_the_daemons_output_even_at_trace_level() {
     }
 }
 
-// --- POST /-/reload ---------------------------------------------------------------------
-
-/// Saves `to` over `from` and answers `POST /-/reload`, which must be 200 with a change in it.
-/// The ConfigWatcher applies saved edits too, after a 250 ms debounce: should this thread be
-/// slower than that, the POST finds nothing left to change; then `from` is put back and the
-/// edit made again.
-#[track_caller]
-fn post_edit(sandbox: &Sandbox, daemon: &mut Daemon, from: &str, to: &str) -> Answer {
-    let nothing_changed = |answer: &Answer| {
-        answer.json().is_ok_and(|summary| {
-            ["added", "removed", "changed"]
-                .iter()
-                .all(|key| summary[key].as_array().is_some_and(Vec::is_empty))
-        })
-    };
-    for _ in 0..5 {
-        sandbox.write("flowstate.yaml", to);
-        let answer = daemon.request("POST", "/-/reload", &[]);
-        assert_eq!(answer.status, 200, "{answer}\n{daemon}");
-        if !nothing_changed(&answer) {
-            return answer;
-        }
-        sandbox.write("flowstate.yaml", from);
-        let back = daemon.request("POST", "/-/reload", &[]);
-        assert_eq!(back.status, 200, "{back}\n{daemon}");
-    }
-    panic!("POST /-/reload never found the edit to apply\n{daemon}");
-}
-
-#[test]
-fn post_reload_answers_the_diff_and_400_with_every_error_while_monitoring_goes_on() {
-    let web = TestServer::always(Response::ok("fine"));
-    let defaults = "interval: 100ms, timeout: 100ms";
-    let keep = host("keep", &web.url("/keep"), "");
-    let original = config(
-        "",
-        defaults,
-        "",
-        &[
-            keep.clone(),
-            host("retimed", &web.url("/retimed"), "interval: 1h"),
-            host("leaving", &web.url("/leaving"), ""),
-        ],
-    );
-    let (sandbox, mut daemon) = start(&original);
-    daemon.wait_for_checks("keep", 1);
-    let edited = config(
-        "",
-        defaults,
-        "",
-        &[
-            keep.clone(),
-            host("retimed", &web.url("/retimed"), "interval: 200ms"),
-            host("newcomer", &web.url("/newcomer"), ""),
-        ],
-    );
-    let answer = post_edit(&sandbox, &mut daemon, &original, &edited);
-    assert!(
-        answer
-            .header("content-type")
-            .is_some_and(|t| t.starts_with("application/json")),
-        "{answer:?}"
-    );
-    let summary = answer.json().unwrap();
-    let expected: Value = serde_json::json!({
-        "added": ["newcomer"],
-        "removed": ["leaving"],
-        "changed": ["retimed"],
-        "unchanged": ["keep"],
-    });
-    assert_eq!(summary, expected, "{answer}");
-    daemon.wait_for_checks("newcomer", 1);
-    assert_eq!(daemon.get("/api/v1/hosts/leaving").status, 404);
-
-    // Two type errors: both reported, each with file:line:column.
-    let bad = config(
-        "",
-        defaults,
-        "",
-        &[
-            host("keep", &web.url("/keep"), "interval: 5"),
-            host("second", &web.url("/2"), "timeout: soon"),
-        ],
-    );
-    sandbox.write("flowstate.yaml", &bad);
-    let line_of = |needle: &str| {
-        bad.lines()
-            .position(|l| l.contains(needle))
-            .map(|i| i + 1)
-            .unwrap()
-    };
-    let rejected = daemon.request("POST", "/-/reload", &[]);
-    assert_eq!(rejected.status, 400, "{rejected}");
-    let errors = rejected.json().unwrap()["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no `errors` array: {rejected}"))
-        .iter()
-        .map(|e| e.as_str().expect("each error is a string").to_string())
-        .collect::<Vec<_>>();
-    assert_eq!(errors.len(), 2, "every error is listed: {errors:?}");
-    for (error, needle) in errors.iter().zip(["interval: 5", "timeout: soon"]) {
-        let (place, message) = error
-            .split_once(": ")
-            .unwrap_or_else(|| panic!("not `place: message`: {error:?}"));
-        let mut parts = place.rsplitn(3, ':');
-        let column = parts.next().unwrap_or_default();
-        let line = parts.next().unwrap_or_default();
-        let file = parts.next().unwrap_or_default();
-        assert!(file.ends_with("flowstate.yaml"), "{error:?}");
-        assert_eq!(line, line_of(needle).to_string(), "{error:?}");
-        assert!(column.parse::<u32>().is_ok_and(|c| c > 0), "{error:?}");
-        assert!(!message.is_empty(), "{error:?}");
-    }
-
-    // The running configuration stays and keeps being checked.
-    let checks = daemon.host("keep")["checks"].as_u64().unwrap();
-    daemon.wait_for_checks("keep", checks + 3);
-    daemon.wait_for_checks("retimed", 3);
-    let labels: Vec<String> = daemon
-        .hosts()
-        .iter()
-        .filter_map(|h| h["label"].as_str().map(str::to_string))
-        .collect();
-    assert_eq!(labels, ["keep", "retimed", "newcomer"]);
-    assert_eq!(daemon.get("/readyz").status, 200);
-    let metrics = scrape(&mut daemon);
-    assert_eq!(
-        metrics.value("flowstate_config_last_reload_successful", &[]),
-        0.0
-    );
-    // The watcher may count the same bad file once more.
-    assert!(
-        metrics.value("flowstate_config_reloads_total", &[("result", "failure")]) >= 1.0,
-        "{}",
-        metrics.body
-    );
-}
-
 // --- Readiness --------------------------------------------------------------------------
 
 #[test]
@@ -1393,13 +1030,13 @@ fn readyz_turns_503_when_checks_start_later_than_ready_max_lag() {
     let web = TestServer::always(Response::ok("fine"));
     let hosts = [host("web", &web.url("/"), "")];
     // A timer never fires within a nanosecond of its slot: every check is "late" by 1ns.
-    let (_lax_sandbox, mut lax) = start(&config(
+    let (_lax_sandbox, mut lax) = start(&document_with_notifiers(
         "ready_max_lag: 1h",
         "interval: 100ms, timeout: 100ms",
         "",
         &hosts,
     ));
-    let (_strict_sandbox, mut strict) = start(&config(
+    let (_strict_sandbox, mut strict) = start(&document_with_notifiers(
         "ready_max_lag: 1ns",
         "interval: 100ms, timeout: 100ms",
         "",
@@ -1433,7 +1070,7 @@ fn readyz_turns_503_when_checks_start_later_than_ready_max_lag() {
 fn readyz_says_shutting_down_while_sigterm_waits_for_a_check_in_flight() {
     let stalled = TestServer::always(Response::ok("late").delay_headers(Duration::from_secs(60)));
     // "slowpoke" is first checked early in its interval (about 0.65 s of 10 s).
-    let (_sandbox, mut daemon) = start(&config(
+    let (_sandbox, mut daemon) = start(&document_with_notifiers(
         "",
         "interval: 10s, timeout: 10s",
         "",
@@ -1472,7 +1109,7 @@ fn readyz_says_shutting_down_while_sigterm_waits_for_a_check_in_flight() {
 
 /// A daemon with `web` (up) and `gone` (down), both decided.
 fn up_and_down_daemon(web: &TestServer) -> (Sandbox, Daemon) {
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
         "",
         "interval: 100ms, timeout: 100ms, failure_threshold: 2",
         "",
@@ -1488,7 +1125,7 @@ fn up_and_down_daemon(web: &TestServer) -> (Sandbox, Daemon) {
 
 /// A daemon whose only host is up.
 fn all_up_daemon(server: &str, web: &TestServer) -> (Sandbox, Daemon) {
-    let (sandbox, mut daemon) = start(&config(
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
         server,
         "interval: 100ms, timeout: 100ms",
         "",
@@ -1501,15 +1138,6 @@ fn all_up_daemon(server: &str, web: &TestServer) -> (Sandbox, Daemon) {
 
 fn api_url(addr: SocketAddr) -> String {
     format!("http://{addr}")
-}
-
-/// Table cells: columns are separated by at least two spaces.
-fn cells(line: &str) -> Vec<String> {
-    line.split("  ")
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 /// One row of the `status` table.

@@ -9,41 +9,23 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::common::configs::host;
+use crate::common::once::once_on;
 use crate::common::{closed_port, Outcome, Request, Response, Sandbox, TestServer};
 
 /// Far longer than any timeout below: a check that waits for it has timed out.
 const SLOW: Duration = Duration::from_secs(5);
 
-/// Writes `hosts:` followed by `hosts_yaml` (list items, indented by two) and runs
-/// `flowstate once -c flowstate.yaml ARGS...`.
-fn once(hosts_yaml: &str, args: &[&str]) -> Outcome {
-    once_with(&format!("hosts:\n{hosts_yaml}"), args)
-}
-
-/// Runs `flowstate once` on a whole config file.
-fn once_with(config: &str, args: &[&str]) -> Outcome {
-    let sandbox = Sandbox::new();
-    sandbox.write("flowstate.yaml", config);
-    sandbox
-        .flowstate()
-        .args(&["once", "-c", "flowstate.yaml"])
-        .args(args)
-        .output()
-}
-
-/// One host list item.
-fn host(label: &str, url: &str, extra: &str) -> String {
-    let mut item = format!("  - label: {label}\n    url: '{url}'\n");
-    for line in extra.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        item.push_str(&format!("    {line}\n"));
-    }
-    item
+/// Runs `flowstate once -c flowstate.yaml ARGS...` on `hosts:` followed by `hosts_yaml` (list
+/// items, indented by two), in a new sandbox.
+fn once_hosts(hosts_yaml: &str, args: &[&str]) -> Outcome {
+    once_on(&Sandbox::new(), &format!("hosts:\n{hosts_yaml}"), args)
 }
 
 #[test]
 fn up_host_exits_0_and_shows_up() {
     let server = TestServer::always(Response::ok("fine"));
-    let outcome = once(&host("api", &server.url("/health"), ""), &[]);
+    let outcome = once_hosts(&host("api", &server.url("/health"), ""), &[]);
     outcome.expect_code(0);
     let row = outcome.row("api");
     assert_eq!(row.status, "up", "{outcome}");
@@ -59,7 +41,7 @@ fn up_host_exits_0_and_shows_up() {
 #[test]
 fn unexpected_status_is_down_with_the_reason() {
     let server = TestServer::always(Response::status(503).body("maintenance"));
-    let outcome = once(&host("api", &server.url("/"), "status: 200"), &[]);
+    let outcome = once_hosts(&host("api", &server.url("/"), "status: 200"), &[]);
     outcome.expect_code(1);
     let row = outcome.row("api");
     assert_eq!(row.status, "down", "{outcome}");
@@ -73,7 +55,7 @@ fn one_host_down_among_up_hosts_exits_1() {
         ("/bad", Response::status(500)),
     ]);
     let hosts = host("good", &server.url("/good"), "") + &host("bad", &server.url("/bad"), "");
-    let outcome = once(&hosts, &[]);
+    let outcome = once_hosts(&hosts, &[]);
     outcome.expect_code(1);
     assert_eq!(outcome.row("good").status, "up", "{outcome}");
     assert_eq!(outcome.row("bad").status, "down", "{outcome}");
@@ -97,7 +79,7 @@ fn status_list_accepts_only_the_listed_codes() {
             &server.url("/created"),
             "status: [301, 302, 303]",
         );
-    let outcome = once(&hosts, &["--json"]);
+    let outcome = once_hosts(&hosts, &["--json"]);
     outcome.expect_code(1);
     assert_eq!(outcome.result("listed")["status"], "up", "{outcome}");
     assert_eq!(
@@ -126,7 +108,7 @@ fn absent_status_accepts_any_2xx() {
         .iter()
         .map(|code| host(&format!("s{code}"), &server.url(&format!("/{code}")), ""))
         .collect();
-    let outcome = once(&hosts, &["--json"]);
+    let outcome = once_hosts(&hosts, &["--json"]);
     outcome.expect_code(0);
     for code in [200, 201, 204, 299] {
         let result = outcome.result(&format!("s{code}"));
@@ -155,7 +137,7 @@ fn absent_status_rejects_everything_but_2xx() {
             )
         })
         .collect();
-    let outcome = once(&hosts, &["--json"]);
+    let outcome = once_hosts(&hosts, &["--json"]);
     outcome.expect_code(1);
     for code in [404, 500] {
         assert_eq!(
@@ -178,7 +160,7 @@ fn absent_status_rejects_everything_but_2xx() {
 #[test]
 fn body_matching_the_regex_is_up() {
     let server = TestServer::always(Response::ok(r#"{"ok": true, "version": 3}"#));
-    let outcome = once(
+    let outcome = once_hosts(
         &host("api", &server.url("/"), r#"regex: '"ok":\s*true'"#),
         &[],
     );
@@ -193,7 +175,7 @@ fn body_matching_the_regex_is_up() {
 #[test]
 fn body_not_matching_the_regex_is_down_naming_the_pattern() {
     let server = TestServer::always(Response::ok(r#"{"ok": false}"#));
-    let outcome = once(
+    let outcome = once_hosts(
         &host("api", &server.url("/"), r#"regex: '"ok":\s*true'"#),
         &[],
     );
@@ -209,7 +191,7 @@ fn body_not_matching_the_regex_is_down_naming_the_pattern() {
 #[test]
 fn wrong_status_is_reported_before_the_body_is_judged() {
     let server = TestServer::always(Response::status(500).body(r#"{"ok": true}"#));
-    let outcome = once(
+    let outcome = once_hosts(
         &host("api", &server.url("/"), r#"regex: '"ok":\s*true'"#),
         &[],
     );
@@ -229,7 +211,7 @@ fn method_headers_and_body_arrive_intact() {
         body: '{"ping": 1, "text": "héllo wörld"}'
         headers: { Authorization: "Bearer host-token-123", X-Custom: "a value; with=chars", Content-Type: application/json }
     "#;
-    let outcome = once(&host("api", &server.url("/submit?x=1&y=two"), extra), &[]);
+    let outcome = once_hosts(&host("api", &server.url("/submit?x=1&y=two"), extra), &[]);
     outcome.expect_code(0);
     let request = server.single_request();
     assert_eq!(request.method, "PUT");
@@ -260,7 +242,7 @@ fn default_headers_are_sent_and_host_headers_override_them() {
             "headers: { x-env: staging, User-Agent: custom-agent/2 }"
         )
     );
-    once_with(&config, &[]).expect_code(0);
+    once_on(&Sandbox::new(), &config, &[]).expect_code(0);
     let request = server.single_request();
     assert_eq!(request.header("X-Team"), Some("platform"));
     let envs: Vec<&str> = request
@@ -279,7 +261,7 @@ fn url_userinfo_is_sent_as_basic_auth_and_never_printed() {
     let url = server
         .url("/private")
         .replace("http://", "http://bob:hunter2@");
-    let outcome = once(&host("api", &url, ""), &["--json"]);
+    let outcome = once_hosts(&host("api", &url, ""), &["--json"]);
     outcome.expect_code(0);
     let request = server.single_request();
     // base64("bob:hunter2")
@@ -294,7 +276,7 @@ fn url_userinfo_is_sent_as_basic_auth_and_never_printed() {
 #[test]
 fn slow_response_headers_time_out() {
     let server = TestServer::always(Response::ok("late").delay_headers(SLOW));
-    let outcome = once(&host("api", &server.url("/"), "timeout: 1s"), &[]);
+    let outcome = once_hosts(&host("api", &server.url("/"), "timeout: 1s"), &[]);
     outcome.expect_code(1);
     let row = outcome.row("api");
     assert_eq!(row.status, "down", "{outcome}");
@@ -309,7 +291,7 @@ fn slow_body_times_out_when_the_regex_needs_it() {
             .header("Content-Type", "text/plain")
             .stall_mid_body(SLOW),
     );
-    let outcome = once(
+    let outcome = once_hosts(
         &host("api", &server.url("/"), "timeout: 1s\nregex: done"),
         &[],
     );
@@ -320,7 +302,7 @@ fn slow_body_times_out_when_the_regex_needs_it() {
 #[test]
 fn body_shorter_than_its_content_length_is_reported() {
     let server = TestServer::always(Response::ok("0123456789").declare_length(100));
-    let outcome = once(&host("api", &server.url("/"), "regex: '\\d+'"), &[]);
+    let outcome = once_hosts(&host("api", &server.url("/"), "regex: '\\d+'"), &[]);
     outcome.expect_code(1);
     let row = outcome.row("api");
     assert_eq!(row.status, "down", "{outcome}");
@@ -330,7 +312,7 @@ fn body_shorter_than_its_content_length_is_reported() {
 #[test]
 fn closed_port_is_connection_refused() {
     let url = format!("http://127.0.0.1:{}/", closed_port());
-    let outcome = once(&host("api", &url, ""), &[]);
+    let outcome = once_hosts(&host("api", &url, ""), &[]);
     outcome.expect_code(1);
     let row = outcome.row("api");
     assert_eq!(row.status, "down", "{outcome}");
@@ -344,7 +326,7 @@ fn redirects_are_followed_to_the_final_status() {
         ("/middle", Response::redirect(301, "final?from=middle")),
         ("/final", Response::ok("done")),
     ]);
-    let outcome = once(&host("api", &server.url("/start"), "regex: done"), &[]);
+    let outcome = once_hosts(&host("api", &server.url("/start"), "regex: done"), &[]);
     outcome.expect_code(0);
     assert_eq!(
         outcome.row("api").detail,
@@ -361,7 +343,7 @@ fn redirect_to_a_failing_page_reports_the_final_status() {
         ("/start", Response::redirect(307, "/broken")),
         ("/broken", Response::status(503)),
     ]);
-    let outcome = once(&host("api", &server.url("/start"), ""), &[]);
+    let outcome = once_hosts(&host("api", &server.url("/start"), ""), &[]);
     outcome.expect_code(1);
     assert_eq!(
         outcome.row("api").detail,
@@ -382,7 +364,7 @@ fn without_follow_redirects_the_redirect_itself_is_judged() {
             &server.url("/start"),
             "follow_redirects: false\nstatus: 302",
         );
-    let outcome = once(&hosts, &["--json"]);
+    let outcome = once_hosts(&hosts, &["--json"]);
     outcome.expect_code(1);
     assert_eq!(
         outcome.result("strict")["detail"],
@@ -407,7 +389,7 @@ fn without_follow_redirects_the_redirect_itself_is_judged() {
 #[test]
 fn endless_redirects_stop_at_max_redirects() {
     let server = TestServer::always(Response::redirect(302, "/again"));
-    let outcome = once(&host("api", &server.url("/start"), "max_redirects: 2"), &[]);
+    let outcome = once_hosts(&host("api", &server.url("/start"), "max_redirects: 2"), &[]);
     outcome.expect_code(1);
     let row = outcome.row("api");
     assert_eq!(row.status, "down", "{outcome}");
@@ -429,7 +411,7 @@ fn see_other_after_post_becomes_a_get_without_body() {
         ("/result", Response::ok("thanks")),
     ]);
     let extra = "method: POST\nbody: 'name=flowstate'";
-    once(&host("api", &server.url("/form"), extra), &[]).expect_code(0);
+    once_hosts(&host("api", &server.url("/form"), extra), &[]).expect_code(0);
     let requests = server.requests();
     assert_eq!(requests.len(), 2, "{requests:?}");
     assert_eq!(
@@ -455,7 +437,7 @@ fn temporary_redirect_keeps_method_and_body() {
         ("/new", Response::status(204)),
     ]);
     let extra = "method: POST\nbody: 'payload'";
-    once(&host("api", &server.url("/old"), extra), &[]).expect_code(0);
+    once_hosts(&host("api", &server.url("/old"), extra), &[]).expect_code(0);
     let requests = server.requests();
     assert_eq!(requests.len(), 2, "{requests:?}");
     assert_eq!(requests[1].path(), "/new");
@@ -488,7 +470,7 @@ fn redirect_to_another_origin_drops_credentials() {
         .replace("http://", "http://bob:hunter2@");
     let hosts = host("headers", &first.url("/headers"), CREDENTIAL_HEADERS)
         + &host("userinfo", &userinfo_url, "");
-    let outcome = once(&hosts, &[]);
+    let outcome = once_hosts(&hosts, &[]);
     outcome.expect_code(0);
 
     let sent = |path: &str, server: &TestServer| -> Request {
@@ -550,7 +532,7 @@ fn redirect_within_the_same_origin_keeps_credentials() {
     // Userinfo and an Authorization header would compete: each has a host of its own.
     let hosts =
         host("headers", &server.url("/start"), CREDENTIAL_HEADERS) + &host("userinfo", &url, "");
-    once(&hosts, &[]).expect_code(0);
+    once_hosts(&hosts, &[]).expect_code(0);
     let finals: Vec<_> = server
         .requests()
         .into_iter()
@@ -579,7 +561,7 @@ fn redirect_within_the_same_origin_keeps_credentials() {
 #[test]
 fn slower_than_max_response_time_is_degraded() {
     let server = TestServer::always(Response::ok("fine").delay_headers(Duration::from_millis(500)));
-    let outcome = once(
+    let outcome = once_hosts(
         &host(
             "api",
             &server.url("/"),
@@ -602,7 +584,7 @@ fn max_response_time_from_defaults_applies_and_degraded_shows_in_the_table() {
         "defaults:\n  max_response_time: 100ms\nhosts:\n{}",
         host("api", &server.url("/"), "")
     );
-    let outcome = once_with(&config, &[]);
+    let outcome = once_on(&Sandbox::new(), &config, &[]);
     outcome.expect_code(1);
     assert_eq!(outcome.row("api").status, "degraded", "{outcome}");
 }
@@ -612,7 +594,7 @@ fn json_output_has_the_documented_shape_and_types() {
     let server = TestServer::routes([("/up", Response::ok("fine"))]);
     let hosts = host("first-up", &server.url("/up"), "")
         + &host("second-down", &server.url("/missing"), "");
-    let outcome = once(&hosts, &["--json"]);
+    let outcome = once_hosts(&hosts, &["--json"]);
     outcome.expect_code(1);
     let json = outcome.json();
     let results = json.as_array().expect("an array");
@@ -666,7 +648,7 @@ fn host_flag_checks_only_the_named_hosts() {
     let hosts = host("alpha", &server.url("/alpha"), "")
         + &host("beta", &server.url("/beta"), "")
         + &host("gamma", &server.url("/gamma"), "");
-    let outcome = once(&hosts, &["--json", "--host", "gamma", "--host", "alpha"]);
+    let outcome = once_hosts(&hosts, &["--json", "--host", "gamma", "--host", "alpha"]);
     outcome.expect_code(0);
     let json = outcome.json();
     let labels: Vec<&str> = json
@@ -689,7 +671,7 @@ fn host_flag_checks_only_the_named_hosts() {
 fn unknown_host_flag_exits_2_with_a_suggestion_and_checks_nothing() {
     let server = TestServer::always(Response::ok("fine"));
     let hosts = host("api", &server.url("/"), "") + &host("web", &server.url("/"), "");
-    let outcome = once(&hosts, &["--host", "apu", "--host", "web"]);
+    let outcome = once_hosts(&hosts, &["--host", "apu", "--host", "web"]);
     outcome.expect_code(2);
     assert!(outcome.stdout.is_empty(), "{outcome}");
     let lines = outcome.stderr_lines();
@@ -705,7 +687,7 @@ fn unknown_host_flag_exits_2_with_a_suggestion_and_checks_nothing() {
 fn invalid_config_exits_2_and_checks_nothing() {
     let server = TestServer::always(Response::ok("fine"));
     let hosts = host("api", &server.url("/"), "") + &host("bad", &server.url("/"), "intervall: 5s");
-    let outcome = once(&hosts, &[]);
+    let outcome = once_hosts(&hosts, &[]);
     outcome.expect_code(2);
     assert!(
         outcome.stderr.contains("did you mean `interval`?"),
@@ -748,7 +730,7 @@ fn checks_run_concurrently() {
             )
         })
         .collect();
-    let outcome = once(&hosts, &[]);
+    let outcome = once_hosts(&hosts, &[]);
     assert_eq!(
         server.traffic().peak_in_flight(),
         HOSTS,

@@ -3,14 +3,16 @@
 //!
 //! Grouped by concern, like vector's reload tests:
 //! - [`reload`]: every edit pattern is noticed and applied (rename, in place, `cp`, include
-//!   globs, a Kubernetes ConfigMap swap, polling where no event arrives), and so are SIGHUP and
-//!   `POST /-/reload`.
+//!   globs, also through a symlink loop, a Kubernetes ConfigMap swap, polling where no event
+//!   arrives), and so are SIGHUP and `POST /-/reload` (with the diff it answers); every attempt
+//!   logs its outcome.
 //! - [`doesnt_reload`]: what must not change the running configuration: unchanged content,
-//!   files that are not part of it, a bad edit (kept out, logged, counted, then recovered
-//!   from), settings that need a restart.
+//!   files that are not part of it, a bad edit (kept out, logged, counted, answered with every
+//!   error, then recovered from), hostile files (deeply nested) on every reload path, settings
+//!   that need a restart.
 //! - [`transient_state`]: what survives a reload and what leaves with it: status, `since`,
 //!   counters and history of kept hosts; checks, API entries, metric series and events of
-//!   removed ones; bursts of edits while hosts are checked.
+//!   removed ones; bursts of edits while hosts are checked; a changed host's check in flight.
 //!
 //! An edit must be applied within 2 s (a 250 ms debounce, then a re-read); the tests wait
 //! [`APPLY_DEADLINE`] (5 s) so a loaded machine does not fail them, and print the latency they
@@ -30,10 +32,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::configs::{document_serving, host, ALERTS};
-use crate::common::daemon::{complete_lines, http_get, http_request, Answer};
-use crate::common::wait::wait_for;
-use crate::common::{closed_port, Daemon, Response, Sandbox, TestServer, DEADLINE};
+use crate::common::configs::{
+    document_serving, document_with_notifiers, host, nested_defaults, symlink_loop_sandbox, ALERTS,
+};
+use crate::common::daemon::{complete_lines, http_get, http_request, post_edit, start_at, Answer};
+use crate::common::hosts::{checks, history, let_checks_pass};
+use crate::common::scrape::{metrics, sample, scrape};
+use crate::common::target::StallServer;
+use crate::common::wait::{wait_for, wait_until};
+use crate::common::{closed_port, start, Daemon, Response, Sandbox, TestServer, DEADLINE};
 
 /// How long an edit may take to show in the API. The promise is [`PROMISE`]; the slack is for
 /// a loaded machine, and the latency seen is printed.
@@ -65,14 +72,6 @@ fn hosts_file(hosts: &[String]) -> String {
 /// A loopback target that answers `200` to every path.
 fn healthy() -> TestServer {
     TestServer::always(Response::ok("fine"))
-}
-
-/// Starts `flowstate run -c conf/flowstate.yaml` on `config` in a new sandbox.
-fn start(config: &str) -> (Sandbox, Daemon) {
-    let sandbox = Sandbox::new();
-    sandbox.write(CONFIG, config);
-    let daemon = sandbox.daemon(CONFIG).start();
-    (sandbox, daemon)
 }
 
 // --- Edits ------------------------------------------------------------------------------
@@ -209,38 +208,6 @@ fn wait_for_reloads(daemon: &mut Daemon, n: usize) -> Vec<String> {
     }
 }
 
-/// The log lines that contain `text`.
-fn log_lines_with(daemon: &Daemon, text: &str) -> Vec<String> {
-    daemon
-        .log_lines()
-        .into_iter()
-        .filter(|l| l.contains(text))
-        .collect()
-}
-
-/// `GET /metrics`.
-#[track_caller]
-fn metrics(daemon: &mut Daemon) -> String {
-    let answer = daemon.get("/metrics");
-    assert_eq!(answer.status, 200, "GET /metrics: {answer}\n{daemon}");
-    answer.body
-}
-
-/// The value of one series (`name{labels}` exactly as exposed); a counter whose series was
-/// never created counts as 0.
-fn sample(metrics: &str, series: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix(series)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0.0)
-}
-
 const RELOADS_FAILED: &str = "flowstate_config_reloads_total{result=\"failure\"}";
 const RELOADS_APPLIED: &str = "flowstate_config_reloads_total{result=\"success\"}";
 const LAST_RELOAD_OK: &str = "flowstate_config_last_reload_successful";
@@ -265,29 +232,6 @@ fn assert_no_alerts(sandbox: &Sandbox, daemon: &Daemon) {
         daemon.stdout_lines().is_empty(),
         "alerts were printed\n{daemon}"
     );
-}
-
-/// The `checks` of a host as the API shows it.
-#[track_caller]
-fn checks(host: &Value) -> u64 {
-    host["checks"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no checks count in {host}"))
-}
-
-/// The check results of a host's history (`/api/v1/hosts/{label}`), oldest first.
-#[track_caller]
-fn history(host: &Value) -> &Vec<Value> {
-    host["history"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no history array in {host}"))
-}
-
-/// Lets `label` run `n` more checks: the clock of tests that show something does not happen.
-#[track_caller]
-fn let_checks_pass(daemon: &mut Daemon, label: &str, n: u64) -> Value {
-    let now = checks(&daemon.host(label));
-    daemon.wait_for_checks(label, now + n)
 }
 
 /// How many requests `server` received for `path`.
@@ -348,6 +292,55 @@ fn unwatched_config(sandbox: &Sandbox, contents: &str) -> PathBuf {
     stored
 }
 
+/// A config whose API listens on a free port, checking `target` every second.
+fn reloadable_config(target: &TestServer) -> String {
+    format!(
+        "server: {{ listen: \"127.0.0.1:0\" }}\ndefaults: {{ interval: 1s }}\nhosts:\n  - {{ label: web, url: '{}' }}\n",
+        target.url("/")
+    )
+}
+
+/// Waits until the log has more than `before` lines that contain `text`; returns the newest.
+#[track_caller]
+fn wait_for_another_log_line(daemon: &mut Daemon, before: usize, text: &str) -> String {
+    let found = wait_for(DEADLINE, &format!("another log line with {text:?}"), || {
+        let lines = daemon.log_lines_with(&[text]);
+        (lines.len() > before).then(|| lines.last().cloned().unwrap_or_default())
+    });
+    found.unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"))
+}
+
+/// Checks every 100 ms, in the tests of `POST /-/reload` on a daemon [`start`]ed by the test.
+const EVERY_100MS: &str = "interval: 100ms, timeout: 100ms";
+
+/// A daemon on `keep`, `retimed` (hourly) and `leaving`, edited by `POST /-/reload` into
+/// `keep`, `retimed` (every 200 ms) and `newcomer`, each checking `web`; returns the answer
+/// to the POST that applied the edit.
+fn edited_by_post_reload(web: &TestServer) -> (Sandbox, Daemon, Answer) {
+    let config = |retimed: &str, third: &str| {
+        document_with_notifiers(
+            "",
+            EVERY_100MS,
+            "",
+            &[
+                host("keep", &web.url("/keep"), ""),
+                host(
+                    "retimed",
+                    &web.url("/retimed"),
+                    &format!("interval: {retimed}"),
+                ),
+                host(third, &web.url(&format!("/{third}")), ""),
+            ],
+        )
+    };
+    let original = config("1h", "leaving");
+    let (sandbox, mut daemon) = start(&original);
+    daemon.wait_for_checks("keep", 1);
+    let edited = config("200ms", "newcomer");
+    let answer = post_edit(&sandbox, &mut daemon, &original, &edited);
+    (sandbox, daemon, answer)
+}
+
 // ---------------------------------------------------------------------------------------
 
 // Named like vector's groups, inside a module of the same name.
@@ -372,7 +365,7 @@ mod reload {
                 ],
             )
         };
-        let (sandbox, mut daemon) = start(&config("before"));
+        let (sandbox, mut daemon) = start_at(CONFIG, &config("before"));
         let kept = daemon.wait_for_status("kept", "up");
         daemon.wait_for_status("before", "up");
 
@@ -391,7 +384,7 @@ mod reload {
             "{daemon}"
         );
         assert_no_alerts(&sandbox, &daemon);
-        assert!(log_lines_with(&daemon, "rejected").is_empty(), "{daemon}");
+        assert!(daemon.log_lines_with(&["rejected"]).is_empty(), "{daemon}");
     }
 
     #[test]
@@ -727,7 +720,7 @@ mod reload {
             "{daemon}"
         );
         assert_eq!(
-            log_lines_with(&daemon, "SIGHUP received").len(),
+            daemon.log_lines_with(&["SIGHUP received"]).len(),
             1,
             "{daemon}"
         );
@@ -819,7 +812,7 @@ mod reload {
                 host("api", &server.url("/"), "")
             )
         };
-        let (sandbox, mut daemon) = start(&config("before.jsonl"));
+        let (sandbox, mut daemon) = start_at(CONFIG, &config("before.jsonl"));
         daemon.wait_for_status("api", "up");
 
         write_by_rename(&sandbox.path().join(CONFIG), &config("after.jsonl"));
@@ -847,12 +840,10 @@ mod reload {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
         let serving = |token: &str| format!("listen: \"127.0.0.1:0\", token: {token}");
-        let (sandbox, mut daemon) = start(&document_serving(
-            &serving("old-secret"),
-            "",
-            FAST,
-            &[item("api")],
-        ));
+        let (sandbox, mut daemon) = start_at(
+            CONFIG,
+            &document_serving(&serving("old-secret"), "", FAST, &[item("api")]),
+        );
         let api = daemon.api();
         let status_with = |token: &str| {
             let bearer = format!("Bearer {token}");
@@ -889,13 +880,189 @@ mod reload {
         assert!(
             opened.is_ok(),
             "the new token is refused after the reload; warnings: {:?}\n{daemon}",
-            log_lines_with(&daemon, "WARN")
+            daemon.log_lines_with(&["WARN"])
         );
         assert_eq!(
             status_with("old-secret"),
             401,
             "the old token still opens the API"
         );
+    }
+
+    #[test]
+    fn sighup_applies_an_edit_and_keeps_unchanged_hosts_state() {
+        let server = TestServer::always(Response::ok("fine"));
+        let defaults = "interval: 200ms, timeout: 200ms";
+        let steady = host("steady", &server.url("/steady"), "");
+        let (sandbox, mut daemon) = start(&document(
+            "",
+            defaults,
+            &[
+                steady.clone(),
+                host("retimed", &server.url("/retimed"), "interval: 1h"),
+                host("leaving", &server.url("/leaving"), ""),
+            ],
+        ));
+        let before = daemon.wait_for_checks("steady", 3);
+        assert_eq!(before["status"], "up", "{before}");
+
+        sandbox.write(
+            "flowstate.yaml",
+            &document(
+                "",
+                defaults,
+                &[
+                    steady,
+                    host("retimed", &server.url("/retimed"), "interval: 200ms"),
+                    host("newcomer", &server.url("/newcomer"), ""),
+                ],
+            ),
+        );
+        daemon.signal("HUP");
+        let reloaded =
+            daemon.wait_for_log("the reload is logged", |l| l.contains("config reloaded"));
+        assert!(
+            reloaded.contains("1 added, 1 removed, 1 changed, 1 unchanged"),
+            "{reloaded}"
+        );
+        daemon.wait_for_checks("newcomer", 1);
+        // An hourly host would not have run 3 checks: its new interval applies.
+        daemon.wait_for_checks("retimed", 3);
+        let after = daemon.wait_for_checks("steady", before["checks"].as_u64().unwrap() + 3);
+        assert_eq!(after["status"], "up", "{after}");
+        assert_eq!(after["since"], before["since"], "{after}");
+        assert_eq!(after["transitions"], 1, "{after}");
+        assert_eq!(
+            history(&after)[0],
+            history(&before)[0],
+            "the history was lost: {after}"
+        );
+        let labels: Vec<String> = daemon
+            .hosts()
+            .iter()
+            .filter_map(|h| h["label"].as_str().map(str::to_string))
+            .collect();
+        assert_eq!(labels, ["steady", "retimed", "newcomer"]);
+        assert_eq!(daemon.get("/api/v1/hosts/leaving").status, 404);
+        // The removed host is checked no more.
+        let leaving = server
+            .requests()
+            .iter()
+            .filter(|r| r.path() == "/leaving")
+            .count();
+        daemon.wait_for_checks("steady", after["checks"].as_u64().unwrap() + 3);
+        let leaving_later = server
+            .requests()
+            .iter()
+            .filter(|r| r.path() == "/leaving")
+            .count();
+        assert_eq!(leaving_later, leaving, "a removed host is still checked");
+        assert_eq!(daemon.stop("TERM").code, Some(0), "{daemon}");
+    }
+
+    #[test]
+    fn editing_the_config_file_reloads_it_without_a_signal() {
+        let server = TestServer::always(Response::ok("fine"));
+        let defaults = "interval: 200ms, timeout: 200ms";
+        let first = host("first", &server.url("/1"), "");
+        let (sandbox, mut daemon) = start(&document("", defaults, std::slice::from_ref(&first)));
+        daemon.wait_for_status("first", "up");
+        sandbox.write(
+            "flowstate.yaml",
+            &document(
+                "",
+                defaults,
+                &[first, host("second", &server.url("/2"), "")],
+            ),
+        );
+        daemon.wait_for_checks("second", 1);
+    }
+
+    const NOTHING_CHANGED: &str = "config reload: nothing changed";
+
+    #[test]
+    fn every_reload_attempt_logs_its_outcome_even_when_nothing_changed() {
+        let target = TestServer::always(Response::ok("fine"));
+        let sandbox = Sandbox::new();
+        let good = reloadable_config(&target);
+        sandbox.write("flowstate.yaml", &good);
+        let mut daemon = sandbox.daemon("flowstate.yaml").start();
+        daemon.wait_for_status("web", "up");
+
+        // A SIGHUP without an edit.
+        daemon.signal("HUP");
+        let line = wait_for_another_log_line(&mut daemon, 0, NOTHING_CHANGED);
+        assert!(line.contains("1 hosts keep running"), "{line}");
+
+        // A bad edit, then the file fixed back to exactly what runs: the last word is not the
+        // error.
+        sandbox.write(
+            "flowstate.yaml",
+            &good.replace("interval: 1s", "interval: soon"),
+        );
+        wait_for_another_log_line(&mut daemon, 0, "config edit rejected");
+        let before = daemon.log_lines_with(&[NOTHING_CHANGED]).len();
+        sandbox.write("flowstate.yaml", &good);
+        wait_for_another_log_line(&mut daemon, before, NOTHING_CHANGED);
+        let last_config_line = daemon
+            .log_lines()
+            .into_iter()
+            .rev()
+            .find(|l| l.contains("config"))
+            .unwrap_or_default();
+        assert!(last_config_line.contains(NOTHING_CHANGED), "{daemon}");
+
+        // A real change: its counts once, in the message.
+        sandbox.write(
+            "flowstate.yaml",
+            &format!(
+                "{good}  - {{ label: more, url: '{}' }}\n",
+                target.url("/more")
+            ),
+        );
+        let line = wait_for_another_log_line(&mut daemon, 0, "config reloaded:");
+        assert!(
+            line.contains("config reloaded: 1 added, 0 removed, 0 changed, 1 unchanged"),
+            "{line}"
+        );
+        assert!(
+            !line.contains("added=") && !line.contains("unchanged="),
+            "counts repeated: {line}"
+        );
+    }
+
+    #[test]
+    fn daemon_reloads_a_new_file_under_an_include_symlink_loop() {
+        let sandbox = symlink_loop_sandbox("server: { listen: \"127.0.0.1:0\" }\n");
+        let mut daemon = sandbox.daemon("flowstate.yaml").start();
+        daemon.wait_for_host("a", "is known", |_| true);
+        sandbox.write(
+            "hosts.d/sub/b.yaml",
+            "hosts:\n  - { label: b, type: tcp, address: '127.0.0.1:1', interval: 1h }\n",
+        );
+        daemon.wait_for_host("b", "is added by the reload", |_| true);
+    }
+
+    #[test]
+    fn post_reload_answers_the_diff_of_an_edit_as_json() {
+        let web = TestServer::always(Response::ok("fine"));
+        let (_sandbox, mut daemon, answer) = edited_by_post_reload(&web);
+        assert!(
+            answer
+                .header("content-type")
+                .is_some_and(|t| t.starts_with("application/json")),
+            "{answer:?}"
+        );
+        let summary = answer.json().unwrap();
+        let expected: Value = serde_json::json!({
+            "added": ["newcomer"],
+            "removed": ["leaving"],
+            "changed": ["retimed"],
+            "unchanged": ["keep"],
+        });
+        assert_eq!(summary, expected, "{answer}");
+        daemon.wait_for_checks("newcomer", 1);
+        assert_eq!(daemon.get("/api/v1/hosts/leaving").status, 404);
     }
 }
 
@@ -916,7 +1083,7 @@ mod doesnt_reload {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
         let contents = document("", FAST, &[item("api")]);
-        let (sandbox, mut daemon) = start(&contents);
+        let (sandbox, mut daemon) = start_at(CONFIG, &contents);
         daemon.wait_for_status("api", "up");
         let path = sandbox.path().join(CONFIG);
 
@@ -971,7 +1138,7 @@ mod doesnt_reload {
         let_a_debounce_pass(&mut daemon, "api");
 
         assert!(reloads(&daemon).is_empty(), "{daemon}");
-        assert!(log_lines_with(&daemon, "rejected").is_empty(), "{daemon}");
+        assert!(daemon.log_lines_with(&["rejected"]).is_empty(), "{daemon}");
         assert_eq!(labels(&mut daemon), ["api", "web"]);
     }
 
@@ -982,7 +1149,7 @@ mod doesnt_reload {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
         let good = document("", FAST, &[item("api")]);
-        let (sandbox, mut daemon) = start(&good);
+        let (sandbox, mut daemon) = start_at(CONFIG, &good);
         daemon.wait_for_status("api", "up");
         let started = metrics(&mut daemon);
         assert_eq!(sample(&started, LAST_RELOAD_OK), 1.0, "{started}");
@@ -1103,7 +1270,7 @@ mod doesnt_reload {
     fn post_reload_of_a_bad_file_answers_400_with_every_error() {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
-        let (sandbox, mut daemon) = start(&document("", FAST, &[item("api")]));
+        let (sandbox, mut daemon) = start_at(CONFIG, &document("", FAST, &[item("api")]));
         daemon.wait_for_status("api", "up");
 
         write_by_rename(
@@ -1143,7 +1310,7 @@ mod doesnt_reload {
     fn server_listen_and_state_path_changes_are_refused_with_a_warning_while_the_rest_applies() {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
-        let (sandbox, mut daemon) = start(&document("", FAST, &[item("api")]));
+        let (sandbox, mut daemon) = start_at(CONFIG, &document("", FAST, &[item("api")]));
         daemon.wait_for_status("api", "up");
         let listening = daemon.api();
         let elsewhere = format!("listen: \"127.0.0.1:{}\"", closed_port());
@@ -1188,7 +1355,7 @@ mod doesnt_reload {
     fn reverting_a_refused_listen_change_does_not_warn() {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
-        let (sandbox, mut daemon) = start(&document("", FAST, &[item("api")]));
+        let (sandbox, mut daemon) = start_at(CONFIG, &document("", FAST, &[item("api")]));
         daemon.wait_for_status("api", "up");
         let path = sandbox.path().join(CONFIG);
         let elsewhere = format!("listen: \"127.0.0.1:{}\"", closed_port());
@@ -1216,8 +1383,197 @@ mod doesnt_reload {
             &["api", "web", "db"],
         );
         wait_for_reloads(&mut daemon, 2);
-        let warnings = log_lines_with(&daemon, "server.listen");
+        let warnings = daemon.log_lines_with(&["server.listen"]);
         assert_eq!(warnings.len(), 1, "{warnings:#?}\n{daemon}");
+    }
+
+    #[test]
+    fn bad_edit_is_logged_and_keeps_the_last_good_config() {
+        let server = TestServer::always(Response::ok("fine"));
+        let api_host = host("api", &server.url("/"), "");
+        let defaults = "interval: 200ms, timeout: 200ms";
+        let (sandbox, mut daemon) = start(&document("", defaults, std::slice::from_ref(&api_host)));
+        daemon.wait_for_status("api", "up");
+
+        sandbox.write(
+            "flowstate.yaml",
+            "hosts:\n  - label: api\n    url: [unclosed\n",
+        );
+        daemon.signal("HUP");
+        let rejected = daemon.wait_for_log("the rejection is logged", |l| {
+            l.contains("config reload rejected")
+        });
+        assert!(rejected.contains("flowstate.yaml:"), "{rejected}");
+        let checks = daemon.host("api")["checks"].as_u64().unwrap();
+        let api = daemon.wait_for_checks("api", checks + 3);
+        assert_eq!(api["status"], "up", "{api}");
+        assert_eq!(daemon.hosts().len(), 1);
+        assert_eq!(daemon.get("/readyz").status, 200);
+        assert!(!daemon.stderr().contains("config reloaded"), "{daemon}");
+
+        // The daemon still takes a good edit afterwards.
+        sandbox.write(
+            "flowstate.yaml",
+            &document(
+                "",
+                defaults,
+                &[api_host, host("second", &server.url("/2"), "")],
+            ),
+        );
+        daemon.signal("HUP");
+        daemon.wait_for_checks("second", 1);
+    }
+
+    /// A hostile file loaded by a reload never takes the daemon down nor stalls its API: every
+    /// reload path rejects it with the place and keeps what runs, and `/healthz` answers all along.
+    #[track_caller]
+    fn hostile_reload_is_rejected_while_the_daemon_answers(hostile: &str, error_part: &str) {
+        let target = TestServer::always(Response::ok("fine"));
+        let sandbox = Sandbox::new();
+        let good = reloadable_config(&target);
+        sandbox.write("flowstate.yaml", &good);
+        let mut daemon = sandbox.daemon("flowstate.yaml").start();
+        daemon.wait_for_status("web", "up");
+        let api = daemon.api();
+
+        // A file edit, then SIGHUP, then the API: three loads of the same file.
+        sandbox.write("flowstate.yaml", hostile);
+        wait_for_another_log_line(&mut daemon, 0, "config edit rejected");
+        daemon.signal("HUP");
+        wait_for_another_log_line(&mut daemon, 0, "config reload rejected");
+        let answer = http_request(api, "POST", "/-/reload", &[], "")
+            .unwrap_or_else(|e| panic!("POST /-/reload: {e}\n{daemon}"));
+        assert_eq!(answer.status, 400, "{answer}");
+        assert!(answer.body.contains(error_part), "{answer}");
+        for line in daemon.log_lines().iter().filter(|l| l.contains("rejected")) {
+            assert!(
+                line.contains("flowstate.yaml:") && line.contains(error_part),
+                "a rejection names the file, the place and what is wrong: {line}"
+            );
+        }
+        // Alive, healthy, still checking with the last good configuration.
+        for _ in 0..5 {
+            let health = http_get(api, "/healthz").unwrap_or_else(|e| panic!("{e}\n{daemon}"));
+            assert_eq!(health.status, 200, "{health}");
+        }
+        let checks = daemon.host("web")["checks"].as_u64().unwrap_or(0);
+        daemon.wait_for_checks("web", checks + 2);
+        assert!(
+            !daemon.stderr().contains("panicked") && !daemon.stderr().contains("overflow"),
+            "{daemon}"
+        );
+    }
+
+    #[test]
+    fn deeply_nested_variable_defaults_are_rejected_by_every_reload_path() {
+        let hostile = format!(
+            "server: {{ listen: \"127.0.0.1:0\" }}\nhosts:\n  - {{ label: web, url: 'http://127.0.0.1/{}' }}\n",
+            nested_defaults(5_000)
+        );
+        hostile_reload_is_rejected_while_the_daemon_answers(&hostile, "nest");
+    }
+
+    #[test]
+    fn deeply_nested_flow_yaml_is_rejected_without_stalling_the_api() {
+        let hostile = format!(
+            "server: {{ listen: \"127.0.0.1:0\" }}\nhosts: {}{}\n",
+            "[".repeat(160_000),
+            "]".repeat(160_000)
+        );
+        hostile_reload_is_rejected_while_the_daemon_answers(&hostile, "nest");
+    }
+
+    #[test]
+    fn daemon_rejects_an_edit_with_deeply_nested_defaults_and_keeps_running() {
+        let sandbox = Sandbox::new();
+        let host = |body: &str| {
+            format!("server: {{ listen: \"127.0.0.1:0\" }}\nhosts:\n  - {{ label: api, type: tcp, address: '127.0.0.1:1', interval: 1h{body} }}\n")
+        };
+        sandbox.write("flowstate.yaml", &host(""));
+        let mut daemon = sandbox.daemon("flowstate.yaml").start();
+        daemon.wait_for_host("api", "is known", |_| true);
+        // 5 000 levels (44 KiB) overflowed a worker thread's stack on reload.
+        sandbox.write(
+            "flowstate.yaml",
+            &host(&format!(", send: '{}'", nested_defaults(5_000))),
+        );
+        let line = daemon.wait_for_log("the edit is rejected", |l| {
+            l.contains("config edit rejected")
+        });
+        assert!(line.contains("nested 5000 levels deep"), "{line}");
+        daemon.wait_for_host("api", "is still served", |_| true);
+    }
+
+    /// After a good edit by `POST /-/reload`, the file gets two type errors.
+    #[test]
+    fn post_reload_of_two_type_errors_answers_400_with_each_place_while_monitoring_goes_on() {
+        let web = TestServer::always(Response::ok("fine"));
+        let defaults = EVERY_100MS;
+        let (sandbox, mut daemon, _) = edited_by_post_reload(&web);
+        daemon.wait_for_checks("newcomer", 1);
+
+        // Two type errors: both reported, each with file:line:column.
+        let bad = document_with_notifiers(
+            "",
+            defaults,
+            "",
+            &[
+                host("keep", &web.url("/keep"), "interval: 5"),
+                host("second", &web.url("/2"), "timeout: soon"),
+            ],
+        );
+        sandbox.write("flowstate.yaml", &bad);
+        let line_of = |needle: &str| {
+            bad.lines()
+                .position(|l| l.contains(needle))
+                .map(|i| i + 1)
+                .unwrap()
+        };
+        let rejected = daemon.request("POST", "/-/reload", &[]);
+        assert_eq!(rejected.status, 400, "{rejected}");
+        let errors = rejected.json().unwrap()["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no `errors` array: {rejected}"))
+            .iter()
+            .map(|e| e.as_str().expect("each error is a string").to_string())
+            .collect::<Vec<_>>();
+        assert_eq!(errors.len(), 2, "every error is listed: {errors:?}");
+        for (error, needle) in errors.iter().zip(["interval: 5", "timeout: soon"]) {
+            let (place, message) = error
+                .split_once(": ")
+                .unwrap_or_else(|| panic!("not `place: message`: {error:?}"));
+            let mut parts = place.rsplitn(3, ':');
+            let column = parts.next().unwrap_or_default();
+            let line = parts.next().unwrap_or_default();
+            let file = parts.next().unwrap_or_default();
+            assert!(file.ends_with("flowstate.yaml"), "{error:?}");
+            assert_eq!(line, line_of(needle).to_string(), "{error:?}");
+            assert!(column.parse::<u32>().is_ok_and(|c| c > 0), "{error:?}");
+            assert!(!message.is_empty(), "{error:?}");
+        }
+
+        // The running configuration stays and keeps being checked.
+        let checks = daemon.host("keep")["checks"].as_u64().unwrap();
+        daemon.wait_for_checks("keep", checks + 3);
+        daemon.wait_for_checks("retimed", 3);
+        let labels: Vec<String> = daemon
+            .hosts()
+            .iter()
+            .filter_map(|h| h["label"].as_str().map(str::to_string))
+            .collect();
+        assert_eq!(labels, ["keep", "retimed", "newcomer"]);
+        assert_eq!(daemon.get("/readyz").status, 200);
+        let metrics = scrape(&mut daemon);
+        assert_eq!(
+            metrics.value("flowstate_config_last_reload_successful", &[]),
+            0.0
+        );
+        // The watcher may count the same bad file once more.
+        assert!(
+            metrics.value("flowstate_config_reloads_total", &[("result", "failure")]) >= 1.0,
+            "{}",
+            metrics.body
+        );
     }
 }
 
@@ -1244,7 +1600,7 @@ mod transient_state {
             hosts.extend_from_slice(extra);
             document("", FAST, &hosts)
         };
-        let (sandbox, mut daemon) = start(&path_config("100ms", "1", &[]));
+        let (sandbox, mut daemon) = start_at(CONFIG, &path_config("100ms", "1", &[]));
         let labels_before = ["steady", "retimed", "reheadered"];
         let before: Vec<Value> = labels_before
             .iter()
@@ -1336,7 +1692,10 @@ mod transient_state {
     fn removed_host_stops_being_checked_and_leaves_api_and_metrics() {
         let server = healthy();
         let item = |label: &str| host(label, &server.url(&format!("/{label}")), "");
-        let (sandbox, mut daemon) = start(&document("", FAST, &[item("steady"), item("leaving")]));
+        let (sandbox, mut daemon) = start_at(
+            CONFIG,
+            &document("", FAST, &[item("steady"), item("leaving")]),
+        );
         daemon.wait_for_status("leaving", "up");
         daemon.wait_for_checks("leaving", 3);
         let text = metrics(&mut daemon);
@@ -1388,15 +1747,18 @@ mod transient_state {
         let server = healthy();
         let refused = format!("http://127.0.0.1:{}/", closed_port());
         let steady = host("steady", &server.url("/steady"), "");
-        let (sandbox, mut daemon) = start(&document(
-            "",
-            FAST,
-            &[
-                steady.clone(),
-                host("broken", &refused, ""),
-                host("fine", &server.url("/fine"), ""),
-            ],
-        ));
+        let (sandbox, mut daemon) = start_at(
+            CONFIG,
+            &document(
+                "",
+                FAST,
+                &[
+                    steady.clone(),
+                    host("broken", &refused, ""),
+                    host("fine", &server.url("/fine"), ""),
+                ],
+            ),
+        );
         daemon.wait_for_status("fine", "up");
         daemon.wait_for_status("broken", "down");
         daemon.wait_for_stdout("the DOWN line is printed", |l| l.contains(" DOWN broken"));
@@ -1459,7 +1821,7 @@ mod transient_state {
             }
             text
         };
-        let (sandbox, mut daemon) = start(&config(true));
+        let (sandbox, mut daemon) = start_at(CONFIG, &config(true));
         daemon.wait_for_status("broken", "down");
         let pager = sandbox.path().join("conf/pager.jsonl");
         let pager_events = || {
@@ -1503,18 +1865,21 @@ mod transient_state {
         let interval = Duration::from_secs(2);
         let label = early_label("flaky", interval);
         let steady = host("steady", &server.url("/steady"), "");
-        let (sandbox, mut daemon) = start(&document(
-            "",
-            FAST,
-            &[
-                steady.clone(),
-                host(
-                    &label,
-                    &flaky.url("/"),
-                    "interval: 2s\ntimeout: 2s\nfailure_threshold: 1\nsuccess_threshold: 1",
-                ),
-            ],
-        ));
+        let (sandbox, mut daemon) = start_at(
+            CONFIG,
+            &document(
+                "",
+                FAST,
+                &[
+                    steady.clone(),
+                    host(
+                        &label,
+                        &flaky.url("/"),
+                        "interval: 2s\ntimeout: 2s\nfailure_threshold: 1\nsuccess_threshold: 1",
+                    ),
+                ],
+            ),
+        );
         daemon.wait_for_status(&label, "down");
         mode.store(1, SeqCst);
         wait_for(DEADLINE, "the passing check is in flight", || {
@@ -1594,7 +1959,7 @@ mod transient_state {
                 .collect();
             document("", defaults, &hosts)
         };
-        let (sandbox, mut daemon) = start(&initial);
+        let (sandbox, mut daemon) = start_at(CONFIG, &initial);
         for i in 0..50 {
             daemon.wait_for_status(&format!("h{i:02}"), "up");
         }
@@ -1648,14 +2013,14 @@ mod transient_state {
             h09.last()
         );
         assert_no_alerts(&sandbox, &daemon);
-        let changes = log_lines_with(&daemon, "host status changed");
+        let changes = daemon.log_lines_with(&["host status changed"]);
         assert!(
             changes
                 .iter()
                 .all(|l| l.contains("status=up previous=unknown")),
             "{changes:#?}"
         );
-        assert!(log_lines_with(&daemon, "rejected").is_empty(), "{daemon}");
+        assert!(daemon.log_lines_with(&["rejected"]).is_empty(), "{daemon}");
         eprintln!(
             "reload: 20 edits were applied as {} reloads",
             reloads(&daemon).len()
@@ -1675,7 +2040,7 @@ mod transient_state {
             host("api", &server.url("/api"), ""),
             host("broken", &refused, ""),
         ];
-        let (sandbox, mut daemon) = start(&document("", FAST, &hosts));
+        let (sandbox, mut daemon) = start_at(CONFIG, &document("", FAST, &hosts));
         let api_before = daemon.wait_for_status("api", "up");
         let broken_before = daemon.wait_for_status("broken", "down");
         daemon.wait_for_stdout("the DOWN line is printed", |l| l.contains(" DOWN broken"));
@@ -1731,11 +2096,10 @@ mod transient_state {
     fn reloads_racing_each_other_keep_a_changed_host_checked() {
         let server = healthy();
         let item = |label: &str, extra: &str| host(label, &server.url(&format!("/{label}")), extra);
-        let (sandbox, mut daemon) = start(&document(
-            "",
-            FAST,
-            &[item("steady", ""), item("changing", "")],
-        ));
+        let (sandbox, mut daemon) = start_at(
+            CONFIG,
+            &document("", FAST, &[item("steady", ""), item("changing", "")]),
+        );
         daemon.wait_for_status("changing", "up");
 
         write_by_rename(
@@ -1767,6 +2131,38 @@ mod transient_state {
                 let host = http_get(api, "/api/v1/hosts/changing").ok()?.json().ok()?;
                 (checks(&host) >= now + 3).then_some(())
             },
+        );
+    }
+
+    /// A reload that changes a host replaces its HostActor; the old one's check in flight must
+    /// not run on beside the new one's checks.
+    #[test]
+    fn reload_changing_a_host_never_runs_two_of_its_checks_at_once() {
+        let stall = StallServer::start();
+        let hosts = |interval: &str| {
+            document(
+                "",
+                "interval: 10s, timeout: 10s",
+                &[host(
+                    "slowpoke",
+                    &stall.url(),
+                    &format!("interval: {interval}\ntimeout: {interval}"),
+                )],
+            )
+        };
+        let (sandbox, mut daemon) = start(&hosts("10s"));
+        wait_until(DEADLINE, "the check is in flight", || {
+            stall.counts().open == 1
+        })
+        .unwrap();
+        sandbox.write("flowstate.yaml", &hosts("300ms"));
+        daemon.signal("HUP");
+        daemon.wait_for_log("the reload is logged", |l| l.contains("config reloaded"));
+        daemon.wait_for_checks("slowpoke", 3);
+        let counts = stall.counts();
+        assert_eq!(
+            counts.peak, 1,
+            "two checks of one host were open at once: {counts:?}\n{daemon}"
         );
     }
 }

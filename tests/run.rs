@@ -9,20 +9,21 @@
 //! "a bit later than the timeout".
 
 use std::collections::HashSet;
-use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
 use crate::common::configs::{document_serving, host, ALERTS};
 use crate::common::daemon::http_get;
-use crate::common::wait::{wait_for, wait_until};
-use crate::common::{closed_port, Daemon, Response, Sandbox, TestServer, DEADLINE};
+use crate::common::events::{assert_event, events, timestamp, wait_for_events};
+use crate::common::hosts::history;
+use crate::common::repo::read;
+use crate::common::target::StallServer;
+use crate::common::wait::wait_until;
+use crate::common::{closed_port, start, switchable, Response, Sandbox, TestServer, DEADLINE};
 
 /// A config with the API on a free port, `defaults` (the inside of a flow mapping) and two
 /// notifiers every host alerts: `console` (stdout, text) and `audit` (the file [`ALERTS`]).
@@ -33,95 +34,6 @@ fn config(defaults: &str, hosts: &[String]) -> String {
 /// [`config`] with `server.listen` written as `listen` (YAML).
 fn config_listening(listen: &str, defaults: &str, hosts: &[String]) -> String {
     document_serving(&format!("listen: {listen}"), "", defaults, hosts)
-}
-
-/// Starts `flowstate run -c flowstate.yaml ARGS...` on `config` in a new sandbox.
-fn start(config: &str, args: &[&str]) -> (Sandbox, Daemon) {
-    let sandbox = Sandbox::new();
-    sandbox.write("flowstate.yaml", config);
-    let daemon = sandbox.daemon("flowstate.yaml").args(args).start();
-    (sandbox, daemon)
-}
-
-/// Every event the file notifier wrote so far (complete lines), each parsed.
-#[track_caller]
-fn events(sandbox: &Sandbox) -> Vec<Value> {
-    sandbox.events(ALERTS)
-}
-
-/// Waits until the file notifier wrote at least `n` events, and returns them all.
-#[track_caller]
-fn wait_for_events(sandbox: &Sandbox, daemon: &Daemon, n: usize) -> Vec<Value> {
-    wait_for(DEADLINE, &format!("{n} events are in {ALERTS}"), || {
-        let events = events(sandbox);
-        (events.len() >= n).then_some(events)
-    })
-    .unwrap_or_else(|timed_out| panic!("{timed_out}\nevents: {:?}\n{daemon}", events(sandbox)))
-}
-
-/// Parses an RFC 3339 timestamp of the API or an event.
-#[track_caller]
-fn timestamp(value: &Value) -> SystemTime {
-    let text = value
-        .as_str()
-        .unwrap_or_else(|| panic!("not a timestamp string: {value}"));
-    humantime::parse_rfc3339(text).unwrap_or_else(|e| panic!("{text:?} is not RFC 3339: {e}"))
-}
-
-/// Checks an alert event against SPEC §3: every field, with its type, and what it says.
-#[track_caller]
-fn assert_event(event: &Value, kind: &str, host: &str, previous: &str) {
-    for key in [
-        "id",
-        "event",
-        "host",
-        "status",
-        "previous",
-        "at",
-        "since",
-        "reason",
-        "consecutive_failures",
-        "latency_ms",
-    ] {
-        assert!(event.get(key).is_some(), "no `{key}` in the event {event}");
-    }
-    assert_eq!(event["event"], kind, "{event}");
-    assert_eq!(event["host"], host, "{event}");
-    // Each of these kinds is named after the status it reports.
-    assert_eq!(event["status"], kind, "{event}");
-    assert_eq!(event["previous"], previous, "{event}");
-    let id = event["id"].as_str().unwrap_or_default();
-    assert!(
-        id.len() == 26 && id.chars().all(|c| c.is_ascii_alphanumeric()),
-        "the id is not a ULID: {event}"
-    );
-    timestamp(&event["at"]);
-    timestamp(&event["since"]);
-    assert!(
-        event["reason"].as_str().is_some_and(|r| !r.is_empty()),
-        "{event}"
-    );
-    assert!(event["consecutive_failures"].is_u64(), "{event}");
-    assert!(
-        event["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
-        "{event}"
-    );
-}
-
-/// The check results of a host's history (`/api/v1/hosts/{label}`), oldest first.
-#[track_caller]
-fn history(host: &Value) -> &Vec<Value> {
-    host["history"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no history array in {host}"))
-}
-
-/// A target whose answer's status the test changes while the daemon runs.
-fn switchable(status: u16) -> (Arc<AtomicU16>, TestServer) {
-    let current = Arc::new(AtomicU16::new(status));
-    let answer = current.clone();
-    let server = TestServer::start(move |_, _| Response::status(answer.load(SeqCst)).body("hi"));
-    (current, server)
 }
 
 /// Event ids are unique per event.
@@ -136,13 +48,10 @@ fn assert_unique_ids(events: &[Value]) {
 #[test]
 fn host_goes_down_after_exactly_failure_threshold_failures_with_one_alert() {
     let (answer, server) = switchable(200);
-    let (sandbox, mut daemon) = start(
-        &config(
-            "interval: 200ms, timeout: 200ms, failure_threshold: 3",
-            &[host("api", &server.url("/health"), "status: 200")],
-        ),
-        &[],
-    );
+    let (sandbox, mut daemon) = start(&config(
+        "interval: 200ms, timeout: 200ms, failure_threshold: 3",
+        &[host("api", &server.url("/health"), "status: 200")],
+    ));
     daemon.wait_for_status("api", "up");
     answer.store(503, SeqCst);
 
@@ -193,13 +102,10 @@ fn one_blip_does_not_alert() {
         2 => Response::status(503),
         _ => Response::ok("fine"),
     });
-    let (sandbox, mut daemon) = start(
-        &config(
-            "interval: 200ms, timeout: 200ms, failure_threshold: 2",
-            &[host("api", &server.url("/"), "")],
-        ),
-        &[],
-    );
+    let (sandbox, mut daemon) = start(&config(
+        "interval: 200ms, timeout: 200ms, failure_threshold: 2",
+        &[host("api", &server.url("/"), "")],
+    ));
     let api = daemon.wait_for_checks("api", 6);
     assert_eq!(api["status"], "up", "{api}");
     assert_eq!(api["failures"], 1, "the blip was not seen: {api}");
@@ -226,13 +132,10 @@ fn one_blip_does_not_alert() {
 #[test]
 fn recovery_sends_one_up_event_but_the_first_up_sends_none() {
     let (answer, server) = switchable(200);
-    let (sandbox, mut daemon) = start(
-        &config(
-            "interval: 200ms, timeout: 200ms, failure_threshold: 2, success_threshold: 2",
-            &[host("api", &server.url("/"), "")],
-        ),
-        &[],
-    );
+    let (sandbox, mut daemon) = start(&config(
+        "interval: 200ms, timeout: 200ms, failure_threshold: 2, success_threshold: 2",
+        &[host("api", &server.url("/"), "")],
+    ));
     // unknown -> up is decided (and logged) but is no event.
     daemon.wait_for_checks("api", 3);
     daemon.wait_for_log("the first decision is logged", |l| {
@@ -291,13 +194,10 @@ fn slow_answers_degrade_the_host_and_fast_ones_restore_it() {
     let server = TestServer::start(move |_, _| {
         Response::ok("fine").delay_headers(Duration::from_millis(delay.load(SeqCst)))
     });
-    let (sandbox, mut daemon) = start(
-        &config(
-            "interval: 500ms, timeout: 500ms, failure_threshold: 2",
-            &[host("api", &server.url("/"), "max_response_time: 100ms")],
-        ),
-        &[],
-    );
+    let (sandbox, mut daemon) = start(&config(
+        "interval: 500ms, timeout: 500ms, failure_threshold: 2",
+        &[host("api", &server.url("/"), "max_response_time: 100ms")],
+    ));
     daemon.wait_for_status("api", "up");
     delay_ms.store(300, SeqCst);
 
@@ -331,18 +231,13 @@ fn slow_answers_degrade_the_host_and_fast_ones_restore_it() {
 
 #[test]
 fn every_notifier_gets_the_same_event_and_stdout_can_print_it_as_json() {
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &format!(
+    let (sandbox, mut daemon) = start(&format!(
             "server: {{ listen: null }}\n\
              defaults: {{ interval: 200ms, timeout: 200ms, failure_threshold: 1, alerts: [console, audit] }}\n\
              notifiers:\n  console: {{ type: stdout, format: json }}\n  audit: {{ type: file, path: {ALERTS} }}\n\
              hosts:\n{}",
             host("gone", &format!("http://127.0.0.1:{}/", closed_port()), "")
-        ),
-    );
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+        ));
     let line = daemon.wait_for_stdout("an event is printed", |l| !l.trim().is_empty());
     let printed: Value = serde_json::from_str(&line)
         .unwrap_or_else(|e| panic!("stdout line {line:?} is not JSON ({e})\n{daemon}"));
@@ -353,126 +248,17 @@ fn every_notifier_gets_the_same_event_and_stdout_can_print_it_as_json() {
 
 // --- Scheduling -------------------------------------------------------------------------
 
-/// A target that accepts connections and never answers. A connection counts as open from
-/// its accept until the client closes it, so unlike a handler that sleeps, it sees exactly
-/// when the daemon gives up on a check, and how many checks it has open at once.
-struct StallServer {
-    addr: SocketAddr,
-    counts: Arc<Mutex<StallCounts>>,
-    stopping: Arc<AtomicBool>,
-    acceptor: Option<JoinHandle<()>>,
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct StallCounts {
-    accepted: usize,
-    open: usize,
-    peak: usize,
-}
-
-impl StallServer {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let addr = listener.local_addr().expect("local address");
-        let counts = Arc::new(Mutex::new(StallCounts::default()));
-        let stopping = Arc::new(AtomicBool::new(false));
-        let acceptor = {
-            let (counts, stopping) = (counts.clone(), stopping.clone());
-            thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stopping.load(SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let overlapping = {
-                        let mut c = counts.lock().unwrap();
-                        c.accepted += 1;
-                        c.open += 1;
-                        c.open > 1
-                    };
-                    // The daemon closes a check's connection before it opens the next, but
-                    // this server's reader thread may see that close a little after the new
-                    // accept. Judge overlap once such a close had time to arrive: a real one
-                    // (a check still in flight) stays open far longer.
-                    if overlapping {
-                        thread::sleep(Duration::from_millis(100));
-                    }
-                    {
-                        let mut c = counts.lock().unwrap();
-                        c.peak = c.peak.max(c.open);
-                    }
-                    let (counts, stopping) = (counts.clone(), stopping.clone());
-                    thread::spawn(move || {
-                        hold_until_closed(stream, &stopping);
-                        counts.lock().unwrap().open -= 1;
-                    });
-                }
-            })
-        };
-        StallServer {
-            addr,
-            counts,
-            stopping,
-            acceptor: Some(acceptor),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/never", self.addr)
-    }
-
-    fn counts(&self) -> StallCounts {
-        *self.counts.lock().unwrap()
-    }
-}
-
-/// Reads (and ignores) whatever the client sends until it closes the connection.
-fn hold_until_closed(mut stream: TcpStream, stopping: &AtomicBool) {
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
-    let mut buffer = [0u8; 1024];
-    loop {
-        match stream.read(&mut buffer) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                if stopping.load(SeqCst) {
-                    return;
-                }
-            }
-            Err(_) => return,
-        }
-    }
-}
-
-impl Drop for StallServer {
-    fn drop(&mut self) {
-        self.stopping.store(true, SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
-    }
-}
-
 #[test]
 fn stalled_target_neither_delays_other_hosts_nor_overlaps_its_own_checks() {
     let stall = StallServer::start();
     let server = TestServer::always(Response::ok("fine"));
-    let (_sandbox, mut daemon) = start(
-        &config(
-            "interval: 100ms, timeout: 100ms",
-            &[
-                host("stalled", &stall.url(), "interval: 500ms\ntimeout: 300ms"),
-                host("fast", &server.url("/"), ""),
-            ],
-        ),
-        &[],
-    );
+    let (_sandbox, mut daemon) = start(&config(
+        "interval: 100ms, timeout: 100ms",
+        &[
+            host("stalled", &stall.url(), "interval: 500ms\ntimeout: 300ms"),
+            host("fast", &server.url("/"), ""),
+        ],
+    ));
     let stalled = daemon.wait_for_checks("stalled", 4);
     let fast = daemon.host("fast");
 
@@ -528,13 +314,10 @@ fn sigterm_exits_0_promptly_with_a_check_in_flight() {
     let stall = StallServer::start();
     // The first check of a host comes at a phase of its interval derived from its label;
     // "slowpoke"'s is early (about 0.65 s of 10 s), so the wait for it is short.
-    let (_sandbox, mut daemon) = start(
-        &config(
-            "interval: 10s, timeout: 10s",
-            &[host("slowpoke", &stall.url(), "")],
-        ),
-        &[],
-    );
+    let (_sandbox, mut daemon) = start(&config(
+        "interval: 10s, timeout: 10s",
+        &[host("slowpoke", &stall.url(), "")],
+    ));
     wait_until(DEADLINE, "the check is in flight", || {
         stall.counts().open == 1
     })
@@ -555,13 +338,10 @@ fn sigterm_exits_0_promptly_with_a_check_in_flight() {
 #[test]
 fn second_stop_signal_exits_at_once() {
     let stall = StallServer::start();
-    let (_sandbox, mut daemon) = start(
-        &config(
-            "interval: 10s, timeout: 10s",
-            &[host("slowpoke", &stall.url(), "")],
-        ),
-        &[],
-    );
+    let (_sandbox, mut daemon) = start(&config(
+        "interval: 10s, timeout: 10s",
+        &[host("slowpoke", &stall.url(), "")],
+    ));
     wait_until(DEADLINE, "the check is in flight", || {
         stall.counts().open == 1
     })
@@ -583,13 +363,10 @@ fn sigint_lets_the_check_in_flight_finish_and_delivers_its_alert() {
             .delay_headers(Duration::from_millis(1000)),
     );
     // "pending" is first checked early in its interval (about 0.93 s of 10 s).
-    let (sandbox, mut daemon) = start(
-        &config(
-            "interval: 10s, timeout: 5s, failure_threshold: 1",
-            &[host("pending", &server.url("/"), "")],
-        ),
-        &[],
-    );
+    let (sandbox, mut daemon) = start(&config(
+        "interval: 10s, timeout: 5s, failure_threshold: 1",
+        &[host("pending", &server.url("/"), "")],
+    ));
     wait_until(DEADLINE, "the check is in flight", || {
         server.traffic().in_flight() == 1
     })
@@ -695,7 +472,7 @@ fn json_log_is_one_object_per_line_with_the_transition_fields() {
 
 #[test]
 fn text_log_lines_carry_key_value_fields() {
-    let (_sandbox, mut daemon) = start(&refused_host_config(), &[]);
+    let (_sandbox, mut daemon) = start(&refused_host_config());
     let line = daemon.wait_for_log("the transition is logged", |l| {
         l.contains("host status changed")
     });
@@ -759,16 +536,13 @@ fn api_reports_health_readiness_and_every_host() {
         ("/up", Response::ok("fine")),
         ("/down", Response::status(503)),
     ]);
-    let (_sandbox, mut daemon) = start(
-        &config(
-            "interval: 200ms, timeout: 200ms, failure_threshold: 1",
-            &[
-                host("web", &server.url("/up"), ""),
-                host("broken", &server.url("/down"), ""),
-            ],
-        ),
-        &[],
-    );
+    let (_sandbox, mut daemon) = start(&config(
+        "interval: 200ms, timeout: 200ms, failure_threshold: 1",
+        &[
+            host("web", &server.url("/up"), ""),
+            host("broken", &server.url("/down"), ""),
+        ],
+    ));
     let api = daemon.api();
 
     let health = daemon.get("/healthz");
@@ -863,7 +637,6 @@ fn history_keeps_the_newest_state_history_results() {
             "interval: 100ms, timeout: 100ms",
             &[host("api", &server.url("/"), "")],
         ) + "state: { history: 3 }\n"),
-        &[],
     );
     let api = daemon.wait_for_checks("api", 5);
     let results = history(&api);
@@ -877,18 +650,15 @@ fn history_keeps_the_newest_state_history_results() {
 
 #[test]
 fn listen_null_serves_no_api_but_keeps_monitoring() {
-    let (sandbox, mut daemon) = start(
-        &config_listening(
-            "null",
-            "interval: 200ms, timeout: 200ms, failure_threshold: 2",
-            &[host(
-                "gone",
-                &format!("http://127.0.0.1:{}/", closed_port()),
-                "",
-            )],
-        ),
-        &[],
-    );
+    let (sandbox, mut daemon) = start(&config_listening(
+        "null",
+        "interval: 200ms, timeout: 200ms, failure_threshold: 2",
+        &[host(
+            "gone",
+            &format!("http://127.0.0.1:{}/", closed_port()),
+            "",
+        )],
+    ));
     // A first decision to down is news: previous is unknown.
     let all = wait_for_events(&sandbox, &daemon, 1);
     assert_event(&all[0], "down", "gone", "unknown");
@@ -923,134 +693,11 @@ fn taken_listen_address_exits_2_naming_it() {
     );
 }
 
-// --- Reload -----------------------------------------------------------------------------
-
-#[test]
-fn sighup_applies_an_edit_and_keeps_unchanged_hosts_state() {
-    let server = TestServer::always(Response::ok("fine"));
-    let defaults = "interval: 200ms, timeout: 200ms";
-    let steady = host("steady", &server.url("/steady"), "");
-    let (sandbox, mut daemon) = start(
-        &config(
-            defaults,
-            &[
-                steady.clone(),
-                host("retimed", &server.url("/retimed"), "interval: 1h"),
-                host("leaving", &server.url("/leaving"), ""),
-            ],
-        ),
-        &[],
-    );
-    let before = daemon.wait_for_checks("steady", 3);
-    assert_eq!(before["status"], "up", "{before}");
-
-    sandbox.write(
-        "flowstate.yaml",
-        &config(
-            defaults,
-            &[
-                steady,
-                host("retimed", &server.url("/retimed"), "interval: 200ms"),
-                host("newcomer", &server.url("/newcomer"), ""),
-            ],
-        ),
-    );
-    daemon.signal("HUP");
-    let reloaded = daemon.wait_for_log("the reload is logged", |l| l.contains("config reloaded"));
-    assert!(
-        reloaded.contains("1 added, 1 removed, 1 changed, 1 unchanged"),
-        "{reloaded}"
-    );
-    daemon.wait_for_checks("newcomer", 1);
-    // An hourly host would not have run 3 checks: its new interval applies.
-    daemon.wait_for_checks("retimed", 3);
-    let after = daemon.wait_for_checks("steady", before["checks"].as_u64().unwrap() + 3);
-    assert_eq!(after["status"], "up", "{after}");
-    assert_eq!(after["since"], before["since"], "{after}");
-    assert_eq!(after["transitions"], 1, "{after}");
-    assert_eq!(
-        history(&after)[0],
-        history(&before)[0],
-        "the history was lost: {after}"
-    );
-    let labels: Vec<String> = daemon
-        .hosts()
-        .iter()
-        .filter_map(|h| h["label"].as_str().map(str::to_string))
-        .collect();
-    assert_eq!(labels, ["steady", "retimed", "newcomer"]);
-    assert_eq!(daemon.get("/api/v1/hosts/leaving").status, 404);
-    // The removed host is checked no more.
-    let leaving = server
-        .requests()
-        .iter()
-        .filter(|r| r.path() == "/leaving")
-        .count();
-    daemon.wait_for_checks("steady", after["checks"].as_u64().unwrap() + 3);
-    let leaving_later = server
-        .requests()
-        .iter()
-        .filter(|r| r.path() == "/leaving")
-        .count();
-    assert_eq!(leaving_later, leaving, "a removed host is still checked");
-    assert_eq!(daemon.stop("TERM").code, Some(0), "{daemon}");
-}
-
-#[test]
-fn bad_edit_is_logged_and_keeps_the_last_good_config() {
-    let server = TestServer::always(Response::ok("fine"));
-    let api_host = host("api", &server.url("/"), "");
-    let defaults = "interval: 200ms, timeout: 200ms";
-    let (sandbox, mut daemon) = start(&config(defaults, std::slice::from_ref(&api_host)), &[]);
-    daemon.wait_for_status("api", "up");
-
-    sandbox.write(
-        "flowstate.yaml",
-        "hosts:\n  - label: api\n    url: [unclosed\n",
-    );
-    daemon.signal("HUP");
-    let rejected = daemon.wait_for_log("the rejection is logged", |l| {
-        l.contains("config reload rejected")
-    });
-    assert!(rejected.contains("flowstate.yaml:"), "{rejected}");
-    let checks = daemon.host("api")["checks"].as_u64().unwrap();
-    let api = daemon.wait_for_checks("api", checks + 3);
-    assert_eq!(api["status"], "up", "{api}");
-    assert_eq!(daemon.hosts().len(), 1);
-    assert_eq!(daemon.get("/readyz").status, 200);
-    assert!(!daemon.stderr().contains("config reloaded"), "{daemon}");
-
-    // The daemon still takes a good edit afterwards.
-    sandbox.write(
-        "flowstate.yaml",
-        &config(defaults, &[api_host, host("second", &server.url("/2"), "")]),
-    );
-    daemon.signal("HUP");
-    daemon.wait_for_checks("second", 1);
-}
-
-#[test]
-fn editing_the_config_file_reloads_it_without_a_signal() {
-    let server = TestServer::always(Response::ok("fine"));
-    let defaults = "interval: 200ms, timeout: 200ms";
-    let first = host("first", &server.url("/1"), "");
-    let (sandbox, mut daemon) = start(&config(defaults, std::slice::from_ref(&first)), &[]);
-    daemon.wait_for_status("first", "up");
-    sandbox.write(
-        "flowstate.yaml",
-        &config(defaults, &[first, host("second", &server.url("/2"), "")]),
-    );
-    daemon.wait_for_checks("second", 1);
-}
-
 // --- The bundled example ----------------------------------------------------------------
 
 #[test]
 fn bundled_example_checks_itself_and_alerts_on_the_missing_service() {
-    let example = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/flowstate.yaml"),
-    )
-    .expect("read examples/flowstate.yaml");
+    let example = read("examples/flowstate.yaml");
     assert_eq!(
         example.matches("9900").count(),
         3,
@@ -1095,35 +742,4 @@ fn bundled_example_checks_itself_and_alerts_on_the_missing_service() {
     );
     assert_eq!(daemon.host("flowstate-api")["status"], "up");
     assert_eq!(daemon.stdout_lines(), [line], "{daemon}");
-}
-
-/// A reload that changes a host replaces its HostActor; the old one's check in flight must
-/// not run on beside the new one's checks.
-#[test]
-fn reload_changing_a_host_never_runs_two_of_its_checks_at_once() {
-    let stall = StallServer::start();
-    let hosts = |interval: &str| {
-        config(
-            "interval: 10s, timeout: 10s",
-            &[host(
-                "slowpoke",
-                &stall.url(),
-                &format!("interval: {interval}\ntimeout: {interval}"),
-            )],
-        )
-    };
-    let (sandbox, mut daemon) = start(&hosts("10s"), &[]);
-    wait_until(DEADLINE, "the check is in flight", || {
-        stall.counts().open == 1
-    })
-    .unwrap();
-    sandbox.write("flowstate.yaml", &hosts("300ms"));
-    daemon.signal("HUP");
-    daemon.wait_for_log("the reload is logged", |l| l.contains("config reloaded"));
-    daemon.wait_for_checks("slowpoke", 3);
-    let counts = stall.counts();
-    assert_eq!(
-        counts.peak, 1,
-        "two checks of one host were open at once: {counts:?}\n{daemon}"
-    );
 }

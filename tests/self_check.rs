@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use crate::common::server::{Response, TestServer};
+use crate::common::start;
 use crate::common::wait::wait_until;
-use crate::common::Sandbox;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -21,12 +21,7 @@ fn config(ping_url: &str, target_url: &str) -> String {
 fn self_check_pings_while_healthy() {
     let pings = TestServer::always(Response::ok("OK"));
     let target = TestServer::always(Response::ok("fine"));
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &config(&pings.url("/ping/secret-uuid"), &target.url("/")),
-    );
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    let (_sandbox, mut daemon) = start(&config(&pings.url("/ping/secret-uuid"), &target.url("/")));
     wait_until(DEADLINE, "three pings arrived", || {
         pings.requests().len() >= 3
     })
@@ -47,12 +42,7 @@ fn self_check_pings_while_healthy() {
 fn a_failing_ping_is_logged_without_its_secret_path() {
     let pings = TestServer::always(Response::status(500));
     let target = TestServer::always(Response::ok("fine"));
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &config(&pings.url("/ping/secret-uuid"), &target.url("/")),
-    );
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    let (_sandbox, mut daemon) = start(&config(&pings.url("/ping/secret-uuid"), &target.url("/")));
     let line = daemon.wait_for_log("the failed ping is logged", |l| {
         l.contains("self check answered with an error status")
     });

@@ -276,7 +276,7 @@ pub struct Row {
 }
 
 /// Table cells: columns are separated by at least two spaces.
-fn cells(line: &str) -> Vec<String> {
+pub fn cells(line: &str) -> Vec<String> {
     line.split("  ")
         .map(str::trim)
         .filter(|c| !c.is_empty())

@@ -32,6 +32,49 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 /// How long one API request may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The config file of a daemon [`start`]ed by a test, relative to its sandbox.
+pub const CONFIG: &str = "flowstate.yaml";
+
+/// Starts `flowstate run -c flowstate.yaml` on `config` in a new sandbox.
+pub fn start(config: &str) -> (Sandbox, Daemon) {
+    start_at(CONFIG, config)
+}
+
+/// Starts `flowstate run -c PATH` on `config`, written to `path` (relative to a new sandbox).
+pub fn start_at(path: &str, config: &str) -> (Sandbox, Daemon) {
+    let sandbox = Sandbox::new();
+    sandbox.write(path, config);
+    let daemon = sandbox.daemon(path).start();
+    (sandbox, daemon)
+}
+
+/// Saves `to` over `from` (as the [`CONFIG`] of a daemon [`start`]ed by a test) and answers
+/// `POST /-/reload`, which must be 200 with a change in it. The ConfigWatcher applies saved
+/// edits too, after a 250 ms debounce: should this thread be slower than that, the POST finds
+/// nothing left to change; then `from` is put back and the edit made again.
+#[track_caller]
+pub fn post_edit(sandbox: &Sandbox, daemon: &mut Daemon, from: &str, to: &str) -> Answer {
+    let nothing_changed = |answer: &Answer| {
+        answer.json().is_ok_and(|summary| {
+            ["added", "removed", "changed"]
+                .iter()
+                .all(|key| summary[key].as_array().is_some_and(Vec::is_empty))
+        })
+    };
+    for _ in 0..5 {
+        sandbox.write(CONFIG, to);
+        let answer = daemon.request("POST", "/-/reload", &[]);
+        assert_eq!(answer.status, 200, "{answer}\n{daemon}");
+        if !nothing_changed(&answer) {
+            return answer;
+        }
+        sandbox.write(CONFIG, from);
+        let back = daemon.request("POST", "/-/reload", &[]);
+        assert_eq!(back.status, 200, "{back}\n{daemon}");
+    }
+    panic!("POST /-/reload never found the edit to apply\n{daemon}");
+}
+
 impl Sandbox {
     /// `flowstate run -c CONFIG`, with the sandbox as working directory; more arguments and
     /// environment variables can be added before [`DaemonBuilder::start`].
@@ -178,6 +221,14 @@ impl Daemon {
     /// The complete non-empty lines logged to stderr so far.
     pub fn log_lines(&self) -> Vec<String> {
         lines_of(&self.stderr())
+    }
+
+    /// The log lines that contain every one of `parts`.
+    pub fn log_lines_with(&self, parts: &[&str]) -> Vec<String> {
+        self.log_lines()
+            .into_iter()
+            .filter(|l| parts.iter().all(|p| l.contains(p)))
+            .collect()
     }
 
     /// Waits until a complete stderr line satisfies `matches`, and returns it. Fails the test,

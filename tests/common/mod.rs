@@ -1,19 +1,36 @@
 //! Helpers shared by every integration test, here and in later daemon tests.
 //!
-//! - [`server`]: a loopback HTTP target whose answers the test controls, recording requests.
 //! - [`cli`]: config files in a temporary directory and runs of the real binary.
-//! - [`configs`]: config documents for daemon tests.
-//! - [`daemon`]: `flowstate run` as a child process: its output, its API, signals, its exit.
+//! - [`configs`]: config documents and host list items.
+//! - [`daemon`]: `flowstate run` as a child process: its output, its API, signals, its exit;
+//!   [`start`] one on a config, `POST /-/reload` after an edit.
+//! - [`events`]: alert events the file notifier wrote, and their SPEC §3 shape.
+//! - [`hosts`]: a host as the API shows it; its checks as a clock.
+//! - [`once`]: `flowstate once` on a config, and each host's verdict.
 //! - [`processes`]: whether a started program still runs; killing what a test left.
+//! - [`receiver`]: a webhook receiver recording every post, answering as the test says.
+//! - [`repo`]: files of the repository itself (docs, examples, deployment files).
+//! - [`scrape`]: `/metrics` parsed, scraped, waited for; single series by name.
+//! - [`server`]: a loopback HTTP target whose answers the test controls, recording requests.
+//! - [`target`]: targets whose answers the test changes while the daemon runs ([`switchable`]),
+//!   or that never answer.
 //! - [`wait`]: waiting for a condition with a deadline.
 
 pub mod cli;
 pub mod configs;
 pub mod daemon;
+pub mod events;
+pub mod hosts;
+pub mod once;
 pub mod processes;
+pub mod receiver;
+pub mod repo;
+pub mod scrape;
 pub mod server;
+pub mod target;
 pub mod wait;
 
 pub use cli::{Outcome, Sandbox};
-pub use daemon::{Daemon, DEADLINE};
+pub use daemon::{start, Daemon, DEADLINE};
 pub use server::{closed_port, Request, Response, TestServer};
+pub use target::switchable;

@@ -74,6 +74,11 @@ impl Response {
         }
     }
 
+    /// The status this answer has.
+    pub fn status_code(&self) -> u16 {
+        self.status
+    }
+
     /// `200` with this body.
     pub fn ok(body: impl Into<Vec<u8>>) -> Self {
         Response::status(200).body(body)
