@@ -68,7 +68,7 @@ impl Daemon {
         }
         let registry = registry.start();
         if store.is_some() {
-            crate::state_registry::start_save_ticker(registry.clone(), &alerts_arbiter);
+            crate::state_saving::start_save_ticker(registry.clone().recipient(), &alerts_arbiter);
         }
         // Edits of the files are noticed and reloaded; a configuration built in code has none.
         // The watcher's mailbox exists before the Supervisor, which tells it what it applies.

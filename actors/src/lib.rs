@@ -7,7 +7,7 @@
 //! - [`daemon`]: starts and wires the actors.
 //! - [`supervisor`]: owns the configuration and every HostActor; applies diffs; restarts
 //!   crashed HostActors; drives shutdown.
-//! - [`config_watcher`]: notices edits of the files, validates, hands them to the Supervisor.
+//! - [`config_watcher`]: notices edits of the files and asks the Supervisor to reload them.
 //! - [`config_load`]: every load of the files, on a thread of its own with a known stack.
 //! - [`host`]: one HostActor per host, with its schedule.
 //! - [`state_registry`]: keeps every host's [`model::Host`], drives it with results, emits

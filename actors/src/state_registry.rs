@@ -27,7 +27,6 @@ use crate::state_saving::StateSaving;
 use crate::store::{HostStatesSaved, Store, StoreRecreated, StoredHost};
 
 /// Started by the daemon next to the registry; it lives with the rest of saving.
-pub use crate::state_saving::start_save_ticker;
 
 pub struct StateRegistry {
     /// Tracked hosts in configuration order, for stable API output.

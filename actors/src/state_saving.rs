@@ -14,7 +14,6 @@ use actix::prelude::*;
 
 use crate::messages::SaveChangedState;
 use crate::model::{CheckResult, Host};
-use crate::state_registry::StateRegistry;
 use crate::store::{
     HostStatesSaved, SaveHostStates, Store, StoreRecreated, StoredHost, StoredResult,
     SubscribeToStore,
@@ -175,7 +174,7 @@ impl StateSaving {
 
 /// Asks `registry` to save what changed every `SAVE_EVERY`, from a task on `arbiter`: a
 /// timer inside the registry would be polled with each of its thousands of messages a second.
-pub fn start_save_ticker(registry: Addr<StateRegistry>, arbiter: &ArbiterHandle) {
+pub fn start_save_ticker(registry: Recipient<SaveChangedState>, arbiter: &ArbiterHandle) {
     arbiter.spawn(async move {
         let mut ticks = actix_rt::time::interval(SAVE_EVERY);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
