@@ -26,8 +26,6 @@ use crate::scheduler_stats::SchedulerRecord;
 use crate::state_saving::StateSaving;
 use crate::store::{HostStatesSaved, Store, StoreRecreated, StoredHost};
 
-/// Started by the daemon next to the registry; it lives with the rest of saving.
-
 pub struct StateRegistry {
     /// Tracked hosts in configuration order, for stable API output.
     order: Vec<Arc<str>>,
