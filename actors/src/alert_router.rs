@@ -23,7 +23,7 @@ use crate::messages::{FlushNotifiers, HostStatusChanged, UseNotifiers};
 use crate::metrics::{AlertResult, Metrics};
 use crate::model::Status;
 use crate::notify::{self, DeliveryError, Notifier};
-use crate::outbox::{AfterFailure, Outbox, Pending};
+use crate::outbox::{AfterFailure, DropReason, Outbox, Pending};
 use crate::store::{
     AwaitStoreWrites, Restored, SaveAlertState, Store, StoreRecreated, StoredDelivery, StoredTrack,
     SubscribeToStore,
@@ -149,8 +149,8 @@ impl AlertRouter {
                 .unwrap_or_default();
             if max_age.is_some_and(|max_age| age >= max_age) {
                 self.metrics
-                    .record_alert_dropped(&delivery.notifier, "expired");
-                log::error!(notifier = &*delivery.notifier, id = delivery.event.id.as_str(), host = delivery.event.host.as_str(), reason = "expired"; "alert delivery given up: it grew older than max_age while flowstate was stopped");
+                    .record_alert_dropped(&delivery.notifier, DropReason::Expired);
+                log::error!(notifier = &*delivery.notifier, id = delivery.event.id.as_str(), host = delivery.event.host.as_str(), reason = DropReason::Expired.as_str(); "alert delivery given up: it grew older than max_age while flowstate was stopped");
                 self.forget_stored(&delivery.notifier, &delivery.event.id);
                 continue;
             }
@@ -358,7 +358,8 @@ impl AlertRouter {
     /// Puts one event in the outbox; a full queue drops its oldest, loudly.
     fn queue(&mut self, name: &Arc<str>, pending: Pending) {
         if let Some(dropped) = self.outbox.push(name, pending) {
-            self.metrics.record_alert_dropped(name, "overflow");
+            self.metrics
+                .record_alert_dropped(name, DropReason::Overflow);
             log::error!(notifier = &**name, id = dropped.event.id.as_str(), host = dropped.event.host.as_str(), event = dropped.event.event.as_str(); "the notifier's queue is full; dropping its oldest undelivered event");
             self.forget_stored(name, &dropped.event.id);
         }
@@ -429,7 +430,7 @@ impl AlertRouter {
             // the receiver's doing, so neither a failure nor a retry; the event stays queued,
             // and with a state store it is attempted again at the next start.
             self.outbox.release(name, host, &event.id);
-            log::info!(notifier = &**name, host, event = event.event.as_str(), id = event.id.as_str(), error = error.message.as_str(); "alert attempt cut short by the shutdown; the event stays queued");
+            log::info!(notifier = &**name, host, event = event.event.as_str(), id = event.id.as_str(), error = error.message(); "alert attempt cut short by the shutdown; the event stays queued");
             return;
         }
         match result {
@@ -459,17 +460,19 @@ impl AlertRouter {
                             host,
                             event = event.event.as_str(),
                             id = event.id.as_str(),
-                            error = error.message.as_str(),
+                            error = error.message(),
                             retry_in_ms = at.saturating_duration_since(now.0).as_millis() as u64;
                             "alert delivery failed; retrying"
                         );
                     }
                     Some(AfterFailure::GaveUp(reason, pending)) => {
                         self.metrics.record_alert_dropped(name, reason);
-                        let why = if reason == "rejected" {
-                            "the receiver rejected it"
-                        } else {
-                            "it is older than max_age"
+                        let why = match reason {
+                            DropReason::Rejected => "the receiver rejected it",
+                            // A failed attempt never overflows a queue; only its age is left.
+                            DropReason::Expired | DropReason::Overflow => {
+                                "it is older than max_age"
+                            }
                         };
                         log::error!(
                             notifier = &**name,
@@ -477,8 +480,8 @@ impl AlertRouter {
                             event = event.event.as_str(),
                             id = event.id.as_str(),
                             attempts = pending.attempts,
-                            error = error.message.as_str(),
-                            reason;
+                            error = error.message(),
+                            reason = reason.as_str();
                             "alert delivery given up: {why}"
                         );
                         self.forget_stored(name, &event.id);

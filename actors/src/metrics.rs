@@ -15,6 +15,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::model::Status;
+use crate::outbox::DropReason;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HostLabel {
@@ -83,9 +84,6 @@ pub const STORE_OPERATIONS: [&str; 6] = [
     "save_alert_track",
     "recreate",
 ];
-
-/// Why an event was given up, as `flowstate_alerts_dropped_total{reason}` names it.
-pub const DROP_REASONS: [&str; 3] = ["expired", "rejected", "overflow"];
 
 /// Alert results, as `flowstate_alerts_total{result}` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -326,7 +324,7 @@ impl Metrics {
         let _ = self.outbox_pending.get_or_create(&NotifierLabel {
             notifier: name.to_string(),
         });
-        for reason in DROP_REASONS {
+        for reason in DropReason::ALL {
             let _ = self.alerts_dropped.get_or_create(&DroppedLabels {
                 notifier: name.to_string(),
                 reason: reason.to_string(),
@@ -343,8 +341,8 @@ impl Metrics {
             .set(i64::try_from(pending).unwrap_or(i64::MAX));
     }
 
-    /// An event was given up; `reason` is one of [`DROP_REASONS`].
-    pub fn record_alert_dropped(&self, notifier: &str, reason: &'static str) {
+    /// An event was given up, counted under `reason`'s label value.
+    pub fn record_alert_dropped(&self, notifier: &str, reason: DropReason) {
         self.alerts_dropped
             .get_or_create(&DroppedLabels {
                 notifier: notifier.to_string(),
@@ -387,7 +385,7 @@ impl Metrics {
         self.outbox_pending.remove(&NotifierLabel {
             notifier: name.to_string(),
         });
-        for reason in DROP_REASONS {
+        for reason in DropReason::ALL {
             self.alerts_dropped.remove(&DroppedLabels {
                 notifier: name.to_string(),
                 reason: reason.to_string(),

@@ -10,6 +10,7 @@
 //! state store mirrors the contents so a crash loses nothing.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -60,13 +61,54 @@ struct NotifierQueue {
     len: usize,
 }
 
+/// Why an event was given up without being delivered.
+///
+/// The router decides its log line by matching on this, and the metric
+/// `flowstate_alerts_dropped_total{reason}` is labelled with [`DropReason::as_str`]: those
+/// label values are what dashboards and alert rules select on, so they never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Older than the notifier's `max_age` (while retrying, or while flowstate was stopped).
+    Expired,
+    /// The receiver refused the event itself ([`DeliveryError::Permanent`]); sending the same
+    /// bytes again cannot succeed.
+    Rejected,
+    /// The notifier's queue held [`MAX_PENDING`] events; the oldest made room for a new one.
+    Overflow,
+}
+
+impl DropReason {
+    /// Every reason, in the order the metric's series are created.
+    pub const ALL: [DropReason; 3] = [
+        DropReason::Expired,
+        DropReason::Rejected,
+        DropReason::Overflow,
+    ];
+
+    /// The `reason` label value and log field, word for word as before this was a type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Expired => "expired",
+            DropReason::Rejected => "rejected",
+            DropReason::Overflow => "overflow",
+        }
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What became of a failed attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AfterFailure {
     /// Tried again at this instant.
     RetryAt(Instant),
-    /// Given up: `expired` (older than `max_age`) or `rejected` (the receiver refused it).
-    GaveUp(&'static str, Pending),
+    /// Given up: [`DropReason::Expired`] or [`DropReason::Rejected`] (a failed attempt never
+    /// overflows a queue).
+    GaveUp(DropReason, Pending),
 }
 
 #[derive(Default)]
@@ -221,10 +263,10 @@ impl Outbox {
             .front_mut()?;
         head.attempts += 1;
         let age = now.1.duration_since(head.created).unwrap_or_default();
-        let reason = if !error.retryable {
-            Some("rejected")
+        let reason = if !error.is_retryable() {
+            Some(DropReason::Rejected)
         } else if age >= policy.max_age {
-            Some("expired")
+            Some(DropReason::Expired)
         } else {
             None
         };
@@ -233,7 +275,7 @@ impl Outbox {
             return Some(AfterFailure::GaveUp(reason, pending));
         }
         let mut wait = backoff(policy, head.attempts, fastrand::f64());
-        if let Some(asked) = error.retry_after {
+        if let Some(asked) = error.retry_after() {
             wait = wait.max(asked.min(policy.max_backoff));
         }
         let at = crate::clock::instant_after(now.0, wait);
@@ -385,8 +427,7 @@ mod tests {
         outbox.push(&n, Pending::new(event("a", "1"), SystemTime::now(), true));
         let start = Instant::now();
         outbox.take_ready(start);
-        let mut error = DeliveryError::transient("status 429");
-        error.retry_after = Some(Duration::MAX);
+        let error = DeliveryError::transient("status 429").with_retry_after(Some(Duration::MAX));
         let after = outbox.failed(
             &n,
             &event("a", "1"),
@@ -487,8 +528,8 @@ mod tests {
         outbox.push(&n, Pending::new(event("a", "1"), SystemTime::now(), true));
         let start = Instant::now();
         outbox.take_ready(start);
-        let mut error = DeliveryError::transient("status 429");
-        error.retry_after = Some(Duration::from_secs(3600));
+        let error = DeliveryError::transient("status 429")
+            .with_retry_after(Some(Duration::from_secs(3600)));
         let after = outbox.failed(
             &n,
             &event("a", "1"),
@@ -518,7 +559,10 @@ mod tests {
             &policy(),
             now,
         );
-        assert!(matches!(expired, Some(AfterFailure::GaveUp("expired", _))));
+        assert!(matches!(
+            expired,
+            Some(AfterFailure::GaveUp(DropReason::Expired, _))
+        ));
         let rejected = outbox.failed(
             &n,
             &event("b", "2"),
@@ -528,7 +572,7 @@ mod tests {
         );
         assert!(matches!(
             rejected,
-            Some(AfterFailure::GaveUp("rejected", _))
+            Some(AfterFailure::GaveUp(DropReason::Rejected, _))
         ));
         assert_eq!(outbox.pending("hook"), 0);
     }

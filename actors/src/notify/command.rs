@@ -373,9 +373,9 @@ mod tests {
             Duration::from_secs(10),
         );
         let error = notifier.deliver(&event()).await.expect_err("status 3");
-        assert!(error.retryable);
+        assert!(error.is_retryable());
         assert_eq!(
-            error.message,
+            error.message(),
             "sh exited with status 3: pager: 503 from upstream"
         );
     }
@@ -392,16 +392,16 @@ mod tests {
             timeout: Duration::from_secs(10),
         });
         let error = notifier.deliver(&event()).await.expect_err("status 1");
-        assert_eq!(error.message, "sh exited with status 1");
-        assert!(!error.message.contains("s3cr3t"));
+        assert_eq!(error.message(), "sh exited with status 1");
+        assert!(!error.message().contains("s3cr3t"));
     }
 
     #[actix_rt::test]
     async fn death_by_signal_is_transient_and_names_the_signal() {
         let mut notifier = shell("kill -TERM $$; sleep 10", &[], Duration::from_secs(10));
         let error = notifier.deliver(&event()).await.expect_err("killed");
-        assert!(error.retryable);
-        assert_eq!(error.message, "sh killed by signal SIGTERM");
+        assert!(error.is_retryable());
+        assert_eq!(error.message(), "sh killed by signal SIGTERM");
     }
 
     #[actix_rt::test]
@@ -413,9 +413,9 @@ mod tests {
             timeout: Duration::from_secs(10),
         });
         let error = notifier.deliver(&event()).await.expect_err("no program");
-        assert!(!error.retryable);
+        assert!(!error.is_retryable());
         assert_eq!(
-            error.message,
+            error.message(),
             format!("cannot run {program}: No such file or directory")
         );
     }
@@ -433,11 +433,11 @@ mod tests {
             .deliver(&event())
             .await
             .expect_err("not executable");
-        assert!(!error.retryable);
+        assert!(!error.is_retryable());
         assert!(
-            error.message.ends_with(": Permission denied"),
+            error.message().ends_with(": Permission denied"),
             "{}",
-            error.message
+            error.message()
         );
     }
 
@@ -453,9 +453,9 @@ mod tests {
 
         let started = Instant::now();
         let error = notifier.deliver(&event()).await.expect_err("timed out");
-        assert!(error.retryable);
+        assert!(error.is_retryable());
         assert_eq!(
-            error.message,
+            error.message(),
             "sh timed out after 500ms (process group killed)"
         );
         assert!(

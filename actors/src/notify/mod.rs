@@ -10,7 +10,6 @@ pub mod payload;
 pub mod stdout;
 pub mod webhook;
 
-use std::fmt;
 use std::time::Duration;
 
 use flowstate_config::{NotifierConfig, NotifierKind};
@@ -34,40 +33,73 @@ pub trait Notifier {
 }
 
 /// Why an attempt failed, and whether another attempt may succeed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryError {
-    /// What went wrong, fit for a log line (never a secret: no URL path, no header value).
-    pub message: String,
-    /// `false` when the receiver rejected the event itself (HTTP 400, 401, 404 ...): sending
-    /// the same bytes again cannot succeed, so the event is given up at once.
-    pub retryable: bool,
-    /// How long the receiver asked us to wait (HTTP `Retry-After`).
-    pub retry_after: Option<Duration>,
+///
+/// The two kinds are variants, not a flag, so the outbox decides retry or give-up by matching
+/// on the type. The message (its `Display`) is fit for a log line and never holds a secret: no
+/// URL path, no header value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// May pass on a later attempt (network, timeout, 5xx, 429).
+    #[error("{message}")]
+    Transient {
+        message: String,
+        /// How long the receiver asked us to wait (HTTP `Retry-After`).
+        retry_after: Option<Duration>,
+    },
+    /// The receiver rejected the event itself (HTTP 400, 401, 404 ...): sending the same
+    /// bytes again cannot succeed, so the event is given up at once.
+    #[error("{message}")]
+    Permanent { message: String },
 }
 
 impl DeliveryError {
     /// A failure that may pass on a later attempt (network, timeout, 5xx, 429).
     pub fn transient(message: impl Into<String>) -> Self {
-        DeliveryError {
+        DeliveryError::Transient {
             message: message.into(),
-            retryable: true,
             retry_after: None,
         }
     }
 
     /// A failure that will repeat on every attempt.
     pub fn permanent(message: impl Into<String>) -> Self {
-        DeliveryError {
+        DeliveryError::Permanent {
             message: message.into(),
-            retryable: false,
-            retry_after: None,
         }
     }
-}
 
-impl fmt::Display for DeliveryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+    /// The same error, with the wait the receiver asked for. A permanent error keeps none:
+    /// its event is never attempted again.
+    pub fn with_retry_after(self, wait: Option<Duration>) -> Self {
+        match self {
+            DeliveryError::Transient { message, .. } => DeliveryError::Transient {
+                message,
+                retry_after: wait,
+            },
+            permanent @ DeliveryError::Permanent { .. } => permanent,
+        }
+    }
+
+    /// What went wrong, fit for a log line.
+    pub fn message(&self) -> &str {
+        match self {
+            DeliveryError::Transient { message, .. } | DeliveryError::Permanent { message } => {
+                message
+            }
+        }
+    }
+
+    /// Whether another attempt may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, DeliveryError::Transient { .. })
+    }
+
+    /// How long the receiver asked us to wait before the next attempt.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            DeliveryError::Transient { retry_after, .. } => *retry_after,
+            DeliveryError::Permanent { .. } => None,
+        }
     }
 }
 

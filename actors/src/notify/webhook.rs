@@ -127,10 +127,10 @@ fn judge(
     if !retryable {
         message.push_str(" (the receiver refused the event; fix the notifier and reload)");
     }
-    DeliveryError {
-        message,
-        retryable,
-        retry_after,
+    if retryable {
+        DeliveryError::transient(message).with_retry_after(retry_after)
+    } else {
+        DeliveryError::permanent(message)
     }
 }
 
@@ -153,14 +153,14 @@ mod tests {
     #[test]
     fn server_errors_and_rate_limits_are_retried_other_refusals_are_not() {
         let url = "https://hooks.example.com";
-        assert!(judge(StatusCode::SERVICE_UNAVAILABLE, None, url, "").retryable);
-        assert!(judge(StatusCode::TOO_MANY_REQUESTS, None, url, "").retryable);
-        assert!(judge(StatusCode::REQUEST_TIMEOUT, None, url, "").retryable);
+        assert!(judge(StatusCode::SERVICE_UNAVAILABLE, None, url, "").is_retryable());
+        assert!(judge(StatusCode::TOO_MANY_REQUESTS, None, url, "").is_retryable());
+        assert!(judge(StatusCode::REQUEST_TIMEOUT, None, url, "").is_retryable());
         let refused = judge(StatusCode::BAD_REQUEST, None, url, "invalid payload");
-        assert!(!refused.retryable);
-        assert!(refused.message.contains("status 400: invalid payload"));
-        assert!(!judge(StatusCode::NOT_FOUND, None, url, "").retryable);
-        assert!(!judge(StatusCode::UNAUTHORIZED, None, url, "").retryable);
+        assert!(!refused.is_retryable());
+        assert!(refused.message().contains("status 400: invalid payload"));
+        assert!(!judge(StatusCode::NOT_FOUND, None, url, "").is_retryable());
+        assert!(!judge(StatusCode::UNAUTHORIZED, None, url, "").is_retryable());
     }
 
     #[test]
