@@ -8,6 +8,7 @@ use flowstate_config::{Config, ConfigDiff, HostConfiguration, NotifierConfig};
 
 use crate::api::types::{HostDetail, HostView, SchedulerStats};
 use crate::model::{CheckResult, Status};
+use crate::scheduler_stats::SchedulerHealthError;
 
 /// A HostActor finished one check of its host.
 #[derive(Message, Debug, Clone)]
@@ -103,13 +104,33 @@ pub struct GetSchedulerStats;
 /// Whether the daemon is ready: every host scheduled and the scheduler keeping up. The error
 /// says why not.
 #[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<(), ReadinessError>")]
 pub struct GetReadiness;
+
+/// Why the daemon is not ready: the answer to [`GetReadiness`].
+///
+/// Its `Display` is shown word for word by `/readyz` (`not ready: ...`), by the self check's
+/// and the systemd watchdog's log lines; the words must not change with the type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ReadinessError {
+    /// The daemon is stopping.
+    #[error("shutting down")]
+    ShuttingDown,
+    /// The first configuration is not applied yet.
+    #[error("starting: hosts are not scheduled yet")]
+    Starting,
+    /// The state registry's mailbox failed (closed or full past its deadline).
+    #[error("the state registry did not answer: {0}")]
+    RegistryUnanswered(MailboxError),
+    /// Checks do not start on time.
+    #[error(transparent)]
+    Scheduler(#[from] SchedulerHealthError),
+}
 
 /// Whether checks start on time: `Err` with the reason when the median start lag of recent
 /// checks exceeds `max_lag`, or no check has completed for far longer than any interval.
 #[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<(), SchedulerHealthError>")]
 pub struct GetSchedulerHealth {
     pub max_lag: Duration,
 }
@@ -167,3 +188,46 @@ pub struct FlushNotifiers;
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "Arc<Config>")]
 pub struct GetRunningConfig;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `/readyz`, the self check and the systemd watchdog show these words; they were strings
+    /// before they were a type and must read the same.
+    #[test]
+    fn readiness_errors_read_as_they_always_did() {
+        let said = |e: ReadinessError| e.to_string();
+        assert_eq!(said(ReadinessError::ShuttingDown), "shutting down");
+        assert_eq!(
+            said(ReadinessError::Starting),
+            "starting: hosts are not scheduled yet"
+        );
+        assert_eq!(
+            said(ReadinessError::RegistryUnanswered(MailboxError::Closed)),
+            format!(
+                "the state registry did not answer: {}",
+                MailboxError::Closed
+            )
+        );
+        assert_eq!(
+            said(
+                SchedulerHealthError::Quiet {
+                    quiet_for: Duration::from_secs(90)
+                }
+                .into()
+            ),
+            "no check has completed for 1m 30s"
+        );
+        assert_eq!(
+            said(
+                SchedulerHealthError::Behind {
+                    late: Duration::from_millis(900),
+                    limit: Duration::from_millis(500),
+                }
+                .into()
+            ),
+            "the scheduler is behind: checks start 900ms late (limit 500ms)"
+        );
+    }
+}

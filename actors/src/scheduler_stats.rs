@@ -11,6 +11,32 @@ use flowstate_config::HostConfiguration;
 
 use crate::api::types::SchedulerStats;
 
+/// Why the scheduler is not keeping up: the answer to `GetSchedulerHealth`.
+///
+/// Its `Display` is part of the `/readyz` body and the systemd watchdog's log line, so the
+/// words stay exactly as they were when this was a `String`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SchedulerHealthError {
+    /// The median start lag of recent checks is over the limit.
+    #[error(
+        "the scheduler is behind: checks start {} late (limit {})",
+        humantime::format_duration(*.late),
+        humantime::format_duration(*.limit)
+    )]
+    Behind {
+        /// The median lag, in whole milliseconds.
+        late: Duration,
+        /// `server.ready_max_lag`.
+        limit: Duration,
+    },
+    /// No check has completed for longer than any interval plus its timeout and the limit.
+    #[error("no check has completed for {}", humantime::format_duration(*.quiet_for))]
+    Quiet {
+        /// Since the last completed check, in whole seconds.
+        quiet_for: Duration,
+    },
+}
+
 /// How many of the newest lags decide readiness: recent enough to notice falling behind
 /// within seconds, many enough that one slow check does not flip it.
 const READINESS_SAMPLES: usize = 256;
@@ -61,7 +87,7 @@ impl SchedulerRecord {
 
     /// `Err` with the reason when recent checks start more than `max_lag` late (median), or
     /// when nothing completed for longer than the quiet limit.
-    pub fn health(&self, max_lag: Duration) -> Result<(), String> {
+    pub fn health(&self, max_lag: Duration) -> Result<(), SchedulerHealthError> {
         let mut recent: Vec<u32> = self
             .lags_micros
             .iter()
@@ -73,19 +99,19 @@ impl SchedulerRecord {
         if let Some(&median) = recent.get(recent.len() / 2) {
             let median = Duration::from_micros(u64::from(median));
             if median > max_lag {
-                return Err(format!(
-                    "the scheduler is behind: checks start {} late (limit {})",
-                    humantime::format_duration(Duration::from_millis(median.as_millis() as u64)),
-                    humantime::format_duration(max_lag)
-                ));
+                return Err(SchedulerHealthError::Behind {
+                    // Whole milliseconds: microseconds in a readiness answer are noise.
+                    late: Duration::from_millis(median.as_millis() as u64),
+                    limit: max_lag,
+                });
             }
         }
         if let (Some(limit), Some(last)) = (self.quiet_limit(max_lag), self.last_result) {
             if last.elapsed() > limit {
-                return Err(format!(
-                    "no check has completed for {}",
-                    humantime::format_duration(Duration::from_secs(last.elapsed().as_secs()))
-                ));
+                return Err(SchedulerHealthError::Quiet {
+                    // Whole seconds: the answer is read by a person or systemd, not timed.
+                    quiet_for: Duration::from_secs(last.elapsed().as_secs()),
+                });
             }
         }
         Ok(())
@@ -131,7 +157,7 @@ mod tests {
             .health(Duration::from_millis(500))
             .expect_err("checks start late");
         assert_eq!(
-            reason,
+            reason.to_string(),
             "the scheduler is behind: checks start 900ms late (limit 500ms)"
         );
         let one_slow = record_of(&[5, 5, 900]);

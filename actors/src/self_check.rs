@@ -42,7 +42,7 @@ impl SelfCheck {
                     Ok(Ok(())) => {}
                     Ok(Err(reason)) => {
                         // Staying silent is the alarm: the switch fires when pings stop.
-                        log::warn!(url = shown.as_str(), reason = reason.as_str(); "self check not sent: the daemon is not healthy");
+                        log::warn!(url = shown.as_str(), reason = reason.to_string().as_str(); "self check not sent: the daemon is not healthy");
                         return;
                     }
                     Err(e) => {

@@ -22,7 +22,7 @@ use crate::messages::{
 };
 use crate::metrics::Metrics;
 use crate::model::{Host, HostState, Transition};
-use crate::scheduler_stats::SchedulerRecord;
+use crate::scheduler_stats::{SchedulerHealthError, SchedulerRecord};
 use crate::state_saving::StateSaving;
 use crate::store::{HostStatesSaved, Store, StoreRecreated, StoredHost};
 
@@ -203,7 +203,7 @@ impl Handler<HostRestarted> for StateRegistry {
 }
 
 impl Handler<GetSchedulerHealth> for StateRegistry {
-    type Result = Result<(), String>;
+    type Result = Result<(), SchedulerHealthError>;
 
     fn handle(&mut self, msg: GetSchedulerHealth, _: &mut Context<Self>) -> Self::Result {
         self.scheduler.health(msg.max_lag)

@@ -24,7 +24,8 @@ use crate::host::HostActor;
 use crate::messages::{
     ApplyConfig, AwaitPendingResults, ConfigApplied, FlushNotifiers, GetReadiness,
     GetRunningConfig, GetSchedulerHealth, HostActorDied, HostRestarted, PersistState,
-    ReloadConfigNow, ReloadTrigger, Shutdown, StopChecking, TrackHosts, UseNotifiers,
+    ReadinessError, ReloadConfigNow, ReloadTrigger, Shutdown, StopChecking, TrackHosts,
+    UseNotifiers,
 };
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
@@ -429,22 +430,23 @@ impl Handler<HostActorDied> for Supervisor {
 }
 
 impl Handler<GetReadiness> for Supervisor {
-    type Result = ResponseFuture<Result<(), String>>;
+    type Result = ResponseFuture<Result<(), ReadinessError>>;
 
     fn handle(&mut self, _: GetReadiness, _: &mut Context<Self>) -> Self::Result {
         if self.shutting_down {
-            return Box::pin(async { Err("shutting down".to_string()) });
+            return Box::pin(async { Err(ReadinessError::ShuttingDown) });
         }
         if !self.ready {
-            return Box::pin(async { Err("starting: hosts are not scheduled yet".to_string()) });
+            return Box::pin(async { Err(ReadinessError::Starting) });
         }
         let health = self.registry.send(GetSchedulerHealth {
             max_lag: self.config.server.ready_max_lag,
         });
         Box::pin(async move {
-            health
-                .await
-                .unwrap_or_else(|e| Err(format!("the state registry did not answer: {e}")))
+            match health.await {
+                Ok(health) => health.map_err(ReadinessError::from),
+                Err(e) => Err(ReadinessError::RegistryUnanswered(e)),
+            }
         })
     }
 }

@@ -90,7 +90,8 @@ fn watch(readiness: Recipient<GetReadiness>) {
                 return;
             }
             let verdict = match readiness.send(GetReadiness).timeout(every).await {
-                Ok(verdict) => verdict,
+                // Only logged below, so the words are all the watchdog needs.
+                Ok(verdict) => verdict.map_err(|reason| reason.to_string()),
                 Err(MailboxError::Timeout) => {
                     Err(format!("the supervisor did not answer within {every:?}"))
                 }
