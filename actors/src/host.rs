@@ -131,6 +131,13 @@ impl Actor for HostActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.schedule_next(ctx);
     }
+
+    /// A HostActor stops when its host is removed or changed (a new one starts with the new
+    /// configuration, maybe on another thread) or at shutdown: the probe forgets the host, so
+    /// its thread's caches hold only hosts it checks.
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.probe.forget(&self.host.label);
+    }
 }
 
 impl Handler<StopChecking> for HostActor {
@@ -241,7 +248,69 @@ impl Schedule {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+
     use super::*;
+    use crate::probe::{ProbeFuture, ProbeOutcome};
+
+    /// Takes results and death notices, and does nothing with them.
+    struct Sink;
+
+    impl Actor for Sink {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<CheckCompleted> for Sink {
+        type Result = ();
+        fn handle(&mut self, _: CheckCompleted, _: &mut Context<Self>) {}
+    }
+
+    impl Handler<HostActorDied> for Sink {
+        type Result = ();
+        fn handle(&mut self, _: HostActorDied, _: &mut Context<Self>) {}
+    }
+
+    /// Fails every check and notes which hosts it was told to forget.
+    struct Forgetting(Rc<RefCell<Vec<String>>>);
+
+    impl Probe for Forgetting {
+        fn probe(&self, _: &Arc<HostConfiguration>) -> ProbeFuture {
+            Box::pin(async { ProbeOutcome::failed("refused") })
+        }
+
+        fn forget(&self, label: &str) {
+            self.0.borrow_mut().push(label.to_string());
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_stopped_host_actor_makes_its_probe_forget_the_host() {
+        let yaml = "hosts:\n  - { label: api, url: 'http://127.0.0.1:1/', interval: 1h }\n";
+        let config = flowstate_config::load_str("t.yaml", yaml, &|_| None).expect("valid");
+        let forgotten = Rc::new(RefCell::new(Vec::new()));
+        let sink = Sink.start();
+        let actor = HostActor::new(
+            config.hosts()[0].clone(),
+            Rc::new(Forgetting(forgotten.clone())),
+            sink.clone().recipient(),
+            sink.recipient(),
+            0,
+            Instant::now(),
+        )
+        .start();
+        actor
+            .send(StopChecking {
+                finish_in_flight: false,
+            })
+            .await
+            .expect("the host actor answers");
+        // `stopped` runs once the actor's context winds down, after the answer above.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while forgotten.borrow().is_empty() && Instant::now() < deadline {
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(*forgotten.borrow(), ["api"]);
+    }
 
     #[test]
     fn phase_depends_on_the_label_only() {

@@ -30,6 +30,20 @@ struct Reading {
 }
 
 impl ExpiryCache {
+    /// Drops the reading of `label`.
+    pub fn forget(&self, label: &str) {
+        self.entries.borrow_mut().remove(label);
+    }
+
+    /// How many hosts have a reading.
+    pub fn len(&self) -> usize {
+        self.entries.borrow().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.borrow().is_empty()
+    }
+
     /// The certificate's `notAfter` for `label`, read again when the last reading is older than
     /// `every` (a failed reading is retried just as late: a server that breaks handshakes
     /// is reported by the request itself).
@@ -138,6 +152,21 @@ pub fn degrade_if_expiring(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[actix_rt::test]
+    async fn a_forgotten_host_has_no_reading_left() {
+        let cache = ExpiryCache::default();
+        let label: Arc<str> = Arc::from("api");
+        // Nothing listens on port 1: the reading is a failed one, still kept per host.
+        let _ = cache
+            .not_after(&label, "127.0.0.1", 1, Duration::from_secs(3600))
+            .await;
+        assert_eq!(cache.len(), 1);
+        cache.forget("other");
+        assert_eq!(cache.len(), 1);
+        cache.forget("api");
+        assert!(cache.is_empty());
+    }
 
     #[test]
     fn a_warning_too_long_for_the_clock_warns_of_every_certificate() {

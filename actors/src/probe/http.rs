@@ -100,6 +100,10 @@ impl Default for HttpProbe {
 }
 
 impl Probe for HttpProbe {
+    fn forget(&self, label: &str) {
+        self.expiry.forget(label);
+    }
+
     fn probe(&self, host: &Arc<HostConfiguration>) -> ProbeFuture {
         let host = host.clone();
         let Check::Http(check) = &host.check else {

@@ -77,6 +77,11 @@ impl ProbeOutcome {
 /// Runs checks of some kind. Implementations may assume `host.check` is theirs.
 pub trait Probe {
     fn probe(&self, host: &Arc<HostConfiguration>) -> ProbeFuture;
+
+    /// Drops whatever the probe keeps about `label` between checks (a certificate's expiry
+    /// reading): the host left this thread, or its configuration changed, so what was read
+    /// may be stale and must not pile up across reloads.
+    fn forget(&self, _label: &str) {}
 }
 
 /// Every check type's probe, built once per arbiter thread (HTTP clients are not `Send`).
@@ -118,6 +123,10 @@ impl Probe for Probes {
             Check::Script(_) => self.script.probe(host),
             Check::Grpc(_) => self.grpc.probe(host),
         }
+    }
+
+    fn forget(&self, label: &str) {
+        self.http.forget(label);
     }
 }
 
