@@ -51,6 +51,11 @@ impl HostSeries {
     }
 
     /// One result of a tracked host.
+    /// The host's actor crashed and was started again.
+    pub fn restarted(&self, label: &str) {
+        self.metrics.record_restart(label);
+    }
+
     pub fn checked(&self, host: &HostConfiguration, result: &CheckResult) {
         if let Some(series) = self.series.get(&host.label) {
             series.record_check(result.ok, result.latency);

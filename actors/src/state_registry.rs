@@ -193,8 +193,10 @@ impl Handler<HostRestarted> for StateRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: HostRestarted, _: &mut Context<Self>) {
+        // The one place a restart is counted: the host's total and its metric series.
         if let Some(host) = self.hosts.get_mut(&msg.label) {
             host.record_restart();
+            self.series.restarted(&msg.label);
             if let Some(saving) = &mut self.saving {
                 saving.changed(&msg.label);
             }

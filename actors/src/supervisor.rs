@@ -421,7 +421,7 @@ impl Handler<HostActorDied> for Supervisor {
         }
         let host = handle.config.clone();
         log::error!(host = &*msg.label; "host actor crashed; starting it again");
-        self.metrics.record_restart(&msg.label);
+        // Counted by the registry, which owns the host's totals and its metric series.
         self.registry.do_send(HostRestarted {
             label: msg.label.clone(),
         });

@@ -77,12 +77,12 @@ fn config(hosts: &[&str]) -> Arc<flowstate_config::Config> {
 }
 
 /// Runs `daemon` until `done` holds for the hosts' views (or the deadline passes), then shuts
-/// it down and returns the last views.
+/// it down and returns the last views with the metrics text of that moment.
 fn run_until(
     hosts: &[&str],
     counters: Arc<Counters>,
     done: impl Fn(&[HostView]) -> bool + 'static,
-) -> Vec<HostView> {
+) -> (Vec<HostView>, String) {
     let system = actix_rt::System::new();
     let config = config(hosts);
     let hosts_tracked = hosts.len();
@@ -103,8 +103,9 @@ fn run_until(
             }
             actix_rt::time::sleep(Duration::from_millis(20)).await;
         }
+        let metrics = daemon.metrics.render();
         let _ = daemon.supervisor.send(Shutdown).await;
-        views
+        (views, metrics)
     })
 }
 
@@ -119,12 +120,17 @@ fn view<'a>(views: &'a [HostView], label: &str) -> &'a HostView {
 fn a_crashing_host_actor_is_restarted_and_keeps_its_state() {
     let counters = Arc::new(Counters::default());
     counters.crashes_left.store(2, Ordering::SeqCst);
-    let views = run_until(&["crashy", "steady"], counters, |views| {
+    let (views, metrics) = run_until(&["crashy", "steady"], counters, |views| {
         let crashy = view(views, "crashy");
         crashy.restarts >= 2 && crashy.status == Status::Up && view(views, "steady").checks >= 10
     });
     let crashy = view(&views, "crashy");
     assert_eq!(crashy.restarts, 2, "{crashy:?}");
+    // One owner counts a restart: the metric says what the host's total says.
+    assert!(
+        metrics.contains(r#"flowstate_host_restarts_total{host="crashy"} 2"#),
+        "{metrics}"
+    );
     assert_eq!(crashy.status, Status::Up, "{crashy:?}");
     assert!(
         view(&views, "steady").checks >= 10,
@@ -134,7 +140,7 @@ fn a_crashing_host_actor_is_restarted_and_keeps_its_state() {
 
 #[test]
 fn a_panic_inside_a_check_is_a_failed_result() {
-    let views = run_until(&["async-panic", "steady"], Arc::default(), |views| {
+    let (views, _) = run_until(&["async-panic", "steady"], Arc::default(), |views| {
         view(views, "async-panic").status == Status::Down
     });
     let host = view(&views, "async-panic");
@@ -150,7 +156,7 @@ fn a_panic_inside_a_check_is_a_failed_result() {
 #[test]
 fn a_stalled_check_ends_at_its_timeout_and_never_overlaps() {
     let counters = Arc::new(Counters::default());
-    let views = run_until(&["stalled", "steady"], counters.clone(), |views| {
+    let (views, _) = run_until(&["stalled", "steady"], counters.clone(), |views| {
         view(views, "stalled").checks >= 5
     });
     let stalled = view(&views, "stalled");
