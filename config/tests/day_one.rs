@@ -4,43 +4,9 @@
 use flowstate_config::host::Secrets;
 use flowstate_config::{load_str, Config, ConfigError, FingerprintKey};
 
-const FILE: &str = "flowstate.yaml";
+mod common;
 
-fn env(name: &str) -> Option<String> {
-    match name {
-        "SECRET" => Some("hunter2-query-secret".to_string()),
-        _ => None,
-    }
-}
-
-fn try_load(yaml: &str) -> Result<Config, ConfigError> {
-    load_str(FILE, yaml, &env)
-}
-
-/// Every error of a configuration that must be invalid, as the user sees them.
-fn errors(yaml: &str) -> Vec<String> {
-    match try_load(yaml) {
-        Ok(_) => panic!("expected errors, but the config loaded:\n{yaml}"),
-        Err(e) => e.diagnostics.iter().map(ToString::to_string).collect(),
-    }
-}
-
-fn error(yaml: &str) -> String {
-    let mut all = errors(yaml);
-    assert_eq!(all.len(), 1, "expected exactly one error, got {all:#?}");
-    all.remove(0)
-}
-
-/// A one-host file with extra host lines (each indented by four spaces).
-fn one_host(settings: &str) -> String {
-    let mut yaml = String::from("hosts:\n  - label: api\n    url: http://api.example.com/health\n");
-    for line in settings.lines() {
-        yaml.push_str("    ");
-        yaml.push_str(line);
-        yaml.push('\n');
-    }
-    yaml
-}
+use common::{error, errors, one_host, try_load, FILE};
 
 // 15. "remove the quotes" only when there are quotes to remove -----------------------------
 
