@@ -937,12 +937,7 @@ mod reload {
             history(&before)[0],
             "the history was lost: {after}"
         );
-        let labels: Vec<String> = daemon
-            .hosts()
-            .iter()
-            .filter_map(|h| h["label"].as_str().map(str::to_string))
-            .collect();
-        assert_eq!(labels, ["steady", "retimed", "newcomer"]);
+        assert_eq!(labels(&mut daemon), ["steady", "retimed", "newcomer"]);
         assert_eq!(daemon.get("/api/v1/hosts/leaving").status, 404);
         // The removed host is checked no more.
         let leaving = server
@@ -1556,12 +1551,7 @@ mod doesnt_reload {
         let checks = daemon.host("keep")["checks"].as_u64().unwrap();
         daemon.wait_for_checks("keep", checks + 3);
         daemon.wait_for_checks("retimed", 3);
-        let labels: Vec<String> = daemon
-            .hosts()
-            .iter()
-            .filter_map(|h| h["label"].as_str().map(str::to_string))
-            .collect();
-        assert_eq!(labels, ["keep", "retimed", "newcomer"]);
+        assert_eq!(labels(&mut daemon), ["keep", "retimed", "newcomer"]);
         assert_eq!(daemon.get("/readyz").status, 200);
         let metrics = scrape(&mut daemon);
         assert_eq!(
