@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use crate::common::configs::{nested_defaults, symlink_loop_sandbox};
+use crate::common::once::assert_verdict;
 use crate::common::{Sandbox, DEADLINE};
 
 /// `PATH` with `dir` in front: a program of the same name there is found first.
@@ -63,12 +64,7 @@ fn relative_program_beside_a_bare_config_name_runs_from_the_config_directory() {
         .output();
     for outcome in [&by_flag, &by_env, &by_default] {
         outcome.expect_code(0);
-        let result = outcome.result("disk");
-        assert_eq!(result["status"], "up", "{outcome}");
-        assert_eq!(
-            result["detail"], "OK - the script beside the config",
-            "{outcome}"
-        );
+        assert_verdict(outcome, "disk", "up", "OK - the script beside the config");
     }
     assert!(
         !sandbox.path().join("hijacked").exists(),

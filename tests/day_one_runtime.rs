@@ -30,6 +30,7 @@ use serde_json::Value;
 use crate::common::configs::ALERTS;
 use crate::common::daemon::complete_lines;
 use crate::common::events::{kinds, timestamp, wait_for_events};
+use crate::common::once::assert_verdict;
 use crate::common::processes::{alive, pids_in, KillListed};
 use crate::common::scrape::{find_sample, metrics, wait_for_sample};
 use crate::common::wait::{wait_for, wait_until};
@@ -118,18 +119,19 @@ fn a_server_that_closes_without_answering_reads_as_closed_before_any_response() 
     );
     let outcome = sandbox.run(&["once", "-c", CONFIG, "--json"]);
     outcome.expect_code(1);
-    let read = outcome.result("read");
-    assert_eq!(read["status"], "down", "{outcome}");
-    assert_eq!(
-        read["detail"], "connection closed before any response",
-        "{outcome}"
+    assert_verdict(
+        &outcome,
+        "read",
+        "down",
+        "connection closed before any response",
     );
     // Closed at once, the request arrives after the close and the kernel answers it with a
     // reset: the server hung up all the same.
-    let dropped = outcome.result("dropped");
-    assert_eq!(
-        dropped["detail"], "connection closed before any response",
-        "{outcome}"
+    assert_verdict(
+        &outcome,
+        "dropped",
+        "down",
+        "connection closed before any response",
     );
     assert!(
         !outcome.all_output().contains("Internal error"),
