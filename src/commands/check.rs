@@ -16,6 +16,7 @@ use super::{exit, load_config, BadInput};
 use crate::api_client::ApiClient;
 use crate::cli::CheckArgs;
 use crate::output;
+use crate::present;
 use crate::table::Table;
 
 pub fn run(args: &CheckArgs) -> Result<ExitCode, BadInput> {
@@ -184,7 +185,7 @@ fn target_with_notes(check: &flowstate_config::Check) -> String {
         }
         Check::Script(script) => {
             if script.argv.len() > 1 {
-                notes.push(format!("{} arguments", script.argv.len() - 1));
+                notes.push(present::count((script.argv.len() - 1) as u64, "argument"));
             }
         }
         Check::Grpc(grpc) => {
@@ -211,11 +212,9 @@ pub fn summary(config: &Config) -> String {
         .collect();
     let _ = writeln!(
         out,
-        "configuration ok: {} host{}, {} notifier{} from {}",
-        config.hosts().len(),
-        plural(config.hosts().len()),
-        config.notifiers.len(),
-        plural(config.notifiers.len()),
+        "configuration ok: {}, {} from {}",
+        present::count(config.hosts().len() as u64, "host"),
+        present::count(config.notifiers.len() as u64, "notifier"),
         files.join(", ")
     );
 
@@ -366,12 +365,4 @@ pub fn summary(config: &Config) -> String {
         }
     }
     out
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
