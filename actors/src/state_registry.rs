@@ -87,7 +87,7 @@ fn announce(
         at: transition.at,
         since: host.state().since,
         reason: transition.reason,
-        consecutive_failures: host.state().consecutive_failures,
+        consecutive_failures: host.state().counters.consecutive_failures,
         latency,
         removed,
     });

@@ -63,7 +63,7 @@ impl StateSaving {
         if self.unsaved_results.len() < MAX_UNSAVED_RESULTS {
             self.unsaved_results.push(StoredResult {
                 label: host.label().clone(),
-                seq: host.state().checks,
+                seq: host.state().counters.checks,
                 result: result.clone(),
             });
         }

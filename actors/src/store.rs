@@ -29,10 +29,12 @@ use rusqlite::{params, Connection};
 
 use crate::event::AlertEvent;
 use crate::metrics::Metrics;
-use crate::model::{CheckResult, Host, HostState, Status};
+use crate::model::{CheckResult, Host, HostCounters, HostState, Status};
 
-/// Bumped when the tables change shape; a newer file is refused rather than misread.
-const SCHEMA_VERSION: i64 = 1;
+/// Bumped when the tables change shape; a newer file is refused rather than misread, an older
+/// one is migrated when opened (see [`migrate`]).
+/// 1: one column per host counter. 2: the counters in one JSON column.
+const SCHEMA_VERSION: i64 = 2;
 
 /// How long a write waits for a lock held by another process (a backup tool, `sqlite3`).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -46,14 +48,8 @@ CREATE TABLE IF NOT EXISTS hosts (
     kind TEXT NOT NULL,
     status TEXT NOT NULL,
     since_ms INTEGER NOT NULL,
-    consecutive_failures INTEGER NOT NULL,
-    consecutive_successes INTEGER NOT NULL,
-    consecutive_slow INTEGER NOT NULL,
-    consecutive_fast INTEGER NOT NULL,
-    checks INTEGER NOT NULL,
-    failures INTEGER NOT NULL,
-    transitions INTEGER NOT NULL,
-    restarts INTEGER NOT NULL
+    -- model::HostCounters as JSON: a new counter needs no new column.
+    counters TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS history (
     label TEXT NOT NULL,
@@ -86,14 +82,7 @@ pub struct StoredHost {
     pub kind: String,
     pub status: Status,
     pub since: SystemTime,
-    pub consecutive_failures: u32,
-    pub consecutive_successes: u32,
-    pub consecutive_slow: u32,
-    pub consecutive_fast: u32,
-    pub checks: u64,
-    pub failures: u64,
-    pub transitions: u64,
-    pub restarts: u64,
+    pub counters: HostCounters,
     /// The newest results, oldest first (filled when loading; empty in a save batch).
     pub history: Vec<CheckResult>,
 }
@@ -107,14 +96,7 @@ impl From<&Host> for StoredHost {
             kind: host.kind().to_string(),
             status: state.status,
             since: state.since,
-            consecutive_failures: state.consecutive_failures,
-            consecutive_successes: state.consecutive_successes,
-            consecutive_slow: state.consecutive_slow,
-            consecutive_fast: state.consecutive_fast,
-            checks: state.checks,
-            failures: state.failures,
-            transitions: state.transitions,
-            restarts: state.restarts,
+            counters: state.counters,
             history: Vec::new(),
         }
     }
@@ -127,14 +109,7 @@ impl From<&StoredHost> for HostState {
         HostState {
             status: stored.status,
             since: stored.since,
-            consecutive_failures: stored.consecutive_failures,
-            consecutive_successes: stored.consecutive_successes,
-            consecutive_slow: stored.consecutive_slow,
-            consecutive_fast: stored.consecutive_fast,
-            checks: stored.checks,
-            failures: stored.failures,
-            transitions: stored.transitions,
-            restarts: stored.restarts,
+            counters: stored.counters,
             history: stored.history.iter().cloned().collect(),
         }
     }
@@ -527,11 +502,51 @@ fn prepare(connection: &Connection) -> rusqlite::Result<()> {
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version <= SCHEMA_VERSION {
+        migrate(connection)?;
         connection.execute_batch(SCHEMA)?;
         // Only when it changes: reopening a store on a full disk must not need a write.
         if version != SCHEMA_VERSION {
             connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         }
+    }
+    Ok(())
+}
+
+/// Brings the tables of an older flowstate to this shape, in one transaction so a crash half
+/// way leaves the old shape intact. Judged by the columns, not `user_version`: a file written
+/// before the version was kept has the old columns too.
+fn migrate(connection: &Connection) -> rusqlite::Result<()> {
+    let per_counter_columns: bool = connection.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('hosts') WHERE name = 'consecutive_failures'",
+        [],
+        |row| row.get(0),
+    )?;
+    if per_counter_columns {
+        log::info!("migrating the state store's host counters to schema {SCHEMA_VERSION}");
+        connection.execute_batch(
+            "BEGIN IMMEDIATE;
+             ALTER TABLE hosts RENAME TO hosts_v1;
+             CREATE TABLE hosts (
+                 label TEXT PRIMARY KEY,
+                 kind TEXT NOT NULL,
+                 status TEXT NOT NULL,
+                 since_ms INTEGER NOT NULL,
+                 counters TEXT NOT NULL
+             );
+             INSERT INTO hosts (label, kind, status, since_ms, counters)
+                 SELECT label, kind, status, since_ms, json_object(
+                     'consecutive_failures', consecutive_failures,
+                     'consecutive_successes', consecutive_successes,
+                     'consecutive_slow', consecutive_slow,
+                     'consecutive_fast', consecutive_fast,
+                     'checks', checks,
+                     'failures', failures,
+                     'transitions', transitions,
+                     'restarts', restarts)
+                 FROM hosts_v1;
+             DROP TABLE hosts_v1;
+             COMMIT;",
+        )?;
     }
     Ok(())
 }
@@ -590,11 +605,8 @@ fn read_all(connection: &Connection, history_limit: usize) -> rusqlite::Result<R
         }
     }
     let mut hosts = Vec::new();
-    let mut statement = connection.prepare(
-        "SELECT label, kind, status, since_ms, consecutive_failures, consecutive_successes,
-                consecutive_slow, consecutive_fast, checks, failures, transitions, restarts
-         FROM hosts",
-    )?;
+    let mut statement =
+        connection.prepare("SELECT label, kind, status, since_ms, counters FROM hosts")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
         let label: String = row.get(0)?;
@@ -606,14 +618,7 @@ fn read_all(connection: &Connection, history_limit: usize) -> rusqlite::Result<R
             kind: row.get(1)?,
             status: parse_status(&status),
             since: from_millis(row.get(3)?),
-            consecutive_failures: count(row.get(4)?),
-            consecutive_successes: count(row.get(5)?),
-            consecutive_slow: count(row.get(6)?),
-            consecutive_fast: count(row.get(7)?),
-            checks: row.get::<_, i64>(8)?.max(0) as u64,
-            failures: row.get::<_, i64>(9)?.max(0) as u64,
-            transitions: row.get::<_, i64>(10)?.max(0) as u64,
-            restarts: row.get::<_, i64>(11)?.max(0) as u64,
+            counters: counters(&label, &row.get::<_, String>(4)?),
             history: results,
         });
     }
@@ -654,10 +659,8 @@ fn save_hosts(connection: &mut Connection, batch: &SaveHostStates) -> rusqlite::
     let transaction = connection.transaction()?;
     {
         let mut upsert = transaction.prepare_cached(
-            "INSERT OR REPLACE INTO hosts (label, kind, status, since_ms, consecutive_failures,
-                consecutive_successes, consecutive_slow, consecutive_fast, checks, failures,
-                transitions, restarts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            "INSERT OR REPLACE INTO hosts (label, kind, status, since_ms, counters)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         for host in &batch.hosts {
             upsert.execute(params![
@@ -665,14 +668,7 @@ fn save_hosts(connection: &mut Connection, batch: &SaveHostStates) -> rusqlite::
                 host.kind,
                 host.status.as_str(),
                 millis(host.since),
-                host.consecutive_failures,
-                host.consecutive_successes,
-                host.consecutive_slow,
-                host.consecutive_fast,
-                clamp(host.checks),
-                clamp(host.failures),
-                clamp(host.transitions),
-                clamp(host.restarts),
+                counters_json(&host.counters),
             ])?;
         }
         let mut append = transaction.prepare_cached(
@@ -753,8 +749,18 @@ fn from_millis(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
 }
 
-fn count(value: i64) -> u32 {
-    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
+/// A host's stored counters; a row that cannot be read (edited by hand) starts from zero
+/// rather than losing the host's status.
+fn counters(label: &str, json: &str) -> HostCounters {
+    serde_json::from_str(json).unwrap_or_else(|e| {
+        log::warn!(host = label, error = e.to_string().as_str(); "the stored counters of a host cannot be read; counting from zero");
+        HostCounters::default()
+    })
+}
+
+fn counters_json(counters: &HostCounters) -> String {
+    // Plain integers: serializing cannot fail.
+    serde_json::to_string(counters).unwrap_or_default()
 }
 
 fn clamp(value: u64) -> i64 {
@@ -794,14 +800,14 @@ mod tests {
             kind: "http".into(),
             status,
             since: from_millis(1_800_000_000_123),
-            consecutive_failures: 4,
-            consecutive_successes: 0,
-            consecutive_slow: 0,
-            consecutive_fast: 0,
-            checks,
-            failures: 4,
-            transitions: 1,
-            restarts: 2,
+            counters: HostCounters {
+                consecutive_failures: 4,
+                checks,
+                failures: 4,
+                transitions: 1,
+                restarts: 2,
+                ..HostCounters::default()
+            },
             history: Vec::new(),
         }
     }
@@ -868,7 +874,11 @@ mod tests {
         assert_eq!(api.status, Status::Down);
         assert_eq!(api.since, from_millis(1_800_000_000_123));
         assert_eq!(
-            (api.checks, api.consecutive_failures, api.restarts),
+            (
+                api.counters.checks,
+                api.counters.consecutive_failures,
+                api.counters.restarts
+            ),
             (10, 4, 2)
         );
         let details: Vec<&str> = api.history.iter().map(|r| r.detail.as_str()).collect();
@@ -883,6 +893,36 @@ mod tests {
             .query_row("SELECT count(*) FROM history", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 4, "rows beyond history_limit are pruned");
+    }
+
+    #[test]
+    fn a_schema_1_store_is_migrated_keeping_every_counter() {
+        let db = TempDb::new("schema1");
+        {
+            std::fs::create_dir_all(db.0.parent().unwrap()).unwrap();
+            let connection = Connection::open(&db.0).unwrap();
+            connection
+                .execute_batch(
+                    "CREATE TABLE hosts (label TEXT PRIMARY KEY, kind TEXT NOT NULL,
+                        status TEXT NOT NULL, since_ms INTEGER NOT NULL,
+                        consecutive_failures INTEGER NOT NULL,
+                        consecutive_successes INTEGER NOT NULL,
+                        consecutive_slow INTEGER NOT NULL, consecutive_fast INTEGER NOT NULL,
+                        checks INTEGER NOT NULL, failures INTEGER NOT NULL,
+                        transitions INTEGER NOT NULL, restarts INTEGER NOT NULL);
+                     INSERT INTO hosts VALUES ('api', 'http', 'down', 1800000000123,
+                        4, 0, 0, 0, 10, 4, 1, 2);
+                     PRAGMA user_version = 1;",
+                )
+                .unwrap();
+        }
+        let restored = Store::load(&db.0, 3).unwrap();
+        assert_eq!(restored.hosts, [host("api", Status::Down, 10)]);
+        let version: i64 = open(&db.0)
+            .unwrap()
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
     }
 
     #[test]

@@ -122,10 +122,12 @@ fn a_crashing_host_actor_is_restarted_and_keeps_its_state() {
     counters.crashes_left.store(2, Ordering::SeqCst);
     let (views, metrics) = run_until(&["crashy", "steady"], counters, |views| {
         let crashy = view(views, "crashy");
-        crashy.restarts >= 2 && crashy.status == Status::Up && view(views, "steady").checks >= 10
+        crashy.counters.restarts >= 2
+            && crashy.status == Status::Up
+            && view(views, "steady").counters.checks >= 10
     });
     let crashy = view(&views, "crashy");
-    assert_eq!(crashy.restarts, 2, "{crashy:?}");
+    assert_eq!(crashy.counters.restarts, 2, "{crashy:?}");
     // One owner counts a restart: the metric says what the host's total says.
     assert!(
         metrics.contains(r#"flowstate_host_restarts_total{host="crashy"} 2"#),
@@ -133,7 +135,7 @@ fn a_crashing_host_actor_is_restarted_and_keeps_its_state() {
     );
     assert_eq!(crashy.status, Status::Up, "{crashy:?}");
     assert!(
-        view(&views, "steady").checks >= 10,
+        view(&views, "steady").counters.checks >= 10,
         "the other host kept being checked"
     );
 }
@@ -145,7 +147,7 @@ fn a_panic_inside_a_check_is_a_failed_result() {
     });
     let host = view(&views, "async-panic");
     assert_eq!(host.status, Status::Down, "{host:?}");
-    assert_eq!(host.restarts, 0, "the actor itself survived");
+    assert_eq!(host.counters.restarts, 0, "the actor itself survived");
     let detail = &host.last_check.as_ref().expect("checked").detail;
     assert!(
         detail.contains("probe panicked: injected crash inside the check"),
@@ -157,10 +159,10 @@ fn a_panic_inside_a_check_is_a_failed_result() {
 fn a_stalled_check_ends_at_its_timeout_and_never_overlaps() {
     let counters = Arc::new(Counters::default());
     let (views, _) = run_until(&["stalled", "steady"], counters.clone(), |views| {
-        view(views, "stalled").checks >= 5
+        view(views, "stalled").counters.checks >= 5
     });
     let stalled = view(&views, "stalled");
-    assert!(stalled.checks >= 5, "{stalled:?}");
+    assert!(stalled.counters.checks >= 5, "{stalled:?}");
     assert_eq!(stalled.status, Status::Down);
     let detail = &stalled.last_check.as_ref().expect("checked").detail;
     assert_eq!(detail, "timed out after 80ms");
@@ -171,7 +173,7 @@ fn a_stalled_check_ends_at_its_timeout_and_never_overlaps() {
     );
     // Both hosts run at the same interval; the stalled one must not hold the other back.
     assert!(
-        view(&views, "steady").checks + 1 >= stalled.checks,
+        view(&views, "steady").counters.checks + 1 >= stalled.counters.checks,
         "{views:?}"
     );
 }

@@ -267,13 +267,16 @@ fn draw_detail(frame: &mut Frame, area: Rect, app: &App, now: SystemTime) {
     frame.render_widget(block, area);
 
     let view = &host.host;
-    let streak = if view.consecutive_failures > 0 {
+    let streak = if view.counters.consecutive_failures > 0 {
         Span::styled(
-            format!("{} failed in a row", view.consecutive_failures),
+            format!("{} failed in a row", view.counters.consecutive_failures),
             Style::new().fg(Color::Red),
         )
     } else {
-        Span::raw(format!("{} passed in a row", view.consecutive_successes))
+        Span::raw(format!(
+            "{} passed in a row",
+            view.counters.consecutive_successes
+        ))
     };
     let last = match &view.last_check {
         Some(check) => format!(
@@ -299,10 +302,10 @@ fn draw_detail(frame: &mut Frame, area: Rect, app: &App, now: SystemTime) {
             headline,
             Line::from(format!(
                 "{} · {} failed · {} · {}",
-                present::count(view.checks, "check"),
-                view.failures,
-                present::count(view.transitions, "change"),
-                present::count(view.restarts, "restart")
+                present::count(view.counters.checks, "check"),
+                view.counters.failures,
+                present::count(view.counters.transitions, "change"),
+                present::count(view.counters.restarts, "restart")
             )),
             Line::from(streak),
             Line::from(last),

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{rfc3339, CheckResult, Host, Status};
+use crate::model::{rfc3339, CheckResult, Host, HostCounters, Status};
 
 /// A host as `GET /api/v1/hosts` shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -16,12 +16,9 @@ pub struct HostView {
     pub kind: String,
     pub status: Status,
     pub since: String,
-    pub checks: u64,
-    pub failures: u64,
-    pub consecutive_failures: u32,
-    pub consecutive_successes: u32,
-    pub transitions: u64,
-    pub restarts: u64,
+    /// Streaks and totals, flattened: `checks`, `failures`, `consecutive_failures`, ...
+    #[serde(flatten)]
+    pub counters: HostCounters,
     pub last_check: Option<CheckView>,
 }
 
@@ -68,12 +65,7 @@ impl From<&Host> for HostView {
             kind: host.kind().to_string(),
             status: state.status,
             since: rfc3339(state.since),
-            checks: state.checks,
-            failures: state.failures,
-            consecutive_failures: state.consecutive_failures,
-            consecutive_successes: state.consecutive_successes,
-            transitions: state.transitions,
-            restarts: state.restarts,
+            counters: state.counters,
             last_check: state.history.back().map(CheckView::from),
         }
     }
@@ -144,6 +136,8 @@ mod tests {
                 "failures": 0,
                 "consecutive_failures": 0,
                 "consecutive_successes": 1,
+                "consecutive_slow": 0,
+                "consecutive_fast": 1,
                 "transitions": 1,
                 "restarts": 0,
                 "last_check": check,

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use flowstate_config::HostConfiguration;
+use serde::{Deserialize, Serialize};
 
 use super::{CheckResult, Status};
 
@@ -21,8 +22,8 @@ pub struct Host {
     /// and keeps the state.
     config: Arc<HostConfiguration>,
     /// The configuration the newest result of this run was checked with: whom a removal
-    /// while down is announced to. `None` until a result arrives in this run, so a status that
-    /// was only restored from the store is not announced as removed.
+    /// while down is announced to. `None` until a result arrives in this run (then the
+    /// configuration tracked now says whom).
     last_checked_with: Option<Arc<HostConfiguration>>,
     state: HostState,
 }
@@ -35,6 +36,19 @@ pub struct HostState {
     pub status: Status,
     /// When the host entered its current status (start of tracking for `unknown`).
     pub since: SystemTime,
+    pub counters: HostCounters,
+    /// The newest results, oldest first, at most `state.history`.
+    pub history: VecDeque<CheckResult>,
+}
+
+/// A host's counters: streaks and totals.
+///
+/// The one place a per-host count is declared: the store saves the struct whole (one JSON
+/// column) and the API flattens it into the host's view, so a new counter is a field here and
+/// nothing else. `#[serde(default)]` lets a row saved before a counter existed load as zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HostCounters {
     pub consecutive_failures: u32,
     pub consecutive_successes: u32,
     /// Consecutive passes slower than `max_response_time` (or impaired), and not: degraded is
@@ -46,8 +60,30 @@ pub struct HostState {
     pub transitions: u64,
     /// HostActor restarts after crashes.
     pub restarts: u64,
-    /// The newest results, oldest first, at most `state.history`.
-    pub history: VecDeque<CheckResult>,
+}
+
+impl HostCounters {
+    /// Counts one result: `ok` passed, `slow` passed but degraded.
+    fn count(&mut self, ok: bool, slow: bool) {
+        self.checks += 1;
+        if ok {
+            self.consecutive_failures = 0;
+            self.consecutive_successes += 1;
+            if slow {
+                self.consecutive_slow += 1;
+                self.consecutive_fast = 0;
+            } else {
+                self.consecutive_fast += 1;
+                self.consecutive_slow = 0;
+            }
+        } else {
+            self.failures += 1;
+            self.consecutive_failures += 1;
+            self.consecutive_successes = 0;
+            self.consecutive_slow = 0;
+            self.consecutive_fast = 0;
+        }
+    }
 }
 
 /// A change of a host's status, as the model decided it.
@@ -71,14 +107,7 @@ impl HostState {
         HostState {
             status: Status::Unknown,
             since: now,
-            consecutive_failures: 0,
-            consecutive_successes: 0,
-            consecutive_slow: 0,
-            consecutive_fast: 0,
-            checks: 0,
-            failures: 0,
-            transitions: 0,
-            restarts: 0,
+            counters: HostCounters::default(),
             history: VecDeque::new(),
         }
     }
@@ -134,24 +163,8 @@ impl Host {
     ) -> Option<Transition> {
         self.last_checked_with = Some(checked_with.clone());
         let state = &mut self.state;
-        state.checks += 1;
-        if result.ok {
-            state.consecutive_failures = 0;
-            state.consecutive_successes += 1;
-            if result.status_for(checked_with) == Status::Degraded {
-                state.consecutive_slow += 1;
-                state.consecutive_fast = 0;
-            } else {
-                state.consecutive_fast += 1;
-                state.consecutive_slow = 0;
-            }
-        } else {
-            state.failures += 1;
-            state.consecutive_failures += 1;
-            state.consecutive_successes = 0;
-            state.consecutive_slow = 0;
-            state.consecutive_fast = 0;
-        }
+        let slow = result.ok && result.status_for(checked_with) == Status::Degraded;
+        state.counters.count(result.ok, slow);
         while state.history.len() >= history_limit.max(1) {
             state.history.pop_front();
         }
@@ -164,7 +177,7 @@ impl Host {
         }
         state.status = next;
         state.since = result.at;
-        state.transitions += 1;
+        state.counters.transitions += 1;
         Some(Transition {
             previous,
             status: next,
@@ -175,7 +188,7 @@ impl Host {
 
     /// Its HostActor crashed and was started again.
     pub fn record_restart(&mut self) {
-        self.state.restarts += 1;
+        self.state.counters.restarts += 1;
     }
 
     /// Drops the oldest results beyond `limit` (`state.history` was lowered by a reload).
@@ -195,16 +208,18 @@ impl Host {
             .enumerate()
             .map(move |(index, result)| {
                 let older_by = newest - 1 - index as u64;
-                (self.state.checks.saturating_sub(older_by), result)
+                (self.state.counters.checks.saturating_sub(older_by), result)
             })
     }
 
-    /// The host left the configuration at `at`. One that was down (as decided in this run)
-    /// gets a last transition, to `unknown`, so an incident tool can close what would
-    /// otherwise stay open forever; with it comes the configuration that says whom to tell.
-    /// Others leave quietly.
+    /// The host left the configuration at `at`. One that was down gets a last transition,
+    /// to `unknown`, so an incident tool can close what would otherwise stay open forever;
+    /// with it comes the configuration that says whom to tell. That includes a host down as
+    /// restored from the store and removed before its first check of this run: its receivers
+    /// were told `down` by the earlier run (the router's restored tracks say who was). Others
+    /// leave quietly.
     pub fn removal(&self, at: SystemTime) -> Option<(Arc<HostConfiguration>, Transition)> {
-        let checked_with = self.last_checked_with.as_ref()?;
+        let checked_with = self.last_checked_with.as_ref().unwrap_or(&self.config);
         (self.state.status == Status::Down).then(|| {
             let transition = Transition {
                 previous: Status::Down,
@@ -221,23 +236,24 @@ impl HostState {
     /// The status the counters call for after `result`, with `host`'s thresholds.
     fn decide(&self, result: &CheckResult, host: &HostConfiguration) -> Status {
         let latest = result.status_for(host);
+        let counters = &self.counters;
         match self.status {
             _ if !result.ok => {
-                if self.consecutive_failures >= host.failure_threshold {
+                if counters.consecutive_failures >= host.failure_threshold {
                     Status::Down
                 } else {
                     self.status
                 }
             }
             Status::Unknown | Status::Down => {
-                if self.consecutive_successes >= host.success_threshold {
+                if counters.consecutive_successes >= host.success_threshold {
                     latest
                 } else {
                     self.status
                 }
             }
-            Status::Up if self.consecutive_slow >= host.failure_threshold => Status::Degraded,
-            Status::Degraded if self.consecutive_fast >= host.success_threshold => Status::Up,
+            Status::Up if counters.consecutive_slow >= host.failure_threshold => Status::Degraded,
+            Status::Degraded if counters.consecutive_fast >= host.success_threshold => Status::Up,
             current => current,
         }
     }
@@ -350,7 +366,7 @@ mod tests {
             })
         );
         assert_eq!(host.state().since, at(2));
-        assert_eq!(host.state().transitions, 1);
+        assert_eq!(host.state().counters.transitions, 1);
     }
 
     #[test]
@@ -379,8 +395,15 @@ mod tests {
             "no repeats"
         );
         let state = host.state();
-        assert_eq!(state.consecutive_failures, 5);
-        assert_eq!((state.checks, state.failures, state.transitions), (6, 5, 2));
+        assert_eq!(state.counters.consecutive_failures, 5);
+        assert_eq!(
+            (
+                state.counters.checks,
+                state.counters.failures,
+                state.counters.transitions
+            ),
+            (6, 5, 2)
+        );
         assert_eq!(state.since, at(4), "since stays at the transition");
     }
 
@@ -392,7 +415,7 @@ mod tests {
         assert_eq!(host.state().status, Status::Down);
         assert_eq!(feed(&mut host, &[pass(3)]), [Status::Up]);
         assert_eq!(host.state().since, at(3));
-        assert_eq!(host.state().consecutive_successes, 2);
+        assert_eq!(host.state().counters.consecutive_successes, 2);
     }
 
     #[test]
@@ -400,8 +423,8 @@ mod tests {
         let mut host = Host::new(config("failure_threshold: 2"), at(0));
         let changes = feed(&mut host, &[pass(1), fail(2), pass(3), fail(4), pass(5)]);
         assert_eq!(changes, [Status::Up]);
-        assert_eq!(host.state().failures, 2);
-        assert_eq!(host.state().consecutive_failures, 0);
+        assert_eq!(host.state().counters.failures, 2);
+        assert_eq!(host.state().counters.consecutive_failures, 0);
     }
 
     #[test]
@@ -470,13 +493,15 @@ mod tests {
         let saved = HostState {
             status: Status::Down,
             since: at(0),
-            consecutive_failures: 4,
-            checks: 10,
-            failures: 6,
-            transitions: 3,
-            restarts: 1,
+            counters: HostCounters {
+                consecutive_failures: 4,
+                checks: 10,
+                failures: 6,
+                transitions: 3,
+                restarts: 1,
+                ..HostCounters::default()
+            },
             history: VecDeque::from([fail(0)]),
-            ..HostState::new(at(0))
         };
         let mut host = Host::restore(config("success_threshold: 2"), saved.clone());
         assert_eq!(host.state(), &saved, "restored as saved");
@@ -484,16 +509,20 @@ mod tests {
             feed(&mut host, &[fail(5)]).is_empty(),
             "still down: no repeat"
         );
-        assert_eq!(host.state().consecutive_failures, 5);
+        assert_eq!(host.state().counters.consecutive_failures, 5);
         assert_eq!(host.state().since, at(0), "down since the saved time");
         assert!(feed(&mut host, &[pass(6)]).is_empty());
         assert_eq!(feed(&mut host, &[pass(7)]), [Status::Up]);
         let state = host.state();
         assert_eq!(
-            (state.checks, state.failures, state.transitions),
+            (
+                state.counters.checks,
+                state.counters.failures,
+                state.counters.transitions
+            ),
             (13, 7, 4)
         );
-        assert_eq!(state.restarts, 1);
+        assert_eq!(state.counters.restarts, 1);
         assert_eq!(state.history.len(), 4);
     }
 
@@ -511,7 +540,7 @@ mod tests {
             .map(|r| r.latency.as_millis())
             .collect();
         assert_eq!(latencies, [6, 7, 8, 9]);
-        assert_eq!(host.state().checks, 10);
+        assert_eq!(host.state().counters.checks, 10);
         host.trim_history(2);
         let kept: Vec<u64> = host.numbered_history().map(|(seq, _)| seq).collect();
         assert_eq!(kept, [9, 10], "numbered by check, the newest is `checks`");
@@ -522,14 +551,18 @@ mod tests {
         let mut host = Host::new(config("failure_threshold: 3"), at(0));
         assert_eq!(feed(&mut host, &[pass(1), fail(2)]), [Status::Up]);
         host.reconfigure(config("failure_threshold: 2"));
-        assert_eq!(host.state().consecutive_failures, 1, "the count carries on");
+        assert_eq!(
+            host.state().counters.consecutive_failures,
+            1,
+            "the count carries on"
+        );
         assert_eq!(host.state().since, at(1));
         assert_eq!(
             feed(&mut host, &[fail(3)]),
             [Status::Down],
             "the second failure reaches the new threshold"
         );
-        assert_eq!(host.state().checks, 3);
+        assert_eq!(host.state().counters.checks, 3);
     }
 
     #[test]
@@ -543,12 +576,12 @@ mod tests {
     fn a_restart_is_counted_and_changes_no_status() {
         let mut host = Host::new(config(""), at(0));
         host.record_restart();
-        assert_eq!(host.state().restarts, 1);
+        assert_eq!(host.state().counters.restarts, 1);
         assert_eq!(host.state().status, Status::Unknown);
     }
 
     #[test]
-    fn only_a_host_down_in_this_run_is_announced_when_removed() {
+    fn only_a_down_host_is_announced_when_removed() {
         let config = config("failure_threshold: 1");
         let mut up = Host::new(config.clone(), at(0));
         feed(&mut up, &[pass(1)]);
@@ -561,10 +594,11 @@ mod tests {
                 ..HostState::new(at(0))
             },
         );
-        assert!(
-            restored_down.removal(at(9)).is_none(),
-            "not decided in this run"
-        );
+        let (told, removal) = restored_down
+            .removal(at(9))
+            .expect("down as restored: its receivers heard of it in the earlier run");
+        assert_eq!(&*told.label, "api");
+        assert_eq!(removal.previous, Status::Down);
 
         let mut down = Host::new(config, at(0));
         feed(&mut down, &[fail(1)]);

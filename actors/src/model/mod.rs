@@ -6,7 +6,7 @@
 
 pub mod host;
 
-pub use host::{Host, HostState, Transition};
+pub use host::{Host, HostCounters, HostState, Transition};
 
 use std::fmt;
 use std::time::{Duration, SystemTime};

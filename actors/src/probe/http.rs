@@ -121,8 +121,8 @@ impl Probe for HttpProbe {
             let Check::Http(check) = &host.check else {
                 return ProbeOutcome::failed("not an HTTP check");
             };
-            let outcome = check_http(&client, check).await;
-            judge_certificate(outcome, &host, check, &expiry).await
+            let (outcome, ended) = check_http(&client, check).await;
+            judge_certificate(outcome, ended, &host, check, &expiry).await
         })
     }
 }
@@ -131,6 +131,7 @@ impl Probe for HttpProbe {
 /// warning when it is near, and the date when the request failed because it passed.
 async fn judge_certificate(
     mut outcome: ProbeOutcome,
+    ended: Ended,
     host: &Arc<HostConfiguration>,
     check: &HttpCheck,
     expiry: &ExpiryCache,
@@ -152,7 +153,7 @@ async fn judge_certificate(
     outcome.cert_not_after = Some(not_after);
     let now = SystemTime::now();
     if !outcome.ok {
-        if not_after < now && outcome.detail.starts_with("TLS handshake failed") {
+        if not_after < now && ended == Ended::InTlsHandshake {
             outcome.detail = format!(
                 "certificate expired on {} ({})",
                 day(not_after),
@@ -165,12 +166,45 @@ async fn judge_certificate(
     outcome
 }
 
-/// Runs the request chain and judges the final answer.
-async fn check_http(client: &awc::Client, check: &HttpCheck) -> ProbeOutcome {
+/// Where a request chain ended, for what is added to its outcome afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// An answer was judged, or the request failed outside a TLS handshake.
+    Otherwise,
+    /// The TLS handshake failed (rustls refused the server or its certificate).
+    InTlsHandshake,
+}
+
+/// Runs the request chain, and says whether it ended in a TLS handshake.
+async fn check_http(client: &awc::Client, check: &HttpCheck) -> (ProbeOutcome, Ended) {
+    match request_chain(client, check).await {
+        Ok(outcome) => (outcome, Ended::Otherwise),
+        Err((error, url)) => {
+            let ended = match tls_error(&error) {
+                Some(_) => Ended::InTlsHandshake,
+                None => Ended::Otherwise,
+            };
+            let outcome = ProbeOutcome::failed(describe_send_error(&error, &url, check));
+            (outcome, ended)
+        }
+    }
+}
+
+/// Runs the request chain and judges the final answer; a request that could not be sent
+/// comes back with the URL it was sent to.
+async fn request_chain(
+    client: &awc::Client,
+    check: &HttpCheck,
+) -> Result<ProbeOutcome, (SendRequestError, Url)> {
     let mut url = check.url.clone();
     let mut method = match Method::from_bytes(check.method.as_bytes()) {
         Ok(m) => m,
-        Err(_) => return ProbeOutcome::failed(format!("invalid method {}", check.method)),
+        Err(_) => {
+            return Ok(ProbeOutcome::failed(format!(
+                "invalid method {}",
+                check.method
+            )))
+        }
     };
     let mut body = check.body.clone();
     let mut redirects = 0;
@@ -178,16 +212,16 @@ async fn check_http(client: &awc::Client, check: &HttpCheck) -> ProbeOutcome {
         let response = send(client, check, &url, &method, body.clone()).await;
         let mut response = match response {
             Ok(r) => r,
-            Err(e) => return ProbeOutcome::failed(describe_send_error(&e, &url, check)),
+            Err(e) => return Err((e, url)),
         };
         let code = response.status().as_u16();
         if check.http_version == HttpVersion::Two
             && response.version() != awc::http::Version::HTTP_2
         {
-            return ProbeOutcome::failed(format!(
+            return Ok(ProbeOutcome::failed(format!(
                 "the server answered with {:?}, not HTTP/2 (http_version: \"2\")",
                 response.version()
-            ));
+            )));
         }
         let location = response
             .headers()
@@ -201,11 +235,11 @@ async fn check_http(client: &awc::Client, check: &HttpCheck) -> ProbeOutcome {
         ) {
             redirects += 1;
             if redirects > check.max_redirects {
-                return ProbeOutcome::failed(format!(
+                return Ok(ProbeOutcome::failed(format!(
                     "too many redirects (more than {}), last to {}",
                     check.max_redirects,
                     redact_url(&next)
-                ));
+                )));
             }
             // As browsers do: 303, and 301/302 after a POST, become a GET without a body.
             if code == 303 || ((code == 301 || code == 302) && method == Method::POST) {
@@ -220,7 +254,7 @@ async fn check_http(client: &awc::Client, check: &HttpCheck) -> ProbeOutcome {
             if let (true, Some(next)) = (response.status().is_redirection(), location) {
                 reason.push_str(&format!(" (redirect to {})", redact_url(&next)));
             }
-            return ProbeOutcome::failed(reason);
+            return Ok(ProbeOutcome::failed(reason));
         }
         let Some(regex) = &check.regex else {
             if check.keepalive {
@@ -228,7 +262,7 @@ async fn check_http(client: &awc::Client, check: &HttpCheck) -> ProbeOutcome {
                 // end; an unread body would make every check open a new one.
                 let _ = read_body(&mut response, check.max_body_bytes).await;
             }
-            return ProbeOutcome::passed(format!("status {code}"));
+            return Ok(ProbeOutcome::passed(format!("status {code}")));
         };
         let declared_length = response
             .headers()
@@ -237,20 +271,20 @@ async fn check_http(client: &awc::Client, check: &HttpCheck) -> ProbeOutcome {
             .and_then(|v| v.parse::<usize>().ok());
         let body = match read_body(&mut response, check.max_body_bytes).await {
             Ok(b) => b,
-            Err(reason) => return ProbeOutcome::failed(reason),
+            Err(reason) => return Ok(ProbeOutcome::failed(reason)),
         };
         let truncated = body.len() >= check.max_body_bytes;
         if let Some(expected) = declared_length {
             // awc returns a body cut short by a closed connection as if it were complete.
             if !truncated && body.len() < expected {
-                return ProbeOutcome::failed(format!(
+                return Ok(ProbeOutcome::failed(format!(
                     "body ended after {} of {expected} bytes",
                     body.len()
-                ));
+                )));
             }
         }
         let text = String::from_utf8_lossy(&body);
-        return if regex.is_match(&text) {
+        return Ok(if regex.is_match(&text) {
             ProbeOutcome::passed(format!("status {code}, body matches"))
         } else if truncated {
             ProbeOutcome::failed(format!(
@@ -260,7 +294,7 @@ async fn check_http(client: &awc::Client, check: &HttpCheck) -> ProbeOutcome {
             ))
         } else {
             ProbeOutcome::failed(format!("body does not match /{}/", regex.as_str()))
-        };
+        });
     }
 }
 
@@ -341,11 +375,31 @@ where
 
 /// A failure reason a person understands at a glance.
 fn describe_send_error(error: &SendRequestError, url: &Url, check: &HttpCheck) -> String {
-    let reason = describe_send_failure(error, url);
-    if check.http_version == HttpVersion::Two && reason.contains("NoApplicationProtocol") {
+    if check.http_version == HttpVersion::Two
+        && matches!(
+            tls_error(error),
+            Some(
+                rustls::Error::NoApplicationProtocol
+                    | rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol)
+            )
+        )
+    {
         return "the server does not offer HTTP/2 (ALPN h2)".to_string();
     }
-    reason
+    describe_send_failure(error, url)
+}
+
+/// The rustls error that ended a request in its TLS handshake, if one did: rustls reports
+/// through the I/O error of the connection, as its `InvalidData` source.
+fn tls_error(error: &SendRequestError) -> Option<&rustls::Error> {
+    let io = match error {
+        SendRequestError::Connect(ConnectError::Io(e)) | SendRequestError::Send(e) => e,
+        _ => return None,
+    };
+    if io.kind() != std::io::ErrorKind::InvalidData {
+        return None;
+    }
+    io.get_ref()?.downcast_ref::<rustls::Error>()
 }
 
 /// What a server that hung up without answering reads as (curl: "Empty reply from server").
