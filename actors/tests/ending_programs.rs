@@ -5,10 +5,14 @@
 //! A test binary of its own: `end_all` is process-wide and final, so it must not meet the
 //! runs of other tests.
 
+#[path = "common/processes.rs"]
+mod processes;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use flowstate_actors::process::{self, RunError};
+use processes::{alive, pids_in, KillListed};
 use tokio::process::Command;
 
 /// A program that records its PID and its background child's in `pids`, then waits an hour.
@@ -23,38 +27,13 @@ fn sleeper(pids: &Path) -> Command {
     command
 }
 
-/// Whether `pid` is a live process: a zombie (dead, not reaped yet) is not.
-fn alive(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let state = stat
-        .rfind(')')
-        .and_then(|at| stat[at + 1..].trim_start().chars().next());
-    !matches!(state, Some('Z' | 'X') | None)
-}
-
-fn pids_in(path: &Path) -> Vec<u32> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
-}
-
 /// A scratch directory, removed when dropped.
 struct Scratch(PathBuf);
 
 impl Drop for Scratch {
     fn drop(&mut self) {
         // Whatever a failed test left running goes too.
-        for pid in pids_in(&self.0.join("pids")) {
-            if alive(pid) {
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-            }
-        }
+        drop(KillListed(vec![self.0.join("pids")]));
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }

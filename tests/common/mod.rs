@@ -22,6 +22,8 @@ pub mod daemon;
 pub mod events;
 pub mod hosts;
 pub mod once;
+// Shared with the actors crate's tests, which cannot import this directory.
+#[path = "../../actors/tests/common/processes.rs"]
 pub mod processes;
 pub mod receiver;
 pub mod repo;
