@@ -84,6 +84,15 @@ impl ConfigDiff {
         if old.state.path != new.state.path {
             diff.needs_restart.push("state.path");
         }
+        if old.state.url != new.state.url {
+            diff.needs_restart.push("state.url");
+        }
+        if old.state.retention != new.state.retention {
+            diff.needs_restart.push("state.retention");
+        }
+        if old.state.raw_retention != new.state.raw_retention {
+            diff.needs_restart.push("state.raw_retention");
+        }
         diff
     }
 

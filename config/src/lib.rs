@@ -49,7 +49,7 @@ pub use load::{load, load_str, load_with_env};
 pub use notifier::{NotifierConfig, NotifierKind, RetryPolicy};
 pub use reader::MAX_DURATION;
 pub use secret::{EnvValues, Secret};
-pub use settings::{Defaults, SelfCheckSettings, ServerSettings, StateSettings};
+pub use settings::{DatabaseUrl, Defaults, SelfCheckSettings, ServerSettings, StateSettings};
 
 /// A complete, validated configuration. Immutable: a reload builds a new one.
 #[derive(Debug, Clone)]

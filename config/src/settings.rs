@@ -34,21 +34,72 @@ impl Default for ServerSettings {
     }
 }
 
-/// Persistence of state across restarts.
+/// Persistence of state across restarts, and the history kept for availability.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateSettings {
-    /// The SQLite file; `None` keeps state in memory only.
+    /// The SQLite file; `None` (and no `url`) keeps state in memory only.
     pub path: Option<PathBuf>,
-    /// Check results kept per host.
+    /// A PostgreSQL database instead of the SQLite file.
+    pub url: Option<DatabaseUrl>,
+    /// Check results kept per host in memory (what `/api/v1/hosts/{label}` lists).
     pub history: usize,
+    /// How long anything is kept in the store: rollups and transitions older are deleted.
+    pub retention: Duration,
+    /// How long each raw check result is kept; older ones live on only in rollups.
+    pub raw_retention: Duration,
 }
+
+/// Raw results are kept a week and rollups 90 days, as Uptime Kuma's defaults do roughly:
+/// a week of per-check detail to debug with, a quarter of availability to report on.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(90 * 86_400);
+pub const DEFAULT_RAW_RETENTION: Duration = Duration::from_secs(7 * 86_400);
 
 impl Default for StateSettings {
     fn default() -> Self {
         StateSettings {
             path: None,
+            url: None,
             history: 100,
+            retention: DEFAULT_RETENTION,
+            raw_retention: DEFAULT_RAW_RETENTION,
         }
+    }
+}
+
+impl StateSettings {
+    /// Whether anything is stored (a SQLite file or a PostgreSQL database).
+    pub fn is_stored(&self) -> bool {
+        self.path.is_some() || self.url.is_some()
+    }
+}
+
+/// A `postgres://` URL. Its password is a secret: `Debug` and [`DatabaseUrl::shown`] hide it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    url: url::Url,
+    /// How it may be shown: without the password or what `${VAR}`s gave.
+    shown: String,
+}
+
+impl DatabaseUrl {
+    pub fn new(url: url::Url, shown: String) -> Self {
+        DatabaseUrl { url, shown }
+    }
+
+    /// The URL with its password, for connecting only.
+    pub fn expose(&self) -> &str {
+        self.url.as_str()
+    }
+
+    /// The URL as it may be logged or shown.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown)
     }
 }
 

@@ -26,7 +26,7 @@ use crate::read_check::{
 };
 use crate::reader::{Fields, Node, Reader};
 use crate::secret::{shown_url, EnvValues, Secret};
-use crate::settings::{Defaults, SelfCheckSettings, ServerSettings, StateSettings};
+use crate::settings::{DatabaseUrl, Defaults, SelfCheckSettings, ServerSettings, StateSettings};
 use crate::yaml::Document;
 use crate::Config;
 
@@ -41,7 +41,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
 ];
 pub(crate) const SERVER_KEYS: &[&str] = &["listen", "token", "ready_max_lag"];
 pub(crate) const SELF_CHECK_KEYS: &[&str] = &["url", "every", "timeout"];
-pub(crate) const STATE_KEYS: &[&str] = &["path", "history"];
+pub(crate) const STATE_KEYS: &[&str] = &["path", "url", "history", "retention", "raw_retention"];
 /// Keys a host may inherit from `defaults`.
 pub(crate) const DEFAULT_KEYS: &[&str] = &[
     "interval",
@@ -265,10 +265,89 @@ fn read_state(reader: &mut Reader, node: &Node) -> Option<StateSettings> {
     if let Some(path) = fields.get("path") {
         state.path = reader.string(&path).map(|p| relative_to(reader.dir, &p));
     }
+    if let Some(node) = fields.get("url") {
+        state.url = read_database_url(reader, &node);
+        if let (Some(_), Some(_)) = (&state.path, &state.url) {
+            reader.semantic_error(
+                &node,
+                "state.path and state.url are both set; keep one: path for a SQLite file, url for PostgreSQL",
+            );
+        }
+    }
     if let Some(history) = fields.get("history") {
         state.history = reader.count(&history, 1, 1_000_000).map(|n| n as usize)?;
     }
+    let retention = fields.get("retention");
+    if let Some(node) = &retention {
+        state.retention = reader.duration(node)?;
+    }
+    let raw_retention = fields.get("raw_retention");
+    if let Some(node) = &raw_retention {
+        state.raw_retention = reader.duration(node)?;
+    }
+    // Under an hour of raw results leaves the per-minute rollups nothing to be made from
+    // once a restart interrupts them; a raw retention beyond the total is meaningless.
+    if state.raw_retention < MIN_RAW_RETENTION {
+        if let Some(node) = raw_retention.as_ref().or(retention.as_ref()) {
+            reader.semantic_error(
+                node,
+                format!(
+                    "state.raw_retention must be at least 1h (it is {}); raise it",
+                    humantime::format_duration(state.raw_retention)
+                ),
+            );
+        }
+        return None;
+    }
+    if state.raw_retention > state.retention {
+        if let Some(node) = raw_retention.as_ref().or(retention.as_ref()) {
+            reader.semantic_error(
+                node,
+                format!(
+                    "state.raw_retention ({}) is longer than state.retention ({}); raw results cannot outlive the rollups: lower raw_retention or raise retention",
+                    humantime::format_duration(state.raw_retention),
+                    humantime::format_duration(state.retention)
+                ),
+            );
+        }
+        return None;
+    }
     Some(state)
+}
+
+const MIN_RAW_RETENTION: Duration = Duration::from_secs(3600);
+
+/// A `postgres://` (or `postgresql://`) URL with a host and a database name.
+fn read_database_url(reader: &mut Reader, node: &Node) -> Option<DatabaseUrl> {
+    let text = reader.text(node)?;
+    match Url::parse(text.value.trim()) {
+        Ok(url)
+            if matches!(url.scheme(), "postgres" | "postgresql")
+                && url.host().is_some()
+                && url.path().len() > 1 =>
+        {
+            let shown = shown_url(&url, text.masked.as_deref());
+            Some(DatabaseUrl::new(url, shown))
+        }
+        Ok(url) => {
+            reader.semantic_error(
+                node,
+                format!(
+                    "`{}` is not a PostgreSQL URL; write it as postgres://user:password@host:5432/database",
+                    shown_url(&url, text.masked.as_deref())
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            // Not echoed: an unparsable URL cannot be redacted, and holds a password.
+            reader.semantic_error(
+                node,
+                format!("not a valid URL ({e}); write it as postgres://user:password@host:5432/database"),
+            );
+            None
+        }
+    }
 }
 
 /// A path written in a config file, relative paths taken from that file's directory `dir`

@@ -1705,3 +1705,54 @@ fn relative_programs_are_relative_to_the_config_file() {
         conf.join("scripts/check.sh").display().to_string()
     );
 }
+
+#[test]
+fn state_history_settings_default_to_a_week_raw_and_90_days_in_all() {
+    let config = load("state: { path: s.db }\nhosts: []\n");
+    assert_eq!(config.state.retention, secs(90 * 86_400));
+    assert_eq!(config.state.raw_retention, secs(7 * 86_400));
+    let config = load("state: { path: s.db, retention: 30d, raw_retention: 2d }\nhosts: []\n");
+    assert_eq!(
+        (config.state.retention, config.state.raw_retention),
+        (secs(30 * 86_400), secs(2 * 86_400))
+    );
+}
+
+#[test]
+fn raw_retention_beyond_retention_or_under_an_hour_is_refused_with_the_fix() {
+    let longer = error("state: { path: s.db, retention: 1d, raw_retention: 2d }\nhosts: []\n");
+    assert!(
+        longer.contains("state.raw_retention (2days) is longer than state.retention (1day)")
+            && longer.contains("lower raw_retention or raise retention"),
+        "{longer}"
+    );
+    let short = error("state: { path: s.db, raw_retention: 10m }\nhosts: []\n");
+    assert!(
+        short.contains("state.raw_retention must be at least 1h (it is 10m); raise it"),
+        "{short}"
+    );
+}
+
+#[test]
+fn a_postgres_url_is_read_and_never_shown_with_its_password() {
+    let config = load("state: { url: 'postgres://fs:s3cret-pw@db:5432/flowstate' }\nhosts: []\n");
+    let url = config.state.url.as_ref().expect("url read");
+    assert_eq!(url.expose(), "postgres://fs:s3cret-pw@db:5432/flowstate");
+    assert!(!url.shown().contains("s3cret-pw"), "{}", url.shown());
+    assert!(!format!("{config:?}").contains("s3cret-pw"));
+}
+
+#[test]
+fn state_url_errors_name_the_fix_and_hide_the_password() {
+    let not_pg = error("state: { url: 'mysql://fs:s3cret-pw@db/flowstate' }\nhosts: []\n");
+    assert!(
+        not_pg.contains("state.url") && not_pg.contains("write it as postgres://"),
+        "{not_pg}"
+    );
+    assert!(!not_pg.contains("s3cret-pw"), "{not_pg}");
+    let both = error("state: { path: s.db, url: 'postgres://db/flowstate' }\nhosts: []\n");
+    assert!(
+        both.contains("state.path and state.url are both set; keep one"),
+        "{both}"
+    );
+}
