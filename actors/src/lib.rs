@@ -21,6 +21,8 @@
 //! - [`tls`]: the TLS client settings every HTTPS request uses.
 //! - [`clock`]: time arithmetic that cannot panic, whatever durations the configuration holds.
 //! - [`store`]: the SQLite state store (host state, history, the alert outbox).
+//! - [`history`]: pure arithmetic over stored history: latency sketches, rollup rows and
+//!   series, availability and incidents from a host's status timeline.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`self_check`]: the dead man's switch, pinged only while the daemon is healthy.
 //! - [`messages`]: the messages that cross actors.
@@ -40,6 +42,7 @@ pub mod config_load;
 pub mod config_watcher;
 pub mod daemon;
 pub mod event;
+pub mod history;
 pub mod host;
 pub mod host_series;
 pub mod messages;
