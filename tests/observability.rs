@@ -106,6 +106,7 @@ const FAMILIES: &[(&str, &str, &[&str])] = &[
         "counter",
         &["operation"],
     ),
+    ("flowstate_state_store_dropped_total", "counter", &["kind"]),
     ("flowstate_config_reloads_total", "counter", &["result"]),
     ("flowstate_config_last_reload_successful", "gauge", &[]),
     (

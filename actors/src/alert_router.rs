@@ -25,8 +25,8 @@ use crate::model::Status;
 use crate::notify::{self, DeliveryError, Notifier};
 use crate::outbox::{AfterFailure, DropReason, Outbox, Pending};
 use crate::store::{
-    AwaitStoreWrites, Restored, SaveAlertState, Store, StoreRecreated, StoredDelivery, StoredTrack,
-    SubscribeToStore,
+    AlertLogEntry, AlertOutcome, AwaitStoreWrites, LogAlerts, Restored, SaveAlertState, Store,
+    StoreRecreated, StoredDelivery, StoredTrack, SubscribeToStore,
 };
 use crate::unsaved::{self, Unsaved};
 
@@ -219,10 +219,17 @@ impl AlertRouter {
                 // Counted and said, at the level transitions are logged: a receiver that hears
                 // nothing of a real change must be explainable from the log alone.
                 self.metrics.record_alert(name, AlertResult::Suppressed);
+                self.log_alert(name, event, AlertOutcome::Suppressed, why);
                 log::info!(notifier = &**name, host = event.host.as_str(), event = event.event.as_str(), id = event.id.as_str(), reason = why; "alert suppressed");
             }
             Decision::Hold { until } => {
                 self.metrics.record_alert(name, AlertResult::Suppressed);
+                self.log_alert(
+                    name,
+                    event,
+                    AlertOutcome::Suppressed,
+                    "held by the cooldown",
+                );
                 log::info!(notifier = &**name, host = event.host.as_str(), event = event.event.as_str(), until = crate::model::rfc3339(until).as_str(); "alert held by the cooldown; sent when it ends if the host is still in this state");
             }
         }
@@ -230,6 +237,22 @@ impl AlertRouter {
             self.save_track(&key);
         }
         self.schedule_track(key, &config, ctx);
+    }
+
+    /// Adds what happened to `event` for notifier `name` to the stored alert log (what
+    /// `/api/v1/events` lists), when there is a store. Best effort: the log is for people.
+    fn log_alert(&self, name: &Arc<str>, event: &AlertEvent, outcome: AlertOutcome, detail: &str) {
+        if let Some(store) = &self.store {
+            store.do_send(LogAlerts(vec![AlertLogEntry {
+                at: SystemTime::now(),
+                host: event.host.clone(),
+                notifier: name.clone(),
+                event: event.event,
+                event_id: event.id.clone(),
+                outcome,
+                detail: detail.to_string(),
+            }]));
+        }
     }
 
     /// Sets the track's next wake-up: the end of a held event's cooldown or the next reminder.
@@ -440,6 +463,7 @@ impl AlertRouter {
                     .succeeded(name, host, &event.id)
                     .map_or(0, |p| p.attempts);
                 self.metrics.record_alert(name, AlertResult::Sent);
+                self.log_alert(name, event, AlertOutcome::Sent, "");
                 log::debug!(notifier = &**name, host, event = event.event.as_str(), id = event.id.as_str(), retries = attempts; "alert delivered");
                 if attempts > 0 {
                     log::info!(notifier = &**name, host, event = event.event.as_str(), id = event.id.as_str(), retries = attempts; "alert delivered after retries");
@@ -448,6 +472,7 @@ impl AlertRouter {
             }
             Err(error) => {
                 self.metrics.record_alert(name, AlertResult::Failed);
+                self.log_alert(name, event, AlertOutcome::Failed, error.message());
                 let policy = match self.notifiers.get(name) {
                     Some(route) => route.config.retry,
                     None => return,
@@ -467,6 +492,7 @@ impl AlertRouter {
                     }
                     Some(AfterFailure::GaveUp(reason, pending)) => {
                         self.metrics.record_alert_dropped(name, reason);
+                        self.log_alert(name, event, AlertOutcome::GivenUp, reason.as_str());
                         let why = match reason {
                             DropReason::Rejected => "the receiver rejected it",
                             // A failed attempt never overflows a queue; only its age is left.

@@ -4,6 +4,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
 
 use actix::prelude::*;
 use flowstate_config::fingerprint::NoRandomness;
@@ -64,7 +65,7 @@ impl Daemon {
         });
         let mut registry = StateRegistry::new(router.clone().recipient(), metrics.clone());
         if let Some(store) = &store {
-            registry = registry.with_store(store.clone(), &restored.hosts);
+            registry = registry.with_store(store.clone(), &restored.hosts, metrics.clone());
         }
         let registry = registry.start();
         if store.is_some() {
@@ -147,17 +148,19 @@ impl Daemon {
     }
 }
 
-/// Opens the state store named by `state.path` and reads what it holds. A store that cannot
-/// be opened is logged and the daemon runs without it (monitoring matters more than memory);
-/// the store actor keeps trying to open it for later writes.
+/// Opens the state store named by `state.path` or `state.url` and reads what it holds. A
+/// store that cannot be opened is logged and the daemon runs without it (monitoring matters
+/// more than memory); the store actor keeps trying to open it for later writes.
 fn open_store(config: &Config, metrics: &Arc<Metrics>) -> (Option<Addr<Store>>, Restored) {
-    let Some(path) = config.state.path.clone() else {
+    let Some(location) = crate::store::StoreLocation::of(&config.state) else {
         return (None, Restored::default());
     };
-    let restored = match Store::load(&path, config.state.history) {
+    let mut backend = location.backend();
+    let started = SystemTime::now();
+    let restored = match Store::load(backend.as_mut(), config.state.history, started) {
         Ok(restored) => {
             log::info!(
-                path = path.display().to_string().as_str(),
+                path = backend.place(),
                 hosts = restored.hosts.len(),
                 undelivered = restored.outbox.len();
                 "state store opened"
@@ -167,8 +170,10 @@ fn open_store(config: &Config, metrics: &Arc<Metrics>) -> (Option<Addr<Store>>, 
         Err(e) => {
             metrics.record_store_error("open");
             log::error!(error = e.to_string().as_str(); "cannot open the state store; running without the saved state");
+            backend.disconnect();
             Restored::default()
         }
     };
-    (Some(Store::start(path, metrics.clone())), restored)
+    let store = Store::start(backend, &config.state, started, &restored, metrics.clone());
+    (Some(store), restored)
 }

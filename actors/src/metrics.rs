@@ -57,6 +57,11 @@ struct DroppedLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabel {
     operation: String,
 }
@@ -76,13 +81,16 @@ fn duration_histogram() -> Histogram {
 }
 
 /// What the state store does, as `flowstate_state_store_errors_total{operation}` names it.
-pub const STORE_OPERATIONS: [&str; 6] = [
+pub const STORE_OPERATIONS: [&str; 9] = [
     "open",
     "save_hosts",
     "save_delivery",
     "forget_delivery",
     "save_alert_track",
     "recreate",
+    "save_rollups",
+    "prune",
+    "log_alerts",
 ];
 
 /// Alert results, as `flowstate_alerts_total{result}` names them.
@@ -115,6 +123,7 @@ pub struct Metrics {
     outbox_pending: Family<NotifierLabel, Gauge>,
     alerts_dropped: Family<DroppedLabels, Counter>,
     store_errors: Family<OperationLabel, Counter>,
+    store_dropped: Family<KindLabel, Counter>,
     cert_not_after: Family<HostLabel, Gauge<f64, AtomicU64>>,
     config_reloads: Family<ResultLabel, Counter>,
     config_last_reload_successful: Gauge,
@@ -181,6 +190,7 @@ impl Metrics {
             outbox_pending: Family::default(),
             alerts_dropped: Family::default(),
             store_errors: Family::default(),
+            store_dropped: Family::default(),
             cert_not_after: Family::default(),
             config_reloads: Family::default(),
             config_last_reload_successful: Gauge::default(),
@@ -244,6 +254,11 @@ impl Metrics {
             metrics.store_errors.clone(),
         );
         registry.register(
+            "flowstate_state_store_dropped",
+            "History the state store never got: results beyond the in-memory buffer while it was unavailable",
+            metrics.store_dropped.clone(),
+        );
+        registry.register(
             "flowstate_tls_cert_not_after_timestamp_seconds",
             "When the host's TLS certificate expires, in seconds since the epoch",
             metrics.cert_not_after.clone(),
@@ -298,6 +313,9 @@ impl Metrics {
                 operation: operation.to_string(),
             });
         }
+        let _ = metrics.store_dropped.get_or_create(&KindLabel {
+            kind: "result".to_string(),
+        });
         for result in ["success", "failure"] {
             let _ = metrics.config_reloads.get_or_create(&ResultLabel {
                 result: result.into(),
@@ -378,6 +396,15 @@ impl Metrics {
                 operation: operation.to_string(),
             })
             .inc();
+    }
+
+    /// `count` items of `kind` (`result`) were dropped before the store had them.
+    pub fn record_store_dropped(&self, kind: &'static str, count: u64) {
+        self.store_dropped
+            .get_or_create(&KindLabel {
+                kind: kind.to_string(),
+            })
+            .inc_by(count);
     }
 
     /// Removes the alert series of a notifier that left the configuration.

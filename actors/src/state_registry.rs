@@ -24,7 +24,7 @@ use crate::metrics::Metrics;
 use crate::model::{Host, HostState, Transition};
 use crate::scheduler_stats::{SchedulerHealthError, SchedulerRecord};
 use crate::state_saving::StateSaving;
-use crate::store::{HostStatesSaved, Store, StoreRecreated, StoredHost};
+use crate::store::{FlushRollups, HostStatesSaved, Store, StoreRecreated, StoredHost};
 
 pub struct StateRegistry {
     /// Tracked hosts in configuration order, for stable API output.
@@ -60,8 +60,13 @@ impl StateRegistry {
     }
 
     /// Saves state to `store` and starts from `restored` (what it held at start).
-    pub fn with_store(mut self, store: Addr<Store>, restored: &[StoredHost]) -> Self {
-        self.saving = Some(StateSaving::new(store));
+    pub fn with_store(
+        mut self,
+        store: Addr<Store>,
+        restored: &[StoredHost],
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        self.saving = Some(StateSaving::new(store, metrics));
         self.restored = restored
             .iter()
             .map(|stored| (stored.label.clone(), HostState::from(stored)))
@@ -141,6 +146,9 @@ impl Handler<TrackHosts> for StateRegistry {
                 continue;
             };
             log::info!(host = &*label, previous = removal.previous.as_str(), reason = removal.reason.as_str(); "host removed while down");
+            if let Some(saving) = &mut self.saving {
+                saving.transitioned(&label, &removal);
+            }
             announce(&self.changes, &host, config, removal, Duration::ZERO, true);
         }
         let hosts = &self.hosts;
@@ -170,6 +178,9 @@ impl Handler<CheckCompleted> for StateRegistry {
             return;
         };
         self.series.changed(&msg.host.label, transition.status);
+        if let Some(saving) = &mut self.saving {
+            saving.transitioned(&msg.host.label, &transition);
+        }
         log::info!(
             host = &*msg.host.label,
             status = transition.status.as_str(),
@@ -248,7 +259,7 @@ impl Handler<SaveChangedState> for StateRegistry {
 
     fn handle(&mut self, _: SaveChangedState, ctx: &mut Context<Self>) {
         if let Some(saving) = &mut self.saving {
-            saving.save(&self.hosts, self.history_limit, ctx.address().recipient());
+            saving.save(&self.hosts, ctx.address().recipient());
         }
     }
 }
@@ -286,10 +297,16 @@ impl Handler<PersistState> for StateRegistry {
             return Box::pin(actix::fut::ready(()));
         };
         saving.mark_all(&self.hosts);
-        let Some(batch) = saving.take_batch(&self.hosts, self.history_limit) else {
+        let Some(batch) = saving.take_batch(&self.hosts) else {
             return Box::pin(actix::fut::ready(()));
         };
-        let written = saving.store().send(batch);
+        let store = saving.store().clone();
+        // The unfinished rollup rows go after the last results: the next run merges into them.
+        let written = async move {
+            let saved = store.send(batch).await;
+            let _ = store.send(FlushRollups).await;
+            saved
+        };
         Box::pin(written.into_actor(self).map(|saved, _, _| match saved {
             Ok(Ok(())) => log::info!("host state saved"),
             Ok(Err(e)) => log::error!(error = e.to_string().as_str(); "saving host state at shutdown failed"),

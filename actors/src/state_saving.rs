@@ -13,10 +13,12 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::messages::SaveChangedState;
+use crate::metrics::Metrics;
+use crate::model::Transition;
 use crate::model::{CheckResult, Host};
 use crate::store::{
     HostStatesSaved, SaveHostStates, Store, StoreRecreated, StoredHost, StoredResult,
-    SubscribeToStore,
+    StoredTransition, SubscribeToStore,
 };
 
 /// How often changed host state is written to the state store: one transaction per second
@@ -35,6 +37,10 @@ pub struct StateSaving {
     dirty: HashSet<Arc<str>>,
     /// Results not yet saved, oldest first: appended to the hosts' stored history.
     unsaved_results: Vec<StoredResult>,
+    /// Transitions not yet saved, oldest first: what availability is computed from, so they
+    /// are never dropped (they are rare; results are capped).
+    unsaved_transitions: Vec<StoredTransition>,
+    metrics: Arc<Metrics>,
     /// Hosts that left the configuration: their rows are deleted.
     forgotten: Vec<Arc<str>>,
     /// A save is running: the next waits, so batches never pile up behind a slow disk.
@@ -42,11 +48,13 @@ pub struct StateSaving {
 }
 
 impl StateSaving {
-    pub fn new(store: Addr<Store>) -> Self {
+    pub fn new(store: Addr<Store>, metrics: Arc<Metrics>) -> Self {
         StateSaving {
             store,
             dirty: HashSet::new(),
             unsaved_results: Vec::new(),
+            unsaved_transitions: Vec::new(),
+            metrics,
             forgotten: Vec::new(),
             saving: false,
         }
@@ -66,7 +74,20 @@ impl StateSaving {
                 seq: host.state().counters.checks,
                 result: result.clone(),
             });
+        } else {
+            self.metrics.record_store_dropped("result", 1);
         }
+    }
+
+    /// `label`'s status changed: the change goes with the next batch.
+    pub fn transitioned(&mut self, label: &Arc<str>, transition: &Transition) {
+        self.unsaved_transitions.push(StoredTransition {
+            label: label.clone(),
+            at: transition.at,
+            status: transition.status,
+            previous: transition.previous,
+            reason: transition.reason.clone(),
+        });
     }
 
     /// `label`'s counters changed without a result (a restart).
@@ -87,12 +108,9 @@ impl StateSaving {
     }
 
     /// The batch of changes since the last save, if anything changed.
-    pub fn take_batch(
-        &mut self,
-        hosts: &HashMap<Arc<str>, Host>,
-        history_limit: usize,
-    ) -> Option<SaveHostStates> {
-        if self.dirty.is_empty() && self.forgotten.is_empty() {
+    pub fn take_batch(&mut self, hosts: &HashMap<Arc<str>, Host>) -> Option<SaveHostStates> {
+        if self.dirty.is_empty() && self.forgotten.is_empty() && self.unsaved_transitions.is_empty()
+        {
             return None;
         }
         let hosts = self
@@ -103,8 +121,8 @@ impl StateSaving {
         Some(SaveHostStates {
             hosts,
             results: std::mem::take(&mut self.unsaved_results),
+            transitions: std::mem::take(&mut self.unsaved_transitions),
             removed: std::mem::take(&mut self.forgotten),
-            history_limit,
             reply_to: None,
         })
     }
@@ -112,21 +130,11 @@ impl StateSaving {
     /// Sends the next batch to the store unless one is still being written; the outcome comes
     /// back to `reply_to` ([`StateSaving::saved`]). With nothing to save, an empty batch still
     /// goes: the store checks on it that its file was not deleted.
-    pub fn save(
-        &mut self,
-        hosts: &HashMap<Arc<str>, Host>,
-        history_limit: usize,
-        reply_to: Recipient<HostStatesSaved>,
-    ) {
+    pub fn save(&mut self, hosts: &HashMap<Arc<str>, Host>, reply_to: Recipient<HostStatesSaved>) {
         if self.saving {
             return;
         }
-        let mut batch = self
-            .take_batch(hosts, history_limit)
-            .unwrap_or_else(|| SaveHostStates {
-                history_limit,
-                ..SaveHostStates::default()
-            });
+        let mut batch = self.take_batch(hosts).unwrap_or_default();
         batch.reply_to = Some(reply_to);
         self.saving = true;
         self.store.do_send(batch);
@@ -144,7 +152,13 @@ impl StateSaving {
             results.append(&mut self.unsaved_results);
             let excess = results.len().saturating_sub(MAX_UNSAVED_RESULTS);
             results.drain(..excess);
+            if excess > 0 {
+                self.metrics.record_store_dropped("result", excess as u64);
+            }
             self.unsaved_results = results;
+            let mut transitions = outcome.transitions;
+            transitions.append(&mut self.unsaved_transitions);
+            self.unsaved_transitions = transitions;
         }
     }
 
@@ -161,7 +175,8 @@ impl StateSaving {
             }));
         }
         let count = results.len();
-        // The histories hold every unsaved result that is still kept.
+        // The histories hold every unsaved result that is still kept. The transitions of
+        // the lost file are gone with it; unsaved ones still go.
         self.unsaved_results = results;
         self.unsaved_results.truncate(MAX_UNSAVED_RESULTS);
         count

@@ -1,0 +1,92 @@
+//! How values are written into database columns and read back, the same for every backend:
+//! times as Unix milliseconds, statuses and event kinds as their names, counters as JSON,
+//! latency sketches as bytes. Reading never fails on a value edited by hand: it falls back
+//! and says so in the log, so one odd row never stops a start.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::event::{AlertEvent, EventKind};
+use crate::history::LatencySketch;
+use crate::model::{CheckResult, HostCounters, Status};
+
+use super::AlertOutcome;
+
+pub fn millis(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+pub fn from_millis(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
+}
+
+/// A count for a signed column.
+pub fn clamp(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// A count read from a signed column.
+pub fn unsigned(value: i64) -> u64 {
+    value.max(0) as u64
+}
+
+/// 0 failed, 1 passed, 2 passed but degraded.
+pub fn ok_code(result: &CheckResult) -> i64 {
+    i64::from(result.ok) + i64::from(result.ok && result.degraded)
+}
+
+pub fn parse_status(text: &str) -> Status {
+    match text {
+        "up" => Status::Up,
+        "down" => Status::Down,
+        "degraded" => Status::Degraded,
+        _ => Status::Unknown,
+    }
+}
+
+pub fn event_kind(text: &str) -> EventKind {
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+        .unwrap_or(EventKind::Reminder)
+}
+
+pub fn outcome(text: &str) -> AlertOutcome {
+    match text {
+        "sent" => AlertOutcome::Sent,
+        "failed" => AlertOutcome::Failed,
+        "given_up" => AlertOutcome::GivenUp,
+        _ => AlertOutcome::Suppressed,
+    }
+}
+
+/// A host's stored counters; a row that cannot be read (edited by hand) starts from zero
+/// rather than losing the host's status.
+pub fn counters(label: &str, json: &str) -> HostCounters {
+    serde_json::from_str(json).unwrap_or_else(|e| {
+        log::warn!(host = label, error = e.to_string().as_str(); "the stored counters of a host cannot be read; counting from zero");
+        HostCounters::default()
+    })
+}
+
+pub fn counters_json(counters: &HostCounters) -> String {
+    // Plain integers: serializing cannot fail.
+    serde_json::to_string(counters).unwrap_or_default()
+}
+
+/// A stored latency sketch; one that cannot be read counts as empty (its checks and
+/// failures are still counted).
+pub fn sketch(label: &str, bytes: &[u8]) -> LatencySketch {
+    LatencySketch::from_bytes(bytes).unwrap_or_else(|e| {
+        log::warn!(host = label, error = e.to_string().as_str(); "a stored latency rollup cannot be read; leaving its latencies out");
+        LatencySketch::default()
+    })
+}
+
+/// An event of the outbox; one that cannot be read is logged and skipped.
+pub fn event(notifier: &str, id: &str, json: &str) -> Option<AlertEvent> {
+    serde_json::from_str(json)
+        .map_err(|e| {
+            log::error!(notifier, id, error = e.to_string().as_str(); "an event in the outbox cannot be read; skipping it");
+        })
+        .ok()
+}
