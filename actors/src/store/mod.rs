@@ -440,24 +440,41 @@ impl Store {
                 // the backend, so stop rather than run a store that writes nowhere.
                 panic!("the state store thread was started twice");
             };
-            Store {
-                backend,
-                last_open_attempt: None,
-                metrics: metrics.clone(),
-                must_refill: false,
-                writers: Vec::new(),
-                run: Run {
-                    started,
-                    last_alive: started,
-                },
-                rollups,
-                unsaved_buckets: Vec::new(),
-                raw_retention,
-                retention,
-                pruning: false,
-                last_prune: None,
-            }
+            Store::new(backend, rollups, started, metrics.clone()).keeping(raw_retention, retention)
         })
+    }
+
+    /// A store writer for the run that started at `started`, keeping the default retention.
+    fn new(
+        backend: Box<dyn Backend>,
+        rollups: OpenRollups,
+        started: SystemTime,
+        metrics: Arc<Metrics>,
+    ) -> Store {
+        let defaults = StateSettings::default();
+        Store {
+            backend,
+            last_open_attempt: None,
+            metrics,
+            must_refill: false,
+            writers: Vec::new(),
+            run: Run {
+                started,
+                last_alive: started,
+            },
+            rollups,
+            unsaved_buckets: Vec::new(),
+            raw_retention: defaults.raw_retention,
+            retention: defaults.retention,
+            pruning: false,
+            last_prune: None,
+        }
+    }
+
+    fn keeping(mut self, raw_retention: Duration, retention: Duration) -> Store {
+        self.raw_retention = raw_retention;
+        self.retention = retention;
+        self
     }
 
     /// Whether the database is still the one configured. If not (a file deleted or
@@ -656,4 +673,178 @@ impl Handler<AwaitStoreWrites> for Store {
     type Result = ();
 
     fn handle(&mut self, _: AwaitStoreWrites, _: &mut SyncContext<Self>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A fresh database path under the temp directory, removed with its WAL files on drop.
+    struct TempDb(PathBuf);
+
+    impl TempDb {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!(
+                "flowstate-store-{name}-{}-{}",
+                std::process::id(),
+                ulid::Ulid::new()
+            ));
+            TempDb(dir.join("state.db"))
+        }
+    }
+
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    /// Counts the `StoreRecreated` it is told.
+    struct Writer(Arc<AtomicUsize>);
+
+    impl Actor for Writer {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<StoreRecreated> for Writer {
+        type Result = ();
+
+        fn handle(&mut self, _: StoreRecreated, _: &mut Context<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn one_host_batch() -> SaveHostStates {
+        SaveHostStates {
+            hosts: vec![StoredHost {
+                label: Arc::from("api"),
+                kind: "http".into(),
+                status: Status::Down,
+                since: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+                counters: HostCounters::default(),
+                history: Vec::new(),
+            }],
+            results: vec![StoredResult {
+                label: Arc::from("api"),
+                seq: 3,
+                result: CheckResult {
+                    at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_003),
+                    ok: false,
+                    degraded: false,
+                    cert_not_after: None,
+                    latency: Duration::from_millis(3),
+                    detail: "connection refused".into(),
+                },
+            }],
+            ..SaveHostStates::default()
+        }
+    }
+
+    fn store_at(path: &std::path::Path, metrics: &Arc<Metrics>) -> Store {
+        let backend = Box::new(sqlite::SqliteBackend::new(path.to_path_buf()));
+        Store::new(
+            backend,
+            OpenRollups::default(),
+            SystemTime::now(),
+            metrics.clone(),
+        )
+    }
+
+    fn save(store: &mut Store, batch: &SaveHostStates) -> Result<(), StoreError> {
+        let run = store.run;
+        store.write(&["save_hosts"], |b| b.save_hosts(batch, run))
+    }
+
+    #[actix_rt::test]
+    async fn a_file_deleted_while_open_is_noticed_recreated_and_its_writers_told() {
+        let db = TempDb::new("deleted");
+        let metrics = Arc::new(Metrics::new());
+        let mut store = store_at(&db.0, &metrics);
+        let told = Arc::new(AtomicUsize::new(0));
+        store.writers.push(Writer(told.clone()).start().recipient());
+        save(&mut store, &one_host_batch()).expect("the first write");
+        std::fs::remove_file(&db.0).expect("delete the file");
+
+        // The next write goes into a new file, not the deleted one.
+        save(&mut store, &SaveHostStates::default()).expect("a write after the deletion");
+        assert!(db.0.exists(), "the file was not created again");
+        assert!(metrics
+            .render()
+            .contains("flowstate_state_store_errors_total{operation=\"recreate\"} 1"));
+        // Told once, after the new file is open: they write their whole state into it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while told.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "the writers were not told");
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        save(&mut store, &one_host_batch()).expect("the refill");
+        drop(store);
+        let mut backend = sqlite::SqliteBackend::new(db.0.clone());
+        let restored = Store::load(&mut backend, 10, SystemTime::now()).expect("reads");
+        assert_eq!(restored.hosts.len(), 1);
+        assert_eq!(restored.hosts[0].history.len(), 1);
+        assert_eq!(told.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_store_that_cannot_open_counts_the_failure_and_waits_before_retrying() {
+        let metrics = Arc::new(Metrics::new());
+        // A path under a regular file can never be created.
+        let mut store = store_at(std::path::Path::new("/dev/null/state.db"), &metrics);
+        assert!(save(&mut store, &SaveHostStates::default()).is_err());
+        let again = save(&mut store, &SaveHostStates::default()).unwrap_err();
+        assert!(matches!(again, StoreError::Unavailable { .. }), "{again:?}");
+        assert!(again.to_string().contains("unavailable"), "{again}");
+        assert!(metrics
+            .render()
+            .contains("flowstate_state_store_errors_total{operation=\"save_hosts\"} 2"));
+    }
+
+    #[test]
+    fn rollups_resume_from_what_the_last_run_left_and_are_written_at_shutdown() {
+        let db = TempDb::new("rollups");
+        let metrics = Arc::new(Metrics::new());
+        let mut store = store_at(&db.0, &metrics);
+        save(&mut store, &one_host_batch()).expect("saved");
+        // Killed before any rollup row: the next start rebuilds them from the raw result.
+        drop(store);
+        let mut backend = sqlite::SqliteBackend::new(db.0.clone());
+        let restored = Store::load(&mut backend, 10, SystemTime::now()).expect("reads");
+        assert_eq!(restored.unrolled_results.len(), 1);
+        let mut store = store_at(&db.0, &metrics);
+        for (label, results) in &restored.unrolled_results {
+            for result in results {
+                store.rollups.add(label, result);
+            }
+        }
+        store.write_rollups(None);
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let minutes = store
+            .backend
+            .buckets(
+                "api",
+                Resolution::Minute,
+                start,
+                start + Duration::from_secs(60),
+            )
+            .expect("read");
+        let hours = store
+            .backend
+            .buckets(
+                "api",
+                Resolution::Hour,
+                start,
+                start + Duration::from_secs(3600),
+            )
+            .expect("read");
+        assert_eq!(
+            (minutes.len(), minutes[0].checks, minutes[0].failures),
+            (1, 1, 1)
+        );
+        assert_eq!(hours.len(), 1);
+    }
 }

@@ -940,3 +940,164 @@ pub fn hint(error: &rusqlite::Error) -> &'static str {
         _ => "",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Status;
+
+    /// A database path in a fresh directory, removed with its WAL files on drop.
+    struct TempDb(PathBuf);
+
+    impl TempDb {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!(
+                "flowstate-sqlite-{name}-{}-{}",
+                std::process::id(),
+                ulid::Ulid::new()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDb(dir.join("state.db"))
+        }
+
+        fn write(&self, sql: &str) {
+            Connection::open(&self.0)
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap();
+        }
+    }
+
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    fn restored(db: &TempDb) -> Restored {
+        let mut backend = SqliteBackend::new(db.0.clone());
+        backend.connect().expect("opens");
+        backend.read_state(10).expect("reads")
+    }
+
+    fn version(db: &TempDb) -> i64 {
+        Connection::open(&db.0)
+            .unwrap()
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap()
+    }
+
+    /// The history table of schemas 1 and 2: the newest results per host, by check number.
+    const OLD_HISTORY: &str = "
+        CREATE TABLE history (label TEXT NOT NULL, seq INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+            ok INTEGER NOT NULL, latency_us INTEGER NOT NULL, detail TEXT NOT NULL,
+            PRIMARY KEY (label, seq)) WITHOUT ROWID;
+        INSERT INTO history VALUES ('api', 9, 1800000000009, 0, 1500, 'status 503');
+        INSERT INTO history VALUES ('api', 10, 1800000000010, 2, 2500, 'slow');";
+
+    #[test]
+    fn a_schema_1_store_is_migrated_keeping_every_counter_and_its_history() {
+        let db = TempDb::new("schema1");
+        db.write(&format!(
+            "CREATE TABLE hosts (label TEXT PRIMARY KEY, kind TEXT NOT NULL,
+                status TEXT NOT NULL, since_ms INTEGER NOT NULL,
+                consecutive_failures INTEGER NOT NULL, consecutive_successes INTEGER NOT NULL,
+                consecutive_slow INTEGER NOT NULL, consecutive_fast INTEGER NOT NULL,
+                checks INTEGER NOT NULL, failures INTEGER NOT NULL,
+                transitions INTEGER NOT NULL, restarts INTEGER NOT NULL);
+             INSERT INTO hosts VALUES ('api', 'http', 'down', 1800000000123, 4, 0, 0, 0, 10, 4, 1, 2);
+             {OLD_HISTORY}
+             PRAGMA user_version = 1;"
+        ));
+        let restored = restored(&db);
+        let api = &restored.hosts[0];
+        assert_eq!(api.status, Status::Down);
+        assert_eq!(
+            (
+                api.counters.checks,
+                api.counters.failures,
+                api.counters.consecutive_failures,
+                api.counters.restarts
+            ),
+            (10, 4, 4, 2)
+        );
+        let kept: Vec<(&str, bool, bool)> = api
+            .history
+            .iter()
+            .map(|r| (r.detail.as_str(), r.ok, r.degraded))
+            .collect();
+        assert_eq!(kept, [("status 503", false, false), ("slow", true, true)]);
+        assert_eq!(version(&db), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_schema_2_store_keeps_its_history_as_results() {
+        let db = TempDb::new("schema2");
+        db.write(&format!(
+            "CREATE TABLE hosts (label TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL,
+                since_ms INTEGER NOT NULL, counters TEXT NOT NULL);
+             INSERT INTO hosts VALUES ('api', 'http', 'up', 1800000000000, '{{\"checks\":10}}');
+             {OLD_HISTORY}
+             PRAGMA user_version = 2;"
+        ));
+        let restored = restored(&db);
+        assert_eq!(restored.hosts[0].counters.checks, 10);
+        assert_eq!(restored.hosts[0].history.len(), 2);
+        let tables: i64 = Connection::open(&db.0)
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'history'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 0, "the old table is gone");
+        assert_eq!(version(&db), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused_with_a_way_out() {
+        let db = TempDb::new("garbage");
+        std::fs::write(&db.0, vec![0x42u8; 8192]).unwrap();
+        let error = SqliteBackend::new(db.0.clone()).connect().unwrap_err();
+        assert!(matches!(error, StoreError::Open { .. }), "{error:?}");
+        let error = error.to_string();
+        assert!(error.starts_with(&db.0.display().to_string()), "{error}");
+        assert!(error.contains("move it away"), "{error}");
+    }
+
+    #[test]
+    fn a_current_store_opens_without_writing() {
+        // Opening must not need a write: a store on a full disk (or one another process is
+        // writing) still opens, so what is unsaved is retried as soon as there is room.
+        let db = TempDb::new("reopen");
+        SqliteBackend::new(db.0.clone()).connect().expect("create");
+        let writer = Connection::open(&db.0).expect("a second connection");
+        writer
+            .execute_batch("BEGIN IMMEDIATE")
+            .expect("hold the write lock");
+        let started = std::time::Instant::now();
+        let reopened = SqliteBackend::new(db.0.clone()).connect();
+        assert!(reopened.is_ok(), "{:?}", reopened.err());
+        assert!(started.elapsed() < BUSY_TIMEOUT, "{:?}", started.elapsed());
+        writer.execute_batch("ROLLBACK").expect("release the lock");
+    }
+
+    #[test]
+    fn a_replaced_file_is_lost_once_and_the_new_one_is_fresh() {
+        let db = TempDb::new("replaced");
+        let mut backend = SqliteBackend::new(db.0.clone());
+        assert_eq!(backend.connect().unwrap(), Connected::Same);
+        assert_eq!(backend.lost(), None);
+        std::fs::remove_file(&db.0).unwrap();
+        assert_eq!(backend.lost(), Some("deleted"));
+        assert_eq!(backend.lost(), None, "told once");
+        assert_eq!(
+            backend.connect().unwrap(),
+            Connected::Same,
+            "nothing known to compare"
+        );
+    }
+}
