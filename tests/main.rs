@@ -43,5 +43,7 @@ mod reload;
 mod run;
 // The dead man's switch: `self_check.url` pinged while healthy, its secret never logged.
 mod self_check;
+// The daemon on a real PostgreSQL store: restarts, and a database that goes away for a while.
+mod store_postgres;
 // `flowstate tui` driven in tmux: hosts, keys, filters, a daemon going away.
 mod tui;

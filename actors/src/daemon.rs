@@ -17,7 +17,7 @@ use crate::messages::ApplyConfig;
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
 use crate::state_registry::StateRegistry;
-use crate::store::{Restored, Store};
+use crate::store::{Restored, Store, StoreError};
 use crate::supervisor::Supervisor;
 
 /// The running actors' addresses.
@@ -157,7 +157,20 @@ fn open_store(config: &Config, metrics: &Arc<Metrics>) -> (Option<Addr<Store>>, 
     };
     let mut backend = location.backend();
     let started = SystemTime::now();
-    let restored = match Store::load(backend.as_mut(), config.state.history, started) {
+    // On a thread of its own: the caller runs inside the actix runtime, where PostgreSQL's
+    // blocking client (a runtime of its own) may not run, and a slow disk must not hold it.
+    let history = config.state.history;
+    let loaded = std::thread::scope(|scope| {
+        scope
+            .spawn(|| Store::load(backend.as_mut(), history, started))
+            .join()
+    });
+    let loaded = loaded.unwrap_or_else(|_| {
+        Err(StoreError::Unavailable {
+            place: backend.place().to_string(),
+        })
+    });
+    let restored = match loaded {
         Ok(restored) => {
             log::info!(
                 path = backend.place(),

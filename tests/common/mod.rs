@@ -7,6 +7,7 @@
 //! - [`events`]: alert events the file notifier wrote, and their SPEC §3 shape.
 //! - [`hosts`]: a host as the API shows it; its checks as a clock.
 //! - [`once`]: `flowstate once` on a config, and each host's verdict.
+//! - [`postgres`]: a throwaway PostgreSQL server (`initdb` in a temporary directory).
 //! - [`processes`]: whether a started program still runs; killing what a test left.
 //! - [`receiver`]: a webhook receiver recording every post, answering as the test says.
 //! - [`repo`]: files of the repository itself (docs, examples, deployment files).
@@ -22,6 +23,9 @@ pub mod daemon;
 pub mod events;
 pub mod hosts;
 pub mod once;
+// A throwaway PostgreSQL cluster; shared with the actors crate's backend suite.
+#[path = "../../actors/tests/common/postgres.rs"]
+pub mod postgres;
 // Shared with the actors crate's tests, which cannot import this directory.
 #[path = "../../actors/tests/common/processes.rs"]
 pub mod processes;

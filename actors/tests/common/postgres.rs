@@ -10,6 +10,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// One server, its data directory and port.
@@ -77,10 +78,11 @@ fn free_port() -> u16 {
 impl Postgres {
     /// A new, empty cluster, running.
     pub fn start() -> Postgres {
+        static CLUSTERS: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "flowstate-pg-{}-{}",
             std::process::id(),
-            ulid::Ulid::new()
+            CLUSTERS.fetch_add(1, Ordering::SeqCst)
         ));
         let server = Postgres {
             bin: bin_dir(),
