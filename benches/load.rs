@@ -2,10 +2,13 @@
 //!
 //! `cargo bench --bench load` (env: `HOSTS`, default 10000; `TARGETS`, default 1000 listening
 //! ports the hosts are spread over; `SECONDS`, the measured window, default 30; `STATE=1` to
-//! save state to a SQLite `state.path`, which adds one batched write per second). It starts the
-//! targets in this process, the release `flowstate run` as a child, waits until every host has
-//! been checked, then measures over the window: achieved checks/s against nominal, failed
-//! checks, CPU time per check, peak RSS, and the scheduler's start lag p50/p99.
+//! save state and history to a SQLite `state.path`, `STATE=pg` to a throwaway PostgreSQL
+//! cluster started here, each adding one batched write per second). It starts the targets in
+//! this process, the release `flowstate run` as a child, waits until every host has been
+//! checked, then measures over the window: achieved checks/s against nominal, failed checks,
+//! CPU time per check, peak RSS, and the scheduler's start lag p50/p99; with a store, also its
+//! size, bytes per stored result, the projected size at `retention` with the default
+//! retentions, and how long the history API takes.
 
 use std::fmt::Write as _;
 use std::process::{Child, Command, Stdio};
@@ -13,6 +16,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[path = "../actors/tests/common/postgres.rs"]
+mod postgres_server;
+use postgres_server::Postgres;
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -142,10 +149,12 @@ fn main() {
     let api_port = free_port();
     let dir = std::env::temp_dir().join(format!("flowstate-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let state_path = if env_number("STATE", 0) == 1 {
-        format!(", path: \"{}\"", dir.join("state.db").display())
-    } else {
-        String::new()
+    let store = std::env::var("STATE").unwrap_or_default();
+    let postgres = (store == "pg").then(Postgres::start);
+    let state_path = match (&postgres, store.as_str()) {
+        (Some(server), _) => format!(", url: \"{}\"", server.database("flowstate")),
+        (None, "1") => format!(", path: \"{}\"", dir.join("state.db").display()),
+        _ => String::new(),
     };
     let mut yaml = format!(
         "server: {{ listen: \"127.0.0.1:{api_port}\" }}\nstate: {{ history: 10{state_path} }}\ndefaults: {{ interval: 1s, timeout: 1s }}\nhosts:\n"
@@ -241,7 +250,9 @@ fn main() {
     let edit_ms = edit_started.elapsed().as_secs_f64() * 1000.0;
     std::thread::sleep(Duration::from_secs(1));
     let over_edit = get_json(&api, "/api/v1/scheduler").unwrap_or(Value::Null);
+    let history_timings = history_timings(&api);
     drop(daemon);
+    let stored = stored_size(&dir, postgres.as_ref());
 
     let checks = (checks1 - checks0) as f64;
     let rate = checks / elapsed;
@@ -280,9 +291,84 @@ fn main() {
         over_edit["lag_max_ms"],
         over_edit["skipped_total"].as_u64().unwrap_or(0).saturating_sub(skipped_after)
     );
+    if let Some(line) = history_timings {
+        println!("{line}");
+    }
+    if let Some(stored) = stored {
+        // What the defaults keep at this rate: raw results for 7 days, per-minute rows for
+        // 7 days and per-hour rows for 90, at the sizes measured in this run.
+        let per_result = stored.results_bytes as f64 / stored.results.max(1) as f64;
+        let per_row = stored.rollup_bytes as f64 / stored.rollup_rows.max(1) as f64;
+        let raw = rate * 86_400.0 * 7.0 * per_result;
+        let rows = nominal * (1440.0 * 7.0 + 24.0 * 90.0) * per_row;
+        println!(
+            "  store             {:.1} MiB in all: {} results ({per_result:.0} bytes each with their index), {} rollup rows ({per_row:.0} bytes each)",
+            stored.total_bytes as f64 / 1_048_576.0,
+            stored.results,
+            stored.rollup_rows,
+        );
+        println!(
+            "  projected         at 90 days with the default retentions: {:.1} GiB raw (7 d) + {:.2} GiB rollups (minute rows 7 d, hour rows 90 d); per day of raw results {:.2} GiB",
+            raw / 1_073_741_824.0,
+            rows / 1_073_741_824.0,
+            raw / 7.0 / 1_073_741_824.0
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// How long one host's 30-day uptime and the host list with availability take, when the
+/// daemon keeps history.
+fn history_timings(api: &str) -> Option<String> {
+    let started = Instant::now();
+    get_json(api, "/api/v1/hosts/h0/uptime?window=30d")?;
+    let uptime_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let started = Instant::now();
+    get_json(api, "/api/v1/hosts")?;
+    let hosts_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Some(format!(
+        "  history API       uptime?window=30d for one host {uptime_ms:.1} ms; /api/v1/hosts with availability {hosts_ms:.1} ms"
+    ))
+}
+
+/// What the store held after the daemon stopped.
+struct StoredSize {
+    total_bytes: u64,
+    results: u64,
+    results_bytes: u64,
+    rollup_rows: u64,
+    rollup_bytes: u64,
+}
+
+/// The store's size, and that of its results and rollups, after the daemon stopped.
+fn stored_size(dir: &std::path::Path, postgres: Option<&Postgres>) -> Option<StoredSize> {
+    let number = |text: String| text.trim().parse::<u64>().ok();
+    if let Some(server) = postgres {
+        let ask = |sql: &str| number(server.psql("flowstate", sql));
+        return Some(StoredSize {
+            total_bytes: ask("SELECT pg_database_size('flowstate')")?,
+            results: ask("SELECT COUNT(*) FROM results")?,
+            results_bytes: ask("SELECT pg_total_relation_size('results')")?,
+            rollup_rows: ask("SELECT COUNT(*) FROM rollups")?,
+            rollup_bytes: ask("SELECT pg_total_relation_size('rollups')")?,
+        });
+    }
+    let path = dir.join("state.db");
+    if !path.exists() {
+        return None;
+    }
+    let ask = |sql: &str| {
+        let output = Command::new("sqlite3").arg(&path).arg(sql).output().ok()?;
+        number(String::from_utf8_lossy(&output.stdout).into_owned())
+    };
+    Some(StoredSize {
+        total_bytes: ask("SELECT page_count * page_size FROM pragma_page_count, pragma_page_size")?,
+        results: ask("SELECT COUNT(*) FROM results")?,
+        results_bytes: ask("SELECT SUM(pgsize) FROM dbstat WHERE name = 'results'")?,
+        rollup_rows: ask("SELECT COUNT(*) FROM rollups")?,
+        rollup_bytes: ask("SELECT SUM(pgsize) FROM dbstat WHERE name = 'rollups'")?,
+    })
+}
 fn post_json(api: &str, path: &str) -> Option<Value> {
     let url = format!("{api}{path}");
     actix_rt::System::new().block_on(async move {

@@ -805,6 +805,43 @@ mod tests {
     }
 
     #[test]
+    fn saves_prune_what_the_retention_no_longer_keeps_in_rounds() {
+        let db = TempDb::new("prune");
+        let metrics = Arc::new(Metrics::new());
+        let mut store =
+            store_at(&db.0, &metrics).keeping(Duration::from_secs(3600), Duration::from_secs(7200));
+        let now = SystemTime::now();
+        let old = |hours: u64, label: &str| StoredResult {
+            label: Arc::from(label),
+            seq: hours,
+            result: CheckResult {
+                at: now - Duration::from_secs(hours * 3600 + 60),
+                ..one_host_batch().results[0].result.clone()
+            },
+        };
+        let batch = SaveHostStates {
+            results: vec![old(0, "api"), old(1, "api"), old(3, "api"), old(1, "db")],
+            ..SaveHostStates::default()
+        };
+        save(&mut store, &batch).expect("saved");
+        store.prune_step(now);
+        assert!(!store.pruning, "one step covers two hosts: the round ended");
+        let kept = |store: &mut Store, label: &str| {
+            store
+                .backend
+                .results(label, SystemTime::UNIX_EPOCH, now)
+                .expect("read")
+                .len()
+        };
+        assert_eq!(kept(&mut store, "api"), 1, "only the result within an hour");
+        assert_eq!(kept(&mut store, "db"), 0);
+        // The next round waits for its minute.
+        save(&mut store, &batch).expect("saved again");
+        store.prune_step(now);
+        assert_eq!(kept(&mut store, "api"), 3);
+    }
+
+    #[test]
     fn rollups_resume_from_what_the_last_run_left_and_are_written_at_shutdown() {
         let db = TempDb::new("rollups");
         let metrics = Arc::new(Metrics::new());
