@@ -16,6 +16,7 @@
 //! - [`alert_router`], [`alert_policy`], [`outbox`], [`event`] and [`notify`]: from
 //!   transitions to delivered alert events (cooldowns, reminders, retries); [`unsaved`]: what
 //!   of the router's state the store does not have yet.
+//! - [`web`]: the pages served beside the API (dashboard, host pages, status page).
 //! - [`api`]: the HTTP API (routes in `api/mod.rs`; the JSON types it answers in `api/types.rs`).
 //! - [`process`]: running a program in its own process group, killed whole on timeout.
 //! - [`tls`]: the TLS client settings every HTTPS request uses.
@@ -60,3 +61,4 @@ pub mod store;
 pub mod supervisor;
 pub mod tls;
 pub mod unsaved;
+pub mod web;

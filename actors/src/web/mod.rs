@@ -1,0 +1,7 @@
+//! The web pages the daemon serves beside its API (SPEC §8): the dashboard, a page per host
+//! and the public status page, rendered on the server so every page is complete without
+//! scripts.
+//!
+//! - [`charts`]: inline SVG charts (sparklines, latency over a window, daily availability).
+
+pub mod charts;
