@@ -326,9 +326,9 @@ mod tests {
         }
     }
 
-    /// `seconds` after an hour boundary: no clock is read.
+    /// `seconds` after an hour boundary (1.8e9 s is 500 000 hours): no clock is read.
     fn t(seconds: u64) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 - 1_800_000_000 % 3600 + seconds)
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + seconds)
     }
 
     fn transition(at: u64, previous: Status, status: Status, reason: &str) -> StoredTransition {
