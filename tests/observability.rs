@@ -1243,7 +1243,11 @@ fn status_prints_a_row_per_host_and_a_summary_and_exits_1_when_one_is_down() {
         assert!(is_relative_time(&row.since), "since: {row:?}\n{outcome}");
         assert!(is_latency(&row.latency), "latency: {row:?}\n{outcome}");
         // No state store: no history to tell availability from.
-        assert_eq!((row.day.as_str(), row.month.as_str()), ("-", "-"), "{outcome}");
+        assert_eq!(
+            (row.day.as_str(), row.month.as_str()),
+            ("-", "-"),
+            "{outcome}"
+        );
     }
     // Configuration order, as the API lists them.
     let order: Vec<String> = outcome
