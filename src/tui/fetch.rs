@@ -20,7 +20,8 @@ pub enum Update {
     Hosts(Result<Vec<HostView>, ApiError>),
     Detail {
         label: String,
-        result: Result<HostDetail, ApiError>,
+        /// Boxed: a host's detail is several times the size of the other answers.
+        result: Box<Result<HostDetail, ApiError>>,
     },
 }
 
@@ -150,7 +151,7 @@ fn send_detail(client: &ApiClient, label: Option<&str>, updates: &Sender<Update>
     updates
         .send(Update::Detail {
             label: label.to_string(),
-            result,
+            result: Box::new(result),
         })
         .is_ok()
 }
