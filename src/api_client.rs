@@ -1,8 +1,9 @@
-//! A small blocking client for a running daemon's API, used by `status`, `tui` and
+//! A small blocking client for a running daemon's API, used by `status`, `report`, `tui` and
 //! `check --diff`. Each call runs on the client's own single-threaded actix runtime.
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 /// Where the daemon listens unless told otherwise (SPEC §1).
@@ -51,39 +52,88 @@ impl ApiClient {
     /// GETs `path` and decodes its JSON.
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
         let url = format!("{}{path}", self.base);
-        let token = self.token.clone();
-        let timeout = self.timeout;
-        self.runtime.block_on(async move {
-            let client = awc::Client::builder().timeout(timeout).finish();
-            let mut request = client.get(&url);
-            if let Some(token) = token {
-                request = request.bearer_auth(token);
-            }
-            let mut response = request.send().await.map_err(|e| ApiError::Unreachable {
-                url: url.clone(),
-                reason: e.to_string(),
-            })?;
-            let status = response.status().as_u16();
-            let body = response
-                .body()
-                .limit(256 * 1024 * 1024)
-                .await
-                .map_err(|e| ApiError::Unreachable {
-                    url: url.clone(),
-                    reason: e.to_string(),
-                })?;
-            match status {
-                200 => serde_json::from_slice(&body).map_err(|e| ApiError::Invalid {
-                    url,
-                    reason: e.to_string(),
-                }),
-                401 => Err(ApiError::Unauthorized { url }),
-                _ => Err(ApiError::Status {
-                    url,
-                    status,
-                    body: String::from_utf8_lossy(&body).chars().take(500).collect(),
-                }),
-            }
-        })
+        let token = self.token.as_deref();
+        let client = awc::Client::builder().timeout(self.timeout).finish();
+        self.runtime.block_on(fetch(&client, url, token))
+    }
+
+    /// GETs every one of `paths`, at most `at_once` at a time over one client (its
+    /// connections kept alive), and decodes each answer: in the order of `paths`.
+    pub fn get_all<T: DeserializeOwned>(
+        &self,
+        paths: &[String],
+        at_once: usize,
+    ) -> Vec<Result<T, ApiError>> {
+        let token = self.token.as_deref();
+        let client = awc::Client::builder().timeout(self.timeout).finish();
+        let client = &client;
+        self.runtime.block_on(
+            futures_util::stream::iter(paths)
+                .map(|path| fetch(client, format!("{}{path}", self.base), token))
+                .buffered(at_once.max(1))
+                .collect(),
+        )
+    }
+}
+
+/// One GET of `url` with `token`, its JSON decoded.
+async fn fetch<T: DeserializeOwned>(
+    client: &awc::Client,
+    url: String,
+    token: Option<&str>,
+) -> Result<T, ApiError> {
+    let mut request = client.get(&url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let mut response = request.send().await.map_err(|e| ApiError::Unreachable {
+        url: url.clone(),
+        reason: e.to_string(),
+    })?;
+    let status = response.status().as_u16();
+    let body = response
+        .body()
+        .limit(256 * 1024 * 1024)
+        .await
+        .map_err(|e| ApiError::Unreachable {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+    match status {
+        200 => serde_json::from_slice(&body).map_err(|e| ApiError::Invalid {
+            url,
+            reason: e.to_string(),
+        }),
+        401 => Err(ApiError::Unauthorized { url }),
+        _ => Err(ApiError::Status {
+            url,
+            status,
+            body: String::from_utf8_lossy(&body).chars().take(500).collect(),
+        }),
+    }
+}
+
+/// A label as one URL path segment: everything but unreserved characters percent-encoded.
+pub fn path_segment(label: &str) -> String {
+    let mut out = String::with_capacity(label.len());
+    for byte in label.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_encoded_as_one_path_segment() {
+        assert_eq!(path_segment("web-01.prod_x~"), "web-01.prod_x~");
+        assert_eq!(path_segment("a/b c?d#e%"), "a%2Fb%20c%3Fd%23e%25");
+        assert_eq!(path_segment("café"), "caf%C3%A9");
     }
 }

@@ -28,6 +28,9 @@ pub enum Command {
     Once(OnceArgs),
     /// Ask a running daemon for every host's state (0: all up, 1: any not up, 2: unreachable)
     Status(StatusArgs),
+    /// Every host's availability, downtime and incidents over a window, from a running
+    /// daemon's history (0: done, 1: a host below --fail-below, 2: unreachable or no history)
+    Report(ReportArgs),
     /// A live dashboard of a running daemon in the terminal
     Tui(TuiArgs),
     /// Ask a running daemon's /healthz (or /readyz) for container and init health checks
@@ -58,6 +61,43 @@ pub struct StatusArgs {
     /// Print the API's JSON objects instead of a table
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// How far back the report reaches (at most the daemon's state.retention)
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_window)]
+    pub window: String,
+    /// Print a JSON array, one object per host
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print CSV (RFC 4180), one line per host
+    #[arg(long)]
+    pub csv: bool,
+    /// Exit 1 when a host's availability is below this many percent (e.g. 99.9)
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    pub fail_below: Option<f64>,
+}
+
+/// A window as `--window` takes it: a duration longer than zero, kept as written for the API.
+fn parse_window(text: &str) -> Result<String, String> {
+    match humantime::parse_duration(text) {
+        Ok(window) if !window.is_zero() => Ok(text.trim().to_string()),
+        Ok(_) => Err("the window must be longer than zero, e.g. 30d".to_string()),
+        Err(e) => Err(format!("{e}; use e.g. 24h, 7d or 30d")),
+    }
+}
+
+/// A percentage from 0 to 100.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    text.trim()
+        .trim_end_matches('%')
+        .parse::<f64>()
+        .ok()
+        .filter(|p| (0.0..=100.0).contains(p))
+        .ok_or_else(|| "a percentage from 0 to 100 is expected, e.g. 99.9".to_string())
 }
 
 #[derive(Debug, Args)]

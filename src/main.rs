@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(args),
         Command::Once(args) => commands::once::run(args),
         Command::Status(args) => commands::status::run(args),
+        Command::Report(args) => commands::report::run(args),
         Command::Tui(args) => commands::tui::run(args),
         Command::Health(args) => commands::health::run(args),
     };

@@ -89,6 +89,46 @@ pub fn latency(ms: f64) -> String {
     }
 }
 
+/// An availability for people: `99.95%`, `100.00%`, `-` when unknown. Rounded down, so
+/// `100.00%` means not a millisecond of downtime and a figure never looks better than it is.
+pub fn percent(availability: Option<f64>) -> String {
+    match availability {
+        // The epsilon keeps 0.9995 (stored as 0.99949999...) from reading 99.94%.
+        Some(figure) => format!("{:.2}%", (figure * 10_000.0 + 1e-6).floor() / 100.0),
+        None => "-".to_string(),
+    }
+}
+
+/// A length of time for people, its two largest units: `0s`, `42s`, `6m 5s`, `3h 12m`,
+/// `2d 4h`. Below ten seconds, tenths count: `6.2s`.
+pub fn span(seconds: f64) -> String {
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return "0s".to_string();
+    }
+    if seconds < 10.0 {
+        let tenths = (seconds * 10.0).round() / 10.0;
+        return if tenths.fract() == 0.0 {
+            format!("{tenths:.0}s")
+        } else {
+            format!("{tenths:.1}s")
+        };
+    }
+    let whole = seconds.round() as u64;
+    let units = [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)];
+    let Some(first) = units.iter().position(|(_, length)| whole >= *length) else {
+        return "0s".to_string();
+    };
+    let (name, length) = units[first];
+    let mut out = format!("{}{name}", whole / length);
+    if let Some((next, next_length)) = units.get(first + 1) {
+        let rest = whole % length / next_length;
+        if rest > 0 {
+            out.push_str(&format!(" {rest}{next}"));
+        }
+    }
+    out
+}
+
 /// Sort order by urgency: down first, then degraded, unknown, up.
 pub fn urgency(status: Status) -> u8 {
     match status {
@@ -132,6 +172,29 @@ mod tests {
         assert_eq!(latency(999.9), "999.9 ms");
         assert_eq!(latency(1250.0), "1.25 s");
         assert_eq!(latency(12_500.0), "12.5 s");
+    }
+
+    #[test]
+    fn availability_is_rounded_down_to_hundredths_of_a_percent() {
+        assert_eq!(percent(Some(1.0)), "100.00%");
+        assert_eq!(percent(Some(0.99999)), "99.99%");
+        assert_eq!(percent(Some(0.9995)), "99.95%");
+        assert_eq!(percent(Some(0.9)), "90.00%");
+        assert_eq!(percent(Some(0.0)), "0.00%");
+        assert_eq!(percent(None), "-");
+    }
+
+    #[test]
+    fn spans_keep_their_two_largest_units() {
+        assert_eq!(span(0.0), "0s");
+        assert_eq!(span(6.0), "6s");
+        assert_eq!(span(6.24), "6.2s");
+        assert_eq!(span(42.4), "42s");
+        assert_eq!(span(365.0), "6m 5s");
+        assert_eq!(span(3600.0), "1h");
+        assert_eq!(span(3.0 * 3600.0 + 12.0 * 60.0 + 5.0), "3h 12m");
+        assert_eq!(span(2.0 * 86_400.0 + 4.0 * 3600.0), "2d 4h");
+        assert_eq!(span(f64::NAN), "0s");
     }
 
     #[test]

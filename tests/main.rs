@@ -37,6 +37,8 @@ mod docs;
 mod observability;
 // `flowstate once`: status, body, headers, redirects and time judged; table, JSON, exit codes.
 mod once;
+// History: availability, incidents, series and events from the store; `status` and `report`.
+mod history;
 // Hot reload: every way to edit, SIGHUP, `POST /-/reload`; what must not reload; what survives.
 mod reload;
 // `flowstate run`: transitions and alerts, scheduling, signals, logs, the API, the example.

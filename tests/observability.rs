@@ -1147,6 +1147,9 @@ struct StatusRow {
     symbol: String,
     status: String,
     since: String,
+    /// Availability over 24 hours and 30 days (`-` without a state store).
+    day: String,
+    month: String,
     latency: String,
     detail: String,
 }
@@ -1162,22 +1165,24 @@ fn status_table(outcome: &Outcome) -> (BTreeMap<String, StatusRow>, String) {
     assert!(lines.len() >= 2, "{outcome}");
     assert_eq!(
         cells(lines[0]),
-        ["LABEL", "STATUS", "SINCE", "LATENCY", "DETAIL"],
+        ["LABEL", "STATUS", "SINCE", "24H", "30D", "LATENCY", "DETAIL"],
         "the header: {outcome}"
     );
     let summary = lines.last().unwrap().to_string();
     let mut rows = BTreeMap::new();
     for line in &lines[1..lines.len() - 1] {
         let c = cells(line);
-        assert_eq!(c.len(), 6, "a row of six cells: {line:?}\n{outcome}");
+        assert_eq!(c.len(), 8, "a row of eight cells: {line:?}\n{outcome}");
         rows.insert(
             c[1].clone(),
             StatusRow {
                 symbol: c[0].clone(),
                 status: c[2].clone(),
                 since: c[3].clone(),
-                latency: c[4].clone(),
-                detail: c[5].clone(),
+                day: c[4].clone(),
+                month: c[5].clone(),
+                latency: c[6].clone(),
+                detail: c[7].clone(),
             },
         );
     }
@@ -1237,6 +1242,12 @@ fn status_prints_a_row_per_host_and_a_summary_and_exits_1_when_one_is_down() {
     for row in [up, down] {
         assert!(is_relative_time(&row.since), "since: {row:?}\n{outcome}");
         assert!(is_latency(&row.latency), "latency: {row:?}\n{outcome}");
+        // No state store: no history to tell availability from.
+        assert_eq!(
+            (row.day.as_str(), row.month.as_str()),
+            ("-", "-"),
+            "{outcome}"
+        );
     }
     // Configuration order, as the API lists them.
     let order: Vec<String> = outcome

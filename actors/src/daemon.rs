@@ -4,19 +4,22 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
 use flowstate_config::fingerprint::NoRandomness;
 use flowstate_config::{Config, FingerprintKey};
 
 use crate::alert_router::AlertRouter;
+use crate::api::history::HistoryApi;
 use crate::api::{ApiState, SharedToken};
+use crate::availability_cache::{self, AvailabilityCache};
 use crate::config_watcher::ConfigWatcher;
 use crate::messages::ApplyConfig;
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
 use crate::state_registry::StateRegistry;
+use crate::store::reader::StoreReader;
 use crate::store::{Restored, Store, StoreError};
 use crate::supervisor::Supervisor;
 
@@ -32,6 +35,17 @@ pub struct Daemon {
     pub router: Addr<AlertRouter>,
     /// Where the API really listens (`server.listen` with port 0 picks one), when it is served.
     pub api_address: Option<SocketAddr>,
+    /// What the history routes ask, and the hosts' availability; `None` without a store.
+    pub history: Option<History>,
+}
+
+/// The readers of the state store's history, and what is computed from it in the background.
+pub struct History {
+    pub reader: Addr<StoreReader>,
+    /// Every host's availability over 24 h, 7 d and 30 d, refreshed every 30 s.
+    pub availability: AvailabilityCache,
+    /// `state.retention`: the longest window the API answers for.
+    pub retention: Duration,
 }
 
 /// Why the API could not be served; the actors may have started.
@@ -52,7 +66,9 @@ impl Daemon {
     pub fn start(config: Arc<Config>, config_files: Vec<PathBuf>, probes: ProbeFactory) -> Daemon {
         let metrics = Arc::new(Metrics::new());
         let token: SharedToken = Arc::new(RwLock::new(config.server.token.clone()));
-        let (store, restored) = open_store(&config, &metrics);
+        // This run's start: the store records it, and the readers count the run from it.
+        let started = SystemTime::now();
+        let (store, restored) = open_store(&config, &metrics, started);
         let restored = Arc::new(restored);
         // Alert delivery writes files and stdout: keep it off the threads that run checks.
         let alerts_arbiter = Arbiter::new().handle();
@@ -71,6 +87,19 @@ impl Daemon {
         if store.is_some() {
             crate::state_saving::start_save_ticker(registry.clone().recipient(), &alerts_arbiter);
         }
+        let history = StoreReader::start(&config.state, started).map(|reader| {
+            let availability = AvailabilityCache::default();
+            availability_cache::start_refresher(
+                reader.clone().recipient(),
+                availability.clone(),
+                &alerts_arbiter,
+            );
+            History {
+                reader,
+                availability,
+                retention: config.state.retention,
+            }
+        });
         // Edits of the files are noticed and reloaded; a configuration built in code has none.
         // The watcher's mailbox exists before the Supervisor, which tells it what it applies.
         let watcher_context = (!config_files.is_empty()).then(Context::<ConfigWatcher>::new);
@@ -102,6 +131,7 @@ impl Daemon {
             registry,
             router,
             api_address: None,
+            history,
         }
     }
 
@@ -140,6 +170,13 @@ impl Daemon {
             metrics: self.metrics.clone(),
             token: self.token.clone(),
             fingerprint_key,
+            history: self.history.as_ref().map(|history| HistoryApi {
+                uptime: history.reader.clone().recipient(),
+                series: history.reader.clone().recipient(),
+                events: history.reader.clone().recipient(),
+                availability: history.availability.clone(),
+                retention: history.retention,
+            }),
         };
         let (server, address) = crate::api::serve(listener, state).map_err(ServeError::Serve)?;
         actix_rt::spawn(server);
@@ -150,13 +187,17 @@ impl Daemon {
 
 /// Opens the state store named by `state.path` or `state.url` and reads what it holds. A
 /// store that cannot be opened is logged and the daemon runs without it (monitoring matters
-/// more than memory); the store actor keeps trying to open it for later writes.
-fn open_store(config: &Config, metrics: &Arc<Metrics>) -> (Option<Addr<Store>>, Restored) {
+/// more than memory); the store actor keeps trying to open it for later writes. `started` is
+/// this run's start, as the store records it.
+fn open_store(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    started: SystemTime,
+) -> (Option<Addr<Store>>, Restored) {
     let Some(location) = crate::store::StoreLocation::of(&config.state) else {
         return (None, Restored::default());
     };
     let mut backend = location.backend();
-    let started = SystemTime::now();
     // On a thread of its own: the caller runs inside the actix runtime, where PostgreSQL's
     // blocking client (a runtime of its own) may not run, and a slow disk must not hold it.
     let history = config.state.history;

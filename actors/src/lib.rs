@@ -17,7 +17,9 @@
 //!   transitions to delivered alert events (cooldowns, reminders, retries); [`unsaved`]: what
 //!   of the router's state the store does not have yet.
 //! - [`web`]: the pages served beside the API (dashboard, host pages, status page).
-//! - [`api`]: the HTTP API (routes in `api/mod.rs`; the JSON types it answers in `api/types.rs`).
+//! - [`api`]: the HTTP API (routes in `api/mod.rs`, the history routes in `api/history.rs`;
+//!   the JSON types it answers in `api/types.rs`); [`availability_cache`]: every host's
+//!   availability over 24 h, 7 d and 30 d, computed in the background for `/api/v1/hosts`.
 //! - [`process`]: running a program in its own process group, killed whole on timeout.
 //! - [`tls`]: the TLS client settings every HTTPS request uses.
 //! - [`clock`]: time arithmetic that cannot panic, whatever durations the configuration holds.
@@ -38,6 +40,7 @@
 pub mod alert_policy;
 pub mod alert_router;
 pub mod api;
+pub mod availability_cache;
 pub mod clock;
 pub mod config_load;
 pub mod config_watcher;

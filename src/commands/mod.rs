@@ -3,6 +3,7 @@
 pub mod check;
 pub mod health;
 pub mod once;
+pub mod report;
 pub mod run;
 pub mod status;
 mod systemd;

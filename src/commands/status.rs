@@ -1,4 +1,5 @@
-//! `flowstate status`: ask a running daemon and print every host's state at a glance.
+//! `flowstate status`: ask a running daemon and print every host's state at a glance, with
+//! its availability over the last 24 hours and 30 days when the daemon keeps history.
 //!
 //! Exit 0 when every host is up, 1 otherwise, 2 when the daemon cannot be reached.
 
@@ -38,7 +39,9 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode, BadInput> {
 
 /// The table and the summary line.
 pub fn render(hosts: &[HostView], now: SystemTime, colour: bool) -> String {
-    let mut table = Table::new(&["", "LABEL", "STATUS", "SINCE", "LATENCY", "DETAIL"]);
+    let mut table = Table::new(&[
+        "", "LABEL", "STATUS", "SINCE", "24H", "30D", "LATENCY", "DETAIL",
+    ]);
     for host in hosts {
         let (symbol, status) = if colour {
             let code = present::ansi_colour(host.status);
@@ -56,11 +59,15 @@ pub fn render(hosts: &[HostView], now: SystemTime, colour: bool) -> String {
             Some(check) => (format!("{:.1} ms", check.latency_ms), check.detail.clone()),
             None => ("-".to_string(), "not checked yet".to_string()),
         };
+        // `null` without a state store: unknown, as for a host with no history yet.
+        let availability = host.availability.unwrap_or_default();
         table.row(vec![
             symbol,
             host.label.clone(),
             status,
             present::ago(&host.since, now),
+            present::percent(availability.day),
+            present::percent(availability.month),
             latency,
             detail,
         ]);

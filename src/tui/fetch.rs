@@ -13,14 +13,15 @@ use std::time::{Duration, Instant};
 
 use flowstate_actors::api::types::{HostDetail, HostView};
 
-use crate::api_client::{ApiClient, ApiError};
+use crate::api_client::{path_segment, ApiClient, ApiError};
 
 /// What the daemon answered.
 pub enum Update {
     Hosts(Result<Vec<HostView>, ApiError>),
     Detail {
         label: String,
-        result: Result<HostDetail, ApiError>,
+        /// Boxed: a host's detail is several times the size of the other answers.
+        result: Box<Result<HostDetail, ApiError>>,
     },
 }
 
@@ -150,32 +151,7 @@ fn send_detail(client: &ApiClient, label: Option<&str>, updates: &Sender<Update>
     updates
         .send(Update::Detail {
             label: label.to_string(),
-            result,
+            result: Box::new(result),
         })
         .is_ok()
-}
-
-/// A label as one URL path segment: everything but unreserved characters percent-encoded.
-pub fn path_segment(label: &str) -> String {
-    let mut out = String::with_capacity(label.len());
-    for byte in label.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn labels_are_encoded_as_one_path_segment() {
-        assert_eq!(path_segment("web-01.prod_x~"), "web-01.prod_x~");
-        assert_eq!(path_segment("a/b c?d#e%"), "a%2Fb%20c%3Fd%23e%25");
-        assert_eq!(path_segment("café"), "caf%C3%A9");
-    }
 }

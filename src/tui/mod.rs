@@ -140,12 +140,9 @@ fn apply(app: &mut App, update: Update) {
     match update {
         Update::Hosts(Ok(hosts)) => app.set_hosts(hosts, SystemTime::now()),
         Update::Hosts(Err(e)) => app.set_error(e.to_string()),
-        Update::Detail {
-            result: Ok(detail), ..
-        } => app.set_detail(detail),
-        Update::Detail {
-            label,
-            result: Err(e),
-        } => app.set_error(format!("history of {label}: {e}")),
+        Update::Detail { label, result } => match *result {
+            Ok(detail) => app.set_detail(detail),
+            Err(e) => app.set_error(format!("history of {label}: {e}")),
+        },
     }
 }

@@ -1,4 +1,5 @@
-//! The HTTP API (SPEC §4): health, readiness and the hosts' state, served with actix-web.
+//! The HTTP API (SPEC §4, §7): health, readiness, the hosts' state and their history, served
+//! with actix-web. The history routes are in [`history`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,7 +19,11 @@ use crate::messages::{
 };
 use crate::metrics::Metrics;
 
+pub mod history;
 pub mod types;
+
+use history::HistoryApi;
+use types::{AvailabilityView, HostView};
 
 /// How long a request waits for an actor before answering 503: a stuck actor shows up as an
 /// unhealthy daemon instead of a hanging probe.
@@ -45,6 +50,8 @@ pub struct ApiState {
     pub token: SharedToken,
     /// Drawn at start, so fingerprints of one daemon say nothing about another's.
     pub fingerprint_key: FingerprintKey,
+    /// The history routes and the hosts' availability; `None` without a state store.
+    pub history: Option<HistoryApi>,
 }
 
 /// The token as the configuration says now, shared between the Supervisor and the API.
@@ -107,6 +114,15 @@ pub fn serve(
             .route("/metrics", web::get().to(metrics))
             .route("/api/v1/hosts", web::get().to(hosts))
             .route("/api/v1/hosts/{label}", web::get().to(host))
+            .route(
+                "/api/v1/hosts/{label}/uptime",
+                web::get().to(history::uptime),
+            )
+            .route(
+                "/api/v1/hosts/{label}/series",
+                web::get().to(history::series),
+            )
+            .route("/api/v1/events", web::get().to(history::events))
             .route("/api/v1/scheduler", web::get().to(scheduler))
             .route("/-/reload", web::post().to(reload))
             .route("/api/v1/config", web::get().to(running_config))
@@ -159,9 +175,35 @@ async fn hosts(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse
         return denied;
     }
     match state.hosts.send(GetHosts).timeout(ACTOR_DEADLINE).await {
-        Ok(hosts) => HttpResponse::Ok().json(hosts),
+        Ok(mut hosts) => {
+            with_availability(&state, &mut hosts);
+            HttpResponse::Ok().json(hosts)
+        }
         Err(_) => unavailable("the state registry"),
     }
+}
+
+/// Fills each host's `availability` from the figures computed in the background: a lookup
+/// per host, so 10 000 hosts cost no more than their JSON. Without a store it stays `null`.
+fn with_availability<'a>(state: &ApiState, hosts: impl IntoIterator<Item = &'a mut HostView>) {
+    let Some(history) = &state.history else {
+        return;
+    };
+    let figures = history.availability.snapshot();
+    for host in hosts {
+        // A host with no transition in 30 days (or none computed yet) is known nowhere.
+        host.availability = Some(
+            figures
+                .get(host.label.as_str())
+                .map(AvailabilityView::from)
+                .unwrap_or_default(),
+        );
+    }
+}
+
+/// The 404 answer for a label the registry does not track.
+fn no_such_host(label: &str) -> HttpResponse {
+    HttpResponse::NotFound().json(json!({ "error": format!("no host labelled {label:?}") }))
 }
 
 async fn host(
@@ -181,10 +223,11 @@ async fn host(
         .timeout(ACTOR_DEADLINE)
         .await
     {
-        Ok(Some(detail)) => HttpResponse::Ok().json(detail),
-        Ok(None) => {
-            HttpResponse::NotFound().json(json!({ "error": format!("no host labelled {label:?}") }))
+        Ok(Some(mut detail)) => {
+            with_availability(&state, [&mut detail.host]);
+            HttpResponse::Ok().json(detail)
         }
+        Ok(None) => no_such_host(&label),
         Err(_) => unavailable("the state registry"),
     }
 }

@@ -4,9 +4,15 @@
 //! Every view derives from the model ([`Host`], [`CheckResult`]) through `From`, in one place.
 //! Field names are the API's contract (the README's API table): renaming one breaks clients.
 
+use std::time::{Duration, SystemTime};
+
 use serde::{Deserialize, Serialize};
 
+use crate::event::EventKind;
+use crate::history::{Incident, SeriesPoint};
 use crate::model::{rfc3339, CheckResult, Host, HostCounters, Status};
+use crate::store::reader::{Availabilities, Uptime};
+use crate::store::StoredEvent;
 
 /// A host as `GET /api/v1/hosts` shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -20,6 +26,210 @@ pub struct HostView {
     #[serde(flatten)]
     pub counters: HostCounters,
     pub last_check: Option<CheckView>,
+    /// Over the last 24 h, 7 d and 30 d, from the state store; `null` without one. Filled by
+    /// the API from figures computed in the background, not by the registry.
+    #[serde(default)]
+    pub availability: Option<AvailabilityView>,
+}
+
+/// A host's availability over the windows `/api/v1/hosts` shows: time up or degraded ÷ time
+/// in a known status, 0 to 1; `null` where nothing is known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct AvailabilityView {
+    #[serde(rename = "24h")]
+    pub day: Option<f64>,
+    #[serde(rename = "7d")]
+    pub week: Option<f64>,
+    #[serde(rename = "30d")]
+    pub month: Option<f64>,
+}
+
+impl From<&Availabilities> for AvailabilityView {
+    fn from(figures: &Availabilities) -> Self {
+        let [day, week, month] = *figures;
+        AvailabilityView { day, week, month }
+    }
+}
+
+/// `GET /api/v1/hosts/{label}/uptime`: a host's availability and incidents over a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UptimeView {
+    /// The window as asked (`24h`).
+    pub window: String,
+    /// Where the window starts and ends (now).
+    pub from: String,
+    pub to: String,
+    /// Time up or degraded ÷ time in a known status; `null` when none of it is known.
+    pub availability: Option<f64>,
+    pub up_s: f64,
+    pub degraded_s: f64,
+    pub downtime_s: f64,
+    /// Time no status was known: before the first verdict, and while flowstate did not run.
+    pub unknown_s: f64,
+    /// Oldest first.
+    pub incidents: Vec<IncidentView>,
+}
+
+/// A period of trouble: from a change to `down` or `degraded` to the next change to `up`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentView {
+    /// The window's start, for an incident already open then.
+    pub from: String,
+    /// `null` while still open.
+    pub to: Option<String>,
+    /// The worst it reached: `down` over `degraded`.
+    pub status: Status,
+    /// Why it began: the detail of the check that opened it.
+    pub reason: String,
+    /// Until `to`, or until the window's end while open.
+    pub duration_s: f64,
+}
+
+impl UptimeView {
+    /// The answer for `uptime` over the window asked as `window`.
+    pub fn new(window: &str, uptime: &Uptime) -> UptimeView {
+        let figures = &uptime.availability;
+        let end = figures.window.to;
+        UptimeView {
+            window: window.to_string(),
+            from: rfc3339(figures.window.from),
+            to: rfc3339(end),
+            availability: figures.availability,
+            up_s: seconds(figures.up),
+            degraded_s: seconds(figures.degraded),
+            downtime_s: seconds(figures.down),
+            unknown_s: seconds(figures.unknown),
+            incidents: uptime
+                .incidents
+                .iter()
+                .map(|incident| IncidentView::new(incident, end))
+                .collect(),
+        }
+    }
+}
+
+impl IncidentView {
+    fn new(incident: &Incident, window_end: SystemTime) -> IncidentView {
+        let until = incident.to.unwrap_or(window_end);
+        IncidentView {
+            from: rfc3339(incident.from),
+            to: incident.to.map(rfc3339),
+            status: incident.status,
+            reason: incident.reason.clone(),
+            duration_s: seconds(until.duration_since(incident.from).unwrap_or_default()),
+        }
+    }
+}
+
+/// `GET /api/v1/hosts/{label}/series`: checks, failures and latency per step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesView {
+    pub from: String,
+    pub to: String,
+    /// Seconds per point.
+    pub step_s: f64,
+    /// Oldest first; steps without a check are left out.
+    pub points: Vec<PointView>,
+}
+
+/// One step of a series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointView {
+    /// The start of the step, aligned to the Unix epoch.
+    pub at: String,
+    pub checks: u64,
+    pub failures: u64,
+    /// Of the passing checks only (a failure's time says nothing of the host's speed).
+    pub latency_ms: LatencyView,
+}
+
+/// Latency percentiles within 1 %, and the slowest; each `null` when no check passed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LatencyView {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl From<&SeriesPoint> for PointView {
+    fn from(point: &SeriesPoint) -> Self {
+        PointView {
+            at: rfc3339(point.at),
+            checks: point.checks,
+            failures: point.failures,
+            latency_ms: LatencyView {
+                p50: point.p50.map(millis),
+                p95: point.p95.map(millis),
+                max: point.max.map(millis),
+            },
+        }
+    }
+}
+
+/// One entry of `GET /api/v1/events`: a host's change of status, or what happened to an alert
+/// event for one notifier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventView {
+    Transition {
+        host: String,
+        at: String,
+        status: Status,
+        previous: Status,
+        reason: String,
+    },
+    Alert {
+        host: String,
+        at: String,
+        notifier: String,
+        /// `down`, `up`, `degraded`, `reminder`, `removed`.
+        event: EventKind,
+        /// The alert event's `id`, as receivers saw it.
+        id: String,
+        /// `sent`, `failed` (retried), `given_up`, `suppressed`.
+        outcome: String,
+        /// Why (a suppression's reason, a failure's error); empty when sent.
+        detail: String,
+    },
+}
+
+impl From<&StoredEvent> for EventView {
+    fn from(event: &StoredEvent) -> Self {
+        match event {
+            StoredEvent::Transition {
+                host,
+                at,
+                status,
+                previous,
+                reason,
+            } => EventView::Transition {
+                host: host.clone(),
+                at: rfc3339(*at),
+                status: *status,
+                previous: *previous,
+                reason: reason.clone(),
+            },
+            StoredEvent::Alert(entry) => EventView::Alert {
+                host: entry.host.clone(),
+                at: rfc3339(entry.at),
+                notifier: entry.notifier.to_string(),
+                event: entry.event,
+                id: entry.event_id.clone(),
+                outcome: entry.outcome.as_str().to_string(),
+                detail: entry.detail.clone(),
+            },
+        }
+    }
+}
+
+/// Seconds to the millisecond: what the stored times hold.
+fn seconds(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+/// Milliseconds to 0.1 ms, as [`CheckResult::latency_ms`] rounds.
+fn millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 10_000.0).round() / 10.0
 }
 
 /// A host with its history, as `GET /api/v1/hosts/{label}` shows it.
@@ -67,6 +277,7 @@ impl From<&Host> for HostView {
             since: rfc3339(state.since),
             counters: state.counters,
             last_check: state.history.back().map(CheckView::from),
+            availability: None,
         }
     }
 }
@@ -141,8 +352,170 @@ mod tests {
                 "transitions": 1,
                 "restarts": 0,
                 "last_check": check,
+                "availability": null,
                 "history": [check],
             })
         );
+    }
+
+    fn at(seconds: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_800_000_000 + seconds)
+    }
+
+    #[test]
+    fn availability_is_named_by_window_and_null_where_unknown() {
+        let view = AvailabilityView::from(&[Some(0.9995), Some(1.0), None]);
+        assert_eq!(
+            serde_json::to_value(view).expect("serialises"),
+            json!({ "24h": 0.9995, "7d": 1.0, "30d": null })
+        );
+        // A client reads a daemon that predates the field.
+        let old = json!({
+            "label": "api", "type": "http", "status": "up", "since": "2027-01-15T08:00:00.000Z",
+            "checks": 1, "last_check": null,
+        });
+        let host: HostView = serde_json::from_value(old).expect("deserialises");
+        assert_eq!(host.availability, None);
+    }
+
+    #[test]
+    fn an_uptime_answer_has_the_fields_clients_read() {
+        use crate::history::{Availability, Interval};
+        let window = Interval {
+            from: at(0),
+            to: at(60),
+        };
+        let uptime = Uptime {
+            availability: Availability {
+                window,
+                availability: Some(0.9),
+                up: Duration::from_millis(45_000),
+                degraded: Duration::ZERO,
+                down: Duration::from_millis(5_000),
+                unknown: Duration::from_millis(10_000),
+            },
+            incidents: vec![
+                Incident {
+                    from: at(10),
+                    to: Some(at(12) + Duration::from_millis(500)),
+                    status: Status::Down,
+                    reason: "status 503, expected 200".into(),
+                },
+                Incident {
+                    from: at(57) + Duration::from_millis(500),
+                    to: None,
+                    status: Status::Degraded,
+                    reason: "slow".into(),
+                },
+            ],
+        };
+        assert_eq!(
+            serde_json::to_value(UptimeView::new("60s", &uptime)).expect("serialises"),
+            json!({
+                "window": "60s",
+                "from": "2027-01-15T08:00:00.000Z",
+                "to": "2027-01-15T08:01:00.000Z",
+                "availability": 0.9,
+                "up_s": 45.0,
+                "degraded_s": 0.0,
+                "downtime_s": 5.0,
+                "unknown_s": 10.0,
+                "incidents": [
+                    {
+                        "from": "2027-01-15T08:00:10.000Z",
+                        "to": "2027-01-15T08:00:12.500Z",
+                        "status": "down",
+                        "reason": "status 503, expected 200",
+                        "duration_s": 2.5,
+                    },
+                    {
+                        "from": "2027-01-15T08:00:57.500Z",
+                        "to": null,
+                        "status": "degraded",
+                        "reason": "slow",
+                        "duration_s": 2.5,
+                    },
+                ],
+            })
+        );
+    }
+
+    #[test]
+    fn a_series_point_has_latency_in_milliseconds_or_null() {
+        let point = SeriesPoint {
+            at: at(60),
+            checks: 60,
+            failures: 2,
+            p50: Some(Duration::from_micros(12_345)),
+            p95: Some(Duration::from_micros(40_010)),
+            max: Some(Duration::from_millis(120)),
+        };
+        assert_eq!(
+            serde_json::to_value(PointView::from(&point)).expect("serialises"),
+            json!({
+                "at": "2027-01-15T08:01:00.000Z",
+                "checks": 60,
+                "failures": 2,
+                "latency_ms": { "p50": 12.3, "p95": 40.0, "max": 120.0 },
+            })
+        );
+        let all_failed = SeriesPoint {
+            p50: None,
+            p95: None,
+            max: None,
+            ..point
+        };
+        assert_eq!(
+            serde_json::to_value(PointView::from(&all_failed)).expect("serialises")["latency_ms"],
+            json!({ "p50": null, "p95": null, "max": null })
+        );
+    }
+
+    #[test]
+    fn events_say_their_kind() {
+        let transition = StoredEvent::Transition {
+            host: "api".into(),
+            at: at(1),
+            status: Status::Down,
+            previous: Status::Up,
+            reason: "connection refused".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(EventView::from(&transition)).expect("serialises"),
+            json!({
+                "kind": "transition",
+                "host": "api",
+                "at": "2027-01-15T08:00:01.000Z",
+                "status": "down",
+                "previous": "up",
+                "reason": "connection refused",
+            })
+        );
+        let alert = StoredEvent::Alert(crate::store::AlertLogEntry {
+            at: at(2),
+            host: "api".into(),
+            notifier: Arc::from("ops"),
+            event: EventKind::Down,
+            event_id: "01JD0000000000000000000000".into(),
+            outcome: crate::store::AlertOutcome::GivenUp,
+            detail: "status 410".into(),
+        });
+        let json = serde_json::to_value(EventView::from(&alert)).expect("serialises");
+        assert_eq!(
+            json,
+            json!({
+                "kind": "alert",
+                "host": "api",
+                "at": "2027-01-15T08:00:02.000Z",
+                "notifier": "ops",
+                "event": "down",
+                "id": "01JD0000000000000000000000",
+                "outcome": "given_up",
+                "detail": "status 410",
+            })
+        );
+        // Clients read it back.
+        let read: EventView = serde_json::from_value(json).expect("deserialises");
+        assert_eq!(read, EventView::from(&alert));
     }
 }

@@ -19,7 +19,7 @@ use crate::history::{
 };
 
 use super::backend::{Backend, EventQuery, Resolution};
-use super::{StoreError, StoreLocation, StoredEvent};
+use super::{codec, StoreError, StoreLocation, StoredEvent};
 
 /// Threads (and connections) answering the API's history questions.
 const READERS: usize = 2;
@@ -34,6 +34,17 @@ pub const WINDOWS: [(&str, Duration); 3] = [
     ("30d", Duration::from_secs(30 * 86_400)),
 ];
 
+/// Why a history question got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The SQLite file was deleted or replaced under the open connection: answering from it
+    /// would show a past the store no longer holds.
+    #[error("{place}: the state store file was deleted or replaced while flowstate runs; ask again in a moment")]
+    Lost { place: String },
+}
+
 /// A host's availability and incidents over a window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Uptime {
@@ -46,7 +57,7 @@ pub type Availabilities = [Option<f64>; 3];
 
 /// How available `label` was over the `window` ending at `now`.
 #[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<Uptime, StoreError>")]
+#[rtype(result = "Result<Uptime, ReadError>")]
 pub struct GetUptime {
     pub label: String,
     pub window: Duration,
@@ -55,7 +66,7 @@ pub struct GetUptime {
 
 /// `label`'s checks, failures and latency in points of `step` over `[from, to)`.
 #[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<Vec<SeriesPoint>, StoreError>")]
+#[rtype(result = "Result<Vec<SeriesPoint>, ReadError>")]
 pub struct GetSeries {
     pub label: String,
     pub from: SystemTime,
@@ -66,12 +77,12 @@ pub struct GetSeries {
 
 /// Transitions and alert events, newest first.
 #[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<Vec<StoredEvent>, StoreError>")]
+#[rtype(result = "Result<Vec<StoredEvent>, ReadError>")]
 pub struct GetEvents(pub EventQuery);
 
 /// Every host's availability over [`WINDOWS`] ending at `now`.
 #[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "Result<HashMap<Arc<str>, Availabilities>, StoreError>")]
+#[rtype(result = "Result<HashMap<Arc<str>, Availabilities>, ReadError>")]
 pub struct GetAvailabilities {
     pub now: SystemTime,
 }
@@ -98,7 +109,16 @@ impl StoreReader {
         }))
     }
 
-    fn connect(&mut self) -> Result<&mut dyn Backend, StoreError> {
+    fn connect(&mut self) -> Result<&mut dyn Backend, ReadError> {
+        // A file deleted or replaced under a connection would go on answering from the old
+        // one forever. This question fails; the next opens the file the writer (which saves
+        // every second, and notices it too) has made by then, rather than this reader
+        // creating it first and the writer taking it for a replacement.
+        if self.backend.lost().is_some() {
+            return Err(ReadError::Lost {
+                place: self.backend.place().to_string(),
+            });
+        }
         if !self.backend.is_connected() {
             self.backend.connect()?;
         }
@@ -109,8 +129,10 @@ impl StoreReader {
     fn ask<T>(
         &mut self,
         query: impl FnOnce(&mut dyn Backend) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let result = self.connect().and_then(query);
+    ) -> Result<T, ReadError> {
+        let result = self
+            .connect()
+            .and_then(|backend| query(backend).map_err(ReadError::from));
         if result.is_err() {
             self.backend.disconnect();
         }
@@ -118,10 +140,15 @@ impl StoreReader {
     }
 
     /// The runs overlapping `[from, now)`, this one lasting until `now`.
-    fn runs(&mut self, from: SystemTime, now: SystemTime) -> Result<Vec<Run>, StoreError> {
+    fn runs(&mut self, from: SystemTime, now: SystemTime) -> Result<Vec<Run>, ReadError> {
         let started = self.run_started;
         let mut runs = self.ask(|b| b.runs(from, now))?;
-        match runs.iter_mut().find(|run| run.started == started) {
+        // Stored to the millisecond: this run's row is the one with its start in milliseconds.
+        let stored_start = codec::millis(started);
+        match runs
+            .iter_mut()
+            .find(|run| codec::millis(run.started) == stored_start)
+        {
             Some(run) => run.last_alive = now,
             None => runs.push(Run {
                 started,
@@ -156,7 +183,7 @@ fn window(now: SystemTime, length: Duration) -> Interval {
 }
 
 impl Handler<GetUptime> for StoreReader {
-    type Result = Result<Uptime, StoreError>;
+    type Result = Result<Uptime, ReadError>;
 
     fn handle(&mut self, msg: GetUptime, _: &mut SyncContext<Self>) -> Self::Result {
         let window = window(msg.now, msg.window);
@@ -175,7 +202,7 @@ impl Handler<GetUptime> for StoreReader {
 }
 
 impl Handler<GetAvailabilities> for StoreReader {
-    type Result = Result<HashMap<Arc<str>, Availabilities>, StoreError>;
+    type Result = Result<HashMap<Arc<str>, Availabilities>, ReadError>;
 
     fn handle(&mut self, msg: GetAvailabilities, _: &mut SyncContext<Self>) -> Self::Result {
         let longest = window(msg.now, WINDOWS[WINDOWS.len() - 1].1);
@@ -201,7 +228,7 @@ impl Handler<GetAvailabilities> for StoreReader {
 }
 
 impl Handler<GetSeries> for StoreReader {
-    type Result = Result<Vec<SeriesPoint>, StoreError>;
+    type Result = Result<Vec<SeriesPoint>, ReadError>;
 
     fn handle(&mut self, msg: GetSeries, _: &mut SyncContext<Self>) -> Self::Result {
         let GetSeries {
@@ -254,9 +281,246 @@ impl Handler<GetSeries> for StoreReader {
 }
 
 impl Handler<GetEvents> for StoreReader {
-    type Result = Result<Vec<StoredEvent>, StoreError>;
+    type Result = Result<Vec<StoredEvent>, ReadError>;
 
     fn handle(&mut self, msg: GetEvents, _: &mut SyncContext<Self>) -> Self::Result {
         self.ask(|b| b.events(&msg.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::model::{CheckResult, Status};
+    use crate::store::sqlite::SqliteBackend;
+    use crate::store::{SaveHostStates, StoredBucket, StoredResult, StoredTransition};
+
+    /// A database path in a fresh directory, removed on drop.
+    struct TempDb(PathBuf);
+
+    impl TempDb {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!(
+                "flowstate-reader-{name}-{}-{}",
+                std::process::id(),
+                ulid::Ulid::new()
+            ));
+            TempDb(dir.join("state.db"))
+        }
+
+        fn settings(&self) -> StateSettings {
+            StateSettings {
+                path: Some(self.0.clone()),
+                ..StateSettings::default()
+            }
+        }
+    }
+
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    /// `seconds` after an hour boundary (1.8e9 s is 500 000 hours): no clock is read.
+    fn t(seconds: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + seconds)
+    }
+
+    fn transition(at: u64, previous: Status, status: Status, reason: &str) -> StoredTransition {
+        StoredTransition {
+            label: Arc::from("api"),
+            at: t(at),
+            status,
+            previous,
+            reason: reason.into(),
+        }
+    }
+
+    fn result(at: u64, ok: bool, seq: u64) -> StoredResult {
+        StoredResult {
+            label: Arc::from("api"),
+            seq,
+            result: CheckResult {
+                at: t(at),
+                ok,
+                degraded: false,
+                cert_not_after: None,
+                latency: Duration::from_millis(10 + at % 7),
+                detail: if ok { "status 200" } else { "status 503" }.into(),
+            },
+        }
+    }
+
+    /// Two runs written as the store writer writes them: the first from 0 s to 10 s (the
+    /// host up from 1 s), nobody watching from 10 s to 20 s, the second from 20 s with the host
+    /// down from 25 s. One result a second while running.
+    fn two_runs(db: &TempDb) {
+        let mut backend = SqliteBackend::new(db.0.clone());
+        backend.connect().expect("opens");
+        for (started, alive, transitions, results) in [
+            (
+                0,
+                10,
+                vec![transition(1, Status::Unknown, Status::Up, "status 200")],
+                (1..10).map(|s| result(s, true, s)).collect::<Vec<_>>(),
+            ),
+            (
+                20,
+                30,
+                vec![transition(25, Status::Up, Status::Down, "status 503")],
+                (20..30).map(|s| result(s, s < 25, s)).collect(),
+            ),
+        ] {
+            backend.begin_run(t(started)).expect("a run");
+            let batch = SaveHostStates {
+                results,
+                transitions,
+                ..SaveHostStates::default()
+            };
+            let run = Run {
+                started: t(started),
+                last_alive: t(alive),
+            };
+            backend.save_hosts(&batch, run).expect("saved");
+        }
+    }
+
+    #[actix_rt::test]
+    async fn time_nobody_watched_is_unknown_and_the_current_run_lasts_until_now() {
+        let db = TempDb::new("uptime");
+        two_runs(&db);
+        // The second run is this one: started with a sub-millisecond part the store drops.
+        let Some(reader) = StoreReader::start(&db.settings(), t(20) + Duration::from_micros(300))
+        else {
+            panic!("a store is configured");
+        };
+        let uptime = reader
+            .send(GetUptime {
+                label: "api".into(),
+                window: Duration::from_secs(40),
+                now: t(40),
+            })
+            .await
+            .expect("the reader answers")
+            .expect("the store answers");
+        let seen = &uptime.availability;
+        // Up 1–10 s and 20–25 s, down 25–40 s (this run lasts until now, not its last save at
+        // 30 s), unknown 0–1 s and the 10 s flowstate was stopped.
+        assert_eq!(
+            (seen.up, seen.down, seen.unknown),
+            (
+                Duration::from_secs(14),
+                Duration::from_secs(15),
+                Duration::from_secs(11)
+            )
+        );
+        assert_eq!(seen.availability, Some(14.0 / 29.0));
+        assert_eq!(
+            uptime.incidents,
+            [Incident {
+                from: t(25),
+                to: None,
+                status: Status::Down,
+                reason: "status 503".into(),
+            }]
+        );
+
+        let all = reader
+            .send(GetAvailabilities { now: t(40) })
+            .await
+            .expect("the reader answers")
+            .expect("the store answers");
+        assert_eq!(all.len(), 1);
+        // Every window reaches back before the first run: the same known time in each.
+        assert_eq!(all.get("api"), Some(&[Some(14.0 / 29.0); 3]));
+    }
+
+    #[actix_rt::test]
+    async fn a_series_adds_minute_rows_and_the_results_not_rolled_up_yet() {
+        let db = TempDb::new("series");
+        two_runs(&db);
+        // The first minute is rolled up (as if by the writer); the results stay as well.
+        let mut backend = SqliteBackend::new(db.0.clone());
+        backend.connect().expect("opens");
+        let mut minute = Bucket::empty(t(0));
+        for second in (1..10).chain(20..30) {
+            minute.checks += 1;
+            if second >= 25 {
+                minute.failures += 1;
+            } else {
+                minute.latency.add(Duration::from_millis(10 + second % 7));
+            }
+        }
+        backend
+            .save_buckets(&[StoredBucket {
+                label: Arc::from("api"),
+                resolution: Resolution::Minute,
+                bucket: minute,
+            }])
+            .expect("saved");
+        let batch = SaveHostStates {
+            results: (60..65).map(|s| result(s, true, s)).collect(),
+            ..SaveHostStates::default()
+        };
+        let run = Run {
+            started: t(20),
+            last_alive: t(65),
+        };
+        backend.save_hosts(&batch, run).expect("saved");
+
+        let Some(reader) = StoreReader::start(&db.settings(), t(20)) else {
+            panic!("a store is configured");
+        };
+        let ask = |step: u64| {
+            reader.send(GetSeries {
+                label: "api".into(),
+                from: t(0),
+                to: t(120),
+                step: Duration::from_secs(step),
+                now: t(70),
+            })
+        };
+        let minutes = ask(60).await.expect("answers").expect("reads");
+        let summary: Vec<_> = minutes
+            .iter()
+            .map(|p| (p.at, p.checks, p.failures))
+            .collect();
+        // The minute row, then the raw results after it: nothing counted twice.
+        assert_eq!(summary, [(t(0), 19, 5), (t(60), 5, 0)]);
+        assert_eq!(minutes[0].max, Some(Duration::from_millis(16)));
+        // Finer than a minute, every point comes from the raw results.
+        let seconds = ask(10).await.expect("answers").expect("reads");
+        assert_eq!(seconds.iter().map(|p| p.checks).sum::<u64>(), 24);
+        assert_eq!(seconds.iter().map(|p| p.failures).sum::<u64>(), 5);
+    }
+
+    #[actix_rt::test]
+    async fn events_are_newest_first() {
+        let db = TempDb::new("events");
+        two_runs(&db);
+        let Some(reader) = StoreReader::start(&db.settings(), t(20)) else {
+            panic!("a store is configured");
+        };
+        let events = reader
+            .send(GetEvents(EventQuery {
+                host: Some("api".into()),
+                since: None,
+                limit: 10,
+            }))
+            .await
+            .expect("answers")
+            .expect("reads");
+        let times: Vec<SystemTime> = events.iter().map(StoredEvent::at).collect();
+        assert_eq!(times, [t(25), t(1)]);
+    }
+
+    #[test]
+    fn no_store_no_reader() {
+        assert!(StoreReader::start(&StateSettings::default(), t(0)).is_none());
     }
 }
