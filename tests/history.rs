@@ -1,4 +1,4 @@
-//! History (SPEC §7) on the real daemon and a real SQLite file: availability and incidents
+//! History (SPEC §7) on the real daemon, on a real SQLite file and a real PostgreSQL server: availability and incidents
 //! from the transitions the API itself reports, series that add up to the checks a host ran,
 //! a restart that keeps history and counts the stopped time as unknown, the event log with the
 //! alerts sent, the token and the store the routes need, and `status` and `report` reading it.
@@ -16,6 +16,7 @@ use crate::common::configs::{document_serving, host, ALERTS};
 use crate::common::daemon::{http_get, http_request, CONFIG};
 use crate::common::events::{timestamp, wait_for_event};
 use crate::common::hosts::{checks, history};
+use crate::common::postgres::Postgres;
 use crate::common::wait::wait_for;
 use crate::common::{closed_port, start, switchable, Daemon, Sandbox, DEADLINE};
 
@@ -25,15 +26,18 @@ const NO_STORE: &str =
 
 const TOKEN: &str = "history-test-token";
 
+/// History in a SQLite file beside the config.
+const SQLITE: &str = "state: { path: state.db }\n";
+
+/// History in a database of a throwaway PostgreSQL server.
+fn postgres(server: &Postgres) -> String {
+    format!("state: {{ url: '{}' }}\n", server.database("flowstate"))
+}
+
 /// One host `api` checking `url` every second, down after one failure and up after one pass,
-/// with its history in `state.db` (or no store when `store` is false); `server` is more of
-/// the `server` mapping.
-fn config(url: &str, store: bool, server: &str) -> String {
-    let state = if store {
-        "state: { path: state.db }\n"
-    } else {
-        ""
-    };
+/// with its history where `state` (a `state:` line, or nothing for no store) says; `server`
+/// is more of the `server` mapping.
+fn config(url: &str, state: &str, server: &str) -> String {
     document_serving(
         &format!("listen: \"127.0.0.1:0\"{server}"),
         state,
@@ -121,9 +125,21 @@ fn wait_for_availability(daemon: &mut Daemon, label: &str) -> Value {
 }
 
 #[test]
-fn a_host_down_six_of_sixty_seconds_is_ninety_percent_available_with_one_incident() {
+fn a_host_down_six_of_sixty_seconds_is_ninety_percent_available_with_one_incident_on_sqlite() {
+    a_host_down_six_of_sixty_seconds_is_ninety_percent_available_with_one_incident(SQLITE);
+}
+
+#[test]
+fn a_host_down_six_of_sixty_seconds_is_ninety_percent_available_with_one_incident_on_postgres() {
+    let server = Postgres::start();
+    a_host_down_six_of_sixty_seconds_is_ninety_percent_available_with_one_incident(&postgres(
+        &server,
+    ));
+}
+
+fn a_host_down_six_of_sixty_seconds_is_ninety_percent_available_with_one_incident(state: &str) {
     let (answer, target) = switchable(200);
-    let (_sandbox, mut daemon) = start(&config(&target.url("/"), true, ""));
+    let (_sandbox, mut daemon) = start(&config(&target.url("/"), state, ""));
     let first = daemon.wait_for_status("api", "up");
     // Up for a while; then down from the next check for six checks (a second each).
     run_until_checks(&mut daemon, "api", checks(&first) + 25);
@@ -199,9 +215,19 @@ fn a_host_down_six_of_sixty_seconds_is_ninety_percent_available_with_one_inciden
 }
 
 #[test]
-fn series_points_add_up_to_the_checks_the_host_ran() {
+fn series_points_add_up_to_the_checks_the_host_ran_on_sqlite() {
+    series_points_add_up_to_the_checks_the_host_ran(SQLITE);
+}
+
+#[test]
+fn series_points_add_up_to_the_checks_the_host_ran_on_postgres() {
+    let server = Postgres::start();
+    series_points_add_up_to_the_checks_the_host_ran(&postgres(&server));
+}
+
+fn series_points_add_up_to_the_checks_the_host_ran(state: &str) {
     let (answer, target) = switchable(200);
-    let (_sandbox, mut daemon) = start(&config(&target.url("/"), true, ""));
+    let (_sandbox, mut daemon) = start(&config(&target.url("/"), state, ""));
     let up = daemon.wait_for_status("api", "up");
     run_until_checks(&mut daemon, "api", checks(&up) + 3);
     answer.store(503, SeqCst);
@@ -290,10 +316,20 @@ fn series_points_add_up_to_the_checks_the_host_ran() {
 }
 
 #[test]
-fn a_restart_keeps_history_and_counts_the_stopped_time_as_unknown() {
+fn a_restart_keeps_history_and_counts_the_stopped_time_as_unknown_on_sqlite() {
+    a_restart_keeps_history_and_counts_the_stopped_time_as_unknown(SQLITE);
+}
+
+#[test]
+fn a_restart_keeps_history_and_counts_the_stopped_time_as_unknown_on_postgres() {
+    let server = Postgres::start();
+    a_restart_keeps_history_and_counts_the_stopped_time_as_unknown(&postgres(&server));
+}
+
+fn a_restart_keeps_history_and_counts_the_stopped_time_as_unknown(state: &str) {
     let (answer, target) = switchable(200);
     let sandbox = Sandbox::new();
-    sandbox.write(CONFIG, &config(&target.url("/"), true, ""));
+    sandbox.write(CONFIG, &config(&target.url("/"), state, ""));
     let mut first = sandbox.daemon(CONFIG).start();
     let up = first.wait_for_status("api", "up");
     let ran = checks(&run_until_checks(&mut first, "api", checks(&up) + 3));
@@ -393,9 +429,19 @@ fn a_restart_keeps_history_and_counts_the_stopped_time_as_unknown() {
 }
 
 #[test]
-fn events_list_the_down_transition_and_the_alert_sent_for_it() {
+fn events_list_the_down_transition_and_the_alert_sent_for_it_on_sqlite() {
+    events_list_the_down_transition_and_the_alert_sent_for_it(SQLITE);
+}
+
+#[test]
+fn events_list_the_down_transition_and_the_alert_sent_for_it_on_postgres() {
+    let server = Postgres::start();
+    events_list_the_down_transition_and_the_alert_sent_for_it(&postgres(&server));
+}
+
+fn events_list_the_down_transition_and_the_alert_sent_for_it(state: &str) {
     let (answer, target) = switchable(200);
-    let (sandbox, mut daemon) = start(&config(&target.url("/"), true, ""));
+    let (sandbox, mut daemon) = start(&config(&target.url("/"), state, ""));
     daemon.wait_for_status("api", "up");
     answer.store(503, SeqCst);
     daemon.wait_for_status("api", "down");
@@ -483,7 +529,7 @@ fn events_list_the_down_transition_and_the_alert_sent_for_it() {
 fn history_routes_need_the_token_and_a_store() {
     let web = crate::common::TestServer::always(crate::common::Response::ok("fine"));
     let (_guarded_sandbox, mut guarded) =
-        start(&config(&web.url("/"), true, &format!(", token: {TOKEN}")));
+        start(&config(&web.url("/"), SQLITE, &format!(", token: {TOKEN}")));
     let api = guarded.api();
     let bearer = format!("Bearer {TOKEN}");
     for path in [
@@ -532,7 +578,7 @@ fn history_routes_need_the_token_and_a_store() {
         "window \"91d\" is longer than state.retention (90d), the longest anything is kept; ask for at most window=90d, or raise state.retention"
     );
 
-    let (_sandbox, mut bare) = start(&config(&web.url("/"), false, ""));
+    let (_sandbox, mut bare) = start(&config(&web.url("/"), "", ""));
     bare.wait_for_status("api", "up");
     for path in [
         "/api/v1/hosts/api/uptime?window=24h",
@@ -553,7 +599,7 @@ fn history_routes_need_the_token_and_a_store() {
 fn status_and_report_show_availability() {
     let web = crate::common::TestServer::always(crate::common::Response::ok("fine"));
     let sandbox = Sandbox::new();
-    sandbox.write(CONFIG, &config(&web.url("/"), true, ""));
+    sandbox.write(CONFIG, &config(&web.url("/"), SQLITE, ""));
     // A first run leaves a transition behind, so the second has figures from its start.
     let mut first = sandbox.daemon(CONFIG).start();
     first.wait_for_status("api", "up");
@@ -652,7 +698,7 @@ fn status_and_report_show_availability() {
     assert!(unreachable.stdout.is_empty(), "{unreachable}");
 
     // Without a store there is nothing to report on, and `status` shows `-`.
-    let (bare_sandbox, mut bare) = start(&config(&web.url("/"), false, ""));
+    let (bare_sandbox, mut bare) = start(&config(&web.url("/"), "", ""));
     bare.wait_for_status("api", "up");
     let bare_api = format!("http://{}", bare.api());
     let no_history = bare_sandbox.run(&["report", "--api", &bare_api]);
