@@ -49,6 +49,8 @@ pub struct HostConfiguration {
     pub max_response_time: Option<Duration>,
     /// Notifier names that hear about this host's changes.
     pub alerts: Vec<Arc<str>>,
+    /// Shown on the public status page (`/status`); every other page needs the token.
+    pub public: bool,
     pub origin: Origin,
 }
 
@@ -235,7 +237,10 @@ impl HostConfiguration {
         secret_value: impl Fn(&str) -> String,
     ) -> Vec<(&'static str, String)> {
         let duration = |d: Duration| humantime::format_duration(d).to_string();
-        let mut settings = vec![("type", self.check.kind().to_string())];
+        let mut settings = vec![
+            ("type", self.check.kind().to_string()),
+            ("public", self.public.to_string()),
+        ];
         match &self.check {
             Check::Http(http) => {
                 settings.push(("url", http.url.to_string()));

@@ -1756,3 +1756,45 @@ fn state_url_errors_name_the_fix_and_hide_the_password() {
         "{both}"
     );
 }
+
+#[test]
+fn public_hosts_and_the_status_page_are_read() {
+    let config = load(
+        "status_page:\n  title: Acme status\n  show_reasons: true\n  groups:\n    - { name: API, hosts: [api] }\n\
+         hosts:\n  - { label: api, url: 'http://a.example/', public: true }\n  - { label: db, url: 'http://b.example/' }\n",
+    );
+    assert!(config.host("api").unwrap().public);
+    assert!(!config.host("db").unwrap().public, "private unless said");
+    let page = &config.status_page;
+    assert_eq!(page.title, "Acme status");
+    assert!(page.show_reasons);
+    assert_eq!(page.groups.len(), 1);
+    assert_eq!(
+        (
+            page.groups[0].name.as_str(),
+            page.groups[0].hosts.as_slice()
+        ),
+        ("API", &["api".to_string()][..])
+    );
+    assert_eq!(load("hosts: []\n").status_page.title, "Service status");
+}
+
+#[test]
+fn a_status_page_group_never_publishes_a_private_or_unknown_host() {
+    let private = error(
+        "status_page:\n  groups:\n    - { name: API, hosts: [db] }\nhosts:\n  - { label: db, url: 'http://b.example/' }\n",
+    );
+    assert!(
+        private.contains("status_page.groups[0].hosts[0]")
+            && private.contains("host `db` is not public; add `public: true`"),
+        "{private}"
+    );
+    assert!(private.contains(":3:"), "the line of the entry: {private}");
+    let unknown = error(
+        "status_page:\n  groups:\n    - { name: API, hosts: [apj] }\nhosts:\n  - { label: api, url: 'http://a.example/', public: true }\n",
+    );
+    assert!(
+        unknown.contains("no host is labelled `apj`") && unknown.contains("api"),
+        "{unknown}"
+    );
+}
