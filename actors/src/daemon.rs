@@ -11,6 +11,8 @@ use flowstate_config::fingerprint::NoRandomness;
 use flowstate_config::{Config, FingerprintKey};
 
 use crate::alert_router::AlertRouter;
+use crate::announcements::AnnouncementBoard;
+use crate::api::announcements::AnnouncementsApi;
 use crate::api::history::HistoryApi;
 use crate::api::{ApiState, SharedToken};
 use crate::availability_cache::{self, AvailabilityCache};
@@ -22,6 +24,7 @@ use crate::state_registry::StateRegistry;
 use crate::store::reader::StoreReader;
 use crate::store::{Restored, Store, StoreError};
 use crate::supervisor::Supervisor;
+use crate::web::status_page::StatusPageCache;
 
 /// The running actors' addresses.
 pub struct Daemon {
@@ -37,6 +40,10 @@ pub struct Daemon {
     pub api_address: Option<SocketAddr>,
     /// What the history routes ask, and the hosts' availability; `None` without a store.
     pub history: Option<History>,
+    /// Announcements for the status page, as restored from the store.
+    pub announcements: AnnouncementBoard,
+    /// The store's writer, which announcements are saved through; `None` without a store.
+    pub store: Option<Addr<Store>>,
 }
 
 /// The readers of the state store's history, and what is computed from it in the background.
@@ -132,6 +139,8 @@ impl Daemon {
             router,
             api_address: None,
             history,
+            announcements: AnnouncementBoard::new(restored.announcements.clone()),
+            store,
         }
     }
 
@@ -174,9 +183,16 @@ impl Daemon {
                 uptime: history.reader.clone().recipient(),
                 series: history.reader.clone().recipient(),
                 events: history.reader.clone().recipient(),
+                daily: history.reader.clone().recipient(),
                 availability: history.availability.clone(),
                 retention: history.retention,
             }),
+            announcements: AnnouncementsApi {
+                board: self.announcements.clone(),
+                save: self.store.clone().map(Addr::recipient),
+                delete: self.store.clone().map(Addr::recipient),
+            },
+            status_page: StatusPageCache::default(),
         };
         let (server, address) = crate::api::serve(listener, state).map_err(ServeError::Serve)?;
         actix_rt::spawn(server);

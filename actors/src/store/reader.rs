@@ -182,6 +182,62 @@ fn window(now: SystemTime, length: Duration) -> Interval {
     }
 }
 
+/// Each of `labels`' availability per UTC day over the last `days` days up to `now`, oldest
+/// first (today is the last, up to `now`): the status page's bars.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<HashMap<String, Vec<Option<f64>>>, ReadError>")]
+pub struct GetDailyAvailability {
+    pub labels: Vec<String>,
+    pub days: u32,
+    pub now: SystemTime,
+}
+
+/// The UTC days, oldest first, that end with the one holding `now` (cut at `now`).
+pub fn days_until(now: SystemTime, days: u32) -> Vec<Interval> {
+    const DAY: Duration = Duration::from_secs(86_400);
+    let today = crate::history::bucket_start(now, DAY);
+    (0..days)
+        .rev()
+        .map(|back| {
+            let from = today
+                .checked_sub(DAY * back)
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            Interval {
+                from,
+                to: (from + DAY).min(now),
+            }
+        })
+        .collect()
+}
+
+impl Handler<GetDailyAvailability> for StoreReader {
+    type Result = Result<HashMap<String, Vec<Option<f64>>>, ReadError>;
+
+    fn handle(&mut self, msg: GetDailyAvailability, _: &mut SyncContext<Self>) -> Self::Result {
+        let days = days_until(msg.now, msg.days);
+        let Some(first) = days.first().map(|d| d.from) else {
+            return Ok(HashMap::new());
+        };
+        let runs = self.runs(first, msg.now)?;
+        let mut found = HashMap::with_capacity(msg.labels.len());
+        for label in &msg.labels {
+            let changes: Vec<StatusChange> = self
+                .ask(|b| b.changes(Some(label), first, msg.now))?
+                .into_iter()
+                .map(|(_, change)| change)
+                .collect();
+            let figures = days
+                .iter()
+                .map(|day| {
+                    availability(&timeline(&changes, day.from, &runs), *day, &[]).availability
+                })
+                .collect();
+            found.insert(label.clone(), figures);
+        }
+        Ok(found)
+    }
+}
+
 impl Handler<GetUptime> for StoreReader {
     type Result = Result<Uptime, ReadError>;
 

@@ -3,5 +3,7 @@
 //! scripts.
 //!
 //! - [`charts`]: inline SVG charts (sparklines, latency over a window, daily availability).
+//! - [`status_page`]: the public status page and its announcements' Atom feed.
 
 pub mod charts;
+pub mod status_page;
