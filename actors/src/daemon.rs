@@ -19,9 +19,11 @@ use crate::messages::ApplyConfig;
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
 use crate::state_registry::StateRegistry;
+use crate::status_stream::StatusStream;
 use crate::store::reader::StoreReader;
 use crate::store::{Restored, Store, StoreError};
 use crate::supervisor::Supervisor;
+use crate::web::session::Sessions;
 
 /// The running actors' addresses.
 pub struct Daemon {
@@ -37,6 +39,8 @@ pub struct Daemon {
     pub api_address: Option<SocketAddr>,
     /// What the history routes ask, and the hosts' availability; `None` without a store.
     pub history: Option<History>,
+    /// Every transition as the AlertRouter publishes it, for `/api/v1/stream`.
+    pub stream: StatusStream,
 }
 
 /// The readers of the state store's history, and what is computed from it in the background.
@@ -72,12 +76,16 @@ impl Daemon {
         let restored = Arc::new(restored);
         // Alert delivery writes files and stdout: keep it off the threads that run checks.
         let alerts_arbiter = Arbiter::new().handle();
+        let stream = StatusStream::default();
         let router = AlertRouter::start_in_arbiter(&alerts_arbiter, {
             let notifiers = config.notifiers.clone();
             let metrics = metrics.clone();
             let store = store.clone();
             let restored = restored.clone();
-            move |_| AlertRouter::new(&notifiers, metrics, store, Some(&restored))
+            let stream = stream.clone();
+            move |_| {
+                AlertRouter::new(&notifiers, metrics, store, Some(&restored)).with_stream(stream)
+            }
         });
         let mut registry = StateRegistry::new(router.clone().recipient(), metrics.clone());
         if let Some(store) = &store {
@@ -132,6 +140,7 @@ impl Daemon {
             router,
             api_address: None,
             history,
+            stream,
         }
     }
 
@@ -174,9 +183,13 @@ impl Daemon {
                 uptime: history.reader.clone().recipient(),
                 series: history.reader.clone().recipient(),
                 events: history.reader.clone().recipient(),
+                daily: history.reader.clone().recipient(),
                 availability: history.availability.clone(),
                 retention: history.retention,
             }),
+            sparklines: self.registry.clone().recipient(),
+            stream: self.stream.clone(),
+            sessions: Sessions::default(),
         };
         let (server, address) = crate::api::serve(listener, state).map_err(ServeError::Serve)?;
         actix_rt::spawn(server);

@@ -34,6 +34,8 @@ pub struct HistoryApi {
     pub series: Recipient<GetSeries>,
     /// `/api/v1/events` (the StoreReader).
     pub events: Recipient<GetEvents>,
+    /// The host page's daily availability bars (the StoreReader).
+    pub daily: Recipient<crate::store::reader::GetDailyAvailability>,
     /// Every host's availability over 24 h, 7 d and 30 d, for `/api/v1/hosts`.
     pub availability: AvailabilityCache,
     /// `state.retention`: the longest window anything is kept for.
