@@ -47,5 +47,7 @@ mod run;
 mod self_check;
 // The daemon on a real PostgreSQL store: restarts, and a database that goes away for a while.
 mod store_postgres;
+// The dashboard over HTTP: pages, escaping, redaction, login and CSRF, the status stream.
+mod web;
 // `flowstate tui` driven in tmux: hosts, keys, filters, a daemon going away.
 mod tui;

@@ -202,7 +202,16 @@ pub fn latency_chart(points: &[SeriesPoint], from: SystemTime, to: SystemTime) -
     let p95_line = series(&|p| ms(p.p95));
     let p50_line = series(&|p| ms(p.p50));
     for (class, line) in [("max", max_line), ("p95", p95_line), ("p50", p50_line)] {
-        if !line.is_empty() {
+        if line.is_empty() {
+            continue;
+        }
+        // A line of one point draws nothing: a lone point (a new host, a long step) is a dot.
+        if let Some((cx, cy)) = line.split_once(',').filter(|_| !line.contains(' ')) {
+            let _ = write!(
+                svg,
+                r#"<circle class="{class} dot" cx="{cx}" cy="{cy}" r="3"/>"#
+            );
+        } else {
             let _ = write!(
                 svg,
                 r#"<polyline class="{class}" fill="none" points="{line}"/>"#
@@ -301,5 +310,7 @@ mod tests {
         }
         assert!(svg.contains("3 of 60 checks failed"), "{svg}");
         assert!(svg.contains("scale up to 44.0 ms"), "{svg}");
+        let lone = latency_chart(&[point(0, 0)], from, from + Duration::from_secs(180));
+        assert!(lone.contains(r#"<circle class="p50 dot""#), "{lone}");
     }
 }
