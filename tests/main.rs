@@ -7,6 +7,8 @@ mod common;
 
 // Alert policy: cooldown, reminders, recoveries, per-host notifiers, webhook formats, commands.
 mod alerts;
+// The dashboard in headless Chromium over WebDriver: live rows, filter, sort, login, screenshots.
+mod browser;
 // `flowstate check`: validation, the summary, where the config comes from, no secret printed.
 mod check;
 // `flowstate check --diff`: what a reload would change on a running daemon, by fingerprints.

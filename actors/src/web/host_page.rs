@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::charts::{availability_class, daily_bars, latency_chart, percent, Day};
 use super::dashboard::NO_STORE;
-use super::layout::{html_response, page, short_duration, status_badge, Chrome};
+use super::layout::{html_response, page, readable_time, short_duration, status_badge, Chrome};
 use super::login::{caller, to_login};
 use crate::api::history::HistoryApi;
 use crate::api::types::HostDetail;
@@ -44,8 +44,8 @@ const DAYS: u32 = 90;
 const MAX_POINTS: u64 = 300;
 
 /// Steps the chart may use, shortest first: round numbers a reader recognises.
-const STEPS: [u64; 12] = [
-    10, 30, 60, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200,
+const STEPS: [u64; 13] = [
+    10, 15, 30, 60, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200,
 ];
 
 /// How long the history questions may take together.
@@ -218,8 +218,8 @@ fn history_parts(label_href: &str, history: &History) -> Markup {
                             @for incident in uptime.incidents.iter().rev() {
                                 @let until = incident.to.unwrap_or(history.to);
                                 tr {
-                                    td { time datetime=(rfc3339(incident.from)) { (rfc3339(incident.from)) } }
-                                    td { @match incident.to { Some(to) => { time datetime=(rfc3339(to)) { (rfc3339(to)) } } None => { "ongoing" } } }
+                                    td { time datetime=(rfc3339(incident.from)) { (readable_time(&rfc3339(incident.from))) } }
+                                    td { @match incident.to { Some(to) => { time datetime=(rfc3339(to)) { (readable_time(&rfc3339(to))) } } None => { "ongoing" } } }
                                     td { (status_badge(incident.status)) }
                                     td.num { (short_duration(until.duration_since(incident.from).unwrap_or_default())) }
                                     td { (incident.reason) }
@@ -274,7 +274,7 @@ fn render(
         h1 { (host.label) }
         dl.summary {
             div { dt { "Status" } dd #host-status { (status_badge(host.status)) } }
-            div { dt { "Since" } dd { time #host-since datetime=(host.since) { (host.since) } } }
+            div { dt { "Since" } dd { time #host-since datetime=(host.since) { (readable_time(&host.since)) } } }
             div { dt { "Reason (last check)" } dd #host-reason { (reason) } }
             div { dt { "Type" } dd { (host.kind) @if let Some(config) = config { " · " (redact(&config.check.target())) } } }
             @if let Some(group) = &host.group { div { dt { "Group" } dd { (group) } } }
@@ -306,7 +306,7 @@ fn render(
                     tbody {
                         @for check in detail.history.iter().rev() {
                             tr {
-                                td { time datetime=(check.at) { (check.at) } }
+                                td { time datetime=(check.at) { (readable_time(&check.at)) } }
                                 td {
                                     @if !check.ok { span.status.down { "✕ failed" } }
                                     @else if check.degraded { span.status.degraded { "! degraded" } }
@@ -400,7 +400,7 @@ mod tests {
     #[test]
     fn steps_are_round_and_keep_the_chart_under_300_points() {
         let step = |s: u64| step_for(Duration::from_secs(s)).as_secs();
-        assert_eq!(step(3600), 30);
+        assert_eq!(step(3600), 15);
         assert_eq!(step(86_400), 300);
         assert_eq!(step(7 * 86_400), 3600);
         assert_eq!(step(30 * 86_400), 10_800);

@@ -95,6 +95,15 @@ pub fn rank(status: Status) -> u8 {
     }
 }
 
+/// An RFC 3339 time as people read it: `2026-12-07 14:52:14 UTC` (the text as given when it
+/// is not one).
+pub fn readable_time(rfc3339: &str) -> String {
+    match (rfc3339.get(..10), rfc3339.get(11..19)) {
+        (Some(date), Some(time)) if rfc3339.ends_with('Z') => format!("{date} {time} UTC"),
+        _ => rfc3339.to_string(),
+    }
+}
+
 /// How long ago, in at most two units: `3d 4h`, `5m 2s`, `0s`.
 pub fn ago(then: SystemTime, now: SystemTime) -> String {
     short_duration(now.duration_since(then).unwrap_or_default())
@@ -148,6 +157,15 @@ mod tests {
             "3d 4h"
         );
         assert_eq!(short_duration(Duration::from_secs(7200)), "2h");
+    }
+
+    #[test]
+    fn times_read_as_date_time_utc() {
+        assert_eq!(
+            readable_time("2026-12-07T14:52:14.549Z"),
+            "2026-12-07 14:52:14 UTC"
+        );
+        assert_eq!(readable_time("soon"), "soon");
     }
 
     #[test]

@@ -34,6 +34,11 @@
     return parts.join(" ");
   }
 
+  // "2026-12-07 14:52:14 UTC", as the server writes times.
+  function readable(iso) {
+    return /Z$/.test(iso) ? iso.slice(0, 10) + " " + iso.slice(11, 19) + " UTC" : iso;
+  }
+
   function percent(a) {
     if (a === null || a === undefined) return "-";
     if (a >= 1) return "100%";
@@ -257,7 +262,7 @@
       const reason = document.getElementById("host-reason");
       if (reason) reason.textContent = event.reason;
       const since = document.getElementById("host-since");
-      if (since) { since.textContent = event.since; since.dateTime = event.since; }
+      if (since) { since.textContent = readable(event.since); since.dateTime = event.since; }
     }, function () { /* the page shows a moment; a reload shows the rest */ });
   }
 
