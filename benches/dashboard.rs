@@ -63,8 +63,8 @@ fn get(port: u16, path: &str) -> Option<Vec<u8>> {
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).ok()?;
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    raw.starts_with(b"HTTP/1.1 200")
-        .then(|| raw[split + 4..].to_vec())
+    // `HTTP/1.0 200` or `HTTP/1.1 200`.
+    (raw.get(8..13) == Some(b" 200 ".as_slice())).then(|| raw[split + 4..].to_vec())
 }
 
 fn gzip_size(bytes: &[u8]) -> Option<usize> {

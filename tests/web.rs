@@ -77,8 +77,8 @@ fn the_dashboard_lists_every_host_with_its_status_reason_and_group() {
     for expected in [
         r#"<a href="/hosts/api">api</a>"#,
         r#"<a href="/hosts/db-proxy">db-proxy</a>"#,
-        r#"<span class="status up">✓ up</span>"#,
-        r#"<span class="status down">✕ down</span>"#,
+        r#"<td class="status up">✓ up</td>"#,
+        r#"<td class="status down">✕ down</td>"#,
         r#"<span class="status up">✓ 1 up</span>"#,
         r#"<span class="status down">✕ 1 down</span>"#,
         "status 200",

@@ -20,7 +20,7 @@ use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 
 use super::charts::{availability_class, percent, sparkline};
-use super::layout::{ago, host_href, html_response, page, rank, status_badge, symbol};
+use super::layout::{ago, host_href, html_response, page, rank, symbol};
 use super::login::{caller, to_login};
 use crate::api::types::HostView;
 use crate::api::{unavailable, with_availability, ApiState, ACTOR_DEADLINE};
@@ -187,9 +187,9 @@ fn row(host: &HostView, view: &View, spark: Option<&Vec<Option<f64>>>, now: Syst
     let since = humantime::parse_rfc3339(&host.since).ok();
     html! {
         tr data-label=(host.label) data-status=(host.status.as_str())
-            data-group=[host.group.as_deref()] data-since=(host.since)
-            hidden[!view.matches(host)] {
-            td { (status_badge(host.status)) }
+            data-group=[host.group.as_deref()] hidden[!view.matches(host)] {
+            // The cell is the badge itself: one element less in each of 10 000 rows.
+            td class={ "status " (host.status.as_str()) } { (symbol(host.status)) " " (host.status.as_str()) }
             td { a href=(host_href(&host.label)) { (host.label) } }
             td { (host.kind) }
             td { (host.group.as_deref().unwrap_or("")) }
@@ -357,7 +357,10 @@ mod tests {
         };
         assert!(grouped.matches(&hosts[0]) && !grouped.matches(&hosts[1]));
         let html = render(&hosts, &Sparklines::new(), &view, false).into_string();
-        assert!(html.contains(r#"<tr data-label="api" data-status="up" data-group="payments" data-since="2026-11-28T16:00:00.000Z" hidden>"#), "{html}");
+        assert!(
+            html.contains(r#"<tr data-label="api" data-status="up" data-group="payments" hidden><td class="status up">✓ up</td>"#),
+            "{html}"
+        );
         assert!(html.contains("1 of 2 hosts shown"), "{html}");
         assert!(html.contains(NO_STORE));
     }

@@ -101,7 +101,8 @@
       const all = rows();
       all.forEach(function (row) {
         const show = matches(row);
-        row.hidden = !show;
+        // Only rows that change: touching 10 000 attributes restyles 10 000 rows.
+        if (row.hidden === show) row.hidden = !show;
         if (show) visible++;
       });
       shown.textContent = visible + " of " + all.length + " hosts shown";
@@ -185,7 +186,6 @@
     });
 
     function setSince(row, iso) {
-      row.dataset.since = iso;
       const cell = row.cells[10];
       cell.textContent = ago(iso);
       cell.title = iso;
@@ -194,9 +194,10 @@
 
     function setStatus(row, status, reason, since) {
       row.dataset.status = status;
+      // The cell is the badge itself (see the server's row).
       const cell = row.cells[0];
-      cell.textContent = "";
-      cell.appendChild(badge(status));
+      cell.className = "status " + status;
+      cell.textContent = (SYMBOL[status] || "?") + " " + status;
       if (reason !== undefined && reason !== null) row.cells[4].textContent = reason;
       if (since) setSince(row, since);
       row.hidden = !matches(row);
@@ -243,13 +244,17 @@
     }, refresh);
 
     setInterval(function () {
-      rows().forEach(function (row) { if (row.dataset.since && !row.hidden) setSince(row, row.dataset.since); });
+      rows().forEach(function (row) {
+        const since = row.cells[10].title;
+        if (since && !row.hidden) setSince(row, since);
+      });
     }, 30000);
     // Reasons, latencies and availabilities change without a transition; a large dashboard
     // refreshes them less often.
     const every = rows().length > 2000 ? 300000 : 60000;
     setInterval(function () { if (!document.hidden) refresh(); }, every);
-    filter();
+    // The server filtered already; a browser that kept typed values over a reload did not.
+    if (query.value || statusSelect.value || (groupSelect && groupSelect.value)) filter();
   }
 
   // ---- a host's page ----
