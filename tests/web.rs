@@ -622,3 +622,42 @@ fn the_stream_sends_each_transition_with_the_alert_id_and_replays_after_last_eve
         "replayed what was seen: {replayed:?}"
     );
 }
+
+#[test]
+fn a_new_token_ends_the_sessions_opened_with_the_old_one() {
+    let before = config(&format!(", token: {TOKEN}"), "", &[]);
+    let (sandbox, mut daemon) = start(&before);
+    let origin = format!("http://{}", daemon.api());
+    let login = |daemon: &mut Daemon, token: &str| {
+        let answer = send(
+            daemon,
+            "POST",
+            "/login",
+            &[("Origin", &origin)],
+            &format!("token={token}"),
+        );
+        assert_eq!(answer.status, 303, "{answer}");
+        session_cookie(&answer)
+    };
+    let cookie = login(&mut daemon, TOKEN);
+    assert_eq!(
+        send(&mut daemon, "GET", "/", &[("Cookie", &cookie)], "").status,
+        200
+    );
+    // The edit is applied by the file watcher (the reload route would need the token).
+    sandbox.write(
+        crate::common::daemon::CONFIG,
+        &before.replace(TOKEN, "rotated-token"),
+    );
+    let api = daemon.api();
+    crate::common::wait::wait_until(DEADLINE, "the old session is refused", || {
+        http_request(api, "GET", "/", &[("Cookie", &cookie)], "")
+            .is_ok_and(|answer| answer.status == 303)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{daemon}"));
+    let fresh = login(&mut daemon, "rotated-token");
+    assert_eq!(
+        send(&mut daemon, "GET", "/", &[("Cookie", &fresh)], "").status,
+        200
+    );
+}

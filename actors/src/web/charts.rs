@@ -234,12 +234,21 @@ pub fn latency_chart(points: &[SeriesPoint], from: SystemTime, to: SystemTime) -
         svg,
         r#"<text class="axis" x="{left}" y="{}">{}</text><text class="axis" x="{}" y="{}" text-anchor="end">{}</text></svg>"#,
         height - 4.0,
-        rfc3339(from),
+        axis_time(from),
         width - 4.0,
         height - 4.0,
-        rfc3339(to)
+        axis_time(to)
     );
     svg
+}
+
+/// A time on an axis, to the minute: `2026-12-07 14:01 UTC`.
+fn axis_time(at: SystemTime) -> String {
+    let text = rfc3339(at);
+    match (text.get(..10), text.get(11..16)) {
+        (Some(date), Some(minute)) => format!("{date} {minute} UTC"),
+        _ => text,
+    }
 }
 
 #[cfg(test)]

@@ -169,7 +169,12 @@ fn history_parts(label_href: &str, history: &History) -> Markup {
                 p.note { "No checks were recorded in the last " (history.window) "." }
             }
             Ok(points) => {
-                (PreEscaped(latency_chart(points, history.from, history.to)))
+                // A host younger than the window: its history fills the chart's width.
+                @let first = points.first().map_or(history.from, |p| p.at.max(history.from));
+                (PreEscaped(latency_chart(points, first, history.to)))
+                @if first > history.from {
+                    p.muted { "Checks recorded since " (readable_time(&rfc3339(first))) "." }
+                }
                 p.legend {
                     span { span.k {} "median (p50)" }
                     span { span.k.p95 {} "p95" }
@@ -299,12 +304,36 @@ fn render(
         @if detail.history.is_empty() {
             p { "None yet." }
         } @else {
+            (checks_table(detail.history.iter().rev().take(RECENT), redact))
+            @if detail.history.len() > RECENT {
+                details {
+                    summary { "All " (detail.history.len()) " checks kept in memory" }
+                    (checks_table(detail.history.iter().rev().skip(RECENT), redact))
+                }
+            }
+        }
+        h2 { "Configuration" }
+        @match config {
+            Some(config) => { (configuration(config, redact)) }
+            None => { p.note { "The running configuration did not answer." } }
+        }
+    }
+}
+
+/// Checks shown before the rest is folded away.
+const RECENT: usize = 15;
+
+fn checks_table<'a>(
+    checks: impl Iterator<Item = &'a crate::api::types::CheckView>,
+    redact: &dyn Fn(&str) -> String,
+) -> Markup {
+    html! {
             div.scroll {
                 table.plain {
-                    caption.sr-only { "The checks kept in memory, newest first" }
+                    caption.sr-only { "Checks kept in memory, newest first" }
                     thead { tr { th scope="col" { "Time" } th scope="col" { "Result" } th scope="col" { "Latency" } th scope="col" { "Detail" } } }
                     tbody {
-                        @for check in detail.history.iter().rev() {
+                        @for check in checks {
                             tr {
                                 td { time datetime=(check.at) { (readable_time(&check.at)) } }
                                 td {
@@ -319,12 +348,6 @@ fn render(
                     }
                 }
             }
-        }
-        h2 { "Configuration" }
-        @match config {
-            Some(config) => { (configuration(config, redact)) }
-            None => { p.note { "The running configuration did not answer." } }
-        }
     }
 }
 
