@@ -57,6 +57,30 @@ impl ApiClient {
         self.runtime.block_on(fetch(&client, url, token))
     }
 
+    /// Sends `method` to `path` with `body` as JSON (none when `None`) and decodes the
+    /// answer's JSON (`null` for an answer without a body, such as 204).
+    pub fn send<T: DeserializeOwned>(
+        &self,
+        method: awc::http::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, ApiError> {
+        let url = format!("{}{path}", self.base);
+        let token = self.token.as_deref();
+        let client = awc::Client::builder().timeout(self.timeout).finish();
+        self.runtime.block_on(async {
+            let mut request = client.request(method, &url);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let sent = match body {
+                Some(body) => request.send_json(body).await,
+                None => request.send().await,
+            };
+            answer(url.clone(), sent).await
+        })
+    }
+
     /// GETs every one of `paths`, at most `at_once` at a time over one client (its
     /// connections kept alive), and decodes each answer: in the order of `paths`.
     pub fn get_all<T: DeserializeOwned>(
@@ -86,7 +110,18 @@ async fn fetch<T: DeserializeOwned>(
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    let mut response = request.send().await.map_err(|e| ApiError::Unreachable {
+    answer(url, request.send().await).await
+}
+
+/// The answer to a request to `url`, its JSON decoded (`null` for an empty body).
+async fn answer<T: DeserializeOwned, S>(
+    url: String,
+    sent: Result<awc::ClientResponse<S>, awc::error::SendRequestError>,
+) -> Result<T, ApiError>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,
+{
+    let mut response = sent.map_err(|e| ApiError::Unreachable {
         url: url.clone(),
         reason: e.to_string(),
     })?;
@@ -99,8 +134,9 @@ async fn fetch<T: DeserializeOwned>(
             url: url.clone(),
             reason: e.to_string(),
         })?;
+    let body: &[u8] = if body.is_empty() { b"null" } else { &body };
     match status {
-        200 => serde_json::from_slice(&body).map_err(|e| ApiError::Invalid {
+        200..=299 => serde_json::from_slice(body).map_err(|e| ApiError::Invalid {
             url,
             reason: e.to_string(),
         }),
@@ -108,7 +144,7 @@ async fn fetch<T: DeserializeOwned>(
         _ => Err(ApiError::Status {
             url,
             status,
-            body: String::from_utf8_lossy(&body).chars().take(500).collect(),
+            body: String::from_utf8_lossy(body).chars().take(500).collect(),
         }),
     }
 }

@@ -31,6 +31,9 @@ pub enum Command {
     /// Every host's availability, downtime and incidents over a window, from a running
     /// daemon's history (0: done, 1: a host below --fail-below, 2: unreachable or no history)
     Report(ReportArgs),
+    /// Publish, update, list or remove announcements (incident notes) on the public status
+    /// page of a running daemon (0: done, 2: refused or unreachable)
+    Announce(AnnounceArgs),
     /// A live dashboard of a running daemon in the terminal
     Tui(TuiArgs),
     /// Ask a running daemon's /healthz (or /readyz) for container and init health checks
@@ -52,6 +55,65 @@ pub struct ApiArgs {
         hide_env_values = true
     )]
     pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AnnounceArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[command(subcommand)]
+    pub action: AnnounceAction,
+}
+
+/// Where an incident stands.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AnnounceState {
+    Investigating,
+    Identified,
+    Monitoring,
+    Resolved,
+}
+
+impl AnnounceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnnounceState::Investigating => "investigating",
+            AnnounceState::Identified => "identified",
+            AnnounceState::Monitoring => "monitoring",
+            AnnounceState::Resolved => "resolved",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AnnounceAction {
+    /// Publish a new announcement; prints its id
+    New {
+        /// What the incident is, e.g. "API errors"
+        title: String,
+        #[arg(long, value_enum, default_value = "investigating")]
+        state: AnnounceState,
+        /// What people should know now
+        #[arg(long, short, default_value = "")]
+        message: String,
+    },
+    /// Add an update to an announcement's timeline
+    Update {
+        /// The announcement's id (see `flowstate announce list`)
+        id: String,
+        #[arg(long, value_enum)]
+        state: AnnounceState,
+        #[arg(long, short, default_value = "")]
+        message: String,
+    },
+    /// List every announcement, newest first
+    List {
+        /// Print the API's JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an announcement from the page and the feed
+    Rm { id: String },
 }
 
 #[derive(Debug, Args)]

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         Command::Once(args) => commands::once::run(args),
         Command::Status(args) => commands::status::run(args),
         Command::Report(args) => commands::report::run(args),
+        Command::Announce(args) => commands::announce::run(args),
         Command::Tui(args) => commands::tui::run(args),
         Command::Health(args) => commands::health::run(args),
     };

@@ -47,6 +47,8 @@ mod reload;
 mod run;
 // The dead man's switch: `self_check.url` pinged while healthy, its secret never logged.
 mod self_check;
+// The public status page and announcements: public hosts only, no token, feed, restarts.
+mod status_page;
 // The daemon on a real PostgreSQL store: restarts, and a database that goes away for a while.
 mod store_postgres;
 // The dashboard over HTTP: pages, escaping, redaction, login and CSRF, the status stream.

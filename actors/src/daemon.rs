@@ -11,6 +11,8 @@ use flowstate_config::fingerprint::NoRandomness;
 use flowstate_config::{Config, FingerprintKey};
 
 use crate::alert_router::AlertRouter;
+use crate::announcements::AnnouncementBoard;
+use crate::api::announcements::AnnouncementsApi;
 use crate::api::history::HistoryApi;
 use crate::api::{ApiState, SharedToken};
 use crate::availability_cache::{self, AvailabilityCache};
@@ -24,6 +26,7 @@ use crate::store::reader::StoreReader;
 use crate::store::{Restored, Store, StoreError};
 use crate::supervisor::Supervisor;
 use crate::web::session::Sessions;
+use crate::web::status_page::StatusPageCache;
 
 /// The running actors' addresses.
 pub struct Daemon {
@@ -41,6 +44,10 @@ pub struct Daemon {
     pub history: Option<History>,
     /// Every transition as the AlertRouter publishes it, for `/api/v1/stream`.
     pub stream: StatusStream,
+    /// Announcements for the status page, as restored from the store.
+    pub announcements: AnnouncementBoard,
+    /// The store's writer, which announcements are saved through; `None` without a store.
+    pub store: Option<Addr<Store>>,
 }
 
 /// The readers of the state store's history, and what is computed from it in the background.
@@ -141,6 +148,8 @@ impl Daemon {
             api_address: None,
             history,
             stream,
+            announcements: AnnouncementBoard::new(restored.announcements.clone()),
+            store,
         }
     }
 
@@ -190,6 +199,12 @@ impl Daemon {
             sparklines: self.registry.clone().recipient(),
             stream: self.stream.clone(),
             sessions: Sessions::default(),
+            announcements: AnnouncementsApi {
+                board: self.announcements.clone(),
+                save: self.store.clone().map(Addr::recipient),
+                delete: self.store.clone().map(Addr::recipient),
+            },
+            status_page: StatusPageCache::default(),
         };
         let (server, address) = crate::api::serve(listener, state).map_err(ServeError::Serve)?;
         actix_rt::spawn(server);

@@ -41,6 +41,7 @@
 
 pub mod alert_policy;
 pub mod alert_router;
+pub mod announcements;
 pub mod api;
 pub mod availability_cache;
 pub mod clock;

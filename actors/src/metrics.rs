@@ -81,7 +81,7 @@ fn duration_histogram() -> Histogram {
 }
 
 /// What the state store does, as `flowstate_state_store_errors_total{operation}` names it.
-pub const STORE_OPERATIONS: [&str; 9] = [
+pub const STORE_OPERATIONS: [&str; 10] = [
     "open",
     "save_hosts",
     "save_delivery",
@@ -91,6 +91,7 @@ pub const STORE_OPERATIONS: [&str; 9] = [
     "save_rollups",
     "prune",
     "log_alerts",
+    "save_announcement",
 ];
 
 /// Alert results, as `flowstate_alerts_total{result}` names them.

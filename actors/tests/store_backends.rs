@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use flowstate_actors::announcements::{Announcement, AnnouncementState, AnnouncementUpdate};
 use flowstate_actors::event::{AlertEvent, EventKind};
 use flowstate_actors::history::{Bucket, LatencySketch, Run};
 use flowstate_actors::model::{CheckResult, HostCounters, Status};
@@ -531,9 +532,40 @@ impl Fixture {
     }
 }
 
+fn announcements_are_kept_replaced_and_deleted(f: &mut Fixture) {
+    let backend = f.backend.as_mut();
+    let mut first = Announcement::new(
+        "API errors".into(),
+        AnnouncementState::Investigating,
+        "Looking into it".into(),
+        at(0),
+    );
+    let second = Announcement::new(
+        "Maintenance".into(),
+        AnnouncementState::Monitoring,
+        "Done soon".into(),
+        at(10),
+    );
+    backend.save_announcement(&first).unwrap();
+    backend.save_announcement(&second).unwrap();
+    first.updates.push(AnnouncementUpdate {
+        at: at(60),
+        state: AnnouncementState::Resolved,
+        message: "Fixed".into(),
+    });
+    backend.save_announcement(&first).unwrap();
+    backend.delete_announcement(&second.id).unwrap();
+    let restored = f.restart().read_state(1).unwrap();
+    assert_eq!(restored.announcements, [first]);
+}
+
 type Scenario = (&'static str, fn(&mut Fixture));
 
-const SCENARIOS: [Scenario; 9] = [
+const SCENARIOS: [Scenario; 10] = [
+    (
+        "announcements_are_kept_replaced_and_deleted",
+        announcements_are_kept_replaced_and_deleted,
+    ),
     (
         "hosts_counters_and_newest_history_come_back_after_a_restart",
         hosts_counters_and_newest_history_come_back_after_a_restart,

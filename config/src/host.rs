@@ -51,6 +51,8 @@ pub struct HostConfiguration {
     pub alerts: Vec<Arc<str>>,
     /// `group`: a name the dashboard groups and filters hosts by; `None` when not set.
     pub group: Option<Arc<str>>,
+    /// Shown on the public status page (`/status`); every other page needs the token.
+    pub public: bool,
     pub origin: Origin,
 }
 
@@ -237,7 +239,10 @@ impl HostConfiguration {
         secret_value: impl Fn(&str) -> String,
     ) -> Vec<(&'static str, String)> {
         let duration = |d: Duration| humantime::format_duration(d).to_string();
-        let mut settings = vec![("type", self.check.kind().to_string())];
+        let mut settings = vec![
+            ("type", self.check.kind().to_string()),
+            ("public", self.public.to_string()),
+        ];
         match &self.check {
             Check::Http(http) => {
                 settings.push(("url", http.url.to_string()));

@@ -49,7 +49,10 @@ pub use load::{load, load_str, load_with_env};
 pub use notifier::{NotifierConfig, NotifierKind, RetryPolicy};
 pub use reader::MAX_DURATION;
 pub use secret::{EnvValues, Secret};
-pub use settings::{DatabaseUrl, Defaults, SelfCheckSettings, ServerSettings, StateSettings};
+pub use settings::{
+    DatabaseUrl, Defaults, SelfCheckSettings, ServerSettings, StateSettings, StatusGroup,
+    StatusPageSettings,
+};
 
 /// A complete, validated configuration. Immutable: a reload builds a new one.
 #[derive(Debug, Clone)]
@@ -63,6 +66,8 @@ pub struct Config {
     pub state: StateSettings,
     /// The dead man's switch, if configured.
     pub self_check: Option<SelfCheckSettings>,
+    /// The public status page's settings (`/status` works without them, with defaults).
+    pub status_page: StatusPageSettings,
     pub defaults: Defaults,
     pub notifiers: Vec<Arc<NotifierConfig>>,
     /// What `${VAR}` brought in: anything printed from this configuration goes through

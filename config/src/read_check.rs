@@ -30,6 +30,7 @@ pub(crate) const COMMON_KEYS: &[&str] = &[
     "max_response_time",
     "alerts",
     "group",
+    "public",
 ];
 const HTTP_KEYS: &[&str] = &[
     "url",

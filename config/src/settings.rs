@@ -103,6 +103,36 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
+/// The public status page (`/status`): what it is called and how its hosts are grouped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusPageSettings {
+    pub title: String,
+    /// Named groups of public hosts, in order; public hosts in no group follow under
+    /// "Other services".
+    pub groups: Vec<StatusGroup>,
+    /// Whether the page shows each host's current reason (off by default: reasons can name
+    /// internal addresses).
+    pub show_reasons: bool,
+}
+
+impl Default for StatusPageSettings {
+    fn default() -> Self {
+        StatusPageSettings {
+            title: "Service status".to_string(),
+            groups: Vec::new(),
+            show_reasons: false,
+        }
+    }
+}
+
+/// One group of the status page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusGroup {
+    pub name: String,
+    /// Host labels, each `public: true`.
+    pub hosts: Vec<String>,
+}
+
 /// What every host inherits unless it sets its own: built-in values overlaid by `defaults`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Defaults {

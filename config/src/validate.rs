@@ -26,7 +26,10 @@ use crate::read_check::{
 };
 use crate::reader::{Fields, Node, Reader};
 use crate::secret::{shown_url, EnvValues, Secret};
-use crate::settings::{DatabaseUrl, Defaults, SelfCheckSettings, ServerSettings, StateSettings};
+use crate::settings::{
+    DatabaseUrl, Defaults, SelfCheckSettings, ServerSettings, StateSettings, StatusGroup,
+    StatusPageSettings,
+};
 use crate::yaml::Document;
 use crate::Config;
 
@@ -38,7 +41,9 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "notifiers",
     "hosts",
     "self_check",
+    "status_page",
 ];
+pub(crate) const STATUS_PAGE_KEYS: &[&str] = &["title", "groups", "show_reasons"];
 pub(crate) const SERVER_KEYS: &[&str] = &["listen", "token", "ready_max_lag"];
 pub(crate) const SELF_CHECK_KEYS: &[&str] = &["url", "every", "timeout"];
 pub(crate) const STATE_KEYS: &[&str] = &["path", "url", "history", "retention", "raw_retention"];
@@ -80,6 +85,7 @@ pub(crate) struct FileSections {
     pub server: Option<ServerSettings>,
     pub state: Option<StateSettings>,
     pub self_check: Option<SelfCheckSettings>,
+    pub status_page: Option<StatusPageSettings>,
     pub defaults: Option<PartialDefaults>,
     pub notifiers: Vec<NotifierConfig>,
     /// Notifiers with errors of their own: hosts may still name them without a second error.
@@ -111,6 +117,7 @@ pub(crate) struct PartialHost {
     /// so those errors are reported in the same pass, but it is never built.
     check: Option<PartialCheck>,
     settings: PartialDefaults,
+    public: bool,
 }
 
 /// A host's check as written; HTTP's still takes headers and redirects from `defaults`.
@@ -141,6 +148,7 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
         server: None,
         state: None,
         self_check: None,
+        status_page: None,
         defaults: None,
         notifiers: vec![],
         broken_notifiers: vec![],
@@ -160,6 +168,9 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
     }
     if let Some(node) = top.get("self_check") {
         sections.self_check = read_self_check(reader, &node);
+    }
+    if let Some(node) = top.get("status_page") {
+        sections.status_page = read_status_page(reader, &node);
     }
     if let Some(node) = top.get("defaults") {
         sections.defaults = reader
@@ -234,6 +245,41 @@ fn read_server(reader: &mut Reader, node: &Node) -> Option<ServerSettings> {
         server.ready_max_lag = reader.duration(&lag)?;
     }
     Some(server)
+}
+
+fn read_status_page(reader: &mut Reader, node: &Node) -> Option<StatusPageSettings> {
+    let fields = reader.fields(node, STATUS_PAGE_KEYS)?;
+    let mut page = StatusPageSettings::default();
+    if let Some(title) = fields.get("title") {
+        page.title = reader.string(&title)?;
+    }
+    if let Some(show) = fields.get("show_reasons") {
+        page.show_reasons = reader.boolean(&show)?;
+    }
+    if let Some(groups) = fields.get("groups") {
+        let serde_yaml::Value::Sequence(items) = groups.value else {
+            reader.type_error(
+                &groups,
+                "expected a list of groups, e.g. `- { name: API, hosts: [api, auth] }`",
+            );
+            return None;
+        };
+        for (index, item) in items.iter().enumerate() {
+            let group = groups.index(index, item);
+            let fields = reader.fields(&group, &["name", "hosts"])?;
+            let Some(name) = fields.get("name") else {
+                reader.semantic_error(&group, "missing `name`; e.g. `name: API`");
+                return None;
+            };
+            let name = reader.string(&name)?;
+            let hosts = match fields.get("hosts") {
+                Some(hosts) => reader.strings(&hosts)?,
+                None => Vec::new(),
+            };
+            page.groups.push(StatusGroup { name, hosts });
+        }
+    }
+    Some(page)
 }
 
 fn read_self_check(reader: &mut Reader, node: &Node) -> Option<SelfCheckSettings> {
@@ -732,8 +778,13 @@ fn read_host(
     };
     let settings = read_host_settings(reader, &fields);
     let group = fields.get("group").and_then(|n| read_group(reader, &n));
+    let public = match fields.get("public") {
+        Some(n) => reader.boolean(&n).unwrap_or(false),
+        None => false,
+    };
     let check = check.filter(|_| reader.errors.len() == errors_before);
     Some(PartialHost {
+        public,
         origin: Origin {
             file: file.clone(),
             index,
@@ -922,11 +973,48 @@ impl Positions {
     }
 }
 
+/// The status page's settings, its groups checked against the hosts: each names a host that
+/// exists and is `public: true` (a group must never publish a host by accident).
+fn checked_status_page(
+    page: Option<(StatusPageSettings, Arc<Path>)>,
+    hosts: &[Arc<HostConfiguration>],
+    by_label: &HashMap<Arc<str>, usize>,
+    claimed: &HashMap<Arc<str>, Origin>,
+    errors: &mut Vec<Diagnostic>,
+    positions: &Positions,
+) -> StatusPageSettings {
+    let Some((page, file)) = page else {
+        return StatusPageSettings::default();
+    };
+    for (g, group) in page.groups.iter().enumerate() {
+        for (h, label) in group.hosts.iter().enumerate() {
+            let path = format!("status_page.groups[{g}].hosts[{h}]");
+            let problem = match by_label.get(label.as_str()).map(|&i| &hosts[i]) {
+                Some(host) if host.public => continue,
+                Some(_) => format!(
+                    "host `{label}` is not public; add `public: true` to it to show it on the status page, or remove it from this group"
+                ),
+                // A host with errors of its own was reported already.
+                None if claimed.contains_key(label.as_str()) => continue,
+                None => format!(
+                    "no host is labelled `{label}`{}; name a configured host",
+                    did_you_mean(label, by_label.keys().map(|l| &**l))
+                ),
+            };
+            errors.push(
+                Diagnostic::new(&file, path.clone(), problem).at(positions.value(&file, &path)),
+            );
+        }
+    }
+    page
+}
+
 /// Merges the files, applies defaults, and checks what spans files.
 pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -> Config {
     let mut server: Option<(ServerSettings, Arc<Path>)> = None;
     let mut self_check: Option<(SelfCheckSettings, Arc<Path>)> = None;
     let mut state: Option<(StateSettings, Arc<Path>)> = None;
+    let mut status_page: Option<(StatusPageSettings, Arc<Path>)> = None;
     let mut user_defaults: Option<(PartialDefaults, Arc<Path>)> = None;
     let mut notifiers: Vec<Arc<NotifierConfig>> = Vec::new();
     let mut notifier_files: HashMap<Arc<str>, Arc<Path>> = HashMap::new();
@@ -951,6 +1039,14 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             at,
         );
         set_once(&mut state, f.state, &f.file, "state", errors, at);
+        set_once(
+            &mut status_page,
+            f.status_page,
+            &f.file,
+            "status_page",
+            errors,
+            at,
+        );
         set_once(
             &mut user_defaults,
             f.defaults,
@@ -1135,6 +1231,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             max_response_time: p.settings.max_response_time.or(defaults.max_response_time),
             alerts,
             group: p.group.clone(),
+            public: p.public,
             origin: p.origin,
         };
         by_label.insert(p.label, hosts.len());
@@ -1147,6 +1244,14 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         server: server.map(|(s, _)| s).unwrap_or_default(),
         state: state.map(|(s, _)| s).unwrap_or_default(),
         self_check: self_check.map(|(s, _)| s),
+        status_page: checked_status_page(
+            status_page,
+            &hosts,
+            &by_label,
+            &claimed,
+            errors,
+            &positions,
+        ),
         defaults,
         notifiers,
         env_values: EnvValues::default(),

@@ -857,7 +857,7 @@ fn a_tcp_host_needs_an_address_and_rejects_http_keys() {
         all,
         [
             r#"flowstate.yaml:2:5: hosts[0] (label "db"): missing `address`; a TCP check needs `address: host:port`"#,
-            r#"flowstate.yaml:2:29: hosts[0] (label "db").url: unknown key `url`; known keys here: label, type, interval, timeout, failure_threshold, success_threshold, max_response_time, alerts, group, address, send, expect"#,
+            r#"flowstate.yaml:2:29: hosts[0] (label "db").url: unknown key `url`; known keys here: label, type, interval, timeout, failure_threshold, success_threshold, max_response_time, alerts, group, public, address, send, expect"#,
         ]
     );
 }
@@ -1754,5 +1754,47 @@ fn state_url_errors_name_the_fix_and_hide_the_password() {
     assert!(
         both.contains("state.path and state.url are both set; keep one"),
         "{both}"
+    );
+}
+
+#[test]
+fn public_hosts_and_the_status_page_are_read() {
+    let config = load(
+        "status_page:\n  title: Acme status\n  show_reasons: true\n  groups:\n    - { name: API, hosts: [api] }\n\
+         hosts:\n  - { label: api, url: 'http://a.example/', public: true }\n  - { label: db, url: 'http://b.example/' }\n",
+    );
+    assert!(config.host("api").unwrap().public);
+    assert!(!config.host("db").unwrap().public, "private unless said");
+    let page = &config.status_page;
+    assert_eq!(page.title, "Acme status");
+    assert!(page.show_reasons);
+    assert_eq!(page.groups.len(), 1);
+    assert_eq!(
+        (
+            page.groups[0].name.as_str(),
+            page.groups[0].hosts.as_slice()
+        ),
+        ("API", &["api".to_string()][..])
+    );
+    assert_eq!(load("hosts: []\n").status_page.title, "Service status");
+}
+
+#[test]
+fn a_status_page_group_never_publishes_a_private_or_unknown_host() {
+    let private = error(
+        "status_page:\n  groups:\n    - { name: API, hosts: [db] }\nhosts:\n  - { label: db, url: 'http://b.example/' }\n",
+    );
+    assert!(
+        private.contains("status_page.groups[0].hosts[0]")
+            && private.contains("host `db` is not public; add `public: true`"),
+        "{private}"
+    );
+    assert!(private.contains(":3:"), "the line of the entry: {private}");
+    let unknown = error(
+        "status_page:\n  groups:\n    - { name: API, hosts: [apj] }\nhosts:\n  - { label: api, url: 'http://a.example/', public: true }\n",
+    );
+    assert!(
+        unknown.contains("no host is labelled `apj`") && unknown.contains("api"),
+        "{unknown}"
     );
 }

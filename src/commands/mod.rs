@@ -1,5 +1,6 @@
 //! One file per subcommand. Each returns the process exit code, or an error for bad input.
 
+pub mod announce;
 pub mod check;
 pub mod health;
 pub mod once;

@@ -22,7 +22,9 @@ use crate::availability_cache::AvailabilityCache;
 use crate::history::bucket_start;
 use crate::messages::GetHost;
 use crate::model::rfc3339;
-use crate::store::reader::{GetEvents, GetSeries, GetUptime, ReadError, MAX_POINTS};
+use crate::store::reader::{
+    GetDailyAvailability, GetEvents, GetSeries, GetUptime, ReadError, MAX_POINTS,
+};
 use crate::store::EventQuery;
 
 /// What the history routes answer from, present only when a state store is configured.
@@ -34,8 +36,8 @@ pub struct HistoryApi {
     pub series: Recipient<GetSeries>,
     /// `/api/v1/events` (the StoreReader).
     pub events: Recipient<GetEvents>,
-    /// The host page's daily availability bars (the StoreReader).
-    pub daily: Recipient<crate::store::reader::GetDailyAvailability>,
+    /// The status page's and the host pages' daily bars (the StoreReader).
+    pub daily: Recipient<GetDailyAvailability>,
     /// Every host's availability over 24 h, 7 d and 30 d, for `/api/v1/hosts`.
     pub availability: AvailabilityCache,
     /// `state.retention`: the longest window anything is kept for.

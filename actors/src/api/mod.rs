@@ -22,10 +22,13 @@ use crate::status_stream::StatusStream;
 use crate::web::login::Caller;
 use crate::web::session::Sessions;
 
+pub mod announcements;
 pub mod history;
 pub mod stream;
 pub mod types;
 
+use crate::web::status_page::{self, StatusPageCache};
+use announcements::AnnouncementsApi;
 use history::HistoryApi;
 use types::{AvailabilityView, HostView};
 
@@ -62,6 +65,10 @@ pub struct ApiState {
     pub stream: StatusStream,
     /// The pages' logins when `server.token` is set.
     pub sessions: Sessions,
+    /// Announcements for the status page.
+    pub announcements: AnnouncementsApi,
+    /// The public status page as last rendered.
+    pub status_page: StatusPageCache,
 }
 
 /// The token as the configuration says now, shared between the Supervisor and the API.
@@ -128,6 +135,21 @@ pub fn serve(
                 web::get().to(history::series),
             )
             .route("/api/v1/events", web::get().to(history::events))
+            .route("/status", web::get().to(status_page::status))
+            .route("/status/feed.atom", web::get().to(status_page::atom))
+            .route("/api/v1/announcements", web::get().to(announcements::list))
+            .route(
+                "/api/v1/announcements",
+                web::post().to(announcements::create),
+            )
+            .route(
+                "/api/v1/announcements/{id}/updates",
+                web::post().to(announcements::update),
+            )
+            .route(
+                "/api/v1/announcements/{id}",
+                web::delete().to(announcements::delete),
+            )
             .route("/api/v1/scheduler", web::get().to(scheduler))
             .route("/-/reload", web::post().to(reload))
             .route("/api/v1/config", web::get().to(running_config))

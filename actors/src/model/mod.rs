@@ -87,3 +87,20 @@ pub fn rfc3339(at: SystemTime) -> String {
     // configured duration may be either.
     humantime::format_rfc3339_millis(crate::clock::writable(at)).to_string()
 }
+
+/// A `SystemTime` as RFC 3339 with milliseconds in serde (`#[serde(with = ...)]`), for
+/// what is stored and served as JSON.
+pub mod rfc3339_serde {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::rfc3339(*at))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        humantime::parse_rfc3339(&text).map_err(serde::de::Error::custom)
+    }
+}

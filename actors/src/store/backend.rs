@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::announcements::Announcement;
 use crate::history::{Bucket, Run, StatusChange};
 use crate::model::CheckResult;
 
@@ -112,6 +113,11 @@ pub trait Backend: Send {
 
     /// The AlertRouter's changes, in one transaction.
     fn save_alert_state(&mut self, batch: &SaveAlertState) -> Result<(), StoreError>;
+
+    /// Adds or replaces (by id) an announcement.
+    fn save_announcement(&mut self, announcement: &Announcement) -> Result<(), StoreError>;
+
+    fn delete_announcement(&mut self, id: &str) -> Result<(), StoreError>;
 
     /// Records what happened to alert events (sent, failed, given up, suppressed).
     fn log_alerts(&mut self, entries: &[AlertLogEntry]) -> Result<(), StoreError>;

@@ -90,3 +90,17 @@ pub fn event(notifier: &str, id: &str, json: &str) -> Option<AlertEvent> {
         })
         .ok()
 }
+
+/// A stored announcement; one that cannot be read is logged and skipped.
+pub fn announcement(id: &str, json: &str) -> Option<crate::announcements::Announcement> {
+    serde_json::from_str(json)
+        .map_err(|e| {
+            log::error!(id, error = e.to_string().as_str(); "a stored announcement cannot be read; skipping it");
+        })
+        .ok()
+}
+
+pub fn announcement_json(announcement: &crate::announcements::Announcement) -> String {
+    // Strings and times only: serializing cannot fail.
+    serde_json::to_string(announcement).unwrap_or_default()
+}

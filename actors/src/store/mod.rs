@@ -38,6 +38,7 @@ use serde::Serialize;
 
 use flowstate_config::StateSettings;
 
+use crate::announcements::Announcement;
 use crate::event::{AlertEvent, EventKind};
 use crate::history::{Bucket, Run};
 use crate::metrics::Metrics;
@@ -49,8 +50,8 @@ use rollups::OpenRollups;
 /// Bumped when the tables change shape; a newer database is refused rather than misread, an
 /// older one is migrated when opened.
 /// 1: one column per host counter. 2: the counters in one JSON column. 3: history (results
-/// kept by time, transitions, rollups, runs, the alert log).
-pub const SCHEMA_VERSION: i64 = 3;
+/// kept by time, transitions, rollups, runs, the alert log). 4: announcements.
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How often a store that cannot be opened is tried again (a full disk, a missing mount, a
 /// database server restarting).
@@ -265,6 +266,7 @@ pub struct Restored {
     pub unrolled_results: Vec<(Arc<str>, Vec<CheckResult>)>,
     /// Minute rows after each host's last hour row, likewise.
     pub unrolled_minutes: Vec<StoredBucket>,
+    pub announcements: Vec<Announcement>,
 }
 
 /// Save these hosts' counters, append these results and transitions, and forget hosts that
@@ -328,6 +330,16 @@ pub struct SaveAlertState {
 #[derive(Message, Debug, Clone, Default)]
 #[rtype(result = "()")]
 pub struct LogAlerts(pub Vec<AlertLogEntry>);
+
+/// Save an announcement (new, or with a new update), answered once it is written.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct SaveAnnouncement(pub Announcement);
+
+/// Delete the announcement with this id, answered once it is done.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct DeleteAnnouncement(pub String);
 
 /// Write the rollup rows not finished yet (shutdown): the next run merges into them.
 #[derive(Message, Debug, Clone, Copy)]
@@ -650,6 +662,22 @@ impl Handler<LogAlerts> for Store {
         if !msg.0.is_empty() {
             let _ = self.write(&["log_alerts"], |b| b.log_alerts(&msg.0));
         }
+    }
+}
+
+impl Handler<SaveAnnouncement> for Store {
+    type Result = Result<(), StoreError>;
+
+    fn handle(&mut self, msg: SaveAnnouncement, _: &mut SyncContext<Self>) -> Self::Result {
+        self.write(&["save_announcement"], |b| b.save_announcement(&msg.0))
+    }
+}
+
+impl Handler<DeleteAnnouncement> for Store {
+    type Result = Result<(), StoreError>;
+
+    fn handle(&mut self, msg: DeleteAnnouncement, _: &mut SyncContext<Self>) -> Self::Result {
+        self.write(&["save_announcement"], |b| b.delete_announcement(&msg.0))
     }
 }
 

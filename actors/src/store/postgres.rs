@@ -17,6 +17,7 @@ use flowstate_config::DatabaseUrl;
 use postgres::config::SslMode;
 use postgres::{Client, GenericClient, NoTls};
 
+use crate::announcements::Announcement;
 use crate::history::{Bucket, Run, StatusChange};
 use crate::model::CheckResult;
 
@@ -106,6 +107,10 @@ CREATE TABLE IF NOT EXISTS alert_log (
 );
 CREATE INDEX IF NOT EXISTS alert_log_at ON alert_log (at_ms);
 CREATE INDEX IF NOT EXISTS alert_log_host ON alert_log (host, at_ms);
+CREATE TABLE IF NOT EXISTS announcements (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
 ";
 
 /// A connection to the database at `state.url`.
@@ -258,6 +263,26 @@ impl Backend for PostgresBackend {
     fn save_alert_state(&mut self, batch: &SaveAlertState) -> Result<(), StoreError> {
         let client = self.client()?;
         save_alert_state(client, batch).map_err(write_error)
+    }
+
+    fn save_announcement(&mut self, announcement: &Announcement) -> Result<(), StoreError> {
+        let client = self.client()?;
+        client
+            .execute(
+                "INSERT INTO announcements (id, body) VALUES ($1, $2)
+                 ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body",
+                &[&announcement.id, &codec::announcement_json(announcement)],
+            )
+            .map(|_| ())
+            .map_err(write_error)
+    }
+
+    fn delete_announcement(&mut self, id: &str) -> Result<(), StoreError> {
+        let client = self.client()?;
+        client
+            .execute("DELETE FROM announcements WHERE id = $1", &[&id])
+            .map(|_| ())
+            .map_err(write_error)
     }
 
     fn log_alerts(&mut self, entries: &[AlertLogEntry]) -> Result<(), StoreError> {
@@ -441,8 +466,9 @@ fn prepare(client: &mut Client) -> Result<String, Prepared> {
         return Err(Prepared::Newer(found));
     }
     if version != Some(SCHEMA_VERSION) {
-        // Version 3 is PostgreSQL's first: there is nothing older to migrate yet. Later
-        // versions add their steps here, by the version found.
+        // Version 3 was PostgreSQL's first; 4 only added a table. Every table is created
+        // `IF NOT EXISTS`, so running the schema brings either up to date; a later version
+        // that changes a shape adds its step here, by the version found.
         transaction.batch_execute(SCHEMA)?;
         transaction.execute(
             "INSERT INTO flowstate_meta (key, value) VALUES ('schema', $1)
@@ -581,12 +607,19 @@ fn read_all(client: &mut Client, history_limit: usize) -> Result<Restored, postg
             label,
         });
     }
+    let mut announcements = Vec::new();
+    for row in client.query("SELECT id, body FROM announcements ORDER BY id", &[])? {
+        let id: String = row.get(0);
+        let body: String = row.get(1);
+        announcements.extend(codec::announcement(&id, &body));
+    }
     Ok(Restored {
         hosts,
         outbox,
         tracks,
         unrolled_results,
         unrolled_minutes,
+        announcements,
     })
 }
 

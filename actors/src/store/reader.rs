@@ -87,24 +87,6 @@ pub struct GetAvailabilities {
     pub now: SystemTime,
 }
 
-/// `label`'s availability on each of the last `days` days (UTC), oldest first, today (so far)
-/// last: the host page's daily bars.
-#[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<Vec<DayAvailability>, ReadError>")]
-pub struct GetDailyAvailability {
-    pub label: String,
-    pub days: u32,
-    pub now: SystemTime,
-}
-
-/// One UTC day's availability (`None` when nothing was known that day).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DayAvailability {
-    /// Midnight UTC that began the day.
-    pub start: SystemTime,
-    pub availability: Option<f64>,
-}
-
 /// One reader thread's connection.
 pub struct StoreReader {
     backend: Box<dyn Backend>,
@@ -200,6 +182,62 @@ fn window(now: SystemTime, length: Duration) -> Interval {
     }
 }
 
+/// Each of `labels`' availability per UTC day over the last `days` days up to `now`, oldest
+/// first (today is the last, up to `now`): the status page's bars.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<HashMap<String, Vec<Option<f64>>>, ReadError>")]
+pub struct GetDailyAvailability {
+    pub labels: Vec<String>,
+    pub days: u32,
+    pub now: SystemTime,
+}
+
+/// The UTC days, oldest first, that end with the one holding `now` (cut at `now`).
+pub fn days_until(now: SystemTime, days: u32) -> Vec<Interval> {
+    const DAY: Duration = Duration::from_secs(86_400);
+    let today = crate::history::bucket_start(now, DAY);
+    (0..days)
+        .rev()
+        .map(|back| {
+            let from = today
+                .checked_sub(DAY * back)
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            Interval {
+                from,
+                to: (from + DAY).min(now),
+            }
+        })
+        .collect()
+}
+
+impl Handler<GetDailyAvailability> for StoreReader {
+    type Result = Result<HashMap<String, Vec<Option<f64>>>, ReadError>;
+
+    fn handle(&mut self, msg: GetDailyAvailability, _: &mut SyncContext<Self>) -> Self::Result {
+        let days = days_until(msg.now, msg.days);
+        let Some(first) = days.first().map(|d| d.from) else {
+            return Ok(HashMap::new());
+        };
+        let runs = self.runs(first, msg.now)?;
+        let mut found = HashMap::with_capacity(msg.labels.len());
+        for label in &msg.labels {
+            let changes: Vec<StatusChange> = self
+                .ask(|b| b.changes(Some(label), first, msg.now))?
+                .into_iter()
+                .map(|(_, change)| change)
+                .collect();
+            let figures = days
+                .iter()
+                .map(|day| {
+                    availability(&timeline(&changes, day.from, &runs), *day, &[]).availability
+                })
+                .collect();
+            found.insert(label.clone(), figures);
+        }
+        Ok(found)
+    }
+}
+
 impl Handler<GetUptime> for StoreReader {
     type Result = Result<Uptime, ReadError>;
 
@@ -242,55 +280,6 @@ impl Handler<GetAvailabilities> for StoreReader {
             rest = &rest[end..];
         }
         Ok(found)
-    }
-}
-
-/// The UTC days that end with the one `now` falls in, `days` of them, oldest first: each as
-/// its part up to `now`.
-pub fn utc_days(now: SystemTime, days: u32) -> Vec<Interval> {
-    const DAY: Duration = Duration::from_secs(86_400);
-    let today = history::bucket_start(now, DAY);
-    (0..days)
-        .rev()
-        .map(|back| {
-            let from = today
-                .checked_sub(DAY * back)
-                .unwrap_or(SystemTime::UNIX_EPOCH);
-            Interval {
-                from,
-                to: (from + DAY).min(now),
-            }
-        })
-        .collect()
-}
-
-impl Handler<GetDailyAvailability> for StoreReader {
-    type Result = Result<Vec<DayAvailability>, ReadError>;
-
-    fn handle(&mut self, msg: GetDailyAvailability, _: &mut SyncContext<Self>) -> Self::Result {
-        let days = utc_days(msg.now, msg.days);
-        let Some(first) = days.first().map(|d| d.from) else {
-            return Ok(Vec::new());
-        };
-        // One query for the whole span, then a slice per day: the last change before a day
-        // is the status it opens with.
-        let runs = self.runs(first, msg.now)?;
-        let changes: Vec<StatusChange> = self
-            .ask(|b| b.changes(Some(&msg.label), first, msg.now))?
-            .into_iter()
-            .map(|(_, change)| change)
-            .collect();
-        Ok(days
-            .into_iter()
-            .map(|day| {
-                let end = changes.partition_point(|c| c.at < day.to);
-                let figures = availability(&timeline(&changes[..end], day.from, &runs), day, &[]);
-                DayAvailability {
-                    start: day.from,
-                    availability: figures.availability,
-                }
-            })
-            .collect())
     }
 }
 
@@ -564,52 +553,6 @@ mod tests {
         let seconds = ask(10).await.expect("answers").expect("reads");
         assert_eq!(seconds.iter().map(|p| p.checks).sum::<u64>(), 24);
         assert_eq!(seconds.iter().map(|p| p.failures).sum::<u64>(), 5);
-    }
-
-    #[test]
-    fn days_are_utc_and_end_with_today_so_far() {
-        // t(0) is 1.8e9 s: 2027-01-15T08:00:00Z.
-        let days = utc_days(t(90), 3);
-        let at = |text: &str| humantime::parse_rfc3339(text).expect("a test time");
-        assert_eq!(
-            days,
-            [
-                Interval {
-                    from: at("2027-01-13T00:00:00Z"),
-                    to: at("2027-01-14T00:00:00Z")
-                },
-                Interval {
-                    from: at("2027-01-14T00:00:00Z"),
-                    to: at("2027-01-15T00:00:00Z")
-                },
-                Interval {
-                    from: at("2027-01-15T00:00:00Z"),
-                    to: t(90)
-                },
-            ]
-        );
-    }
-
-    #[actix_rt::test]
-    async fn each_day_has_its_own_availability() {
-        let db = TempDb::new("daily");
-        two_runs(&db);
-        let Some(reader) = StoreReader::start(&db.settings(), t(20)) else {
-            panic!("a store is configured");
-        };
-        let days = reader
-            .send(GetDailyAvailability {
-                label: "api".into(),
-                days: 2,
-                now: t(40),
-            })
-            .await
-            .expect("the reader answers")
-            .expect("the store answers");
-        // Yesterday nobody watched; today is GetUptime's window from midnight.
-        assert_eq!(days.len(), 2);
-        assert_eq!(days[0].availability, None);
-        assert_eq!(days[1].availability, Some(14.0 / 29.0));
     }
 
     #[actix_rt::test]

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::announcements::Announcement;
 use crate::history::{Bucket, Run, StatusChange};
 use crate::model::CheckResult;
 
@@ -98,6 +99,11 @@ CREATE TABLE IF NOT EXISTS alert_log (
 );
 CREATE INDEX IF NOT EXISTS alert_log_at ON alert_log (at_ms);
 CREATE INDEX IF NOT EXISTS alert_log_host ON alert_log (host, at_ms);
+CREATE TABLE IF NOT EXISTS announcements (
+    id TEXT PRIMARY KEY,
+    -- announcements::Announcement as JSON: its updates are a list that only grows.
+    body TEXT NOT NULL
+);
 ";
 
 /// The SQLite file and its connection.
@@ -282,6 +288,25 @@ impl Backend for SqliteBackend {
     fn save_alert_state(&mut self, batch: &SaveAlertState) -> Result<(), StoreError> {
         let connection = self.connection()?;
         save_alert_state(connection, batch).map_err(write_error)
+    }
+
+    fn save_announcement(&mut self, announcement: &Announcement) -> Result<(), StoreError> {
+        let connection = self.connection()?;
+        connection
+            .execute(
+                "INSERT OR REPLACE INTO announcements (id, body) VALUES (?1, ?2)",
+                params![announcement.id, codec::announcement_json(announcement)],
+            )
+            .map(|_| ())
+            .map_err(write_error)
+    }
+
+    fn delete_announcement(&mut self, id: &str) -> Result<(), StoreError> {
+        let connection = self.connection()?;
+        connection
+            .execute("DELETE FROM announcements WHERE id = ?1", params![id])
+            .map(|_| ())
+            .map_err(write_error)
     }
 
     fn log_alerts(&mut self, entries: &[AlertLogEntry]) -> Result<(), StoreError> {
@@ -555,12 +580,21 @@ fn read_all(connection: &Connection, history_limit: usize) -> rusqlite::Result<R
         tracks.push((Arc::from(notifier.as_str()), row.get(1)?, row.get(2)?));
     }
     let (unrolled_results, unrolled_minutes) = unrolled(connection)?;
+    let mut announcements = Vec::new();
+    let mut statement = connection.prepare("SELECT id, body FROM announcements ORDER BY id")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: String = row.get(0)?;
+        let body: String = row.get(1)?;
+        announcements.extend(codec::announcement(&id, &body));
+    }
     Ok(Restored {
         hosts,
         outbox,
         tracks,
         unrolled_results,
         unrolled_minutes,
+        announcements,
     })
 }
 

@@ -26,7 +26,7 @@ use crate::history::SeriesPoint;
 use crate::messages::{GetHost, GetRunningConfig};
 use crate::model::rfc3339;
 use crate::store::reader::{
-    DayAvailability, GetDailyAvailability, GetSeries, GetUptime, ReadError, Uptime,
+    days_until, GetDailyAvailability, GetSeries, GetUptime, ReadError, Uptime,
 };
 
 /// The windows offered for the latency chart, as `?window=` takes them.
@@ -83,7 +83,8 @@ struct History {
     from: SystemTime,
     to: SystemTime,
     series: Result<Vec<SeriesPoint>, String>,
-    days: Result<Vec<DayAvailability>, String>,
+    /// Each day's start and availability, oldest first.
+    days: Result<Vec<(SystemTime, Option<f64>)>, String>,
     uptime: Result<Uptime, String>,
     retention: Duration,
 }
@@ -116,7 +117,7 @@ async fn ask_history(history: &HistoryApi, label: &str, asked: Option<&str>) -> 
         history
             .daily
             .send(GetDailyAvailability {
-                label: label.to_string(),
+                labels: vec![label.to_string()],
                 days: DAYS,
                 now,
             })
@@ -136,7 +137,14 @@ async fn ask_history(history: &HistoryApi, label: &str, asked: Option<&str>) -> 
         from,
         to: now,
         series: flatten(series),
-        days: flatten(days),
+        days: flatten(days).map(|mut found| {
+            let figures = found.remove(label).unwrap_or_default();
+            days_until(now, DAYS)
+                .into_iter()
+                .map(|day| day.from)
+                .zip(figures.into_iter().chain(std::iter::repeat(None)))
+                .collect()
+        }),
         uptime: flatten(uptime),
         retention: history.retention,
     }
@@ -187,10 +195,10 @@ fn history_parts(label_href: &str, history: &History) -> Markup {
         h2 { "Availability per day, last " (DAYS) " days (UTC)" }
         @match &history.days {
             Ok(days) => {
-                @let shown: Vec<Day> = days.iter().map(|d| Day {
-                    date: date(d.start),
+                @let shown: Vec<Day> = days.iter().map(|(start, availability)| Day {
+                    date: date(*start),
                     // Days older than retention are not known any more, whatever is left.
-                    availability: d.availability.filter(|_| d.start + Duration::from_secs(86_400) > oldest_kept),
+                    availability: availability.filter(|_| *start + Duration::from_secs(86_400) > oldest_kept),
                 }).collect();
                 (PreEscaped(daily_bars(&shown)))
                 div.days-axis {

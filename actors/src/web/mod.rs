@@ -10,6 +10,7 @@
 //! - [`layout`]: the document around every page, and how statuses and times are written.
 //! - [`assets`]: the stylesheet and script, embedded and served under hashed names.
 //! - [`charts`]: inline SVG charts (sparklines, latency over a window, daily availability).
+//! - [`status_page`]: the public status page and its announcements' Atom feed.
 
 use actix_web::web;
 
@@ -20,6 +21,7 @@ pub mod host_page;
 pub mod layout;
 pub mod login;
 pub mod session;
+pub mod status_page;
 
 /// Registers the pages' routes; [`crate::api::serve`] calls it, so the pages share the API's
 /// state ([`crate::api::ApiState`]), listener and token.
