@@ -7,6 +7,8 @@ mod common;
 
 // Alert policy: cooldown, reminders, recoveries, per-host notifiers, webhook formats, commands.
 mod alerts;
+// The dashboard in headless Chromium over WebDriver: live rows, filter, sort, login, screenshots.
+mod browser;
 // `flowstate check`: validation, the summary, where the config comes from, no secret printed.
 mod check;
 // `flowstate check --diff`: what a reload would change on a running daemon, by fingerprints.
@@ -49,5 +51,7 @@ mod self_check;
 mod status_page;
 // The daemon on a real PostgreSQL store: restarts, and a database that goes away for a while.
 mod store_postgres;
+// The dashboard over HTTP: pages, escaping, redaction, login and CSRF, the status stream.
+mod web;
 // `flowstate tui` driven in tmux: hosts, keys, filters, a daemon going away.
 mod tui;

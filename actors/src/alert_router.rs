@@ -24,6 +24,7 @@ use crate::metrics::{AlertResult, Metrics};
 use crate::model::Status;
 use crate::notify::{self, DeliveryError, Notifier};
 use crate::outbox::{AfterFailure, DropReason, Outbox, Pending};
+use crate::status_stream::StatusStream;
 use crate::store::{
     AlertLogEntry, AlertOutcome, AwaitStoreWrites, LogAlerts, Restored, SaveAlertState, Store,
     StoreRecreated, StoredDelivery, StoredTrack, SubscribeToStore,
@@ -70,6 +71,8 @@ pub struct AlertRouter {
     writing: bool,
     write_retry: Option<SpawnHandle>,
     metrics: Arc<Metrics>,
+    /// `/api/v1/stream`'s feed: every transition, published with the id notifiers see.
+    stream: Option<StatusStream>,
 }
 
 struct Route {
@@ -107,12 +110,19 @@ impl AlertRouter {
             writing: false,
             write_retry: None,
             metrics,
+            stream: None,
         };
         router.use_notifiers(configs);
         if let Some(restored) = restored {
             router.restore(restored);
         }
         router
+    }
+
+    /// Publishes every transition to `stream` (what `/api/v1/stream` serves).
+    pub fn with_stream(mut self, stream: StatusStream) -> Self {
+        self.stream = Some(stream);
+        self
     }
 
     /// Takes back the outbox, the tracks and the hosts' statuses from the state store.
@@ -656,7 +666,15 @@ impl Handler<HostStatusChanged> for AlertRouter {
         } else {
             self.current.insert(label.clone(), change.status);
         }
-        let Some(event) = AlertEvent::from_change(&change) else {
+        let alert = AlertEvent::from_change(&change);
+        // The stream shows every transition, alerting or not, under the id notifiers get.
+        if let Some(stream) = &self.stream {
+            match &alert {
+                Some(event) => stream.publish(event),
+                None => stream.publish(&crate::status_stream::silent_event(&change)),
+            }
+        }
+        let Some(event) = alert else {
             return;
         };
         for name in &change.host.alerts {

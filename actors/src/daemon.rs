@@ -21,9 +21,11 @@ use crate::messages::ApplyConfig;
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
 use crate::state_registry::StateRegistry;
+use crate::status_stream::StatusStream;
 use crate::store::reader::StoreReader;
 use crate::store::{Restored, Store, StoreError};
 use crate::supervisor::Supervisor;
+use crate::web::session::Sessions;
 use crate::web::status_page::StatusPageCache;
 
 /// The running actors' addresses.
@@ -40,6 +42,8 @@ pub struct Daemon {
     pub api_address: Option<SocketAddr>,
     /// What the history routes ask, and the hosts' availability; `None` without a store.
     pub history: Option<History>,
+    /// Every transition as the AlertRouter publishes it, for `/api/v1/stream`.
+    pub stream: StatusStream,
     /// Announcements for the status page, as restored from the store.
     pub announcements: AnnouncementBoard,
     /// The store's writer, which announcements are saved through; `None` without a store.
@@ -79,12 +83,16 @@ impl Daemon {
         let restored = Arc::new(restored);
         // Alert delivery writes files and stdout: keep it off the threads that run checks.
         let alerts_arbiter = Arbiter::new().handle();
+        let stream = StatusStream::default();
         let router = AlertRouter::start_in_arbiter(&alerts_arbiter, {
             let notifiers = config.notifiers.clone();
             let metrics = metrics.clone();
             let store = store.clone();
             let restored = restored.clone();
-            move |_| AlertRouter::new(&notifiers, metrics, store, Some(&restored))
+            let stream = stream.clone();
+            move |_| {
+                AlertRouter::new(&notifiers, metrics, store, Some(&restored)).with_stream(stream)
+            }
         });
         let mut registry = StateRegistry::new(router.clone().recipient(), metrics.clone());
         if let Some(store) = &store {
@@ -139,6 +147,7 @@ impl Daemon {
             router,
             api_address: None,
             history,
+            stream,
             announcements: AnnouncementBoard::new(restored.announcements.clone()),
             store,
         }
@@ -187,6 +196,9 @@ impl Daemon {
                 availability: history.availability.clone(),
                 retention: history.retention,
             }),
+            sparklines: self.registry.clone().recipient(),
+            stream: self.stream.clone(),
+            sessions: Sessions::default(),
             announcements: AnnouncementsApi {
                 board: self.announcements.clone(),
                 save: self.store.clone().map(Addr::recipient),

@@ -20,6 +20,8 @@
 //! - [`api`]: the HTTP API (routes in `api/mod.rs`, the history routes in `api/history.rs`;
 //!   the JSON types it answers in `api/types.rs`); [`availability_cache`]: every host's
 //!   availability over 24 h, 7 d and 30 d, computed in the background for `/api/v1/hosts`.
+//! - [`status_stream`]: every transition as an event for `/api/v1/stream`, the last 1000
+//!   kept for listeners that reconnect.
 //! - [`process`]: running a program in its own process group, killed whole on timeout.
 //! - [`tls`]: the TLS client settings every HTTPS request uses.
 //! - [`clock`]: time arithmetic that cannot panic, whatever durations the configuration holds.
@@ -61,6 +63,7 @@ pub mod scheduler_stats;
 pub mod self_check;
 pub mod state_registry;
 pub mod state_saving;
+pub mod status_stream;
 pub mod store;
 pub mod supervisor;
 pub mod tls;

@@ -89,6 +89,17 @@ pub struct HostRestarted {
 #[rtype(result = "Vec<HostView>")]
 pub struct GetHosts;
 
+/// Every tracked host's latest `points` check latencies in milliseconds (`None` for a failed
+/// check), oldest first, by label: the dashboard's sparklines, without copying whole histories.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Sparklines")]
+pub struct GetHostSparklines {
+    pub points: usize,
+}
+
+/// What [`GetHostSparklines`] answers.
+pub type Sparklines = std::collections::HashMap<Arc<str>, Vec<Option<f64>>>;
+
 /// One host's state with its history, if the host exists.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "Option<HostDetail>")]

@@ -17,8 +17,9 @@ use flowstate_config::HostConfiguration;
 use crate::api::types::{HostDetail, HostView};
 use crate::host_series::HostSeries;
 use crate::messages::{
-    AwaitPendingResults, CheckCompleted, GetHost, GetHosts, GetSchedulerHealth, GetSchedulerStats,
-    HostRestarted, HostStatusChanged, PersistState, SaveChangedState, TrackHosts,
+    AwaitPendingResults, CheckCompleted, GetHost, GetHostSparklines, GetHosts, GetSchedulerHealth,
+    GetSchedulerStats, HostRestarted, HostStatusChanged, PersistState, SaveChangedState,
+    TrackHosts,
 };
 use crate::metrics::Metrics;
 use crate::model::{Host, HostState, Transition};
@@ -237,6 +238,28 @@ impl Handler<GetHosts> for StateRegistry {
     fn handle(&mut self, _: GetHosts, _: &mut Context<Self>) -> Self::Result {
         let hosts = self.order.iter().filter_map(|label| self.hosts.get(label));
         MessageResult(hosts.map(HostView::from).collect())
+    }
+}
+
+impl Handler<GetHostSparklines> for StateRegistry {
+    type Result = MessageResult<GetHostSparklines>;
+
+    fn handle(&mut self, msg: GetHostSparklines, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(
+            self.hosts
+                .iter()
+                .map(|(label, host)| {
+                    let history = &host.state().history;
+                    let skip = history.len().saturating_sub(msg.points);
+                    let latencies = history
+                        .iter()
+                        .skip(skip)
+                        .map(|r| r.ok.then(|| r.latency_ms()))
+                        .collect();
+                    (label.clone(), latencies)
+                })
+                .collect(),
+        )
     }
 }
 

@@ -170,6 +170,38 @@ hosts:
     }
 
     #[test]
+    fn a_host_moved_to_another_group_is_changed_and_a_bad_group_refused() {
+        let grouped = BASE.replace(
+            r#"{ label: web, url: "http://127.0.0.1:2/" }"#,
+            r#"{ label: web, url: "http://127.0.0.1:2/", group: payments }"#,
+        );
+        let before = config(BASE);
+        let after = config(&grouped);
+        assert_eq!(
+            after.host("web").and_then(|h| h.group.as_deref()),
+            Some("payments")
+        );
+        assert_eq!(before.host("web").and_then(|h| h.group.as_deref()), None);
+        let diff = ConfigDiff::between(&before, &after);
+        assert_eq!(
+            diff.changed,
+            vec![ChangedHost {
+                label: Arc::from("web"),
+                keys: vec!["group"],
+            }]
+        );
+        let bad = BASE.replace(
+            r#"{ label: web, url: "http://127.0.0.1:2/" }"#,
+            r#"{ label: web, url: "http://127.0.0.1:2/", group: " x" }"#,
+        );
+        let errors = crate::load_str("test.yaml", &bad, &|_| None).unwrap_err();
+        assert!(
+            format!("{errors:?}").contains("a group is a name"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
     fn a_change_in_defaults_changes_the_hosts_that_inherit_it() {
         let new = format!("defaults: {{ failure_threshold: 5 }}\n{BASE}");
         let diff = ConfigDiff::between(&config(BASE), &config(&new));

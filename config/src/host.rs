@@ -49,6 +49,8 @@ pub struct HostConfiguration {
     pub max_response_time: Option<Duration>,
     /// Notifier names that hear about this host's changes.
     pub alerts: Vec<Arc<str>>,
+    /// `group`: a name the dashboard groups and filters hosts by; `None` when not set.
+    pub group: Option<Arc<str>>,
     /// Shown on the public status page (`/status`); every other page needs the token.
     pub public: bool,
     pub origin: Origin,
@@ -332,6 +334,10 @@ impl HostConfiguration {
         ));
         let alerts: Vec<&str> = self.alerts.iter().map(|a| &**a).collect();
         settings.push(("alerts", alerts.join(", ")));
+        settings.push((
+            "group",
+            self.group.as_deref().unwrap_or_default().to_string(),
+        ));
         settings
     }
 }
@@ -376,6 +382,7 @@ impl HostConfiguration {
             && self.success_threshold == other.success_threshold
             && self.max_response_time == other.max_response_time
             && self.alerts == other.alerts
+            && self.group == other.group
     }
 
     /// Every setting as `(key, fingerprint)` under `key` (see [`crate::fingerprint`]), for a

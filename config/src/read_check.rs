@@ -29,6 +29,7 @@ pub(crate) const COMMON_KEYS: &[&str] = &[
     "success_threshold",
     "max_response_time",
     "alerts",
+    "group",
     "public",
 ];
 const HTTP_KEYS: &[&str] = &[

@@ -111,6 +111,8 @@ pub(crate) struct PartialHost {
     origin: Origin,
     place: String,
     label: Arc<str>,
+    /// `group`, as written (hosts only: `defaults` has none).
+    group: Option<Arc<str>>,
     /// `None` when the host has errors: it still claims its label and has its alerts checked,
     /// so those errors are reported in the same pass, but it is never built.
     check: Option<PartialCheck>,
@@ -775,6 +777,7 @@ fn read_host(
         _ => read_http_check(reader, &node, &fields),
     };
     let settings = read_host_settings(reader, &fields);
+    let group = fields.get("group").and_then(|n| read_group(reader, &n));
     let public = match fields.get("public") {
         Some(n) => reader.boolean(&n).unwrap_or(false),
         None => false,
@@ -788,9 +791,23 @@ fn read_host(
         },
         place,
         label: label?,
+        group,
         check,
         settings,
     })
+}
+
+/// A host's `group`: a non-empty name without control characters, trimmed as labels must be.
+fn read_group(reader: &mut Reader, node: &Node) -> Option<Arc<str>> {
+    let name = reader.string(node)?;
+    if name.trim().is_empty() || name.trim() != name || name.chars().any(char::is_control) {
+        reader.semantic_error(
+            node,
+            "a group is a name without spaces at its ends or control characters, e.g. `group: payments`",
+        );
+        return None;
+    }
+    Some(Arc::from(name.as_str()))
 }
 
 /// An HTTP host's own keys.
@@ -1213,6 +1230,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
                 .unwrap_or(defaults.success_threshold),
             max_response_time: p.settings.max_response_time.or(defaults.max_response_time),
             alerts,
+            group: p.group.clone(),
             public: p.public,
             origin: p.origin,
         };

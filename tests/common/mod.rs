@@ -1,5 +1,6 @@
 //! Helpers shared by every integration test, here and in later daemon tests.
 //!
+//! - [`browser`]: headless Chromium driven over WebDriver (chromedriver started and killed).
 //! - [`cli`]: config files in a temporary directory and runs of the real binary.
 //! - [`configs`]: config documents and host list items.
 //! - [`daemon`]: `flowstate run` as a child process: its output, its API, signals, its exit;
@@ -17,6 +18,7 @@
 //!   or that never answer.
 //! - [`wait`]: waiting for a condition with a deadline.
 
+pub mod browser;
 pub mod cli;
 pub mod configs;
 pub mod daemon;

@@ -36,7 +36,7 @@ pub struct HistoryApi {
     pub series: Recipient<GetSeries>,
     /// `/api/v1/events` (the StoreReader).
     pub events: Recipient<GetEvents>,
-    /// The status page's daily bars (the StoreReader).
+    /// The status page's and the host pages' daily bars (the StoreReader).
     pub daily: Recipient<GetDailyAvailability>,
     /// Every host's availability over 24 h, 7 d and 30 d, for `/api/v1/hosts`.
     pub availability: AvailabilityCache,

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use flowstate_config::host::Secrets;
 use flowstate_config::{FingerprintKey, Secret};
@@ -14,13 +14,17 @@ use serde_json::json;
 use std::sync::{Arc, RwLock};
 
 use crate::messages::{
-    GetHost, GetHosts, GetReadiness, GetRunningConfig, GetSchedulerStats, ReloadConfigNow,
-    ReloadTrigger,
+    GetHost, GetHostSparklines, GetHosts, GetReadiness, GetRunningConfig, GetSchedulerStats,
+    ReloadConfigNow, ReloadTrigger,
 };
 use crate::metrics::Metrics;
+use crate::status_stream::StatusStream;
+use crate::web::login::Caller;
+use crate::web::session::Sessions;
 
 pub mod announcements;
 pub mod history;
+pub mod stream;
 pub mod types;
 
 use crate::web::status_page::{self, StatusPageCache};
@@ -30,7 +34,7 @@ use types::{AvailabilityView, HostView};
 
 /// How long a request waits for an actor before answering 503: a stuck actor shows up as an
 /// unhealthy daemon instead of a hanging probe.
-const ACTOR_DEADLINE: Duration = Duration::from_secs(2);
+pub(crate) const ACTOR_DEADLINE: Duration = Duration::from_secs(2);
 
 /// What the routes answer from: the actors they ask, as recipients of the questions they ask
 /// (the API knows no actor type), and what they read directly.
@@ -55,6 +59,12 @@ pub struct ApiState {
     pub fingerprint_key: FingerprintKey,
     /// The history routes and the hosts' availability; `None` without a state store.
     pub history: Option<HistoryApi>,
+    /// The dashboard's sparklines (the StateRegistry).
+    pub sparklines: Recipient<GetHostSparklines>,
+    /// `/api/v1/stream`: every transition, live and the last 1000 for replay.
+    pub stream: StatusStream,
+    /// The pages' logins when `server.token` is set.
+    pub sessions: Sessions,
     /// Announcements for the status page.
     pub announcements: AnnouncementsApi,
     /// The public status page as last rendered.
@@ -64,38 +74,33 @@ pub struct ApiState {
 /// The token as the configuration says now, shared between the Supervisor and the API.
 pub type SharedToken = Arc<RwLock<Option<Secret>>>;
 
-/// The 401 answer when the request may not use a protected endpoint; `None` when it may.
-fn refusal(request: &HttpRequest, state: &ApiState) -> Option<HttpResponse> {
-    // A poisoned lock means a writer panicked mid-update: refuse rather than open the API.
-    let guard = state.token.read().ok();
-    let token = match &guard {
-        Some(guard) => guard.as_ref()?,
-        None => return Some(HttpResponse::ServiceUnavailable().finish()),
-    };
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            // The scheme is case-insensitive (RFC 9110 §11.1) and may be followed by spaces.
-            let (scheme, credentials) = v.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| credentials.trim_start())
-        })
-        .unwrap_or("");
-    if constant_time_eq(presented.as_bytes(), token.expose().as_bytes()) {
-        None
-    } else {
-        Some(HttpResponse::Unauthorized()
+/// The answer when the request may not use a protected endpoint; `None` when it may. Scripts
+/// present the bearer token; the dashboard's script sends the session cookie of its login,
+/// and what it changes (any method but GET and HEAD) must come from a page of this daemon.
+pub(crate) fn refusal(request: &HttpRequest, state: &ApiState) -> Option<HttpResponse> {
+    match crate::web::login::caller(request, state) {
+        Caller::Anyone | Caller::Bearer => None,
+        Caller::Session(_) => {
+            let reads = matches!(*request.method(), Method::GET | Method::HEAD);
+            if reads || crate::web::login::same_origin(request) {
+                None
+            } else {
+                Some(HttpResponse::Forbidden().json(json!({
+                    "error": "refused: a request with the session cookie that changes something must come from a page of this flowstate"
+                })))
+            }
+        }
+        Caller::Stranger => Some(HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
-            .json(json!({ "error": "missing or wrong bearer token; send Authorization: Bearer <server.token>" })))
+            .json(json!({ "error": "missing or wrong bearer token; send Authorization: Bearer <server.token>" }))),
+        // A poisoned lock means a writer panicked mid-update: refuse rather than open the API.
+        Caller::Unknowable => Some(HttpResponse::ServiceUnavailable().finish()),
     }
 }
 
 /// Compares without stopping at the first difference, so response time does not reveal how
 /// much of a guessed token was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
@@ -148,6 +153,8 @@ pub fn serve(
             .route("/api/v1/scheduler", web::get().to(scheduler))
             .route("/-/reload", web::post().to(reload))
             .route("/api/v1/config", web::get().to(running_config))
+            .route("/api/v1/stream", web::get().to(stream::stream))
+            .configure(crate::web::configure)
             .default_service(web::to(not_found))
     })
     // The API is small; one worker keeps threads for the checks.
@@ -158,7 +165,7 @@ pub fn serve(
     Ok((bound.run(), address))
 }
 
-fn unavailable(what: &str) -> HttpResponse {
+pub(crate) fn unavailable(what: &str) -> HttpResponse {
     HttpResponse::ServiceUnavailable().json(json!({ "error": format!("{what} did not answer") }))
 }
 
@@ -207,7 +214,10 @@ async fn hosts(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse
 
 /// Fills each host's `availability` from the figures computed in the background: a lookup
 /// per host, so 10 000 hosts cost no more than their JSON. Without a store it stays `null`.
-fn with_availability<'a>(state: &ApiState, hosts: impl IntoIterator<Item = &'a mut HostView>) {
+pub(crate) fn with_availability<'a>(
+    state: &ApiState,
+    hosts: impl IntoIterator<Item = &'a mut HostView>,
+) {
     let Some(history) = &state.history else {
         return;
     };

@@ -20,6 +20,9 @@ pub struct HostView {
     pub label: String,
     #[serde(rename = "type")]
     pub kind: String,
+    /// The host's `group`, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     pub status: Status,
     pub since: String,
     /// Streaks and totals, flattened: `checks`, `failures`, `consecutive_failures`, ...
@@ -273,6 +276,7 @@ impl From<&Host> for HostView {
         HostView {
             label: host.label().to_string(),
             kind: host.kind().to_string(),
+            group: host.config().group.as_deref().map(str::to_string),
             status: state.status,
             since: rfc3339(state.since),
             counters: state.counters,

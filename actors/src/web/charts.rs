@@ -42,7 +42,8 @@ pub fn percent(availability: Option<f64>) -> String {
 }
 
 /// A sparkline of the latest latencies (milliseconds; `None` for a failed check, drawn as a
-/// red mark on the baseline), oldest first.
+/// red mark on the baseline), oldest first. Its `<title>` is its accessible name and its
+/// tooltip (no `aria-label` repeating it: a dashboard draws 10 000 of these).
 pub fn sparkline(latencies: &[Option<f64>], width: u32, height: u32) -> String {
     let mut svg = String::new();
     let count = latencies.len();
@@ -61,7 +62,7 @@ pub fn sparkline(latencies: &[Option<f64>], width: u32, height: u32) -> String {
     };
     let _ = write!(
         svg,
-        r#"<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{label}"><title>{label}</title>"#
+        r#"<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img"><title>{label}</title>"#
     );
     let x = |i: usize| {
         if count <= 1 {
@@ -202,7 +203,16 @@ pub fn latency_chart(points: &[SeriesPoint], from: SystemTime, to: SystemTime) -
     let p95_line = series(&|p| ms(p.p95));
     let p50_line = series(&|p| ms(p.p50));
     for (class, line) in [("max", max_line), ("p95", p95_line), ("p50", p50_line)] {
-        if !line.is_empty() {
+        if line.is_empty() {
+            continue;
+        }
+        // A line of one point draws nothing: a lone point (a new host, a long step) is a dot.
+        if let Some((cx, cy)) = line.split_once(',').filter(|_| !line.contains(' ')) {
+            let _ = write!(
+                svg,
+                r#"<circle class="{class} dot" cx="{cx}" cy="{cy}" r="3"/>"#
+            );
+        } else {
             let _ = write!(
                 svg,
                 r#"<polyline class="{class}" fill="none" points="{line}"/>"#
@@ -224,12 +234,21 @@ pub fn latency_chart(points: &[SeriesPoint], from: SystemTime, to: SystemTime) -
         svg,
         r#"<text class="axis" x="{left}" y="{}">{}</text><text class="axis" x="{}" y="{}" text-anchor="end">{}</text></svg>"#,
         height - 4.0,
-        rfc3339(from),
+        axis_time(from),
         width - 4.0,
         height - 4.0,
-        rfc3339(to)
+        axis_time(to)
     );
     svg
+}
+
+/// A time on an axis, to the minute: `2026-12-07 14:01 UTC`.
+fn axis_time(at: SystemTime) -> String {
+    let text = rfc3339(at);
+    match (text.get(..10), text.get(11..16)) {
+        (Some(date), Some(minute)) => format!("{date} {minute} UTC"),
+        _ => text,
+    }
 }
 
 #[cfg(test)]
@@ -301,5 +320,7 @@ mod tests {
         }
         assert!(svg.contains("3 of 60 checks failed"), "{svg}");
         assert!(svg.contains("scale up to 44.0 ms"), "{svg}");
+        let lone = latency_chart(&[point(0, 0)], from, from + Duration::from_secs(180));
+        assert!(lone.contains(r#"<circle class="p50 dot""#), "{lone}");
     }
 }
