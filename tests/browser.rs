@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: headless Chromium driven over WebDriver, against the real
 //! daemon checking real loopback targets. The page lists the hosts; a host whose target starts
 //! failing turns down in the page without a reload (the stream); filter and sort act in place;
-//! the login and logout work; the page fits a 375 px screen.
+//! the login and logout work; the page fits a 375 px screen; the public status page shows only
+//! public hosts, without logging in.
 //!
 //! Every wait polls the page's DOM with a deadline; nothing sleeps and then asserts. The
 //! screenshots go to `target/screenshots/`, or, with `FLOWSTATE_SCREENSHOTS=docs`, to
@@ -292,4 +293,77 @@ fn logging_in_and_out_in_the_browser() {
     );
     browser.goto(&format!("{base}/"));
     assert!(browser.url().contains("/login?next="), "{}", browser.url());
+}
+
+#[test]
+fn the_status_page_shows_only_public_hosts_in_a_browser_without_logging_in() {
+    let (api_status, api) = switchable(200);
+    let www = slow_target(5, 15);
+    let (dir, _) = screenshot_dir();
+    let (sandbox, mut daemon) = start(&format!(
+        "server: {{ listen: \"127.0.0.1:0\", token: {TOKEN} }}\n\
+         state: {{ path: state.db }}\n\
+         defaults: {{ interval: 500ms, timeout: 400ms, failure_threshold: 1, success_threshold: 1 }}\n\
+         status_page:\n  title: Acme status\n  groups:\n    - {{ name: Website, hosts: [www] }}\n    - {{ name: API, hosts: [api] }}\n\
+         hosts:\n{}{}{}",
+        host("www", &www.url("/"), "public: true"),
+        host("api", &api.url("/health"), "public: true"),
+        host("billing-internal", &www.url("/"), ""),
+    ));
+    daemon.wait_for_log("www is checked", |l| l.contains("host=www status=up"));
+    api_status.store(503, SeqCst);
+    daemon.wait_for_log("api goes down", |l| l.contains("host=api status=down"));
+    let api_url = format!("http://{}", daemon.api());
+    let made = sandbox.run(&[
+        "announce",
+        "--api",
+        &api_url,
+        "--token",
+        TOKEN,
+        "new",
+        "Elevated API errors",
+        "--state",
+        "identified",
+        "-m",
+        "A bad deploy is being rolled back",
+    ]);
+    made.expect_code(0);
+
+    let browser = Browser::start(1024, 900);
+    browser.goto(&format!("{api_url}/status"));
+    browser.wait_for(
+        "the page shows the outage and the announcement",
+        "return document.body.innerText.includes('Partial outage') \
+            && document.body.innerText.includes('A bad deploy is being rolled back');",
+    );
+    assert!(
+        !browser.url().contains("/login"),
+        "the status page needs no login: {}",
+        browser.url()
+    );
+    let text = browser.run("return document.body.innerText;", vec![]);
+    let text = text.as_str().unwrap_or_default();
+    assert!(
+        text.contains("Acme status") && text.contains("Website") && text.contains("API"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Operational") && text.contains("Outage"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("billing-internal"),
+        "a private host on the public page: {text}"
+    );
+    assert!(
+        !text.contains("503") && !text.contains("127.0.0.1"),
+        "no reasons, no addresses: {text}"
+    );
+    // The page is styled (its inline stylesheet applied): the banner has the outage colour.
+    let banner = browser.run(
+        "return getComputedStyle(document.querySelector('.banner')).color;",
+        vec![],
+    );
+    assert_eq!(banner, "rgb(255, 255, 255)", "the banner is styled");
+    save(&browser, &dir, "status.png");
 }
