@@ -24,6 +24,8 @@ pub enum Command {
     Run(RunArgs),
     /// Validate the configuration and print what was understood (secrets redacted)
     Check(CheckArgs),
+    /// Print the hosts' dependencies (`depends_on`) as a Graphviz or Mermaid graph
+    Graph(GraphArgs),
     /// Run every check once, print the results, and exit (0: all up, 1: any not up)
     Once(OnceArgs),
     /// Ask a running daemon for every host's state (0: all up, 1: any not up, 2: unreachable)
@@ -213,6 +215,21 @@ pub struct CheckArgs {
     pub diff: bool,
     #[command(flatten)]
     pub api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// `dot` for Graphviz (`| dot -Tsvg`), `mermaid` for Markdown pages
+    #[arg(long, value_enum, default_value = "dot")]
+    pub format: GraphFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
 }
 
 #[derive(Debug, Args)]

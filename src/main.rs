@@ -35,6 +35,7 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Check(args) => commands::check::run(args),
+        Command::Graph(args) => commands::graph::run(args),
         Command::Once(args) => commands::once::run(args),
         Command::Status(args) => commands::status::run(args),
         Command::Report(args) => commands::report::run(args),

@@ -660,3 +660,32 @@ hosts:
         "{outcome}"
     );
 }
+
+#[test]
+fn graph_draws_the_dependencies_and_refuses_a_cycle() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "deps.yaml",
+        "hosts:\n  - { label: router, url: 'http://r.example/' }\n  - { label: api, url: 'http://api.example/', depends_on: [router] }\n",
+    );
+    let dot = sandbox.run(&["graph", "-c", "deps.yaml"]);
+    dot.expect_code(0);
+    assert!(dot.stdout.contains("  \"router\" -> \"api\";\n"), "{dot}");
+    let mermaid = sandbox.run(&["graph", "-c", "deps.yaml", "--format", "mermaid"]);
+    mermaid.expect_code(0);
+    assert!(mermaid.stdout.contains("  h0 --> h1\n"), "{mermaid}");
+
+    sandbox.write(
+        "cycle.yaml",
+        "hosts:\n  - { label: a, url: 'http://a.example/', depends_on: [b] }\n  - { label: b, url: 'http://b.example/', depends_on: [a] }\n",
+    );
+    let refused = sandbox.run(&["graph", "-c", "cycle.yaml"]);
+    refused.expect_code(2);
+    assert!(
+        refused.stderr.contains("cycle.yaml:2:")
+            && refused
+                .stderr
+                .contains("dependencies form a cycle: a → b → a"),
+        "{refused}"
+    );
+}

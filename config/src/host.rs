@@ -53,6 +53,8 @@ pub struct HostConfiguration {
     pub group: Option<Arc<str>>,
     /// Shown on the public status page (`/status`); every other page needs the token.
     pub public: bool,
+    /// What this host needs to be reachable (`depends_on`), in the order written.
+    pub depends_on: Vec<crate::dependencies::Dependency>,
     pub origin: Origin,
 }
 
@@ -242,6 +244,14 @@ impl HostConfiguration {
         let mut settings = vec![
             ("type", self.check.kind().to_string()),
             ("public", self.public.to_string()),
+            (
+                "depends_on",
+                self.depends_on
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
         ];
         match &self.check {
             Check::Http(http) => {

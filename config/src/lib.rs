@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod check;
+pub mod dependencies;
 pub mod diff;
 pub mod error;
 pub mod fingerprint;

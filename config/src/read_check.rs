@@ -31,6 +31,7 @@ pub(crate) const COMMON_KEYS: &[&str] = &[
     "alerts",
     "group",
     "public",
+    "depends_on",
 ];
 const HTTP_KEYS: &[&str] = &[
     "url",

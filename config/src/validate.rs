@@ -13,6 +13,7 @@ use std::time::Duration;
 use regex::Regex;
 use url::Url;
 
+use crate::dependencies::{find_cycle, read_depends_on, Dependency};
 use crate::error::{did_you_mean, Diagnostic, Position};
 use crate::host::{
     Check, ExpectedStatus, HostConfiguration, HttpCheck, HttpHeader, Origin, DEFAULT_MAX_BODY_BYTES,
@@ -118,6 +119,7 @@ pub(crate) struct PartialHost {
     check: Option<PartialCheck>,
     settings: PartialDefaults,
     public: bool,
+    depends_on: Vec<Dependency>,
 }
 
 /// A host's check as written; HTTP's still takes headers and redirects from `defaults`.
@@ -782,9 +784,14 @@ fn read_host(
         Some(n) => reader.boolean(&n).unwrap_or(false),
         None => false,
     };
+    let depends_on = match fields.get("depends_on") {
+        Some(n) => read_depends_on(reader, &n).unwrap_or_default(),
+        None => Vec::new(),
+    };
     let check = check.filter(|_| reader.errors.len() == errors_before);
     Some(PartialHost {
         public,
+        depends_on,
         origin: Origin {
             file: file.clone(),
             index,
@@ -969,6 +976,71 @@ impl Positions {
         match position {
             Some(p) => format!("{}:{}:{}", file.display(), p.line, p.column),
             None => file.display().to_string(),
+        }
+    }
+}
+
+/// Every `depends_on` names configured hosts and no host depends on itself, directly or
+/// through others; each problem is reported at the entry that causes it.
+fn check_dependencies(
+    hosts: &[Arc<HostConfiguration>],
+    by_label: &HashMap<Arc<str>, usize>,
+    claimed: &HashMap<Arc<str>, Origin>,
+    errors: &mut Vec<Diagnostic>,
+    positions: &Positions,
+) {
+    let mut parents: HashMap<Arc<str>, Vec<Arc<str>>> = HashMap::with_capacity(hosts.len());
+    for host in hosts {
+        let file = &host.origin.file;
+        let place = format!("hosts[{}]", host.origin.index);
+        for (i, dependency) in host.depends_on.iter().enumerate() {
+            for label in dependency.labels() {
+                let path = format!("{place}.depends_on[{i}]");
+                let problem = if *label == host.label {
+                    format!("`{label}` depends on itself; remove it from its own depends_on")
+                } else if by_label.contains_key(label) || claimed.contains_key(label) {
+                    continue;
+                } else {
+                    format!(
+                        "no host is labelled `{label}`{}; name a configured host",
+                        did_you_mean(label, by_label.keys().map(|l| &**l))
+                    )
+                };
+                errors.push(
+                    Diagnostic::new(
+                        file,
+                        format!("{place} (label {:?}).depends_on[{i}]", &*host.label),
+                        problem,
+                    )
+                    .at(positions.value(file, &path)),
+                );
+            }
+        }
+        parents.insert(
+            host.label.clone(),
+            host.depends_on
+                .iter()
+                .flat_map(|d| d.labels().iter().cloned())
+                .filter(|l| *l != host.label)
+                .collect(),
+        );
+    }
+    if let Some(cycle) = find_cycle(&parents) {
+        let first = by_label.get(&cycle[0]).map(|&i| &hosts[i]);
+        if let Some(host) = first {
+            let shown: Vec<&str> = cycle.iter().map(|l| &**l).collect();
+            let path = format!("hosts[{}].depends_on", host.origin.index);
+            errors.push(
+                Diagnostic::new(
+                    &host.origin.file,
+                    format!("hosts[{}] (label {:?}).depends_on", host.origin.index, &*host.label),
+                    format!(
+                        "dependencies form a cycle: {}; a host cannot need itself to be reachable, remove one of these entries",
+                        shown.join(" → ")
+                    ),
+                )
+                .at(positions.key(&host.origin.file, &path)),
+            );
         }
     }
 }
@@ -1232,12 +1304,14 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             alerts,
             group: p.group.clone(),
             public: p.public,
+            depends_on: p.depends_on.clone(),
             origin: p.origin,
         };
         by_label.insert(p.label, hosts.len());
         hosts.push(Arc::new(host));
     }
 
+    check_dependencies(&hosts, &by_label, &claimed, errors, &positions);
     Config {
         sources,
         include_globs: Vec::new(),

@@ -857,7 +857,7 @@ fn a_tcp_host_needs_an_address_and_rejects_http_keys() {
         all,
         [
             r#"flowstate.yaml:2:5: hosts[0] (label "db"): missing `address`; a TCP check needs `address: host:port`"#,
-            r#"flowstate.yaml:2:29: hosts[0] (label "db").url: unknown key `url`; known keys here: label, type, interval, timeout, failure_threshold, success_threshold, max_response_time, alerts, group, public, address, send, expect"#,
+            r#"flowstate.yaml:2:29: hosts[0] (label "db").url: unknown key `url`; known keys here: label, type, interval, timeout, failure_threshold, success_threshold, max_response_time, alerts, group, public, depends_on, address, send, expect"#,
         ]
     );
 }
@@ -1796,5 +1796,51 @@ fn a_status_page_group_never_publishes_a_private_or_unknown_host() {
     assert!(
         unknown.contains("no host is labelled `apj`") && unknown.contains("api"),
         "{unknown}"
+    );
+}
+
+#[test]
+fn depends_on_reads_parents_and_redundancy_groups() {
+    let config = load(
+        "hosts:\n  - { label: isp-a, url: 'http://a/' }\n  - { label: isp-b, url: 'http://b/' }\n\
+         \x20 - { label: router, url: 'http://r/', depends_on: [{ any: [isp-a, isp-b] }] }\n\
+         \x20 - { label: api, url: 'http://api/', depends_on: router }\n",
+    );
+    use flowstate_config::dependencies::Dependency;
+    assert_eq!(
+        config.host("api").unwrap().depends_on,
+        [Dependency::Host("router".into())]
+    );
+    assert_eq!(
+        config.host("router").unwrap().depends_on,
+        [Dependency::AnyOf(vec!["isp-a".into(), "isp-b".into()])]
+    );
+    assert!(config.host("isp-a").unwrap().depends_on.is_empty());
+}
+
+#[test]
+fn unknown_parents_self_dependencies_and_cycles_are_named_where_written() {
+    let unknown = error("hosts:\n  - { label: api, url: 'http://api/', depends_on: [routr] }\n  - { label: router, url: 'http://r/' }\n");
+    assert!(
+        unknown.starts_with("flowstate.yaml:2:")
+            && unknown.contains("hosts[0] (label \"api\").depends_on[0]")
+            && unknown.contains("no host is labelled `routr`")
+            && unknown.contains("router"),
+        "{unknown}"
+    );
+    let own = error("hosts:\n  - { label: api, url: 'http://api/', depends_on: [api] }\n");
+    assert!(own.contains("`api` depends on itself"), "{own}");
+    let cycle = error(
+        "hosts:\n  - { label: a, url: 'http://a/', depends_on: [b] }\n  - { label: b, url: 'http://b/', depends_on: [{ any: [c, a] }] }\n  - { label: c, url: 'http://c/' }\n",
+    );
+    assert!(
+        cycle.contains("dependencies form a cycle: a → b → a")
+            && cycle.contains("remove one of these entries"),
+        "{cycle}"
+    );
+    let lonely = error("hosts:\n  - { label: a, url: 'http://a/', depends_on: [{ any: [b] }] }\n  - { label: b, url: 'http://b/' }\n");
+    assert!(
+        lonely.contains("a redundancy group needs two or more hosts"),
+        "{lonely}"
     );
 }

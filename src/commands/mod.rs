@@ -2,6 +2,7 @@
 
 pub mod announce;
 pub mod check;
+pub mod graph;
 pub mod health;
 pub mod once;
 pub mod report;
