@@ -468,6 +468,14 @@ fn json_log_is_one_object_per_line_with_the_transition_fields() {
             .is_some_and(|a| a.parse::<SocketAddr>().is_ok()),
         "{listening}"
     );
+    assert_eq!(
+        listening["dashboard"].as_str(),
+        listening["listen"]
+            .as_str()
+            .map(|a| format!("http://{a}/"))
+            .as_deref(),
+        "the dashboard's address, ready to open: {listening}"
+    );
 }
 
 #[test]
@@ -742,4 +750,24 @@ fn bundled_example_checks_itself_and_alerts_on_the_missing_service() {
     );
     assert_eq!(daemon.host("flowstate-api")["status"], "up");
     assert_eq!(daemon.stdout_lines(), [line], "{daemon}");
+}
+
+#[test]
+fn the_graph_route_lists_dependencies_with_each_hosts_status() {
+    let (_sandbox, mut daemon) = start(&format!(
+        "server: {{ listen: \"127.0.0.1:0\" }}\n\
+         defaults: {{ interval: 200ms, timeout: 200ms, failure_threshold: 1 }}\n\
+         hosts:\n  - {{ label: router, url: 'http://127.0.0.1:{}/' }}\n  - {{ label: api, url: 'http://127.0.0.1:{}/', depends_on: [router] }}\n",
+        closed_port(),
+        closed_port()
+    ));
+    daemon.wait_for_status("router", "down");
+    let graph = daemon.json("/api/v1/graph");
+    assert_eq!(
+        graph["edges"],
+        serde_json::json!([{ "parent": "router", "child": "api", "any": false }]),
+        "{graph}"
+    );
+    assert_eq!(graph["nodes"][0]["label"], "router", "{graph}");
+    assert_eq!(graph["nodes"][0]["status"], "down", "{graph}");
 }

@@ -208,7 +208,13 @@ impl Daemon {
         };
         let (server, address) = crate::api::serve(listener, state).map_err(ServeError::Serve)?;
         actix_rt::spawn(server);
-        log::info!(listen = address.to_string().as_str(); "API listening");
+        // The dashboard's address, ready to click in a terminal (an unspecified address such
+        // as 0.0.0.0 is reached on this machine as loopback).
+        let dashboard = match address.ip() {
+            ip if ip.is_unspecified() => format!("http://localhost:{}/", address.port()),
+            _ => format!("http://{address}/"),
+        };
+        log::info!(listen = address.to_string().as_str(), dashboard = dashboard.as_str(); "API listening");
         Ok(address)
     }
 }

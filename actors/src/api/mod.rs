@@ -23,6 +23,7 @@ use crate::web::login::Caller;
 use crate::web::session::Sessions;
 
 pub mod announcements;
+pub mod graph;
 pub mod history;
 pub mod stream;
 pub mod types;
@@ -135,6 +136,7 @@ pub fn serve(
                 web::get().to(history::series),
             )
             .route("/api/v1/events", web::get().to(history::events))
+            .route("/api/v1/graph", web::get().to(graph::serve))
             .route("/status", web::get().to(status_page::status))
             .route("/status/feed.atom", web::get().to(status_page::atom))
             .route("/api/v1/announcements", web::get().to(announcements::list))
