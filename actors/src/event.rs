@@ -74,7 +74,14 @@ impl AlertEvent {
             (_, Status::Up) => EventKind::Up,
             (_, Status::Unknown) => return None,
         };
-        Some(AlertEvent {
+        Some(AlertEvent::of_kind(change, event))
+    }
+
+    /// `change` as an event of kind `event`, whether or not it is worth an alert: the one
+    /// place a change's fields become an event's (the status stream shows silent changes in
+    /// the same shape).
+    pub fn of_kind(change: &HostStatusChanged, event: EventKind) -> AlertEvent {
+        AlertEvent {
             id: ulid::Ulid::from_datetime(change.at).to_string(),
             event,
             host: change.host.label.to_string(),
@@ -85,7 +92,7 @@ impl AlertEvent {
             reason: change.reason.clone(),
             consecutive_failures: change.consecutive_failures,
             latency_ms: (change.latency.as_secs_f64() * 10_000.0).round() / 10.0,
-        })
+        }
     }
 
     /// One line a person reads at a glance: `DOWN api: status 503, expected 200 (was up)`.

@@ -19,7 +19,7 @@ use tokio::sync::broadcast;
 
 use crate::event::{AlertEvent, EventKind};
 use crate::messages::HostStatusChanged;
-use crate::model::{rfc3339, Status};
+use crate::model::Status;
 
 /// How many events are kept for replay, and how far a listener may fall behind.
 pub const KEPT: usize = 1000;
@@ -121,18 +121,7 @@ pub fn silent_event(change: &HostStatusChanged) -> AlertEvent {
         Status::Up | Status::Unknown if change.removed => EventKind::Removed,
         Status::Up | Status::Unknown => EventKind::Up,
     };
-    AlertEvent {
-        id: ulid::Ulid::from_datetime(change.at).to_string(),
-        event,
-        host: change.host.label.to_string(),
-        status: change.status,
-        previous: change.previous,
-        at: rfc3339(change.at),
-        since: rfc3339(change.since),
-        reason: change.reason.clone(),
-        consecutive_failures: change.consecutive_failures,
-        latency_ms: (change.latency.as_secs_f64() * 10_000.0).round() / 10.0,
-    }
+    AlertEvent::of_kind(change, event)
 }
 
 #[cfg(test)]
