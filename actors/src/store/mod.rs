@@ -28,6 +28,8 @@ pub mod postgres;
 pub mod reader;
 pub mod rollups;
 pub mod sqlite;
+#[cfg(test)]
+mod temp_db;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -707,29 +709,8 @@ impl Handler<AwaitStoreWrites> for Store {
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use super::temp_db::TempDb;
     use super::*;
-
-    /// A fresh database path under the temp directory, removed with its WAL files on drop.
-    struct TempDb(PathBuf);
-
-    impl TempDb {
-        fn new(name: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!(
-                "flowstate-store-{name}-{}-{}",
-                std::process::id(),
-                ulid::Ulid::new()
-            ));
-            TempDb(dir.join("state.db"))
-        }
-    }
-
-    impl Drop for TempDb {
-        fn drop(&mut self) {
-            if let Some(dir) = self.0.parent() {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-        }
-    }
 
     /// Counts the `StoreRecreated` it is told.
     struct Writer(Arc<AtomicUsize>);

@@ -346,41 +346,11 @@ impl Handler<GetEvents> for StoreReader {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
     use crate::model::{CheckResult, Status};
     use crate::store::sqlite::SqliteBackend;
+    use crate::store::temp_db::TempDb;
     use crate::store::{SaveHostStates, StoredBucket, StoredResult, StoredTransition};
-
-    /// A database path in a fresh directory, removed on drop.
-    struct TempDb(PathBuf);
-
-    impl TempDb {
-        fn new(name: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!(
-                "flowstate-reader-{name}-{}-{}",
-                std::process::id(),
-                ulid::Ulid::new()
-            ));
-            TempDb(dir.join("state.db"))
-        }
-
-        fn settings(&self) -> StateSettings {
-            StateSettings {
-                path: Some(self.0.clone()),
-                ..StateSettings::default()
-            }
-        }
-    }
-
-    impl Drop for TempDb {
-        fn drop(&mut self) {
-            if let Some(dir) = self.0.parent() {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-        }
-    }
 
     /// `seconds` after an hour boundary (1.8e9 s is 500 000 hours): no clock is read.
     fn t(seconds: u64) -> SystemTime {

@@ -979,36 +979,7 @@ pub fn hint(error: &rusqlite::Error) -> &'static str {
 mod tests {
     use super::*;
     use crate::model::Status;
-
-    /// A database path in a fresh directory, removed with its WAL files on drop.
-    struct TempDb(PathBuf);
-
-    impl TempDb {
-        fn new(name: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!(
-                "flowstate-sqlite-{name}-{}-{}",
-                std::process::id(),
-                ulid::Ulid::new()
-            ));
-            std::fs::create_dir_all(&dir).unwrap();
-            TempDb(dir.join("state.db"))
-        }
-
-        fn write(&self, sql: &str) {
-            Connection::open(&self.0)
-                .unwrap()
-                .execute_batch(sql)
-                .unwrap();
-        }
-    }
-
-    impl Drop for TempDb {
-        fn drop(&mut self) {
-            if let Some(dir) = self.0.parent() {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-        }
-    }
+    use crate::store::temp_db::TempDb;
 
     fn restored(db: &TempDb) -> Restored {
         let mut backend = SqliteBackend::new(db.0.clone());
