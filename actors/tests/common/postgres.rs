@@ -180,20 +180,22 @@ impl Postgres {
 
     /// Stops the server at once (connections are cut, as in a crash or a restart).
     pub fn pause(&self) {
-        check(
-            "pg_ctl stop",
-            run(
-                &self.bin.join("pg_ctl"),
-                &[
-                    "-D",
-                    &self.data().to_string_lossy(),
-                    "-m",
-                    "immediate",
-                    "-w",
-                    "stop",
-                ],
-            ),
-        );
+        check("pg_ctl stop", self.stop());
+    }
+
+    /// `pg_ctl stop -m immediate`, waiting until the server is gone.
+    fn stop(&self) -> Output {
+        run(
+            &self.bin.join("pg_ctl"),
+            &[
+                "-D",
+                &self.data().to_string_lossy(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        )
     }
 
     /// Starts the (stopped) server again on the same port, waiting until it accepts
@@ -241,17 +243,8 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let _ = run(
-            &self.bin.join("pg_ctl"),
-            &[
-                "-D",
-                &self.data().to_string_lossy(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-        );
+        // Already stopped by the test (or never started) is fine: the directory goes anyway.
+        let _ = self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
