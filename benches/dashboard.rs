@@ -16,19 +16,14 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+#[path = "support/mod.rs"]
+mod support;
+use support::{env_number, free_port};
 
 #[path = "../tests/common/browser.rs"]
 #[allow(dead_code)]
 mod browser;
 use browser::Browser;
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// `count` listeners that accept connections and close them: enough for `type: tcp`.
 fn start_targets(count: usize) -> Vec<u16> {
@@ -44,13 +39,6 @@ fn start_targets(count: usize) -> Vec<u16> {
             port
         })
         .collect()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// `GET path` over HTTP/1.0: the body, read to the end.
@@ -142,23 +130,9 @@ fn main() {
     let daemon = Daemon(child);
 
     // Every host checked at least once: the page then has a status and a sparkline for each.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let checked = get(api_port, "/api/v1/hosts")
-            .and_then(|body| serde_json::from_slice::<Value>(&body).ok())
-            .and_then(|v| {
-                v.as_array()
-                    .map(|a| a.iter().filter(|h| h["checks"].as_u64() > Some(0)).count())
-            });
-        if checked == Some(hosts) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not every host was checked within 90 s"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    support::wait_until_every_host_checked(hosts, Duration::from_secs(90), || {
+        get(api_port, "/api/v1/hosts").and_then(|body| serde_json::from_slice(&body).ok())
+    });
 
     let started = Instant::now();
     let page = get(api_port, "/").expect("GET / answers 200");

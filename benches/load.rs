@@ -17,16 +17,13 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+#[path = "support/mod.rs"]
+mod support;
+use support::{env_number, free_port};
+
 #[path = "../actors/tests/common/postgres.rs"]
 mod postgres_server;
 use postgres_server::Postgres;
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Starts `count` minimal HTTP targets on a thread of their own; returns their ports.
 fn start_targets(count: usize) -> Vec<u16> {
@@ -64,13 +61,6 @@ fn start_targets(count: usize) -> Vec<u16> {
         });
     });
     ports_rx.recv().expect("targets started")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 fn get_json(api: &str, path: &str) -> Option<Value> {
@@ -181,21 +171,9 @@ fn main() {
     let api = format!("http://127.0.0.1:{api_port}");
 
     // Warm-up: every host checked at least once.
-    let warm_deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let checked = get_json(&api, "/api/v1/hosts").and_then(|v| {
-            v.as_array()
-                .map(|a| a.iter().filter(|h| h["checks"].as_u64() > Some(0)).count())
-        });
-        if checked == Some(hosts) {
-            break;
-        }
-        assert!(
-            Instant::now() < warm_deadline,
-            "not every host was checked within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    support::wait_until_every_host_checked(hosts, Duration::from_secs(60), || {
+        get_json(&api, "/api/v1/hosts")
+    });
 
     let (checks0, failures0) = totals(&api).expect("read totals");
     let cpu0 = cpu_seconds(pid);
