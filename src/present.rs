@@ -11,16 +11,18 @@ pub fn symbol(status: Status) -> &'static str {
         Status::Up => "●",
         Status::Degraded => "◐",
         Status::Down => "✖",
+        Status::Unreachable => "⊘",
         Status::Unknown => "?",
     }
 }
 
-/// The ANSI colour code of a status (green, yellow, red, grey).
+/// The ANSI colour code of a status (green, yellow, red, magenta, grey).
 pub fn ansi_colour(status: Status) -> &'static str {
     match status {
         Status::Up => "32",
         Status::Degraded => "33",
         Status::Down => "31",
+        Status::Unreachable => "35",
         Status::Unknown => "90",
     }
 }
@@ -62,15 +64,21 @@ pub fn count(n: u64, noun: &str) -> String {
 
 /// `12 up, 1 degraded, 2 down` (statuses with no hosts are left out; all zero: `no hosts`).
 pub fn summary(statuses: impl IntoIterator<Item = Status>) -> String {
-    let mut counts = [0usize; 4];
+    let mut counts = [0usize; 5];
     for status in statuses {
         counts[order(status)] += 1;
     }
-    let parts: Vec<String> = [Status::Up, Status::Degraded, Status::Down, Status::Unknown]
-        .iter()
-        .filter(|s| counts[order(**s)] > 0)
-        .map(|s| format!("{} {}", counts[order(*s)], s))
-        .collect();
+    let parts: Vec<String> = [
+        Status::Up,
+        Status::Degraded,
+        Status::Down,
+        Status::Unreachable,
+        Status::Unknown,
+    ]
+    .iter()
+    .filter(|s| counts[order(**s)] > 0)
+    .map(|s| format!("{} {}", counts[order(*s)], s))
+    .collect();
     if parts.is_empty() {
         "no hosts".to_string()
     } else {
@@ -129,13 +137,15 @@ pub fn span(seconds: f64) -> String {
     out
 }
 
-/// Sort order by urgency: down first, then degraded, unknown, up.
+/// Sort order by urgency: down first, then unreachable (its parent's outage is the news),
+/// degraded, unknown, up.
 pub fn urgency(status: Status) -> u8 {
     match status {
         Status::Down => 0,
-        Status::Degraded => 1,
-        Status::Unknown => 2,
-        Status::Up => 3,
+        Status::Unreachable => 1,
+        Status::Degraded => 2,
+        Status::Unknown => 3,
+        Status::Up => 4,
     }
 }
 
@@ -144,7 +154,8 @@ fn order(status: Status) -> usize {
         Status::Up => 0,
         Status::Degraded => 1,
         Status::Down => 2,
-        Status::Unknown => 3,
+        Status::Unreachable => 3,
+        Status::Unknown => 4,
     }
 }
 

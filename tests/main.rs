@@ -31,6 +31,8 @@ mod day_one_config;
 mod day_one_runtime;
 // Alert delivery neither lost nor doubled: retries, SIGKILL and restarts on a state store.
 mod delivery;
+// `depends_on`: unreachable children, one alert for the parent, redundancy groups.
+mod dependencies;
 // Deployment files: Dockerfile, systemd unit and sd_notify, Kubernetes, install.sh, Homebrew.
 mod deploy;
 // The docs cannot drift from the code: every YAML block, flag, metric and message they name.

@@ -11,6 +11,8 @@
 //! - `up`: sent at once, never held by a cooldown; not when `send_resolved` is false, and not
 //!   when the receiver never heard of the problem (it was held and the host recovered first).
 //! - `reminder`: every `remind_every` while the receiver knows the host is down.
+//! - `up` after `unreachable`: only to a receiver that was told of a problem before the parent
+//!   went down (a recovery is never suppressed, and never news to anyone else).
 //!
 //! Pure logic with explicit time: the router drives it and owns the timers.
 
@@ -88,11 +90,22 @@ pub fn decide(
             if !notifier.send_resolved {
                 return Decision::Suppress("send_resolved is false");
             }
-            if told == Some(Status::Up) {
+            // An unreachable host's outage was never the receiver's news (its parent's was),
+            // so only a receiver told of a problem before hears that it ended.
+            let heard = match event.previous {
+                Status::Unreachable => matches!(told, Some(Status::Down | Status::Degraded)),
+                _ => told != Some(Status::Up),
+            };
+            if !heard {
                 return Decision::Suppress("the notifier never heard of the problem");
             }
             Decision::Send
         }
+        // The router holds these back before the policy sees them; were one to get here, the
+        // parent's outage is still the one the receiver hears of.
+        EventKind::Unreachable => Decision::Suppress("a parent is down"),
+        // Said once when it starts; what the receiver believes of the status is unchanged.
+        EventKind::Flapping => Decision::Send,
         EventKind::Reminder => {
             if track.told != Some(Status::Down) {
                 return Decision::Suppress("the notifier does not know the host as down");

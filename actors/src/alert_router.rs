@@ -19,7 +19,9 @@ use flowstate_config::NotifierConfig;
 
 use crate::alert_policy::{self, Decision, Track};
 use crate::event::{AlertEvent, EventKind};
-use crate::messages::{FlushNotifiers, HostStatusChanged, UseNotifiers};
+use crate::messages::{
+    FlushNotifiers, GetAlertHolds, HostFlappingChanged, HostStatusChanged, UseNotifiers,
+};
 use crate::metrics::{AlertResult, Metrics};
 use crate::model::Status;
 use crate::notify::{self, DeliveryError, Notifier};
@@ -29,6 +31,7 @@ use crate::store::{
     AlertLogEntry, AlertOutcome, AwaitStoreWrites, LogAlerts, Restored, SaveAlertState, Store,
     StoreRecreated, StoredDelivery, StoredTrack, SubscribeToStore,
 };
+use crate::suppression::{self, Hold, Suppressed};
 use crate::unsaved::{self, Unsaved};
 
 /// How long shutdown waits for attempts in flight before it stops the system.
@@ -47,8 +50,14 @@ pub struct AlertRouter {
     notifiers: HashMap<Arc<str>, Route>,
     /// What each notifier was told about each host: the memory of cooldowns and reminders.
     tracks: HashMap<(Arc<str>, String), Track>,
-    /// Each host's latest status, to decide whether a held event is still true.
-    current: HashMap<String, Status>,
+    /// Each host as the router last heard of it: whether a held event is still true, what its
+    /// receivers are told when a hold ends, and its holds.
+    hosts: HashMap<String, HostNow>,
+    /// Hosts with a problem held back by maintenance, a silence or flapping: settled with
+    /// their receivers once nothing holds them any more.
+    unsettled: BTreeSet<String>,
+    /// Each host's last event that was not sent, and why (`GET /api/v1/hosts/{label}`).
+    last_suppressed: HashMap<String, Suppressed>,
     /// When each track wakes next (a held event's cooldown end or the next reminder), and the
     /// same ordered by time. One actix timer serves them all: actix polls every spawned
     /// future of an actor on each message, so a timer per track would cost O(tracks) per event.
@@ -75,6 +84,20 @@ pub struct AlertRouter {
     stream: Option<StatusStream>,
 }
 
+/// One host as the router last heard of it.
+#[derive(Default)]
+struct HostNow {
+    status: Status,
+    /// Its newest change this run: its configuration (whom to tell), reason and `since`.
+    /// `None` for a host as restored from the store until its first change.
+    change: Option<HostStatusChanged>,
+    flapping: bool,
+}
+
+/// How often hosts whose alerts were held are looked at for a hold that ended (a maintenance
+/// window closing, a silence expiring or deleted).
+const SETTLE_TICK: Duration = Duration::from_secs(1);
+
 struct Route {
     config: Arc<NotifierConfig>,
     notifier: Box<dyn Notifier>,
@@ -97,7 +120,9 @@ impl AlertRouter {
         let mut router = AlertRouter {
             notifiers: HashMap::new(),
             tracks: HashMap::new(),
-            current: HashMap::new(),
+            hosts: HashMap::new(),
+            unsettled: BTreeSet::new(),
+            last_suppressed: HashMap::new(),
             track_wakes: HashMap::new(),
             wake_order: BTreeSet::new(),
             wake_timer: None,
@@ -128,7 +153,13 @@ impl AlertRouter {
     /// Takes back the outbox, the tracks and the hosts' statuses from the state store.
     fn restore(&mut self, restored: &Restored) {
         for host in &restored.hosts {
-            self.current.insert(host.label.to_string(), host.status);
+            self.hosts.insert(
+                host.label.to_string(),
+                HostNow {
+                    status: host.status,
+                    ..HostNow::default()
+                },
+            );
         }
         for (notifier, host, json) in &restored.tracks {
             if !self.notifiers.contains_key(notifier) {
@@ -228,11 +259,21 @@ impl AlertRouter {
             Decision::Suppress(why) => {
                 // Counted and said, at the level transitions are logged: a receiver that hears
                 // nothing of a real change must be explainable from the log alone.
+                self.note_suppressed(event, Some(name), why.to_string(), None);
                 self.metrics.record_alert(name, AlertResult::Suppressed);
                 self.log_alert(name, event, AlertOutcome::Suppressed, why);
                 log::info!(notifier = &**name, host = event.host.as_str(), event = event.event.as_str(), id = event.id.as_str(), reason = why; "alert suppressed");
             }
             Decision::Hold { until } => {
+                self.note_suppressed(
+                    event,
+                    Some(name),
+                    format!(
+                        "held by the cooldown until {}",
+                        crate::model::rfc3339(until)
+                    ),
+                    None,
+                );
                 self.metrics.record_alert(name, AlertResult::Suppressed);
                 self.log_alert(
                     name,
@@ -333,8 +374,9 @@ impl AlertRouter {
         let Some(config) = self.notifiers.get(&key.0).map(|r| r.config.clone()) else {
             return;
         };
-        let current = self.current.get(&key.1).copied().unwrap_or(Status::Unknown);
+        let current = self.hosts.get(&key.1).map(|h| h.status).unwrap_or_default();
         let now = SystemTime::now();
+        let holds = self.holds_for(&key.1, now);
         let Some(track) = self.tracks.get_mut(&key) else {
             return;
         };
@@ -343,9 +385,24 @@ impl AlertRouter {
             _ => true,
         };
         let mut send = Vec::new();
+        let mut held_back = Vec::new();
         if track.held.is_some() && cooldown_over {
-            if let Some(event) = alert_policy::release_held(track, current, now) {
-                send.push(event);
+            match track
+                .held
+                .as_ref()
+                .map(|e| suppression::screen(e.event, &holds))
+            {
+                Some(Some(hold)) => {
+                    // The cooldown ended inside a hold: the hold's end settles it instead.
+                    if let Some(event) = track.held.take() {
+                        held_back.push((event, hold.clone()));
+                    }
+                }
+                _ => {
+                    if let Some(event) = alert_policy::release_held(track, current, now) {
+                        send.push(event);
+                    }
+                }
             }
         }
         if let (Some(due), Some(down)) = (
@@ -354,10 +411,17 @@ impl AlertRouter {
         ) {
             if due <= now && current == Status::Down {
                 let reminder = alert_policy::reminder(&down, now);
-                if alert_policy::decide(&config, track, &reminder, now) == Decision::Send {
+                if let Some(hold) = suppression::screen(EventKind::Reminder, &holds) {
+                    // Counted from now, so the timer does not wake again at once.
+                    track.last_reminder_at = Some(now);
+                    held_back.push((reminder, hold.clone()));
+                } else if alert_policy::decide(&config, track, &reminder, now) == Decision::Send {
                     send.push(reminder);
                 }
             }
+        }
+        for (event, hold) in held_back {
+            self.hold_back(std::slice::from_ref(&key.0), &event, &hold);
         }
         for event in send {
             self.dispatch(&key.0, event, ctx);
@@ -645,6 +709,7 @@ impl Actor for AlertRouter {
         }
         // Events dropped while restoring leave the store now.
         self.write_store(ctx);
+        ctx.run_interval(SETTLE_TICK, |router, ctx| router.settle_released(ctx));
         // Restored tracks may owe a reminder or a held event; restored events are due now.
         let keys: Vec<TrackKey> = self.tracks.keys().cloned().collect();
         for key in keys {
@@ -662,9 +727,12 @@ impl Handler<HostStatusChanged> for AlertRouter {
     fn handle(&mut self, change: HostStatusChanged, ctx: &mut Context<Self>) {
         let label = change.host.label.to_string();
         if change.removed {
-            self.current.remove(&label);
+            self.hosts.remove(&label);
+            self.unsettled.remove(&label);
         } else {
-            self.current.insert(label.clone(), change.status);
+            let host = self.hosts.entry(label.clone()).or_default();
+            host.status = change.status;
+            host.change = Some(change.clone());
         }
         let alert = AlertEvent::from_change(&change);
         // The stream shows every transition, alerting or not, under the id notifiers get.
@@ -677,11 +745,21 @@ impl Handler<HostStatusChanged> for AlertRouter {
         let Some(event) = alert else {
             return;
         };
-        for name in &change.host.alerts {
-            self.route(name, &event, ctx);
+        let holds = self.holds_for(&label, SystemTime::now());
+        match suppression::screen(event.event, &holds) {
+            Some(hold) => {
+                let hold = hold.clone();
+                self.hold_back(&change.host.alerts, &event, &hold);
+            }
+            None => {
+                for name in &change.host.alerts {
+                    self.route(name, &event, ctx);
+                }
+            }
         }
         if event.event == EventKind::Removed {
             // The host is gone: nothing about it is worth remembering.
+            self.last_suppressed.remove(&label);
             let keys: Vec<TrackKey> = self
                 .tracks
                 .keys()
@@ -695,6 +773,202 @@ impl Handler<HostStatusChanged> for AlertRouter {
             }
         }
         self.write_store(ctx);
+    }
+}
+
+impl Handler<HostFlappingChanged> for AlertRouter {
+    type Result = ();
+
+    fn handle(&mut self, msg: HostFlappingChanged, ctx: &mut Context<Self>) {
+        let label = msg.host.label.to_string();
+        let host = self.hosts.entry(label.clone()).or_default();
+        host.flapping = msg.flapping;
+        host.status = msg.status;
+        if !msg.flapping {
+            // Receivers told otherwise hear the status it settled in.
+            self.unsettled.insert(label);
+            self.settle_released(ctx);
+            return;
+        }
+        let change = HostStatusChanged {
+            host: msg.host.clone(),
+            previous: msg.status,
+            status: msg.status,
+            at: msg.at,
+            since: msg.since,
+            reason: format!(
+                "{:.0}% of its recent results changed; now {}: {}",
+                msg.percent, msg.status, msg.reason
+            ),
+            consecutive_failures: msg.consecutive_failures,
+            latency: Duration::ZERO,
+            removed: false,
+            unreachable_via: None,
+        };
+        let event = AlertEvent::of_kind(&change, EventKind::Flapping);
+        if let Some(stream) = &self.stream {
+            stream.publish(&event);
+        }
+        // Down/up alerts from here on wait for it to settle.
+        self.unsettled.insert(label.clone());
+        let holds = self.holds_for(&label, SystemTime::now());
+        match suppression::screen(EventKind::Flapping, &holds) {
+            Some(hold) => {
+                let hold = hold.clone();
+                self.hold_back(&msg.host.alerts, &event, &hold);
+            }
+            None => {
+                for name in &msg.host.alerts {
+                    self.route(name, &event, ctx);
+                }
+            }
+        }
+        self.write_store(ctx);
+    }
+}
+
+impl Handler<GetAlertHolds> for AlertRouter {
+    type Result = MessageResult<GetAlertHolds>;
+
+    fn handle(&mut self, msg: GetAlertHolds, _: &mut Context<Self>) -> Self::Result {
+        let now = SystemTime::now();
+        let labels: Vec<String> = match msg.label {
+            Some(label) => vec![label],
+            None => self.hosts.keys().cloned().collect(),
+        };
+        MessageResult(
+            labels
+                .into_iter()
+                .map(|label| {
+                    let holds = self.holds_for(&label, now);
+                    let last_suppressed = self.last_suppressed.get(&label).cloned();
+                    (
+                        label,
+                        crate::messages::AlertHolds {
+                            holds,
+                            last_suppressed,
+                        },
+                    )
+                })
+                .filter(|(_, h)| !h.holds.is_empty() || h.last_suppressed.is_some())
+                .collect(),
+        )
+    }
+}
+
+impl AlertRouter {
+    /// What keeps alerts about `label` back at `now`.
+    fn holds_for(&self, label: &str, now: SystemTime) -> Vec<Hold> {
+        let _ = now;
+        let mut holds = Vec::new();
+        let Some(host) = self.hosts.get(label) else {
+            return holds;
+        };
+        if host.status == Status::Unreachable {
+            let parent = host
+                .change
+                .as_ref()
+                .and_then(|c| c.unreachable_via.as_deref())
+                .unwrap_or("a parent");
+            holds.push(Hold::Parent {
+                parent: parent.to_string(),
+            });
+        }
+        if host.flapping {
+            holds.push(Hold::Flapping);
+        }
+        holds
+    }
+
+    /// `event` is kept from every one of `notifiers` by `hold`: counted, logged, explained.
+    fn hold_back(&mut self, notifiers: &[Arc<str>], event: &AlertEvent, hold: &Hold) {
+        let why = hold.describe();
+        for name in notifiers {
+            self.metrics.record_alert(name, AlertResult::Suppressed);
+            self.log_alert(name, event, AlertOutcome::Suppressed, &why);
+        }
+        log::info!(host = event.host.as_str(), event = event.event.as_str(), id = event.id.as_str(), reason = why.as_str(); "alert held back");
+        if hold.settles_when_over() {
+            self.unsettled.insert(event.host.clone());
+        }
+        self.note_suppressed(event, None, why, Some(hold.clone()));
+    }
+
+    /// Remembers the host's last event that was not sent, for the API.
+    fn note_suppressed(
+        &mut self,
+        event: &AlertEvent,
+        notifier: Option<&Arc<str>>,
+        reason: String,
+        hold: Option<Hold>,
+    ) {
+        self.last_suppressed.insert(
+            event.host.clone(),
+            Suppressed {
+                event: event.event,
+                id: event.id.clone(),
+                at: event.at.clone(),
+                notifier: notifier.map(|n| n.to_string()),
+                reason,
+                hold,
+            },
+        );
+    }
+
+    /// Settles every unsettled host that nothing holds any more.
+    fn settle_released(&mut self, ctx: &mut Context<Self>) {
+        if self.unsettled.is_empty() {
+            return;
+        }
+        let now = SystemTime::now();
+        let released: Vec<String> = self
+            .unsettled
+            .iter()
+            .filter(|label| {
+                !self
+                    .holds_for(label, now)
+                    .iter()
+                    .any(Hold::settles_when_over)
+            })
+            .cloned()
+            .collect();
+        for label in released {
+            self.unsettled.remove(&label);
+            self.settle(&label, now, ctx);
+        }
+        self.write_store(ctx);
+    }
+
+    /// Tells each receiver of `label` its status now, if it differs from what the receiver
+    /// last heard: a host still down after a hold is alerted once, one that recovered while
+    /// its receivers knew it down is told `up`.
+    fn settle(&mut self, label: &str, now: SystemTime, ctx: &mut Context<Self>) {
+        let Some(host) = self.hosts.get(label) else {
+            return;
+        };
+        let Some(change) = host.change.clone() else {
+            return;
+        };
+        let status = host.status;
+        for name in &change.host.alerts {
+            let told = self
+                .tracks
+                .get(&(name.clone(), label.to_string()))
+                .and_then(|t| t.told);
+            let kind = match status {
+                Status::Down if told != Some(Status::Down) => EventKind::Down,
+                Status::Degraded if told != Some(Status::Degraded) => EventKind::Degraded,
+                Status::Up if matches!(told, Some(Status::Down | Status::Degraded)) => {
+                    EventKind::Up
+                }
+                _ => continue,
+            };
+            let mut event = AlertEvent::of_kind(&change, kind);
+            event.id = ulid::Ulid::from_datetime(now).to_string();
+            event.at = crate::model::rfc3339(now);
+            event.previous = told.unwrap_or(change.previous);
+            self.route(name, &event, ctx);
+        }
     }
 }
 
@@ -858,6 +1132,7 @@ mod tests {
             consecutive_failures: 2,
             latency: Duration::from_millis(3),
             removed: false,
+            unreachable_via: None,
         }
     }
 

@@ -94,7 +94,8 @@ impl Daemon {
                 AlertRouter::new(&notifiers, metrics, store, Some(&restored)).with_stream(stream)
             }
         });
-        let mut registry = StateRegistry::new(router.clone().recipient(), metrics.clone());
+        let mut registry = StateRegistry::new(router.clone().recipient(), metrics.clone())
+            .with_flapping(router.clone().recipient());
         if let Some(store) = &store {
             registry = registry.with_store(store.clone(), &restored.hosts, metrics.clone());
         }
@@ -197,6 +198,7 @@ impl Daemon {
                 retention: history.retention,
             }),
             sparklines: self.registry.clone().recipient(),
+            alert_holds: self.router.clone().recipient(),
             stream: self.stream.clone(),
             sessions: Sessions::default(),
             announcements: AnnouncementsApi {

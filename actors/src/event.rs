@@ -19,6 +19,12 @@ pub enum EventKind {
     Reminder,
     /// Removed from the configuration while down: the incident can be closed.
     Removed,
+    /// Failing while a parent is down. Never delivered: the router counts it as suppressed
+    /// with the parent named, and the stream shows it.
+    Unreachable,
+    /// Its results keep changing: one event when it starts; down/up alerts are held until it
+    /// stops.
+    Flapping,
 }
 
 impl EventKind {
@@ -29,15 +35,15 @@ impl EventKind {
             EventKind::Degraded => "degraded",
             EventKind::Reminder => "reminder",
             EventKind::Removed => "removed",
+            EventKind::Unreachable => "unreachable",
+            EventKind::Flapping => "flapping",
         }
     }
 
-    /// `down`, `degraded` and `reminder` report a problem; `up` and `removed` close one.
+    /// `down`, `degraded`, `reminder`, `unreachable` and `flapping` report a problem; `up`
+    /// and `removed` close one.
     pub fn is_problem(self) -> bool {
-        matches!(
-            self,
-            EventKind::Down | EventKind::Degraded | EventKind::Reminder
-        )
+        !matches!(self, EventKind::Up | EventKind::Removed)
     }
 }
 
@@ -70,6 +76,7 @@ impl AlertEvent {
             _ if change.removed => EventKind::Removed,
             (_, Status::Down) => EventKind::Down,
             (_, Status::Degraded) => EventKind::Degraded,
+            (_, Status::Unreachable) => EventKind::Unreachable,
             (Status::Unknown, Status::Up) => return None,
             (_, Status::Up) => EventKind::Up,
             (_, Status::Unknown) => return None,
@@ -105,7 +112,8 @@ impl AlertEvent {
             self.reason
         );
         match self.event {
-            EventKind::Removed => line.push_str(" (it was down)"),
+            EventKind::Removed => line.push_str(&format!(" (it was {})", self.previous)),
+            EventKind::Flapping => line.push_str(&format!(" (now {})", self.status)),
             EventKind::Reminder => line.push_str(&format!(" (down since {})", self.since)),
             EventKind::Down => line.push_str(&format!(
                 " (was {}; {} consecutive failures)",

@@ -39,6 +39,7 @@ impl HostSeries {
                 let series = self.metrics.host(host.label());
                 // A host restored from the store starts with its stored status.
                 series.record_status(host.state().status);
+                series.record_flapping(host.state().counters.flap.flapping);
                 series
             });
             tracked.insert(host.label().clone(), series);
@@ -70,6 +71,13 @@ impl HostSeries {
         if let Some(series) = self.series.get(label) {
             series.record_status(status);
             series.record_transition();
+        }
+    }
+
+    /// A tracked host started or stopped flapping.
+    pub fn flapping(&self, label: &str, flapping: bool) {
+        if let Some(series) = self.series.get(label) {
+            series.record_flapping(flapping);
         }
     }
 }

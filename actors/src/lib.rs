@@ -66,6 +66,7 @@ pub mod state_saving;
 pub mod status_stream;
 pub mod store;
 pub mod supervisor;
+pub mod suppression;
 pub mod tls;
 pub mod unsaved;
 pub mod web;

@@ -1,5 +1,6 @@
 //! The messages that cross actors. Commands are imperative, events past tense, queries `Get*`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -39,6 +40,40 @@ pub struct HostStatusChanged {
     pub latency: Duration,
     /// The host left the configuration while down: its incident can be closed.
     pub removed: bool,
+    /// For `unreachable`: the parent (or redundancy group) that is down.
+    pub unreachable_via: Option<Arc<str>>,
+}
+
+/// What holds back alerts about hosts (SPEC §9), and each host's last event that was not
+/// sent: one host's with `label`, otherwise every host with either (the AlertRouter).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "HashMap<String, AlertHolds>")]
+pub struct GetAlertHolds {
+    pub label: Option<String>,
+}
+
+/// What [`GetAlertHolds`] answers per host.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct AlertHolds {
+    pub holds: Vec<crate::suppression::Hold>,
+    pub last_suppressed: Option<crate::suppression::Suppressed>,
+}
+
+/// A host started or stopped flapping (its results keep changing, SPEC §9). `status` and the
+/// rest are the host's as they are now: what a receiver is told when flapping stops.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct HostFlappingChanged {
+    pub host: Arc<HostConfiguration>,
+    pub flapping: bool,
+    /// The weighted percent state change that started or stopped it.
+    pub percent: f64,
+    pub at: SystemTime,
+    pub status: Status,
+    pub since: SystemTime,
+    /// The newest result's detail.
+    pub reason: String,
+    pub consecutive_failures: u32,
 }
 
 /// Apply a new validated configuration: diff it against the running one and act host by host.

@@ -71,7 +71,7 @@ struct VersionLabel {
     version: String,
 }
 
-const STATUSES: [Status; 4] = [Status::Unknown, Status::Up, Status::Degraded, Status::Down];
+const STATUSES: [Status; 5] = Status::ALL;
 
 /// Check durations from 1 ms to about 30 s.
 fn duration_histogram() -> Histogram {
@@ -115,6 +115,7 @@ impl AlertResult {
 pub struct Metrics {
     registry: Registry,
     host_up: Family<HostLabel, Gauge>,
+    host_flapping: Family<HostLabel, Gauge>,
     host_status: Family<HostStatusLabels, Gauge>,
     checks: Family<CheckLabels, Counter>,
     check_duration: Family<HostLabel, Histogram, fn() -> Histogram>,
@@ -140,7 +141,9 @@ pub struct Metrics {
 /// One host's series, created once and updated per check without label lookups.
 pub struct HostMetrics {
     up: Gauge,
-    status: [Gauge; 4],
+    status: [Gauge; 5],
+    /// `flowstate_host_flapping`: 1 while the host's results keep changing.
+    flapping: Gauge,
     successes: Counter,
     failures: Counter,
     duration: Histogram,
@@ -169,6 +172,10 @@ impl HostMetrics {
     pub fn record_transition(&self) {
         self.transitions.inc();
     }
+
+    pub fn record_flapping(&self, flapping: bool) {
+        self.flapping.set(i64::from(flapping));
+    }
 }
 
 impl Default for Metrics {
@@ -182,6 +189,7 @@ impl Metrics {
         let mut registry = Registry::default();
         let metrics = Metrics {
             host_up: Family::default(),
+            host_flapping: Family::default(),
             host_status: Family::default(),
             checks: Family::default(),
             check_duration: Family::new_with_constructor(duration_histogram),
@@ -212,6 +220,11 @@ impl Metrics {
             "flowstate_host_status",
             "The host's status, one-hot",
             metrics.host_status.clone(),
+        );
+        registry.register(
+            "flowstate_host_flapping",
+            "1 while the host is flapping (its results keep changing), 0 otherwise",
+            metrics.host_flapping.clone(),
         );
         registry.register(
             "flowstate_checks",
@@ -452,6 +465,7 @@ impl Metrics {
         // and creating a second series of the same family while it is held would deadlock.
         let up = self.host_up.get_or_create(&host()).clone();
         let status = STATUSES.map(status);
+        let flapping = self.host_flapping.get_or_create(&host()).clone();
         let successes = self.checks.get_or_create(&check("success")).clone();
         let failures = self.checks.get_or_create(&check("failure")).clone();
         let duration = self.check_duration.get_or_create(&host()).clone();
@@ -460,6 +474,7 @@ impl Metrics {
         let metrics = HostMetrics {
             up,
             status,
+            flapping,
             successes,
             failures,
             duration,
@@ -480,6 +495,7 @@ impl Metrics {
         self.check_duration.remove(&host);
         self.transitions.remove(&host);
         self.restarts.remove(&host);
+        self.host_flapping.remove(&host);
         for s in STATUSES {
             self.host_status.remove(&HostStatusLabels {
                 host: label.to_string(),

@@ -7,7 +7,7 @@
 //! record ([`crate::scheduler_stats`]), the hosts' metric series ([`crate::host_series`]) and
 //! the state store ([`crate::state_saving`]), and answers the API from the model.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -18,11 +18,12 @@ use crate::api::types::{HostDetail, HostView};
 use crate::host_series::HostSeries;
 use crate::messages::{
     AwaitPendingResults, CheckCompleted, GetHost, GetHostSparklines, GetHosts, GetSchedulerHealth,
-    GetSchedulerStats, HostRestarted, HostStatusChanged, PersistState, SaveChangedState,
-    TrackHosts,
+    GetSchedulerStats, HostFlappingChanged, HostRestarted, HostStatusChanged, PersistState,
+    SaveChangedState, TrackHosts,
 };
 use crate::metrics::Metrics;
-use crate::model::{Host, HostState, Transition};
+use crate::model::reachability::{self, ParentState, Verdict};
+use crate::model::{FlapChange, Host, HostState, Transition};
 use crate::scheduler_stats::{SchedulerHealthError, SchedulerRecord};
 use crate::state_saving::StateSaving;
 use crate::store::{FlushRollups, HostStatesSaved, Store, StoreRecreated, StoredHost};
@@ -36,6 +37,13 @@ pub struct StateRegistry {
     history_limit: usize,
     /// Where transitions go (the AlertRouter).
     changes: Recipient<HostStatusChanged>,
+    /// Where flapping's starts and ends go (the AlertRouter); `None` in tests that need none.
+    flapping: Option<Recipient<HostFlappingChanged>>,
+    /// Each parent's children (`depends_on` read backwards): whom a parent's result may
+    /// decide.
+    children: HashMap<Arc<str>, Vec<Arc<str>>>,
+    /// Failing children waiting for a parent's verdict before they are called down.
+    waiting: HashSet<Arc<str>>,
     /// Every result's start lag and the counts `/readyz` and the API report.
     scheduler: SchedulerRecord,
     /// Each tracked host's metric series, kept apart from its state.
@@ -53,11 +61,20 @@ impl StateRegistry {
             hosts: HashMap::new(),
             history_limit: 100,
             changes,
+            flapping: None,
+            children: HashMap::new(),
+            waiting: HashSet::new(),
             scheduler: SchedulerRecord::default(),
             series: HostSeries::new(metrics),
             saving: None,
             restored: HashMap::new(),
         }
+    }
+
+    /// Tells `flapping` (the AlertRouter) when a host starts or stops flapping.
+    pub fn with_flapping(mut self, flapping: Recipient<HostFlappingChanged>) -> Self {
+        self.flapping = Some(flapping);
+        self
     }
 
     /// Saves state to `store` and starts from `restored` (what it held at start).
@@ -96,7 +113,138 @@ fn announce(
         consecutive_failures: host.state().counters.consecutive_failures,
         latency,
         removed,
+        unreachable_via: host.dependency().unreachable_via.clone(),
     });
+}
+
+/// How often waiting children whose parent never answered are decided.
+const WAIT_TICK: Duration = Duration::from_secs(1);
+
+impl StateRegistry {
+    /// What is known now of each parent `config` names.
+    fn parents_of(&self, config: &HostConfiguration) -> Vec<ParentState> {
+        config
+            .depends_on
+            .iter()
+            .flat_map(|entry| entry.labels())
+            .filter_map(|label| self.hosts.get(label))
+            .map(|parent| {
+                let checked_with = parent.config();
+                ParentState {
+                    label: parent.label().clone(),
+                    status: parent.state().status,
+                    latest: parent.state().history.back().map(|r| (r.at, r.ok)),
+                    problem_ended_at: parent.dependency().problem_ended_at,
+                    patience: checked_with.interval.saturating_add(checked_with.timeout),
+                }
+            })
+            .collect()
+    }
+
+    /// A host's transition: metrics, the store, the log and the router hear of it.
+    fn transitioned(
+        &mut self,
+        label: &Arc<str>,
+        transition: Transition,
+        latency: Duration,
+        checked_with: Arc<HostConfiguration>,
+    ) {
+        let Some(host) = self.hosts.get(label) else {
+            return;
+        };
+        self.series.changed(label, transition.status);
+        if let Some(saving) = &mut self.saving {
+            saving.transitioned(label, &transition);
+        }
+        log::info!(
+            host = &**label,
+            status = transition.status.as_str(),
+            previous = transition.previous.as_str(),
+            reason = transition.reason.as_str();
+            "host status changed"
+        );
+        announce(
+            &self.changes,
+            host,
+            checked_with,
+            transition,
+            latency,
+            false,
+        );
+    }
+
+    /// Keeps `waiting` in step with whether `label` waits for a parent.
+    fn note_waiting(&mut self, label: &Arc<str>) {
+        let waits = self
+            .hosts
+            .get(label)
+            .is_some_and(|h| h.dependency().waiting_until.is_some());
+        if waits {
+            self.waiting.insert(label.clone());
+        } else {
+            self.waiting.remove(label);
+        }
+    }
+
+    /// Decides again the children of `parent` that wait for a verdict; `None` decides every
+    /// waiting host whose wait is over.
+    fn rejudge_waiting(&mut self, parent: Option<&Arc<str>>, now: SystemTime) {
+        let candidates: Vec<Arc<str>> = match parent {
+            Some(parent) => self
+                .children
+                .get(parent)
+                .map(|children| {
+                    children
+                        .iter()
+                        .filter(|c| self.waiting.contains(*c))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default(),
+            None => self.waiting.iter().cloned().collect(),
+        };
+        for label in candidates {
+            let Some(config) = self.hosts.get(&label).map(|h| h.config().clone()) else {
+                self.waiting.remove(&label);
+                continue;
+            };
+            let parents = self.parents_of(&config);
+            let Some(host) = self.hosts.get_mut(&label) else {
+                continue;
+            };
+            let latency = host
+                .state()
+                .history
+                .back()
+                .map(|r| r.latency)
+                .unwrap_or_default();
+            let transition = host.rejudge(now, |since, at| judge(&config, &parents, since, at));
+            self.note_waiting(&label);
+            if let Some(transition) = transition {
+                self.transitioned(&label, transition, latency, config.clone());
+                // A child decided now may be the parent others wait for.
+                self.rejudge_waiting(Some(&label), now);
+            }
+        }
+    }
+}
+
+/// Whether `config`'s parents explain its failure, from what is known of them.
+fn judge(
+    config: &HostConfiguration,
+    parents: &[ParentState],
+    failing_since: SystemTime,
+    at: SystemTime,
+) -> Verdict {
+    if config.depends_on.is_empty() {
+        return Verdict::Reachable;
+    }
+    reachability::judge(
+        &config.depends_on,
+        |label| parents.iter().find(|p| &*p.label == label),
+        failing_since,
+        at,
+    )
 }
 
 impl Actor for StateRegistry {
@@ -106,6 +254,11 @@ impl Actor for StateRegistry {
         if let Some(saving) = &self.saving {
             saving.subscribe(ctx.address().recipient());
         }
+        ctx.run_interval(WAIT_TICK, |registry, _| {
+            if !registry.waiting.is_empty() {
+                registry.rejudge_waiting(None, SystemTime::now());
+            }
+        });
     }
 }
 
@@ -117,6 +270,15 @@ impl Handler<TrackHosts> for StateRegistry {
         self.history_limit = msg.history;
         self.scheduler.track(&msg.hosts);
         self.order = msg.hosts.iter().map(|h| h.label.clone()).collect();
+        self.children.clear();
+        for config in &msg.hosts {
+            for parent in config.depends_on.iter().flat_map(|entry| entry.labels()) {
+                self.children
+                    .entry(parent.clone())
+                    .or_default()
+                    .push(config.label.clone());
+            }
+        }
         let mut kept = HashMap::with_capacity(msg.hosts.len());
         for config in &msg.hosts {
             let host = match self.hosts.remove(&config.label) {
@@ -153,6 +315,7 @@ impl Handler<TrackHosts> for StateRegistry {
             announce(&self.changes, &host, config, removal, Duration::ZERO, true);
         }
         let hosts = &self.hosts;
+        self.waiting.retain(|label| hosts.contains_key(label));
         self.series
             .track(self.order.iter().filter_map(|label| hosts.get(label)));
         for host in self.hosts.values_mut() {
@@ -166,38 +329,62 @@ impl Handler<CheckCompleted> for StateRegistry {
 
     fn handle(&mut self, msg: CheckCompleted, _: &mut Context<Self>) {
         self.scheduler.record(msg.lag, msg.skipped);
+        let label = msg.host.label.clone();
         // A late result of a host removed by a reload: nothing to record.
-        let Some(host) = self.hosts.get_mut(&msg.host.label) else {
+        if !self.hosts.contains_key(&label) {
+            return;
+        }
+        let parents = self.parents_of(&msg.host);
+        let Some(host) = self.hosts.get_mut(&label) else {
             return;
         };
-        let transition = host.record(&msg.result, &msg.host, self.history_limit);
+        let recorded =
+            host.record_judged(&msg.result, &msg.host, self.history_limit, |since, at| {
+                judge(&msg.host, &parents, since, at)
+            });
         if let Some(saving) = &mut self.saving {
             saving.checked(host, &msg.result);
         }
         self.series.checked(&msg.host, &msg.result);
-        let Some(transition) = transition else {
+        if let Some(change) = recorded.flapping {
+            self.flapping_changed(&label, change, &msg);
+        }
+        self.note_waiting(&label);
+        if let Some(transition) = recorded.transition {
+            self.transitioned(&label, transition, msg.result.latency, msg.host.clone());
+        }
+        // This result may be the verdict a waiting child needs.
+        if self.children.contains_key(&label) && !self.waiting.is_empty() {
+            self.rejudge_waiting(Some(&label), msg.result.at);
+        }
+    }
+}
+
+impl StateRegistry {
+    /// A host started or stopped flapping with the result in `msg`.
+    fn flapping_changed(&mut self, label: &Arc<str>, change: FlapChange, msg: &CheckCompleted) {
+        let Some(host) = self.hosts.get(label) else {
             return;
         };
-        self.series.changed(&msg.host.label, transition.status);
-        if let Some(saving) = &mut self.saving {
-            saving.transitioned(&msg.host.label, &transition);
+        let (flapping, percent) = match change {
+            FlapChange::Started { percent } => (true, percent),
+            FlapChange::Stopped { percent } => (false, percent),
+        };
+        self.series.flapping(label, flapping);
+        log::info!(host = &**label, flapping, percent; "host flapping changed");
+        if let Some(recipient) = &self.flapping {
+            let state = host.state();
+            recipient.do_send(HostFlappingChanged {
+                host: msg.host.clone(),
+                flapping,
+                percent,
+                at: msg.result.at,
+                status: state.status,
+                since: state.since,
+                reason: msg.result.detail.clone(),
+                consecutive_failures: state.counters.consecutive_failures,
+            });
         }
-        log::info!(
-            host = &*msg.host.label,
-            status = transition.status.as_str(),
-            previous = transition.previous.as_str(),
-            reason = transition.reason.as_str();
-            "host status changed"
-        );
-        let latency = msg.result.latency;
-        announce(
-            &self.changes,
-            host,
-            msg.host.clone(),
-            transition,
-            latency,
-            false,
-        );
     }
 }
 

@@ -118,6 +118,7 @@ pub fn silent_event(change: &HostStatusChanged) -> AlertEvent {
     let event = match change.status {
         Status::Down => EventKind::Down,
         Status::Degraded => EventKind::Degraded,
+        Status::Unreachable => EventKind::Unreachable,
         Status::Up | Status::Unknown if change.removed => EventKind::Removed,
         Status::Up | Status::Unknown => EventKind::Up,
     };

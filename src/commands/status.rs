@@ -55,10 +55,11 @@ pub fn render(hosts: &[HostView], now: SystemTime, colour: bool) -> String {
                 host.status.to_string(),
             )
         };
-        let (latency, detail) = match &host.last_check {
-            Some(check) => (format!("{:.1} ms", check.latency_ms), check.detail.clone()),
-            None => ("-".to_string(), "not checked yet".to_string()),
+        let latency = match &host.last_check {
+            Some(check) => format!("{:.1} ms", check.latency_ms),
+            None => "-".to_string(),
         };
+        let detail = host.reason_line();
         // `null` without a state store: unknown, as for a host with no history yet.
         let availability = host.availability.unwrap_or_default();
         table.row(vec![

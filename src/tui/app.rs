@@ -42,10 +42,7 @@ impl HostRow {
             since: present::ago(&host.since, now),
             latency: latency_ms.map_or_else(|| "-".to_string(), present::latency),
             latency_ms,
-            detail: host
-                .last_check
-                .as_ref()
-                .map_or_else(|| "not checked yet".to_string(), |c| one_line(&c.detail)),
+            detail: one_line(&host.reason_line()),
             host,
         }
     }
@@ -758,6 +755,8 @@ pub(crate) mod tests {
         let detail = |label: &str| HostDetail {
             host: host(label, Status::Up, Some(1.0)),
             history: Vec::new(),
+            holds: Vec::new(),
+            last_suppressed: None,
         };
         app.set_detail(detail("db"));
         assert_eq!(app.selected_detail().map(|d| d.label.as_str()), Some("db"));

@@ -56,6 +56,7 @@ pub fn colour(status: Status) -> Color {
         Status::Up => Color::Green,
         Status::Degraded => Color::Yellow,
         Status::Down => Color::Red,
+        Status::Unreachable => Color::Magenta,
         Status::Unknown => Color::DarkGray,
     }
 }
@@ -607,6 +608,8 @@ mod tests {
         app.set_detail(HostDetail {
             host: host("db", Status::Down, Some(5000.0)),
             history,
+            holds: Vec::new(),
+            last_suppressed: None,
         });
         let (lines, terminal) = render(&mut app, 140, 30);
         let text = screen(&lines);
@@ -661,6 +664,8 @@ mod tests {
         app.set_detail(HostDetail {
             host: host("db", Status::Down, Some(5000.0)),
             history: vec![check(true, 0.01), check(true, 100.0)],
+            holds: Vec::new(),
+            last_suppressed: None,
         });
         let (lines, _) = render(&mut app, 140, 30);
         let y = lines
@@ -682,6 +687,8 @@ mod tests {
         app.set_detail(HostDetail {
             host: host("db", Status::Down, Some(5000.0)),
             history: Vec::new(),
+            holds: Vec::new(),
+            last_suppressed: None,
         });
         let (lines, _) = render(&mut app, 140, 30);
         assert!(screen(&lines).contains("no checks yet"));
@@ -746,6 +753,8 @@ mod tests {
         app.set_detail(HostDetail {
             host: host("db", Status::Down, Some(5000.0)),
             history: vec![check(true, 1.0), check(false, 2.0)],
+            holds: Vec::new(),
+            last_suppressed: None,
         });
         let (lines, _) = render(&mut app, 80, 24);
         let text = screen(&lines);

@@ -14,11 +14,12 @@ use serde_json::json;
 use std::sync::{Arc, RwLock};
 
 use crate::messages::{
-    GetHost, GetHostSparklines, GetHosts, GetReadiness, GetRunningConfig, GetSchedulerStats,
-    ReloadConfigNow, ReloadTrigger,
+    AlertHolds, GetAlertHolds, GetHost, GetHostSparklines, GetHosts, GetReadiness,
+    GetRunningConfig, GetSchedulerStats, ReloadConfigNow, ReloadTrigger,
 };
 use crate::metrics::Metrics;
 use crate::status_stream::StatusStream;
+use crate::suppression::Hold;
 use crate::web::login::Caller;
 use crate::web::session::Sessions;
 
@@ -62,6 +63,9 @@ pub struct ApiState {
     pub history: Option<HistoryApi>,
     /// The dashboard's sparklines (the StateRegistry).
     pub sparklines: Recipient<GetHostSparklines>,
+    /// Maintenance, silences, flapping and parents holding alerts back, and each host's last
+    /// event that was not sent (the AlertRouter).
+    pub alert_holds: Recipient<GetAlertHolds>,
     /// `/api/v1/stream`: every transition, live and the last 1000 for replay.
     pub stream: StatusStream,
     /// The pages' logins when `server.token` is set.
@@ -208,6 +212,12 @@ async fn hosts(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse
     match state.hosts.send(GetHosts).timeout(ACTOR_DEADLINE).await {
         Ok(mut hosts) => {
             with_availability(&state, &mut hosts);
+            let holds = alert_holds(&state, None).await;
+            for host in &mut hosts {
+                if let Some(holds) = holds.get(&host.label) {
+                    with_holds(host, holds);
+                }
+            }
             HttpResponse::Ok().json(hosts)
         }
         Err(_) => unavailable("the state registry"),
@@ -235,6 +245,31 @@ pub(crate) fn with_availability<'a>(
     }
 }
 
+/// What holds back alerts of one host (`label`) or of all; empty when the router does not
+/// answer in time: the hosts are still worth showing.
+pub(crate) async fn alert_holds(
+    state: &ApiState,
+    label: Option<String>,
+) -> std::collections::HashMap<String, AlertHolds> {
+    state
+        .alert_holds
+        .send(GetAlertHolds { label })
+        .timeout(ACTOR_DEADLINE)
+        .await
+        .unwrap_or_default()
+}
+
+/// Sets the view's `maintenance` and `silenced` from the router's holds.
+pub(crate) fn with_holds(host: &mut HostView, holds: &AlertHolds) {
+    for hold in &holds.holds {
+        match hold {
+            Hold::Maintenance { name, .. } => host.maintenance = Some(name.clone()),
+            Hold::Silence { id, .. } => host.silenced = Some(id.clone()),
+            Hold::Parent { .. } | Hold::Flapping => {}
+        }
+    }
+}
+
 /// The 404 answer for a label the registry does not track.
 fn no_such_host(label: &str) -> HttpResponse {
     HttpResponse::NotFound().json(json!({ "error": format!("no host labelled {label:?}") }))
@@ -259,6 +294,14 @@ async fn host(
     {
         Ok(Some(mut detail)) => {
             with_availability(&state, [&mut detail.host]);
+            if let Some(holds) = alert_holds(&state, Some(label))
+                .await
+                .remove(&detail.host.label)
+            {
+                with_holds(&mut detail.host, &holds);
+                detail.holds = holds.holds;
+                detail.last_suppressed = holds.last_suppressed;
+            }
             HttpResponse::Ok().json(detail)
         }
         Ok(None) => no_such_host(&label),

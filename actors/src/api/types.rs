@@ -28,11 +28,54 @@ pub struct HostView {
     /// Streaks and totals, flattened: `checks`, `failures`, `consecutive_failures`, ...
     #[serde(flatten)]
     pub counters: HostCounters,
+    /// Its results keep changing: down/up alerts wait until it settles.
+    #[serde(default)]
+    pub flapping: bool,
+    /// While `unreachable`: the parent (or redundancy group) that is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable_via: Option<String>,
+    /// The maintenance window open for it now, by name. Filled by the API from the router.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<String>,
+    /// The silence covering it now, by id. Filled by the API from the router.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silenced: Option<String>,
     pub last_check: Option<CheckView>,
     /// Over the last 24 h, 7 d and 30 d, from the state store; `null` without one. Filled by
     /// the API from figures computed in the background, not by the registry.
     #[serde(default)]
     pub availability: Option<AvailabilityView>,
+}
+
+impl HostView {
+    /// The newest result's detail, after what holds the host's alerts back (`via router
+    /// (down)`, `maintenance weekly-db`, `silenced`, `flapping`): the reason column of the
+    /// dashboard, the TUI and `flowstate status`, so a failing host that pages nobody says why.
+    pub fn reason_line(&self) -> String {
+        let detail = self
+            .last_check
+            .as_ref()
+            .map(|c| c.detail.clone())
+            .unwrap_or_else(|| "not checked yet".to_string());
+        let mut notes = Vec::new();
+        if let Some(parent) = &self.unreachable_via {
+            notes.push(format!("via {parent} (down)"));
+        }
+        if let Some(name) = &self.maintenance {
+            notes.push(format!("maintenance {name}"));
+        }
+        if self.silenced.is_some() {
+            notes.push("silenced".to_string());
+        }
+        if self.flapping {
+            notes.push("flapping".to_string());
+        }
+        if notes.is_empty() {
+            detail
+        } else {
+            format!("{} · {detail}", notes.join(" · "))
+        }
+    }
 }
 
 /// A host's availability over the windows `/api/v1/hosts` shows: time up or degraded ÷ time
@@ -242,6 +285,12 @@ pub struct HostDetail {
     pub host: HostView,
     /// Newest last.
     pub history: Vec<CheckView>,
+    /// Everything holding its alerts back now (a parent, maintenance, a silence, flapping).
+    #[serde(default)]
+    pub holds: Vec<crate::suppression::Hold>,
+    /// Its last event that some receiver was not sent, and why.
+    #[serde(default)]
+    pub last_suppressed: Option<crate::suppression::Suppressed>,
 }
 
 /// One check result in the API.
@@ -280,6 +329,14 @@ impl From<&Host> for HostView {
             status: state.status,
             since: rfc3339(state.since),
             counters: state.counters,
+            flapping: state.counters.flap.flapping,
+            unreachable_via: host
+                .dependency()
+                .unreachable_via
+                .as_deref()
+                .map(str::to_string),
+            maintenance: None,
+            silenced: None,
             last_check: state.history.back().map(CheckView::from),
             availability: None,
         }
@@ -291,6 +348,8 @@ impl From<&Host> for HostDetail {
         HostDetail {
             host: HostView::from(host),
             history: host.state().history.iter().map(CheckView::from).collect(),
+            holds: Vec::new(),
+            last_suppressed: None,
         }
     }
 }
@@ -355,9 +414,12 @@ mod tests {
                 "consecutive_fast": 1,
                 "transitions": 1,
                 "restarts": 0,
+                "flapping": false,
                 "last_check": check,
                 "availability": null,
                 "history": [check],
+                "holds": [],
+                "last_suppressed": null,
             })
         );
     }

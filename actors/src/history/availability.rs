@@ -165,11 +165,14 @@ impl Incident {
 }
 
 fn is_trouble(status: Status) -> bool {
-    matches!(status, Status::Down | Status::Degraded)
+    matches!(
+        status,
+        Status::Down | Status::Degraded | Status::Unreachable
+    )
 }
 
 fn worse(a: Status, b: Status) -> Status {
-    if a == Status::Down || b == Status::Down {
+    if a.is_failing() || b.is_failing() {
         Status::Down
     } else {
         a
@@ -189,7 +192,8 @@ impl StatusTime {
         match status {
             Status::Up => Some(&mut self.up),
             Status::Degraded => Some(&mut self.degraded),
-            Status::Down => Some(&mut self.down),
+            // Cut off by a parent is unavailable all the same; the incident's reason names it.
+            Status::Down | Status::Unreachable => Some(&mut self.down),
             Status::Unknown => None,
         }
     }

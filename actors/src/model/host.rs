@@ -13,6 +13,8 @@ use std::time::SystemTime;
 use flowstate_config::HostConfiguration;
 use serde::{Deserialize, Serialize};
 
+use super::flapping::{FlapChange, FlapRecord, FlapThresholds};
+use super::reachability::{self, Verdict};
 use super::{CheckResult, Status};
 
 /// A tracked host: what the user configured, and what happened to it.
@@ -26,6 +28,23 @@ pub struct Host {
     /// configuration tracked now says whom).
     last_checked_with: Option<Arc<HostConfiguration>>,
     state: HostState,
+    /// What `depends_on` needs to know of this run, kept apart from the saved state.
+    dependency: DependencyState,
+}
+
+/// A host's standing as a parent and as a child, this run only: after a restart every host is
+/// judged afresh.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DependencyState {
+    /// When the current failing streak began (the first failed result of it).
+    pub failing_since: Option<SystemTime>,
+    /// When the host last left `down` or `unreachable`: results of its children made before
+    /// then were made while it was down.
+    pub problem_ended_at: Option<SystemTime>,
+    /// A failing host waits for a parent's verdict until then, instead of going down.
+    pub waiting_until: Option<SystemTime>,
+    /// The parent (or redundancy group) that is down, while the host is unreachable.
+    pub unreachable_via: Option<Arc<str>>,
 }
 
 /// Everything that happened to one host: the facts the store saves and the API shows.
@@ -60,6 +79,10 @@ pub struct HostCounters {
     pub transitions: u64,
     /// HostActor restarts after crashes.
     pub restarts: u64,
+    /// The recent pass/fail pattern flapping is judged by, and whether the host flaps. Left
+    /// out of the JSON while empty (flapping not configured).
+    #[serde(skip_serializing_if = "FlapRecord::is_empty")]
+    pub flap: FlapRecord,
 }
 
 impl HostCounters {
@@ -98,6 +121,14 @@ pub struct Transition {
     pub reason: String,
 }
 
+/// What recording one result changed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recorded {
+    pub transition: Option<Transition>,
+    /// Flapping began or ended with this result.
+    pub flapping: Option<FlapChange>,
+}
+
 /// What a host removed from the configuration while down is announced with.
 const REMOVED_REASON: &str = "removed from the configuration";
 
@@ -125,6 +156,7 @@ impl Host {
             config,
             last_checked_with: None,
             state,
+            dependency: DependencyState::default(),
         }
     }
 
@@ -151,16 +183,35 @@ impl Host {
         self.config = config;
     }
 
-    /// Records one result and returns the transition it caused, if any. The result is judged
-    /// by `checked_with`, the configuration its check ran with: a result of the previous
-    /// configuration that arrives just after a reload keeps the thresholds it was made for.
-    /// A transition dates from the result's `at`: when that check's verdict was in.
+    /// Records one result and returns the transition it caused, if any, for a host whose
+    /// parents (if any) are all up. See [`Host::record_judged`].
     pub fn record(
         &mut self,
         result: &CheckResult,
         checked_with: &Arc<HostConfiguration>,
         history_limit: usize,
     ) -> Option<Transition> {
+        self.record_judged(result, checked_with, history_limit, |_, _| {
+            Verdict::Reachable
+        })
+        .transition
+    }
+
+    /// Records one result and returns what it changed. The result is judged by
+    /// `checked_with`, the configuration its check ran with: a result of the previous
+    /// configuration that arrives just after a reload keeps the thresholds it was made for.
+    /// A transition dates from the result's `at`: when that check's verdict was in.
+    ///
+    /// When the thresholds call for `down`, `parents` says whether a parent explains it
+    /// (given when the failing streak began and the result's time): `unreachable` then, or
+    /// no decision yet while a parent's verdict is awaited ([`Host::rejudge`] decides later).
+    pub fn record_judged(
+        &mut self,
+        result: &CheckResult,
+        checked_with: &Arc<HostConfiguration>,
+        history_limit: usize,
+        parents: impl FnOnce(SystemTime, SystemTime) -> Verdict,
+    ) -> Recorded {
         self.last_checked_with = Some(checked_with.clone());
         let state = &mut self.state;
         let slow = result.ok && result.status_for(checked_with) == Status::Degraded;
@@ -169,21 +220,118 @@ impl Host {
             state.history.pop_front();
         }
         state.history.push_back(result.clone());
+        let flapping = state
+            .counters
+            .flap
+            .record(!result.ok, thresholds(checked_with));
+        if result.ok {
+            self.dependency.failing_since = None;
+        } else if self.dependency.failing_since.is_none() {
+            self.dependency.failing_since = Some(result.at);
+        }
 
+        let wanted = self.state.decide(result, checked_with);
+        let next = if wanted == Status::Down {
+            self.with_parents(parents(self.failing_since(result.at), result.at), result.at)
+        } else {
+            self.dependency.waiting_until = None;
+            Some(wanted)
+        };
+        let transition = next
+            .and_then(|next| self.enter(next, result.at, || reason(next, result, checked_with)));
+        Recorded {
+            transition,
+            flapping,
+        }
+    }
+
+    /// Decides again a host that waits for a parent's verdict (`waiting_until` is set), at
+    /// `now`, with what `parents` says now: the parent's result came in, or the wait is over.
+    pub fn rejudge(
+        &mut self,
+        now: SystemTime,
+        parents: impl FnOnce(SystemTime, SystemTime) -> Verdict,
+    ) -> Option<Transition> {
+        let until = self.dependency.waiting_until?;
+        let latest = self.state.history.back()?.clone();
+        let verdict = match parents(self.failing_since(latest.at), latest.at) {
+            Verdict::Wait { .. } if now >= until => Verdict::Reachable,
+            verdict => verdict,
+        };
+        let next = self.with_parents(verdict, now)?;
+        let checked_with = self
+            .last_checked_with
+            .clone()
+            .unwrap_or(self.config.clone());
+        let at = now.max(latest.at);
+        self.enter(next, at, || reason(next, &latest, &checked_with))
+    }
+
+    /// What a host the thresholds call `down` is, by its parents' `verdict`; `None` to wait.
+    fn with_parents(&mut self, verdict: Verdict, at: SystemTime) -> Option<Status> {
+        let dependency = &mut self.dependency;
+        match verdict {
+            Verdict::Reachable => {
+                dependency.waiting_until = None;
+                dependency.unreachable_via = None;
+                Some(Status::Down)
+            }
+            Verdict::Unreachable { parent } => {
+                dependency.waiting_until = None;
+                dependency.unreachable_via = Some(parent);
+                Some(Status::Unreachable)
+            }
+            Verdict::Wait { until } => {
+                dependency.waiting_until = Some(until.max(at));
+                None
+            }
+        }
+    }
+
+    /// Enters `next` at `at` unless the host is already in it; `why` says why in words.
+    fn enter(
+        &mut self,
+        next: Status,
+        at: SystemTime,
+        why: impl FnOnce() -> String,
+    ) -> Option<Transition> {
+        let state = &mut self.state;
         let previous = state.status;
-        let next = state.decide(result, checked_with);
         if next == previous {
             return None;
         }
+        if matches!(previous, Status::Down | Status::Unreachable)
+            && !matches!(next, Status::Down | Status::Unreachable)
+        {
+            self.dependency.problem_ended_at = Some(at);
+        }
+        if next != Status::Unreachable {
+            self.dependency.unreachable_via = None;
+        }
         state.status = next;
-        state.since = result.at;
+        state.since = at;
         state.counters.transitions += 1;
+        let reason = match (&self.dependency.unreachable_via, next) {
+            (Some(parent), Status::Unreachable) => reachability::unreachable_reason(parent, &why()),
+            _ => why(),
+        };
         Some(Transition {
             previous,
             status: next,
-            at: result.at,
-            reason: reason(next, result, checked_with),
+            at,
+            reason,
         })
+    }
+
+    /// When the current failing streak began; `at` when it begins now.
+    fn failing_since(&self, at: SystemTime) -> SystemTime {
+        self.dependency.failing_since.unwrap_or(at)
+    }
+
+    /// This run's dependency standing: the API shows `unreachable_via`, the registry reads
+    /// the rest when it judges this host's children.
+    pub fn dependency(&self) -> &DependencyState {
+        &self.dependency
     }
 
     /// Its HostActor crashed and was started again.
@@ -220,9 +368,9 @@ impl Host {
     /// leave quietly.
     pub fn removal(&self, at: SystemTime) -> Option<(Arc<HostConfiguration>, Transition)> {
         let checked_with = self.last_checked_with.as_ref().unwrap_or(&self.config);
-        (self.state.status == Status::Down).then(|| {
+        (self.state.status.is_failing()).then(|| {
             let transition = Transition {
-                previous: Status::Down,
+                previous: self.state.status,
                 status: Status::Unknown,
                 at,
                 reason: REMOVED_REASON.to_string(),
@@ -245,7 +393,7 @@ impl HostState {
                     self.status
                 }
             }
-            Status::Unknown | Status::Down => {
+            Status::Unknown | Status::Down | Status::Unreachable => {
                 if counters.consecutive_successes >= host.success_threshold {
                     latest
                 } else {
@@ -257,6 +405,12 @@ impl HostState {
             current => current,
         }
     }
+}
+
+/// The flapping thresholds `host` is judged by, if flapping is configured for it.
+fn thresholds(host: &HostConfiguration) -> Option<FlapThresholds> {
+    let _ = host;
+    None
 }
 
 /// Why a host entered `status` with `result`: an impaired pass says what impaired it, a slow
@@ -614,5 +768,87 @@ mod tests {
             }
         );
         assert_eq!(down.state().since, at(1), "since stays for the event");
+    }
+
+    /// A parent's verdict, as the registry would hand it in.
+    fn parent_says(verdict: Verdict) -> impl FnOnce(SystemTime, SystemTime) -> Verdict {
+        move |_, _| verdict
+    }
+
+    #[test]
+    fn a_failing_host_behind_a_down_parent_is_unreachable_naming_it() {
+        let config = config("failure_threshold: 2");
+        let mut host = Host::new(config.clone(), at(0));
+        assert_eq!(feed(&mut host, &[pass(1)]), [Status::Up]);
+        host.record(&fail(2), &config, 100);
+        let recorded = host.record_judged(
+            &fail(3),
+            &config,
+            100,
+            parent_says(Verdict::Unreachable {
+                parent: Arc::from("router"),
+            }),
+        );
+        let transition = recorded.transition.expect("a transition");
+        assert_eq!(transition.status, Status::Unreachable);
+        assert_eq!(
+            transition.reason,
+            "parent router is down (status 503, expected 2xx)"
+        );
+        assert_eq!(host.dependency().unreachable_via.as_deref(), Some("router"));
+    }
+
+    #[test]
+    fn a_host_waiting_for_its_parent_keeps_its_status_until_rejudged() {
+        let config = config("failure_threshold: 1");
+        let mut host = Host::new(config.clone(), at(0));
+        feed(&mut host, &[pass(1)]);
+        let recorded = host.record_judged(
+            &fail(2),
+            &config,
+            100,
+            parent_says(Verdict::Wait { until: at(5) }),
+        );
+        assert_eq!(recorded.transition, None);
+        assert_eq!(host.state().status, Status::Up);
+        assert_eq!(host.dependency().waiting_until, Some(at(5)));
+        // The parent's verdict is still out at 3; at the deadline the host is down on its own.
+        assert_eq!(
+            host.rejudge(at(3), parent_says(Verdict::Wait { until: at(5) })),
+            None
+        );
+        let down = host
+            .rejudge(at(5), parent_says(Verdict::Wait { until: at(5) }))
+            .expect("down at the deadline");
+        assert_eq!((down.status, down.at), (Status::Down, at(5)));
+        assert_eq!(host.dependency().waiting_until, None);
+    }
+
+    #[test]
+    fn a_parent_going_down_while_the_child_waits_makes_it_unreachable() {
+        let config = config("failure_threshold: 1");
+        let mut host = Host::new(config.clone(), at(0));
+        feed(&mut host, &[pass(1)]);
+        host.record_judged(
+            &fail(2),
+            &config,
+            100,
+            parent_says(Verdict::Wait { until: at(5) }),
+        );
+        let transition = host
+            .rejudge(
+                at(3),
+                parent_says(Verdict::Unreachable {
+                    parent: Arc::from("router"),
+                }),
+            )
+            .expect("a transition");
+        assert_eq!(transition.status, Status::Unreachable);
+        // Passing again: up, and its problem ended then (for its own children's results).
+        let config = host.config().clone();
+        let up = host.record(&pass(4), &config, 100).expect("up");
+        assert_eq!(up.previous, Status::Unreachable);
+        assert_eq!(host.dependency().problem_ended_at, Some(at(4)));
+        assert_eq!(host.dependency().unreachable_via, None);
     }
 }

@@ -2,11 +2,16 @@
 //!
 //! - [`host`]: [`Host`], one host's configuration and state, and the pure state machine that
 //!   turns results into a status.
+//! - [`reachability`]: whether a failing host is down or cut off by a parent (`depends_on`).
+//! - [`flapping`]: whether a host's results keep changing (Nagios's percent state change).
 //! - Here: [`Status`], [`CheckResult`] and how timestamps are written.
 
+pub mod flapping;
 pub mod host;
+pub mod reachability;
 
-pub use host::{Host, HostCounters, HostState, Transition};
+pub use flapping::{FlapChange, FlapRecord};
+pub use host::{Host, HostCounters, HostState, Recorded, Transition};
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -15,15 +20,19 @@ use flowstate_config::HostConfiguration;
 use serde::{Deserialize, Serialize};
 
 /// A host's status as alerts and the API report it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Not yet decided: too few checks since start.
+    #[default]
     Unknown,
     Up,
     /// Passing, but slower than `max_response_time` (or otherwise impaired).
     Degraded,
     Down,
+    /// Failing while a parent it `depends_on` is down: cut off, not broken itself. Its alerts
+    /// are held; the parent's outage is the one to page about.
+    Unreachable,
 }
 
 impl Status {
@@ -33,7 +42,24 @@ impl Status {
             Status::Up => "up",
             Status::Degraded => "degraded",
             Status::Down => "down",
+            Status::Unreachable => "unreachable",
         }
+    }
+}
+
+impl Status {
+    /// Every status, in the order counts are listed.
+    pub const ALL: [Status; 5] = [
+        Status::Unknown,
+        Status::Up,
+        Status::Degraded,
+        Status::Down,
+        Status::Unreachable,
+    ];
+
+    /// Down or cut off: the host does not answer.
+    pub fn is_failing(self) -> bool {
+        matches!(self, Status::Down | Status::Unreachable)
     }
 }
 

@@ -206,8 +206,8 @@ fn pagerduty(event: &AlertEvent, routing_key: Option<&str>) -> Value {
     // empty one, which shows up as a failed delivery rather than a panic here.
     let routing_key = routing_key.unwrap_or_default();
     let severity = match event.event {
-        EventKind::Down | EventKind::Reminder => "critical",
-        EventKind::Degraded => "warning",
+        EventKind::Down | EventKind::Reminder | EventKind::Unreachable => "critical",
+        EventKind::Degraded | EventKind::Flapping => "warning",
         // A resolve needs only the key, the action and the dedup key.
         EventKind::Up | EventKind::Removed => {
             return json!({
@@ -248,8 +248,8 @@ enum Tone {
 impl Tone {
     fn of(kind: EventKind) -> Tone {
         match kind {
-            EventKind::Down | EventKind::Reminder => Tone::Red,
-            EventKind::Degraded => Tone::Amber,
+            EventKind::Down | EventKind::Reminder | EventKind::Unreachable => Tone::Red,
+            EventKind::Degraded | EventKind::Flapping => Tone::Amber,
             EventKind::Up | EventKind::Removed => Tone::Green,
         }
     }
@@ -281,6 +281,8 @@ fn kind_label(kind: EventKind) -> &'static str {
         EventKind::Degraded => "DEGRADED",
         EventKind::Reminder => "STILL DOWN",
         EventKind::Removed => "REMOVED",
+        EventKind::Unreachable => "UNREACHABLE",
+        EventKind::Flapping => "FLAPPING",
     }
 }
 
@@ -303,6 +305,8 @@ fn state_phrase(event: &AlertEvent) -> String {
         EventKind::Up => format!("is up again (was {})", event.previous),
         EventKind::Reminder => format!("is still {}", event.status),
         EventKind::Removed => "was removed from the configuration while down".to_string(),
+        EventKind::Unreachable => format!("is unreachable (was {})", event.previous),
+        EventKind::Flapping => format!("is flapping (now {})", event.status),
     }
 }
 
@@ -411,6 +415,18 @@ mod tests {
                 "removed from the configuration",
                 7,
             ),
+            EventKind::Unreachable => (
+                Status::Unreachable,
+                Status::Up,
+                "parent router is down (connection refused)",
+                3,
+            ),
+            EventKind::Flapping => (
+                Status::Up,
+                Status::Up,
+                "72% of its recent results changed; now up: status 200",
+                0,
+            ),
         };
         AlertEvent {
             id: ID.to_string(),
@@ -463,12 +479,14 @@ mod tests {
         assert!(original.starts_with(kept), "{kept:?} is not a prefix");
     }
 
-    const ALL_KINDS: [EventKind; 5] = [
+    const ALL_KINDS: [EventKind; 7] = [
         EventKind::Down,
         EventKind::Up,
         EventKind::Degraded,
         EventKind::Reminder,
         EventKind::Removed,
+        EventKind::Unreachable,
+        EventKind::Flapping,
     ];
 
     // ---- generic ----

@@ -97,10 +97,7 @@ impl View {
 
 /// Why a host is as it is: its last check's detail.
 fn reason(host: &HostView) -> String {
-    host.last_check
-        .as_ref()
-        .map(|c| c.detail.clone())
-        .unwrap_or_else(|| "not checked yet".to_string())
+    host.reason_line()
 }
 
 fn latency(host: &HostView) -> Option<f64> {
@@ -218,9 +215,9 @@ fn row(host: &HostView, view: &View, spark: Option<&Vec<Option<f64>>>, now: Syst
 
 fn render(hosts: &[HostView], sparks: &Sparklines, view: &View, with_store: bool) -> Markup {
     let now = SystemTime::now();
-    let mut counts = [0usize; 4];
+    let mut counts = [0usize; Status::ALL.len()];
     for host in hosts {
-        counts[usize::from(3 - rank(host.status))] += 1;
+        counts[usize::from(rank(host.status))] += 1;
     }
     let groups: BTreeSet<&str> = hosts.iter().filter_map(|h| h.group.as_deref()).collect();
     let shown = hosts.iter().filter(|h| view.matches(h)).count();
@@ -228,8 +225,8 @@ fn render(hosts: &[HostView], sparks: &Sparklines, view: &View, with_store: bool
     html! {
         h1 { "Hosts " span #live.live data-state="static" aria-live="polite" {} }
         ul #counts.counts aria-label="hosts by status" {
-            @for status in [Status::Up, Status::Degraded, Status::Down, Status::Unknown] {
-                @let n = counts[3 - usize::from(rank(status))];
+            @for status in [Status::Up, Status::Degraded, Status::Down, Status::Unreachable, Status::Unknown] {
+                @let n = counts[usize::from(rank(status))];
                 li data-count=(status.as_str()) {
                     span class={ "status " (status.as_str()) } { (symbol(status)) " " (n) " " (status.as_str()) }
                 }
@@ -247,7 +244,7 @@ fn render(hosts: &[HostView], sparks: &Sparklines, view: &View, with_store: bool
                 "Status"
                 select #status name="status" {
                     option value="" selected[view.status.is_empty()] { "any" }
-                    @for status in [Status::Down, Status::Degraded, Status::Unknown, Status::Up] {
+                    @for status in [Status::Down, Status::Unreachable, Status::Degraded, Status::Unknown, Status::Up] {
                         option value=(status.as_str()) selected[view.status == status.as_str()] { (status.as_str()) }
                     }
                 }
@@ -318,6 +315,12 @@ pub async fn dashboard(
         _ => return unavailable("the state registry"),
     };
     with_availability(&state, &mut hosts);
+    let holds = crate::api::alert_holds(&state, None).await;
+    for host in &mut hosts {
+        if let Some(holds) = holds.get(&host.label) {
+            crate::api::with_holds(host, holds);
+        }
+    }
     let view = view.into_inner();
     if let Some((column, descending)) = view.sorting() {
         sort(&mut hosts, column, descending);

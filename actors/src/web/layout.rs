@@ -81,6 +81,7 @@ pub fn symbol(status: Status) -> &'static str {
         Status::Up => "✓",
         Status::Degraded => "!",
         Status::Down => "✕",
+        Status::Unreachable => "⊘",
         Status::Unknown => "?",
     }
 }
@@ -89,9 +90,10 @@ pub fn symbol(status: Status) -> &'static str {
 pub fn rank(status: Status) -> u8 {
     match status {
         Status::Down => 0,
-        Status::Degraded => 1,
-        Status::Unknown => 2,
-        Status::Up => 3,
+        Status::Unreachable => 1,
+        Status::Degraded => 2,
+        Status::Unknown => 3,
+        Status::Up => 4,
     }
 }
 

@@ -79,7 +79,7 @@ fn wording(status: Status) -> &'static str {
     match status {
         Status::Up => "Operational",
         Status::Degraded => "Degraded performance",
-        Status::Down => "Outage",
+        Status::Down | Status::Unreachable => "Outage",
         Status::Unknown => "Status unknown",
     }
 }
@@ -88,7 +88,7 @@ fn class(status: Status) -> &'static str {
     match status {
         Status::Up => "up",
         Status::Degraded => "degraded",
-        Status::Down => "down",
+        Status::Down | Status::Unreachable => "down",
         Status::Unknown => "unknown",
     }
 }
@@ -97,7 +97,7 @@ fn class(status: Status) -> &'static str {
 fn overall(rows: &[&Row]) -> (Status, &'static str) {
     let count = |status| rows.iter().filter(|r| r.status == status).count();
     let (down, degraded, unknown) = (
-        count(Status::Down),
+        count(Status::Down) + count(Status::Unreachable),
         count(Status::Degraded),
         count(Status::Unknown),
     );

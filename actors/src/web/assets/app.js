@@ -7,9 +7,9 @@
 (function () {
   document.documentElement.classList.add("js");
 
-  const SYMBOL = { up: "✓", degraded: "!", down: "✕", unknown: "?" };
+  const SYMBOL = { up: "✓", degraded: "!", down: "✕", unreachable: "⊘", unknown: "?" };
   // Worst first: the order a status column sorts in.
-  const RANK = { down: 0, degraded: 1, unknown: 2, up: 3 };
+  const RANK = { down: 0, unreachable: 1, degraded: 2, unknown: 3, up: 4 };
 
   function badge(status) {
     const span = document.createElement("span");
@@ -110,7 +110,7 @@
     }
 
     function counts() {
-      const n = { up: 0, degraded: 0, down: 0, unknown: 0 };
+      const n = { up: 0, degraded: 0, down: 0, unreachable: 0, unknown: 0 };
       rows().forEach(function (row) { n[row.dataset.status] = (n[row.dataset.status] || 0) + 1; });
       Object.keys(n).forEach(function (status) {
         const item = document.querySelector('#counts [data-count="' + status + '"]');
@@ -192,6 +192,18 @@
       cell.dataset.v = String(Date.parse(iso) / 1000);
     }
 
+    // The reason column as the server writes it: what holds the host's alerts back, then the
+    // newest result's detail.
+    function reasonOf(host, check) {
+      const notes = [];
+      if (host.unreachable_via) notes.push("via " + host.unreachable_via + " (down)");
+      if (host.maintenance) notes.push("maintenance " + host.maintenance);
+      if (host.silenced) notes.push("silenced");
+      if (host.flapping) notes.push("flapping");
+      const detail = check ? check.detail : "not checked yet";
+      return notes.length ? notes.join(" · ") + " · " + detail : detail;
+    }
+
     function setStatus(row, status, reason, since) {
       row.dataset.status = status;
       // The cell is the badge itself (see the server's row).
@@ -219,7 +231,7 @@
             const row = byLabel.get(host.label);
             if (!row) return;
             const check = host.last_check;
-            setStatus(row, host.status, check ? check.detail : "", host.since);
+            setStatus(row, host.status, reasonOf(host, check), host.since);
             const latency = row.cells[8];
             latency.textContent = check && check.ok ? check.latency_ms.toFixed(1) + " ms" : "-";
             latency.dataset.v = check && check.ok ? String(check.latency_ms) : "";
