@@ -186,6 +186,7 @@ mod tests {
             id: ulid::Ulid::new().to_string(),
             event: kind,
             host: "api".into(),
+            group: None,
             status,
             previous,
             at: "2026-11-28T16:03:37.123Z".into(),

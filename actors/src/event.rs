@@ -60,6 +60,9 @@ pub struct AlertEvent {
     pub id: String,
     pub event: EventKind,
     pub host: String,
+    /// The host's `group`, when it has one: what a notifier's `group_by` gathers by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     pub status: Status,
     pub previous: Status,
     pub at: String,
@@ -92,6 +95,7 @@ impl AlertEvent {
             id: ulid::Ulid::from_datetime(change.at).to_string(),
             event,
             host: change.host.label.to_string(),
+            group: change.host.group.as_deref().map(str::to_string),
             status: change.status,
             previous: change.previous,
             at: rfc3339(change.at),

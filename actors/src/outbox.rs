@@ -374,6 +374,7 @@ mod tests {
             id: id.into(),
             event: EventKind::Down,
             host: host.into(),
+            group: None,
             status: Status::Down,
             previous: Status::Up,
             at: "2026-11-28T16:03:37.123Z".into(),

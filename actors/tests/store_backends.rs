@@ -90,6 +90,7 @@ fn event(id: &str) -> AlertEvent {
         id: id.into(),
         event: EventKind::Down,
         host: "api".into(),
+        group: None,
         status: Status::Down,
         previous: Status::Up,
         at: "2027-01-15T08:00:01.500Z".into(),

@@ -170,6 +170,7 @@ mod tests {
             id: "01JD0000000000000000000000".into(),
             event: EventKind::Down,
             host: "api \"eu\"".into(),
+            group: None,
             status: Status::Down,
             previous: Status::Up,
             at: "2026-11-28T16:03:37.123Z".into(),

@@ -6,6 +6,7 @@
 
 pub mod command;
 pub mod file;
+pub mod group_payload;
 pub mod payload;
 pub mod stdout;
 pub mod webhook;
@@ -16,6 +17,40 @@ use flowstate_config::{NotifierConfig, NotifierKind};
 use futures_util::future::LocalBoxFuture;
 
 use crate::event::AlertEvent;
+
+/// The events of one group gathered for one delivery (a notifier with `group_by`): sent as
+/// `{"group": ..., "events": [...]}` or as one message listing them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EventGroup {
+    /// The group's name (the hosts' `group`, or the host's label with `group_by: [host]`).
+    pub group: String,
+    /// Oldest first.
+    pub events: Vec<AlertEvent>,
+}
+
+impl EventGroup {
+    /// `28 down, 2 up`: the events counted by kind, in the order kinds first appear.
+    pub fn counts(&self) -> String {
+        let mut counts: Vec<(crate::event::EventKind, usize)> = Vec::new();
+        for event in &self.events {
+            match counts.iter_mut().find(|(kind, _)| *kind == event.event) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((event.event, 1)),
+            }
+        }
+        counts
+            .iter()
+            .map(|(kind, n)| format!("{n} {}", group_payload::kind_word(*kind)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The id receivers deduplicate the delivery by: its first event's, stable across retries
+    /// of the same delivery.
+    pub fn id(&self) -> &str {
+        self.events.first().map_or("", |e| e.id.as_str())
+    }
+}
 
 /// One delivery attempt, run on the router's arbiter (awc clients are not `Send`).
 pub type DeliveryFuture = LocalBoxFuture<'static, Result<(), DeliveryError>>;

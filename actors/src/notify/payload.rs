@@ -44,25 +44,25 @@ const ELLIPSIS: char = '…';
 /// Slack: a text object's `text`, so a section's text and each context element (max 3000).
 /// The top-level `text` is kept to the same size: Slack may split or truncate longer messages,
 /// and a notification preview needs far less.
-const SLACK_TEXT_MAX: usize = 3000;
+pub(super) const SLACK_TEXT_MAX: usize = 3000;
 /// Slack: a header block's plain_text (max 150).
-const SLACK_HEADER_MAX: usize = 150;
+pub(super) const SLACK_HEADER_MAX: usize = 150;
 
 /// Discord execute webhook: `content` (up to 2000 characters).
-const DISCORD_CONTENT_MAX: usize = 2000;
+pub(super) const DISCORD_CONTENT_MAX: usize = 2000;
 /// Discord embed limits: title 256, description 4096, field name 256, field value 1024,
 /// footer text 2048, and all of these together across a message's embeds at most 6000.
-const DISCORD_TITLE_MAX: usize = 256;
-const DISCORD_DESCRIPTION_MAX: usize = 4096;
+pub(super) const DISCORD_TITLE_MAX: usize = 256;
+pub(super) const DISCORD_DESCRIPTION_MAX: usize = 4096;
 const DISCORD_FIELD_NAME_MAX: usize = 256;
 const DISCORD_FIELD_VALUE_MAX: usize = 1024;
 const DISCORD_FOOTER_MAX: usize = 2048;
 const DISCORD_EMBED_TOTAL_MAX: usize = 6000;
 
 /// PagerDuty Events API v2: `payload.summary` (max 1024 characters).
-const PAGERDUTY_SUMMARY_MAX: usize = 1024;
+pub(super) const PAGERDUTY_SUMMARY_MAX: usize = 1024;
 /// PagerDuty's integration list shows this as the monitoring tool that sent the event.
-const CLIENT_NAME: &str = "flowstate";
+pub(super) const CLIENT_NAME: &str = "flowstate";
 
 /// The event object itself: receivers written against SPEC §3 get exactly what the file and
 /// stdout notifiers write.
@@ -120,7 +120,7 @@ fn slack(event: &AlertEvent) -> Value {
 
 /// A mrkdwn text object. `verbatim: true` stops Slack from turning bare channel names, URLs and
 /// mention-like words in network data into links or mentions; our own `*bold*` still renders.
-fn slack_mrkdwn(escaped: &str) -> Value {
+pub(super) fn slack_mrkdwn(escaped: &str) -> Value {
     json!({ "type": "mrkdwn", "text": fit_mrkdwn(escaped, SLACK_TEXT_MAX), "verbatim": true })
 }
 
@@ -239,14 +239,14 @@ fn pagerduty(event: &AlertEvent, routing_key: Option<&str>) -> Value {
 /// The colour family of an event: red for a problem, amber for a partial one, green when the
 /// problem is over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tone {
+pub(super) enum Tone {
     Red,
     Amber,
     Green,
 }
 
 impl Tone {
-    fn of(kind: EventKind) -> Tone {
+    pub(super) fn of(kind: EventKind) -> Tone {
         match kind {
             EventKind::Down | EventKind::Reminder | EventKind::Unreachable => Tone::Red,
             EventKind::Degraded | EventKind::Flapping => Tone::Amber,
@@ -255,7 +255,7 @@ impl Tone {
     }
 
     /// Unicode rather than `:shortcodes:`: the same text reads right in both chat services.
-    fn emoji(self) -> &'static str {
+    pub(super) fn emoji(self) -> &'static str {
         match self {
             Tone::Red => "🔴",
             Tone::Amber => "🟡",
@@ -264,7 +264,7 @@ impl Tone {
     }
 
     /// Discord wants the colour as an integer (0xRRGGBB).
-    fn discord_color(self) -> u32 {
+    pub(super) fn discord_color(self) -> u32 {
         match self {
             Tone::Red => 0xE7_4C_3C,
             Tone::Amber => 0xF1_C4_0F,
@@ -274,7 +274,7 @@ impl Tone {
 }
 
 /// The event kind as a person scans for it.
-fn kind_label(kind: EventKind) -> &'static str {
+pub(super) fn kind_label(kind: EventKind) -> &'static str {
     match kind {
         EventKind::Down => "DOWN",
         EventKind::Up => "UP",
@@ -287,7 +287,7 @@ fn kind_label(kind: EventKind) -> &'static str {
 }
 
 /// `DOWN api: status 503, expected 200`: the one line a notification or an alert title shows.
-fn headline(event: &AlertEvent) -> String {
+pub(super) fn headline(event: &AlertEvent) -> String {
     let reason = event.reason.trim();
     if reason.is_empty() {
         format!("{} {}", kind_label(event.event), event.host)
@@ -321,7 +321,7 @@ fn failures_phrase(n: u32) -> String {
 /// Slack's three control characters as the entities Slack documents, so user text cannot form
 /// links or mentions (`<!channel>`, `<@U123>`). Other mrkdwn characters are left alone: they
 /// only change how the text looks.
-fn escape_mrkdwn(text: &str) -> String {
+pub(super) fn escape_mrkdwn(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -337,13 +337,13 @@ fn escape_mrkdwn(text: &str) -> String {
 /// Length as a receiver may count it. The services say "characters" without saying which;
 /// UTF-16 units are never fewer than code points, so a text within the limit in UTF-16 units
 /// is within it whether the receiver counts code points or (as JavaScript does) UTF-16 units.
-fn text_len(text: &str) -> usize {
+pub(super) fn text_len(text: &str) -> usize {
     text.chars().map(char::len_utf16).sum()
 }
 
 /// `text` unchanged if it fits in `max`, else its longest prefix (whole characters) that leaves
 /// room for the ellipsis, with the ellipsis.
-fn fit(text: &str, max: usize) -> String {
+pub(super) fn fit(text: &str, max: usize) -> String {
     match cut_point(text, max) {
         None => text.to_owned(),
         Some(end) => with_ellipsis(&text[..end], max),
@@ -352,7 +352,7 @@ fn fit(text: &str, max: usize) -> String {
 
 /// [`fit`] for escaped mrkdwn: the cut never lands inside an entity, which would leave `&am`
 /// on screen. Every `&` in escaped text starts an entity, since a literal one became `&amp;`.
-fn fit_mrkdwn(escaped: &str, max: usize) -> String {
+pub(super) fn fit_mrkdwn(escaped: &str, max: usize) -> String {
     match cut_point(escaped, max) {
         None => escaped.to_owned(),
         Some(mut end) => {
@@ -432,6 +432,7 @@ mod tests {
             id: ID.to_string(),
             event: kind,
             host: "api".to_string(),
+            group: None,
             status,
             previous,
             at: AT.to_string(),
