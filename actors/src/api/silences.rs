@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{refusal, unavailable, ApiState, ACTOR_DEADLINE, STORE_DEADLINE};
@@ -32,6 +33,19 @@ pub struct SilencesApi {
     /// The store's writer; `None` without a store (silences then last until a restart).
     pub save: Option<Recipient<SaveSilence>>,
     pub delete: Option<Recipient<DeleteSilence>>,
+}
+
+/// The answer to `GET /api/v1/silences`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SilenceList {
+    /// The active silences, oldest first.
+    pub silences: Vec<Silence>,
+}
+
+/// The answer to `POST /api/v1/silences` (201).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SilenceCreated {
+    pub id: String,
 }
 
 /// The furthest a silence may reach: humantime's `1y` (365.25 days), so `"duration": "1y"` is
@@ -350,7 +364,9 @@ pub async fn list(request: HttpRequest, state: web::Data<ApiState>) -> HttpRespo
     }
     let now = SystemTime::now();
     forget_ended(&state.silences, now);
-    HttpResponse::Ok().json(json!({ "silences": state.silences.book.list(now) }))
+    HttpResponse::Ok().json(SilenceList {
+        silences: state.silences.book.list(now),
+    })
 }
 
 pub async fn create(
@@ -382,7 +398,7 @@ pub async fn create(
             let hosts = added.hosts.join(",");
             let until = rfc3339(added.until);
             log::info!(id = added.id.as_str(), hosts = hosts.as_str(), until = until.as_str(), comment = added.comment.as_str(); "silence added");
-            HttpResponse::Created().json(json!({ "id": added.id }))
+            HttpResponse::Created().json(SilenceCreated { id: added.id })
         }
         Err(refused) => refused,
     }
