@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::logging::LogFormat;
 
@@ -36,6 +36,9 @@ pub enum Command {
     /// Publish, update, list or remove announcements (incident notes) on the public status
     /// page of a running daemon (0: done, 2: refused or unreachable)
     Announce(AnnounceArgs),
+    /// Mute the alerts of some hosts until a time, list the silences, or end one early, on a
+    /// running daemon (0: done, 2: refused or unreachable)
+    Silence(SilenceArgs),
     /// A live dashboard of a running daemon in the terminal
     Tui(TuiArgs),
     /// Ask a running daemon's /healthz (or /readyz) for container and init health checks
@@ -116,6 +119,56 @@ pub enum AnnounceAction {
     },
     /// Remove an announcement from the page and the feed
     Rm { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct SilenceArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[command(subcommand)]
+    pub action: SilenceAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SilenceAction {
+    /// Mute the alerts of some hosts until a time (checks go on); prints the silence's id
+    #[command(group(ArgGroup::new("end").required(true).args(["duration", "until"])))]
+    Add {
+        /// A host's label, or a glob such as 'db-*' (quoted, so the shell leaves it alone);
+        /// repeat for several
+        #[arg(long = "host", value_name = "LABEL", required = true)]
+        hosts: Vec<String>,
+        /// How long from now, e.g. 30m, 2h or 7d (at most 1y)
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_silence_duration)]
+        duration: Option<String>,
+        /// When it ends, as an RFC 3339 time, e.g. 2026-12-08T10:00:00Z (at most a year ahead)
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// Why, for whoever wonders later why nobody was alerted
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// List the active silences, oldest first
+    List {
+        /// Print the API's JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a silence now
+    Rm {
+        /// The silence's id (see `flowstate silence list`)
+        id: String,
+    },
+}
+
+/// A silence's length as `--for` takes it: a duration longer than zero, kept as written for
+/// the API (which also bounds it).
+fn parse_silence_duration(text: &str) -> Result<String, String> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(length) if !length.is_zero() => Ok(text.trim().to_string()),
+        Ok(_) => Err("a silence must last longer than zero, e.g. 2h".to_string()),
+        Err(e) => Err(format!("{e}; use e.g. 30m, 2h or 7d")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         Command::Status(args) => commands::status::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Announce(args) => commands::announce::run(args),
+        Command::Silence(args) => commands::silence::run(args),
         Command::Tui(args) => commands::tui::run(args),
         Command::Health(args) => commands::health::run(args),
     };

@@ -51,6 +51,8 @@ mod run;
 mod self_check;
 // The public status page and announcements: public hosts only, no token, feed, restarts.
 mod status_page;
+// Silences: made with the CLI and the API, kept across restarts, refused with what to fix.
+mod silences;
 // The daemon on a real PostgreSQL store: restarts, and a database that goes away for a while.
 mod store_postgres;
 // The dashboard over HTTP: pages, escaping, redaction, login and CSRF, the status stream.

@@ -14,12 +14,14 @@ use crate::alert_router::AlertRouter;
 use crate::announcements::AnnouncementBoard;
 use crate::api::announcements::AnnouncementsApi;
 use crate::api::history::HistoryApi;
+use crate::api::silences::SilencesApi;
 use crate::api::{ApiState, SharedToken};
 use crate::availability_cache::{self, AvailabilityCache};
 use crate::config_watcher::ConfigWatcher;
 use crate::messages::ApplyConfig;
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
+use crate::silences::SilenceBook;
 use crate::state_registry::StateRegistry;
 use crate::status_stream::StatusStream;
 use crate::store::reader::StoreReader;
@@ -46,7 +48,11 @@ pub struct Daemon {
     pub stream: StatusStream,
     /// Announcements for the status page, as restored from the store.
     pub announcements: AnnouncementBoard,
-    /// The store's writer, which announcements are saved through; `None` without a store.
+    /// Silences, as restored from the store: the one book the API changes and alerts are
+    /// judged by (hand a clone to whatever must ask `active_for`).
+    pub silences: SilenceBook,
+    /// The store's writer, which announcements and silences are saved through; `None`
+    /// without a store.
     pub store: Option<Addr<Store>>,
 }
 
@@ -81,6 +87,9 @@ impl Daemon {
         let started = SystemTime::now();
         let (store, restored) = open_store(&config, &metrics, started);
         let restored = Arc::new(restored);
+        // Made before the AlertRouter, which is to consult it, and shared with the API (which
+        // changes it): one book, so a silence takes effect the moment it is answered 201.
+        let silences = SilenceBook::new(restored.silences.clone());
         // Alert delivery writes files and stdout: keep it off the threads that run checks.
         let alerts_arbiter = Arbiter::new().handle();
         let stream = StatusStream::default();
@@ -150,6 +159,7 @@ impl Daemon {
             history,
             stream,
             announcements: AnnouncementBoard::new(restored.announcements.clone()),
+            silences,
             store,
         }
     }
@@ -206,6 +216,11 @@ impl Daemon {
                 save: self.store.clone().map(Addr::recipient),
                 delete: self.store.clone().map(Addr::recipient),
             },
+            silences: SilencesApi {
+                book: self.silences.clone(),
+                save: self.store.clone().map(Addr::recipient),
+                delete: self.store.clone().map(Addr::recipient),
+            },
             status_page: StatusPageCache::default(),
         };
         let (server, address) = crate::api::serve(listener, state).map_err(ServeError::Serve)?;
@@ -252,7 +267,8 @@ fn open_store(
             log::info!(
                 path = backend.place(),
                 hosts = restored.hosts.len(),
-                undelivered = restored.outbox.len();
+                undelivered = restored.outbox.len(),
+                silences = restored.silences.len();
                 "state store opened"
             );
             restored

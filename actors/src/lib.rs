@@ -16,6 +16,8 @@
 //! - [`alert_router`], [`alert_policy`], [`outbox`], [`event`] and [`notify`]: from
 //!   transitions to delivered alert events (cooldowns, reminders, retries); [`unsaved`]: what
 //!   of the router's state the store does not have yet.
+//! - [`announcements`] and [`silences`]: what people set at run time (incident notes for
+//!   the status page; alerts muted for some hosts until a time), kept in the store.
 //! - [`web`]: the pages served beside the API (dashboard, host pages, status page).
 //! - [`api`]: the HTTP API (routes in `api/mod.rs`, the history routes in `api/history.rs`;
 //!   the JSON types it answers in `api/types.rs`); [`availability_cache`]: every host's
@@ -61,6 +63,7 @@ pub mod probe;
 pub mod process;
 pub mod scheduler_stats;
 pub mod self_check;
+pub mod silences;
 pub mod state_registry;
 pub mod state_saving;
 pub mod status_stream;

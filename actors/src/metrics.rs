@@ -81,7 +81,7 @@ fn duration_histogram() -> Histogram {
 }
 
 /// What the state store does, as `flowstate_state_store_errors_total{operation}` names it.
-pub const STORE_OPERATIONS: [&str; 10] = [
+pub const STORE_OPERATIONS: [&str; 11] = [
     "open",
     "save_hosts",
     "save_delivery",
@@ -92,6 +92,7 @@ pub const STORE_OPERATIONS: [&str; 10] = [
     "prune",
     "log_alerts",
     "save_announcement",
+    "save_silence",
 ];
 
 /// Alert results, as `flowstate_alerts_total{result}` names them.

@@ -13,11 +13,12 @@ use flowstate_actors::announcements::{Announcement, AnnouncementState, Announcem
 use flowstate_actors::event::{AlertEvent, EventKind};
 use flowstate_actors::history::{Bucket, LatencySketch, Run};
 use flowstate_actors::model::{CheckResult, HostCounters, Status};
+use flowstate_actors::silences::Silence;
 use flowstate_actors::store::postgres::PostgresBackend;
 use flowstate_actors::store::sqlite::SqliteBackend;
 use flowstate_actors::store::{
     AlertLogEntry, AlertOutcome, Backend, Cutoffs, EventQuery, Resolution, SaveAlertState,
-    SaveHostStates, StoreError, StoredBucket, StoredDelivery, StoredEvent, StoredHost,
+    SaveHostStates, Store, StoreError, StoredBucket, StoredDelivery, StoredEvent, StoredHost,
     StoredResult, StoredTrack, StoredTransition,
 };
 use flowstate_config::DatabaseUrl;
@@ -560,9 +561,80 @@ fn announcements_are_kept_replaced_and_deleted(f: &mut Fixture) {
     assert_eq!(restored.announcements, [first]);
 }
 
+fn silence(hosts: &[&str], made: u64, until: u64, comment: &str) -> Silence {
+    Silence::new(
+        hosts.iter().map(|h| h.to_string()).collect(),
+        at(until),
+        comment.into(),
+        at(made),
+    )
+}
+
+fn silences_are_kept_replaced_and_ended_ones_deleted_at_start(f: &mut Fixture) {
+    let backend = f.backend.as_mut();
+    let deploy = silence(&["api", "db-*"], 0, 7200, "deploy");
+    let ended = silence(&["www"], 1, 60, "");
+    let removed = silence(&["api"], 2, 7200, "made by mistake");
+    for made in [&deploy, &ended, &removed] {
+        backend.save_silence(made).unwrap();
+    }
+    let mut longer = deploy.clone();
+    longer.until = at(9000);
+    longer.comment = "deploy, longer than planned".into();
+    backend.save_silence(&longer).unwrap();
+    backend.delete_silence(&removed.id).unwrap();
+    backend
+        .delete_silence("01JNOSUCHSILENCE0000000000")
+        .expect("deleting what is not there is no error");
+
+    let read = f.restart().read_state(1).unwrap();
+    assert_eq!(
+        read.silences,
+        [longer.clone(), ended.clone()],
+        "oldest first"
+    );
+    // A start after `ended` ended restores only the active one, and deletes the other.
+    let restored = Store::load(f.restart(), 1, at(100)).unwrap();
+    assert_eq!(restored.silences, [longer.clone()]);
+    let after = f.restart().read_state(1).unwrap();
+    assert_eq!(after.silences, [longer]);
+}
+
+/// A store of schema 4 (announcements, no silences), made from a current one by
+/// `make_schema_4`, is brought to the current schema when opened and keeps what it held.
+fn a_schema_4_store_gains_silences_and_keeps_the_rest(
+    f: &mut Fixture,
+    make_schema_4: &dyn Fn(),
+    schema_version: &dyn Fn() -> i64,
+) {
+    let note = Announcement::new(
+        "API errors".into(),
+        AnnouncementState::Investigating,
+        "Looking into it".into(),
+        at(0),
+    );
+    f.backend.save_announcement(&note).unwrap();
+    f.backend.disconnect();
+    make_schema_4();
+    assert_eq!(schema_version(), 4);
+    let backend = f.restart();
+    let deploy = silence(&["api"], 0, 7200, "deploy");
+    backend
+        .save_silence(&deploy)
+        .expect("the silences table exists");
+    let restored = f.restart().read_state(1).unwrap();
+    assert_eq!(restored.announcements, [note]);
+    assert_eq!(restored.silences, [deploy]);
+    assert_eq!(schema_version(), 5);
+}
+
 type Scenario = (&'static str, fn(&mut Fixture));
 
-const SCENARIOS: [Scenario; 10] = [
+const SCENARIOS: [Scenario; 11] = [
+    (
+        "silences_are_kept_replaced_and_ended_ones_deleted_at_start",
+        silences_are_kept_replaced_and_ended_ones_deleted_at_start,
+    ),
     (
         "announcements_are_kept_replaced_and_deleted",
         announcements_are_kept_replaced_and_deleted,
@@ -675,6 +747,52 @@ fn sqlite_refuses_a_newer_schema() {
         let connection = rusqlite::Connection::open(&path).unwrap();
         connection.pragma_update(None, "user_version", 99).unwrap();
     });
+}
+
+#[test]
+fn sqlite_migrates_a_schema_4_store() {
+    let dir = TempDir::new();
+    let mut fixture = sqlite_fixture(&dir);
+    let path = dir.0.join("state.db");
+    let open = || rusqlite::Connection::open(&path).unwrap();
+    a_schema_4_store_gains_silences_and_keeps_the_rest(
+        &mut fixture,
+        &|| {
+            open()
+                .execute_batch("DROP TABLE silences; PRAGMA user_version = 4;")
+                .unwrap();
+        },
+        &|| {
+            open()
+                .pragma_query_value(None, "user_version", |row| row.get(0))
+                .unwrap()
+        },
+    );
+}
+
+#[test]
+fn postgres_migrates_a_schema_4_database() {
+    let server = Postgres::start();
+    let mut fixture = postgres_fixture(&server, "schema4");
+    a_schema_4_store_gains_silences_and_keeps_the_rest(
+        &mut fixture,
+        &|| {
+            server.psql(
+                "schema4",
+                "DROP TABLE silences; UPDATE flowstate_meta SET value = '4' WHERE key = 'schema'",
+            );
+        },
+        &|| {
+            server
+                .psql(
+                    "schema4",
+                    "SELECT value FROM flowstate_meta WHERE key = 'schema'",
+                )
+                .trim()
+                .parse()
+                .unwrap()
+        },
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@ pub mod health;
 pub mod once;
 pub mod report;
 pub mod run;
+pub mod silence;
 pub mod status;
 mod systemd;
 pub mod tui;

@@ -9,14 +9,14 @@
 //! answers 503 and nothing changes, so an author never believes a note was published that a
 //! restart would lose.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{refusal, ApiState};
+use super::{refusal, ApiState, STORE_DEADLINE};
 use crate::announcements::{
     Announcement, AnnouncementBoard, AnnouncementState, AnnouncementUpdate,
 };
@@ -34,9 +34,6 @@ pub struct AnnouncementsApi {
 /// Longest title and message: a status page is read on phones.
 const MAX_TITLE: usize = 200;
 const MAX_MESSAGE: usize = 10_000;
-
-/// How long a write to the store may take before the request is answered 503.
-const STORE_DEADLINE: Duration = Duration::from_secs(10);
 
 /// `POST /api/v1/announcements`.
 #[derive(Debug, Deserialize)]
@@ -244,6 +241,8 @@ pub async fn delete(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn now() -> SystemTime {

@@ -275,7 +275,7 @@ pub fn parse_events(query: &str) -> Result<EventQuery, QueryError> {
 
 /// An RFC 3339 time: `Z` or an offset (`+01:00`; a `+` that a form decoder turned into a
 /// space is taken as `+`), any fraction of a second.
-fn parse_time(name: &'static str, text: &str) -> Result<SystemTime, QueryError> {
+pub(crate) fn parse_time(name: &'static str, text: &str) -> Result<SystemTime, QueryError> {
     let bad = || QueryError::BadTime {
         name,
         given: text.to_string(),

@@ -1,5 +1,6 @@
-//! The HTTP API (SPEC §4, §7): health, readiness, the hosts' state and their history, served
-//! with actix-web. The history routes are in [`history`].
+//! The HTTP API (SPEC §4, §7, §9): health, readiness, the hosts' state and their history,
+//! served with actix-web. The history routes are in [`history`], announcements and silences
+//! in [`announcements`] and [`silences`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -26,17 +27,23 @@ use crate::web::session::Sessions;
 pub mod announcements;
 pub mod graph;
 pub mod history;
+pub mod silences;
 pub mod stream;
 pub mod types;
 
 use crate::web::status_page::{self, StatusPageCache};
 use announcements::AnnouncementsApi;
 use history::HistoryApi;
+use silences::SilencesApi;
 use types::{AvailabilityView, HostView};
 
 /// How long a request waits for an actor before answering 503: a stuck actor shows up as an
 /// unhealthy daemon instead of a hanging probe.
 pub(crate) const ACTOR_DEADLINE: Duration = Duration::from_secs(2);
+
+/// How long a write to the store that a person asked for (an announcement, a silence) may
+/// take before the request is answered 503 and nothing changes.
+pub(crate) const STORE_DEADLINE: Duration = Duration::from_secs(10);
 
 /// What the routes answer from: the actors they ask, as recipients of the questions they ask
 /// (the API knows no actor type), and what they read directly.
@@ -72,6 +79,8 @@ pub struct ApiState {
     pub sessions: Sessions,
     /// Announcements for the status page.
     pub announcements: AnnouncementsApi,
+    /// Silences: alerts muted for some hosts until a time; its book is the AlertRouter's too.
+    pub silences: SilencesApi,
     /// The public status page as last rendered.
     pub status_page: StatusPageCache,
 }
@@ -156,6 +165,9 @@ pub fn serve(
                 "/api/v1/announcements/{id}",
                 web::delete().to(announcements::delete),
             )
+            .route("/api/v1/silences", web::get().to(silences::list))
+            .route("/api/v1/silences", web::post().to(silences::create))
+            .route("/api/v1/silences/{id}", web::delete().to(silences::delete))
             .route("/api/v1/scheduler", web::get().to(scheduler))
             .route("/-/reload", web::post().to(reload))
             .route("/api/v1/config", web::get().to(running_config))

@@ -13,6 +13,7 @@ use std::time::SystemTime;
 use crate::announcements::Announcement;
 use crate::history::{Bucket, Run, StatusChange};
 use crate::model::CheckResult;
+use crate::silences::Silence;
 
 use super::{
     AlertLogEntry, Restored, SaveAlertState, SaveHostStates, StoreError, StoredBucket, StoredEvent,
@@ -118,6 +119,12 @@ pub trait Backend: Send {
     fn save_announcement(&mut self, announcement: &Announcement) -> Result<(), StoreError>;
 
     fn delete_announcement(&mut self, id: &str) -> Result<(), StoreError>;
+
+    /// Adds or replaces (by id) a silence.
+    fn save_silence(&mut self, silence: &Silence) -> Result<(), StoreError>;
+
+    /// Deletes a silence; one that is not there is no error (it ended and was deleted).
+    fn delete_silence(&mut self, id: &str) -> Result<(), StoreError>;
 
     /// Records what happened to alert events (sent, failed, given up, suppressed).
     fn log_alerts(&mut self, entries: &[AlertLogEntry]) -> Result<(), StoreError>;

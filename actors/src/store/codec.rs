@@ -104,3 +104,32 @@ pub fn announcement_json(announcement: &crate::announcements::Announcement) -> S
     // Strings and times only: serializing cannot fail.
     serde_json::to_string(announcement).unwrap_or_default()
 }
+
+/// A silence's hosts as stored: a JSON array of labels and globs.
+pub fn silence_hosts_json(hosts: &[String]) -> String {
+    // Strings only: serializing cannot fail.
+    serde_json::to_string(hosts).unwrap_or_default()
+}
+
+/// A stored silence from its columns; one whose hosts cannot be read is logged and skipped
+/// (muting no host is safer than guessing which).
+pub fn silence(
+    id: String,
+    hosts: &str,
+    until_ms: i64,
+    comment: String,
+    created_ms: i64,
+) -> Option<crate::silences::Silence> {
+    let hosts: Vec<String> = serde_json::from_str(hosts)
+        .map_err(|e| {
+            log::error!(id = id.as_str(), error = e.to_string().as_str(); "the hosts of a stored silence cannot be read; skipping it");
+        })
+        .ok()?;
+    Some(crate::silences::Silence {
+        id,
+        hosts,
+        until: from_millis(until_ms),
+        comment,
+        created_at: from_millis(created_ms),
+    })
+}

@@ -45,6 +45,7 @@ use crate::event::{AlertEvent, EventKind};
 use crate::history::{Bucket, Run};
 use crate::metrics::Metrics;
 use crate::model::{CheckResult, Host, HostCounters, HostState, Status};
+use crate::silences::Silence;
 
 pub use backend::{Backend, Connected, Cutoffs, EventQuery, Pruned, Resolution};
 use rollups::OpenRollups;
@@ -52,8 +53,8 @@ use rollups::OpenRollups;
 /// Bumped when the tables change shape; a newer database is refused rather than misread, an
 /// older one is migrated when opened.
 /// 1: one column per host counter. 2: the counters in one JSON column. 3: history (results
-/// kept by time, transitions, rollups, runs, the alert log). 4: announcements.
-pub const SCHEMA_VERSION: i64 = 4;
+/// kept by time, transitions, rollups, runs, the alert log). 4: announcements. 5: silences.
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// How often a store that cannot be opened is tried again (a full disk, a missing mount, a
 /// database server restarting).
@@ -269,6 +270,8 @@ pub struct Restored {
     /// Minute rows after each host's last hour row, likewise.
     pub unrolled_minutes: Vec<StoredBucket>,
     pub announcements: Vec<Announcement>,
+    /// The silences still active at start, oldest first (ended ones are deleted on load).
+    pub silences: Vec<Silence>,
 }
 
 /// Save these hosts' counters, append these results and transitions, and forget hosts that
@@ -343,6 +346,16 @@ pub struct SaveAnnouncement(pub Announcement);
 #[rtype(result = "Result<(), StoreError>")]
 pub struct DeleteAnnouncement(pub String);
 
+/// Save a silence, answered once it is written.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct SaveSilence(pub Silence);
+
+/// Delete the silence with this id, answered once it is done.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct DeleteSilence(pub String);
+
 /// Write the rollup rows not finished yet (shutdown): the next run merges into them.
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "()")]
@@ -389,6 +402,25 @@ impl StoreLocation {
     }
 }
 
+/// The silences of `silences` still active at `now`; those that ended (while flowstate was
+/// stopped, or since their last run) are deleted from the store. A deletion that fails only
+/// leaves a row that mutes nothing, deleted at a later start: logged, never a reason not to
+/// start.
+fn forget_ended_silences(
+    backend: &mut dyn Backend,
+    silences: Vec<Silence>,
+    now: SystemTime,
+) -> Vec<Silence> {
+    let (active, ended): (Vec<Silence>, Vec<Silence>) =
+        silences.into_iter().partition(|s| s.is_active(now));
+    for silence in ended {
+        if let Err(e) = backend.delete_silence(&silence.id) {
+            log::warn!(id = silence.id.as_str(), error = e.to_string().as_str(); "cannot delete a silence that has ended from the state store; it mutes nothing and is deleted at a later start");
+        }
+    }
+    active
+}
+
 /// The store writer, on a thread of its own.
 pub struct Store {
     backend: Box<dyn Backend>,
@@ -420,7 +452,8 @@ impl Store {
         now: SystemTime,
     ) -> Result<Restored, StoreError> {
         backend.connect()?;
-        let restored = backend.read_state(history_limit)?;
+        let mut restored = backend.read_state(history_limit)?;
+        restored.silences = forget_ended_silences(backend, restored.silences, now);
         backend.begin_run(now)?;
         Ok(restored)
     }
@@ -680,6 +713,22 @@ impl Handler<DeleteAnnouncement> for Store {
 
     fn handle(&mut self, msg: DeleteAnnouncement, _: &mut SyncContext<Self>) -> Self::Result {
         self.write(&["save_announcement"], |b| b.delete_announcement(&msg.0))
+    }
+}
+
+impl Handler<SaveSilence> for Store {
+    type Result = Result<(), StoreError>;
+
+    fn handle(&mut self, msg: SaveSilence, _: &mut SyncContext<Self>) -> Self::Result {
+        self.write(&["save_silence"], |b| b.save_silence(&msg.0))
+    }
+}
+
+impl Handler<DeleteSilence> for Store {
+    type Result = Result<(), StoreError>;
+
+    fn handle(&mut self, msg: DeleteSilence, _: &mut SyncContext<Self>) -> Self::Result {
+        self.write(&["save_silence"], |b| b.delete_silence(&msg.0))
     }
 }
 

@@ -20,6 +20,7 @@ use postgres::{Client, GenericClient, NoTls};
 use crate::announcements::Announcement;
 use crate::history::{Bucket, Run, StatusChange};
 use crate::model::CheckResult;
+use crate::silences::Silence;
 
 use super::backend::{Backend, Connected, Cutoffs, EventQuery, Pruned, Resolution};
 use super::{
@@ -110,6 +111,13 @@ CREATE INDEX IF NOT EXISTS alert_log_host ON alert_log (host, at_ms);
 CREATE TABLE IF NOT EXISTS announcements (
     id TEXT PRIMARY KEY,
     body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS silences (
+    id TEXT PRIMARY KEY,
+    hosts TEXT NOT NULL,
+    until_ms BIGINT NOT NULL,
+    comment TEXT NOT NULL,
+    created_ms BIGINT NOT NULL
 );
 ";
 
@@ -281,6 +289,35 @@ impl Backend for PostgresBackend {
         let client = self.client()?;
         client
             .execute("DELETE FROM announcements WHERE id = $1", &[&id])
+            .map(|_| ())
+            .map_err(write_error)
+    }
+
+    fn save_silence(&mut self, silence: &Silence) -> Result<(), StoreError> {
+        let client = self.client()?;
+        client
+            .execute(
+                "INSERT INTO silences (id, hosts, until_ms, comment, created_ms)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (id) DO UPDATE SET hosts = EXCLUDED.hosts,
+                     until_ms = EXCLUDED.until_ms, comment = EXCLUDED.comment,
+                     created_ms = EXCLUDED.created_ms",
+                &[
+                    &silence.id,
+                    &codec::silence_hosts_json(&silence.hosts),
+                    &codec::millis(silence.until),
+                    &silence.comment,
+                    &codec::millis(silence.created_at),
+                ],
+            )
+            .map(|_| ())
+            .map_err(write_error)
+    }
+
+    fn delete_silence(&mut self, id: &str) -> Result<(), StoreError> {
+        let client = self.client()?;
+        client
+            .execute("DELETE FROM silences WHERE id = $1", &[&id])
             .map(|_| ())
             .map_err(write_error)
     }
@@ -466,7 +503,8 @@ fn prepare(client: &mut Client) -> Result<String, Prepared> {
         return Err(Prepared::Newer(found));
     }
     if version != Some(SCHEMA_VERSION) {
-        // Version 3 was PostgreSQL's first; 4 only added a table. Every table is created
+        // Version 3 was PostgreSQL's first; 4 and 5 only added a table each (announcements,
+        // silences). Every table is created
         // `IF NOT EXISTS`, so running the schema brings either up to date; a later version
         // that changes a shape adds its step here, by the version found.
         transaction.batch_execute(SCHEMA)?;
@@ -613,6 +651,20 @@ fn read_all(client: &mut Client, history_limit: usize) -> Result<Restored, postg
         let body: String = row.get(1);
         announcements.extend(codec::announcement(&id, &body));
     }
+    let mut silences = Vec::new();
+    for row in client.query(
+        "SELECT id, hosts, until_ms, comment, created_ms FROM silences ORDER BY id",
+        &[],
+    )? {
+        let hosts: String = row.get(1);
+        silences.extend(codec::silence(
+            row.get(0),
+            &hosts,
+            row.get(2),
+            row.get(3),
+            row.get(4),
+        ));
+    }
     Ok(Restored {
         hosts,
         outbox,
@@ -620,6 +672,7 @@ fn read_all(client: &mut Client, history_limit: usize) -> Result<Restored, postg
         unrolled_results,
         unrolled_minutes,
         announcements,
+        silences,
     })
 }
 

@@ -16,6 +16,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::announcements::Announcement;
 use crate::history::{Bucket, Run, StatusChange};
 use crate::model::CheckResult;
+use crate::silences::Silence;
 
 use super::backend::{Backend, Connected, Cutoffs, EventQuery, Pruned, Resolution};
 use super::{
@@ -103,6 +104,14 @@ CREATE TABLE IF NOT EXISTS announcements (
     id TEXT PRIMARY KEY,
     -- announcements::Announcement as JSON: its updates are a list that only grows.
     body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS silences (
+    id TEXT PRIMARY KEY,
+    -- The labels and globs, as a JSON array.
+    hosts TEXT NOT NULL,
+    until_ms INTEGER NOT NULL,
+    comment TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
 );
 ";
 
@@ -305,6 +314,32 @@ impl Backend for SqliteBackend {
         let connection = self.connection()?;
         connection
             .execute("DELETE FROM announcements WHERE id = ?1", params![id])
+            .map(|_| ())
+            .map_err(write_error)
+    }
+
+    fn save_silence(&mut self, silence: &Silence) -> Result<(), StoreError> {
+        let connection = self.connection()?;
+        connection
+            .execute(
+                "INSERT OR REPLACE INTO silences (id, hosts, until_ms, comment, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    silence.id,
+                    codec::silence_hosts_json(&silence.hosts),
+                    codec::millis(silence.until),
+                    silence.comment,
+                    codec::millis(silence.created_at)
+                ],
+            )
+            .map(|_| ())
+            .map_err(write_error)
+    }
+
+    fn delete_silence(&mut self, id: &str) -> Result<(), StoreError> {
+        let connection = self.connection()?;
+        connection
+            .execute("DELETE FROM silences WHERE id = ?1", params![id])
             .map(|_| ())
             .map_err(write_error)
     }
@@ -588,6 +623,20 @@ fn read_all(connection: &Connection, history_limit: usize) -> rusqlite::Result<R
         let body: String = row.get(1)?;
         announcements.extend(codec::announcement(&id, &body));
     }
+    let mut silences = Vec::new();
+    let mut statement = connection
+        .prepare("SELECT id, hosts, until_ms, comment, created_ms FROM silences ORDER BY id")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let hosts: String = row.get(1)?;
+        silences.extend(codec::silence(
+            row.get(0)?,
+            &hosts,
+            row.get(2)?,
+            row.get(3)?,
+            row.get(4)?,
+        ));
+    }
     Ok(Restored {
         hosts,
         outbox,
@@ -595,6 +644,7 @@ fn read_all(connection: &Connection, history_limit: usize) -> rusqlite::Result<R
         unrolled_results,
         unrolled_minutes,
         announcements,
+        silences,
     })
 }
 
