@@ -18,6 +18,7 @@ use crate::error::{did_you_mean, Diagnostic, Position};
 use crate::host::{
     Check, ExpectedStatus, HostConfiguration, HttpCheck, HttpHeader, Origin, DEFAULT_MAX_BODY_BYTES,
 };
+use crate::maintenance::{HostPattern, MaintenanceWindow};
 use crate::notifier::{
     CommandConfig, EventFormat, NotifierConfig, NotifierKind, RetryPolicy, WebhookConfig,
     WebhookFormat,
@@ -25,6 +26,7 @@ use crate::notifier::{
 use crate::read_check::{
     host_keys, read_dns, read_grpc, read_http_extras, read_icmp, read_script, read_tcp, CHECK_TYPES,
 };
+use crate::read_maintenance::{read_maintenance, ReadWindow};
 use crate::reader::{Fields, Node, Reader};
 use crate::secret::{shown_url, EnvValues, Secret};
 use crate::settings::{
@@ -43,6 +45,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "hosts",
     "self_check",
     "status_page",
+    "maintenance",
 ];
 pub(crate) const STATUS_PAGE_KEYS: &[&str] = &["title", "groups", "show_reasons"];
 pub(crate) const SERVER_KEYS: &[&str] = &["listen", "token", "ready_max_lag"];
@@ -92,6 +95,8 @@ pub(crate) struct FileSections {
     /// Notifiers with errors of their own: hosts may still name them without a second error.
     pub broken_notifiers: Vec<Arc<str>>,
     pub hosts: Vec<PartialHost>,
+    /// `maintenance` windows, also those with errors (their names are claimed all the same).
+    pub maintenance: Vec<ReadWindow>,
 }
 
 /// Host and default settings as written: `None` means "inherit".
@@ -155,6 +160,7 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
         notifiers: vec![],
         broken_notifiers: vec![],
         hosts: vec![],
+        maintenance: vec![],
     };
     let Some(top) = reader.fields(&root, TOP_KEYS) else {
         return sections;
@@ -206,6 +212,9 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
                 ),
             ),
         }
+    }
+    if let Some(node) = top.get("maintenance") {
+        sections.maintenance = read_maintenance(reader, &file, &node);
     }
     sections
 }
@@ -1081,6 +1090,70 @@ fn checked_status_page(
     page
 }
 
+/// The maintenance windows of every file, checked across files: names unique, and each plain
+/// label in `hosts` naming a configured host (a glob may match none). Windows with errors are
+/// left out, once every problem of theirs is reported.
+fn checked_maintenance(
+    windows: Vec<ReadWindow>,
+    by_label: &HashMap<Arc<str>, usize>,
+    claimed: &HashMap<Arc<str>, Origin>,
+    errors: &mut Vec<Diagnostic>,
+    positions: &Positions,
+) -> Vec<Arc<MaintenanceWindow>> {
+    let mut names: HashMap<Arc<str>, Origin> = HashMap::with_capacity(windows.len());
+    let mut checked = Vec::with_capacity(windows.len());
+    for read in windows {
+        let place = format!("maintenance[{}]", read.origin.index);
+        let file = &read.origin.file;
+        let mut valid = true;
+        if let Some(first) = names.get(&read.name) {
+            let first_path = format!("maintenance[{}].name", first.index);
+            let first_at = positions.shown(&first.file, positions.value(&first.file, &first_path));
+            let path = format!("{place}.name");
+            errors.push(
+                Diagnostic::new(
+                    file,
+                    path.clone(),
+                    format!(
+                        "maintenance window `{}` is already defined at {first_at}: maintenance[{}]; names must be unique, rename one of them",
+                        read.name, first.index
+                    ),
+                )
+                .at(positions.value(file, &path)),
+            );
+            valid = false;
+        } else {
+            names.insert(read.name.clone(), read.origin.clone());
+        }
+        for (i, pattern) in read.hosts.iter().enumerate() {
+            let HostPattern::Label(label) = pattern else {
+                continue;
+            };
+            // A host with errors of its own was reported already.
+            if by_label.contains_key(label) || claimed.contains_key(label) {
+                continue;
+            }
+            let path = format!("{place}.hosts[{i}]");
+            errors.push(
+                Diagnostic::new(
+                    file,
+                    path.clone(),
+                    format!(
+                        "no host is labelled `{label}`{}; name a configured host, or write a glob such as `{label}*` to match hosts that may not exist yet",
+                        did_you_mean(label, by_label.keys().map(|l| &**l))
+                    ),
+                )
+                .at(positions.value(file, &path)),
+            );
+            valid = false;
+        }
+        if let (true, Some(window)) = (valid, read.window) {
+            checked.push(Arc::new(window));
+        }
+    }
+    checked
+}
+
 /// Merges the files, applies defaults, and checks what spans files.
 pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -> Config {
     let mut server: Option<(ServerSettings, Arc<Path>)> = None;
@@ -1092,6 +1165,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     let mut notifier_files: HashMap<Arc<str>, Arc<Path>> = HashMap::new();
     let mut broken_notifiers: Vec<Arc<str>> = Vec::new();
     let mut partial_hosts = Vec::new();
+    let mut read_windows = Vec::new();
     let mut sources = Vec::new();
     let mut positions = Positions { docs: Vec::new() };
 
@@ -1149,6 +1223,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         }
         broken_notifiers.extend(f.broken_notifiers);
         partial_hosts.extend(f.hosts);
+        read_windows.extend(f.maintenance);
     }
 
     let notifier_names: Vec<&str> = notifiers
@@ -1312,6 +1387,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     }
 
     check_dependencies(&hosts, &by_label, &claimed, errors, &positions);
+    let maintenance = checked_maintenance(read_windows, &by_label, &claimed, errors, &positions);
     Config {
         sources,
         include_globs: Vec::new(),
@@ -1329,6 +1405,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         defaults,
         notifiers,
         env_values: EnvValues::default(),
+        maintenance,
         hosts,
         by_label,
     }
