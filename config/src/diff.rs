@@ -310,4 +310,20 @@ hosts:
         );
         assert!(ConfigDiff::between(&config(&after), &config(&after)).is_empty());
     }
+
+    #[test]
+    fn an_http_host_whose_dependencies_or_publicity_change_is_changed() {
+        let edited = BASE.replace(
+            r#"{ label: web, url: "http://127.0.0.1:2/" }"#,
+            r#"{ label: web, url: "http://127.0.0.1:2/", public: true, depends_on: [db] }"#,
+        );
+        let diff = ConfigDiff::between(&config(BASE), &config(&edited));
+        assert_eq!(
+            diff.changed,
+            vec![ChangedHost {
+                label: Arc::from("web"),
+                keys: vec!["public", "depends_on"],
+            }]
+        );
+    }
 }

@@ -386,6 +386,8 @@ impl HostConfiguration {
             }
         };
         checks_equal
+            && self.public == other.public
+            && self.depends_on == other.depends_on
             && self.interval == other.interval
             && self.timeout == other.timeout
             && self.failure_threshold == other.failure_threshold
