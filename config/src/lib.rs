@@ -9,6 +9,7 @@
 //! - `reader` and `validate`: typed reading that reports every error at once, then merging
 //!   files and applying `defaults`.
 //! - [`host`], [`notifier`], [`settings`]: the validated, immutable configuration types.
+//! - [`flapping`]: flapping detection settings, read in `defaults` and on hosts.
 //! - [`maintenance`]: maintenance windows and the times they are in force (read by
 //!   `read_maintenance`; cron searches through `cron_time`).
 //! - [`diff`]: what changed between two configurations, keyed by label.
@@ -25,6 +26,7 @@ pub mod dependencies;
 pub mod diff;
 pub mod error;
 pub mod fingerprint;
+pub mod flapping;
 pub mod host;
 mod include;
 pub mod interpolate;
@@ -48,6 +50,7 @@ use std::time::SystemTime;
 pub use diff::ConfigDiff;
 pub use error::{ConfigError, Diagnostic, Position};
 pub use fingerprint::FingerprintKey;
+pub use flapping::FlappingSettings;
 pub use host::{
     Check, DnsCheck, DnsRecord, ExpectedStatus, GrpcCheck, HostConfiguration, HttpAuth, HttpCheck,
     HttpHeader, HttpVersion, IcmpCheck, Origin, ScriptCheck, TcpCheck, TlsSettings,

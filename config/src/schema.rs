@@ -5,6 +5,7 @@
 //! never from a copy, so a key added there is listed here at once, and the documentation test
 //! (`tests/docs.rs`) fails until `docs/configuration.md` describes it.
 
+use crate::flapping::FLAPPING_KEYS;
 use crate::read_check::{host_keys, AUTH_KEYS, BASIC_KEYS, CHECK_TYPES, COMMON_KEYS, TLS_KEYS};
 use crate::read_maintenance::MAINTENANCE_KEYS;
 use crate::validate::{
@@ -18,6 +19,7 @@ use crate::validate::{
 /// `top level`, `server`, `state`, `self_check`, `defaults`, `notifiers` (keys of every
 /// notifier), `notifiers (type: webhook)` (one type's own keys), `hosts` (keys of every host),
 /// `hosts (type: dns)` (one check type's own keys), `tls` and `auth` (the blocks inside a host),
+/// `flapping` (the block of `defaults` and hosts),
 /// `maintenance` (keys of each window).
 pub fn documented_keys() -> Vec<(String, &'static str)> {
     let mut keys = Vec::new();
@@ -48,6 +50,7 @@ pub fn documented_keys() -> Vec<(String, &'static str)> {
     section("tls", TLS_KEYS);
     section("auth", AUTH_KEYS);
     section("auth", BASIC_KEYS);
+    section("flapping", FLAPPING_KEYS);
     section("maintenance", MAINTENANCE_KEYS);
     keys
 }

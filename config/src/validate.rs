@@ -15,6 +15,7 @@ use url::Url;
 
 use crate::dependencies::{find_cycle, read_depends_on, Dependency};
 use crate::error::{did_you_mean, Diagnostic, Position};
+use crate::flapping::{read_flapping, FlappingSettings, PartialFlapping};
 use crate::host::{
     Check, ExpectedStatus, HostConfiguration, HttpCheck, HttpHeader, Origin, DEFAULT_MAX_BODY_BYTES,
 };
@@ -62,6 +63,7 @@ pub(crate) const DEFAULT_KEYS: &[&str] = &[
     "max_redirects",
     "alerts",
     "headers",
+    "flapping",
 ];
 pub(crate) const NOTIFIER_TYPES: &[&str] = &["stdout", "file", "webhook", "command"];
 pub(crate) const NOTIFIER_COMMON_KEYS: &[&str] = &[
@@ -111,6 +113,7 @@ pub(crate) struct PartialDefaults {
     max_redirects: Option<u32>,
     alerts: Option<Vec<Arc<str>>>,
     headers: Option<Vec<HttpHeader>>,
+    flapping: Option<PartialFlapping>,
 }
 
 pub(crate) struct PartialHost {
@@ -445,6 +448,7 @@ fn read_host_settings(reader: &mut Reader, fields: &crate::reader::Fields) -> Pa
     if let Some(node) = get("headers") {
         s.headers = Some(read_headers(reader, &node));
     }
+    s.flapping = get("flapping").and_then(|n| read_flapping(reader, &n));
     s
 }
 
@@ -1250,6 +1254,15 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         defaults.max_redirects = d.max_redirects.unwrap_or(defaults.max_redirects);
         defaults.alerts = d.alerts.unwrap_or_default();
         defaults.headers = d.headers.unwrap_or_default();
+        if let Some(flapping) = d.flapping {
+            defaults.flapping = effective_flapping(
+                flapping,
+                FlappingSettings::DEFAULT,
+                (&file, "defaults", "defaults"),
+                errors,
+                &positions,
+            );
+        }
         if defaults.timeout_is_explicit && defaults.timeout > defaults.interval {
             errors.push(
                 timeout_error(&file, "defaults", defaults.timeout, defaults.interval)
@@ -1305,6 +1318,16 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             .alerts
             .clone()
             .unwrap_or_else(|| defaults.alerts.clone());
+        let flapping = match p.settings.flapping {
+            None => defaults.flapping,
+            Some(written) => effective_flapping(
+                written,
+                defaults.flapping.unwrap_or(FlappingSettings::DEFAULT),
+                (file, &p.place, &path),
+                errors,
+                &positions,
+            ),
+        };
         let Some(check) = p.check else { continue };
         let interval = p.settings.interval.unwrap_or(defaults.interval);
         let timeout = match p.settings.timeout {
@@ -1380,6 +1403,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             group: p.group.clone(),
             public: p.public,
             depends_on: p.depends_on.clone(),
+            flapping,
             origin: p.origin,
         };
         by_label.insert(p.label, hosts.len());
@@ -1461,6 +1485,40 @@ fn check_alerts(
                 )
                 .at(positions.value(file, &format!("{path}[{i}]"))),
             );
+        }
+    }
+}
+
+/// The flapping settings of `defaults` or a host, `written` over `base`; an error is reported
+/// at the `low` or `high` written in the block (`(file, place, path)` say where it is).
+fn effective_flapping(
+    written: PartialFlapping,
+    base: FlappingSettings,
+    (file, place, path): (&Path, &str, &str),
+    errors: &mut Vec<Diagnostic>,
+    positions: &Positions,
+) -> Option<FlappingSettings> {
+    match written.over(base) {
+        Ok(settings) => settings,
+        Err((key, message)) => {
+            let inherited_both = matches!(
+                written,
+                PartialFlapping::On {
+                    high: None,
+                    low: None,
+                    ..
+                }
+            );
+            // A host that writes neither inherits the problem from `defaults`, where it
+            // was reported.
+            if !inherited_both || place == "defaults" {
+                let at = format!("flapping.{}", key.name());
+                errors.push(
+                    Diagnostic::new(file, format!("{place}.{at}"), message)
+                        .at(positions.value(file, &format!("{path}.{at}"))),
+                );
+            }
+            None
         }
     }
 }
