@@ -57,7 +57,7 @@ pub use host::{
 };
 pub use load::{load, load_str, load_with_env};
 pub use maintenance::{HostPattern, MaintenanceSchedule, MaintenanceWindow, RecurringSchedule};
-pub use notifier::{NotifierConfig, NotifierKind, RetryPolicy};
+pub use notifier::{GroupKey, NotifierConfig, NotifierKind, RetryPolicy};
 pub use reader::MAX_DURATION;
 pub use secret::{EnvValues, Secret};
 pub use settings::{

@@ -21,7 +21,7 @@ use crate::host::{
 };
 use crate::maintenance::{HostPattern, MaintenanceWindow};
 use crate::notifier::{
-    CommandConfig, EventFormat, NotifierConfig, NotifierKind, RetryPolicy, WebhookConfig,
+    CommandConfig, EventFormat, GroupKey, NotifierConfig, NotifierKind, RetryPolicy, WebhookConfig,
     WebhookFormat,
 };
 use crate::read_check::{
@@ -74,6 +74,8 @@ pub(crate) const NOTIFIER_COMMON_KEYS: &[&str] = &[
     "backoff",
     "max_backoff",
     "max_age",
+    "group_by",
+    "group_wait",
 ];
 pub(crate) const STDOUT_KEYS: &[&str] = &["format"];
 pub(crate) const FILE_KEYS: &[&str] = &["path"];
@@ -537,6 +539,7 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
         .and_then(|n| reader.duration(&n))
         .unwrap_or(DEFAULT_NOTIFIER_TIMEOUT);
     let retry = read_retry(reader, &fields);
+    let grouping = read_grouping(reader, &fields);
     let kind = match kind_name.as_str() {
         "stdout" => {
             let format = match fields.get("format") {
@@ -638,6 +641,7 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
         }
     };
     let retry = retry?;
+    let (group_by, group_wait) = grouping?;
     (reader.errors.len() == errors_before).then(|| NotifierConfig {
         name: Arc::from(name),
         kind,
@@ -645,7 +649,82 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
         remind_every,
         send_resolved,
         retry,
+        group_by,
+        group_wait,
     })
+}
+
+/// `group_by` (known keys, each once) and `group_wait` (1s to 1h, only with `group_by`).
+fn read_grouping(reader: &mut Reader, fields: &Fields<'_>) -> Option<(Vec<GroupKey>, Duration)> {
+    let mut group_by = Vec::new();
+    let mut all_read = true;
+    let by_node = fields.get("group_by");
+    if let Some(node) = &by_node {
+        let items = reader.one_or_many(node);
+        if items.is_empty() {
+            reader.semantic_error(
+                node,
+                "the list is empty; write `group_by: [group]` to collect events, or remove group_by to deliver each on its own",
+            );
+            all_read = false;
+        }
+        for item in items {
+            let Some(name) = reader.string(&item) else {
+                all_read = false;
+                continue;
+            };
+            match GroupKey::from_name(name.trim()) {
+                Some(key) if group_by.contains(&key) => {
+                    reader.semantic_error(
+                        &item,
+                        format!("`{}` is listed twice; list each key once", key.name()),
+                    );
+                    all_read = false;
+                }
+                Some(key) => group_by.push(key),
+                None => {
+                    reader.semantic_error(
+                        &item,
+                        format!(
+                            "unknown group_by key `{name}`{}; use one of {}",
+                            did_you_mean(&name, GroupKey::NAMES.iter().copied()),
+                            GroupKey::NAMES.join(", ")
+                        ),
+                    );
+                    all_read = false;
+                }
+            }
+        }
+    }
+    let mut group_wait = NotifierConfig::DEFAULT_GROUP_WAIT;
+    if let Some(node) = fields.get("group_wait") {
+        match reader.duration(&node) {
+            Some(_) if by_node.is_none() => {
+                reader.semantic_error(
+                    &node,
+                    "group_wait needs group_by: add `group_by: [group]` to collect events into one delivery, or remove group_wait",
+                );
+                all_read = false;
+            }
+            Some(wait)
+                if wait < NotifierConfig::MIN_GROUP_WAIT
+                    || wait > NotifierConfig::MAX_GROUP_WAIT =>
+            {
+                let written = reader.text(&node).map(|t| crate::reader::shown(&t));
+                reader.semantic_error(
+                    &node,
+                    format!(
+                        "group_wait must be between 1s and 1h, found {}; events wait this long for others of their group",
+                        written.unwrap_or_default()
+                    ),
+                );
+                all_read = false;
+            }
+            Some(wait) => group_wait = wait,
+            None => all_read = false,
+        }
+    }
+    all_read.then_some((group_by, group_wait))
 }
 
 /// `backoff`, `max_backoff` and `max_age`, each defaulted, checked against each other.
