@@ -489,3 +489,35 @@ fn every_error_of_a_window_is_reported_in_one_pass() {
         "{all:#?}"
     );
 }
+
+#[test]
+fn names_are_unique_across_files_and_labels_are_checked_against_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("flowstate.yaml");
+    let more = dir.path().join("more.yaml");
+    std::fs::write(
+        &main,
+        "include: [more.yaml]\nhosts:\n  - { label: web, url: 'http://web/' }\nmaintenance:\n  - { name: nightly, hosts: [db], schedule: \"0 3 * * *\", duration: 1h }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &more,
+        "hosts:\n  - { label: db, url: 'http://db/' }\nmaintenance:\n  - { name: nightly, hosts: [wbe], start: 2026-05-01T22:00:00Z, end: 2026-05-02T02:00:00Z }\n",
+    )
+    .unwrap();
+    let errors: Vec<String> =
+        flowstate_config::load_with_env(std::slice::from_ref(&main), &common::env)
+            .unwrap_err()
+            .diagnostics
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+    let (main, more) = (main.display(), more.display());
+    assert_eq!(
+        errors,
+        [
+            format!("{more}:4:13: maintenance[0].name: maintenance window `nightly` is already defined at {main}:5:13: maintenance[0]; names must be unique, rename one of them"),
+            format!("{more}:4:30: maintenance[0].hosts[0]: no host is labelled `wbe`; did you mean `web`?; name a configured host, or write a glob such as `wbe*` to match hosts that may not exist yet"),
+        ]
+    );
+}
