@@ -35,8 +35,9 @@ const INSTANT_EXAMPLE: &str = "2026-05-01T22:00:00Z or 2026-05-01T22:00:00+02:00
 pub(crate) struct ReadWindow {
     pub name: Arc<str>,
     pub origin: Origin,
-    /// The labels and globs of `hosts`, for the check against the configured hosts.
-    pub hosts: Vec<HostPattern>,
+    /// The labels and globs of `hosts` that could be read, each with its index in the list,
+    /// for the check against the configured hosts.
+    pub hosts: Vec<(usize, HostPattern)>,
     /// `None` when the window has errors of its own.
     pub window: Option<MaintenanceWindow>,
 }
@@ -88,28 +89,25 @@ fn read_window(reader: &mut Reader, origin: Origin, node: &Node) -> Option<ReadW
     let fields = reader.fields(node, MAINTENANCE_KEYS)?;
     let errors_before = reader.errors.len();
     let name = read_name(reader, node, &fields);
-    let hosts = match fields.get("hosts") {
-        Some(n) => read_hosts(reader, &n).map(Some),
-        None => Some(None),
-    };
+    let patterns = fields.get("hosts").map(|n| read_hosts(reader, &n));
     let schedule = read_schedule(reader, node, &fields);
     let name = name?;
-    let patterns = hosts.clone().flatten().unwrap_or_default();
-    let window = match (hosts, schedule) {
-        (Some(hosts), Some(schedule)) if reader.errors.len() == errors_before => {
-            Some(MaintenanceWindow {
-                name: name.clone(),
-                hosts,
-                schedule,
-                origin: origin.clone(),
-            })
-        }
+    let window = match schedule {
+        Some(schedule) if reader.errors.len() == errors_before => Some(MaintenanceWindow {
+            name: name.clone(),
+            hosts: patterns
+                .as_ref()
+                .map(|p| p.iter().map(|(_, pattern)| pattern.clone()).collect()),
+            schedule,
+            origin: origin.clone(),
+        }),
         _ => None,
     };
     Some(ReadWindow {
         name,
         origin,
-        hosts: patterns,
+        // Those that were read are checked against the hosts even if others were not.
+        hosts: patterns.unwrap_or_default(),
         window,
     })
 }
@@ -134,31 +132,28 @@ fn read_name(reader: &mut Reader, node: &Node, fields: &Fields) -> Option<Arc<st
     Some(Arc::from(name.as_str()))
 }
 
-/// `hosts`: labels and globs, or one of them.
-fn read_hosts(reader: &mut Reader, node: &Node) -> Option<Vec<HostPattern>> {
+/// `hosts`: labels and globs, or one of them, each with its index; an entry that is wrong is
+/// reported and left out (the window is not built then: `read_window` sees the error).
+fn read_hosts(reader: &mut Reader, node: &Node) -> Vec<(usize, HostPattern)> {
     let items = reader.one_or_many(node);
     if items.is_empty() {
         reader.semantic_error(
             node,
             "the list is empty; remove `hosts` for a window over every host, or name hosts (labels or globs such as `db-*`)",
         );
-        return None;
     }
     let mut patterns = Vec::with_capacity(items.len());
-    let mut all_read = true;
-    for item in items {
+    for (index, item) in items.into_iter().enumerate() {
         let Some(text) = reader.string(&item) else {
-            all_read = false;
             continue;
         };
         if !text.contains(['*', '?', '[']) {
-            patterns.push(HostPattern::Label(Arc::from(text.as_str())));
+            patterns.push((index, HostPattern::Label(Arc::from(text.as_str()))));
             continue;
         }
         match glob::Pattern::new(&text) {
-            Ok(pattern) => patterns.push(HostPattern::Glob(pattern)),
+            Ok(pattern) => patterns.push((index, HostPattern::Glob(pattern))),
             Err(e) => {
-                all_read = false;
                 reader.semantic_error(
                     &item,
                     format!(
@@ -169,7 +164,7 @@ fn read_hosts(reader: &mut Reader, node: &Node) -> Option<Vec<HostPattern>> {
             }
         }
     }
-    all_read.then_some(patterns)
+    patterns
 }
 
 /// `schedule` with `duration` (and `timezone`), or `start` with `end`.

@@ -1208,7 +1208,7 @@ fn checked_maintenance(
         } else {
             names.insert(read.name.clone(), read.origin.clone());
         }
-        for (i, pattern) in read.hosts.iter().enumerate() {
+        for (i, pattern) in &read.hosts {
             let HostPattern::Label(label) = pattern else {
                 continue;
             };

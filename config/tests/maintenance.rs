@@ -442,12 +442,20 @@ fn hosts_must_name_something_and_globs_must_compile() {
         error(&with_windows("  - { name: w, hosts: [], schedule: \"0 3 * * *\", duration: 1h }\n")),
         "flowstate.yaml:6:23: maintenance[0].hosts: the list is empty; remove `hosts` for a window over every host, or name hosts (labels or globs such as `db-*`)"
     );
-    let e = error(&with_windows(
-        "  - { name: w, hosts: [\"db-[\"], schedule: \"0 3 * * *\", duration: 1h }\n",
+    let all = errors(&with_windows(
+        "  - { name: w, hosts: [\"db-[\", wbe], schedule: \"0 3 * * *\", duration: 1h }\n",
     ));
+    assert_eq!(all.len(), 2, "{all:#?}");
     assert!(
-        e.starts_with("flowstate.yaml:6:24: maintenance[0].hosts[0]: `db-[` is not a valid glob ("),
-        "{e}"
+        all[0].starts_with(
+            "flowstate.yaml:6:24: maintenance[0].hosts[0]: `db-[` is not a valid glob ("
+        ),
+        "{all:#?}"
+    );
+    assert!(
+        all[1]
+            .starts_with("flowstate.yaml:6:32: maintenance[0].hosts[1]: no host is labelled `wbe`"),
+        "{all:#?}"
     );
 }
 
