@@ -2,11 +2,11 @@
 //! (SPEC §9), as Nagios detects it.
 //!
 //! The running system keeps a host's last `window` results and computes their percent state
-//! change: how many consecutive pairs differ, newer pairs weighted more (Nagios weighs them
-//! linearly from 0.75 for the oldest to 1.25 for the newest). Above `high` the host is flapping;
-//! it stops flapping only below `low`, so a host hovering around one threshold does not
-//! start and stop every check. This file holds the settings and reads them; the computation
-//! belongs to the running system.
+//! change: how many consecutive pairs differ, newer pairs weighted more (linearly, from 0.8
+//! for the oldest to 1.2 for the newest; Nagios's code uses 0.75 to 1.25). Above `high` the
+//! host is flapping; it stops flapping only below `low`, so a host hovering around one
+//! threshold does not start and stop every check. This file holds the settings and reads
+//! them; the computation belongs to the running system (`actors/src/model/flapping.rs`).
 
 use std::fmt;
 
