@@ -1,4 +1,5 @@
-//! What changed between two configurations, as plain data keyed by label.
+//! What changed between two configurations, as plain data keyed by label (hosts) and by name
+//! (notifiers, maintenance windows).
 //!
 //! The running system applies a [`ConfigDiff`] host by host: removed hosts stop, changed ones
 //! restart with their new settings (keeping their state), added ones start, unchanged ones are
@@ -7,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::Config;
+use crate::{Config, MaintenanceWindow, NotifierConfig};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConfigDiff {
@@ -15,7 +16,9 @@ pub struct ConfigDiff {
     pub removed: Vec<Arc<str>>,
     pub changed: Vec<ChangedHost>,
     pub unchanged: Vec<Arc<str>>,
-    pub notifiers: NotifierDiff,
+    pub notifiers: NamedDiff,
+    /// Maintenance windows by name: a window whose hosts or times changed is `changed`.
+    pub maintenance: NamedDiff,
     /// Settings that differ but cannot change while running (`server.listen`, `state.path`).
     pub needs_restart: Vec<&'static str>,
 }
@@ -28,12 +31,47 @@ pub struct ChangedHost {
     pub keys: Vec<&'static str>,
 }
 
+/// Named entries (notifiers, maintenance windows) added, removed, changed or unchanged.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NotifierDiff {
+pub struct NamedDiff {
     pub added: Vec<Arc<str>>,
     pub removed: Vec<Arc<str>>,
     pub changed: Vec<Arc<str>>,
     pub unchanged: Vec<Arc<str>>,
+}
+
+impl NamedDiff {
+    /// Compares `old` and `new` entries by name, through each one's settings.
+    fn between<T>(
+        old: &[Arc<T>],
+        new: &[Arc<T>],
+        name: impl Fn(&T) -> &Arc<str>,
+        settings: impl Fn(&T) -> Vec<(&'static str, String)>,
+    ) -> NamedDiff {
+        let find = |list: &[Arc<T>], wanted: &Arc<str>| {
+            list.iter().find(|entry| name(entry) == wanted).cloned()
+        };
+        let mut diff = NamedDiff::default();
+        for entry in old {
+            if find(new, name(entry)).is_none() {
+                diff.removed.push(name(entry).clone());
+            }
+        }
+        for entry in new {
+            let list = match find(old, name(entry)) {
+                None => &mut diff.added,
+                Some(before) if settings(&before) != settings(entry) => &mut diff.changed,
+                Some(_) => &mut diff.unchanged,
+            };
+            list.push(name(entry).clone());
+        }
+        diff
+    }
+
+    /// Whether anything was added, removed or changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
 }
 
 impl ConfigDiff {
@@ -63,21 +101,18 @@ impl ConfigDiff {
                 }
             }
         }
-        for notifier in &old.notifiers {
-            if new.notifier(&notifier.name).is_none() {
-                diff.notifiers.removed.push(notifier.name.clone());
-            }
-        }
-        for notifier in &new.notifiers {
-            let list = match old.notifier(&notifier.name) {
-                None => &mut diff.notifiers.added,
-                Some(before) if before.settings() != notifier.settings() => {
-                    &mut diff.notifiers.changed
-                }
-                Some(_) => &mut diff.notifiers.unchanged,
-            };
-            list.push(notifier.name.clone());
-        }
+        diff.notifiers = NamedDiff::between(
+            &old.notifiers,
+            &new.notifiers,
+            |n| &n.name,
+            NotifierConfig::settings,
+        );
+        diff.maintenance = NamedDiff::between(
+            &old.maintenance,
+            &new.maintenance,
+            |w| &w.name,
+            MaintenanceWindow::settings,
+        );
         if old.server.listen != new.server.listen {
             diff.needs_restart.push("server.listen");
         }
@@ -96,14 +131,14 @@ impl ConfigDiff {
         diff
     }
 
-    /// Whether applying this diff would change anything about the hosts or notifiers.
+    /// Whether applying this diff would change anything about the hosts, notifiers or
+    /// maintenance windows.
     pub fn is_empty(&self) -> bool {
         self.added.is_empty()
             && self.removed.is_empty()
             && self.changed.is_empty()
-            && self.notifiers.added.is_empty()
-            && self.notifiers.removed.is_empty()
-            && self.notifiers.changed.is_empty()
+            && self.notifiers.is_empty()
+            && self.maintenance.is_empty()
     }
 }
 
@@ -245,5 +280,50 @@ hosts:
         assert_eq!(diff.notifiers.changed, vec![Arc::from("console")]);
         assert_eq!(diff.notifiers.added, vec![Arc::from("audit")]);
         assert_eq!(diff.needs_restart, vec!["server.listen"]);
+    }
+
+    #[test]
+    fn maintenance_windows_are_compared_by_name() {
+        let before = format!(
+            "{BASE}maintenance:
+  - {{ name: nightly, hosts: [db], schedule: \"0 3 * * *\", duration: 1h }}
+  - {{ name: weekly, schedule: \"0 3 * * SUN\", duration: 2h, timezone: Europe/Berlin }}
+  - {{ name: gone, start: 2026-05-01T22:00:00Z, end: 2026-05-02T02:00:00Z }}
+"
+        );
+        let after = format!(
+            "{BASE}maintenance:
+  - {{ name: nightly, hosts: [\"d*\"], schedule: \"0 3 * * *\", duration: 1h }}
+  - {{ name: weekly, schedule: \"0 3 * * SUN\", duration: 2h, timezone: Europe/Berlin }}
+  - {{ name: new, start: 2026-06-01T22:00:00Z, end: 2026-06-02T02:00:00Z }}
+"
+        );
+        let diff = ConfigDiff::between(&config(&before), &config(&after));
+        assert_eq!(diff.maintenance.added, vec![Arc::from("new")]);
+        assert_eq!(diff.maintenance.removed, vec![Arc::from("gone")]);
+        assert_eq!(diff.maintenance.changed, vec![Arc::from("nightly")]);
+        assert_eq!(diff.maintenance.unchanged, vec![Arc::from("weekly")]);
+        assert!(!diff.is_empty(), "a window change is a change to apply");
+        assert!(
+            diff.changed.is_empty(),
+            "hosts are not touched by a window change"
+        );
+        assert!(ConfigDiff::between(&config(&after), &config(&after)).is_empty());
+    }
+
+    #[test]
+    fn an_http_host_whose_dependencies_or_publicity_change_is_changed() {
+        let edited = BASE.replace(
+            r#"{ label: web, url: "http://127.0.0.1:2/" }"#,
+            r#"{ label: web, url: "http://127.0.0.1:2/", public: true, depends_on: [db] }"#,
+        );
+        let diff = ConfigDiff::between(&config(BASE), &config(&edited));
+        assert_eq!(
+            diff.changed,
+            vec![ChangedHost {
+                label: Arc::from("web"),
+                keys: vec!["public", "depends_on"],
+            }]
+        );
     }
 }

@@ -17,6 +17,7 @@ pub use crate::check::{
     TlsSettings,
 };
 use crate::fingerprint::FingerprintKey;
+use crate::flapping::FlappingSettings;
 use crate::secret::{is_sensitive_name, REDACTED};
 
 /// Where a host was defined: its file and its position in that file's `hosts` list.
@@ -55,6 +56,8 @@ pub struct HostConfiguration {
     pub public: bool,
     /// What this host needs to be reachable (`depends_on`), in the order written.
     pub depends_on: Vec<crate::dependencies::Dependency>,
+    /// Flapping detection (`flapping`, else `defaults.flapping`); `None`: off.
+    pub flapping: Option<FlappingSettings>,
     pub origin: Origin,
 }
 
@@ -348,6 +351,10 @@ impl HostConfiguration {
             "group",
             self.group.as_deref().unwrap_or_default().to_string(),
         ));
+        settings.push((
+            "flapping",
+            self.flapping.map(|f| f.to_string()).unwrap_or_default(),
+        ));
         settings
     }
 }
@@ -386,6 +393,8 @@ impl HostConfiguration {
             }
         };
         checks_equal
+            && self.public == other.public
+            && self.depends_on == other.depends_on
             && self.interval == other.interval
             && self.timeout == other.timeout
             && self.failure_threshold == other.failure_threshold
@@ -393,6 +402,7 @@ impl HostConfiguration {
             && self.max_response_time == other.max_response_time
             && self.alerts == other.alerts
             && self.group == other.group
+            && self.flapping == other.flapping
     }
 
     /// Every setting as `(key, fingerprint)` under `key` (see [`crate::fingerprint`]), for a

@@ -9,6 +9,9 @@
 //! - `reader` and `validate`: typed reading that reports every error at once, then merging
 //!   files and applying `defaults`.
 //! - [`host`], [`notifier`], [`settings`]: the validated, immutable configuration types.
+//! - [`flapping`]: flapping detection settings, read in `defaults` and on hosts.
+//! - [`maintenance`]: maintenance windows and the times they are in force (read by
+//!   `read_maintenance`; cron searches through `cron_time`).
 //! - [`diff`]: what changed between two configurations, keyed by label.
 //! - [`schema`]: every accepted key by section, from the lists validation uses (for the docs).
 //! - [`secret`]: redaction, so no token or password is ever printed.
@@ -18,16 +21,20 @@
 #![forbid(unsafe_code)]
 
 pub mod check;
+mod cron_time;
 pub mod dependencies;
 pub mod diff;
 pub mod error;
 pub mod fingerprint;
+pub mod flapping;
 pub mod host;
 mod include;
 pub mod interpolate;
 pub mod load;
+pub mod maintenance;
 pub mod notifier;
 mod read_check;
+mod read_maintenance;
 mod reader;
 pub mod schema;
 pub mod secret;
@@ -38,16 +45,19 @@ mod yaml;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 pub use diff::ConfigDiff;
 pub use error::{ConfigError, Diagnostic, Position};
 pub use fingerprint::FingerprintKey;
+pub use flapping::FlappingSettings;
 pub use host::{
     Check, DnsCheck, DnsRecord, ExpectedStatus, GrpcCheck, HostConfiguration, HttpAuth, HttpCheck,
     HttpHeader, HttpVersion, IcmpCheck, Origin, ScriptCheck, TcpCheck, TlsSettings,
 };
 pub use load::{load, load_str, load_with_env};
-pub use notifier::{NotifierConfig, NotifierKind, RetryPolicy};
+pub use maintenance::{HostPattern, MaintenanceSchedule, MaintenanceWindow, RecurringSchedule};
+pub use notifier::{GroupKey, NotifierConfig, NotifierKind, RetryPolicy};
 pub use reader::MAX_DURATION;
 pub use secret::{EnvValues, Secret};
 pub use settings::{
@@ -74,6 +84,8 @@ pub struct Config {
     /// What `${VAR}` brought in: anything printed from this configuration goes through
     /// [`EnvValues::redact`].
     pub env_values: EnvValues,
+    /// `maintenance` windows, in file order (files in load order).
+    pub maintenance: Vec<Arc<MaintenanceWindow>>,
     hosts: Vec<Arc<HostConfiguration>>,
     by_label: HashMap<Arc<str>, usize>,
 }
@@ -90,5 +102,21 @@ impl Config {
 
     pub fn notifier(&self, name: &str) -> Option<&Arc<NotifierConfig>> {
         self.notifiers.iter().find(|n| &*n.name == name)
+    }
+
+    /// The maintenance window in force for the host labelled `label` at `at`, with the end of
+    /// its occurrence (exclusive); `None` when no window covers the host then. When several
+    /// do, the one that ends last, so a caller holding alerts until that end asks again as
+    /// seldom as possible (and asking again at the end finds any window that follows on).
+    pub fn maintenance_at(
+        &self,
+        label: &str,
+        at: SystemTime,
+    ) -> Option<(&Arc<MaintenanceWindow>, SystemTime)> {
+        self.maintenance
+            .iter()
+            .filter(|window| window.covers(label))
+            .filter_map(|window| window.occurrence_at(at).map(|(_, end)| (window, end)))
+            .max_by_key(|(_, end)| *end)
     }
 }

@@ -23,6 +23,56 @@ pub struct NotifierConfig {
     pub send_resolved: bool,
     /// How failed deliveries are retried.
     pub retry: RetryPolicy,
+    /// `group_by`: what events are collected into one delivery by; empty (the default):
+    /// every event is delivered on its own.
+    pub group_by: Vec<GroupKey>,
+    /// `group_wait`: how long the first event of a group waits for more before the group is
+    /// delivered. Only used when `group_by` is not empty; [`Self::DEFAULT_GROUP_WAIT`] when
+    /// not written.
+    pub group_wait: Duration,
+}
+
+impl NotifierConfig {
+    /// As Alertmanager's `group_wait`: long enough for the hosts behind one failure to fail
+    /// together, short enough that the first page is not late.
+    pub const DEFAULT_GROUP_WAIT: Duration = Duration::from_secs(30);
+    pub const MIN_GROUP_WAIT: Duration = Duration::from_secs(1);
+    pub const MAX_GROUP_WAIT: Duration = Duration::from_secs(3600);
+
+    /// Whether events are collected into groups (`group_by` is set).
+    pub fn is_grouped(&self) -> bool {
+        !self.group_by.is_empty()
+    }
+}
+
+/// One key of `group_by`: events with the same value of every listed key are delivered
+/// together (`{"group": "payments", "events": [...]}`); other events are not held back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GroupKey {
+    /// The host's `group`; a host without one is a group of its own.
+    Group,
+    /// The host's label: one host's events, such as a flap, in one delivery.
+    Host,
+}
+
+impl GroupKey {
+    pub const NAMES: &'static [&'static str] = &["group", "host"];
+
+    /// The key as written in `group_by`.
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupKey::Group => "group",
+            GroupKey::Host => "host",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "group" => Some(GroupKey::Group),
+            "host" => Some(GroupKey::Host),
+            _ => None,
+        }
+    }
 }
 
 /// How a failed delivery is retried: exponential backoff with jitter, until the event is
@@ -212,6 +262,15 @@ impl NotifierConfig {
         settings.push(("backoff", duration(self.retry.backoff)));
         settings.push(("max_backoff", duration(self.retry.max_backoff)));
         settings.push(("max_age", duration(self.retry.max_age)));
+        let group_by: Vec<&str> = self.group_by.iter().map(|k| k.name()).collect();
+        settings.push(("group_by", group_by.join(", ")));
+        settings.push((
+            "group_wait",
+            match self.is_grouped() {
+                true => duration(self.group_wait),
+                false => String::new(),
+            },
+        ));
         settings
     }
 }

@@ -32,6 +32,7 @@ pub(crate) const COMMON_KEYS: &[&str] = &[
     "group",
     "public",
     "depends_on",
+    "flapping",
 ];
 const HTTP_KEYS: &[&str] = &[
     "url",
@@ -246,7 +247,7 @@ pub(crate) fn read_icmp(reader: &mut Reader, host: &Node, fields: &Fields) -> Op
 }
 
 /// `20%`, `20` or `0.5%`: a percentage from 0 to 100.
-fn read_percent(reader: &mut Reader, node: &Node) -> Option<f64> {
+pub(crate) fn read_percent(reader: &mut Reader, node: &Node) -> Option<f64> {
     let value = match node.value {
         serde_yaml::Value::Number(n) => n.as_f64(),
         _ => reader

@@ -5,7 +5,9 @@
 //! never from a copy, so a key added there is listed here at once, and the documentation test
 //! (`tests/docs.rs`) fails until `docs/configuration.md` describes it.
 
+use crate::flapping::FLAPPING_KEYS;
 use crate::read_check::{host_keys, AUTH_KEYS, BASIC_KEYS, CHECK_TYPES, COMMON_KEYS, TLS_KEYS};
+use crate::read_maintenance::MAINTENANCE_KEYS;
 use crate::validate::{
     COMMAND_KEYS, DEFAULT_KEYS, FILE_KEYS, NOTIFIER_COMMON_KEYS, NOTIFIER_TYPES, SELF_CHECK_KEYS,
     SERVER_KEYS, STATE_KEYS, STDOUT_KEYS, TOP_KEYS, WEBHOOK_KEYS,
@@ -16,7 +18,9 @@ use crate::validate::{
 /// Sections are named as `docs/configuration.md` titles them (backticks aside):
 /// `top level`, `server`, `state`, `self_check`, `defaults`, `notifiers` (keys of every
 /// notifier), `notifiers (type: webhook)` (one type's own keys), `hosts` (keys of every host),
-/// `hosts (type: dns)` (one check type's own keys), `tls` and `auth` (the blocks inside a host).
+/// `hosts (type: dns)` (one check type's own keys), `tls` and `auth` (the blocks inside a host),
+/// `flapping` (the block of `defaults` and hosts),
+/// `maintenance` (keys of each window).
 pub fn documented_keys() -> Vec<(String, &'static str)> {
     let mut keys = Vec::new();
     let mut section = |name: &str, list: &[&'static str]| {
@@ -46,6 +50,8 @@ pub fn documented_keys() -> Vec<(String, &'static str)> {
     section("tls", TLS_KEYS);
     section("auth", AUTH_KEYS);
     section("auth", BASIC_KEYS);
+    section("flapping", FLAPPING_KEYS);
+    section("maintenance", MAINTENANCE_KEYS);
     keys
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::flapping::FlappingSettings;
 use crate::host::HttpHeader;
 use crate::secret::Secret;
 
@@ -148,6 +149,8 @@ pub struct Defaults {
     pub alerts: Vec<Arc<str>>,
     /// Sent with every HTTP check; a host's own header of the same name wins.
     pub headers: Vec<HttpHeader>,
+    /// Flapping detection every host inherits; `None`: off unless a host turns it on.
+    pub flapping: Option<FlappingSettings>,
 }
 
 impl Default for Defaults {
@@ -163,6 +166,7 @@ impl Default for Defaults {
             max_redirects: 10,
             alerts: Vec::new(),
             headers: Vec::new(),
+            flapping: None,
         }
     }
 }

@@ -15,16 +15,19 @@ use url::Url;
 
 use crate::dependencies::{find_cycle, read_depends_on, Dependency};
 use crate::error::{did_you_mean, Diagnostic, Position};
+use crate::flapping::{read_flapping, FlappingSettings, PartialFlapping};
 use crate::host::{
     Check, ExpectedStatus, HostConfiguration, HttpCheck, HttpHeader, Origin, DEFAULT_MAX_BODY_BYTES,
 };
+use crate::maintenance::{HostPattern, MaintenanceWindow};
 use crate::notifier::{
-    CommandConfig, EventFormat, NotifierConfig, NotifierKind, RetryPolicy, WebhookConfig,
+    CommandConfig, EventFormat, GroupKey, NotifierConfig, NotifierKind, RetryPolicy, WebhookConfig,
     WebhookFormat,
 };
 use crate::read_check::{
     host_keys, read_dns, read_grpc, read_http_extras, read_icmp, read_script, read_tcp, CHECK_TYPES,
 };
+use crate::read_maintenance::{read_maintenance, ReadWindow};
 use crate::reader::{Fields, Node, Reader};
 use crate::secret::{shown_url, EnvValues, Secret};
 use crate::settings::{
@@ -43,6 +46,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "hosts",
     "self_check",
     "status_page",
+    "maintenance",
 ];
 pub(crate) const STATUS_PAGE_KEYS: &[&str] = &["title", "groups", "show_reasons"];
 pub(crate) const SERVER_KEYS: &[&str] = &["listen", "token", "ready_max_lag"];
@@ -59,6 +63,7 @@ pub(crate) const DEFAULT_KEYS: &[&str] = &[
     "max_redirects",
     "alerts",
     "headers",
+    "flapping",
 ];
 pub(crate) const NOTIFIER_TYPES: &[&str] = &["stdout", "file", "webhook", "command"];
 pub(crate) const NOTIFIER_COMMON_KEYS: &[&str] = &[
@@ -69,6 +74,8 @@ pub(crate) const NOTIFIER_COMMON_KEYS: &[&str] = &[
     "backoff",
     "max_backoff",
     "max_age",
+    "group_by",
+    "group_wait",
 ];
 pub(crate) const STDOUT_KEYS: &[&str] = &["format"];
 pub(crate) const FILE_KEYS: &[&str] = &["path"];
@@ -92,6 +99,8 @@ pub(crate) struct FileSections {
     /// Notifiers with errors of their own: hosts may still name them without a second error.
     pub broken_notifiers: Vec<Arc<str>>,
     pub hosts: Vec<PartialHost>,
+    /// `maintenance` windows, also those with errors (their names are claimed all the same).
+    pub maintenance: Vec<ReadWindow>,
 }
 
 /// Host and default settings as written: `None` means "inherit".
@@ -106,6 +115,7 @@ pub(crate) struct PartialDefaults {
     max_redirects: Option<u32>,
     alerts: Option<Vec<Arc<str>>>,
     headers: Option<Vec<HttpHeader>>,
+    flapping: Option<PartialFlapping>,
 }
 
 pub(crate) struct PartialHost {
@@ -155,6 +165,7 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
         notifiers: vec![],
         broken_notifiers: vec![],
         hosts: vec![],
+        maintenance: vec![],
     };
     let Some(top) = reader.fields(&root, TOP_KEYS) else {
         return sections;
@@ -206,6 +217,9 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
                 ),
             ),
         }
+    }
+    if let Some(node) = top.get("maintenance") {
+        sections.maintenance = read_maintenance(reader, &file, &node);
     }
     sections
 }
@@ -436,6 +450,7 @@ fn read_host_settings(reader: &mut Reader, fields: &crate::reader::Fields) -> Pa
     if let Some(node) = get("headers") {
         s.headers = Some(read_headers(reader, &node));
     }
+    s.flapping = get("flapping").and_then(|n| read_flapping(reader, &n));
     s
 }
 
@@ -524,6 +539,7 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
         .and_then(|n| reader.duration(&n))
         .unwrap_or(DEFAULT_NOTIFIER_TIMEOUT);
     let retry = read_retry(reader, &fields);
+    let grouping = read_grouping(reader, &fields);
     let kind = match kind_name.as_str() {
         "stdout" => {
             let format = match fields.get("format") {
@@ -625,6 +641,7 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
         }
     };
     let retry = retry?;
+    let (group_by, group_wait) = grouping?;
     (reader.errors.len() == errors_before).then(|| NotifierConfig {
         name: Arc::from(name),
         kind,
@@ -632,7 +649,82 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
         remind_every,
         send_resolved,
         retry,
+        group_by,
+        group_wait,
     })
+}
+
+/// `group_by` (known keys, each once) and `group_wait` (1s to 1h, only with `group_by`).
+fn read_grouping(reader: &mut Reader, fields: &Fields<'_>) -> Option<(Vec<GroupKey>, Duration)> {
+    let mut group_by = Vec::new();
+    let mut all_read = true;
+    let by_node = fields.get("group_by");
+    if let Some(node) = &by_node {
+        let items = reader.one_or_many(node);
+        if items.is_empty() {
+            reader.semantic_error(
+                node,
+                "the list is empty; write `group_by: [group]` to collect events, or remove group_by to deliver each on its own",
+            );
+            all_read = false;
+        }
+        for item in items {
+            let Some(name) = reader.string(&item) else {
+                all_read = false;
+                continue;
+            };
+            match GroupKey::from_name(name.trim()) {
+                Some(key) if group_by.contains(&key) => {
+                    reader.semantic_error(
+                        &item,
+                        format!("`{}` is listed twice; list each key once", key.name()),
+                    );
+                    all_read = false;
+                }
+                Some(key) => group_by.push(key),
+                None => {
+                    reader.semantic_error(
+                        &item,
+                        format!(
+                            "unknown group_by key `{name}`{}; use one of {}",
+                            did_you_mean(&name, GroupKey::NAMES.iter().copied()),
+                            GroupKey::NAMES.join(", ")
+                        ),
+                    );
+                    all_read = false;
+                }
+            }
+        }
+    }
+    let mut group_wait = NotifierConfig::DEFAULT_GROUP_WAIT;
+    if let Some(node) = fields.get("group_wait") {
+        match reader.duration(&node) {
+            Some(_) if by_node.is_none() => {
+                reader.semantic_error(
+                    &node,
+                    "group_wait needs group_by: add `group_by: [group]` to collect events into one delivery, or remove group_wait",
+                );
+                all_read = false;
+            }
+            Some(wait)
+                if wait < NotifierConfig::MIN_GROUP_WAIT
+                    || wait > NotifierConfig::MAX_GROUP_WAIT =>
+            {
+                let written = reader.text(&node).map(|t| crate::reader::shown(&t));
+                reader.semantic_error(
+                    &node,
+                    format!(
+                        "group_wait must be between 1s and 1h, found {}; events wait this long for others of their group",
+                        written.unwrap_or_default()
+                    ),
+                );
+                all_read = false;
+            }
+            Some(wait) => group_wait = wait,
+            None => all_read = false,
+        }
+    }
+    all_read.then_some((group_by, group_wait))
 }
 
 /// `backoff`, `max_backoff` and `max_age`, each defaulted, checked against each other.
@@ -1081,6 +1173,70 @@ fn checked_status_page(
     page
 }
 
+/// The maintenance windows of every file, checked across files: names unique, and each plain
+/// label in `hosts` naming a configured host (a glob may match none). Windows with errors are
+/// left out, once every problem of theirs is reported.
+fn checked_maintenance(
+    windows: Vec<ReadWindow>,
+    by_label: &HashMap<Arc<str>, usize>,
+    claimed: &HashMap<Arc<str>, Origin>,
+    errors: &mut Vec<Diagnostic>,
+    positions: &Positions,
+) -> Vec<Arc<MaintenanceWindow>> {
+    let mut names: HashMap<Arc<str>, Origin> = HashMap::with_capacity(windows.len());
+    let mut checked = Vec::with_capacity(windows.len());
+    for read in windows {
+        let place = format!("maintenance[{}]", read.origin.index);
+        let file = &read.origin.file;
+        let mut valid = true;
+        if let Some(first) = names.get(&read.name) {
+            let first_path = format!("maintenance[{}].name", first.index);
+            let first_at = positions.shown(&first.file, positions.value(&first.file, &first_path));
+            let path = format!("{place}.name");
+            errors.push(
+                Diagnostic::new(
+                    file,
+                    path.clone(),
+                    format!(
+                        "maintenance window `{}` is already defined at {first_at}: maintenance[{}]; names must be unique, rename one of them",
+                        read.name, first.index
+                    ),
+                )
+                .at(positions.value(file, &path)),
+            );
+            valid = false;
+        } else {
+            names.insert(read.name.clone(), read.origin.clone());
+        }
+        for (i, pattern) in &read.hosts {
+            let HostPattern::Label(label) = pattern else {
+                continue;
+            };
+            // A host with errors of its own was reported already.
+            if by_label.contains_key(label) || claimed.contains_key(label) {
+                continue;
+            }
+            let path = format!("{place}.hosts[{i}]");
+            errors.push(
+                Diagnostic::new(
+                    file,
+                    path.clone(),
+                    format!(
+                        "no host is labelled `{label}`{}; name a configured host, or write a glob such as `{label}*` to match hosts that may not exist yet",
+                        did_you_mean(label, by_label.keys().map(|l| &**l))
+                    ),
+                )
+                .at(positions.value(file, &path)),
+            );
+            valid = false;
+        }
+        if let (true, Some(window)) = (valid, read.window) {
+            checked.push(Arc::new(window));
+        }
+    }
+    checked
+}
+
 /// Merges the files, applies defaults, and checks what spans files.
 pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -> Config {
     let mut server: Option<(ServerSettings, Arc<Path>)> = None;
@@ -1092,6 +1248,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     let mut notifier_files: HashMap<Arc<str>, Arc<Path>> = HashMap::new();
     let mut broken_notifiers: Vec<Arc<str>> = Vec::new();
     let mut partial_hosts = Vec::new();
+    let mut read_windows = Vec::new();
     let mut sources = Vec::new();
     let mut positions = Positions { docs: Vec::new() };
 
@@ -1149,6 +1306,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         }
         broken_notifiers.extend(f.broken_notifiers);
         partial_hosts.extend(f.hosts);
+        read_windows.extend(f.maintenance);
     }
 
     let notifier_names: Vec<&str> = notifiers
@@ -1175,6 +1333,15 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         defaults.max_redirects = d.max_redirects.unwrap_or(defaults.max_redirects);
         defaults.alerts = d.alerts.unwrap_or_default();
         defaults.headers = d.headers.unwrap_or_default();
+        if let Some(flapping) = d.flapping {
+            defaults.flapping = effective_flapping(
+                flapping,
+                FlappingSettings::DEFAULT,
+                (&file, "defaults", "defaults"),
+                errors,
+                &positions,
+            );
+        }
         if defaults.timeout_is_explicit && defaults.timeout > defaults.interval {
             errors.push(
                 timeout_error(&file, "defaults", defaults.timeout, defaults.interval)
@@ -1230,6 +1397,16 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             .alerts
             .clone()
             .unwrap_or_else(|| defaults.alerts.clone());
+        let flapping = match p.settings.flapping {
+            None => defaults.flapping,
+            Some(written) => effective_flapping(
+                written,
+                defaults.flapping.unwrap_or(FlappingSettings::DEFAULT),
+                (file, &p.place, &path),
+                errors,
+                &positions,
+            ),
+        };
         let Some(check) = p.check else { continue };
         let interval = p.settings.interval.unwrap_or(defaults.interval);
         let timeout = match p.settings.timeout {
@@ -1305,6 +1482,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             group: p.group.clone(),
             public: p.public,
             depends_on: p.depends_on.clone(),
+            flapping,
             origin: p.origin,
         };
         by_label.insert(p.label, hosts.len());
@@ -1312,6 +1490,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     }
 
     check_dependencies(&hosts, &by_label, &claimed, errors, &positions);
+    let maintenance = checked_maintenance(read_windows, &by_label, &claimed, errors, &positions);
     Config {
         sources,
         include_globs: Vec::new(),
@@ -1329,6 +1508,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         defaults,
         notifiers,
         env_values: EnvValues::default(),
+        maintenance,
         hosts,
         by_label,
     }
@@ -1384,6 +1564,40 @@ fn check_alerts(
                 )
                 .at(positions.value(file, &format!("{path}[{i}]"))),
             );
+        }
+    }
+}
+
+/// The flapping settings of `defaults` or a host, `written` over `base`; an error is reported
+/// at the `low` or `high` written in the block (`(file, place, path)` say where it is).
+fn effective_flapping(
+    written: PartialFlapping,
+    base: FlappingSettings,
+    (file, place, path): (&Path, &str, &str),
+    errors: &mut Vec<Diagnostic>,
+    positions: &Positions,
+) -> Option<FlappingSettings> {
+    match written.over(base) {
+        Ok(settings) => settings,
+        Err((key, message)) => {
+            let inherited_both = matches!(
+                written,
+                PartialFlapping::On {
+                    high: None,
+                    low: None,
+                    ..
+                }
+            );
+            // A host that writes neither inherits the problem from `defaults`, where it
+            // was reported.
+            if !inherited_both || place == "defaults" {
+                let at = format!("flapping.{}", key.name());
+                errors.push(
+                    Diagnostic::new(file, format!("{place}.{at}"), message)
+                        .at(positions.value(file, &format!("{path}.{at}"))),
+                );
+            }
+            None
         }
     }
 }
