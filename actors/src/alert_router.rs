@@ -15,17 +15,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
-use flowstate_config::NotifierConfig;
+use flowstate_config::{MaintenanceWindow, NotifierConfig};
 
 use crate::alert_policy::{self, Decision, Track};
 use crate::event::{AlertEvent, EventKind};
 use crate::messages::{
-    FlushNotifiers, GetAlertHolds, HostFlappingChanged, HostStatusChanged, UseNotifiers,
+    FlushNotifiers, GetAlertHolds, HostFlappingChanged, HostStatusChanged, UseMaintenance,
+    UseNotifiers,
 };
 use crate::metrics::{AlertResult, Metrics};
 use crate::model::Status;
 use crate::notify::{self, DeliveryError, Notifier};
 use crate::outbox::{AfterFailure, DropReason, Outbox, Pending};
+use crate::silences::SilenceBook;
 use crate::status_stream::StatusStream;
 use crate::store::{
     AlertLogEntry, AlertOutcome, AwaitStoreWrites, LogAlerts, Restored, SaveAlertState, Store,
@@ -82,6 +84,10 @@ pub struct AlertRouter {
     metrics: Arc<Metrics>,
     /// `/api/v1/stream`'s feed: every transition, published with the id notifiers see.
     stream: Option<StatusStream>,
+    /// The configured maintenance windows (a reload replaces them).
+    maintenance: Vec<Arc<MaintenanceWindow>>,
+    /// Silences made at run time, shared with the API that changes them.
+    silences: SilenceBook,
 }
 
 /// One host as the router last heard of it.
@@ -136,6 +142,8 @@ impl AlertRouter {
             write_retry: None,
             metrics,
             stream: None,
+            maintenance: Vec::new(),
+            silences: SilenceBook::default(),
         };
         router.use_notifiers(configs);
         if let Some(restored) = restored {
@@ -147,6 +155,18 @@ impl AlertRouter {
     /// Publishes every transition to `stream` (what `/api/v1/stream` serves).
     pub fn with_stream(mut self, stream: StatusStream) -> Self {
         self.stream = Some(stream);
+        self
+    }
+
+    /// Holds problems of the hosts `maintenance` covers while a window is open.
+    pub fn with_maintenance(mut self, maintenance: Vec<Arc<MaintenanceWindow>>) -> Self {
+        self.maintenance = maintenance;
+        self
+    }
+
+    /// Holds problems of the hosts a silence in `silences` covers until it ends.
+    pub fn with_silences(mut self, silences: SilenceBook) -> Self {
+        self.silences = silences;
         self
     }
 
@@ -859,8 +879,19 @@ impl Handler<GetAlertHolds> for AlertRouter {
 impl AlertRouter {
     /// What keeps alerts about `label` back at `now`.
     fn holds_for(&self, label: &str, now: SystemTime) -> Vec<Hold> {
-        let _ = now;
         let mut holds = Vec::new();
+        if let Some((window, end)) = self
+            .maintenance
+            .iter()
+            .filter(|w| w.covers(label))
+            .filter_map(|w| w.occurrence_at(now).map(|(_, end)| (w, end)))
+            .max_by_key(|(_, end)| *end)
+        {
+            holds.push(Hold::maintenance(&window.name, end));
+        }
+        if let Some(silence) = self.silences.active_for(label, now) {
+            holds.push(Hold::silence(&silence.id, silence.until));
+        }
         let Some(host) = self.hosts.get(label) else {
             return holds;
         };
@@ -987,6 +1018,16 @@ impl Handler<StoreRecreated> for AlertRouter {
         log::info!(tracks = tracks.len(), events = deliveries.len(); "writing every alert track and undelivered event into the new state store file");
         self.unsaved.everything(tracks, deliveries);
         self.write_store(ctx);
+    }
+}
+
+impl Handler<UseMaintenance> for AlertRouter {
+    type Result = ();
+
+    fn handle(&mut self, msg: UseMaintenance, ctx: &mut Context<Self>) {
+        self.maintenance = msg.0;
+        // A window removed by the reload ends now for the hosts it held.
+        self.settle_released(ctx);
     }
 }
 

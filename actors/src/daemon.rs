@@ -99,8 +99,13 @@ impl Daemon {
             let store = store.clone();
             let restored = restored.clone();
             let stream = stream.clone();
+            let maintenance = config.maintenance.clone();
+            let silences = silences.clone();
             move |_| {
-                AlertRouter::new(&notifiers, metrics, store, Some(&restored)).with_stream(stream)
+                AlertRouter::new(&notifiers, metrics, store, Some(&restored))
+                    .with_stream(stream)
+                    .with_maintenance(maintenance)
+                    .with_silences(silences)
             }
         });
         let mut registry = StateRegistry::new(router.clone().recipient(), metrics.clone())

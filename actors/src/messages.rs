@@ -210,6 +210,12 @@ pub struct ConfigApplied(pub Arc<Config>);
 #[rtype(result = "()")]
 pub struct UseNotifiers(pub Vec<Arc<NotifierConfig>>);
 
+/// Use these maintenance windows from now on (a reload changed them): the AlertRouter holds
+/// problems of the hosts they cover while one is open.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct UseMaintenance(pub Vec<Arc<flowstate_config::MaintenanceWindow>>);
+
 /// Answers once every message sent to the registry before it has been handled.
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "()")]

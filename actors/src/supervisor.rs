@@ -25,7 +25,7 @@ use crate::messages::{
     ApplyConfig, AwaitPendingResults, ConfigApplied, FlushNotifiers, GetReadiness,
     GetRunningConfig, GetSchedulerHealth, HostActorDied, HostRestarted, PersistState,
     ReadinessError, ReloadConfigNow, ReloadTrigger, Shutdown, StopChecking, TrackHosts,
-    UseNotifiers,
+    UseMaintenance, UseNotifiers,
 };
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
@@ -332,10 +332,12 @@ impl Supervisor {
         });
         let router = self.router.clone();
         let notifiers = new.notifiers.clone();
+        let maintenance = new.maintenance.clone();
         ctx.spawn(
             async move {
                 let _ = tracked.await;
                 router.do_send(UseNotifiers(notifiers));
+                router.do_send(UseMaintenance(maintenance));
             }
             .into_actor(self),
         );

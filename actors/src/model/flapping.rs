@@ -1,7 +1,8 @@
 //! Flapping: a host whose results keep changing between pass and fail (SPEC §9).
 //!
 //! Nagios's method: over the last `window` results, count the changes between consecutive
-//! results, newer changes weighted more (0.8 for the oldest to 1.2 for the newest), as a
+//! results, newer changes weighted more (0.75 for the oldest to 1.25 for the newest, as Nagios's
+//! `flapping.c` does), as a
 //! percent of the changes there could have been. Above `high` the host starts flapping; it
 //! stops only below `low`, so a host hovering at the threshold does not start and stop on
 //! every check.
@@ -92,7 +93,7 @@ impl FlapRecord {
         let changes = len - 1;
         let mut weighted = 0.0;
         // Change `i` is between result `i` and `i + 1` counted from the newest (bit 0); the
-        // newest change weighs 1.2, the oldest 0.8.
+        // newest change weighs 1.25, the oldest 0.75.
         for i in 0..changes {
             let changed = ((self.results >> i) ^ (self.results >> (i + 1))) & 1 == 1;
             if changed {
@@ -101,7 +102,7 @@ impl FlapRecord {
                 } else {
                     f64::from(i) / f64::from(changes - 1)
                 };
-                weighted += 1.2 - 0.4 * age;
+                weighted += 1.25 - 0.5 * age;
             }
         }
         (weighted * 100.0 / f64::from(changes)).min(100.0)

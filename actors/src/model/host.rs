@@ -409,8 +409,11 @@ impl HostState {
 
 /// The flapping thresholds `host` is judged by, if flapping is configured for it.
 fn thresholds(host: &HostConfiguration) -> Option<FlapThresholds> {
-    let _ = host;
-    None
+    host.flapping.map(|settings| FlapThresholds {
+        window: settings.window,
+        high: settings.high,
+        low: settings.low,
+    })
 }
 
 /// Why a host entered `status` with `result`: an impaired pass says what impaired it, a slow
@@ -850,5 +853,24 @@ mod tests {
         assert_eq!(up.previous, Status::Unreachable);
         assert_eq!(host.dependency().problem_ended_at, Some(at(4)));
         assert_eq!(host.dependency().unreachable_via, None);
+    }
+    #[test]
+    fn flapping_starts_once_with_a_result_and_is_saved_with_the_counters() {
+        let config = config("failure_threshold: 1, flapping: { window: 6 }");
+        let mut host = Host::new(config.clone(), at(0));
+        let mut started = 0;
+        for second in 1..=12 {
+            let result = if second % 2 == 0 {
+                pass(second)
+            } else {
+                fail(second)
+            };
+            let recorded = host.record_judged(&result, &config, 100, |_, _| Verdict::Reachable);
+            if matches!(recorded.flapping, Some(FlapChange::Started { .. })) {
+                started += 1;
+            }
+        }
+        assert_eq!(started, 1);
+        assert!(host.state().counters.flap.flapping);
     }
 }
