@@ -41,6 +41,8 @@ mod docs;
 mod observability;
 // `flowstate once`: status, body, headers, redirects and time judged; table, JSON, exit codes.
 mod once;
+// `group_by`/`group_wait`: one delivery per group per wait.
+mod grouping;
 // History: availability, incidents, series and events from the store; `status` and `report`.
 mod history;
 // Hot reload: every way to edit, SIGHUP, `POST /-/reload`; what must not reload; what survives.

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
+use flowstate_config::notifier::GroupKey;
 use flowstate_config::{MaintenanceWindow, NotifierConfig};
 
 use crate::alert_policy::{self, Decision, Track};
@@ -25,8 +26,8 @@ use crate::messages::{
 };
 use crate::metrics::{AlertResult, Metrics};
 use crate::model::Status;
-use crate::notify::{self, DeliveryError, Notifier};
-use crate::outbox::{AfterFailure, DropReason, Outbox, Pending};
+use crate::notify::{self, DeliveryError, EventGroup, Notifier};
+use crate::outbox::{AfterFailure, Attempt, DropReason, Outbox, Pending};
 use crate::silences::SilenceBook;
 use crate::status_stream::StatusStream;
 use crate::store::{
@@ -99,6 +100,9 @@ struct HostNow {
     change: Option<HostStatusChanged>,
     flapping: bool,
 }
+
+/// The group of a host with no `group`, for a notifier that groups by it.
+const NO_GROUP: &str = "(no group)";
 
 /// How often hosts whose alerts were held are looked at for a hold that ended (a maintenance
 /// window closing, a silence expiring or deleted).
@@ -215,7 +219,9 @@ impl AlertRouter {
                 self.forget_stored(&delivery.notifier, &delivery.event.id);
                 continue;
             }
+            // Restored events of a grouped notifier go out together at once: they waited.
             let pending = Pending::new(delivery.event.clone(), delivery.created, true);
+            let pending = self.grouped(&delivery.notifier, pending, None);
             self.queue(&delivery.notifier.clone(), pending);
             resumed += 1;
         }
@@ -457,19 +463,61 @@ impl AlertRouter {
     /// record that keeps the next start from alerting again).
     fn dispatch(&mut self, name: &Arc<str>, event: AlertEvent, ctx: &mut Context<Self>) {
         let created = SystemTime::now();
+        let wait = self
+            .notifiers
+            .get(name)
+            .filter(|r| r.config.is_grouped())
+            .map(|r| r.config.group_wait);
+        let pending = |stored: bool| {
+            let pending = Pending::new(event.clone(), created, stored);
+            match wait {
+                Some(wait) => self.grouped(
+                    name,
+                    pending,
+                    Some(crate::clock::instant_after(Instant::now(), wait)),
+                ),
+                None => pending,
+            }
+        };
         if self.store.is_none() {
-            self.queue(name, Pending::new(event, created, true));
+            let pending = pending(true);
+            self.queue(name, pending);
             self.pump(ctx);
             return;
         }
-        self.unsaved.delivery((name.clone(), event.id.clone()));
         // While the store is failing, waiting for it would only delay the alert: it is
         // attempted at once and stored by a later batch.
         let failing = self.unsaved.failing();
-        self.queue(name, Pending::new(event, created, failing));
+        let pending = pending(failing);
+        self.unsaved.delivery((name.clone(), event.id.clone()));
+        self.queue(name, pending);
         if failing {
             self.pump(ctx);
         }
+    }
+
+    /// `pending` as its notifier `name` groups it (`group_by`), gathering others until
+    /// `gather_until`; unchanged for a notifier that does not group.
+    fn grouped(&self, name: &Arc<str>, pending: Pending, gather_until: Option<Instant>) -> Pending {
+        let Some(config) = self.notifiers.get(name).map(|r| &r.config) else {
+            return pending;
+        };
+        if !config.is_grouped() {
+            return pending;
+        }
+        let key: Vec<String> = config
+            .group_by
+            .iter()
+            .map(|key| match key {
+                GroupKey::Group => pending
+                    .event
+                    .group
+                    .clone()
+                    .unwrap_or_else(|| NO_GROUP.to_string()),
+                GroupKey::Host => pending.event.host.clone(),
+            })
+            .collect();
+        pending.grouped(key.join("/"), gather_until)
     }
 
     /// Puts one event in the outbox; a full queue drops its oldest, loudly.
@@ -489,18 +537,32 @@ impl AlertRouter {
         if self.ending.get() {
             return;
         }
-        for (name, event) in self.outbox.take_ready(Instant::now()) {
+        for Attempt {
+            notifier: name,
+            group,
+            events,
+        } in self.outbox.take_ready(Instant::now())
+        {
             let Some(route) = self.notifiers.get_mut(&name) else {
                 continue;
             };
-            let attempt = route.notifier.deliver(&event);
+            let attempt = match (group, events.as_slice()) {
+                (None, [event]) => route.notifier.deliver(event),
+                (group, _) => route.notifier.deliver_group(&EventGroup {
+                    group: group.unwrap_or_default(),
+                    events: events.clone(),
+                }),
+            };
             self.in_flight.set(self.in_flight.get() + 1);
             ctx.spawn(actix::fut::wrap_future::<_, Self>(attempt).map(
                 move |result, router, ctx| {
                     router
                         .in_flight
                         .set(router.in_flight.get().saturating_sub(1));
-                    router.attempted(&name, &event, result, ctx);
+                    // A group succeeds or fails as one: each of its events with it.
+                    for event in &events {
+                        router.attempted(&name, event, result.clone(), ctx);
+                    }
                 },
             ));
         }

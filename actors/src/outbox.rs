@@ -6,6 +6,11 @@
 //! [`MAX_IN_FLIGHT`] attempts per notifier, so one dead receiver holds no other notifier and
 //! a storm of events does not open thousands of connections at once.
 //!
+//! A notifier with `group_by` delivers several hosts' heads at once: an event waits up to
+//! `group_wait` for others of its group (its `gather_until`), then one attempt carries every
+//! head of that group, and each of them succeeds or fails with it. Each event is still its own
+//! entry, stored and retried as one, so grouping changes nothing of what a crash may lose.
+//!
 //! Pure bookkeeping with explicit time; the AlertRouter runs the attempts and timers, and the
 //! state store mirrors the contents so a crash loses nothing.
 
@@ -38,6 +43,23 @@ pub struct Pending {
     pub stored: bool,
     /// Not before this instant (a retry's backoff).
     pub not_before: Option<Instant>,
+    /// For a grouped notifier: the group it is delivered with.
+    pub group: Option<String>,
+    /// For a grouped notifier: it waits for others of its group until then (`group_wait`),
+    /// unless the group goes out earlier with another event.
+    pub gather_until: Option<Instant>,
+}
+
+/// The hosts and events one attempt carries.
+type Members = Vec<(String, AlertEvent)>;
+
+/// One attempt to start: one event, or every head of one group for a grouped notifier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub notifier: Arc<str>,
+    pub group: Option<String>,
+    /// Oldest first.
+    pub events: Vec<AlertEvent>,
 }
 
 impl Pending {
@@ -48,7 +70,16 @@ impl Pending {
             attempts: 0,
             stored,
             not_before: None,
+            group: None,
+            gather_until: None,
         }
+    }
+
+    /// The same, delivered with `group` once `gather_until` passes.
+    pub fn grouped(mut self, group: String, gather_until: Option<Instant>) -> Self {
+        self.group = Some(group);
+        self.gather_until = gather_until;
+        self
     }
 }
 
@@ -108,7 +139,7 @@ pub enum AfterFailure {
     RetryAt(Instant),
     /// Given up: [`DropReason::Expired`] or [`DropReason::Rejected`] (a failed attempt never
     /// overflows a queue).
-    GaveUp(DropReason, Pending),
+    GaveUp(DropReason, Box<Pending>),
 }
 
 #[derive(Default)]
@@ -185,37 +216,72 @@ impl Outbox {
         }
     }
 
-    /// Events to attempt now, marked in flight: each host's head if stored and due, up to
-    /// [`MAX_IN_FLIGHT`] per notifier, oldest first.
-    pub fn take_ready(&mut self, now: Instant) -> Vec<(Arc<str>, AlertEvent)> {
+    /// Attempts to start now, their hosts marked in flight: each host's head if stored and
+    /// due (and done gathering), up to [`MAX_IN_FLIGHT`] per notifier, oldest first. A grouped
+    /// head brings every other idle, stored head of its group along, due or not: they go as
+    /// one delivery.
+    pub fn take_ready(&mut self, now: Instant) -> Vec<Attempt> {
         let mut ready = Vec::new();
         for (notifier, queue) in &mut self.queues {
             if queue.in_flight >= MAX_IN_FLIGHT {
                 continue;
             }
-            let mut due: Vec<(SystemTime, &String, &Pending)> = queue
+            let in_flight = &self.in_flight_hosts;
+            let idle: Vec<(&String, &Pending)> = queue
                 .hosts
                 .iter()
-                .filter(|(host, _)| {
-                    !self
-                        .in_flight_hosts
-                        .contains(&(notifier.clone(), (*host).clone()))
-                })
+                .filter(|(host, _)| !in_flight.contains(&(notifier.clone(), (*host).clone())))
                 .filter_map(|(host, entries)| entries.front().map(|p| (host, p)))
-                .filter(|(_, p)| p.stored && p.not_before.is_none_or(|t| t <= now))
-                .map(|(host, p)| (p.created, host, p))
+                .filter(|(_, p)| p.stored)
                 .collect();
-            due.sort_by_key(|(created, _, _)| *created);
-            let room = MAX_IN_FLIGHT - queue.in_flight;
-            let picked: Vec<(String, AlertEvent)> = due
-                .into_iter()
-                .take(room)
-                .map(|(_, host, p)| (host.clone(), p.event.clone()))
+            let mut due: Vec<&(&String, &Pending)> = idle
+                .iter()
+                .filter(|(_, p)| {
+                    p.not_before.is_none_or(|t| t <= now) && p.gather_until.is_none_or(|t| t <= now)
+                })
                 .collect();
-            for (host, event) in picked {
-                queue.in_flight += 1;
-                self.in_flight_hosts.insert((notifier.clone(), host));
-                ready.push((notifier.clone(), event));
+            due.sort_by_key(|(_, p)| p.created);
+            let mut taken: HashSet<&String> = HashSet::new();
+            let mut attempts: Vec<(Option<String>, Members)> = Vec::new();
+            let mut busy = queue.in_flight;
+            for (host, head) in due {
+                if busy >= MAX_IN_FLIGHT {
+                    break;
+                }
+                if taken.contains(host) {
+                    continue;
+                }
+                let mut members: Vec<(&String, &Pending)> = match &head.group {
+                    None => vec![(*host, *head)],
+                    Some(group) => idle
+                        .iter()
+                        .filter(|(h, p)| p.group.as_ref() == Some(group) && !taken.contains(h))
+                        .copied()
+                        .collect(),
+                };
+                members.sort_by_key(|(_, p)| p.created);
+                busy += members.len();
+                taken.extend(members.iter().map(|(h, _)| *h));
+                attempts.push((
+                    head.group.clone(),
+                    members
+                        .into_iter()
+                        .map(|(h, p)| (h.clone(), p.event.clone()))
+                        .collect(),
+                ));
+            }
+            for (group, members) in attempts {
+                let mut events = Vec::with_capacity(members.len());
+                for (host, event) in members {
+                    queue.in_flight += 1;
+                    self.in_flight_hosts.insert((notifier.clone(), host));
+                    events.push(event);
+                }
+                ready.push(Attempt {
+                    notifier: notifier.clone(),
+                    group,
+                    events,
+                });
             }
         }
         ready
@@ -272,7 +338,7 @@ impl Outbox {
         };
         if let Some(reason) = reason {
             let pending = self.pop(notifier, host)?;
-            return Some(AfterFailure::GaveUp(reason, pending));
+            return Some(AfterFailure::GaveUp(reason, Box::new(pending)));
         }
         let mut wait = backoff(policy, head.attempts, fastrand::f64());
         if let Some(asked) = error.retry_after() {
@@ -296,7 +362,13 @@ impl Outbox {
         self.queues
             .values()
             .flat_map(|q| q.hosts.values())
-            .filter_map(|entries| entries.front()?.not_before)
+            .filter_map(|entries| {
+                let head = entries.front()?;
+                [head.not_before, head.gather_until]
+                    .into_iter()
+                    .flatten()
+                    .max()
+            })
             .min()
     }
 
@@ -393,10 +465,52 @@ mod tests {
         }
     }
 
-    fn ids(ready: &[(Arc<str>, AlertEvent)]) -> Vec<&str> {
-        let mut ids: Vec<&str> = ready.iter().map(|(_, e)| e.id.as_str()).collect();
+    fn ids(ready: &[Attempt]) -> Vec<&str> {
+        let mut ids: Vec<&str> = ready
+            .iter()
+            .flat_map(|a| &a.events)
+            .map(|e| e.id.as_str())
+            .collect();
         ids.sort();
         ids
+    }
+
+    fn grouped(host: &str, id: &str, group: &str, gather_until: Option<Instant>) -> Pending {
+        Pending::new(event(host, id), SystemTime::now(), true)
+            .grouped(group.to_string(), gather_until)
+    }
+
+    #[test]
+    fn a_group_gathers_until_its_wait_then_goes_as_one_attempt_without_other_groups() {
+        let mut outbox = Outbox::default();
+        let n: Arc<str> = Arc::from("hook");
+        let start = Instant::now();
+        let wait = start + Duration::from_secs(30);
+        outbox.push(&n, grouped("a", "1", "payments", Some(wait)));
+        outbox.push(
+            &n,
+            grouped("b", "2", "payments", Some(wait + Duration::from_secs(1))),
+        );
+        outbox.push(
+            &n,
+            grouped("c", "3", "search", Some(wait + Duration::from_secs(5))),
+        );
+        assert!(outbox.take_ready(start).is_empty(), "gathering");
+        assert_eq!(outbox.next_due(), Some(wait));
+        let ready = outbox.take_ready(wait);
+        assert_eq!(ready.len(), 1, "{ready:?}");
+        assert_eq!(ready[0].group.as_deref(), Some("payments"));
+        assert_eq!(ids(&ready), ["1", "2"], "the later payments event joins");
+        let later = outbox.take_ready(wait + Duration::from_secs(5));
+        assert_eq!(ids(&later), ["3"]);
+        // The group fails as one and is retried as one.
+        let error = DeliveryError::transient("503");
+        for event in &ready[0].events {
+            outbox.failed(&n, event, &error, &policy(), (wait, SystemTime::now()));
+        }
+        let retried = outbox.take_ready(wait + Duration::from_secs(120));
+        assert_eq!(ids(&retried), ["1", "2"]);
+        assert_eq!(retried.len(), 1);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::time::Duration;
 use flowstate_config::notifier::CommandConfig;
 use tokio::process::Command;
 
-use super::{DeliveryError, DeliveryFuture, Notifier};
+use super::{DeliveryError, DeliveryFuture, EventGroup, Notifier};
 use crate::event::AlertEvent;
 use crate::process::{self, Finished, RunError};
 
@@ -34,13 +34,35 @@ impl CommandNotifier {
 
 impl Notifier for CommandNotifier {
     fn deliver(&mut self, event: &AlertEvent) -> DeliveryFuture {
+        self.run(event, environment(event))
+    }
+
+    /// The group's JSON on stdin; `FLOWSTATE_GROUP` and `FLOWSTATE_EVENT_COUNT` for a glance.
+    fn deliver_group(&mut self, group: &EventGroup) -> DeliveryFuture {
+        let environment = vec![
+            ("FLOWSTATE_EVENT_ID", group.id().to_string()),
+            ("FLOWSTATE_EVENT", "group".to_string()),
+            ("FLOWSTATE_GROUP", env_value(&group.group)),
+            ("FLOWSTATE_EVENT_COUNT", group.events.len().to_string()),
+        ];
+        self.run(group, environment)
+    }
+}
+
+impl CommandNotifier {
+    /// Runs the program once with `record` as JSON on stdin and `environment` added.
+    fn run(
+        &self,
+        record: &impl serde::Serialize,
+        environment: Vec<(&'static str, String)>,
+    ) -> DeliveryFuture {
         let Some(program) = self.config.argv.first().cloned() else {
             // Validation rejects an empty command; this only guards a hand-built config.
             return Box::pin(std::future::ready(Err(DeliveryError::permanent(
                 "the command is empty",
             ))));
         };
-        let input = match serde_json::to_vec(event) {
+        let input = match serde_json::to_vec(record) {
             // A trailing newline, so line-oriented tools (`read -r`, `head -n1`) see a whole line.
             Ok(mut json) => {
                 json.push(b'\n');
@@ -53,9 +75,7 @@ impl Notifier for CommandNotifier {
             }
         };
         let mut command = Command::new(&program);
-        command
-            .args(&self.config.argv[1..])
-            .envs(environment(event));
+        command.args(&self.config.argv[1..]).envs(environment);
         let limit = self.config.timeout;
         // The program starts when the attempt is first polled, so the timeout counts from then.
         Box::pin(async move {

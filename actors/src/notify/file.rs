@@ -7,7 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{DeliveryError, DeliveryFuture, Notifier};
+use super::{DeliveryError, DeliveryFuture, EventGroup, Notifier};
 use crate::event::AlertEvent;
 
 pub struct FileNotifier {
@@ -45,6 +45,11 @@ impl Notifier for FileNotifier {
         Box::pin(std::future::ready(written))
     }
 
+    fn deliver_group(&mut self, group: &EventGroup) -> DeliveryFuture {
+        let written = self.append(group).map_err(DeliveryError::transient);
+        Box::pin(std::future::ready(written))
+    }
+
     fn flush(&mut self) -> Result<(), String> {
         match &mut self.file {
             Some(file) => file
@@ -57,8 +62,8 @@ impl Notifier for FileNotifier {
 
 impl FileNotifier {
     /// Appends one line; a short write drops the handle so the next attempt reopens the file.
-    fn append(&mut self, event: &AlertEvent) -> Result<(), String> {
-        let mut line = serde_json::to_string(event).map_err(|e| e.to_string())?;
+    fn append(&mut self, record: &impl serde::Serialize) -> Result<(), String> {
+        let mut line = serde_json::to_string(record).map_err(|e| e.to_string())?;
         line.push('\n');
         let path = self.path.display().to_string();
         let file = self.open()?;

@@ -61,6 +61,10 @@ pub trait Notifier {
     /// (for different hosts) may be in flight at once.
     fn deliver(&mut self, event: &AlertEvent) -> DeliveryFuture;
 
+    /// Makes one attempt to deliver a group of events (a notifier with `group_by`) as one
+    /// message.
+    fn deliver_group(&mut self, group: &EventGroup) -> DeliveryFuture;
+
     /// Makes sure everything delivered so far is written out.
     fn flush(&mut self) -> Result<(), String> {
         Ok(())

@@ -15,8 +15,9 @@ use awc::http::StatusCode;
 use flowstate_config::notifier::{WebhookConfig, WebhookFormat};
 use flowstate_config::secret::redact_url_path;
 
+use super::group_payload::group_body;
 use super::payload::webhook_body;
-use super::{DeliveryError, DeliveryFuture, Notifier};
+use super::{DeliveryError, DeliveryFuture, EventGroup, Notifier};
 use crate::event::AlertEvent;
 
 const USER_AGENT_VALUE: &str = concat!("flowstate/", env!("CARGO_PKG_VERSION"));
@@ -64,18 +65,34 @@ impl WebhookNotifier {
 
 impl Notifier for WebhookNotifier {
     fn deliver(&mut self, event: &AlertEvent) -> DeliveryFuture {
+        let body = webhook_body(
+            self.config.format,
+            event,
+            self.config.routing_key.as_ref().map(|k| k.expose()),
+        );
+        self.post(body, &event.id)
+    }
+
+    fn deliver_group(&mut self, group: &EventGroup) -> DeliveryFuture {
+        let body = group_body(
+            self.config.format,
+            group,
+            self.config.routing_key.as_ref().map(|k| k.expose()),
+        );
+        self.post(body, group.id())
+    }
+}
+
+impl WebhookNotifier {
+    /// One POST of `body`; `id` is the `Idempotency-Key` receivers drop repeats by.
+    fn post(&mut self, body: serde_json::Value, id: &str) -> DeliveryFuture {
         let config = self.config.clone();
         let shown_url = self.shown_url.clone();
-        let body = webhook_body(
-            config.format,
-            event,
-            config.routing_key.as_ref().map(|k| k.expose()),
-        );
         let mut request = self
             .client
             .post(config.url.as_str())
             .insert_header(("User-Agent", USER_AGENT_VALUE))
-            .insert_header(("Idempotency-Key", event.id.as_str()));
+            .insert_header(("Idempotency-Key", id));
         for header in &config.headers {
             request = request.insert_header((header.name.as_str(), header.value.as_str()));
         }
