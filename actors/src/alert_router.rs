@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
 use flowstate_config::notifier::GroupKey;
-use flowstate_config::{MaintenanceWindow, NotifierConfig};
+use flowstate_config::NotifierConfig;
 
 use crate::alert_policy::{self, Decision, Track};
 use crate::event::{AlertEvent, EventKind};
@@ -28,7 +28,7 @@ use crate::metrics::{AlertResult, Metrics};
 use crate::model::Status;
 use crate::notify::{self, DeliveryError, EventGroup, Notifier};
 use crate::outbox::{AfterFailure, Attempt, DropReason, Outbox, Pending};
-use crate::silences::SilenceBook;
+use crate::quiet_time::QuietTime;
 use crate::status_stream::StatusStream;
 use crate::store::{
     AlertLogEntry, AlertOutcome, AwaitStoreWrites, LogAlerts, Restored, SaveAlertState, Store,
@@ -85,10 +85,9 @@ pub struct AlertRouter {
     metrics: Arc<Metrics>,
     /// `/api/v1/stream`'s feed: every transition, published with the id notifiers see.
     stream: Option<StatusStream>,
-    /// The configured maintenance windows (a reload replaces them).
-    maintenance: Vec<Arc<MaintenanceWindow>>,
-    /// Silences made at run time, shared with the API that changes them.
-    silences: SilenceBook,
+    /// Maintenance windows (a reload replaces them) and silences (the API's): shared with
+    /// the store's readers, which leave this time out of availability.
+    quiet: Arc<QuietTime>,
 }
 
 /// One host as the router last heard of it.
@@ -146,8 +145,7 @@ impl AlertRouter {
             write_retry: None,
             metrics,
             stream: None,
-            maintenance: Vec::new(),
-            silences: SilenceBook::default(),
+            quiet: Arc::default(),
         };
         router.use_notifiers(configs);
         if let Some(restored) = restored {
@@ -162,15 +160,9 @@ impl AlertRouter {
         self
     }
 
-    /// Holds problems of the hosts `maintenance` covers while a window is open.
-    pub fn with_maintenance(mut self, maintenance: Vec<Arc<MaintenanceWindow>>) -> Self {
-        self.maintenance = maintenance;
-        self
-    }
-
-    /// Holds problems of the hosts a silence in `silences` covers until it ends.
-    pub fn with_silences(mut self, silences: SilenceBook) -> Self {
-        self.silences = silences;
+    /// Holds problems of the hosts a maintenance window or a silence of `quiet` covers.
+    pub fn with_quiet_time(mut self, quiet: Arc<QuietTime>) -> Self {
+        self.quiet = quiet;
         self
     }
 
@@ -942,16 +934,10 @@ impl AlertRouter {
     /// What keeps alerts about `label` back at `now`.
     fn holds_for(&self, label: &str, now: SystemTime) -> Vec<Hold> {
         let mut holds = Vec::new();
-        if let Some((window, end)) = self
-            .maintenance
-            .iter()
-            .filter(|w| w.covers(label))
-            .filter_map(|w| w.occurrence_at(now).map(|(_, end)| (w, end)))
-            .max_by_key(|(_, end)| *end)
-        {
+        if let Some((window, end)) = self.quiet.maintenance_at(label, now) {
             holds.push(Hold::maintenance(&window.name, end));
         }
-        if let Some(silence) = self.silences.active_for(label, now) {
+        if let Some(silence) = self.quiet.silences().active_for(label, now) {
             holds.push(Hold::silence(&silence.id, silence.until));
         }
         let Some(host) = self.hosts.get(label) else {
@@ -1087,7 +1073,7 @@ impl Handler<UseMaintenance> for AlertRouter {
     type Result = ();
 
     fn handle(&mut self, msg: UseMaintenance, ctx: &mut Context<Self>) {
-        self.maintenance = msg.0;
+        self.quiet.set_maintenance(msg.0);
         // A window removed by the reload ends now for the hosts it held.
         self.settle_released(ctx);
     }

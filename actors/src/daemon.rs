@@ -21,6 +21,7 @@ use crate::config_watcher::ConfigWatcher;
 use crate::messages::ApplyConfig;
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
+use crate::quiet_time::QuietTime;
 use crate::silences::SilenceBook;
 use crate::state_registry::StateRegistry;
 use crate::status_stream::StatusStream;
@@ -90,6 +91,7 @@ impl Daemon {
         // Made before the AlertRouter, which is to consult it, and shared with the API (which
         // changes it): one book, so a silence takes effect the moment it is answered 201.
         let silences = SilenceBook::new(restored.silences.clone());
+        let quiet = QuietTime::new(config.maintenance.clone(), silences.clone());
         // Alert delivery writes files and stdout: keep it off the threads that run checks.
         let alerts_arbiter = Arbiter::new().handle();
         let stream = StatusStream::default();
@@ -99,13 +101,11 @@ impl Daemon {
             let store = store.clone();
             let restored = restored.clone();
             let stream = stream.clone();
-            let maintenance = config.maintenance.clone();
-            let silences = silences.clone();
+            let quiet = quiet.clone();
             move |_| {
                 AlertRouter::new(&notifiers, metrics, store, Some(&restored))
                     .with_stream(stream)
-                    .with_maintenance(maintenance)
-                    .with_silences(silences)
+                    .with_quiet_time(quiet)
             }
         });
         let mut registry = StateRegistry::new(router.clone().recipient(), metrics.clone())
@@ -117,7 +117,7 @@ impl Daemon {
         if store.is_some() {
             crate::state_saving::start_save_ticker(registry.clone().recipient(), &alerts_arbiter);
         }
-        let history = StoreReader::start(&config.state, started).map(|reader| {
+        let history = StoreReader::start(&config.state, started, quiet.clone()).map(|reader| {
             let availability = AvailabilityCache::default();
             availability_cache::start_refresher(
                 reader.clone().recipient(),

@@ -61,6 +61,7 @@ pub mod notify;
 pub mod outbox;
 pub mod probe;
 pub mod process;
+pub mod quiet_time;
 pub mod scheduler_stats;
 pub mod self_check;
 pub mod silences;

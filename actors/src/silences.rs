@@ -203,22 +203,44 @@ impl SilenceBook {
         }
     }
 
-    /// Removes the silences that ended by `now` and returns them, so their caller can delete
-    /// them from the store too.
-    pub fn drop_expired(&self, now: SystemTime) -> Vec<Silence> {
+    /// Removes the silences that ended before `cutoff` and returns them, so their caller can
+    /// delete them from the store too. Ended silences are kept until then: the time they
+    /// covered is left out of availability.
+    pub fn drop_ended_before(&self, cutoff: SystemTime) -> Vec<Silence> {
         let Ok(mut entries) = self.0.write() else {
             return Vec::new();
         };
-        if entries.iter().all(|e| e.silence.is_active(now)) {
+        if entries.iter().all(|e| e.silence.until >= cutoff) {
             return Vec::new();
         }
-        let (active, ended): (Vec<Entry>, Vec<Entry>) = std::mem::take(&mut *entries)
+        let (kept, ended): (Vec<Entry>, Vec<Entry>) = std::mem::take(&mut *entries)
             .into_iter()
-            .partition(|e| e.silence.is_active(now));
-        *entries = active;
+            .partition(|e| e.silence.until >= cutoff);
+        *entries = kept;
         ended.into_iter().map(|e| e.silence).collect()
     }
+
+    /// When silences muted host `label` within `[from, to)`, ended ones included.
+    pub fn periods_for(
+        &self,
+        label: &str,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> Vec<(SystemTime, SystemTime)> {
+        let Ok(entries) = self.0.read() else {
+            return Vec::new();
+        };
+        entries
+            .iter()
+            .filter(|e| e.silence.created_at < to && e.silence.until > from && e.matches(label))
+            .map(|e| (e.silence.created_at.max(from), e.silence.until.min(to)))
+            .collect()
+    }
 }
+
+/// How long a silence is kept after it ended: the longest availability window it can be left
+/// out of (a year), after which it is deleted.
+pub const ENDED_KEPT: std::time::Duration = std::time::Duration::from_secs(366 * 86_400);
 
 #[cfg(test)]
 mod tests {
@@ -278,12 +300,17 @@ mod tests {
     }
 
     #[test]
-    fn ended_silences_are_dropped_and_handed_back() {
+    fn ended_silences_are_kept_for_availability_then_dropped_and_handed_back() {
         let ended = silence(&["api"], 0, 100);
         let active = silence(&["db"], 1, 500);
         let book = SilenceBook::new(vec![ended.clone(), active.clone()]);
-        assert_eq!(book.drop_expired(at(200)), vec![ended.clone()]);
-        assert!(book.drop_expired(at(200)).is_empty());
+        assert_eq!(
+            book.periods_for("api", at(50), at(1000)),
+            [(at(50), at(100))]
+        );
+        assert!(book.periods_for("www", at(0), at(1000)).is_empty());
+        assert_eq!(book.drop_ended_before(at(200)), vec![ended.clone()]);
+        assert!(book.drop_ended_before(at(200)).is_empty());
         assert!(!book.remove(&ended.id), "already gone");
         assert!(book.remove(&active.id));
         assert!(book.list(at(0)).is_empty());

@@ -22,7 +22,7 @@ use serde_json::{json, Map, Value};
 use super::{refusal, unavailable, ApiState, ACTOR_DEADLINE, STORE_DEADLINE};
 use crate::messages::GetRunningConfig;
 use crate::model::rfc3339;
-use crate::silences::{HostPattern, Silence, SilenceBook};
+use crate::silences::{HostPattern, Silence, SilenceBook, ENDED_KEPT};
 use crate::store::{DeleteSilence, SaveSilence, StoreError};
 
 /// What the silence routes work on.
@@ -313,10 +313,13 @@ fn not_found(id: &str) -> HttpResponse {
     HttpResponse::NotFound().json(json!({ "error": format!("no active silence with id {id:?}; GET /api/v1/silences lists them") }))
 }
 
-/// Drops the silences that ended by `now` from the book and, best effort, from the store (a
-/// row left there mutes nothing and is deleted at the next start).
+/// Drops the silences that ended more than [`ENDED_KEPT`] ago from the book and, best
+/// effort, from the store (a row left there mutes nothing and is deleted at the next start).
 fn forget_ended(api: &SilencesApi, now: SystemTime) {
-    for ended in api.book.drop_expired(now) {
+    let cutoff = now
+        .checked_sub(ENDED_KEPT)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    for ended in api.book.drop_ended_before(cutoff) {
         log::debug!(id = ended.id.as_str(); "silence ended");
         if let Some(delete) = &api.delete {
             delete.do_send(DeleteSilence(ended.id));
@@ -341,21 +344,11 @@ async fn add(api: &SilencesApi, silence: Silence) -> Result<Silence, HttpRespons
     Ok(silence)
 }
 
-/// Deletes silence `id` from the store (when there is one), then from the book.
-async fn end(api: &SilencesApi, id: &str) -> Result<(), HttpResponse> {
-    if let Some(delete) = &api.delete {
-        match delete
-            .send(DeleteSilence(id.to_string()))
-            .timeout(STORE_DEADLINE)
-            .await
-        {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(store_refused(Some(e))),
-            Err(_) => return Err(store_refused(None)),
-        }
-    }
-    api.book.remove(id);
-    Ok(())
+/// Ends `silence` at `now`: saved so (when there is a store), then so in the book. It is
+/// kept, ended, for availability (the time it covered stays left out).
+async fn end(api: &SilencesApi, mut silence: Silence, now: SystemTime) -> Result<(), HttpResponse> {
+    silence.until = now;
+    add(api, silence).await.map(|_| ())
 }
 
 pub async fn list(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
@@ -414,12 +407,12 @@ pub async fn delete(
     }
     let now = SystemTime::now();
     forget_ended(&state.silences, now);
-    if state.silences.book.get(&id, now).is_none() {
+    let Some(silence) = state.silences.book.get(&id, now) else {
         return not_found(&id);
-    }
-    match end(&state.silences, &id).await {
+    };
+    match end(&state.silences, silence, now).await {
         Ok(()) => {
-            log::info!(id = id.as_str(); "silence removed");
+            log::info!(id = id.as_str(); "silence ended");
             HttpResponse::NoContent().finish()
         }
         Err(refused) => refused,
@@ -601,7 +594,7 @@ mod tests {
         let new = made(json!({"hosts": ["www"], "duration": "1h"})).unwrap();
         let answer = add(&api, new).await.expect_err("refused");
         assert_eq!(answer.status(), 503);
-        let answer = end(&api, &kept.id).await.expect_err("refused");
+        let answer = end(&api, kept.clone(), now()).await.expect_err("refused");
         assert_eq!(answer.status(), 503);
         assert_eq!(api.book.list(now()), [kept], "neither added nor removed");
     }
@@ -616,7 +609,7 @@ mod tests {
         let new = made(json!({"hosts": ["www"], "duration": "1h"})).unwrap();
         add(&api, new.clone()).await.expect("added");
         assert!(api.book.active_for("www", now()).is_some());
-        end(&api, &new.id).await.expect("ended");
+        end(&api, new.clone(), now()).await.expect("ended");
         assert!(api.book.list(now()).is_empty());
     }
 }

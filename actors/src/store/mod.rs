@@ -45,7 +45,7 @@ use crate::event::{AlertEvent, EventKind};
 use crate::history::{Bucket, Run};
 use crate::metrics::Metrics;
 use crate::model::{CheckResult, Host, HostCounters, HostState, Status};
-use crate::silences::Silence;
+use crate::silences::{Silence, ENDED_KEPT};
 
 pub use backend::{Backend, Connected, Cutoffs, EventQuery, Pruned, Resolution};
 use rollups::OpenRollups;
@@ -270,7 +270,8 @@ pub struct Restored {
     /// Minute rows after each host's last hour row, likewise.
     pub unrolled_minutes: Vec<StoredBucket>,
     pub announcements: Vec<Announcement>,
-    /// The silences still active at start, oldest first (ended ones are deleted on load).
+    /// The silences active at start or ended within the last year, oldest first (older
+    /// ones are deleted on load).
     pub silences: Vec<Silence>,
 }
 
@@ -402,17 +403,20 @@ impl StoreLocation {
     }
 }
 
-/// The silences of `silences` still active at `now`; those that ended (while flowstate was
-/// stopped, or since their last run) are deleted from the store. A deletion that fails only
-/// leaves a row that mutes nothing, deleted at a later start: logged, never a reason not to
-/// start.
+/// The silences of `silences` that ended less than [`ENDED_KEPT`] before `now` (the time
+/// they covered is left out of availability); older ones are deleted from the store. A
+/// deletion that fails only leaves a row that mutes nothing, deleted at a later start:
+/// logged, never a reason not to start.
 fn forget_ended_silences(
     backend: &mut dyn Backend,
     silences: Vec<Silence>,
     now: SystemTime,
 ) -> Vec<Silence> {
+    let cutoff = now
+        .checked_sub(ENDED_KEPT)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
     let (active, ended): (Vec<Silence>, Vec<Silence>) =
-        silences.into_iter().partition(|s| s.is_active(now));
+        silences.into_iter().partition(|s| s.until >= cutoff);
     for silence in ended {
         if let Err(e) = backend.delete_silence(&silence.id) {
             log::warn!(id = silence.id.as_str(), error = e.to_string().as_str(); "cannot delete a silence that has ended from the state store; it mutes nothing and is deleted at a later start");

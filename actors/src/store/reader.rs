@@ -20,6 +20,7 @@ use crate::history::{
 
 use super::backend::{Backend, EventQuery, Resolution};
 use super::{codec, StoreError, StoreLocation, StoredEvent};
+use crate::quiet_time::QuietTime;
 
 /// Threads (and connections) answering the API's history questions.
 const READERS: usize = 2;
@@ -94,18 +95,25 @@ pub struct StoreReader {
     /// last save.
     run_started: SystemTime,
     raw_retention: Duration,
+    /// Maintenance windows and silences: time availability leaves out.
+    quiet: Arc<QuietTime>,
 }
 
 impl StoreReader {
     /// Starts the readers for the store `state` names, for the run that started at
     /// `run_started`; `None` without a store.
-    pub fn start(state: &StateSettings, run_started: SystemTime) -> Option<Addr<StoreReader>> {
+    pub fn start(
+        state: &StateSettings,
+        run_started: SystemTime,
+        quiet: Arc<QuietTime>,
+    ) -> Option<Addr<StoreReader>> {
         let location = StoreLocation::of(state)?;
         let raw_retention = state.raw_retention;
         Some(SyncArbiter::start(READERS, move || StoreReader {
             backend: location.backend(),
             run_started,
             raw_retention,
+            quiet: quiet.clone(),
         }))
     }
 
@@ -219,6 +227,10 @@ impl Handler<GetDailyAvailability> for StoreReader {
             return Ok(HashMap::new());
         };
         let runs = self.runs(first, msg.now)?;
+        let quiet = self.quiet.plan(Interval {
+            from: first,
+            to: msg.now,
+        });
         let mut found = HashMap::with_capacity(msg.labels.len());
         for label in &msg.labels {
             let changes: Vec<StatusChange> = self
@@ -226,10 +238,11 @@ impl Handler<GetDailyAvailability> for StoreReader {
                 .into_iter()
                 .map(|(_, change)| change)
                 .collect();
+            let excluded = quiet.for_host(label);
             let figures = days
                 .iter()
                 .map(|day| {
-                    availability(&timeline(&changes, day.from, &runs), *day, &[]).availability
+                    availability(&timeline(&changes, day.from, &runs), *day, &excluded).availability
                 })
                 .collect();
             found.insert(label.clone(), figures);
@@ -250,8 +263,9 @@ impl Handler<GetUptime> for StoreReader {
             .map(|(_, change)| change)
             .collect();
         let timeline = timeline(&changes, window.from, &runs);
+        let excluded = self.quiet.plan(window).for_host(&msg.label);
         Ok(Uptime {
-            availability: availability(&timeline, window, &[]),
+            availability: availability(&timeline, window, &excluded),
             incidents: incidents(&timeline, window),
         })
     }
@@ -264,17 +278,19 @@ impl Handler<GetAvailabilities> for StoreReader {
         let longest = window(msg.now, WINDOWS[WINDOWS.len() - 1].1);
         let runs = self.runs(longest.from, msg.now)?;
         let changes = self.ask(|b| b.changes(None, longest.from, msg.now))?;
+        let quiet = self.quiet.plan(longest);
         let mut found = HashMap::new();
         // Rows come ordered by host: one slice per host.
         let mut rest = &changes[..];
         while let Some((label, _)) = rest.first() {
             let end = rest.partition_point(|(l, _)| l == label);
             let host: Vec<StatusChange> = rest[..end].iter().map(|(_, c)| c.clone()).collect();
+            let excluded = quiet.for_host(label);
             let mut availabilities: Availabilities = [None; 3];
             for (slot, (_, length)) in availabilities.iter_mut().zip(WINDOWS) {
                 let window = window(msg.now, length);
-                *slot =
-                    availability(&timeline(&host, window.from, &runs), window, &[]).availability;
+                *slot = availability(&timeline(&host, window.from, &runs), window, &excluded)
+                    .availability;
             }
             found.insert(label.clone(), availabilities);
             rest = &rest[end..];
@@ -421,8 +437,11 @@ mod tests {
         let db = TempDb::new("uptime");
         two_runs(&db);
         // The second run is this one: started with a sub-millisecond part the store drops.
-        let Some(reader) = StoreReader::start(&db.settings(), t(20) + Duration::from_micros(300))
-        else {
+        let Some(reader) = StoreReader::start(
+            &db.settings(),
+            t(20) + Duration::from_micros(300),
+            Arc::default(),
+        ) else {
             panic!("a store is configured");
         };
         let uptime = reader
@@ -499,7 +518,7 @@ mod tests {
         };
         backend.save_hosts(&batch, run).expect("saved");
 
-        let Some(reader) = StoreReader::start(&db.settings(), t(20)) else {
+        let Some(reader) = StoreReader::start(&db.settings(), t(20), Arc::default()) else {
             panic!("a store is configured");
         };
         let ask = |step: u64| {
@@ -529,7 +548,7 @@ mod tests {
     async fn events_are_newest_first() {
         let db = TempDb::new("events");
         two_runs(&db);
-        let Some(reader) = StoreReader::start(&db.settings(), t(20)) else {
+        let Some(reader) = StoreReader::start(&db.settings(), t(20), Arc::default()) else {
             panic!("a store is configured");
         };
         let events = reader
@@ -547,6 +566,6 @@ mod tests {
 
     #[test]
     fn no_store_no_reader() {
-        assert!(StoreReader::start(&StateSettings::default(), t(0)).is_none());
+        assert!(StoreReader::start(&StateSettings::default(), t(0), Arc::default()).is_none());
     }
 }
