@@ -73,6 +73,11 @@ fn a_parent_and_twenty_children_failing_together_page_once_for_the_parent() {
             .is_some_and(|r| r.contains("router")),
         "{child:#}"
     );
+    // The host's page says which parent cuts it off and why its alert was not sent.
+    let page = daemon.get("/hosts/svc-07");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Unreachable via"), "{}", page.body);
+    assert!(page.body.contains("parent router is down"), "{}", page.body);
     wait_for_sample(
         &mut daemon,
         "flowstate_host_status{host=\"svc-07\",status=\"unreachable\"}",

@@ -271,6 +271,16 @@ pub(crate) async fn alert_holds(
         .unwrap_or_default()
 }
 
+/// Fills one host's holds and last suppressed event from the router.
+pub(crate) async fn with_detail_holds(state: &ApiState, detail: &mut types::HostDetail) {
+    let label = detail.host.label.clone();
+    if let Some(holds) = alert_holds(state, Some(label.clone())).await.remove(&label) {
+        with_holds(&mut detail.host, &holds);
+        detail.holds = holds.holds;
+        detail.last_suppressed = holds.last_suppressed;
+    }
+}
+
 /// Sets the view's `maintenance` and `silenced` from the router's holds.
 pub(crate) fn with_holds(host: &mut HostView, holds: &AlertHolds) {
     for hold in &holds.holds {

@@ -289,6 +289,23 @@ fn render(
             div { dt { "Status" } dd #host-status { (status_badge(host.status)) } }
             div { dt { "Since" } dd { time #host-since datetime=(host.since) { (readable_time(&host.since)) } } }
             div { dt { "Reason (last check)" } dd #host-reason { (reason) } }
+            @if let Some(parent) = &host.unreachable_via {
+                div { dt { "Unreachable via" } dd { a href=(super::layout::host_href(parent)) { (parent) } " is down" } }
+            }
+            @if !detail.holds.is_empty() {
+                div { dt { "Alerts held" } dd #host-holds {
+                    @for (i, hold) in detail.holds.iter().enumerate() {
+                        @if i > 0 { "; " }
+                        (hold.describe())
+                    }
+                } }
+            }
+            @if let Some(last) = &detail.last_suppressed {
+                div { dt { "Last alert not sent" } dd #host-suppressed {
+                    (last.event.as_str()) " at " (readable_time(&last.at)) ": " (last.reason)
+                    @if let Some(notifier) = &last.notifier { " (notifier " (notifier) ")" }
+                } }
+            }
             div { dt { "Type" } dd { (host.kind) @if let Some(config) = config { " · " (redact(&config.check.target())) } } }
             @if let Some(group) = &host.group { div { dt { "Group" } dd { (group) } } }
             div { dt { "Checks" } dd { (host.counters.checks) " run, " (host.counters.failures) " failed" } }
@@ -406,6 +423,7 @@ pub async fn host_page(
         Err(_) => return crate::api::unavailable("the state registry"),
     };
     with_availability(&state, [&mut detail.host]);
+    crate::api::with_detail_holds(&state, &mut detail).await;
     let config = config.ok();
     let host_config = config.as_ref().and_then(|c| c.host(&label)).cloned();
     // Whatever the per-setting redaction missed, no value from the environment is shown.
