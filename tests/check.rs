@@ -689,3 +689,34 @@ fn graph_draws_the_dependencies_and_refuses_a_cycle() {
         "{refused}"
     );
 }
+
+#[test]
+fn summary_shows_what_shapes_alerts_groups_parents_flapping_windows_and_grouping() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "alerting.yaml",
+        "notifiers:\n  ops: { type: stdout, group_by: [group], group_wait: 10s }\n\
+         defaults: { alerts: [ops] }\n\
+         maintenance:\n\
+         \x20 - { name: weekly-db, hosts: ['db-*'], schedule: '0 3 * * SUN', duration: 2h, timezone: Europe/Berlin }\n\
+         \x20 - { name: move, start: '2026-12-12T22:00:00+01:00', end: '2026-12-13T04:00:00+01:00' }\n\
+         hosts:\n\
+         \x20 - { label: router, type: tcp, address: '127.0.0.1:1' }\n\
+         \x20 - { label: db-1, url: 'http://127.0.0.1:1/', depends_on: [router], group: payments, public: true, flapping: { window: 10 } }\n",
+    );
+    let outcome = sandbox.run(&["check", "-c", "alerting.yaml"]);
+    outcome.expect_code(0);
+    let out = &outcome.stdout;
+    for expected in [
+        "db-1: group payments; public; depends on router; flapping window 10, high 50%, low 25%",
+        "weekly-db: hosts db-*, schedule 0 3 * * SUN, duration 2h, timezone Europe/Berlin",
+        "move: every host, start 2026-12-12T21:00:00Z, end 2026-12-13T03:00:00Z",
+        "grouped by group within 10s",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing:\n{outcome}");
+    }
+    assert!(
+        !out.contains("router: "),
+        "a host with nothing to say has no line:\n{outcome}"
+    );
+}

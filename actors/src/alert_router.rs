@@ -173,6 +173,8 @@ impl AlertRouter {
                 host.label.to_string(),
                 HostNow {
                     status: host.status,
+                    // A host flapping when flowstate stopped still is: its down/up stay held.
+                    flapping: host.counters.flap.flapping,
                     ..HostNow::default()
                 },
             );

@@ -125,6 +125,53 @@ fn render_diff(
     out
 }
 
+/// What shapes each host's alerts beyond its thresholds (group, public, `depends_on`,
+/// flapping), one line per host that has any, then the maintenance windows.
+fn alerting_relations(config: &Config) -> String {
+    let mut out = String::new();
+    let mut lines = Vec::new();
+    for host in config.hosts() {
+        let mut notes = Vec::new();
+        if let Some(group) = &host.group {
+            notes.push(format!("group {group}"));
+        }
+        if host.public {
+            notes.push("public".to_string());
+        }
+        if !host.depends_on.is_empty() {
+            let parents: Vec<String> = host.depends_on.iter().map(ToString::to_string).collect();
+            notes.push(format!("depends on {}", parents.join(", ")));
+        }
+        if let Some(flapping) = &host.flapping {
+            notes.push(format!("flapping {flapping}"));
+        }
+        if !notes.is_empty() {
+            lines.push(format!("  {}: {}", host.label, notes.join("; ")));
+        }
+    }
+    if !lines.is_empty() {
+        let _ = writeln!(out, "\nhost relations:");
+        for line in lines {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    if !config.maintenance.is_empty() {
+        let _ = writeln!(out, "\nmaintenance:");
+        for window in &config.maintenance {
+            let settings: Vec<String> = window
+                .settings()
+                .into_iter()
+                .map(|(key, value)| match (key, value.is_empty()) {
+                    ("hosts", true) => "every host".to_string(),
+                    (key, _) => format!("{key} {value}"),
+                })
+                .collect();
+            let _ = writeln!(out, "  {}: {}", window.name, settings.join(", "));
+        }
+    }
+    out
+}
+
 fn duration(d: std::time::Duration) -> String {
     humantime::format_duration(d).to_string()
 }
@@ -255,6 +302,7 @@ pub fn summary(config: &Config) -> String {
         ]));
     }
     out.push_str(&hosts.render("  "));
+    out.push_str(&alerting_relations(config));
 
     let _ = writeln!(out, "\nnotifiers:");
     if config.notifiers.is_empty() {
@@ -278,6 +326,14 @@ pub fn summary(config: &Config) -> String {
                 duration(n.retry.backoff),
                 duration(n.retry.max_backoff),
                 duration(n.retry.max_age)
+            ));
+        }
+        if n.is_grouped() {
+            let keys: Vec<&str> = n.group_by.iter().map(|k| k.name()).collect();
+            delivery.push(format!(
+                "grouped by {} within {}",
+                keys.join(", "),
+                duration(n.group_wait)
             ));
         }
         if let NotifierKind::Webhook(hook) = &n.kind {

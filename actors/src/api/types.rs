@@ -424,6 +424,26 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_reason_line_says_what_holds_alerts_before_the_detail() {
+        let old = json!({
+            "label": "api", "type": "http", "status": "unreachable",
+            "since": "2027-01-15T08:00:00.000Z", "checks": 1,
+            "last_check": {"at": "2027-01-15T08:00:00.000Z", "ok": false, "latency_ms": 1.0,
+                           "detail": "connection refused"},
+        });
+        let mut host: HostView = serde_json::from_value(old).expect("deserialises");
+        assert_eq!(host.reason_line(), "connection refused");
+        host.unreachable_via = Some("router".into());
+        host.maintenance = Some("weekly-db".into());
+        host.silenced = Some("01J".into());
+        host.flapping = true;
+        assert_eq!(
+            host.reason_line(),
+            "via router (down) · maintenance weekly-db · silenced · flapping · connection refused"
+        );
+    }
+
     fn at(seconds: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_800_000_000 + seconds)
     }
