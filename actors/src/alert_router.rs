@@ -917,6 +917,14 @@ impl AlertRouter {
         for name in notifiers {
             self.metrics.record_alert(name, AlertResult::Suppressed);
             self.log_alert(name, event, AlertOutcome::Suppressed, &why);
+            // A receiver that heard nothing of the host still takes it for up: the recovery
+            // of this problem, should it come inside the hold, is no news to it.
+            let key = (name.clone(), event.host.clone());
+            let told = self.tracks.get(&key).and_then(|t| t.told);
+            if let Some(believed) = suppression::believed_when_held(told, event) {
+                self.tracks.entry(key.clone()).or_default().told = Some(believed);
+                self.save_track(&key);
+            }
         }
         log::info!(host = event.host.as_str(), event = event.event.as_str(), id = event.id.as_str(), reason = why.as_str(); "alert held back");
         if hold.settles_when_over() {
@@ -1175,6 +1183,48 @@ mod tests {
             removed: false,
             unreachable_via: None,
         }
+    }
+
+    #[actix_rt::test]
+    async fn an_outage_held_from_start_to_end_by_maintenance_is_not_recovered_to_anyone() {
+        let now = SystemTime::now();
+        let yaml = format!(
+            "notifiers:\n  n: {{ type: file, path: /dev/null }}\n\
+             hosts:\n  - {{ label: api, url: 'http://127.0.0.1:1/', alerts: [n] }}\n\
+             maintenance:\n  - {{ name: deploy, start: '{}', end: '{}' }}\n",
+            crate::model::rfc3339(now - Duration::from_secs(60)),
+            crate::model::rfc3339(now + Duration::from_secs(3600)),
+        );
+        let config =
+            flowstate_config::load_str("t.yaml", &yaml, &|_| None).expect("a valid configuration");
+        let metrics = Arc::new(Metrics::new());
+        let router = AlertRouter::new(&config.notifiers, metrics.clone(), None, None)
+            .with_maintenance(config.maintenance.clone())
+            .start();
+        for (previous, status) in [(Status::Up, Status::Down), (Status::Down, Status::Up)] {
+            router
+                .send(change(&config, previous, status))
+                .await
+                .expect("the router is alive");
+        }
+        let holds = router
+            .send(GetAlertHolds { label: None })
+            .await
+            .expect("the router answers");
+        let suppressed = holds["api"]
+            .last_suppressed
+            .clone()
+            .expect("the recovery was not sent");
+        assert_eq!(suppressed.event, EventKind::Up);
+        assert_eq!(suppressed.notifier.as_deref(), Some("n"));
+        assert_eq!(suppressed.reason, "the notifier never heard of the problem");
+        assert!(
+            metrics
+                .render()
+                .contains("flowstate_alerts_total{notifier=\"n\",result=\"suppressed\"} 2"),
+            "{}",
+            metrics.render()
+        );
     }
 
     #[actix_rt::test]
