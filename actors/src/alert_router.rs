@@ -803,13 +803,20 @@ impl Handler<HostFlappingChanged> for AlertRouter {
         let label = msg.host.label.to_string();
         let host = self.hosts.entry(label.clone()).or_default();
         host.flapping = msg.flapping;
-        host.status = msg.status;
         if !msg.flapping {
-            // Receivers told otherwise hear the status it settled in.
+            // Receivers told otherwise hear the status it settled in. When the result that
+            // ended flapping also changed the status, that change comes right behind this
+            // message (the registry sends it second) and tells them itself; settling now
+            // would tell them from the change before it, and the change would tell them again.
+            // The next settle tick finds nothing left to say then.
+            let changing = host.status != msg.status;
             self.unsettled.insert(label);
-            self.settle_released(ctx);
+            if !changing {
+                self.settle_released(ctx);
+            }
             return;
         }
+        host.status = msg.status;
         let change = HostStatusChanged {
             host: msg.host.clone(),
             previous: msg.status,
@@ -1224,6 +1231,74 @@ mod tests {
                 .contains("flowstate_alerts_total{notifier=\"n\",result=\"suppressed\"} 2"),
             "{}",
             metrics.render()
+        );
+    }
+
+    #[actix_rt::test]
+    async fn flapping_that_ends_with_a_change_of_status_is_told_once_by_that_change() {
+        let path = std::env::temp_dir().join(format!(
+            "flowstate-flap-settle-{}.jsonl",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let yaml = format!(
+            "notifiers:\n  n: {{ type: file, path: '{}' }}\n\
+             hosts:\n  - {{ label: api, url: 'http://127.0.0.1:1/', alerts: [n] }}\n",
+            path.display()
+        );
+        let config =
+            flowstate_config::load_str("t.yaml", &yaml, &|_| None).expect("a valid configuration");
+        let router =
+            AlertRouter::new(&config.notifiers, Arc::new(Metrics::new()), None, None).start();
+        let flapping = |flapping: bool, status: Status| HostFlappingChanged {
+            host: config.hosts()[0].clone(),
+            flapping,
+            percent: if flapping { 100.0 } else { 20.0 },
+            at: SystemTime::now(),
+            status,
+            since: SystemTime::now(),
+            reason: "status 503, expected 2xx".into(),
+            consecutive_failures: 2,
+        };
+        // As the registry sends them: a fresh host comes up and flaps without going down; the
+        // failure that takes it down also ends flapping, and the flapping change comes first.
+        router
+            .send(change(&config, Status::Unknown, Status::Up))
+            .await
+            .expect("the router is alive");
+        router
+            .send(flapping(true, Status::Up))
+            .await
+            .expect("the router is alive");
+        router
+            .send(flapping(false, Status::Down))
+            .await
+            .expect("the router is alive");
+        router
+            .send(change(&config, Status::Up, Status::Down))
+            .await
+            .expect("the router is alive");
+        router
+            .send(FlushNotifiers)
+            .await
+            .expect("the router is alive");
+        let written = std::fs::read_to_string(&path).unwrap_or_default();
+        let _ = std::fs::remove_file(&path);
+        let events: Vec<AlertEvent> = written
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("an event"))
+            .collect();
+        let told: Vec<(EventKind, Status, Status)> = events
+            .iter()
+            .map(|e| (e.event, e.status, e.previous))
+            .collect();
+        assert_eq!(
+            told,
+            [
+                (EventKind::Flapping, Status::Up, Status::Up),
+                (EventKind::Down, Status::Down, Status::Up),
+            ],
+            "{written}"
         );
     }
 
