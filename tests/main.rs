@@ -5,6 +5,8 @@
 // Shared helpers: the binary in a sandbox, the daemon, targets, receivers, `/metrics`, events.
 mod common;
 
+// Maintenance windows, silences and flapping hold alerts; a host is settled when they end.
+mod alert_holds;
 // Alert policy: cooldown, reminders, recoveries, per-host notifiers, webhook formats, commands.
 mod alerts;
 // The dashboard in headless Chromium over WebDriver: live rows, filter, sort, login, screenshots.

@@ -859,13 +859,20 @@ impl Handler<HostFlappingChanged> for AlertRouter {
         let label = msg.host.label.to_string();
         let host = self.hosts.entry(label.clone()).or_default();
         host.flapping = msg.flapping;
-        host.status = msg.status;
         if !msg.flapping {
-            // Receivers told otherwise hear the status it settled in.
+            // Receivers told otherwise hear the status it settled in. When the result that
+            // ended flapping also changed the status, that change comes right behind this
+            // message (the registry sends it second) and tells them itself; settling now
+            // would tell them from the change before it, and the change would tell them again.
+            // The next settle tick finds nothing left to say then.
+            let changing = host.status != msg.status;
             self.unsettled.insert(label);
-            self.settle_released(ctx);
+            if !changing {
+                self.settle_released(ctx);
+            }
             return;
         }
+        host.status = msg.status;
         let change = HostStatusChanged {
             host: msg.host.clone(),
             previous: msg.status,
@@ -967,6 +974,14 @@ impl AlertRouter {
         for name in notifiers {
             self.metrics.record_alert(name, AlertResult::Suppressed);
             self.log_alert(name, event, AlertOutcome::Suppressed, &why);
+            // A receiver that heard nothing of the host still takes it for up: the recovery
+            // of this problem, should it come inside the hold, is no news to it.
+            let key = (name.clone(), event.host.clone());
+            let told = self.tracks.get(&key).and_then(|t| t.told);
+            if let Some(believed) = suppression::believed_when_held(told, event) {
+                self.tracks.entry(key.clone()).or_default().told = Some(believed);
+                self.save_track(&key);
+            }
         }
         log::info!(host = event.host.as_str(), event = event.event.as_str(), id = event.id.as_str(), reason = why.as_str(); "alert held back");
         if hold.settles_when_over() {
@@ -1225,6 +1240,116 @@ mod tests {
             removed: false,
             unreachable_via: None,
         }
+    }
+
+    #[actix_rt::test]
+    async fn an_outage_held_from_start_to_end_by_maintenance_is_not_recovered_to_anyone() {
+        let now = SystemTime::now();
+        let yaml = format!(
+            "notifiers:\n  n: {{ type: file, path: /dev/null }}\n\
+             hosts:\n  - {{ label: api, url: 'http://127.0.0.1:1/', alerts: [n] }}\n\
+             maintenance:\n  - {{ name: deploy, start: '{}', end: '{}' }}\n",
+            crate::model::rfc3339(now - Duration::from_secs(60)),
+            crate::model::rfc3339(now + Duration::from_secs(3600)),
+        );
+        let config =
+            flowstate_config::load_str("t.yaml", &yaml, &|_| None).expect("a valid configuration");
+        let metrics = Arc::new(Metrics::new());
+        let router = AlertRouter::new(&config.notifiers, metrics.clone(), None, None)
+            .with_maintenance(config.maintenance.clone())
+            .start();
+        for (previous, status) in [(Status::Up, Status::Down), (Status::Down, Status::Up)] {
+            router
+                .send(change(&config, previous, status))
+                .await
+                .expect("the router is alive");
+        }
+        let holds = router
+            .send(GetAlertHolds { label: None })
+            .await
+            .expect("the router answers");
+        let suppressed = holds["api"]
+            .last_suppressed
+            .clone()
+            .expect("the recovery was not sent");
+        assert_eq!(suppressed.event, EventKind::Up);
+        assert_eq!(suppressed.notifier.as_deref(), Some("n"));
+        assert_eq!(suppressed.reason, "the notifier never heard of the problem");
+        assert!(
+            metrics
+                .render()
+                .contains("flowstate_alerts_total{notifier=\"n\",result=\"suppressed\"} 2"),
+            "{}",
+            metrics.render()
+        );
+    }
+
+    #[actix_rt::test]
+    async fn flapping_that_ends_with_a_change_of_status_is_told_once_by_that_change() {
+        let path = std::env::temp_dir().join(format!(
+            "flowstate-flap-settle-{}.jsonl",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let yaml = format!(
+            "notifiers:\n  n: {{ type: file, path: '{}' }}\n\
+             hosts:\n  - {{ label: api, url: 'http://127.0.0.1:1/', alerts: [n] }}\n",
+            path.display()
+        );
+        let config =
+            flowstate_config::load_str("t.yaml", &yaml, &|_| None).expect("a valid configuration");
+        let router =
+            AlertRouter::new(&config.notifiers, Arc::new(Metrics::new()), None, None).start();
+        let flapping = |flapping: bool, status: Status| HostFlappingChanged {
+            host: config.hosts()[0].clone(),
+            flapping,
+            percent: if flapping { 100.0 } else { 20.0 },
+            at: SystemTime::now(),
+            status,
+            since: SystemTime::now(),
+            reason: "status 503, expected 2xx".into(),
+            consecutive_failures: 2,
+        };
+        // As the registry sends them: a fresh host comes up and flaps without going down; the
+        // failure that takes it down also ends flapping, and the flapping change comes first.
+        router
+            .send(change(&config, Status::Unknown, Status::Up))
+            .await
+            .expect("the router is alive");
+        router
+            .send(flapping(true, Status::Up))
+            .await
+            .expect("the router is alive");
+        router
+            .send(flapping(false, Status::Down))
+            .await
+            .expect("the router is alive");
+        router
+            .send(change(&config, Status::Up, Status::Down))
+            .await
+            .expect("the router is alive");
+        router
+            .send(FlushNotifiers)
+            .await
+            .expect("the router is alive");
+        let written = std::fs::read_to_string(&path).unwrap_or_default();
+        let _ = std::fs::remove_file(&path);
+        let events: Vec<AlertEvent> = written
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("an event"))
+            .collect();
+        let told: Vec<(EventKind, Status, Status)> = events
+            .iter()
+            .map(|e| (e.event, e.status, e.previous))
+            .collect();
+        assert_eq!(
+            told,
+            [
+                (EventKind::Flapping, Status::Up, Status::Up),
+                (EventKind::Down, Status::Down, Status::Up),
+            ],
+            "{written}"
+        );
     }
 
     #[actix_rt::test]

@@ -13,8 +13,8 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::EventKind;
-use crate::model::rfc3339;
+use crate::event::{AlertEvent, EventKind};
+use crate::model::{rfc3339, Status};
 
 /// One reason a host's alerts are held.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,6 +79,17 @@ impl Hold {
 /// The first of `holds` that keeps an event of `kind` back, if any.
 pub fn screen(kind: EventKind, holds: &[Hold]) -> Option<&Hold> {
     holds.iter().find(|hold| hold.holds(kind))
+}
+
+/// What a receiver believes of a host once `event` is held from it, when that must be written
+/// down: `told` is what its record says it was last told. A receiver told nothing since the
+/// host was seen `up` takes it for up (a host's first `up` is never sent), so the `up` that
+/// ends a problem held from it is no news to it. `None`: the record stands as it is; so does
+/// an empty one when the host was not seen up first (a restart without a state store), where
+/// the receiver may have heard of the problem before, and is told when it ends.
+pub fn believed_when_held(told: Option<Status>, event: &AlertEvent) -> Option<Status> {
+    let problem = matches!(event.event, EventKind::Down | EventKind::Degraded);
+    (told.is_none() && problem && event.previous == Status::Up).then_some(Status::Up)
 }
 
 /// What a host's last event that was not sent, and why: `GET /api/v1/hosts/{label}` shows
@@ -152,6 +163,44 @@ mod tests {
         assert!(held.contains(&EventKind::Down) && held.contains(&EventKind::Up));
         assert!(!held.contains(&EventKind::Flapping));
         assert!(!held.contains(&EventKind::Removed));
+    }
+
+    fn event(kind: EventKind, previous: Status) -> AlertEvent {
+        AlertEvent {
+            id: "01J".into(),
+            event: kind,
+            host: "api".into(),
+            group: None,
+            status: Status::Down,
+            previous,
+            at: rfc3339(SystemTime::UNIX_EPOCH),
+            since: rfc3339(SystemTime::UNIX_EPOCH),
+            reason: "status 503".into(),
+            consecutive_failures: 2,
+            latency_ms: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_receiver_told_nothing_of_a_host_seen_up_believes_it_up_through_a_held_problem() {
+        let down = event(EventKind::Down, Status::Up);
+        assert_eq!(believed_when_held(None, &down), Some(Status::Up));
+        let degraded = event(EventKind::Degraded, Status::Up);
+        assert_eq!(believed_when_held(None, &degraded), Some(Status::Up));
+        // A record that says something stands.
+        for told in [Status::Up, Status::Down, Status::Degraded] {
+            assert_eq!(believed_when_held(Some(told), &down), None);
+        }
+        // Not seen up in this run: it may have heard of the problem before a restart.
+        assert_eq!(
+            believed_when_held(None, &event(EventKind::Down, Status::Unknown)),
+            None
+        );
+        // Only a problem held changes what it believes.
+        assert_eq!(
+            believed_when_held(None, &event(EventKind::Reminder, Status::Up)),
+            None
+        );
     }
 
     #[test]
