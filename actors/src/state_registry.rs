@@ -346,12 +346,22 @@ impl Handler<CheckCompleted> for StateRegistry {
             saving.checked(host, &msg.result);
         }
         self.series.checked(&msg.host, &msg.result);
-        if let Some(change) = recorded.flapping {
+        // Flapping that starts is told before the change it comes with (which it holds);
+        // flapping that stops after it, so the router settles from the status it ended in.
+        let (starts, stops) = match recorded.flapping {
+            Some(change @ FlapChange::Started { .. }) => (Some(change), None),
+            Some(change @ FlapChange::Stopped { .. }) => (None, Some(change)),
+            None => (None, None),
+        };
+        if let Some(change) = starts {
             self.flapping_changed(&label, change, &msg);
         }
         self.note_waiting(&label);
         if let Some(transition) = recorded.transition {
             self.transitioned(&label, transition, msg.result.latency, msg.host.clone());
+        }
+        if let Some(change) = stops {
+            self.flapping_changed(&label, change, &msg);
         }
         // This result may be the verdict a waiting child needs.
         if self.children.contains_key(&label) && !self.waiting.is_empty() {
