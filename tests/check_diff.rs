@@ -70,3 +70,48 @@ fn check_diff_against_no_daemon_exits_2_naming_the_address() {
     outcome.expect_code(2);
     assert!(outcome.stderr.contains(&api), "{outcome}");
 }
+
+#[test]
+fn check_diff_names_maintenance_windows_added_removed_and_changed() {
+    let target = TestServer::always(Response::ok("fine"));
+    let windows = |list: &str| {
+        format!(
+            "{}maintenance:\n{list}",
+            config(
+                "\"127.0.0.1:0\"",
+                &format!("  - {{ label: db-1, url: '{}' }}\n", target.url("/"))
+            )
+        )
+    };
+    let running = Sandbox::new();
+    running.write(
+        "flowstate.yaml",
+        &windows(
+            "  - { name: weekly, schedule: '0 3 * * SUN', duration: 2h }\n\
+             \x20 - { name: gone, schedule: '0 4 * * *', duration: 1h }\n\
+             \x20 - { name: same, schedule: '0 5 * * *', duration: 1h }\n",
+        ),
+    );
+    let mut daemon = running.daemon("flowstate.yaml").start();
+    let api = format!("http://{}", daemon.api());
+    let local = Sandbox::new();
+    local.write(
+        "flowstate.yaml",
+        &windows(
+            "  - { name: weekly, schedule: '0 3 * * SUN', duration: 3h, timezone: Europe/Berlin }\n\
+             \x20 - { name: new, start: '2026-12-12T22:00:00Z', end: '2026-12-13T04:00:00Z' }\n\
+             \x20 - { name: same, schedule: '0 5 * * *', duration: 1h }\n",
+        ),
+    );
+    let outcome = local.run(&["check", "--diff", "--api", &api, "--token", "s3cret-token"]);
+    outcome.expect_code(0);
+    for expected in [
+        "~ changed   maintenance weekly: duration, timezone",
+        "+ added     maintenance new",
+        "- removed   maintenance gone",
+    ] {
+        assert!(outcome.stdout.contains(expected), "{expected:?}: {outcome}");
+    }
+    assert!(!outcome.stdout.contains("maintenance same"), "{outcome}");
+    drop(daemon);
+}

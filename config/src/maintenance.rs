@@ -196,6 +196,15 @@ impl MaintenanceWindow {
     }
 
     /// Every setting as `(key, value)`: what a reload compares to tell whether it changed.
+    /// Each setting's fingerprint under `key`: what `flowstate check --diff` compares with a
+    /// running daemon's, so no value crosses the wire.
+    pub fn fingerprints(&self, key: &crate::FingerprintKey) -> Vec<(&'static str, String)> {
+        self.settings()
+            .into_iter()
+            .map(|(name, value)| (name, key.fingerprint(&value)))
+            .collect()
+    }
+
     pub fn settings(&self) -> Vec<(&'static str, String)> {
         let hosts = match &self.hosts {
             None => String::new(),

@@ -47,6 +47,15 @@ struct RunningConfig {
     key: String,
     secrets: String,
     hosts: Vec<RunningHost>,
+    /// Absent from a daemon that predates maintenance windows: then none run.
+    #[serde(default)]
+    maintenance: Vec<RunningWindow>,
+}
+
+#[derive(Deserialize)]
+struct RunningWindow {
+    name: String,
+    settings: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +118,42 @@ fn render_diff(
         if config.host(&host.label).is_none() {
             changes += 1;
             let _ = writeln!(out, "  - removed   {}", host.label);
+        }
+    }
+    let running_windows: BTreeMap<&str, &RunningWindow> = running
+        .maintenance
+        .iter()
+        .map(|w| (w.name.as_str(), w))
+        .collect();
+    for window in &config.maintenance {
+        match running_windows.get(&*window.name) {
+            None => {
+                changes += 1;
+                let _ = writeln!(out, "  + added     maintenance {}", window.name);
+            }
+            Some(before) => {
+                let keys: Vec<&str> = window
+                    .fingerprints(key)
+                    .into_iter()
+                    .filter(|(key, fp)| before.settings.get(*key) != Some(fp))
+                    .map(|(key, _)| key)
+                    .collect();
+                if !keys.is_empty() {
+                    changes += 1;
+                    let _ = writeln!(
+                        out,
+                        "  ~ changed   maintenance {}: {}",
+                        window.name,
+                        keys.join(", ")
+                    );
+                }
+            }
+        }
+    }
+    for window in &running.maintenance {
+        if !config.maintenance.iter().any(|w| *w.name == *window.name) {
+            changes += 1;
+            let _ = writeln!(out, "  - removed   maintenance {}", window.name);
         }
     }
     if changes == 0 {

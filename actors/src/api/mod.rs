@@ -402,6 +402,18 @@ async fn running_config(request: HttpRequest, state: web::Data<ApiState>) -> Htt
                     json!({ "label": &*host.label, "settings": settings })
                 })
                 .collect();
+            let maintenance: Vec<_> = config
+                .maintenance
+                .iter()
+                .map(|window| {
+                    let settings: serde_json::Map<String, serde_json::Value> = window
+                        .fingerprints(&state.fingerprint_key)
+                        .into_iter()
+                        .map(|(key, fp)| (key.to_string(), serde_json::Value::String(fp)))
+                        .collect();
+                    json!({ "name": &*window.name, "settings": settings })
+                })
+                .collect();
             HttpResponse::Ok().json(json!({
                 "key": state.fingerprint_key.to_hex(),
                 "secrets": match secrets {
@@ -409,6 +421,7 @@ async fn running_config(request: HttpRequest, state: web::Data<ApiState>) -> Htt
                     Secrets::Hidden => "hidden",
                 },
                 "hosts": hosts,
+                "maintenance": maintenance,
             }))
         }
         Err(_) => unavailable("the supervisor"),
