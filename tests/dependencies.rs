@@ -3,12 +3,14 @@
 //! once. Parents and children fail together on real loopback targets, at the same moment, so
 //! the order in which their results arrive is whatever the machine makes of it.
 
+use std::sync::atomic::AtomicU16;
 use std::sync::atomic::Ordering::SeqCst;
+use std::sync::Arc;
 
 use crate::common::configs::{document_with_notifiers, host};
 use crate::common::events::{events, kinds, wait_for_event};
 use crate::common::scrape::wait_for_sample;
-use crate::common::{start, switchable};
+use crate::common::{start, switchable, Daemon, Sandbox, TestServer};
 
 /// Fast checks: a failed check every 100 ms, two in a row make a host down.
 const FAST: &str = "interval: 100ms, timeout: 100ms, failure_threshold: 2";
@@ -17,7 +19,7 @@ const FAST: &str = "interval: 100ms, timeout: 100ms, failure_threshold: 2";
 const AUDIT: &str = "  audit: { type: file, path: alerts.jsonl }\n";
 
 /// `(label, event)` of every event written so far.
-fn written(sandbox: &crate::common::Sandbox) -> Vec<(String, String)> {
+fn written(sandbox: &Sandbox) -> Vec<(String, String)> {
     events(sandbox)
         .iter()
         .map(|e| {
@@ -27,6 +29,38 @@ fn written(sandbox: &crate::common::Sandbox) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// `router` and `api` behind it (`depends_on: [router]`), both up, on targets the test flips.
+struct RouterAndApi {
+    router_status: Arc<AtomicU16>,
+    service_status: Arc<AtomicU16>,
+    sandbox: Sandbox,
+    daemon: Daemon,
+    _targets: [TestServer; 2],
+}
+
+fn router_and_api() -> RouterAndApi {
+    let (router_status, router) = switchable(200);
+    let (service_status, service) = switchable(200);
+    let (sandbox, mut daemon) = start(&document_with_notifiers(
+        "",
+        &format!("{FAST}, alerts: [audit]"),
+        AUDIT,
+        &[
+            host("router", &router.url("/"), ""),
+            host("api", &service.url("/"), "depends_on: [router]"),
+        ],
+    ));
+    daemon.wait_for_status("api", "up");
+    daemon.wait_for_status("router", "up");
+    RouterAndApi {
+        router_status,
+        service_status,
+        sandbox,
+        daemon,
+        _targets: [router, service],
+    }
 }
 
 #[test]
@@ -112,19 +146,13 @@ fn a_parent_and_twenty_children_failing_together_page_once_for_the_parent() {
 
 #[test]
 fn a_child_failing_alone_is_down_and_alerted() {
-    let (_router_status, router) = switchable(200);
-    let (service_status, service) = switchable(200);
-    let (sandbox, mut daemon) = start(&document_with_notifiers(
-        "",
-        &format!("{FAST}, alerts: [audit]"),
-        AUDIT,
-        &[
-            host("router", &router.url("/"), ""),
-            host("api", &service.url("/"), "depends_on: [router]"),
-        ],
-    ));
-    daemon.wait_for_status("api", "up");
-    daemon.wait_for_status("router", "up");
+    let RouterAndApi {
+        router_status: _router_status,
+        service_status,
+        sandbox,
+        mut daemon,
+        _targets: _kept_running,
+    } = router_and_api();
     service_status.store(503, SeqCst);
     let down = wait_for_event(&sandbox, &daemon, "down", "api");
     assert_eq!(down["previous"], "up");
@@ -134,19 +162,13 @@ fn a_child_failing_alone_is_down_and_alerted() {
 
 #[test]
 fn a_child_still_failing_when_its_parent_recovers_is_alerted_once_then() {
-    let (router_status, router) = switchable(200);
-    let (service_status, service) = switchable(200);
-    let (sandbox, mut daemon) = start(&document_with_notifiers(
-        "",
-        &format!("{FAST}, alerts: [audit]"),
-        AUDIT,
-        &[
-            host("router", &router.url("/"), ""),
-            host("api", &service.url("/"), "depends_on: [router]"),
-        ],
-    ));
-    daemon.wait_for_status("api", "up");
-    daemon.wait_for_status("router", "up");
+    let RouterAndApi {
+        router_status,
+        service_status,
+        sandbox,
+        mut daemon,
+        _targets: _kept_running,
+    } = router_and_api();
     router_status.store(503, SeqCst);
     service_status.store(503, SeqCst);
     daemon.wait_for_status("router", "down");

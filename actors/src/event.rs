@@ -28,6 +28,17 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind.
+    pub const ALL: [EventKind; 7] = [
+        EventKind::Down,
+        EventKind::Up,
+        EventKind::Degraded,
+        EventKind::Reminder,
+        EventKind::Removed,
+        EventKind::Unreachable,
+        EventKind::Flapping,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Down => "down",

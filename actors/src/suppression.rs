@@ -113,18 +113,11 @@ pub struct Suppressed {
 mod tests {
     use super::*;
 
-    const ALL: [EventKind; 7] = [
-        EventKind::Down,
-        EventKind::Up,
-        EventKind::Degraded,
-        EventKind::Reminder,
-        EventKind::Removed,
-        EventKind::Unreachable,
-        EventKind::Flapping,
-    ];
-
     fn held(hold: &Hold) -> Vec<EventKind> {
-        ALL.into_iter().filter(|k| hold.holds(*k)).collect()
+        EventKind::ALL
+            .into_iter()
+            .filter(|k| hold.holds(*k))
+            .collect()
     }
 
     #[test]

@@ -16,11 +16,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{refusal, ApiState, STORE_DEADLINE};
+use super::{refusal, written_first, ApiState};
 use crate::announcements::{
     Announcement, AnnouncementBoard, AnnouncementState, AnnouncementUpdate,
 };
-use crate::store::{DeleteAnnouncement, SaveAnnouncement, StoreError};
+use crate::store::{DeleteAnnouncement, SaveAnnouncement};
 
 /// What the announcement routes work on.
 #[derive(Clone)]
@@ -125,31 +125,17 @@ fn bad_request(error: AnnouncementError) -> HttpResponse {
     HttpResponse::BadRequest().json(json!({ "error": error.to_string() }))
 }
 
-fn store_refused(error: Option<StoreError>) -> HttpResponse {
-    let why = match error {
-        Some(e) => e.to_string(),
-        None => "the state store did not answer".to_string(),
-    };
-    HttpResponse::ServiceUnavailable()
-        .json(json!({ "error": format!("the announcement was not saved, nothing changed: {why}") }))
-}
-
 /// Writes `announcement` to the store (when there is one), then shows it.
 async fn publish(
     api: &AnnouncementsApi,
     announcement: Announcement,
 ) -> Result<Announcement, HttpResponse> {
-    if let Some(save) = &api.save {
-        match save
-            .send(SaveAnnouncement(announcement.clone()))
-            .timeout(STORE_DEADLINE)
-            .await
-        {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(store_refused(Some(e))),
-            Err(_) => return Err(store_refused(None)),
-        }
-    }
+    written_first(
+        api.save.as_ref(),
+        SaveAnnouncement(announcement.clone()),
+        "announcement",
+    )
+    .await?;
     api.board.put(announcement.clone());
     Ok(announcement)
 }
@@ -223,16 +209,14 @@ pub async fn delete(
     if api.board.get(&id).is_none() {
         return not_found(&id);
     }
-    if let Some(delete) = &api.delete {
-        match delete
-            .send(DeleteAnnouncement(id.to_string()))
-            .timeout(STORE_DEADLINE)
-            .await
-        {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return store_refused(Some(e)),
-            Err(_) => return store_refused(None),
-        }
+    if let Err(refused) = written_first(
+        api.delete.as_ref(),
+        DeleteAnnouncement(id.to_string()),
+        "announcement",
+    )
+    .await
+    {
+        return refused;
     }
     api.board.remove(&id);
     log::info!(id = id.as_str(); "announcement deleted");

@@ -257,6 +257,30 @@ pub(crate) fn with_availability<'a>(
     }
 }
 
+/// Writes `message` through the store's `writer` before what it records takes effect: `Ok`
+/// once written (or when there is no store: it lives in memory then); otherwise the `503`
+/// answer saying `what` was not saved and why (the store's refusal, or no answer within
+/// [`STORE_DEADLINE`]), so a change the store refused is refused to its author too.
+pub(crate) async fn written_first<M>(
+    writer: Option<&Recipient<M>>,
+    message: M,
+    what: &str,
+) -> Result<(), HttpResponse>
+where
+    M: actix::Message<Result = Result<(), crate::store::StoreError>> + Send + 'static,
+{
+    let Some(writer) = writer else {
+        return Ok(());
+    };
+    let why = match writer.send(message).timeout(STORE_DEADLINE).await {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "the state store did not answer".to_string(),
+    };
+    Err(HttpResponse::ServiceUnavailable()
+        .json(json!({ "error": format!("the {what} was not saved, nothing changed: {why}") })))
+}
+
 /// What holds back alerts of one host (`label`) or of all; empty when the router does not
 /// answer in time: the hosts are still worth showing.
 pub(crate) async fn alert_holds(

@@ -19,11 +19,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{refusal, unavailable, ApiState, ACTOR_DEADLINE, STORE_DEADLINE};
+use super::{refusal, unavailable, written_first, ApiState, ACTOR_DEADLINE};
 use crate::messages::GetRunningConfig;
 use crate::model::rfc3339;
 use crate::silences::{HostPattern, Silence, SilenceBook, ENDED_KEPT};
-use crate::store::{DeleteSilence, SaveSilence, StoreError};
+use crate::store::{DeleteSilence, SaveSilence};
 
 /// What the silence routes work on.
 #[derive(Clone)]
@@ -300,15 +300,6 @@ fn bad_request(error: &SilenceError) -> HttpResponse {
     HttpResponse::BadRequest().json(json!({ "error": error.to_string(), "field": error.field() }))
 }
 
-fn store_refused(error: Option<StoreError>) -> HttpResponse {
-    let why = match error {
-        Some(e) => e.to_string(),
-        None => "the state store did not answer".to_string(),
-    };
-    HttpResponse::ServiceUnavailable()
-        .json(json!({ "error": format!("the silence was not saved, nothing changed: {why}") }))
-}
-
 fn not_found(id: &str) -> HttpResponse {
     HttpResponse::NotFound().json(json!({ "error": format!("no active silence with id {id:?}; GET /api/v1/silences lists them") }))
 }
@@ -329,17 +320,7 @@ fn forget_ended(api: &SilencesApi, now: SystemTime) {
 
 /// Writes `silence` to the store (when there is one), then puts it in the book.
 async fn add(api: &SilencesApi, silence: Silence) -> Result<Silence, HttpResponse> {
-    if let Some(save) = &api.save {
-        match save
-            .send(SaveSilence(silence.clone()))
-            .timeout(STORE_DEADLINE)
-            .await
-        {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(store_refused(Some(e))),
-            Err(_) => return Err(store_refused(None)),
-        }
-    }
+    written_first(api.save.as_ref(), SaveSilence(silence.clone()), "silence").await?;
     api.book.insert(silence.clone());
     Ok(silence)
 }
@@ -422,6 +403,7 @@ pub async fn delete(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StoreError;
 
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)

@@ -480,15 +480,7 @@ mod tests {
         assert!(original.starts_with(kept), "{kept:?} is not a prefix");
     }
 
-    const ALL_KINDS: [EventKind; 7] = [
-        EventKind::Down,
-        EventKind::Up,
-        EventKind::Degraded,
-        EventKind::Reminder,
-        EventKind::Removed,
-        EventKind::Unreachable,
-        EventKind::Flapping,
-    ];
+    const ALL_KINDS: [EventKind; 7] = EventKind::ALL;
 
     // ---- generic ----
 

@@ -37,12 +37,10 @@ pub fn ok_code(result: &CheckResult) -> i64 {
 }
 
 pub fn parse_status(text: &str) -> Status {
-    match text {
-        "up" => Status::Up,
-        "down" => Status::Down,
-        "degraded" => Status::Degraded,
-        _ => Status::Unknown,
-    }
+    Status::ALL
+        .into_iter()
+        .find(|status| status.as_str() == text)
+        .unwrap_or(Status::Unknown)
 }
 
 pub fn event_kind(text: &str) -> EventKind {
@@ -132,4 +130,20 @@ pub fn silence(
         comment,
         created_at: from_millis(created_ms),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_and_event_kind_reads_back_as_written() {
+        for status in Status::ALL {
+            assert_eq!(parse_status(status.as_str()), status);
+        }
+        assert_eq!(parse_status("edited by hand"), Status::Unknown);
+        for kind in [EventKind::Unreachable, EventKind::Flapping, EventKind::Down] {
+            assert_eq!(event_kind(kind.as_str()), kind);
+        }
+    }
 }
