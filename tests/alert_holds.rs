@@ -466,3 +466,34 @@ fn flapping_that_stops_on_the_check_that_takes_the_host_down_alerts_down_once() 
         "{down:#}"
     );
 }
+
+#[test]
+fn a_down_held_when_flowstate_stops_is_alerted_once_its_window_ends_after_the_restart() {
+    let (status, target) = switchable(200);
+    let opens = from_now(Duration::from_secs(2));
+    let closes = opens + Duration::from_secs(8);
+    let document = format!(
+        "{}state: {{ path: state.db }}\n",
+        config(&target.url("/"), &one_off("deploy", opens, closes))
+    );
+    let (sandbox, mut daemon) = start(&document);
+    daemon.wait_for_status("api", "up");
+    daemon.wait_for_host("api", "is in maintenance", |h| h["maintenance"] == "deploy");
+    status.store(503, SeqCst);
+    daemon.wait_for_host("api", "is down with its alert held", |h| {
+        h["status"] == "down" && h["last_suppressed"]["event"] == "down"
+    });
+    daemon.stop("TERM");
+    assert_eq!(kinds(&events(&sandbox)), Vec::<&str>::new());
+
+    // Restarted inside the window, still down: nothing yet; once it closes, one `down`.
+    let mut daemon = sandbox.daemon(CONFIG).start();
+    let down = wait_for_event(&sandbox, &daemon, "down", "api");
+    assert!(
+        timestamp(&down["at"]) >= closes,
+        "sent inside the window: {down:#}"
+    );
+    assert_eq!(down["status"], "down");
+    run_past(&mut daemon, "api", SystemTime::now());
+    assert_eq!(kinds(&events(&sandbox)), ["down"], "{daemon}");
+}

@@ -21,8 +21,8 @@ use flowstate_config::NotifierConfig;
 use crate::alert_policy::{self, Decision, Track};
 use crate::event::{AlertEvent, EventKind};
 use crate::messages::{
-    FlushNotifiers, GetAlertHolds, HostFlappingChanged, HostStatusChanged, UseMaintenance,
-    UseNotifiers,
+    FlushNotifiers, GetAlertHolds, HostFlappingChanged, HostRestored, HostStatusChanged,
+    UseMaintenance, UseNotifiers,
 };
 use crate::metrics::{AlertResult, Metrics};
 use crate::model::Status;
@@ -98,6 +98,9 @@ struct HostNow {
     /// `None` for a host as restored from the store until its first change.
     change: Option<HostStatusChanged>,
     flapping: bool,
+    /// Known from the store only (no change this run): a receiver with no record of it is
+    /// left alone when it is settled, as before the restart.
+    restored: bool,
 }
 
 /// The group of a host with no `group`, for a notifier that groups by it.
@@ -809,6 +812,7 @@ impl Handler<HostStatusChanged> for AlertRouter {
             let host = self.hosts.entry(label.clone()).or_default();
             host.status = change.status;
             host.change = Some(change.clone());
+            host.restored = false;
         }
         let alert = AlertEvent::from_change(&change);
         // The stream shows every transition, alerting or not, under the id notifiers get.
@@ -901,6 +905,31 @@ impl Handler<HostFlappingChanged> for AlertRouter {
             }
         }
         self.write_store(ctx);
+    }
+}
+
+impl Handler<HostRestored> for AlertRouter {
+    type Result = ();
+
+    fn handle(&mut self, msg: HostRestored, ctx: &mut Context<Self>) {
+        let label = msg.host.label.to_string();
+        let host = self.hosts.entry(label.clone()).or_default();
+        host.status = msg.status;
+        host.restored = true;
+        host.change = Some(HostStatusChanged {
+            host: msg.host,
+            previous: msg.status,
+            status: msg.status,
+            at: msg.since,
+            since: msg.since,
+            reason: msg.reason,
+            consecutive_failures: msg.consecutive_failures,
+            latency: Duration::ZERO,
+            removed: false,
+            unreachable_via: None,
+        });
+        self.unsettled.insert(label);
+        self.settle_released(ctx);
     }
 }
 
@@ -1040,11 +1069,15 @@ impl AlertRouter {
             return;
         };
         let status = host.status;
+        let restored = host.restored;
         for name in &change.host.alerts {
             let told = self
                 .tracks
                 .get(&(name.clone(), label.to_string()))
                 .and_then(|t| t.told);
+            if restored && told.is_none() {
+                continue;
+            }
             let kind = match status {
                 Status::Down if told != Some(Status::Down) => EventKind::Down,
                 Status::Degraded if told != Some(Status::Degraded) => EventKind::Degraded,

@@ -109,7 +109,8 @@ impl Daemon {
             }
         });
         let mut registry = StateRegistry::new(router.clone().recipient(), metrics.clone())
-            .with_flapping(router.clone().recipient());
+            .with_flapping(router.clone().recipient())
+            .with_restored(router.clone().recipient());
         if let Some(store) = &store {
             registry = registry.with_store(store.clone(), &restored.hosts, metrics.clone());
         }

@@ -59,6 +59,20 @@ pub struct AlertHolds {
     pub last_suppressed: Option<crate::suppression::Suppressed>,
 }
 
+/// A host restored from the state store in trouble (`down`, `degraded`, `unreachable`): the
+/// AlertRouter learns whom to tell about it, and tells those who were last told otherwise once
+/// nothing holds it (a `down` held by maintenance when flowstate stopped is not lost).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct HostRestored {
+    pub host: Arc<HostConfiguration>,
+    pub status: Status,
+    pub since: SystemTime,
+    /// The newest stored result's detail.
+    pub reason: String,
+    pub consecutive_failures: u32,
+}
+
 /// A host started or stopped flapping (its results keep changing, SPEC §9). `status` and the
 /// rest are the host's as they are now: what a receiver is told when flapping stops.
 #[derive(Message, Debug, Clone)]

@@ -18,12 +18,12 @@ use crate::api::types::{HostDetail, HostView};
 use crate::host_series::HostSeries;
 use crate::messages::{
     AwaitPendingResults, CheckCompleted, GetHost, GetHostSparklines, GetHosts, GetSchedulerHealth,
-    GetSchedulerStats, HostFlappingChanged, HostRestarted, HostStatusChanged, PersistState,
-    SaveChangedState, TrackHosts,
+    GetSchedulerStats, HostFlappingChanged, HostRestarted, HostRestored, HostStatusChanged,
+    PersistState, SaveChangedState, TrackHosts,
 };
 use crate::metrics::Metrics;
 use crate::model::reachability::{self, ParentState, Verdict};
-use crate::model::{FlapChange, Host, HostState, Transition};
+use crate::model::{FlapChange, Host, HostState, Status, Transition};
 use crate::scheduler_stats::{SchedulerHealthError, SchedulerRecord};
 use crate::state_saving::StateSaving;
 use crate::store::{FlushRollups, HostStatesSaved, Store, StoreRecreated, StoredHost};
@@ -39,6 +39,8 @@ pub struct StateRegistry {
     changes: Recipient<HostStatusChanged>,
     /// Where flapping's starts and ends go (the AlertRouter); `None` in tests that need none.
     flapping: Option<Recipient<HostFlappingChanged>>,
+    /// Where hosts restored with a problem are announced (the AlertRouter).
+    restored_to: Option<Recipient<HostRestored>>,
     /// Each parent's children (`depends_on` read backwards): whom a parent's result may
     /// decide.
     children: HashMap<Arc<str>, Vec<Arc<str>>>,
@@ -62,6 +64,7 @@ impl StateRegistry {
             history_limit: 100,
             changes,
             flapping: None,
+            restored_to: None,
             children: HashMap::new(),
             waiting: HashSet::new(),
             scheduler: SchedulerRecord::default(),
@@ -69,6 +72,13 @@ impl StateRegistry {
             saving: None,
             restored: HashMap::new(),
         }
+    }
+
+    /// Tells `restored` (the AlertRouter) of each host restored from the store with a
+    /// problem, so one held back when flowstate stopped is told once its hold is over.
+    pub fn with_restored(mut self, restored: Recipient<HostRestored>) -> Self {
+        self.restored_to = Some(restored);
+        self
     }
 
     /// Tells `flapping` (the AlertRouter) when a host starts or stops flapping.
@@ -121,6 +131,31 @@ fn announce(
 const WAIT_TICK: Duration = Duration::from_secs(1);
 
 impl StateRegistry {
+    /// Tells the router of `host`, just restored from the store, when it is in trouble.
+    fn announce_restored(&self, host: &Host) {
+        let state = host.state();
+        let (Some(recipient), true) = (
+            &self.restored_to,
+            matches!(
+                state.status,
+                Status::Down | Status::Degraded | Status::Unreachable
+            ),
+        ) else {
+            return;
+        };
+        recipient.do_send(HostRestored {
+            host: host.config().clone(),
+            status: state.status,
+            since: state.since,
+            reason: state
+                .history
+                .back()
+                .map(|r| r.detail.clone())
+                .unwrap_or_default(),
+            consecutive_failures: state.counters.consecutive_failures,
+        });
+    }
+
     /// What is known now of each parent `config` names.
     fn parents_of(&self, config: &HostConfiguration) -> Vec<ParentState> {
         config
@@ -287,7 +322,11 @@ impl Handler<TrackHosts> for StateRegistry {
                     host
                 }
                 None => match self.restored.remove(&config.label) {
-                    Some(state) => Host::restore(config.clone(), state),
+                    Some(state) => {
+                        let host = Host::restore(config.clone(), state);
+                        self.announce_restored(&host);
+                        host
+                    }
                     None => Host::new(config.clone(), now),
                 },
             };
