@@ -91,6 +91,7 @@ fn assert_promtool_accepts(body: &str) {
 const FAMILIES: &[(&str, &str, &[&str])] = &[
     ("flowstate_host_up", "gauge", &["host"]),
     ("flowstate_host_status", "gauge", &["host", "status"]),
+    ("flowstate_host_flapping", "gauge", &["host"]),
     ("flowstate_checks_total", "counter", &["host", "result"]),
     ("flowstate_check_duration_seconds", "histogram", &["host"]),
     ("flowstate_host_transitions_total", "counter", &["host"]),
@@ -264,7 +265,7 @@ fn metric_label_values_name_every_host_status_result_notifier_and_the_version() 
     }
     assert_eq!(
         label_values("flowstate_host_status", "status"),
-        BTreeSet::from(["degraded", "down", "unknown", "up"].map(String::from))
+        BTreeSet::from(["degraded", "down", "unknown", "unreachable", "up"].map(String::from))
     );
     assert_eq!(
         label_values("flowstate_checks_total", "result"),
@@ -361,7 +362,7 @@ fn metric_values_follow_host_status_and_checks() {
             f64::from(u8::from(status == "up")),
             "{label}"
         );
-        for s in ["unknown", "up", "degraded", "down"] {
+        for s in ["unknown", "up", "degraded", "down", "unreachable"] {
             assert_eq!(
                 first.value("flowstate_host_status", &[("host", label), ("status", s)]),
                 f64::from(u8::from(s == status)),
