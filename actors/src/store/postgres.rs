@@ -159,21 +159,25 @@ impl PostgresBackend {
     }
 
     fn open(&self) -> Result<Client, StoreError> {
-        let mut config =
-            postgres::Config::from_str(self.url.expose()).map_err(|e| self.opening(e))?;
-        config.connect_timeout(CONNECT_TIMEOUT);
-        config.options(&format!("-c statement_timeout={STATEMENT_TIMEOUT_MS}"));
-        if config.get_application_name().is_none() {
-            config.application_name("flowstate");
-        }
-        let client = if config.get_ssl_mode() == SslMode::Disable {
-            config.connect(NoTls)
-        } else {
-            let tls =
-                tokio_postgres_rustls::MakeRustlsConnect::new(crate::tls::webpki_client_config());
-            config.connect(tls)
-        };
-        client.map_err(|e| self.opening(e))
+        open_client(&self.url).map_err(|e| self.opening(e))
+    }
+}
+
+/// A connection to the database `url` names, as every part of flowstate opens one: bounded
+/// connect and statement times, named `flowstate` in `pg_stat_activity`, TLS (webpki roots)
+/// unless `sslmode=disable`.
+pub fn open_client(url: &DatabaseUrl) -> Result<Client, postgres::Error> {
+    let mut config = postgres::Config::from_str(url.expose())?;
+    config.connect_timeout(CONNECT_TIMEOUT);
+    config.options(&format!("-c statement_timeout={STATEMENT_TIMEOUT_MS}"));
+    if config.get_application_name().is_none() {
+        config.application_name("flowstate");
+    }
+    if config.get_ssl_mode() == SslMode::Disable {
+        config.connect(NoTls)
+    } else {
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(crate::tls::webpki_client_config());
+        config.connect(tls)
     }
 }
 

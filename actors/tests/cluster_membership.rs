@@ -1,0 +1,122 @@
+//! Cluster membership and the leader lease against a real PostgreSQL (a throwaway cluster):
+//! agents that heartbeat are live and listed by location, one that stops is gone after the
+//! window, the lease has one holder at a time, renewing keeps its fencing token, taking it
+//! over after it expired increments it, and the old holder then knows it no longer leads.
+
+#[path = "common/postgres.rs"]
+mod postgres_server;
+
+use std::time::{Duration, Instant};
+
+use flowstate_actors::cluster::membership::{LeaseHolder, Membership};
+use flowstate_config::DatabaseUrl;
+use postgres_server::Postgres;
+
+fn database_url(text: &str) -> DatabaseUrl {
+    DatabaseUrl::new(url::Url::parse(text).expect("a URL"), text.to_string())
+}
+
+/// Polls `condition` every 50 ms until it holds or `deadline` passes.
+fn eventually(what: &str, deadline: Duration, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < deadline,
+            "{what}: not within {deadline:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn ids(rows: &[flowstate_actors::cluster::membership::AgentRow]) -> Vec<&str> {
+    rows.iter().map(|r| r.id.as_str()).collect()
+}
+
+#[test]
+fn agents_that_heartbeat_are_live_by_location_and_one_that_stops_is_gone() {
+    let server = Postgres::start();
+    let url = database_url(&server.database("members"));
+    let mut eu_1 = Membership::connect(&url, "eu-1", "eu").expect("connects");
+    let mut eu_2 = Membership::connect(&url, "eu-2", "eu").expect("connects");
+    let mut us_1 = Membership::connect(&url, "us-1", "us").expect("connects");
+    for (agent, hosts) in [(&mut eu_1, 10), (&mut eu_2, 12), (&mut us_1, 22)] {
+        agent.heartbeat(hosts, "cfg-a").expect("heartbeat");
+    }
+    let window = Duration::from_secs(2);
+    let eu = eu_1.live_agents(Some("eu"), window).expect("listed");
+    assert_eq!(ids(&eu), ["eu-1", "eu-2"]);
+    assert_eq!(eu[1].hosts, 12);
+    assert_eq!(eu[1].config_hash, "cfg-a");
+    assert!(eu.iter().all(|a| a.idle_ms < 2000), "{eu:?}");
+    let all = us_1.live_agents(None, window).expect("listed");
+    assert_eq!(ids(&all), ["eu-1", "eu-2", "us-1"]);
+
+    // eu-2 stops; the others go on: once its heartbeat is older than the window it is gone.
+    eventually("eu-2 leaves the live list", Duration::from_secs(10), || {
+        eu_1.heartbeat(10, "cfg-a").expect("heartbeat");
+        us_1.heartbeat(22, "cfg-a").expect("heartbeat");
+        let live = eu_1.live_agents(Some("eu"), window).expect("listed");
+        ids(&live) == ["eu-1"]
+    });
+    // A clean leave is seen at once.
+    us_1.leave().expect("leaves");
+    let all = eu_1.live_agents(None, window).expect("listed");
+    assert_eq!(ids(&all), ["eu-1"]);
+}
+
+#[test]
+fn the_lease_has_one_holder_and_a_new_holder_gets_a_higher_fencing_token() {
+    let server = Postgres::start();
+    let url = database_url(&server.database("lease"));
+    let mut a = Membership::connect(&url, "a", "eu").expect("connects");
+    let mut b = Membership::connect(&url, "b", "us").expect("connects");
+    let ttl = Duration::from_secs(1);
+
+    let first = a.acquire_lease(ttl).expect("asked").expect("granted");
+    assert_eq!(b.acquire_lease(ttl).expect("asked"), None, "a holds it");
+    assert_eq!(
+        b.leader().expect("read"),
+        Some(LeaseHolder {
+            agent: "a".into(),
+            token: first.token
+        })
+    );
+    let renewed = a.acquire_lease(ttl).expect("asked").expect("renewed");
+    assert_eq!(renewed.token, first.token, "renewing keeps the token");
+    assert!(a.holds(first.token).expect("checked"));
+
+    // a stops renewing (paused); once the lease expired, b takes it with a higher token.
+    let mut taken = None;
+    eventually("b takes the expired lease", Duration::from_secs(10), || {
+        taken = b.acquire_lease(ttl).expect("asked");
+        taken.is_some()
+    });
+    let taken = taken.expect("taken");
+    assert!(taken.token > first.token, "{taken:?} after {first:?}");
+    // The old holder is fenced: it no longer holds its token, and cannot take the lease back
+    // while b renews it.
+    assert!(!a.holds(first.token).expect("checked"));
+    assert_eq!(a.acquire_lease(ttl).expect("asked"), None);
+    assert!(b.holds(taken.token).expect("checked"));
+
+    // Leaving releases the lease at once.
+    b.leave().expect("leaves");
+    assert_eq!(a.leader().expect("read"), None);
+    let back = a.acquire_lease(ttl).expect("asked").expect("granted");
+    assert!(back.token > taken.token);
+}
+
+#[test]
+fn agents_starting_together_create_the_tables_once() {
+    let server = Postgres::start();
+    let url = database_url(&server.database("together"));
+    let joined: Vec<_> = (0..4)
+        .map(|n| {
+            let url = url.clone();
+            std::thread::spawn(move || Membership::connect(&url, &format!("a{n}"), "eu").is_ok())
+        })
+        .collect();
+    for handle in joined {
+        assert!(handle.join().expect("no panic"), "every agent connects");
+    }
+}
