@@ -25,6 +25,8 @@ mod check_http_depth;
 mod check_icmp;
 // `type: tcp` and `type: script` checks, in `once` and in the daemon.
 mod check_tcp_script;
+// Agents of one cluster on a real PostgreSQL: membership, one leader, failover.
+mod cluster;
 // Day-one defects (issue 12) at the CLI's edges: listen addresses, closed pipes, fingerprints.
 mod day_one_cli;
 // Day-one defects (issue 12) in config loading: relative programs, nesting, includes, redaction.

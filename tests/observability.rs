@@ -92,6 +92,8 @@ const FAMILIES: &[(&str, &str, &[&str])] = &[
     ("flowstate_host_up", "gauge", &["host"]),
     ("flowstate_host_status", "gauge", &["host", "status"]),
     ("flowstate_host_flapping", "gauge", &["host"]),
+    ("flowstate_cluster_agents", "gauge", &["location"]),
+    ("flowstate_cluster_leader", "gauge", &[]),
     ("flowstate_checks_total", "counter", &["host", "result"]),
     ("flowstate_check_duration_seconds", "histogram", &["host"]),
     ("flowstate_host_transitions_total", "counter", &["host"]),

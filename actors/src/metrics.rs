@@ -23,6 +23,11 @@ struct HostLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LocationLabel {
+    location: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HostStatusLabels {
     host: String,
     status: String,
@@ -132,6 +137,10 @@ pub struct Metrics {
     config_last_reload_successful: Gauge,
     config_last_reload_success_timestamp: Gauge<f64, AtomicU64>,
     hosts: Gauge,
+    /// `flowstate_cluster_agents{location}`: live agents per location, as this agent saw them.
+    cluster_agents: Family<LocationLabel, Gauge>,
+    /// `flowstate_cluster_leader`: 1 while this agent holds the leader lease.
+    cluster_leader: Gauge,
     process_cpu: Counter<f64, AtomicU64>,
     process_resident_memory: Gauge,
     process_open_fds: Gauge,
@@ -206,6 +215,8 @@ impl Metrics {
             config_last_reload_successful: Gauge::default(),
             config_last_reload_success_timestamp: Gauge::default(),
             hosts: Gauge::default(),
+            cluster_agents: Family::default(),
+            cluster_leader: Gauge::default(),
             process_cpu: Counter::default(),
             process_resident_memory: Gauge::default(),
             process_open_fds: Gauge::default(),
@@ -297,6 +308,16 @@ impl Metrics {
             "flowstate_hosts",
             "Hosts in the configuration",
             metrics.hosts.clone(),
+        );
+        registry.register(
+            "flowstate_cluster_agents",
+            "Live agents of the cluster per location, as this agent last saw them",
+            metrics.cluster_agents.clone(),
+        );
+        registry.register(
+            "flowstate_cluster_leader",
+            "1 while this agent holds the cluster's leader lease, 0 otherwise",
+            metrics.cluster_leader.clone(),
         );
         let build_info: Family<VersionLabel, Gauge> = Family::default();
         build_info
@@ -549,6 +570,20 @@ impl Metrics {
 
     pub fn set_hosts(&self, count: usize) {
         self.hosts.set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// What this agent's last heartbeat saw of the cluster: the live agents and whether it
+    /// leads. A location with no live agent left has no series.
+    pub fn set_cluster(&self, agents: &[crate::cluster::agent::AgentView], is_leader: bool) {
+        self.cluster_agents.clear();
+        for agent in agents {
+            self.cluster_agents
+                .get_or_create(&LocationLabel {
+                    location: agent.location.clone(),
+                })
+                .inc();
+        }
+        self.cluster_leader.set(i64::from(is_leader));
     }
 
     /// The Prometheus text exposition (format 0.0.4), with process figures read now.

@@ -73,6 +73,8 @@ pub struct ApiState {
     /// Maintenance, silences, flapping and parents holding alerts back, and each host's last
     /// event that was not sent (the AlertRouter).
     pub alert_holds: Recipient<GetAlertHolds>,
+    /// This agent's standing in the cluster (`GET /api/v1/cluster`); `None` without `cluster:`.
+    pub cluster: Option<crate::cluster::agent::ClusterStatus>,
     /// `/api/v1/stream`: every transition, live and the last 1000 for replay.
     pub stream: StatusStream,
     /// The pages' logins when `server.token` is set.
@@ -150,6 +152,7 @@ pub fn serve(
             )
             .route("/api/v1/events", web::get().to(history::events))
             .route("/api/v1/graph", web::get().to(graph::serve))
+            .route("/api/v1/cluster", web::get().to(cluster))
             .route("/status", web::get().to(status_page::status))
             .route("/status/feed.atom", web::get().to(status_page::atom))
             .route("/api/v1/announcements", web::get().to(announcements::list))
@@ -352,6 +355,22 @@ async fn host(
         }
         Ok(None) => no_such_host(&label),
         Err(_) => unavailable("the state registry"),
+    }
+}
+
+/// `GET /api/v1/cluster`: this agent, the live agents, the leader (SPEC §10).
+async fn cluster(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
+    if let Some(denied) = refusal(&request, &state) {
+        return denied;
+    }
+    let Some(cluster) = &state.cluster else {
+        return HttpResponse::NotFound().json(json!({
+            "error": "this flowstate runs alone: add `cluster:` to the configuration to run agents against one PostgreSQL"
+        }));
+    };
+    match cluster.read() {
+        Ok(status) => HttpResponse::Ok().json(&*status),
+        Err(_) => unavailable("the cluster status"),
     }
 }
 

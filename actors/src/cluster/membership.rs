@@ -53,6 +53,8 @@ pub enum ClusterError {
         #[source]
         source: postgres::Error,
     },
+    #[error("the cluster agent's database thread is gone")]
+    Gone,
     #[error("the cluster database {place} refused {operation}: {source}")]
     Query {
         place: String,

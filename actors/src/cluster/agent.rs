@@ -1,0 +1,282 @@
+//! ClusterAgent: this process as one agent of a cluster (SPEC §10): its heartbeat, its bid
+//! for the leader lease, and what it last saw of the others.
+//!
+//! A SyncArbiter actor on a thread of its own (the `postgres` client blocks), driven by
+//! [`ClusterPulse`] on the main arbiter, which beats every `cluster.heartbeat` and publishes
+//! each answer to the shared [`ClusterStatus`] that the API (`GET /api/v1/cluster`) and the
+//! metrics read. A database that does not answer costs this agent its place and, after the
+//! lease, its leadership: it says so, keeps checking, and joins again when the database is
+//! back.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use actix::prelude::*;
+use flowstate_config::DatabaseUrl;
+use serde::Serialize;
+
+use super::membership::{AgentRow, ClusterError, LeaseHolder, Membership};
+use crate::metrics::Metrics;
+use crate::model::rfc3339;
+
+/// Who this agent is and what it asks of the cluster.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    pub url: DatabaseUrl,
+    pub id: String,
+    pub location: String,
+    /// How long the leader lease lasts, and how old a heartbeat may be for a live agent.
+    pub lease: Duration,
+    /// How often this agent beats.
+    pub heartbeat: Duration,
+}
+
+/// An agent id unique enough to tell processes apart: the location, the machine (a pod's
+/// name in Kubernetes) and the process.
+pub fn default_agent_id(location: &str) -> String {
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "host".to_string());
+    format!("{location}-{machine}-{}", std::process::id())
+}
+
+pub struct ClusterAgent {
+    settings: AgentSettings,
+    membership: Option<Membership>,
+}
+
+impl ClusterAgent {
+    pub fn start(settings: AgentSettings) -> Addr<ClusterAgent> {
+        SyncArbiter::start(1, move || ClusterAgent {
+            settings: settings.clone(),
+            membership: None,
+        })
+    }
+
+    fn membership(&mut self) -> Result<&mut Membership, ClusterError> {
+        let settings = &self.settings;
+        if self.membership.is_none() {
+            self.membership = Some(Membership::connect(
+                &settings.url,
+                &settings.id,
+                &settings.location,
+            )?);
+        }
+        // Just set when it was missing.
+        self.membership.as_mut().ok_or(ClusterError::Gone)
+    }
+}
+
+impl Actor for ClusterAgent {
+    type Context = SyncContext<Self>;
+
+    fn stopped(&mut self, _: &mut SyncContext<Self>) {
+        // A clean stop hands the hosts and the lease over at once, not after the lease.
+        if let Some(membership) = &mut self.membership {
+            let _ = membership.leave();
+        }
+    }
+}
+
+/// Beat once: heartbeat with `hosts` checked here, bid for (or renew) the lease, and look at
+/// the others.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<ClusterView, ClusterError>")]
+pub struct Beat {
+    pub hosts: i32,
+    pub config_hash: String,
+}
+
+/// Leave the cluster now (a clean shutdown).
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Leave;
+
+/// What one beat saw.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterView {
+    /// The live agents (heartbeat within the lease), by id.
+    pub agents: Vec<AgentView>,
+    pub leader: Option<LeaderView>,
+    /// This agent holds the lease, with this fencing token.
+    pub lease_token: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentView {
+    pub id: String,
+    pub location: String,
+    /// Milliseconds since its last heartbeat, by the database's clock.
+    pub last_seen_ms: i64,
+    pub hosts: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeaderView {
+    pub agent: String,
+    pub token: i64,
+}
+
+impl From<&AgentRow> for AgentView {
+    fn from(row: &AgentRow) -> Self {
+        AgentView {
+            id: row.id.clone(),
+            location: row.location.clone(),
+            last_seen_ms: row.idle_ms,
+            hosts: row.hosts,
+        }
+    }
+}
+
+impl From<LeaseHolder> for LeaderView {
+    fn from(holder: LeaseHolder) -> Self {
+        LeaderView {
+            agent: holder.agent,
+            token: holder.token,
+        }
+    }
+}
+
+impl Handler<Beat> for ClusterAgent {
+    type Result = Result<ClusterView, ClusterError>;
+
+    fn handle(&mut self, msg: Beat, _: &mut SyncContext<Self>) -> Self::Result {
+        let lease = self.settings.lease;
+        let view = (|| {
+            let membership = self.membership()?;
+            membership.heartbeat(msg.hosts, &msg.config_hash)?;
+            let lease_token = membership.acquire_lease(lease)?.map(|l| l.token);
+            let agents = membership.live_agents(None, lease)?;
+            let leader = membership.leader()?;
+            Ok(ClusterView {
+                agents: agents.iter().map(AgentView::from).collect(),
+                leader: leader.map(LeaderView::from),
+                lease_token,
+            })
+        })();
+        if view.is_err() {
+            // The next beat connects afresh.
+            self.membership = None;
+        }
+        view
+    }
+}
+
+impl Handler<Leave> for ClusterAgent {
+    type Result = ();
+
+    fn handle(&mut self, _: Leave, _: &mut SyncContext<Self>) {
+        if let Some(mut membership) = self.membership.take() {
+            if let Err(e) = membership.leave() {
+                log::warn!(error = e.to_string().as_str(); "could not leave the cluster cleanly; the others take over after the lease");
+            }
+        }
+    }
+}
+
+/// This agent's standing, as the API shows it: who it is, and its last beat's view or why
+/// the beat failed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClusterState {
+    pub agent: String,
+    pub location: String,
+    pub is_leader: bool,
+    #[serde(flatten)]
+    pub view: Option<ClusterView>,
+    /// When the last beat answered.
+    pub at: Option<String>,
+    /// Why the last beat failed, if it did.
+    pub error: Option<String>,
+}
+
+/// Shared between the pulse (which writes it) and the API (which reads it).
+pub type ClusterStatus = Arc<RwLock<ClusterState>>;
+
+/// Beats every `heartbeat` and publishes what each beat saw.
+pub struct ClusterPulse {
+    agent: Addr<ClusterAgent>,
+    every: Duration,
+    status: ClusterStatus,
+    metrics: Arc<Metrics>,
+    /// How many hosts this agent checks now (what its heartbeat says).
+    hosts: i32,
+    was_leader: bool,
+}
+
+impl ClusterPulse {
+    pub fn new(
+        agent: Addr<ClusterAgent>,
+        settings: &AgentSettings,
+        status: ClusterStatus,
+        metrics: Arc<Metrics>,
+        hosts: usize,
+    ) -> Self {
+        if let Ok(mut state) = status.write() {
+            state.agent = settings.id.clone();
+            state.location = settings.location.clone();
+        }
+        ClusterPulse {
+            agent,
+            every: settings.heartbeat,
+            status,
+            metrics,
+            hosts: i32::try_from(hosts).unwrap_or(i32::MAX),
+            was_leader: false,
+        }
+    }
+
+    fn beat(&mut self, ctx: &mut Context<Self>) {
+        let beat = self.agent.send(Beat {
+            hosts: self.hosts,
+            config_hash: String::new(),
+        });
+        ctx.spawn(beat.into_actor(self).map(|answer, pulse, _| {
+            let answer = answer.unwrap_or(Err(ClusterError::Gone));
+            pulse.publish(answer);
+        }));
+    }
+
+    fn publish(&mut self, answer: Result<ClusterView, ClusterError>) {
+        let Ok(mut state) = self.status.write() else {
+            return;
+        };
+        state.at = Some(rfc3339(SystemTime::now()));
+        match answer {
+            Ok(view) => {
+                let is_leader = view.lease_token.is_some();
+                if is_leader != self.was_leader {
+                    log::info!(agent = state.agent.as_str(), leader = is_leader; "cluster leadership changed");
+                    self.was_leader = is_leader;
+                }
+                self.metrics.set_cluster(&view.agents, is_leader);
+                state.is_leader = is_leader;
+                state.view = Some(view);
+                state.error = None;
+            }
+            Err(e) => {
+                if state.error.is_none() {
+                    log::error!(error = e.to_string().as_str(); "the cluster database did not answer this agent's heartbeat; it keeps checking and tries again");
+                }
+                // Without the database this agent cannot know it still leads.
+                if self.was_leader {
+                    log::info!(agent = state.agent.as_str(), leader = false; "cluster leadership changed");
+                    self.was_leader = false;
+                }
+                self.metrics.set_cluster(&[], false);
+                state.is_leader = false;
+                state.error = Some(e.to_string());
+            }
+        }
+    }
+}
+
+impl Actor for ClusterPulse {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.beat(ctx);
+        ctx.run_interval(self.every, |pulse, ctx| pulse.beat(ctx));
+    }
+}

@@ -1,0 +1,134 @@
+//! Agents of one cluster against a real PostgreSQL (SPEC §10): they see each other, exactly
+//! one holds the leader lease, and when the leader is killed another takes over within the
+//! lease. Every agent is a real `flowstate run` process with its own location.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::configs::{document_serving, host};
+use crate::common::postgres::Postgres;
+use crate::common::scrape::{metrics, sample};
+use crate::common::server::{Response, TestServer};
+use crate::common::wait::wait_for;
+use crate::common::{Daemon, Sandbox, DEADLINE};
+
+/// A lease short enough for a test, with heartbeats well inside it.
+const LEASE: &str = "lease: 3s, heartbeat: 500ms";
+
+/// An agent of location `location` in the cluster at `url`, checking `target`.
+fn agent(url: &str, location: &str, target: &TestServer) -> (Sandbox, Daemon) {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        &document_serving(
+            "listen: \"127.0.0.1:0\"",
+            &format!("cluster: {{ url: '{url}', location: {location}, {LEASE} }}\n"),
+            "interval: 1s",
+            &[host("api", &target.url("/"), "")],
+        ),
+    );
+    let daemon = sandbox.daemon("flowstate.yaml").start();
+    (sandbox, daemon)
+}
+
+/// `GET /api/v1/cluster` of `daemon`.
+fn cluster(daemon: &mut Daemon) -> Value {
+    daemon.json("/api/v1/cluster")
+}
+
+fn agent_ids(view: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = view["agents"]
+        .as_array()
+        .map(|agents| {
+            agents
+                .iter()
+                .filter_map(|a| a["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn agents_see_each_other_one_leads_and_another_takes_over_when_it_is_killed() {
+    let server = Postgres::start();
+    let url = server.database("cluster");
+    let target = TestServer::always(Response::ok("fine"));
+    let (_eu_sandbox, mut eu) = agent(&url, "eu", &target);
+    let (_us_sandbox, mut us) = agent(&url, "us", &target);
+
+    // Both agents list both, and agree on one leader.
+    let (eu_view, us_view) = wait_for(DEADLINE, "both agents see both and one leader", || {
+        let (e, u) = (cluster(&mut eu), cluster(&mut us));
+        let agreed = agent_ids(&e).len() == 2
+            && agent_ids(&u) == agent_ids(&e)
+            && e["leader"]["agent"].is_string()
+            && e["leader"]["agent"] == u["leader"]["agent"]
+            && (e["is_leader"] == true) != (u["is_leader"] == true);
+        agreed.then_some((e, u))
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{eu}\n{us}"));
+    assert_eq!(eu_view["location"], "eu");
+    assert_eq!(us_view["location"], "us");
+    let locations: Vec<&str> = eu_view["agents"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|a| a["location"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(locations.contains(&"eu") && locations.contains(&"us"), "{eu_view:#}");
+
+    let eu_leads = eu_view["is_leader"] == true;
+    let (leader, follower) = if eu_leads {
+        (&mut eu, &mut us)
+    } else {
+        (&mut us, &mut eu)
+    };
+    let scraped = metrics(leader);
+    assert_eq!(sample(&scraped, "flowstate_cluster_leader"), 1.0, "{scraped}");
+    assert_eq!(
+        sample(&scraped, "flowstate_cluster_agents{location=\"eu\"}"),
+        1.0
+    );
+    let scraped = metrics(follower);
+    assert_eq!(sample(&scraped, "flowstate_cluster_leader"), 0.0);
+    let old_token = eu_view["leader"]["token"].as_i64().unwrap_or(0);
+
+    // The leader dies without a word: the other takes the lease once it expired, with a
+    // higher fencing token, and no longer lists the dead agent.
+    leader.signal("KILL");
+    let taken = wait_for(
+        Duration::from_secs(15),
+        "the other agent takes over the lease",
+        || {
+            let view = cluster(follower);
+            (view["is_leader"] == true && agent_ids(&view).len() == 1).then_some(view)
+        },
+    )
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{follower}"));
+    assert!(
+        taken["leader"]["token"].as_i64().unwrap_or(0) > old_token,
+        "{taken:#}"
+    );
+    let scraped = metrics(follower);
+    assert_eq!(sample(&scraped, "flowstate_cluster_leader"), 1.0);
+}
+
+#[test]
+fn a_single_flowstate_says_it_runs_alone() {
+    let target = TestServer::always(Response::ok("fine"));
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        &document_serving(
+            "listen: \"127.0.0.1:0\"",
+            "",
+            "interval: 1s",
+            &[host("api", &target.url("/"), "")],
+        ),
+    );
+    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    let answer = daemon.get("/api/v1/cluster");
+    assert_eq!(answer.status, 404, "{answer}");
+    assert!(answer.body.contains("cluster:"), "{answer}");
+}
