@@ -47,6 +47,7 @@ pub mod announcements;
 pub mod api;
 pub mod availability_cache;
 pub mod clock;
+pub mod cluster;
 pub mod config_load;
 pub mod config_watcher;
 pub mod daemon;

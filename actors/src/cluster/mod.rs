@@ -1,0 +1,25 @@
+//! The cluster: several agents, in several locations, monitoring one set of hosts against one
+//! PostgreSQL (SPEC §10).
+//!
+//! In brief:
+//!
+//! - **Sharing the work.** The agents of one location share its hosts by rendezvous hashing
+//!   over the agents that are live: each agent computes the same assignment on its own, and
+//!   when one joins or leaves only the hosts it wins or held move ([`rendezvous`]).
+//! - **Judging in each location.** The agent that checks a host applies the host's own
+//!   thresholds to its results, so each location has one verdict per host (up, degraded,
+//!   down, unknown) with the time it was made.
+//! - **Deciding once.** One agent is the leader: it holds a lease in PostgreSQL. Only the
+//!   leader combines the locations' verdicts into the host's status by quorum (a location
+//!   with no fresh verdict is unknown, never down; failing in fewer locations than the quorum
+//!   is `partial`, shown but not alerted) and sends alerts.
+//! - **Alerts exactly once.** The outbox lives in PostgreSQL keyed by event id, so a leader
+//!   killed mid-delivery loses no alert and its successor sends none twice.
+//!
+//! The modules here are pure: no actors, no I/O, time passed in. The actors and the store
+//! drive them.
+//!
+//! ## Layout
+//! - [`rendezvous`]: which live agent of a location checks which host.
+
+pub mod rendezvous;
