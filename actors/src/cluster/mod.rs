@@ -12,7 +12,7 @@
 //! - **Deciding once.** One agent is the leader: it holds a lease in PostgreSQL. Only the
 //!   leader combines the locations' verdicts into the host's status by quorum (a location
 //!   with no fresh verdict is unknown, never down; failing in fewer locations than the quorum
-//!   is `partial`, shown but not alerted) and sends alerts.
+//!   is `partial`, shown but not alerted) and sends alerts ([`quorum`]).
 //! - **Alerts exactly once.** The outbox lives in PostgreSQL keyed by event id, so a leader
 //!   killed mid-delivery loses no alert and its successor sends none twice.
 //!
@@ -21,5 +21,7 @@
 //!
 //! ## Layout
 //! - [`rendezvous`]: which live agent of a location checks which host.
+//! - [`quorum`]: the leader's verdict over the locations' verdicts.
 
+pub mod quorum;
 pub mod rendezvous;
