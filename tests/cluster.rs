@@ -76,7 +76,10 @@ fn agents_see_each_other_one_leads_and_another_takes_over_when_it_is_killed() {
         .as_array()
         .map(|a| a.iter().filter_map(|a| a["location"].as_str()).collect())
         .unwrap_or_default();
-    assert!(locations.contains(&"eu") && locations.contains(&"us"), "{eu_view:#}");
+    assert!(
+        locations.contains(&"eu") && locations.contains(&"us"),
+        "{eu_view:#}"
+    );
 
     let eu_leads = eu_view["is_leader"] == true;
     let (leader, follower) = if eu_leads {
@@ -85,7 +88,11 @@ fn agents_see_each_other_one_leads_and_another_takes_over_when_it_is_killed() {
         (&mut us, &mut eu)
     };
     let scraped = metrics(leader);
-    assert_eq!(sample(&scraped, "flowstate_cluster_leader"), 1.0, "{scraped}");
+    assert_eq!(
+        sample(&scraped, "flowstate_cluster_leader"),
+        1.0,
+        "{scraped}"
+    );
     assert_eq!(
         sample(&scraped, "flowstate_cluster_agents{location=\"eu\"}"),
         1.0

@@ -27,7 +27,12 @@
 //! - [`process`]: running a program in its own process group, killed whole on timeout.
 //! - [`tls`]: the TLS client settings every HTTPS request uses.
 //! - [`clock`]: time arithmetic that cannot panic, whatever durations the configuration holds.
-//! - [`store`]: the SQLite state store (host state, history, the alert outbox).
+//! - [`store`]: the state store on SQLite or PostgreSQL (host state, history, the alert
+//!   outbox, announcements, silences).
+//! - [`suppression`] and [`quiet_time`]: what holds alerts back (a parent down, maintenance,
+//!   silences, flapping), and the planned quiet time availability leaves out.
+//! - [`cluster`]: agents in several locations on one PostgreSQL: membership, the leader
+//!   lease, host assignment and the quorum over locations.
 //! - [`history`]: pure arithmetic over stored history: latency sketches, rollup rows and
 //!   series, availability and incidents from a host's status timeline.
 //! - [`metrics`]: Prometheus metrics.
