@@ -10,6 +10,8 @@
 //!   files and applying `defaults`.
 //! - [`host`], [`notifier`], [`settings`]: the validated, immutable configuration types.
 //! - [`flapping`]: flapping detection settings, read in `defaults` and on hosts.
+//! - [`cluster`]: agents in several locations sharing one database: the `cluster` section,
+//!   location names, and this agent's location (which the command line may give).
 //! - [`maintenance`]: maintenance windows and the times they are in force (read by
 //!   `read_maintenance`; cron searches through `cron_time`).
 //! - [`diff`]: what changed between two configurations, keyed by label.
@@ -21,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod check;
+pub mod cluster;
 mod cron_time;
 pub mod dependencies;
 pub mod diff;
@@ -47,6 +50,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+pub use cluster::ClusterSettings;
 pub use diff::ConfigDiff;
 pub use error::{ConfigError, Diagnostic, Position};
 pub use fingerprint::FingerprintKey;
@@ -86,6 +90,11 @@ pub struct Config {
     pub env_values: EnvValues,
     /// `maintenance` windows, in file order (files in load order).
     pub maintenance: Vec<Arc<MaintenanceWindow>>,
+    /// Agents in several locations sharing one database; `None`: this agent works alone.
+    /// Not acted on yet: the agents come in a later change.
+    pub cluster: Option<ClusterSettings>,
+    /// Where `cluster` was written, for the errors of [`Config::with_location`].
+    cluster_place: Option<cluster::ClusterPlace>,
     hosts: Vec<Arc<HostConfiguration>>,
     by_label: HashMap<Arc<str>, usize>,
 }

@@ -88,11 +88,19 @@ fn finish(
 ) -> Result<Config, ConfigError> {
     let mut config = assemble(sections, &mut errors);
     config.include_globs = include_globs;
-    // A label or a notifier name is an identity, shown in every log line and API answer:
-    // hiding it in `check` alone would protect nothing and leave rows nobody can tell apart.
+    // A label, a notifier name, a location or an agent id is an identity, shown in every log
+    // line and API answer: hiding it in `check` alone would protect nothing and leave rows
+    // nobody can tell apart.
+    let locations = config.locations();
+    let agent_id = config.cluster.as_ref().and_then(|c| c.agent_id.as_deref());
     let not_identities: Vec<String> = env_values
         .into_iter()
-        .filter(|v| config.host(v).is_none() && config.notifier(v).is_none())
+        .filter(|v| {
+            config.host(v).is_none()
+                && config.notifier(v).is_none()
+                && !locations.contains(v.as_str())
+                && agent_id != Some(v.as_str())
+        })
         .collect();
     config.env_values = EnvValues::new(not_identities);
     if errors.is_empty() {

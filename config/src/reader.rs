@@ -138,6 +138,17 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Where `node`'s key is, for an error found after this file is read (computing it parses
+    /// the file a second time: ask only when the position may be needed).
+    pub fn key_position(&self, node: &Node) -> Option<crate::error::Position> {
+        self.doc.key_position(&node.path)
+    }
+
+    /// Where `node`'s value is; see [`Self::key_position`].
+    pub fn value_position(&self, node: &Node) -> Option<crate::error::Position> {
+        self.doc.value_position(&node.path)
+    }
+
     /// A problem with the value itself (its type or form): reported at its line and column.
     pub fn type_error(&mut self, node: &Node, message: impl Into<String>) {
         let position = self.doc.value_position(&node.path);

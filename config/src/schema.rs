@@ -5,6 +5,7 @@
 //! never from a copy, so a key added there is listed here at once, and the documentation test
 //! (`tests/docs.rs`) fails until `docs/configuration.md` describes it.
 
+use crate::cluster::CLUSTER_KEYS;
 use crate::flapping::FLAPPING_KEYS;
 use crate::read_check::{host_keys, AUTH_KEYS, BASIC_KEYS, CHECK_TYPES, COMMON_KEYS, TLS_KEYS};
 use crate::read_maintenance::MAINTENANCE_KEYS;
@@ -20,7 +21,7 @@ use crate::validate::{
 /// notifier), `notifiers (type: webhook)` (one type's own keys), `hosts` (keys of every host),
 /// `hosts (type: dns)` (one check type's own keys), `tls` and `auth` (the blocks inside a host),
 /// `flapping` (the block of `defaults` and hosts),
-/// `maintenance` (keys of each window).
+/// `maintenance` (keys of each window), `cluster`.
 pub fn documented_keys() -> Vec<(String, &'static str)> {
     let mut keys = Vec::new();
     let mut section = |name: &str, list: &[&'static str]| {
@@ -52,6 +53,7 @@ pub fn documented_keys() -> Vec<(String, &'static str)> {
     section("auth", BASIC_KEYS);
     section("flapping", FLAPPING_KEYS);
     section("maintenance", MAINTENANCE_KEYS);
+    section("cluster", CLUSTER_KEYS);
     keys
 }
 

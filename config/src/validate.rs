@@ -13,6 +13,7 @@ use std::time::Duration;
 use regex::Regex;
 use url::Url;
 
+use crate::cluster::{known_locations, quorum_error, read_cluster, ClusterPlace, ClusterSettings};
 use crate::dependencies::{find_cycle, read_depends_on, Dependency};
 use crate::error::{did_you_mean, Diagnostic, Position};
 use crate::flapping::{read_flapping, FlappingSettings, PartialFlapping};
@@ -47,6 +48,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "self_check",
     "status_page",
     "maintenance",
+    "cluster",
 ];
 pub(crate) const STATUS_PAGE_KEYS: &[&str] = &["title", "groups", "show_reasons"];
 pub(crate) const SERVER_KEYS: &[&str] = &["listen", "token", "ready_max_lag"];
@@ -101,6 +103,7 @@ pub(crate) struct FileSections {
     pub hosts: Vec<PartialHost>,
     /// `maintenance` windows, also those with errors (their names are claimed all the same).
     pub maintenance: Vec<ReadWindow>,
+    pub cluster: Option<(ClusterSettings, ClusterPlace)>,
 }
 
 /// Host and default settings as written: `None` means "inherit".
@@ -166,6 +169,7 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
         broken_notifiers: vec![],
         hosts: vec![],
         maintenance: vec![],
+        cluster: None,
     };
     let Some(top) = reader.fields(&root, TOP_KEYS) else {
         return sections;
@@ -220,6 +224,9 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
     }
     if let Some(node) = top.get("maintenance") {
         sections.maintenance = read_maintenance(reader, &file, &node);
+    }
+    if let Some(node) = top.get("cluster") {
+        sections.cluster = read_cluster(reader, &file, &node);
     }
     sections
 }
@@ -382,7 +389,7 @@ fn read_state(reader: &mut Reader, node: &Node) -> Option<StateSettings> {
 const MIN_RAW_RETENTION: Duration = Duration::from_secs(3600);
 
 /// A `postgres://` (or `postgresql://`) URL with a host and a database name.
-fn read_database_url(reader: &mut Reader, node: &Node) -> Option<DatabaseUrl> {
+pub(crate) fn read_database_url(reader: &mut Reader, node: &Node) -> Option<DatabaseUrl> {
     let text = reader.text(node)?;
     match Url::parse(text.value.trim()) {
         Ok(url)
@@ -1243,6 +1250,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     let mut self_check: Option<(SelfCheckSettings, Arc<Path>)> = None;
     let mut state: Option<(StateSettings, Arc<Path>)> = None;
     let mut status_page: Option<(StatusPageSettings, Arc<Path>)> = None;
+    let mut cluster: Option<((ClusterSettings, ClusterPlace), Arc<Path>)> = None;
     let mut user_defaults: Option<(PartialDefaults, Arc<Path>)> = None;
     let mut notifiers: Vec<Arc<NotifierConfig>> = Vec::new();
     let mut notifier_files: HashMap<Arc<str>, Arc<Path>> = HashMap::new();
@@ -1284,6 +1292,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             errors,
             at,
         );
+        set_once(&mut cluster, f.cluster, &f.file, "cluster", errors, at);
         for n in f.notifiers {
             if let Some(first) = notifier_files.get(&n.name) {
                 let path = format!("notifiers.{}", n.name);
@@ -1491,6 +1500,13 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
 
     check_dependencies(&hosts, &by_label, &claimed, errors, &positions);
     let maintenance = checked_maintenance(read_windows, &by_label, &claimed, errors, &positions);
+    let (cluster, cluster_place) = match cluster {
+        Some(((settings, place), _)) => {
+            check_quorum(&settings, &place, errors, &positions);
+            (Some(settings), Some(place))
+        }
+        None => (None, None),
+    };
     Config {
         sources,
         include_globs: Vec::new(),
@@ -1509,8 +1525,28 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         notifiers,
         env_values: EnvValues::default(),
         maintenance,
+        cluster,
+        cluster_place,
         hosts,
         by_label,
+    }
+}
+
+/// `cluster.quorum` is at most the number of locations known; with this agent's location
+/// still to come (from the command line), it may be one more, and
+/// [`Config::with_location`] checks again once it is known.
+fn check_quorum(
+    cluster: &ClusterSettings,
+    place: &ClusterPlace,
+    errors: &mut Vec<Diagnostic>,
+    positions: &Positions,
+) {
+    let known = known_locations(None, [], cluster.location.as_ref());
+    if let Some(message) = quorum_error(cluster.quorum, &known, cluster.location.is_none()) {
+        errors.push(
+            Diagnostic::new(&place.file, "cluster.quorum", message)
+                .at(positions.value(&place.file, "cluster.quorum")),
+        );
     }
 }
 

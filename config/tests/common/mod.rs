@@ -27,6 +27,10 @@ pub fn env(name: &str) -> Option<String> {
         "WORD" => "abc",
         "EMPTY" => "",
         "SECRET" => "hunter2-query-secret",
+        "PG_PASSWORD" => "pg-s3cret-pass",
+        "FLOWSTATE_LOCATION" => "eu-west",
+        "POD_NAME" => "flowstate-eu-west-0",
+        "LOUD_LOCATION" => "EU",
         _ => return None,
     };
     Some(value.to_string())
