@@ -257,6 +257,9 @@ pub struct RunArgs {
     /// How log lines are written to standard error
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// This agent's location in a cluster (`cluster:`); overrides `cluster.location`
+    #[arg(long, env = "FLOWSTATE_LOCATION", value_name = "NAME")]
+    pub location: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -17,7 +17,9 @@ use crate::api::history::HistoryApi;
 use crate::api::silences::SilencesApi;
 use crate::api::{ApiState, SharedToken};
 use crate::availability_cache::{self, AvailabilityCache};
-use crate::cluster::agent::ClusterStatus;
+use crate::cluster::agent::{
+    default_agent_id, AgentSettings, ClusterAgent, ClusterPulse, ClusterStatus,
+};
 use crate::config_watcher::ConfigWatcher;
 use crate::messages::ApplyConfig;
 use crate::metrics::Metrics;
@@ -299,6 +301,30 @@ fn open_store(
 /// With `cluster:`, joins the cluster as one agent: heartbeats and leader lease bids on a
 /// thread of their own, published for `GET /api/v1/cluster` and the metrics.
 fn start_cluster_agent(config: &Config, metrics: &Arc<Metrics>) -> Option<ClusterStatus> {
-    let _ = (config, metrics);
-    None
+    let cluster = config.cluster.as_ref()?;
+    // `Config::with_location` made sure of it before the daemon started.
+    let location = cluster.location.as_deref()?;
+    let settings = AgentSettings {
+        url: cluster.url.clone(),
+        id: cluster
+            .agent_id
+            .as_deref()
+            .map(str::to_string)
+            .unwrap_or_else(|| default_agent_id(location)),
+        location: location.to_string(),
+        lease: cluster.lease,
+        heartbeat: cluster.heartbeat,
+    };
+    log::info!(agent = settings.id.as_str(), location, database = cluster.url.shown(); "joining the cluster");
+    let status = ClusterStatus::default();
+    let agent = ClusterAgent::start(settings.clone());
+    ClusterPulse::new(
+        agent,
+        &settings,
+        status.clone(),
+        metrics.clone(),
+        config.hosts().len(),
+    )
+    .start();
+    Some(status)
 }

@@ -25,7 +25,7 @@ use super::{exit, load_config, systemd, BadInput};
 use crate::cli::RunArgs;
 
 pub fn run(args: &RunArgs) -> Result<ExitCode, BadInput> {
-    let config = Arc::new(load_config(&args.config)?);
+    let config = Arc::new(load_config(&args.config)?.with_location(args.location.as_deref())?);
     // Bound before anything starts: an address in use ends the program with one line.
     let listener = config
         .server
