@@ -500,3 +500,28 @@ fn a_change_of_the_locations_in_defaults_changes_the_hosts_that_inherit_them() {
     assert_eq!(changed, ["a"]);
     assert_eq!(diff.unchanged, [Arc::from("b")]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reloads
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_reload_that_changes_cluster_is_told_to_need_a_restart() {
+    let hosts = "hosts:\n  - { label: api, url: 'http://api/' }\n";
+    let before = load(&format!("{}{hosts}", cluster("location: eu")));
+    let after = load(&format!(
+        "cluster:\n  url: postgres://flowstate:other-password@db2:5432/flowstate\n  location: us\n  heartbeat: 2s\n{hosts}"
+    ));
+    let diff = ConfigDiff::between(&before, &after);
+    assert_eq!(
+        diff.needs_restart,
+        ["cluster.url", "cluster.location", "cluster.heartbeat"]
+    );
+    assert_eq!(diff.unchanged, [Arc::from("api")], "hosts are not touched");
+    // The location the command line gave is no change when a reload gives it again.
+    let given = |yaml: &str| load(yaml).with_location(Some("ap")).unwrap();
+    let file = format!("{}{hosts}", cluster(""));
+    assert!(ConfigDiff::between(&given(&file), &given(&file))
+        .needs_restart
+        .is_empty());
+}
