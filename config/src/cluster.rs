@@ -282,6 +282,42 @@ fn read_agent_id(reader: &mut Reader, node: &Node) -> Option<Option<Arc<str>>> {
     Some(Some(Arc::from(id.as_str())))
 }
 
+/// `locations` of a host or of `defaults`: location names, each once, at least one (a single
+/// name stands for a list of one). Sorted, so the order they are written in is no change.
+pub(crate) fn read_locations(reader: &mut Reader, node: &Node) -> Option<Vec<Arc<str>>> {
+    let items = reader.one_or_many(node);
+    if items.is_empty() {
+        reader.semantic_error(
+            node,
+            "the list is empty; name the locations that check the host, e.g. `locations: [eu, us]`, or remove `locations` to check it in every location",
+        );
+        return None;
+    }
+    let mut names: Vec<Arc<str>> = Vec::with_capacity(items.len());
+    let mut all_read = true;
+    for item in items {
+        let Some(text) = reader.text(&item) else {
+            all_read = false;
+            continue;
+        };
+        if !is_location_name(&text.value) {
+            let message = location_name_error(&text.value, &shown(&text), !text.substituted);
+            reader.semantic_error(&item, message);
+            all_read = false;
+        } else if names.iter().any(|n| **n == *text.value) {
+            reader.semantic_error(
+                &item,
+                format!("{} is listed twice; list each location once", shown(&text)),
+            );
+            all_read = false;
+        } else {
+            names.push(Arc::from(text.value.as_str()));
+        }
+    }
+    names.sort();
+    all_read.then_some(names)
+}
+
 /// Why `quorum` cannot be reached with the locations `known`, if it cannot; `own_unknown`
 /// when this agent's location is still to come (it may add one).
 pub(crate) fn quorum_error(
@@ -330,7 +366,11 @@ impl Config {
     /// `locations` are checked in these and in any other location an agent runs in.
     pub fn locations(&self) -> BTreeSet<Arc<str>> {
         let own = self.cluster.as_ref().and_then(|c| c.location.as_ref());
-        known_locations(None, [], own)
+        known_locations(
+            self.defaults.locations.as_deref(),
+            self.hosts().iter().filter_map(|h| h.locations.as_deref()),
+            own,
+        )
     }
 
     /// This configuration with this agent's location settled: `location` (from `--location`,
@@ -368,7 +408,11 @@ impl Config {
             ));
         };
         let (quorum, own) = (cluster.quorum, own.clone());
-        let known = known_locations(None, [], Some(&own));
+        let known = known_locations(
+            self.defaults.locations.as_deref(),
+            self.hosts.iter().filter_map(|h| h.locations.as_deref()),
+            Some(&own),
+        );
         if let Some(message) = quorum_error(quorum, &known, false) {
             return Err(error("cluster.quorum", place.quorum, message));
         }

@@ -19,7 +19,8 @@ pub struct ConfigDiff {
     pub notifiers: NamedDiff,
     /// Maintenance windows by name: a window whose hosts or times changed is `changed`.
     pub maintenance: NamedDiff,
-    /// Settings that differ but cannot change while running (`server.listen`, `state.path`).
+    /// Settings that differ but cannot change while running (`server.listen`, `state.path`,
+    /// `cluster.quorum`, ...; `cluster` when the section comes or goes).
     pub needs_restart: Vec<&'static str>,
 }
 
@@ -127,6 +128,28 @@ impl ConfigDiff {
         }
         if old.state.raw_retention != new.state.raw_retention {
             diff.needs_restart.push("state.raw_retention");
+        }
+        // Joining, leaving or reshaping a cluster changes what the agents agreed on (the
+        // database, the leader's lease, who checks what): every key takes a restart.
+        match (&old.cluster, &new.cluster) {
+            (None, None) => {}
+            (Some(old), Some(new)) => {
+                let changes = [
+                    ("cluster.url", old.url != new.url),
+                    ("cluster.location", old.location != new.location),
+                    ("cluster.quorum", old.quorum != new.quorum),
+                    ("cluster.lease", old.lease != new.lease),
+                    ("cluster.heartbeat", old.heartbeat != new.heartbeat),
+                    ("cluster.agent_id", old.agent_id != new.agent_id),
+                ];
+                diff.needs_restart.extend(
+                    changes
+                        .into_iter()
+                        .filter(|(_, changed)| *changed)
+                        .map(|(key, _)| key),
+                );
+            }
+            _ => diff.needs_restart.push("cluster"),
         }
         diff
     }
@@ -280,6 +303,28 @@ hosts:
         assert_eq!(diff.notifiers.changed, vec![Arc::from("console")]);
         assert_eq!(diff.notifiers.added, vec![Arc::from("audit")]);
         assert_eq!(diff.needs_restart, vec!["server.listen"]);
+    }
+
+    #[test]
+    fn cluster_changes_take_a_restart_key_by_key() {
+        let cluster = |lines: &str| {
+            format!("cluster:\n  url: postgres://f:p@db/f\n  location: eu\n{lines}{BASE}")
+        };
+        let diff = ConfigDiff::between(&config(BASE), &config(&cluster("")));
+        assert_eq!(diff.needs_restart, vec!["cluster"]);
+        let diff = ConfigDiff::between(&config(&cluster("")), &config(BASE));
+        assert_eq!(diff.needs_restart, vec!["cluster"]);
+        let diff = ConfigDiff::between(
+            &config(&cluster("")),
+            &config(&cluster("  lease: 20s\n  agent_id: a-1\n")),
+        );
+        assert_eq!(
+            diff.needs_restart,
+            vec!["cluster.lease", "cluster.agent_id"]
+        );
+        assert!(diff.is_empty(), "no host changed");
+        let same = ConfigDiff::between(&config(&cluster("")), &config(&cluster("")));
+        assert!(same.needs_restart.is_empty());
     }
 
     #[test]

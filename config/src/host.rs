@@ -58,6 +58,9 @@ pub struct HostConfiguration {
     pub depends_on: Vec<crate::dependencies::Dependency>,
     /// Flapping detection (`flapping`, else `defaults.flapping`); `None`: off.
     pub flapping: Option<FlappingSettings>,
+    /// The locations that check this host (`locations`, else `defaults.locations`), sorted;
+    /// `None`: every location. Only with `cluster`; see [`Self::checked_in`].
+    pub locations: Option<Vec<Arc<str>>>,
     pub origin: Origin,
 }
 
@@ -355,7 +358,24 @@ impl HostConfiguration {
             "flapping",
             self.flapping.map(|f| f.to_string()).unwrap_or_default(),
         ));
+        settings.push((
+            "locations",
+            self.locations
+                .as_deref()
+                .map(|l| l.join(", "))
+                .unwrap_or_default(),
+        ));
         settings
+    }
+
+    /// Whether agents of `location` check this host: those of every location when it names
+    /// none.
+    pub fn checked_in(&self, location: &str) -> bool {
+        self.locations.as_deref().is_none_or(|names| {
+            names
+                .binary_search_by(|name| (**name).cmp(location))
+                .is_ok()
+        })
     }
 }
 
@@ -403,6 +423,7 @@ impl HostConfiguration {
             && self.alerts == other.alerts
             && self.group == other.group
             && self.flapping == other.flapping
+            && self.locations == other.locations
     }
 
     /// Every setting as `(key, fingerprint)` under `key` (see [`crate::fingerprint`]), for a

@@ -33,6 +33,7 @@ pub(crate) const COMMON_KEYS: &[&str] = &[
     "public",
     "depends_on",
     "flapping",
+    "locations",
 ];
 const HTTP_KEYS: &[&str] = &[
     "url",

@@ -151,6 +151,9 @@ pub struct Defaults {
     pub headers: Vec<HttpHeader>,
     /// Flapping detection every host inherits; `None`: off unless a host turns it on.
     pub flapping: Option<FlappingSettings>,
+    /// The locations every host is checked in (sorted); `None`: every location. Only with
+    /// `cluster`.
+    pub locations: Option<Vec<Arc<str>>>,
 }
 
 impl Default for Defaults {
@@ -167,6 +170,7 @@ impl Default for Defaults {
             alerts: Vec::new(),
             headers: Vec::new(),
             flapping: None,
+            locations: None,
         }
     }
 }

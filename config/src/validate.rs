@@ -13,7 +13,9 @@ use std::time::Duration;
 use regex::Regex;
 use url::Url;
 
-use crate::cluster::{known_locations, quorum_error, read_cluster, ClusterPlace, ClusterSettings};
+use crate::cluster::{
+    known_locations, quorum_error, read_cluster, read_locations, ClusterPlace, ClusterSettings,
+};
 use crate::dependencies::{find_cycle, read_depends_on, Dependency};
 use crate::error::{did_you_mean, Diagnostic, Position};
 use crate::flapping::{read_flapping, FlappingSettings, PartialFlapping};
@@ -66,6 +68,7 @@ pub(crate) const DEFAULT_KEYS: &[&str] = &[
     "alerts",
     "headers",
     "flapping",
+    "locations",
 ];
 pub(crate) const NOTIFIER_TYPES: &[&str] = &["stdout", "file", "webhook", "command"];
 pub(crate) const NOTIFIER_COMMON_KEYS: &[&str] = &[
@@ -104,6 +107,9 @@ pub(crate) struct FileSections {
     /// `maintenance` windows, also those with errors (their names are claimed all the same).
     pub maintenance: Vec<ReadWindow>,
     pub cluster: Option<(ClusterSettings, ClusterPlace)>,
+    /// Whether the file has a `cluster` section, also one with errors: `locations` need one,
+    /// and are not reported again when the section was.
+    pub cluster_written: bool,
 }
 
 /// Host and default settings as written: `None` means "inherit".
@@ -119,6 +125,7 @@ pub(crate) struct PartialDefaults {
     alerts: Option<Vec<Arc<str>>>,
     headers: Option<Vec<HttpHeader>>,
     flapping: Option<PartialFlapping>,
+    locations: Option<Vec<Arc<str>>>,
 }
 
 pub(crate) struct PartialHost {
@@ -170,6 +177,7 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
         hosts: vec![],
         maintenance: vec![],
         cluster: None,
+        cluster_written: false,
     };
     let Some(top) = reader.fields(&root, TOP_KEYS) else {
         return sections;
@@ -226,6 +234,7 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
         sections.maintenance = read_maintenance(reader, &file, &node);
     }
     if let Some(node) = top.get("cluster") {
+        sections.cluster_written = true;
         sections.cluster = read_cluster(reader, &file, &node);
     }
     sections
@@ -458,6 +467,7 @@ fn read_host_settings(reader: &mut Reader, fields: &crate::reader::Fields) -> Pa
         s.headers = Some(read_headers(reader, &node));
     }
     s.flapping = get("flapping").and_then(|n| read_flapping(reader, &n));
+    s.locations = get("locations").and_then(|n| read_locations(reader, &n));
     s
 }
 
@@ -1251,6 +1261,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     let mut state: Option<(StateSettings, Arc<Path>)> = None;
     let mut status_page: Option<(StatusPageSettings, Arc<Path>)> = None;
     let mut cluster: Option<((ClusterSettings, ClusterPlace), Arc<Path>)> = None;
+    let mut cluster_written = false;
     let mut user_defaults: Option<(PartialDefaults, Arc<Path>)> = None;
     let mut notifiers: Vec<Arc<NotifierConfig>> = Vec::new();
     let mut notifier_files: HashMap<Arc<str>, Arc<Path>> = HashMap::new();
@@ -1293,6 +1304,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             at,
         );
         set_once(&mut cluster, f.cluster, &f.file, "cluster", errors, at);
+        cluster_written |= f.cluster_written;
         for n in f.notifiers {
             if let Some(first) = notifier_files.get(&n.name) {
                 let path = format!("notifiers.{}", n.name);
@@ -1351,6 +1363,12 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
                 &positions,
             );
         }
+        if let (Some(_), false) = (&d.locations, cluster_written) {
+            errors.push(locations_without_cluster(
+                &file, "defaults", "defaults", &positions,
+            ));
+        }
+        defaults.locations = d.locations;
         if defaults.timeout_is_explicit && defaults.timeout > defaults.interval {
             errors.push(
                 timeout_error(&file, "defaults", defaults.timeout, defaults.interval)
@@ -1363,9 +1381,17 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     let mut by_label: HashMap<Arc<str>, usize> = HashMap::with_capacity(partial_hosts.len());
     // Every label written, by hosts with errors too, so a duplicate is reported in one pass.
     let mut claimed: HashMap<Arc<str>, Origin> = HashMap::with_capacity(partial_hosts.len());
+    // Every location hosts name, also hosts with errors: `quorum` is checked against them.
+    let mut named_locations = Vec::new();
     for p in partial_hosts {
         let path = format!("hosts[{}]", p.origin.index);
         let file = &p.origin.file;
+        if let Some(locations) = &p.settings.locations {
+            if !cluster_written {
+                errors.push(locations_without_cluster(file, &p.place, &path, &positions));
+            }
+            named_locations.push(locations.clone());
+        }
         // Alerts are checked before anything else so a host with another error still has
         // its notifier names reported in the same pass.
         if let Some(a) = &p.settings.alerts {
@@ -1492,6 +1518,11 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             public: p.public,
             depends_on: p.depends_on.clone(),
             flapping,
+            locations: p
+                .settings
+                .locations
+                .clone()
+                .or_else(|| defaults.locations.clone()),
             origin: p.origin,
         };
         by_label.insert(p.label, hosts.len());
@@ -1502,7 +1533,12 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     let maintenance = checked_maintenance(read_windows, &by_label, &claimed, errors, &positions);
     let (cluster, cluster_place) = match cluster {
         Some(((settings, place), _)) => {
-            check_quorum(&settings, &place, errors, &positions);
+            let known = known_locations(
+                defaults.locations.as_deref(),
+                named_locations.iter().map(Vec::as_slice),
+                settings.location.as_ref(),
+            );
+            check_quorum(&settings, &place, &known, errors, &positions);
             (Some(settings), Some(place))
         }
         None => (None, None),
@@ -1532,17 +1568,17 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     }
 }
 
-/// `cluster.quorum` is at most the number of locations known; with this agent's location
+/// `cluster.quorum` is at most the number of locations `known`; with this agent's location
 /// still to come (from the command line), it may be one more, and
 /// [`Config::with_location`] checks again once it is known.
 fn check_quorum(
     cluster: &ClusterSettings,
     place: &ClusterPlace,
+    known: &std::collections::BTreeSet<Arc<str>>,
     errors: &mut Vec<Diagnostic>,
     positions: &Positions,
 ) {
-    let known = known_locations(None, [], cluster.location.as_ref());
-    if let Some(message) = quorum_error(cluster.quorum, &known, cluster.location.is_none()) {
+    if let Some(message) = quorum_error(cluster.quorum, known, cluster.location.is_none()) {
         errors.push(
             Diagnostic::new(&place.file, "cluster.quorum", message)
                 .at(positions.value(&place.file, "cluster.quorum")),
@@ -1636,6 +1672,22 @@ fn effective_flapping(
             None
         }
     }
+}
+
+/// `locations` (of `defaults` or a host, at `place` and `path`) in a configuration without
+/// `cluster`: a single agent checks every host itself.
+fn locations_without_cluster(
+    file: &Path,
+    place: &str,
+    path: &str,
+    positions: &Positions,
+) -> Diagnostic {
+    Diagnostic::new(
+        file,
+        format!("{place}.locations"),
+        "`locations` needs a top-level `cluster:` section (agents in several locations sharing one database); add `cluster:` with its `url` and `location`, or remove `locations`: one flowstate alone checks every host itself",
+    )
+    .at(positions.key(file, &format!("{path}.locations")))
 }
 
 fn timeout_error(file: &Path, place: &str, timeout: Duration, interval: Duration) -> Diagnostic {

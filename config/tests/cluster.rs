@@ -2,9 +2,12 @@
 //! means, this agent's location from the file, `${VAR}` or the command line, the database
 //! password never shown, and every mistake at its line and column with the fix.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use flowstate_config::ClusterSettings;
+use flowstate_config::fingerprint::FingerprintKey;
+use flowstate_config::host::Secrets;
+use flowstate_config::{ClusterSettings, ConfigDiff};
 
 mod common;
 
@@ -20,6 +23,15 @@ fn cluster(lines: &str) -> String {
         yaml.push('\n');
     }
     yaml
+}
+
+/// A file with a cluster in location `eu` and the given `hosts` lines.
+fn with_hosts(hosts: &str) -> String {
+    format!("{}hosts:\n{hosts}", cluster("location: eu"))
+}
+
+fn names(list: &[&str]) -> Option<Vec<Arc<str>>> {
+    Some(list.iter().map(|l| Arc::from(*l)).collect())
 }
 
 /// The cluster settings of a valid file.
@@ -321,4 +333,195 @@ fn cluster_is_set_in_one_file_only() {
             a.display()
         )
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hosts' locations
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_host_without_locations_is_checked_everywhere() {
+    let config = load(&with_hosts("  - { label: api, url: 'http://api/' }\n"));
+    let api = config.host("api").unwrap();
+    assert_eq!(api.locations, None);
+    assert!(api.checked_in("eu") && api.checked_in("somewhere-else"));
+    assert_eq!(
+        config.locations().into_iter().collect::<Vec<_>>(),
+        names(&["eu"]).unwrap()
+    );
+}
+
+#[test]
+fn hosts_override_the_locations_of_defaults() {
+    let yaml = format!(
+        "{}defaults:\n  locations: [us, eu]\nhosts:\n  - {{ label: a, url: 'http://a/' }}\n  - {{ label: b, url: 'http://b/', locations: [ap] }}\n  - {{ label: c, url: 'http://c/', locations: '${{FLOWSTATE_LOCATION}}' }}\n",
+        cluster("location: eu\nquorum: 2")
+    );
+    let config = load(&yaml);
+    assert_eq!(config.defaults.locations, names(&["eu", "us"]), "sorted");
+    let (a, b, c) = (
+        config.host("a").unwrap(),
+        config.host("b").unwrap(),
+        config.host("c").unwrap(),
+    );
+    assert_eq!(a.locations, names(&["eu", "us"]));
+    assert_eq!(b.locations, names(&["ap"]));
+    assert_eq!(c.locations, names(&["eu-west"]));
+    assert!(a.checked_in("us") && a.checked_in("eu") && !a.checked_in("ap"));
+    assert!(b.checked_in("ap") && !b.checked_in("eu"));
+    assert!(c.checked_in("eu-west") && !c.checked_in("eu"));
+    let all: Vec<Arc<str>> = config.locations().into_iter().collect();
+    assert_eq!(Some(all), names(&["ap", "eu", "eu-west", "us"]));
+    assert!(a.settings().contains(&("locations", "eu, us".to_string())));
+    assert!(a.describe().contains(&("locations", "eu, us".to_string())));
+}
+
+#[test]
+fn locations_are_location_names_each_once() {
+    assert_eq!(
+        errors(&with_hosts(
+            "  - { label: a, url: 'http://a/', locations: [] }\n  - { label: b, url: 'http://b/', locations: [eu, EU, eu] }\n"
+        )),
+        [
+            r#"flowstate.yaml:5:46: hosts[0] (label "a").locations: the list is empty; name the locations that check the host, e.g. `locations: [eu, us]`, or remove `locations` to check it in every location"#,
+            r#"flowstate.yaml:6:51: hosts[1] (label "b").locations[1]: `EU` is not a location name: use 1 to 32 lowercase letters, digits and `-`, e.g. `eu-west`; did you mean `eu`?"#,
+            r#"flowstate.yaml:6:55: hosts[1] (label "b").locations[2]: `eu` is listed twice; list each location once"#,
+        ]
+    );
+    assert_eq!(
+        error(&format!(
+            "{}defaults:\n  locations: [eu, eu]\n",
+            cluster("location: eu")
+        )),
+        "flowstate.yaml:5:19: defaults.locations[1]: `eu` is listed twice; list each location once"
+    );
+}
+
+#[test]
+fn locations_need_a_cluster() {
+    assert_eq!(
+        errors(
+            "defaults:\n  locations: [eu]\nhosts:\n  - { label: a, url: 'http://a/', locations: [us] }\n"
+        ),
+        [
+            "flowstate.yaml:2:3: defaults.locations: `locations` needs a top-level `cluster:` section (agents in several locations sharing one database); add `cluster:` with its `url` and `location`, or remove `locations`: one flowstate alone checks every host itself",
+            r#"flowstate.yaml:4:35: hosts[0] (label "a").locations: `locations` needs a top-level `cluster:` section (agents in several locations sharing one database); add `cluster:` with its `url` and `location`, or remove `locations`: one flowstate alone checks every host itself"#,
+        ]
+    );
+    // A cluster section with errors of its own is there all the same: only its error shows.
+    assert_eq!(
+        errors(
+            "cluster:\n  location: eu\nhosts:\n  - { label: a, url: 'http://a/', locations: [eu] }\n"
+        ),
+        ["flowstate.yaml:2:3: cluster: missing `url`: the PostgreSQL database the agents share, e.g. `url: postgres://flowstate:${PG_PASSWORD}@db:5432/flowstate`"]
+    );
+}
+
+#[test]
+fn quorum_counts_the_locations_hosts_name() {
+    let three = "  - { label: api, url: 'http://api/', locations: [eu, us, ap] }\n";
+    let yaml = format!("{}hosts:\n{three}", cluster("location: eu\nquorum: 3"));
+    assert_eq!(load(&yaml).cluster.unwrap().quorum, 3);
+    assert_eq!(
+        error(&format!("{}hosts:\n{three}", cluster("location: eu\nquorum: 4"))),
+        "flowstate.yaml:4:11: cluster.quorum: quorum (4) is more than the number of locations (3: ap, eu, us), so no host could be seen failing in 4 locations; lower quorum, or name the locations in `locations` (in `defaults` for every host)"
+    );
+    // A host with an error of its own still names its locations: no second, false error.
+    let broken = "  - { label: api, url: 'ftp://api/', locations: [eu, us, ap] }\n";
+    let all = errors(&format!(
+        "{}hosts:\n{broken}",
+        cluster("location: eu\nquorum: 3")
+    ));
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert!(all[0].contains("is not an http or https URL"), "{all:#?}");
+}
+
+#[test]
+fn quorum_is_checked_again_once_the_command_line_gives_the_location() {
+    let yaml = format!("{}defaults:\n  locations: [eu, us]\n", cluster("quorum: 3"));
+    // This agent's location may be a third one: the file is valid.
+    let config = load(&yaml);
+    assert!(config.clone().with_location(Some("ap")).is_ok());
+    assert_eq!(
+        config.with_location(Some("eu")).unwrap_err().to_string(),
+        "flowstate.yaml:3:11: cluster.quorum: quorum (3) is more than the number of locations (2: eu, us), so no host could be seen failing in 3 locations; lower quorum, or name the locations in `locations` (in `defaults` for every host)"
+    );
+    assert!(error(&format!(
+        "{}defaults:\n  locations: [eu, us]\n",
+        cluster("quorum: 4")
+    ))
+    .contains("(at most 3: eu, us and this agent's own)"));
+}
+
+#[test]
+fn locations_are_a_host_setting_a_reload_and_check_diff_compare() {
+    let host = |locations: &str| {
+        with_hosts(&format!(
+            "  - {{ label: api, url: 'http://api/'{locations} }}\n"
+        ))
+    };
+    let everywhere = load(&host(""));
+    let two = load(&host(", locations: [eu, us]"));
+    let diff = ConfigDiff::between(&everywhere, &two);
+    assert_eq!(diff.changed.len(), 1);
+    assert_eq!(diff.changed[0].keys, ["locations"]);
+    // The order they are written in is no change.
+    let reordered = load(&host(", locations: [us, eu]"));
+    assert!(ConfigDiff::between(&two, &reordered).is_empty());
+
+    let key = FingerprintKey::random().unwrap();
+    let fingerprint = |config: &flowstate_config::Config| {
+        config
+            .host("api")
+            .unwrap()
+            .fingerprints(&key, Secrets::Hidden)
+            .into_iter()
+            .find(|(name, _)| *name == "locations")
+            .map(|(_, fingerprint)| fingerprint)
+            .expect("locations are fingerprinted")
+    };
+    assert_ne!(fingerprint(&everywhere), fingerprint(&two));
+    assert_eq!(fingerprint(&two), fingerprint(&reordered));
+}
+
+#[test]
+fn a_change_of_the_locations_in_defaults_changes_the_hosts_that_inherit_them() {
+    let with_defaults = |locations: &str| {
+        format!(
+            "{}defaults:\n  locations: {locations}\nhosts:\n  - {{ label: a, url: 'http://a/' }}\n  - {{ label: b, url: 'http://b/', locations: [eu] }}\n",
+            cluster("location: eu")
+        )
+    };
+    let diff = ConfigDiff::between(
+        &load(&with_defaults("[eu]")),
+        &load(&with_defaults("[eu, us]")),
+    );
+    let changed: Vec<&str> = diff.changed.iter().map(|c| &*c.label).collect();
+    assert_eq!(changed, ["a"]);
+    assert_eq!(diff.unchanged, [Arc::from("b")]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reloads
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_reload_that_changes_cluster_is_told_to_need_a_restart() {
+    let hosts = "hosts:\n  - { label: api, url: 'http://api/' }\n";
+    let before = load(&format!("{}{hosts}", cluster("location: eu")));
+    let after = load(&format!(
+        "cluster:\n  url: postgres://flowstate:other-password@db2:5432/flowstate\n  location: us\n  heartbeat: 2s\n{hosts}"
+    ));
+    let diff = ConfigDiff::between(&before, &after);
+    assert_eq!(
+        diff.needs_restart,
+        ["cluster.url", "cluster.location", "cluster.heartbeat"]
+    );
+    assert_eq!(diff.unchanged, [Arc::from("api")], "hosts are not touched");
+    // The location the command line gave is no change when a reload gives it again.
+    let given = |yaml: &str| load(yaml).with_location(Some("ap")).unwrap();
+    let file = format!("{}{hosts}", cluster(""));
+    assert!(ConfigDiff::between(&given(&file), &given(&file))
+        .needs_restart
+        .is_empty());
 }

@@ -857,7 +857,7 @@ fn a_tcp_host_needs_an_address_and_rejects_http_keys() {
         all,
         [
             r#"flowstate.yaml:2:5: hosts[0] (label "db"): missing `address`; a TCP check needs `address: host:port`"#,
-            r#"flowstate.yaml:2:29: hosts[0] (label "db").url: unknown key `url`; known keys here: label, type, interval, timeout, failure_threshold, success_threshold, max_response_time, alerts, group, public, depends_on, flapping, address, send, expect"#,
+            r#"flowstate.yaml:2:29: hosts[0] (label "db").url: unknown key `url`; known keys here: label, type, interval, timeout, failure_threshold, success_threshold, max_response_time, alerts, group, public, depends_on, flapping, locations, address, send, expect"#,
         ]
     );
 }
