@@ -14,21 +14,40 @@ use crate::common::wait::wait_for;
 use crate::common::{Daemon, Sandbox, DEADLINE};
 
 /// A lease short enough for a test, with heartbeats well inside it.
-const LEASE: &str = "lease: 3s, heartbeat: 500ms";
+const LEASE: &str = "lease: 3s, heartbeat: 1s";
 
-/// An agent of location `location` in the cluster at `url`, checking `target`.
-fn agent(url: &str, location: &str, target: &TestServer) -> (Sandbox, Daemon) {
+/// How an agent is told its location.
+#[derive(Clone, Copy)]
+enum Told {
+    InTheFile,
+    ByFlag,
+    ByEnvironment,
+}
+
+/// An agent of location `location` in the cluster at `url`, checking `target`, told its
+/// location as `told` says.
+fn agent(url: &str, location: &str, told: Told, target: &TestServer) -> (Sandbox, Daemon) {
     let sandbox = Sandbox::new();
+    let in_file = match told {
+        Told::InTheFile => format!("location: {location}, "),
+        Told::ByFlag | Told::ByEnvironment => String::new(),
+    };
     sandbox.write(
         "flowstate.yaml",
         &document_serving(
             "listen: \"127.0.0.1:0\"",
-            &format!("cluster: {{ url: '{url}', location: {location}, {LEASE} }}\n"),
+            &format!("cluster: {{ url: '{url}', {in_file}{LEASE} }}\n"),
             "interval: 1s",
             &[host("api", &target.url("/"), "")],
         ),
     );
-    let daemon = sandbox.daemon("flowstate.yaml").start();
+    let builder = sandbox.daemon("flowstate.yaml");
+    let builder = match told {
+        Told::InTheFile => builder,
+        Told::ByFlag => builder.args(&["--location", location]),
+        Told::ByEnvironment => builder.env("FLOWSTATE_LOCATION", location),
+    };
+    let daemon = builder.start();
     (sandbox, daemon)
 }
 
@@ -56,8 +75,8 @@ fn agents_see_each_other_one_leads_and_another_takes_over_when_it_is_killed() {
     let server = Postgres::start();
     let url = server.database("cluster");
     let target = TestServer::always(Response::ok("fine"));
-    let (_eu_sandbox, mut eu) = agent(&url, "eu", &target);
-    let (_us_sandbox, mut us) = agent(&url, "us", &target);
+    let (_eu_sandbox, mut eu) = agent(&url, "eu", Told::InTheFile, &target);
+    let (_us_sandbox, mut us) = agent(&url, "us", Told::ByFlag, &target);
 
     // Both agents list both, and agree on one leader.
     let (eu_view, us_view) = wait_for(DEADLINE, "both agents see both and one leader", || {
@@ -119,6 +138,38 @@ fn agents_see_each_other_one_leads_and_another_takes_over_when_it_is_killed() {
     );
     let scraped = metrics(follower);
     assert_eq!(sample(&scraped, "flowstate_cluster_leader"), 1.0);
+}
+
+#[test]
+fn the_location_may_come_from_the_environment_and_a_missing_one_is_a_clear_error() {
+    let server = Postgres::start();
+    let url = server.database("located");
+    let target = TestServer::always(Response::ok("fine"));
+    let (_sandbox, mut ap) = agent(&url, "ap", Told::ByEnvironment, &target);
+    let view = wait_for(DEADLINE, "the agent joined", || {
+        let view = cluster(&mut ap);
+        (agent_ids(&view).len() == 1).then_some(view)
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{ap}"));
+    assert_eq!(view["location"], "ap");
+    assert_eq!(view["is_leader"], true, "alone, it leads: {view:#}");
+
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        &document_serving(
+            "listen: \"127.0.0.1:0\"",
+            &format!("cluster: {{ url: '{url}' }}\n"),
+            "interval: 1s",
+            &[host("api", &target.url("/"), "")],
+        ),
+    );
+    let outcome = sandbox.run(&["run", "-c", "flowstate.yaml"]);
+    outcome.expect_code(2);
+    assert!(
+        outcome.stderr.contains("--location") && outcome.stderr.contains("FLOWSTATE_LOCATION"),
+        "{outcome}"
+    );
 }
 
 #[test]

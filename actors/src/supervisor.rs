@@ -303,6 +303,7 @@ impl Supervisor {
     }
 
     fn apply(&mut self, new: Arc<Config>, ctx: &mut Context<Self>) -> ConfigDiff {
+        let new = with_running_location(new, &self.config);
         let diff = ConfigDiff::between(&self.config, &new);
         // Settings that cannot change while running keep their running values, so reverting
         // a refused edit is not refused again.
@@ -310,6 +311,7 @@ impl Supervisor {
             let mut kept = (*new).clone();
             kept.server.listen = self.config.server.listen;
             kept.state.path = self.config.state.path.clone();
+            kept.cluster = self.config.cluster.clone();
             Arc::new(kept)
         } else {
             new
@@ -371,6 +373,22 @@ impl Supervisor {
         self.ready = true;
         diff
     }
+}
+
+/// `new` with the running agent's location when the file leaves it to `--location` or
+/// `$FLOWSTATE_LOCATION` (read once, at start): a reload is not a change of location.
+fn with_running_location(new: Arc<Config>, running: &Config) -> Arc<Config> {
+    let (Some(next), Some(now)) = (&new.cluster, &running.cluster) else {
+        return new;
+    };
+    if next.location.is_some() || now.location.is_none() {
+        return new;
+    }
+    let mut located = (*new).clone();
+    if let Some(cluster) = &mut located.cluster {
+        cluster.location.clone_from(&now.location);
+    }
+    Arc::new(located)
 }
 
 /// Answers every ask a load served; an asker that gave up waiting (a timed-out request) is
