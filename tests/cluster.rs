@@ -190,3 +190,70 @@ fn a_single_flowstate_says_it_runs_alone() {
     assert_eq!(answer.status, 404, "{answer}");
     assert!(answer.body.contains("cluster:"), "{answer}");
 }
+
+/// The labels `GET /api/v1/hosts` of `daemon` lists: the hosts this agent checks.
+fn checked_here(daemon: &mut Daemon) -> Vec<String> {
+    let mut labels: Vec<String> = daemon
+        .hosts()
+        .iter()
+        .filter_map(|h| h["label"].as_str().map(str::to_string))
+        .collect();
+    labels.sort();
+    labels
+}
+
+#[test]
+fn agents_of_a_location_share_its_hosts_and_take_over_those_of_one_that_dies() {
+    let server = Postgres::start();
+    let url = server.database("sharing");
+    let target = TestServer::always(Response::ok("fine"));
+    let mut hosts: Vec<String> = (0..20)
+        .map(|n| host(&format!("h{n:02}"), &target.url(&format!("/{n}")), ""))
+        .collect();
+    hosts.push(host("us-only", &target.url("/us"), "locations: [us]"));
+    let document = document_serving(
+        "listen: \"127.0.0.1:0\"",
+        &format!("cluster: {{ url: '{url}', location: eu, {LEASE} }}\n"),
+        "interval: 1s",
+        &hosts,
+    );
+    let start = || {
+        let sandbox = Sandbox::new();
+        sandbox.write("flowstate.yaml", &document);
+        let daemon = sandbox.daemon("flowstate.yaml").start();
+        (sandbox, daemon)
+    };
+    let (_first_sandbox, mut first) = start();
+    let (_second_sandbox, mut second) = start();
+    let all: Vec<String> = (0..20).map(|n| format!("h{n:02}")).collect();
+
+    // Each host of the location is checked by exactly one of them, and both check some.
+    let (mine, theirs) = wait_for(DEADLINE, "the two agents share the hosts", || {
+        let (a, b) = (checked_here(&mut first), checked_here(&mut second));
+        let mut union: Vec<String> = a.iter().chain(&b).cloned().collect();
+        union.sort();
+        (!a.is_empty() && !b.is_empty() && union == all).then_some((a, b))
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{first}\n{second}"));
+    assert!(
+        mine.iter().all(|label| !theirs.contains(label)),
+        "checked twice: {mine:?} {theirs:?}"
+    );
+    assert!(
+        !mine.contains(&"us-only".to_string()),
+        "a host of another location"
+    );
+
+    // One dies: within the lease and a heartbeat the other checks them all.
+    second.signal("KILL");
+    wait_for(
+        Duration::from_secs(15),
+        "the survivor checks every host",
+        || (checked_here(&mut first) == all).then_some(()),
+    )
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{first}"));
+    // Every host is checked there: none was left unchecked by the handover.
+    for label in &all {
+        first.wait_for_checks(label, 1);
+    }
+}

@@ -20,8 +20,10 @@ use crate::availability_cache::{self, AvailabilityCache};
 use crate::cluster::agent::{
     default_agent_id, AgentSettings, ClusterAgent, ClusterPulse, ClusterStatus,
 };
+use crate::cluster::rendezvous::AgentId;
 use crate::config_watcher::ConfigWatcher;
 use crate::messages::ApplyConfig;
+use crate::messages::UseAgents;
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
 use crate::quiet_time::QuietTime;
@@ -147,12 +149,20 @@ impl Daemon {
             metrics.clone(),
         )
         .with_shared_token(token.clone());
+        let agent = agent_settings(&config);
+        if let Some(agent) = &agent {
+            supervisor = supervisor.sharing_as(
+                AgentId::new(agent.id.as_str()),
+                Arc::from(agent.location.as_str()),
+            );
+        }
         if let Some(context) = &watcher_context {
             supervisor = supervisor.reporting_applied_configs_to(context.address().recipient());
         }
         let supervisor = supervisor.start();
         supervisor.do_send(ApplyConfig(config.clone()));
-        let cluster = start_cluster_agent(&config, &metrics);
+        let cluster =
+            agent.map(|agent| start_cluster_agent(agent, &metrics, supervisor.clone().recipient()));
         let watcher = watcher_context.map(|context| {
             context.run(ConfigWatcher::new(
                 config_files,
@@ -298,13 +308,12 @@ fn open_store(
     (Some(store), restored)
 }
 
-/// With `cluster:`, joins the cluster as one agent: heartbeats and leader lease bids on a
-/// thread of their own, published for `GET /api/v1/cluster` and the metrics.
-fn start_cluster_agent(config: &Config, metrics: &Arc<Metrics>) -> Option<ClusterStatus> {
+/// With `cluster:`, who this agent is in the cluster.
+fn agent_settings(config: &Config) -> Option<AgentSettings> {
     let cluster = config.cluster.as_ref()?;
     // `Config::with_location` made sure of it before the daemon started.
     let location = cluster.location.as_deref()?;
-    let settings = AgentSettings {
+    Some(AgentSettings {
         url: cluster.url.clone(),
         id: cluster
             .agent_id
@@ -314,17 +323,22 @@ fn start_cluster_agent(config: &Config, metrics: &Arc<Metrics>) -> Option<Cluste
         location: location.to_string(),
         lease: cluster.lease,
         heartbeat: cluster.heartbeat,
-    };
-    log::info!(agent = settings.id.as_str(), location, database = cluster.url.shown(); "joining the cluster");
+    })
+}
+
+/// Joins the cluster as the agent `settings` describes: heartbeats and leader lease bids on a
+/// thread of their own, published for `GET /api/v1/cluster` and the metrics, and the live
+/// agents of its location told to `supervisor`, which checks this agent's share.
+fn start_cluster_agent(
+    settings: AgentSettings,
+    metrics: &Arc<Metrics>,
+    supervisor: Recipient<UseAgents>,
+) -> ClusterStatus {
+    log::info!(agent = settings.id.as_str(), location = settings.location.as_str(), database = settings.url.shown(); "joining the cluster");
     let status = ClusterStatus::default();
     let agent = ClusterAgent::start(settings.clone());
-    ClusterPulse::new(
-        agent,
-        &settings,
-        status.clone(),
-        metrics.clone(),
-        config.hosts().len(),
-    )
-    .start();
-    Some(status)
+    ClusterPulse::new(agent, &settings, status.clone(), metrics.clone())
+        .telling(supervisor)
+        .start();
+    status
 }

@@ -124,6 +124,17 @@ pub struct HostActorDied {
 pub struct TrackHosts {
     pub hosts: Vec<Arc<HostConfiguration>>,
     pub history: usize,
+    /// Hosts still configured that another agent of the cluster checks from now on: not
+    /// removed, so forgotten here without a `removed` event.
+    pub moved: Vec<Arc<str>>,
+}
+
+/// The live agents of this agent's location changed (a cluster, SPEC §10): the Supervisor
+/// checks the hosts rendezvous hashing gives this agent among them.
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub struct UseAgents {
+    pub live: Vec<crate::cluster::rendezvous::AgentId>,
 }
 
 /// A HostActor of this host was restarted after a crash: count it.

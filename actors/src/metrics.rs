@@ -572,6 +572,11 @@ impl Metrics {
         self.hosts.set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
+    /// How many hosts this process checks now (`flowstate_hosts`).
+    pub fn hosts(&self) -> i64 {
+        self.hosts.get()
+    }
+
     /// What this agent's last heartbeat saw of the cluster: the live agents and whether it
     /// leads. A location with no live agent left has no series.
     pub fn set_cluster(&self, agents: &[crate::cluster::agent::AgentView], is_leader: bool) {

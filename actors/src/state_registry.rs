@@ -344,6 +344,10 @@ impl Handler<TrackHosts> for StateRegistry {
             if let Some(saving) = &mut self.saving {
                 saving.forget(label.clone());
             }
+            // Checked by another agent of the cluster from now on: its story goes on there.
+            if msg.moved.contains(&label) {
+                continue;
+            }
             let Some((config, removal)) = host.removal(now) else {
                 continue;
             };
@@ -623,6 +627,7 @@ mod tests {
             .send(TrackHosts {
                 hosts: vec![Arc::new(huge.clone())],
                 history: 10,
+                moved: Vec::new(),
             })
             .await
             .expect("the registry takes the hosts");

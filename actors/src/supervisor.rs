@@ -20,11 +20,12 @@ use tokio::sync::oneshot;
 
 use crate::alert_router::AlertRouter;
 use crate::api::SharedToken;
+use crate::cluster::rendezvous::{self, AgentId};
 use crate::host::HostActor;
 use crate::messages::{
     ApplyConfig, AwaitPendingResults, ConfigApplied, FlushNotifiers, GetReadiness,
     GetRunningConfig, GetSchedulerHealth, HostActorDied, HostRestarted, PersistState,
-    ReadinessError, ReloadConfigNow, ReloadTrigger, Shutdown, StopChecking, TrackHosts,
+    ReadinessError, ReloadConfigNow, ReloadTrigger, Shutdown, StopChecking, TrackHosts, UseAgents,
     UseMaintenance, UseNotifiers,
 };
 use crate::metrics::Metrics;
@@ -39,7 +40,12 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 type ReloadOutcome = Result<ConfigDiff, Vec<String>>;
 
 pub struct Supervisor {
+    /// The configuration this agent checks: all of it, or in a cluster its share.
     config: Arc<Config>,
+    /// The configuration as loaded: what the API shows and a reload is compared with.
+    full: Arc<Config>,
+    /// In a cluster: this agent, its location and the live agents it shares them with.
+    sharing: Option<Sharing>,
     /// The files to re-read on `ReloadConfigNow`; empty when the configuration came from code.
     config_files: Vec<PathBuf>,
     /// The reload under way and the asks waiting for the next one.
@@ -63,6 +69,22 @@ pub struct Supervisor {
     /// Every host of the configuration has been scheduled.
     ready: bool,
     shutting_down: bool,
+}
+
+/// This agent's share of a cluster's hosts (SPEC §10): those checked in its location that
+/// rendezvous hashing gives it among the live agents of the location.
+struct Sharing {
+    me: AgentId,
+    location: Arc<str>,
+    /// Empty until the first heartbeat answers: no host is checked twice meanwhile.
+    live: Vec<AgentId>,
+}
+
+impl Sharing {
+    fn checks(&self, host: &HostConfiguration) -> bool {
+        host.checked_in(&self.location)
+            && rendezvous::owner(&host.label, &self.live) == Some(&self.me)
+    }
 }
 
 /// At most one load of the files runs; asks that arrive meanwhile wait for the next.
@@ -122,8 +144,11 @@ impl Supervisor {
         metrics: Arc<Metrics>,
     ) -> Self {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let empty = Arc::new(empty_config());
         Supervisor {
-            config: Arc::new(empty_config()),
+            config: empty.clone(),
+            full: empty,
+            sharing: None,
             config_files,
             reloads: Reloads::default(),
             applied_configs: None,
@@ -139,6 +164,25 @@ impl Supervisor {
             self_check: None,
             ready: false,
             shutting_down: false,
+        }
+    }
+
+    /// In a cluster: checks only this agent's share, `me` in `location`, once [`UseAgents`]
+    /// says who is live.
+    pub fn sharing_as(mut self, me: AgentId, location: Arc<str>) -> Self {
+        self.sharing = Some(Sharing {
+            me,
+            location,
+            live: Vec::new(),
+        });
+        self
+    }
+
+    /// `full`, or this agent's share of it in a cluster.
+    fn share_of(&self, full: &Arc<Config>) -> Arc<Config> {
+        match &self.sharing {
+            Some(sharing) => Arc::new(full.retain_hosts(|host| sharing.checks(host))),
+            None => full.clone(),
         }
     }
 
@@ -328,9 +372,16 @@ impl Supervisor {
         // The registry learns of new hosts before their first result can arrive. The router
         // switches notifiers only after the registry has sent the `removed` events of this
         // reload, which may be for a notifier that is leaving too.
+        let moved: Vec<Arc<str>> = diff
+            .removed
+            .iter()
+            .filter(|label| self.full.host(label).is_some())
+            .cloned()
+            .collect();
         let tracked = self.registry.send(TrackHosts {
             hosts: new.hosts().to_vec(),
             history: new.state.history,
+            moved,
         });
         let router = self.router.clone();
         let notifiers = new.notifiers.clone();
@@ -415,7 +466,9 @@ impl Handler<ApplyConfig> for Supervisor {
 
     fn handle(&mut self, msg: ApplyConfig, ctx: &mut Context<Self>) -> Self::Result {
         let first = self.hosts.is_empty() && !self.ready;
-        let diff = self.apply(msg.0, ctx);
+        self.full = msg.0.clone();
+        let share = self.share_of(&msg.0);
+        let diff = self.apply(share, ctx);
         if first {
             self.metrics.config_loaded();
             log::info!(hosts = self.hosts.len(), notifiers = self.config.notifiers.len(); "monitoring started");
@@ -475,7 +528,36 @@ impl Handler<GetRunningConfig> for Supervisor {
     type Result = MessageResult<GetRunningConfig>;
 
     fn handle(&mut self, _: GetRunningConfig, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.config.clone())
+        MessageResult(self.full.clone())
+    }
+}
+
+impl Handler<UseAgents> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: UseAgents, ctx: &mut Context<Self>) {
+        let Some(sharing) = &mut self.sharing else {
+            return;
+        };
+        let mut live = msg.live;
+        live.sort();
+        if sharing.live == live {
+            return;
+        }
+        sharing.live = live;
+        if !self.ready {
+            // The first configuration takes the share when it comes.
+            return;
+        }
+        let share = self.share_of(&self.full.clone());
+        let diff = self.apply(share, ctx);
+        log::info!(
+            agents = self.sharing.as_ref().map_or(0, |s| s.live.len()),
+            hosts = self.hosts.len(),
+            taken = diff.added.len(),
+            handed_over = diff.removed.len();
+            "this agent's share of the hosts changed"
+        );
     }
 }
 

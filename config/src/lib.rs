@@ -109,6 +109,20 @@ impl Config {
         self.by_label.get(label).map(|&i| &self.hosts[i])
     }
 
+    /// The same configuration with only the hosts `keep` accepts, in the same order: what one
+    /// agent of a cluster checks of the whole.
+    pub fn retain_hosts(&self, keep: impl Fn(&HostConfiguration) -> bool) -> Config {
+        let mut kept = self.clone();
+        kept.hosts.retain(|host| keep(host));
+        kept.by_label = kept
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(index, host)| (host.label.clone(), index))
+            .collect();
+        kept
+    }
+
     pub fn notifier(&self, name: &str) -> Option<&Arc<NotifierConfig>> {
         self.notifiers.iter().find(|n| &*n.name == name)
     }

@@ -16,6 +16,8 @@ use flowstate_config::DatabaseUrl;
 use serde::Serialize;
 
 use super::membership::{AgentRow, ClusterError, LeaseHolder, Membership};
+use super::rendezvous::AgentId;
+use crate::messages::UseAgents;
 use crate::metrics::Metrics;
 use crate::model::rfc3339;
 
@@ -200,9 +202,11 @@ pub struct ClusterPulse {
     every: Duration,
     status: ClusterStatus,
     metrics: Arc<Metrics>,
-    /// How many hosts this agent checks now (what its heartbeat says).
-    hosts: i32,
     was_leader: bool,
+    /// This agent's location, and who hears of its live agents (the Supervisor, which
+    /// checks this agent's share of them).
+    location: String,
+    sharing: Option<Recipient<UseAgents>>,
 }
 
 impl ClusterPulse {
@@ -211,7 +215,6 @@ impl ClusterPulse {
         settings: &AgentSettings,
         status: ClusterStatus,
         metrics: Arc<Metrics>,
-        hosts: usize,
     ) -> Self {
         if let Ok(mut state) = status.write() {
             state.agent = settings.id.clone();
@@ -222,14 +225,23 @@ impl ClusterPulse {
             every: settings.heartbeat,
             status,
             metrics,
-            hosts: i32::try_from(hosts).unwrap_or(i32::MAX),
             was_leader: false,
+            location: settings.location.clone(),
+            sharing: None,
         }
     }
 
+    /// Tells `supervisor` the live agents of this agent's location after every heartbeat.
+    pub fn telling(mut self, supervisor: Recipient<UseAgents>) -> Self {
+        self.sharing = Some(supervisor);
+        self
+    }
+
     fn beat(&mut self, ctx: &mut Context<Self>) {
+        // The Supervisor keeps `flowstate_hosts` at the size of this agent's share.
+        let hosts = i32::try_from(self.metrics.hosts()).unwrap_or(i32::MAX);
         let beat = self.agent.send(Beat {
-            hosts: self.hosts,
+            hosts,
             config_hash: String::new(),
         });
         ctx.spawn(beat.into_actor(self).map(|answer, pulse, _| {
@@ -245,6 +257,17 @@ impl ClusterPulse {
         state.at = Some(rfc3339(SystemTime::now()));
         match answer {
             Ok(view) => {
+                if let Some(supervisor) = &self.sharing {
+                    // A database that does not answer leaves the share as it was: the others
+                    // see this agent alive until its lease ends, and keep out of its hosts.
+                    let live = view
+                        .agents
+                        .iter()
+                        .filter(|agent| agent.location == self.location)
+                        .map(|agent| AgentId::new(agent.id.as_str()))
+                        .collect();
+                    supervisor.do_send(UseAgents { live });
+                }
                 let is_leader = view.lease_token.is_some();
                 if is_leader != self.was_leader {
                     log::info!(agent = state.agent.as_str(), leader = is_leader; "cluster leadership changed");
