@@ -257,3 +257,42 @@ fn agents_of_a_location_share_its_hosts_and_take_over_those_of_one_that_dies() {
         first.wait_for_checks(label, 1);
     }
 }
+
+#[test]
+fn an_agent_without_its_database_checks_its_whole_location_rather_than_nothing() {
+    // A port nothing listens on: the database is down from the start.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(1);
+    let target = TestServer::always(Response::ok("fine"));
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        &document_serving(
+            "listen: \"127.0.0.1:0\"",
+            &format!(
+                "cluster: {{ url: 'postgres://postgres@127.0.0.1:{closed}/none?sslmode=disable', location: eu, {LEASE} }}\n"
+            ),
+            "interval: 1s",
+            &[
+                host("a", &target.url("/a"), ""),
+                host("b", &target.url("/b"), ""),
+            ],
+        ),
+    );
+    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    wait_for(DEADLINE, "the agent checks both hosts alone", || {
+        (checked_here(&mut daemon) == ["a", "b"]).then_some(())
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"));
+    daemon.wait_for_checks("a", 1);
+    let view = cluster(&mut daemon);
+    assert!(
+        view["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cluster database")),
+        "{view:#}"
+    );
+    assert_eq!(view["is_leader"], false);
+}

@@ -9,7 +9,7 @@
 //! back.
 
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
 use flowstate_config::DatabaseUrl;
@@ -207,6 +207,12 @@ pub struct ClusterPulse {
     /// checks this agent's share of them).
     location: String,
     sharing: Option<Recipient<UseAgents>>,
+    /// This agent's id and lease: without the database for longer than the lease, it checks
+    /// its whole location alone rather than nothing.
+    me: String,
+    lease: Duration,
+    /// When a heartbeat last answered.
+    last_answer: Option<Instant>,
 }
 
 impl ClusterPulse {
@@ -228,6 +234,9 @@ impl ClusterPulse {
             was_leader: false,
             location: settings.location.clone(),
             sharing: None,
+            me: settings.id.clone(),
+            lease: settings.lease,
+            last_answer: None,
         }
     }
 
@@ -257,6 +266,7 @@ impl ClusterPulse {
         state.at = Some(rfc3339(SystemTime::now()));
         match answer {
             Ok(view) => {
+                self.last_answer = Some(Instant::now());
                 if let Some(supervisor) = &self.sharing {
                     // A database that does not answer leaves the share as it was: the others
                     // see this agent alive until its lease ends, and keep out of its hosts.
@@ -279,6 +289,15 @@ impl ClusterPulse {
                 state.error = None;
             }
             Err(e) => {
+                // The others count this agent gone once its lease ends and take its hosts;
+                // until the database answers again it checks its whole location alone:
+                // hosts checked twice for a while rather than by nobody.
+                let alone = self.last_answer.is_none_or(|at| at.elapsed() >= self.lease);
+                if let (true, Some(supervisor)) = (alone, &self.sharing) {
+                    supervisor.do_send(UseAgents {
+                        live: vec![AgentId::new(self.me.as_str())],
+                    });
+                }
                 if state.error.is_none() {
                     log::error!(error = e.to_string().as_str(); "the cluster database did not answer this agent's heartbeat; it keeps checking and tries again");
                 }
