@@ -2,6 +2,7 @@
 //! one holds the leader lease, and when the leader is killed another takes over within the
 //! lease. Every agent is a real `flowstate run` process with its own location.
 
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -11,7 +12,7 @@ use crate::common::postgres::Postgres;
 use crate::common::scrape::{metrics, sample};
 use crate::common::server::{Response, TestServer};
 use crate::common::wait::wait_for;
-use crate::common::{Daemon, Sandbox, DEADLINE};
+use crate::common::{switchable, Daemon, Sandbox, DEADLINE};
 
 /// A lease short enough for a test, with heartbeats well inside it.
 const LEASE: &str = "lease: 3s, heartbeat: 1s";
@@ -295,4 +296,65 @@ fn an_agent_without_its_database_checks_its_whole_location_rather_than_nothing()
         "{view:#}"
     );
     assert_eq!(view["is_leader"], false);
+}
+
+#[test]
+fn each_location_writes_its_verdict_and_the_quorum_tells_partial_from_down() {
+    let server = Postgres::start();
+    let url = server.database("verdicts");
+    // Each location reaches the host through its own port: a failure can be local to one.
+    let (eu_status, eu_target) = switchable(200);
+    let (us_status, us_target) = switchable(200);
+    let document = document_serving(
+        "listen: \"127.0.0.1:0\"",
+        &format!("cluster: {{ url: '{url}', location: '${{LOCATION}}', quorum: 2, {LEASE} }}\n"),
+        "interval: 200ms, timeout: 200ms, failure_threshold: 1, locations: [eu, us]",
+        &[host("api", "http://127.0.0.1:${TARGET_PORT}/", "")],
+    );
+    let start = |location: &str, port: u16| {
+        let sandbox = Sandbox::new();
+        sandbox.write("flowstate.yaml", &document);
+        let daemon = sandbox
+            .daemon("flowstate.yaml")
+            .env("LOCATION", location)
+            .env("TARGET_PORT", port.to_string())
+            .start();
+        (sandbox, daemon)
+    };
+    let (_eu_sandbox, mut eu) = start("eu", eu_target.port());
+    let (_us_sandbox, mut us) = start("us", us_target.port());
+    let cluster_status = |daemon: &mut Daemon, status: &str| {
+        daemon.wait_for_host("api", &format!("is {status} for the cluster"), |h| {
+            h["cluster"]["status"] == status
+        })
+    };
+    let api = cluster_status(&mut eu, "up");
+    assert_eq!(api["locations"]["eu"]["status"], "up", "{api:#}");
+    assert_eq!(api["locations"]["us"]["status"], "up", "{api:#}");
+    assert_eq!(api["cluster"]["quorum"], 2);
+
+    // Failing from eu only: partial, eu named; both agents say the same.
+    eu_status.store(503, SeqCst);
+    let api = cluster_status(&mut us, "partial");
+    assert_eq!(
+        api["cluster"]["failing"],
+        serde_json::json!(["eu"]),
+        "{api:#}"
+    );
+    assert_eq!(api["locations"]["eu"]["status"], "down");
+    assert!(api["cluster"]["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("eu")));
+    cluster_status(&mut eu, "partial");
+
+    // Failing from both: down.
+    us_status.store(503, SeqCst);
+    let api = cluster_status(&mut eu, "down");
+    assert_eq!(api["cluster"]["failing"], serde_json::json!(["eu", "us"]));
+
+    // An agent that dies leaves a stale verdict: unknown, never down.
+    us.signal("KILL");
+    let api = cluster_status(&mut eu, "partial");
+    assert_eq!(api["locations"]["us"]["fresh"], false, "{api:#}");
+    assert_eq!(api["cluster"]["unknown"], serde_json::json!(["us"]));
 }

@@ -59,6 +59,8 @@ pub struct Daemon {
     pub silences: SilenceBook,
     /// This agent's standing in the cluster, with `cluster:`.
     pub cluster: Option<ClusterStatus>,
+    /// Its connection to the cluster database, with `cluster:`.
+    pub cluster_agent: Option<Addr<ClusterAgent>>,
     /// The store's writer, which announcements and silences are saved through; `None`
     /// without a store.
     pub store: Option<Addr<Store>>,
@@ -115,9 +117,15 @@ impl Daemon {
                     .with_quiet_time(quiet)
             }
         });
+        // In a cluster: this agent's connection to the others, on a thread of its own.
+        let agent = agent_settings(&config);
+        let cluster_agent = agent.clone().map(ClusterAgent::start);
         let mut registry = StateRegistry::new(router.clone().recipient(), metrics.clone())
             .with_flapping(router.clone().recipient())
             .with_restored(router.clone().recipient());
+        if let Some(cluster_agent) = &cluster_agent {
+            registry = registry.with_cluster(cluster_agent.clone().recipient());
+        }
         if let Some(store) = &store {
             registry = registry.with_store(store.clone(), &restored.hosts, metrics.clone());
         }
@@ -149,7 +157,6 @@ impl Daemon {
             metrics.clone(),
         )
         .with_shared_token(token.clone());
-        let agent = agent_settings(&config);
         if let Some(agent) = &agent {
             supervisor = supervisor.sharing_as(
                 AgentId::new(agent.id.as_str()),
@@ -161,8 +168,16 @@ impl Daemon {
         }
         let supervisor = supervisor.start();
         supervisor.do_send(ApplyConfig(config.clone()));
-        let cluster =
-            agent.map(|agent| start_cluster_agent(agent, &metrics, supervisor.clone().recipient()));
+        let cluster = agent
+            .zip(cluster_agent.clone())
+            .map(|(settings, cluster_agent)| {
+                start_cluster_pulse(
+                    settings,
+                    cluster_agent,
+                    &metrics,
+                    supervisor.clone().recipient(),
+                )
+            });
         let watcher = watcher_context.map(|context| {
             context.run(ConfigWatcher::new(
                 config_files,
@@ -183,6 +198,7 @@ impl Daemon {
             announcements: AnnouncementBoard::new(restored.announcements.clone()),
             silences,
             cluster,
+            cluster_agent,
             store,
         }
     }
@@ -233,6 +249,7 @@ impl Daemon {
             sparklines: self.registry.clone().recipient(),
             alert_holds: self.router.clone().recipient(),
             cluster: self.cluster.clone(),
+            cluster_verdicts: self.cluster_agent.clone().map(Addr::recipient),
             stream: self.stream.clone(),
             sessions: Sessions::default(),
             announcements: AnnouncementsApi {
@@ -326,17 +343,17 @@ fn agent_settings(config: &Config) -> Option<AgentSettings> {
     })
 }
 
-/// Joins the cluster as the agent `settings` describes: heartbeats and leader lease bids on a
-/// thread of their own, published for `GET /api/v1/cluster` and the metrics, and the live
-/// agents of its location told to `supervisor`, which checks this agent's share.
-fn start_cluster_agent(
+/// Joins the cluster as the agent `settings` describes, through `agent`: heartbeats and
+/// leader lease bids, published for `GET /api/v1/cluster` and the metrics, and the live agents
+/// of its location told to `supervisor`, which checks this agent's share.
+fn start_cluster_pulse(
     settings: AgentSettings,
+    agent: Addr<ClusterAgent>,
     metrics: &Arc<Metrics>,
     supervisor: Recipient<UseAgents>,
 ) -> ClusterStatus {
     log::info!(agent = settings.id.as_str(), location = settings.location.as_str(), database = settings.url.shown(); "joining the cluster");
     let status = ClusterStatus::default();
-    let agent = ClusterAgent::start(settings.clone());
     ClusterPulse::new(agent, &settings, status.clone(), metrics.clone())
         .telling(supervisor)
         .start();

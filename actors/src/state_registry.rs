@@ -15,6 +15,7 @@ use actix::prelude::*;
 use flowstate_config::HostConfiguration;
 
 use crate::api::types::{HostDetail, HostView};
+use crate::cluster::agent::LocationVerdicts;
 use crate::host_series::HostSeries;
 use crate::messages::{
     AwaitPendingResults, CheckCompleted, GetHost, GetHostSparklines, GetHosts, GetSchedulerHealth,
@@ -46,6 +47,11 @@ pub struct StateRegistry {
     children: HashMap<Arc<str>, Vec<Arc<str>>>,
     /// Failing children waiting for a parent's verdict before they are called down.
     waiting: HashSet<Arc<str>>,
+    /// In a cluster: where this location's verdicts go (the ClusterAgent), and what the next
+    /// batch holds: hosts whose verdict changed (or was never written) and hosts checked.
+    cluster: Option<Recipient<LocationVerdicts>>,
+    verdicts_due: HashSet<Arc<str>>,
+    checked_since: HashSet<Arc<str>>,
     /// Every result's start lag and the counts `/readyz` and the API report.
     scheduler: SchedulerRecord,
     /// Each tracked host's metric series, kept apart from its state.
@@ -67,11 +73,20 @@ impl StateRegistry {
             restored_to: None,
             children: HashMap::new(),
             waiting: HashSet::new(),
+            cluster: None,
+            verdicts_due: HashSet::new(),
+            checked_since: HashSet::new(),
             scheduler: SchedulerRecord::default(),
             series: HostSeries::new(metrics),
             saving: None,
             restored: HashMap::new(),
         }
+    }
+
+    /// In a cluster: writes this location's verdicts through `cluster` (the ClusterAgent).
+    pub fn with_cluster(mut self, cluster: Recipient<LocationVerdicts>) -> Self {
+        self.cluster = Some(cluster);
+        self
     }
 
     /// Tells `restored` (the AlertRouter) of each host restored from the store with a
@@ -131,6 +146,40 @@ fn announce(
 const WAIT_TICK: Duration = Duration::from_secs(1);
 
 impl StateRegistry {
+    /// In a cluster: this location's changed verdicts and the hosts checked since the last
+    /// batch, in one message (one or two statements in the database a second, whatever
+    /// the number of hosts).
+    fn send_verdicts(&mut self) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        if self.verdicts_due.is_empty() && self.checked_since.is_empty() {
+            return;
+        }
+        let changed = self
+            .verdicts_due
+            .drain()
+            .filter_map(|label| {
+                let state = self.hosts.get(&label)?.state();
+                let reason = state
+                    .history
+                    .back()
+                    .map(|r| r.detail.clone())
+                    .unwrap_or_default();
+                (state.status != Status::Unknown).then(|| {
+                    (
+                        label.to_string(),
+                        state.status.as_str().to_string(),
+                        state.since,
+                        reason,
+                    )
+                })
+            })
+            .collect();
+        let fresh = self.checked_since.drain().map(|l| l.to_string()).collect();
+        cluster.do_send(LocationVerdicts { changed, fresh });
+    }
+
     /// Tells the router of `host`, just restored from the store, when it is in trouble.
     fn announce_restored(&self, host: &Host) {
         let state = host.state();
@@ -184,6 +233,9 @@ impl StateRegistry {
         latency: Duration,
         checked_with: Arc<HostConfiguration>,
     ) {
+        if self.cluster.is_some() {
+            self.verdicts_due.insert(label.clone());
+        }
         let Some(host) = self.hosts.get(label) else {
             return;
         };
@@ -293,6 +345,7 @@ impl Actor for StateRegistry {
             if !registry.waiting.is_empty() {
                 registry.rejudge_waiting(None, SystemTime::now());
             }
+            registry.send_verdicts();
         });
     }
 }
@@ -359,6 +412,11 @@ impl Handler<TrackHosts> for StateRegistry {
         }
         let hosts = &self.hosts;
         self.waiting.retain(|label| hosts.contains_key(label));
+        if self.cluster.is_some() {
+            // A host restored with a status, or taken over from another agent, has its
+            // verdict written (or overwritten) with the first batch.
+            self.verdicts_due.extend(self.hosts.keys().cloned());
+        }
         self.series
             .track(self.order.iter().filter_map(|label| hosts.get(label)));
         for host in self.hosts.values_mut() {
@@ -389,6 +447,9 @@ impl Handler<CheckCompleted> for StateRegistry {
             saving.checked(host, &msg.result);
         }
         self.series.checked(&msg.host, &msg.result);
+        if self.cluster.is_some() {
+            self.checked_since.insert(label.clone());
+        }
         // Flapping that starts is told before the change it comes with (which it holds);
         // flapping that stops after it, so the router settles from the status it ended in.
         let (starts, stops) = match recorded.flapping {

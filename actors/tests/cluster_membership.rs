@@ -120,3 +120,37 @@ fn agents_starting_together_create_the_tables_once() {
         assert!(handle.join().expect("no panic"), "every agent connects");
     }
 }
+
+#[test]
+fn each_location_writes_its_verdicts_and_marks_them_fresh() {
+    let server = Postgres::start();
+    let url = database_url(&server.database("verdicts"));
+    let mut eu = Membership::connect(&url, "eu-1", "eu").expect("connects");
+    let mut us = Membership::connect(&url, "us-1", "us").expect("connects");
+    let decided = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    eu.record_verdicts(&[
+        ("api".into(), "down".into(), decided, "status 503".into()),
+        ("web".into(), "up".into(), decided, "status 200".into()),
+    ])
+    .expect("written");
+    us.record_verdicts(&[("api".into(), "up".into(), decided, "status 200".into())])
+        .expect("written");
+    let api = eu.verdicts(Some("api")).expect("read");
+    let seen: Vec<(&str, &str, &str)> = api
+        .iter()
+        .map(|v| (v.location.as_str(), v.status.as_str(), v.reason.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [("eu", "down", "status 503"), ("us", "up", "status 200")]
+    );
+    assert_eq!(api[0].decided_at, decided);
+    // A verdict rewritten replaces the location's row; marks refresh only the named hosts.
+    eu.record_verdicts(&[("api".into(), "up".into(), decided, "status 200".into())])
+        .expect("written");
+    eu.mark_fresh(&["web".to_string()]).expect("marked");
+    let all = us.verdicts(None).expect("read");
+    assert_eq!(all.len(), 3);
+    assert!(all.iter().all(|v| v.age_ms < 5_000), "{all:?}");
+    assert_eq!(all.iter().filter(|v| v.status == "up").count(), 3);
+}

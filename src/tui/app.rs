@@ -757,6 +757,8 @@ pub(crate) mod tests {
             history: Vec::new(),
             holds: Vec::new(),
             last_suppressed: None,
+            locations: None,
+            cluster: None,
         };
         app.set_detail(detail("db"));
         assert_eq!(app.selected_detail().map(|d| d.label.as_str()), Some("db"));

@@ -610,6 +610,8 @@ mod tests {
             history,
             holds: Vec::new(),
             last_suppressed: None,
+            locations: None,
+            cluster: None,
         });
         let (lines, terminal) = render(&mut app, 140, 30);
         let text = screen(&lines);
@@ -666,6 +668,8 @@ mod tests {
             history: vec![check(true, 0.01), check(true, 100.0)],
             holds: Vec::new(),
             last_suppressed: None,
+            locations: None,
+            cluster: None,
         });
         let (lines, _) = render(&mut app, 140, 30);
         let y = lines
@@ -689,6 +693,8 @@ mod tests {
             history: Vec::new(),
             holds: Vec::new(),
             last_suppressed: None,
+            locations: None,
+            cluster: None,
         });
         let (lines, _) = render(&mut app, 140, 30);
         assert!(screen(&lines).contains("no checks yet"));
@@ -755,6 +761,8 @@ mod tests {
             history: vec![check(true, 1.0), check(false, 2.0)],
             holds: Vec::new(),
             last_suppressed: None,
+            locations: None,
+            cluster: None,
         });
         let (lines, _) = render(&mut app, 80, 24);
         let text = screen(&lines);

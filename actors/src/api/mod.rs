@@ -25,6 +25,7 @@ use crate::web::login::Caller;
 use crate::web::session::Sessions;
 
 pub mod announcements;
+pub mod cluster_view;
 pub mod graph;
 pub mod history;
 pub mod silences;
@@ -75,6 +76,8 @@ pub struct ApiState {
     pub alert_holds: Recipient<GetAlertHolds>,
     /// This agent's standing in the cluster (`GET /api/v1/cluster`); `None` without `cluster:`.
     pub cluster: Option<crate::cluster::agent::ClusterStatus>,
+    /// The locations' verdicts on a host, from the cluster database (the ClusterAgent).
+    pub cluster_verdicts: Option<Recipient<crate::cluster::agent::GetVerdicts>>,
     /// `/api/v1/stream`: every transition, live and the last 1000 for replay.
     pub stream: StatusStream,
     /// The pages' logins when `server.token` is set.
@@ -343,13 +346,21 @@ async fn host(
     {
         Ok(Some(mut detail)) => {
             with_availability(&state, [&mut detail.host]);
-            if let Some(holds) = alert_holds(&state, Some(label))
-                .await
-                .remove(&detail.host.label)
-            {
-                with_holds(&mut detail.host, &holds);
-                detail.holds = holds.holds;
-                detail.last_suppressed = holds.last_suppressed;
+            with_detail_holds(&state, &mut detail).await;
+            if state.cluster_verdicts.is_some() {
+                if let Ok(config) = state
+                    .running_config
+                    .send(GetRunningConfig)
+                    .timeout(ACTOR_DEADLINE)
+                    .await
+                {
+                    cluster_view::with_cluster_view(
+                        state.cluster_verdicts.as_ref(),
+                        &config,
+                        &mut detail,
+                    )
+                    .await;
+                }
             }
             HttpResponse::Ok().json(detail)
         }

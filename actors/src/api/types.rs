@@ -291,6 +291,37 @@ pub struct HostDetail {
     /// Its last event that some receiver was not sent, and why.
     #[serde(default)]
     pub last_suppressed: Option<crate::suppression::Suppressed>,
+    /// In a cluster: each location's verdict on the host, by location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locations: Option<std::collections::BTreeMap<String, LocationView>>,
+    /// In a cluster: the quorum's verdict over the locations (`partial`: failing in fewer
+    /// locations than the quorum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterVerdictView>,
+}
+
+/// One location's verdict on a host, as its agent last wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocationView {
+    pub status: String,
+    /// When the location decided it.
+    pub at: String,
+    pub reason: String,
+    /// Its agent still checks the host: marked within the freshness bound. A stale verdict
+    /// counts as unknown, never as down.
+    pub fresh: bool,
+}
+
+/// The quorum's verdict on a host over its locations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterVerdictView {
+    pub status: crate::cluster::quorum::ClusterStatus,
+    /// The locations where it fails, where it is degraded, and where nothing fresh is known.
+    pub failing: Vec<String>,
+    pub degraded: Vec<String>,
+    pub unknown: Vec<String>,
+    pub quorum: u32,
+    pub reason: String,
 }
 
 /// One check result in the API.
@@ -350,6 +381,8 @@ impl From<&Host> for HostDetail {
             history: host.state().history.iter().map(CheckView::from).collect(),
             holds: Vec::new(),
             last_suppressed: None,
+            locations: None,
+            cluster: None,
         }
     }
 }

@@ -15,7 +15,7 @@ use actix::prelude::*;
 use flowstate_config::DatabaseUrl;
 use serde::Serialize;
 
-use super::membership::{AgentRow, ClusterError, LeaseHolder, Membership};
+use super::membership::{AgentRow, ClusterError, LeaseHolder, Membership, StoredVerdict};
 use super::rendezvous::AgentId;
 use crate::messages::UseAgents;
 use crate::metrics::Metrics;
@@ -91,6 +91,23 @@ pub struct Beat {
     pub config_hash: String,
 }
 
+/// This location's verdicts that changed, and the hosts checked since the last batch (their
+/// verdicts are still fresh): sent by the StateRegistry once a second.
+#[derive(Message, Debug, Clone, Default)]
+#[rtype(result = "()")]
+pub struct LocationVerdicts {
+    /// `(host, status, when decided, reason)`.
+    pub changed: Vec<(String, String, SystemTime, String)>,
+    pub fresh: Vec<String>,
+}
+
+/// Every location's verdict on one host (`Some`), or on all.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Vec<StoredVerdict>, ClusterError>")]
+pub struct GetVerdicts {
+    pub host: Option<String>,
+}
+
 /// Leave the cluster now (a clean shutdown).
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "()")]
@@ -163,6 +180,36 @@ impl Handler<Beat> for ClusterAgent {
             self.membership = None;
         }
         view
+    }
+}
+
+impl Handler<LocationVerdicts> for ClusterAgent {
+    type Result = ();
+
+    fn handle(&mut self, msg: LocationVerdicts, _: &mut SyncContext<Self>) {
+        let written = self.membership().and_then(|membership| {
+            membership.record_verdicts(&msg.changed)?;
+            membership.mark_fresh(&msg.fresh)
+        });
+        if let Err(e) = written {
+            // Unwritten, the location's verdicts go stale and count as unknown, never down.
+            log::warn!(error = e.to_string().as_str(), verdicts = msg.changed.len(); "could not write this location's verdicts to the cluster database");
+            self.membership = None;
+        }
+    }
+}
+
+impl Handler<GetVerdicts> for ClusterAgent {
+    type Result = Result<Vec<StoredVerdict>, ClusterError>;
+
+    fn handle(&mut self, msg: GetVerdicts, _: &mut SyncContext<Self>) -> Self::Result {
+        let read = self
+            .membership()
+            .and_then(|membership| membership.verdicts(msg.host.as_deref()));
+        if read.is_err() {
+            self.membership = None;
+        }
+        read
     }
 }
 

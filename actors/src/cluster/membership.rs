@@ -29,6 +29,15 @@ CREATE TABLE IF NOT EXISTS cluster_agents (
     hosts INTEGER NOT NULL DEFAULT 0,
     config_hash TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS cluster_verdicts (
+    host TEXT NOT NULL,
+    location TEXT NOT NULL,
+    status TEXT NOT NULL,
+    decided_at TIMESTAMPTZ NOT NULL,
+    reason TEXT NOT NULL,
+    fresh_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (host, location)
+);
 CREATE TABLE IF NOT EXISTS cluster_lease (
     name TEXT PRIMARY KEY,
     holder TEXT NOT NULL,
@@ -73,6 +82,20 @@ pub struct AgentRow {
     pub idle_ms: i64,
     pub hosts: i32,
     pub config_hash: String,
+}
+
+/// One location's verdict on one host, as stored: written by the agent that checks the host
+/// there when the verdict changes, marked fresh in batches while it is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVerdict {
+    pub host: String,
+    pub location: String,
+    pub status: String,
+    /// When the location decided it.
+    pub decided_at: std::time::SystemTime,
+    pub reason: String,
+    /// Milliseconds since it was last marked fresh, by the database's clock.
+    pub age_ms: i64,
 }
 
 /// The leader lease as held by this agent: its fencing token and how long it lasts from the
@@ -157,6 +180,69 @@ impl Membership {
             &[&self.agent, &self.location, &hosts, &config_hash],
         );
         result.map(|_| ()).map_err(self.failed("a heartbeat"))
+    }
+
+    /// Writes this agent's location's verdicts (`host`, `status`, when decided, `reason`):
+    /// one statement for the batch, each row fresh now.
+    pub fn record_verdicts(
+        &mut self,
+        verdicts: &[(String, String, std::time::SystemTime, String)],
+    ) -> Result<(), ClusterError> {
+        if verdicts.is_empty() {
+            return Ok(());
+        }
+        let hosts: Vec<&str> = verdicts.iter().map(|v| v.0.as_str()).collect();
+        let statuses: Vec<&str> = verdicts.iter().map(|v| v.1.as_str()).collect();
+        let decided: Vec<std::time::SystemTime> = verdicts.iter().map(|v| v.2).collect();
+        let reasons: Vec<&str> = verdicts.iter().map(|v| v.3.as_str()).collect();
+        let location = self.location.clone();
+        let result = self.client.execute(
+            "INSERT INTO cluster_verdicts (host, location, status, decided_at, reason, fresh_at)
+             SELECT h, $1, s, d, r, now()
+             FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TIMESTAMPTZ[], $5::TEXT[]) AS v(h, s, d, r)
+             ON CONFLICT (host, location) DO UPDATE SET status = EXCLUDED.status,
+                 decided_at = EXCLUDED.decided_at, reason = EXCLUDED.reason, fresh_at = now()",
+            &[&location, &hosts, &statuses, &decided, &reasons],
+        );
+        result.map(|_| ()).map_err(self.failed("writing verdicts"))
+    }
+
+    /// Marks this location's verdicts on `hosts` fresh: they were checked since the last mark.
+    pub fn mark_fresh(&mut self, hosts: &[String]) -> Result<(), ClusterError> {
+        if hosts.is_empty() {
+            return Ok(());
+        }
+        let location = self.location.clone();
+        let result = self.client.execute(
+            "UPDATE cluster_verdicts SET fresh_at = now() WHERE location = $1 AND host = ANY($2)",
+            &[&location, &hosts],
+        );
+        result
+            .map(|_| ())
+            .map_err(self.failed("marking verdicts fresh"))
+    }
+
+    /// Every location's verdict on `host`, or on every host, by host and location.
+    pub fn verdicts(&mut self, host: Option<&str>) -> Result<Vec<StoredVerdict>, ClusterError> {
+        let rows = self.client.query(
+            "SELECT host, location, status, decided_at, reason,
+                    (EXTRACT(EPOCH FROM (now() - fresh_at)) * 1000)::BIGINT
+             FROM cluster_verdicts WHERE $1::TEXT IS NULL OR host = $1
+             ORDER BY host, location",
+            &[&host],
+        );
+        let rows = rows.map_err(self.failed("reading verdicts"))?;
+        Ok(rows
+            .iter()
+            .map(|row| StoredVerdict {
+                host: row.get(0),
+                location: row.get(1),
+                status: row.get(2),
+                decided_at: row.get(3),
+                reason: row.get(4),
+                age_ms: row.get(5),
+            })
+            .collect())
     }
 
     /// Every agent whose last heartbeat is at most `within` old, by id; of one `location`, or
