@@ -57,18 +57,18 @@ fn cluster(daemon: &mut Daemon) -> Value {
     daemon.json("/api/v1/cluster")
 }
 
+/// The `field` of each object in `list`, sorted.
+fn sorted(list: &[Value], field: &str) -> Vec<String> {
+    let mut values: Vec<String> = list
+        .iter()
+        .filter_map(|item| item[field].as_str().map(str::to_string))
+        .collect();
+    values.sort();
+    values
+}
+
 fn agent_ids(view: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = view["agents"]
-        .as_array()
-        .map(|agents| {
-            agents
-                .iter()
-                .filter_map(|a| a["id"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
+    sorted(view["agents"].as_array().map_or(&[], Vec::as_slice), "id")
 }
 
 #[test]
@@ -92,6 +92,21 @@ fn agents_see_each_other_one_leads_and_another_takes_over_when_it_is_killed() {
     .unwrap_or_else(|timed_out| panic!("{timed_out}\n{eu}\n{us}"));
     assert_eq!(eu_view["location"], "eu");
     assert_eq!(us_view["location"], "us");
+    // Their files differ (one names its location, the other takes it from the flag), and
+    // both say so.
+    let hash = eu_view["config_hash"].as_str().unwrap_or_default();
+    assert_eq!(hash.len(), 32, "{eu_view:#}");
+    assert_ne!(us_view["config_hash"], eu_view["config_hash"]);
+    let disagree = wait_for(DEADLINE, "the agents see they run different files", || {
+        let view = cluster(&mut eu);
+        (view["config_agrees"] == false).then_some(view)
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{eu}"));
+    let hashes = sorted(
+        disagree["agents"].as_array().map_or(&[], Vec::as_slice),
+        "config_hash",
+    );
+    assert!(hashes.len() == 2 && hashes[0] != hashes[1], "{disagree:#}");
     let locations: Vec<&str> = eu_view["agents"]
         .as_array()
         .map(|a| a.iter().filter_map(|a| a["location"].as_str()).collect())
@@ -194,13 +209,7 @@ fn a_single_flowstate_says_it_runs_alone() {
 
 /// The labels `GET /api/v1/hosts` of `daemon` lists: the hosts this agent checks.
 fn checked_here(daemon: &mut Daemon) -> Vec<String> {
-    let mut labels: Vec<String> = daemon
-        .hosts()
-        .iter()
-        .filter_map(|h| h["label"].as_str().map(str::to_string))
-        .collect();
-    labels.sort();
-    labels
+    sorted(&daemon.hosts(), "label")
 }
 
 #[test]
@@ -240,6 +249,11 @@ fn agents_of_a_location_share_its_hosts_and_take_over_those_of_one_that_dies() {
         mine.iter().all(|label| !theirs.contains(label)),
         "checked twice: {mine:?} {theirs:?}"
     );
+    // The same file: they agree.
+    wait_for(DEADLINE, "both agents see the same configuration", || {
+        (cluster(&mut first)["config_agrees"] == true).then_some(())
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{first}"));
     assert!(
         !mine.contains(&"us-only".to_string()),
         "a host of another location"

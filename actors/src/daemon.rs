@@ -20,6 +20,7 @@ use crate::availability_cache::{self, AvailabilityCache};
 use crate::cluster::agent::{
     default_agent_id, AgentSettings, ClusterAgent, ClusterPulse, ClusterStatus,
 };
+use crate::cluster::config_hash::SharedConfigHash;
 use crate::cluster::rendezvous::AgentId;
 use crate::config_watcher::ConfigWatcher;
 use crate::messages::ApplyConfig;
@@ -157,11 +158,14 @@ impl Daemon {
             metrics.clone(),
         )
         .with_shared_token(token.clone());
+        let config_hash = SharedConfigHash::default();
         if let Some(agent) = &agent {
-            supervisor = supervisor.sharing_as(
-                AgentId::new(agent.id.as_str()),
-                Arc::from(agent.location.as_str()),
-            );
+            supervisor = supervisor
+                .sharing_as(
+                    AgentId::new(agent.id.as_str()),
+                    Arc::from(agent.location.as_str()),
+                )
+                .hashing_config_into(config_hash.clone());
         }
         if let Some(context) = &watcher_context {
             supervisor = supervisor.reporting_applied_configs_to(context.address().recipient());
@@ -176,6 +180,7 @@ impl Daemon {
                     cluster_agent,
                     &metrics,
                     supervisor.clone().recipient(),
+                    config_hash.clone(),
                 )
             });
         let watcher = watcher_context.map(|context| {
@@ -351,11 +356,13 @@ fn start_cluster_pulse(
     agent: Addr<ClusterAgent>,
     metrics: &Arc<Metrics>,
     supervisor: Recipient<UseAgents>,
+    config_hash: SharedConfigHash,
 ) -> ClusterStatus {
     log::info!(agent = settings.id.as_str(), location = settings.location.as_str(), database = settings.url.shown(); "joining the cluster");
     let status = ClusterStatus::default();
     ClusterPulse::new(agent, &settings, status.clone(), metrics.clone())
         .telling(supervisor)
+        .hashing(config_hash)
         .start();
     status
 }

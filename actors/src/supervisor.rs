@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 
 use crate::alert_router::AlertRouter;
 use crate::api::SharedToken;
+use crate::cluster::config_hash::{content_hash, SharedConfigHash};
 use crate::cluster::rendezvous::{self, AgentId};
 use crate::host::HostActor;
 use crate::messages::{
@@ -46,6 +47,8 @@ pub struct Supervisor {
     full: Arc<Config>,
     /// In a cluster: this agent, its location and the live agents it shares them with.
     sharing: Option<Sharing>,
+    /// In a cluster: the content hash of the configuration applied, for the heartbeat.
+    config_hash: Option<SharedConfigHash>,
     /// The files to re-read on `ReloadConfigNow`; empty when the configuration came from code.
     config_files: Vec<PathBuf>,
     /// The reload under way and the asks waiting for the next one.
@@ -149,6 +152,7 @@ impl Supervisor {
             config: empty.clone(),
             full: empty,
             sharing: None,
+            config_hash: None,
             config_files,
             reloads: Reloads::default(),
             applied_configs: None,
@@ -175,6 +179,12 @@ impl Supervisor {
             location,
             live: Vec::new(),
         });
+        self
+    }
+
+    /// Keeps `hash` at the content hash of every configuration applied.
+    pub fn hashing_config_into(mut self, hash: SharedConfigHash) -> Self {
+        self.config_hash = Some(hash);
         self
     }
 
@@ -305,7 +315,7 @@ impl Supervisor {
             let outcome = match loaded {
                 _ if act.shutting_down => Err(vec!["shutting down".to_string()]),
                 Ok(config) => {
-                    let diff = act.apply(Arc::new(config), ctx);
+                    let diff = act.apply_loaded(Arc::new(config), ctx);
                     act.log_reload(&diff);
                     Ok(diff)
                 }
@@ -344,6 +354,23 @@ impl Supervisor {
             diff.changed.len(),
             diff.unchanged.len()
         );
+    }
+
+    /// Applies a configuration as loaded (at start or by a reload): all of it, or in a
+    /// cluster this agent's share of it.
+    fn apply_loaded(&mut self, new: Arc<Config>, ctx: &mut Context<Self>) -> ConfigDiff {
+        let new = with_running_location(new, &self.full);
+        if let Some(hash) = &self.config_hash {
+            let content = content_hash(&new.sources);
+            if let Ok(mut current) = hash.write() {
+                *current = content;
+            }
+        }
+        // Set before applying: a host the new configuration drops is removed, not handed
+        // over to another agent.
+        self.full = new.clone();
+        let share = self.share_of(&new);
+        self.apply(share, ctx)
     }
 
     fn apply(&mut self, new: Arc<Config>, ctx: &mut Context<Self>) -> ConfigDiff {
@@ -466,9 +493,7 @@ impl Handler<ApplyConfig> for Supervisor {
 
     fn handle(&mut self, msg: ApplyConfig, ctx: &mut Context<Self>) -> Self::Result {
         let first = self.hosts.is_empty() && !self.ready;
-        self.full = msg.0.clone();
-        let share = self.share_of(&msg.0);
-        let diff = self.apply(share, ctx);
+        let diff = self.apply_loaded(msg.0, ctx);
         if first {
             self.metrics.config_loaded();
             log::info!(hosts = self.hosts.len(), notifiers = self.config.notifiers.len(); "monitoring started");

@@ -15,6 +15,7 @@ use actix::prelude::*;
 use flowstate_config::DatabaseUrl;
 use serde::Serialize;
 
+use super::config_hash::SharedConfigHash;
 use super::membership::{AgentRow, ClusterError, LeaseHolder, Membership, StoredVerdict};
 use super::rendezvous::AgentId;
 use crate::messages::UseAgents;
@@ -130,6 +131,8 @@ pub struct AgentView {
     /// Milliseconds since its last heartbeat, by the database's clock.
     pub last_seen_ms: i64,
     pub hosts: i32,
+    /// The content hash of the configuration it runs.
+    pub config_hash: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -145,6 +148,7 @@ impl From<&AgentRow> for AgentView {
             location: row.location.clone(),
             last_seen_ms: row.idle_ms,
             hosts: row.hosts,
+            config_hash: row.config_hash.clone(),
         }
     }
 }
@@ -232,6 +236,10 @@ pub struct ClusterState {
     pub agent: String,
     pub location: String,
     pub is_leader: bool,
+    /// The content hash of the configuration this agent runs.
+    pub config_hash: String,
+    /// Every live agent runs the same configuration (by content hash).
+    pub config_agrees: bool,
     #[serde(flatten)]
     pub view: Option<ClusterView>,
     /// When the last beat answered.
@@ -260,6 +268,9 @@ pub struct ClusterPulse {
     lease: Duration,
     /// When a heartbeat last answered.
     last_answer: Option<Instant>,
+    /// The content hash of the configuration applied now (the Supervisor keeps it).
+    config_hash: SharedConfigHash,
+    agreed: bool,
 }
 
 impl ClusterPulse {
@@ -284,7 +295,15 @@ impl ClusterPulse {
             me: settings.id.clone(),
             lease: settings.lease,
             last_answer: None,
+            config_hash: SharedConfigHash::default(),
+            agreed: true,
         }
+    }
+
+    /// Writes `hash` (kept by the Supervisor) with every heartbeat.
+    pub fn hashing(mut self, hash: SharedConfigHash) -> Self {
+        self.config_hash = hash;
+        self
     }
 
     /// Tells `supervisor` the live agents of this agent's location after every heartbeat.
@@ -296,10 +315,12 @@ impl ClusterPulse {
     fn beat(&mut self, ctx: &mut Context<Self>) {
         // The Supervisor keeps `flowstate_hosts` at the size of this agent's share.
         let hosts = i32::try_from(self.metrics.hosts()).unwrap_or(i32::MAX);
-        let beat = self.agent.send(Beat {
-            hosts,
-            config_hash: String::new(),
-        });
+        let config_hash = self
+            .config_hash
+            .read()
+            .map(|hash| hash.clone())
+            .unwrap_or_default();
+        let beat = self.agent.send(Beat { hosts, config_hash });
         ctx.spawn(beat.into_actor(self).map(|answer, pulse, _| {
             let answer = answer.unwrap_or(Err(ClusterError::Gone));
             pulse.publish(answer);
@@ -325,6 +346,25 @@ impl ClusterPulse {
                         .collect();
                     supervisor.do_send(UseAgents { live });
                 }
+                let mine = self
+                    .config_hash
+                    .read()
+                    .map(|hash| hash.clone())
+                    .unwrap_or_default();
+                let agrees = view
+                    .agents
+                    .iter()
+                    .all(|agent| agent.config_hash.is_empty() || agent.config_hash == mine);
+                if agrees != self.agreed {
+                    if agrees {
+                        log::info!(config_hash = mine.as_str(); "every agent of the cluster runs the same configuration again");
+                    } else {
+                        log::warn!(config_hash = mine.as_str(); "agents of the cluster run different configurations; GET /api/v1/cluster shows each one's config_hash");
+                    }
+                    self.agreed = agrees;
+                }
+                state.config_hash = mine;
+                state.config_agrees = agrees;
                 let is_leader = view.lease_token.is_some();
                 if is_leader != self.was_leader {
                     log::info!(agent = state.agent.as_str(), leader = is_leader; "cluster leadership changed");

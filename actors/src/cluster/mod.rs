@@ -21,10 +21,12 @@
 //! - [`quorum`]: the leader's verdict over the locations' verdicts (pure).
 //! - [`membership`]: agents' heartbeats and the leader lease with its fencing token, in
 //!   PostgreSQL (the database's clock).
+//! - [`config_hash`]: the content hash agents compare to see they run the same files.
 //! - [`agent`]: this process as an agent: its heartbeat and lease bids, on a thread of their
 //!   own, published for the API and the metrics.
 
 pub mod agent;
+pub mod config_hash;
 pub mod membership;
 pub mod quorum;
 pub mod rendezvous;
