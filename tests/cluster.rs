@@ -372,3 +372,25 @@ fn each_location_writes_its_verdict_and_the_quorum_tells_partial_from_down() {
     assert_eq!(api["locations"]["us"]["fresh"], false, "{api:#}");
     assert_eq!(api["cluster"]["unknown"], serde_json::json!(["us"]));
 }
+
+#[test]
+fn an_agent_stopped_cleanly_leaves_at_once() {
+    let server = Postgres::start();
+    let url = server.database("leaving");
+    let target = TestServer::always(Response::ok("fine"));
+    let (_eu_sandbox, mut eu) = agent(&url, "eu", Told::InTheFile, &target);
+    let (_us_sandbox, mut us) = agent(&url, "us", Told::InTheFile, &target);
+    wait_for(DEADLINE, "both agents see both", || {
+        (agent_ids(&cluster(&mut eu)).len() == 2).then_some(())
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{eu}"));
+    let exit = us.stop("TERM");
+    assert_eq!(exit.code, Some(0), "{us}");
+    // Well inside the 3 s lease: it deleted its row rather than let it expire.
+    wait_for(
+        Duration::from_millis(1500),
+        "the stopped agent is gone",
+        || (agent_ids(&cluster(&mut eu)).len() == 1).then_some(()),
+    )
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{eu}"));
+}

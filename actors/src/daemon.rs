@@ -167,6 +167,9 @@ impl Daemon {
                 )
                 .hashing_config_into(config_hash.clone());
         }
+        if let Some(cluster_agent) = &cluster_agent {
+            supervisor = supervisor.leaving_through(cluster_agent.clone().recipient());
+        }
         if let Some(context) = &watcher_context {
             supervisor = supervisor.reporting_applied_configs_to(context.address().recipient());
         }

@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 
 use crate::alert_router::AlertRouter;
 use crate::api::SharedToken;
+use crate::cluster::agent::Leave;
 use crate::cluster::config_hash::{content_hash, SharedConfigHash};
 use crate::cluster::rendezvous::{self, AgentId};
 use crate::host::HostActor;
@@ -49,6 +50,8 @@ pub struct Supervisor {
     sharing: Option<Sharing>,
     /// In a cluster: the content hash of the configuration applied, for the heartbeat.
     config_hash: Option<SharedConfigHash>,
+    /// In a cluster: told at shutdown, so the agent leaves at once.
+    leave: Option<Recipient<Leave>>,
     /// The files to re-read on `ReloadConfigNow`; empty when the configuration came from code.
     config_files: Vec<PathBuf>,
     /// The reload under way and the asks waiting for the next one.
@@ -153,6 +156,7 @@ impl Supervisor {
             full: empty,
             sharing: None,
             config_hash: None,
+            leave: None,
             config_files,
             reloads: Reloads::default(),
             applied_configs: None,
@@ -179,6 +183,12 @@ impl Supervisor {
             location,
             live: Vec::new(),
         });
+        self
+    }
+
+    /// At shutdown, tells `leave` (the ClusterAgent) to leave the cluster.
+    pub fn leaving_through(mut self, leave: Recipient<Leave>) -> Self {
+        self.leave = Some(leave);
         self
     }
 
@@ -633,7 +643,17 @@ impl Handler<Shutdown> for Supervisor {
             .collect();
         let router = self.router.clone();
         let registry = self.registry.clone();
+        let leave = self.leave.clone();
         let drain = async move {
+            // The others take this agent's hosts and the lease now, not after the lease.
+            if let Some(leave) = leave {
+                if actix_rt::time::timeout(SHUTDOWN_GRACE, leave.send(Leave))
+                    .await
+                    .is_err()
+                {
+                    log::warn!("the cluster database did not answer the leave; the others take over after the lease");
+                }
+            }
             let stopped = futures_util::future::join_all(stops);
             if actix_rt::time::timeout(SHUTDOWN_GRACE, stopped)
                 .await

@@ -48,6 +48,8 @@ pub fn default_agent_id(location: &str) -> String {
 pub struct ClusterAgent {
     settings: AgentSettings,
     membership: Option<Membership>,
+    /// Left at shutdown: a heartbeat still on its way must not join again.
+    left: bool,
 }
 
 impl ClusterAgent {
@@ -55,6 +57,7 @@ impl ClusterAgent {
         SyncArbiter::start(1, move || ClusterAgent {
             settings: settings.clone(),
             membership: None,
+            left: false,
         })
     }
 
@@ -166,6 +169,9 @@ impl Handler<Beat> for ClusterAgent {
     type Result = Result<ClusterView, ClusterError>;
 
     fn handle(&mut self, msg: Beat, _: &mut SyncContext<Self>) -> Self::Result {
+        if self.left {
+            return Err(ClusterError::Gone);
+        }
         let lease = self.settings.lease;
         let view = (|| {
             let membership = self.membership()?;
@@ -191,6 +197,9 @@ impl Handler<LocationVerdicts> for ClusterAgent {
     type Result = ();
 
     fn handle(&mut self, msg: LocationVerdicts, _: &mut SyncContext<Self>) {
+        if self.left {
+            return;
+        }
         let written = self.membership().and_then(|membership| {
             membership.record_verdicts(&msg.changed)?;
             membership.mark_fresh(&msg.fresh)
@@ -221,6 +230,7 @@ impl Handler<Leave> for ClusterAgent {
     type Result = ();
 
     fn handle(&mut self, _: Leave, _: &mut SyncContext<Self>) {
+        self.left = true;
         if let Some(mut membership) = self.membership.take() {
             if let Err(e) = membership.leave() {
                 log::warn!(error = e.to_string().as_str(); "could not leave the cluster cleanly; the others take over after the lease");
