@@ -7,7 +7,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
-use flowstate_config::MaintenanceWindow;
+use flowstate_config::maintenance::{self, MaintenanceWindow};
 
 use crate::history::Interval;
 use crate::silences::SilenceBook;
@@ -50,11 +50,7 @@ impl QuietTime {
         now: SystemTime,
     ) -> Option<(Arc<MaintenanceWindow>, SystemTime)> {
         let windows = self.maintenance.read().ok()?;
-        windows
-            .iter()
-            .filter(|w| w.covers(label))
-            .filter_map(|w| w.occurrence_at(now).map(|(_, end)| (w.clone(), end)))
-            .max_by_key(|(_, end)| *end)
+        maintenance::window_at(&windows, label, now).map(|(window, end)| (window.clone(), end))
     }
 
     /// Every window's occurrences and every silence over `span`, worked out once for the

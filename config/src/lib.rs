@@ -128,18 +128,12 @@ impl Config {
     }
 
     /// The maintenance window in force for the host labelled `label` at `at`, with the end of
-    /// its occurrence (exclusive); `None` when no window covers the host then. When several
-    /// do, the one that ends last, so a caller holding alerts until that end asks again as
-    /// seldom as possible (and asking again at the end finds any window that follows on).
+    /// its occurrence ([`maintenance::window_at`]).
     pub fn maintenance_at(
         &self,
         label: &str,
         at: SystemTime,
     ) -> Option<(&Arc<MaintenanceWindow>, SystemTime)> {
-        self.maintenance
-            .iter()
-            .filter(|window| window.covers(label))
-            .filter_map(|window| window.occurrence_at(at).map(|(_, end)| (window, end)))
-            .max_by_key(|(_, end)| *end)
+        maintenance::window_at(&self.maintenance, label, at)
     }
 }

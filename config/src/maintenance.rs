@@ -233,6 +233,22 @@ impl MaintenanceWindow {
     }
 }
 
+/// The window of `windows` in force for the host labelled `label` at `at`, with the end of
+/// its occurrence (exclusive); `None` when no window covers the host then. When several do,
+/// the one that ends last, so a caller holding alerts until that end asks again as seldom as
+/// possible (and asking again at the end finds any window that follows on).
+pub fn window_at<'a>(
+    windows: &'a [Arc<MaintenanceWindow>],
+    label: &str,
+    at: SystemTime,
+) -> Option<(&'a Arc<MaintenanceWindow>, SystemTime)> {
+    windows
+        .iter()
+        .filter(|window| window.covers(label))
+        .filter_map(|window| window.occurrence_at(at).map(|(_, end)| (window, end)))
+        .max_by_key(|(_, end)| *end)
+}
+
 /// An instant in RFC 3339, UTC (`2026-05-01T22:00:00Z`).
 pub fn shown_instant(at: SystemTime) -> String {
     Timestamp::try_from(at)
