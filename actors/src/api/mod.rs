@@ -230,12 +230,7 @@ async fn hosts(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse
     match state.hosts.send(GetHosts).timeout(ACTOR_DEADLINE).await {
         Ok(mut hosts) => {
             with_availability(&state, &mut hosts);
-            let holds = alert_holds(&state, None).await;
-            for host in &mut hosts {
-                if let Some(holds) = holds.get(&host.label) {
-                    with_holds(host, holds);
-                }
-            }
+            with_all_holds(&state, &mut hosts).await;
             HttpResponse::Ok().json(hosts)
         }
         Err(_) => unavailable("the state registry"),
@@ -299,6 +294,17 @@ pub(crate) async fn alert_holds(
         .timeout(ACTOR_DEADLINE)
         .await
         .unwrap_or_default()
+}
+
+/// Sets every host's `maintenance` and `silenced` from the router's holds: one question for
+/// all of them.
+pub(crate) async fn with_all_holds(state: &ApiState, hosts: &mut [HostView]) {
+    let holds = alert_holds(state, None).await;
+    for host in hosts {
+        if let Some(holds) = holds.get(&host.label) {
+            with_holds(host, holds);
+        }
+    }
 }
 
 /// Fills one host's holds and last suppressed event from the router.

@@ -76,7 +76,7 @@ impl View {
         [
             host.label.as_str(),
             host.group.as_deref().unwrap_or(""),
-            &reason(host),
+            &host.reason_line(),
         ]
         .iter()
         .any(|text| text.to_lowercase().contains(&wanted))
@@ -93,11 +93,6 @@ impl View {
             .find(|(column, _, _)| !column.is_empty() && *column == name)
             .map(|(column, _, _)| (*column, descending))
     }
-}
-
-/// Why a host is as it is: its last check's detail.
-fn reason(host: &HostView) -> String {
-    host.reason_line()
 }
 
 fn latency(host: &HostView) -> Option<f64> {
@@ -144,9 +139,13 @@ fn sort(hosts: &mut [HostView], column: &str, descending: bool) {
         "label" => hosts.sort_by(|a, b| text(a.label.to_lowercase().cmp(&b.label.to_lowercase()))),
         "type" => hosts.sort_by(|a, b| text(a.kind.cmp(&b.kind))),
         "group" => hosts.sort_by(|a, b| text(a.group.cmp(&b.group))),
-        "reason" => {
-            hosts.sort_by(|a, b| text(reason(a).to_lowercase().cmp(&reason(b).to_lowercase())))
-        }
+        "reason" => hosts.sort_by(|a, b| {
+            text(
+                a.reason_line()
+                    .to_lowercase()
+                    .cmp(&b.reason_line().to_lowercase()),
+            )
+        }),
         "a24h" | "a7d" | "a30d" => {
             let index = match column {
                 "a24h" => 0,
@@ -190,7 +189,7 @@ fn row(host: &HostView, view: &View, spark: Option<&Vec<Option<f64>>>, now: Syst
             td { a href=(host_href(&host.label)) { (host.label) } }
             td { (host.kind) }
             td { (host.group.as_deref().unwrap_or("")) }
-            td { (reason(host)) }
+            td { (host.reason_line()) }
             (availability_cell(day))
             (availability_cell(week))
             (availability_cell(month))
@@ -315,12 +314,7 @@ pub async fn dashboard(
         _ => return unavailable("the state registry"),
     };
     with_availability(&state, &mut hosts);
-    let holds = crate::api::alert_holds(&state, None).await;
-    for host in &mut hosts {
-        if let Some(holds) = holds.get(&host.label) {
-            crate::api::with_holds(host, holds);
-        }
-    }
+    crate::api::with_all_holds(&state, &mut hosts).await;
     let view = view.into_inner();
     if let Some((column, descending)) = view.sorting() {
         sort(&mut hosts, column, descending);
