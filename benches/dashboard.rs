@@ -13,12 +13,12 @@
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{env_number, free_port};
+use support::{env_number, free_port, Daemon};
 
 #[path = "../tests/common/browser.rs"]
 #[allow(dead_code)]
@@ -68,18 +68,6 @@ fn gzip_size(bytes: &[u8]) -> Option<usize> {
     let output = child.wait_with_output().ok()?;
     writer.join().ok()?.ok()?;
     Some(output.stdout.len())
-}
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.0.id().to_string())
-            .status();
-        let _ = self.0.wait();
-    }
 }
 
 fn median(mut values: Vec<f64>) -> f64 {

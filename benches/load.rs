@@ -11,7 +11,7 @@
 //! retentions, and how long the history API takes.
 
 use std::fmt::Write as _;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{env_number, free_port};
+use support::{env_number, free_port, Daemon};
 
 #[path = "../actors/tests/common/postgres.rs"]
 mod postgres_server;
@@ -115,18 +115,6 @@ fn peak_rss_mib(pid: u32) -> f64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kib| kib / 1024.0)
-}
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.0.id().to_string())
-            .status();
-        let _ = self.0.wait();
-    }
 }
 
 fn main() {

@@ -1,10 +1,26 @@
 //! What the benchmarks share (each includes this with `#[path]`): their knobs from the
-//! environment, a free port for the daemon's API, and the wait until every host has been
-//! checked once, so a measurement starts with the whole fleet running.
+//! environment, a free port for the daemon's API, the daemon stopped with SIGTERM when the
+//! benchmark ends, and the wait until every host has been checked once, so a measurement
+//! starts with the whole fleet running.
 
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+/// The daemon under measurement: stopped with SIGTERM (and waited for) when dropped, so a
+/// benchmark that fails half-way leaves no daemon behind.
+pub struct Daemon(pub Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let _ = self.0.wait();
+    }
+}
 
 /// The number in `$name`, or `default` when it is unset or not a number.
 pub fn env_number(name: &str, default: u64) -> u64 {
