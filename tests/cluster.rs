@@ -12,7 +12,7 @@ use crate::common::postgres::Postgres;
 use crate::common::scrape::{metrics, sample};
 use crate::common::server::{Response, TestServer};
 use crate::common::wait::wait_for;
-use crate::common::{switchable, Daemon, Sandbox, DEADLINE};
+use crate::common::{closed_port, start, switchable, Daemon, Sandbox, DEADLINE};
 
 /// A lease short enough for a test, with heartbeats well inside it.
 const LEASE: &str = "lease: 3s, heartbeat: 1s";
@@ -191,17 +191,12 @@ fn the_location_may_come_from_the_environment_and_a_missing_one_is_a_clear_error
 #[test]
 fn a_single_flowstate_says_it_runs_alone() {
     let target = TestServer::always(Response::ok("fine"));
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &document_serving(
-            "listen: \"127.0.0.1:0\"",
-            "",
-            "interval: 1s",
-            &[host("api", &target.url("/"), "")],
-        ),
-    );
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    let (_sandbox, mut daemon) = start(&document_serving(
+        "listen: \"127.0.0.1:0\"",
+        "",
+        "interval: 1s",
+        &[host("api", &target.url("/"), "")],
+    ));
     let answer = daemon.get("/api/v1/cluster");
     assert_eq!(answer.status, 404, "{answer}");
     assert!(answer.body.contains("cluster:"), "{answer}");
@@ -227,14 +222,8 @@ fn agents_of_a_location_share_its_hosts_and_take_over_those_of_one_that_dies() {
         "interval: 1s",
         &hosts,
     );
-    let start = || {
-        let sandbox = Sandbox::new();
-        sandbox.write("flowstate.yaml", &document);
-        let daemon = sandbox.daemon("flowstate.yaml").start();
-        (sandbox, daemon)
-    };
-    let (_first_sandbox, mut first) = start();
-    let (_second_sandbox, mut second) = start();
+    let (_first_sandbox, mut first) = start(&document);
+    let (_second_sandbox, mut second) = start(&document);
     let all: Vec<String> = (0..20).map(|n| format!("h{n:02}")).collect();
 
     // Each host of the location is checked by exactly one of them, and both check some.
@@ -276,15 +265,9 @@ fn agents_of_a_location_share_its_hosts_and_take_over_those_of_one_that_dies() {
 #[test]
 fn an_agent_without_its_database_checks_its_whole_location_rather_than_nothing() {
     // A port nothing listens on: the database is down from the start.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(1);
+    let closed = closed_port();
     let target = TestServer::always(Response::ok("fine"));
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &document_serving(
+    let (_sandbox, mut daemon) = start(&document_serving(
             "listen: \"127.0.0.1:0\"",
             &format!(
                 "cluster: {{ url: 'postgres://postgres@127.0.0.1:{closed}/none?sslmode=disable', location: eu, {LEASE} }}\n"
@@ -294,9 +277,7 @@ fn an_agent_without_its_database_checks_its_whole_location_rather_than_nothing()
                 host("a", &target.url("/a"), ""),
                 host("b", &target.url("/b"), ""),
             ],
-        ),
-    );
-    let mut daemon = sandbox.daemon("flowstate.yaml").start();
+    ));
     wait_for(DEADLINE, "the agent checks both hosts alone", || {
         (checked_here(&mut daemon) == ["a", "b"]).then_some(())
     })
@@ -325,7 +306,7 @@ fn each_location_writes_its_verdict_and_the_quorum_tells_partial_from_down() {
         "interval: 200ms, timeout: 200ms, failure_threshold: 1, locations: [eu, us]",
         &[host("api", "http://127.0.0.1:${TARGET_PORT}/", "")],
     );
-    let start = |location: &str, port: u16| {
+    let agent_in = |location: &str, port: u16| {
         let sandbox = Sandbox::new();
         sandbox.write("flowstate.yaml", &document);
         let daemon = sandbox
@@ -335,8 +316,8 @@ fn each_location_writes_its_verdict_and_the_quorum_tells_partial_from_down() {
             .start();
         (sandbox, daemon)
     };
-    let (_eu_sandbox, mut eu) = start("eu", eu_target.port());
-    let (_us_sandbox, mut us) = start("us", us_target.port());
+    let (_eu_sandbox, mut eu) = agent_in("eu", eu_target.port());
+    let (_us_sandbox, mut us) = agent_in("us", us_target.port());
     let cluster_status = |daemon: &mut Daemon, status: &str| {
         daemon.wait_for_host("api", &format!("is {status} for the cluster"), |h| {
             h["cluster"]["status"] == status
