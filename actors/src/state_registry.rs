@@ -161,11 +161,7 @@ impl StateRegistry {
             .drain()
             .filter_map(|label| {
                 let state = self.hosts.get(&label)?.state();
-                let reason = state
-                    .history
-                    .back()
-                    .map(|r| r.detail.clone())
-                    .unwrap_or_default();
+                let reason = state.latest_detail();
                 (state.status != Status::Unknown).then(|| {
                     (
                         label.to_string(),
@@ -196,11 +192,7 @@ impl StateRegistry {
             host: host.config().clone(),
             status: state.status,
             since: state.since,
-            reason: state
-                .history
-                .back()
-                .map(|r| r.detail.clone())
-                .unwrap_or_default(),
+            reason: state.latest_detail(),
             consecutive_failures: state.counters.consecutive_failures,
         });
     }

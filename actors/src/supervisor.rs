@@ -383,8 +383,9 @@ impl Supervisor {
         self.apply(share, ctx)
     }
 
+    /// Applies `new` (a whole configuration or this agent's share of one, made by
+    /// [`Supervisor::apply_loaded`], which keeps the running location).
     fn apply(&mut self, new: Arc<Config>, ctx: &mut Context<Self>) -> ConfigDiff {
-        let new = with_running_location(new, &self.config);
         let diff = ConfigDiff::between(&self.config, &new);
         // Settings that cannot change while running keep their running values, so reverting
         // a refused edit is not refused again.

@@ -133,6 +133,14 @@ pub struct Recorded {
 const REMOVED_REASON: &str = "removed from the configuration";
 
 impl HostState {
+    /// The newest result's detail (`status 503, expected 200`); empty before the first.
+    pub fn latest_detail(&self) -> String {
+        self.history
+            .back()
+            .map(|r| r.detail.clone())
+            .unwrap_or_default()
+    }
+
     /// A host seen for the first time at `now`: unknown until enough results decide.
     pub fn new(now: SystemTime) -> Self {
         HostState {
