@@ -825,18 +825,7 @@ impl Handler<HostStatusChanged> for AlertRouter {
         let Some(event) = alert else {
             return;
         };
-        let holds = self.holds_for(&label, SystemTime::now());
-        match suppression::screen(event.event, &holds) {
-            Some(hold) => {
-                let hold = hold.clone();
-                self.hold_back(&change.host.alerts, &event, &hold);
-            }
-            None => {
-                for name in &change.host.alerts {
-                    self.route(name, &event, ctx);
-                }
-            }
-        }
+        self.route_unless_held(&change.host.alerts, &event, ctx);
         if event.event == EventKind::Removed {
             // The host is gone: nothing about it is worth remembering.
             self.last_suppressed.remove(&label);
@@ -892,18 +881,7 @@ impl Handler<HostFlappingChanged> for AlertRouter {
         }
         // Down/up alerts from here on wait for it to settle.
         self.unsettled.insert(label.clone());
-        let holds = self.holds_for(&label, SystemTime::now());
-        match suppression::screen(EventKind::Flapping, &holds) {
-            Some(hold) => {
-                let hold = hold.clone();
-                self.hold_back(&msg.host.alerts, &event, &hold);
-            }
-            None => {
-                for name in &msg.host.alerts {
-                    self.route(name, &event, ctx);
-                }
-            }
-        }
+        self.route_unless_held(&msg.host.alerts, &event, ctx);
         self.write_store(ctx);
     }
 }
@@ -989,6 +967,28 @@ impl AlertRouter {
             holds.push(Hold::Flapping);
         }
         holds
+    }
+
+    /// `event` to each of `notifiers` through its policy, or to none of them while a hold of
+    /// its host keeps events of its kind back.
+    fn route_unless_held(
+        &mut self,
+        notifiers: &[Arc<str>],
+        event: &AlertEvent,
+        ctx: &mut Context<Self>,
+    ) {
+        let holds = self.holds_for(&event.host, SystemTime::now());
+        match suppression::screen(event.event, &holds) {
+            Some(hold) => {
+                let hold = hold.clone();
+                self.hold_back(notifiers, event, &hold);
+            }
+            None => {
+                for name in notifiers {
+                    self.route(name, event, ctx);
+                }
+            }
+        }
     }
 
     /// `event` is kept from every one of `notifiers` by `hold`: counted, logged, explained.
