@@ -16,6 +16,11 @@ pub fn symbol(status: Status) -> &'static str {
     }
 }
 
+/// In a cluster, a host failing in fewer locations than the quorum: its symbol and colour
+/// (cyan), apart from every [`Status`].
+pub const PARTIAL_SYMBOL: &str = "◒";
+pub const PARTIAL_COLOUR: &str = "36";
+
 /// The ANSI colour code of a status (green, yellow, red, magenta, grey).
 pub fn ansi_colour(status: Status) -> &'static str {
     match status {

@@ -92,6 +92,11 @@ fn agents_see_each_other_one_leads_and_another_takes_over_when_it_is_killed() {
     .unwrap_or_else(|timed_out| panic!("{timed_out}\n{eu}\n{us}"));
     assert_eq!(eu_view["location"], "eu");
     assert_eq!(us_view["location"], "us");
+    // Registered, each with its share: ready for a Kubernetes readiness probe.
+    for daemon in [&mut eu, &mut us] {
+        let ready = daemon.get("/readyz");
+        assert_eq!(ready.status, 200, "{}", ready.body);
+    }
     // Their files differ (one names its location, the other takes it from the flag), and
     // both say so.
     let hash = eu_view["config_hash"].as_str().unwrap_or_default();
@@ -202,9 +207,15 @@ fn a_single_flowstate_says_it_runs_alone() {
     assert!(answer.body.contains("cluster:"), "{answer}");
 }
 
-/// The labels `GET /api/v1/hosts` of `daemon` lists: the hosts this agent checks.
+/// The hosts `GET /api/v1/hosts` of `daemon` lists as checked by this agent (it lists every
+/// host; those of other agents say `elsewhere`).
 fn checked_here(daemon: &mut Daemon) -> Vec<String> {
-    sorted(&daemon.hosts(), "label")
+    let here: Vec<Value> = daemon
+        .hosts()
+        .into_iter()
+        .filter(|h| h["elsewhere"] != true)
+        .collect();
+    sorted(&here, "label")
 }
 
 #[test]
@@ -247,6 +258,22 @@ fn agents_of_a_location_share_its_hosts_and_take_over_those_of_one_that_dies() {
         !mine.contains(&"us-only".to_string()),
         "a host of another location"
     );
+    // Either agent answers for every host: those the other checks are listed too, with
+    // the quorum's status, and their pages answer.
+    let listed = first.hosts();
+    assert_eq!(listed.len(), 21, "every configured host");
+    let theirs_listed = listed
+        .iter()
+        .find(|h| h["label"] == theirs[0].as_str())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(theirs_listed["elsewhere"], true, "{theirs_listed:#}");
+    let detail = first.wait_for_host(&theirs[0], "is up for the cluster", |h| {
+        h["cluster"]["status"] == "up"
+    });
+    assert_eq!(detail["elsewhere"], true, "{detail:#}");
+    assert_eq!(detail["status"], "up", "{detail:#}");
+    assert_eq!(detail["locations"]["eu"]["status"], "up", "{detail:#}");
 
     // One dies: within the lease and a heartbeat the other checks them all.
     second.signal("KILL");
@@ -283,6 +310,9 @@ fn an_agent_without_its_database_checks_its_whole_location_rather_than_nothing()
     })
     .unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"));
     daemon.wait_for_checks("a", 1);
+    // Alone, it has its share (all of its location): ready.
+    let ready = daemon.get("/readyz");
+    assert_eq!(ready.status, 200, "{}", ready.body);
     let view = cluster(&mut daemon);
     assert!(
         view["error"]

@@ -27,6 +27,7 @@ mod check_icmp;
 mod check_tcp_script;
 // Agents of one cluster on a real PostgreSQL: membership, one leader, failover.
 mod cluster;
+mod cluster_alerts;
 // Day-one defects (issue 12) at the CLI's edges: listen addresses, closed pipes, fingerprints.
 mod day_one_cli;
 // Day-one defects (issue 12) in config loading: relative programs, nesting, includes, redaction.

@@ -19,10 +19,11 @@ use flowstate_config::notifier::GroupKey;
 use flowstate_config::NotifierConfig;
 
 use crate::alert_policy::{self, Decision, Track};
+use crate::cluster::agent::{ClusterAgent, StillLeads};
 use crate::event::{AlertEvent, EventKind};
 use crate::messages::{
     FlushNotifiers, GetAlertHolds, HostFlappingChanged, HostRestored, HostStatusChanged,
-    UseMaintenance, UseNotifiers,
+    LeadAlerts, QuorumStatusChanged, StopLeading, UseMaintenance, UseNotifiers,
 };
 use crate::metrics::{AlertResult, Metrics};
 use crate::model::Status;
@@ -77,6 +78,14 @@ pub struct AlertRouter {
     /// refused, and stays queued; no new attempt starts.
     ending: Rc<Cell<bool>>,
     store: Option<Addr<Store>>,
+    /// Where the outbox and the tracks are kept: the state store, or in a cluster the
+    /// cluster's database (written only while this agent leads).
+    alert_state: Option<Recipient<SaveAlertState>>,
+    /// In a cluster: whether this agent leads, and how it makes sure before each delivery.
+    cluster: Option<ClusterRole>,
+    /// Changed whenever the router starts or stops leading: answers to what was started
+    /// under another leadership are ignored.
+    generation: u64,
     /// What the store does not have yet (see [`crate::unsaved`]), the one batch of it being
     /// written, and the timer that tries a failed batch again.
     unsaved: Unsaved,
@@ -102,6 +111,19 @@ struct HostNow {
     /// left alone when it is settled, as before the restart.
     restored: bool,
 }
+
+/// In a cluster, only the leader alerts (SPEC §10): the router hears of status changes by
+/// quorum, and sends nothing while another agent leads.
+struct ClusterRole {
+    /// Asked before each round of attempts whether the lease is still this agent's: a leader
+    /// paused past its lease finds out here rather than sending as a second leader.
+    fence: Recipient<StillLeads>,
+    /// The lease's token while this agent leads.
+    leading: Option<i64>,
+}
+
+/// How soon attempts are tried again after the lease could not be confirmed.
+const FENCE_RETRY: Duration = Duration::from_secs(1);
 
 /// The group of a host with no `group`, for a notifier that groups by it.
 const NO_GROUP: &str = "(no group)";
@@ -142,7 +164,10 @@ impl AlertRouter {
             retry_timer: None,
             in_flight: Rc::new(Cell::new(0)),
             ending: Rc::new(Cell::new(false)),
+            alert_state: store.clone().map(Addr::recipient),
             store,
+            cluster: None,
+            generation: 0,
             unsaved: Unsaved::default(),
             writing: false,
             write_retry: None,
@@ -160,6 +185,17 @@ impl AlertRouter {
     /// Publishes every transition to `stream` (what `/api/v1/stream` serves).
     pub fn with_stream(mut self, stream: StatusStream) -> Self {
         self.stream = Some(stream);
+        self
+    }
+
+    /// As an agent of a cluster: alerts only while it leads, from the status changes by
+    /// quorum, keeping the outbox and the tracks in the cluster's database through `agent`.
+    pub fn in_cluster(mut self, agent: Addr<ClusterAgent>) -> Self {
+        self.alert_state = Some(agent.clone().recipient());
+        self.cluster = Some(ClusterRole {
+            fence: agent.recipient(),
+            leading: None,
+        });
         self
     }
 
@@ -476,7 +512,7 @@ impl AlertRouter {
                 None => pending,
             }
         };
-        if self.store.is_none() {
+        if self.alert_state.is_none() {
             let pending = pending(true);
             self.queue(name, pending);
             self.pump(ctx);
@@ -531,14 +567,64 @@ impl AlertRouter {
 
     /// Starts every attempt that may start now, and arms the timer for the next retry.
     fn pump(&mut self, ctx: &mut Context<Self>) {
-        if self.ending.get() {
+        if self.ending.get() || self.is_follower() {
             return;
         }
+        let ready = self.outbox.take_ready(Instant::now());
+        if ready.is_empty() {
+            self.arm_retry_timer(ctx);
+            return;
+        }
+        let Some((fence, token)) = self
+            .cluster
+            .as_ref()
+            .and_then(|role| Some((role.fence.clone(), role.leading?)))
+        else {
+            self.start_attempts(ready, ctx);
+            return;
+        };
+        // Only while the database still says this agent leads: a receiver cannot check a
+        // fencing token, so the check comes before the attempt.
+        let generation = self.generation;
+        let check = fence.send(StillLeads { token });
+        ctx.spawn(check.into_actor(self).map(move |answer, router, ctx| {
+            if router.generation != generation {
+                return;
+            }
+            match answer {
+                Ok(Ok(true)) => router.start_attempts(ready, ctx),
+                Ok(Ok(false)) => {
+                    log::info!(token; "the leader lease is another agent's now: this agent sends no more alerts");
+                    router.stop_leading();
+                }
+                Ok(Err(_)) | Err(_) => {
+                    // Not known to lead, not known not to: wait, and ask again.
+                    for attempt in &ready {
+                        for event in &attempt.events {
+                            router.outbox.release(&attempt.notifier, &event.host, &event.id);
+                        }
+                    }
+                    ctx.run_later(FENCE_RETRY, |router, ctx| router.pump(ctx));
+                }
+            }
+        }));
+    }
+
+    /// Whether this is an agent of a cluster that does not lead it now: it sends nothing.
+    fn is_follower(&self) -> bool {
+        self.cluster
+            .as_ref()
+            .is_some_and(|role| role.leading.is_none())
+    }
+
+    /// Starts `attempts`, taken from the outbox, and arms the timer for the next retry.
+    fn start_attempts(&mut self, attempts: Vec<Attempt>, ctx: &mut Context<Self>) {
+        let generation = self.generation;
         for Attempt {
             notifier: name,
             group,
             events,
-        } in self.outbox.take_ready(Instant::now())
+        } in attempts
         {
             let Some(route) = self.notifiers.get_mut(&name) else {
                 continue;
@@ -556,6 +642,11 @@ impl AlertRouter {
                     router
                         .in_flight
                         .set(router.in_flight.get().saturating_sub(1));
+                    if router.generation != generation {
+                        // Started as a leader that has stepped down: the outbox it belonged
+                        // to is the new leader's now.
+                        return;
+                    }
                     // A group succeeds or fails as one: each of its events with it.
                     for event in &events {
                         router.attempted(&name, event, result.clone(), ctx);
@@ -677,14 +768,14 @@ impl AlertRouter {
 
     /// The event is done with: it leaves the store with the next batch.
     fn forget_stored(&mut self, name: &Arc<str>, id: &str) {
-        if self.store.is_some() {
+        if self.alert_state.is_some() {
             self.unsaved.forget((name.clone(), id.to_string()));
         }
     }
 
     /// What the notifier was told about the host changed: saved with the next batch.
     fn save_track(&mut self, key: &TrackKey) {
-        if self.store.is_some() {
+        if self.alert_state.is_some() {
             self.unsaved.track(key.clone());
         }
     }
@@ -693,17 +784,23 @@ impl AlertRouter {
     /// (its answer sends the rest). A failed batch stays unsaved and is tried again after
     /// [`WRITE_RETRY`], so nothing a full disk refused is lost once it has room again.
     fn write_store(&mut self, ctx: &mut Context<Self>) {
-        let Some(store) = self.store.clone() else {
+        let Some(store) = self.alert_state.clone() else {
             return;
         };
-        if self.writing || self.unsaved.is_empty() {
+        if self.writing || self.unsaved.is_empty() || self.is_follower() {
             return;
         }
         let (batch, message, deliveries) = self.make_batch();
         self.writing = true;
         let write = store.send(message);
+        let generation = self.generation;
         ctx.spawn(write.into_actor(self).map(move |answer, router, ctx| {
             router.writing = false;
+            if router.generation != generation {
+                // Written (or refused) for a leadership that is over.
+                router.write_store(ctx);
+                return;
+            }
             let saved = match answer {
                 Ok(Ok(())) => true,
                 // The store logged and counted its failure.
@@ -804,6 +901,37 @@ impl Handler<HostStatusChanged> for AlertRouter {
     type Result = ();
 
     fn handle(&mut self, change: HostStatusChanged, ctx: &mut Context<Self>) {
+        if self.cluster.is_some() {
+            // This location's verdict: shown on the stream, alerted only by quorum.
+            if let Some(stream) = &self.stream {
+                match AlertEvent::from_change(&change) {
+                    Some(event) => stream.publish(&event),
+                    None => stream.publish(&crate::status_stream::silent_event(&change)),
+                }
+            }
+            return;
+        }
+        self.changed(change, ctx);
+    }
+}
+
+impl Handler<QuorumStatusChanged> for AlertRouter {
+    type Result = ();
+
+    fn handle(&mut self, msg: QuorumStatusChanged, ctx: &mut Context<Self>) {
+        if self
+            .cluster
+            .as_ref()
+            .is_some_and(|role| role.leading.is_some())
+        {
+            self.changed(msg.0, ctx);
+        }
+    }
+}
+
+impl AlertRouter {
+    /// A host's status changed: every receiver hears of it through its policy, unless held.
+    fn changed(&mut self, change: HostStatusChanged, ctx: &mut Context<Self>) {
         let label = change.host.label.to_string();
         if change.removed {
             self.hosts.remove(&label);
@@ -849,6 +977,10 @@ impl Handler<HostFlappingChanged> for AlertRouter {
     type Result = ();
 
     fn handle(&mut self, msg: HostFlappingChanged, ctx: &mut Context<Self>) {
+        if self.cluster.is_some() {
+            // One location's flapping: the quorum's status is what is alerted.
+            return;
+        }
         let label = msg.host.label.to_string();
         let host = self.hosts.entry(label.clone()).or_default();
         host.flapping = msg.flapping;
@@ -890,6 +1022,10 @@ impl Handler<HostRestored> for AlertRouter {
     type Result = ();
 
     fn handle(&mut self, msg: HostRestored, ctx: &mut Context<Self>) {
+        if self.cluster.is_some() {
+            // In a cluster the leader takes the statuses over from the database instead.
+            return;
+        }
         let label = msg.host.label.to_string();
         let host = self.hosts.entry(label.clone()).or_default();
         host.status = msg.status;
@@ -1095,6 +1231,88 @@ impl AlertRouter {
     }
 }
 
+impl Handler<LeadAlerts> for AlertRouter {
+    type Result = ();
+
+    fn handle(&mut self, msg: LeadAlerts, ctx: &mut Context<Self>) {
+        let Some(role) = &mut self.cluster else {
+            return;
+        };
+        role.leading = Some(msg.token);
+        self.forget_everything();
+        let restored = Restored {
+            outbox: msg.outbox,
+            tracks: msg.tracks,
+            ..Restored::default()
+        };
+        self.restore(&restored);
+        for change in msg.hosts {
+            let label = change.host.label.to_string();
+            self.hosts.insert(
+                label.clone(),
+                HostNow {
+                    status: change.status,
+                    change: Some(change),
+                    flapping: false,
+                    // Unlike a restart's, a receiver with no record of a host in trouble was
+                    // never told: the last leader decided it and died before queueing it.
+                    restored: false,
+                },
+            );
+            self.unsettled.insert(label);
+        }
+        let keys: Vec<TrackKey> = self.tracks.keys().cloned().collect();
+        for key in keys {
+            if let Some(config) = self.notifiers.get(&key.0).map(|r| r.config.clone()) {
+                self.schedule_track(key, &config, ctx);
+            }
+        }
+        // Each receiver hears what it missed, unless a hold keeps it back for now.
+        self.settle_released(ctx);
+        self.write_store(ctx);
+        self.pump(ctx);
+    }
+}
+
+impl Handler<StopLeading> for AlertRouter {
+    type Result = ();
+
+    fn handle(&mut self, _: StopLeading, _: &mut Context<Self>) {
+        self.stop_leading();
+    }
+}
+
+impl AlertRouter {
+    /// Steps down: what was kept in memory is dropped (the new leader reads it from the
+    /// database), and nothing more is sent or written.
+    fn stop_leading(&mut self) {
+        let Some(role) = &mut self.cluster else {
+            return;
+        };
+        if role.leading.take().is_some() {
+            self.forget_everything();
+        }
+    }
+
+    /// Forgets the outbox, the tracks, the hosts and what was unsaved, and starts a new
+    /// generation: answers to earlier attempts and writes change nothing.
+    fn forget_everything(&mut self) {
+        self.generation += 1;
+        let notifiers: Vec<Arc<str>> = self.notifiers.keys().cloned().collect();
+        for name in &notifiers {
+            self.outbox.remove_notifier(name);
+            self.metrics.set_outbox_pending(name, 0);
+        }
+        self.tracks.clear();
+        self.hosts.clear();
+        self.unsettled.clear();
+        self.last_suppressed.clear();
+        self.track_wakes.clear();
+        self.wake_order.clear();
+        self.unsaved = Unsaved::default();
+    }
+}
+
 impl Handler<StoreRecreated> for AlertRouter {
     type Result = ();
 
@@ -1230,7 +1448,9 @@ impl AlertRouter {
         if waiting.is_empty() {
             return;
         }
-        if self.store.is_some() {
+        if self.cluster.is_some() {
+            log::info!(events = waiting.len(); "undelivered alert events are kept in the cluster's database for the next leader");
+        } else if self.store.is_some() {
             log::info!(events = waiting.len(); "undelivered alert events are kept in the state store for the next start");
         } else {
             for (notifier, id, host) in &waiting {

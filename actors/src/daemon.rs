@@ -21,6 +21,7 @@ use crate::cluster::agent::{
     default_agent_id, AgentSettings, ClusterAgent, ClusterPulse, ClusterStatus,
 };
 use crate::cluster::config_hash::SharedConfigHash;
+use crate::cluster::judge::{ClusterJudge, LeadershipChanged, RouterInbox};
 use crate::cluster::rendezvous::AgentId;
 use crate::config_watcher::ConfigWatcher;
 use crate::messages::ApplyConfig;
@@ -105,6 +106,9 @@ impl Daemon {
         // Alert delivery writes files and stdout: keep it off the threads that run checks.
         let alerts_arbiter = Arbiter::new().handle();
         let stream = StatusStream::default();
+        // In a cluster: this agent's connection to the others, on a thread of its own.
+        let agent = agent_settings(&config);
+        let cluster_agent = agent.clone().map(ClusterAgent::start);
         let router = AlertRouter::start_in_arbiter(&alerts_arbiter, {
             let notifiers = config.notifiers.clone();
             let metrics = metrics.clone();
@@ -112,15 +116,29 @@ impl Daemon {
             let restored = restored.clone();
             let stream = stream.clone();
             let quiet = quiet.clone();
+            let cluster_agent = cluster_agent.clone();
             move |_| {
-                AlertRouter::new(&notifiers, metrics, store, Some(&restored))
+                let router = AlertRouter::new(&notifiers, metrics, store, Some(&restored))
                     .with_stream(stream)
-                    .with_quiet_time(quiet)
+                    .with_quiet_time(quiet);
+                match cluster_agent {
+                    Some(cluster_agent) => router.in_cluster(cluster_agent),
+                    None => router,
+                }
             }
         });
-        // In a cluster: this agent's connection to the others, on a thread of its own.
-        let agent = agent_settings(&config);
-        let cluster_agent = agent.clone().map(ClusterAgent::start);
+        // In a cluster: the leader's judge of every host by quorum, telling the router.
+        let judge = cluster_agent.clone().map(|cluster_agent| {
+            ClusterJudge::new(
+                cluster_agent,
+                RouterInbox {
+                    changes: router.clone().recipient(),
+                    lead: router.clone().recipient(),
+                    stop: router.clone().recipient(),
+                },
+            )
+            .start()
+        });
         let mut registry = StateRegistry::new(router.clone().recipient(), metrics.clone())
             .with_flapping(router.clone().recipient())
             .with_restored(router.clone().recipient());
@@ -170,22 +188,26 @@ impl Daemon {
         if let Some(cluster_agent) = &cluster_agent {
             supervisor = supervisor.leaving_through(cluster_agent.clone().recipient());
         }
+        if let Some(judge) = &judge {
+            supervisor = supervisor.judging_with(judge.clone().recipient());
+        }
         if let Some(context) = &watcher_context {
             supervisor = supervisor.reporting_applied_configs_to(context.address().recipient());
         }
         let supervisor = supervisor.start();
         supervisor.do_send(ApplyConfig(config.clone()));
-        let cluster = agent
-            .zip(cluster_agent.clone())
-            .map(|(settings, cluster_agent)| {
+        let cluster = agent.zip(cluster_agent.clone()).zip(judge).map(
+            |((settings, cluster_agent), judge)| {
                 start_cluster_pulse(
                     settings,
                     cluster_agent,
                     &metrics,
                     supervisor.clone().recipient(),
                     config_hash.clone(),
+                    judge.recipient(),
                 )
-            });
+            },
+        );
         let watcher = watcher_context.map(|context| {
             context.run(ConfigWatcher::new(
                 config_files,
@@ -360,12 +382,14 @@ fn start_cluster_pulse(
     metrics: &Arc<Metrics>,
     supervisor: Recipient<UseAgents>,
     config_hash: SharedConfigHash,
+    judge: Recipient<LeadershipChanged>,
 ) -> ClusterStatus {
     log::info!(agent = settings.id.as_str(), location = settings.location.as_str(), database = settings.url.shown(); "joining the cluster");
     let status = ClusterStatus::default();
     ClusterPulse::new(agent, &settings, status.clone(), metrics.clone())
         .telling(supervisor)
         .hashing(config_hash)
+        .judging_with(judge)
         .start();
     status
 }

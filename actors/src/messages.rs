@@ -44,6 +44,32 @@ pub struct HostStatusChanged {
     pub unreachable_via: Option<Arc<str>>,
 }
 
+/// In a cluster: a host's status by quorum changed, as the leader decided it. Only these are
+/// alerted in a cluster; each agent's own [`HostStatusChanged`] is its location's verdict.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct QuorumStatusChanged(pub HostStatusChanged);
+
+/// In a cluster: this agent took the leader lease with `token`; the router alerts from now
+/// on, starting from what the last leader left (each host's status by quorum, the undelivered
+/// events, what notifiers were told).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct LeadAlerts {
+    pub token: i64,
+    /// Each host's recorded status, as a change into it (`previous == status`).
+    pub hosts: Vec<HostStatusChanged>,
+    pub outbox: Vec<crate::store::StoredDelivery>,
+    /// `(notifier, host, track as JSON)`.
+    pub tracks: Vec<(Arc<str>, String, String)>,
+}
+
+/// In a cluster: this agent lost the leader lease; the router drops what it held in memory
+/// (the new leader has it from the database) and sends nothing more.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct StopLeading;
+
 /// What holds back alerts about hosts (SPEC §9), and each host's last event that was not
 /// sent: one host's with `label`, otherwise every host with either (the AlertRouter).
 #[derive(Message, Debug, Clone)]
@@ -190,6 +216,11 @@ pub enum ReadinessError {
     /// The first configuration is not applied yet.
     #[error("starting: hosts are not scheduled yet")]
     Starting,
+    /// In a cluster: no heartbeat answered yet, so this agent has no share of the hosts.
+    #[error(
+        "not registered in the cluster yet: waiting for the cluster database to answer a heartbeat"
+    )]
+    Unregistered,
     /// The state registry's mailbox failed (closed or full past its deadline).
     #[error("the state registry did not answer: {0}")]
     RegistryUnanswered(MailboxError),

@@ -22,6 +22,7 @@ use crate::alert_router::AlertRouter;
 use crate::api::SharedToken;
 use crate::cluster::agent::Leave;
 use crate::cluster::config_hash::{content_hash, SharedConfigHash};
+use crate::cluster::judge::JudgeConfig;
 use crate::cluster::rendezvous::{self, AgentId};
 use crate::host::HostActor;
 use crate::messages::{
@@ -52,6 +53,8 @@ pub struct Supervisor {
     config_hash: Option<SharedConfigHash>,
     /// In a cluster: told at shutdown, so the agent leaves at once.
     leave: Option<Recipient<Leave>>,
+    /// In a cluster: the leader's judge, which judges every host (not only this share).
+    judge: Option<Recipient<JudgeConfig>>,
     /// The files to re-read on `ReloadConfigNow`; empty when the configuration came from code.
     config_files: Vec<PathBuf>,
     /// The reload under way and the asks waiting for the next one.
@@ -157,6 +160,7 @@ impl Supervisor {
             sharing: None,
             config_hash: None,
             leave: None,
+            judge: None,
             config_files,
             reloads: Reloads::default(),
             applied_configs: None,
@@ -187,6 +191,12 @@ impl Supervisor {
     }
 
     /// At shutdown, tells `leave` (the ClusterAgent) to leave the cluster.
+    /// Hands every configuration applied, whole, to `judge` (the leader's ClusterJudge).
+    pub fn judging_with(mut self, judge: Recipient<JudgeConfig>) -> Self {
+        self.judge = Some(judge);
+        self
+    }
+
     pub fn leaving_through(mut self, leave: Recipient<Leave>) -> Self {
         self.leave = Some(leave);
         self
@@ -379,6 +389,9 @@ impl Supervisor {
         // Set before applying: a host the new configuration drops is removed, not handed
         // over to another agent.
         self.full = new.clone();
+        if let Some(judge) = &self.judge {
+            judge.do_send(JudgeConfig(new.clone()));
+        }
         let share = self.share_of(&new);
         self.apply(share, ctx)
     }
@@ -547,6 +560,9 @@ impl Handler<GetReadiness> for Supervisor {
         }
         if !self.ready {
             return Box::pin(async { Err(ReadinessError::Starting) });
+        }
+        if self.sharing.as_ref().is_some_and(|s| s.live.is_empty()) {
+            return Box::pin(async { Err(ReadinessError::Unregistered) });
         }
         let health = self.registry.send(GetSchedulerHealth {
             max_lag: self.config.server.ready_max_lag,

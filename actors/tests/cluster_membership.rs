@@ -2,6 +2,8 @@
 //! agents that heartbeat are live and listed by location, one that stops is gone after the
 //! window, the lease has one holder at a time, renewing keeps its fencing token, taking it
 //! over after it expired increments it, and the old holder then knows it no longer leads.
+//! What only the leader writes (statuses by quorum, the outbox, tracks) is refused to any
+//! other agent and to a leader whose lease was taken over, and read whole by the next one.
 
 #[path = "common/postgres.rs"]
 mod postgres_server;
@@ -153,4 +155,104 @@ fn each_location_writes_its_verdicts_and_marks_them_fresh() {
     assert_eq!(all.len(), 3);
     assert!(all.iter().all(|v| v.age_ms < 5_000), "{all:?}");
     assert_eq!(all.iter().filter(|v| v.status == "up").count(), 3);
+}
+
+/// An event as the router stores it, from its JSON form.
+fn event(id: &str) -> flowstate_actors::event::AlertEvent {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "event": "down", "host": "api", "status": "down", "previous": "up",
+        "at": "2026-12-07T10:00:00.000Z", "since": "2026-12-07T10:00:00.000Z",
+        "reason": "down in eu, us", "consecutive_failures": 0, "latency_ms": 0.0
+    }))
+    .expect("an event")
+}
+
+#[test]
+fn only_the_lease_holder_judges_and_writes_the_outbox_and_the_next_leader_reads_it() {
+    use flowstate_actors::cluster::leader_state::HostQuorum;
+    use flowstate_actors::cluster::membership::ClusterError;
+    use flowstate_actors::cluster::quorum::ClusterStatus;
+    use flowstate_actors::store::{SaveAlertState, StoredDelivery, StoredTrack};
+
+    let server = Postgres::start();
+    let url = database_url(&server.database("leader_state"));
+    let mut a = Membership::connect(&url, "a", "eu").expect("connects");
+    let mut b = Membership::connect(&url, "b", "us").expect("connects");
+    let now = std::time::SystemTime::now();
+    for agent in [&mut a, &mut b] {
+        let verdict = (
+            "api".to_string(),
+            "down".to_string(),
+            now,
+            "refused".to_string(),
+        );
+        agent.record_verdicts(&[verdict]).expect("written");
+    }
+    let hosts = [HostQuorum {
+        label: "api".into(),
+        expected: ["eu", "us"].into_iter().map(std::sync::Arc::from).collect(),
+        fresh_for: Duration::from_secs(30),
+    }];
+    let ttl = Duration::from_secs(1);
+    let first = a.acquire_lease(ttl).expect("asked").expect("granted");
+
+    // The leader judges: down by quorum, recorded once.
+    let changes = a.judge(first.token, &hosts, 2).expect("judged");
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].previous, ClusterStatus::Unknown);
+    assert_eq!(changes[0].verdict.status, ClusterStatus::Down);
+    assert!(a.judge(first.token, &hosts, 2).expect("judged").is_empty());
+    let queued = SaveAlertState {
+        deliveries: vec![StoredDelivery {
+            notifier: "hook".into(),
+            event: event("01EVENT"),
+            created: now,
+        }],
+        forgotten: vec![],
+        tracks: vec![StoredTrack {
+            notifier: "hook".into(),
+            host: "api".into(),
+            track: Some("{\"told\":\"down\"}".into()),
+        }],
+    };
+    a.save_alert_state(first.token, &queued).expect("written");
+
+    // Another agent, with the leader's token or without the lease, writes nothing.
+    assert!(matches!(
+        b.judge(first.token, &hosts, 2),
+        Err(ClusterError::Fenced)
+    ));
+    assert!(matches!(
+        b.save_alert_state(first.token, &SaveAlertState::default()),
+        Err(ClusterError::Fenced)
+    ));
+
+    // The lease expires and b takes it: the old leader is fenced, the new one reads it all.
+    let mut taken = None;
+    eventually("b takes the expired lease", Duration::from_secs(10), || {
+        taken = b.acquire_lease(ttl).expect("asked");
+        taken.is_some()
+    });
+    let taken = taken.expect("taken");
+    let done = SaveAlertState {
+        forgotten: vec![("hook".into(), "01EVENT".into())],
+        ..SaveAlertState::default()
+    };
+    assert!(matches!(
+        a.save_alert_state(first.token, &done),
+        Err(ClusterError::Fenced)
+    ));
+    assert!(matches!(
+        a.judge(first.token, &hosts, 2),
+        Err(ClusterError::Fenced)
+    ));
+    let state = b.leader_state().expect("read");
+    assert_eq!(state.statuses.len(), 1);
+    assert_eq!(state.statuses[0].status, ClusterStatus::Down);
+    assert_eq!(state.outbox.len(), 1, "the fenced forget changed nothing");
+    assert_eq!(state.outbox[0].event.id, "01EVENT");
+    assert_eq!(state.tracks[0].2, "{\"told\":\"down\"}");
+    assert!(b.judge(taken.token, &hosts, 2).expect("judged").is_empty());
+    b.save_alert_state(taken.token, &done).expect("written");
+    assert!(b.leader_state().expect("read").outbox.is_empty());
 }

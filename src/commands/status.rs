@@ -29,7 +29,10 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode, BadInput> {
         let colour = present::colour_enabled(std::io::stdout().is_terminal());
         output::print(&render(&hosts, SystemTime::now(), colour))?;
     }
-    let all_up = hosts.iter().all(|h| h.status == Status::Up);
+    // In a cluster, by the quorum: a `partial` host is not up everywhere.
+    let all_up = hosts
+        .iter()
+        .all(|h| h.shown_status() == Status::Up.as_str());
     Ok(if all_up {
         exit::success()
     } else {
@@ -43,17 +46,23 @@ pub fn render(hosts: &[HostView], now: SystemTime, colour: bool) -> String {
         "", "LABEL", "STATUS", "SINCE", "24H", "30D", "LATENCY", "DETAIL",
     ]);
     for host in hosts {
-        let (symbol, status) = if colour {
-            let code = present::ansi_colour(host.status);
-            (
-                format!("\x1b[{code}m{}\x1b[0m", present::symbol(host.status)),
-                format!("\x1b[{code}m{}\x1b[0m", host.status),
-            )
+        let partial = host.shown_status() == "partial";
+        let (symbol, code) = if partial {
+            (present::PARTIAL_SYMBOL, present::PARTIAL_COLOUR)
         } else {
             (
-                present::symbol(host.status).to_string(),
-                host.status.to_string(),
+                present::symbol(host.status),
+                present::ansi_colour(host.status),
             )
+        };
+        let word = host.shown_status();
+        let (symbol, status) = if colour {
+            (
+                format!("\x1b[{code}m{symbol}\x1b[0m"),
+                format!("\x1b[{code}m{word}\x1b[0m"),
+            )
+        } else {
+            (symbol.to_string(), word.to_string())
         };
         let latency = match &host.last_check {
             Some(check) => format!("{:.1} ms", check.latency_ms),
@@ -74,7 +83,62 @@ pub fn render(hosts: &[HostView], now: SystemTime, colour: bool) -> String {
         ]);
     }
     let mut out = table.render("");
-    out.push_str(&present::summary(hosts.iter().map(|h| h.status)));
+    let partial = hosts
+        .iter()
+        .filter(|h| h.shown_status() == "partial")
+        .count();
+    out.push_str(&present::summary(
+        hosts
+            .iter()
+            .filter(|h| h.shown_status() != "partial")
+            .map(|h| h.status),
+    ));
+    if partial > 0 {
+        out.push_str(&format!(", {partial} partial"));
+    }
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A host as an agent of a cluster lists it: this location's `status`, and the quorum's.
+    fn clustered(label: &str, status: &str, quorum: &str, reason: &str) -> HostView {
+        serde_json::from_value(serde_json::json!({
+            "label": label, "type": "http", "status": status,
+            "since": "2026-12-07T20:00:00.000Z", "checks": 4,
+            "last_check": { "at": "2026-12-07T20:00:00.000Z", "ok": status == "up",
+                            "latency_ms": 1.5, "detail": "status 200" },
+            "cluster": { "status": quorum, "failing": ["eu"], "degraded": [], "unknown": [],
+                         "quorum": 2, "reason": reason },
+        }))
+        .expect("a valid HostView")
+    }
+
+    #[test]
+    fn a_partial_host_reads_partial_with_the_failing_locations_and_is_counted_apart() {
+        let hosts = [
+            clustered(
+                "api",
+                "up",
+                "partial",
+                "down in eu: refused (below quorum 2; up in us)",
+            ),
+            clustered("web", "up", "up", "up in eu, us"),
+        ];
+        let now = humantime::parse_rfc3339("2026-12-07T20:00:05Z").expect("a time");
+        let out = render(&hosts, now, false);
+        let api = out.lines().find(|l| l.contains("api")).unwrap_or_default();
+        assert!(api.contains("partial"), "{out}");
+        assert!(api.contains(present::PARTIAL_SYMBOL), "{out}");
+        assert!(
+            api.contains("down in eu"),
+            "the failing location is named: {out}"
+        );
+        let web = out.lines().find(|l| l.contains("web")).unwrap_or_default();
+        assert!(web.contains("status 200"), "{out}");
+        assert!(out.ends_with("1 up, 1 partial\n"), "{out}");
+    }
 }

@@ -758,7 +758,6 @@ pub(crate) mod tests {
             holds: Vec::new(),
             last_suppressed: None,
             locations: None,
-            cluster: None,
         };
         app.set_detail(detail("db"));
         assert_eq!(app.selected_detail().map(|d| d.label.as_str()), Some("db"));

@@ -611,7 +611,6 @@ mod tests {
             holds: Vec::new(),
             last_suppressed: None,
             locations: None,
-            cluster: None,
         });
         let (lines, terminal) = render(&mut app, 140, 30);
         let text = screen(&lines);
@@ -669,7 +668,6 @@ mod tests {
             holds: Vec::new(),
             last_suppressed: None,
             locations: None,
-            cluster: None,
         });
         let (lines, _) = render(&mut app, 140, 30);
         let y = lines
@@ -694,7 +692,6 @@ mod tests {
             holds: Vec::new(),
             last_suppressed: None,
             locations: None,
-            cluster: None,
         });
         let (lines, _) = render(&mut app, 140, 30);
         assert!(screen(&lines).contains("no checks yet"));
@@ -762,7 +759,6 @@ mod tests {
             holds: Vec::new(),
             last_suppressed: None,
             locations: None,
-            cluster: None,
         });
         let (lines, _) = render(&mut app, 80, 24);
         let text = screen(&lines);

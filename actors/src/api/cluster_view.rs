@@ -1,18 +1,21 @@
-//! A host as the cluster sees it (SPEC §10): each location's verdict, read from the cluster
-//! database, and the quorum's verdict over them, for `GET /api/v1/hosts/{label}`.
+//! Hosts as the cluster sees them (SPEC §10): each location's verdict, read from the cluster
+//! database, and the quorum's verdict over them, for `GET /api/v1/hosts/{label}`; and every
+//! host of the configuration for `GET /api/v1/hosts`, so any agent answers for all of them
+//! (those checked by other agents with what the database knows).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
-use flowstate_config::Config;
+use flowstate_config::{Config, HostConfiguration};
 
-use super::types::{ClusterVerdictView, HostDetail, LocationView};
+use super::types::{ClusterVerdictView, HostDetail, HostView, LocationView};
 use super::ACTOR_DEADLINE;
 use crate::cluster::agent::GetVerdicts;
+use crate::cluster::membership::StoredVerdict;
 use crate::cluster::quorum::{self, LocationVerdict};
-use crate::model::rfc3339;
+use crate::model::{rfc3339, HostCounters, Status};
 use crate::store::codec::parse_status;
 
 /// How old a location's freshness mark may be before its verdict counts as unknown: the lease
@@ -22,30 +25,18 @@ pub fn fresh_for(config: &Config, interval: Duration) -> Duration {
     lease.saturating_add(interval)
 }
 
-/// Adds the locations' verdicts and the quorum's to `detail`, when this agent is in a
-/// cluster; leaves it as it is when the database does not answer in time.
-pub async fn with_cluster_view(
-    verdicts: Option<&Recipient<GetVerdicts>>,
+/// Every location's verdict on one host (`rows`, as stored) and the quorum's over them, by the
+/// rules of `config` (the host's locations, the quorum, freshness).
+fn judged(
     config: &Config,
-    detail: &mut HostDetail,
-) {
-    let (Some(verdicts), Some(cluster)) = (verdicts, &config.cluster) else {
-        return;
-    };
-    let label = detail.host.label.clone();
-    let Ok(Ok(rows)) = verdicts
-        .send(GetVerdicts {
-            host: Some(label.clone()),
-        })
-        .timeout(ACTOR_DEADLINE)
-        .await
-    else {
-        return;
-    };
-    let host = config.host(&label);
+    label: &str,
+    rows: Vec<StoredVerdict>,
+    now: SystemTime,
+) -> Option<(BTreeMap<String, LocationView>, ClusterVerdictView)> {
+    let cluster = config.cluster.as_ref()?;
+    let host = config.host(label);
     let interval = host.map_or(Duration::ZERO, |h| h.interval);
     let fresh_for = fresh_for(config, interval);
-    let now = SystemTime::now();
     let expected: BTreeSet<Arc<str>> = match host.and_then(|h| h.locations.clone()) {
         Some(locations) => locations.into_iter().collect(),
         None => config.locations(),
@@ -76,13 +67,115 @@ pub async fn with_cluster_view(
     }
     let verdict = quorum::decide(&expected, &by_location, cluster.quorum, fresh_for, now);
     let names = |list: &[Arc<str>]| list.iter().map(|l| l.to_string()).collect();
-    detail.cluster = Some(ClusterVerdictView {
+    let view = ClusterVerdictView {
         status: verdict.status,
         failing: names(&verdict.failing),
         degraded: names(&verdict.degraded),
         unknown: names(&verdict.unknown),
         quorum: cluster.quorum,
         reason: verdict.reason,
-    });
-    detail.locations = Some(views);
+    };
+    Some((views, view))
+}
+
+/// The verdicts of one host (`Some`) or of all, from the cluster database; `None` when it
+/// does not answer in time.
+async fn verdicts(
+    verdicts: &Recipient<GetVerdicts>,
+    host: Option<String>,
+) -> Option<Vec<StoredVerdict>> {
+    match verdicts
+        .send(GetVerdicts { host })
+        .timeout(ACTOR_DEADLINE)
+        .await
+    {
+        Ok(Ok(rows)) => Some(rows),
+        _ => None,
+    }
+}
+
+/// Adds the locations' verdicts and the quorum's to `detail`, when this agent is in a
+/// cluster; leaves it as it is when the database does not answer in time.
+pub async fn with_cluster_view(
+    source: Option<&Recipient<GetVerdicts>>,
+    config: &Config,
+    detail: &mut HostDetail,
+) {
+    let Some(source) = source else {
+        return;
+    };
+    let label = detail.host.label.clone();
+    let Some(rows) = verdicts(source, Some(label.clone())).await else {
+        return;
+    };
+    if let Some((locations, view)) = judged(config, &label, rows, SystemTime::now()) {
+        detail.host.cluster = Some(view);
+        detail.locations = Some(locations);
+    }
+}
+
+/// A host this agent does not check, as far as the cluster database knows it: its status by
+/// quorum (for alerts, `partial` is up) and the locations' reasons.
+pub fn checked_elsewhere(host: &HostConfiguration) -> HostView {
+    HostView {
+        label: host.label.to_string(),
+        kind: host.check.kind().to_string(),
+        group: host.group.as_deref().map(str::to_string),
+        status: Status::Unknown,
+        since: String::new(),
+        counters: HostCounters::default(),
+        flapping: false,
+        unreachable_via: None,
+        maintenance: None,
+        silenced: None,
+        last_check: None,
+        availability: None,
+        cluster: None,
+        elsewhere: true,
+    }
+}
+
+/// In a cluster, `hosts` (this agent's share) becomes every host of `config`: the quorum's
+/// verdict on each, and the hosts checked by other agents added from the cluster database,
+/// in the configuration's order. Left as it is when the database does not answer in time.
+pub async fn with_every_host(
+    source: Option<&Recipient<GetVerdicts>>,
+    config: &Config,
+    hosts: &mut Vec<HostView>,
+) {
+    let Some(source) = source else {
+        return;
+    };
+    let Some(rows) = verdicts(source, None).await else {
+        return;
+    };
+    let mut by_host: HashMap<String, Vec<StoredVerdict>> = HashMap::new();
+    for row in rows {
+        by_host.entry(row.host.clone()).or_default().push(row);
+    }
+    let now = SystemTime::now();
+    let mut here: HashMap<String, HostView> =
+        hosts.drain(..).map(|h| (h.label.clone(), h)).collect();
+    for host in config.hosts() {
+        let label = &*host.label;
+        let mut view = here
+            .remove(label)
+            .unwrap_or_else(|| checked_elsewhere(host));
+        let rows = by_host.remove(label).unwrap_or_default();
+        if view.elsewhere {
+            // Since the newest change any location saw.
+            if let Some(newest) = rows.iter().map(|r| r.decided_at).max() {
+                view.since = rfc3339(newest);
+            }
+        }
+        if let Some((_, verdict)) = judged(config, label, rows, now) {
+            if view.elsewhere {
+                view.status = crate::cluster::judge::alerted_status(verdict.status);
+            }
+            view.cluster = Some(verdict);
+        }
+        hosts.push(view);
+    }
+    // Hosts this agent still checks that a reload just removed: shown until they go.
+    hosts.extend(here.into_values());
 }

@@ -229,11 +229,33 @@ async fn hosts(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse
     }
     match state.hosts.send(GetHosts).timeout(ACTOR_DEADLINE).await {
         Ok(mut hosts) => {
+            with_cluster_hosts(&state, &mut hosts).await;
             with_availability(&state, &mut hosts);
             with_all_holds(&state, &mut hosts).await;
             HttpResponse::Ok().json(hosts)
         }
         Err(_) => unavailable("the state registry"),
+    }
+}
+
+/// The running configuration, whole (every host, not only this agent's share); `None` when
+/// the Supervisor does not answer in time.
+async fn whole_config(state: &ApiState) -> Option<Arc<flowstate_config::Config>> {
+    state
+        .running_config
+        .send(GetRunningConfig)
+        .timeout(ACTOR_DEADLINE)
+        .await
+        .ok()
+}
+
+/// In a cluster: every host, with its status by quorum, not only this agent's share.
+pub(crate) async fn with_cluster_hosts(state: &ApiState, hosts: &mut Vec<HostView>) {
+    if state.cluster_verdicts.is_none() {
+        return;
+    }
+    if let Some(config) = whole_config(state).await {
+        cluster_view::with_every_host(state.cluster_verdicts.as_ref(), &config, hosts).await;
     }
 }
 
@@ -354,12 +376,7 @@ async fn host(
             with_availability(&state, [&mut detail.host]);
             with_detail_holds(&state, &mut detail).await;
             if state.cluster_verdicts.is_some() {
-                if let Ok(config) = state
-                    .running_config
-                    .send(GetRunningConfig)
-                    .timeout(ACTOR_DEADLINE)
-                    .await
-                {
+                if let Some(config) = whole_config(&state).await {
                     cluster_view::with_cluster_view(
                         state.cluster_verdicts.as_ref(),
                         &config,
@@ -370,7 +387,35 @@ async fn host(
             }
             HttpResponse::Ok().json(detail)
         }
-        Ok(None) => no_such_host(&label),
+        Ok(None) => {
+            // In a cluster, a host another agent checks: what the database knows of it.
+            let config = match state.cluster_verdicts {
+                Some(_) => whole_config(&state).await,
+                None => None,
+            };
+            let Some(host) = config.as_ref().and_then(|c| c.host(&label)) else {
+                return no_such_host(&label);
+            };
+            let mut detail = types::HostDetail {
+                host: cluster_view::checked_elsewhere(host),
+                history: Vec::new(),
+                holds: Vec::new(),
+                last_suppressed: None,
+                locations: None,
+            };
+            if let Some(config) = &config {
+                cluster_view::with_cluster_view(
+                    state.cluster_verdicts.as_ref(),
+                    config,
+                    &mut detail,
+                )
+                .await;
+            }
+            if let Some(cluster) = &detail.host.cluster {
+                detail.host.status = crate::cluster::judge::alerted_status(cluster.status);
+            }
+            HttpResponse::Ok().json(detail)
+        }
         Err(_) => unavailable("the state registry"),
     }
 }

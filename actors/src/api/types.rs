@@ -45,18 +45,41 @@ pub struct HostView {
     /// the API from figures computed in the background, not by the registry.
     #[serde(default)]
     pub availability: Option<AvailabilityView>,
+    /// In a cluster: the host's status by quorum over its locations (`partial`: failing in
+    /// fewer than the quorum), the same on every agent. Filled by the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterVerdictView>,
+    /// In a cluster: checked by other agents, not this one: its counters and last check are
+    /// theirs, and only its status by quorum is known here.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub elsewhere: bool,
 }
 
 impl HostView {
+    /// The status to show: the quorum's in a cluster (`partial` included), this agent's own
+    /// otherwise.
+    pub fn shown_status(&self) -> &'static str {
+        match &self.cluster {
+            Some(cluster) => cluster.status.as_str(),
+            None => self.status.as_str(),
+        }
+    }
+
     /// The newest result's detail, after what holds the host's alerts back (`via router
     /// (down)`, `maintenance weekly-db`, `silenced`, `flapping`): the reason column of the
     /// dashboard, the TUI and `flowstate status`, so a failing host that pages nobody says why.
     pub fn reason_line(&self) -> String {
-        let detail = self
-            .last_check
-            .as_ref()
-            .map(|c| c.detail.clone())
-            .unwrap_or_else(|| "not checked yet".to_string());
+        let detail = match (&self.cluster, &self.last_check) {
+            // What the locations saw, when this agent did not check it or the quorum
+            // disagrees with this location.
+            (Some(cluster), _)
+                if self.elsewhere || cluster.status.as_str() != self.status.as_str() =>
+            {
+                cluster.reason.clone()
+            }
+            (_, Some(check)) => check.detail.clone(),
+            _ => "not checked yet".to_string(),
+        };
         let mut notes = Vec::new();
         if let Some(parent) = &self.unreachable_via {
             notes.push(format!("via {parent} (down)"));
@@ -294,10 +317,6 @@ pub struct HostDetail {
     /// In a cluster: each location's verdict on the host, by location.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locations: Option<std::collections::BTreeMap<String, LocationView>>,
-    /// In a cluster: the quorum's verdict over the locations (`partial`: failing in fewer
-    /// locations than the quorum).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<ClusterVerdictView>,
 }
 
 /// One location's verdict on a host, as its agent last wrote it.
@@ -370,6 +389,8 @@ impl From<&Host> for HostView {
             silenced: None,
             last_check: state.history.back().map(CheckView::from),
             availability: None,
+            cluster: None,
+            elsewhere: false,
         }
     }
 }
@@ -382,7 +403,6 @@ impl From<&Host> for HostDetail {
             holds: Vec::new(),
             last_suppressed: None,
             locations: None,
-            cluster: None,
         }
     }
 }

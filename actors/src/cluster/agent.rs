@@ -16,11 +16,14 @@ use flowstate_config::DatabaseUrl;
 use serde::Serialize;
 
 use super::config_hash::SharedConfigHash;
+use super::judge::LeadershipChanged;
+use super::leader_state::{HostQuorum, LeaderState, QuorumChange};
 use super::membership::{AgentRow, ClusterError, LeaseHolder, Membership, StoredVerdict};
 use super::rendezvous::AgentId;
 use crate::messages::UseAgents;
 use crate::metrics::Metrics;
 use crate::model::rfc3339;
+use crate::store::{SaveAlertState, StoreError};
 
 /// Who this agent is and what it asks of the cluster.
 #[derive(Debug, Clone)]
@@ -50,6 +53,9 @@ pub struct ClusterAgent {
     membership: Option<Membership>,
     /// Left at shutdown: a heartbeat still on its way must not join again.
     left: bool,
+    /// The fencing token of the lease as the last beat was granted it: every write only the
+    /// leader may make carries it, and the database refuses it once another agent leads.
+    token: Option<i64>,
 }
 
 impl ClusterAgent {
@@ -58,6 +64,7 @@ impl ClusterAgent {
             settings: settings.clone(),
             membership: None,
             left: false,
+            token: None,
         })
     }
 
@@ -177,6 +184,8 @@ impl Handler<Beat> for ClusterAgent {
             let membership = self.membership()?;
             membership.heartbeat(msg.hosts, &msg.config_hash)?;
             let lease_token = membership.acquire_lease(lease)?.map(|l| l.token);
+            self.token = lease_token;
+            let membership = self.membership()?;
             let agents = membership.live_agents(None, lease)?;
             let leader = membership.leader()?;
             Ok(ClusterView {
@@ -186,10 +195,105 @@ impl Handler<Beat> for ClusterAgent {
             })
         })();
         if view.is_err() {
-            // The next beat connects afresh.
+            // The next beat connects afresh; until then this agent cannot know it leads.
             self.membership = None;
+            self.token = None;
         }
         view
+    }
+}
+
+impl ClusterAgent {
+    /// Runs `work` with the database and the token of a lease this agent was granted: fenced
+    /// in the database by that token, so a lease lost since then refuses it.
+    fn as_leader<T>(
+        &mut self,
+        work: impl FnOnce(&mut Membership, i64) -> Result<T, ClusterError>,
+    ) -> Result<T, ClusterError> {
+        let token = self.token.ok_or(ClusterError::Fenced)?;
+        if self.left {
+            return Err(ClusterError::Fenced);
+        }
+        let done = self.membership().and_then(|m| work(m, token));
+        match &done {
+            Err(ClusterError::Fenced) => self.token = None,
+            Err(_) => self.membership = None,
+            Ok(_) => {}
+        }
+        done
+    }
+}
+
+/// Judge these hosts by quorum and record the changes: only the leader does.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Vec<QuorumChange>, ClusterError>")]
+pub struct JudgeHosts {
+    pub hosts: Arc<Vec<HostQuorum>>,
+    pub quorum: u32,
+}
+
+/// Whether this agent still holds the lease with `token`: asked before each delivery.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Result<bool, ClusterError>")]
+pub struct StillLeads {
+    pub token: i64,
+}
+
+/// What the last leader left: read when this agent takes the lease.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Result<LeaderState, ClusterError>")]
+pub struct LoadLeaderState;
+
+impl Handler<JudgeHosts> for ClusterAgent {
+    type Result = Result<Vec<QuorumChange>, ClusterError>;
+
+    fn handle(&mut self, msg: JudgeHosts, _: &mut SyncContext<Self>) -> Self::Result {
+        self.as_leader(|membership, token| membership.judge(token, &msg.hosts, msg.quorum))
+    }
+}
+
+impl Handler<SaveAlertState> for ClusterAgent {
+    type Result = Result<(), StoreError>;
+
+    fn handle(&mut self, msg: SaveAlertState, _: &mut SyncContext<Self>) -> Self::Result {
+        self.as_leader(|membership, token| membership.save_alert_state(token, &msg))
+            .map_err(|e| {
+                if !matches!(e, ClusterError::Fenced) {
+                    log::error!(error = e.to_string().as_str(); "could not write the cluster's outbox; trying again");
+                }
+                StoreError::Cluster(e.to_string())
+            })
+    }
+}
+
+impl Handler<StillLeads> for ClusterAgent {
+    type Result = Result<bool, ClusterError>;
+
+    fn handle(&mut self, msg: StillLeads, _: &mut SyncContext<Self>) -> Self::Result {
+        if self.token != Some(msg.token) || self.left {
+            return Ok(false);
+        }
+        let held = self
+            .membership()
+            .and_then(|membership| membership.holds(msg.token));
+        match &held {
+            Ok(false) => self.token = None,
+            Err(_) => self.membership = None,
+            Ok(true) => {}
+        }
+        held
+    }
+}
+
+impl Handler<LoadLeaderState> for ClusterAgent {
+    type Result = Result<LeaderState, ClusterError>;
+
+    fn handle(&mut self, _: LoadLeaderState, _: &mut SyncContext<Self>) -> Self::Result {
+        let read = self.membership().and_then(Membership::leader_state);
+        if read.is_err() {
+            self.membership = None;
+        }
+        read
     }
 }
 
@@ -281,6 +385,10 @@ pub struct ClusterPulse {
     /// The content hash of the configuration applied now (the Supervisor keeps it).
     config_hash: SharedConfigHash,
     agreed: bool,
+    /// Told the lease's token whenever it changes (the ClusterJudge): only the leader judges
+    /// and alerts.
+    judge: Option<Recipient<LeadershipChanged>>,
+    token: Option<i64>,
 }
 
 impl ClusterPulse {
@@ -307,6 +415,23 @@ impl ClusterPulse {
             last_answer: None,
             config_hash: SharedConfigHash::default(),
             agreed: true,
+            judge: None,
+            token: None,
+        }
+    }
+
+    /// Tells `judge` whenever this agent gains or loses the leader lease.
+    pub fn judging_with(mut self, judge: Recipient<LeadershipChanged>) -> Self {
+        self.judge = Some(judge);
+        self
+    }
+
+    fn lead_with(&mut self, token: Option<i64>) {
+        if token != self.token {
+            self.token = token;
+            if let Some(judge) = &self.judge {
+                judge.do_send(LeadershipChanged { token });
+            }
         }
     }
 
@@ -338,7 +463,8 @@ impl ClusterPulse {
     }
 
     fn publish(&mut self, answer: Result<ClusterView, ClusterError>) {
-        let Ok(mut state) = self.status.write() else {
+        let status = self.status.clone();
+        let Ok(mut state) = status.write() else {
             return;
         };
         state.at = Some(rfc3339(SystemTime::now()));
@@ -381,6 +507,7 @@ impl ClusterPulse {
                     self.was_leader = is_leader;
                 }
                 self.metrics.set_cluster(&view.agents, is_leader);
+                self.lead_with(view.lease_token);
                 state.is_leader = is_leader;
                 state.view = Some(view);
                 state.error = None;
@@ -404,6 +531,7 @@ impl ClusterPulse {
                     self.was_leader = false;
                 }
                 self.metrics.set_cluster(&[], false);
+                self.lead_with(None);
                 state.is_leader = false;
                 state.error = Some(e.to_string());
             }

@@ -49,8 +49,8 @@ CREATE TABLE IF NOT EXISTS cluster_lease (
 /// The advisory lock key that serialises creating the tables.
 const SCHEMA_LOCK: i64 = 0x666c_6f77_636c_7573; // "flowclus"
 
-/// The one lease this module knows: the leader's.
-const LEADER: &str = "leader";
+/// The one lease there is: the leader's.
+pub(super) const LEADER: &str = "leader";
 
 /// Why a cluster operation failed. The database's own message says the rest; the URL's
 /// password is never part of it.
@@ -64,6 +64,10 @@ pub enum ClusterError {
     },
     #[error("the cluster agent's database thread is gone")]
     Gone,
+    /// A write only the leader may make, refused: this agent no longer holds the lease with
+    /// the token it was granted (another agent leads now).
+    #[error("this agent no longer holds the leader lease; the leader that does takes over")]
+    Fenced,
     #[error("the cluster database {place} refused {operation}: {source}")]
     Query {
         place: String,
@@ -147,6 +151,15 @@ impl Membership {
         &self.agent
     }
 
+    /// The database as logs may show it (no password).
+    pub(super) fn place(&self) -> String {
+        self.url.shown().to_string()
+    }
+
+    pub(super) fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
     fn failed(&self, operation: &'static str) -> impl Fn(postgres::Error) -> ClusterError + '_ {
         move |source| ClusterError::Query {
             place: self.url.shown().to_string(),
@@ -166,6 +179,7 @@ impl Membership {
         transaction
             .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
             .and_then(|_| transaction.batch_execute(SCHEMA))
+            .and_then(|_| transaction.batch_execute(super::leader_state::LEADER_SCHEMA))
             .map_err(failed)?;
         transaction.commit().map_err(failed)
     }

@@ -21,12 +21,18 @@
 //! - [`quorum`]: the leader's verdict over the locations' verdicts (pure).
 //! - [`membership`]: agents' heartbeats and the leader lease with its fencing token, in
 //!   PostgreSQL (the database's clock).
+//! - [`leader_state`]: what only the leader writes (statuses by quorum, the outbox, what
+//!   notifiers were told), fenced by its token.
+//! - [`judge`]: on the leader, judges every host by quorum each second and hands the changes
+//!   to the AlertRouter; on gaining the lease, hands it what the last leader left.
 //! - [`config_hash`]: the content hash agents compare to see they run the same files.
 //! - [`agent`]: this process as an agent: its heartbeat and lease bids, on a thread of their
 //!   own, published for the API and the metrics.
 
 pub mod agent;
 pub mod config_hash;
+pub mod judge;
+pub mod leader_state;
 pub mod membership;
 pub mod quorum;
 pub mod rendezvous;

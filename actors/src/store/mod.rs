@@ -152,6 +152,10 @@ pub enum StoreError {
     /// A query for the API failed.
     #[error("{0}")]
     Read(DatabaseError),
+    /// In a cluster: the alert state is the leader's to write, and this agent does not lead
+    /// (any more).
+    #[error("{0}")]
+    Cluster(String),
 }
 
 /// A check result to append to a host's stored history: `seq` is the host's check count

@@ -177,6 +177,14 @@ fn availability_cell(value: Option<f64>) -> Markup {
     }
 }
 
+/// The badge's symbol: the quorum's `partial` has its own, every other status its usual one.
+fn shown_symbol(host: &HostView) -> &'static str {
+    match &host.cluster {
+        Some(cluster) if cluster.status == crate::cluster::quorum::ClusterStatus::Partial => "◐",
+        _ => symbol(host.status),
+    }
+}
+
 fn row(host: &HostView, view: &View, spark: Option<&Vec<Option<f64>>>, now: SystemTime) -> Markup {
     let [day, week, month] = availabilities(host);
     let latency = latency(host);
@@ -185,7 +193,7 @@ fn row(host: &HostView, view: &View, spark: Option<&Vec<Option<f64>>>, now: Syst
         tr data-label=(host.label) data-status=(host.status.as_str())
             data-group=[host.group.as_deref()] hidden[!view.matches(host)] {
             // The cell is the badge itself: one element less in each of 10 000 rows.
-            td class={ "status " (host.status.as_str()) } { (symbol(host.status)) " " (host.status.as_str()) }
+            td class={ "status " (host.shown_status()) } { (shown_symbol(host)) " " (host.shown_status()) }
             td { a href=(host_href(&host.label)) { (host.label) } }
             td { (host.kind) }
             td { (host.group.as_deref().unwrap_or("")) }
@@ -313,6 +321,7 @@ pub async fn dashboard(
         (Ok(hosts), Ok(sparks)) => (hosts, sparks),
         _ => return unavailable("the state registry"),
     };
+    crate::api::with_cluster_hosts(&state, &mut hosts).await;
     with_availability(&state, &mut hosts);
     crate::api::with_all_holds(&state, &mut hosts).await;
     let view = view.into_inner();

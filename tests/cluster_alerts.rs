@@ -1,0 +1,243 @@
+//! Alerts in a cluster (SPEC §10): three real agents in three locations against a real
+//! PostgreSQL and a real webhook receiver on loopback. A host is down only when a quorum of
+//! locations agree, only the leader alerts, a leader killed mid-delivery leaves its event to
+//! the next one (delivered once, under the same id), and a leader paused past its lease sends
+//! nothing when it resumes.
+//!
+//! Each location reaches the target through its own port, so a failure can be local to one.
+
+use std::sync::atomic::{AtomicU16, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::configs::host;
+use crate::common::postgres::Postgres;
+use crate::common::receiver::{shown, Post, Receiver};
+use crate::common::server::TestServer;
+use crate::common::wait::wait_for;
+use crate::common::{switchable, Daemon, Sandbox, DEADLINE};
+
+/// The locations of these tests, one agent each.
+const LOCATIONS: [&str; 3] = ["eu", "us", "ap"];
+
+/// Long enough for a lease (3 s) to pass and another agent to take it over.
+const TAKEOVER: Duration = Duration::from_secs(30);
+
+/// One agent of a three-location cluster: its files, its process, and the status its port of
+/// the target answers.
+struct Agent {
+    _sandbox: Sandbox,
+    daemon: Daemon,
+    target: Arc<AtomicU16>,
+    _server: TestServer,
+}
+
+/// Three agents, one per location, `quorum: 2`, alerting `receiver` about host `api`.
+fn three_agents(url: &str, receiver: &Receiver) -> Vec<Agent> {
+    let document = format!(
+        "server: {{ listen: \"127.0.0.1:0\" }}\n\
+         cluster: {{ url: '{url}', location: '${{LOCATION}}', quorum: 2, lease: 3s, heartbeat: 1s }}\n\
+         defaults: {{ interval: 200ms, timeout: 200ms, failure_threshold: 1, success_threshold: 1, locations: [eu, us, ap], alerts: [hook] }}\n\
+         notifiers:\n  hook: {{ type: webhook, url: '{}', backoff: 200ms, max_backoff: 200ms }}\n\
+         hosts:\n{}",
+        receiver.url("/hook"),
+        host("api", "http://127.0.0.1:${TARGET_PORT}/", "")
+    );
+    LOCATIONS
+        .iter()
+        .map(|location| {
+            let (target, server) = switchable(200);
+            let sandbox = Sandbox::new();
+            sandbox.write("flowstate.yaml", &document);
+            let daemon = sandbox
+                .daemon("flowstate.yaml")
+                .env("LOCATION", *location)
+                .env("TARGET_PORT", server.port().to_string())
+                .start();
+            Agent {
+                _sandbox: sandbox,
+                daemon,
+                target,
+                _server: server,
+            }
+        })
+        .collect()
+}
+
+/// Waits until `agent` says the host is `status` for the cluster.
+fn cluster_status(agent: &mut Agent, status: &str) -> Value {
+    agent
+        .daemon
+        .wait_for_host("api", &format!("is {status} for the cluster"), |h| {
+            h["cluster"]["status"] == status
+        })
+}
+
+/// Waits until one agent leads, and returns its index.
+fn leader(agents: &mut [Agent], within: Duration, except: Option<usize>) -> usize {
+    wait_for(within, "one agent leads the cluster", || {
+        (0..agents.len())
+            .filter(|i| Some(*i) != except)
+            .find(|&i| agents[i].daemon.json("/api/v1/cluster")["is_leader"] == true)
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}"))
+}
+
+/// The posts of `event` (`down`, `up`) answered `answered`.
+fn of_event(posts: &[Post], event: &str, answered: u16) -> Vec<Post> {
+    posts
+        .iter()
+        .filter(|p| p.json()["event"] == event && p.answered == answered)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_host_is_down_when_a_quorum_of_locations_agree_and_alerted_once_by_the_leader() {
+    let server = Postgres::start();
+    let url = server.database("quorum_alerts");
+    let receiver = Receiver::accepting();
+    let mut agents = three_agents(&url, &receiver);
+    cluster_status(&mut agents[0], "up");
+
+    // Failing from one location: partial, and nobody is alerted.
+    agents[0].target.store(503, SeqCst);
+    let api = cluster_status(&mut agents[1], "partial");
+    assert_eq!(
+        api["cluster"]["failing"],
+        serde_json::json!(["eu"]),
+        "{api:#}"
+    );
+
+    // From two: down, alerted by the leader alone, once, naming the failing locations.
+    agents[1].target.store(503, SeqCst);
+    cluster_status(&mut agents[2], "down");
+    let posts = receiver.wait_for_posts(&agents[0].daemon, "the down alert", |posts| {
+        !of_event(posts, "down", 200).is_empty()
+    });
+    let down = &of_event(&posts, "down", 200)[0].json();
+    assert_eq!(down["host"], "api");
+    let reason = down["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("eu") && reason.contains("us"), "{down:#}");
+
+    // Both recover: one `up`. By then a second `down` from any agent would have come.
+    agents[0].target.store(200, SeqCst);
+    agents[1].target.store(200, SeqCst);
+    let posts = receiver.wait_for_posts(&agents[0].daemon, "the up alert", |posts| {
+        !of_event(posts, "up", 200).is_empty()
+    });
+    assert_eq!(of_event(&posts, "down", 200).len(), 1, "{}", shown(&posts));
+    assert_eq!(of_event(&posts, "up", 200).len(), 1, "{}", shown(&posts));
+    assert_eq!(
+        posts.len(),
+        2,
+        "nothing but one down and one up: {}",
+        shown(&posts)
+    );
+    // The partial phase alerted nobody: the first post is the down.
+    assert_eq!(posts[0].json()["event"], "down", "{}", shown(&posts));
+}
+
+#[test]
+fn a_leader_killed_while_the_receiver_is_down_leaves_the_alert_to_the_next_exactly_once() {
+    let server = Postgres::start();
+    let url = server.database("killed_leader");
+    let receiver = Receiver::answering(503);
+    let mut agents = three_agents(&url, &receiver);
+    cluster_status(&mut agents[0], "up");
+    let first = leader(&mut agents, DEADLINE, None);
+
+    // Down everywhere; the receiver refuses, so the leader keeps the event and retries.
+    for agent in &agents {
+        agent.target.store(503, SeqCst);
+    }
+    let refused = receiver.wait_for_posts(&agents[first].daemon, "a refused attempt", |p| {
+        !of_event(p, "down", 503).is_empty()
+    });
+    let id = of_event(&refused, "down", 503)[0].id();
+
+    // The leader dies mid-delivery. Another takes the lease and the event from the database.
+    agents[first].daemon.signal("KILL");
+    let next = leader(&mut agents, TAKEOVER, Some(first));
+    agents[next]
+        .daemon
+        .wait_for_log("the new leader takes over", |line| {
+            line.contains("this agent leads the cluster")
+        });
+    receiver.answer(200);
+    let posts = receiver.wait_for_posts(&agents[next].daemon, "the down delivered", |p| {
+        !of_event(p, "down", 200).is_empty()
+    });
+    let delivered = of_event(&posts, "down", 200);
+    assert_eq!(
+        delivered[0].id(),
+        id,
+        "resumed under its own id: {}",
+        shown(&posts)
+    );
+
+    // Every location that is left recovers: the `up` comes after anything a duplicate would.
+    for agent in &agents {
+        agent.target.store(200, SeqCst);
+    }
+    let posts = receiver.wait_for_posts(&agents[next].daemon, "the up alert", |p| {
+        !of_event(p, "up", 200).is_empty()
+    });
+    assert_eq!(of_event(&posts, "down", 200).len(), 1, "{}", shown(&posts));
+    assert!(
+        posts
+            .iter()
+            .filter(|p| p.json()["event"] == "down")
+            .all(|p| p.id() == id),
+        "one down event, whichever leader tried it: {}",
+        shown(&posts)
+    );
+}
+
+#[test]
+fn a_leader_paused_past_its_lease_sends_nothing_when_it_resumes() {
+    let server = Postgres::start();
+    let url = server.database("paused_leader");
+    let receiver = Receiver::answering(503);
+    let mut agents = three_agents(&url, &receiver);
+    cluster_status(&mut agents[0], "up");
+    let first = leader(&mut agents, DEADLINE, None);
+    for agent in &agents {
+        agent.target.store(503, SeqCst);
+    }
+    receiver.wait_for_posts(&agents[first].daemon, "a refused attempt", |p| {
+        !of_event(p, "down", 503).is_empty()
+    });
+
+    // Paused with its retry due every 200 ms: another agent takes the lease meanwhile and
+    // delivers the event.
+    agents[first].daemon.signal("STOP");
+    let next = leader(&mut agents, TAKEOVER, Some(first));
+    receiver.answer(200);
+    receiver.wait_for_posts(&agents[next].daemon, "the new leader's delivery", |p| {
+        !of_event(p, "down", 200).is_empty()
+    });
+
+    // Resumed, the old leader's overdue retry and judgement meet the fence.
+    agents[first].daemon.signal("CONT");
+    agents[first]
+        .daemon
+        .wait_for_log("the old leader steps down", |line| {
+            line.contains("no longer leads the cluster")
+                || line.contains("this agent sends no more alerts")
+        });
+    let view = agents[first].daemon.json("/api/v1/cluster");
+    assert_eq!(view["is_leader"], false, "{view:#}");
+
+    // A later change goes out once, from the leader: the old one sent nothing in between.
+    for agent in &agents {
+        agent.target.store(200, SeqCst);
+    }
+    let posts = receiver.wait_for_posts(&agents[next].daemon, "the up alert", |p| {
+        !of_event(p, "up", 200).is_empty()
+    });
+    assert_eq!(of_event(&posts, "down", 200).len(), 1, "{}", shown(&posts));
+    assert_eq!(of_event(&posts, "up", 200).len(), 1, "{}", shown(&posts));
+}
