@@ -97,21 +97,26 @@ fn agents_see_each_other_one_leads_and_another_takes_over_when_it_is_killed() {
         let ready = daemon.get("/readyz");
         assert_eq!(ready.status, 200, "{}", ready.body);
     }
-    // Their files differ (one names its location, the other takes it from the flag), and
-    // both say so.
+    // Their files differ (one names its location, the other takes it from the flag): the
+    // cluster converges on the files published last, each agent with its own location.
     let hash = eu_view["config_hash"].as_str().unwrap_or_default();
     assert_eq!(hash.len(), 32, "{eu_view:#}");
-    assert_ne!(us_view["config_hash"], eu_view["config_hash"]);
-    let disagree = wait_for(DEADLINE, "the agents see they run different files", || {
-        let view = cluster(&mut eu);
-        (view["config_agrees"] == false).then_some(view)
+    let agreed = wait_for(DEADLINE, "the agents converge on one configuration", || {
+        let (e, u) = (cluster(&mut eu), cluster(&mut us));
+        let same = e["config_agrees"] == true
+            && u["config_agrees"] == true
+            && e["config_hash"] == u["config_hash"]
+            && e["config_hash"] == e["newest_config"]["hash"];
+        same.then_some(e)
     })
-    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{eu}"));
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{eu}\n{us}"));
     let hashes = sorted(
-        disagree["agents"].as_array().map_or(&[], Vec::as_slice),
+        agreed["agents"].as_array().map_or(&[], Vec::as_slice),
         "config_hash",
     );
-    assert!(hashes.len() == 2 && hashes[0] != hashes[1], "{disagree:#}");
+    assert!(hashes.len() == 2 && hashes[0] == hashes[1], "{agreed:#}");
+    assert_eq!(cluster(&mut eu)["location"], "eu");
+    assert_eq!(cluster(&mut us)["location"], "us");
     let locations: Vec<&str> = eu_view["agents"]
         .as_array()
         .map(|a| a.iter().filter_map(|a| a["location"].as_str()).collect())
@@ -404,4 +409,83 @@ fn an_agent_stopped_cleanly_leaves_at_once() {
         || (agent_ids(&cluster(&mut eu)).len() == 1).then_some(()),
     )
     .unwrap_or_else(|timed_out| panic!("{timed_out}\n{eu}"));
+}
+
+#[test]
+fn an_edit_on_one_agent_is_run_by_every_agent_and_one_that_cannot_load_it_says_so() {
+    let server = Postgres::start();
+    let url = server.database("converging");
+    let target = TestServer::always(Response::ok("fine"));
+    let document = |hosts: &[String], extra: &str| {
+        document_serving(
+            "listen: \"127.0.0.1:0\"",
+            &format!("cluster: {{ url: '{url}', location: '${{LOCATION}}', {LEASE} }}\n{extra}"),
+            "interval: 1s, locations: [eu, us]",
+            hosts,
+        )
+    };
+    let a = host("a", &target.url("/a"), "");
+    let b = host("b", &target.url("/b"), "");
+    let agent_in = |location: &str, only_here: Option<&str>| {
+        let sandbox = Sandbox::new();
+        sandbox.write("flowstate.yaml", &document(std::slice::from_ref(&a), ""));
+        let mut builder = sandbox.daemon("flowstate.yaml").env("LOCATION", location);
+        if let Some(value) = only_here {
+            builder = builder.env("ONLY_IN_EU", value);
+        }
+        (sandbox, builder.start())
+    };
+    let (eu_files, mut eu) = agent_in("eu", Some("eu-secret"));
+    let (_us_files, mut us) = agent_in("us", None);
+    let labels = |daemon: &mut Daemon| sorted(&daemon.hosts(), "label");
+
+    // An edit of eu's files: us runs it too, within a heartbeat, though its own files lag.
+    eu_files.write("flowstate.yaml", &document(&[a.clone(), b.clone()], ""));
+    eu.wait_for_log("eu reloads its edit", |l| l.contains("config reloaded"));
+    wait_for(DEADLINE, "us runs eu's edit", || {
+        (labels(&mut us) == ["a", "b"]).then_some(())
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{us}"));
+    us.wait_for_checks("b", 1);
+    us.wait_for_log("us says where its configuration came from", |l| {
+        l.contains("running the cluster's newest configuration")
+    });
+    wait_for(DEADLINE, "both run the same hash", || {
+        let (e, u) = (cluster(&mut eu), cluster(&mut us));
+        (e["config_hash"] == u["config_hash"] && u["config_agrees"] == true).then_some(())
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{eu}\n{us}"));
+
+    // A reload of us's own, unchanged, files keeps the newer configuration.
+    us.signal("HUP");
+    us.wait_for_log("us keeps the cluster's", |l| {
+        l.contains("files did not change; it keeps running the cluster's newer configuration")
+    });
+    assert_eq!(labels(&mut us), ["a", "b"]);
+
+    // A configuration that needs a variable only eu has: us refuses it, keeps checking, and
+    // the disagreement shows.
+    eu_files.write(
+        "flowstate.yaml",
+        &document(
+            &[a.clone(), b.clone()],
+            "status_page: { title: '${ONLY_IN_EU}' }\n",
+        ),
+    );
+    us.wait_for_log("us refuses what does not load here", |l| {
+        l.contains("does not load on this agent")
+    });
+    let refusal = us.wait_for_log("us names the variable", |l| l.contains("ONLY_IN_EU"));
+    assert!(refusal.contains("refused here"), "{refusal}");
+    let view = wait_for(DEADLINE, "the disagreement shows", || {
+        let view = cluster(&mut us);
+        (view["config_agrees"] == false).then_some(view)
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{us}"));
+    assert_ne!(
+        view["config_hash"], view["newest_config"]["hash"],
+        "{view:#}"
+    );
+    let checks = us.host("b")["checks"].as_u64().unwrap_or(0);
+    us.wait_for_checks("b", checks + 1);
 }

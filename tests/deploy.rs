@@ -1180,3 +1180,543 @@ fn deployment_doc_configs_are_valid_and_its_links_exist() {
         );
     }
 }
+
+// --- Kubernetes: a cluster of agents -----------------------------------------------------
+
+const CLUSTER_DIR: &str = "deploy/kubernetes/cluster";
+
+/// Every document of `deploy/kubernetes/cluster/NAME` (`---` separated), in order.
+fn cluster_documents(name: &str) -> Vec<Value> {
+    let text = read(format!("{CLUSTER_DIR}/{name}"));
+    serde_yaml::Deserializer::from_str(&text)
+        .enumerate()
+        .map(|(n, document)| {
+            <Value as serde::Deserialize>::deserialize(document).unwrap_or_else(|e| {
+                panic!(
+                    "document {} of {CLUSTER_DIR}/{name} is not YAML: {e}",
+                    n + 1
+                )
+            })
+        })
+        .collect()
+}
+
+/// The one document of `deploy/kubernetes/cluster/NAME`.
+#[track_caller]
+fn cluster_manifest(name: &str) -> Value {
+    let mut documents = cluster_documents(name);
+    assert_eq!(
+        documents.len(),
+        1,
+        "{CLUSTER_DIR}/{name} holds one document, not {}",
+        documents.len()
+    );
+    documents.remove(0)
+}
+
+/// The files `kustomization.yaml` lists under `resources`, in order.
+fn cluster_resources() -> Vec<String> {
+    let kustomization = cluster_manifest("kustomization.yaml");
+    assert_eq!(
+        kustomization["kind"], "Kustomization",
+        "kustomization.yaml is a Kustomization"
+    );
+    kustomization["resources"]
+        .as_sequence()
+        .expect("kustomization.yaml lists `resources`")
+        .iter()
+        .map(|r| {
+            r.as_str()
+                .unwrap_or_else(|| panic!("a resource of kustomization.yaml is not a file: {r:?}"))
+                .to_string()
+        })
+        .collect()
+}
+
+/// Every document of every file `kustomization.yaml` lists: what `kubectl apply -k` applies.
+fn cluster_objects() -> Vec<Value> {
+    cluster_resources()
+        .iter()
+        .flat_map(|name| cluster_documents(name))
+        .collect()
+}
+
+/// The applied objects of `kind`, each with its name.
+fn cluster_objects_of(kind: &str) -> Vec<(String, Value)> {
+    cluster_objects()
+        .into_iter()
+        .filter(|o| o["kind"] == kind)
+        .map(|o| {
+            let name = o["metadata"]["name"]
+                .as_str()
+                .unwrap_or_else(|| panic!("a {kind} without metadata.name: {o:?}"))
+                .to_string();
+            (name, o)
+        })
+        .collect()
+}
+
+/// The ConfigMap's `flowstate.yaml`, as text.
+fn cluster_config_text() -> String {
+    let config_map = cluster_manifest("configmap.yaml");
+    assert_eq!(config_map["kind"], "ConfigMap", "configmap.yaml");
+    config_map["data"]["flowstate.yaml"]
+        .as_str()
+        .expect("the cluster's ConfigMap holds flowstate.yaml")
+        .to_string()
+}
+
+/// The locations of the cluster's config: `defaults.locations`.
+fn cluster_locations(config: &Value) -> Vec<String> {
+    let locations: Vec<String> = config["defaults"]["locations"]
+        .as_sequence()
+        .expect("the cluster's flowstate.yaml names its locations in defaults.locations")
+        .iter()
+        .map(|l| l.as_str().expect("a location name").to_string())
+        .collect();
+    assert!(!locations.is_empty(), "defaults.locations is empty");
+    locations
+}
+
+/// Whether a `matchLabels` selector selects a pod with `labels`: each of its labels is there
+/// with the same value. A selector with nothing in it would select every pod: never.
+fn selects(selector: &Value, labels: &Value) -> bool {
+    let selector = selector
+        .as_mapping()
+        .unwrap_or_else(|| panic!("a selector is a mapping of labels: {selector:?}"));
+    !selector.is_empty() && selector.iter().all(|(key, value)| &labels[key] == value)
+}
+
+/// An entry of a container's `env`, by name.
+#[track_caller]
+fn env_var<'a>(container: &'a Value, name: &str, deployment: &str) -> &'a Value {
+    container["env"]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{deployment}: the container sets no env"))
+        .iter()
+        .find(|v| v["name"] == name)
+        .unwrap_or_else(|| panic!("{deployment}: the container does not set {name}"))
+}
+
+/// Only through `kustomization.yaml` does a file get applied: each one listed exists and is
+/// YAML with a kind and a name, none is listed twice, no object is applied twice, and no
+/// manifest of the directory is left out.
+#[test]
+fn kubernetes_cluster_kustomization_lists_every_manifest_of_the_directory_and_each_parses() {
+    let resources = cluster_resources();
+    assert!(!resources.is_empty(), "kustomization.yaml lists nothing");
+    let mut seen = std::collections::BTreeSet::new();
+    let mut objects = std::collections::BTreeSet::new();
+    for name in &resources {
+        assert!(
+            seen.insert(name.clone()),
+            "kustomization.yaml lists {name} twice"
+        );
+        assert!(
+            root().join(CLUSTER_DIR).join(name).is_file(),
+            "kustomization.yaml lists {name}, which is not a file of {CLUSTER_DIR}"
+        );
+        let documents = cluster_documents(name);
+        assert!(!documents.is_empty(), "{name} holds no document");
+        for (n, document) in documents.iter().enumerate() {
+            let what = format!("document {} of {name}", n + 1);
+            assert!(
+                document["apiVersion"].is_string(),
+                "{what} has no apiVersion"
+            );
+            let kind = document["kind"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{what} has no kind"));
+            let object = document["metadata"]["name"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{what} has no metadata.name"));
+            assert!(
+                objects.insert(format!("{kind}/{object}")),
+                "{kind}/{object} is applied twice ({what})"
+            );
+        }
+    }
+    let mut manifests = Vec::new();
+    for entry in std::fs::read_dir(root().join(CLUSTER_DIR)).expect("read the cluster directory") {
+        let name = entry
+            .expect("a directory entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if (name.ends_with(".yaml") || name.ends_with(".yml")) && name != "kustomization.yaml" {
+            manifests.push(name);
+        }
+    }
+    manifests.sort();
+    let unlisted: Vec<&String> = manifests.iter().filter(|m| !seen.contains(*m)).collect();
+    assert!(
+        unlisted.is_empty(),
+        "manifests of {CLUSTER_DIR} that kustomization.yaml does not list: {unlisted:?}"
+    );
+    for expected in ["configmap.yaml", "secret.yaml", "pdb.yaml", "service.yaml"] {
+        assert!(
+            seen.contains(expected),
+            "kustomization.yaml lists {expected}"
+        );
+    }
+    assert!(
+        read(format!("{CLUSTER_DIR}/README.md")).contains("kubectl apply -k"),
+        "the README says how to apply the directory"
+    );
+}
+
+/// Each location in the config's `defaults.locations` has its Deployment of agents: at least
+/// two, rolled without a gap, spread over nodes, told their location, the database URL from
+/// the Secret and their pod's name (the variables the config reads), probed on /readyz and
+/// /healthz, locked down like the single-instance pod, with the config mounted as a directory.
+#[test]
+fn kubernetes_cluster_runs_a_locked_down_deployment_of_agents_in_each_location_of_the_config() {
+    let config = yaml(&cluster_config_text(), "the cluster's flowstate.yaml");
+    let locations = cluster_locations(&config);
+    // The variables the Deployments set are the ones the config reads.
+    for (key, var) in [
+        ("url", "FLOWSTATE_DATABASE_URL"),
+        ("location", "FLOWSTATE_LOCATION"),
+        ("agent_id", "POD_NAME"),
+    ] {
+        assert_eq!(
+            config["cluster"][key].as_str(),
+            Some(format!("${{{var}}}").as_str()),
+            "cluster.{key} of the ConfigMap comes from ${{{var}}}"
+        );
+    }
+    let config_map = cluster_manifest("configmap.yaml");
+    let secret = cluster_manifest("secret.yaml");
+    assert_eq!(secret["kind"], "Secret", "secret.yaml");
+    let secret_name = secret["metadata"]["name"]
+        .as_str()
+        .expect("the Secret's name");
+    let image =
+        manifest("deployment.yaml")["spec"]["template"]["spec"]["containers"][0]["image"].clone();
+
+    let deployments = cluster_objects_of("Deployment");
+    let mut covered = Vec::new();
+    for (name, deployment) in &deployments {
+        let name = name.as_str();
+        let spec = &deployment["spec"];
+        let replicas = spec["replicas"].as_u64().unwrap_or(1);
+        assert!(
+            replicas >= 2,
+            "{name}: {replicas} replica; two at least, so one lost leaves its location checked"
+        );
+        assert_eq!(spec["strategy"]["type"], "RollingUpdate", "{name}");
+        assert_eq!(
+            spec["strategy"]["rollingUpdate"]["maxUnavailable"].as_u64(),
+            Some(0),
+            "{name}: a rollout starts a new agent before it stops an old one"
+        );
+        let labels = &spec["template"]["metadata"]["labels"];
+        assert!(
+            selects(&spec["selector"]["matchLabels"], labels),
+            "{name}: its selector does not select its own pods"
+        );
+        let pod = &spec["template"]["spec"];
+        let containers = pod["containers"].as_sequence().expect("containers");
+        assert_eq!(containers.len(), 1, "{name}: one container");
+        let container = &containers[0];
+        assert_eq!(
+            container["image"], image,
+            "{name}: the same image as deploy/kubernetes/deployment.yaml"
+        );
+
+        // Its location, as the environment and as a label.
+        let location = env_var(container, "FLOWSTATE_LOCATION", name)["value"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: FLOWSTATE_LOCATION is not a plain value"))
+            .to_string();
+        assert!(
+            locations.contains(&location),
+            "{name} runs agents in {location}, which defaults.locations {locations:?} does not name"
+        );
+        assert_eq!(
+            labels["flowstate.io/location"].as_str(),
+            Some(location.as_str()),
+            "{name}: its pods are labelled with their location"
+        );
+        covered.push(location.clone());
+
+        // The database URL from the Secret, the agent id from the pod's name.
+        let url = &env_var(container, "FLOWSTATE_DATABASE_URL", name)["valueFrom"]["secretKeyRef"];
+        assert_eq!(
+            url["name"].as_str(),
+            Some(secret_name),
+            "{name}: FLOWSTATE_DATABASE_URL comes from the Secret of secret.yaml"
+        );
+        let key = url["key"].as_str().expect("the secretKeyRef's key");
+        let example = secret["stringData"][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} reads key {key:?}, which secret.yaml does not hold"));
+        assert!(
+            example.starts_with("postgres://"),
+            "the Secret's {key} is a postgres:// URL: {example}"
+        );
+        assert_eq!(
+            env_var(container, "POD_NAME", name)["valueFrom"]["fieldRef"]["fieldPath"],
+            "metadata.name",
+            "{name}: POD_NAME is the pod's name"
+        );
+
+        // Probes and the port.
+        let args: Vec<&str> = container["args"]
+            .as_sequence()
+            .expect("args")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(
+            args,
+            ["run", "-c", "/etc/flowstate/flowstate.yaml"],
+            "{name}"
+        );
+        assert_eq!(
+            container["ports"][0]["containerPort"].as_u64(),
+            Some(9900),
+            "{name}"
+        );
+        let port_name = &container["ports"][0]["name"];
+        for (probe, path) in [
+            ("livenessProbe", "/healthz"),
+            ("readinessProbe", "/readyz"),
+            ("startupProbe", "/healthz"),
+        ] {
+            assert_eq!(
+                container[probe]["httpGet"]["path"].as_str(),
+                Some(path),
+                "{name}: {probe} on {path}"
+            );
+            assert_eq!(
+                &container[probe]["httpGet"]["port"], port_name,
+                "{name}: {probe} on the container's port"
+            );
+        }
+
+        // Locked down as the single-instance pod is.
+        let pod_security = &pod["securityContext"];
+        assert_eq!(pod_security["runAsNonRoot"].as_bool(), Some(true), "{name}");
+        assert_eq!(pod_security["runAsUser"].as_u64(), Some(10001), "{name}");
+        assert_eq!(
+            pod_security["seccompProfile"]["type"], "RuntimeDefault",
+            "{name}"
+        );
+        let ping = pod_security["sysctls"]
+            .as_sequence()
+            .and_then(|s| s.iter().find(|s| s["name"] == "net.ipv4.ping_group_range"));
+        assert_eq!(
+            ping.map(|s| &s["value"]),
+            Some(&Value::from("0 2147483647")),
+            "{name}: ICMP checks without NET_RAW"
+        );
+        let security = &container["securityContext"];
+        assert_eq!(
+            security["readOnlyRootFilesystem"].as_bool(),
+            Some(true),
+            "{name}"
+        );
+        assert_eq!(
+            security["allowPrivilegeEscalation"].as_bool(),
+            Some(false),
+            "{name}"
+        );
+        assert_eq!(
+            security["capabilities"]["drop"],
+            serde_yaml::from_str::<Value>("[ALL]").expect("YAML"),
+            "{name}: every capability dropped"
+        );
+        let resources = &container["resources"];
+        assert!(
+            resources["requests"]["cpu"].is_string() && resources["requests"]["memory"].is_string(),
+            "{name}: requests CPU and memory"
+        );
+        assert!(
+            resources["limits"]["memory"].is_string(),
+            "{name}: a memory limit"
+        );
+        assert!(
+            resources["limits"].get("cpu").is_none(),
+            "{name}: no CPU limit (throttling delays checks)"
+        );
+
+        // The two agents on different nodes when possible.
+        let spread = pod["topologySpreadConstraints"]
+            .as_sequence()
+            .and_then(|c| {
+                c.iter()
+                    .find(|c| c["topologyKey"] == "kubernetes.io/hostname")
+            })
+            .unwrap_or_else(|| panic!("{name}: no spread of its pods over nodes"));
+        assert_eq!(
+            spread["whenUnsatisfiable"], "ScheduleAnyway",
+            "{name}: a soft spread, so one node still runs both"
+        );
+        assert!(
+            selects(&spread["labelSelector"]["matchLabels"], labels)
+                && spread["labelSelector"]["matchLabels"]["flowstate.io/location"]
+                    == location.as_str(),
+            "{name}: the spread counts this location's pods"
+        );
+
+        // The ConfigMap as a directory (a subPath mount never sees updates).
+        let config_mount = container["volumeMounts"]
+            .as_sequence()
+            .expect("volumeMounts")
+            .iter()
+            .find(|m| m["mountPath"] == "/etc/flowstate")
+            .unwrap_or_else(|| panic!("{name}: nothing mounted at /etc/flowstate"));
+        assert!(
+            config_mount.get("subPath").is_none(),
+            "{name}: no subPath for the config"
+        );
+        let volume = pod["volumes"]
+            .as_sequence()
+            .expect("volumes")
+            .iter()
+            .find(|v| v["name"] == config_mount["name"])
+            .unwrap_or_else(|| panic!("{name}: no volume {:?}", config_mount["name"]));
+        assert_eq!(
+            volume["configMap"]["name"], config_map["metadata"]["name"],
+            "{name}: mounts the cluster's ConfigMap"
+        );
+    }
+    covered.sort();
+    let mut expected = locations.clone();
+    expected.sort();
+    assert_eq!(
+        covered, expected,
+        "one Deployment per location of defaults.locations"
+    );
+}
+
+/// A drain evicts at most one agent of a location at a time: each Deployment has its budget,
+/// `minAvailable: 1`, selecting its pods and no other location's.
+#[test]
+fn kubernetes_cluster_budgets_keep_one_agent_of_each_location_through_disruptions() {
+    let budgets = cluster_documents("pdb.yaml");
+    let deployments = cluster_objects_of("Deployment");
+    assert_eq!(
+        budgets.len(),
+        deployments.len(),
+        "one PodDisruptionBudget per Deployment"
+    );
+    let mut budgeted = Vec::new();
+    for budget in &budgets {
+        let name = budget["metadata"]["name"].as_str().unwrap_or("(no name)");
+        assert_eq!(budget["kind"], "PodDisruptionBudget", "{name} in pdb.yaml");
+        assert_eq!(budget["apiVersion"], "policy/v1", "{name}");
+        assert_eq!(
+            budget["spec"]["minAvailable"].as_u64(),
+            Some(1),
+            "{name}: minAvailable 1"
+        );
+        let selector = &budget["spec"]["selector"];
+        assert!(
+            selector.get("matchExpressions").is_none(),
+            "{name}: matchLabels only"
+        );
+        let selected: Vec<&str> = deployments
+            .iter()
+            .filter(|(_, d)| {
+                selects(
+                    &selector["matchLabels"],
+                    &d["spec"]["template"]["metadata"]["labels"],
+                )
+            })
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(
+            selected.len(),
+            1,
+            "{name} selects the pods of {selected:?}; it should select one Deployment's"
+        );
+        let deployment = &deployments
+            .iter()
+            .find(|(n, _)| n == selected[0])
+            .expect("the selected Deployment")
+            .1;
+        assert_eq!(
+            &selector["matchLabels"], &deployment["spec"]["selector"]["matchLabels"],
+            "{name} selects exactly what {} selects",
+            selected[0]
+        );
+        budgeted.push(selected[0]);
+    }
+    budgeted.sort();
+    let mut names: Vec<&str> = deployments.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort();
+    assert_eq!(budgeted, names, "every Deployment has one budget");
+}
+
+/// The ConfigMap's flowstate.yaml passes `flowstate check` with the environment each
+/// location's agent has (and needs it: without the database URL it fails, naming the
+/// variable); it serves on 9900, the port the Service forwards to every agent it selects.
+#[test]
+fn kubernetes_cluster_config_passes_check_in_every_location_and_the_service_selects_every_agent() {
+    let text = cluster_config_text();
+    let config = yaml(&text, "the cluster's flowstate.yaml");
+    let sandbox = Sandbox::new();
+    let path = sandbox.write("flowstate.yaml", &text).display().to_string();
+    for location in cluster_locations(&config) {
+        let checked = sandbox
+            .flowstate()
+            .args(&["check", "-c", &path])
+            .env("FLOWSTATE_DATABASE_URL", "postgres://u:p@127.0.0.1:5432/db")
+            .env("FLOWSTATE_LOCATION", location.as_str())
+            .env("POD_NAME", format!("flowstate-{location}-0"))
+            .output();
+        assert_eq!(
+            checked.code,
+            Some(0),
+            "the ConfigMap's flowstate.yaml does not pass check in {location}:\n{checked}"
+        );
+    }
+    let unset = sandbox
+        .flowstate()
+        .args(&["check", "-c", &path])
+        .env("FLOWSTATE_LOCATION", "eu")
+        .env("POD_NAME", "flowstate-eu-0")
+        .output();
+    assert_ne!(
+        unset.code,
+        Some(0),
+        "check passes without the database URL:\n{unset}"
+    );
+    assert!(
+        unset.stderr.contains("FLOWSTATE_DATABASE_URL"),
+        "check without the URL names the variable:\n{unset}"
+    );
+    assert_eq!(config["server"]["listen"].as_str(), Some("0.0.0.0:9900"));
+    let quorum = config["cluster"]["quorum"]
+        .as_u64()
+        .expect("cluster.quorum");
+    assert!(
+        (2..=cluster_locations(&config).len() as u64).contains(&quorum),
+        "quorum {quorum}: more than one location must agree, and no more than there are"
+    );
+
+    let service = cluster_manifest("service.yaml");
+    assert_eq!(service["kind"], "Service", "service.yaml");
+    let annotations = &service["metadata"]["annotations"];
+    assert_eq!(annotations["prometheus.io/scrape"], "true");
+    assert_eq!(annotations["prometheus.io/port"], "9900");
+    assert_eq!(annotations["prometheus.io/path"], "/metrics");
+    let port = &service["spec"]["ports"][0];
+    assert_eq!(port["port"].as_u64(), Some(9900), "the Service's port");
+    let selector = &service["spec"]["selector"];
+    let deployments = cluster_objects_of("Deployment");
+    assert!(!deployments.is_empty(), "no Deployment applied");
+    for (name, deployment) in &deployments {
+        let pod = &deployment["spec"]["template"];
+        assert!(
+            selects(selector, &pod["metadata"]["labels"]),
+            "the Service does not select the pods of {name}"
+        );
+        assert_eq!(
+            port["targetPort"], pod["spec"]["containers"][0]["ports"][0]["name"],
+            "the Service forwards to the port {name}'s container names"
+        );
+    }
+}

@@ -20,12 +20,13 @@ use crate::availability_cache::{self, AvailabilityCache};
 use crate::cluster::agent::{
     default_agent_id, AgentSettings, ClusterAgent, ClusterPulse, ClusterStatus,
 };
+use crate::cluster::config_exchange::ConfigExchange;
 use crate::cluster::config_hash::SharedConfigHash;
 use crate::cluster::judge::{ClusterJudge, LeadershipChanged, RouterInbox};
 use crate::cluster::rendezvous::AgentId;
 use crate::config_watcher::ConfigWatcher;
 use crate::messages::ApplyConfig;
-use crate::messages::UseAgents;
+use crate::messages::{AdoptConfig, UseAgents};
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
 use crate::quiet_time::QuietTime;
@@ -191,6 +192,13 @@ impl Daemon {
         if let Some(judge) = &judge {
             supervisor = supervisor.judging_with(judge.clone().recipient());
         }
+        if let (Some(cluster_agent), Some(agent)) = (&cluster_agent, &agent) {
+            supervisor = supervisor.exchanging_config(ConfigExchange::new(
+                cluster_agent.clone().recipient(),
+                cluster_agent.clone().recipient(),
+                &agent.id,
+            ));
+        }
         if let Some(context) = &watcher_context {
             supervisor = supervisor.reporting_applied_configs_to(context.address().recipient());
         }
@@ -205,6 +213,7 @@ impl Daemon {
                     supervisor.clone().recipient(),
                     config_hash.clone(),
                     judge.recipient(),
+                    supervisor.clone().recipient(),
                 )
             },
         );
@@ -383,6 +392,7 @@ fn start_cluster_pulse(
     supervisor: Recipient<UseAgents>,
     config_hash: SharedConfigHash,
     judge: Recipient<LeadershipChanged>,
+    adopting: Recipient<AdoptConfig>,
 ) -> ClusterStatus {
     log::info!(agent = settings.id.as_str(), location = settings.location.as_str(), database = settings.url.shown(); "joining the cluster");
     let status = ClusterStatus::default();
@@ -390,6 +400,7 @@ fn start_cluster_pulse(
         .telling(supervisor)
         .hashing(config_hash)
         .judging_with(judge)
+        .adopting_into(adopting)
         .start();
     status
 }

@@ -44,6 +44,15 @@ pub struct HostStatusChanged {
     pub unreachable_via: Option<Arc<str>>,
 }
 
+/// In a cluster: another agent published a configuration newer than the one this agent runs
+/// (`hash`, by agent `by`): load it with this agent's environment and run it.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct AdoptConfig {
+    pub hash: String,
+    pub by: String,
+}
+
 /// In a cluster: a host's status by quorum changed, as the leader decided it. Only these are
 /// alerted in a cluster; each agent's own [`HostStatusChanged`] is its location's verdict.
 #[derive(Message, Debug, Clone)]

@@ -21,12 +21,13 @@ use tokio::sync::oneshot;
 use crate::alert_router::AlertRouter;
 use crate::api::SharedToken;
 use crate::cluster::agent::Leave;
+use crate::cluster::config_exchange::{AdoptError, ConfigExchange, OwnFiles};
 use crate::cluster::config_hash::{content_hash, SharedConfigHash};
 use crate::cluster::judge::JudgeConfig;
 use crate::cluster::rendezvous::{self, AgentId};
 use crate::host::HostActor;
 use crate::messages::{
-    ApplyConfig, AwaitPendingResults, ConfigApplied, FlushNotifiers, GetReadiness,
+    AdoptConfig, ApplyConfig, AwaitPendingResults, ConfigApplied, FlushNotifiers, GetReadiness,
     GetRunningConfig, GetSchedulerHealth, HostActorDied, HostRestarted, PersistState,
     ReadinessError, ReloadConfigNow, ReloadTrigger, Shutdown, StopChecking, TrackHosts, UseAgents,
     UseMaintenance, UseNotifiers,
@@ -55,6 +56,8 @@ pub struct Supervisor {
     leave: Option<Recipient<Leave>>,
     /// In a cluster: the leader's judge, which judges every host (not only this share).
     judge: Option<Recipient<JudgeConfig>>,
+    /// In a cluster: the configuration shared with the other agents.
+    exchange: Option<ConfigExchange>,
     /// The files to re-read on `ReloadConfigNow`; empty when the configuration came from code.
     config_files: Vec<PathBuf>,
     /// The reload under way and the asks waiting for the next one.
@@ -161,6 +164,7 @@ impl Supervisor {
             config_hash: None,
             leave: None,
             judge: None,
+            exchange: None,
             config_files,
             reloads: Reloads::default(),
             applied_configs: None,
@@ -191,6 +195,12 @@ impl Supervisor {
     }
 
     /// At shutdown, tells `leave` (the ClusterAgent) to leave the cluster.
+    /// Shares the configuration with the other agents of the cluster through `exchange`.
+    pub fn exchanging_config(mut self, exchange: ConfigExchange) -> Self {
+        self.exchange = Some(exchange);
+        self
+    }
+
     /// Hands every configuration applied, whole, to `judge` (the leader's ClusterJudge).
     pub fn judging_with(mut self, judge: Recipient<JudgeConfig>) -> Self {
         self.judge = Some(judge);
@@ -335,7 +345,7 @@ impl Supervisor {
             let outcome = match loaded {
                 _ if act.shutting_down => Err(vec!["shutting down".to_string()]),
                 Ok(config) => {
-                    let diff = act.apply_loaded(Arc::new(config), ctx);
+                    let diff = act.apply_own(Arc::new(config), ctx);
                     act.log_reload(&diff);
                     Ok(diff)
                 }
@@ -376,8 +386,20 @@ impl Supervisor {
         );
     }
 
-    /// Applies a configuration as loaded (at start or by a reload): all of it, or in a
-    /// cluster this agent's share of it.
+    /// Applies a configuration loaded from this agent's own files; in a cluster, shares it
+    /// with the other agents, unless they run a newer one and the files did not change.
+    fn apply_own(&mut self, new: Arc<Config>, ctx: &mut Context<Self>) -> ConfigDiff {
+        if let Some(exchange) = &mut self.exchange {
+            if exchange.loaded_own(&new) == OwnFiles::KeepClusters {
+                log::info!("this agent's files did not change; it keeps running the cluster's newer configuration");
+                return ConfigDiff::between(&self.config, &self.config);
+            }
+        }
+        self.apply_loaded(new, ctx)
+    }
+
+    /// Applies a configuration as loaded (at start, by a reload, or taken from the cluster):
+    /// all of it, or in a cluster this agent's share of it.
     fn apply_loaded(&mut self, new: Arc<Config>, ctx: &mut Context<Self>) -> ConfigDiff {
         let new = with_running_location(new, &self.full);
         if let Some(hash) = &self.config_hash {
@@ -468,7 +490,9 @@ impl Supervisor {
             }
         }
         self.use_self_check(new.self_check.clone(), ctx);
-        if let Some(listener) = &self.applied_configs {
+        // The watcher watches this agent's own files, not where the cluster's were laid out.
+        let from_cluster = self.exchange.as_ref().is_some_and(|e| e.runs_clusters());
+        if let (Some(listener), false) = (&self.applied_configs, from_cluster) {
             listener.do_send(ConfigApplied(new.clone()));
         }
         self.config = new;
@@ -517,7 +541,7 @@ impl Handler<ApplyConfig> for Supervisor {
 
     fn handle(&mut self, msg: ApplyConfig, ctx: &mut Context<Self>) -> Self::Result {
         let first = self.hosts.is_empty() && !self.ready;
-        let diff = self.apply_loaded(msg.0, ctx);
+        let diff = self.apply_own(msg.0, ctx);
         if first {
             self.metrics.config_loaded();
             log::info!(hosts = self.hosts.len(), notifiers = self.config.notifiers.len(); "monitoring started");
@@ -610,6 +634,53 @@ impl Handler<UseAgents> for Supervisor {
             handed_over = diff.removed.len();
             "this agent's share of the hosts changed"
         );
+    }
+}
+
+impl Handler<AdoptConfig> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AdoptConfig, ctx: &mut Context<Self>) {
+        let running = self
+            .config_hash
+            .as_ref()
+            .and_then(|hash| hash.read().ok().map(|h| h.clone()))
+            .unwrap_or_default();
+        let Some(exchange) = &mut self.exchange else {
+            return;
+        };
+        if self.shutting_down || !exchange.should_adopt(&msg.hash, &running) {
+            return;
+        }
+        let loaded = exchange.fetch_and_load(msg.hash.clone());
+        ctx.spawn(loaded.into_actor(self).map(move |loaded, act, ctx| {
+            let Some(exchange) = &mut act.exchange else {
+                return;
+            };
+            match loaded {
+                _ if act.shutting_down => exchange.refused(&msg.hash, true),
+                Ok(config) => {
+                    exchange.adopted(&msg.hash);
+                    log::info!(config_hash = msg.hash.as_str(), published_by = msg.by.as_str(), previous = running.as_str(); "running the cluster's newest configuration");
+                    let diff = act.apply_loaded(Arc::new(config), ctx);
+                    act.log_reload(&diff);
+                }
+                Err(AdoptError::Load(errors)) => {
+                    exchange.refused(&msg.hash, false);
+                    act.metrics.record_reload(false);
+                    log::error!(config_hash = msg.hash.as_str(), published_by = msg.by.as_str(); "the cluster's newest configuration does not load on this agent; it keeps running its own (GET /api/v1/cluster shows the disagreement)");
+                    crate::config_load::log_rejection(
+                        "the cluster's newest configuration is refused here",
+                        &errors,
+                    );
+                }
+                Err(e) => {
+                    // Tried again at the next heartbeat.
+                    exchange.refused(&msg.hash, true);
+                    log::warn!(config_hash = msg.hash.as_str(), error = e.to_string().as_str(); "could not take the cluster's newest configuration yet");
+                }
+            }
+        }));
     }
 }
 

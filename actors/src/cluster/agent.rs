@@ -20,7 +20,8 @@ use super::judge::LeadershipChanged;
 use super::leader_state::{HostQuorum, LeaderState, QuorumChange};
 use super::membership::{AgentRow, ClusterError, LeaseHolder, Membership, StoredVerdict};
 use super::rendezvous::AgentId;
-use crate::messages::UseAgents;
+use super::shared_config::{ConfigFiles, PublishedConfig};
+use crate::messages::{AdoptConfig, UseAgents};
 use crate::metrics::Metrics;
 use crate::model::rfc3339;
 use crate::store::{SaveAlertState, StoreError};
@@ -132,6 +133,8 @@ pub struct ClusterView {
     pub leader: Option<LeaderView>,
     /// This agent holds the lease, with this fencing token.
     pub lease_token: Option<i64>,
+    /// The configuration published last: the one every agent runs.
+    pub newest_config: Option<PublishedConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -188,10 +191,12 @@ impl Handler<Beat> for ClusterAgent {
             let membership = self.membership()?;
             let agents = membership.live_agents(None, lease)?;
             let leader = membership.leader()?;
+            let newest_config = membership.newest_config()?;
             Ok(ClusterView {
                 agents: agents.iter().map(AgentView::from).collect(),
                 leader: leader.map(LeaderView::from),
                 lease_token,
+                newest_config,
             })
         })();
         if view.is_err() {
@@ -237,6 +242,53 @@ pub struct JudgeHosts {
 #[rtype(result = "Result<bool, ClusterError>")]
 pub struct StillLeads {
     pub token: i64,
+}
+
+/// Publish the configuration files this agent loaded from its own files (see
+/// [`super::shared_config`]).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(), ClusterError>")]
+pub struct PublishConfig {
+    pub hash: String,
+    pub files: ConfigFiles,
+    /// Its files changed while it ran: they are the newest whatever was published before.
+    pub edited: bool,
+}
+
+/// The files published under `hash`.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Option<ConfigFiles>, ClusterError>")]
+pub struct GetConfigFiles {
+    pub hash: String,
+}
+
+impl Handler<PublishConfig> for ClusterAgent {
+    type Result = Result<(), ClusterError>;
+
+    fn handle(&mut self, msg: PublishConfig, _: &mut SyncContext<Self>) -> Self::Result {
+        if self.left {
+            return Ok(());
+        }
+        let published = self
+            .membership()
+            .and_then(|m| m.publish_config(&msg.hash, &msg.files, msg.edited));
+        if published.is_err() {
+            self.membership = None;
+        }
+        published
+    }
+}
+
+impl Handler<GetConfigFiles> for ClusterAgent {
+    type Result = Result<Option<ConfigFiles>, ClusterError>;
+
+    fn handle(&mut self, msg: GetConfigFiles, _: &mut SyncContext<Self>) -> Self::Result {
+        let read = self.membership().and_then(|m| m.config_files(&msg.hash));
+        if read.is_err() {
+            self.membership = None;
+        }
+        read
+    }
 }
 
 /// What the last leader left: read when this agent takes the lease.
@@ -389,6 +441,8 @@ pub struct ClusterPulse {
     /// and alerts.
     judge: Option<Recipient<LeadershipChanged>>,
     token: Option<i64>,
+    /// Told of a newer configuration published by another agent (the Supervisor).
+    adopting: Option<Recipient<AdoptConfig>>,
 }
 
 impl ClusterPulse {
@@ -417,7 +471,15 @@ impl ClusterPulse {
             agreed: true,
             judge: None,
             token: None,
+            adopting: None,
         }
+    }
+
+    /// Tells `supervisor` whenever the newest configuration published differs from the one
+    /// this agent runs.
+    pub fn adopting_into(mut self, supervisor: Recipient<AdoptConfig>) -> Self {
+        self.adopting = Some(supervisor);
+        self
     }
 
     /// Tells `judge` whenever this agent gains or loses the leader lease.
@@ -498,6 +560,14 @@ impl ClusterPulse {
                         log::warn!(config_hash = mine.as_str(); "agents of the cluster run different configurations; GET /api/v1/cluster shows each one's config_hash");
                     }
                     self.agreed = agrees;
+                }
+                if let (Some(newest), Some(supervisor)) = (&view.newest_config, &self.adopting) {
+                    if newest.hash != mine && !mine.is_empty() {
+                        supervisor.do_send(AdoptConfig {
+                            hash: newest.hash.clone(),
+                            by: newest.by.clone(),
+                        });
+                    }
                 }
                 state.config_hash = mine;
                 state.config_agrees = agrees;

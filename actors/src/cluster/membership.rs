@@ -180,6 +180,7 @@ impl Membership {
             .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
             .and_then(|_| transaction.batch_execute(SCHEMA))
             .and_then(|_| transaction.batch_execute(super::leader_state::LEADER_SCHEMA))
+            .and_then(|_| transaction.batch_execute(super::shared_config::CONFIG_SCHEMA))
             .map_err(failed)?;
         transaction.commit().map_err(failed)
     }

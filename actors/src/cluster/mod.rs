@@ -25,14 +25,19 @@
 //!   notifiers were told), fenced by its token.
 //! - [`judge`]: on the leader, judges every host by quorum each second and hands the changes
 //!   to the AlertRouter; on gaining the lease, hands it what the last leader left.
+//! - [`shared_config`]: the configuration files each agent publishes by content hash, and
+//!   the newest one every agent runs.
+//! - [`config_exchange`]: the Supervisor's side of it: publish own files, take newer ones.
 //! - [`config_hash`]: the content hash agents compare to see they run the same files.
 //! - [`agent`]: this process as an agent: its heartbeat and lease bids, on a thread of their
 //!   own, published for the API and the metrics.
 
 pub mod agent;
+pub mod config_exchange;
 pub mod config_hash;
 pub mod judge;
 pub mod leader_state;
 pub mod membership;
 pub mod quorum;
 pub mod rendezvous;
+pub mod shared_config;
