@@ -241,3 +241,75 @@ fn a_leader_paused_past_its_lease_sends_nothing_when_it_resumes() {
     assert_eq!(of_event(&posts, "down", 200).len(), 1, "{}", shown(&posts));
     assert_eq!(of_event(&posts, "up", 200).len(), 1, "{}", shown(&posts));
 }
+
+/// `method path` with a JSON `body` on `agent`'s API.
+fn call(agent: &mut Agent, method: &str, path: &str, body: &str) -> crate::common::daemon::Answer {
+    let api = agent.daemon.api();
+    crate::common::daemon::http_request(
+        api,
+        method,
+        path,
+        &[("Content-Type", "application/json")],
+        body,
+    )
+    .unwrap_or_else(|e| panic!("{method} {path} failed: {e}"))
+}
+
+#[test]
+fn a_silence_made_through_any_agent_holds_the_leaders_alert_until_it_is_ended() {
+    let server = Postgres::start();
+    let url = server.database("shared_silence");
+    let receiver = Receiver::accepting();
+    let mut agents = three_agents(&url, &receiver);
+    cluster_status(&mut agents[0], "up");
+    let leader = leader(&mut agents, DEADLINE, None);
+    let follower = (leader + 1) % agents.len();
+
+    // Made through a follower (behind a Service, any pod may answer): the leader has it.
+    let made = call(
+        &mut agents[follower],
+        "POST",
+        "/api/v1/silences",
+        r#"{"hosts": ["api"], "duration": "1h", "comment": "deploy"}"#,
+    );
+    assert_eq!(made.status, 201, "{made}");
+    let id = made.json().expect("JSON")["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    wait_for(DEADLINE, "the leader lists the silence", || {
+        let listed = agents[leader].daemon.json("/api/v1/silences");
+        listed["silences"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|s| s["id"] == id.as_str()))
+            .then_some(())
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}"));
+
+    // Down by quorum while silenced: held by the leader, sent to nobody.
+    for agent in &agents {
+        agent.target.store(503, SeqCst);
+    }
+    cluster_status(&mut agents[leader], "down");
+    agents[leader]
+        .daemon
+        .wait_for_log("the leader holds the alert", |l| {
+            l.contains("alert held back") && l.contains(id.as_str())
+        });
+    assert!(receiver.posts().is_empty(), "{}", shown(&receiver.posts()));
+
+    // Ended through another agent: the leader settles and alerts the outage once.
+    let other = (leader + 2) % agents.len();
+    let ended = call(
+        &mut agents[other],
+        "DELETE",
+        &format!("/api/v1/silences/{id}"),
+        "",
+    );
+    assert!(ended.status < 300, "{ended}");
+    let posts =
+        receiver.wait_for_posts(&agents[leader].daemon, "the down after the silence", |p| {
+            !of_event(p, "down", 200).is_empty()
+        });
+    assert_eq!(posts.len(), 1, "{}", shown(&posts));
+}

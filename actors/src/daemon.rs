@@ -22,11 +22,10 @@ use crate::cluster::agent::{
 };
 use crate::cluster::config_exchange::ConfigExchange;
 use crate::cluster::config_hash::SharedConfigHash;
-use crate::cluster::judge::{ClusterJudge, LeadershipChanged, RouterInbox};
+use crate::cluster::judge::{ClusterJudge, RouterInbox};
 use crate::cluster::rendezvous::AgentId;
 use crate::config_watcher::ConfigWatcher;
 use crate::messages::ApplyConfig;
-use crate::messages::{AdoptConfig, UseAgents};
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
 use crate::quiet_time::QuietTime;
@@ -206,15 +205,20 @@ impl Daemon {
         supervisor.do_send(ApplyConfig(config.clone()));
         let cluster = agent.zip(cluster_agent.clone()).zip(judge).map(
             |((settings, cluster_agent), judge)| {
-                start_cluster_pulse(
-                    settings,
-                    cluster_agent,
-                    &metrics,
-                    supervisor.clone().recipient(),
-                    config_hash.clone(),
-                    judge.recipient(),
-                    supervisor.clone().recipient(),
-                )
+                log::info!(agent = settings.id.as_str(), location = settings.location.as_str(), database = settings.url.shown(); "joining the cluster");
+                let status = ClusterStatus::default();
+                // Heartbeats and lease bids, published for `GET /api/v1/cluster` and the
+                // metrics; the live agents go to the Supervisor (this agent's share), the
+                // lease to the judge, a newer configuration to the Supervisor, and the
+                // cluster's silences into this agent's book.
+                ClusterPulse::new(cluster_agent, &settings, status.clone(), metrics.clone())
+                    .telling(supervisor.clone().recipient())
+                    .hashing(config_hash.clone())
+                    .judging_with(judge.recipient())
+                    .adopting_into(supervisor.clone().recipient())
+                    .sharing_silences(silences.clone())
+                    .start();
+                status
             },
         );
         let watcher = watcher_context.map(|context| {
@@ -296,10 +300,18 @@ impl Daemon {
                 save: self.store.clone().map(Addr::recipient),
                 delete: self.store.clone().map(Addr::recipient),
             },
-            silences: SilencesApi {
-                book: self.silences.clone(),
-                save: self.store.clone().map(Addr::recipient),
-                delete: self.store.clone().map(Addr::recipient),
+            // In a cluster every agent's silences are the cluster's.
+            silences: match &self.cluster_agent {
+                Some(cluster_agent) => SilencesApi {
+                    book: self.silences.clone(),
+                    save: Some(cluster_agent.clone().recipient()),
+                    delete: Some(cluster_agent.clone().recipient()),
+                },
+                None => SilencesApi {
+                    book: self.silences.clone(),
+                    save: self.store.clone().map(Addr::recipient),
+                    delete: self.store.clone().map(Addr::recipient),
+                },
             },
             status_page: StatusPageCache::default(),
         };
@@ -380,27 +392,4 @@ fn agent_settings(config: &Config) -> Option<AgentSettings> {
         lease: cluster.lease,
         heartbeat: cluster.heartbeat,
     })
-}
-
-/// Joins the cluster as the agent `settings` describes, through `agent`: heartbeats and
-/// leader lease bids, published for `GET /api/v1/cluster` and the metrics, and the live agents
-/// of its location told to `supervisor`, which checks this agent's share.
-fn start_cluster_pulse(
-    settings: AgentSettings,
-    agent: Addr<ClusterAgent>,
-    metrics: &Arc<Metrics>,
-    supervisor: Recipient<UseAgents>,
-    config_hash: SharedConfigHash,
-    judge: Recipient<LeadershipChanged>,
-    adopting: Recipient<AdoptConfig>,
-) -> ClusterStatus {
-    log::info!(agent = settings.id.as_str(), location = settings.location.as_str(), database = settings.url.shown(); "joining the cluster");
-    let status = ClusterStatus::default();
-    ClusterPulse::new(agent, &settings, status.clone(), metrics.clone())
-        .telling(supervisor)
-        .hashing(config_hash)
-        .judging_with(judge)
-        .adopting_into(adopting)
-        .start();
-    status
 }

@@ -24,7 +24,8 @@ use super::shared_config::{ConfigFiles, PublishedConfig};
 use crate::messages::{AdoptConfig, UseAgents};
 use crate::metrics::Metrics;
 use crate::model::rfc3339;
-use crate::store::{SaveAlertState, StoreError};
+use crate::silences::{Silence, SilenceBook};
+use crate::store::{DeleteSilence, SaveAlertState, SaveSilence, StoreError};
 
 /// Who this agent is and what it asks of the cluster.
 #[derive(Debug, Clone)]
@@ -135,6 +136,9 @@ pub struct ClusterView {
     pub lease_token: Option<i64>,
     /// The configuration published last: the one every agent runs.
     pub newest_config: Option<PublishedConfig>,
+    /// Every silence of the cluster (`GET /api/v1/silences` lists them, not this).
+    #[serde(skip)]
+    pub silences: Vec<Silence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -192,7 +196,9 @@ impl Handler<Beat> for ClusterAgent {
             let agents = membership.live_agents(None, lease)?;
             let leader = membership.leader()?;
             let newest_config = membership.newest_config()?;
+            let silences = membership.silences()?;
             Ok(ClusterView {
+                silences,
                 agents: agents.iter().map(AgentView::from).collect(),
                 leader: leader.map(LeaderView::from),
                 lease_token,
@@ -288,6 +294,30 @@ impl Handler<GetConfigFiles> for ClusterAgent {
             self.membership = None;
         }
         read
+    }
+}
+
+impl Handler<SaveSilence> for ClusterAgent {
+    type Result = Result<(), StoreError>;
+
+    fn handle(&mut self, msg: SaveSilence, _: &mut SyncContext<Self>) -> Self::Result {
+        let saved = self.membership().and_then(|m| m.save_silence(&msg.0));
+        if saved.is_err() {
+            self.membership = None;
+        }
+        saved.map_err(|e| StoreError::Cluster(e.to_string()))
+    }
+}
+
+impl Handler<DeleteSilence> for ClusterAgent {
+    type Result = Result<(), StoreError>;
+
+    fn handle(&mut self, msg: DeleteSilence, _: &mut SyncContext<Self>) -> Self::Result {
+        let deleted = self.membership().and_then(|m| m.delete_silence(&msg.0));
+        if deleted.is_err() {
+            self.membership = None;
+        }
+        deleted.map_err(|e| StoreError::Cluster(e.to_string()))
     }
 }
 
@@ -443,6 +473,8 @@ pub struct ClusterPulse {
     token: Option<i64>,
     /// Told of a newer configuration published by another agent (the Supervisor).
     adopting: Option<Recipient<AdoptConfig>>,
+    /// This agent's silences, kept up with the cluster's at each heartbeat.
+    silences: Option<SilenceBook>,
 }
 
 impl ClusterPulse {
@@ -472,7 +504,15 @@ impl ClusterPulse {
             judge: None,
             token: None,
             adopting: None,
+            silences: None,
         }
+    }
+
+    /// Keeps `book` (this agent's silences, which the AlertRouter consults) up with the
+    /// cluster's at each heartbeat.
+    pub fn sharing_silences(mut self, book: SilenceBook) -> Self {
+        self.silences = Some(book);
+        self
     }
 
     /// Tells `supervisor` whenever the newest configuration published differs from the one
@@ -531,7 +571,7 @@ impl ClusterPulse {
         };
         state.at = Some(rfc3339(SystemTime::now()));
         match answer {
-            Ok(view) => {
+            Ok(mut view) => {
                 self.last_answer = Some(Instant::now());
                 if let Some(supervisor) = &self.sharing {
                     // A database that does not answer leaves the share as it was: the others
@@ -568,6 +608,9 @@ impl ClusterPulse {
                             by: newest.by.clone(),
                         });
                     }
+                }
+                if let Some(book) = &self.silences {
+                    super::shared_silences::merge_into(book, std::mem::take(&mut view.silences));
                 }
                 state.config_hash = mine;
                 state.config_agrees = agrees;

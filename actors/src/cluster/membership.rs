@@ -181,6 +181,7 @@ impl Membership {
             .and_then(|_| transaction.batch_execute(SCHEMA))
             .and_then(|_| transaction.batch_execute(super::leader_state::LEADER_SCHEMA))
             .and_then(|_| transaction.batch_execute(super::shared_config::CONFIG_SCHEMA))
+            .and_then(|_| transaction.batch_execute(super::shared_silences::SILENCES_SCHEMA))
             .map_err(failed)?;
         transaction.commit().map_err(failed)
     }

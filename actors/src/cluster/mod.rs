@@ -27,6 +27,7 @@
 //!   to the AlertRouter; on gaining the lease, hands it what the last leader left.
 //! - [`shared_config`]: the configuration files each agent publishes by content hash, and
 //!   the newest one every agent runs.
+//! - [`shared_silences`]: silences made through any agent, read by every agent each beat.
 //! - [`config_exchange`]: the Supervisor's side of it: publish own files, take newer ones.
 //! - [`config_hash`]: the content hash agents compare to see they run the same files.
 //! - [`agent`]: this process as an agent: its heartbeat and lease bids, on a thread of their
@@ -41,3 +42,4 @@ pub mod membership;
 pub mod quorum;
 pub mod rendezvous;
 pub mod shared_config;
+pub mod shared_silences;
