@@ -34,15 +34,28 @@ struct Agent {
     _server: TestServer,
 }
 
+/// A webhook notifier `name` posting to `receiver`, retrying every 200 ms; `extra` adds keys.
+fn webhook(name: &str, receiver: &Receiver, extra: &str) -> String {
+    format!(
+        "  {name}: {{ type: webhook, url: '{}', backoff: 200ms, max_backoff: 200ms{extra} }}\n",
+        receiver.url("/hook")
+    )
+}
+
 /// Three agents, one per location, `quorum: 2`, alerting `receiver` about host `api`.
 fn three_agents(url: &str, receiver: &Receiver) -> Vec<Agent> {
+    three_agents_alerting(url, &webhook("hook", receiver, ""), "hook")
+}
+
+/// Three agents, one per location, `quorum: 2`, with `notifiers` (lines of the mapping),
+/// alerting `alerts` (a flow list's inside) about host `api`.
+fn three_agents_alerting(url: &str, notifiers: &str, alerts: &str) -> Vec<Agent> {
     let document = format!(
         "server: {{ listen: \"127.0.0.1:0\" }}\n\
          cluster: {{ url: '{url}', location: '${{LOCATION}}', quorum: 2, lease: 3s, heartbeat: 1s }}\n\
-         defaults: {{ interval: 200ms, timeout: 200ms, failure_threshold: 1, success_threshold: 1, locations: [eu, us, ap], alerts: [hook] }}\n\
-         notifiers:\n  hook: {{ type: webhook, url: '{}', backoff: 200ms, max_backoff: 200ms }}\n\
+         defaults: {{ interval: 200ms, timeout: 200ms, failure_threshold: 1, success_threshold: 1, locations: [eu, us, ap], alerts: [{alerts}] }}\n\
+         notifiers:\n{notifiers}\
          hosts:\n{}",
-        receiver.url("/hook"),
         host("api", "http://127.0.0.1:${TARGET_PORT}/", "")
     );
     LOCATIONS
@@ -312,4 +325,72 @@ fn a_silence_made_through_any_agent_holds_the_leaders_alert_until_it_is_ended() 
             !of_event(p, "down", 200).is_empty()
         });
     assert_eq!(posts.len(), 1, "{}", shown(&posts));
+}
+
+/// The events of `posts` in order, as `event/status`.
+fn events(posts: &[Post]) -> Vec<String> {
+    posts
+        .iter()
+        .map(|p| {
+            let event = p.json();
+            format!(
+                "{}/{}",
+                event["event"].as_str().unwrap_or("?"),
+                event["status"].as_str().unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn partial_is_told_as_degraded_only_to_a_notifier_that_asks_for_it() {
+    let server = Postgres::start();
+    let url = server.database("partial_routed");
+    let (pager, watcher) = (Receiver::accepting(), Receiver::accepting());
+    let notifiers = webhook("pager", &pager, "") + &webhook("watch", &watcher, ", partial: true");
+    let mut agents = three_agents_alerting(&url, &notifiers, "pager, watch");
+    cluster_status(&mut agents[0], "up");
+
+    // Failing in eu only: the watcher hears `degraded`, naming eu; the pager nothing.
+    agents[0].target.store(503, SeqCst);
+    cluster_status(&mut agents[1], "partial");
+    let posts = watcher.wait_for_posts(&agents[1].daemon, "the partial as degraded", |p| {
+        p.len() == 1
+    });
+    assert_eq!(events(&posts), ["degraded/degraded"], "{}", shown(&posts));
+    let reason = posts[0].json()["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.contains("eu") && reason.contains("below quorum"),
+        "{reason}"
+    );
+
+    // A quorum fails: both hear `down`; all recover: both hear `up`.
+    agents[1].target.store(503, SeqCst);
+    pager.wait_for_posts(&agents[1].daemon, "the pager's down", |p| {
+        !of_event(p, "down", 200).is_empty()
+    });
+    watcher.wait_for_posts(&agents[1].daemon, "the watcher's down", |p| {
+        !of_event(p, "down", 200).is_empty()
+    });
+    agents[0].target.store(200, SeqCst);
+    agents[1].target.store(200, SeqCst);
+    let posts = watcher.wait_for_posts(&agents[1].daemon, "the watcher's up", |p| {
+        !of_event(p, "up", 200).is_empty()
+    });
+    // One location may recover a moment before the other: partial again on the way up.
+    let told = events(&posts);
+    assert_eq!(told[..2], ["degraded/degraded", "down/down"], "{}", shown(&posts));
+    assert_eq!(told.last().map(String::as_str), Some("up/up"));
+    assert!(
+        told[2..told.len() - 1].iter().all(|e| e == "degraded/degraded"),
+        "{}",
+        shown(&posts)
+    );
+    let posts = pager.wait_for_posts(&agents[1].daemon, "the pager's up", |p| {
+        !of_event(p, "up", 200).is_empty()
+    });
+    assert_eq!(events(&posts), ["down/down", "up/up"], "{}", shown(&posts));
 }

@@ -19,11 +19,10 @@ use flowstate_config::notifier::GroupKey;
 use flowstate_config::NotifierConfig;
 
 use crate::alert_policy::{self, Decision, Track};
-use crate::cluster::agent::{ClusterAgent, StillLeads};
 use crate::event::{AlertEvent, EventKind};
 use crate::messages::{
     FlushNotifiers, GetAlertHolds, HostFlappingChanged, HostRestored, HostStatusChanged,
-    LeadAlerts, QuorumStatusChanged, StopLeading, UseMaintenance, UseNotifiers,
+    UseMaintenance, UseNotifiers,
 };
 use crate::metrics::{AlertResult, Metrics};
 use crate::model::Status;
@@ -37,6 +36,9 @@ use crate::store::{
 };
 use crate::suppression::{self, Hold, Suppressed};
 use crate::unsaved::{self, Unsaved};
+
+mod leading;
+use leading::ClusterRole;
 
 /// How long shutdown waits for attempts in flight before it stops the system.
 const FLUSH_GRACE: Duration = Duration::from_secs(2);
@@ -110,20 +112,9 @@ struct HostNow {
     /// Known from the store only (no change this run): a receiver with no record of it is
     /// left alone when it is settled, as before the restart.
     restored: bool,
+    /// In a cluster: failing in fewer locations than the quorum (`status` is `up` then).
+    partial: bool,
 }
-
-/// In a cluster, only the leader alerts (SPEC §10): the router hears of status changes by
-/// quorum, and sends nothing while another agent leads.
-struct ClusterRole {
-    /// Asked before each round of attempts whether the lease is still this agent's: a leader
-    /// paused past its lease finds out here rather than sending as a second leader.
-    fence: Recipient<StillLeads>,
-    /// The lease's token while this agent leads.
-    leading: Option<i64>,
-}
-
-/// How soon attempts are tried again after the lease could not be confirmed.
-const FENCE_RETRY: Duration = Duration::from_secs(1);
 
 /// The group of a host with no `group`, for a notifier that groups by it.
 const NO_GROUP: &str = "(no group)";
@@ -185,17 +176,6 @@ impl AlertRouter {
     /// Publishes every transition to `stream` (what `/api/v1/stream` serves).
     pub fn with_stream(mut self, stream: StatusStream) -> Self {
         self.stream = Some(stream);
-        self
-    }
-
-    /// As an agent of a cluster: alerts only while it leads, from the status changes by
-    /// quorum, keeping the outbox and the tracks in the cluster's database through `agent`.
-    pub fn in_cluster(mut self, agent: Addr<ClusterAgent>) -> Self {
-        self.alert_state = Some(agent.clone().recipient());
-        self.cluster = Some(ClusterRole {
-            fence: agent.recipient(),
-            leading: None,
-        });
         self
     }
 
@@ -575,46 +555,10 @@ impl AlertRouter {
             self.arm_retry_timer(ctx);
             return;
         }
-        let Some((fence, token)) = self
-            .cluster
-            .as_ref()
-            .and_then(|role| Some((role.fence.clone(), role.leading?)))
-        else {
-            self.start_attempts(ready, ctx);
-            return;
-        };
-        // Only while the database still says this agent leads: a receiver cannot check a
-        // fencing token, so the check comes before the attempt.
-        let generation = self.generation;
-        let check = fence.send(StillLeads { token });
-        ctx.spawn(check.into_actor(self).map(move |answer, router, ctx| {
-            if router.generation != generation {
-                return;
-            }
-            match answer {
-                Ok(Ok(true)) => router.start_attempts(ready, ctx),
-                Ok(Ok(false)) => {
-                    log::info!(token; "the leader lease is another agent's now: this agent sends no more alerts");
-                    router.stop_leading();
-                }
-                Ok(Err(_)) | Err(_) => {
-                    // Not known to lead, not known not to: wait, and ask again.
-                    for attempt in &ready {
-                        for event in &attempt.events {
-                            router.outbox.release(&attempt.notifier, &event.host, &event.id);
-                        }
-                    }
-                    ctx.run_later(FENCE_RETRY, |router, ctx| router.pump(ctx));
-                }
-            }
-        }));
-    }
-
-    /// Whether this is an agent of a cluster that does not lead it now: it sends nothing.
-    fn is_follower(&self) -> bool {
-        self.cluster
-            .as_ref()
-            .is_some_and(|role| role.leading.is_none())
+        match self.cluster.as_ref().map(|role| role.leading) {
+            Some(Some(token)) => self.attempt_if_still_leading(token, ready, ctx),
+            _ => self.start_attempts(ready, ctx),
+        }
     }
 
     /// Starts `attempts`, taken from the outbox, and arms the timer for the next retry.
@@ -915,20 +859,6 @@ impl Handler<HostStatusChanged> for AlertRouter {
     }
 }
 
-impl Handler<QuorumStatusChanged> for AlertRouter {
-    type Result = ();
-
-    fn handle(&mut self, msg: QuorumStatusChanged, ctx: &mut Context<Self>) {
-        if self
-            .cluster
-            .as_ref()
-            .is_some_and(|role| role.leading.is_some())
-        {
-            self.changed(msg.0, ctx);
-        }
-    }
-}
-
 impl AlertRouter {
     /// A host's status changed: every receiver hears of it through its policy, unless held.
     fn changed(&mut self, change: HostStatusChanged, ctx: &mut Context<Self>) {
@@ -1204,9 +1134,9 @@ impl AlertRouter {
         let Some(change) = host.change.clone() else {
             return;
         };
-        let status = host.status;
-        let restored = host.restored;
+        let (base, partial, restored) = (host.status, host.partial, host.restored);
         for name in &change.host.alerts {
+            let status = self.status_for(name, base, partial);
             let told = self
                 .tracks
                 .get(&(name.clone(), label.to_string()))
@@ -1226,90 +1156,9 @@ impl AlertRouter {
             event.id = ulid::Ulid::from_datetime(now).to_string();
             event.at = crate::model::rfc3339(now);
             event.previous = told.unwrap_or(change.previous);
+            event.status = status;
             self.route(name, &event, ctx);
         }
-    }
-}
-
-impl Handler<LeadAlerts> for AlertRouter {
-    type Result = ();
-
-    fn handle(&mut self, msg: LeadAlerts, ctx: &mut Context<Self>) {
-        let Some(role) = &mut self.cluster else {
-            return;
-        };
-        role.leading = Some(msg.token);
-        self.forget_everything();
-        let restored = Restored {
-            outbox: msg.outbox,
-            tracks: msg.tracks,
-            ..Restored::default()
-        };
-        self.restore(&restored);
-        for change in msg.hosts {
-            let label = change.host.label.to_string();
-            self.hosts.insert(
-                label.clone(),
-                HostNow {
-                    status: change.status,
-                    change: Some(change),
-                    flapping: false,
-                    // Unlike a restart's, a receiver with no record of a host in trouble was
-                    // never told: the last leader decided it and died before queueing it.
-                    restored: false,
-                },
-            );
-            self.unsettled.insert(label);
-        }
-        let keys: Vec<TrackKey> = self.tracks.keys().cloned().collect();
-        for key in keys {
-            if let Some(config) = self.notifiers.get(&key.0).map(|r| r.config.clone()) {
-                self.schedule_track(key, &config, ctx);
-            }
-        }
-        // Each receiver hears what it missed, unless a hold keeps it back for now.
-        self.settle_released(ctx);
-        self.write_store(ctx);
-        self.pump(ctx);
-    }
-}
-
-impl Handler<StopLeading> for AlertRouter {
-    type Result = ();
-
-    fn handle(&mut self, _: StopLeading, _: &mut Context<Self>) {
-        self.stop_leading();
-    }
-}
-
-impl AlertRouter {
-    /// Steps down: what was kept in memory is dropped (the new leader reads it from the
-    /// database), and nothing more is sent or written.
-    fn stop_leading(&mut self) {
-        let Some(role) = &mut self.cluster else {
-            return;
-        };
-        if role.leading.take().is_some() {
-            self.forget_everything();
-        }
-    }
-
-    /// Forgets the outbox, the tracks, the hosts and what was unsaved, and starts a new
-    /// generation: answers to earlier attempts and writes change nothing.
-    fn forget_everything(&mut self) {
-        self.generation += 1;
-        let notifiers: Vec<Arc<str>> = self.notifiers.keys().cloned().collect();
-        for name in &notifiers {
-            self.outbox.remove_notifier(name);
-            self.metrics.set_outbox_pending(name, 0);
-        }
-        self.tracks.clear();
-        self.hosts.clear();
-        self.unsettled.clear();
-        self.last_suppressed.clear();
-        self.track_wakes.clear();
-        self.wake_order.clear();
-        self.unsaved = Unsaved::default();
     }
 }
 

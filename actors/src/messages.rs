@@ -57,7 +57,14 @@ pub struct AdoptConfig {
 /// alerted in a cluster; each agent's own [`HostStatusChanged`] is its location's verdict.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
-pub struct QuorumStatusChanged(pub HostStatusChanged);
+pub struct QuorumStatusChanged {
+    /// With `partial` as receivers see it: `up`.
+    pub change: HostStatusChanged,
+    /// The previous status by quorum, and the new one, were `partial`: notifiers with
+    /// `partial: true` hear it as `degraded`.
+    pub was_partial: bool,
+    pub partial: bool,
+}
 
 /// In a cluster: this agent took the leader lease with `token`; the router alerts from now
 /// on, starting from what the last leader left (each host's status by quorum, the undelivered
@@ -71,6 +78,8 @@ pub struct LeadAlerts {
     pub outbox: Vec<crate::store::StoredDelivery>,
     /// `(notifier, host, track as JSON)`.
     pub tracks: Vec<(Arc<str>, String, String)>,
+    /// The hosts whose recorded status is `partial`.
+    pub partial: std::collections::HashSet<String>,
 }
 
 /// In a cluster: this agent lost the leader lease; the router drops what it held in memory

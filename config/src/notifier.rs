@@ -21,6 +21,9 @@ pub struct NotifierConfig {
     pub remind_every: Option<Duration>,
     /// Send `up` events after a `down`.
     pub send_resolved: bool,
+    /// In a cluster: also tell this notifier of a host failing in some locations but fewer
+    /// than the quorum (`partial`), as a `degraded` event; others hear nothing of it.
+    pub partial: bool,
     /// How failed deliveries are retried.
     pub retry: RetryPolicy,
     /// `group_by`: what events are collected into one delivery by; empty (the default):
@@ -259,6 +262,7 @@ impl NotifierConfig {
             self.remind_every.map(duration).unwrap_or_default(),
         ));
         settings.push(("send_resolved", self.send_resolved.to_string()));
+        settings.push(("partial", self.partial.to_string()));
         settings.push(("backoff", duration(self.retry.backoff)));
         settings.push(("max_backoff", duration(self.retry.max_backoff)));
         settings.push(("max_age", duration(self.retry.max_age)));

@@ -76,6 +76,7 @@ pub(crate) const NOTIFIER_COMMON_KEYS: &[&str] = &[
     "cooldown",
     "remind_every",
     "send_resolved",
+    "partial",
     "backoff",
     "max_backoff",
     "max_age",
@@ -551,6 +552,10 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
         .get("send_resolved")
         .and_then(|n| reader.boolean(&n))
         .unwrap_or(true);
+    let partial = fields
+        .get("partial")
+        .and_then(|n| reader.boolean(&n))
+        .unwrap_or(false);
     let timeout = fields
         .get("timeout")
         .and_then(|n| reader.duration(&n))
@@ -665,6 +670,7 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
         cooldown,
         remind_every,
         send_resolved,
+        partial,
         retry,
         group_by,
         group_wait,

@@ -136,7 +136,7 @@ impl ClusterJudge {
                     for change in changes {
                         if let Some(transition) = transition(&config, &change) {
                             log::info!(host = change.host.as_str(), status = change.verdict.status.as_str(), previous = change.previous.as_str(), reason = change.verdict.reason.as_str(); "host status by quorum changed");
-                            judge.router.changes.do_send(QuorumStatusChanged(transition));
+                            judge.router.changes.do_send(transition);
                         }
                     }
                 }
@@ -226,19 +226,13 @@ pub fn alerted_status(status: ClusterStatus) -> Status {
     }
 }
 
-/// The router's transition for `change`, for a host still configured, unless receivers see
-/// no change in it (`up` to `partial` and back).
-fn transition(config: &Config, change: &QuorumChange) -> Option<HostStatusChanged> {
+/// The router's transition for `change`, for a host still configured.
+fn transition(config: &Config, change: &QuorumChange) -> Option<QuorumStatusChanged> {
     let host = config.host(&change.host)?.clone();
-    let previous = alerted_status(change.previous);
-    let status = alerted_status(change.verdict.status);
-    if previous == status {
-        return None;
-    }
-    Some(HostStatusChanged {
+    let change_seen = HostStatusChanged {
         host,
-        previous,
-        status,
+        previous: alerted_status(change.previous),
+        status: alerted_status(change.verdict.status),
         at: change.at,
         since: change.at,
         reason: change.verdict.reason.clone(),
@@ -246,6 +240,11 @@ fn transition(config: &Config, change: &QuorumChange) -> Option<HostStatusChange
         latency: Duration::ZERO,
         removed: false,
         unreachable_via: None,
+    };
+    Some(QuorumStatusChanged {
+        change: change_seen,
+        was_partial: change.previous == ClusterStatus::Partial,
+        partial: change.verdict.status == ClusterStatus::Partial,
     })
 }
 
@@ -272,11 +271,18 @@ fn lead_alerts(token: i64, config: &Config, state: LeaderState) -> LeadAlerts {
             })
         })
         .collect();
+    let partial = state
+        .statuses
+        .iter()
+        .filter(|recorded| recorded.status == ClusterStatus::Partial)
+        .map(|recorded| recorded.host.clone())
+        .collect();
     LeadAlerts {
         token,
         hosts,
         outbox: state.outbox,
         tracks: state.tracks,
+        partial,
     }
 }
 
