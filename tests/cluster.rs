@@ -2,8 +2,10 @@
 //! one holds the leader lease, and when the leader is killed another takes over within the
 //! lease. Every agent is a real `flowstate run` process with its own location.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering::SeqCst;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -227,7 +229,18 @@ fn checked_here(daemon: &mut Daemon) -> Vec<String> {
 fn agents_of_a_location_share_its_hosts_and_take_over_those_of_one_that_dies() {
     let server = Postgres::start();
     let url = server.database("sharing");
-    let target = TestServer::always(Response::ok("fine"));
+    // When each host was checked, by any agent: two agents checking one host at once would
+    // show as two checks closer than half an interval.
+    let checked: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+    let target = TestServer::start({
+        let checked = checked.clone();
+        move |request, _| {
+            if let Ok(mut checked) = checked.lock() {
+                checked.push((request.path().to_string(), Instant::now()));
+            }
+            Response::ok("fine")
+        }
+    });
     let mut hosts: Vec<String> = (0..20)
         .map(|n| host(&format!("h{n:02}"), &target.url(&format!("/{n}")), ""))
         .collect();
@@ -291,6 +304,21 @@ fn agents_of_a_location_share_its_hosts_and_take_over_those_of_one_that_dies() {
     // Every host is checked there: none was left unchecked by the handover.
     for label in &all {
         first.wait_for_checks(label, 1);
+    }
+    // Through the join and the death, no host was checked twice within half its interval.
+    let checked = checked.lock().map(|c| c.clone()).unwrap_or_default();
+    let mut by_path: HashMap<String, Vec<Instant>> = HashMap::new();
+    for (path, at) in checked {
+        by_path.entry(path).or_default().push(at);
+    }
+    for (path, times) in by_path {
+        for pair in times.windows(2) {
+            let gap = pair[1].duration_since(pair[0]);
+            assert!(
+                gap >= Duration::from_millis(500),
+                "{path} checked twice {gap:?} apart: by two agents at once"
+            );
+        }
     }
 }
 

@@ -447,6 +447,13 @@ pub struct ClusterState {
 /// Shared between the pulse (which writes it) and the API (which reads it).
 pub type ClusterStatus = Arc<RwLock<ClusterState>>;
 
+/// How long a joining agent waits before taking its share from the agents already there: a
+/// heartbeat and a half, so each of them has beaten once since it joined (and given up what
+/// is now its share), with room for a beat that ran late.
+pub fn handover_wait(heartbeat: Duration) -> Duration {
+    heartbeat.saturating_add(heartbeat / 2)
+}
+
 /// Beats every `heartbeat` and publishes what each beat saw.
 pub struct ClusterPulse {
     agent: Addr<ClusterAgent>,
@@ -464,6 +471,10 @@ pub struct ClusterPulse {
     lease: Duration,
     /// When a heartbeat last answered.
     last_answer: Option<Instant>,
+    /// When this agent's heartbeat first answered: it takes hosts from the others of its
+    /// location only [`handover_wait`] later, once each of them has beaten since and given
+    /// them up, so no host is checked by two agents at once.
+    joined_at: Option<Instant>,
     /// The content hash of the configuration applied now (the Supervisor keeps it).
     config_hash: SharedConfigHash,
     agreed: bool,
@@ -499,6 +510,7 @@ impl ClusterPulse {
             me: settings.id.clone(),
             lease: settings.lease,
             last_answer: None,
+            joined_at: None,
             config_hash: SharedConfigHash::default(),
             agreed: true,
             judge: None,
@@ -572,16 +584,31 @@ impl ClusterPulse {
         state.at = Some(rfc3339(SystemTime::now()));
         match answer {
             Ok(mut view) => {
+                if self
+                    .last_answer
+                    .is_some_and(|at| at.elapsed() >= self.lease)
+                {
+                    // Away longer than the lease (paused, cut off): the others took its
+                    // hosts, so it joins again as a newcomer.
+                    self.joined_at = None;
+                }
                 self.last_answer = Some(Instant::now());
+                let joined_at = *self.joined_at.get_or_insert_with(Instant::now);
                 if let Some(supervisor) = &self.sharing {
                     // A database that does not answer leaves the share as it was: the others
                     // see this agent alive until its lease ends, and keep out of its hosts.
-                    let live = view
+                    let mut live: Vec<AgentId> = view
                         .agents
                         .iter()
                         .filter(|agent| agent.location == self.location)
                         .map(|agent| AgentId::new(agent.id.as_str()))
                         .collect();
+                    let others = live.iter().any(|id| id.as_str() != self.me);
+                    if others && joined_at.elapsed() < handover_wait(self.every) {
+                        // Until the others have let go of this agent's share: it checks
+                        // nothing of theirs meanwhile.
+                        live.retain(|id| id.as_str() != self.me);
+                    }
                     supervisor.do_send(UseAgents { live });
                 }
                 let mine = self
