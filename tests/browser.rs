@@ -367,3 +367,82 @@ fn the_status_page_shows_only_public_hosts_in_a_browser_without_logging_in() {
     assert_eq!(banner, "rgb(255, 255, 255)", "the banner is styled");
     save(&browser, &dir, "status.png");
 }
+
+#[test]
+fn in_a_cluster_the_dashboard_shows_the_quorums_partial_not_this_locations_down() {
+    let server = crate::common::postgres::Postgres::start();
+    let url = server.database("dashboard_cluster");
+    let (eu_status, eu_target) = switchable(200);
+    let (us_status, us_target) = switchable(200);
+    let document = document_serving(
+        "listen: \"127.0.0.1:0\"",
+        &format!(
+            "cluster: {{ url: '{url}', location: '${{LOCATION}}', quorum: 2, lease: 3s, heartbeat: 1s }}\n"
+        ),
+        "interval: 200ms, timeout: 200ms, failure_threshold: 1, locations: [eu, us]",
+        &[host("api", "http://127.0.0.1:${TARGET_PORT}/", "group: payments")],
+    );
+    let agent_in = |location: &str, port: u16| {
+        let sandbox = Sandbox::new();
+        sandbox.write("flowstate.yaml", &document);
+        let daemon = sandbox
+            .daemon("flowstate.yaml")
+            .env("LOCATION", location)
+            .env("TARGET_PORT", port.to_string())
+            .start();
+        (sandbox, daemon)
+    };
+    let (_eu_sandbox, mut eu) = agent_in("eu", eu_target.port());
+    let (_us_sandbox, _us) = agent_in("us", us_target.port());
+    eu.wait_for_host("api", "up for the cluster", |h| {
+        h["cluster"]["status"] == "up"
+    });
+
+    // The agent in eu, whose own checks are about to fail.
+    let browser = Browser::start(1280, 600);
+    browser.goto(&format!("http://{}/", eu.api()));
+    browser.wait_for(
+        "api is up in the page",
+        "const row = document.querySelector('tr[data-label=\"api\"]'); return row && row.dataset.status === 'up';",
+    );
+    browser.wait_for(
+        "the stream is connected",
+        "return document.getElementById('live').dataset.state === 'live'",
+    );
+    browser.run("window.sameDocument = true; return true;", vec![]);
+
+    // Down from eu only: eu's own verdict is down, the page says partial and where it fails.
+    eu_status.store(503, SeqCst);
+    eu.wait_for_host("api", "down in eu", |h| h["status"] == "down");
+    browser.wait_for(
+        "api turns partial in the page",
+        "const row = document.querySelector('tr[data-label=\"api\"]'); return row && row.dataset.status === 'partial';",
+    );
+    let row = browser.run(
+        "const row = document.querySelector('tr[data-label=\"api\"]'); \
+         return row.cells[0].textContent + ' | ' + row.cells[4].textContent;",
+        vec![],
+    );
+    let row = row.as_str().unwrap_or_default().to_string();
+    assert!(row.starts_with("◒ partial | down in eu"), "{row}");
+    assert!(row.contains("below quorum 2"), "{row}");
+    let count = browser.run(
+        "return document.querySelector('#counts [data-count=\"partial\"]').textContent;",
+        vec![],
+    );
+    assert_eq!(count, "◒ 1 partial");
+    let (dir, _) = screenshot_dir();
+    save(&browser, &dir, "cluster-partial.png");
+
+    // From both: down, still without a reload.
+    us_status.store(503, SeqCst);
+    browser.wait_for(
+        "api turns down in the page",
+        "const row = document.querySelector('tr[data-label=\"api\"]'); return row && row.dataset.status === 'down';",
+    );
+    assert_eq!(
+        browser.run("return window.sameDocument === true", vec![]),
+        true,
+        "updated in place"
+    );
+}

@@ -364,60 +364,57 @@ async fn host(
         return denied;
     }
     let label = label.into_inner();
-    match state
-        .host
-        .send(GetHost {
-            label: label.clone(),
-        })
-        .timeout(ACTOR_DEADLINE)
-        .await
-    {
+    match host_detail(&state, &label).await {
         Ok(Some(mut detail)) => {
             with_availability(&state, [&mut detail.host]);
             with_detail_holds(&state, &mut detail).await;
-            if state.cluster_verdicts.is_some() {
-                if let Some(config) = whole_config(&state).await {
-                    cluster_view::with_cluster_view(
-                        state.cluster_verdicts.as_ref(),
-                        &config,
-                        &mut detail,
-                    )
-                    .await;
-                }
-            }
             HttpResponse::Ok().json(detail)
         }
-        Ok(None) => {
-            // In a cluster, a host another agent checks: what the database knows of it.
-            let config = match state.cluster_verdicts {
-                Some(_) => whole_config(&state).await,
-                None => None,
-            };
-            let Some(host) = config.as_ref().and_then(|c| c.host(&label)) else {
-                return no_such_host(&label);
-            };
-            let mut detail = types::HostDetail {
+        Ok(None) => no_such_host(&label),
+        Err(()) => unavailable("the state registry"),
+    }
+}
+
+/// Host `label` as this agent knows it (`Err` when the registry does not answer in time). In
+/// a cluster, with every location's verdict and the quorum's, and for a host another agent
+/// checks, what the cluster database knows of it.
+pub(crate) async fn host_detail(
+    state: &ApiState,
+    label: &str,
+) -> Result<Option<types::HostDetail>, ()> {
+    let here = state
+        .host
+        .send(GetHost {
+            label: label.to_string(),
+        })
+        .timeout(ACTOR_DEADLINE)
+        .await
+        .map_err(|_| ())?;
+    let config = match state.cluster_verdicts {
+        Some(_) => whole_config(state).await,
+        None => None,
+    };
+    let Some(config) = config else {
+        return Ok(here);
+    };
+    let mut detail = match here {
+        Some(detail) => detail,
+        None => match config.host(label) {
+            Some(host) => types::HostDetail {
                 host: cluster_view::checked_elsewhere(host),
                 history: Vec::new(),
                 holds: Vec::new(),
                 last_suppressed: None,
                 locations: None,
-            };
-            if let Some(config) = &config {
-                cluster_view::with_cluster_view(
-                    state.cluster_verdicts.as_ref(),
-                    config,
-                    &mut detail,
-                )
-                .await;
-            }
-            if let Some(cluster) = &detail.host.cluster {
-                detail.host.status = crate::cluster::judge::alerted_status(cluster.status);
-            }
-            HttpResponse::Ok().json(detail)
-        }
-        Err(_) => unavailable("the state registry"),
+            },
+            None => return Ok(None),
+        },
+    };
+    cluster_view::with_cluster_view(state.cluster_verdicts.as_ref(), &config, &mut detail).await;
+    if let (true, Some(cluster)) = (detail.host.elsewhere, &detail.host.cluster) {
+        detail.host.status = crate::cluster::judge::alerted_status(cluster.status);
     }
+    Ok(Some(detail))
 }
 
 /// `GET /api/v1/cluster`: this agent, the live agents, the leader (SPEC §10).

@@ -63,7 +63,7 @@ const COLUMNS: [(&str, &str, bool); 11] = [
 
 impl View {
     fn matches(&self, host: &HostView) -> bool {
-        if !self.status.is_empty() && host.status.as_str() != self.status {
+        if !self.status.is_empty() && host.shown_status() != self.status {
             return false;
         }
         if !self.group.is_empty() && host.group.as_deref().unwrap_or("") != self.group {
@@ -177,10 +177,14 @@ fn availability_cell(value: Option<f64>) -> Markup {
     }
 }
 
+/// In a cluster: a host failing in fewer locations than the quorum, and its symbol.
+const PARTIAL: &str = "partial";
+const PARTIAL_SYMBOL: &str = "◒";
+
 /// The badge's symbol: the quorum's `partial` has its own, every other status its usual one.
 fn shown_symbol(host: &HostView) -> &'static str {
-    match &host.cluster {
-        Some(cluster) if cluster.status == crate::cluster::quorum::ClusterStatus::Partial => "◐",
+    match host.shown_status() {
+        PARTIAL => PARTIAL_SYMBOL,
         _ => symbol(host.status),
     }
 }
@@ -190,7 +194,7 @@ fn row(host: &HostView, view: &View, spark: Option<&Vec<Option<f64>>>, now: Syst
     let latency = latency(host);
     let since = humantime::parse_rfc3339(&host.since).ok();
     html! {
-        tr data-label=(host.label) data-status=(host.status.as_str())
+        tr data-label=(host.label) data-status=(host.shown_status())
             data-group=[host.group.as_deref()] hidden[!view.matches(host)] {
             // The cell is the badge itself: one element less in each of 10 000 rows.
             td class={ "status " (host.shown_status()) } { (shown_symbol(host)) " " (host.shown_status()) }
@@ -223,9 +227,16 @@ fn row(host: &HostView, view: &View, spark: Option<&Vec<Option<f64>>>, now: Syst
 fn render(hosts: &[HostView], sparks: &Sparklines, view: &View, with_store: bool) -> Markup {
     let now = SystemTime::now();
     let mut counts = [0usize; Status::ALL.len()];
+    let mut partial = 0;
     for host in hosts {
-        counts[usize::from(rank(host.status))] += 1;
+        if host.shown_status() == PARTIAL {
+            partial += 1;
+        } else {
+            counts[usize::from(rank(host.status))] += 1;
+        }
     }
+    // In a cluster, `partial` is a status of its own (the script follows quorum changes).
+    let in_cluster = hosts.iter().any(|h| h.cluster.is_some());
     let groups: BTreeSet<&str> = hosts.iter().filter_map(|h| h.group.as_deref()).collect();
     let shown = hosts.iter().filter(|h| view.matches(h)).count();
     let sorting = view.sorting();
@@ -236,6 +247,11 @@ fn render(hosts: &[HostView], sparks: &Sparklines, view: &View, with_store: bool
                 @let n = counts[usize::from(rank(status))];
                 li data-count=(status.as_str()) {
                     span class={ "status " (status.as_str()) } { (symbol(status)) " " (n) " " (status.as_str()) }
+                }
+            }
+            @if in_cluster {
+                li data-count=(PARTIAL) {
+                    span class={ "status " (PARTIAL) } { (PARTIAL_SYMBOL) " " (partial) " " (PARTIAL) }
                 }
             }
         }
@@ -254,6 +270,9 @@ fn render(hosts: &[HostView], sparks: &Sparklines, view: &View, with_store: bool
                     @for status in [Status::Down, Status::Unreachable, Status::Degraded, Status::Unknown, Status::Up] {
                         option value=(status.as_str()) selected[view.status == status.as_str()] { (status.as_str()) }
                     }
+                    @if in_cluster {
+                        option value=(PARTIAL) selected[view.status == PARTIAL] { (PARTIAL) }
+                    }
                 }
             }
             @if !groups.is_empty() {
@@ -270,7 +289,7 @@ fn render(hosts: &[HostView], sparks: &Sparklines, view: &View, with_store: bool
             button.apply type="submit" { "Apply" }
             span #shown aria-live="polite" { (shown) " of " (hosts.len()) " hosts shown" }
         }
-        table #hosts.hosts {
+        table #hosts.hosts data-cluster=[in_cluster.then_some("1")] {
             caption.sr-only { "Every host: status, reason, availability, latency and since when. Column headings sort." }
             thead {
                 tr {

@@ -23,7 +23,7 @@ use crate::api::history::HistoryApi;
 use crate::api::types::HostDetail;
 use crate::api::{with_availability, ApiState, ACTOR_DEADLINE};
 use crate::history::SeriesPoint;
-use crate::messages::{GetHost, GetRunningConfig};
+use crate::messages::GetRunningConfig;
 use crate::model::rfc3339;
 use crate::store::reader::{
     days_until, GetDailyAvailability, GetSeries, GetUptime, ReadError, Uptime,
@@ -273,11 +273,14 @@ fn render(
 ) -> Markup {
     let host = &detail.host;
     let href = super::layout::host_href(&host.label);
-    let reason = host
-        .last_check
-        .as_ref()
-        .map(|c| redact(&c.detail))
-        .unwrap_or_else(|| "not checked yet".to_string());
+    // In a cluster, the quorum's reason where it differs from this agent's own result.
+    let reason = match (&host.cluster, &host.last_check) {
+        (Some(cluster), _) if host.elsewhere || cluster.status.as_str() != host.status.as_str() => {
+            redact(&cluster.reason)
+        }
+        (_, Some(check)) => redact(&check.detail),
+        _ => "not checked yet".to_string(),
+    };
     let [day, week, month] = host
         .availability
         .map(|a| [a.day, a.week, a.month])
@@ -286,7 +289,15 @@ fn render(
         p.muted { a href="/" { "← All hosts" } }
         h1 { (host.label) }
         dl.summary {
-            div { dt { "Status" } dd #host-status { (status_badge(host.status)) } }
+            div { dt { "Status" } dd #host-status data-cluster=[host.cluster.is_some().then_some("1")] { (shown_badge(host)) } }
+            @if let Some(locations) = &detail.locations {
+                div { dt { "Locations" } dd #host-locations {
+                    @for (i, (location, verdict)) in locations.iter().enumerate() {
+                        @if i > 0 { " · " }
+                        (location) ": " (verdict.status) @if !verdict.fresh { " (stale)" }
+                    }
+                } }
+            }
             div { dt { "Since" } dd { time #host-since datetime=(host.since) { (readable_time(&host.since)) } } }
             div { dt { "Reason (last check)" } dd #host-reason { (reason) } }
             @if let Some(parent) = &host.unreachable_via {
@@ -405,12 +416,7 @@ pub async fn host_page(
     }
     let label = label.into_inner();
     let (detail, config) = futures_util::future::join(
-        state
-            .host
-            .send(GetHost {
-                label: label.clone(),
-            })
-            .timeout(ACTOR_DEADLINE),
+        crate::api::host_detail(&state, &label),
         state
             .running_config
             .send(GetRunningConfig)
@@ -420,7 +426,7 @@ pub async fn host_page(
     let mut detail = match detail {
         Ok(Some(detail)) => detail,
         Ok(None) => return not_found(&label, who.chrome()),
-        Err(_) => return crate::api::unavailable("the state registry"),
+        Err(()) => return crate::api::unavailable("the state registry"),
     };
     with_availability(&state, [&mut detail.host]);
     crate::api::with_detail_holds(&state, &mut detail).await;
@@ -440,6 +446,14 @@ pub async fn host_page(
         StatusCode::OK,
         page(&label, who.chrome(), Some(&label), body),
     )
+}
+
+/// The status badge: in a cluster the quorum's, `partial` included.
+fn shown_badge(host: &crate::api::types::HostView) -> Markup {
+    match host.shown_status() {
+        "partial" => html! { span class="status partial" { "◒ partial" } },
+        _ => status_badge(host.status),
+    }
 }
 
 #[cfg(test)]

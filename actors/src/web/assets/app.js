@@ -7,9 +7,9 @@
 (function () {
   document.documentElement.classList.add("js");
 
-  const SYMBOL = { up: "✓", degraded: "!", down: "✕", unreachable: "⊘", unknown: "?" };
+  const SYMBOL = { up: "✓", degraded: "!", down: "✕", unreachable: "⊘", unknown: "?", partial: "◒" };
   // Worst first: the order a status column sorts in.
-  const RANK = { down: 0, unreachable: 1, degraded: 2, unknown: 3, up: 4 };
+  const RANK = { down: 0, unreachable: 1, degraded: 2, partial: 3, unknown: 4, up: 5 };
 
   function badge(status) {
     const span = document.createElement("span");
@@ -110,7 +110,7 @@
     }
 
     function counts() {
-      const n = { up: 0, degraded: 0, down: 0, unreachable: 0, unknown: 0 };
+      const n = { up: 0, degraded: 0, down: 0, unreachable: 0, unknown: 0, partial: 0 };
       rows().forEach(function (row) { n[row.dataset.status] = (n[row.dataset.status] || 0) + 1; });
       Object.keys(n).forEach(function (status) {
         const item = document.querySelector('#counts [data-count="' + status + '"]');
@@ -231,7 +231,12 @@
             const row = byLabel.get(host.label);
             if (!row) return;
             const check = host.last_check;
-            setStatus(row, host.status, reasonOf(host, check), host.since);
+            // In a cluster the quorum's status, and its reason where it differs from here.
+            const quorum = host.cluster;
+            const status = quorum ? quorum.status : host.status;
+            const reason = quorum && (host.elsewhere || quorum.status !== host.status)
+              ? quorum.reason : reasonOf(host, check);
+            setStatus(row, status, reason, host.since);
             const latency = row.cells[8];
             latency.textContent = check && check.ok ? check.latency_ms.toFixed(1) + " ms" : "-";
             latency.dataset.v = check && check.ok ? String(check.latency_ms) : "";
@@ -247,7 +252,16 @@
         .catch(function () { /* the next reconnect or tick tries again */ });
     }
 
+    // In a cluster this agent's stream carries its own location's changes, not the quorum's:
+    // each one is a cue to ask for every host's status by quorum (at most once a second),
+    // and the quorum is asked for often anyway, for changes seen only elsewhere.
+    const cluster = table.dataset.cluster === "1";
+    let asked = null;
+    function refreshSoon() {
+      if (asked === null) asked = setTimeout(function () { asked = null; refresh(); }, 1000);
+    }
     follow(function (event) {
+      if (cluster) { refreshSoon(); return; }
       const row = byLabel.get(event.host);
       if (!row) return;
       setStatus(row, event.status, event.reason, event.since);
@@ -263,7 +277,9 @@
     }, 30000);
     // Reasons, latencies and availabilities change without a transition; a large dashboard
     // refreshes them less often.
-    const every = rows().length > 2000 ? 300000 : 60000;
+    const every = cluster
+      ? (rows().length > 2000 ? 60000 : 5000)
+      : (rows().length > 2000 ? 300000 : 60000);
     setInterval(function () { if (!document.hidden) refresh(); }, every);
     // The server filtered already; a browser that kept typed values over a reload did not.
     if (query.value || statusSelect.value || (groupSelect && groupSelect.value)) filter();
@@ -272,6 +288,9 @@
   // ---- a host's page ----
   function hostPage(main) {
     const label = main.dataset.host;
+    // In a cluster this agent's stream is its own location's: the page shows the quorum's.
+    const shown = document.getElementById("host-status");
+    if (shown && shown.dataset.cluster === "1") return;
     follow(function (event) {
       if (event.host !== label) return;
       const status = document.getElementById("host-status");
