@@ -20,7 +20,9 @@ use serde_json::Value;
 use crate::common::browser::Browser;
 use crate::common::configs::{document_serving, host, item};
 use crate::common::repo::root;
-use crate::common::{closed_port, start, switchable, Daemon, Response, Sandbox, TestServer};
+use crate::common::{
+    closed_port, start, start_located, switchable, Daemon, Response, Sandbox, TestServer,
+};
 
 const TOKEN: &str = "browser-test-token";
 
@@ -382,18 +384,8 @@ fn in_a_cluster_the_dashboard_shows_the_quorums_partial_not_this_locations_down(
         "interval: 200ms, timeout: 200ms, failure_threshold: 1, locations: [eu, us]",
         &[host("api", "http://127.0.0.1:${TARGET_PORT}/", "group: payments")],
     );
-    let agent_in = |location: &str, port: u16| {
-        let sandbox = Sandbox::new();
-        sandbox.write("flowstate.yaml", &document);
-        let daemon = sandbox
-            .daemon("flowstate.yaml")
-            .env("LOCATION", location)
-            .env("TARGET_PORT", port.to_string())
-            .start();
-        (sandbox, daemon)
-    };
-    let (_eu_sandbox, mut eu) = agent_in("eu", eu_target.port());
-    let (_us_sandbox, _us) = agent_in("us", us_target.port());
+    let (_eu_sandbox, mut eu) = start_located(&document, "eu", eu_target.port());
+    let (_us_sandbox, _us) = start_located(&document, "us", us_target.port());
     eu.wait_for_host("api", "up for the cluster", |h| {
         h["cluster"]["status"] == "up"
     });

@@ -14,7 +14,7 @@ use crate::common::postgres::Postgres;
 use crate::common::scrape::{metrics, sample};
 use crate::common::server::{Response, TestServer};
 use crate::common::wait::wait_for;
-use crate::common::{closed_port, start, switchable, Daemon, Sandbox, DEADLINE};
+use crate::common::{closed_port, start, start_located, switchable, Daemon, Sandbox, DEADLINE};
 
 /// A lease short enough for a test, with heartbeats well inside it.
 const LEASE: &str = "lease: 3s, heartbeat: 1s";
@@ -369,18 +369,8 @@ fn each_location_writes_its_verdict_and_the_quorum_tells_partial_from_down() {
         "interval: 200ms, timeout: 200ms, failure_threshold: 1, locations: [eu, us]",
         &[host("api", "http://127.0.0.1:${TARGET_PORT}/", "")],
     );
-    let agent_in = |location: &str, port: u16| {
-        let sandbox = Sandbox::new();
-        sandbox.write("flowstate.yaml", &document);
-        let daemon = sandbox
-            .daemon("flowstate.yaml")
-            .env("LOCATION", location)
-            .env("TARGET_PORT", port.to_string())
-            .start();
-        (sandbox, daemon)
-    };
-    let (_eu_sandbox, mut eu) = agent_in("eu", eu_target.port());
-    let (_us_sandbox, mut us) = agent_in("us", us_target.port());
+    let (_eu_sandbox, mut eu) = start_located(&document, "eu", eu_target.port());
+    let (_us_sandbox, mut us) = start_located(&document, "us", us_target.port());
     let cluster_status = |daemon: &mut Daemon, status: &str| {
         daemon.wait_for_host("api", &format!("is {status} for the cluster"), |h| {
             h["cluster"]["status"] == status

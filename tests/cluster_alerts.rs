@@ -17,7 +17,7 @@ use crate::common::postgres::Postgres;
 use crate::common::receiver::{shown, Post, Receiver};
 use crate::common::server::TestServer;
 use crate::common::wait::wait_for;
-use crate::common::{switchable, Daemon, Sandbox, DEADLINE};
+use crate::common::{start_located, switchable, Daemon, Sandbox, DEADLINE};
 
 /// The locations of these tests, one agent each.
 const LOCATIONS: [&str; 3] = ["eu", "us", "ap"];
@@ -62,13 +62,7 @@ fn three_agents_alerting(url: &str, notifiers: &str, alerts: &str) -> Vec<Agent>
         .iter()
         .map(|location| {
             let (target, server) = switchable(200);
-            let sandbox = Sandbox::new();
-            sandbox.write("flowstate.yaml", &document);
-            let daemon = sandbox
-                .daemon("flowstate.yaml")
-                .env("LOCATION", *location)
-                .env("TARGET_PORT", server.port().to_string())
-                .start();
+            let (sandbox, daemon) = start_located(&document, location, server.port());
             Agent {
                 _sandbox: sandbox,
                 daemon,
@@ -153,16 +147,12 @@ fn a_host_is_down_when_a_quorum_of_locations_agree_and_alerted_once_by_the_leade
     assert_eq!(posts[0].json()["event"], "down", "{}", shown(&posts));
 }
 
-#[test]
-fn a_leader_killed_while_the_receiver_is_down_leaves_the_alert_to_the_next_exactly_once() {
-    let server = Postgres::start();
-    let url = server.database("killed_leader");
-    let receiver = Receiver::answering(503);
-    let mut agents = three_agents(&url, &receiver);
+/// Three agents whose host goes down everywhere while `receiver` refuses (503): returns the
+/// agents, which one leads (retrying the event every 200 ms), and the event's id.
+fn leader_retrying_a_refused_down(url: &str, receiver: &Receiver) -> (Vec<Agent>, usize, String) {
+    let mut agents = three_agents(url, receiver);
     cluster_status(&mut agents[0], "up");
     let first = leader(&mut agents, DEADLINE, None);
-
-    // Down everywhere; the receiver refuses, so the leader keeps the event and retries.
     for agent in &agents {
         agent.target.store(503, SeqCst);
     }
@@ -170,6 +160,16 @@ fn a_leader_killed_while_the_receiver_is_down_leaves_the_alert_to_the_next_exact
         !of_event(p, "down", 503).is_empty()
     });
     let id = of_event(&refused, "down", 503)[0].id();
+    (agents, first, id)
+}
+
+#[test]
+fn a_leader_killed_while_the_receiver_is_down_leaves_the_alert_to_the_next_exactly_once() {
+    let server = Postgres::start();
+    let url = server.database("killed_leader");
+    let receiver = Receiver::answering(503);
+    // Down everywhere; the receiver refuses, so the leader keeps the event and retries.
+    let (mut agents, first, id) = leader_retrying_a_refused_down(&url, &receiver);
 
     // The leader dies mid-delivery. Another takes the lease and the event from the database.
     agents[first].daemon.signal("KILL");
@@ -214,15 +214,7 @@ fn a_leader_paused_past_its_lease_sends_nothing_when_it_resumes() {
     let server = Postgres::start();
     let url = server.database("paused_leader");
     let receiver = Receiver::answering(503);
-    let mut agents = three_agents(&url, &receiver);
-    cluster_status(&mut agents[0], "up");
-    let first = leader(&mut agents, DEADLINE, None);
-    for agent in &agents {
-        agent.target.store(503, SeqCst);
-    }
-    receiver.wait_for_posts(&agents[first].daemon, "a refused attempt", |p| {
-        !of_event(p, "down", 503).is_empty()
-    });
+    let (mut agents, first, _) = leader_retrying_a_refused_down(&url, &receiver);
 
     // Paused with its retry due every 200 ms: another agent takes the lease meanwhile and
     // delivers the event.
@@ -382,10 +374,17 @@ fn partial_is_told_as_degraded_only_to_a_notifier_that_asks_for_it() {
     });
     // One location may recover a moment before the other: partial again on the way up.
     let told = events(&posts);
-    assert_eq!(told[..2], ["degraded/degraded", "down/down"], "{}", shown(&posts));
+    assert_eq!(
+        told[..2],
+        ["degraded/degraded", "down/down"],
+        "{}",
+        shown(&posts)
+    );
     assert_eq!(told.last().map(String::as_str), Some("up/up"));
     assert!(
-        told[2..told.len() - 1].iter().all(|e| e == "degraded/degraded"),
+        told[2..told.len() - 1]
+            .iter()
+            .all(|e| e == "degraded/degraded"),
         "{}",
         shown(&posts)
     );

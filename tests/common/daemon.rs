@@ -48,6 +48,20 @@ pub fn start_at(path: &str, config: &str) -> (Sandbox, Daemon) {
     (sandbox, daemon)
 }
 
+/// Starts an agent of a cluster on `config`, which names its location `${LOCATION}` and its
+/// target's port `${TARGET_PORT}`: here `location`, and `target_port` (each location reaches
+/// the target through its own port, so a failure can be local to one).
+pub fn start_located(config: &str, location: &str, target_port: u16) -> (Sandbox, Daemon) {
+    let sandbox = Sandbox::new();
+    sandbox.write(CONFIG, config);
+    let daemon = sandbox
+        .daemon(CONFIG)
+        .env("LOCATION", location)
+        .env("TARGET_PORT", target_port.to_string())
+        .start();
+    (sandbox, daemon)
+}
+
 /// Saves `to` over `from` (as the [`CONFIG`] of a daemon [`start`]ed by a test) and answers
 /// `POST /-/reload`, which must be 200 with a change in it. The ConfigWatcher applies saved
 /// edits too, after a 250 ms debounce: should this thread be slower than that, the POST finds

@@ -39,6 +39,6 @@ pub mod target;
 pub mod wait;
 
 pub use cli::{Outcome, Sandbox};
-pub use daemon::{start, Daemon, DEADLINE};
+pub use daemon::{start, start_located, Daemon, DEADLINE};
 pub use server::{closed_port, Request, Response, TestServer};
 pub use target::switchable;

@@ -18,7 +18,14 @@ use postgres::Transaction;
 use super::membership::{ClusterError, Membership, LEADER};
 use super::quorum::{self, ClusterStatus, ClusterVerdict, LocationVerdict};
 use crate::store::codec;
+use crate::store::postgres::{write_alert_state, AlertTables};
 use crate::store::{SaveAlertState, StoredDelivery};
+
+/// The leader's outbox and tracks, as the store keeps its own.
+const CLUSTER_ALERT_TABLES: AlertTables = AlertTables {
+    outbox: "cluster_outbox",
+    tracks: "cluster_alert_tracks",
+};
 
 /// The leader's tables, created with the others.
 pub(super) const LEADER_SCHEMA: &str = "
@@ -189,39 +196,7 @@ impl Membership {
         let outcome = (|| -> Result<(), Stopped> {
             let mut transaction = self.client().transaction()?;
             Self::fence(&mut transaction, &agent, token)?;
-            for delivery in &batch.deliveries {
-                let event = serde_json::to_string(&delivery.event).unwrap_or_default();
-                transaction.execute(
-                    "INSERT INTO cluster_outbox (notifier, id, created_ms, event)
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (notifier, id) DO NOTHING",
-                    &[
-                        &&*delivery.notifier,
-                        &delivery.event.id,
-                        &codec::millis(delivery.created),
-                        &event,
-                    ],
-                )?;
-            }
-            for (notifier, id) in &batch.forgotten {
-                transaction.execute(
-                    "DELETE FROM cluster_outbox WHERE notifier = $1 AND id = $2",
-                    &[&&**notifier, id],
-                )?;
-            }
-            for track in &batch.tracks {
-                match &track.track {
-                    Some(json) => transaction.execute(
-                        "INSERT INTO cluster_alert_tracks (notifier, host, track)
-                         VALUES ($1, $2, $3)
-                         ON CONFLICT (notifier, host) DO UPDATE SET track = EXCLUDED.track",
-                        &[&&*track.notifier, &track.host, json],
-                    )?,
-                    None => transaction.execute(
-                        "DELETE FROM cluster_alert_tracks WHERE notifier = $1 AND host = $2",
-                        &[&&*track.notifier, &track.host],
-                    )?,
-                };
-            }
+            write_alert_state(&mut transaction, batch, &CLUSTER_ALERT_TABLES)?;
             Ok(transaction.commit()?)
         })();
         outcome.map_err(|stopped| stopped.into_error(place, "writing the cluster's outbox"))

@@ -886,12 +886,37 @@ fn save_buckets(
 
 fn save_alert_state(client: &mut Client, state: &SaveAlertState) -> Result<(), postgres::Error> {
     let mut transaction = client.transaction()?;
+    write_alert_state(&mut transaction, state, &STORE_ALERT_TABLES)?;
+    transaction.commit()
+}
+
+/// Where a router's outbox and tracks are kept: the store's tables, or a cluster's.
+pub(crate) struct AlertTables {
+    pub outbox: &'static str,
+    pub tracks: &'static str,
+}
+
+const STORE_ALERT_TABLES: AlertTables = AlertTables {
+    outbox: "outbox",
+    tracks: "alert_tracks",
+};
+
+/// Writes the router's batch into `tables`, inside `transaction`: events to keep (by notifier
+/// and id), events done with, and what notifiers were told.
+pub(crate) fn write_alert_state(
+    transaction: &mut postgres::Transaction<'_>,
+    state: &SaveAlertState,
+    tables: &AlertTables,
+) -> Result<(), postgres::Error> {
+    let AlertTables { outbox, tracks } = tables;
     for delivery in &state.deliveries {
         let event = serde_json::to_string(&delivery.event).unwrap_or_default();
         transaction.execute(
-            "INSERT INTO outbox (notifier, id, created_ms, event) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (notifier, id) DO UPDATE SET created_ms = EXCLUDED.created_ms,
-                 event = EXCLUDED.event",
+            &format!(
+                "INSERT INTO {outbox} (notifier, id, created_ms, event) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (notifier, id) DO UPDATE SET created_ms = EXCLUDED.created_ms,
+                     event = EXCLUDED.event"
+            ),
             &[
                 &&*delivery.notifier,
                 &delivery.event.id,
@@ -902,24 +927,26 @@ fn save_alert_state(client: &mut Client, state: &SaveAlertState) -> Result<(), p
     }
     for (notifier, id) in &state.forgotten {
         transaction.execute(
-            "DELETE FROM outbox WHERE notifier = $1 AND id = $2",
+            &format!("DELETE FROM {outbox} WHERE notifier = $1 AND id = $2"),
             &[&&**notifier, id],
         )?;
     }
     for track in &state.tracks {
         match &track.track {
             Some(json) => transaction.execute(
-                "INSERT INTO alert_tracks (notifier, host, track) VALUES ($1, $2, $3)
-                 ON CONFLICT (notifier, host) DO UPDATE SET track = EXCLUDED.track",
+                &format!(
+                    "INSERT INTO {tracks} (notifier, host, track) VALUES ($1, $2, $3)
+                     ON CONFLICT (notifier, host) DO UPDATE SET track = EXCLUDED.track"
+                ),
                 &[&&*track.notifier, &track.host, json],
             )?,
             None => transaction.execute(
-                "DELETE FROM alert_tracks WHERE notifier = $1 AND host = $2",
+                &format!("DELETE FROM {tracks} WHERE notifier = $1 AND host = $2"),
                 &[&&*track.notifier, &track.host],
             )?,
         };
     }
-    transaction.commit()
+    Ok(())
 }
 
 fn prune(
