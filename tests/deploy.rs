@@ -21,6 +21,13 @@ use crate::common::repo::{read, root};
 use crate::common::{closed_port, Response, Sandbox, TestServer, DEADLINE};
 
 #[track_caller]
+/// The strings of a YAML list (none when it is not a list).
+fn strings(list: &Value) -> Vec<&str> {
+    list.as_sequence()
+        .map(|items| items.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
 fn yaml(text: &str, what: &str) -> Value {
     serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{what} is not YAML: {e}"))
 }
@@ -771,12 +778,7 @@ fn kubernetes_deployment_runs_one_locked_down_pod_with_probes_and_a_watchable_co
         container["securityContext"]["readOnlyRootFilesystem"].as_bool(),
         Some(true)
     );
-    let args: Vec<&str> = container["args"]
-        .as_sequence()
-        .expect("args")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let args = strings(&container["args"]);
     assert_eq!(args, ["run", "-c", "/etc/flowstate/flowstate.yaml"]);
     let port = container["ports"][0]["containerPort"].as_u64();
     assert_eq!(port, Some(9900));
@@ -1462,12 +1464,7 @@ fn kubernetes_cluster_runs_a_locked_down_deployment_of_agents_in_each_location_o
         );
 
         // Probes and the port.
-        let args: Vec<&str> = container["args"]
-            .as_sequence()
-            .expect("args")
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
+        let args = strings(&container["args"]);
         assert_eq!(
             args,
             ["run", "-c", "/etc/flowstate/flowstate.yaml"],
