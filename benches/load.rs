@@ -15,65 +15,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{env_number, free_port, Daemon};
+use support::{cpu_seconds, env_number, free_port, get_json, peak_rss_mib, start_targets, Daemon};
 
 #[path = "../actors/tests/common/postgres.rs"]
 mod postgres_server;
 use postgres_server::Postgres;
-
-/// Starts `count` minimal HTTP targets on a thread of their own; returns their ports.
-fn start_targets(count: usize) -> Vec<u16> {
-    let (ports_tx, ports_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        actix_rt::System::new().block_on(async move {
-            let mut ports = Vec::with_capacity(count);
-            for _ in 0..count {
-                let listener = actix_rt::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind a loopback target");
-                ports.push(listener.local_addr().expect("target address").port());
-                actix_rt::spawn(async move {
-                    while let Ok((mut stream, _)) = listener.accept().await {
-                        actix_rt::spawn(async move {
-                            let mut buf = [0u8; 2048];
-                            let mut seen = Vec::new();
-                            // Read the request head, then answer and close.
-                            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                                match stream.read(&mut buf).await {
-                                    Ok(0) | Err(_) => return,
-                                    Ok(n) => seen.extend_from_slice(&buf[..n]),
-                                }
-                            }
-                            let _ = stream
-                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
-                                .await;
-                            let _ = stream.shutdown().await;
-                        });
-                    }
-                });
-            }
-            ports_tx.send(ports).expect("report ports");
-            std::future::pending::<()>().await;
-        });
-    });
-    ports_rx.recv().expect("targets started")
-}
-
-fn get_json(api: &str, path: &str) -> Option<Value> {
-    let url = format!("{api}{path}");
-    actix_rt::System::new().block_on(async move {
-        let client = awc::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .finish();
-        let mut response = client.get(url).send().await.ok()?;
-        let body = response.body().limit(64 * 1024 * 1024).await.ok()?;
-        serde_json::from_slice(&body).ok()
-    })
-}
 
 /// (checks, failures) summed over all hosts.
 fn totals(api: &str) -> Option<(u64, u64)> {
@@ -81,40 +30,6 @@ fn totals(api: &str) -> Option<(u64, u64)> {
     let hosts = hosts.as_array()?;
     let sum = |key: &str| hosts.iter().filter_map(|h| h[key].as_u64()).sum::<u64>();
     Some((sum("checks"), sum("failures")))
-}
-
-/// (user, system) CPU time of a process, in seconds.
-fn cpu_seconds(pid: u32) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    let hz = clock_ticks_per_second();
-    (ticks(11) / hz, ticks(12) / hz)
-}
-
-fn clock_ticks_per_second() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-fn peak_rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 fn main() {

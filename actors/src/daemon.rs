@@ -143,7 +143,8 @@ impl Daemon {
             .with_flapping(router.clone().recipient())
             .with_restored(router.clone().recipient());
         if let Some(cluster_agent) = &cluster_agent {
-            registry = registry.with_cluster(cluster_agent.clone().recipient());
+            let lease = agent.as_ref().map_or(Duration::ZERO, |a| a.lease);
+            registry = registry.with_cluster(cluster_agent.clone().recipient(), lease);
         }
         if let Some(store) = &store {
             registry = registry.with_store(store.clone(), &restored.hosts, metrics.clone());

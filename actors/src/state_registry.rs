@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
 use flowstate_config::HostConfiguration;
@@ -52,6 +52,12 @@ pub struct StateRegistry {
     cluster: Option<Recipient<LocationVerdicts>>,
     verdicts_due: HashSet<Arc<str>>,
     checked_since: HashSet<Arc<str>>,
+    /// The lease, and when each host's verdict was last marked fresh: a location's verdict
+    /// stays fresh for the lease and the host's interval, so a host is marked again only
+    /// when its next check might come too late, not at every check (which is most of what
+    /// the cluster database would otherwise write).
+    lease: Duration,
+    marked_fresh_at: HashMap<Arc<str>, Instant>,
     /// Every result's start lag and the counts `/readyz` and the API report.
     scheduler: SchedulerRecord,
     /// Each tracked host's metric series, kept apart from its state.
@@ -76,6 +82,8 @@ impl StateRegistry {
             cluster: None,
             verdicts_due: HashSet::new(),
             checked_since: HashSet::new(),
+            lease: Duration::ZERO,
+            marked_fresh_at: HashMap::new(),
             scheduler: SchedulerRecord::default(),
             series: HostSeries::new(metrics),
             saving: None,
@@ -83,9 +91,11 @@ impl StateRegistry {
         }
     }
 
-    /// In a cluster: writes this location's verdicts through `cluster` (the ClusterAgent).
-    pub fn with_cluster(mut self, cluster: Recipient<LocationVerdicts>) -> Self {
+    /// In a cluster: writes this location's verdicts through `cluster` (the ClusterAgent),
+    /// which count as fresh for `lease` and a host's interval after they were marked.
+    pub fn with_cluster(mut self, cluster: Recipient<LocationVerdicts>, lease: Duration) -> Self {
         self.cluster = Some(cluster);
+        self.lease = lease;
         self
     }
 
@@ -156,23 +166,54 @@ impl StateRegistry {
         if self.verdicts_due.is_empty() && self.checked_since.is_empty() {
             return;
         }
-        let changed = self
-            .verdicts_due
-            .drain()
-            .filter_map(|label| {
-                let state = self.hosts.get(&label)?.state();
+        let now = Instant::now();
+        let mut changed = Vec::new();
+        for label in self.verdicts_due.drain() {
+            let Some(state) = self.hosts.get(&label).map(Host::state) else {
+                continue;
+            };
+            if state.status != Status::Unknown {
                 let reason = state.latest_detail();
-                (state.status != Status::Unknown).then(|| {
-                    (
-                        label.to_string(),
-                        state.status.as_str().to_string(),
-                        state.since,
-                        reason,
-                    )
-                })
-            })
-            .collect();
-        let fresh = self.checked_since.drain().map(|l| l.to_string()).collect();
+                changed.push((
+                    label.to_string(),
+                    state.status.as_str().to_string(),
+                    state.since,
+                    reason,
+                ));
+                // Written with its verdict: fresh as of now.
+                self.marked_fresh_at.insert(label, now);
+            }
+        }
+        let mut fresh = Vec::new();
+        for label in self.checked_since.drain() {
+            if !self.hosts.contains_key(&label) {
+                continue;
+            }
+            // Skipped while the next check would still come in time: marked at the first
+            // check `remark` after the last mark, so at most `remark`, an interval and a
+            // one-second batch old, inside the lease and an interval with a second to spare.
+            let remark = self
+                .lease
+                .saturating_sub(Duration::from_secs(2))
+                .max(self.lease / 2);
+            let due = self
+                .marked_fresh_at
+                .get(&label)
+                .is_none_or(|at| now.duration_since(*at) >= remark);
+            if due {
+                fresh.push(label.to_string());
+                self.marked_fresh_at.insert(label, now);
+            }
+        }
+        if self.marked_fresh_at.len() > self.hosts.len() {
+            // Hosts that left, or moved to another agent.
+            let hosts = &self.hosts;
+            self.marked_fresh_at
+                .retain(|label, _| hosts.contains_key(label));
+        }
+        if changed.is_empty() && fresh.is_empty() {
+            return;
+        }
         cluster.do_send(LocationVerdicts { changed, fresh });
     }
 

@@ -230,7 +230,10 @@ impl Membership {
         }
         let location = self.location.clone();
         let result = self.client.execute(
-            "UPDATE cluster_verdicts SET fresh_at = now() WHERE location = $1 AND host = ANY($2)",
+            // Joined on the hosts given, so each row is found by its key, not by a scan.
+            "UPDATE cluster_verdicts AS v SET fresh_at = now()
+             FROM UNNEST($2::TEXT[]) AS checked(host)
+             WHERE v.host = checked.host AND v.location = $1",
             &[&location, &hosts],
         );
         result
