@@ -1545,6 +1545,23 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
                 settings.location.as_ref(),
             );
             check_quorum(&settings, &place, &known, errors, &positions);
+            let same_database = state.as_ref().is_some_and(|(state, _)| {
+                state
+                    .url
+                    .as_ref()
+                    .is_some_and(|url| url.expose() == settings.url.expose())
+            });
+            if same_database {
+                // Every agent's store would write the same hosts' rows over the others'.
+                errors.push(
+                    Diagnostic::new(
+                        &place.file,
+                        "cluster.url",
+                        "cluster.url is also state.url: each agent's state store holds its own location's results and must be its own; give state.url a database of its own per agent, or use state.path".to_string(),
+                    )
+                    .at(positions.value(&place.file, "cluster.url")),
+                );
+            }
             (Some(settings), Some(place))
         }
         None => (None, None),

@@ -155,6 +155,23 @@ fn a_url_that_is_not_postgresql_is_refused_without_its_password() {
     );
 }
 
+#[test]
+fn the_cluster_database_cannot_also_be_an_agents_state_store() {
+    let shared = "postgres://flowstate:hunter2@db:5432/flowstate";
+    let message = error(&format!(
+        "state:\n  url: {shared}\ncluster:\n  url: {shared}\n  location: eu\n"
+    ));
+    assert_eq!(
+        message,
+        "flowstate.yaml:4:8: cluster.url: cluster.url is also state.url: each agent's state store holds its own location's results and must be its own; give state.url a database of its own per agent, or use state.path"
+    );
+    assert!(!message.contains("hunter2"));
+    // A database of its own is fine.
+    load(&format!(
+        "state:\n  url: postgres://flowstate:hunter2@db:5432/agent_eu\ncluster:\n  url: {shared}\n  location: eu\n"
+    ));
+}
+
 // ---------------------------------------------------------------------------------------------
 // This agent's location: the file, or the command line
 // ---------------------------------------------------------------------------------------------
