@@ -390,6 +390,11 @@ fn each_location_writes_its_verdict_and_the_quorum_tells_partial_from_down() {
         "{api:#}"
     );
     assert_eq!(api["locations"]["eu"]["status"], "down");
+    // Each location's availability (from its per-minute rollups, once a minute is over).
+    assert!(
+        api["locations"]["eu"]["availability"].is_object(),
+        "{api:#}"
+    );
     assert!(api["cluster"]["reason"]
         .as_str()
         .is_some_and(|r| r.contains("eu")));

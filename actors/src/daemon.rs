@@ -294,6 +294,7 @@ impl Daemon {
             alert_holds: self.router.clone().recipient(),
             cluster: self.cluster.clone(),
             cluster_verdicts: self.cluster_agent.clone().map(Addr::recipient),
+            cluster_availability: self.cluster_agent.clone().map(Addr::recipient),
             stream: self.stream.clone(),
             sessions: Sessions::default(),
             announcements: AnnouncementsApi {

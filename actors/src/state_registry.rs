@@ -16,6 +16,7 @@ use flowstate_config::HostConfiguration;
 
 use crate::api::types::{HostDetail, HostView};
 use crate::cluster::agent::LocationVerdicts;
+use crate::cluster::minute_tally::MinuteTally;
 use crate::host_series::HostSeries;
 use crate::messages::{
     AwaitPendingResults, CheckCompleted, GetHost, GetHostSparklines, GetHosts, GetSchedulerHealth,
@@ -58,6 +59,8 @@ pub struct StateRegistry {
     /// the cluster database would otherwise write).
     lease: Duration,
     marked_fresh_at: HashMap<Arc<str>, Instant>,
+    /// This location's results, minute by minute, for the cluster's rollups.
+    minutes: MinuteTally,
     /// Every result's start lag and the counts `/readyz` and the API report.
     scheduler: SchedulerRecord,
     /// Each tracked host's metric series, kept apart from its state.
@@ -84,6 +87,7 @@ impl StateRegistry {
             checked_since: HashSet::new(),
             lease: Duration::ZERO,
             marked_fresh_at: HashMap::new(),
+            minutes: MinuteTally::default(),
             scheduler: SchedulerRecord::default(),
             series: HostSeries::new(metrics),
             saving: None,
@@ -163,7 +167,8 @@ impl StateRegistry {
         let Some(cluster) = &self.cluster else {
             return;
         };
-        if self.verdicts_due.is_empty() && self.checked_since.is_empty() {
+        let minutes = self.minutes.take_finished(SystemTime::now());
+        if self.verdicts_due.is_empty() && self.checked_since.is_empty() && minutes.is_empty() {
             return;
         }
         let now = Instant::now();
@@ -211,10 +216,14 @@ impl StateRegistry {
             self.marked_fresh_at
                 .retain(|label, _| hosts.contains_key(label));
         }
-        if changed.is_empty() && fresh.is_empty() {
+        if changed.is_empty() && fresh.is_empty() && minutes.is_empty() {
             return;
         }
-        cluster.do_send(LocationVerdicts { changed, fresh });
+        cluster.do_send(LocationVerdicts {
+            changed,
+            fresh,
+            minutes,
+        });
     }
 
     /// Tells the router of `host`, just restored from the store, when it is in trouble.
@@ -482,6 +491,9 @@ impl Handler<CheckCompleted> for StateRegistry {
         self.series.checked(&msg.host, &msg.result);
         if self.cluster.is_some() {
             self.checked_since.insert(label.clone());
+            let result = &msg.result;
+            self.minutes
+                .record(&label, result.at, result.ok, result.latency);
         }
         // Flapping that starts is told before the change it comes with (which it holds);
         // flapping that stops after it, so the router settles from the status it ended in.

@@ -256,3 +256,59 @@ fn only_the_lease_holder_judges_and_writes_the_outbox_and_the_next_leader_reads_
     b.save_alert_state(taken.token, &done).expect("written");
     assert!(b.leader_state().expect("read").outbox.is_empty());
 }
+
+#[test]
+fn each_locations_minutes_are_merged_and_read_back_as_its_availability() {
+    use flowstate_actors::cluster::minute_tally::MinuteRow;
+
+    let server = Postgres::start();
+    let url = database_url(&server.database("rollups"));
+    let mut eu_1 = Membership::connect(&url, "eu-1", "eu").expect("connects");
+    let mut eu_2 = Membership::connect(&url, "eu-2", "eu").expect("connects");
+    let mut us = Membership::connect(&url, "us-1", "us").expect("connects");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64
+        / 60;
+    let row = |host: &str, minute: i64, checks: i32, failures: i32| MinuteRow {
+        host: host.into(),
+        minute,
+        checks,
+        failures,
+        latency_ms: f64::from(checks) * 2.0,
+    };
+    // Two agents of eu each counted part of one minute (a handover): merged, not refused.
+    eu_1.record_minutes(&[
+        row("api", now - 2, 40, 10),
+        row("api\tweird", now - 2, 1, 0),
+    ])
+    .expect("written");
+    eu_2.record_minutes(&[row("api", now - 2, 20, 0)])
+        .expect("written");
+    // Older than a day: in the 7 d and 30 d figures only; older than 30 days: pruned.
+    eu_1.record_minutes(&[row("api", now - 3 * 24 * 60, 60, 60)])
+        .expect("written");
+    eu_1.record_minutes(&[row("api", now - 31 * 24 * 60, 60, 60)])
+        .expect("written");
+    us.record_minutes(&[row("api", now - 2, 60, 0)])
+        .expect("written");
+    assert_eq!(us.prune_minutes().expect("pruned"), 1);
+
+    let figures = us.location_availability("api").expect("read");
+    let eu = figures.iter().find(|f| f.location == "eu").expect("eu");
+    let us = figures.iter().find(|f| f.location == "us").expect("us");
+    // eu: 10 of 60 failed today; with the older minute, 70 of 120.
+    let close =
+        |figure: Option<f64>, expected: f64| figure.is_some_and(|f| (f - expected).abs() < 1e-9);
+    assert!(close(eu.windows[0], 50.0 / 60.0), "{eu:?}");
+    assert!(close(eu.windows[1], 50.0 / 120.0), "{eu:?}");
+    assert!(close(eu.windows[2], 50.0 / 120.0), "{eu:?}");
+    assert_eq!(us.windows, [Some(1.0); 3]);
+    let odd = eu_1.location_availability("api\tweird").expect("read");
+    assert_eq!(
+        odd[0].windows[0],
+        Some(1.0),
+        "a tab in a label survives COPY"
+    );
+}

@@ -10,9 +10,9 @@ use std::time::{Duration, SystemTime};
 use actix::prelude::*;
 use flowstate_config::{Config, HostConfiguration};
 
-use super::types::{ClusterVerdictView, HostDetail, HostView, LocationView};
-use super::ACTOR_DEADLINE;
-use crate::cluster::agent::GetVerdicts;
+use super::types::{AvailabilityView, ClusterVerdictView, HostDetail, HostView, LocationView};
+use super::{ApiState, ACTOR_DEADLINE};
+use crate::cluster::agent::{GetLocationAvailability, GetVerdicts};
 use crate::cluster::membership::StoredVerdict;
 use crate::cluster::quorum::{self, LocationVerdict};
 use crate::model::{rfc3339, HostCounters, Status};
@@ -53,6 +53,7 @@ fn judged(
                 at: rfc3339(row.decided_at),
                 reason: row.reason.clone(),
                 fresh: age <= fresh_for,
+                availability: AvailabilityView::default(),
             },
         );
         // Freshness by the database's clock: as old as its last mark says, seen from now.
@@ -94,24 +95,34 @@ async fn verdicts(
     }
 }
 
-/// Adds the locations' verdicts and the quorum's to `detail`, when this agent is in a
-/// cluster; leaves it as it is when the database does not answer in time.
-pub async fn with_cluster_view(
-    source: Option<&Recipient<GetVerdicts>>,
-    config: &Config,
-    detail: &mut HostDetail,
-) {
-    let Some(source) = source else {
+/// Adds the locations' verdicts and availability, and the quorum's verdict, to `detail`,
+/// when this agent is in a cluster; leaves it as it is when the database does not answer in
+/// time.
+pub async fn with_cluster_view(state: &ApiState, config: &Config, detail: &mut HostDetail) {
+    let Some(source) = &state.cluster_verdicts else {
         return;
     };
     let label = detail.host.label.clone();
     let Some(rows) = verdicts(source, Some(label.clone())).await else {
         return;
     };
-    if let Some((locations, view)) = judged(config, &label, rows, SystemTime::now()) {
-        detail.host.cluster = Some(view);
-        detail.locations = Some(locations);
+    let Some((mut locations, view)) = judged(config, &label, rows, SystemTime::now()) else {
+        return;
+    };
+    if let Some(availability) = &state.cluster_availability {
+        let asked = availability
+            .send(GetLocationAvailability { host: label })
+            .timeout(ACTOR_DEADLINE)
+            .await;
+        for figures in asked.ok().and_then(Result::ok).unwrap_or_default() {
+            if let Some(location) = locations.get_mut(&figures.location) {
+                let [day, week, month] = figures.windows;
+                location.availability = AvailabilityView { day, week, month };
+            }
+        }
     }
+    detail.host.cluster = Some(view);
+    detail.locations = Some(locations);
 }
 
 /// A host this agent does not check, as far as the cluster database knows it: its status by

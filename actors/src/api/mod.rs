@@ -78,6 +78,8 @@ pub struct ApiState {
     pub cluster: Option<crate::cluster::agent::ClusterStatus>,
     /// The locations' verdicts on a host, from the cluster database (the ClusterAgent).
     pub cluster_verdicts: Option<Recipient<crate::cluster::agent::GetVerdicts>>,
+    /// Each location's availability of a host, from the cluster's rollups (the ClusterAgent).
+    pub cluster_availability: Option<Recipient<crate::cluster::agent::GetLocationAvailability>>,
     /// `/api/v1/stream`: every transition, live and the last 1000 for replay.
     pub stream: StatusStream,
     /// The pages' logins when `server.token` is set.
@@ -410,7 +412,7 @@ pub(crate) async fn host_detail(
             None => return Ok(None),
         },
     };
-    cluster_view::with_cluster_view(state.cluster_verdicts.as_ref(), &config, &mut detail).await;
+    cluster_view::with_cluster_view(state, &config, &mut detail).await;
     if let (true, Some(cluster)) = (detail.host.elsewhere, &detail.host.cluster) {
         detail.host.status = crate::cluster::judge::alerted_status(cluster.status);
     }

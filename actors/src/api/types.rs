@@ -329,6 +329,9 @@ pub struct LocationView {
     /// Its agent still checks the host: marked within the freshness bound. A stale verdict
     /// counts as unknown, never as down.
     pub fresh: bool,
+    /// Checks that passed ÷ checks, in this location, over 24 h, 7 d and 30 d.
+    #[serde(default)]
+    pub availability: AvailabilityView,
 }
 
 /// The quorum's verdict on a host over its locations.

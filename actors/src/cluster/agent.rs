@@ -18,7 +18,9 @@ use serde::Serialize;
 use super::config_hash::SharedConfigHash;
 use super::judge::LeadershipChanged;
 use super::leader_state::{HostQuorum, LeaderState, QuorumChange};
+use super::location_rollups::LocationAvailability;
 use super::membership::{AgentRow, ClusterError, LeaseHolder, Membership, StoredVerdict};
+use super::minute_tally::MinuteRow;
 use super::rendezvous::AgentId;
 use super::shared_config::{ConfigFiles, PublishedConfig};
 use crate::messages::{AdoptConfig, UseAgents};
@@ -55,6 +57,8 @@ pub struct ClusterAgent {
     membership: Option<Membership>,
     /// Left at shutdown: a heartbeat still on its way must not join again.
     left: bool,
+    /// When old rollups were last deleted (about once an hour, by every agent).
+    pruned_at: Option<Instant>,
     /// The fencing token of the lease as the last beat was granted it: every write only the
     /// leader may make carries it, and the database refuses it once another agent leads.
     token: Option<i64>,
@@ -67,6 +71,7 @@ impl ClusterAgent {
             membership: None,
             left: false,
             token: None,
+            pruned_at: None,
         })
     }
 
@@ -112,6 +117,8 @@ pub struct LocationVerdicts {
     /// `(host, status, when decided, reason)`.
     pub changed: Vec<(String, String, SystemTime, String)>,
     pub fresh: Vec<String>,
+    /// This location's minutes that are over.
+    pub minutes: Vec<MinuteRow>,
 }
 
 /// Every location's verdict on one host (`Some`), or on all.
@@ -120,6 +127,30 @@ pub struct LocationVerdicts {
 pub struct GetVerdicts {
     pub host: Option<String>,
 }
+
+/// Each location's availability of one host, from the rollups.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Vec<LocationAvailability>, ClusterError>")]
+pub struct GetLocationAvailability {
+    pub host: String,
+}
+
+impl Handler<GetLocationAvailability> for ClusterAgent {
+    type Result = Result<Vec<LocationAvailability>, ClusterError>;
+
+    fn handle(&mut self, msg: GetLocationAvailability, _: &mut SyncContext<Self>) -> Self::Result {
+        let read = self
+            .membership()
+            .and_then(|membership| membership.location_availability(&msg.host));
+        if read.is_err() {
+            self.membership = None;
+        }
+        read
+    }
+}
+
+/// How often an agent deletes rollups past their keeping.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Leave the cluster now (a clean shutdown).
 #[derive(Message, Debug, Clone, Copy)]
@@ -386,10 +417,19 @@ impl Handler<LocationVerdicts> for ClusterAgent {
         if self.left {
             return;
         }
+        let prune = self.pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY);
         let written = self.membership().and_then(|membership| {
             membership.record_verdicts(&msg.changed)?;
-            membership.mark_fresh(&msg.fresh)
+            membership.mark_fresh(&msg.fresh)?;
+            membership.record_minutes(&msg.minutes)?;
+            if prune {
+                membership.prune_minutes()?;
+            }
+            Ok(())
         });
+        if prune && written.is_ok() {
+            self.pruned_at = Some(Instant::now());
+        }
         if let Err(e) = written {
             // Unwritten, the location's verdicts go stale and count as unknown, never down.
             log::warn!(error = e.to_string().as_str(), verdicts = msg.changed.len(); "could not write this location's verdicts to the cluster database");

@@ -151,6 +151,10 @@ impl Membership {
         &self.agent
     }
 
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
     /// The database as logs may show it (no password).
     pub(super) fn place(&self) -> String {
         self.url.shown().to_string()
@@ -182,6 +186,7 @@ impl Membership {
             .and_then(|_| transaction.batch_execute(super::leader_state::LEADER_SCHEMA))
             .and_then(|_| transaction.batch_execute(super::shared_config::CONFIG_SCHEMA))
             .and_then(|_| transaction.batch_execute(super::shared_silences::SILENCES_SCHEMA))
+            .and_then(|_| transaction.batch_execute(super::location_rollups::ROLLUPS_SCHEMA))
             .map_err(failed)?;
         transaction.commit().map_err(failed)
     }

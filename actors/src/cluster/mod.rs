@@ -27,6 +27,8 @@
 //!   to the AlertRouter; on gaining the lease, hands it what the last leader left.
 //! - [`shared_config`]: the configuration files each agent publishes by content hash, and
 //!   the newest one every agent runs.
+//! - [`minute_tally`], [`location_rollups`]: each location's per-minute rollups, written
+//!   with COPY, read as each location's availability of a host.
 //! - [`shared_silences`]: silences made through any agent, read by every agent each beat.
 //! - [`config_exchange`]: the Supervisor's side of it: publish own files, take newer ones.
 //! - [`config_hash`]: the content hash agents compare to see they run the same files.
@@ -38,7 +40,9 @@ pub mod config_exchange;
 pub mod config_hash;
 pub mod judge;
 pub mod leader_state;
+pub mod location_rollups;
 pub mod membership;
+pub mod minute_tally;
 pub mod quorum;
 pub mod rendezvous;
 pub mod shared_config;

@@ -295,6 +295,9 @@ fn render(
                     @for (i, (location, verdict)) in locations.iter().enumerate() {
                         @if i > 0 { " · " }
                         (location) ": " (verdict.status) @if !verdict.fresh { " (stale)" }
+                        @if verdict.availability.day.is_some() {
+                            " (" (super::charts::percent(verdict.availability.day)) " over 24 h)"
+                        }
                     }
                 } }
             }
