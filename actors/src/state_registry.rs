@@ -410,7 +410,9 @@ impl Handler<TrackHosts> for StateRegistry {
             }
         }
         let mut kept = HashMap::with_capacity(msg.hosts.len());
+        let mut arrived = Vec::new();
         for config in &msg.hosts {
+            let was_here = self.hosts.contains_key(&config.label);
             let host = match self.hosts.remove(&config.label) {
                 Some(mut host) => {
                     host.reconfigure(config.clone());
@@ -425,6 +427,9 @@ impl Handler<TrackHosts> for StateRegistry {
                     None => Host::new(config.clone(), now),
                 },
             };
+            if !was_here && host.state().status != Status::Unknown {
+                arrived.push(config.label.clone());
+            }
             kept.insert(config.label.clone(), host);
         }
         // Stored hosts that are no longer configured are forgotten by the store too.
@@ -455,9 +460,10 @@ impl Handler<TrackHosts> for StateRegistry {
         let hosts = &self.hosts;
         self.waiting.retain(|label| hosts.contains_key(label));
         if self.cluster.is_some() {
-            // A host restored with a status, or taken over from another agent, has its
-            // verdict written (or overwritten) with the first batch.
-            self.verdicts_due.extend(self.hosts.keys().cloned());
+            // A host restored with a status has its verdict written (or overwritten) with the
+            // first batch; one new here (added, or taken over from another agent) has it
+            // written at its first verdict. The others' rows are as they were.
+            self.verdicts_due.extend(arrived);
         }
         self.series
             .track(self.order.iter().filter_map(|label| hosts.get(label)));
