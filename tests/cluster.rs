@@ -390,6 +390,8 @@ fn each_location_writes_its_verdict_and_the_quorum_tells_partial_from_down() {
         "{api:#}"
     );
     assert_eq!(api["locations"]["eu"]["status"], "down");
+    assert_eq!(api["locations"]["eu"]["ok"], false);
+    assert_eq!(api["locations"]["us"]["ok"], true);
     // Each location's availability (from its per-minute rollups, once a minute is over).
     assert!(
         api["locations"]["eu"]["availability"].is_object(),

@@ -49,6 +49,7 @@ fn judged(
         views.insert(
             row.location.clone(),
             LocationView {
+                ok: matches!(status, Status::Up | Status::Degraded),
                 status: row.status.clone(),
                 at: rfc3339(row.decided_at),
                 reason: row.reason.clone(),

@@ -322,6 +322,8 @@ pub struct HostDetail {
 /// One location's verdict on a host, as its agent last wrote it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LocationView {
+    /// The location's verdict passes (`up` or `degraded`).
+    pub ok: bool,
     pub status: String,
     /// When the location decided it.
     pub at: String,
