@@ -197,11 +197,14 @@ fn only_the_lease_holder_judges_and_writes_the_outbox_and_the_next_leader_reads_
     let first = a.acquire_lease(ttl).expect("asked").expect("granted");
 
     // The leader judges: down by quorum, recorded once.
-    let changes = a.judge(first.token, &hosts, 2).expect("judged");
+    let changes = a.judge(first.token, &hosts, 2, &mut None).expect("judged");
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0].previous, ClusterStatus::Unknown);
     assert_eq!(changes[0].verdict.status, ClusterStatus::Down);
-    assert!(a.judge(first.token, &hosts, 2).expect("judged").is_empty());
+    assert!(a
+        .judge(first.token, &hosts, 2, &mut None)
+        .expect("judged")
+        .is_empty());
     let queued = SaveAlertState {
         deliveries: vec![StoredDelivery {
             notifier: "hook".into(),
@@ -219,7 +222,7 @@ fn only_the_lease_holder_judges_and_writes_the_outbox_and_the_next_leader_reads_
 
     // Another agent, with the leader's token or without the lease, writes nothing.
     assert!(matches!(
-        b.judge(first.token, &hosts, 2),
+        b.judge(first.token, &hosts, 2, &mut None),
         Err(ClusterError::Fenced)
     ));
     assert!(matches!(
@@ -243,7 +246,7 @@ fn only_the_lease_holder_judges_and_writes_the_outbox_and_the_next_leader_reads_
         Err(ClusterError::Fenced)
     ));
     assert!(matches!(
-        a.judge(first.token, &hosts, 2),
+        a.judge(first.token, &hosts, 2, &mut None),
         Err(ClusterError::Fenced)
     ));
     let state = b.leader_state().expect("read");
@@ -252,7 +255,10 @@ fn only_the_lease_holder_judges_and_writes_the_outbox_and_the_next_leader_reads_
     assert_eq!(state.outbox.len(), 1, "the fenced forget changed nothing");
     assert_eq!(state.outbox[0].event.id, "01EVENT");
     assert_eq!(state.tracks[0].2, "{\"told\":\"down\"}");
-    assert!(b.judge(taken.token, &hosts, 2).expect("judged").is_empty());
+    assert!(b
+        .judge(taken.token, &hosts, 2, &mut None)
+        .expect("judged")
+        .is_empty());
     b.save_alert_state(taken.token, &done).expect("written");
     assert!(b.leader_state().expect("read").outbox.is_empty());
 }
@@ -311,4 +317,61 @@ fn each_locations_minutes_are_merged_and_read_back_as_its_availability() {
         Some(1.0),
         "a tab in a label survives COPY"
     );
+}
+
+#[test]
+fn the_leader_reads_only_what_was_written_since_and_still_sees_changes_and_staleness() {
+    use flowstate_actors::cluster::leader_state::HostQuorum;
+    use flowstate_actors::cluster::quorum::ClusterStatus;
+
+    let server = Postgres::start();
+    let url = database_url(&server.database("incremental"));
+    let mut eu = Membership::connect(&url, "eu-1", "eu").expect("connects");
+    let mut us = Membership::connect(&url, "us-1", "us").expect("connects");
+    let verdict = |status: &str| {
+        let now = std::time::SystemTime::now();
+        (
+            "api".to_string(),
+            status.to_string(),
+            now,
+            "seen".to_string(),
+        )
+    };
+    let hosts = [HostQuorum {
+        label: "api".into(),
+        expected: ["eu", "us"].into_iter().map(std::sync::Arc::from).collect(),
+        fresh_for: Duration::from_secs(2),
+    }];
+    let lease = eu
+        .acquire_lease(Duration::from_secs(30))
+        .expect("asked")
+        .expect("granted");
+    let mut cache = None;
+    let judge = |eu: &mut Membership, cache: &mut _| {
+        eu.judge(lease.token, &hosts, 2, cache)
+            .expect("judged")
+            .into_iter()
+            .map(|c| c.verdict.status)
+            .collect::<Vec<_>>()
+    };
+
+    eu.record_verdicts(&[verdict("up")]).expect("written");
+    us.record_verdicts(&[verdict("up")]).expect("written");
+    assert_eq!(judge(&mut eu, &mut cache), [ClusterStatus::Up]);
+    assert!(judge(&mut eu, &mut cache).is_empty(), "nothing new");
+
+    // Written after the last read: seen by the next, through the same cache.
+    eu.record_verdicts(&[verdict("down")]).expect("written");
+    us.record_verdicts(&[verdict("down")]).expect("written");
+    assert_eq!(judge(&mut eu, &mut cache), [ClusterStatus::Down]);
+
+    // us stops marking its verdict; eu goes on: us's goes stale with no row written, and the
+    // host is partial: failing in eu only (never down on one location's word).
+    let mut seen = Vec::new();
+    eventually("us's verdict goes stale", Duration::from_secs(10), || {
+        eu.mark_fresh(&["api".to_string()]).expect("marked");
+        seen.extend(judge(&mut eu, &mut cache));
+        !seen.is_empty()
+    });
+    assert_eq!(seen, [ClusterStatus::Partial]);
 }

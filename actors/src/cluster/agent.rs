@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::config_hash::SharedConfigHash;
 use super::judge::LeadershipChanged;
-use super::leader_state::{HostQuorum, LeaderState, QuorumChange};
+use super::leader_state::{HostQuorum, LeaderState, QuorumChange, VerdictCache};
 use super::location_rollups::LocationAvailability;
 use super::membership::{AgentRow, ClusterError, LeaseHolder, Membership, StoredVerdict};
 use super::minute_tally::MinuteRow;
@@ -59,6 +59,8 @@ pub struct ClusterAgent {
     left: bool,
     /// When old rollups were last deleted (about once an hour, by every agent).
     pruned_at: Option<Instant>,
+    /// As the leader: its copy of the verdicts, read incrementally.
+    verdicts: Option<VerdictCache>,
     /// The fencing token of the lease as the last beat was granted it: every write only the
     /// leader may make carries it, and the database refuses it once another agent leads.
     token: Option<i64>,
@@ -72,6 +74,7 @@ impl ClusterAgent {
             left: false,
             token: None,
             pruned_at: None,
+            verdicts: None,
         })
     }
 
@@ -361,7 +364,12 @@ impl Handler<JudgeHosts> for ClusterAgent {
     type Result = Result<Vec<QuorumChange>, ClusterError>;
 
     fn handle(&mut self, msg: JudgeHosts, _: &mut SyncContext<Self>) -> Self::Result {
-        self.as_leader(|membership, token| membership.judge(token, &msg.hosts, msg.quorum))
+        let mut cache = self.verdicts.take();
+        let judged = self.as_leader(|membership, token| {
+            membership.judge(token, &msg.hosts, msg.quorum, &mut cache)
+        });
+        self.verdicts = cache;
+        judged
     }
 }
 

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use postgres::Transaction;
 
@@ -77,6 +77,36 @@ pub struct RecordedStatus {
     pub reason: String,
 }
 
+/// How often the leader reads every verdict again rather than what changed.
+pub const FULL_READ_EVERY: Duration = Duration::from_secs(60);
+
+/// How far back each read reaches before the last one: a write that committed a little after
+/// the last read, dated from before it, is still read.
+const READ_OVERLAP_MS: i64 = 2_000;
+
+/// One location's verdict as the leader keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CachedVerdict {
+    status: crate::model::Status,
+    reason: String,
+    /// When it was last marked fresh, in milliseconds by the database's clock.
+    fresh_ms: i64,
+}
+
+/// The leader's copy of every location's verdicts and of the statuses it recorded, so each
+/// judgement reads only what was written since the last (SPEC §10: verdict changes and
+/// freshness marks, not every result).
+#[derive(Debug)]
+pub struct VerdictCache {
+    /// The lease it was read under: another lease reads everything again.
+    token: i64,
+    verdicts: HashMap<String, HashMap<Arc<str>, CachedVerdict>>,
+    recorded: HashMap<String, ClusterStatus>,
+    /// The database's time of the last read, in milliseconds.
+    read_up_to_ms: i64,
+    read_fully_at: Instant,
+}
+
 /// Everything a new leader takes over.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LeaderState {
@@ -110,11 +140,17 @@ impl Membership {
 
     /// Decides every host of `hosts` by `quorum` over the locations' verdicts, records those
     /// whose status changed, and returns them: fenced by `token`, in one transaction.
+    ///
+    /// `cache` is the leader's copy of the verdicts and recorded statuses: refreshed with the
+    /// rows written since the last judgement (a few overlapping seconds included), and read
+    /// whole when it is new, of another lease, or [`FULL_READ_EVERY`] old, so a row whose
+    /// write committed late is never missed for long.
     pub fn judge(
         &mut self,
         token: i64,
         hosts: &[HostQuorum],
         quorum: u32,
+        cache: &mut Option<VerdictCache>,
     ) -> Result<Vec<QuorumChange>, ClusterError> {
         let agent = self.agent().to_string();
         let place = self.place();
@@ -122,39 +158,79 @@ impl Membership {
         let outcome = (|| -> Result<Vec<QuorumChange>, Stopped> {
             let mut transaction = self.client().transaction()?;
             Self::fence(&mut transaction, &agent, token)?;
-            let mut verdicts: HashMap<String, HashMap<Arc<str>, LocationVerdict>> = HashMap::new();
+            let database_now: i64 = transaction
+                .query_one("SELECT (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT", &[])?
+                .get(0);
+            let full = cache
+                .as_ref()
+                .is_none_or(|c| c.token != token || c.read_fully_at.elapsed() >= FULL_READ_EVERY);
+            if full {
+                let recorded = transaction
+                    .query("SELECT host, status FROM cluster_status", &[])?
+                    .iter()
+                    .map(|row| (row.get(0), parse_cluster_status(row.get(1))))
+                    .collect();
+                *cache = Some(VerdictCache {
+                    token,
+                    verdicts: HashMap::new(),
+                    recorded,
+                    read_up_to_ms: 0,
+                    read_fully_at: Instant::now(),
+                });
+            }
+            let Some(cached) = cache.as_mut() else {
+                return Ok(Vec::new());
+            };
+            let since = cached.read_up_to_ms.saturating_sub(READ_OVERLAP_MS);
             for row in transaction.query(
                 "SELECT host, location, status, reason,
-                        (EXTRACT(EPOCH FROM (now() - fresh_at)) * 1000)::BIGINT
-                 FROM cluster_verdicts",
-                &[],
+                        (EXTRACT(EPOCH FROM fresh_at) * 1000)::BIGINT
+                 FROM cluster_verdicts
+                 WHERE fresh_at >= to_timestamp($1::BIGINT / 1000.0)",
+                &[&since],
             )? {
-                let age_ms: i64 = row.get(4);
-                let age = Duration::from_millis(u64::try_from(age_ms).unwrap_or(0));
                 let location: String = row.get(1);
                 let status: String = row.get(2);
-                // Freshness by the database's clock: as old as its last mark, seen from now.
-                verdicts.entry(row.get(0)).or_default().insert(
+                cached.verdicts.entry(row.get(0)).or_default().insert(
                     Arc::from(location.as_str()),
-                    LocationVerdict {
+                    CachedVerdict {
                         status: codec::parse_status(&status),
-                        at: now.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH),
                         reason: row.get(3),
+                        fresh_ms: row.get(4),
                     },
                 );
             }
-            let recorded: HashMap<String, ClusterStatus> = transaction
-                .query("SELECT host, status FROM cluster_status", &[])?
-                .iter()
-                .map(|row| (row.get(0), parse_cluster_status(row.get(1))))
-                .collect();
+            cached.read_up_to_ms = database_now;
             let none = HashMap::new();
             let changes: Vec<QuorumChange> = hosts
                 .iter()
                 .filter_map(|host| {
-                    let seen = verdicts.get(&host.label).unwrap_or(&none);
-                    let verdict = quorum::decide(&host.expected, seen, quorum, host.fresh_for, now);
-                    let previous = recorded.get(&host.label).copied().unwrap_or_default();
+                    let seen: HashMap<Arc<str>, LocationVerdict> = cached
+                        .verdicts
+                        .get(&host.label)
+                        .unwrap_or(&none)
+                        .iter()
+                        .map(|(location, v)| {
+                            // Freshness by the database's clock: as old as its last mark.
+                            let age = u64::try_from(database_now - v.fresh_ms).unwrap_or(0);
+                            let at = now
+                                .checked_sub(Duration::from_millis(age))
+                                .unwrap_or(SystemTime::UNIX_EPOCH);
+                            let verdict = LocationVerdict {
+                                status: v.status,
+                                at,
+                                reason: v.reason.clone(),
+                            };
+                            (location.clone(), verdict)
+                        })
+                        .collect();
+                    let verdict =
+                        quorum::decide(&host.expected, &seen, quorum, host.fresh_for, now);
+                    let previous = cached
+                        .recorded
+                        .get(&host.label)
+                        .copied()
+                        .unwrap_or_default();
                     (verdict.status != previous).then(|| QuorumChange {
                         host: host.label.clone(),
                         previous,
@@ -179,8 +255,17 @@ impl Membership {
                 )?;
             }
             transaction.commit()?;
+            for change in &changes {
+                cached
+                    .recorded
+                    .insert(change.host.clone(), change.verdict.status);
+            }
             Ok(changes)
         })();
+        if outcome.is_err() {
+            // Whatever was read may be half of it: the next judgement reads everything.
+            *cache = None;
+        }
         outcome.map_err(|stopped| stopped.into_error(place, "judging hosts by quorum"))
     }
 
