@@ -233,8 +233,11 @@ fn a_leader_paused_past_its_lease_sends_nothing_when_it_resumes() {
             line.contains("no longer leads the cluster")
                 || line.contains("this agent sends no more alerts")
         });
-    let view = agents[first].daemon.json("/api/v1/cluster");
-    assert_eq!(view["is_leader"], false, "{view:#}");
+    // Its next heartbeat says so too (the fence may have stopped it first).
+    wait_for(DEADLINE, "the old leader no longer says it leads", || {
+        (agents[first].daemon.json("/api/v1/cluster")["is_leader"] == false).then_some(())
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}"));
 
     // A later change goes out once, from the leader: the old one sent nothing in between.
     for agent in &agents {

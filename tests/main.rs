@@ -42,8 +42,12 @@ mod dependencies;
 mod deploy;
 // The docs cannot drift from the code: every YAML block, flag, metric and message they name.
 mod docs;
+// Webhook formats for incident management and chat (SPEC §11): method, path, headers, body.
+mod formats;
 // Observability: `/metrics` and promtool, the bearer token, readiness, `flowstate status`.
 mod observability;
+// Nagios plugins as script checks: their performance data in the API and /metrics.
+mod nagios;
 // `flowstate once`: status, body, headers, redirects and time judged; table, JSON, exit codes.
 mod once;
 // `group_by`/`group_wait`: one delivery per group per wait.

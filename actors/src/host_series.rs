@@ -35,6 +35,10 @@ impl HostSeries {
                 // A host changed from HTTPS to something else has no certificate any more.
                 self.metrics.clear_cert_not_after(host.label());
             }
+            if !matches!(host.config().check, Check::Script(_)) {
+                // Nor performance data, once it is no longer a script.
+                self.metrics.set_perfdata(host.label(), &[]);
+            }
             let series = self.series.remove(host.label()).unwrap_or_else(|| {
                 let series = self.metrics.host(host.label());
                 // A host restored from the store starts with its stored status.
@@ -60,6 +64,10 @@ impl HostSeries {
     pub fn checked(&self, host: &HostConfiguration, result: &CheckResult) {
         if let Some(series) = self.series.get(&host.label) {
             series.record_check(result.ok, result.latency);
+            // Only scripts report performance data: other checks pass by without a lock.
+            if matches!(host.check, Check::Script(_)) {
+                self.metrics.set_perfdata(&host.label, &result.perfdata);
+            }
         }
         if let Some(not_after) = result.cert_not_after {
             self.metrics.set_cert_not_after(&host.label, not_after);

@@ -4,7 +4,9 @@
 //! created once per host ([`HostMetrics`]) so a check updates counters without building label
 //! sets; [`Metrics::remove_host`] drops every series of a host that left the configuration.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -14,7 +16,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::model::Status;
+use crate::model::{PerfValue, Status};
 use crate::outbox::DropReason;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -31,6 +33,12 @@ struct LocationLabel {
 struct HostStatusLabels {
     host: String,
     status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PerfLabels {
+    host: String,
+    label: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -133,6 +141,12 @@ pub struct Metrics {
     store_errors: Family<OperationLabel, Counter>,
     store_dropped: Family<KindLabel, Counter>,
     cert_not_after: Family<HostLabel, Gauge<f64, AtomicU64>>,
+    /// `flowstate_check_perfdata{host,label}`: a script's latest performance data.
+    check_perfdata: Family<PerfLabels, Gauge<f64, AtomicU64>>,
+    /// Each host's performance data series (label and handle): a family cannot be searched by
+    /// host, so this is how a host's series go with it; and a check reporting the same labels
+    /// as the last one only sets values, building no label set.
+    perfdata_series: Mutex<HashMap<String, PerfSeries>>,
     config_reloads: Family<ResultLabel, Counter>,
     config_last_reload_successful: Gauge,
     config_last_reload_success_timestamp: Gauge<f64, AtomicU64>,
@@ -147,6 +161,9 @@ pub struct Metrics {
     /// CPU seconds already added to `process_cpu`, to add only the difference at a scrape.
     process_cpu_reported: AtomicU64,
 }
+
+/// One host's performance data series, in the order its plugin reports them.
+type PerfSeries = Vec<(Box<str>, Gauge<f64, AtomicU64>)>;
 
 /// One host's series, created once and updated per check without label lookups.
 pub struct HostMetrics {
@@ -211,6 +228,8 @@ impl Metrics {
             store_errors: Family::default(),
             store_dropped: Family::default(),
             cert_not_after: Family::default(),
+            check_perfdata: Family::default(),
+            perfdata_series: Mutex::default(),
             config_reloads: Family::default(),
             config_last_reload_successful: Gauge::default(),
             config_last_reload_success_timestamp: Gauge::default(),
@@ -288,6 +307,11 @@ impl Metrics {
             "flowstate_tls_cert_not_after_timestamp_seconds",
             "When the host's TLS certificate expires, in seconds since the epoch",
             metrics.cert_not_after.clone(),
+        );
+        registry.register(
+            "flowstate_check_perfdata",
+            "The latest performance data of a script check's plugin, per label, normalised: seconds, bytes, percent, counters",
+            metrics.check_perfdata.clone(),
         );
         registry.register(
             "flowstate_config_reloads",
@@ -425,6 +449,53 @@ impl Metrics {
         });
     }
 
+    /// The host's latest performance data (a script check's): its labels' series are set, the
+    /// series of labels it no longer reports removed. Empty `values` remove them all.
+    pub fn set_perfdata(&self, host: &str, values: &[PerfValue]) {
+        let mut hosts = self
+            .perfdata_series
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match hosts.get(host) {
+            // The labels of the last check, as usual: only the values change.
+            Some(known)
+                if known.len() == values.len()
+                    && known
+                        .iter()
+                        .zip(values)
+                        .all(|((label, _), v)| *label == v.label) =>
+            {
+                for ((_, gauge), v) in known.iter().zip(values) {
+                    gauge.set(v.value);
+                }
+                return;
+            }
+            None if values.is_empty() => return,
+            _ => {}
+        }
+        let key = |label: &str| PerfLabels {
+            host: host.to_string(),
+            label: label.to_string(),
+        };
+        for (label, _) in hosts.remove(host).unwrap_or_default() {
+            if !values.iter().any(|v| v.label == label) {
+                self.check_perfdata.remove(&key(&label));
+            }
+        }
+        if values.is_empty() {
+            return;
+        }
+        let series = values
+            .iter()
+            .map(|v| {
+                let gauge = self.check_perfdata.get_or_create_owned(&key(&v.label));
+                gauge.set(v.value);
+                (v.label.clone(), gauge)
+            })
+            .collect();
+        hosts.insert(host.to_string(), series);
+    }
+
     /// A write to the state store failed.
     pub fn record_store_error(&self, operation: &'static str) {
         self.store_errors
@@ -518,6 +589,7 @@ impl Metrics {
         self.transitions.remove(&host);
         self.restarts.remove(&host);
         self.host_flapping.remove(&host);
+        self.set_perfdata(label, &[]);
         for s in STATUSES {
             self.host_status.remove(&HostStatusLabels {
                 host: label.to_string(),
@@ -731,6 +803,54 @@ mod tests {
         metrics.remove_host("api");
         let text = metrics.render();
         assert!(!text.contains(r#"host="api""#), "{text}");
+    }
+
+    #[test]
+    fn perfdata_series_follow_the_latest_check_and_go_with_the_host() {
+        use crate::model::PerfUnit;
+        let value = |label: &str, value: f64| PerfValue {
+            label: label.into(),
+            value,
+            unit: PerfUnit::Seconds,
+            warn: None,
+            crit: None,
+            min: None,
+            max: None,
+        };
+        let metrics = Metrics::new();
+        let _series = metrics.host("disk");
+        metrics.set_perfdata("disk", &[value("time", 0.25), value("say \"hi\"", 1.0)]);
+        metrics.set_perfdata("other", &[value("time", 2.0)]);
+        let text = metrics.render();
+        assert!(
+            text.contains("# TYPE flowstate_check_perfdata gauge"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"flowstate_check_perfdata{host="disk",label="time"} 0.25"#),
+            "{text}"
+        );
+        // Label values are escaped.
+        assert!(
+            text.contains(r#"flowstate_check_perfdata{host="disk",label="say \"hi\""} 1"#),
+            "{text}"
+        );
+        // The same labels again: new values. A label no longer reported: its series goes.
+        metrics.set_perfdata("disk", &[value("time", 0.5), value("say \"hi\"", 2.0)]);
+        metrics.set_perfdata("disk", &[value("time", 0.75)]);
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"flowstate_check_perfdata{host="disk",label="time"} 0.75"#),
+            "{text}"
+        );
+        assert!(!text.contains("say"), "{text}");
+        metrics.remove_host("disk");
+        let text = metrics.render();
+        assert!(!text.contains(r#"host="disk""#), "{text}");
+        assert!(
+            text.contains(r#"flowstate_check_perfdata{host="other",label="time"} 2"#),
+            "{text}"
+        );
     }
 
     #[test]

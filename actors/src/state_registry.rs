@@ -712,6 +712,7 @@ mod tests {
             cert_not_after: None,
             latency: Duration::from_millis(latency_ms),
             detail: "status 200".into(),
+            perfdata: Vec::new(),
         }
     }
 

@@ -37,6 +37,7 @@ fn result(secs: u64, ok: bool, ms: u64) -> CheckResult {
         cert_not_after: None,
         latency: Duration::from_millis(ms),
         detail: format!("check at {secs}"),
+        perfdata: Vec::new(),
     }
 }
 

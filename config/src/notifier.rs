@@ -171,6 +171,9 @@ pub struct WebhookConfig {
     pub format: WebhookFormat,
     /// PagerDuty's integration key; required by `format: pagerduty`.
     pub routing_key: Option<Secret>,
+    /// The Telegram chat messages go to (a numeric id, or `@channelusername`); required by
+    /// `format: telegram` and refused by the others.
+    pub chat_id: Option<String>,
 }
 
 impl fmt::Debug for WebhookConfig {
@@ -182,21 +185,59 @@ impl fmt::Debug for WebhookConfig {
             .field("timeout", &self.timeout)
             .field("format", &self.format)
             .field("routing_key", &self.routing_key)
+            .field("chat_id", &self.chat_id)
             .finish()
     }
 }
 
-/// The payload shape a webhook receiver expects.
+/// The payload shape a webhook receiver expects (and, for a few, how it is sent: see
+/// [`WebhookFormat::ALL`] and docs/alerts.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WebhookFormat {
     Generic,
     Slack,
     Discord,
     Pagerduty,
+    /// incident.io HTTP alert source: an alert event keyed by `flowstate-<host>`.
+    Incidentio,
+    /// Microsoft Teams Workflows webhook: a message with one Adaptive Card.
+    Teams,
+    /// Telegram Bot API `sendMessage` (the URL holds the bot token; `chat_id` is required).
+    Telegram,
+    /// ntfy: JSON published to the server root, the topic taken from the URL's last segment.
+    Ntfy,
+    /// Gotify `POST /message`; the app token in the `X-Gotify-Key` header.
+    Gotify,
+    /// Matrix client-server API: `PUT .../send/m.room.message/{txnId}`, the event id as txnId.
+    Matrix,
 }
 
 impl WebhookFormat {
-    pub const NAMES: &'static [&'static str] = &["generic", "slack", "discord", "pagerduty"];
+    pub const ALL: [WebhookFormat; 10] = [
+        WebhookFormat::Generic,
+        WebhookFormat::Slack,
+        WebhookFormat::Discord,
+        WebhookFormat::Pagerduty,
+        WebhookFormat::Incidentio,
+        WebhookFormat::Teams,
+        WebhookFormat::Telegram,
+        WebhookFormat::Ntfy,
+        WebhookFormat::Gotify,
+        WebhookFormat::Matrix,
+    ];
+
+    pub const NAMES: &'static [&'static str] = &[
+        "generic",
+        "slack",
+        "discord",
+        "pagerduty",
+        "incidentio",
+        "teams",
+        "telegram",
+        "ntfy",
+        "gotify",
+        "matrix",
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -204,17 +245,17 @@ impl WebhookFormat {
             WebhookFormat::Slack => "slack",
             WebhookFormat::Discord => "discord",
             WebhookFormat::Pagerduty => "pagerduty",
+            WebhookFormat::Incidentio => "incidentio",
+            WebhookFormat::Teams => "teams",
+            WebhookFormat::Telegram => "telegram",
+            WebhookFormat::Ntfy => "ntfy",
+            WebhookFormat::Gotify => "gotify",
+            WebhookFormat::Matrix => "matrix",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "generic" => Some(WebhookFormat::Generic),
-            "slack" => Some(WebhookFormat::Slack),
-            "discord" => Some(WebhookFormat::Discord),
-            "pagerduty" => Some(WebhookFormat::Pagerduty),
-            _ => None,
-        }
+        WebhookFormat::ALL.into_iter().find(|f| f.name() == name)
     }
 }
 
@@ -250,6 +291,7 @@ impl NotifierConfig {
                         .map(|k| k.expose().to_string())
                         .unwrap_or_default(),
                 ));
+                settings.push(("chat_id", hook.chat_id.clone().unwrap_or_default()));
             }
             NotifierKind::Command(command) => {
                 settings.push(("command", command.argv.join(" ")));

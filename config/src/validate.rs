@@ -85,7 +85,14 @@ pub(crate) const NOTIFIER_COMMON_KEYS: &[&str] = &[
 ];
 pub(crate) const STDOUT_KEYS: &[&str] = &["format"];
 pub(crate) const FILE_KEYS: &[&str] = &["path"];
-pub(crate) const WEBHOOK_KEYS: &[&str] = &["url", "headers", "timeout", "format", "routing_key"];
+pub(crate) const WEBHOOK_KEYS: &[&str] = &[
+    "url",
+    "headers",
+    "timeout",
+    "format",
+    "routing_key",
+    "chat_id",
+];
 pub(crate) const COMMAND_KEYS: &[&str] = &["command", "timeout"];
 const DEFAULT_NOTIFIER_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -642,12 +649,17 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                 );
                 return None;
             }
+            // Both read before either gives up, so both mistakes are reported at once.
+            let chat_id = read_chat_id(reader, &node, &fields, format);
+            let url_fits = check_format_url(reader, &url_node, &url, format);
+            let (chat_id, ()) = (chat_id?, url_fits?);
             NotifierKind::Webhook(WebhookConfig {
                 url,
                 headers,
                 timeout,
                 format,
                 routing_key,
+                chat_id,
             })
         }
         _ => {
@@ -675,6 +687,82 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
         group_by,
         group_wait,
     })
+}
+
+/// `chat_id`: Telegram's chat, required by `format: telegram` and refused by every other
+/// format (it would be silently ignored there). `None` (the error recorded) when it is wrong;
+/// `Some(None)` when absent and not needed.
+fn read_chat_id(
+    reader: &mut Reader,
+    node: &Node,
+    fields: &Fields<'_>,
+    format: WebhookFormat,
+) -> Option<Option<String>> {
+    let chat_node = fields.get("chat_id");
+    match (format, chat_node) {
+        (WebhookFormat::Telegram, None) => {
+            reader.semantic_error(
+                node,
+                "format telegram needs `chat_id`: the chat to post to, a number such as -1001234567890 or @channelusername",
+            );
+            None
+        }
+        (WebhookFormat::Telegram, Some(n)) => {
+            let chat_id = reader.string(&n)?.trim().to_string();
+            if chat_id.is_empty() {
+                reader.semantic_error(
+                    &n,
+                    "the chat id is empty; write the chat's number (such as -1001234567890) or @channelusername",
+                );
+                return None;
+            }
+            Some(Some(chat_id))
+        }
+        (_, Some(n)) => {
+            reader.semantic_error(
+                &n,
+                format!(
+                    "`chat_id` is only used by format telegram, not {}; remove it, or set `format: telegram`",
+                    format.name()
+                ),
+            );
+            None
+        }
+        (_, None) => Some(None),
+    }
+}
+
+/// The URL shapes some formats need: ntfy's topic URL (flowstate publishes to its parent with
+/// the topic in the body) and Matrix's send endpoint (flowstate appends the transaction id).
+fn check_format_url(
+    reader: &mut Reader,
+    url_node: &Node,
+    url: &Url,
+    format: WebhookFormat,
+) -> Option<()> {
+    let last = url
+        .path_segments()
+        .and_then(|mut segments| segments.next_back())
+        .unwrap_or("");
+    match format {
+        WebhookFormat::Ntfy if last.is_empty() => {
+            reader.semantic_error(
+                url_node,
+                "format ntfy needs the topic's URL, such as https://ntfy.sh/mytopic: its last path segment is the topic",
+            );
+            None
+        }
+        WebhookFormat::Matrix
+            if !url.path().ends_with("/send/m.room.message") || !url.path().contains("/rooms/") =>
+        {
+            reader.semantic_error(
+                url_node,
+                "format matrix needs the room's send endpoint, such as https://matrix.example.org/_matrix/client/v3/rooms/!room:example.org/send/m.room.message (flowstate appends the transaction id)",
+            );
+            None
+        }
+        _ => Some(()),
+    }
 }
 
 /// `group_by` (known keys, each once) and `group_wait` (1s to 1h, only with `group_by`).

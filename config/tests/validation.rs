@@ -812,7 +812,7 @@ fn alert_to_an_invalid_notifier_reports_only_the_notifier() {
 fn unknown_webhook_format_suggests_closest() {
     assert_eq!(
         error("notifiers:\n  s: { type: webhook, url: 'https://hooks.slack.com/x', format: slak }\n"),
-        "flowstate.yaml:2:65: notifiers.s.format: unknown webhook format `slak`; did you mean `slack`?; use one of generic, slack, discord, pagerduty"
+        "flowstate.yaml:2:65: notifiers.s.format: unknown webhook format `slak`; did you mean `slack`?; use one of generic, slack, discord, pagerduty, incidentio, teams, telegram, ntfy, gotify, matrix"
     );
 }
 

@@ -519,6 +519,7 @@ mod tests {
             degraded: false,
             latency_ms,
             detail: if ok { "status 200" } else { "status 503" }.into(),
+            perfdata: Vec::new(),
         }
     }
 

@@ -483,10 +483,23 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// A loopback port nothing listens on: bound, then released. Connecting to it is refused.
+/// A loopback port nothing listens on: connecting to it is refused. The port stays bound (but
+/// never listened on) for the rest of the test run, so no other test's server is given it:
+/// a port bound and released could be handed to a server of a test running beside this one.
 pub fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    listener.local_addr().expect("local address").port()
+    use socket2::{Domain, Socket, Type};
+    static HELD: std::sync::Mutex<Vec<Socket>> = std::sync::Mutex::new(Vec::new());
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a TCP socket");
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    socket.bind(&loopback.into()).expect("bind a loopback port");
+    let port = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("local address")
+        .port();
+    HELD.lock().unwrap_or_else(|p| p.into_inner()).push(socket);
+    port
 }
 
 #[cfg(test)]

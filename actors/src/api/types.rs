@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::EventKind;
 use crate::history::{Incident, SeriesPoint};
-use crate::model::{rfc3339, CheckResult, Host, HostCounters, Status};
+use crate::model::{rfc3339, CheckResult, Host, HostCounters, PerfValue, Status};
 use crate::store::reader::{Availabilities, Uptime};
 use crate::store::StoredEvent;
 
@@ -358,6 +358,39 @@ pub struct CheckView {
     pub degraded: bool,
     pub latency_ms: f64,
     pub detail: String,
+    /// A script's performance data, normalised (seconds, bytes); absent when there is none.
+    /// Only a host's latest result keeps it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub perfdata: Vec<PerfView>,
+}
+
+/// One performance data value in the API: `{"label": "time", "value": 0.000123, "unit": "s",
+/// "warn": null, "crit": null, "min": 0.0, "max": 10.0}`. `unit` is `s`, `B`, `%`, `c`, another
+/// unit as the plugin wrote it, or null (a count); `warn` and `crit` are ranges in the plugins'
+/// format (`10`, `10:`, `~:10`, `@10:20`) in the value's unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PerfView {
+    pub label: String,
+    pub value: f64,
+    pub unit: Option<String>,
+    pub warn: Option<String>,
+    pub crit: Option<String>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl From<&PerfValue> for PerfView {
+    fn from(v: &PerfValue) -> Self {
+        PerfView {
+            label: v.label.to_string(),
+            value: v.value,
+            unit: v.unit.symbol().map(str::to_string),
+            warn: v.warn.map(|range| range.to_string()),
+            crit: v.crit.map(|range| range.to_string()),
+            min: v.min,
+            max: v.max,
+        }
+    }
 }
 
 /// How well the scheduler keeps up, as `GET /api/v1/scheduler` shows it.
@@ -420,6 +453,7 @@ impl From<&CheckResult> for CheckView {
             degraded: r.degraded,
             latency_ms: r.latency_ms(),
             detail: r.detail.clone(),
+            perfdata: r.perfdata.iter().map(PerfView::from).collect(),
         }
     }
 }
@@ -449,6 +483,7 @@ mod tests {
             cert_not_after: None,
             latency: Duration::from_micros(12_345),
             detail: "status 200".into(),
+            perfdata: Vec::new(),
         };
         host.record(&result, &config, 10);
         let check = json!({

@@ -227,6 +227,13 @@ impl Host {
         while state.history.len() >= history_limit.max(1) {
             state.history.pop_front();
         }
+        // Performance data is kept for the latest result only: a host's memory does not grow
+        // with its history's length times its plugin's values.
+        if let Some(previous) = state.history.back_mut() {
+            if !previous.perfdata.is_empty() {
+                previous.perfdata = Vec::new();
+            }
+        }
         state.history.push_back(result.clone());
         let flapping = state
             .counters
@@ -472,6 +479,7 @@ mod tests {
                 "status 503, expected 2xx"
             }
             .into(),
+            perfdata: Vec::new(),
         }
     }
 
@@ -504,6 +512,27 @@ mod tests {
             .filter_map(|r| host.record(r, &config, 100))
             .map(|t| t.status)
             .collect()
+    }
+
+    #[test]
+    fn only_the_latest_result_keeps_its_performance_data() {
+        let mut host = Host::new(config(""), at(0));
+        let measured = |second: u64| CheckResult {
+            perfdata: vec![super::super::PerfValue {
+                label: "time".into(),
+                value: 0.25,
+                unit: super::super::PerfUnit::Seconds,
+                warn: None,
+                crit: None,
+                min: None,
+                max: None,
+            }],
+            ..pass(second)
+        };
+        feed(&mut host, &[measured(1), measured(2)]);
+        let history = &host.state().history;
+        assert!(history[0].perfdata.is_empty());
+        assert_eq!(history[1].perfdata.len(), 1);
     }
 
     #[test]

@@ -4,14 +4,17 @@
 //!   turns results into a status.
 //! - [`reachability`]: whether a failing host is down or cut off by a parent (`depends_on`).
 //! - [`flapping`]: whether a host's results keep changing (Nagios's percent state change).
+//! - [`perfdata`]: a plugin's performance data, normalised ([`PerfValue`]).
 //! - Here: [`Status`], [`CheckResult`] and how timestamps are written.
 
 pub mod flapping;
 pub mod host;
+pub mod perfdata;
 pub mod reachability;
 
 pub use flapping::{FlapChange, FlapRecord};
 pub use host::{Host, HostCounters, HostState, Recorded, Transition};
+pub use perfdata::{PerfRange, PerfUnit, PerfValue};
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -86,6 +89,9 @@ pub struct CheckResult {
     pub latency: Duration,
     /// A person-readable line: `status 200`, `status 503, expected 200`, `connection refused`.
     pub detail: String,
+    /// A script's performance data, normalised. Empty (no allocation) for other check types,
+    /// and kept only on a host's latest result: older ones in the history drop it.
+    pub perfdata: Vec<PerfValue>,
 }
 
 impl CheckResult {

@@ -7,26 +7,100 @@
 //!   line each, cut to the service's limits with the number left out said.
 //! - `pagerduty`: one alert per group (`dedup_key` `group:<name>`): a trigger while any event
 //!   of the delivery reports a problem, a resolve when every one closes one.
+//! - `incidentio`: one alert per group (`deduplication_key` `flowstate-group-<name>`),
+//!   `firing` while any event is a problem, `resolved` when every one closes one.
+//! - `teams`, `telegram`, `ntfy`, `gotify`, `matrix`: one message with the counts as its title
+//!   and the listing as its text, cut to the service's limits with the number left out said.
 
 use flowstate_config::notifier::WebhookFormat;
 use serde_json::{json, Value};
 
 use super::payload::{
-    escape_mrkdwn, fit, fit_mrkdwn, headline, kind_label, slack_mrkdwn, text_len, Tone,
-    CLIENT_NAME, DISCORD_CONTENT_MAX, DISCORD_DESCRIPTION_MAX, DISCORD_TITLE_MAX,
-    PAGERDUTY_SUMMARY_MAX, SLACK_HEADER_MAX, SLACK_TEXT_MAX,
+    escape_mrkdwn, fit, fit_mrkdwn, gotify, headline, incidentio_status, kind_label, matrix, ntfy,
+    slack_mrkdwn, teams_message, telegram, text_len, Addressing, Tone, CLIENT_NAME,
+    DISCORD_CONTENT_MAX, DISCORD_DESCRIPTION_MAX, DISCORD_TITLE_MAX, INCIDENTIO_TITLE_MAX,
+    PAGERDUTY_SUMMARY_MAX, SLACK_HEADER_MAX, SLACK_TEXT_MAX, TELEGRAM_TEXT_MAX,
 };
 use super::EventGroup;
 use crate::event::EventKind;
 
-/// The JSON body posted for `group` in `format`. `routing_key` is PagerDuty's integration key.
-pub fn group_body(format: WebhookFormat, group: &EventGroup, routing_key: Option<&str>) -> Value {
+/// A listing longer than this many lines is cut in the formats that show one line each
+/// (a Teams card with hundreds of TextBlocks is slow to render and may pass Teams' size limit).
+const TEAMS_LINES_MAX: usize = 50;
+
+/// The JSON body sent for `group` in `format`.
+pub fn group_body(format: WebhookFormat, group: &EventGroup, to: &Addressing<'_>) -> Value {
+    let emoji_title = || format!("{} {}", tone(group).emoji(), title(group));
     match format {
         WebhookFormat::Generic => serde_json::to_value(group).unwrap_or_default(),
         WebhookFormat::Slack => slack(group),
         WebhookFormat::Discord => discord(group),
-        WebhookFormat::Pagerduty => pagerduty(group, routing_key),
+        WebhookFormat::Pagerduty => pagerduty(group, to.routing_key),
+        WebhookFormat::Incidentio => incidentio(group),
+        WebhookFormat::Teams => {
+            let shown = group.events.len().min(TEAMS_LINES_MAX);
+            let mut lines: Vec<String> = group.events[..shown]
+                .iter()
+                .map(|e| format!("• {}", headline(e)))
+                .collect();
+            if group.events.len() > shown {
+                lines.push(format!("… and {} more", group.events.len() - shown));
+            }
+            teams_message(tone(group), &emoji_title(), &lines, Vec::new())
+        }
+        WebhookFormat::Telegram => {
+            let title = emoji_title();
+            let room = TELEGRAM_TEXT_MAX.saturating_sub(text_len(&title) + 1);
+            let text = format!("{title}\n{}", listing(group, room, str::to_string));
+            telegram(to.chat_id, &text)
+        }
+        WebhookFormat::Ntfy => ntfy(
+            to.topic,
+            tone(group),
+            &emoji_title(),
+            &listing(group, NTFY_MESSAGE_MAX, str::to_string),
+        ),
+        WebhookFormat::Gotify => gotify(
+            tone(group),
+            &emoji_title(),
+            &listing(group, usize::MAX, str::to_string),
+        ),
+        WebhookFormat::Matrix => {
+            let title = emoji_title();
+            let room = MATRIX_BODY_MAX.saturating_sub(text_len(&title) + 1);
+            matrix(&format!(
+                "{title}\n{}",
+                listing(group, room, str::to_string)
+            ))
+        }
     }
+}
+
+/// ntfy turns a message longer than 4096 bytes into an attachment; listing lines are short,
+/// so the listing is kept to what stays a message even in 4-byte characters.
+const NTFY_MESSAGE_MAX: usize = 1000;
+
+/// A Matrix event is at most 65536 bytes; a body of this many UTF-16 units stays well within
+/// it whatever the characters.
+const MATRIX_BODY_MAX: usize = 16_000;
+
+/// incident.io: one alert per group, open while any event of a delivery is a problem.
+fn incidentio(group: &EventGroup) -> Value {
+    let problem = group.events.iter().any(|e| e.event.is_problem());
+    let hosts: Vec<&str> = group.events.iter().map(|e| e.host.as_str()).collect();
+    let ids: Vec<&str> = group.events.iter().map(|e| e.id.as_str()).collect();
+    json!({
+        "title": fit(&title(group), INCIDENTIO_TITLE_MAX),
+        "description": listing(group, usize::MAX, str::to_string),
+        "deduplication_key": format!("{CLIENT_NAME}-group-{}", group.group),
+        "status": incidentio_status(problem),
+        "metadata": {
+            "group": group.group,
+            "counts": group.counts(),
+            "hosts": hosts,
+            "event_ids": ids,
+        },
+    })
 }
 
 /// The worst tone among the events: one host down makes the message red.
@@ -152,6 +226,12 @@ mod tests {
         }
     }
 
+    const PD: Addressing<'static> = Addressing {
+        routing_key: Some("key"),
+        chat_id: None,
+        topic: None,
+    };
+
     fn downs(n: usize) -> EventGroup {
         EventGroup {
             group: "payments".into(),
@@ -164,7 +244,7 @@ mod tests {
     #[test]
     fn generic_is_the_group_and_its_events_unchanged() {
         let group = downs(2);
-        let body = group_body(WebhookFormat::Generic, &group, None);
+        let body = group_body(WebhookFormat::Generic, &group, &Addressing::default());
         assert_eq!(body["group"], "payments");
         assert_eq!(body["events"].as_array().map(Vec::len), Some(2));
         assert_eq!(
@@ -175,7 +255,7 @@ mod tests {
 
     #[test]
     fn slack_counts_and_lists_every_event_that_fits() {
-        let body = group_body(WebhookFormat::Slack, &downs(3), None);
+        let body = group_body(WebhookFormat::Slack, &downs(3), &Addressing::default());
         assert_eq!(body["text"], "🔴 payments: 3 down");
         let list = body["blocks"][1]["text"]["text"].as_str().unwrap();
         assert_eq!(list.lines().count(), 3, "{list}");
@@ -187,18 +267,122 @@ mod tests {
 
     #[test]
     fn a_long_listing_says_how_many_were_left_out() {
-        let body = group_body(WebhookFormat::Slack, &downs(400), None);
+        let body = group_body(WebhookFormat::Slack, &downs(400), &Addressing::default());
         let list = body["blocks"][1]["text"]["text"].as_str().unwrap();
         assert!(list.chars().count() <= SLACK_TEXT_MAX, "{}", list.len());
         assert!(list.ends_with("more"), "{list}");
-        let discord = group_body(WebhookFormat::Discord, &downs(400), None);
+        let discord = group_body(WebhookFormat::Discord, &downs(400), &Addressing::default());
         let description = discord["embeds"][0]["description"].as_str().unwrap();
         assert!(description.chars().count() <= DISCORD_DESCRIPTION_MAX);
     }
 
+    const CHAT: Addressing<'static> = Addressing {
+        routing_key: None,
+        chat_id: Some("42"),
+        topic: Some("alerts"),
+    };
+
+    fn mixed() -> EventGroup {
+        EventGroup {
+            group: "payments".into(),
+            events: vec![
+                event("api-1", EventKind::Down, Status::Down),
+                event("api-22", EventKind::Up, Status::Up),
+            ],
+        }
+    }
+
+    fn ups() -> EventGroup {
+        EventGroup {
+            group: "payments".into(),
+            events: vec![event("api-1", EventKind::Up, Status::Up)],
+        }
+    }
+
+    #[test]
+    fn incidentio_fires_one_alert_per_group_and_resolves_it_when_all_close() {
+        let firing = group_body(WebhookFormat::Incidentio, &mixed(), &CHAT);
+        assert_eq!(firing["status"], "firing");
+        assert_eq!(firing["deduplication_key"], "flowstate-group-payments");
+        assert_eq!(firing["title"], "payments: 1 down, 1 up");
+        assert_eq!(firing["metadata"]["group"], "payments");
+        assert_eq!(firing["metadata"]["hosts"], json!(["api-1", "api-22"]));
+        assert_eq!(firing["metadata"]["event_ids"][0], mixed().events[0].id);
+        let description = firing["description"].as_str().unwrap();
+        assert!(description.contains("• DOWN api-1: status 503, expected 200"));
+        let resolved = group_body(WebhookFormat::Incidentio, &ups(), &CHAT);
+        assert_eq!(resolved["status"], "resolved");
+        assert_eq!(resolved["deduplication_key"], "flowstate-group-payments");
+    }
+
+    #[test]
+    fn chat_formats_title_the_counts_and_list_each_event() {
+        let group = mixed();
+        let teams = group_body(WebhookFormat::Teams, &group, &CHAT);
+        let card = &teams["attachments"][0]["content"];
+        assert_eq!(card["type"], "AdaptiveCard");
+        assert_eq!(card["body"][0]["text"], "🔴 payments: 1 down, 1 up");
+        assert_eq!(card["body"][0]["color"], "Attention");
+        assert_eq!(
+            card["body"][1]["text"],
+            "• DOWN api-1: status 503, expected 200"
+        );
+        assert_eq!(
+            card["body"][2]["text"],
+            "• UP api-22: status 503, expected 200"
+        );
+
+        let telegram = group_body(WebhookFormat::Telegram, &group, &CHAT);
+        assert_eq!(telegram["chat_id"], 42);
+        let text = telegram["text"].as_str().unwrap();
+        assert!(
+            text.starts_with("🔴 payments: 1 down, 1 up\n• DOWN api-1"),
+            "{text}"
+        );
+
+        let ntfy = group_body(WebhookFormat::Ntfy, &group, &CHAT);
+        assert_eq!(ntfy["topic"], "alerts");
+        assert_eq!(ntfy["title"], "payments: 1 down, 1 up");
+        assert_eq!(ntfy["priority"], 4);
+        assert_eq!(ntfy["tags"][0], "rotating_light");
+        let ntfy_up = group_body(WebhookFormat::Ntfy, &ups(), &CHAT);
+        assert_eq!(ntfy_up["priority"], 3);
+        assert_eq!(ntfy_up["tags"][0], "white_check_mark");
+
+        let gotify = group_body(WebhookFormat::Gotify, &group, &CHAT);
+        assert_eq!(gotify["title"], "🔴 payments: 1 down, 1 up");
+        assert_eq!(gotify["priority"], 8);
+        assert_eq!(gotify["message"].as_str().unwrap().lines().count(), 2);
+
+        let matrix = group_body(WebhookFormat::Matrix, &group, &CHAT);
+        assert_eq!(matrix["msgtype"], "m.text");
+        let body = matrix["body"].as_str().unwrap();
+        assert_eq!(body.lines().count(), 3, "{body}");
+    }
+
+    #[test]
+    fn long_groups_are_cut_within_each_services_limits() {
+        let group = downs(2000);
+        let telegram = group_body(WebhookFormat::Telegram, &group, &CHAT);
+        let text = telegram["text"].as_str().unwrap();
+        assert!(
+            text_len(text) <= TELEGRAM_TEXT_MAX && text.ends_with("more"),
+            "{}",
+            text.len()
+        );
+        let teams = group_body(WebhookFormat::Teams, &group, &CHAT);
+        let blocks = teams["attachments"][0]["content"]["body"]
+            .as_array()
+            .unwrap();
+        assert_eq!(blocks.len(), TEAMS_LINES_MAX + 2, "title, lines, note");
+        assert_eq!(blocks.last().unwrap()["text"], "… and 1950 more");
+        let matrix = group_body(WebhookFormat::Matrix, &group, &CHAT);
+        assert!(text_len(matrix["body"].as_str().unwrap()) <= MATRIX_BODY_MAX);
+    }
+
     #[test]
     fn pagerduty_triggers_one_alert_per_group_and_resolves_it_when_all_close() {
-        let trigger = group_body(WebhookFormat::Pagerduty, &downs(2), Some("key"));
+        let trigger = group_body(WebhookFormat::Pagerduty, &downs(2), &PD);
         assert_eq!(trigger["event_action"], "trigger");
         assert_eq!(trigger["dedup_key"], "group:payments");
         assert_eq!(trigger["payload"]["severity"], "critical");
@@ -206,7 +390,7 @@ mod tests {
             group: "payments".into(),
             events: vec![event("api-1", EventKind::Up, Status::Up)],
         };
-        let resolve = group_body(WebhookFormat::Pagerduty, &ups, Some("key"));
+        let resolve = group_body(WebhookFormat::Pagerduty, &ups, &PD);
         assert_eq!(resolve["event_action"], "resolve");
         assert_eq!(resolve["dedup_key"], "group:payments");
     }

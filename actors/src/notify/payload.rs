@@ -15,6 +15,23 @@
 //! - `pagerduty`: an Events API v2 alert event for `https://events.pagerduty.com/v2/enqueue`.
 //!   <https://developer.pagerduty.com/docs/events-api-v2/trigger-events/>.
 //!
+//! - `incidentio`: an incident.io HTTP alert source event: `title`, `description`,
+//!   `deduplication_key` (`flowstate-<host>`), `status` `firing`/`resolved`, `metadata`.
+//!   <https://docs.incident.io/alerts/custom-http-sources> (the standard alert schema).
+//! - `teams`: a Microsoft Teams Workflows webhook message ("Post to a channel when a webhook
+//!   request is received") carrying one Adaptive Card 1.4 (TextBlocks and a FactSet). The
+//!   retired Office 365 connector MessageCard is not used.
+//!   <https://learn.microsoft.com/en-us/microsoftteams/platform/task-modules-and-cards/what-are-cards>.
+//! - `telegram`: a Bot API `sendMessage` request, plain text (no `parse_mode`, so nothing in a
+//!   reason needs escaping), cut at 4096 characters. <https://core.telegram.org/bots/api#sendmessage>.
+//! - `ntfy`: a JSON publish (`topic`, `title`, `message`, `priority` 1-5, `tags`), posted to the
+//!   server root. <https://docs.ntfy.sh/publish/#publish-as-json>.
+//! - `gotify`: `POST /message` with `title`, `message`, `priority` and plain-text display.
+//!   <https://gotify.net/api-docs#/message/createMessage>, <https://gotify.net/docs/msgextras>.
+//! - `matrix`: an `m.room.message` event content (`msgtype: m.text`, plain `body`) for
+//!   `PUT /_matrix/client/v3/rooms/{roomId}/send/m.room.message/{txnId}`.
+//!   <https://spec.matrix.org/latest/client-server-api/#mroommessage-msgtypes>.
+//!
 //! Each service refuses a body that breaks one of its limits (HTTP 400), and the webhook
 //! notifier gives up on a 400 at once, so one over-long reason would lose the alert. Text is
 //! therefore cut to the documented limit, on a character boundary, ending in an ellipsis.
@@ -24,17 +41,44 @@ use serde_json::{json, Map, Value};
 
 use crate::event::{AlertEvent, EventKind};
 
-/// The JSON body posted for `event` in `format`. `routing_key` is PagerDuty's integration key.
+/// What some formats need besides the event: the notifier's own settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Addressing<'a> {
+    /// PagerDuty's integration key (`routing_key`).
+    pub routing_key: Option<&'a str>,
+    /// Telegram's `chat_id`.
+    pub chat_id: Option<&'a str>,
+    /// The ntfy topic (the last segment of the notifier's URL).
+    pub topic: Option<&'a str>,
+}
+
+/// The JSON body sent for `event` in `format`.
 pub fn webhook_body(
     format: WebhookFormat,
     event: &AlertEvent,
-    routing_key: Option<&str>,
+    to: &Addressing<'_>,
 ) -> serde_json::Value {
     match format {
         WebhookFormat::Generic => generic(event),
         WebhookFormat::Slack => slack(event),
         WebhookFormat::Discord => discord(event),
-        WebhookFormat::Pagerduty => pagerduty(event, routing_key),
+        WebhookFormat::Pagerduty => pagerduty(event, to.routing_key),
+        WebhookFormat::Incidentio => incidentio(event),
+        WebhookFormat::Teams => teams_message(
+            Tone::of(event.event),
+            &title(event),
+            &[state_line(event), event.reason.trim().to_string()],
+            facts(event),
+        ),
+        WebhookFormat::Telegram => telegram(to.chat_id, &chat_text(event)),
+        WebhookFormat::Ntfy => ntfy(
+            to.topic,
+            Tone::of(event.event),
+            &title(event),
+            &details(event),
+        ),
+        WebhookFormat::Gotify => gotify(Tone::of(event.event), &title(event), &details(event)),
+        WebhookFormat::Matrix => matrix(&chat_text(event)),
     }
 }
 
@@ -61,6 +105,12 @@ const DISCORD_EMBED_TOTAL_MAX: usize = 6000;
 
 /// PagerDuty Events API v2: `payload.summary` (max 1024 characters).
 pub(super) const PAGERDUTY_SUMMARY_MAX: usize = 1024;
+/// Telegram `sendMessage`: `text`, 1-4096 characters.
+pub(super) const TELEGRAM_TEXT_MAX: usize = 4096;
+/// incident.io documents no limit for a title; a title is one line, so it is kept short.
+pub(super) const INCIDENTIO_TITLE_MAX: usize = 500;
+/// Teams posts at most about 28 KB per message; each text of a card is kept well under it.
+pub(super) const TEAMS_TEXT_MAX: usize = 2000;
 /// PagerDuty's integration list shows this as the monitoring tool that sent the event.
 pub(super) const CLIENT_NAME: &str = "flowstate";
 
@@ -236,6 +286,204 @@ fn pagerduty(event: &AlertEvent, routing_key: Option<&str>) -> Value {
     })
 }
 
+/// `🔴 DOWN: api`: the short title the chat and push formats show.
+fn title(event: &AlertEvent) -> String {
+    format!(
+        "{} {}: {}",
+        Tone::of(event.event).emoji(),
+        kind_label(event.event),
+        event.host
+    )
+}
+
+/// `api is down (was up)`.
+fn state_line(event: &AlertEvent) -> String {
+    format!("{} {}", event.host, state_phrase(event))
+}
+
+/// The body of a plain-text message: the state, the reason, then when and the event id.
+fn details(event: &AlertEvent) -> String {
+    let mut text = state_line(event);
+    let reason = event.reason.trim();
+    if !reason.is_empty() {
+        text.push('\n');
+        text.push_str(reason);
+    }
+    text.push_str(&format!(
+        "\nAt {}, since {}; {}; latency {} ms\nEvent {}",
+        event.at,
+        event.since,
+        failures_phrase(event.consecutive_failures),
+        event.latency_ms,
+        event.id
+    ));
+    text
+}
+
+/// A whole chat message: the title line, then [`details`].
+fn chat_text(event: &AlertEvent) -> String {
+    format!("{}\n{}", title(event), details(event))
+}
+
+/// The event's fields as `(name, value)` pairs, for a Teams FactSet.
+fn facts(event: &AlertEvent) -> Vec<(String, String)> {
+    vec![
+        ("Status".into(), event.status.to_string()),
+        ("Previous".into(), event.previous.to_string()),
+        (
+            "Consecutive failures".into(),
+            event.consecutive_failures.to_string(),
+        ),
+        ("Latency".into(), format!("{} ms", event.latency_ms)),
+        ("At".into(), event.at.clone()),
+        ("Since".into(), event.since.clone()),
+        ("Event".into(), event.id.clone()),
+    ]
+}
+
+/// incident.io's key for one host's alert: every event of the host lands on one alert, and a
+/// `resolved` closes it.
+pub(super) fn incidentio_key(host: &str) -> String {
+    format!("{CLIENT_NAME}-{host}")
+}
+
+/// incident.io HTTP alert source: `firing` while the host has a problem, `resolved` when it
+/// is over (`up`, `removed`), both under the host's deduplication key.
+fn incidentio(event: &AlertEvent) -> Value {
+    let mut metadata = Map::new();
+    metadata.insert("host".into(), json!(event.host));
+    if let Some(group) = &event.group {
+        metadata.insert("group".into(), json!(group));
+    }
+    for (key, value) in [
+        ("event", json!(event.event)),
+        ("status", json!(event.status)),
+        ("previous", json!(event.previous)),
+        ("reason", json!(event.reason)),
+        ("event_id", json!(event.id)),
+        ("at", json!(event.at)),
+        ("since", json!(event.since)),
+        ("consecutive_failures", json!(event.consecutive_failures)),
+        ("latency_ms", json!(event.latency_ms)),
+    ] {
+        metadata.insert(key.into(), value);
+    }
+    json!({
+        "title": fit(&headline(event), INCIDENTIO_TITLE_MAX),
+        "description": details(event),
+        "deduplication_key": incidentio_key(&event.host),
+        "status": incidentio_status(event.event.is_problem()),
+        "metadata": metadata,
+    })
+}
+
+pub(super) fn incidentio_status(problem: bool) -> &'static str {
+    if problem {
+        "firing"
+    } else {
+        "resolved"
+    }
+}
+
+/// A Teams Workflows message with one Adaptive Card: a coloured bold title, one wrapped
+/// TextBlock per non-empty line of `lines`, then the facts.
+pub(super) fn teams_message(
+    tone: Tone,
+    title: &str,
+    lines: &[String],
+    facts: Vec<(String, String)>,
+) -> Value {
+    let mut body = vec![json!({
+        "type": "TextBlock",
+        "text": fit(title, TEAMS_TEXT_MAX),
+        "weight": "Bolder",
+        "size": "Medium",
+        "color": tone.teams_color(),
+        "wrap": true,
+    })];
+    for line in lines.iter().filter(|l| !l.trim().is_empty()) {
+        body.push(json!({ "type": "TextBlock", "text": fit(line, TEAMS_TEXT_MAX), "wrap": true }));
+    }
+    if !facts.is_empty() {
+        let facts: Vec<Value> = facts
+            .into_iter()
+            .map(|(title, value)| json!({ "title": title, "value": fit(&value, TEAMS_TEXT_MAX) }))
+            .collect();
+        body.push(json!({ "type": "FactSet", "facts": facts }));
+    }
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": body,
+            },
+        }],
+    })
+}
+
+/// Telegram `sendMessage`: plain text (no `parse_mode`, so nothing needs escaping), no link
+/// preview for URLs in a reason. A numeric chat id is sent as a number, `@channel` as text.
+pub(super) fn telegram(chat_id: Option<&str>, text: &str) -> Value {
+    let chat_id = chat_id.unwrap_or_default();
+    let chat_id = match chat_id.parse::<i64>() {
+        Ok(n) => json!(n),
+        Err(_) => json!(chat_id),
+    };
+    json!({
+        "chat_id": chat_id,
+        "text": fit(text, TELEGRAM_TEXT_MAX),
+        "link_preview_options": { "is_disabled": true },
+    })
+}
+
+/// ntfy JSON publish: a problem is `high` priority with a siren, a recovery `default` with a
+/// check mark (ntfy shows known tags as emoji before the title).
+pub(super) fn ntfy(topic: Option<&str>, tone: Tone, title: &str, message: &str) -> Value {
+    let (priority, tag) = match tone {
+        Tone::Red => (4, "rotating_light"),
+        Tone::Amber => (3, "warning"),
+        Tone::Green => (3, "white_check_mark"),
+    };
+    // The emoji of the title is the tag's: the title alone says the kind and the host.
+    let title = title
+        .strip_prefix(tone.emoji())
+        .map(str::trim_start)
+        .unwrap_or(title);
+    json!({
+        "topic": topic.unwrap_or_default(),
+        "title": title,
+        "message": message,
+        "priority": priority,
+        "tags": [tag, CLIENT_NAME],
+    })
+}
+
+/// Gotify `POST /message`: a problem at priority 8 (a popup and sound on Android), a partial
+/// one at 5, a recovery at 4; shown as plain text.
+pub(super) fn gotify(tone: Tone, title: &str, message: &str) -> Value {
+    let priority = match tone {
+        Tone::Red => 8,
+        Tone::Amber => 5,
+        Tone::Green => 4,
+    };
+    json!({
+        "title": title,
+        "message": message,
+        "priority": priority,
+        "extras": { "client::display": { "contentType": "text/plain" } },
+    })
+}
+
+/// Matrix `m.room.message` content: plain text only, so nothing in a reason is read as HTML.
+pub(super) fn matrix(text: &str) -> Value {
+    json!({ "msgtype": "m.text", "body": text })
+}
+
 /// The colour family of an event: red for a problem, amber for a partial one, green when the
 /// problem is over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,6 +508,15 @@ impl Tone {
             Tone::Red => "🔴",
             Tone::Amber => "🟡",
             Tone::Green => "🟢",
+        }
+    }
+
+    /// An Adaptive Card TextBlock `color`.
+    pub(super) fn teams_color(self) -> &'static str {
+        match self {
+            Tone::Red => "Attention",
+            Tone::Amber => "Warning",
+            Tone::Green => "Good",
         }
     }
 
@@ -457,8 +714,14 @@ mod tests {
         }
     }
 
+    const TO: Addressing<'static> = Addressing {
+        routing_key: Some("R0UT1NGKEY"),
+        chat_id: Some("-1001234567890"),
+        topic: Some("alerts"),
+    };
+
     fn body(format: WebhookFormat, event: &AlertEvent) -> Value {
-        webhook_body(format, event, Some("R0UT1NGKEY"))
+        webhook_body(format, event, &TO)
     }
 
     fn text_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
@@ -488,12 +751,16 @@ mod tests {
     fn generic_is_the_event_object_unchanged() {
         for kind in ALL_KINDS {
             let e = event(kind);
-            let value = webhook_body(WebhookFormat::Generic, &e, None);
+            let value = webhook_body(WebhookFormat::Generic, &e, &Addressing::default());
             assert_eq!(value, serde_json::to_value(&e).unwrap());
             let back: AlertEvent = serde_json::from_value(value).unwrap();
             assert_eq!(back, e);
         }
-        let value = webhook_body(WebhookFormat::Generic, &event(EventKind::Down), None);
+        let value = webhook_body(
+            WebhookFormat::Generic,
+            &event(EventKind::Down),
+            &Addressing::default(),
+        );
         assert_eq!(value["id"], ID);
         assert_eq!(value["event"], "down");
         assert_eq!(value["at"], AT);
@@ -936,9 +1203,211 @@ mod tests {
 
     #[test]
     fn pagerduty_without_a_routing_key_sends_an_empty_one() {
-        let value = webhook_body(WebhookFormat::Pagerduty, &event(EventKind::Down), None);
+        let value = webhook_body(
+            WebhookFormat::Pagerduty,
+            &event(EventKind::Down),
+            &Addressing::default(),
+        );
         assert_eq!(value["routing_key"], "");
         assert_eq!(value["event_action"], "trigger");
+    }
+
+    // ---- incidentio ----
+
+    #[test]
+    fn incidentio_down_fires_an_alert_keyed_by_the_host_with_metadata() {
+        let e = AlertEvent {
+            group: Some("payments".into()),
+            ..event(EventKind::Down)
+        };
+        let value = body(WebhookFormat::Incidentio, &e);
+        assert_eq!(value["title"], "DOWN api: status 503, expected 200");
+        assert_eq!(value["deduplication_key"], "flowstate-api");
+        assert_eq!(value["status"], "firing");
+        let description = text_at(&value, "/description");
+        assert!(description.starts_with("api is down (was up)\nstatus 503, expected 200\n"));
+        assert!(description.contains(ID), "{description}");
+        let metadata = &value["metadata"];
+        assert_eq!(metadata["host"], "api");
+        assert_eq!(metadata["group"], "payments");
+        assert_eq!(metadata["reason"], "status 503, expected 200");
+        assert_eq!(metadata["event_id"], ID);
+        assert_eq!(metadata["event"], "down");
+        assert_eq!(metadata["consecutive_failures"], 3);
+        assert!(value.get("source_url").is_none());
+    }
+
+    #[test]
+    fn incidentio_resolves_the_same_key_on_recovery_and_removal() {
+        for kind in ALL_KINDS {
+            let value = body(WebhookFormat::Incidentio, &event(kind));
+            assert_eq!(value["deduplication_key"], "flowstate-api", "{kind}");
+            let expected = if kind.is_problem() {
+                "firing"
+            } else {
+                "resolved"
+            };
+            assert_eq!(value["status"], expected, "{kind}");
+        }
+        let value = body(WebhookFormat::Incidentio, &event(EventKind::Up));
+        assert!(value["metadata"].get("group").is_none());
+    }
+
+    // ---- teams ----
+
+    #[test]
+    fn teams_posts_one_adaptive_card_with_title_reason_and_facts() {
+        let value = body(WebhookFormat::Teams, &event(EventKind::Down));
+        assert_eq!(value["type"], "message");
+        let attachments = value["attachments"].as_array().unwrap();
+        assert_eq!(attachments.len(), 1);
+        assert_eq!(
+            attachments[0]["contentType"],
+            "application/vnd.microsoft.card.adaptive"
+        );
+        let card = &attachments[0]["content"];
+        assert_eq!(card["type"], "AdaptiveCard");
+        assert_eq!(card["version"], "1.4");
+        let body = card["body"].as_array().unwrap();
+        assert_eq!(body[0]["type"], "TextBlock");
+        assert_eq!(body[0]["text"], "🔴 DOWN: api");
+        assert_eq!(body[0]["color"], "Attention");
+        assert_eq!(body[0]["weight"], "Bolder");
+        assert_eq!(body[1]["text"], "api is down (was up)");
+        assert_eq!(body[2]["text"], "status 503, expected 200");
+        assert_eq!(body[3]["type"], "FactSet");
+        let facts = body[3]["facts"].as_array().unwrap();
+        assert_eq!(facts[0], json!({ "title": "Status", "value": "down" }));
+        assert!(facts.contains(&json!({ "title": "Event", "value": ID })));
+        assert!(!value.to_string().contains("MessageCard"));
+
+        let up = body_of(WebhookFormat::Teams, EventKind::Up);
+        let block = &up["attachments"][0]["content"]["body"][0];
+        assert_eq!(block["text"], "🟢 UP: api");
+        assert_eq!(block["color"], "Good");
+        let degraded = body_of(WebhookFormat::Teams, EventKind::Degraded);
+        assert_eq!(
+            degraded["attachments"][0]["content"]["body"][0]["color"],
+            "Warning"
+        );
+    }
+
+    fn body_of(format: WebhookFormat, kind: EventKind) -> Value {
+        body(format, &event(kind))
+    }
+
+    // ---- telegram ----
+
+    #[test]
+    fn telegram_sends_plain_text_to_the_chat() {
+        let value = body(WebhookFormat::Telegram, &event(EventKind::Down));
+        assert_eq!(value["chat_id"], json!(-1_001_234_567_890_i64));
+        assert!(value.get("parse_mode").is_none(), "plain text: no escaping");
+        assert_eq!(value["link_preview_options"]["is_disabled"], true);
+        let text = text_at(&value, "/text");
+        assert!(
+            text.starts_with("🔴 DOWN: api\napi is down (was up)\nstatus 503, expected 200\n"),
+            "{text}"
+        );
+        assert!(text.contains(&format!("Event {ID}")), "{text}");
+        let up = body_of(WebhookFormat::Telegram, EventKind::Up);
+        assert!(text_at(&up, "/text").starts_with("🟢 UP: api\napi is up again (was down)"));
+    }
+
+    #[test]
+    fn telegram_channel_names_stay_text_and_long_text_is_cut() {
+        let to = Addressing {
+            chat_id: Some("@ops_alerts"),
+            ..TO
+        };
+        let value = webhook_body(
+            WebhookFormat::Telegram,
+            &with_reason(EventKind::Down, &"x".repeat(10_000)),
+            &to,
+        );
+        assert_eq!(value["chat_id"], "@ops_alerts");
+        let text = text_at(&value, "/text");
+        assert_eq!(text_len(text), 4096);
+        assert!(text.ends_with(ELLIPSIS));
+    }
+
+    // ---- ntfy ----
+
+    #[test]
+    fn ntfy_down_is_high_priority_with_a_siren_and_up_default_with_a_check_mark() {
+        let down = body_of(WebhookFormat::Ntfy, EventKind::Down);
+        assert_eq!(down["topic"], "alerts");
+        assert_eq!(down["title"], "DOWN: api");
+        assert_eq!(down["priority"], 4);
+        assert_eq!(down["tags"], json!(["rotating_light", "flowstate"]));
+        let message = text_at(&down, "/message");
+        assert!(message.starts_with("api is down (was up)\nstatus 503, expected 200"));
+        let up = body_of(WebhookFormat::Ntfy, EventKind::Up);
+        assert_eq!(up["title"], "UP: api");
+        assert_eq!(up["priority"], 3);
+        assert_eq!(up["tags"], json!(["white_check_mark", "flowstate"]));
+        let reminder = body_of(WebhookFormat::Ntfy, EventKind::Reminder);
+        assert_eq!(reminder["priority"], 4);
+        assert_eq!(reminder["title"], "STILL DOWN: api");
+        let degraded = body_of(WebhookFormat::Ntfy, EventKind::Degraded);
+        assert_eq!(degraded["tags"][0], "warning");
+        for kind in ALL_KINDS {
+            let p = body_of(WebhookFormat::Ntfy, kind)["priority"]
+                .as_u64()
+                .unwrap();
+            assert!((1..=5).contains(&p), "{kind}");
+        }
+    }
+
+    // ---- gotify ----
+
+    #[test]
+    fn gotify_has_title_message_and_a_priority_by_kind() {
+        let down = body_of(WebhookFormat::Gotify, EventKind::Down);
+        assert_eq!(down["title"], "🔴 DOWN: api");
+        assert_eq!(down["priority"], 8);
+        assert!(text_at(&down, "/message").starts_with("api is down (was up)\n"));
+        assert_eq!(
+            down["extras"]["client::display"]["contentType"],
+            "text/plain"
+        );
+        assert_eq!(
+            body_of(WebhookFormat::Gotify, EventKind::Degraded)["priority"],
+            5
+        );
+        let up = body_of(WebhookFormat::Gotify, EventKind::Up);
+        assert_eq!(up["priority"], 4);
+        assert_eq!(up["title"], "🟢 UP: api");
+    }
+
+    // ---- matrix ----
+
+    #[test]
+    fn matrix_is_a_plain_text_room_message() {
+        let value = body_of(WebhookFormat::Matrix, EventKind::Removed);
+        assert_eq!(value["msgtype"], "m.text");
+        assert!(value.get("formatted_body").is_none());
+        let text = text_at(&value, "/body");
+        assert!(
+            text.starts_with(
+                "🟢 REMOVED: api\napi was removed from the configuration while down\n"
+            ),
+            "{text}"
+        );
+        let flapping = body_of(WebhookFormat::Matrix, EventKind::Flapping);
+        assert!(
+            text_at(&flapping, "/body").starts_with("🟡 FLAPPING: api\napi is flapping (now up)")
+        );
+    }
+
+    #[test]
+    fn every_format_names_the_host_and_kind_for_every_event() {
+        for format in WebhookFormat::ALL {
+            for kind in ALL_KINDS {
+                let text = body(format, &event(kind)).to_string();
+                assert!(text.contains("api"), "{format:?} {kind}: {text}");
+            }
+        }
     }
 
     // ---- helpers ----

@@ -6,17 +6,22 @@
 //! what happens next: 2xx is delivered; 408, 429 and 5xx (and any network error) are retried
 //! (honouring `Retry-After`); other 4xx mean the receiver refuses this payload for good, so
 //! it is given up at once instead of hammering it for a day. Nothing logged here holds the
-//! URL's path or query (Slack and Discord put their token there) or a header value.
+//! URL's path or query (Slack, Discord and Telegram put their token there) or a header value.
+//!
+//! Most formats POST to the notifier's `url`. Two need more: `ntfy` publishes JSON to the
+//! server root, so the URL's last segment (the topic) moves into the body; `matrix` is a PUT
+//! to the room's send endpoint with the event id appended as the transaction id, so a retry
+//! of the same event is the same transaction and the homeserver does not post it twice.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use awc::http::StatusCode;
+use awc::http::{Method, StatusCode};
 use flowstate_config::notifier::{WebhookConfig, WebhookFormat};
 use flowstate_config::secret::redact_url_path;
 
 use super::group_payload::group_body;
-use super::payload::webhook_body;
+use super::payload::{webhook_body, Addressing};
 use super::{DeliveryError, DeliveryFuture, EventGroup, Notifier};
 use crate::event::AlertEvent;
 
@@ -30,6 +35,26 @@ pub struct WebhookNotifier {
     client: awc::Client,
     /// The URL fit for messages: scheme, host and port only.
     shown_url: String,
+    /// Where requests go: the notifier's `url`, except for ntfy (its server root).
+    endpoint: url::Url,
+    /// The ntfy topic: the last segment of the notifier's `url`.
+    topic: Option<String>,
+}
+
+/// `https://ntfy.sh/alerts` as the server root `https://ntfy.sh/` and the topic `alerts`
+/// (validation made sure the last segment is not empty).
+fn ntfy_root_and_topic(url: &url::Url) -> (url::Url, Option<String>) {
+    let mut root = url.clone();
+    let topic = url
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        // ntfy topics are letters, digits, `_` and `-`: never percent-encoded.
+        .map(str::to_string);
+    if let Ok(mut segments) = root.path_segments_mut() {
+        segments.pop().push("");
+    }
+    // The query stays: ntfy reads `?auth=` on any endpoint.
+    (root, topic)
 }
 
 impl WebhookNotifier {
@@ -55,42 +80,65 @@ impl WebhookNotifier {
             // rejected message would count as delivered.
             config.url.query_pairs_mut().append_pair("wait", "true");
         }
+        let (endpoint, topic) = match config.format {
+            WebhookFormat::Ntfy => ntfy_root_and_topic(&config.url),
+            _ => (config.url.clone(), None),
+        };
         WebhookNotifier {
             config: Arc::new(config),
             client,
             shown_url,
+            endpoint,
+            topic,
         }
     }
 }
 
 impl Notifier for WebhookNotifier {
     fn deliver(&mut self, event: &AlertEvent) -> DeliveryFuture {
-        let body = webhook_body(
-            self.config.format,
-            event,
-            self.config.routing_key.as_ref().map(|k| k.expose()),
-        );
-        self.post(body, &event.id)
+        let body = webhook_body(self.config.format, event, &self.addressing());
+        self.send(body, &event.id)
     }
 
     fn deliver_group(&mut self, group: &EventGroup) -> DeliveryFuture {
-        let body = group_body(
-            self.config.format,
-            group,
-            self.config.routing_key.as_ref().map(|k| k.expose()),
-        );
-        self.post(body, group.id())
+        let body = group_body(self.config.format, group, &self.addressing());
+        self.send(body, group.id())
     }
 }
 
 impl WebhookNotifier {
-    /// One POST of `body`; `id` is the `Idempotency-Key` receivers drop repeats by.
-    fn post(&mut self, body: serde_json::Value, id: &str) -> DeliveryFuture {
+    fn addressing(&self) -> Addressing<'_> {
+        Addressing {
+            routing_key: self.config.routing_key.as_ref().map(|k| k.expose()),
+            chat_id: self.config.chat_id.as_deref(),
+            topic: self.topic.as_deref(),
+        }
+    }
+
+    /// The method and URL of the request for the delivery `id`: a PUT to
+    /// `<send endpoint>/<id>` for Matrix, a POST to the endpoint otherwise.
+    fn target(&self, id: &str) -> (Method, url::Url) {
+        match self.config.format {
+            WebhookFormat::Matrix => {
+                let mut url = self.endpoint.clone();
+                if let Ok(mut segments) = url.path_segments_mut() {
+                    segments.pop_if_empty().push(id);
+                }
+                (Method::PUT, url)
+            }
+            _ => (Method::POST, self.endpoint.clone()),
+        }
+    }
+
+    /// One request with `body`; `id` is the `Idempotency-Key` receivers drop repeats by (and
+    /// Matrix's transaction id).
+    fn send(&mut self, body: serde_json::Value, id: &str) -> DeliveryFuture {
         let config = self.config.clone();
         let shown_url = self.shown_url.clone();
+        let (method, url) = self.target(id);
         let mut request = self
             .client
-            .post(config.url.as_str())
+            .request(method, url.as_str())
             .insert_header(("User-Agent", USER_AGENT_VALUE))
             .insert_header(("Idempotency-Key", id));
         for header in &config.headers {
@@ -178,6 +226,25 @@ mod tests {
         assert!(refused.message().contains("status 400: invalid payload"));
         assert!(!judge(StatusCode::NOT_FOUND, None, url, "").is_retryable());
         assert!(!judge(StatusCode::UNAUTHORIZED, None, url, "").is_retryable());
+    }
+
+    #[test]
+    fn ntfy_publishes_to_the_server_root_of_its_topic_url() {
+        for (url, root) in [
+            ("https://ntfy.sh/alerts", "https://ntfy.sh/"),
+            (
+                "https://example.com/ntfy/alerts",
+                "https://example.com/ntfy/",
+            ),
+            (
+                "https://ntfy.sh/alerts?auth=abc",
+                "https://ntfy.sh/?auth=abc",
+            ),
+        ] {
+            let (endpoint, topic) = ntfy_root_and_topic(&url::Url::parse(url).unwrap());
+            assert_eq!(endpoint.as_str(), root);
+            assert_eq!(topic.as_deref(), Some("alerts"));
+        }
     }
 
     #[test]

@@ -22,13 +22,13 @@ use std::time::{Instant, SystemTime};
 use flowstate_config::{Check, HostConfiguration};
 use futures_util::FutureExt;
 
-use crate::model::CheckResult;
+use crate::model::{CheckResult, PerfValue};
 
 /// A check's future. Not `Send`: probes run on the arbiter that owns their client.
 pub type ProbeFuture = Pin<Box<dyn Future<Output = ProbeOutcome>>>;
 
 /// What a probe saw, before timing and panics are accounted for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProbeOutcome {
     pub ok: bool,
     /// Passed but impaired (certificate near expiry, a script's WARNING): `degraded`.
@@ -39,6 +39,8 @@ pub struct ProbeOutcome {
     /// The latency to report instead of the check's duration, for probes whose duration is
     /// mostly waiting by design (ICMP spaces its echo requests).
     pub latency: Option<std::time::Duration>,
+    /// A script's performance data; empty (no allocation) for the other check types.
+    pub perfdata: Vec<PerfValue>,
 }
 
 impl ProbeOutcome {
@@ -49,6 +51,7 @@ impl ProbeOutcome {
             detail: detail.into(),
             cert_not_after: None,
             latency: None,
+            perfdata: Vec::new(),
         }
     }
 
@@ -59,6 +62,7 @@ impl ProbeOutcome {
             detail: detail.into(),
             cert_not_after: None,
             latency: None,
+            perfdata: Vec::new(),
         }
     }
 
@@ -70,6 +74,7 @@ impl ProbeOutcome {
             detail: detail.into(),
             cert_not_after: None,
             latency: None,
+            perfdata: Vec::new(),
         }
     }
 }
@@ -161,6 +166,7 @@ pub async fn run_check(probe: &dyn Probe, host: &Arc<HostConfiguration>) -> Chec
         cert_not_after: outcome.cert_not_after,
         latency: outcome.latency.unwrap_or_else(|| started.elapsed()),
         detail: outcome.detail,
+        perfdata: outcome.perfdata,
     }
 }
 

@@ -10,7 +10,8 @@
 //! | 3 or anything else, or killed by a signal | down, saying `unknown (exit N)` or the signal |
 //!
 //! The first line of stdout is the detail, without performance data (everything from the first
-//! `|` on: `OK - disk 40% used | used=40%` reads `OK - disk 40% used`). A failing program that
+//! `|` on: `OK - disk 40% used | used=40%` reads `OK - disk 40% used`). The performance data
+//! is read into the result ([`perfdata`] has the rules), whatever the exit. A failing program that
 //! prints nothing on stdout is described by the first line of its stderr instead
 //! (`sh: 1: check_disk: not found`).
 //!
@@ -29,6 +30,8 @@ use tokio::process::Command;
 
 use super::{Probe, ProbeFuture, ProbeOutcome};
 use crate::process::{self, Finished, RunError};
+
+pub mod perfdata;
 
 #[derive(Default)]
 pub struct ScriptProbe;
@@ -101,7 +104,8 @@ fn judge(program: &str, limit: Duration, outcome: Result<Finished, RunError>) ->
             return ProbeOutcome::failed(format!("{program} was ended: flowstate is stopping"))
         }
     };
-    let output = plugin_output(&finished.stdout.bytes);
+    let stdout = String::from_utf8_lossy(&finished.stdout.bytes);
+    let output = plugin_output(&stdout);
     // A plugin that failed without a word on stdout usually said why on stderr (a missing
     // interpreter, a shell error); a passing one's stderr is noise.
     let explanation = || {
@@ -113,7 +117,7 @@ fn judge(program: &str, limit: Duration, outcome: Result<Finished, RunError>) ->
         Some(line) => format!("{what}: {line}"),
         None => what,
     };
-    match finished.status.code() {
+    let mut outcome = match finished.status.code() {
         Some(0) => ProbeOutcome::passed(output.unwrap_or_else(|| "ok (exit 0)".to_string())),
         Some(1) => {
             ProbeOutcome::degraded(explanation().unwrap_or_else(|| "warning (exit 1)".to_string()))
@@ -124,13 +128,14 @@ fn judge(program: &str, limit: Duration, outcome: Result<Finished, RunError>) ->
         Some(code) => ProbeOutcome::failed(with(format!("unknown (exit {code})"))),
         // Killed by a signal: `killed by signal SIGSEGV`.
         None => ProbeOutcome::failed(with(process::describe_status(&finished.status))),
-    }
+    };
+    outcome.perfdata = perfdata::parse(&stdout, finished.stdout.truncated);
+    outcome
 }
 
 /// A plugin's status text: the first non-blank line of stdout without its performance data,
 /// made safe for one log line; `None` when there is none.
-fn plugin_output(stdout: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(stdout);
+fn plugin_output(text: &str) -> Option<String> {
     let line = text.lines().map(str::trim).find(|line| !line.is_empty())?;
     let status = line.split('|').next().unwrap_or_default();
     process::first_line(status.as_bytes())
@@ -169,11 +174,11 @@ mod tests {
     #[test]
     fn exit_codes_follow_the_nagios_convention() {
         assert_eq!(
-            judged(0, "OK - disk 40% used | used=40%;80;90\nmore\n", ""),
+            judged(0, "OK - disk 40% used\nmore\n", ""),
             ProbeOutcome::passed("OK - disk 40% used")
         );
         assert_eq!(
-            judged(1, "WARNING - disk 85% used|used=85%\n", ""),
+            judged(1, "WARNING - disk 85% used\n", ""),
             ProbeOutcome::degraded("WARNING - disk 85% used")
         );
         assert_eq!(
@@ -203,9 +208,46 @@ mod tests {
         );
         assert_eq!(judged(4, "", ""), ProbeOutcome::failed("unknown (exit 4)"));
         // Only performance data: nothing to say.
+        let only_data = judged(0, "|load=0.1\n", "");
+        assert_eq!(only_data.detail, "ok (exit 0)");
+        assert_eq!(only_data.perfdata.len(), 1);
+    }
+
+    #[test]
+    fn performance_data_is_read_whatever_the_exit_and_leaves_the_detail() {
+        for code in [0, 1, 2, 3] {
+            let outcome = judged(
+                code,
+                "DISK - 40% used | used=40%;80;90 'bad\nmore | free=2GB\n",
+                "",
+            );
+            assert!(outcome.detail.ends_with("DISK - 40% used"), "{outcome:?}");
+            let read: Vec<(&str, f64, Option<&str>)> = outcome
+                .perfdata
+                .iter()
+                .map(|v| (&*v.label, v.value, v.unit.symbol()))
+                .collect();
+            // The unterminated quote ends the status line's data; the long output's is read.
+            assert_eq!(
+                read,
+                [
+                    ("used", 40.0, Some("%")),
+                    ("free", 2.0 * 1024.0 * 1024.0 * 1024.0, Some("B"))
+                ],
+                "exit {code}"
+            );
+        }
+        // A cut output drops its last, maybe cut, item; garbage never fails the check.
+        let mut cut = finished(0, "OK | a=1 b=2.", "");
+        if let Ok(finished) = &mut cut {
+            finished.stdout.truncated = true;
+        }
+        let outcome = judge("check_x", Duration::from_secs(5), cut);
+        assert_eq!(outcome.detail, "OK");
+        assert_eq!(outcome.perfdata.len(), 1);
         assert_eq!(
-            judged(0, "|load=0.1\n", ""),
-            ProbeOutcome::passed("ok (exit 0)")
+            judged(0, "OK | =;;; x='' '\n", ""),
+            ProbeOutcome::passed("OK")
         );
     }
 

@@ -804,6 +804,7 @@ mod tests {
                     cert_not_after: None,
                     latency: Duration::from_millis(3),
                     detail: "connection refused".into(),
+                    perfdata: Vec::new(),
                 },
             }],
             ..SaveHostStates::default()

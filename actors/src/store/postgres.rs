@@ -542,6 +542,7 @@ fn result_row(row: &postgres::Row) -> CheckResult {
         cert_not_after: None,
         latency: Duration::from_micros(codec::unsigned(row.get(2))),
         detail: row.get(3),
+        perfdata: Vec::new(),
     }
 }
 
@@ -617,6 +618,7 @@ fn read_all(client: &mut Client, history_limit: usize) -> Result<Restored, postg
             cert_not_after: None,
             latency: Duration::from_micros(codec::unsigned(row.get(3))),
             detail: row.get(4),
+            perfdata: Vec::new(),
         };
         match unrolled_results.last_mut() {
             Some((last, results)) if **last == *label => results.push(result),

@@ -394,6 +394,7 @@ mod tests {
                 cert_not_after: None,
                 latency: Duration::from_millis(10 + at % 7),
                 detail: if ok { "status 200" } else { "status 503" }.into(),
+                perfdata: Vec::new(),
             },
         }
     }

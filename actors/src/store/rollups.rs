@@ -130,6 +130,7 @@ mod tests {
             cert_not_after: None,
             latency: Duration::from_millis(ms),
             detail: String::new(),
+            perfdata: Vec::new(),
         }
     }
 

@@ -560,6 +560,7 @@ fn result_row(row: &rusqlite::Row) -> rusqlite::Result<CheckResult> {
         cert_not_after: None,
         latency: Duration::from_micros(codec::unsigned(row.get(2)?)),
         detail: row.get(3)?,
+        perfdata: Vec::new(),
     })
 }
 
