@@ -484,22 +484,31 @@ fn reason(status: u16) -> &'static str {
 }
 
 /// A loopback port nothing listens on: connecting to it is refused. The port stays bound (but
-/// never listened on) for the rest of the test run, so no other test's server is given it:
-/// a port bound and released could be handed to a server of a test running beside this one.
+/// never listened on) for the rest of the test run, so no other test's server is given it.
+/// It is taken below the kernel's ephemeral range (`ip_local_port_range`, 32768 and up by
+/// default), which is where `bind(0)` finds free ports: held there, it could be the very port
+/// another test found free a moment ago and is about to give its daemon.
 pub fn closed_port() -> u16 {
     use socket2::{Domain, Socket, Type};
+    use std::sync::atomic::{AtomicU16, Ordering};
     static HELD: std::sync::Mutex<Vec<Socket>> = std::sync::Mutex::new(Vec::new());
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a TCP socket");
-    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    socket.bind(&loopback.into()).expect("bind a loopback port");
-    let port = socket
-        .local_addr()
-        .ok()
-        .and_then(|a| a.as_socket())
-        .expect("local address")
-        .port();
-    HELD.lock().unwrap_or_else(|p| p.into_inner()).push(socket);
-    port
+    const FIRST: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    // Test processes running at once start at different places.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = (std::process::id() % u32::from(SPAN)) as u16;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let offset = ((u32::from(start) + u32::from(n)) % u32::from(SPAN)) as u16;
+        let port = FIRST + offset;
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a TCP socket");
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        if socket.bind(&address.into()).is_ok() {
+            HELD.lock().unwrap_or_else(|p| p.into_inner()).push(socket);
+            return port;
+        }
+    }
+    panic!("no loopback port free between {FIRST} and {}", FIRST + SPAN);
 }
 
 #[cfg(test)]
