@@ -367,7 +367,7 @@ fn docker_config_for_test(sandbox: &Sandbox, port: u16) -> PathBuf {
 #[test]
 fn image_config_answers_healthz_and_flowstate_health_agrees() {
     let sandbox = Sandbox::new();
-    let port = closed_port();
+    let port = crate::common::server::free_port();
     let config = docker_config_for_test(&sandbox, port);
     let api = format!("http://127.0.0.1:{port}");
     let mut daemon = sandbox

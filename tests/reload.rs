@@ -1308,7 +1308,10 @@ mod doesnt_reload {
         let (sandbox, mut daemon) = start_at(CONFIG, &document("", FAST, &[item("api")]));
         daemon.wait_for_status("api", "up");
         let listening = daemon.api();
-        let elsewhere = format!("listen: \"127.0.0.1:{}\"", closed_port());
+        let elsewhere = format!(
+            "listen: \"127.0.0.1:{}\"",
+            crate::common::server::free_port()
+        );
 
         write_by_rename(
             &sandbox.path().join(CONFIG),
@@ -1353,7 +1356,10 @@ mod doesnt_reload {
         let (sandbox, mut daemon) = start_at(CONFIG, &document("", FAST, &[item("api")]));
         daemon.wait_for_status("api", "up");
         let path = sandbox.path().join(CONFIG);
-        let elsewhere = format!("listen: \"127.0.0.1:{}\"", closed_port());
+        let elsewhere = format!(
+            "listen: \"127.0.0.1:{}\"",
+            crate::common::server::free_port()
+        );
 
         write_by_rename(
             &path,

@@ -716,7 +716,7 @@ fn bundled_example_checks_itself_and_alerts_on_the_missing_service() {
     // try another.
     let mut attempts = 0;
     let mut daemon = loop {
-        let port = closed_port();
+        let port = crate::common::server::free_port();
         sandbox.write(
             "flowstate.yaml",
             &example.replace("9900", &port.to_string()),

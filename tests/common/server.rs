@@ -483,6 +483,13 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
+/// A loopback port free now, for a daemon to listen on: bound, then released (a test that
+/// uses it tries another should something else take it first).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    listener.local_addr().expect("local address").port()
+}
+
 /// A loopback port nothing listens on: connecting to it is refused. The port stays bound (but
 /// never listened on) for the rest of the test run, so no other test's server is given it.
 /// It is taken below the kernel's ephemeral range (`ip_local_port_range`, 32768 and up by
