@@ -3,7 +3,7 @@
 //! host of the configuration for `GET /api/v1/hosts`, so any agent answers for all of them
 //! (those checked by other agents with what the database knows).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -13,34 +13,22 @@ use flowstate_config::{Config, HostConfiguration};
 use super::types::{AvailabilityView, ClusterVerdictView, HostDetail, HostView, LocationView};
 use super::{ApiState, ACTOR_DEADLINE};
 use crate::cluster::agent::{GetLocationAvailability, GetVerdicts};
+use crate::cluster::leader_state::HostQuorum;
 use crate::cluster::membership::StoredVerdict;
 use crate::cluster::quorum::{self, LocationVerdict};
 use crate::model::{rfc3339, HostCounters, Status};
 use crate::store::codec::parse_status;
 
-/// How old a location's freshness mark may be before its verdict counts as unknown: the lease
-/// (an agent gone that long has been replaced) plus the host's interval (its next check).
-pub fn fresh_for(config: &Config, interval: Duration) -> Duration {
-    let lease = config.cluster.as_ref().map_or(Duration::ZERO, |c| c.lease);
-    lease.saturating_add(interval)
-}
-
-/// Every location's verdict on one host (`rows`, as stored) and the quorum's over them, by the
-/// rules of `config` (the host's locations, the quorum, freshness).
+/// Every location's verdict on one host (`rows`, as stored) and the quorum's over them, as
+/// the leader judges it ([`HostQuorum`]) with `config`'s quorum.
 fn judged(
     config: &Config,
-    label: &str,
+    host: &HostQuorum,
     rows: Vec<StoredVerdict>,
     now: SystemTime,
 ) -> Option<(BTreeMap<String, LocationView>, ClusterVerdictView)> {
     let cluster = config.cluster.as_ref()?;
-    let host = config.host(label);
-    let interval = host.map_or(Duration::ZERO, |h| h.interval);
-    let fresh_for = fresh_for(config, interval);
-    let expected: BTreeSet<Arc<str>> = match host.and_then(|h| h.locations.clone()) {
-        Some(locations) => locations.into_iter().collect(),
-        None => config.locations(),
-    };
+    let fresh_for = host.fresh_for;
     let mut views = BTreeMap::new();
     let mut by_location = HashMap::new();
     for row in rows {
@@ -67,7 +55,7 @@ fn judged(
             },
         );
     }
-    let verdict = quorum::decide(&expected, &by_location, cluster.quorum, fresh_for, now);
+    let verdict = quorum::decide(&host.expected, &by_location, cluster.quorum, fresh_for, now);
     let names = |list: &[Arc<str>]| list.iter().map(|l| l.to_string()).collect();
     let view = ClusterVerdictView {
         status: verdict.status,
@@ -107,7 +95,11 @@ pub async fn with_cluster_view(state: &ApiState, config: &Config, detail: &mut H
     let Some(rows) = verdicts(source, Some(label.clone())).await else {
         return;
     };
-    let Some((mut locations, view)) = judged(config, &label, rows, SystemTime::now()) else {
+    let Some(host) = config.host(&label) else {
+        return;
+    };
+    let host = HostQuorum::of(config, host, &config.locations());
+    let Some((mut locations, view)) = judged(config, &host, rows, SystemTime::now()) else {
         return;
     };
     if let Some(availability) = &state.cluster_availability {
@@ -168,7 +160,9 @@ pub async fn with_every_host(
     let now = SystemTime::now();
     let mut here: HashMap<String, HostView> =
         hosts.drain(..).map(|h| (h.label.clone(), h)).collect();
-    for host in config.hosts() {
+    // As the leader judges them: every location worked out once, not once per host.
+    let judged_as = crate::cluster::judge::hosts_to_judge(config);
+    for (host, quorum) in config.hosts().iter().zip(&judged_as) {
         let label = &*host.label;
         let mut view = here
             .remove(label)
@@ -180,7 +174,7 @@ pub async fn with_every_host(
                 view.since = rfc3339(newest);
             }
         }
-        if let Some((_, verdict)) = judged(config, label, rows, now) {
+        if let Some((_, verdict)) = judged(config, quorum, rows, now) {
             if view.elsewhere {
                 view.status = crate::cluster::judge::alerted_status(verdict.status);
             }

@@ -9,7 +9,6 @@
 //! second in the database, in one fenced transaction: a verdict's staleness is the database's
 //! clock, and a leader that lost the lease records nothing.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -199,19 +198,12 @@ impl Handler<JudgeConfig> for ClusterJudge {
 /// verdict stays fresh: the lease (an agent gone that long has been replaced) plus the host's
 /// interval (its next check).
 pub fn hosts_to_judge(config: &Config) -> Vec<HostQuorum> {
+    // Every location, worked out once: each host without `locations` expects all of them.
     let everywhere = config.locations();
-    let lease = config.cluster.as_ref().map_or(Duration::ZERO, |c| c.lease);
     config
         .hosts()
         .iter()
-        .map(|host| HostQuorum {
-            label: host.label.to_string(),
-            expected: match &host.locations {
-                Some(locations) => locations.iter().cloned().collect::<BTreeSet<_>>(),
-                None => everywhere.clone(),
-            },
-            fresh_for: lease.saturating_add(host.interval),
-        })
+        .map(|host| HostQuorum::of(config, host, &everywhere))
         .collect()
 }
 

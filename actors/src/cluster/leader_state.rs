@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use flowstate_config::{Config, HostConfiguration};
 use postgres::Transaction;
 
 use super::membership::{ClusterError, Membership, LEADER};
@@ -57,6 +58,23 @@ pub struct HostQuorum {
     pub label: String,
     pub expected: BTreeSet<Arc<str>>,
     pub fresh_for: Duration,
+}
+
+impl HostQuorum {
+    /// `host` of `config`: its own `locations`, or `everywhere` (every location of `config`,
+    /// [`Config::locations`], worked out once by the caller); fresh for the lease (an agent
+    /// gone that long has been replaced) plus its interval (its next check).
+    pub fn of(config: &Config, host: &HostConfiguration, everywhere: &BTreeSet<Arc<str>>) -> Self {
+        let lease = config.cluster.as_ref().map_or(Duration::ZERO, |c| c.lease);
+        HostQuorum {
+            label: host.label.to_string(),
+            expected: match &host.locations {
+                Some(locations) => locations.iter().cloned().collect(),
+                None => everywhere.clone(),
+            },
+            fresh_for: lease.saturating_add(host.interval),
+        }
+    }
 }
 
 /// A host's status by quorum changed, as the leader decided and recorded it.
