@@ -102,15 +102,6 @@ pub const FULL_READ_EVERY: Duration = Duration::from_secs(60);
 /// the last read, dated from before it, is still read.
 const READ_OVERLAP_MS: i64 = 2_000;
 
-/// One location's verdict as the leader keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct CachedVerdict {
-    status: crate::model::Status,
-    reason: String,
-    /// When it was last marked fresh, in milliseconds by the database's clock.
-    fresh_ms: i64,
-}
-
 /// The leader's copy of every location's verdicts and of the statuses it recorded, so each
 /// judgement reads only what was written since the last (SPEC §10: verdict changes and
 /// freshness marks, not every result).
@@ -118,7 +109,9 @@ struct CachedVerdict {
 pub struct VerdictCache {
     /// The lease it was read under: another lease reads everything again.
     token: i64,
-    verdicts: HashMap<String, HashMap<Arc<str>, CachedVerdict>>,
+    /// Each `at` is its last freshness mark, on this agent's clock: as old as the database
+    /// said when it was read, so its age grows as time passes here.
+    verdicts: HashMap<String, HashMap<Arc<str>, LocationVerdict>>,
     recorded: HashMap<String, ClusterStatus>,
     /// The database's time of the last read, in milliseconds.
     read_up_to_ms: i64,
@@ -209,12 +202,17 @@ impl Membership {
             )? {
                 let location: String = row.get(1);
                 let status: String = row.get(2);
+                let fresh_ms: i64 = row.get(4);
+                // Freshness by the database's clock: as old as its last mark, seen from now.
+                let age = u64::try_from(database_now - fresh_ms).unwrap_or(0);
                 cached.verdicts.entry(row.get(0)).or_default().insert(
                     Arc::from(location.as_str()),
-                    CachedVerdict {
+                    LocationVerdict {
                         status: codec::parse_status(&status),
+                        at: now
+                            .checked_sub(Duration::from_millis(age))
+                            .unwrap_or(SystemTime::UNIX_EPOCH),
                         reason: row.get(3),
-                        fresh_ms: row.get(4),
                     },
                 );
             }
@@ -223,27 +221,8 @@ impl Membership {
             let changes: Vec<QuorumChange> = hosts
                 .iter()
                 .filter_map(|host| {
-                    let seen: HashMap<Arc<str>, LocationVerdict> = cached
-                        .verdicts
-                        .get(&host.label)
-                        .unwrap_or(&none)
-                        .iter()
-                        .map(|(location, v)| {
-                            // Freshness by the database's clock: as old as its last mark.
-                            let age = u64::try_from(database_now - v.fresh_ms).unwrap_or(0);
-                            let at = now
-                                .checked_sub(Duration::from_millis(age))
-                                .unwrap_or(SystemTime::UNIX_EPOCH);
-                            let verdict = LocationVerdict {
-                                status: v.status,
-                                at,
-                                reason: v.reason.clone(),
-                            };
-                            (location.clone(), verdict)
-                        })
-                        .collect();
-                    let verdict =
-                        quorum::decide(&host.expected, &seen, quorum, host.fresh_for, now);
+                    let seen = cached.verdicts.get(&host.label).unwrap_or(&none);
+                    let verdict = quorum::decide(&host.expected, seen, quorum, host.fresh_for, now);
                     let previous = cached
                         .recorded
                         .get(&host.label)
