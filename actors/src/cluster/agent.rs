@@ -90,6 +90,19 @@ impl ClusterAgent {
         // Just set when it was missing.
         self.membership.as_mut().ok_or(ClusterError::Gone)
     }
+
+    /// Runs `work` on the database; a failure drops the connection, so the next message
+    /// connects afresh.
+    fn on_database<T>(
+        &mut self,
+        work: impl FnOnce(&mut Membership) -> Result<T, ClusterError>,
+    ) -> Result<T, ClusterError> {
+        let done = self.membership().and_then(work);
+        if done.is_err() {
+            self.membership = None;
+        }
+        done
+    }
 }
 
 impl Actor for ClusterAgent {
@@ -142,13 +155,7 @@ impl Handler<GetLocationAvailability> for ClusterAgent {
     type Result = Result<Vec<LocationAvailability>, ClusterError>;
 
     fn handle(&mut self, msg: GetLocationAvailability, _: &mut SyncContext<Self>) -> Self::Result {
-        let read = self
-            .membership()
-            .and_then(|membership| membership.location_availability(&msg.host));
-        if read.is_err() {
-            self.membership = None;
-        }
-        read
+        self.on_database(|membership| membership.location_availability(&msg.host))
     }
 }
 
@@ -309,13 +316,7 @@ impl Handler<PublishConfig> for ClusterAgent {
         if self.left {
             return Ok(());
         }
-        let published = self
-            .membership()
-            .and_then(|m| m.publish_config(&msg.hash, &msg.files, msg.edited));
-        if published.is_err() {
-            self.membership = None;
-        }
-        published
+        self.on_database(|m| m.publish_config(&msg.hash, &msg.files, msg.edited))
     }
 }
 
@@ -323,11 +324,7 @@ impl Handler<GetConfigFiles> for ClusterAgent {
     type Result = Result<Option<ConfigFiles>, ClusterError>;
 
     fn handle(&mut self, msg: GetConfigFiles, _: &mut SyncContext<Self>) -> Self::Result {
-        let read = self.membership().and_then(|m| m.config_files(&msg.hash));
-        if read.is_err() {
-            self.membership = None;
-        }
-        read
+        self.on_database(|m| m.config_files(&msg.hash))
     }
 }
 
@@ -335,11 +332,8 @@ impl Handler<SaveSilence> for ClusterAgent {
     type Result = Result<(), StoreError>;
 
     fn handle(&mut self, msg: SaveSilence, _: &mut SyncContext<Self>) -> Self::Result {
-        let saved = self.membership().and_then(|m| m.save_silence(&msg.0));
-        if saved.is_err() {
-            self.membership = None;
-        }
-        saved.map_err(|e| StoreError::Cluster(e.to_string()))
+        self.on_database(|m| m.save_silence(&msg.0))
+            .map_err(|e| StoreError::Cluster(e.to_string()))
     }
 }
 
@@ -347,11 +341,8 @@ impl Handler<DeleteSilence> for ClusterAgent {
     type Result = Result<(), StoreError>;
 
     fn handle(&mut self, msg: DeleteSilence, _: &mut SyncContext<Self>) -> Self::Result {
-        let deleted = self.membership().and_then(|m| m.delete_silence(&msg.0));
-        if deleted.is_err() {
-            self.membership = None;
-        }
-        deleted.map_err(|e| StoreError::Cluster(e.to_string()))
+        self.on_database(|m| m.delete_silence(&msg.0))
+            .map_err(|e| StoreError::Cluster(e.to_string()))
     }
 }
 
@@ -410,11 +401,7 @@ impl Handler<LoadLeaderState> for ClusterAgent {
     type Result = Result<LeaderState, ClusterError>;
 
     fn handle(&mut self, _: LoadLeaderState, _: &mut SyncContext<Self>) -> Self::Result {
-        let read = self.membership().and_then(Membership::leader_state);
-        if read.is_err() {
-            self.membership = None;
-        }
-        read
+        self.on_database(Membership::leader_state)
     }
 }
 
@@ -426,7 +413,7 @@ impl Handler<LocationVerdicts> for ClusterAgent {
             return;
         }
         let prune = self.pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY);
-        let written = self.membership().and_then(|membership| {
+        let written = self.on_database(|membership| {
             membership.record_verdicts(&msg.changed)?;
             membership.mark_fresh(&msg.fresh)?;
             membership.record_minutes(&msg.minutes)?;
@@ -441,7 +428,6 @@ impl Handler<LocationVerdicts> for ClusterAgent {
         if let Err(e) = written {
             // Unwritten, the location's verdicts go stale and count as unknown, never down.
             log::warn!(error = e.to_string().as_str(), verdicts = msg.changed.len(); "could not write this location's verdicts to the cluster database");
-            self.membership = None;
         }
     }
 }
@@ -450,13 +436,7 @@ impl Handler<GetVerdicts> for ClusterAgent {
     type Result = Result<Vec<StoredVerdict>, ClusterError>;
 
     fn handle(&mut self, msg: GetVerdicts, _: &mut SyncContext<Self>) -> Self::Result {
-        let read = self
-            .membership()
-            .and_then(|membership| membership.verdicts(msg.host.as_deref()));
-        if read.is_err() {
-            self.membership = None;
-        }
-        read
+        self.on_database(|membership| membership.verdicts(msg.host.as_deref()))
     }
 }
 
