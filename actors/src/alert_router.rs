@@ -847,12 +847,7 @@ impl Handler<HostStatusChanged> for AlertRouter {
     fn handle(&mut self, change: HostStatusChanged, ctx: &mut Context<Self>) {
         if self.cluster.is_some() {
             // This location's verdict: shown on the stream, alerted only by quorum.
-            if let Some(stream) = &self.stream {
-                match AlertEvent::from_change(&change) {
-                    Some(event) => stream.publish(&event),
-                    None => stream.publish(&crate::status_stream::silent_event(&change)),
-                }
-            }
+            self.publish(&change, AlertEvent::from_change(&change).as_ref());
             return;
         }
         self.changed(change, ctx);
@@ -860,6 +855,17 @@ impl Handler<HostStatusChanged> for AlertRouter {
 }
 
 impl AlertRouter {
+    /// Shows `change` on the stream: every transition, alerting or not, under the id
+    /// notifiers get (`alert`, the event it is worth, if any).
+    fn publish(&self, change: &HostStatusChanged, alert: Option<&AlertEvent>) {
+        if let Some(stream) = &self.stream {
+            match alert {
+                Some(event) => stream.publish(event),
+                None => stream.publish(&crate::status_stream::silent_event(change)),
+            }
+        }
+    }
+
     /// A host's status changed: every receiver hears of it through its policy, unless held.
     fn changed(&mut self, change: HostStatusChanged, ctx: &mut Context<Self>) {
         let label = change.host.label.to_string();
@@ -873,13 +879,7 @@ impl AlertRouter {
             host.restored = false;
         }
         let alert = AlertEvent::from_change(&change);
-        // The stream shows every transition, alerting or not, under the id notifiers get.
-        if let Some(stream) = &self.stream {
-            match &alert {
-                Some(event) => stream.publish(event),
-                None => stream.publish(&crate::status_stream::silent_event(&change)),
-            }
-        }
+        self.publish(&change, alert.as_ref());
         let Some(event) = alert else {
             return;
         };

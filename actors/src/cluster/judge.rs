@@ -10,7 +10,7 @@
 //! clock, and a leader that lost the lease records nothing.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
 use flowstate_config::Config;
@@ -218,21 +218,39 @@ pub fn alerted_status(status: ClusterStatus) -> Status {
     }
 }
 
-/// The router's transition for `change`, for a host still configured.
-fn transition(config: &Config, change: &QuorumChange) -> Option<QuorumStatusChanged> {
-    let host = config.host(&change.host)?.clone();
-    let change_seen = HostStatusChanged {
-        host,
-        previous: alerted_status(change.previous),
-        status: alerted_status(change.verdict.status),
-        at: change.at,
-        since: change.at,
-        reason: change.verdict.reason.clone(),
+/// Host `label` of `config` (if still configured) going from one status by quorum to another
+/// (`[previous, status]`) `at`, as receivers see them (`partial` is up): the change the router
+/// routes and settles with.
+fn by_quorum(
+    config: &Config,
+    label: &str,
+    [previous, status]: [ClusterStatus; 2],
+    at: SystemTime,
+    reason: &str,
+) -> Option<HostStatusChanged> {
+    Some(HostStatusChanged {
+        host: config.host(label)?.clone(),
+        previous: alerted_status(previous),
+        status: alerted_status(status),
+        at,
+        since: at,
+        reason: reason.to_string(),
         consecutive_failures: 0,
         latency: Duration::ZERO,
         removed: false,
         unreachable_via: None,
-    };
+    })
+}
+
+/// The router's transition for `change`, for a host still configured.
+fn transition(config: &Config, change: &QuorumChange) -> Option<QuorumStatusChanged> {
+    let change_seen = by_quorum(
+        config,
+        &change.host,
+        [change.previous, change.verdict.status],
+        change.at,
+        &change.verdict.reason,
+    )?;
     Some(QuorumStatusChanged {
         change: change_seen,
         was_partial: change.previous == ClusterStatus::Partial,
@@ -247,20 +265,14 @@ fn lead_alerts(token: i64, config: &Config, state: LeaderState) -> LeadAlerts {
         .statuses
         .iter()
         .filter_map(|recorded: &RecordedStatus| {
-            let host = config.host(&recorded.host)?.clone();
-            let status = alerted_status(recorded.status);
-            Some(HostStatusChanged {
-                host,
-                previous: status,
-                status,
-                at: recorded.since,
-                since: recorded.since,
-                reason: recorded.reason.clone(),
-                consecutive_failures: 0,
-                latency: Duration::ZERO,
-                removed: false,
-                unreachable_via: None,
-            })
+            let status = recorded.status;
+            by_quorum(
+                config,
+                &recorded.host,
+                [status, status],
+                recorded.since,
+                &recorded.reason,
+            )
         })
         .collect();
     let partial = state
