@@ -76,6 +76,8 @@ pub enum Check {
     Icmp(IcmpCheck),
     Script(ScriptCheck),
     Grpc(GrpcCheck),
+    /// A check type a plugin adds (`type: <plugin name>`): run by the plugin's process.
+    Plugin(crate::plugin::PluginUse),
 }
 
 impl Check {
@@ -88,6 +90,7 @@ impl Check {
             Check::Icmp(_) => "icmp",
             Check::Script(_) => "script",
             Check::Grpc(_) => "grpc",
+            Check::Plugin(_) => "plugin",
         }
     }
 
@@ -99,6 +102,7 @@ impl Check {
             Check::Dns(dns) => format!("{} {}", dns.record.name(), dns.name),
             Check::Icmp(icmp) => icmp.address.clone(),
             Check::Script(script) => script.argv.first().cloned().unwrap_or_default(),
+            Check::Plugin(plugin) => format!("plugin {}", plugin.plugin),
             Check::Grpc(grpc) => format!(
                 "{}{}",
                 grpc.address,
@@ -331,6 +335,10 @@ impl HostConfiguration {
                     .collect();
                 settings.push(("env", env.join(", ")));
             }
+            Check::Plugin(plugin) => {
+                settings.push(("plugin", plugin.plugin.to_string()));
+                settings.push(("settings", secret_value(&plugin.settings.to_string())));
+            }
             Check::Grpc(grpc) => {
                 settings.push(("address", grpc.address.clone()));
                 settings.push(("service", grpc.service.clone()));
@@ -489,6 +497,9 @@ impl HostConfiguration {
                     1 => script.argv[0].clone(),
                     n => format!("{} (+{} arguments)", script.argv[0], n - 1),
                 };
+            }
+            if let (&mut "settings", Check::Plugin(plugin)) = (&mut *key, &self.check) {
+                *value = plugin.shown_settings();
             }
             if *key == "body" && !value.is_empty() {
                 *value = format!("<{} bytes>", value.len());

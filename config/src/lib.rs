@@ -9,6 +9,8 @@
 //! - `reader` and `validate`: typed reading that reports every error at once, then merging
 //!   files and applying `defaults`.
 //! - [`host`], [`notifier`], [`settings`]: the validated, immutable configuration types.
+//! - [`plugin`]: the `plugins` section, and the `settings` of hosts and notifiers of a
+//!   plugin's type.
 //! - [`flapping`]: flapping detection settings, read in `defaults` and on hosts.
 //! - [`cluster`]: agents in several locations sharing one database: the `cluster` section,
 //!   location names, and this agent's location (which the command line may give).
@@ -36,6 +38,7 @@ pub mod interpolate;
 pub mod load;
 pub mod maintenance;
 pub mod notifier;
+pub mod plugin;
 mod read_check;
 mod read_maintenance;
 mod reader;
@@ -62,6 +65,7 @@ pub use host::{
 pub use load::{load, load_str, load_with_env};
 pub use maintenance::{HostPattern, MaintenanceSchedule, MaintenanceWindow, RecurringSchedule};
 pub use notifier::{GroupKey, NotifierConfig, NotifierKind, RetryPolicy};
+pub use plugin::{PluginConfig, PluginUse};
 pub use reader::MAX_DURATION;
 pub use secret::{EnvValues, Secret};
 pub use settings::{
@@ -85,6 +89,8 @@ pub struct Config {
     pub status_page: StatusPageSettings,
     pub defaults: Defaults,
     pub notifiers: Vec<Arc<NotifierConfig>>,
+    /// `plugins`: programs that add check and notifier types (SPEC §11).
+    pub plugins: Vec<Arc<PluginConfig>>,
     /// What `${VAR}` brought in: anything printed from this configuration goes through
     /// [`EnvValues::redact`].
     pub env_values: EnvValues,
@@ -121,6 +127,10 @@ impl Config {
             .map(|(index, host)| (host.label.clone(), index))
             .collect();
         kept
+    }
+
+    pub fn plugin(&self, name: &str) -> Option<&Arc<PluginConfig>> {
+        self.plugins.iter().find(|p| &*p.name == name)
     }
 
     pub fn notifier(&self, name: &str) -> Option<&Arc<NotifierConfig>> {

@@ -117,6 +117,8 @@ pub enum NotifierKind {
     Webhook(WebhookConfig),
     /// A program run per event, the event as JSON on stdin.
     Command(CommandConfig),
+    /// A notifier type a plugin adds (`type: <plugin name>`): delivered by its process.
+    Plugin(crate::plugin::PluginUse, Duration),
 }
 
 impl NotifierKind {
@@ -127,6 +129,7 @@ impl NotifierKind {
             NotifierKind::File { .. } => "file",
             NotifierKind::Webhook(_) => "webhook",
             NotifierKind::Command(_) => "command",
+            NotifierKind::Plugin(..) => "plugin",
         }
     }
 
@@ -139,6 +142,7 @@ impl NotifierKind {
                 format!("{} ({})", redact_url_path(&hook.url), hook.format.name())
             }
             NotifierKind::Command(command) => command.argv.first().cloned().unwrap_or_default(),
+            NotifierKind::Plugin(plugin, _) => format!("plugin {}", plugin.plugin),
         }
     }
 }
@@ -296,6 +300,11 @@ impl NotifierConfig {
             NotifierKind::Command(command) => {
                 settings.push(("command", command.argv.join(" ")));
                 settings.push(("timeout", duration(command.timeout)));
+            }
+            NotifierKind::Plugin(plugin, timeout) => {
+                settings.push(("plugin", plugin.plugin.to_string()));
+                settings.push(("settings", plugin.settings.to_string()));
+                settings.push(("timeout", duration(*timeout)));
             }
         }
         settings.push(("cooldown", self.cooldown.map(duration).unwrap_or_default()));

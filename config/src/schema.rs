@@ -58,7 +58,7 @@ pub fn documented_keys() -> Vec<(String, &'static str)> {
 }
 
 /// A notifier type's own keys, as `validate::read_notifier` accepts them.
-fn notifier_type_keys(kind: &str) -> &'static [&'static str] {
+pub(crate) fn notifier_type_keys(kind: &str) -> &'static [&'static str] {
     match kind {
         "stdout" => STDOUT_KEYS,
         "file" => FILE_KEYS,

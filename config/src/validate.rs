@@ -23,12 +23,14 @@ use crate::host::{
     Check, ExpectedStatus, HostConfiguration, HttpCheck, HttpHeader, Origin, DEFAULT_MAX_BODY_BYTES,
 };
 use crate::maintenance::{HostPattern, MaintenanceWindow};
+use crate::plugin::{read_plugins, read_settings, valid_plugin_name, PluginConfig, PluginUse};
 use crate::notifier::{
     CommandConfig, EventFormat, GroupKey, NotifierConfig, NotifierKind, RetryPolicy, WebhookConfig,
     WebhookFormat,
 };
 use crate::read_check::{
     host_keys, read_dns, read_grpc, read_http_extras, read_icmp, read_script, read_tcp, CHECK_TYPES,
+    COMMON_KEYS,
 };
 use crate::read_maintenance::{read_maintenance, ReadWindow};
 use crate::reader::{Fields, Node, Reader};
@@ -51,6 +53,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "status_page",
     "maintenance",
     "cluster",
+    "plugins",
 ];
 pub(crate) const STATUS_PAGE_KEYS: &[&str] = &["title", "groups", "show_reasons"];
 pub(crate) const SERVER_KEYS: &[&str] = &["listen", "token", "ready_max_lag"];
@@ -94,6 +97,21 @@ pub(crate) const WEBHOOK_KEYS: &[&str] = &[
     "chat_id",
 ];
 pub(crate) const COMMAND_KEYS: &[&str] = &["command", "timeout"];
+/// The keys of a notifier of a plugin's type: the common ones, how long a delivery may take,
+/// and the plugin's own `settings`.
+pub(crate) const PLUGIN_NOTIFIER_KEYS: &[&str] = &[
+    "type",
+    "cooldown",
+    "remind_every",
+    "send_resolved",
+    "partial",
+    "backoff",
+    "max_backoff",
+    "max_age",
+    "group_by",
+    "group_wait",
+    "timeout",
+];
 const DEFAULT_NOTIFIER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What one file says, checked on its own; `None` where the file does not set a section.
@@ -118,6 +136,11 @@ pub(crate) struct FileSections {
     /// Whether the file has a `cluster` section, also one with errors: `locations` need one,
     /// and are not reported again when the section was.
     pub cluster_written: bool,
+    /// `plugins`, when the file has the section.
+    pub plugins: Option<Vec<PluginConfig>>,
+    /// Notifiers of a plugin's type, with the keys written besides the common ones and
+    /// `settings` (see `PartialCheck::Plugin`).
+    pub plugin_notifier_keys: Vec<(Arc<str>, Vec<String>)>,
 }
 
 /// Host and default settings as written: `None` means "inherit".
@@ -155,6 +178,13 @@ pub(crate) struct PartialHost {
 enum PartialCheck {
     Http(Box<PartialHttp>),
     Ready(Check),
+    /// `type:` names no built-in check: a plugin's, if `plugins` defines it once every file
+    /// is read. `written` are the keys besides the common ones and `settings`, reported as
+    /// unknown only then (a mistyped `type: htp` is one error, not one per HTTP key).
+    Plugin {
+        used: PluginUse,
+        written: Vec<String>,
+    },
 }
 
 struct PartialHttp {
@@ -186,6 +216,8 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
         maintenance: vec![],
         cluster: None,
         cluster_written: false,
+        plugins: None,
+        plugin_notifier_keys: vec![],
     };
     let Some(top) = reader.fields(&root, TOP_KEYS) else {
         return sections;
@@ -213,7 +245,14 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
     if let Some(node) = top.get("notifiers") {
         for (name, notifier) in reader.named_entries(&node) {
             match read_notifier(reader, &name, &notifier) {
-                Some(n) => sections.notifiers.push(n),
+                Some(n) => {
+                    if let NotifierKind::Plugin(..) = n.kind {
+                        sections
+                            .plugin_notifier_keys
+                            .push((n.name.clone(), plugin_keys_written(&notifier, PLUGIN_NOTIFIER_KEYS)));
+                    }
+                    sections.notifiers.push(n)
+                }
                 None => sections.broken_notifiers.push(Arc::from(name.as_str())),
             }
         }
@@ -240,6 +279,10 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
     }
     if let Some(node) = top.get("maintenance") {
         sections.maintenance = read_maintenance(reader, &file, &node);
+    }
+    if let Some(node) = top.get("plugins") {
+        let built_in: Vec<&str> = CHECK_TYPES.iter().chain(NOTIFIER_TYPES).copied().collect();
+        sections.plugins = Some(read_plugins(reader, &node, &built_in));
     }
     if let Some(node) = top.get("cluster") {
         sections.cluster_written = true;
@@ -529,11 +572,22 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
     };
     let type_node = node.key("type", type_value);
     let kind_name = reader.string(&type_node)?;
+    let every_key: Vec<&str>;
     let specific: &[&str] = match kind_name.as_str() {
         "stdout" => STDOUT_KEYS,
         "file" => FILE_KEYS,
         "webhook" => WEBHOOK_KEYS,
         "command" => COMMAND_KEYS,
+        // A plugin's type, if `plugins` defines it: known once every file is read. Every key
+        // is accepted until then (see `plugin_notifier_keys`).
+        other if valid_plugin_name(other) => {
+            every_key = NOTIFIER_TYPES
+                .iter()
+                .flat_map(|kind| crate::schema::notifier_type_keys(kind).iter().copied())
+                .chain(["settings"])
+                .collect();
+            &every_key
+        }
         other => {
             reader.semantic_error(
                 &type_node,
@@ -662,7 +716,7 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                 chat_id,
             })
         }
-        _ => {
+        "command" => {
             let Some(command_node) = fields.get("command") else {
                 reader.semantic_error(
                     &node,
@@ -672,6 +726,19 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
             };
             let argv = crate::read_check::read_argv(reader, &command_node)?;
             NotifierKind::Command(CommandConfig { argv, timeout })
+        }
+        plugin => {
+            let settings = match fields.get("settings") {
+                Some(n) => read_settings(reader, &n)?,
+                None => serde_json::Value::Null,
+            };
+            NotifierKind::Plugin(
+                PluginUse {
+                    plugin: Arc::from(plugin),
+                    settings,
+                },
+                timeout,
+            )
         }
     };
     let retry = retry?;
@@ -931,7 +998,9 @@ fn read_host(
         None => "http".to_string(),
         Some(v) => reader.string(&node.key("type", v))?,
     };
-    if !CHECK_TYPES.contains(&check_type.as_str()) {
+    let plugin_type =
+        !CHECK_TYPES.contains(&check_type.as_str()) && valid_plugin_name(&check_type);
+    if !CHECK_TYPES.contains(&check_type.as_str()) && !plugin_type {
         let type_node = node.key(
             "type",
             mapping.get("type").unwrap_or(&serde_yaml::Value::Null),
@@ -946,7 +1015,16 @@ fn read_host(
         );
         return None;
     }
-    let fields = reader.fields(&node, &host_keys(&check_type))?;
+    let known = match plugin_type {
+        // Any host key is accepted for now: see `PartialCheck::Plugin`.
+        true => CHECK_TYPES
+            .iter()
+            .flat_map(|kind| host_keys(kind))
+            .chain(["settings"])
+            .collect(),
+        false => host_keys(&check_type),
+    };
+    let fields = reader.fields(&node, &known)?;
     let label: Option<Arc<str>> = match (fields.get("label"), label) {
         (None, _) => {
             reader.semantic_error(
@@ -979,6 +1057,7 @@ fn read_host(
             read_script(reader, &node, &fields).map(|c| PartialCheck::Ready(Check::Script(c)))
         }
         "grpc" => read_grpc(reader, &node, &fields).map(|c| PartialCheck::Ready(Check::Grpc(c))),
+        plugin if plugin_type => read_plugin_check(reader, &node, &fields, plugin),
         _ => read_http_check(reader, &node, &fields),
     };
     let settings = read_host_settings(reader, &fields);
@@ -1004,6 +1083,42 @@ fn read_host(
         group,
         check,
         settings,
+    })
+}
+
+/// The keys of a host or notifier of a plugin's type other than those every host (or
+/// notifier) has and `settings`: a plugin's own settings belong under `settings`.
+fn plugin_keys_written(node: &Node, common: &[&str]) -> Vec<String> {
+    match node.value {
+        serde_yaml::Value::Mapping(mapping) => mapping
+            .keys()
+            .filter_map(|k| k.as_str())
+            .filter(|k| !common.contains(k) && *k != "settings")
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The check of a host whose `type` may be a plugin's: its `settings`, and the keys other
+/// than the common ones, kept aside until the merge knows whether the plugin exists.
+fn read_plugin_check(
+    reader: &mut Reader,
+    node: &Node,
+    fields: &Fields,
+    plugin: &str,
+) -> Option<PartialCheck> {
+    let written = plugin_keys_written(node, COMMON_KEYS);
+    let settings = match fields.get("settings") {
+        Some(n) => read_settings(reader, &n)?,
+        None => serde_json::Value::Null,
+    };
+    Some(PartialCheck::Plugin {
+        used: PluginUse {
+            plugin: Arc::from(plugin),
+            settings,
+        },
+        written,
     })
 }
 
@@ -1356,6 +1471,8 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     let mut status_page: Option<(StatusPageSettings, Arc<Path>)> = None;
     let mut cluster: Option<((ClusterSettings, ClusterPlace), Arc<Path>)> = None;
     let mut cluster_written = false;
+    let mut plugins: Option<(Vec<PluginConfig>, Arc<Path>)> = None;
+    let mut plugin_notifier_keys = Vec::new();
     let mut user_defaults: Option<(PartialDefaults, Arc<Path>)> = None;
     let mut notifiers: Vec<Arc<NotifierConfig>> = Vec::new();
     let mut notifier_files: HashMap<Arc<str>, Arc<Path>> = HashMap::new();
@@ -1398,7 +1515,14 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             at,
         );
         set_once(&mut cluster, f.cluster, &f.file, "cluster", errors, at);
+        set_once(&mut plugins, f.plugins, &f.file, "plugins", errors, at);
         cluster_written |= f.cluster_written;
+        let file = f.file.clone();
+        plugin_notifier_keys.extend(
+            f.plugin_notifier_keys
+                .into_iter()
+                .map(|(name, written)| (name, written, file.clone())),
+        );
         for n in f.notifiers {
             if let Some(first) = notifier_files.get(&n.name) {
                 let path = format!("notifiers.{}", n.name);
@@ -1424,6 +1548,41 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         read_windows.extend(f.maintenance);
     }
 
+    let plugins: Vec<Arc<PluginConfig>> = plugins
+        .map(|(plugins, _)| plugins.into_iter().map(Arc::new).collect())
+        .unwrap_or_default();
+    let plugin_names: Vec<&str> = plugins.iter().map(|p| &*p.name).collect();
+    for (name, written, file) in plugin_notifier_keys {
+        let Some(NotifierKind::Plugin(used, _)) = notifiers
+            .iter()
+            .find(|n| n.name == name)
+            .map(|n| &n.kind)
+        else {
+            continue;
+        };
+        let path = format!("notifiers.{name}");
+        if !plugin_names.contains(&&*used.plugin) {
+            errors.push(
+                Diagnostic::new(
+                    &file,
+                    format!("{path}.type"),
+                    unknown_type("notifier", &used.plugin, NOTIFIER_TYPES, &plugin_names),
+                )
+                .at(positions.value(&file, &format!("{path}.type"))),
+            );
+            continue;
+        }
+        for key in written {
+            errors.push(
+                Diagnostic::new(
+                    &file,
+                    format!("{path}.{key}"),
+                    own_key_of_plugin(&key, "notifier", &used.plugin),
+                )
+                .at(positions.key(&file, &format!("{path}.{key}"))),
+            );
+        }
+    }
     let notifier_names: Vec<&str> = notifiers
         .iter()
         .map(|n| &*n.name)
@@ -1565,6 +1724,33 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         };
         let check = match check {
             PartialCheck::Ready(check) => check,
+            PartialCheck::Plugin { used, written } => {
+                if !plugin_names.contains(&&*used.plugin) {
+                    errors.push(
+                        Diagnostic::new(
+                            file,
+                            format!("{}.type", p.place),
+                            unknown_type("check", &used.plugin, CHECK_TYPES, &plugin_names),
+                        )
+                        .at(positions.value(file, &format!("{path}.type"))),
+                    );
+                    continue;
+                }
+                if !written.is_empty() {
+                    for key in written {
+                        errors.push(
+                            Diagnostic::new(
+                                file,
+                                format!("{}.{key}", p.place),
+                                own_key_of_plugin(&key, "host", &used.plugin),
+                            )
+                            .at(positions.key(file, &format!("{path}.{key}"))),
+                        );
+                    }
+                    continue;
+                }
+                Check::Plugin(used)
+            }
             PartialCheck::Http(http) => {
                 let mut headers = defaults.headers.clone();
                 for h in p.settings.headers.clone().unwrap_or_default() {
@@ -1670,6 +1856,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         ),
         defaults,
         notifiers,
+        plugins,
         env_values: EnvValues::default(),
         maintenance,
         cluster,
@@ -1695,6 +1882,28 @@ fn check_quorum(
                 .at(positions.value(&place.file, "cluster.quorum")),
         );
     }
+}
+
+/// A `type` that is neither built in nor a plugin's: what to write instead.
+fn unknown_type(what: &str, written: &str, built_in: &[&str], plugins: &[&str]) -> String {
+    let candidates = built_in.iter().chain(plugins).copied();
+    let plugin_hint = match plugins {
+        [] => format!(", or a plugin named `{written}` defined under `plugins:`"),
+        names => format!(", or one of the plugins: {}", names.join(", ")),
+    };
+    format!(
+        "unknown {what} type `{written}`{}; use one of {}{plugin_hint}",
+        did_you_mean(written, candidates),
+        built_in.join(", "),
+    )
+}
+
+/// A key a host or notifier of a plugin's type cannot have: the plugin's own settings go
+/// under `settings`, where its schema checks them.
+fn own_key_of_plugin(key: &str, what: &str, plugin: &str) -> String {
+    format!(
+        "unknown key `{key}`: a {what} of plugin type `{plugin}` takes the plugin's own settings under `settings:`, e.g. `settings: {{ {key}: ... }}`"
+    )
 }
 
 /// `server`, `state` and `defaults` may each be written in one file only.
