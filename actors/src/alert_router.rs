@@ -1209,6 +1209,10 @@ impl Handler<UseNotifiers> for AlertRouter {
 /// Kills every program still running and waits (up to [`END_GRACE`]) until each run has reaped
 /// its own.
 async fn end_programs() {
+    let plugins = crate::plugin::end_all();
+    if plugins > 0 {
+        log::info!(plugins = plugins; "stopping: ended the plugins' processes with their process groups");
+    }
     let ended = crate::process::end_all();
     if ended == 0 {
         return;

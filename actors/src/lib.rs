@@ -65,6 +65,7 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod outbox;
+pub mod plugin;
 pub mod probe;
 pub mod process;
 pub mod quiet_time;

@@ -42,6 +42,17 @@ struct PerfLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginLabel {
+    plugin: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginOpLabels {
+    plugin: String,
+    op: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CheckLabels {
     host: String,
     result: String,
@@ -155,6 +166,10 @@ pub struct Metrics {
     cluster_agents: Family<LocationLabel, Gauge>,
     /// `flowstate_cluster_leader`: 1 while this agent holds the leader lease.
     cluster_leader: Gauge,
+    /// `flowstate_plugin_*`: copied from each plugin's own counters at a scrape.
+    plugin_restarts: Family<PluginLabel, Counter>,
+    plugin_requests: Family<PluginOpLabels, Counter>,
+    plugin_timeouts: Family<PluginLabel, Counter>,
     process_cpu: Counter<f64, AtomicU64>,
     process_resident_memory: Gauge,
     process_open_fds: Gauge,
@@ -236,6 +251,9 @@ impl Metrics {
             hosts: Gauge::default(),
             cluster_agents: Family::default(),
             cluster_leader: Gauge::default(),
+            plugin_restarts: Family::default(),
+            plugin_requests: Family::default(),
+            plugin_timeouts: Family::default(),
             process_cpu: Counter::default(),
             process_resident_memory: Gauge::default(),
             process_open_fds: Gauge::default(),
@@ -342,6 +360,21 @@ impl Metrics {
             "flowstate_cluster_leader",
             "1 while this agent holds the cluster's leader lease, 0 otherwise",
             metrics.cluster_leader.clone(),
+        );
+        registry.register(
+            "flowstate_plugin_restarts",
+            "Starts of a plugin's program after it crashed, hung or failed to start",
+            metrics.plugin_restarts.clone(),
+        );
+        registry.register(
+            "flowstate_plugin_requests",
+            "Requests sent to a plugin, by operation",
+            metrics.plugin_requests.clone(),
+        );
+        registry.register(
+            "flowstate_plugin_timeouts",
+            "Requests a plugin did not answer in time",
+            metrics.plugin_timeouts.clone(),
         );
         let build_info: Family<VersionLabel, Gauge> = Family::default();
         build_info
@@ -666,10 +699,35 @@ impl Metrics {
     /// The Prometheus text exposition (format 0.0.4), with process figures read now.
     pub fn render(&self) -> String {
         self.read_process_figures();
+        self.read_plugin_counters();
         let mut open_metrics = String::with_capacity(64 * 1024);
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut open_metrics, &self.registry);
         to_prometheus_text(&open_metrics)
+    }
+
+    /// Brings the plugin series up to each plugin's counters, which only grow.
+    fn read_plugin_counters(&self) {
+        let raise = |counter: &Counter, to: u64| {
+            let now = counter.get();
+            if to > now {
+                counter.inc_by(to - now);
+            }
+        };
+        for (plugin, restarts, checks, notifies, timeouts) in crate::plugin::counters() {
+            let label = PluginLabel {
+                plugin: plugin.to_string(),
+            };
+            raise(&self.plugin_restarts.get_or_create(&label), restarts);
+            raise(&self.plugin_timeouts.get_or_create(&label), timeouts);
+            for (op, count) in [("check", checks), ("notify", notifies)] {
+                let labels = PluginOpLabels {
+                    plugin: plugin.to_string(),
+                    op: op.to_string(),
+                };
+                raise(&self.plugin_requests.get_or_create(&labels), count);
+            }
+        }
     }
 
     fn read_process_figures(&self) {

@@ -442,6 +442,8 @@ impl Supervisor {
         for setting in restart_only {
             log::warn!(setting = *setting; "this setting changed but cannot change while running; restart flowstate to apply it");
         }
+        // Plugins first: a host of a new plugin's type finds it at its first check.
+        crate::plugin::apply(&new.plugins);
         // The registry learns of new hosts before their first result can arrive. The router
         // switches notifiers only after the registry has sent the `removed` events of this
         // reload, which may be for a notifier that is leaving too.

@@ -62,7 +62,7 @@ pub use host::{
     Check, DnsCheck, DnsRecord, ExpectedStatus, GrpcCheck, HostConfiguration, HttpAuth, HttpCheck,
     HttpHeader, HttpVersion, IcmpCheck, Origin, ScriptCheck, TcpCheck, TlsSettings,
 };
-pub use load::{load, load_str, load_with_env};
+pub use load::{load, load_str, load_with_env, locate};
 pub use maintenance::{HostPattern, MaintenanceSchedule, MaintenanceWindow, RecurringSchedule};
 pub use notifier::{GroupKey, NotifierConfig, NotifierKind, RetryPolicy};
 pub use plugin::{PluginConfig, PluginUse};

@@ -290,3 +290,22 @@ impl Loader<'_> {
         self.stack.pop();
     }
 }
+
+/// Where `path` (`hosts[2].settings.port`) is in `file`, read again: for problems found after
+/// loading (a plugin's schema), reported like every other. The deepest part of `path` that
+/// exists is given, so a missing key points at the mapping that should hold it.
+pub fn locate(file: &Path, path: &str) -> Option<crate::Position> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let doc = yaml::parse(&text).ok()?;
+    let mut candidate = path.to_string();
+    loop {
+        if let Some(position) = doc
+            .value_position(&candidate)
+            .or_else(|| doc.key_position(&candidate))
+        {
+            return Some(position);
+        }
+        let cut = candidate.rfind(['.', '['])?;
+        candidate.truncate(cut);
+    }
+}

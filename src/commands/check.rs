@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::collections::BTreeMap;
 
 use flowstate_config::host::Secrets;
-use flowstate_config::{Config, FingerprintKey, NotifierKind};
+use flowstate_config::{Config, ConfigError, FingerprintKey, NotifierKind};
 use serde::Deserialize;
 
 use super::{exit, load_config, BadInput};
@@ -21,6 +21,13 @@ use crate::table::Table;
 
 pub fn run(args: &CheckArgs) -> Result<ExitCode, BadInput> {
     let config = load_config(&args.config)?;
+    let problems = super::plugin_settings::problems(&config);
+    if !problems.is_empty() {
+        return Err(ConfigError {
+            diagnostics: problems,
+        }
+        .into());
+    }
     // Whatever the per-setting redaction missed, no value from the environment is printed.
     let redact = |text: String| config.env_values.redact(&text);
     output::print(&redact(summary(&config)))?;
@@ -278,6 +285,12 @@ fn target_with_notes(check: &flowstate_config::Check) -> String {
         Check::Script(script) => {
             if script.argv.len() > 1 {
                 notes.push(present::count((script.argv.len() - 1) as u64, "argument"));
+            }
+        }
+        Check::Plugin(plugin) => {
+            let settings = plugin.shown_settings();
+            if !settings.is_empty() {
+                notes.push(format!("settings {settings}"));
             }
         }
         Check::Grpc(grpc) => {

@@ -5,6 +5,7 @@ pub mod check;
 pub mod graph;
 pub mod health;
 pub mod once;
+mod plugin_settings;
 pub mod report;
 pub mod run;
 pub mod silence;

@@ -8,6 +8,7 @@ pub mod command;
 pub mod file;
 pub mod group_payload;
 pub mod payload;
+pub mod plugin;
 pub mod stdout;
 pub mod webhook;
 
@@ -150,5 +151,8 @@ pub fn build(config: &NotifierConfig) -> Box<dyn Notifier> {
         NotifierKind::File { path } => Box::new(file::FileNotifier::new(path.clone())),
         NotifierKind::Webhook(hook) => Box::new(webhook::WebhookNotifier::new(hook.clone())),
         NotifierKind::Command(command) => Box::new(command::CommandNotifier::new(command.clone())),
+        NotifierKind::Plugin(used, timeout) => {
+            Box::new(plugin::PluginNotifier::new(used.clone(), *timeout))
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod dns;
 pub mod grpc;
 pub mod http;
 pub mod icmp;
+pub mod plugin;
 pub mod resolve;
 pub mod script;
 pub mod tcp;
@@ -97,6 +98,7 @@ pub struct Probes {
     icmp: icmp::IcmpProbe,
     script: script::ScriptProbe,
     grpc: grpc::GrpcProbe,
+    plugin: plugin::PluginProbe,
 }
 
 impl Probes {
@@ -108,6 +110,7 @@ impl Probes {
             icmp: icmp::IcmpProbe::new(),
             script: script::ScriptProbe::new(),
             grpc: grpc::GrpcProbe::new(),
+            plugin: plugin::PluginProbe,
         }
     }
 }
@@ -127,6 +130,7 @@ impl Probe for Probes {
             Check::Icmp(_) => self.icmp.probe(host),
             Check::Script(_) => self.script.probe(host),
             Check::Grpc(_) => self.grpc.probe(host),
+            Check::Plugin(_) => self.plugin.probe(host),
         }
     }
 
