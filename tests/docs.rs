@@ -134,6 +134,14 @@ fn check_example(yaml: &str) -> crate::common::Outcome {
     for fixture in FIXTURES {
         sandbox.write(fixture, "");
     }
+    // The example plugin, for examples of `plugins` (`flowstate check` starts each plugin).
+    let plugin = sandbox.write(
+        "plugins/tcp_check.py",
+        &read(&root().join("examples/plugins/tcp_check.py")),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755))
+        .expect("make the example plugin executable");
     sandbox.write("flowstate.yaml", yaml);
     let mut run = sandbox.flowstate().args(&["check", "-c", "flowstate.yaml"]);
     for name in variables_without_default(yaml) {

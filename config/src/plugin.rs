@@ -60,7 +60,10 @@ impl PluginUse {
         match &self.settings {
             Value::Object(map) if !map.is_empty() => format!(
                 "{} (values hidden)",
-                map.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+                map.keys()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Value::Null => String::new(),
             _ => "(hidden)".to_string(),
@@ -79,7 +82,11 @@ pub(crate) fn valid_plugin_name(name: &str) -> bool {
 }
 
 /// Reads the `plugins` section: `name: { command: [...], env: {...} }`.
-pub(crate) fn read_plugins(reader: &mut Reader, node: &Node, reserved: &[&str]) -> Vec<PluginConfig> {
+pub(crate) fn read_plugins(
+    reader: &mut Reader,
+    node: &Node,
+    reserved: &[&str],
+) -> Vec<PluginConfig> {
     let mut plugins = Vec::new();
     for (name, entry) in reader.named_entries(node) {
         if !valid_plugin_name(&name) {
@@ -139,7 +146,9 @@ pub(crate) fn read_plugins(reader: &mut Reader, node: &Node, reserved: &[&str]) 
 /// reported) when a key is not a string or a value has no JSON form.
 pub(crate) fn read_settings(reader: &mut Reader, node: &Node) -> Option<Value> {
     match node.value {
-        Yaml::Mapping(_) | Yaml::Null => {}
+        // `settings:` with nothing after it: no settings, as if it were not written.
+        Yaml::Null => return Some(Value::Object(Map::new())),
+        Yaml::Mapping(_) => {}
         other => {
             reader.type_error(
                 node,
@@ -167,7 +176,10 @@ fn to_json(reader: &mut Reader, node: &Node) -> Option<Value> {
                 match n.as_f64().and_then(Number::from_f64) {
                     Some(f) => Value::Number(f),
                     None => {
-                        reader.type_error(node, format!("{n} has no JSON form; write a finite number"));
+                        reader.type_error(
+                            node,
+                            format!("{n} has no JSON form; write a finite number"),
+                        );
                         return None;
                     }
                 }
@@ -215,7 +227,10 @@ fn to_json(reader: &mut Reader, node: &Node) -> Option<Value> {
         Yaml::Tagged(tagged) => {
             reader.type_error(
                 node,
-                format!("YAML tags (`{}`) have no JSON form; remove the tag", tagged.tag),
+                format!(
+                    "YAML tags (`{}`) have no JSON form; remove the tag",
+                    tagged.tag
+                ),
             );
             return None;
         }

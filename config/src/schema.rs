@@ -7,6 +7,7 @@
 
 use crate::cluster::CLUSTER_KEYS;
 use crate::flapping::FLAPPING_KEYS;
+use crate::plugin::PLUGIN_KEYS;
 use crate::read_check::{host_keys, AUTH_KEYS, BASIC_KEYS, CHECK_TYPES, COMMON_KEYS, TLS_KEYS};
 use crate::read_maintenance::MAINTENANCE_KEYS;
 use crate::validate::{
@@ -21,7 +22,8 @@ use crate::validate::{
 /// notifier), `notifiers (type: webhook)` (one type's own keys), `hosts` (keys of every host),
 /// `hosts (type: dns)` (one check type's own keys), `tls` and `auth` (the blocks inside a host),
 /// `flapping` (the block of `defaults` and hosts),
-/// `maintenance` (keys of each window), `cluster`.
+/// `maintenance` (keys of each window), `cluster`, `plugins` (keys of each plugin), and
+/// `hosts (plugin types)` and `notifiers (plugin types)` (the keys of a plugin's type).
 pub fn documented_keys() -> Vec<(String, &'static str)> {
     let mut keys = Vec::new();
     let mut section = |name: &str, list: &[&'static str]| {
@@ -54,6 +56,9 @@ pub fn documented_keys() -> Vec<(String, &'static str)> {
     section("flapping", FLAPPING_KEYS);
     section("maintenance", MAINTENANCE_KEYS);
     section("cluster", CLUSTER_KEYS);
+    section("plugins", PLUGIN_KEYS);
+    section("hosts (plugin types)", &["settings"]);
+    section("notifiers (plugin types)", &["settings", "timeout"]);
     keys
 }
 

@@ -23,14 +23,14 @@ use crate::host::{
     Check, ExpectedStatus, HostConfiguration, HttpCheck, HttpHeader, Origin, DEFAULT_MAX_BODY_BYTES,
 };
 use crate::maintenance::{HostPattern, MaintenanceWindow};
-use crate::plugin::{read_plugins, read_settings, valid_plugin_name, PluginConfig, PluginUse};
 use crate::notifier::{
     CommandConfig, EventFormat, GroupKey, NotifierConfig, NotifierKind, RetryPolicy, WebhookConfig,
     WebhookFormat,
 };
+use crate::plugin::{read_plugins, read_settings, valid_plugin_name, PluginConfig, PluginUse};
 use crate::read_check::{
-    host_keys, read_dns, read_grpc, read_http_extras, read_icmp, read_script, read_tcp, CHECK_TYPES,
-    COMMON_KEYS,
+    host_keys, read_dns, read_grpc, read_http_extras, read_icmp, read_script, read_tcp,
+    CHECK_TYPES, COMMON_KEYS,
 };
 use crate::read_maintenance::{read_maintenance, ReadWindow};
 use crate::reader::{Fields, Node, Reader};
@@ -247,9 +247,10 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
             match read_notifier(reader, &name, &notifier) {
                 Some(n) => {
                     if let NotifierKind::Plugin(..) = n.kind {
-                        sections
-                            .plugin_notifier_keys
-                            .push((n.name.clone(), plugin_keys_written(&notifier, PLUGIN_NOTIFIER_KEYS)));
+                        sections.plugin_notifier_keys.push((
+                            n.name.clone(),
+                            plugin_keys_written(&notifier, PLUGIN_NOTIFIER_KEYS),
+                        ));
                     }
                     sections.notifiers.push(n)
                 }
@@ -730,7 +731,7 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
         plugin => {
             let settings = match fields.get("settings") {
                 Some(n) => read_settings(reader, &n)?,
-                None => serde_json::Value::Null,
+                None => serde_json::Value::Object(Default::default()),
             };
             NotifierKind::Plugin(
                 PluginUse {
@@ -998,8 +999,7 @@ fn read_host(
         None => "http".to_string(),
         Some(v) => reader.string(&node.key("type", v))?,
     };
-    let plugin_type =
-        !CHECK_TYPES.contains(&check_type.as_str()) && valid_plugin_name(&check_type);
+    let plugin_type = !CHECK_TYPES.contains(&check_type.as_str()) && valid_plugin_name(&check_type);
     if !CHECK_TYPES.contains(&check_type.as_str()) && !plugin_type {
         let type_node = node.key(
             "type",
@@ -1111,7 +1111,7 @@ fn read_plugin_check(
     let written = plugin_keys_written(node, COMMON_KEYS);
     let settings = match fields.get("settings") {
         Some(n) => read_settings(reader, &n)?,
-        None => serde_json::Value::Null,
+        None => serde_json::Value::Object(Default::default()),
     };
     Some(PartialCheck::Plugin {
         used: PluginUse {
@@ -1553,10 +1553,8 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         .unwrap_or_default();
     let plugin_names: Vec<&str> = plugins.iter().map(|p| &*p.name).collect();
     for (name, written, file) in plugin_notifier_keys {
-        let Some(NotifierKind::Plugin(used, _)) = notifiers
-            .iter()
-            .find(|n| n.name == name)
-            .map(|n| &n.kind)
+        let Some(NotifierKind::Plugin(used, _)) =
+            notifiers.iter().find(|n| n.name == name).map(|n| &n.kind)
         else {
             continue;
         };
@@ -1660,6 +1658,21 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
                 &positions,
             );
         }
+        // A type that is no plugin's is reported as a built-in type's mistake always was:
+        // before the label is claimed, as the host was never read.
+        if let Some(PartialCheck::Plugin { used, .. }) = &p.check {
+            if !plugin_names.contains(&&*used.plugin) {
+                errors.push(
+                    Diagnostic::new(
+                        file,
+                        format!("{}.type", p.place),
+                        unknown_type("check", &used.plugin, CHECK_TYPES, &plugin_names),
+                    )
+                    .at(positions.value(file, &format!("{path}.type"))),
+                );
+                continue;
+            }
+        }
         if let Some(first) = claimed.get(&p.label) {
             let first_path = format!("hosts[{}]", first.index);
             let first_at = positions.shown(
@@ -1725,17 +1738,6 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         let check = match check {
             PartialCheck::Ready(check) => check,
             PartialCheck::Plugin { used, written } => {
-                if !plugin_names.contains(&&*used.plugin) {
-                    errors.push(
-                        Diagnostic::new(
-                            file,
-                            format!("{}.type", p.place),
-                            unknown_type("check", &used.plugin, CHECK_TYPES, &plugin_names),
-                        )
-                        .at(positions.value(file, &format!("{path}.type"))),
-                    );
-                    continue;
-                }
                 if !written.is_empty() {
                     for key in written {
                         errors.push(
@@ -1886,13 +1888,18 @@ fn check_quorum(
 
 /// A `type` that is neither built in nor a plugin's: what to write instead.
 fn unknown_type(what: &str, written: &str, built_in: &[&str], plugins: &[&str]) -> String {
+    // The words each kind of type always used, so messages stay as users know them.
+    let lead = match what {
+        "check" => "supported:",
+        _ => "use one of",
+    };
     let candidates = built_in.iter().chain(plugins).copied();
     let plugin_hint = match plugins {
         [] => format!(", or a plugin named `{written}` defined under `plugins:`"),
         names => format!(", or one of the plugins: {}", names.join(", ")),
     };
     format!(
-        "unknown {what} type `{written}`{}; use one of {}{plugin_hint}",
+        "unknown {what} type `{written}`{}; {lead} {}{plugin_hint}",
         did_you_mean(written, candidates),
         built_in.join(", "),
     )

@@ -357,7 +357,7 @@ hosts:
         shown,
         [
             format!("{main}:3:13: defaults.interval: must be longer than 0, found `0s`"),
-            format!("{main}:8:11: hosts[1] (label \"db\").type: unknown check type `tcpp`; did you mean `tcp`?; supported: http, tcp, dns, icmp, script, grpc"),
+            format!("{main}:8:11: hosts[1] (label \"db\").type: unknown check type `tcpp`; did you mean `tcp`?; supported: http, tcp, dns, icmp, script, grpc, or a plugin named `tcpp` defined under `plugins:`"),
             format!("{main}:12:15: hosts[2] (label \"ping\").max_loss: expected a percentage from 0% to 100%, e.g. `20%`"),
             format!("{extra}:4:14: hosts[0] (label \"cache\").address: `cache.internal` is not `host:port`; write e.g. `db.internal:5432` or `[::1]:443`"),
             format!("{extra}:5:12: hosts[1] (label \"api\").label: label \"api\" is already used by {main}:5:12: hosts[0]; labels must be unique"),

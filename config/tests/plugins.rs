@@ -155,5 +155,8 @@ hosts:
   - {{ label: cache, type: redis, settings: [a] }}
 "
     ));
-    assert!(message.contains("expected a mapping of the plugin's settings"), "{message}");
+    assert!(
+        message.contains("expected a mapping of the plugin's settings"),
+        "{message}"
+    );
 }

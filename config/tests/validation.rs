@@ -759,7 +759,7 @@ fn alert_to_undefined_notifier_lists_defined_ones() {
 fn unknown_notifier_type_suggests_closest() {
     assert_eq!(
         error("notifiers:\n  ops: { type: webhok }\n"),
-        "flowstate.yaml:2:16: notifiers.ops.type: unknown notifier type `webhok`; did you mean `webhook`?; use one of stdout, file, webhook, command"
+        "flowstate.yaml:2:16: notifiers.ops.type: unknown notifier type `webhok`; did you mean `webhook`?; use one of stdout, file, webhook, command, or a plugin named `webhok` defined under `plugins:`"
     );
 }
 
@@ -866,7 +866,7 @@ fn a_tcp_host_needs_an_address_and_rejects_http_keys() {
 fn unknown_check_type_suggests_closest() {
     assert_eq!(
         error("hosts:\n  - { label: db, type: htp, url: 'http://x/' }\n"),
-        r#"flowstate.yaml:2:24: hosts[0] (label "db").type: unknown check type `htp`; did you mean `http`?; supported: http, tcp, dns, icmp, script, grpc"#
+        r#"flowstate.yaml:2:24: hosts[0] (label "db").type: unknown check type `htp`; did you mean `http`?; supported: http, tcp, dns, icmp, script, grpc, or a plugin named `htp` defined under `plugins:`"#
     );
 }
 
@@ -936,14 +936,14 @@ hosts:
             "flowstate.yaml:2:3: defaults.intervall: unknown key `intervall`; did you mean `interval`?",
             "flowstate.yaml:3:22: defaults.failure_threshold: must be at least 1, found 0",
             "flowstate.yaml:5:8: notifiers.ops: format pagerduty needs `routing_key`: the integration key of a PagerDuty Events API v2 service",
-            "flowstate.yaml:6:20: notifiers.console.type: unknown notifier type `stdot`; did you mean `stdout`?; use one of stdout, file, webhook, command",
+            "flowstate.yaml:6:20: notifiers.console.type: unknown notifier type `stdot`; did you mean `stdout`?; use one of stdout, file, webhook, command, or a plugin named `stdot` defined under `plugins:`",
             r#"flowstate.yaml:9:10: hosts[0] (label "api").url: `ftp://x/` is not an http or https URL; write it as http://host/path or https://host/path"#,
             r#"flowstate.yaml:10:13: hosts[0] (label "api").status: 700 is not an HTTP status code; use a number from 100 to 599"#,
             r#"flowstate.yaml:11:12: hosts[0] (label "api").regex: the regex does not compile: unclosed group"#,
             r#"flowstate.yaml:14:15: hosts[1] (label "web").interval: expected a duration with a unit, found the number 5; write it as 5s or 5ms"#,
             r#"flowstate.yaml:15:14: hosts[1] (label "web").alerts[0]: no notifier named `opz`; did you mean `ops`?"#,
             "flowstate.yaml:16:5: hosts[2]: missing `label`; every host needs a unique label, e.g. `label: api`",
-            r#"flowstate.yaml:19:11: hosts[3] (label "web").type: unknown check type `tcpp`; did you mean `tcp`?; supported: http, tcp, dns, icmp, script, grpc"#,
+            r#"flowstate.yaml:19:11: hosts[3] (label "web").type: unknown check type `tcpp`; did you mean `tcp`?; supported: http, tcp, dns, icmp, script, grpc, or a plugin named `tcpp` defined under `plugins:`"#,
         ],
         "got:\n{}",
         all.join("\n")

@@ -48,6 +48,10 @@ pub struct NotifyRequest {
     /// The notifier's `settings`, already valid against the plugin's schema.
     #[serde(default)]
     pub settings: Value,
+    /// How long flowstate waits for the answer (the notifier's `timeout`); a later answer
+    /// is dropped and the delivery retried.
+    #[serde(default)]
+    pub timeout_ms: u64,
 }
 
 /// What a plugin is: which requests it answers.
@@ -169,7 +173,10 @@ mod tests {
         );
         let notify: Answer = serde_json::from_str(r#"{"id":2,"ok":false,"retry":true}"#).unwrap();
         assert_eq!(notify.id(), 2);
-        assert!(matches!(notify, Answer::Notify(NotifyAnswer { retry: true, .. })));
+        assert!(matches!(
+            notify,
+            Answer::Notify(NotifyAnswer { retry: true, .. })
+        ));
         let hello: Hello = serde_json::from_str(r#"{"protocol":1,"kind":"notifier"}"#).unwrap();
         assert_eq!(hello.settings_schema, Value::Bool(true));
     }

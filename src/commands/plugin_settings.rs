@@ -45,40 +45,41 @@ pub fn problems(config: &Config) -> Vec<Diagnostic> {
                 continue;
             }
         };
-        let mut check = |used: &PluginUse, wanted: PluginKind, file: &Path, path: String, place: String| {
-            if used.plugin != plugin.name {
-                return;
-            }
-            if hello.kind != wanted {
-                problems.push(
-                    Diagnostic::new(
-                        file,
-                        format!("{place}.type"),
-                        format!(
-                            "plugin `{}` is a {} plugin; use a {} plugin here",
-                            plugin.name,
-                            hello.kind.name(),
-                            wanted.name()
-                        ),
-                    )
-                    .at(locate(file, &format!("{path}.type"))),
-                );
-                return;
-            }
-            for problem in schema.problems(&used.settings) {
-                problems.push(
-                    Diagnostic::new(
-                        file,
-                        format!("{place}.{}", problem.place),
-                        format!(
-                            "{} (the settings schema of plugin `{}`)",
-                            problem.message, plugin.name
-                        ),
-                    )
-                    .at(locate(file, &format!("{path}.{}", problem.place))),
-                );
-            }
-        };
+        let mut check =
+            |used: &PluginUse, wanted: PluginKind, file: &Path, path: String, place: String| {
+                if used.plugin != plugin.name {
+                    return;
+                }
+                if hello.kind != wanted {
+                    problems.push(
+                        Diagnostic::new(
+                            file,
+                            format!("{place}.type"),
+                            format!(
+                                "plugin `{}` is a {} plugin; use a {} plugin here",
+                                plugin.name,
+                                hello.kind.name(),
+                                wanted.name()
+                            ),
+                        )
+                        .at(locate(file, &format!("{path}.type"))),
+                    );
+                    return;
+                }
+                for problem in schema.problems(&used.settings) {
+                    problems.push(
+                        Diagnostic::new(
+                            file,
+                            format!("{place}.{}", problem.place),
+                            format!(
+                                "{} (the settings schema of plugin `{}`)",
+                                problem.message, plugin.name
+                            ),
+                        )
+                        .at(locate(file, &format!("{path}.{}", problem.place))),
+                    );
+                }
+            };
         for host in config.hosts() {
             if let Check::Plugin(used) = &host.check {
                 let index = host.origin.index;

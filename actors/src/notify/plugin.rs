@@ -34,13 +34,18 @@ impl PluginNotifier {
             timeout: self.timeout,
         };
         Box::pin(async move {
-            let addr = plugin::find(&plugin_name).map_err(|e| DeliveryError::transient(e.to_string()))?;
+            let addr =
+                plugin::find(&plugin_name).map_err(|e| DeliveryError::transient(e.to_string()))?;
             match addr.send(call).await {
                 Ok(Ok(Answer::Notify(answer))) if answer.ok => Ok(()),
                 Ok(Ok(Answer::Notify(answer))) => {
                     let message = format!(
                         "plugin `{plugin_name}` refused the event: {}",
-                        if answer.detail.is_empty() { "no reason given" } else { &answer.detail }
+                        if answer.detail.is_empty() {
+                            "no reason given"
+                        } else {
+                            &answer.detail
+                        }
                     );
                     Err(match answer.retry {
                         true => DeliveryError::transient(message),
@@ -51,11 +56,13 @@ impl PluginNotifier {
                     "plugin `{plugin_name}` answered a delivery as a check"
                 ))),
                 // The settings or the plugin's kind will not change by retrying.
-                Ok(Err(error @ (PluginError::InvalidSettings { .. } | PluginError::WrongKind { .. }))) => {
-                    Err(DeliveryError::permanent(error.to_string()))
-                }
+                Ok(Err(
+                    error @ (PluginError::InvalidSettings { .. } | PluginError::WrongKind { .. }),
+                )) => Err(DeliveryError::permanent(error.to_string())),
                 Ok(Err(error)) => Err(DeliveryError::transient(error.to_string())),
-                Err(_) => Err(DeliveryError::transient(format!("plugin `{plugin_name}` is stopping"))),
+                Err(_) => Err(DeliveryError::transient(format!(
+                    "plugin `{plugin_name}` is stopping"
+                ))),
             }
         })
     }

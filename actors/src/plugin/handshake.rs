@@ -71,7 +71,9 @@ pub fn ask_hello(plugin: &PluginConfig, limit: Duration) -> Result<Hello, Handsh
             Err(HandshakeError::Exited(status))
         }
         Ok(Ok(line)) => match serde_json::from_str::<Hello>(line.trim()) {
-            Ok(hello) if hello.protocol != PROTOCOL => Err(HandshakeError::Protocol(hello.protocol)),
+            Ok(hello) if hello.protocol != PROTOCOL => {
+                Err(HandshakeError::Protocol(hello.protocol))
+            }
             Ok(hello) => Ok(hello),
             Err(error) => Err(HandshakeError::NotHello(format!(
                 "{:?} ({error})",

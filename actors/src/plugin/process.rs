@@ -376,6 +376,7 @@ impl PluginProcess {
                     event,
                     group,
                     settings,
+                    timeout_ms: timeout.as_millis() as u64,
                 })
             }
         };
@@ -627,7 +628,10 @@ fn quoted(line: &str) -> String {
 
 /// Reads one line into `line` (without its newline). `None` at the end of the stream;
 /// `Some(false)` for a line longer than [`MAX_LINE`], whose rest is skipped.
-pub async fn read_line<R: AsyncBufRead + Unpin>(reader: &mut R, line: &mut Vec<u8>) -> Option<bool> {
+pub async fn read_line<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+) -> Option<bool> {
     let mut complete = true;
     loop {
         let available = match reader.fill_buf().await {

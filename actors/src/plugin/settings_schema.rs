@@ -79,7 +79,8 @@ mod tests {
             "additionalProperties": false
         }))
         .expect("schema");
-        let problems = schema.problems(&json!({"address": 5, "nodes": [{"port": 1}, {"port": "x"}]}));
+        let problems =
+            schema.problems(&json!({"address": 5, "nodes": [{"port": 1}, {"port": "x"}]}));
         let places: Vec<&str> = problems.iter().map(|p| p.place.as_str()).collect();
         assert_eq!(places, vec!["settings.address", "settings.nodes[1].port"]);
         assert!(problems[0].message.contains("string"), "{problems:?}");

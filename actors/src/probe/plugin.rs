@@ -29,9 +29,7 @@ impl Probe for PluginProbe {
                 Ok(addr) => addr,
                 Err(error) => return ProbeOutcome::failed(error.to_string()),
             };
-            let timeout = host
-                .timeout
-                .saturating_sub(MARGIN.min(host.timeout / 10));
+            let timeout = host.timeout.saturating_sub(MARGIN.min(host.timeout / 10));
             let call = CallPlugin {
                 call: PluginCall::Check {
                     host: host.label.to_string(),
@@ -52,9 +50,10 @@ impl Probe for PluginProbe {
                         .map(|ms| Duration::from_secs_f64(ms / 1000.0));
                     outcome
                 }
-                Ok(Ok(Answer::Notify(_))) => {
-                    ProbeOutcome::failed(format!("plugin `{}` answered a check as a notifier", used.plugin))
-                }
+                Ok(Ok(Answer::Notify(_))) => ProbeOutcome::failed(format!(
+                    "plugin `{}` answered a check as a notifier",
+                    used.plugin
+                )),
                 Ok(Err(error)) => ProbeOutcome::failed(error.to_string()),
                 Err(_) => ProbeOutcome::failed(format!("plugin `{}` is stopping", used.plugin)),
             }
