@@ -137,7 +137,7 @@ fn check_example(yaml: &str) -> crate::common::Outcome {
     // The example plugin, for examples of `plugins` (`flowstate check` starts each plugin).
     let plugin = sandbox.write(
         "plugins/tcp_check.py",
-        &read(&root().join("examples/plugins/tcp_check.py")),
+        &read(root().join("examples/plugins/tcp_check.py")),
     );
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755))
