@@ -9,7 +9,7 @@ use std::sync::Arc;
 use flowstate_actors::model::{CheckResult, Status};
 use flowstate_actors::probe::{run_check, Probes};
 use flowstate_config::error::did_you_mean;
-use flowstate_config::{Config, HostConfiguration};
+use flowstate_config::{Config, HostConfiguration, PluginConfig};
 use futures_util::StreamExt;
 use serde::Serialize;
 
@@ -38,7 +38,7 @@ struct OnceResult<'a> {
 pub fn run(args: &OnceArgs) -> Result<ExitCode, BadInput> {
     let config = load_config(&args.config)?;
     let hosts = select_hosts(&config, &args.hosts)?;
-    let results = check_all(&hosts);
+    let results = check_all(&hosts, &config.plugins);
 
     let rows: Vec<OnceResult> = hosts
         .iter()
@@ -104,13 +104,17 @@ fn select_hosts(
         .collect())
 }
 
-fn check_all(hosts: &[Arc<HostConfiguration>]) -> Vec<CheckResult> {
+fn check_all(hosts: &[Arc<HostConfiguration>], plugins: &[Arc<PluginConfig>]) -> Vec<CheckResult> {
     actix_rt::System::new().block_on(async {
+        // Plugins start first: their hosts' checks wait for the handshake (within the timeout).
+        flowstate_actors::plugin::apply(plugins);
         let probes = Probes::new();
-        futures_util::stream::iter(hosts)
+        let results = futures_util::stream::iter(hosts)
             .map(|host| run_check(&probes, host))
             .buffered(MAX_CONCURRENT_CHECKS)
             .collect()
-            .await
+            .await;
+        flowstate_actors::plugin::end_all();
+        results
     })
 }
