@@ -13,7 +13,10 @@ use serde_yaml::Value as Yaml;
 use crate::read_check::read_argv;
 use crate::reader::{describe, Node, Reader};
 
-pub(crate) const PLUGIN_KEYS: &[&str] = &["command", "env"];
+pub(crate) const PLUGIN_KEYS: &[&str] = &["command", "env", "processes"];
+/// The most processes one plugin may run: a pool for a plugin that handles one request at a
+/// time, not a way to fork-bomb the host.
+pub const MAX_PROCESSES: u64 = 16;
 
 /// One entry of `plugins`: a long-lived process speaking the plugin protocol.
 #[derive(Clone, PartialEq, Eq)]
@@ -23,6 +26,9 @@ pub struct PluginConfig {
     pub argv: Vec<String>,
     /// Added to the daemon's environment (values may hold secrets: never printed).
     pub env: Vec<(String, String)>,
+    /// How many copies of the program run, requests shared among them (`processes`, 1 by
+    /// default: the protocol lets one process serve many requests at once).
+    pub processes: usize,
 }
 
 impl std::fmt::Debug for PluginConfig {
@@ -41,7 +47,11 @@ impl PluginConfig {
     /// plugin whose command or environment changed is restarted on reload).
     pub fn settings(&self) -> Vec<(&'static str, String)> {
         let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        vec![("command", self.argv.join(" ")), ("env", env.join(", "))]
+        vec![
+            ("command", self.argv.join(" ")),
+            ("env", env.join(", ")),
+            ("processes", self.processes.to_string()),
+        ]
     }
 }
 
@@ -131,11 +141,16 @@ pub(crate) fn read_plugins(
                 }
             }
         }
-        if let Some(argv) = argv {
+        let processes = match fields.get("processes") {
+            Some(node) => reader.count(&node, 1, MAX_PROCESSES),
+            None => Some(1),
+        };
+        if let (Some(argv), Some(processes)) = (argv, processes) {
             plugins.push(PluginConfig {
                 name: Arc::from(name.as_str()),
                 argv,
                 env,
+                processes: processes as usize,
             });
         }
     }

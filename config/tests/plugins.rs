@@ -140,6 +140,24 @@ fn plugin_sections_are_checked_with_their_place() {
 }
 
 #[test]
+fn a_plugin_may_run_as_a_small_pool() {
+    let config = load(
+        "plugins:
+  one: { command: [x] }
+  pool: { command: [x], processes: 4 }
+",
+    );
+    assert_eq!(config.plugin("one").expect("one").processes, 1);
+    assert_eq!(config.plugin("pool").expect("pool").processes, 4);
+    for bad in ["0", "17", "two"] {
+        let message = error(&format!(
+            "plugins:\n  pool: {{ command: [x], processes: {bad} }}\n"
+        ));
+        assert!(message.contains("plugins.pool.processes"), "{message}");
+    }
+}
+
+#[test]
 fn settings_that_have_no_json_form_are_refused_at_their_place() {
     let message = error(&format!(
         "{PLUGINS}

@@ -17,7 +17,7 @@ pub mod process;
 pub mod settings_schema;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -64,15 +64,21 @@ pub struct PluginStats {
     pub check_requests: AtomicU64,
     pub notify_requests: AtomicU64,
     pub timeouts: AtomicU64,
-    /// The running program's process group (0: none): what [`end_all`] kills.
-    group: AtomicI32,
 }
 
-/// One plugin in the directory.
+/// One plugin in the directory: its pool of processes (one unless `processes` says more).
 struct Entry {
     config: Arc<PluginConfig>,
-    addr: Addr<PluginProcess>,
+    pool: Vec<Member>,
+    /// The member the next request goes to, round robin.
+    next: AtomicUsize,
     stats: Arc<PluginStats>,
+}
+
+struct Member {
+    addr: Addr<PluginProcess>,
+    /// The member's running program's process group (0: none): what [`end_all`] kills.
+    group: Arc<AtomicI32>,
 }
 
 /// Every configured plugin by name, process-wide (see the module header).
@@ -85,12 +91,16 @@ fn directory() -> MutexGuard<'static, Option<HashMap<Arc<str>, Entry>>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The actor running the plugin called `name`.
+/// An actor running the plugin called `name`: the pool's members take turns.
 pub fn find(name: &str) -> Result<Addr<PluginProcess>, PluginError> {
     directory()
         .as_ref()
         .and_then(|plugins| plugins.get(name))
-        .map(|entry| entry.addr.clone())
+        .and_then(|entry| {
+            let turn = entry.next.fetch_add(1, Ordering::Relaxed);
+            entry.pool.get(turn % entry.pool.len().max(1))
+        })
+        .map(|member| member.addr.clone())
         .ok_or_else(|| PluginError::Unknown(name.to_string()))
 }
 
@@ -105,7 +115,9 @@ pub fn apply(plugins: &[Arc<PluginConfig>]) {
             .iter()
             .any(|p| p.name == *name && p.settings() == entry.config.settings());
         if !keep {
-            entry.addr.do_send(StopPlugin);
+            for member in &entry.pool {
+                member.addr.do_send(StopPlugin);
+            }
         }
         keep
     });
@@ -119,12 +131,19 @@ pub fn apply(plugins: &[Arc<PluginConfig>]) {
             .entry(plugin.name.clone())
             .or_default()
             .clone();
-        let addr = PluginProcess::new(plugin.clone(), stats.clone()).start();
+        let pool = (0..plugin.processes.max(1))
+            .map(|_| {
+                let group = Arc::new(AtomicI32::new(0));
+                let addr = PluginProcess::new(plugin.clone(), stats.clone(), group.clone()).start();
+                Member { addr, group }
+            })
+            .collect();
         current.insert(
             plugin.name.clone(),
             Entry {
                 config: plugin.clone(),
-                addr,
+                pool,
+                next: AtomicUsize::new(0),
                 stats,
             },
         );
@@ -166,8 +185,8 @@ pub fn counters() -> Vec<(Arc<str>, u64, u64, u64, u64)> {
 pub fn end_all() -> usize {
     let mut killed = 0;
     if let Some(plugins) = directory().take() {
-        for entry in plugins.values() {
-            if process::kill_group(entry.stats.group.swap(0, Ordering::Relaxed)) {
+        for member in plugins.values().flat_map(|entry| &entry.pool) {
+            if process::kill_group(member.group.swap(0, Ordering::Relaxed)) {
                 killed += 1;
             }
         }

@@ -14,7 +14,7 @@
 //! Its stderr goes to the log, line by line, with the plugin's name.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -144,6 +144,9 @@ struct Running {
 pub struct PluginProcess {
     config: Arc<PluginConfig>,
     stats: Arc<PluginStats>,
+    /// The running program's process group (0: none), shared with the directory so a stopping
+    /// daemon can kill it without asking this actor.
+    group: Arc<AtomicI32>,
     /// Numbers each program started, so what an old one says after a restart is ignored.
     generation: u64,
     phase: Phase,
@@ -155,10 +158,11 @@ pub struct PluginProcess {
 }
 
 impl PluginProcess {
-    pub fn new(config: Arc<PluginConfig>, stats: Arc<PluginStats>) -> Self {
+    pub fn new(config: Arc<PluginConfig>, stats: Arc<PluginStats>, group: Arc<AtomicI32>) -> Self {
         PluginProcess {
             config,
             stats,
+            group,
             generation: 0,
             phase: Phase::Starting,
             running: None,
@@ -199,7 +203,7 @@ impl PluginProcess {
             }
         };
         let group = child.id().map_or(0, |pid| pid as i32);
-        self.stats.group.store(group, Ordering::Relaxed);
+        self.group.store(group, Ordering::Relaxed);
         let (Some(mut stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
@@ -294,7 +298,7 @@ impl PluginProcess {
                 self.backoff = FIRST_BACKOFF;
             }
         }
-        self.stats.group.store(0, Ordering::Relaxed);
+        self.group.store(0, Ordering::Relaxed);
         let plugin = self.name();
         for (_, request) in self.in_flight.drain() {
             let _ = request.reply.send(Err(PluginError::Exited {
@@ -590,7 +594,7 @@ impl Handler<StopPlugin> for PluginProcess {
         if let Some(running) = self.running.take() {
             kill_group(running.group);
         }
-        self.stats.group.store(0, Ordering::Relaxed);
+        self.group.store(0, Ordering::Relaxed);
         let plugin = self.name();
         for (_, request) in self.in_flight.drain() {
             let _ = request.reply.send(Err(PluginError::Exited {
