@@ -94,6 +94,14 @@ impl Check {
         }
     }
 
+    /// The type as written in `type:`: the plugin's name for a plugin's type.
+    pub fn type_name(&self) -> &str {
+        match self {
+            Check::Plugin(plugin) => &plugin.plugin,
+            other => other.kind(),
+        }
+    }
+
     /// What is checked, fit to print (secrets redacted; script arguments may hold tokens).
     pub fn target(&self) -> String {
         match self {

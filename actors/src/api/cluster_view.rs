@@ -123,7 +123,7 @@ pub async fn with_cluster_view(state: &ApiState, config: &Config, detail: &mut H
 pub fn checked_elsewhere(host: &HostConfiguration) -> HostView {
     HostView {
         label: host.label.to_string(),
-        kind: host.check.kind().to_string(),
+        kind: host.check.type_name().to_string(),
         group: host.group.as_deref().map(str::to_string),
         status: Status::Unknown,
         since: String::new(),

@@ -172,9 +172,10 @@ impl Host {
         &self.config.label
     }
 
-    /// The check type, as the configuration says now (a reload may change it).
-    pub fn kind(&self) -> &'static str {
-        self.config.check.kind()
+    /// The check type, as the configuration says now (a reload may change it); a plugin's
+    /// type is its name.
+    pub fn kind(&self) -> &str {
+        self.config.check.type_name()
     }
 
     pub fn config(&self) -> &Arc<HostConfiguration> {
