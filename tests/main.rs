@@ -50,6 +50,7 @@ mod observability;
 mod nagios;
 // `flowstate once`: status, body, headers, redirects and time judged; table, JSON, exit codes.
 mod once;
+mod plugins;
 // `group_by`/`group_wait`: one delivery per group per wait.
 mod grouping;
 // History: availability, incidents, series and events from the store; `status` and `report`.

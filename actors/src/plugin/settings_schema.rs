@@ -2,6 +2,7 @@
 //! host's (or notifier's) settings against it, each with the place it is at
 //! (`settings.address`), as the built-in keys' errors name theirs.
 
+use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
 /// A compiled `settings_schema`.
@@ -38,9 +39,25 @@ impl SettingsSchema {
         let settings = if settings.is_null() { &empty } else { settings };
         self.validator
             .iter_errors(settings)
-            .map(|error| SettingsProblem {
-                place: place_of(error.instance_path().as_str()),
-                message: error.to_string(),
+            .map(|error| {
+                let mut place = place_of(error.instance_path().as_str());
+                // A missing or unexpected key is the key's problem, not its mapping's: point
+                // at it (the mapping's line when it is missing), as for a built-in key.
+                match error.kind() {
+                    ValidationErrorKind::Required {
+                        property: Value::String(key),
+                    } => place = format!("{place}.{key}"),
+                    ValidationErrorKind::AdditionalProperties { unexpected }
+                        if unexpected.len() == 1 =>
+                    {
+                        place = format!("{place}.{}", unexpected[0]);
+                    }
+                    _ => {}
+                }
+                SettingsProblem {
+                    place,
+                    message: error.to_string(),
+                }
             })
             .collect()
     }
@@ -86,6 +103,9 @@ mod tests {
         assert!(problems[0].message.contains("string"), "{problems:?}");
         let missing = schema.problems(&Value::Null);
         assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].place, "settings.address");
+        let extra = schema.problems(&json!({"address": "a:1", "adress": "b"}));
+        assert_eq!(extra[0].place, "settings.adress", "{extra:?}");
         assert!(missing[0].message.contains("address"), "{missing:?}");
         assert!(schema.problems(&json!({"address": "a:1"})).is_empty());
     }
