@@ -37,6 +37,7 @@ pub mod load;
 pub mod maintenance;
 pub mod notifier;
 mod read_check;
+mod read_email;
 mod read_maintenance;
 mod reader;
 pub mod schema;

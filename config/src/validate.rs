@@ -24,8 +24,8 @@ use crate::host::{
 };
 use crate::maintenance::{HostPattern, MaintenanceWindow};
 use crate::notifier::{
-    CommandConfig, EventFormat, GroupKey, NotifierConfig, NotifierKind, RetryPolicy, WebhookConfig,
-    WebhookFormat,
+    AlertmanagerConfig, CommandConfig, EventFormat, GroupKey, NotifierConfig, NotifierKind,
+    RetryPolicy, WebhookConfig, WebhookFormat,
 };
 use crate::read_check::{
     host_keys, read_dns, read_grpc, read_http_extras, read_icmp, read_script, read_tcp, CHECK_TYPES,
@@ -70,7 +70,14 @@ pub(crate) const DEFAULT_KEYS: &[&str] = &[
     "flapping",
     "locations",
 ];
-pub(crate) const NOTIFIER_TYPES: &[&str] = &["stdout", "file", "webhook", "command"];
+pub(crate) const NOTIFIER_TYPES: &[&str] = &[
+    "stdout",
+    "file",
+    "webhook",
+    "command",
+    "alertmanager",
+    "email",
+];
 pub(crate) const NOTIFIER_COMMON_KEYS: &[&str] = &[
     "type",
     "cooldown",
@@ -94,6 +101,10 @@ pub(crate) const WEBHOOK_KEYS: &[&str] = &[
     "chat_id",
 ];
 pub(crate) const COMMAND_KEYS: &[&str] = &["command", "timeout"];
+pub(crate) const ALERTMANAGER_KEYS: &[&str] = &["url", "headers", "timeout", "resend_every"];
+pub(crate) const EMAIL_KEYS: &[&str] = &[
+    "url", "starttls", "from", "to", "subject", "ca_file", "insecure", "timeout",
+];
 const DEFAULT_NOTIFIER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What one file says, checked on its own; `None` where the file does not set a section.
@@ -440,7 +451,7 @@ pub(crate) fn read_database_url(reader: &mut Reader, node: &Node) -> Option<Data
 
 /// A path written in a config file, relative paths taken from that file's directory `dir`
 /// so the daemon finds the same file whatever its working directory (systemd starts it in `/`).
-fn relative_to(dir: &Path, written: &str) -> PathBuf {
+pub(crate) fn relative_to(dir: &Path, written: &str) -> PathBuf {
     let path = Path::new(written);
     if path.is_absolute() {
         return path.to_path_buf();
@@ -534,6 +545,8 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
         "file" => FILE_KEYS,
         "webhook" => WEBHOOK_KEYS,
         "command" => COMMAND_KEYS,
+        "alertmanager" => ALERTMANAGER_KEYS,
+        "email" => EMAIL_KEYS,
         other => {
             reader.semantic_error(
                 &type_node,
@@ -662,6 +675,30 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                 chat_id,
             })
         }
+        "alertmanager" => {
+            let Some(url_node) = fields.get("url") else {
+                reader.semantic_error(
+                    &node,
+                    "missing `url`: the Alertmanager's base URL, such as http://127.0.0.1:9093",
+                );
+                return None;
+            };
+            let (url, _) = read_http_url(reader, &url_node)?;
+            let headers = fields
+                .get("headers")
+                .map(|n| read_headers(reader, &n))
+                .unwrap_or_default();
+            let resend_every = read_resend_every(reader, &fields)?;
+            NotifierKind::Alertmanager(AlertmanagerConfig {
+                url,
+                headers,
+                timeout,
+                resend_every,
+            })
+        }
+        "email" => NotifierKind::Email(crate::read_email::read_email(
+            reader, &node, &fields, timeout,
+        )?),
         _ => {
             let Some(command_node) = fields.get("command") else {
                 reader.semantic_error(
@@ -839,6 +876,31 @@ fn read_grouping(reader: &mut Reader, fields: &Fields<'_>) -> Option<(Vec<GroupK
 }
 
 /// `backoff`, `max_backoff` and `max_age`, each defaulted, checked against each other.
+/// `resend_every` of an Alertmanager notifier: within bounds that keep Alertmanager neither
+/// flooded nor resolving alerts that still fire.
+fn read_resend_every(reader: &mut Reader, fields: &Fields<'_>) -> Option<Duration> {
+    let Some(n) = fields.get("resend_every") else {
+        return Some(AlertmanagerConfig::DEFAULT_RESEND_EVERY);
+    };
+    let every = reader.duration(&n)?;
+    let (min, max) = (
+        AlertmanagerConfig::MIN_RESEND_EVERY,
+        AlertmanagerConfig::MAX_RESEND_EVERY,
+    );
+    if every < min || every > max {
+        reader.semantic_error(
+            &n,
+            format!(
+                "resend_every must be between {} and {}; Alertmanager expects about 1m",
+                humantime::format_duration(min),
+                humantime::format_duration(max)
+            ),
+        );
+        return None;
+    }
+    Some(every)
+}
+
 fn read_retry(reader: &mut Reader, fields: &Fields<'_>) -> Option<RetryPolicy> {
     let mut read = |key: &str, default: Duration| -> Option<(Duration, Option<Node>)> {
         match fields.get(key) {

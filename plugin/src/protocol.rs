@@ -169,7 +169,10 @@ mod tests {
         );
         let notify: Answer = serde_json::from_str(r#"{"id":2,"ok":false,"retry":true}"#).unwrap();
         assert_eq!(notify.id(), 2);
-        assert!(matches!(notify, Answer::Notify(NotifyAnswer { retry: true, .. })));
+        assert!(matches!(
+            notify,
+            Answer::Notify(NotifyAnswer { retry: true, .. })
+        ));
         let hello: Hello = serde_json::from_str(r#"{"protocol":1,"kind":"notifier"}"#).unwrap();
         assert_eq!(hello.settings_schema, Value::Bool(true));
     }

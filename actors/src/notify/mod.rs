@@ -4,7 +4,9 @@
 //! what is not delivered yet; a notifier only makes one delivery attempt. Attempts are futures
 //! on the router's arbiter, so a slow or dead receiver never holds up checks or other notifiers.
 
+pub mod alertmanager;
 pub mod command;
+pub mod email;
 pub mod file;
 pub mod group_payload;
 pub mod payload;
@@ -150,5 +152,9 @@ pub fn build(config: &NotifierConfig) -> Box<dyn Notifier> {
         NotifierKind::File { path } => Box::new(file::FileNotifier::new(path.clone())),
         NotifierKind::Webhook(hook) => Box::new(webhook::WebhookNotifier::new(hook.clone())),
         NotifierKind::Command(command) => Box::new(command::CommandNotifier::new(command.clone())),
+        NotifierKind::Alertmanager(am) => {
+            Box::new(alertmanager::AlertmanagerNotifier::new(am.clone()))
+        }
+        NotifierKind::Email(email) => Box::new(email::EmailNotifier::new(email.clone())),
     }
 }
