@@ -81,14 +81,14 @@ impl EmailNotifier {
             let message = message.map_err(|e| {
                 DeliveryError::permanent(format!("{server}: the mail cannot be built: {e}"))
             })?;
-            // The transport's timeout applies per command; the whole exchange is bounded here
-            // (a server that trickles answers could otherwise hold a delivery for minutes).
-            match actix_rt::time::timeout(timeout * 3, transport.send(message)).await {
+            // The transport's own timeout does not bound every wait (a server that never
+            // answers AUTH held a delivery past it): the whole exchange is bounded here.
+            match actix_rt::time::timeout(timeout, transport.send(message)).await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(e)) => Err(judge(&e, &server)),
                 Err(_) => Err(DeliveryError::transient(format!(
                     "{server}: the SMTP exchange did not finish within {}",
-                    humantime::format_duration(timeout * 3)
+                    humantime::format_duration(timeout)
                 ))),
             }
         })
