@@ -17,9 +17,10 @@ use serde_json::Value;
 
 use crate::common::configs::{document_with_notifiers, host};
 use crate::common::daemon::http_get;
+use crate::common::daemon::CONFIG;
 use crate::common::server::free_port;
 use crate::common::wait::{wait_for, wait_until};
-use crate::common::{start, switchable};
+use crate::common::{start, switchable, Sandbox};
 
 const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
 
@@ -225,4 +226,52 @@ fn a_grouped_notifier_posts_the_group_s_alerts_together() {
     assert!(ahead > 200.0, "endsAt {ahead}s ahead: {cache:#}");
     status.store(200, SeqCst);
     wait_until(PATIENCE, "both alerts resolved", || am.alerts().is_empty()).unwrap();
+}
+
+#[test]
+fn a_host_still_down_after_a_restart_keeps_firing_and_resolves_on_recovery() {
+    let am = Alertmanager::start();
+    let (status, target) = switchable(200);
+    let config = format!(
+        "state: {{ path: state.db }}\n{}",
+        document_with_notifiers(
+            "",
+            &format!("{FAST}, alerts: [am]"),
+            &format!(
+                "  am: {{ type: alertmanager, url: '{}', resend_every: 1s }}\n",
+                am.url()
+            ),
+            &[host("cache", &target.url("/"), "")],
+        )
+    );
+    let sandbox = Sandbox::new();
+    sandbox.write(CONFIG, &config);
+    let mut daemon = sandbox.daemon(CONFIG).start();
+    daemon.wait_for_status("cache", "up");
+    status.store(503, SeqCst);
+    am.wait_for_alert("cache", "down");
+    assert_eq!(daemon.stop("TERM").code, Some(0), "{daemon}");
+    // The last end the stopped daemon promised: at most four seconds ahead.
+    let promised = am
+        .alerts()
+        .iter()
+        .find(|a| a["labels"]["host"] == "cache")
+        .map(|a| seconds(&a["endsAt"]))
+        .expect("the alert outlives the daemon for a while");
+
+    let mut again = sandbox.daemon(CONFIG).start();
+    // Restored as down: no new `down` event, but the alert is re-posted from the track.
+    wait_until(PATIENCE, "the restarted daemon re-posts the alert", || {
+        am.alerts()
+            .iter()
+            .any(|a| a["labels"]["host"] == "cache" && seconds(&a["endsAt"]) > promised + 0.5)
+    })
+    .unwrap();
+
+    status.store(200, SeqCst);
+    again.wait_for_status("cache", "up");
+    wait_until(PATIENCE, "Alertmanager resolved the alert of cache", || {
+        !am.alerts().iter().any(|a| a["labels"]["host"] == "cache")
+    })
+    .unwrap();
 }

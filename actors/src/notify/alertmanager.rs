@@ -10,9 +10,11 @@
 //!
 //! The re-posting is a task on the router's arbiter, started with the first delivery. It holds
 //! only a weak reference to the notifier's state, so it ends on its next tick once the router
-//! drops the notifier (removed or changed on reload). What it knows is in memory only: after a
-//! restart a host that is still down is not re-posted until its next event (a `reminder` with
-//! `remind_every`, or its recovery); docs/alerts.md says so.
+//! drops the notifier (removed or changed on reload). What it re-posts is in memory; after a
+//! restart or a reload the router hands back each host's last `down` it was told of
+//! ([`Notifier::resume`]), from the alert tracks it keeps (and stores with `state.path`), so a
+//! host still down keeps firing. A `degraded` alert is not handed back (the tracks keep only
+//! the last `down`): it lapses until the host's next event; docs/alerts.md says so.
 //!
 //! Answers are judged as the webhook's are: 2xx delivered; 5xx, 408, 429 and network errors
 //! retried; other 4xx given up (Alertmanager answers 400 to an alert it cannot accept).
@@ -256,6 +258,13 @@ impl Notifier for AlertmanagerNotifier {
             return Box::pin(async { Ok(()) });
         }
         post(&self.shared, &alerts)
+    }
+
+    fn resume(&mut self, last: &AlertEvent) {
+        // Active again from the next re-post on; the alert Alertmanager holds from before
+        // ends `4 × resend_every` after its last post, so the first tick is in time.
+        let _ = self.alerts_for(last, SystemTime::now());
+        self.start_resending();
     }
 
     fn deliver_group(&mut self, group: &EventGroup) -> DeliveryFuture {

@@ -67,6 +67,12 @@ pub trait Notifier {
     /// message.
     fn deliver_group(&mut self, group: &EventGroup) -> DeliveryFuture;
 
+    /// Takes up `last`, the latest problem this notifier was told of and not yet told the end
+    /// of, when it was told before this notifier was built (a restart, or a reload that
+    /// changed its settings). Nothing is delivered: notifiers that repeat what is still active
+    /// (Alertmanager re-posts its alerts) carry on repeating it; the others need nothing.
+    fn resume(&mut self, _last: &AlertEvent) {}
+
     /// Makes sure everything delivered so far is written out.
     fn flush(&mut self) -> Result<(), String> {
         Ok(())
