@@ -333,3 +333,26 @@ fn a_refused_login_is_given_up_not_retried() {
         "no mail without a login"
     );
 }
+
+#[test]
+fn flowstate_check_shows_the_mail_notifier_without_its_password() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        CONFIG,
+        &format!(
+            "notifiers:\n  mail: {{ type: email, url: 'smtp://bob:{PASSWORD}@mail.example.com', \
+             from: alerts@example.com, to: [oncall@example.com] }}\n\
+             hosts:\n  - {{ label: cache, url: 'http://127.0.0.1:1/', alerts: [mail] }}\n"
+        ),
+    );
+    let outcome = sandbox.flowstate().args(&["check", "-c", CONFIG]).output();
+    assert_eq!(outcome.code, Some(0), "{outcome}");
+    assert!(
+        outcome
+            .stdout
+            .contains("oncall@example.com via smtp://mail.example.com:587"),
+        "{outcome}"
+    );
+    assert!(!outcome.stdout.contains(PASSWORD), "{outcome}");
+    assert!(!outcome.stderr.contains(PASSWORD), "{outcome}");
+}
