@@ -356,3 +356,27 @@ fn flowstate_check_shows_the_mail_notifier_without_its_password() {
     assert!(!outcome.stdout.contains(PASSWORD), "{outcome}");
     assert!(!outcome.stderr.contains(PASSWORD), "{outcome}");
 }
+
+#[test]
+fn starttls_required_sends_nothing_to_a_server_without_it_and_retries() {
+    let sandbox = Sandbox::new();
+    let smtp = SmtpServer::start(sandbox.path(), &[]);
+    let (mut daemon, status, _target) = daemon(
+        &sandbox,
+        &format!(
+            "url: 'smtp://127.0.0.1:{}', starttls: required, from: alerts@example.com, \
+             to: [oncall@example.com], backoff: 100ms, max_backoff: 200ms",
+            smtp.port
+        ),
+    );
+    status.store(503, SeqCst);
+    // Not given up: the server may offer STARTTLS later (a relay being reconfigured).
+    let line = daemon.wait_for_log("a failed attempt to be retried", |l| {
+        l.contains("notifier=mail") && l.contains("retry")
+    });
+    assert!(line.to_lowercase().contains("starttls"), "{line}");
+    assert!(
+        !smtp.mails.join("001.json").exists(),
+        "no mail in clear text"
+    );
+}
