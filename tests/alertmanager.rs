@@ -3,7 +3,8 @@
 //! and its gossip turned off. A host that goes down shows as an alert with flowstate's labels
 //! and annotations in `GET /api/v2/alerts`, keeps firing past its first `endsAt` because it is
 //! re-posted, and resolves when the host recovers. A grouped notifier posts a group's alerts
-//! together.
+//! together; a host still down after a restart keeps firing; a refusing Alertmanager (404)
+//! gets the event given up, not retried.
 //!
 //! The program is required: `.ci/run` installs it.
 
@@ -274,4 +275,28 @@ fn a_host_still_down_after_a_restart_keeps_firing_and_resolves_on_recovery() {
         !am.alerts().iter().any(|a| a["labels"]["host"] == "cache")
     })
     .unwrap();
+}
+
+#[test]
+fn an_alertmanager_refusing_the_post_is_given_up_not_retried() {
+    let am = Alertmanager::start();
+    let (status, target) = switchable(200);
+    // A base URL with a path Alertmanager does not serve: every post gets a 404.
+    let config = document_with_notifiers(
+        "",
+        &format!("{FAST}, alerts: [am]"),
+        &format!(
+            "  am: {{ type: alertmanager, url: '{}/not-here' }}\n",
+            am.url()
+        ),
+        &[host("cache", &target.url("/"), "")],
+    );
+    let (_sandbox, mut daemon) = start(&config);
+    daemon.wait_for_status("cache", "up");
+    status.store(503, SeqCst);
+    let line = daemon.wait_for_log("the delivery given up", |l| {
+        l.contains("given up") && l.contains("notifier=am")
+    });
+    assert!(line.contains("status 404"), "{line}");
+    assert!(am.alerts().is_empty(), "{:#?}", am.alerts());
 }
