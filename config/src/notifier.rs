@@ -362,7 +362,7 @@ pub struct EmailConfig {
     pub to: Vec<String>,
     /// The subject template; [`EmailConfig::DEFAULT_SUBJECT`] when not written.
     pub subject: String,
-    /// A PEM file of CA certificates to trust instead of the WebPKI roots.
+    /// A PEM file of CA certificates to trust besides the WebPKI roots.
     pub ca_file: Option<PathBuf>,
     /// Accept any certificate (a test server, a self-signed relay).
     pub insecure: bool,

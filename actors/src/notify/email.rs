@@ -26,6 +26,9 @@ use crate::event::{AlertEvent, EventKind};
 /// one host, and a group has several.
 const DEFAULT_GROUP_SUBJECT: &str = "[flowstate] {group}: {event}";
 
+/// What starts a PEM certificate.
+const CERTIFICATE_PEM: &[u8] = b"-----BEGIN CERTIFICATE-----";
+
 /// How many hosts a group's `{host}` names before saying how many more.
 const SUBJECT_HOSTS_MAX: usize = 5;
 
@@ -60,6 +63,10 @@ impl EmailNotifier {
     pub fn new(config: EmailConfig) -> Self {
         let server = format!("{}:{}", config.host, config.port);
         let ready = ready(&config, &server);
+        if let Err(e) = &ready {
+            // Said now, at start or reload, not only when the first alert is given up.
+            log::error!(server = server.as_str(), error = e.to_string().as_str(); "the email notifier cannot send; every event for it will be given up until it is fixed and reloaded");
+        }
         EmailNotifier {
             config,
             ready,
@@ -162,6 +169,14 @@ fn tls_parameters(config: &EmailConfig, server: &str) -> Result<TlsParameters, E
             message,
         };
         let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
+        // The library takes a file without any certificate as an empty list, which would
+        // leave the user's CA silently untrusted.
+        if !pem
+            .windows(CERTIFICATE_PEM.len())
+            .any(|w| w == CERTIFICATE_PEM)
+        {
+            return Err(ca_error("no PEM certificate in it".to_string()));
+        }
         let certificate = Certificate::from_pem(&pem).map_err(|e| ca_error(e.to_string()))?;
         builder = builder.add_root_certificate(certificate);
     }
@@ -396,6 +411,40 @@ mod tests {
             consecutive_failures: 3,
             latency_ms: 0.0,
         }
+    }
+
+    fn config(ca_file: Option<std::path::PathBuf>) -> EmailConfig {
+        EmailConfig {
+            host: "127.0.0.1".into(),
+            port: 2525,
+            security: SmtpSecurity::Required,
+            username: None,
+            password: None,
+            from: "alerts@example.com".into(),
+            to: vec!["oncall@example.com".into()],
+            subject: EmailConfig::DEFAULT_SUBJECT.into(),
+            ca_file,
+            insecure: false,
+            timeout: std::time::Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn a_ca_file_without_a_certificate_is_a_setup_error_not_an_empty_trust_list() {
+        let dir = std::env::temp_dir().join(format!("flowstate-email-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("not-a-ca.pem");
+        std::fs::write(&path, "hello").unwrap();
+        let notifier = EmailNotifier::new(config(Some(path.clone())));
+        let error = notifier.ready.as_ref().err().map(ToString::to_string);
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|e| e.contains("no PEM certificate")),
+            "{error:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(EmailNotifier::new(config(None)).ready.is_ok());
     }
 
     #[test]
