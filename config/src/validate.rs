@@ -683,7 +683,17 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                 );
                 return None;
             };
-            let (url, _) = read_http_url(reader, &url_node)?;
+            let (url, shown) = read_http_url(reader, &url_node)?;
+            if !url.username().is_empty() || url.password().is_some() {
+                // Not sent from the URL by the HTTP client: it would be silently ignored.
+                reader.semantic_error(
+                    &url_node,
+                    format!(
+                        "`{shown}` has a user or password, which is not sent from the URL; write it as a header instead: `headers: {{ Authorization: \"Basic ...\" }}`"
+                    ),
+                );
+                return None;
+            }
             let headers = fields
                 .get("headers")
                 .map(|n| read_headers(reader, &n))

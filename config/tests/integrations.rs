@@ -64,6 +64,19 @@ fn alertmanager_errors_name_the_key_and_the_fix() {
 }
 
 #[test]
+fn alertmanager_credentials_in_the_url_are_refused_with_the_fix_and_hidden() {
+    let e = error(
+        "notifiers:\n  am: { type: alertmanager, url: 'http://bob:amsecret@127.0.0.1:9093' }\n",
+    );
+    assert!(
+        e.contains("notifiers.am.url: `http://bob:***@127.0.0.1:9093/` has a user or password"),
+        "{e}"
+    );
+    assert!(e.contains("headers: { Authorization:"), "{e}");
+    assert!(!e.contains("amsecret"), "{e}");
+}
+
+#[test]
 fn email_reads_the_url_its_credentials_and_the_security() {
     let mail = email(
         "notifiers:\n  mail:\n    type: email\n    url: 'smtp://alerts%40example.com:${SMTP_PASSWORD}@mail.example.com'\n    from: 'flowstate <alerts@example.com>'\n    to: [oncall@example.com, boss@example.com]\n",

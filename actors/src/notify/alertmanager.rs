@@ -132,6 +132,7 @@ fn alerts_endpoint(base: &url::Url) -> url::Url {
 
 /// Re-posts every active alert each `every` until the notifier is dropped.
 async fn resend_while_alive(weak: Weak<Shared>, every: Duration) {
+    let mut failing = false;
     loop {
         actix_rt::time::sleep(every).await;
         let Some(shared) = weak.upgrade() else {
@@ -151,10 +152,19 @@ async fn resend_while_alive(weak: Weak<Shared>, every: Duration) {
         // The strong reference is not held across the wait: dropping the notifier ends
         // this task on its next tick even if a post hangs until its timeout.
         drop(shared);
-        if let Err(e) = request.await {
+        match request.await {
             // The next tick posts again; a lasting failure leaves the alerts to end at their
             // `endsAt`, which is what Alertmanager should see of a flowstate it cannot hear.
-            log::warn!(alerts = alerts.len(), error = e.message(); "re-posting active alerts to Alertmanager failed");
+            // Said once when it starts and once when it ends, not on every tick.
+            Err(e) if !failing => {
+                failing = true;
+                log::warn!(alerts = alerts.len(), error = e.message(); "re-posting active alerts to Alertmanager failed; retrying every resend_every");
+            }
+            Ok(()) if failing => {
+                failing = false;
+                log::info!(alerts = alerts.len(); "re-posting active alerts to Alertmanager works again");
+            }
+            _ => {}
         }
     }
 }
