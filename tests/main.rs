@@ -5,6 +5,8 @@
 // Shared helpers: the binary in a sandbox, the daemon, targets, receivers, `/metrics`, events.
 mod common;
 
+// The `alertmanager` notifier against a real Alertmanager: labels, re-posts, resolution.
+mod alertmanager;
 // Maintenance windows, silences and flapping hold alerts; a host is settled when they end.
 mod alert_holds;
 // Alert policy: cooldown, reminders, recoveries, per-host notifiers, webhook formats, commands.
@@ -42,6 +44,8 @@ mod dependencies;
 mod deploy;
 // The docs cannot drift from the code: every YAML block, flag, metric and message they name.
 mod docs;
+// The `email` notifier against a real SMTP server: both parts, AUTH, STARTTLS, SMTPS.
+mod email;
 // Webhook formats for incident management and chat (SPEC §11): method, path, headers, body.
 mod formats;
 // Observability: `/metrics` and promtool, the bearer token, readiness, `flowstate status`.

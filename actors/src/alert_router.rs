@@ -243,18 +243,36 @@ impl AlertRouter {
         }
     }
 
+    /// Hands each of `names` the last `down` it was told of for every host it has not been
+    /// told the end of ([`notify::Notifier::resume`]): after a restart, or when a reload
+    /// rebuilt it.
+    fn resume_notifiers(&mut self, names: &[Arc<str>]) {
+        for ((name, _), track) in &self.tracks {
+            if !names.contains(name) || track.told != Some(Status::Down) {
+                continue;
+            }
+            if let (Some(last), Some(route)) = (&track.last_down, self.notifiers.get_mut(name)) {
+                route.notifier.resume(last);
+            }
+        }
+    }
+
     /// Keeps notifiers whose settings did not change (and their open files), replaces the rest;
     /// waiting events of a changed notifier go to its new settings.
     fn use_notifiers(&mut self, configs: &[Arc<NotifierConfig>]) {
         let mut next = HashMap::with_capacity(configs.len());
+        let mut rebuilt = Vec::new();
         for config in configs {
             self.metrics.add_notifier(&config.name);
             let route = match self.notifiers.remove(&config.name) {
                 Some(route) if route.config.settings() == config.settings() => route,
-                _ => Route {
-                    config: config.clone(),
-                    notifier: notify::build(config),
-                },
+                _ => {
+                    rebuilt.push(config.name.clone());
+                    Route {
+                        config: config.clone(),
+                        notifier: notify::build(config),
+                    }
+                }
             };
             next.insert(config.name.clone(), route);
         }
@@ -279,6 +297,9 @@ impl AlertRouter {
             .retain(|(n, _), _| notifiers.contains_key(n));
         self.wake_order
             .retain(|(_, (n, _))| notifiers.contains_key(n));
+        // Empty when called from `new` (no tracks yet: restored ones are taken up in
+        // `started`, on the arbiter); on a reload, a rebuilt notifier takes up its hosts.
+        self.resume_notifiers(&rebuilt);
     }
 
     /// One event for one notifier, through the policy.
@@ -830,6 +851,10 @@ impl Actor for AlertRouter {
         // Events dropped while restoring leave the store now.
         self.write_store(ctx);
         ctx.run_interval(SETTLE_TICK, |router, ctx| router.settle_released(ctx));
+        // Notifiers that repeat what is still active take up what they were told before the
+        // restart (on this arbiter: they may start timers).
+        let names: Vec<Arc<str>> = self.notifiers.keys().cloned().collect();
+        self.resume_notifiers(&names);
         // Restored tracks may owe a reminder or a held event; restored events are due now.
         let keys: Vec<TrackKey> = self.tracks.keys().cloned().collect();
         for key in keys {

@@ -40,6 +40,7 @@ pub mod maintenance;
 pub mod notifier;
 pub mod plugin;
 mod read_check;
+mod read_email;
 mod read_maintenance;
 mod reader;
 pub mod schema;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::host::HttpHeader;
-use crate::secret::{redact_url_path, Secret};
+use crate::secret::{redact_url, redact_url_path, Secret};
 
 /// One named notifier from the `notifiers` section.
 #[derive(Debug, Clone)]
@@ -119,6 +119,10 @@ pub enum NotifierKind {
     Command(CommandConfig),
     /// A notifier type a plugin adds (`type: <plugin name>`): delivered by its process.
     Plugin(crate::plugin::PluginUse, Duration),
+    /// Alertmanager API v2: an alert per host, re-posted while it lasts.
+    Alertmanager(AlertmanagerConfig),
+    /// A mail per event (or per group) over SMTP.
+    Email(EmailConfig),
 }
 
 impl NotifierKind {
@@ -130,6 +134,8 @@ impl NotifierKind {
             NotifierKind::Webhook(_) => "webhook",
             NotifierKind::Command(_) => "command",
             NotifierKind::Plugin(..) => "plugin",
+            NotifierKind::Alertmanager(_) => "alertmanager",
+            NotifierKind::Email(_) => "email",
         }
     }
 
@@ -143,6 +149,15 @@ impl NotifierKind {
             }
             NotifierKind::Command(command) => command.argv.first().cloned().unwrap_or_default(),
             NotifierKind::Plugin(plugin, _) => format!("plugin {}", plugin.plugin),
+            NotifierKind::Alertmanager(am) => redact_url(&am.url),
+            NotifierKind::Email(email) => format!(
+                "{} via {}://{}:{} ({})",
+                email.to.join(", "),
+                email.security.scheme(),
+                email.host,
+                email.port,
+                email.security.name()
+            ),
         }
     }
 }
@@ -270,8 +285,138 @@ pub struct CommandConfig {
     pub timeout: Duration,
 }
 
+/// `type: alertmanager`: alerts posted to `{url}/api/v2/alerts`.
+#[derive(Clone)]
+pub struct AlertmanagerConfig {
+    /// The Alertmanager's base URL (`http://127.0.0.1:9093`); `/api/v2/alerts` is appended.
+    pub url: Url,
+    pub headers: Vec<HttpHeader>,
+    pub timeout: Duration,
+    /// How often an active alert is posted again. Alertmanager resolves an alert whose
+    /// `endsAt` passed, so each post says `endsAt = now + 4 × resend_every`: a flowstate that
+    /// died leaves no alert firing forever, and a few lost posts close nothing.
+    pub resend_every: Duration,
+}
+
+impl AlertmanagerConfig {
+    /// As Prometheus's `--rules.alert.resend-delay`.
+    pub const DEFAULT_RESEND_EVERY: Duration = Duration::from_secs(60);
+    pub const MIN_RESEND_EVERY: Duration = Duration::from_secs(1);
+    pub const MAX_RESEND_EVERY: Duration = Duration::from_secs(3600);
+}
+
+impl fmt::Debug for AlertmanagerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AlertmanagerConfig")
+            .field("url", &redact_url(&self.url))
+            .field("headers", &self.headers)
+            .field("timeout", &self.timeout)
+            .field("resend_every", &self.resend_every)
+            .finish()
+    }
+}
+
+/// How the email notifier protects its SMTP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// `smtp://`: STARTTLS when the server offers it, plain text otherwise.
+    Opportunistic,
+    /// `smtp://` with `starttls: required`: no STARTTLS, no mail.
+    Required,
+    /// `smtp://` with `starttls: never`: plain text; only for a server on loopback.
+    Never,
+    /// `smtps://`: TLS from the first byte.
+    Tls,
+}
+
+impl SmtpSecurity {
+    /// The values of `starttls:`.
+    pub const STARTTLS_NAMES: &'static [&'static str] = &["opportunistic", "required", "never"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SmtpSecurity::Opportunistic => "opportunistic",
+            SmtpSecurity::Required => "required",
+            SmtpSecurity::Never => "never",
+            SmtpSecurity::Tls => "tls",
+        }
+    }
+
+    pub fn scheme(self) -> &'static str {
+        match self {
+            SmtpSecurity::Tls => "smtps",
+            _ => "smtp",
+        }
+    }
+}
+
+/// `type: email`: a mail per event over SMTP.
+#[derive(Clone)]
+pub struct EmailConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    /// From the URL's user part, percent-decoded.
+    pub username: Option<String>,
+    /// From the URL's password part, percent-decoded; never printed.
+    pub password: Option<Secret>,
+    /// The sender, `alerts@example.com` or `flowstate <alerts@example.com>`.
+    pub from: String,
+    /// Every recipient, each in the same form as `from`.
+    pub to: Vec<String>,
+    /// The subject template; [`EmailConfig::DEFAULT_SUBJECT`] when not written.
+    pub subject: String,
+    /// A PEM file of CA certificates to trust besides the WebPKI roots.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate (a test server, a self-signed relay).
+    pub insecure: bool,
+    pub timeout: Duration,
+}
+
+impl EmailConfig {
+    pub const DEFAULT_SUBJECT: &'static str = "[flowstate] {host} is {status}";
+    /// The placeholders a subject may hold.
+    pub const PLACEHOLDERS: &'static [&'static str] =
+        &["host", "status", "event", "reason", "group"];
+    pub const SMTP_PORT: u16 = 587;
+    pub const SMTPS_PORT: u16 = 465;
+}
+
+impl fmt::Debug for EmailConfig {
+    /// Everything but the password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmailConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("subject", &self.subject)
+            .field("ca_file", &self.ca_file)
+            .field("insecure", &self.insecure)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// The password as [`NotifierConfig::settings`] holds it: a keyed fingerprint under a key drawn
+/// once per process, so two loads in one daemon compare equal when (and only when) the password
+/// is the same, and nothing printed or compared elsewhere can give it back.
+fn password_tag(password: &Secret) -> String {
+    static KEY: std::sync::OnceLock<Option<crate::FingerprintKey>> = std::sync::OnceLock::new();
+    match KEY.get_or_init(|| crate::FingerprintKey::random().ok()) {
+        Some(key) => key.fingerprint(password.expose()),
+        // Without randomness a password change goes unnoticed until a restart: better than
+        // holding the password where a diff could show it.
+        None => crate::secret::REDACTED.to_string(),
+    }
+}
+
 impl NotifierConfig {
-    /// Every setting as `(key, value)`, secrets included: for comparing two versions.
+    /// Every setting as `(key, value)`, secrets included (but the SMTP password only as a
+    /// keyed fingerprint): for comparing two versions.
     pub fn settings(&self) -> Vec<(&'static str, String)> {
         let duration = |d: Duration| humantime::format_duration(d).to_string();
         let mut settings = vec![("type", self.kind.kind().to_string())];
@@ -305,6 +450,51 @@ impl NotifierConfig {
                 settings.push(("plugin", plugin.plugin.to_string()));
                 settings.push(("settings", plugin.settings.to_string()));
                 settings.push(("timeout", duration(*timeout)));
+            }
+            NotifierKind::Alertmanager(am) => {
+                settings.push(("url", am.url.to_string()));
+                let headers: Vec<String> = am
+                    .headers
+                    .iter()
+                    .map(|h| format!("{}: {}", h.name, h.value))
+                    .collect();
+                settings.push(("headers", headers.join(", ")));
+                settings.push(("timeout", duration(am.timeout)));
+                settings.push(("resend_every", duration(am.resend_every)));
+            }
+            NotifierKind::Email(email) => {
+                settings.push((
+                    "url",
+                    format!(
+                        "{}://{}:{}",
+                        email.security.scheme(),
+                        email.host,
+                        email.port
+                    ),
+                ));
+                settings.push(("starttls", email.security.name().into()));
+                settings.push(("username", email.username.clone().unwrap_or_default()));
+                settings.push((
+                    "password",
+                    email
+                        .password
+                        .as_ref()
+                        .map(password_tag)
+                        .unwrap_or_default(),
+                ));
+                settings.push(("from", email.from.clone()));
+                settings.push(("to", email.to.join(", ")));
+                settings.push(("subject", email.subject.clone()));
+                settings.push((
+                    "ca_file",
+                    email
+                        .ca_file
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                ));
+                settings.push(("insecure", email.insecure.to_string()));
+                settings.push(("timeout", duration(email.timeout)));
             }
         }
         settings.push(("cooldown", self.cooldown.map(duration).unwrap_or_default()));

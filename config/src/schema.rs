@@ -11,8 +11,8 @@ use crate::plugin::PLUGIN_KEYS;
 use crate::read_check::{host_keys, AUTH_KEYS, BASIC_KEYS, CHECK_TYPES, COMMON_KEYS, TLS_KEYS};
 use crate::read_maintenance::MAINTENANCE_KEYS;
 use crate::validate::{
-    COMMAND_KEYS, DEFAULT_KEYS, FILE_KEYS, NOTIFIER_COMMON_KEYS, NOTIFIER_TYPES, SELF_CHECK_KEYS,
-    SERVER_KEYS, STATE_KEYS, STDOUT_KEYS, TOP_KEYS, WEBHOOK_KEYS,
+    ALERTMANAGER_KEYS, COMMAND_KEYS, DEFAULT_KEYS, EMAIL_KEYS, FILE_KEYS, NOTIFIER_COMMON_KEYS,
+    NOTIFIER_TYPES, SELF_CHECK_KEYS, SERVER_KEYS, STATE_KEYS, STDOUT_KEYS, TOP_KEYS, WEBHOOK_KEYS,
 };
 
 /// Every accepted key with the section it belongs to, in documentation order.
@@ -69,6 +69,8 @@ pub(crate) fn notifier_type_keys(kind: &str) -> &'static [&'static str] {
         "file" => FILE_KEYS,
         "webhook" => WEBHOOK_KEYS,
         "command" => COMMAND_KEYS,
+        "alertmanager" => ALERTMANAGER_KEYS,
+        "email" => EMAIL_KEYS,
         other => panic!(
             "schema.rs: notifier type `{other}` is in NOTIFIER_TYPES but has no key list here; \
              add it as `read_notifier` reads it"

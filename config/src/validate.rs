@@ -24,8 +24,8 @@ use crate::host::{
 };
 use crate::maintenance::{HostPattern, MaintenanceWindow};
 use crate::notifier::{
-    CommandConfig, EventFormat, GroupKey, NotifierConfig, NotifierKind, RetryPolicy, WebhookConfig,
-    WebhookFormat,
+    AlertmanagerConfig, CommandConfig, EventFormat, GroupKey, NotifierConfig, NotifierKind,
+    RetryPolicy, WebhookConfig, WebhookFormat,
 };
 use crate::plugin::{read_plugins, read_settings, valid_plugin_name, PluginConfig, PluginUse};
 use crate::read_check::{
@@ -73,7 +73,14 @@ pub(crate) const DEFAULT_KEYS: &[&str] = &[
     "flapping",
     "locations",
 ];
-pub(crate) const NOTIFIER_TYPES: &[&str] = &["stdout", "file", "webhook", "command"];
+pub(crate) const NOTIFIER_TYPES: &[&str] = &[
+    "stdout",
+    "file",
+    "webhook",
+    "command",
+    "alertmanager",
+    "email",
+];
 pub(crate) const NOTIFIER_COMMON_KEYS: &[&str] = &[
     "type",
     "cooldown",
@@ -111,6 +118,10 @@ pub(crate) const PLUGIN_NOTIFIER_KEYS: &[&str] = &[
     "group_by",
     "group_wait",
     "timeout",
+];
+pub(crate) const ALERTMANAGER_KEYS: &[&str] = &["url", "headers", "timeout", "resend_every"];
+pub(crate) const EMAIL_KEYS: &[&str] = &[
+    "url", "starttls", "from", "to", "subject", "ca_file", "insecure", "timeout",
 ];
 const DEFAULT_NOTIFIER_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -484,7 +495,7 @@ pub(crate) fn read_database_url(reader: &mut Reader, node: &Node) -> Option<Data
 
 /// A path written in a config file, relative paths taken from that file's directory `dir`
 /// so the daemon finds the same file whatever its working directory (systemd starts it in `/`).
-fn relative_to(dir: &Path, written: &str) -> PathBuf {
+pub(crate) fn relative_to(dir: &Path, written: &str) -> PathBuf {
     let path = Path::new(written);
     if path.is_absolute() {
         return path.to_path_buf();
@@ -579,6 +590,8 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
         "file" => FILE_KEYS,
         "webhook" => WEBHOOK_KEYS,
         "command" => COMMAND_KEYS,
+        "alertmanager" => ALERTMANAGER_KEYS,
+        "email" => EMAIL_KEYS,
         // A plugin's type, if `plugins` defines it: known once every file is read. Every key
         // is accepted until then (see `plugin_notifier_keys`).
         other if valid_plugin_name(other) => {
@@ -717,6 +730,40 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
                 chat_id,
             })
         }
+        "alertmanager" => {
+            let Some(url_node) = fields.get("url") else {
+                reader.semantic_error(
+                    &node,
+                    "missing `url`: the Alertmanager's base URL, such as http://127.0.0.1:9093",
+                );
+                return None;
+            };
+            let (url, shown) = read_http_url(reader, &url_node)?;
+            if !url.username().is_empty() || url.password().is_some() {
+                // Not sent from the URL by the HTTP client: it would be silently ignored.
+                reader.semantic_error(
+                    &url_node,
+                    format!(
+                        "`{shown}` has a user or password, which is not sent from the URL; write it as a header instead: `headers: {{ Authorization: \"Basic ...\" }}`"
+                    ),
+                );
+                return None;
+            }
+            let headers = fields
+                .get("headers")
+                .map(|n| read_headers(reader, &n))
+                .unwrap_or_default();
+            let resend_every = read_resend_every(reader, &fields)?;
+            NotifierKind::Alertmanager(AlertmanagerConfig {
+                url,
+                headers,
+                timeout,
+                resend_every,
+            })
+        }
+        "email" => NotifierKind::Email(crate::read_email::read_email(
+            reader, &node, &fields, timeout,
+        )?),
         "command" => {
             let Some(command_node) = fields.get("command") else {
                 reader.semantic_error(
@@ -907,6 +954,31 @@ fn read_grouping(reader: &mut Reader, fields: &Fields<'_>) -> Option<(Vec<GroupK
 }
 
 /// `backoff`, `max_backoff` and `max_age`, each defaulted, checked against each other.
+/// `resend_every` of an Alertmanager notifier: within bounds that keep Alertmanager neither
+/// flooded nor resolving alerts that still fire.
+fn read_resend_every(reader: &mut Reader, fields: &Fields<'_>) -> Option<Duration> {
+    let Some(n) = fields.get("resend_every") else {
+        return Some(AlertmanagerConfig::DEFAULT_RESEND_EVERY);
+    };
+    let every = reader.duration(&n)?;
+    let (min, max) = (
+        AlertmanagerConfig::MIN_RESEND_EVERY,
+        AlertmanagerConfig::MAX_RESEND_EVERY,
+    );
+    if every < min || every > max {
+        reader.semantic_error(
+            &n,
+            format!(
+                "resend_every must be between {} and {}; Alertmanager expects about 1m",
+                humantime::format_duration(min),
+                humantime::format_duration(max)
+            ),
+        );
+        return None;
+    }
+    Some(every)
+}
+
 fn read_retry(reader: &mut Reader, fields: &Fields<'_>) -> Option<RetryPolicy> {
     let mut read = |key: &str, default: Duration| -> Option<(Duration, Option<Node>)> {
         match fields.get(key) {

@@ -759,7 +759,7 @@ fn alert_to_undefined_notifier_lists_defined_ones() {
 fn unknown_notifier_type_suggests_closest() {
     assert_eq!(
         error("notifiers:\n  ops: { type: webhok }\n"),
-        "flowstate.yaml:2:16: notifiers.ops.type: unknown notifier type `webhok`; did you mean `webhook`?; use one of stdout, file, webhook, command, or a plugin named `webhok` defined under `plugins:`"
+        "flowstate.yaml:2:16: notifiers.ops.type: unknown notifier type `webhok`; did you mean `webhook`?; use one of stdout, file, webhook, command, alertmanager, email, or a plugin named `webhok` defined under `plugins:`"
     );
 }
 
@@ -767,7 +767,7 @@ fn unknown_notifier_type_suggests_closest() {
 fn notifier_without_type_is_an_error() {
     assert_eq!(
         error("notifiers:\n  ops: { url: 'https://x/' }\n"),
-        "flowstate.yaml:2:8: notifiers.ops: missing `type`; use one of stdout, file, webhook, command"
+        "flowstate.yaml:2:8: notifiers.ops: missing `type`; use one of stdout, file, webhook, command, alertmanager, email"
     );
 }
 
@@ -936,7 +936,7 @@ hosts:
             "flowstate.yaml:2:3: defaults.intervall: unknown key `intervall`; did you mean `interval`?",
             "flowstate.yaml:3:22: defaults.failure_threshold: must be at least 1, found 0",
             "flowstate.yaml:5:8: notifiers.ops: format pagerduty needs `routing_key`: the integration key of a PagerDuty Events API v2 service",
-            "flowstate.yaml:6:20: notifiers.console.type: unknown notifier type `stdot`; did you mean `stdout`?; use one of stdout, file, webhook, command, or a plugin named `stdot` defined under `plugins:`",
+            "flowstate.yaml:6:20: notifiers.console.type: unknown notifier type `stdot`; did you mean `stdout`?; use one of stdout, file, webhook, command, alertmanager, email, or a plugin named `stdot` defined under `plugins:`",
             r#"flowstate.yaml:9:10: hosts[0] (label "api").url: `ftp://x/` is not an http or https URL; write it as http://host/path or https://host/path"#,
             r#"flowstate.yaml:10:13: hosts[0] (label "api").status: 700 is not an HTTP status code; use a number from 100 to 599"#,
             r#"flowstate.yaml:11:12: hosts[0] (label "api").regex: the regex does not compile: unclosed group"#,

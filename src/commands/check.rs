@@ -400,6 +400,29 @@ pub fn summary(config: &Config) -> String {
                 delivery.push(format!("{}: {}", h.name, h.shown_value()));
             }
         }
+        if let NotifierKind::Alertmanager(am) = &n.kind {
+            delivery.push(format!("timeout {}", duration(am.timeout)));
+            delivery.push(format!("re-posted every {}", duration(am.resend_every)));
+            for h in &am.headers {
+                delivery.push(format!("{}: {}", h.name, h.shown_value()));
+            }
+        }
+        if let NotifierKind::Email(email) = &n.kind {
+            delivery.push(format!("timeout {}", duration(email.timeout)));
+            // The user, never the password: who the server is asked to let in.
+            if let Some(user) = &email.username {
+                delivery.push(format!("login {user}"));
+            }
+            if let Some(ca) = &email.ca_file {
+                delivery.push(format!("CA {}", ca.display()));
+            }
+            if email.insecure {
+                delivery.push("any certificate accepted".to_string());
+            }
+            if email.subject != flowstate_config::notifier::EmailConfig::DEFAULT_SUBJECT {
+                delivery.push(format!("subject {:?}", email.subject));
+            }
+        }
         notifiers.row(shown(vec![
             n.name.to_string(),
             n.kind.kind().to_string(),

@@ -4,7 +4,9 @@
 //! what is not delivered yet; a notifier only makes one delivery attempt. Attempts are futures
 //! on the router's arbiter, so a slow or dead receiver never holds up checks or other notifiers.
 
+pub mod alertmanager;
 pub mod command;
+pub mod email;
 pub mod file;
 pub mod group_payload;
 pub mod payload;
@@ -65,6 +67,12 @@ pub trait Notifier {
     /// Makes one attempt to deliver a group of events (a notifier with `group_by`) as one
     /// message.
     fn deliver_group(&mut self, group: &EventGroup) -> DeliveryFuture;
+
+    /// Takes up `last`, the latest problem this notifier was told of and not yet told the end
+    /// of, when it was told before this notifier was built (a restart, or a reload that
+    /// changed its settings). Nothing is delivered: notifiers that repeat what is still active
+    /// (Alertmanager re-posts its alerts) carry on repeating it; the others need nothing.
+    fn resume(&mut self, _last: &AlertEvent) {}
 
     /// Makes sure everything delivered so far is written out.
     fn flush(&mut self) -> Result<(), String> {
@@ -154,5 +162,9 @@ pub fn build(config: &NotifierConfig) -> Box<dyn Notifier> {
         NotifierKind::Plugin(used, timeout) => {
             Box::new(plugin::PluginNotifier::new(used.clone(), *timeout))
         }
+        NotifierKind::Alertmanager(am) => {
+            Box::new(alertmanager::AlertmanagerNotifier::new(am.clone()))
+        }
+        NotifierKind::Email(email) => Box::new(email::EmailNotifier::new(email.clone())),
     }
 }

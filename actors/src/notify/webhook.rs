@@ -25,7 +25,7 @@ use super::payload::{webhook_body, Addressing};
 use super::{DeliveryError, DeliveryFuture, EventGroup, Notifier};
 use crate::event::AlertEvent;
 
-const USER_AGENT_VALUE: &str = concat!("flowstate/", env!("CARGO_PKG_VERSION"));
+pub(super) const USER_AGENT_VALUE: &str = concat!("flowstate/", env!("CARGO_PKG_VERSION"));
 
 /// How much of a refusing receiver's answer is quoted in the log: enough for its reason.
 const QUOTED_BODY_BYTES: usize = 200;
@@ -175,7 +175,7 @@ impl WebhookNotifier {
 }
 
 /// What a non-2xx answer means for the next attempt.
-fn judge(
+pub(super) fn judge(
     status: StatusCode,
     retry_after: Option<Duration>,
     shown_url: &str,
@@ -200,13 +200,13 @@ fn judge(
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is rare for webhooks and ignored).
-fn retry_after<S>(response: &awc::ClientResponse<S>) -> Option<Duration> {
+pub(super) fn retry_after<S>(response: &awc::ClientResponse<S>) -> Option<Duration> {
     let value = response.headers().get("retry-after")?.to_str().ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// The start of a response body on one line, for the log.
-fn quote(body: &[u8]) -> String {
+pub(super) fn quote(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(QUOTED_BODY_BYTES)]);
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -28,6 +28,7 @@ pub fn env(name: &str) -> Option<String> {
         "EMPTY" => "",
         "SECRET" => "hunter2-query-secret",
         "PG_PASSWORD" => "pg-s3cret-pass",
+        "SMTP_PASSWORD" => "smtp-s3cret-pass",
         "FLOWSTATE_LOCATION" => "eu-west",
         "POD_NAME" => "flowstate-eu-west-0",
         "LOUD_LOCATION" => "EU",
