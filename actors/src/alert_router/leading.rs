@@ -135,6 +135,11 @@ impl AlertRouter {
             self.outbox.remove_notifier(name);
             self.metrics.set_outbox_pending(name, 0);
         }
+        // Fresh notifiers: one that repeats what is active (Alertmanager's re-posts) must not
+        // go on repeating what this agent was told while it led; the leader does that now.
+        for route in self.notifiers.values_mut() {
+            route.notifier = crate::notify::build(&route.config);
+        }
         self.tracks.clear();
         self.hosts.clear();
         self.unsettled.clear();
@@ -205,6 +210,9 @@ impl Handler<LeadAlerts> for AlertRouter {
             ..Restored::default()
         };
         self.restore(&restored);
+        // Alerts the last leader kept firing (Alertmanager) go on firing from here.
+        let names: Vec<Arc<str>> = self.notifiers.keys().cloned().collect();
+        self.resume_notifiers(&names);
         for change in msg.hosts {
             let label = change.host.label.to_string();
             let partial = msg.partial.contains(&label);
