@@ -23,19 +23,21 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY config/Cargo.toml config/Cargo.toml
 COPY actors/Cargo.toml actors/Cargo.toml
-RUN mkdir -p src config/src actors/src benches tests \
+COPY plugin/Cargo.toml plugin/Cargo.toml
+RUN mkdir -p src config/src actors/src plugin/src benches tests \
     && echo 'fn main() {}' > src/main.rs \
     && echo 'fn main() {}' > benches/load.rs \
-    && touch config/src/lib.rs actors/src/lib.rs tests/main.rs \
+    && touch config/src/lib.rs actors/src/lib.rs plugin/src/lib.rs tests/main.rs \
     && cargo build --release --locked \
-    && rm -rf src config/src actors/src
+    && rm -rf src config/src actors/src plugin/src
 
 # Then flowstate itself. `touch` makes cargo see the sources as newer than the placeholders it
 # built above, whatever times the build context carried.
 COPY config/src config/src
 COPY actors/src actors/src
+COPY plugin/src plugin/src
 COPY src src
-RUN touch config/src/lib.rs actors/src/lib.rs src/main.rs \
+RUN touch config/src/lib.rs actors/src/lib.rs plugin/src/lib.rs src/main.rs \
     && cargo build --release --locked \
     && ./target/release/flowstate --version
 
