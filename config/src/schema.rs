@@ -12,7 +12,8 @@ use crate::read_check::{host_keys, AUTH_KEYS, BASIC_KEYS, CHECK_TYPES, COMMON_KE
 use crate::read_maintenance::MAINTENANCE_KEYS;
 use crate::validate::{
     ALERTMANAGER_KEYS, COMMAND_KEYS, DEFAULT_KEYS, EMAIL_KEYS, FILE_KEYS, NOTIFIER_COMMON_KEYS,
-    NOTIFIER_TYPES, SELF_CHECK_KEYS, SERVER_KEYS, STATE_KEYS, STDOUT_KEYS, TOP_KEYS, WEBHOOK_KEYS,
+    NOTIFIER_TYPES, PLUGIN_HOST_KEYS, PLUGIN_NOTIFIER_KEYS, SELF_CHECK_KEYS, SERVER_KEYS,
+    STATE_KEYS, STDOUT_KEYS, TOP_KEYS, WEBHOOK_KEYS,
 };
 
 /// Every accepted key with the section it belongs to, in documentation order.
@@ -57,8 +58,8 @@ pub fn documented_keys() -> Vec<(String, &'static str)> {
     section("maintenance", MAINTENANCE_KEYS);
     section("cluster", CLUSTER_KEYS);
     section("plugins", PLUGIN_KEYS);
-    section("hosts (plugin types)", &["settings"]);
-    section("notifiers (plugin types)", &["settings", "timeout"]);
+    section("hosts (plugin types)", PLUGIN_HOST_KEYS);
+    section("notifiers (plugin types)", PLUGIN_NOTIFIER_KEYS);
     keys
 }
 

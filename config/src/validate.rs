@@ -104,21 +104,11 @@ pub(crate) const WEBHOOK_KEYS: &[&str] = &[
     "chat_id",
 ];
 pub(crate) const COMMAND_KEYS: &[&str] = &["command", "timeout"];
-/// The keys of a notifier of a plugin's type: the common ones, how long a delivery may take,
-/// and the plugin's own `settings`.
-pub(crate) const PLUGIN_NOTIFIER_KEYS: &[&str] = &[
-    "type",
-    "cooldown",
-    "remind_every",
-    "send_resolved",
-    "partial",
-    "backoff",
-    "max_backoff",
-    "max_age",
-    "group_by",
-    "group_wait",
-    "timeout",
-];
+/// The own keys of a notifier of a plugin's type (besides the common ones): how long a
+/// delivery may take, and the plugin's own `settings`.
+pub(crate) const PLUGIN_NOTIFIER_KEYS: &[&str] = &["settings", "timeout"];
+/// The own key of a host of a plugin's type: the plugin's own `settings`.
+pub(crate) const PLUGIN_HOST_KEYS: &[&str] = &["settings"];
 pub(crate) const ALERTMANAGER_KEYS: &[&str] = &["url", "headers", "timeout", "resend_every"];
 pub(crate) const EMAIL_KEYS: &[&str] = &[
     "url", "starttls", "from", "to", "subject", "ca_file", "insecure", "timeout",
@@ -260,7 +250,11 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
                     if let NotifierKind::Plugin(..) = n.kind {
                         sections.plugin_notifier_keys.push((
                             n.name.clone(),
-                            plugin_keys_written(&notifier, PLUGIN_NOTIFIER_KEYS),
+                            plugin_keys_written(
+                                &notifier,
+                                NOTIFIER_COMMON_KEYS,
+                                PLUGIN_NOTIFIER_KEYS,
+                            ),
                         ));
                     }
                     sections.notifiers.push(n)
@@ -1160,12 +1154,12 @@ fn read_host(
 
 /// The keys of a host or notifier of a plugin's type other than those every host (or
 /// notifier) has and `settings`: a plugin's own settings belong under `settings`.
-fn plugin_keys_written(node: &Node, common: &[&str]) -> Vec<String> {
+fn plugin_keys_written(node: &Node, common: &[&str], own: &[&str]) -> Vec<String> {
     match node.value {
         serde_yaml::Value::Mapping(mapping) => mapping
             .keys()
             .filter_map(|k| k.as_str())
-            .filter(|k| !common.contains(k) && *k != "settings")
+            .filter(|k| !common.contains(k) && !own.contains(k))
             .map(str::to_string)
             .collect(),
         _ => Vec::new(),
@@ -1180,7 +1174,7 @@ fn read_plugin_check(
     fields: &Fields,
     plugin: &str,
 ) -> Option<PartialCheck> {
-    let written = plugin_keys_written(node, COMMON_KEYS);
+    let written = plugin_keys_written(node, COMMON_KEYS, PLUGIN_HOST_KEYS);
     let settings = match fields.get("settings") {
         Some(n) => read_settings(reader, &n)?,
         None => serde_json::Value::Object(Default::default()),

@@ -29,7 +29,7 @@ use flowstate_config::notifier::AlertmanagerConfig;
 use flowstate_config::secret::redact_url;
 use serde::Serialize;
 
-use super::webhook::{judge, quote, retry_after, USER_AGENT_VALUE};
+use super::webhook::{exchange, receiver_client, USER_AGENT_VALUE};
 use super::{DeliveryError, DeliveryFuture, EventGroup, Notifier};
 use crate::event::{AlertEvent, EventKind};
 use crate::model::{rfc3339, Status};
@@ -79,17 +79,7 @@ pub struct AlertmanagerNotifier {
 
 impl AlertmanagerNotifier {
     pub fn new(config: AlertmanagerConfig) -> Self {
-        let tls = crate::tls::webpki_client_config();
-        let connector = awc::Connector::new()
-            .rustls_0_23(Arc::new(tls))
-            .timeout(config.timeout)
-            .handshake_timeout(config.timeout);
-        let client = awc::Client::builder()
-            .connector(connector)
-            // Alerts (and their headers) are not re-posted wherever a redirect points.
-            .disable_redirects()
-            .timeout(config.timeout)
-            .finish();
+        let client = receiver_client(config.timeout);
         let endpoint = alerts_endpoint(&config.url);
         let shown_url = redact_url(&endpoint);
         AlertmanagerNotifier {
@@ -306,31 +296,7 @@ fn post(shared: &Shared, alerts: &[PostableAlert]) -> DeliveryFuture {
     let body = serde_json::to_value(alerts);
     Box::pin(async move {
         let body = body.map_err(|e| DeliveryError::permanent(format!("{shown_url}: {e}")))?;
-        // awc's timeout ends at the response head; the whole exchange is bounded here.
-        let exchange = async {
-            let mut response = request
-                .send_json(&body)
-                .await
-                .map_err(|e| DeliveryError::transient(format!("{shown_url}: {e}")))?;
-            let status = response.status();
-            if status.is_success() {
-                return Ok(());
-            }
-            let quoted = response
-                .body()
-                .limit(64 * 1024)
-                .await
-                .map(|b| quote(&b))
-                .unwrap_or_default();
-            Err(judge(status, retry_after(&response), &shown_url, &quoted))
-        };
-        match actix_rt::time::timeout(timeout, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(DeliveryError::transient(format!(
-                "{shown_url}: no answer within {}",
-                humantime::format_duration(timeout)
-            ))),
-        }
+        exchange(request, body, shown_url, timeout).await
     })
 }
 

@@ -57,20 +57,25 @@ fn ntfy_root_and_topic(url: &url::Url) -> (url::Url, Option<String>) {
     (root, topic)
 }
 
+/// The HTTP client of a notifier that posts to a receiver, every stage bounded by `timeout`.
+pub(super) fn receiver_client(timeout: Duration) -> awc::Client {
+    let tls = crate::tls::webpki_client_config();
+    let connector = awc::Connector::new()
+        .rustls_0_23(Arc::new(tls))
+        .timeout(timeout)
+        .handshake_timeout(timeout);
+    awc::Client::builder()
+        .connector(connector)
+        // A receiver's redirect is not followed: re-posting an alert (with its headers) to
+        // wherever a 3xx points is how credentials leak.
+        .disable_redirects()
+        .timeout(timeout)
+        .finish()
+}
+
 impl WebhookNotifier {
     pub fn new(config: WebhookConfig) -> Self {
-        let tls = crate::tls::webpki_client_config();
-        let connector = awc::Connector::new()
-            .rustls_0_23(Arc::new(tls))
-            .timeout(config.timeout)
-            .handshake_timeout(config.timeout);
-        let client = awc::Client::builder()
-            .connector(connector)
-            // A receiver's redirect is not followed: re-posting an alert (with its headers)
-            // to wherever a 3xx points is how credentials leak.
-            .disable_redirects()
-            .timeout(config.timeout)
-            .finish();
+        let client = receiver_client(config.timeout);
         let shown_url = redact_url_path(&config.url);
         let mut config = config;
         if config.format == WebhookFormat::Discord
@@ -144,33 +149,42 @@ impl WebhookNotifier {
         for header in &config.headers {
             request = request.insert_header((header.name.as_str(), header.value.as_str()));
         }
-        Box::pin(async move {
-            // awc's timeout ends at the response head; the whole exchange is bounded here.
-            let exchange = async {
-                let mut response = request
-                    .send_json(&body)
-                    .await
-                    .map_err(|e| DeliveryError::transient(format!("{shown_url}: {e}")))?;
-                let status = response.status();
-                if status.is_success() {
-                    return Ok(());
-                }
-                let quoted = response
-                    .body()
-                    .limit(64 * 1024)
-                    .await
-                    .map(|b| quote(&b))
-                    .unwrap_or_default();
-                Err(judge(status, retry_after(&response), &shown_url, &quoted))
-            };
-            match actix_rt::time::timeout(config.timeout, exchange).await {
-                Ok(result) => result,
-                Err(_) => Err(DeliveryError::transient(format!(
-                    "{shown_url}: no answer within {}",
-                    humantime::format_duration(config.timeout)
-                ))),
-            }
-        })
+        Box::pin(exchange(request, body, shown_url, config.timeout))
+    }
+}
+
+/// Sends `body` as JSON with `request` and judges the answer; the whole exchange is bounded
+/// by `timeout` (awc's own timeout ends at the response head). Shared by every notifier that
+/// posts JSON over HTTP.
+pub(super) async fn exchange(
+    request: awc::ClientRequest,
+    body: serde_json::Value,
+    shown_url: String,
+    timeout: Duration,
+) -> Result<(), DeliveryError> {
+    let attempt = async {
+        let mut response = request
+            .send_json(&body)
+            .await
+            .map_err(|e| DeliveryError::transient(format!("{shown_url}: {e}")))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let quoted = response
+            .body()
+            .limit(64 * 1024)
+            .await
+            .map(|b| quote(&b))
+            .unwrap_or_default();
+        Err(judge(status, retry_after(&response), &shown_url, &quoted))
+    };
+    match actix_rt::time::timeout(timeout, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(DeliveryError::transient(format!(
+            "{shown_url}: no answer within {}",
+            humantime::format_duration(timeout)
+        ))),
     }
 }
 
