@@ -183,6 +183,7 @@ pub fn counters() -> Vec<(Arc<str>, u64, u64, u64, u64)> {
 /// Kills every plugin's process group: the daemon is stopping, and nothing it started may
 /// outlive it. The actors are not asked (their arbiters may already be gone).
 pub fn end_all() -> usize {
+    ENDED.store(true, Ordering::SeqCst);
     let mut killed = 0;
     if let Some(plugins) = directory().take() {
         for member in plugins.values().flat_map(|entry| &entry.pool) {
@@ -192,6 +193,15 @@ pub fn end_all() -> usize {
         }
     }
     killed
+}
+
+/// Set by [`end_all`]: the daemon is stopping, so a plugin's exit is expected and it is not
+/// started again.
+static ENDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether [`end_all`] ran.
+pub(crate) fn ended() -> bool {
+    ENDED.load(Ordering::SeqCst)
 }
 
 /// A duration as the messages print it (`5s`, `1m 30s`).

@@ -306,7 +306,8 @@ impl PluginProcess {
                 reason: reason.clone(),
             }));
         }
-        if matches!(self.phase, Phase::Stopped) {
+        if matches!(self.phase, Phase::Stopped) || super::ended() {
+            self.phase = Phase::Stopped;
             return;
         }
         let wait = self.backoff;
