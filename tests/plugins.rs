@@ -1073,3 +1073,45 @@ fn an_edit_elsewhere_leaves_a_plugin_running() {
     );
     assert!(alive(before[0]), "{daemon}");
 }
+
+#[test]
+fn a_pool_of_processes_shares_the_checks() {
+    // Proves `processes: 3` starts three copies of the program (a pool for a plugin that
+    // handles one request at a time), that checks go to each of them in turn, and that every
+    // host is checked.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let pids = dir.path().join("noisy.pids");
+    let _cleanup = KillListed(vec![pids.clone()]);
+    let pids_text = pids.display().to_string();
+    let plugin = python_plugin(
+        "noisy",
+        &test_plugin("noisy.py"),
+        &["pool"],
+        &[("NOISY_PIDS", &pids_text)],
+    )
+    .replace(" }\n", ", processes: 3 }\n");
+    assert!(plugin.contains("processes: 3"), "{plugin}");
+    let hosts: Vec<String> = (0..4)
+        .map(|i| plugin_host(&format!("pooled-{i}"), "noisy", "{}", ""))
+        .collect();
+    let (_sandbox, mut daemon) = start(&document(std::slice::from_ref(&plugin), FAST, &hosts));
+    for i in 0..4 {
+        daemon.wait_for_status(&format!("pooled-{i}"), "up");
+    }
+    let started = wait_for_pids(&pids, 3, &daemon);
+    let mut distinct = started.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        3,
+        "three processes, not restarts: {started:?}\n{daemon}"
+    );
+    // Each copy answers checks: its stderr lines (`noisy[<pid>]: checking ...`) say which.
+    for pid in &distinct {
+        let marker = format!("noisy[{pid}]: checking pooled-");
+        daemon.wait_for_log(&format!("a check answered by process {pid}"), |line| {
+            line.contains(&marker)
+        });
+    }
+}
