@@ -62,6 +62,9 @@ pub struct HostConfiguration {
     /// `None`: every location. Only with `cluster`; see [`Self::checked_in`].
     pub locations: Option<Vec<Arc<str>>>,
     pub origin: Origin,
+    /// The tenant whose file the host is in (its label is then `<tenant>/<label>`); `None`:
+    /// the main configuration's.
+    pub tenant: Option<Arc<str>>,
 }
 
 /// What a host checks. One variant per check type.

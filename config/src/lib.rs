@@ -11,6 +11,8 @@
 //! - [`host`], [`notifier`], [`settings`]: the validated, immutable configuration types.
 //! - [`plugin`]: the `plugins` section, and the `settings` of hosts and notifiers of a
 //!   plugin's type.
+//! - [`tenant`]: `tenants`, teams with files, tokens and limits of their own; their items are
+//!   named `<tenant>/<name>`.
 //! - [`flapping`]: flapping detection settings, read in `defaults` and on hosts.
 //! - [`cluster`]: agents in several locations sharing one database: the `cluster` section,
 //!   location names, and this agent's location (which the command line may give).
@@ -46,6 +48,7 @@ mod reader;
 pub mod schema;
 pub mod secret;
 pub mod settings;
+pub mod tenant;
 mod validate;
 mod yaml;
 
@@ -73,6 +76,7 @@ pub use settings::{
     DatabaseUrl, Defaults, SelfCheckSettings, ServerSettings, StateSettings, StatusGroup,
     StatusPageSettings,
 };
+pub use tenant::{Credential, Role, TenantConfig, TenantLimits, TenantToken};
 
 /// A complete, validated configuration. Immutable: a reload builds a new one.
 #[derive(Debug, Clone)]
@@ -92,6 +96,10 @@ pub struct Config {
     pub notifiers: Vec<Arc<NotifierConfig>>,
     /// `plugins`: programs that add check and notifier types (SPEC §11).
     pub plugins: Vec<Arc<PluginConfig>>,
+    /// `tenants` (SPEC §12), in file order. Their hosts, notifiers and maintenance windows are
+    /// in [`Config::hosts`], `notifiers` and `maintenance`, named `<tenant>/<name>` and with
+    /// their `tenant` set.
+    pub tenants: Vec<Arc<TenantConfig>>,
     /// What `${VAR}` brought in: anything printed from this configuration goes through
     /// [`EnvValues::redact`].
     pub env_values: EnvValues,
@@ -132,6 +140,10 @@ impl Config {
 
     pub fn plugin(&self, name: &str) -> Option<&Arc<PluginConfig>> {
         self.plugins.iter().find(|p| &*p.name == name)
+    }
+
+    pub fn tenant(&self, name: &str) -> Option<&Arc<TenantConfig>> {
+        self.tenants.iter().find(|t| &*t.name == name)
     }
 
     pub fn notifier(&self, name: &str) -> Option<&Arc<NotifierConfig>> {

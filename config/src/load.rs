@@ -7,10 +7,12 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{ConfigError, Diagnostic, Position};
 pub use crate::include::{include_files, IncludeError, MAX_DIRECTORIES};
 use crate::reader::{config_dir, Lookup, Node, Reader};
+use crate::tenant::TenantFile;
 use crate::validate::{assemble, read_file, FileSections};
 use crate::yaml;
 use crate::{Config, EnvValues};
@@ -32,10 +34,12 @@ pub fn load_with_env(paths: &[PathBuf], lookup: Lookup) -> Result<Config, Config
         stack: Vec::new(),
         sections: Vec::new(),
         include_globs: Vec::new(),
+        tenant: None,
     };
     for path in paths {
         loader.load_file(path, None);
     }
+    loader.load_tenants();
     let (sections, errors, include_globs, read) = (
         loader.sections,
         loader.errors,
@@ -66,7 +70,7 @@ pub fn load_str(name: &str, text: &str, lookup: Lookup) -> Result<Config, Config
     let recording = recording(lookup, &used);
     let mut errors = Vec::new();
     let mut sections = Vec::new();
-    if let Some(s) = parse_file(Path::new(name), text, &recording, &mut errors) {
+    if let Some(s) = parse_file(Path::new(name), text, &recording, &mut errors, None) {
         sections.push(s);
     }
     finish(
@@ -131,6 +135,7 @@ fn parse_file(
     text: &str,
     lookup: Lookup,
     errors: &mut Vec<Diagnostic>,
+    tenant: Option<&str>,
 ) -> Option<FileSections> {
     let mut doc = match yaml::parse(text) {
         Ok(doc) => doc,
@@ -141,7 +146,7 @@ fn parse_file(
     };
     let mut sections = {
         let mut reader = Reader::new(path, &doc, lookup, errors);
-        read_file(&mut reader, Node::root(&doc.root))
+        read_file(&mut reader, Node::root(&doc.root), tenant)
     };
     // Kept for the positions of errors found when the files are merged.
     doc.forget_tree();
@@ -155,8 +160,10 @@ struct IncludedFrom<'p> {
     file: &'p Path,
     /// Its index in [`Loader::sections`], to find the entry's line and column.
     section: usize,
-    /// The path of the entry in the including file: `include[2]`.
+    /// The path of the entry in the including file: `include[2]`, `tenants.team-a.config`.
     entry: String,
+    /// The place errors are reported at: `include`, `tenants.team-a.config`.
+    place: String,
 }
 
 struct Loader<'a> {
@@ -170,6 +177,8 @@ struct Loader<'a> {
     stack: Vec<(PathBuf, PathBuf)>,
     sections: Vec<FileSections>,
     include_globs: Vec<PathBuf>,
+    /// The tenant whose files are being read; `None`: the main configuration's.
+    tenant: Option<Arc<str>>,
 }
 
 impl Loader<'_> {
@@ -186,7 +195,7 @@ impl Loader<'_> {
     fn include_error(&mut self, from: &IncludedFrom, message: String) {
         let position = self.position(from.section, &from.entry);
         self.errors
-            .push(Diagnostic::new(from.file, "include", message).at(position));
+            .push(Diagnostic::new(from.file, from.place.clone(), message).at(position));
     }
 
     fn load_file(&mut self, path: &Path, included_from: Option<IncludedFrom>) {
@@ -195,7 +204,12 @@ impl Loader<'_> {
                 (std::io::ErrorKind::NotFound, None) => {
                     "; create it, or name another file with -c or $FLOWSTATE_CONFIG"
                 }
-                (std::io::ErrorKind::NotFound, Some(_)) => "; fix the `include` entry",
+                (std::io::ErrorKind::NotFound, Some(from)) if from.place == "include" => {
+                    "; fix the `include` entry"
+                }
+                (std::io::ErrorKind::NotFound, Some(_)) => {
+                    "; create it, or fix the path, which is relative to this file"
+                }
                 (std::io::ErrorKind::PermissionDenied, _) => {
                     "; give the user running flowstate read access"
                 }
@@ -235,7 +249,14 @@ impl Loader<'_> {
             Err(e) => return fail(self, unreadable(e)),
         };
         self.read.push(path.to_path_buf());
-        let Some(mut sections) = parse_file(path, &text, self.lookup, &mut self.errors) else {
+        let tenant = self.tenant.clone();
+        let Some(mut sections) = parse_file(
+            path,
+            &text,
+            self.lookup,
+            &mut self.errors,
+            tenant.as_deref(),
+        ) else {
             return;
         };
         let includes = std::mem::take(&mut sections.include);
@@ -248,6 +269,7 @@ impl Loader<'_> {
                 file: path,
                 section,
                 entry: format!("include[{index}]"),
+                place: "include".to_string(),
             };
             // Beside a bare `flowstate.yaml`, `hosts.d/*.yaml` stays as written (it is relative
             // to the current directory either way) rather than becoming `./hosts.d/*.yaml`.
@@ -282,12 +304,62 @@ impl Loader<'_> {
                         file: path,
                         section,
                         entry: here.entry.clone(),
+                        place: here.place.clone(),
                     };
                     self.load_file(&file, Some(from));
                 }
             }
         }
         self.stack.pop();
+    }
+}
+
+impl Loader<'_> {
+    /// Reads the file of every tenant of the first main file with `tenants` (a second one is
+    /// an error when the files are merged), with its own includes, as that tenant's.
+    fn load_tenants(&mut self) {
+        let Some((section, main_file, tenants)) =
+            self.sections.iter().enumerate().find_map(|(i, s)| {
+                let tenants = s.tenants.as_ref()?;
+                let files: Vec<TenantFile> = tenants
+                    .iter()
+                    .map(|t| TenantFile {
+                        name: t.name.clone(),
+                        config: t.config.clone(),
+                        entry: format!("tenants.{}.config", t.name),
+                    })
+                    .collect();
+                Some((i, s.file.clone(), files))
+            })
+        else {
+            return;
+        };
+        for tenant in tenants {
+            let from = IncludedFrom {
+                file: &main_file,
+                section,
+                entry: tenant.entry.clone(),
+                place: tenant.entry.clone(),
+            };
+            // A file read already (by the main configuration or another tenant) would be
+            // skipped, and its hosts silently not the tenant's.
+            if let Ok(canonical) = std::fs::canonicalize(&tenant.config) {
+                if self.loaded.contains(&canonical) {
+                    self.include_error(
+                        &from,
+                        format!(
+                            "{} is already read as part of the configuration; give tenant `{}` a file of its own, not included by the main file or another tenant",
+                            tenant.config.display(),
+                            tenant.name
+                        ),
+                    );
+                    continue;
+                }
+            }
+            self.tenant = Some(tenant.name);
+            self.load_file(&tenant.config, Some(from));
+            self.tenant = None;
+        }
     }
 }
 

@@ -44,6 +44,9 @@ pub struct MaintenanceWindow {
     pub schedule: MaintenanceSchedule,
     /// The file, and the index in that file's `maintenance` list.
     pub origin: Origin,
+    /// The tenant whose file the window is in (its name and `hosts` are then prefixed with
+    /// `<tenant>/`); `None`: the main configuration's.
+    pub tenant: Option<Arc<str>>,
 }
 
 /// One entry of a window's `hosts`.

@@ -33,6 +33,9 @@ pub struct NotifierConfig {
     /// delivered. Only used when `group_by` is not empty; [`Self::DEFAULT_GROUP_WAIT`] when
     /// not written.
     pub group_wait: Duration,
+    /// The tenant whose file the notifier is in (its name is then `<tenant>/<name>`); `None`:
+    /// the main configuration's.
+    pub tenant: Option<Arc<str>>,
 }
 
 impl NotifierConfig {

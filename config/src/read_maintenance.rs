@@ -100,6 +100,7 @@ fn read_window(reader: &mut Reader, origin: Origin, node: &Node) -> Option<ReadW
                 .map(|p| p.iter().map(|(_, pattern)| pattern.clone()).collect()),
             schedule,
             origin: origin.clone(),
+            tenant: None,
         }),
         _ => None,
     };

@@ -4,7 +4,7 @@
 //! understood as sections with optional fields. [`assemble`] merges the files' sections, applies
 //! `defaults` to every host, and checks what spans files: unique labels, notifier names, alerts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,6 +39,10 @@ use crate::settings::{
     DatabaseUrl, Defaults, SelfCheckSettings, ServerSettings, StateSettings, StatusGroup,
     StatusPageSettings,
 };
+use crate::tenant::{
+    check_tenant_files, prefixed, read_tenants, tenant_host, tenant_notifier, tenant_window,
+    MainNames, TenantConfig, TENANT_FILE_KEYS,
+};
 use crate::yaml::Document;
 use crate::Config;
 
@@ -54,6 +58,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "maintenance",
     "cluster",
     "plugins",
+    "tenants",
 ];
 pub(crate) const STATUS_PAGE_KEYS: &[&str] = &["title", "groups", "show_reasons"];
 pub(crate) const SERVER_KEYS: &[&str] = &["listen", "token", "ready_max_lag"];
@@ -142,12 +147,17 @@ pub(crate) struct FileSections {
     /// Notifiers of a plugin's type, with the keys written besides the common ones and
     /// `settings` (see `PartialCheck::Plugin`).
     pub plugin_notifier_keys: Vec<(Arc<str>, Vec<String>)>,
+    /// `tenants`, when the file has the section (only the main configuration may).
+    pub tenants: Option<Vec<TenantConfig>>,
+    /// The tenant this file belongs to (its `config` file or one that includes); `None`: the
+    /// main configuration.
+    pub tenant: Option<Arc<str>>,
 }
 
 /// Host and default settings as written: `None` means "inherit".
 #[derive(Default)]
 pub(crate) struct PartialDefaults {
-    interval: Option<Duration>,
+    pub(crate) interval: Option<Duration>,
     timeout: Option<Duration>,
     failure_threshold: Option<u32>,
     success_threshold: Option<u32>,
@@ -161,22 +171,22 @@ pub(crate) struct PartialDefaults {
 }
 
 pub(crate) struct PartialHost {
-    origin: Origin,
+    pub(crate) origin: Origin,
     place: String,
-    label: Arc<str>,
+    pub(crate) label: Arc<str>,
     /// `group`, as written (hosts only: `defaults` has none).
     group: Option<Arc<str>>,
     /// `None` when the host has errors: it still claims its label and has its alerts checked,
     /// so those errors are reported in the same pass, but it is never built.
-    check: Option<PartialCheck>,
-    settings: PartialDefaults,
+    pub(crate) check: Option<PartialCheck>,
+    pub(crate) settings: PartialDefaults,
     public: bool,
     depends_on: Vec<Dependency>,
 }
 
 /// A host's check as written; HTTP's still takes headers and redirects from `defaults`.
 #[allow(clippy::large_enum_variant)] // one per host, short-lived
-enum PartialCheck {
+pub(crate) enum PartialCheck {
     Http(Box<PartialHttp>),
     Ready(Check),
     /// `type:` names no built-in check: a plugin's, if `plugins` defines it once every file
@@ -188,7 +198,7 @@ enum PartialCheck {
     },
 }
 
-struct PartialHttp {
+pub(crate) struct PartialHttp {
     url: Url,
     shown_url: String,
     method: String,
@@ -200,7 +210,10 @@ struct PartialHttp {
 }
 
 /// Checks one file's tree. Problems go to `reader.errors`; what was understood is returned.
-pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
+///
+/// A file of a tenant (`tenant`) may have only [`TENANT_FILE_KEYS`]: any other section is
+/// reported, at its key, as belonging in the main file, and not read.
+pub(crate) fn read_file(reader: &mut Reader, root: Node, tenant: Option<&str>) -> FileSections {
     let file: Arc<Path> = Arc::from(reader.file);
     let mut sections = FileSections {
         file: file.clone(),
@@ -219,31 +232,52 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
         cluster_written: false,
         plugins: None,
         plugin_notifier_keys: vec![],
+        tenants: None,
+        tenant: tenant.map(Arc::from),
     };
-    let Some(top) = reader.fields(&root, TOP_KEYS) else {
+    let Some(fields) = reader.fields(&root, TOP_KEYS) else {
         return sections;
     };
-    if let Some(node) = top.get("include") {
+    if let Some(tenant) = tenant {
+        for key in TOP_KEYS.iter().filter(|k| !TENANT_FILE_KEYS.contains(k)) {
+            if let Some(node) = fields.get(key) {
+                reader.key_error(
+                    &node,
+                    format!(
+                        "`{key}` belongs in the main file, not in a file of tenant `{tenant}`; move it there (a tenant's file may have only {})",
+                        TENANT_FILE_KEYS.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    // What a tenant's file may not have was reported above: it is read as absent.
+    let top = |key: &str| {
+        fields
+            .get(key)
+            .filter(|_| tenant.is_none() || TENANT_FILE_KEYS.contains(&key))
+    };
+    if let Some(node) = top("include") {
         sections.include = reader.strings(&node).unwrap_or_default();
     }
-    if let Some(node) = top.get("server") {
+    if let Some(node) = top("server") {
         sections.server = read_server(reader, &node);
     }
-    if let Some(node) = top.get("state") {
+    if let Some(node) = top("state") {
         sections.state = read_state(reader, &node);
     }
-    if let Some(node) = top.get("self_check") {
+    if let Some(node) = top("self_check") {
         sections.self_check = read_self_check(reader, &node);
     }
-    if let Some(node) = top.get("status_page") {
+    if let Some(node) = top("status_page") {
         sections.status_page = read_status_page(reader, &node);
     }
-    if let Some(node) = top.get("defaults") {
+    if let Some(node) = top("defaults") {
         sections.defaults = reader
             .fields(&node, DEFAULT_KEYS)
             .map(|fields| read_host_settings(reader, &fields));
     }
-    if let Some(node) = top.get("notifiers") {
+    if let Some(node) = top("notifiers") {
         for (name, notifier) in reader.named_entries(&node) {
             match read_notifier(reader, &name, &notifier) {
                 Some(n) => {
@@ -263,7 +297,7 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
             }
         }
     }
-    if let Some(node) = top.get("hosts") {
+    if let Some(node) = top("hosts") {
         match node.value {
             serde_yaml::Value::Sequence(items) => {
                 for (index, item) in items.iter().enumerate() {
@@ -283,14 +317,17 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node) -> FileSections {
             ),
         }
     }
-    if let Some(node) = top.get("maintenance") {
+    if let Some(node) = top("maintenance") {
         sections.maintenance = read_maintenance(reader, &file, &node);
     }
-    if let Some(node) = top.get("plugins") {
+    if let Some(node) = top("plugins") {
         let built_in: Vec<&str> = CHECK_TYPES.iter().chain(NOTIFIER_TYPES).copied().collect();
         sections.plugins = Some(read_plugins(reader, &node, &built_in));
     }
-    if let Some(node) = top.get("cluster") {
+    if let Some(node) = top("tenants") {
+        sections.tenants = Some(read_tenants(reader, &node));
+    }
+    if let Some(node) = top("cluster") {
         sections.cluster_written = true;
         sections.cluster = read_cluster(reader, &file, &node);
     }
@@ -786,6 +823,7 @@ fn read_notifier(reader: &mut Reader, name: &str, node: &Node) -> Option<Notifie
     let retry = retry?;
     let (group_by, group_wait) = grouping?;
     (reader.errors.len() == errors_before).then(|| NotifierConfig {
+        tenant: None,
         name: Arc::from(name),
         kind,
         cooldown,
@@ -1335,7 +1373,7 @@ fn regex_error_line(error: &regex::Error) -> String {
 
 /// Where things are in the files being merged: the line and column of a value by file and
 /// path, looked up (and computed, lazily) only when there is an error to report.
-struct Positions {
+pub(crate) struct Positions {
     docs: Vec<(Arc<Path>, Document)>,
 }
 
@@ -1347,16 +1385,16 @@ impl Positions {
             .map(|(_, doc)| doc)
     }
 
-    fn value(&self, file: &Path, path: &str) -> Option<Position> {
+    pub(crate) fn value(&self, file: &Path, path: &str) -> Option<Position> {
         self.doc(file).and_then(|d| d.value_position(path))
     }
 
-    fn key(&self, file: &Path, path: &str) -> Option<Position> {
+    pub(crate) fn key(&self, file: &Path, path: &str) -> Option<Position> {
         self.doc(file).and_then(|d| d.key_position(path))
     }
 
     /// `file:line:column` (or just `file`), to name another place in a message.
-    fn shown(&self, file: &Path, position: Option<Position>) -> String {
+    pub(crate) fn shown(&self, file: &Path, position: Option<Position>) -> String {
         match position {
             Some(p) => format!("{}:{}:{}", file.display(), p.line, p.column),
             None => file.display().to_string(),
@@ -1470,7 +1508,7 @@ fn checked_status_page(
 /// left out, once every problem of theirs is reported.
 fn checked_maintenance(
     windows: Vec<ReadWindow>,
-    by_label: &HashMap<Arc<str>, usize>,
+    (by_label, outside): (&HashMap<Arc<str>, usize>, &HashSet<Arc<str>>),
     claimed: &HashMap<Arc<str>, Origin>,
     errors: &mut Vec<Diagnostic>,
     positions: &Positions,
@@ -1505,7 +1543,10 @@ fn checked_maintenance(
                 continue;
             };
             // A host with errors of its own was reported already.
-            if by_label.contains_key(label) || claimed.contains_key(label) {
+            if by_label.contains_key(label)
+                || claimed.contains_key(label)
+                || outside.contains(label)
+            {
                 continue;
             }
             let path = format!("{place}.hosts[{i}]");
@@ -1529,14 +1570,111 @@ fn checked_maintenance(
     checked
 }
 
-/// Merges the files, applies defaults, and checks what spans files.
-pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -> Config {
+/// Which files [`assemble_part`] merges, and what it takes from outside them.
+struct Scope<'a> {
+    /// The tenant whose files these are; `None`: the main configuration's.
+    tenant: Option<&'a str>,
+    /// A tenant's hosts and notifiers may be of the main file's plugins' types.
+    plugins: Option<&'a [Arc<PluginConfig>]>,
+    /// Whether the main configuration has a `cluster` section (`locations` need one).
+    cluster_written: bool,
+    /// Labels configured elsewhere (the tenants' hosts, prefixed) that a window's `hosts` may
+    /// name.
+    outside_labels: &'a HashSet<Arc<str>>,
+}
+
+/// Merges the files, applies defaults, and checks what spans files: the main configuration's
+/// files first, then each tenant's on their own (their own defaults, notifiers and labels),
+/// renamed `<tenant>/<name>` and added (see `tenant.rs`).
+pub(crate) fn assemble(mut files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -> Config {
+    let mut positions = Positions { docs: Vec::new() };
+    for f in &mut files {
+        if let Some(doc) = f.doc.take() {
+            positions.docs.push((f.file.clone(), doc));
+        }
+    }
+    let (mut tenant_files, main_files): (Vec<_>, Vec<_>) =
+        files.into_iter().partition(|f| f.tenant.is_some());
+    let tenants_file = main_files
+        .iter()
+        .find(|f| f.tenants.is_some())
+        .map(|f| f.file.clone());
+    let tenant_labels: HashSet<Arc<str>> = tenant_files
+        .iter()
+        .flat_map(|f| {
+            let tenant = f.tenant.clone().unwrap_or_default();
+            f.hosts.iter().map(move |h| prefixed(&tenant, &h.label))
+        })
+        .collect();
+    let cluster_written = main_files.iter().any(|f| f.cluster_written);
+    let main_scope = Scope {
+        tenant: None,
+        plugins: None,
+        cluster_written: false,
+        outside_labels: &tenant_labels,
+    };
+    let mut config = assemble_part(main_files, errors, &positions, &main_scope);
+    let Some(main_file) = tenants_file else {
+        return config;
+    };
+    for tenant in config.tenants.clone() {
+        let files;
+        (files, tenant_files) = tenant_files
+            .into_iter()
+            .partition(|f| f.tenant.as_ref() == Some(&tenant.name));
+        {
+            let windows: HashSet<Arc<str>> =
+                config.maintenance.iter().map(|w| w.name.clone()).collect();
+            let main = MainNames {
+                hosts: &|label| config.host(label).is_some(),
+                notifiers: &|name| config.notifier(name).is_some(),
+                windows: &windows,
+            };
+            check_tenant_files(&tenant, &main_file, &files, &main, errors, &positions);
+        }
+        let scope = Scope {
+            tenant: Some(&tenant.name),
+            plugins: Some(&config.plugins),
+            cluster_written,
+            outside_labels: &HashSet::new(),
+        };
+        let part = assemble_part(files, errors, &positions, &scope);
+        config.sources.extend(part.sources);
+        for host in &part.hosts {
+            let host = tenant_host(&tenant.name, host);
+            config
+                .by_label
+                .insert(host.label.clone(), config.hosts.len());
+            config.hosts.push(Arc::new(host));
+        }
+        config.notifiers.extend(
+            part.notifiers
+                .iter()
+                .map(|n| Arc::new(tenant_notifier(&tenant.name, n))),
+        );
+        config.maintenance.extend(
+            part.maintenance
+                .iter()
+                .map(|w| Arc::new(tenant_window(&tenant.name, w))),
+        );
+    }
+    config
+}
+
+/// Merges the files of the main configuration or of one tenant (`scope`).
+fn assemble_part(
+    files: Vec<FileSections>,
+    errors: &mut Vec<Diagnostic>,
+    positions: &Positions,
+    scope: &Scope,
+) -> Config {
     let mut server: Option<(ServerSettings, Arc<Path>)> = None;
     let mut self_check: Option<(SelfCheckSettings, Arc<Path>)> = None;
     let mut state: Option<(StateSettings, Arc<Path>)> = None;
     let mut status_page: Option<(StatusPageSettings, Arc<Path>)> = None;
     let mut cluster: Option<((ClusterSettings, ClusterPlace), Arc<Path>)> = None;
-    let mut cluster_written = false;
+    let mut cluster_written = scope.cluster_written;
+    let mut tenants: Option<(Vec<TenantConfig>, Arc<Path>)> = None;
     let mut plugins: Option<(Vec<PluginConfig>, Arc<Path>)> = None;
     let mut plugin_notifier_keys = Vec::new();
     let mut user_defaults: Option<(PartialDefaults, Arc<Path>)> = None;
@@ -1546,14 +1684,10 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     let mut partial_hosts = Vec::new();
     let mut read_windows = Vec::new();
     let mut sources = Vec::new();
-    let mut positions = Positions { docs: Vec::new() };
 
-    for mut f in files {
+    for f in files {
         sources.push(f.file.to_path_buf());
-        if let Some(doc) = f.doc.take() {
-            positions.docs.push((f.file.clone(), doc));
-        }
-        let at = &positions;
+        let at = positions;
         set_once(&mut server, f.server, &f.file, "server", errors, at);
         set_once(
             &mut self_check,
@@ -1582,6 +1716,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         );
         set_once(&mut cluster, f.cluster, &f.file, "cluster", errors, at);
         set_once(&mut plugins, f.plugins, &f.file, "plugins", errors, at);
+        set_once(&mut tenants, f.tenants, &f.file, "tenants", errors, at);
         cluster_written |= f.cluster_written;
         let file = f.file.clone();
         plugin_notifier_keys.extend(
@@ -1614,9 +1749,12 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         read_windows.extend(f.maintenance);
     }
 
-    let plugins: Vec<Arc<PluginConfig>> = plugins
-        .map(|(plugins, _)| plugins.into_iter().map(Arc::new).collect())
-        .unwrap_or_default();
+    let plugins: Vec<Arc<PluginConfig>> = match scope.plugins {
+        Some(outer) => outer.to_vec(),
+        None => plugins
+            .map(|(plugins, _)| plugins.into_iter().map(Arc::new).collect())
+            .unwrap_or_default(),
+    };
     let plugin_names: Vec<&str> = plugins.iter().map(|p| &*p.name).collect();
     for (name, written, file) in plugin_notifier_keys {
         let Some(NotifierKind::Plugin(used, _)) =
@@ -1656,10 +1794,10 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
     if let Some((d, file)) = user_defaults {
         check_alerts(
             d.alerts.as_deref().unwrap_or(&[]),
-            &notifier_names,
+            (&notifier_names, scope.tenant),
             (&file, "defaults.alerts", "defaults.alerts"),
             errors,
-            &positions,
+            positions,
         );
         defaults.interval = d.interval.unwrap_or(defaults.interval);
         defaults.timeout_is_explicit = d.timeout.is_some();
@@ -1677,12 +1815,12 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
                 FlappingSettings::DEFAULT,
                 (&file, "defaults", "defaults"),
                 errors,
-                &positions,
+                positions,
             );
         }
         if let (Some(_), false) = (&d.locations, cluster_written) {
             errors.push(locations_without_cluster(
-                &file, "defaults", "defaults", &positions,
+                &file, "defaults", "defaults", positions,
             ));
         }
         defaults.locations = d.locations;
@@ -1705,7 +1843,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         let file = &p.origin.file;
         if let Some(locations) = &p.settings.locations {
             if !cluster_written {
-                errors.push(locations_without_cluster(file, &p.place, &path, &positions));
+                errors.push(locations_without_cluster(file, &p.place, &path, positions));
             }
             named_locations.push(locations.clone());
         }
@@ -1714,14 +1852,14 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
         if let Some(a) = &p.settings.alerts {
             check_alerts(
                 a,
-                &notifier_names,
+                (&notifier_names, scope.tenant),
                 (
                     file,
                     &format!("{}.alerts", p.place),
                     &format!("{path}.alerts"),
                 ),
                 errors,
-                &positions,
+                positions,
             );
         }
         // A type that is no plugin's is reported as a built-in type's mistake always was:
@@ -1771,7 +1909,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
                 defaults.flapping.unwrap_or(FlappingSettings::DEFAULT),
                 (file, &p.place, &path),
                 errors,
-                &positions,
+                positions,
             ),
         };
         let Some(check) = p.check else { continue };
@@ -1872,13 +2010,20 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
                 .clone()
                 .or_else(|| defaults.locations.clone()),
             origin: p.origin,
+            tenant: None,
         };
         by_label.insert(p.label, hosts.len());
         hosts.push(Arc::new(host));
     }
 
-    check_dependencies(&hosts, &by_label, &claimed, errors, &positions);
-    let maintenance = checked_maintenance(read_windows, &by_label, &claimed, errors, &positions);
+    check_dependencies(&hosts, &by_label, &claimed, errors, positions);
+    let maintenance = checked_maintenance(
+        read_windows,
+        (&by_label, scope.outside_labels),
+        &claimed,
+        errors,
+        positions,
+    );
     let (cluster, cluster_place) = match cluster {
         Some(((settings, place), _)) => {
             let known = known_locations(
@@ -1886,7 +2031,7 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
                 named_locations.iter().map(Vec::as_slice),
                 settings.location.as_ref(),
             );
-            check_quorum(&settings, &place, &known, errors, &positions);
+            check_quorum(&settings, &place, &known, errors, positions);
             let same_database = state.as_ref().is_some_and(|(state, _)| {
                 state
                     .url
@@ -1920,11 +2065,14 @@ pub(crate) fn assemble(files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -
             &by_label,
             &claimed,
             errors,
-            &positions,
+            positions,
         ),
         defaults,
         notifiers,
         plugins,
+        tenants: tenants
+            .map(|(tenants, _)| tenants.into_iter().map(Arc::new).collect())
+            .unwrap_or_default(),
         env_values: EnvValues::default(),
         maintenance,
         cluster,
@@ -2009,17 +2157,25 @@ fn set_once<T>(
 /// list is, for messages and for positions.
 fn check_alerts(
     alerts: &[Arc<str>],
-    known: &[&str],
+    (known, tenant): (&[&str], Option<&str>),
     (file, place, path): (&Path, &str, &str),
     errors: &mut Vec<Diagnostic>,
     positions: &Positions,
 ) {
     for (i, name) in alerts.iter().enumerate() {
         if !known.contains(&&**name) {
-            let hint = match did_you_mean(name, known.iter().copied()) {
-                h if !h.is_empty() => h,
-                _ if known.is_empty() => "; define it under `notifiers:`".to_string(),
-                _ => format!("; defined notifiers: {}", known.join(", ")),
+            // A tenant's hosts alert its own notifiers only, so only those are suggested.
+            let hint = match (did_you_mean(name, known.iter().copied()), tenant) {
+                (h, _) if !h.is_empty() => h,
+                (_, None) if known.is_empty() => "; define it under `notifiers:`".to_string(),
+                (_, None) => format!("; defined notifiers: {}", known.join(", ")),
+                (_, Some(t)) if known.is_empty() => format!(
+                    "; tenant `{t}` has no notifiers: define it under `notifiers:` in its files (a tenant's hosts alert only the tenant's own notifiers)"
+                ),
+                (_, Some(t)) => format!(
+                    "; notifiers of tenant `{t}` (a tenant's hosts alert only these): {}",
+                    known.join(", ")
+                ),
             };
             errors.push(
                 Diagnostic::new(

@@ -1,0 +1,476 @@
+//! `tenants` (SPEC §12): teams sharing one flowstate, each with a file of its own for its
+//! hosts, notifiers, defaults and maintenance windows, its API tokens and its limits.
+//!
+//! Only the configuration lives here: reading the section of the main file, the rules a
+//! tenant's files must follow (checked on what they say, before they are merged) and the
+//! renaming of a tenant's items to `<tenant>/<name>`. Tokens are read and kept, not yet used:
+//! the API's isolation comes next.
+//!
+//! ## Rules
+//! - A tenant's `defaults` apply to its own hosts only, over the built-in defaults: the main
+//!   file's `defaults` do not reach a tenant (their `alerts` name the main file's notifiers,
+//!   which a tenant's hosts may not use, and the platform team's choices would otherwise change
+//!   every team's checks behind their backs).
+//! - A tenant's labels, notifier names and window names are written bare in its files and
+//!   become `<tenant>/<name>` in the [`crate::Config`]; a `/` in them is an error so the prefix
+//!   is never ambiguous. `alerts`, `depends_on` and a window's `hosts` resolve within the
+//!   tenant; a window without `hosts` covers the tenant's hosts only.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::dependencies::Dependency;
+use crate::error::{did_you_mean, Diagnostic};
+use crate::host::{Check, HostConfiguration};
+use crate::maintenance::{HostPattern, MaintenanceWindow};
+use crate::notifier::{NotifierConfig, NotifierKind};
+use crate::reader::{Node, Reader};
+use crate::secret::Secret;
+use crate::settings::Defaults;
+use crate::validate::{relative_to, FileSections, PartialCheck, Positions};
+
+/// The keys of one tenant.
+pub(crate) const TENANT_KEYS: &[&str] = &["config", "tokens", "limits", "programs"];
+/// The keys of a tenant's `limits`.
+pub(crate) const LIMIT_KEYS: &[&str] = &["hosts", "min_interval", "notifiers"];
+/// The keys of a token written as a mapping.
+pub(crate) const TOKEN_KEYS: &[&str] = &["token", "hash", "role"];
+/// The top-level sections a tenant's file may have; the others are the platform team's.
+pub(crate) const TENANT_FILE_KEYS: &[&str] =
+    &["include", "defaults", "notifiers", "hosts", "maintenance"];
+
+/// What a token may do in its tenant (used by the API, later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Reads.
+    Viewer,
+    /// Reads, and sets silences, maintenance and announcements.
+    Responder,
+    /// Everything a responder does, and reloads.
+    Admin,
+}
+
+impl Role {
+    const NAMES: &'static [&'static str] = &["viewer", "responder", "admin"];
+
+    fn parse(name: &str) -> Option<Role> {
+        match name {
+            "viewer" => Some(Role::Viewer),
+            "responder" => Some(Role::Responder),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Viewer => "viewer",
+            Role::Responder => "responder",
+            Role::Admin => "admin",
+        })
+    }
+}
+
+/// How a token is known: as written (usually from `${VAR}`), or only by its argon2 hash.
+/// Both are [`Secret`]s: a hash is not the token, but it is no one's business either.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Token(Secret),
+    /// A PHC string starting with `$argon2`; only its form is checked here.
+    Hash(Secret),
+}
+
+/// One entry of a tenant's `tokens`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantToken {
+    pub credential: Credential,
+    pub role: Role,
+}
+
+/// A tenant's `limits`; `None`: no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantLimits {
+    pub hosts: Option<usize>,
+    pub min_interval: Option<Duration>,
+    pub notifiers: Option<usize>,
+}
+
+/// One entry of `tenants`.
+#[derive(Debug, Clone)]
+pub struct TenantConfig {
+    /// Letters, digits, `-` and `_`: it prefixes the tenant's labels.
+    pub name: Arc<str>,
+    /// The tenant's file, relative paths taken from the main file's directory.
+    pub config: PathBuf,
+    pub tokens: Vec<TenantToken>,
+    pub limits: TenantLimits,
+    /// `programs`: may the tenant's hosts be script checks or of a plugin's type, and its
+    /// notifiers commands or of a plugin's type? Running programs on the platform's machine
+    /// is the platform team's decision: `false` unless the main file says so.
+    pub programs: bool,
+}
+
+/// Where a tenant's `config` was written, for errors about reading that file.
+pub(crate) struct TenantFile {
+    pub name: Arc<str>,
+    pub config: PathBuf,
+    /// The path of the entry in the main file: `tenants.team-a.config`.
+    pub entry: String,
+}
+
+/// Tenant names prefix labels (`team-a/api`): no `/`, nothing a URL path must escape.
+pub(crate) fn valid_tenant_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Reads `tenants`: `name: { config, tokens, limits, programs }`.
+pub(crate) fn read_tenants(reader: &mut Reader, node: &Node) -> Vec<TenantConfig> {
+    let mut tenants = Vec::new();
+    for (name, entry) in reader.named_entries(node) {
+        let entry = entry.with_place(format!("tenants.{name}"));
+        if !valid_tenant_name(&name) {
+            reader.key_error(
+                &entry,
+                format!("`{name}` is not a tenant name; use letters, digits, `-` and `_` (it prefixes the tenant's labels, as in `{}/api`)", name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_', "-")),
+            );
+            continue;
+        }
+        let Some(fields) = reader.fields(&entry, TENANT_KEYS) else {
+            continue;
+        };
+        let errors_before = reader.errors.len();
+        let config = match fields.get("config") {
+            Some(n) => reader
+                .string(&n)
+                .map(|written| relative_to(reader.dir, &written)),
+            None => {
+                reader.semantic_error(
+                    &entry,
+                    format!("missing `config`: the file of tenant `{name}`'s hosts and notifiers, e.g. `config: tenants/{name}.yaml`"),
+                );
+                None
+            }
+        };
+        let tokens = match fields.get("tokens") {
+            Some(n) => read_tokens(reader, &n),
+            None => Vec::new(),
+        };
+        let limits = match fields.get("limits") {
+            Some(n) => read_limits(reader, &n),
+            None => TenantLimits::default(),
+        };
+        let programs = match fields.get("programs") {
+            Some(n) => reader.boolean(&n).unwrap_or(false),
+            None => false,
+        };
+        if let (Some(config), true) = (config, reader.errors.len() == errors_before) {
+            tenants.push(TenantConfig {
+                name: Arc::from(name.as_str()),
+                config,
+                tokens,
+                limits,
+                programs,
+            });
+        }
+    }
+    tenants
+}
+
+fn read_tokens(reader: &mut Reader, node: &Node) -> Vec<TenantToken> {
+    let mut tokens = Vec::new();
+    for item in reader.one_or_many(node) {
+        let token = match item.value {
+            serde_yaml::Value::Mapping(_) => read_token_mapping(reader, &item),
+            _ => read_token(reader, &item).map(|token| TenantToken {
+                credential: Credential::Token(token),
+                role: Role::Responder,
+            }),
+        };
+        tokens.extend(token);
+    }
+    tokens
+}
+
+/// A token as written; an empty one (`${TEAM_A_TOKEN}` with the variable set to nothing)
+/// would let anyone in with an empty header, so it is an error.
+fn read_token(reader: &mut Reader, node: &Node) -> Option<Secret> {
+    let token = reader.string(node)?;
+    if token.trim().is_empty() {
+        reader.semantic_error(
+            node,
+            "the token is empty; set its environment variable, or remove the entry",
+        );
+        return None;
+    }
+    Some(Secret::new(token))
+}
+
+fn read_token_mapping(reader: &mut Reader, node: &Node) -> Option<TenantToken> {
+    let fields = reader.fields(node, TOKEN_KEYS)?;
+    let role = match fields.get("role") {
+        None => Some(Role::Responder),
+        Some(n) => {
+            let name = reader.string(&n)?;
+            let role = Role::parse(&name);
+            if role.is_none() {
+                reader.semantic_error(
+                    &n,
+                    format!(
+                        "unknown role `{name}`{}; use one of {}",
+                        did_you_mean(&name, Role::NAMES.iter().copied()),
+                        Role::NAMES.join(", ")
+                    ),
+                );
+            }
+            role
+        }
+    };
+    let credential = match (fields.get("token"), fields.get("hash")) {
+        (Some(token), None) => read_token(reader, &token).map(Credential::Token),
+        (None, Some(hash)) => {
+            let written = reader.string(&hash)?;
+            if !written.starts_with("$argon2") {
+                reader.semantic_error(
+                    &hash,
+                    "not an argon2 hash: write the PHC string starting with `$argon2id$`, or give the token itself as `token:`",
+                );
+                return None;
+            }
+            Some(Credential::Hash(Secret::new(written)))
+        }
+        (Some(_), Some(_)) => {
+            reader.semantic_error(node, "give either `token` or `hash`, not both");
+            None
+        }
+        (None, None) => {
+            reader.semantic_error(
+                node,
+                "missing `token` (or `hash`); e.g. `{ token: \"${TEAM_A_TOKEN}\", role: viewer }`",
+            );
+            None
+        }
+    };
+    Some(TenantToken {
+        credential: credential?,
+        role: role?,
+    })
+}
+
+fn read_limits(reader: &mut Reader, node: &Node) -> TenantLimits {
+    let Some(fields) = reader.fields(node, LIMIT_KEYS) else {
+        return TenantLimits::default();
+    };
+    TenantLimits {
+        hosts: fields
+            .get("hosts")
+            .and_then(|n| reader.count(&n, 0, 1_000_000))
+            .map(|v| v as usize),
+        min_interval: fields.get("min_interval").and_then(|n| reader.duration(&n)),
+        notifiers: fields
+            .get("notifiers")
+            .and_then(|n| reader.count(&n, 0, 1_000_000))
+            .map(|v| v as usize),
+    }
+}
+
+/// `name` of `tenant`, as the merged configuration knows it.
+pub fn prefixed(tenant: &str, name: &str) -> Arc<str> {
+    Arc::from(format!("{tenant}/{name}"))
+}
+
+/// What the main configuration already names, for collisions with a tenant's prefixed names.
+pub(crate) struct MainNames<'a> {
+    pub hosts: &'a dyn Fn(&str) -> bool,
+    pub notifiers: &'a dyn Fn(&str) -> bool,
+    pub windows: &'a HashSet<Arc<str>>,
+}
+
+/// The rules of a tenant's files, checked on what they say before they are merged: no `/` in
+/// names, no name the main file has, the limits, and no programs unless allowed.
+pub(crate) fn check_tenant_files(
+    tenant: &TenantConfig,
+    main_file: &Path,
+    files: &[FileSections],
+    main: &MainNames,
+    errors: &mut Vec<Diagnostic>,
+    positions: &Positions,
+) {
+    let name = &*tenant.name;
+    let limit_place = |limit: &str| {
+        let path = format!("tenants.{name}.limits.{limit}");
+        positions.shown(main_file, positions.value(main_file, &path))
+    };
+    let mut host_count = 0;
+    let mut notifier_count = 0;
+    let mut reported_default_interval = false;
+    let defaults_interval = files
+        .iter()
+        .find_map(|f| f.defaults.as_ref().and_then(|d| d.interval).map(|i| (i, f)));
+    for f in files {
+        let file = &*f.file;
+        let error = |path: &str, message: String, key: bool| {
+            let position = match key {
+                true => positions.key(file, path),
+                false => positions.value(file, path),
+            };
+            Diagnostic::new(file, path.to_string(), message).at(position)
+        };
+        let names = f
+            .notifiers
+            .iter()
+            .map(|n| (&n.name, Some(&n.kind)))
+            .chain(f.broken_notifiers.iter().map(|n| (n, None)));
+        for (notifier, kind) in names {
+            let path = format!("notifiers.{notifier}");
+            notifier_count += 1;
+            if notifier.contains('/') {
+                errors.push(error(&path, format!("notifier names of a tenant cannot contain `/`: tenant `{name}`'s notifiers are named `{name}/<name>`; rename it"), true));
+            } else if (main.notifiers)(&prefixed(name, notifier)) {
+                errors.push(error(&path, format!("notifier `{notifier}` of tenant `{name}` is named `{name}/{notifier}`, which the main configuration already uses; rename one of them"), true));
+            }
+            if let Some(limit) = tenant.limits.notifiers.filter(|l| notifier_count == l + 1) {
+                errors.push(error(&path, format!("tenant `{name}` has more notifiers than its limit of {limit} ({}); remove notifiers, or raise `limits.notifiers` of the tenant in the main configuration", limit_place("notifiers")), true));
+            }
+            let program = match kind {
+                Some(NotifierKind::Command(_)) => Some("`command` notifier"),
+                Some(NotifierKind::Plugin(..)) => Some("notifier of a plugin's type"),
+                _ => None,
+            };
+            if let (Some(what), false) = (program, tenant.programs) {
+                errors.push(error(
+                    &format!("{path}.type"),
+                    not_allowed(name, what),
+                    false,
+                ));
+            }
+        }
+        for host in &f.hosts {
+            let path = format!("hosts[{}]", host.origin.index);
+            host_count += 1;
+            let label = &*host.label;
+            if label.contains('/') {
+                errors.push(error(&format!("{path}.label"), format!("labels of a tenant cannot contain `/`: tenant `{name}`'s hosts are labelled `{name}/<label>`; rename it"), false));
+            } else if (main.hosts)(&prefixed(name, label)) {
+                errors.push(error(&format!("{path}.label"), format!("label `{label}` of tenant `{name}` becomes `{name}/{label}`, which the main configuration already uses; rename one of them"), false));
+            }
+            if let Some(limit) = tenant.limits.hosts.filter(|l| host_count == l + 1) {
+                errors.push(error(&path, format!("tenant `{name}` has more hosts than its limit of {limit} ({}); remove hosts, or raise `limits.hosts` of the tenant in the main configuration", limit_place("hosts")), false));
+            }
+            if let Some(min) = tenant.limits.min_interval {
+                let too_short = |interval: Duration| {
+                    format!("an interval of {} is below tenant `{name}`'s minimum of {} ({}); check less often, or lower `limits.min_interval` of the tenant in the main configuration", humantime::format_duration(interval), humantime::format_duration(min), limit_place("min_interval"))
+                };
+                match (host.settings.interval, defaults_interval) {
+                    (Some(interval), _) if interval < min => errors.push(error(
+                        &format!("{path}.interval"),
+                        too_short(interval),
+                        false,
+                    )),
+                    (Some(_), _) => {}
+                    (None, Some((interval, defaults))) if interval < min => {
+                        // Inherited from the tenant's `defaults`: reported there, once.
+                        if !reported_default_interval {
+                            reported_default_interval = true;
+                            let file = &*defaults.file;
+                            errors.push(
+                                Diagnostic::new(file, "defaults.interval", too_short(interval))
+                                    .at(positions.value(file, "defaults.interval")),
+                            );
+                        }
+                    }
+                    (None, Some(_)) => {}
+                    (None, None) => {
+                        let interval = Defaults::default().interval;
+                        if interval < min {
+                            errors.push(error(&path, format!("{}; this host has the built-in default interval: set `interval:` on it or in the tenant's `defaults`", too_short(interval)), false));
+                        }
+                    }
+                }
+            }
+            let program = match &host.check {
+                Some(PartialCheck::Ready(Check::Script(_))) => Some("`script` check"),
+                Some(PartialCheck::Plugin { .. }) => Some("check of a plugin's type"),
+                _ => None,
+            };
+            if let (Some(what), false) = (program, tenant.programs) {
+                errors.push(error(
+                    &format!("{path}.type"),
+                    not_allowed(name, what),
+                    false,
+                ));
+            }
+        }
+        for window in &f.maintenance {
+            let path = format!("maintenance[{}].name", window.origin.index);
+            if window.name.contains('/') {
+                errors.push(error(&path, format!("maintenance window names of a tenant cannot contain `/`: tenant `{name}`'s windows are named `{name}/<name>`; rename it"), false));
+            } else if main.windows.contains(&prefixed(name, &window.name)) {
+                errors.push(error(&path, format!("maintenance window `{}` of tenant `{name}` is named `{name}/{}`, which the main configuration already uses; rename one of them", window.name, window.name), false));
+            }
+        }
+    }
+}
+
+fn not_allowed(tenant: &str, what: &str) -> String {
+    format!("tenant `{tenant}` may not run programs, and a {what} runs one on the flowstate machine; the main configuration must allow it with `programs: true` under `tenants.{tenant}`, or use another type")
+}
+
+/// A host of `tenant` as the merged configuration knows it: its label, `alerts` and
+/// `depends_on` prefixed.
+pub(crate) fn tenant_host(tenant: &Arc<str>, host: &HostConfiguration) -> HostConfiguration {
+    let mut host = host.clone();
+    host.label = prefixed(tenant, &host.label);
+    host.alerts = host.alerts.iter().map(|a| prefixed(tenant, a)).collect();
+    host.depends_on = host
+        .depends_on
+        .iter()
+        .map(|d| match d {
+            Dependency::Host(label) => Dependency::Host(prefixed(tenant, label)),
+            Dependency::AnyOf(labels) => {
+                Dependency::AnyOf(labels.iter().map(|l| prefixed(tenant, l)).collect())
+            }
+        })
+        .collect();
+    host.tenant = Some(tenant.clone());
+    host
+}
+
+pub(crate) fn tenant_notifier(tenant: &Arc<str>, notifier: &NotifierConfig) -> NotifierConfig {
+    let mut notifier = notifier.clone();
+    notifier.name = prefixed(tenant, &notifier.name);
+    notifier.tenant = Some(tenant.clone());
+    notifier
+}
+
+/// A window of `tenant`: its name and `hosts` prefixed; without `hosts` it covers every host
+/// of the tenant (`<tenant>/*`), never the main file's or another tenant's.
+pub(crate) fn tenant_window(tenant: &Arc<str>, window: &MaintenanceWindow) -> MaintenanceWindow {
+    let mut window = window.clone();
+    window.name = prefixed(tenant, &window.name);
+    let prefix = |pattern: &HostPattern| match pattern {
+        HostPattern::Label(label) => Some(HostPattern::Label(prefixed(tenant, label))),
+        // Tenant names hold no glob characters, so the prefix matches only itself.
+        HostPattern::Glob(glob) => glob::Pattern::new(&format!("{tenant}/{}", glob.as_str()))
+            .ok()
+            .map(HostPattern::Glob),
+    };
+    window.hosts = Some(match &window.hosts {
+        Some(patterns) => patterns.iter().filter_map(prefix).collect(),
+        None => glob::Pattern::new(&format!("{tenant}/*"))
+            .ok()
+            .map(HostPattern::Glob)
+            .into_iter()
+            .collect(),
+    });
+    window.tenant = Some(tenant.clone());
+    window
+}
