@@ -324,6 +324,12 @@ pub(crate) fn check_tenant_files(
             };
             Diagnostic::new(file, path.to_string(), message).at(position)
         };
+        // A host's errors name it as every other host error does: `hosts[2] (label "api")`.
+        let host_error = |host: &crate::validate::PartialHost, key: &str, message: String| {
+            let path = format!("hosts[{}]{key}", host.origin.index);
+            Diagnostic::new(file, format!("{}{key}", host.place), message)
+                .at(positions.value(file, &path))
+        };
         let names = f
             .notifiers
             .iter()
@@ -354,27 +360,24 @@ pub(crate) fn check_tenant_files(
             }
         }
         for host in &f.hosts {
-            let path = format!("hosts[{}]", host.origin.index);
             host_count += 1;
             let label = &*host.label;
             if label.contains('/') {
-                errors.push(error(&format!("{path}.label"), format!("labels of a tenant cannot contain `/`: tenant `{name}`'s hosts are labelled `{name}/<label>`; rename it"), false));
+                errors.push(host_error(host, ".label", format!("labels of a tenant cannot contain `/`: tenant `{name}`'s hosts are labelled `{name}/<label>`; rename it")));
             } else if (main.hosts)(&prefixed(name, label)) {
-                errors.push(error(&format!("{path}.label"), format!("label `{label}` of tenant `{name}` becomes `{name}/{label}`, which the main configuration already uses; rename one of them"), false));
+                errors.push(host_error(host, ".label", format!("label `{label}` of tenant `{name}` becomes `{name}/{label}`, which the main configuration already uses; rename one of them")));
             }
             if let Some(limit) = tenant.limits.hosts.filter(|l| host_count == l + 1) {
-                errors.push(error(&path, format!("tenant `{name}` has more hosts than its limit of {limit} ({}); remove hosts, or raise `limits.hosts` of the tenant in the main configuration", limit_place("hosts")), false));
+                errors.push(host_error(host, "", format!("tenant `{name}` has more hosts than its limit of {limit} ({}); remove hosts, or raise `limits.hosts` of the tenant in the main configuration", limit_place("hosts"))));
             }
             if let Some(min) = tenant.limits.min_interval {
                 let too_short = |interval: Duration| {
                     format!("an interval of {} is below tenant `{name}`'s minimum of {} ({}); check less often, or lower `limits.min_interval` of the tenant in the main configuration", humantime::format_duration(interval), humantime::format_duration(min), limit_place("min_interval"))
                 };
                 match (host.settings.interval, defaults_interval) {
-                    (Some(interval), _) if interval < min => errors.push(error(
-                        &format!("{path}.interval"),
-                        too_short(interval),
-                        false,
-                    )),
+                    (Some(interval), _) if interval < min => {
+                        errors.push(host_error(host, ".interval", too_short(interval)))
+                    }
                     (Some(_), _) => {}
                     (None, Some((interval, defaults))) if interval < min => {
                         // Inherited from the tenant's `defaults`: reported there, once.
@@ -391,7 +394,7 @@ pub(crate) fn check_tenant_files(
                     (None, None) => {
                         let interval = Defaults::default().interval;
                         if interval < min {
-                            errors.push(error(&path, format!("{}; this host has the built-in default interval: set `interval:` on it or in the tenant's `defaults`", too_short(interval)), false));
+                            errors.push(host_error(host, "", format!("{}; this host has the built-in default interval: set `interval:` on it or in the tenant's `defaults`", too_short(interval))));
                         }
                     }
                 }
@@ -402,11 +405,7 @@ pub(crate) fn check_tenant_files(
                 _ => None,
             };
             if let (Some(what), false) = (program, tenant.programs) {
-                errors.push(error(
-                    &format!("{path}.type"),
-                    not_allowed(name, what),
-                    false,
-                ));
+                errors.push(host_error(host, ".type", not_allowed(name, what)));
             }
         }
         for window in &f.maintenance {

@@ -172,7 +172,8 @@ pub(crate) struct PartialDefaults {
 
 pub(crate) struct PartialHost {
     pub(crate) origin: Origin,
-    place: String,
+    /// `hosts[2] (label "api")`: where the host is, as messages name it.
+    pub(crate) place: String,
     pub(crate) label: Arc<str>,
     /// `group`, as written (hosts only: `defaults` has none).
     group: Option<Arc<str>>,
