@@ -31,7 +31,11 @@ use crate::common::{start, Response, Sandbox, TestServer};
 
 /// Files the examples refer to, created empty in every example's sandbox: validation needs
 /// `tls.ca_file` to be a file, and a plain (not glob) `include` path to exist.
-const FIXTURES: &[&str] = &["certs/internal-ca.pem", "notifiers.yaml"];
+const FIXTURES: &[&str] = &[
+    "certs/internal-ca.pem",
+    "notifiers.yaml",
+    "tenants/team-a.yaml",
+];
 
 /// The value given to every `${VAR}` an example uses without a default.
 const VARIABLE_VALUE: &str = "docs-example";

@@ -10,6 +10,7 @@ use crate::flapping::FLAPPING_KEYS;
 use crate::plugin::PLUGIN_KEYS;
 use crate::read_check::{host_keys, AUTH_KEYS, BASIC_KEYS, CHECK_TYPES, COMMON_KEYS, TLS_KEYS};
 use crate::read_maintenance::MAINTENANCE_KEYS;
+use crate::tenant::{LIMIT_KEYS, TENANT_KEYS, TOKEN_KEYS};
 use crate::validate::{
     ALERTMANAGER_KEYS, COMMAND_KEYS, DEFAULT_KEYS, EMAIL_KEYS, FILE_KEYS, NOTIFIER_COMMON_KEYS,
     NOTIFIER_TYPES, PLUGIN_HOST_KEYS, PLUGIN_NOTIFIER_KEYS, SELF_CHECK_KEYS, SERVER_KEYS,
@@ -24,7 +25,9 @@ use crate::validate::{
 /// `hosts (type: dns)` (one check type's own keys), `tls` and `auth` (the blocks inside a host),
 /// `flapping` (the block of `defaults` and hosts),
 /// `maintenance` (keys of each window), `cluster`, `plugins` (keys of each plugin), and
-/// `hosts (plugin types)` and `notifiers (plugin types)` (the keys of a plugin's type).
+/// `hosts (plugin types)` and `notifiers (plugin types)` (the keys of a plugin's type),
+/// `tenants` (keys of each tenant), `tenants tokens` (a token written as a mapping) and
+/// `tenants limits`.
 pub fn documented_keys() -> Vec<(String, &'static str)> {
     let mut keys = Vec::new();
     let mut section = |name: &str, list: &[&'static str]| {
@@ -60,6 +63,9 @@ pub fn documented_keys() -> Vec<(String, &'static str)> {
     section("plugins", PLUGIN_KEYS);
     section("hosts (plugin types)", PLUGIN_HOST_KEYS);
     section("notifiers (plugin types)", PLUGIN_NOTIFIER_KEYS);
+    section("tenants", TENANT_KEYS);
+    section("tenants tokens", TOKEN_KEYS);
+    section("tenants limits", LIMIT_KEYS);
     keys
 }
 
