@@ -64,7 +64,8 @@ fn recording<'a>(
     }
 }
 
-/// Validates one YAML text as if it were the file `name` (includes are not followed).
+/// Validates one YAML text as if it were the file `name` (includes and the files of
+/// `tenants` are not followed: the tenants are read, without their hosts or notifiers).
 pub fn load_str(name: &str, text: &str, lookup: Lookup) -> Result<Config, ConfigError> {
     let used = RefCell::new(Vec::new());
     let recording = recording(lookup, &used);

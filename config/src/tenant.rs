@@ -16,7 +16,7 @@
 //!   is never ambiguous. `alerts`, `depends_on` and a window's `hosts` resolve within the
 //!   tenant; a window without `hosts` covers the tenant's hosts only.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -135,6 +135,9 @@ pub(crate) fn valid_tenant_name(name: &str) -> bool {
 /// Reads `tenants`: `name: { config, tokens, limits, programs }`.
 pub(crate) fn read_tenants(reader: &mut Reader, node: &Node) -> Vec<TenantConfig> {
     let mut tenants = Vec::new();
+    // Every token written so far, with its tenant: a token identifies its tenant, so one
+    // given twice would make the API guess whose it is.
+    let mut seen: HashMap<String, Arc<str>> = HashMap::new();
     for (name, entry) in reader.named_entries(node) {
         let entry = entry.with_place(format!("tenants.{name}"));
         if !valid_tenant_name(&name) {
@@ -161,7 +164,7 @@ pub(crate) fn read_tenants(reader: &mut Reader, node: &Node) -> Vec<TenantConfig
             }
         };
         let tokens = match fields.get("tokens") {
-            Some(n) => read_tokens(reader, &n),
+            Some(n) => read_tokens(reader, &n, (&name, &mut seen)),
             None => Vec::new(),
         };
         let limits = match fields.get("limits") {
@@ -185,7 +188,11 @@ pub(crate) fn read_tenants(reader: &mut Reader, node: &Node) -> Vec<TenantConfig
     tenants
 }
 
-fn read_tokens(reader: &mut Reader, node: &Node) -> Vec<TenantToken> {
+fn read_tokens(
+    reader: &mut Reader,
+    node: &Node,
+    (tenant, seen): (&str, &mut HashMap<String, Arc<str>>),
+) -> Vec<TenantToken> {
     let mut tokens = Vec::new();
     for item in reader.one_or_many(node) {
         let token = match item.value {
@@ -195,6 +202,24 @@ fn read_tokens(reader: &mut Reader, node: &Node) -> Vec<TenantToken> {
                 role: Role::Responder,
             }),
         };
+        if let Some(TenantToken {
+            credential: Credential::Token(secret),
+            ..
+        }) = &token
+        {
+            if let Some(first) = seen.get(secret.expose()) {
+                let whose = match &**first == tenant {
+                    true => "given twice to this tenant".to_string(),
+                    false => format!("also a token of tenant `{first}`"),
+                };
+                reader.semantic_error(
+                    &item,
+                    format!("this token is {whose}; a token identifies one tenant and one role, give each its own"),
+                );
+                continue;
+            }
+            seen.insert(secret.expose().to_string(), Arc::from(tenant));
+        }
         tokens.extend(token);
     }
     tokens
@@ -285,6 +310,26 @@ fn read_limits(reader: &mut Reader, node: &Node) -> TenantLimits {
 /// `name` of `tenant`, as the merged configuration knows it.
 pub fn prefixed(tenant: &str, name: &str) -> Arc<str> {
     Arc::from(format!("{tenant}/{name}"))
+}
+
+/// A tenant's token that is also `server.token`: the API could not tell the platform team
+/// (which sees everything) from the tenant. Reported at the tenant's `tokens`.
+pub(crate) fn check_server_token(
+    tenant: &TenantConfig,
+    server_token: Option<&Secret>,
+    main_file: &Path,
+    positions: &Positions,
+) -> Option<Diagnostic> {
+    let server_token = server_token?;
+    let shared = tenant
+        .tokens
+        .iter()
+        .any(|t| t.credential == Credential::Token(server_token.clone()));
+    let path = format!("tenants.{}.tokens", tenant.name);
+    shared.then(|| {
+        Diagnostic::new(main_file, path.clone(), format!("a token of tenant `{}` is also `server.token`, which sees every tenant; give the tenant a token of its own", tenant.name))
+            .at(positions.key(main_file, &path))
+    })
 }
 
 /// What the main configuration already names, for collisions with a tenant's prefixed names.

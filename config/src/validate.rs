@@ -40,8 +40,8 @@ use crate::settings::{
     StatusPageSettings,
 };
 use crate::tenant::{
-    check_tenant_files, prefixed, read_tenants, tenant_host, tenant_notifier, tenant_window,
-    MainNames, TenantConfig, TENANT_FILE_KEYS,
+    check_server_token, check_tenant_files, prefixed, read_tenants, tenant_host, tenant_notifier,
+    tenant_window, MainNames, TenantConfig, TENANT_FILE_KEYS,
 };
 use crate::yaml::Document;
 use crate::Config;
@@ -1632,6 +1632,12 @@ pub(crate) fn assemble(mut files: Vec<FileSections>, errors: &mut Vec<Diagnostic
                 windows: &windows,
             };
             check_tenant_files(&tenant, &main_file, &files, &main, errors, &positions);
+            errors.extend(check_server_token(
+                &tenant,
+                config.server.token.as_ref(),
+                &main_file,
+                &positions,
+            ));
         }
         let scope = Scope {
             tenant: Some(&tenant.name),

@@ -571,3 +571,34 @@ fn a_configuration_without_tenants_is_as_before() {
     );
     assert_eq!(config.maintenance[0].tenant, None);
 }
+
+#[test]
+fn a_token_identifies_one_tenant() {
+    let all = errors(&[
+        (
+            "flowstate.yaml",
+            "server: { token: \"${TEAM_A_TOKEN}\" }\ntenants:\n  team-a: { config: a.yaml, tokens: [\"${TEAM_A_TOKEN}\"] }\n  team-b: { config: b.yaml, tokens: [\"${TEAM_A_VIEWER}\", { token: \"${TEAM_A_VIEWER}\", role: admin }] }\n  team-c: { config: c.yaml, tokens: [\"${TEAM_A_VIEWER}\"] }\n",
+        ),
+        ("a.yaml", ""),
+        ("b.yaml", ""),
+        ("c.yaml", ""),
+    ]);
+    assert_eq!(all.len(), 3, "{all:#?}");
+    assert!(all[0].contains("flowstate.yaml:3:29: tenants.team-a.tokens: a token of tenant `team-a` is also `server.token`"), "{}", all[0]);
+    assert!(
+        all[1].contains("this token is given twice to this tenant"),
+        "{}",
+        all[1]
+    );
+    assert!(
+        all[2].contains("this token is also a token of tenant `team-b`"),
+        "{}",
+        all[2]
+    );
+    for error in &all {
+        assert!(
+            !error.contains("team-a-secret-token") && !error.contains("team-a-viewer-token"),
+            "{error}"
+        );
+    }
+}
