@@ -313,9 +313,7 @@ impl Loader<'_> {
         }
         self.stack.pop();
     }
-}
 
-impl Loader<'_> {
     /// Reads the file of every tenant of the first main file with `tenants` (a second one is
     /// an error when the files are merged), with its own includes, as that tenant's.
     fn load_tenants(&mut self) {

@@ -3,6 +3,8 @@
 //! Two stages. [`read_file`] checks one file's shape, types and values and keeps what it
 //! understood as sections with optional fields. [`assemble`] merges the files' sections, applies
 //! `defaults` to every host, and checks what spans files: unique labels, notifier names, alerts.
+//! The files of each tenant are merged on their own, as a configuration of their own, and
+//! their items added renamed `<tenant>/<name>` (`tenant.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
