@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{env_number, free_port, Daemon};
+use support::{env_number, free_port};
 
 #[path = "../tests/common/browser.rs"]
 #[allow(dead_code)]
@@ -108,14 +108,7 @@ fn main() {
     }
     let config = dir.join("dashboard.yaml");
     std::fs::write(&config, yaml).expect("write config");
-    let child = Command::new(env!("CARGO_BIN_EXE_flowstate"))
-        .args(["run", "-c"])
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the daemon");
-    let daemon = Daemon(child);
+    let daemon = support::spawn_daemon(&config);
 
     // Every host checked at least once: the page then has a status and a sparkline for each.
     support::wait_until_every_host_checked(hosts, Duration::from_secs(90), || {

@@ -11,14 +11,14 @@
 //! retentions, and how long the history API takes.
 
 use std::fmt::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{cpu_seconds, env_number, free_port, get_json, peak_rss_mib, start_targets, Daemon};
+use support::{cpu_seconds, env_number, free_port, get_json, peak_rss_mib, start_targets};
 
 #[path = "../actors/tests/common/postgres.rs"]
 mod postgres_server;
@@ -62,15 +62,8 @@ fn main() {
     let config = dir.join("load.yaml");
     std::fs::write(&config, yaml).expect("write config");
 
-    let child = Command::new(env!("CARGO_BIN_EXE_flowstate"))
-        .args(["run", "-c"])
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the daemon");
-    let pid = child.id();
-    let daemon = Daemon(child);
+    let daemon = support::spawn_daemon(&config);
+    let pid = daemon.0.id();
     let api = format!("http://127.0.0.1:{api_port}");
 
     // Warm-up: every host checked at least once.

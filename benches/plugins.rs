@@ -12,12 +12,12 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{cpu_seconds, env_number, free_port, get_json, peak_rss_mib, start_targets, Daemon};
+use support::{cpu_seconds, env_number, free_port, get_json, peak_rss_mib, start_targets};
 
 /// One run's figures.
 struct Figures {
@@ -105,15 +105,8 @@ fn run(
     }
     let config = dir.join("plugins.yaml");
     std::fs::write(&config, yaml).expect("write config");
-    let child = Command::new(env!("CARGO_BIN_EXE_flowstate"))
-        .args(["run", "-c"])
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the daemon");
-    let pid = child.id();
-    let daemon = Daemon(child);
+    let daemon = support::spawn_daemon(&config);
+    let pid = daemon.0.id();
     let api = format!("http://127.0.0.1:{api_port}");
     support::wait_until_every_host_checked(hosts, Duration::from_secs(60), || {
         get_json(&api, "/api/v1/hosts")

@@ -27,6 +27,19 @@ impl Drop for Daemon {
     }
 }
 
+/// Starts `flowstate run -c config` (this build's binary; warnings and errors only on its
+/// stderr, its stdout dropped).
+pub fn spawn_daemon(config: &std::path::Path) -> Daemon {
+    let child = Command::new(env!("CARGO_BIN_EXE_flowstate"))
+        .args(["run", "-c"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the daemon");
+    Daemon(child)
+}
+
 /// The number in `$name`, or `default` when it is unset or not a number.
 pub fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
