@@ -17,6 +17,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use maud::{html, Markup, DOCTYPE};
 
 use super::payload::headline;
 use super::{DeliveryError, DeliveryFuture, EventGroup, Notifier};
@@ -303,21 +304,19 @@ fn event_text(event: &AlertEvent) -> String {
     lines.join("\n")
 }
 
-/// The HTML body of one event: the same facts as the text, escaped.
+/// The HTML body of one event: the same facts as the text, escaped (by maud, as the
+/// dashboard's pages are).
 fn event_html(event: &AlertEvent) -> String {
-    let rows: String = fields(event)
-        .into_iter()
-        .map(|(name, value)| {
-            format!(
-                "<tr><th align=\"left\">{name}</th><td>{}</td></tr>",
-                escape(&value)
-            )
-        })
-        .collect();
-    format!(
-        "<!DOCTYPE html><html><body><p><strong>{}</strong></p><table>{rows}</table><p>-- flowstate</p></body></html>",
-        escape(&headline(event))
-    )
+    let body = html! {
+        p { strong { (headline(event)) } }
+        table {
+            @for (name, value) in fields(event) {
+                tr { th align="left" { (name) } td { (value) } }
+            }
+        }
+        p { "-- flowstate" }
+    };
+    document(body)
 }
 
 /// The facts of an event a reader needs, named.
@@ -357,39 +356,21 @@ fn group_text(group: &EventGroup) -> String {
 }
 
 fn group_html(group: &EventGroup) -> String {
-    let items: String = group
-        .events
-        .iter()
-        .map(|e| {
-            format!(
-                "<li>{} ({}, at {})</li>",
-                escape(&headline(e)),
-                e.status,
-                escape(&e.at)
-            )
-        })
-        .collect();
-    format!(
-        "<!DOCTYPE html><html><body><p><strong>{}: {}</strong></p><ul>{items}</ul><p>-- flowstate</p></body></html>",
-        escape(&group.group),
-        escape(&group.counts())
-    )
+    let body = html! {
+        p { strong { (group.group) ": " (group.counts()) } }
+        ul {
+            @for e in &group.events {
+                li { (headline(e)) " (" (e.status) ", at " (e.at) ")" }
+            }
+        }
+        p { "-- flowstate" }
+    };
+    document(body)
 }
 
-/// `text` safe inside HTML elements and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// A whole HTML document around `body`.
+fn document(body: Markup) -> String {
+    html! { (DOCTYPE) html { body { (body) } } }.into_string()
 }
 
 #[cfg(test)]
