@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::{Map, Number, Value};
 use serde_yaml::Value as Yaml;
 
-use crate::read_check::read_argv;
+use crate::read_check::{read_argv, read_env};
 use crate::reader::{describe, Node, Reader};
 
 pub(crate) const PLUGIN_KEYS: &[&str] = &["command", "env", "processes"];
@@ -126,21 +126,10 @@ pub(crate) fn read_plugins(
                 None
             }
         };
-        let mut env = Vec::new();
-        if let Some(node) = fields.get("env") {
-            for (key, value) in reader.named_entries(&node) {
-                if key.is_empty() || key.contains('=') || key.contains('\0') {
-                    reader.key_error(
-                        &value,
-                        format!("`{key}` is not a valid environment variable name"),
-                    );
-                    continue;
-                }
-                if let Some(text) = reader.string(&value) {
-                    env.push((key, text));
-                }
-            }
-        }
+        let env = fields
+            .get("env")
+            .map(|node| read_env(reader, &node))
+            .unwrap_or_default();
         let processes = match fields.get("processes") {
             Some(node) => reader.count(&node, 1, MAX_PROCESSES),
             None => Some(1),

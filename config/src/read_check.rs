@@ -277,22 +277,30 @@ pub(crate) fn read_script(
         "a script check needs `command: [program, arg, ...]`",
     )
     .and_then(|n| read_argv(reader, &n));
+    let env = fields
+        .get("env")
+        .map(|node| read_env(reader, &node))
+        .unwrap_or_default();
+    Some(ScriptCheck { argv: argv?, env })
+}
+
+/// An `env:` mapping of variable names to values (a script check's, a plugin's); a name the
+/// environment cannot hold is an error at its key, and the others are still read.
+pub(crate) fn read_env(reader: &mut Reader, node: &Node) -> Vec<(String, String)> {
     let mut env = Vec::new();
-    if let Some(node) = fields.get("env") {
-        for (name, value) in reader.named_entries(&node) {
-            if name.is_empty() || name.contains('=') || name.contains('\0') {
-                reader.key_error(
-                    &value,
-                    format!("`{name}` is not a valid environment variable name"),
-                );
-                continue;
-            }
-            if let Some(text) = reader.string(&value) {
-                env.push((name, text));
-            }
+    for (name, value) in reader.named_entries(node) {
+        if name.is_empty() || name.contains('=') || name.contains('\0') {
+            reader.key_error(
+                &value,
+                format!("`{name}` is not a valid environment variable name"),
+            );
+            continue;
+        }
+        if let Some(text) = reader.string(&value) {
+            env.push((name, text));
         }
     }
-    Some(ScriptCheck { argv: argv?, env })
+    env
 }
 
 /// A `command:` list (program and arguments, never a shell line), the program resolved by
