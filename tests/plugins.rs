@@ -69,6 +69,18 @@ fn python_plugin(name: &str, script: &str, args: &[&str], env: &[(&str, &str)]) 
     plugin_entry(name, &command, env)
 }
 
+/// The `noisy` test plugin as an entry of `plugins:`, tagged `tag` (its answers say it); each
+/// of its starts appends its process id to `pids`.
+fn noisy_plugin(tag: &str, pids: &std::path::Path) -> String {
+    let pids = pids.display().to_string();
+    python_plugin(
+        "noisy",
+        &test_plugin("noisy.py"),
+        &[tag],
+        &[("NOISY_PIDS", &pids)],
+    )
+}
+
 /// One entry of the `plugins:` mapping, `command` already quoted item by item.
 fn plugin_entry(name: &str, command: &[String], env: &[(&str, &str)]) -> String {
     let env = if env.is_empty() {
@@ -1004,16 +1016,9 @@ fn editing_a_plugins_command_restarts_it() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let pids = dir.path().join("noisy.pids");
     let _cleanup = KillListed(vec![pids.clone()]);
-    let env = [("NOISY_PIDS", pids.display().to_string())];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let version = |tag: &str| {
         document(
-            &[python_plugin(
-                "noisy",
-                &test_plugin("noisy.py"),
-                &[tag],
-                &env,
-            )],
+            &[noisy_plugin(tag, &pids)],
             FAST,
             &[plugin_host("chatty", "noisy", "{}", "")],
         )
@@ -1050,13 +1055,7 @@ fn an_edit_elsewhere_leaves_a_plugin_running() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let pids = dir.path().join("noisy.pids");
     let _cleanup = KillListed(vec![pids.clone()]);
-    let pids_text = pids.display().to_string();
-    let plugin = python_plugin(
-        "noisy",
-        &test_plugin("noisy.py"),
-        &["v1"],
-        &[("NOISY_PIDS", &pids_text)],
-    );
+    let plugin = noisy_plugin("v1", &pids);
     let one = [plugin_host("chatty", "noisy", "{}", "")];
     let two = [one[0].clone(), plugin_host("quiet", "noisy", "{}", "")];
     let (sandbox, mut daemon) = start(&document(std::slice::from_ref(&plugin), FAST, &one));
@@ -1082,14 +1081,7 @@ fn a_pool_of_processes_shares_the_checks() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let pids = dir.path().join("noisy.pids");
     let _cleanup = KillListed(vec![pids.clone()]);
-    let pids_text = pids.display().to_string();
-    let plugin = python_plugin(
-        "noisy",
-        &test_plugin("noisy.py"),
-        &["pool"],
-        &[("NOISY_PIDS", &pids_text)],
-    )
-    .replace(" }\n", ", processes: 3 }\n");
+    let plugin = noisy_plugin("pool", &pids).replace(" }\n", ", processes: 3 }\n");
     assert!(plugin.contains("processes: 3"), "{plugin}");
     let hosts: Vec<String> = (0..4)
         .map(|i| plugin_host(&format!("pooled-{i}"), "noisy", "{}", ""))
