@@ -102,6 +102,20 @@ impl Alertmanager {
         format!("http://{}", self.addr)
     }
 
+    /// A config whose `hosts` alert the notifier `am`, posting to this Alertmanager's URL
+    /// followed by `path`, with the notifier's other `keys` (`, resend_every: 1s`).
+    fn config(&self, path: &str, keys: &str, hosts: &[String]) -> String {
+        document_with_notifiers(
+            "",
+            &format!("{FAST}, alerts: [am]"),
+            &format!(
+                "  am: {{ type: alertmanager, url: '{}{path}'{keys} }}\n",
+                self.url()
+            ),
+            hosts,
+        )
+    }
+
     /// The alerts it holds, unresolved (API v2 lists no alert whose `endsAt` has passed).
     fn alerts(&self) -> Vec<Value> {
         http_get(self.addr, "/api/v2/alerts")
@@ -141,13 +155,9 @@ fn seconds(text: &Value) -> f64 {
 fn a_down_host_fires_in_alertmanager_keeps_firing_and_resolves_on_recovery() {
     let am = Alertmanager::start();
     let (status, target) = switchable(200);
-    let config = document_with_notifiers(
+    let config = am.config(
         "",
-        &format!("{FAST}, alerts: [am]"),
-        &format!(
-            "  am: {{ type: alertmanager, url: '{}', resend_every: 1s, timeout: 5s }}\n",
-            am.url()
-        ),
+        ", resend_every: 1s, timeout: 5s",
         &[host("cache", &target.url("/"), "group: storage")],
     );
     let (_sandbox, mut daemon) = start(&config);
@@ -199,13 +209,9 @@ fn a_down_host_fires_in_alertmanager_keeps_firing_and_resolves_on_recovery() {
 fn a_grouped_notifier_posts_the_group_s_alerts_together() {
     let am = Alertmanager::start();
     let (status, target) = switchable(200);
-    let config = document_with_notifiers(
+    let config = am.config(
         "",
-        &format!("{FAST}, alerts: [am]"),
-        &format!(
-            "  am: {{ type: alertmanager, url: '{}', group_by: [group], group_wait: 1s }}\n",
-            am.url()
-        ),
+        ", group_by: [group], group_wait: 1s",
         &[
             host("cache", &target.url("/a"), "group: storage"),
             host("db", &target.url("/b"), "group: storage"),
@@ -235,14 +241,10 @@ fn a_host_still_down_after_a_restart_keeps_firing_and_resolves_on_recovery() {
     let (status, target) = switchable(200);
     let config = format!(
         "state: {{ path: state.db }}\n{}",
-        document_with_notifiers(
+        am.config(
             "",
-            &format!("{FAST}, alerts: [am]"),
-            &format!(
-                "  am: {{ type: alertmanager, url: '{}', resend_every: 1s }}\n",
-                am.url()
-            ),
-            &[host("cache", &target.url("/"), "")],
+            ", resend_every: 1s",
+            &[host("cache", &target.url("/"), "")]
         )
     );
     let sandbox = Sandbox::new();
@@ -282,15 +284,7 @@ fn an_alertmanager_refusing_the_post_is_given_up_not_retried() {
     let am = Alertmanager::start();
     let (status, target) = switchable(200);
     // A base URL with a path Alertmanager does not serve: every post gets a 404.
-    let config = document_with_notifiers(
-        "",
-        &format!("{FAST}, alerts: [am]"),
-        &format!(
-            "  am: {{ type: alertmanager, url: '{}/not-here' }}\n",
-            am.url()
-        ),
-        &[host("cache", &target.url("/"), "")],
-    );
+    let config = am.config("/not-here", "", &[host("cache", &target.url("/"), "")]);
     let (_sandbox, mut daemon) = start(&config);
     daemon.wait_for_status("cache", "up");
     status.store(503, SeqCst);
