@@ -76,22 +76,10 @@ impl Outage {
                 "/_matrix/client/v3/rooms/{ROOM}/send/m.room.message"
             )),
         );
-        let sandbox = Sandbox::new();
-        sandbox.write(
-            "flowstate.yaml",
-            &document_with_notifiers(
-                "",
-                &format!("{FAST}, alerts: [audit, {}]", FORMATS.join(", ")),
-                &notifiers,
-                &[host("api", &target.url("/health"), "status: 200")],
-            ),
+        let (sandbox, mut daemon) = start_alerting_every_format(
+            &notifiers,
+            &[host("api", &target.url("/health"), "status: 200")],
         );
-        let mut daemon = sandbox
-            .daemon("flowstate.yaml")
-            .env("TELEGRAM_TOKEN", TELEGRAM_TOKEN)
-            .env("GOTIFY_TOKEN", GOTIFY_TOKEN)
-            .env("MATRIX_TOKEN", MATRIX_TOKEN)
-            .start();
         daemon.wait_for_status("api", "up");
 
         status.store(503, SeqCst);
@@ -135,6 +123,28 @@ impl Outage {
 
 /// Checks method, path, JSON content type and the event id as `Idempotency-Key`.
 #[track_caller]
+/// Starts a daemon whose `hosts` alert the audit file and every one of `notifiers` (one per
+/// format, named after it), with the tokens their URLs and headers take from the environment.
+fn start_alerting_every_format(notifiers: &str, hosts: &[String]) -> (Sandbox, Daemon) {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "flowstate.yaml",
+        &document_with_notifiers(
+            "",
+            &format!("{FAST}, alerts: [audit, {}]", FORMATS.join(", ")),
+            notifiers,
+            hosts,
+        ),
+    );
+    let daemon = sandbox
+        .daemon("flowstate.yaml")
+        .env("TELEGRAM_TOKEN", TELEGRAM_TOKEN)
+        .env("GOTIFY_TOKEN", GOTIFY_TOKEN)
+        .env("MATRIX_TOKEN", MATRIX_TOKEN)
+        .start();
+    (sandbox, daemon)
+}
+
 fn assert_request(post: &Post, method: &str, path: &str, event: &Value) {
     let request = &post.request;
     assert_eq!(request.method, method, "{request:?}");
@@ -328,23 +338,13 @@ fn a_grouped_delivery_is_one_message_per_format_listing_every_host() {
              group_by: [group], group_wait: 2s }}\n"
         ));
     }
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "flowstate.yaml",
-        &document_with_notifiers(
-            "",
-            &format!("{FAST}, alerts: [audit, {}]", FORMATS.join(", ")),
-            &notifiers,
-            &[
-                host("pay-1", &target.url("/1"), "group: payments"),
-                host("pay-2", &target.url("/2"), "group: payments"),
-            ],
-        ),
+    let (sandbox, mut daemon) = start_alerting_every_format(
+        &notifiers,
+        &[
+            host("pay-1", &target.url("/1"), "group: payments"),
+            host("pay-2", &target.url("/2"), "group: payments"),
+        ],
     );
-    let mut daemon = sandbox
-        .daemon("flowstate.yaml")
-        .env("TELEGRAM_TOKEN", TELEGRAM_TOKEN)
-        .start();
     daemon.wait_for_status("pay-1", "up");
     daemon.wait_for_status("pay-2", "up");
     status.store(503, SeqCst);
