@@ -59,6 +59,10 @@ pub struct Announcement {
     pub id: String,
     pub title: String,
     pub updates: Vec<AnnouncementUpdate>,
+    /// The tenant whose token published it; `None`: the platform's. Only the platform's are
+    /// on the public status page, which is the platform team's to speak on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 impl Announcement {
@@ -68,6 +72,7 @@ impl Announcement {
             id: ulid::Ulid::from_datetime(at).to_string(),
             title,
             updates: vec![AnnouncementUpdate { at, state, message }],
+            tenant: None,
         }
     }
 

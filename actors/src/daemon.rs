@@ -12,10 +12,11 @@ use flowstate_config::{Config, FingerprintKey};
 
 use crate::alert_router::AlertRouter;
 use crate::announcements::AnnouncementBoard;
+use crate::api::access::{Credentials, SharedCredentials};
 use crate::api::announcements::AnnouncementsApi;
 use crate::api::history::HistoryApi;
 use crate::api::silences::SilencesApi;
-use crate::api::{ApiState, SharedToken};
+use crate::api::ApiState;
 use crate::availability_cache::{self, AvailabilityCache};
 use crate::cluster::agent::{
     default_agent_id, AgentSettings, ClusterAgent, ClusterPulse, ClusterStatus,
@@ -42,7 +43,7 @@ use crate::web::status_page::StatusPageCache;
 pub struct Daemon {
     /// The API token as the running configuration says, shared by the Supervisor (which
     /// rotates it on reload) and the API (which checks it).
-    pub token: SharedToken,
+    pub token: SharedCredentials,
     pub watcher: Option<Addr<ConfigWatcher>>,
     pub metrics: Arc<Metrics>,
     pub supervisor: Addr<Supervisor>,
@@ -94,7 +95,7 @@ impl Daemon {
     /// each arbiter's probe.
     pub fn start(config: Arc<Config>, config_files: Vec<PathBuf>, probes: ProbeFactory) -> Daemon {
         let metrics = Arc::new(Metrics::new());
-        let token: SharedToken = Arc::new(RwLock::new(config.server.token.clone()));
+        let token: SharedCredentials = Arc::new(RwLock::new(Arc::new(Credentials::of(&config))));
         // This run's start: the store records it, and the readers count the run from it.
         let started = SystemTime::now();
         let (store, restored) = open_store(&config, &metrics, started);
@@ -280,7 +281,8 @@ impl Daemon {
             reload: self.supervisor.clone().recipient(),
             running_config: self.supervisor.clone().recipient(),
             metrics: self.metrics.clone(),
-            token: self.token.clone(),
+            credentials: self.token.clone(),
+            throttle: Default::default(),
             fingerprint_key,
             history: self.history.as_ref().map(|history| HistoryApi {
                 uptime: history.reader.clone().recipient(),

@@ -28,6 +28,8 @@ pub const KEPT: usize = 1000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamEvent {
     pub id: Arc<str>,
+    /// The host's label: a tenant's listener gets its own hosts' events only.
+    pub host: Arc<str>,
     pub json: Arc<str>,
 }
 
@@ -74,6 +76,7 @@ impl StatusStream {
         };
         let event = StreamEvent {
             id: Arc::from(event.id.as_str()),
+            host: Arc::from(event.host.as_str()),
             json: Arc::from(json),
         };
         // Only pushes and pops happen under the lock: a poisoned one still holds whole events.

@@ -19,7 +19,7 @@ use flowstate_config::{Config, ConfigDiff, HostConfiguration};
 use tokio::sync::oneshot;
 
 use crate::alert_router::AlertRouter;
-use crate::api::SharedToken;
+use crate::api::access::{Credentials, SharedCredentials};
 use crate::cluster::agent::Leave;
 use crate::cluster::config_exchange::{AdoptError, ConfigExchange, OwnFiles};
 use crate::cluster::config_hash::{content_hash, SharedConfigHash};
@@ -75,7 +75,7 @@ pub struct Supervisor {
     /// The origin of every host's schedule grid, so restarts and reloads keep each phase.
     epoch: Instant,
     /// The API's bearer token, shared with the API so a reload can rotate it.
-    shared_token: Option<SharedToken>,
+    shared_token: Option<SharedCredentials>,
     /// The dead man's switch and the settings it runs with, when configured.
     self_check: Option<(flowstate_config::SelfCheckSettings, Addr<SelfCheck>)>,
     /// Every host of the configuration has been scheduled.
@@ -226,8 +226,8 @@ impl Supervisor {
         }
     }
 
-    /// Lets reloads rotate the API's token.
-    pub fn with_shared_token(mut self, token: SharedToken) -> Self {
+    /// Lets reloads rotate the API's tokens (`server.token` and the tenants').
+    pub fn with_shared_token(mut self, token: SharedCredentials) -> Self {
         self.shared_token = Some(token);
         self
     }
@@ -471,7 +471,7 @@ impl Supervisor {
         );
         if let Some(token) = &self.shared_token {
             if let Ok(mut current) = token.write() {
-                current.clone_from(&new.server.token);
+                *current = Arc::new(Credentials::of(&new));
             }
         }
         for label in &diff.removed {

@@ -16,7 +16,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{refusal, written_first, ApiState};
+use super::access::{Access, Need};
+use super::{admitted, written_first, ApiState};
 use crate::announcements::{
     Announcement, AnnouncementBoard, AnnouncementState, AnnouncementUpdate,
 };
@@ -144,11 +145,28 @@ fn not_found(id: &str) -> HttpResponse {
     HttpResponse::NotFound().json(json!({ "error": format!("no announcement with id {id:?}; GET /api/v1/announcements lists them") }))
 }
 
+/// Whether `access` sees `announcement`: a tenant its own; `server.token` all.
+fn sees(access: &Access, announcement: &Announcement) -> bool {
+    access.tenant().is_none() || access.tenant() == announcement.tenant.as_deref()
+}
+
+/// Announcement `id` if `access` sees it.
+fn seen(state: &ApiState, access: &Access, id: &str) -> Option<Announcement> {
+    state
+        .announcements
+        .board
+        .get(id)
+        .filter(|announcement| sees(access, announcement))
+}
+
 pub async fn list(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
-        return denied;
-    }
-    HttpResponse::Ok().json(state.announcements.board.all())
+    let access = match admitted(&request, &state, Need::Read).await {
+        Ok(access) => access,
+        Err(denied) => return denied,
+    };
+    let mut all = state.announcements.board.all();
+    all.retain(|announcement| sees(&access, announcement));
+    HttpResponse::Ok().json(all)
 }
 
 pub async fn create(
@@ -156,13 +174,15 @@ pub async fn create(
     state: web::Data<ApiState>,
     body: web::Json<NewAnnouncement>,
 ) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
-        return denied;
-    }
-    let made = match announcement(&body, SystemTime::now()) {
+    let access = match admitted(&request, &state, Need::Respond).await {
+        Ok(access) => access,
+        Err(denied) => return denied,
+    };
+    let mut made = match announcement(&body, SystemTime::now()) {
         Ok(made) => made,
         Err(e) => return bad_request(e),
     };
+    made.tenant = access.tenant().map(str::to_string);
     match publish(&state.announcements, made).await {
         Ok(published) => {
             log::info!(id = published.id.as_str(), state = published.state().as_str(); "announcement published");
@@ -178,10 +198,11 @@ pub async fn update(
     id: web::Path<String>,
     body: web::Json<NewUpdate>,
 ) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
-        return denied;
-    }
-    let Some(existing) = state.announcements.board.get(&id) else {
+    let access = match admitted(&request, &state, Need::Respond).await {
+        Ok(access) => access,
+        Err(denied) => return denied,
+    };
+    let Some(existing) = seen(&state, &access, &id) else {
         return not_found(&id);
     };
     let changed = match updated(existing, &body, SystemTime::now()) {
@@ -202,11 +223,12 @@ pub async fn delete(
     state: web::Data<ApiState>,
     id: web::Path<String>,
 ) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
-        return denied;
-    }
+    let access = match admitted(&request, &state, Need::Respond).await {
+        Ok(access) => access,
+        Err(denied) => return denied,
+    };
     let api = &state.announcements;
-    if api.board.get(&id).is_none() {
+    if seen(&state, &access, &id).is_none() {
         return not_found(&id);
     }
     if let Err(refused) = written_first(

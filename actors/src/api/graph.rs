@@ -11,7 +11,8 @@ use flowstate_config::dependencies::Dependency;
 use flowstate_config::Config;
 use serde::Serialize;
 
-use super::{refusal, unavailable, ApiState, ACTOR_DEADLINE};
+use super::access::{Access, Need};
+use super::{admitted, unavailable, ApiState, ACTOR_DEADLINE};
 use crate::messages::{GetHosts, GetRunningConfig};
 use crate::model::Status;
 
@@ -35,11 +36,17 @@ pub struct EdgeView {
     pub any: bool,
 }
 
-/// The graph of `config`, with each host's status from `statuses` (unknown when missing).
-pub fn graph(config: &Config, statuses: &HashMap<String, Status>) -> GraphView {
-    let nodes = config
-        .hosts()
-        .iter()
+/// The graph of `config` as `access` sees it, with each host's status from `statuses`
+/// (unknown when missing). A tenant's hosts depend on its own hosts only, so its part of the
+/// graph is whole.
+pub fn graph(config: &Config, statuses: &HashMap<String, Status>, access: &Access) -> GraphView {
+    let seen = || {
+        config
+            .hosts()
+            .iter()
+            .filter(|host| access.sees(&host.label))
+    };
+    let nodes = seen()
         .map(|host| NodeView {
             label: host.label.to_string(),
             status: statuses
@@ -49,7 +56,7 @@ pub fn graph(config: &Config, statuses: &HashMap<String, Status>) -> GraphView {
         })
         .collect();
     let mut edges = Vec::new();
-    for host in config.hosts() {
+    for host in seen() {
         for dependency in &host.depends_on {
             let any = matches!(dependency, Dependency::AnyOf(_));
             for parent in dependency.labels() {
@@ -65,9 +72,10 @@ pub fn graph(config: &Config, statuses: &HashMap<String, Status>) -> GraphView {
 }
 
 pub async fn serve(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
-        return denied;
-    }
+    let access = match admitted(&request, &state, Need::Read).await {
+        Ok(access) => access,
+        Err(denied) => return denied,
+    };
     let Ok(config) = state
         .running_config
         .send(GetRunningConfig)
@@ -80,7 +88,7 @@ pub async fn serve(request: HttpRequest, state: web::Data<ApiState>) -> HttpResp
         return unavailable("the state registry");
     };
     let statuses = hosts.into_iter().map(|h| (h.label, h.status)).collect();
-    HttpResponse::Ok().json(graph(&config, &statuses))
+    HttpResponse::Ok().json(graph(&config, &statuses, &access))
 }
 
 #[cfg(test)]
@@ -98,7 +106,7 @@ mod tests {
         )
         .expect("valid");
         let statuses = HashMap::from([("router".to_string(), Status::Down)]);
-        let view = graph(&config, &statuses);
+        let view = graph(&config, &statuses, &Access::everything());
         assert_eq!(view.nodes.len(), 4);
         assert_eq!(view.nodes[2].status, Status::Down);
         assert_eq!(view.nodes[0].status, Status::Unknown);

@@ -16,8 +16,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::access::Need;
 use super::types::{EventView, PointView, SeriesView, UptimeView};
-use super::{refusal, unavailable, ApiState};
+use super::{admitted, unavailable, ApiState};
 use crate::availability_cache::AvailabilityCache;
 use crate::history::bucket_start;
 use crate::messages::GetHost;
@@ -268,6 +269,7 @@ pub fn parse_events(query: &str) -> Result<EventQuery, QueryError> {
     };
     Ok(EventQuery {
         host: given(raw.host),
+        prefix: None,
         since,
         limit,
     })
@@ -350,8 +352,13 @@ pub async fn uptime(
     state: web::Data<ApiState>,
     label: web::Path<String>,
 ) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
-        return denied;
+    let access = match admitted(&request, &state, Need::Read).await {
+        Ok(access) => access,
+        Err(denied) => return denied,
+    };
+    // Another tenant's host is one that does not exist, before anything else is said.
+    if !access.sees(&label) {
+        return super::no_such_host(&label);
     }
     let Some(history) = &state.history else {
         return no_store();
@@ -386,8 +393,13 @@ pub async fn series(
     state: web::Data<ApiState>,
     label: web::Path<String>,
 ) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
-        return denied;
+    let access = match admitted(&request, &state, Need::Read).await {
+        Ok(access) => access,
+        Err(denied) => return denied,
+    };
+    // Another tenant's host is one that does not exist, before anything else is said.
+    if !access.sees(&label) {
+        return super::no_such_host(&label);
     }
     let Some(history) = &state.history else {
         return no_store();
@@ -427,16 +439,20 @@ pub async fn series(
 /// `GET /api/v1/events?host=&since=&limit=`: a JSON array, newest first. A `host` no longer
 /// configured is not refused: its events stay listed until retention.
 pub async fn events(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
-        return denied;
-    }
+    let access = match admitted(&request, &state, Need::Read).await {
+        Ok(access) => access,
+        Err(denied) => return denied,
+    };
     let Some(history) = &state.history else {
         return no_store();
     };
-    let query = match parse_events(request.query_string()) {
+    let mut query = match parse_events(request.query_string()) {
         Ok(query) => query,
         Err(e) => return bad_query(&e),
     };
+    // The store leaves out other tenants' events, so `limit` counts the tenant's own. Another
+    // tenant's host asked for by name has, as far as this token goes, no events.
+    query.prefix = access.tenant().map(|tenant| format!("{tenant}/"));
     match history
         .events
         .send(GetEvents(query))
@@ -618,6 +634,7 @@ mod tests {
             parse_events(""),
             Ok(EventQuery {
                 host: None,
+                prefix: None,
                 since: None,
                 limit: 100
             })
@@ -626,6 +643,7 @@ mod tests {
             parse_events("host=api&since=2026-11-28T15:00:00Z&limit=1000"),
             Ok(EventQuery {
                 host: Some("api".into()),
+                prefix: None,
                 since: Some(at("2026-11-28T15:00:00Z")),
                 limit: 1000
             })

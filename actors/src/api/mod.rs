@@ -9,10 +9,10 @@ use actix::prelude::*;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use flowstate_config::host::Secrets;
-use flowstate_config::{FingerprintKey, Secret};
+use flowstate_config::FingerprintKey;
 use serde_json::json;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use crate::messages::{
     AlertHolds, GetAlertHolds, GetHost, GetHostSparklines, GetHosts, GetReadiness,
@@ -23,13 +23,17 @@ use crate::status_stream::StatusStream;
 use crate::suppression::Hold;
 use crate::web::login::Caller;
 use crate::web::session::Sessions;
+use access::{Access, Need, SharedCredentials};
+use throttle::Throttle;
 
+pub mod access;
 pub mod announcements;
 pub mod cluster_view;
 pub mod graph;
 pub mod history;
 pub mod silences;
 pub mod stream;
+pub mod throttle;
 pub mod types;
 
 use crate::web::status_page::{self, StatusPageCache};
@@ -63,8 +67,11 @@ pub struct ApiState {
     /// `/api/v1/config` (the Supervisor).
     pub running_config: Recipient<GetRunningConfig>,
     pub metrics: Arc<Metrics>,
-    /// `server.token`: required by `/api/*` and `/-/*` when set; a reload may change it.
-    pub token: SharedToken,
+    /// `server.token` and the tenants' tokens: one of them is required by `/api/*` and `/-/*`
+    /// when any is set; a reload may change them.
+    pub credentials: SharedCredentials,
+    /// Addresses that sent too many wrong tokens lately.
+    pub throttle: Throttle,
     /// Drawn at start, so fingerprints of one daemon say nothing about another's.
     pub fingerprint_key: FingerprintKey,
     /// The history routes and the hosts' availability; `None` without a state store.
@@ -92,30 +99,42 @@ pub struct ApiState {
     pub status_page: StatusPageCache,
 }
 
-/// The token as the configuration says now, shared between the Supervisor and the API.
-pub type SharedToken = Arc<RwLock<Option<Secret>>>;
-
-/// The answer when the request may not use a protected endpoint; `None` when it may. Scripts
-/// present the bearer token; the dashboard's script sends the session cookie of its login,
-/// and what it changes (any method but GET and HEAD) must come from a page of this daemon.
-pub(crate) fn refusal(request: &HttpRequest, state: &ApiState) -> Option<HttpResponse> {
-    match crate::web::login::caller(request, state) {
-        Caller::Anyone | Caller::Bearer => None,
-        Caller::Session(_) => {
+/// What `request` may do when it may use a protected endpoint for `need`; otherwise the
+/// answer. Scripts present a bearer token; the dashboard's script sends the session cookie of
+/// its login, and what it changes (any method but GET and HEAD) must come from a page of this
+/// daemon. The caller still filters what it answers with [`Access::sees`].
+pub(crate) async fn admitted(
+    request: &HttpRequest,
+    state: &ApiState,
+    need: Need,
+) -> Result<Access, HttpResponse> {
+    let access = match crate::web::login::caller(request, state).await {
+        Caller::Anyone => Access::everything(),
+        Caller::Bearer(access) => access,
+        Caller::Session { access, .. } => {
             let reads = matches!(*request.method(), Method::GET | Method::HEAD);
-            if reads || crate::web::login::same_origin(request) {
-                None
-            } else {
-                Some(HttpResponse::Forbidden().json(json!({
+            if !reads && !crate::web::login::same_origin(request) {
+                return Err(HttpResponse::Forbidden().json(json!({
                     "error": "refused: a request with the session cookie that changes something must come from a page of this flowstate"
-                })))
+                })));
             }
+            access
         }
-        Caller::Stranger => Some(HttpResponse::Unauthorized()
+        Caller::Stranger => return Err(HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
-            .json(json!({ "error": "missing or wrong bearer token; send Authorization: Bearer <server.token>" }))),
+            .json(json!({ "error": "missing or wrong bearer token; send Authorization: Bearer <server.token or your tenant's token>" }))),
+        Caller::Throttled(wait) => {
+            let seconds = wait.as_secs().max(1);
+            return Err(HttpResponse::TooManyRequests()
+                .insert_header((header::RETRY_AFTER, seconds.to_string()))
+                .json(json!({ "error": format!("too many wrong tokens from this address; try again in {seconds} s") })));
+        }
         // A poisoned lock means a writer panicked mid-update: refuse rather than open the API.
-        Caller::Unknowable => Some(HttpResponse::ServiceUnavailable().finish()),
+        Caller::Unknowable => return Err(HttpResponse::ServiceUnavailable().finish()),
+    };
+    match access.lacks(need) {
+        Some(why) => Err(HttpResponse::Forbidden().json(json!({ "error": why }))),
+        None => Ok(access),
     }
 }
 
@@ -226,12 +245,14 @@ async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
 }
 
 async fn hosts(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
-        return denied;
-    }
+    let access = match admitted(&request, &state, Need::Read).await {
+        Ok(access) => access,
+        Err(denied) => return denied,
+    };
     match state.hosts.send(GetHosts).timeout(ACTOR_DEADLINE).await {
         Ok(mut hosts) => {
             with_cluster_hosts(&state, &mut hosts).await;
+            hosts.retain(|host| access.sees(&host.label));
             with_availability(&state, &mut hosts);
             with_all_holds(&state, &mut hosts).await;
             HttpResponse::Ok().json(hosts)
@@ -362,10 +383,16 @@ async fn host(
     state: web::Data<ApiState>,
     label: web::Path<String>,
 ) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
-        return denied;
-    }
+    let access = match admitted(&request, &state, Need::Read).await {
+        Ok(access) => access,
+        Err(denied) => return denied,
+    };
     let label = label.into_inner();
+    // Another tenant's host is answered as one that does not exist: the same 404, the same
+    // words, so a tenant cannot even learn which labels the others use.
+    if !access.sees(&label) {
+        return no_such_host(&label);
+    }
     match host_detail(&state, &label).await {
         Ok(Some(mut detail)) => {
             with_availability(&state, [&mut detail.host]);
@@ -421,7 +448,7 @@ pub(crate) async fn host_detail(
 
 /// `GET /api/v1/cluster`: this agent, the live agents, the leader (SPEC §10).
 async fn cluster(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
+    if let Err(denied) = admitted(&request, &state, Need::Platform).await {
         return denied;
     }
     let Some(cluster) = &state.cluster else {
@@ -436,7 +463,7 @@ async fn cluster(request: HttpRequest, state: web::Data<ApiState>) -> HttpRespon
 }
 
 async fn scheduler(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
+    if let Err(denied) = admitted(&request, &state, Need::Platform).await {
         return denied;
     }
     match state
@@ -451,9 +478,19 @@ async fn scheduler(request: HttpRequest, state: web::Data<ApiState>) -> HttpResp
 }
 
 async fn reload(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
-        return denied;
-    }
+    let access = match admitted(&request, &state, Need::Administer).await {
+        Ok(access) => access,
+        Err(denied) => return denied,
+    };
+    // A tenant's admin reloads the whole configuration (each tenant's files are taken on
+    // their own, so that touches no one else) but hears only of its own hosts.
+    let own = |labels: &[Arc<str>]| -> Vec<Arc<str>> {
+        labels
+            .iter()
+            .filter(|label| access.sees(label))
+            .cloned()
+            .collect()
+    };
     match state
         .reload
         .send(ReloadConfigNow {
@@ -463,10 +500,10 @@ async fn reload(request: HttpRequest, state: web::Data<ApiState>) -> HttpRespons
         .await
     {
         Ok(Ok(diff)) => HttpResponse::Ok().json(json!({
-            "added": diff.added,
-            "removed": diff.removed,
-            "changed": diff.changed.iter().map(|c| &c.label).collect::<Vec<_>>(),
-            "unchanged": diff.unchanged,
+            "added": own(&diff.added),
+            "removed": own(&diff.removed),
+            "changed": diff.changed.iter().map(|c| &c.label).filter(|label| access.sees(label)).collect::<Vec<_>>(),
+            "unchanged": own(&diff.unchanged),
         })),
         Ok(Err(errors)) => HttpResponse::BadRequest().json(json!({ "errors": errors })),
         Err(_) => unavailable("the supervisor"),
@@ -479,12 +516,19 @@ async fn reload(request: HttpRequest, state: web::Data<ApiState>) -> HttpRespons
 /// `server.token`; without a token every client may ask, so they are left out
 /// (`"secrets": "hidden"`).
 async fn running_config(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
-        return denied;
-    }
-    // Past `refusal`, a token that is set was presented.
-    let secrets = match state.token.read().map(|token| token.is_some()) {
-        Ok(true) => Secrets::Compared,
+    let access = match admitted(&request, &state, Need::Read).await {
+        Ok(access) => access,
+        Err(denied) => return denied,
+    };
+    // Past `admitted`, a token that is set was presented. A tenant's token is not shown
+    // fingerprints of secrets: they may come from the platform's environment (`${VAR}`).
+    let open = state
+        .credentials
+        .read()
+        .map(|c| c.is_open())
+        .unwrap_or(false);
+    let secrets = match (open, access.tenant()) {
+        (false, None) => Secrets::Compared,
         _ => Secrets::Hidden,
     };
     match state
@@ -497,6 +541,7 @@ async fn running_config(request: HttpRequest, state: web::Data<ApiState>) -> Htt
             let hosts: Vec<_> = config
                 .hosts()
                 .iter()
+                .filter(|host| access.sees(&host.label))
                 .map(|host| {
                     let settings: serde_json::Map<String, serde_json::Value> = host
                         .fingerprints(&state.fingerprint_key, secrets)
@@ -509,6 +554,7 @@ async fn running_config(request: HttpRequest, state: web::Data<ApiState>) -> Htt
             let maintenance: Vec<_> = config
                 .maintenance
                 .iter()
+                .filter(|window| access.sees(&window.name))
                 .map(|window| {
                     let settings: serde_json::Map<String, serde_json::Value> = window
                         .fingerprints(&state.fingerprint_key)

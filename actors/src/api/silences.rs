@@ -19,7 +19,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{refusal, unavailable, written_first, ApiState, ACTOR_DEADLINE};
+use super::access::{Access, Need};
+use super::{admitted, unavailable, written_first, ApiState, ACTOR_DEADLINE};
 use crate::messages::GetRunningConfig;
 use crate::model::rfc3339;
 use crate::silences::{HostPattern, Silence, SilenceBook, ENDED_KEPT};
@@ -173,9 +174,13 @@ fn given<'a>(body: &'a Map<String, Value>, field: &str) -> Option<&'a Value> {
 
 /// The silence a `POST /api/v1/silences` body asks for, made at `now`; `labels` are the
 /// configured hosts' labels, which a plain label must be one of (a glob may match none).
+/// For a tenant's token (`tenant`), each entry of `hosts` is taken within the tenant: `api`
+/// and `db-*` mean `team-a/api` and `team-a/db-*` (written so, they are kept), so its
+/// silence can mute nothing of another tenant's.
 pub fn silence(
     body: &[u8],
     labels: &HashSet<&str>,
+    tenant: Option<&str>,
     now: SystemTime,
 ) -> Result<Silence, SilenceError> {
     let body: Value =
@@ -189,7 +194,7 @@ pub fn silence(
             suggestion: flowstate_config::error::closest(field, FIELDS).map(str::to_string),
         });
     }
-    let hosts = hosts(given(&body, "hosts"), labels)?;
+    let hosts = hosts(given(&body, "hosts"), labels, tenant)?;
     let until = until(given(&body, "until"), given(&body, "duration"), now)?;
     let comment = match given(&body, "comment") {
         None => String::new(),
@@ -206,7 +211,11 @@ pub fn silence(
 }
 
 /// `hosts`: labels of configured hosts or valid globs, trimmed, each once, in the order given.
-fn hosts(given: Option<&Value>, labels: &HashSet<&str>) -> Result<Vec<String>, SilenceError> {
+fn hosts(
+    given: Option<&Value>,
+    labels: &HashSet<&str>,
+    tenant: Option<&str>,
+) -> Result<Vec<String>, SilenceError> {
     let list = match given {
         None => return Err(SilenceError::NoHosts),
         Some(Value::Array(list)) if list.is_empty() => return Err(SilenceError::NoHosts),
@@ -225,6 +234,18 @@ fn hosts(given: Option<&Value>, labels: &HashSet<&str>) -> Result<Vec<String>, S
         if text.is_empty() {
             return Err(SilenceError::EmptyHost(index));
         }
+        let within;
+        let text = match tenant {
+            Some(tenant)
+                if !text
+                    .strip_prefix(tenant)
+                    .is_some_and(|r| r.starts_with('/')) =>
+            {
+                within = format!("{tenant}/{text}");
+                within.as_str()
+            }
+            _ => text,
+        };
         if !labels.contains(text) {
             if HostPattern::is_glob(text) {
                 HostPattern::parse(text).map_err(|e| SilenceError::BadGlob {
@@ -332,15 +353,23 @@ async fn end(api: &SilencesApi, mut silence: Silence, now: SystemTime) -> Result
     add(api, silence).await.map(|_| ())
 }
 
+/// Whether `access` sees `silence`: every one of its hosts is within the scope. A tenant's
+/// silences are so by construction; the platform's that reach further are not the tenant's
+/// to see or end.
+fn sees(access: &Access, silence: &Silence) -> bool {
+    silence.hosts.iter().all(|host| access.sees(host))
+}
+
 pub async fn list(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
-        return denied;
-    }
+    let access = match admitted(&request, &state, Need::Read).await {
+        Ok(access) => access,
+        Err(denied) => return denied,
+    };
     let now = SystemTime::now();
     forget_ended(&state.silences, now);
-    HttpResponse::Ok().json(SilenceList {
-        silences: state.silences.book.list(now),
-    })
+    let mut silences = state.silences.book.list(now);
+    silences.retain(|silence| sees(&access, silence));
+    HttpResponse::Ok().json(SilenceList { silences })
 }
 
 pub async fn create(
@@ -348,9 +377,10 @@ pub async fn create(
     state: web::Data<ApiState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
-        return denied;
-    }
+    let access = match admitted(&request, &state, Need::Respond).await {
+        Ok(access) => access,
+        Err(denied) => return denied,
+    };
     let config = match state
         .running_config
         .send(GetRunningConfig)
@@ -360,9 +390,15 @@ pub async fn create(
         Ok(config) => config,
         Err(_) => return unavailable("the supervisor"),
     };
-    let labels: HashSet<&str> = config.hosts().iter().map(|h| &*h.label).collect();
+    // A tenant is told of (and offered as "did you mean") its own hosts only.
+    let labels: HashSet<&str> = config
+        .hosts()
+        .iter()
+        .map(|h| &*h.label)
+        .filter(|label| access.sees(label))
+        .collect();
     let now = SystemTime::now();
-    let made = match silence(&body, &labels, now) {
+    let made = match silence(&body, &labels, access.tenant(), now) {
         Ok(made) => made,
         Err(e) => return bad_request(&e),
     };
@@ -383,12 +419,18 @@ pub async fn delete(
     state: web::Data<ApiState>,
     id: web::Path<String>,
 ) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
-        return denied;
-    }
+    let access = match admitted(&request, &state, Need::Respond).await {
+        Ok(access) => access,
+        Err(denied) => return denied,
+    };
     let now = SystemTime::now();
     forget_ended(&state.silences, now);
-    let Some(silence) = state.silences.book.get(&id, now) else {
+    let Some(silence) = state
+        .silences
+        .book
+        .get(&id, now)
+        .filter(|silence| sees(&access, silence))
+    else {
         return not_found(&id);
     };
     match end(&state.silences, silence, now).await {
@@ -414,7 +456,7 @@ mod tests {
     }
 
     fn made(body: Value) -> Result<Silence, SilenceError> {
-        silence(body.to_string().as_bytes(), &labels(), now())
+        silence(body.to_string().as_bytes(), &labels(), None, now())
     }
 
     fn refused(body: Value) -> (String, Option<String>) {
@@ -528,11 +570,11 @@ mod tests {
         }
         let (error, _) = refused(json!({"hosts": ["api"], "durations": "1h"}));
         assert!(error.contains("did you mean \"duration\"?"), "{error}");
-        let not_json = silence(b"hosts=api", &labels(), now()).unwrap_err();
+        let not_json = silence(b"hosts=api", &labels(), None, now()).unwrap_err();
         assert!(not_json.to_string().contains("is not JSON"), "{not_json}");
         assert_eq!(not_json.field(), None);
         assert_eq!(
-            silence(b"[]", &labels(), now()).unwrap_err(),
+            silence(b"[]", &labels(), None, now()).unwrap_err(),
             SilenceError::NotAnObject
         );
     }

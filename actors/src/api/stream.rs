@@ -16,7 +16,8 @@ use bytes::Bytes;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
 
-use super::{refusal, ApiState};
+use super::access::{Access, Need};
+use super::{admitted, ApiState};
 use crate::status_stream::StreamEvent;
 
 /// How often an idle stream says something (a comment line).
@@ -40,6 +41,8 @@ struct Feed {
     live: Receiver<StreamEvent>,
     /// The `retry:` line goes first, once.
     greeted: bool,
+    /// Whose events the listener may see.
+    access: Access,
 }
 
 async fn next(mut feed: Feed) -> Option<(Result<Bytes, actix_web::Error>, Feed)> {
@@ -49,22 +52,33 @@ async fn next(mut feed: Feed) -> Option<(Result<Bytes, actix_web::Error>, Feed)>
         let hello = Bytes::from(format!("retry: {RETRY_MS}\n: flowstate status stream\n\n"));
         return Some((Ok(hello), feed));
     }
-    if let Some(event) = feed.replay.pop_front() {
-        return Some((Ok(frame(&event)), feed));
+    while let Some(event) = feed.replay.pop_front() {
+        if feed.access.sees(&event.host) {
+            return Some((Ok(frame(&event)), feed));
+        }
     }
-    match tokio::time::timeout(KEEP_ALIVE, feed.live.recv()).await {
-        Ok(Ok(event)) => Some((Ok(frame(&event)), feed)),
-        Err(_) => Some((Ok(Bytes::from_static(b": keep-alive\n\n")), feed)),
-        // Fell behind, or the daemon is stopping: end; the client reconnects and replays.
-        Ok(Err(RecvError::Lagged(_) | RecvError::Closed)) => None,
+    // The keep-alive counts from the last thing sent, so other tenants' events (skipped)
+    // neither reset it nor show through its timing.
+    let deadline = tokio::time::Instant::now() + KEEP_ALIVE;
+    loop {
+        match tokio::time::timeout_at(deadline, feed.live.recv()).await {
+            Ok(Ok(event)) if feed.access.sees(&event.host) => {
+                return Some((Ok(frame(&event)), feed))
+            }
+            Ok(Ok(_)) => continue,
+            Err(_) => return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), feed)),
+            // Fell behind, or the daemon is stopping: end; the client reconnects and replays.
+            Ok(Err(RecvError::Lagged(_) | RecvError::Closed)) => return None,
+        }
     }
 }
 
 /// `GET /api/v1/stream`.
 pub async fn stream(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
-    if let Some(denied) = refusal(&request, &state) {
-        return denied;
-    }
+    let access = match admitted(&request, &state, Need::Read).await {
+        Ok(access) => access,
+        Err(denied) => return denied,
+    };
     let last_id = request
         .headers()
         .get("last-event-id")
@@ -76,6 +90,7 @@ pub async fn stream(request: HttpRequest, state: web::Data<ApiState>) -> HttpRes
         replay: subscription.replay.into(),
         live: subscription.live,
         greeted: false,
+        access,
     };
     HttpResponse::Ok()
         .content_type("text/event-stream")

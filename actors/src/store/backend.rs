@@ -70,6 +70,8 @@ pub struct Pruned {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventQuery {
     pub host: Option<String>,
+    /// Only hosts whose label starts with this (`team-a/`: one tenant's), when set.
+    pub prefix: Option<String>,
     pub since: Option<SystemTime>,
     pub limit: usize,
 }

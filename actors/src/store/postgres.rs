@@ -1014,8 +1014,9 @@ fn events(client: &mut Client, query: &EventQuery) -> Result<Vec<StoredEvent>, p
         "SELECT k.label, t.at_ms, t.status, t.previous, t.reason
          FROM transitions t JOIN series_keys k ON k.id = t.host
          WHERE ($1::text IS NULL OR k.label = $1) AND t.at_ms >= $2
+           AND ($4::text IS NULL OR left(k.label, length($4)) = $4)
          ORDER BY t.at_ms DESC LIMIT $3",
-        &[&query.host, &since, &limit],
+        &[&query.host, &since, &limit, &query.prefix],
     )? {
         let status: &str = row.get(2);
         let previous: &str = row.get(3);
@@ -1030,8 +1031,9 @@ fn events(client: &mut Client, query: &EventQuery) -> Result<Vec<StoredEvent>, p
     for row in client.query(
         "SELECT at_ms, host, notifier, event, event_id, outcome, detail FROM alert_log
          WHERE ($1::text IS NULL OR host = $1) AND at_ms >= $2
+           AND ($4::text IS NULL OR left(host, length($4)) = $4)
          ORDER BY at_ms DESC, id DESC LIMIT $3",
-        &[&query.host, &since, &limit],
+        &[&query.host, &since, &limit, &query.prefix],
     )? {
         let notifier: &str = row.get(2);
         let event: &str = row.get(3);

@@ -555,6 +555,7 @@ mod tests {
         let events = reader
             .send(GetEvents(EventQuery {
                 host: Some("api".into()),
+                prefix: None,
                 since: None,
                 limit: 10,
             }))

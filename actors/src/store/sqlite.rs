@@ -946,9 +946,10 @@ fn events(connection: &Connection, query: &EventQuery) -> rusqlite::Result<Vec<S
         "SELECT k.label, t.at_ms, t.status, t.previous, t.reason
          FROM transitions t JOIN series_keys k ON k.id = t.host
          WHERE (?1 IS NULL OR k.label = ?1) AND t.at_ms >= ?2
+           AND (?4 IS NULL OR substr(k.label, 1, length(?4)) = ?4)
          ORDER BY t.at_ms DESC LIMIT ?3",
     )?;
-    let mut rows = statement.query(params![query.host, since, limit])?;
+    let mut rows = statement.query(params![query.host, since, limit, query.prefix])?;
     while let Some(row) = rows.next()? {
         let status: String = row.get(2)?;
         let previous: String = row.get(3)?;
@@ -963,9 +964,10 @@ fn events(connection: &Connection, query: &EventQuery) -> rusqlite::Result<Vec<S
     let mut statement = connection.prepare_cached(
         "SELECT at_ms, host, notifier, event, event_id, outcome, detail FROM alert_log
          WHERE (?1 IS NULL OR host = ?1) AND at_ms >= ?2
+           AND (?4 IS NULL OR substr(host, 1, length(?4)) = ?4)
          ORDER BY at_ms DESC, id DESC LIMIT ?3",
     )?;
-    let mut rows = statement.query(params![query.host, since, limit])?;
+    let mut rows = statement.query(params![query.host, since, limit, query.prefix])?;
     while let Some(row) = rows.next()? {
         let notifier: String = row.get(2)?;
         let event: String = row.get(3)?;

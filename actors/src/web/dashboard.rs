@@ -322,10 +322,10 @@ pub async fn dashboard(
     state: web::Data<ApiState>,
     view: web::Query<View>,
 ) -> HttpResponse {
-    let who = caller(&request, &state);
-    if !who.is_let_in() {
+    let who = caller(&request, &state).await;
+    let Some(access) = who.access() else {
         return to_login(&request, &who);
-    }
+    };
     let asked = futures_util::future::join(
         state.hosts.send(GetHosts).timeout(ACTOR_DEADLINE),
         state
@@ -341,6 +341,7 @@ pub async fn dashboard(
         _ => return unavailable("the state registry"),
     };
     crate::api::with_cluster_hosts(&state, &mut hosts).await;
+    hosts.retain(|host| access.sees(&host.label));
     with_availability(&state, &mut hosts);
     crate::api::with_all_holds(&state, &mut hosts).await;
     let view = view.into_inner();

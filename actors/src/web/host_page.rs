@@ -413,11 +413,15 @@ pub async fn host_page(
     label: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> HttpResponse {
-    let who = caller(&request, &state);
-    if !who.is_let_in() {
+    let who = caller(&request, &state).await;
+    let Some(access) = who.access() else {
         return to_login(&request, &who);
-    }
+    };
     let label = label.into_inner();
+    // Another tenant's host is a host that does not exist.
+    if !access.sees(&label) {
+        return not_found(&label, who.chrome());
+    }
     let (detail, config) = futures_util::future::join(
         crate::api::host_detail(&state, &label),
         state

@@ -10,49 +10,57 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 use serde::Deserialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::layout::{html_response, page, Chrome};
 use super::session::{self, cookie, over_tls, session_id};
-use crate::api::{constant_time_eq, ApiState};
+use crate::api::access::{identify, Access};
+use crate::api::ApiState;
 
-/// Who a request is, as far as `server.token` goes.
+/// Who a request is, as far as the tokens go (`server.token` and the tenants').
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
-    /// No token is set: everyone may.
+    /// No token is set: everyone may do everything.
     Anyone,
-    /// Presented the token in `Authorization: Bearer`.
-    Bearer,
+    /// Presented a token in `Authorization: Bearer`.
+    Bearer(Access),
     /// Holds a valid session cookie.
-    Session(String),
-    /// A token is set and the request has neither.
+    Session { id: String, access: Access },
+    /// A token is set and the request has neither a right one nor a session.
     Stranger,
-    /// The token cannot be read (a writer panicked mid-update): refuse rather than open.
+    /// Its address sent too many wrong tokens lately: its token is not looked at for this
+    /// long.
+    Throttled(Duration),
+    /// The tokens cannot be read (a writer panicked mid-update): refuse rather than open.
     Unknowable,
 }
 
 impl Caller {
+    /// What the caller may do; `None` when it is not let in at all.
+    pub fn access(&self) -> Option<Access> {
+        match self {
+            Caller::Anyone => Some(Access::everything()),
+            Caller::Bearer(access) | Caller::Session { access, .. } => Some(access.clone()),
+            Caller::Stranger | Caller::Throttled(_) | Caller::Unknowable => None,
+        }
+    }
+
     pub fn is_let_in(&self) -> bool {
-        matches!(self, Caller::Anyone | Caller::Bearer | Caller::Session(_))
+        self.access().is_some()
     }
 
     pub fn chrome(&self) -> Chrome {
         match self {
-            Caller::Session(_) => Chrome::LoggedIn,
+            Caller::Session { .. } => Chrome::LoggedIn,
             _ => Chrome::Plain,
         }
     }
 }
 
-/// Who `request` is.
-pub fn caller(request: &HttpRequest, state: &ApiState) -> Caller {
-    let Ok(guard) = state.token.read() else {
-        return Caller::Unknowable;
-    };
-    let Some(token) = guard.as_ref() else {
-        return Caller::Anyone;
-    };
-    let token = token.expose();
-    let presented = request
+/// The token in `Authorization: Bearer`, if the request has one.
+fn bearer(request: &HttpRequest) -> Option<&str> {
+    request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -62,18 +70,38 @@ pub fn caller(request: &HttpRequest, state: &ApiState) -> Caller {
             scheme
                 .eq_ignore_ascii_case("bearer")
                 .then(|| credentials.trim_start())
-        });
-    if let Some(presented) = presented {
+        })
+}
+
+/// Who `request` is.
+pub async fn caller(request: &HttpRequest, state: &ApiState) -> Caller {
+    let credentials = match state.credentials.read() {
+        Ok(credentials) => Arc::clone(&credentials),
+        Err(_) => return Caller::Unknowable,
+    };
+    if credentials.is_open() {
+        return Caller::Anyone;
+    }
+    if let Some(presented) = bearer(request) {
         // A wrong bearer token is not saved by a cookie: scripts get a clear 401.
-        return if constant_time_eq(presented.as_bytes(), token.as_bytes()) {
-            Caller::Bearer
-        } else {
-            Caller::Stranger
+        let address = request.peer_addr().map(|a| a.ip());
+        if let Some(wait) = state.throttle.wait(address, Instant::now()) {
+            return Caller::Throttled(wait);
+        }
+        return match identify(credentials, presented.to_string()).await {
+            Some((access, _)) => Caller::Bearer(access),
+            None => {
+                state.throttle.failed(address, Instant::now());
+                Caller::Stranger
+            }
         };
     }
-    match session_id(request) {
-        Some(id) if state.sessions.is_valid(&id, token) => Caller::Session(id),
-        _ => Caller::Stranger,
+    let Some(id) = session_id(request) else {
+        return Caller::Stranger;
+    };
+    match state.sessions.access(&id, &credentials) {
+        Some(access) => Caller::Session { id, access },
+        None => Caller::Stranger,
     }
 }
 
@@ -127,10 +155,14 @@ pub fn local_path(next: Option<&str>) -> String {
 
 /// The answer for a page `request` may not see: to the login, coming back here after.
 pub fn to_login(request: &HttpRequest, caller: &Caller) -> HttpResponse {
-    if *caller == Caller::Unknowable {
-        return HttpResponse::ServiceUnavailable()
-            .content_type("text/plain; charset=utf-8")
-            .body("the token cannot be read; try again\n");
+    match caller {
+        Caller::Unknowable => {
+            return HttpResponse::ServiceUnavailable()
+                .content_type("text/plain; charset=utf-8")
+                .body("the token cannot be read; try again\n")
+        }
+        Caller::Throttled(wait) => return too_many_tries(*wait),
+        _ => {}
     }
     let here = request
         .uri()
@@ -146,6 +178,17 @@ fn see_other(location: &str) -> HttpResponse {
         .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish()
+}
+
+/// The answer to an address that sent too many wrong tokens: try again in `wait`.
+pub fn too_many_tries(wait: Duration) -> HttpResponse {
+    let seconds = wait.as_secs().max(1);
+    HttpResponse::TooManyRequests()
+        .insert_header((header::RETRY_AFTER, seconds.to_string()))
+        .content_type("text/plain; charset=utf-8")
+        .body(format!(
+            "too many wrong tokens from this address; try again in {seconds} s\n"
+        ))
 }
 
 fn refused_cross_site() -> HttpResponse {
@@ -172,7 +215,7 @@ fn login_page(next: &str, failed: bool) -> maud::Markup {
         None,
         html! {
             h1 { "Log in" }
-            p { "This flowstate asks for its API token (" code { "server.token" } ")." }
+            p { "This flowstate asks for its API token (" code { "server.token" } ", or your team's token)." }
             @if failed {
                 p.error role="alert" { "That token is not right. Try again." }
             }
@@ -195,7 +238,7 @@ pub async fn form(
     query: web::Query<NextQuery>,
 ) -> HttpResponse {
     let next = local_path(query.next.as_deref());
-    if caller(&request, &state).is_let_in() {
+    if caller(&request, &state).await.is_let_in() {
         return see_other(&next);
     }
     html_response(StatusCode::OK, login_page(&next, false))
@@ -211,18 +254,24 @@ pub async fn submit(
         return refused_cross_site();
     }
     let next = local_path(form.next.as_deref());
-    let token = match state.token.read() {
-        Ok(token) => token.clone(),
+    let credentials = match state.credentials.read() {
+        Ok(credentials) => Arc::clone(&credentials),
         Err(_) => return to_login(&request, &Caller::Unknowable),
     };
-    let Some(token) = token else {
+    if credentials.is_open() {
         return see_other(&next);
-    };
-    if !constant_time_eq(form.token.as_bytes(), token.expose().as_bytes()) {
-        log::info!(peer = request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default().as_str(); "dashboard login refused: wrong token");
-        return html_response(StatusCode::UNAUTHORIZED, login_page(&next, true));
     }
-    match state.sessions.open(token.expose()) {
+    let address = request.peer_addr().map(|a| a.ip());
+    if let Some(wait) = state.throttle.wait(address, Instant::now()) {
+        return too_many_tries(wait);
+    }
+    let form = form.into_inner();
+    let Some((access, credential)) = identify(credentials, form.token).await else {
+        state.throttle.failed(address, Instant::now());
+        log::info!(peer = address.map(|a| a.to_string()).unwrap_or_default().as_str(); "dashboard login refused: wrong token");
+        return html_response(StatusCode::UNAUTHORIZED, login_page(&next, true));
+    };
+    match state.sessions.open(credential, access) {
         Ok(id) => HttpResponse::SeeOther()
             .insert_header((header::LOCATION, next))
             .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -2,8 +2,9 @@
 //! `SameSite=Strict` cookie, known to this process only, valid for [`LIFETIME`].
 //!
 //! Sessions live in memory: a restart logs everyone out, which is a fair price for storing no
-//! credential anywhere. Each session remembers a fingerprint of the token it was opened with,
-//! so changing `server.token` (a reload) ends every session opened with the old one.
+//! credential anywhere. Each session remembers a fingerprint of the token it was opened with
+//! (`server.token` or a tenant's) and what that token may do, so changing or removing the
+//! token (a reload) ends every session opened with it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
 use ring::digest;
+
+use crate::api::access::{Access, Credentials};
 use ring::rand::{SecureRandom, SystemRandom};
 
 /// The cookie's name.
@@ -34,8 +37,10 @@ pub struct Sessions {
 
 struct Session {
     expires: Instant,
-    /// SHA-256 of the token this session was opened with.
-    token: digest::Digest,
+    /// The fingerprint of the credential this session was opened with.
+    credential: digest::Digest,
+    /// What that credential allowed at the login.
+    access: Access,
 }
 
 /// The system's random source failed: no session id can be drawn.
@@ -43,13 +48,10 @@ struct Session {
 #[error("the system's random number generator failed; no session can be opened")]
 pub struct NoRandomness;
 
-fn fingerprint(token: &str) -> digest::Digest {
-    digest::digest(&digest::SHA256, token.as_bytes())
-}
-
 impl Sessions {
-    /// Opens a session for a login with `token` (the current `server.token`); its id.
-    pub fn open(&self, token: &str) -> Result<String, NoRandomness> {
+    /// Opens a session for a login with the credential of fingerprint `credential`, which
+    /// allows `access`; its id.
+    pub fn open(&self, credential: digest::Digest, access: Access) -> Result<String, NoRandomness> {
         let mut bytes = [0u8; ID_BYTES];
         SystemRandom::new()
             .fill(&mut bytes)
@@ -75,27 +77,27 @@ impl Sessions {
             id.clone(),
             Session {
                 expires: now + LIFETIME,
-                token: fingerprint(token),
+                credential,
+                access,
             },
         );
         Ok(id)
     }
 
-    /// Whether `id` names an open session that began with `token` (the current
-    /// `server.token`). An expired session, or one from before a token change, is forgotten.
-    pub fn is_valid(&self, id: &str, token: &str) -> bool {
+    /// What session `id` may do: the access of its login while its credential is still
+    /// configured and allows the same. An expired session, or one whose credential changed,
+    /// is forgotten.
+    pub fn access(&self, id: &str, credentials: &Credentials) -> Option<Access> {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(session) = open.get(id) else {
-            return false;
-        };
-        let current = fingerprint(token);
-        if session.expires <= Instant::now()
-            || !crate::api::constant_time_eq(session.token.as_ref(), current.as_ref())
-        {
+        let session = open.get(id)?;
+        let still = credentials
+            .by_fingerprint(&session.credential)
+            .filter(|now| *now == session.access);
+        if session.expires <= Instant::now() || still.is_none() {
             open.remove(id);
-            return false;
+            return None;
         }
-        true
+        still
     }
 
     /// Ends session `id` (logout).
@@ -148,20 +150,32 @@ pub fn cookie(id: Option<&str>, secure: bool) -> String {
 mod tests {
     use super::*;
 
+    fn credentials(token: &str) -> Credentials {
+        let config = flowstate_config::load_str(
+            "t.yaml",
+            &format!("server:\n  token: {token}\nhosts: []\n"),
+            &|_| None,
+        )
+        .expect("valid config");
+        Credentials::of(&config)
+    }
+
     #[test]
     fn a_session_is_valid_for_its_token_only_and_until_closed() {
+        let secret = credentials("secret");
+        let (access, print) = secret.identify_written("secret").expect("the token");
         let sessions = Sessions::default();
-        let id = sessions.open("secret").expect("random ids");
+        let id = sessions.open(print, access.clone()).expect("random ids");
         assert_eq!(id.len(), 2 * ID_BYTES);
-        assert!(sessions.is_valid(&id, "secret"));
-        assert!(!sessions.is_valid("nope", "secret"));
-        let other = sessions.open("secret").expect("random ids");
+        assert_eq!(sessions.access(&id, &secret), Some(access.clone()));
+        assert_eq!(sessions.access("nope", &secret), None);
+        let other = sessions.open(print, access).expect("random ids");
         assert_ne!(id, other);
         // The token changed: the session is gone, even if it changes back.
-        assert!(!sessions.is_valid(&id, "rotated"));
-        assert!(!sessions.is_valid(&id, "secret"));
+        assert_eq!(sessions.access(&id, &credentials("rotated")), None);
+        assert_eq!(sessions.access(&id, &secret), None);
         sessions.close(&other);
-        assert!(!sessions.is_valid(&other, "secret"));
+        assert_eq!(sessions.access(&other, &secret), None);
     }
 
     #[test]

@@ -219,6 +219,7 @@ async fn gather(state: &ApiState) -> Result<Page, &'static str> {
         .board
         .all()
         .into_iter()
+        .filter(|a| a.tenant.is_none())
         .filter(|a| {
             a.is_open()
                 || now
@@ -416,7 +417,10 @@ pub async fn atom(state: web::Data<ApiState>) -> HttpResponse {
         Ok(config) => config.status_page.title.clone(),
         Err(_) => return unavailable("the supervisor"),
     };
-    let body = feed(&state.announcements.board.all(), &title, SystemTime::now());
+    // The platform's announcements only, as on the page.
+    let mut platforms = state.announcements.board.all();
+    platforms.retain(|a| a.tenant.is_none());
+    let body = feed(&platforms, &title, SystemTime::now());
     state.status_page.keep("feed", &body);
     cached(body, ATOM)
 }
