@@ -458,6 +458,7 @@ fn pruning_deletes_what_retention_no_longer_keeps(f: &mut Fixture) {
     );
     let query = EventQuery {
         host: None,
+        prefix: None,
         since: None,
         limit: 10,
     };
@@ -492,6 +493,7 @@ fn events_are_transitions_and_alerts_newest_first(f: &mut Fixture) {
     let all = backend
         .events(&EventQuery {
             host: None,
+            prefix: None,
             since: None,
             limit: 10,
         })
@@ -510,12 +512,43 @@ fn events_are_transitions_and_alerts_newest_first(f: &mut Fixture) {
     let api = backend
         .events(&EventQuery {
             host: Some("api".into()),
+            prefix: None,
             since: Some(at(15)),
             limit: 1,
         })
         .unwrap();
     assert_eq!(api.len(), 1);
     assert_eq!(api[0].at(), at(31));
+    // One tenant's events: the prefix is compared as text (`_` and `%` are not patterns),
+    // and `limit` counts the tenant's own.
+    save(
+        backend,
+        SaveHostStates {
+            transitions: vec![
+                transition("team_a/api", 50, Status::Down, Status::Up),
+                transition("teamXa/api", 51, Status::Down, Status::Up),
+                transition("team_b/api", 52, Status::Down, Status::Up),
+            ],
+            ..SaveHostStates::default()
+        },
+        60,
+    );
+    let tenant = backend
+        .events(&EventQuery {
+            host: None,
+            prefix: Some("team_a/".into()),
+            since: None,
+            limit: 1,
+        })
+        .unwrap();
+    let hosts: Vec<&str> = tenant
+        .iter()
+        .map(|e| match e {
+            StoredEvent::Transition { host, .. } => host.as_str(),
+            StoredEvent::Alert(entry) => entry.host.as_str(),
+        })
+        .collect();
+    assert_eq!(hosts, ["team_a/api"]);
 }
 
 fn a_newer_schema_is_refused(f: &mut Fixture, make_newer: &dyn Fn()) {
