@@ -44,6 +44,9 @@ pub enum Command {
     /// Ask a running daemon's /healthz (or /readyz) for container and init health checks
     /// (0: healthy, 1: not)
     Health(HealthArgs),
+    /// Read a token on stdin and print its argon2 hash, for a tenant's `tokens: [{ hash: ... }]`
+    /// (0: printed, 2: no token given)
+    HashToken,
 }
 
 /// How to reach a running daemon's API; shared by the commands that ask it.

@@ -3,6 +3,7 @@
 pub mod announce;
 pub mod check;
 pub mod graph;
+pub mod hash_token;
 pub mod health;
 pub mod once;
 mod plugin_settings;

@@ -250,6 +250,28 @@ impl Credentials {
     }
 }
 
+/// The system's random source failed: no salt can be drawn.
+#[derive(Debug, thiserror::Error)]
+#[error("the system's random number generator failed; no salt for the hash can be drawn")]
+pub struct NoSalt;
+
+/// `token` as a tenant's `hash:` takes it: argon2id with argon2's recommended parameters and
+/// a random salt, as a PHC string.
+pub fn hash_token(token: &str) -> Result<String, NoSalt> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    use ring::rand::SecureRandom;
+    let mut salt = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut salt)
+        .map_err(|_| NoSalt)?;
+    let salt = SaltString::encode_b64(&salt).map_err(|_| NoSalt)?;
+    Argon2::default()
+        .hash_password(token.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        // Only a salt or parameters out of range fail, and both are fixed here.
+        .map_err(|_| NoSalt)
+}
+
 /// Who `presented` is under `credentials`, hashes verified on a blocking thread; `None`: no
 /// one.
 pub async fn identify(
@@ -362,5 +384,18 @@ mod tests {
             Some(hashed)
         );
         assert!(credentials.identify_written("wrong").is_none());
+    }
+
+    #[test]
+    fn a_hashed_token_verifies_and_two_hashes_differ_by_salt() {
+        let first = hash_token("s3cret").expect("hash");
+        let second = hash_token("s3cret").expect("hash");
+        assert!(first.starts_with("$argon2id$"), "{first}");
+        assert_ne!(first, second);
+        let parsed = PasswordHash::new(&first).expect("a PHC string");
+        assert!(Argon2::default()
+            .verify_password(b"s3cret", &parsed)
+            .is_ok());
+        assert!(Argon2::default().verify_password(b"other", &parsed).is_err());
     }
 }

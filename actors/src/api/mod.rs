@@ -165,15 +165,18 @@ pub fn serve(
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics))
             .route("/api/v1/hosts", web::get().to(hosts))
-            .route("/api/v1/hosts/{label}", web::get().to(host))
+            // A tenant's labels have a `/` (`team-a/api`), written as it is or as `%2F`:
+            // the label runs to the route's last segment, so the two routes that end in a
+            // word of their own come first.
             .route(
-                "/api/v1/hosts/{label}/uptime",
+                "/api/v1/hosts/{label:.+}/uptime",
                 web::get().to(history::uptime),
             )
             .route(
-                "/api/v1/hosts/{label}/series",
+                "/api/v1/hosts/{label:.+}/series",
                 web::get().to(history::series),
             )
+            .route("/api/v1/hosts/{label:.+}", web::get().to(host))
             .route("/api/v1/events", web::get().to(history::events))
             .route("/api/v1/graph", web::get().to(graph::serve))
             .route("/api/v1/cluster", web::get().to(cluster))

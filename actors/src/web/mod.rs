@@ -27,7 +27,7 @@ pub mod status_page;
 /// state ([`crate::api::ApiState`]), listener and token.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(dashboard::dashboard))
-        .route("/hosts/{label}", web::get().to(host_page::host_page))
+        .route("/hosts/{label:.+}", web::get().to(host_page::host_page))
         .route("/login", web::get().to(login::form))
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::post().to(login::logout))
