@@ -55,6 +55,8 @@ mod nagios;
 // `flowstate once`: status, body, headers, redirects and time judged; table, JSON, exit codes.
 mod once;
 mod plugins;
+// Tenants in the API: every route × role × another tenant's resource; roles; throttling.
+mod tenant_api;
 // `group_by`/`group_wait`: one delivery per group per wait.
 mod grouping;
 // History: availability, incidents, series and events from the store; `status` and `report`.

@@ -5,16 +5,15 @@
 //!
 //! The browser's side (scripts, live rows, screenshots) is in `tests/browser.rs`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering::SeqCst;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::common::configs::{document_serving, host, item, ALERTS};
 use crate::common::daemon::{http_get, http_request, Answer};
 use crate::common::events::{id, wait_for_event};
+use crate::common::stream::Stream;
 use crate::common::{closed_port, start, switchable, Daemon, Sandbox, DEADLINE};
 
 const TOKEN: &str = "web-test-token";
@@ -441,121 +440,6 @@ fn posts_from_another_site_or_from_nowhere_are_refused() {
     );
 }
 
-/// A `GET /api/v1/stream` connection, read event by event.
-struct Stream {
-    reader: BufReader<TcpStream>,
-}
-
-/// One server-sent event.
-#[derive(Debug)]
-struct Event {
-    id: String,
-    kind: String,
-    data: Value,
-}
-
-impl Stream {
-    /// Opens the stream (HTTP/1.0, so the body is plain bytes until the server closes it);
-    /// `last_id` is sent as `Last-Event-ID`.
-    fn open(api: SocketAddr, last_id: Option<&str>) -> Stream {
-        let mut socket = TcpStream::connect(api).expect("connect to the API");
-        socket
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .expect("a read timeout");
-        let last = last_id
-            .map(|id| format!("Last-Event-ID: {id}\r\n"))
-            .unwrap_or_default();
-        write!(
-            socket,
-            "GET /api/v1/stream HTTP/1.0\r\nHost: {api}\r\nAccept: text/event-stream\r\n{last}\r\n"
-        )
-        .expect("send the request");
-        let mut reader = BufReader::new(socket);
-        let mut head = String::new();
-        let deadline = Instant::now() + DEADLINE;
-        while !head.ends_with("\r\n\r\n") {
-            assert!(Instant::now() < deadline, "no answer head: {head:?}");
-            let mut line = String::new();
-            match reader.read_line(&mut line) {
-                Ok(0) => panic!("the stream closed before its head ended: {head:?}"),
-                Ok(_) => head.push_str(&line),
-                Err(_) => continue,
-            }
-        }
-        assert!(
-            head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-            "{head}"
-        );
-        assert!(
-            head.to_ascii_lowercase()
-                .contains("content-type: text/event-stream"),
-            "{head}"
-        );
-        Stream { reader }
-    }
-
-    /// The next `event:` (comments and `retry:` skipped), waiting at most [`DEADLINE`].
-    #[track_caller]
-    fn next(&mut self) -> Event {
-        self.next_within(DEADLINE)
-            .unwrap_or_else(|| panic!("no event within {DEADLINE:?}"))
-    }
-
-    /// The next `event:`, or `None` when none comes within `within`.
-    fn next_within(&mut self, within: Duration) -> Option<Event> {
-        let deadline = Instant::now() + within;
-        let mut fields: Vec<(String, String)> = Vec::new();
-        let mut line = String::new();
-        loop {
-            if Instant::now() >= deadline {
-                return None;
-            }
-            // A timed-out read keeps what it read in `line`; the next read goes on from there.
-            match self.reader.read_line(&mut line) {
-                Ok(0) => panic!("the stream ended"),
-                Ok(_) => {}
-                Err(_) => continue,
-            }
-            let complete = std::mem::take(&mut line);
-            let complete = complete.trim_end_matches(['\r', '\n']);
-            if complete.is_empty() {
-                if fields.iter().any(|(name, _)| name == "event") {
-                    let get = |name: &str| {
-                        fields
-                            .iter()
-                            .find(|(n, _)| n == name)
-                            .map(|(_, v)| v.clone())
-                            .unwrap_or_default()
-                    };
-                    return Some(Event {
-                        id: get("id"),
-                        kind: get("event"),
-                        data: serde_json::from_str(&get("data")).expect("data is JSON"),
-                    });
-                }
-                fields.clear();
-                continue;
-            }
-            if complete.starts_with(':') {
-                continue;
-            }
-            if let Some((name, value)) = complete.split_once(": ") {
-                fields.push((name.to_string(), value.to_string()));
-            }
-        }
-    }
-
-    /// The ids of every event that arrives within `within`.
-    fn ids_within(&mut self, within: Duration) -> Vec<String> {
-        let until = Instant::now() + within;
-        let mut ids = Vec::new();
-        while let Some(event) = self.next_within(until.saturating_duration_since(Instant::now())) {
-            ids.push(event.id);
-        }
-        ids
-    }
-}
-
 #[test]
 fn the_stream_sends_each_transition_with_the_alert_id_and_replays_after_last_event_id() {
     let (status, target) = switchable(200);
@@ -565,7 +449,7 @@ fn the_stream_sends_each_transition_with_the_alert_id_and_replays_after_last_eve
 
     // A client that last saw something older than every kept event gets them all: the first
     // verdict too, which alerts no one (unknown -> up) but is a transition all the same.
-    let mut replayed = Stream::open(api, Some("0"));
+    let mut replayed = Stream::open(api, Some("0"), &[]);
     let first = replayed.next();
     assert_eq!(first.kind, "status");
     assert_eq!(
@@ -585,7 +469,7 @@ fn the_stream_sends_each_transition_with_the_alert_id_and_replays_after_last_eve
     assert_eq!(first.id, first.data["id"].as_str().unwrap_or_default());
 
     // Live: a client without an id gets only what happens from now on.
-    let mut live = Stream::open(api, None);
+    let mut live = Stream::open(api, None, &[]);
     status.store(503, SeqCst);
     let down = live.next();
     assert_eq!(
@@ -612,10 +496,10 @@ fn the_stream_sends_each_transition_with_the_alert_id_and_replays_after_last_eve
     // Reconnecting after `down`: only `up` is replayed, then nothing more.
     // (A check that times out on a busy machine may add transitions after `up`: those are
     // news, and come after it.)
-    let mut again = Stream::open(api, Some(&down.id));
+    let mut again = Stream::open(api, Some(&down.id), &[]);
     let missed = again.ids_within(Duration::from_millis(500));
     assert_eq!(missed.first(), Some(&up.id), "{missed:?}");
-    let mut caught_up = Stream::open(api, Some(&up.id));
+    let mut caught_up = Stream::open(api, Some(&up.id), &[]);
     let replayed = caught_up.ids_within(Duration::from_millis(500));
     assert!(
         replayed.iter().all(|id| *id > up.id),

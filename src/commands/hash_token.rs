@@ -35,8 +35,8 @@ pub fn run() -> Result<ExitCode, BadInput> {
                 .to_string(),
         ));
     }
-    let hash = flowstate_actors::api::access::hash_token(token)
-        .map_err(|e| BadInput(e.to_string()))?;
+    let hash =
+        flowstate_actors::api::access::hash_token(token).map_err(|e| BadInput(e.to_string()))?;
     output::print_line(&hash)?;
     Ok(exit::success())
 }

@@ -14,6 +14,7 @@
 //! - [`repo`]: files of the repository itself (docs, examples, deployment files).
 //! - [`scrape`]: `/metrics` parsed, scraped, waited for; single series by name.
 //! - [`server`]: a loopback HTTP target whose answers the test controls, recording requests.
+//! - [`stream`]: `/api/v1/stream` read event by event.
 //! - [`target`]: targets whose answers the test changes while the daemon runs ([`switchable`]),
 //!   or that never answer.
 //! - [`wait`]: waiting for a condition with a deadline.
@@ -35,6 +36,7 @@ pub mod receiver;
 pub mod repo;
 pub mod scrape;
 pub mod server;
+pub mod stream;
 pub mod target;
 pub mod wait;
 

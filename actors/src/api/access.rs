@@ -125,6 +125,8 @@ enum Known {
 /// The tokens of the running configuration: `server.token` and every tenant's.
 pub struct Credentials {
     entries: Vec<Entry>,
+    /// Every tenant's name, with tokens or without.
+    tenants: Vec<Arc<str>>,
     /// Tokens given as hashes that verified, by the SHA-256 of the token: argon2 once per
     /// token, not once per request. Dropped with these credentials (a reload).
     verified: Mutex<HashMap<Vec<u8>, usize>>,
@@ -177,6 +179,7 @@ impl Credentials {
         }
         Credentials {
             entries,
+            tenants: config.tenants.iter().map(|t| t.name.clone()).collect(),
             verified: Mutex::new(HashMap::new()),
         }
     }
@@ -191,6 +194,11 @@ impl Credentials {
         self.entries
             .iter()
             .any(|e| e.access.scope != Scope::Everything)
+    }
+
+    /// Every tenant's name.
+    pub fn tenants(&self) -> &[Arc<str>] {
+        &self.tenants
     }
 
     /// The credential `presented` is, and its access; `None` when it is none of them. Tokens
@@ -396,6 +404,8 @@ mod tests {
         assert!(Argon2::default()
             .verify_password(b"s3cret", &parsed)
             .is_ok());
-        assert!(Argon2::default().verify_password(b"other", &parsed).is_err());
+        assert!(Argon2::default()
+            .verify_password(b"other", &parsed)
+            .is_err());
     }
 }

@@ -21,9 +21,10 @@ use crate::messages::{
 use crate::metrics::Metrics;
 use crate::status_stream::StatusStream;
 use crate::suppression::Hold;
-use crate::web::login::Caller;
+use crate::web::login::{self, Caller};
 use crate::web::session::Sessions;
 use access::{Access, Need, SharedCredentials};
+use scoped_metrics::MetricsScope;
 use throttle::Throttle;
 
 pub mod access;
@@ -31,6 +32,7 @@ pub mod announcements;
 pub mod cluster_view;
 pub mod graph;
 pub mod history;
+pub mod scoped_metrics;
 pub mod silences;
 pub mod stream;
 pub mod throttle;
@@ -241,10 +243,29 @@ async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
     }
 }
 
-async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
+/// `/metrics` needs no token (Prometheus scrapes it as it is), but what it shows depends on
+/// the one presented: see [`scoped_metrics`].
+async fn metrics(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
+    let credentials = match state.credentials.read() {
+        Ok(credentials) => Arc::clone(&credentials),
+        Err(_) => return HttpResponse::ServiceUnavailable().finish(),
+    };
+    let caller = crate::web::login::caller(&request, &state).await;
+    let access = caller.access();
+    let scope = match (&access, credentials.tenants()) {
+        (Some(access), _) => match access.tenant() {
+            Some(tenant) => MetricsScope::Tenant(tenant),
+            None => MetricsScope::Everything,
+        },
+        (None, []) => MetricsScope::Everything,
+        (None, tenants) => MetricsScope::Platform(tenants),
+    };
+    if let (None, login::Caller::Throttled(wait)) = (&access, &caller) {
+        return login::too_many_tries(*wait);
+    }
     HttpResponse::Ok()
         .content_type(crate::metrics::CONTENT_TYPE)
-        .body(state.metrics.render())
+        .body(scoped_metrics::scoped(&state.metrics.render(), &scope))
 }
 
 async fn hosts(request: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
