@@ -1,10 +1,12 @@
-//! Slows down guessing of tokens: an address that sent [`MAX_FAILURES`] wrong tokens (bearer
-//! or login form) within [`WINDOW`] is answered `429` without its token being looked at until
-//! the window that began with its first failure is over.
+//! Bounds the argon2 work wrong tokens cost: when tenants' tokens are given as hashes, each
+//! wrong token is verified against every hash (tens of milliseconds each, on purpose). An
+//! address that sent [`MAX_FAILURES`] wrong tokens (bearer or login form) within [`WINDOW`]
+//! is answered `429` instead of having its next token verified, until the window that began
+//! with its first failure is over. Tokens written in the configuration, and hashed ones that
+//! verified before, cost nothing to compare and are let in whatever the address did: one
+//! client behind the same proxy cannot lock the others out.
 //!
-//! Looking at a token is not free when tenants' tokens are argon2 hashes (each wrong token is
-//! verified against every hash), so the refusal comes before the work. Pure bookkeeping with
-//! explicit time; the API passes `Instant::now()`.
+//! Pure bookkeeping with explicit time; the API passes `Instant::now()`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

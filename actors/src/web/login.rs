@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::layout::{html_response, page, Chrome};
 use super::session::{self, cookie, over_tls, session_id};
-use crate::api::access::{identify, Access};
+use crate::api::access::{identify, Access, Credentials};
 use crate::api::ApiState;
 
 /// Who a request is, as far as the tokens go (`server.token` and the tenants').
@@ -73,6 +73,35 @@ fn bearer(request: &HttpRequest) -> Option<&str> {
         })
 }
 
+/// Who `presented` (from `request`) is. Tokens written in the configuration, and hashed ones
+/// that verified before, are cheap to compare and always are. Verifying argon2 hashes is not,
+/// so an address that sent too many wrong tokens lately is [`Caller::Throttled`] instead of
+/// having its next one verified.
+async fn checked(
+    state: &ApiState,
+    credentials: &Arc<Credentials>,
+    request: &HttpRequest,
+    presented: String,
+) -> Result<(Access, ring::digest::Digest), Caller> {
+    if let Some(known) = credentials.identify_written(&presented) {
+        return Ok(known);
+    }
+    if !credentials.has_hashes() {
+        return Err(Caller::Stranger);
+    }
+    let address = request.peer_addr().map(|a| a.ip());
+    if let Some(wait) = state.throttle.wait(address, Instant::now()) {
+        return Err(Caller::Throttled(wait));
+    }
+    match identify(Arc::clone(credentials), presented).await {
+        Some(known) => Ok(known),
+        None => {
+            state.throttle.failed(address, Instant::now());
+            Err(Caller::Stranger)
+        }
+    }
+}
+
 /// Who `request` is.
 pub async fn caller(request: &HttpRequest, state: &ApiState) -> Caller {
     let credentials = match state.credentials.read() {
@@ -84,16 +113,9 @@ pub async fn caller(request: &HttpRequest, state: &ApiState) -> Caller {
     }
     if let Some(presented) = bearer(request) {
         // A wrong bearer token is not saved by a cookie: scripts get a clear 401.
-        let address = request.peer_addr().map(|a| a.ip());
-        if let Some(wait) = state.throttle.wait(address, Instant::now()) {
-            return Caller::Throttled(wait);
-        }
-        return match identify(credentials, presented.to_string()).await {
-            Some((access, _)) => Caller::Bearer(access),
-            None => {
-                state.throttle.failed(address, Instant::now());
-                Caller::Stranger
-            }
+        return match checked(state, &credentials, request, presented.to_string()).await {
+            Ok((access, _)) => Caller::Bearer(access),
+            Err(caller) => caller,
         };
     }
     let Some(id) = session_id(request) else {
@@ -261,15 +283,15 @@ pub async fn submit(
     if credentials.is_open() {
         return see_other(&next);
     }
-    let address = request.peer_addr().map(|a| a.ip());
-    if let Some(wait) = state.throttle.wait(address, Instant::now()) {
-        return too_many_tries(wait);
-    }
     let form = form.into_inner();
-    let Some((access, credential)) = identify(credentials, form.token).await else {
-        state.throttle.failed(address, Instant::now());
-        log::info!(peer = address.map(|a| a.to_string()).unwrap_or_default().as_str(); "dashboard login refused: wrong token");
-        return html_response(StatusCode::UNAUTHORIZED, login_page(&next, true));
+    let (access, credential) = match checked(&state, &credentials, &request, form.token).await {
+        Ok(known) => known,
+        Err(Caller::Throttled(wait)) => return too_many_tries(wait),
+        Err(_) => {
+            let peer = request.peer_addr().map(|a| a.ip().to_string());
+            log::info!(peer = peer.unwrap_or_default().as_str(); "dashboard login refused: wrong token");
+            return html_response(StatusCode::UNAUTHORIZED, login_page(&next, true));
+        }
     };
     match state.sessions.open(credential, access) {
         Ok(id) => HttpResponse::SeeOther()
