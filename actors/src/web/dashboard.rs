@@ -6,12 +6,18 @@
 //! follow `/api/v1/stream`. Filtered-out rows are sent `hidden` rather than left out, so the
 //! script can show them again without a reload.
 //!
+//! With tenants (SPEC §12), a tenant's login sees its own hosts and nothing of the others,
+//! not even that there are others; the platform's (`server.token`, or no token) gets a tenant
+//! switcher (`?tenant=team-a`, `?tenant=-` for the platform's own hosts) that scopes the whole
+//! page, counts included, on the server.
+//!
 //! Cheap at 10 000 hosts: one question to the registry for the hosts, one for the sparklines
 //! (the last [`SPARK_POINTS`] latencies of each, not whole histories), and the availability
 //! figures the background cache already holds.
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use actix_web::http::StatusCode;
@@ -44,6 +50,19 @@ pub struct View {
     group: String,
     #[serde(default)]
     sort: String,
+    /// For the platform: one tenant's hosts, `-` the platform's own, empty all.
+    #[serde(default)]
+    tenant: String,
+}
+
+/// `?tenant=` for the platform's own hosts (no tenant's); `-` cannot be a tenant's name.
+const PLATFORM_ONLY: &str = "-";
+
+/// Whether `label` belongs to tenant `tenant`.
+fn of_tenant(label: &str, tenant: &str) -> bool {
+    label
+        .strip_prefix(tenant)
+        .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// The sortable columns: (name in `?sort=`, heading, whether numbers align right).
@@ -224,7 +243,13 @@ fn row(host: &HostView, view: &View, spark: Option<&Vec<Option<f64>>>, now: Syst
     }
 }
 
-fn render(hosts: &[HostView], sparks: &Sparklines, view: &View, with_store: bool) -> Markup {
+fn render(
+    hosts: &[HostView],
+    sparks: &Sparklines,
+    view: &View,
+    with_store: bool,
+    tenants: &[Arc<str>],
+) -> Markup {
     let now = SystemTime::now();
     let mut counts = [0usize; Status::ALL.len()];
     let mut partial = 0;
@@ -259,6 +284,18 @@ fn render(hosts: &[HostView], sparks: &Sparklines, view: &View, with_store: bool
             p.note { "Availability: " (NO_STORE) "." }
         }
         form #filters.filters method="get" action="/" role="search" data-sort=(view.sort) {
+            @if !tenants.is_empty() {
+                label for="tenant" {
+                    "Tenant"
+                    select #tenant name="tenant" {
+                        option value="" selected[view.tenant.is_empty()] { "all" }
+                        option value=(PLATFORM_ONLY) selected[view.tenant == PLATFORM_ONLY] { "the platform's own" }
+                        @for tenant in tenants {
+                            option value=(tenant) selected[view.tenant == **tenant] { (tenant) }
+                        }
+                    }
+                }
+            }
             label for="q" {
                 "Filter by host, reason or group"
                 input #q type="search" name="q" value=(view.q) autocomplete="off";
@@ -326,6 +363,11 @@ pub async fn dashboard(
     let Some(access) = who.access() else {
         return to_login(&request, &who);
     };
+    // The switcher is the platform's: a tenant is shown none of the other tenants' names.
+    let tenants: Vec<Arc<str>> = match (access.tenant(), state.credentials.read()) {
+        (None, Ok(credentials)) => credentials.tenants().to_vec(),
+        _ => Vec::new(),
+    };
     let asked = futures_util::future::join(
         state.hosts.send(GetHosts).timeout(ACTOR_DEADLINE),
         state
@@ -342,13 +384,20 @@ pub async fn dashboard(
     };
     crate::api::with_cluster_hosts(&state, &mut hosts).await;
     hosts.retain(|host| access.sees(&host.label));
+    let view = view.into_inner();
+    match view.tenant.as_str() {
+        "" => {}
+        PLATFORM_ONLY => {
+            hosts.retain(|host| !tenants.iter().any(|t| of_tenant(&host.label, t)));
+        }
+        tenant => hosts.retain(|host| of_tenant(&host.label, tenant)),
+    }
     with_availability(&state, &mut hosts);
     crate::api::with_all_holds(&state, &mut hosts).await;
-    let view = view.into_inner();
     if let Some((column, descending)) = view.sorting() {
         sort(&mut hosts, column, descending);
     }
-    let body = render(&hosts, &sparks, &view, state.history.is_some());
+    let body = render(&hosts, &sparks, &view, state.history.is_some(), &tenants);
     html_response(StatusCode::OK, page("Dashboard", who.chrome(), None, body))
 }
 
@@ -382,7 +431,7 @@ mod tests {
             ..View::default()
         };
         assert!(grouped.matches(&hosts[0]) && !grouped.matches(&hosts[1]));
-        let html = render(&hosts, &Sparklines::new(), &view, false).into_string();
+        let html = render(&hosts, &Sparklines::new(), &view, false, &[]).into_string();
         assert!(
             html.contains(r#"<tr data-label="api" data-status="up" data-group="payments" hidden><td class="status up">✓ up</td>"#),
             "{html}"
@@ -427,7 +476,7 @@ mod tests {
             "<img src=x onerror=alert(1)>",
             Some("<b>"),
         )];
-        let html = render(&hosts, &Sparklines::new(), &View::default(), true).into_string();
+        let html = render(&hosts, &Sparklines::new(), &View::default(), true, &[]).into_string();
         assert!(
             !html.contains("<script>x") && !html.contains("<img") && !html.contains("<b>"),
             "{html}"

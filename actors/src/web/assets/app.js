@@ -81,6 +81,9 @@
     const query = document.getElementById("q");
     const statusSelect = document.getElementById("status");
     const groupSelect = document.getElementById("group");
+    // The platform's tenant switcher scopes the page on the server: choosing one reloads it.
+    const tenantSelect = document.getElementById("tenant");
+    if (tenantSelect) tenantSelect.addEventListener("change", function () { form.submit(); });
     const shown = document.getElementById("shown");
     const rows = () => Array.prototype.slice.call(tbody.rows);
     const byLabel = new Map();
@@ -170,6 +173,7 @@
       if (statusSelect.value) params.set("status", statusSelect.value);
       if (groupSelect && groupSelect.value) params.set("group", groupSelect.value);
       if (sorted) params.set("sort", sorted);
+      if (tenantSelect && tenantSelect.value) params.set("tenant", tenantSelect.value);
       const search = params.toString();
       history.replaceState(null, "", search ? "?" + search : location.pathname);
     }
