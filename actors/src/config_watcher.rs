@@ -423,13 +423,16 @@ mod tests {
     }
 
     impl Handler<ReloadConfigNow> for AskedReloads {
-        type Result = Result<flowstate_config::ConfigDiff, Vec<String>>;
+        type Result = Result<crate::messages::ReloadApplied, Vec<String>>;
 
         fn handle(&mut self, msg: ReloadConfigNow, _: &mut Context<Self>) -> Self::Result {
             if let Ok(mut asked) = self.0.lock() {
                 asked.push(msg.trigger);
             }
-            Ok(flowstate_config::ConfigDiff::default())
+            Ok(crate::messages::ReloadApplied {
+                diff: flowstate_config::ConfigDiff::default(),
+                failed_tenants: Vec::new(),
+            })
         }
     }
 

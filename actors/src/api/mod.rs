@@ -462,12 +462,26 @@ async fn reload(request: HttpRequest, state: web::Data<ApiState>) -> HttpRespons
         .timeout(ACTOR_DEADLINE * 5)
         .await
     {
-        Ok(Ok(diff)) => HttpResponse::Ok().json(json!({
-            "added": diff.added,
-            "removed": diff.removed,
-            "changed": diff.changed.iter().map(|c| &c.label).collect::<Vec<_>>(),
-            "unchanged": diff.unchanged,
-        })),
+        // Applied, also when a tenant's files were not taken (SPEC §12): their errors are
+        // in the answer, and that tenant runs what it ran.
+        Ok(Ok(applied)) => {
+            let diff = &applied.diff;
+            let mut answer = json!({
+                "added": diff.added,
+                "removed": diff.removed,
+                "changed": diff.changed.iter().map(|c| &c.label).collect::<Vec<_>>(),
+                "unchanged": diff.unchanged,
+            });
+            if !applied.failed_tenants.is_empty() {
+                answer["failed_tenants"] = json!(applied
+                    .failed_tenants
+                    .iter()
+                    .map(|f| &*f.tenant)
+                    .collect::<Vec<_>>());
+                answer["errors"] = json!(applied.errors());
+            }
+            HttpResponse::Ok().json(answer)
+        }
         Ok(Err(errors)) => HttpResponse::BadRequest().json(json!({ "errors": errors })),
         Err(_) => unavailable("the supervisor"),
     }
