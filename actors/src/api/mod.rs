@@ -540,6 +540,9 @@ async fn running_config(request: HttpRequest, state: web::Data<ApiState>) -> Htt
                 },
                 "hosts": hosts,
                 "maintenance": maintenance,
+                // Names only: `flowstate status --tenant` tells a tenant without hosts (its
+                // file broken since the start) from a typo.
+                "tenants": config.tenants.iter().map(|t| &*t.name).collect::<Vec<_>>(),
             }))
         }
         Err(_) => unavailable("the supervisor"),
