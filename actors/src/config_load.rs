@@ -23,7 +23,7 @@ const LOADER_STACK_BYTES: usize = 32 * 1024 * 1024;
 /// Loads and validates `files` on a loader thread, without blocking the calling arbiter. Any
 /// error fails it: for a configuration that must be whole (a cluster's).
 pub async fn load(files: Vec<PathBuf>) -> Result<Config, ConfigError> {
-    on_loader_thread(files, |files| flowstate_config::load(files)).await
+    on_loader_thread(files, flowstate_config::load).await
 }
 
 /// Loads `files` for a daemon that runs `running`, on a loader thread: a tenant whose files
@@ -58,7 +58,7 @@ async fn on_loader_thread<T: Send + 'static>(
 /// which has nothing else to do meanwhile. Any error fails it (`flowstate check` checks
 /// everything).
 pub fn load_blocking(files: &[PathBuf]) -> Result<Config, ConfigError> {
-    blocking(files, |files| flowstate_config::load(files))
+    blocking(files, flowstate_config::load)
 }
 
 /// Loads `files` for a daemon about to start, and waits for it: a tenant whose files have

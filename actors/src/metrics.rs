@@ -3,6 +3,8 @@
 //! Metrics are lock-free atomics shared by the actors that update them. Per-host handles are
 //! created once per host ([`HostMetrics`]) so a check updates counters without building label
 //! sets; [`Metrics::remove_host`] drops every series of a host that left the configuration.
+//! A tenant's hosts and notifiers carry `tenant` ([`tenants`]), and
+//! [`Metrics::render_scoped`] renders one tenant's series alone.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};

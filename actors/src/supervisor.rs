@@ -8,6 +8,9 @@
 //! SIGHUP, `POST /-/reload`): [`ReloadConfigNow`] loads the files on the loader thread, then
 //! applies or rejects them here. One load runs at a time; whoever asks meanwhile is answered by
 //! the next load, which starts after the last of those asks and so reads what they asked about.
+//! A tenant whose files have errors keeps its part of the running configuration while the rest
+//! is applied (`flowstate_config::tenant_reload`); its errors are logged, counted under its
+//! `tenant` and answered with the applied diff.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

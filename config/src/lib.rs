@@ -87,7 +87,9 @@ pub struct Config {
     /// Every file that was read, in order: what a watcher must watch.
     pub sources: Vec<PathBuf>,
     /// Every include glob, made absolute or relative to the working directory: a new file
-    /// matching one of these is part of the configuration too.
+    /// matching one of these is part of the configuration too. Each tenant's `config` file is
+    /// one (a glob without wildcards), listed also when it is missing or broken, so a watcher
+    /// notices its fix.
     pub include_globs: Vec<PathBuf>,
     pub server: ServerSettings,
     pub state: StateSettings,
