@@ -345,28 +345,21 @@ pub(crate) fn check_main_names(
     errors: &mut Vec<Diagnostic>,
     positions: &Positions,
 ) {
-    let owner = |name: &str| {
-        let (prefix, _) = name.split_once('/')?;
-        tenants
-            .iter()
-            .find(|t| &*t.name == prefix)
-            .map(|t| t.name.clone())
-    };
-    let message = |what: &str, name: &str, tenant: &str| {
-        format!("{what} `{name}` starts with `{tenant}/`, the prefix of tenant `{tenant}`'s items; rename it without that prefix, or move it into the tenant's file as `{}`", &name[tenant.len() + 1..])
+    // The error about `name`, when it starts with a configured tenant's prefix.
+    let misplaced = |what: &str, name: &str| {
+        let (tenant, bare) = name.split_once('/')?;
+        tenants.iter().any(|t| &*t.name == tenant).then(|| {
+            format!("{what} `{name}` starts with `{tenant}/`, the prefix of tenant `{tenant}`'s items; rename it without that prefix, or move it into the tenant's file as `{bare}`")
+        })
     };
     for f in files {
         let file = &*f.file;
         for host in &f.hosts {
-            if let Some(tenant) = owner(&host.label) {
+            if let Some(message) = misplaced("label", &host.label) {
                 let path = format!("hosts[{}].label", host.origin.index);
                 errors.push(
-                    Diagnostic::new(
-                        file,
-                        format!("{}.label", host.place),
-                        message("label", &host.label, &tenant),
-                    )
-                    .at(positions.value(file, &path)),
+                    Diagnostic::new(file, format!("{}.label", host.place), message)
+                        .at(positions.value(file, &path)),
                 );
             }
         }
@@ -376,24 +369,18 @@ pub(crate) fn check_main_names(
             .map(|n| &n.name)
             .chain(&f.broken_notifiers);
         for notifier in notifiers {
-            if let Some(tenant) = owner(notifier) {
+            if let Some(message) = misplaced("notifier", notifier) {
                 let path = format!("notifiers.{notifier}");
                 errors.push(
-                    Diagnostic::new(file, path.clone(), message("notifier", notifier, &tenant))
-                        .at(positions.key(file, &path)),
+                    Diagnostic::new(file, path.clone(), message).at(positions.key(file, &path)),
                 );
             }
         }
         for window in &f.maintenance {
-            if let Some(tenant) = owner(&window.name) {
+            if let Some(message) = misplaced("maintenance window", &window.name) {
                 let path = format!("maintenance[{}].name", window.origin.index);
                 errors.push(
-                    Diagnostic::new(
-                        file,
-                        path.clone(),
-                        message("maintenance window", &window.name, &tenant),
-                    )
-                    .at(positions.value(file, &path)),
+                    Diagnostic::new(file, path.clone(), message).at(positions.value(file, &path)),
                 );
             }
         }

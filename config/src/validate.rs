@@ -1612,8 +1612,16 @@ pub(crate) fn assemble(
         .iter()
         .find(|f| f.tenants.is_some())
         .map(|f| f.file.clone());
-    // The labels of the tenants' hosts, as read now and as running: a main file's window may
-    // name them, also while a tenant's file is broken and its hosts are the running ones.
+    // The labels of the tenants' hosts, as read now and as running (of the tenants still
+    // configured): a main file's window may name them, also while a tenant's file is broken
+    // and its hosts are the running ones.
+    let configured = |tenant: &Option<Arc<str>>| {
+        main_files
+            .iter()
+            .filter_map(|f| f.tenants.as_deref())
+            .flatten()
+            .any(|t| Some(&t.name) == tenant.as_ref())
+    };
     let tenant_labels: HashSet<Arc<str>> = tenant_files
         .iter()
         .flat_map(|f| {
@@ -1624,7 +1632,7 @@ pub(crate) fn assemble(
             previous
                 .iter()
                 .flat_map(|p| p.hosts())
-                .filter(|h| h.tenant.is_some())
+                .filter(|h| configured(&h.tenant))
                 .map(|h| h.label.clone()),
         )
         .collect();

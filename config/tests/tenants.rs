@@ -767,3 +767,25 @@ fn a_broken_main_file_refuses_the_whole_load_with_every_error() {
     assert!(shown.contains("nobody"), "{shown}");
     assert!(shown.contains("team-a.yaml"), "{shown}");
 }
+
+#[test]
+fn a_main_window_may_name_the_running_hosts_of_a_tenant_whose_file_is_broken() {
+    let with_window = format!(
+        "{TWO_TENANTS}maintenance:\n  - {{ name: platform, start: \"2030-01-01T00:00:00Z\", end: \"2030-01-02T00:00:00Z\", hosts: [team-a/api] }}\n"
+    );
+    let (dir, main) = write(&[
+        ("flowstate.yaml", &with_window),
+        ("tenants/team-a.yaml", A_GOOD),
+        ("tenants/team-b.yaml", B_GOOD),
+    ]);
+    let running = reload(&main, None).config;
+    std::fs::write(dir.path().join("tenants/team-a.yaml"), "hosts: [\n").expect("write");
+    let loaded = reload(&main, Some(&running));
+    assert_eq!(loaded.failed_tenants().collect::<Vec<_>>(), ["team-a"]);
+    assert!(loaded.config.host("team-a/api").is_some());
+    assert!(loaded
+        .config
+        .maintenance
+        .iter()
+        .any(|w| &*w.name == "platform"));
+}

@@ -100,8 +100,9 @@ pub(super) fn scoped(exposition: &str, tenant: &str) -> String {
     out
 }
 
-/// The text between a sample's `{` and its closing `}`: the value's `}` would be escaped, but
-/// a label value may hold `}`, so the end is the last `}` before the sample's value.
+/// The text between a sample's `{` and its closing `}`. A label value may hold `}` (only `\`,
+/// `"` and newlines are escaped), and the sample's value after the labels never does, so the
+/// end is the line's last `}`.
 fn labels_of(sample: &str) -> Option<&str> {
     let open = sample.find('{')?;
     let close = sample.rfind('}')?;
