@@ -181,6 +181,9 @@ pub struct StatusArgs {
     /// Print the API's JSON objects instead of a table
     #[arg(long)]
     pub json: bool,
+    /// Show only this tenant's hosts (labelled `NAME/...`)
+    #[arg(long, value_name = "NAME")]
+    pub tenant: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -73,6 +73,8 @@ mod status_page;
 mod silences;
 // The daemon on a real PostgreSQL store: restarts, and a database that goes away for a while.
 mod store_postgres;
+// Tenants: a broken tenant file contained at reload and start, `check`, metrics, `status --tenant`.
+mod tenant_reload;
 // The dashboard over HTTP: pages, escaping, redaction, login and CSRF, the status stream.
 mod web;
 // `flowstate tui` driven in tmux: hosts, keys, filters, a daemon going away.

@@ -263,7 +263,8 @@ impl AlertRouter {
         let mut next = HashMap::with_capacity(configs.len());
         let mut rebuilt = Vec::new();
         for config in configs {
-            self.metrics.add_notifier(&config.name);
+            self.metrics
+                .add_notifier(&config.name, config.tenant.as_deref());
             let route = match self.notifiers.remove(&config.name) {
                 Some(route) if route.config.settings() == config.settings() => route,
                 _ => {

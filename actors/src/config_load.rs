@@ -7,21 +7,44 @@
 //! bounds its input; this module makes sure that whatever it costs is paid on a thread that
 //! does nothing else, with a stack size chosen here rather than by whichever runtime thread
 //! happened to call.
+//!
+//! A daemon's loads (at start and on reload) contain a tenant's errors: the tenant keeps what
+//! it ran (nothing, at start) and the rest loads; `flowstate check` and a cluster's
+//! configuration take no configuration with errors ([`load`], [`load_blocking`]).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use flowstate_config::{Config, ConfigError, Diagnostic};
+use flowstate_config::{Config, ConfigError, Diagnostic, Loaded, TenantFailure};
 
 /// The loader thread's stack: the loader's recursion is bounded far below what this holds.
 const LOADER_STACK_BYTES: usize = 32 * 1024 * 1024;
 
-/// Loads and validates `files` on a loader thread, without blocking the calling arbiter.
+/// Loads and validates `files` on a loader thread, without blocking the calling arbiter. Any
+/// error fails it: for a configuration that must be whole (a cluster's).
 pub async fn load(files: Vec<PathBuf>) -> Result<Config, ConfigError> {
+    on_loader_thread(files, flowstate_config::load).await
+}
+
+/// Loads `files` for a daemon that runs `running`, on a loader thread: a tenant whose files
+/// have errors keeps its part of `running` (see `flowstate_config::tenant_reload`); an error
+/// of the main files fails the load.
+pub async fn reload(files: Vec<PathBuf>, running: Arc<Config>) -> Result<Loaded, ConfigError> {
+    on_loader_thread(files, move |files| {
+        flowstate_config::load_with_previous(files, Some(&running))
+    })
+    .await
+}
+
+async fn on_loader_thread<T: Send + 'static>(
+    files: Vec<PathBuf>,
+    load: impl FnOnce(&[PathBuf]) -> Result<T, ConfigError> + Send + 'static,
+) -> Result<T, ConfigError> {
     let (answer, answered) = tokio::sync::oneshot::channel();
     let first = files.first().cloned().unwrap_or_default();
     let spawned = loader_thread().spawn(move || {
         // The receiver is gone only when the reload was abandoned (shutdown): nothing to tell.
-        let _ = answer.send(flowstate_config::load(&files));
+        let _ = answer.send(load(&files));
     });
     if let Err(e) = spawned {
         return Err(loader_failed(first, &format!("cannot start a thread: {e}")));
@@ -32,11 +55,28 @@ pub async fn load(files: Vec<PathBuf>) -> Result<Config, ConfigError> {
 }
 
 /// Loads and validates `files` on a loader thread and waits for it: for the command line,
-/// which has nothing else to do meanwhile.
+/// which has nothing else to do meanwhile. Any error fails it (`flowstate check` checks
+/// everything).
 pub fn load_blocking(files: &[PathBuf]) -> Result<Config, ConfigError> {
+    blocking(files, flowstate_config::load)
+}
+
+/// Loads `files` for a daemon about to start, and waits for it: a tenant whose files have
+/// errors starts with no hosts (and is in [`Loaded::contained`]) rather than stopping every
+/// other tenant and the platform's own hosts from being checked.
+pub fn load_at_start(files: &[PathBuf]) -> Result<Loaded, ConfigError> {
+    blocking(files, |files| {
+        flowstate_config::load_with_previous(files, None)
+    })
+}
+
+fn blocking<T: Send + 'static>(
+    files: &[PathBuf],
+    load: impl FnOnce(&[PathBuf]) -> Result<T, ConfigError> + Send + 'static,
+) -> Result<T, ConfigError> {
     let first = files.first().cloned().unwrap_or_default();
     let owned = files.to_vec();
-    match loader_thread().spawn(move || flowstate_config::load(&owned)) {
+    match loader_thread().spawn(move || load(&owned)) {
         Ok(thread) => thread
             .join()
             .unwrap_or_else(|_| Err(loader_failed(first, "it stopped without an answer"))),
@@ -49,6 +89,21 @@ pub fn load_blocking(files: &[PathBuf]) -> Result<Config, ConfigError> {
 pub fn log_rejection(what: &str, errors: &ConfigError) {
     for d in &errors.diagnostics {
         log::error!(error = d.to_string().as_str(); "{what}; the running configuration stays");
+    }
+}
+
+/// Logs the tenants whose files were not taken: one line per error, at error level, naming
+/// the tenant and saying what it runs meanwhile, so a search for `tenant config rejected`
+/// finds them all.
+pub fn log_contained(failures: &[TenantFailure]) {
+    for failure in failures {
+        let runs = match failure.kept {
+            true => "it keeps running its last good configuration",
+            false => "it runs no hosts until its files are fixed",
+        };
+        for d in &failure.error.diagnostics {
+            log::error!(tenant = &*failure.tenant, error = d.to_string().as_str(); "tenant config rejected; {runs}, the other tenants are not affected");
+        }
     }
 }
 

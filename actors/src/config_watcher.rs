@@ -1,7 +1,8 @@
 //! ConfigWatcher: notices edits of the configuration and asks the Supervisor to reload it. It
 //! never loads, never diffs and never applies: the Supervisor does, the same way for an edit
 //! as for SIGHUP and `POST /-/reload`, and tells it what runs afterwards (its include globs
-//! are watched too).
+//! are watched too, and so are the tenants' files: the loader lists each tenant's `config`
+//! file among them, also while it is missing or broken, so saving its fix is noticed).
 //!
 //! It watches the *directories* of every config file, included file and include glob, with one
 //! inotify watcher: editors save by writing a temporary file and renaming it over the original
@@ -423,13 +424,16 @@ mod tests {
     }
 
     impl Handler<ReloadConfigNow> for AskedReloads {
-        type Result = Result<flowstate_config::ConfigDiff, Vec<String>>;
+        type Result = Result<crate::messages::ReloadApplied, Vec<String>>;
 
         fn handle(&mut self, msg: ReloadConfigNow, _: &mut Context<Self>) -> Self::Result {
             if let Ok(mut asked) = self.0.lock() {
                 asked.push(msg.trigger);
             }
-            Ok(flowstate_config::ConfigDiff::default())
+            Ok(crate::messages::ReloadApplied {
+                diff: flowstate_config::ConfigDiff::default(),
+                failed_tenants: Vec::new(),
+            })
         }
     }
 

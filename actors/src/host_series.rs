@@ -40,7 +40,9 @@ impl HostSeries {
                 self.metrics.set_perfdata(host.label(), &[]);
             }
             let series = self.series.remove(host.label()).unwrap_or_else(|| {
-                let series = self.metrics.host(host.label());
+                let series = self
+                    .metrics
+                    .host(host.label(), host.config().tenant.as_deref());
                 // A host restored from the store starts with its stored status.
                 series.record_status(host.state().status);
                 series.record_flapping(host.state().counters.flap.flapping);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
-use flowstate_config::{Config, ConfigDiff, HostConfiguration, NotifierConfig};
+use flowstate_config::{Config, ConfigDiff, HostConfiguration, NotifierConfig, TenantFailure};
 
 use crate::api::types::{HostDetail, HostView, SchedulerStats};
 use crate::model::{CheckResult, Status};
@@ -255,12 +255,38 @@ pub struct GetSchedulerHealth {
     pub max_lag: Duration,
 }
 
-/// Re-read the configuration files and apply them: the applied diff, or every error.
+/// Re-read the configuration files and apply them: what was applied, or every error (of the
+/// main files; a tenant's are in [`ReloadApplied::failed_tenants`]).
 #[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "Result<ConfigDiff, Vec<String>>")]
+#[rtype(result = "Result<ReloadApplied, Vec<String>>")]
 pub struct ReloadConfigNow {
     pub trigger: ReloadTrigger,
 }
+
+/// What an applied reload did: the diff, and the tenants whose files had errors and were left
+/// as they ran (SPEC §12), with those errors.
+#[derive(Debug, Clone)]
+pub struct ReloadApplied {
+    pub diff: ConfigDiff,
+    pub failed_tenants: Vec<TenantFailure>,
+}
+
+impl ReloadApplied {
+    /// Every error of the tenants left as they ran, as they are logged.
+    pub fn errors(&self) -> Vec<String> {
+        self.failed_tenants
+            .iter()
+            .flat_map(|f| f.error.diagnostics.iter().map(ToString::to_string))
+            .collect()
+    }
+}
+
+/// The files of these tenants had errors when the daemon started: they run no hosts until
+/// fixed. Told to the Supervisor right after the first [`ApplyConfig`], which it logs and
+/// counts as a reload of those tenants would be.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct TenantFilesRejected(pub Vec<TenantFailure>);
 
 /// What asked for a reload: every trigger takes the same path, and this only decides the words
 /// a rejection is logged with.

@@ -3,8 +3,10 @@
 //! Metrics are lock-free atomics shared by the actors that update them. Per-host handles are
 //! created once per host ([`HostMetrics`]) so a check updates counters without building label
 //! sets; [`Metrics::remove_host`] drops every series of a host that left the configuration.
+//! A tenant's hosts and notifiers carry `tenant` ([`tenants`]), and
+//! [`Metrics::render_scoped`] renders one tenant's series alone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -19,9 +21,15 @@ use prometheus_client::registry::{Registry, Unit};
 use crate::model::{PerfValue, Status};
 use crate::outbox::DropReason;
 
+mod tenants;
+pub use tenants::MetricsScope;
+use tenants::{Owners, TenantLabel};
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HostLabel {
     host: String,
+    #[prometheus(flatten)]
+    tenant: TenantLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -33,12 +41,16 @@ struct LocationLabel {
 struct HostStatusLabels {
     host: String,
     status: String,
+    #[prometheus(flatten)]
+    tenant: TenantLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PerfLabels {
     host: String,
     label: String,
+    #[prometheus(flatten)]
+    tenant: TenantLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -56,28 +68,46 @@ struct PluginOpLabels {
 struct CheckLabels {
     host: String,
     result: String,
+    #[prometheus(flatten)]
+    tenant: TenantLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AlertLabels {
     notifier: String,
     result: String,
+    #[prometheus(flatten)]
+    tenant: TenantLabel,
 }
 
+/// A reload's outcome: of the main configuration (no `tenant` label) or of one tenant's files.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ResultLabel {
+struct ReloadLabels {
+    #[prometheus(flatten)]
+    tenant: TenantLabel,
     result: String,
+}
+
+/// The main configuration (no label) or one tenant's.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConfigLabel {
+    #[prometheus(flatten)]
+    tenant: TenantLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct NotifierLabel {
     notifier: String,
+    #[prometheus(flatten)]
+    tenant: TenantLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DroppedLabels {
     notifier: String,
     reason: String,
+    #[prometheus(flatten)]
+    tenant: TenantLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -158,9 +188,17 @@ pub struct Metrics {
     /// host, so this is how a host's series go with it; and a check reporting the same labels
     /// as the last one only sets values, building no label set.
     perfdata_series: Mutex<HashMap<String, PerfSeries>>,
-    config_reloads: Family<ResultLabel, Counter>,
-    config_last_reload_successful: Gauge,
-    config_last_reload_success_timestamp: Gauge<f64, AtomicU64>,
+    /// `flowstate_config_reloads_total{result}` of the main configuration, and
+    /// `{tenant,result}` of each tenant's files (see [`Metrics::record_tenant_reload`]).
+    config_reloads: Family<ReloadLabels, Counter>,
+    config_last_reload_successful: Family<ConfigLabel, Gauge>,
+    config_last_reload_success_timestamp: Family<ConfigLabel, Gauge<f64, AtomicU64>>,
+    /// The tenants with reload series, so those of a tenant gone can be removed.
+    loaded_tenants: Mutex<HashSet<String>>,
+    /// The tenant of each host with series, so its series carry `tenant`.
+    host_tenants: Owners,
+    /// The tenant of each notifier with series.
+    notifier_tenants: Owners,
     hosts: Gauge,
     /// `flowstate_cluster_agents{location}`: live agents per location, as this agent saw them.
     cluster_agents: Family<LocationLabel, Gauge>,
@@ -246,8 +284,11 @@ impl Metrics {
             check_perfdata: Family::default(),
             perfdata_series: Mutex::default(),
             config_reloads: Family::default(),
-            config_last_reload_successful: Gauge::default(),
-            config_last_reload_success_timestamp: Gauge::default(),
+            config_last_reload_successful: Family::default(),
+            config_last_reload_success_timestamp: Family::default(),
+            loaded_tenants: Mutex::default(),
+            host_tenants: Owners::default(),
+            notifier_tenants: Owners::default(),
             hosts: Gauge::default(),
             cluster_agents: Family::default(),
             cluster_leader: Gauge::default(),
@@ -410,18 +451,29 @@ impl Metrics {
             kind: "result".to_string(),
         });
         for result in ["success", "failure"] {
-            let _ = metrics.config_reloads.get_or_create(&ResultLabel {
+            let _ = metrics.config_reloads.get_or_create(&ReloadLabels {
+                tenant: TenantLabel::default(),
                 result: result.into(),
             });
         }
+        // The main configuration's gauges exist from the start, as they did as plain gauges.
+        let main = ConfigLabel {
+            tenant: TenantLabel::default(),
+        };
+        let _ = metrics.config_last_reload_successful.get_or_create(&main);
+        let _ = metrics
+            .config_last_reload_success_timestamp
+            .get_or_create(&main);
         Metrics {
             registry,
             ..metrics
         }
     }
 
-    /// Creates a notifier's alert series at 0, for every result.
-    pub fn add_notifier(&self, name: &str) {
+    /// Creates a notifier's alert series at 0, for every result; `tenant` is the notifier's
+    /// tenant (`None`: the platform's), labelled on each of its series.
+    pub fn add_notifier(&self, name: &str, tenant: Option<&str>) {
+        let tenant = self.notifier_tenants.record(name, tenant);
         for result in [
             AlertResult::Sent,
             AlertResult::Failed,
@@ -430,15 +482,18 @@ impl Metrics {
             let _ = self.alerts.get_or_create(&AlertLabels {
                 notifier: name.to_string(),
                 result: result.as_str().to_string(),
+                tenant: tenant.clone(),
             });
         }
         let _ = self.outbox_pending.get_or_create(&NotifierLabel {
             notifier: name.to_string(),
+            tenant: tenant.clone(),
         });
         for reason in DropReason::ALL {
             let _ = self.alerts_dropped.get_or_create(&DroppedLabels {
                 notifier: name.to_string(),
                 reason: reason.to_string(),
+                tenant: tenant.clone(),
             });
         }
     }
@@ -448,6 +503,7 @@ impl Metrics {
         self.outbox_pending
             .get_or_create(&NotifierLabel {
                 notifier: notifier.to_string(),
+                tenant: self.notifier_tenants.of(notifier),
             })
             .set(i64::try_from(pending).unwrap_or(i64::MAX));
     }
@@ -458,8 +514,17 @@ impl Metrics {
             .get_or_create(&DroppedLabels {
                 notifier: notifier.to_string(),
                 reason: reason.to_string(),
+                tenant: self.notifier_tenants.of(notifier),
             })
             .inc();
+    }
+
+    /// The label set of a host's series that have no other label.
+    fn host_key(&self, label: &str) -> HostLabel {
+        HostLabel {
+            host: label.to_string(),
+            tenant: self.host_tenants.of(label),
+        }
     }
 
     /// The host's certificate expires at `not_after` (created at its first TLS check).
@@ -469,17 +534,13 @@ impl Metrics {
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
         self.cert_not_after
-            .get_or_create(&HostLabel {
-                host: label.to_string(),
-            })
+            .get_or_create(&self.host_key(label))
             .set(seconds);
     }
 
     /// The host no longer makes TLS connections: its certificate series goes.
     pub fn clear_cert_not_after(&self, label: &str) {
-        self.cert_not_after.remove(&HostLabel {
-            host: label.to_string(),
-        });
+        self.cert_not_after.remove(&self.host_key(label));
     }
 
     /// The host's latest performance data (a script check's): its labels' series are set, the
@@ -506,9 +567,11 @@ impl Metrics {
             None if values.is_empty() => return,
             _ => {}
         }
+        let tenant = self.host_tenants.of(host);
         let key = |label: &str| PerfLabels {
             host: host.to_string(),
             label: label.to_string(),
+            tenant: tenant.clone(),
         };
         for (label, _) in hosts.remove(host).unwrap_or_default() {
             if !values.iter().any(|v| v.label == label) {
@@ -549,13 +612,16 @@ impl Metrics {
 
     /// Removes the alert series of a notifier that left the configuration.
     pub fn remove_notifier(&self, name: &str) {
+        let tenant = self.notifier_tenants.forget(name);
         self.outbox_pending.remove(&NotifierLabel {
             notifier: name.to_string(),
+            tenant: tenant.clone(),
         });
         for reason in DropReason::ALL {
             self.alerts_dropped.remove(&DroppedLabels {
                 notifier: name.to_string(),
                 reason: reason.to_string(),
+                tenant: tenant.clone(),
             });
         }
         for result in [
@@ -566,24 +632,30 @@ impl Metrics {
             self.alerts.remove(&AlertLabels {
                 notifier: name.to_string(),
                 result: result.as_str().to_string(),
+                tenant: tenant.clone(),
             });
         }
     }
 
-    /// The series of one host, created now; the initial status is `unknown`.
-    pub fn host(&self, label: &str) -> HostMetrics {
+    /// The series of one host, created now; the initial status is `unknown`. `tenant` is the
+    /// host's tenant (`None`: the platform's), labelled on each of its series.
+    pub fn host(&self, label: &str, tenant: Option<&str>) -> HostMetrics {
+        let tenant = self.host_tenants.record(label, tenant);
         let host = || HostLabel {
             host: label.to_string(),
+            tenant: tenant.clone(),
         };
         let check = |result: &str| CheckLabels {
             host: label.to_string(),
             result: result.to_string(),
+            tenant: tenant.clone(),
         };
         let status = |s: Status| {
             self.host_status
                 .get_or_create(&HostStatusLabels {
                     host: label.to_string(),
                     status: s.as_str().to_string(),
+                    tenant: tenant.clone(),
                 })
                 .clone()
         };
@@ -613,8 +685,12 @@ impl Metrics {
 
     /// Removes every series of a host that left the configuration.
     pub fn remove_host(&self, label: &str) {
+        // Performance data first: it looks the tenant up, which is forgotten next.
+        self.set_perfdata(label, &[]);
+        let tenant = self.host_tenants.forget(label);
         let host = HostLabel {
             host: label.to_string(),
+            tenant: tenant.clone(),
         };
         self.host_up.remove(&host);
         self.cert_not_after.remove(&host);
@@ -622,27 +698,24 @@ impl Metrics {
         self.transitions.remove(&host);
         self.restarts.remove(&host);
         self.host_flapping.remove(&host);
-        self.set_perfdata(label, &[]);
         for s in STATUSES {
             self.host_status.remove(&HostStatusLabels {
                 host: label.to_string(),
                 status: s.as_str().to_string(),
+                tenant: tenant.clone(),
             });
         }
         for result in ["success", "failure"] {
             self.checks.remove(&CheckLabels {
                 host: label.to_string(),
                 result: result.to_string(),
+                tenant: tenant.clone(),
             });
         }
     }
 
     pub fn record_restart(&self, label: &str) {
-        self.restarts
-            .get_or_create(&HostLabel {
-                host: label.to_string(),
-            })
-            .inc();
+        self.restarts.get_or_create(&self.host_key(label)).inc();
     }
 
     pub fn record_alert(&self, notifier: &str, result: AlertResult) {
@@ -650,27 +723,90 @@ impl Metrics {
             .get_or_create(&AlertLabels {
                 notifier: notifier.to_string(),
                 result: result.as_str().to_string(),
+                tenant: self.notifier_tenants.of(notifier),
             })
             .inc();
     }
 
     /// The configuration was loaded at start: the reload gauges start out healthy.
     pub fn config_loaded(&self) {
-        self.config_last_reload_successful.set(1);
-        self.config_last_reload_success_timestamp.set(unix_now());
+        self.loaded(TenantLabel::default(), true);
     }
 
+    /// A reload of the main configuration was applied (`true`) or refused.
     pub fn record_reload(&self, applied: bool) {
+        self.record(TenantLabel::default(), applied);
+    }
+
+    /// `tenant`'s files were loaded at start: its reload gauges start out healthy.
+    pub fn tenant_config_loaded(&self, tenant: &str) {
+        self.loaded(TenantLabel::of(tenant), true);
+    }
+
+    /// A load of `tenant`'s files, at a reload of the main configuration that was applied or
+    /// at start: taken (`true`), or refused and the tenant kept what it ran.
+    pub fn record_tenant_reload(&self, tenant: &str, applied: bool) {
+        for result in ["success", "failure"] {
+            // Both series from the first load: `increase()` then sees the first failure.
+            let _ = self.config_reloads.get_or_create(&ReloadLabels {
+                tenant: TenantLabel::of(tenant),
+                result: result.into(),
+            });
+        }
+        self.record(TenantLabel::of(tenant), applied);
+    }
+
+    /// Drops the reload series of the tenants `keep` no longer accepts (gone from the
+    /// configuration).
+    pub fn retain_tenants(&self, keep: impl Fn(&str) -> bool) {
+        let mut loaded = self
+            .loaded_tenants
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let gone: Vec<String> = loaded.iter().filter(|t| !keep(t)).cloned().collect();
+        for tenant in gone {
+            loaded.remove(&tenant);
+            for result in ["success", "failure"] {
+                self.config_reloads.remove(&ReloadLabels {
+                    tenant: TenantLabel::of(&tenant),
+                    result: result.into(),
+                });
+            }
+            let label = ConfigLabel {
+                tenant: TenantLabel::of(&tenant),
+            };
+            self.config_last_reload_successful.remove(&label);
+            self.config_last_reload_success_timestamp.remove(&label);
+        }
+    }
+
+    fn loaded(&self, tenant: TenantLabel, healthy: bool) {
+        if let Some(name) = &tenant.0 {
+            self.loaded_tenants
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(name.clone());
+        }
+        let label = ConfigLabel { tenant };
+        self.config_last_reload_successful
+            .get_or_create(&label)
+            .set(i64::from(healthy));
+        if healthy {
+            self.config_last_reload_success_timestamp
+                .get_or_create(&label)
+                .set(unix_now());
+        }
+    }
+
+    fn record(&self, tenant: TenantLabel, applied: bool) {
         let result = if applied { "success" } else { "failure" };
         self.config_reloads
-            .get_or_create(&ResultLabel {
+            .get_or_create(&ReloadLabels {
+                tenant: tenant.clone(),
                 result: result.into(),
             })
             .inc();
-        self.config_last_reload_successful.set(i64::from(applied));
-        if applied {
-            self.config_last_reload_success_timestamp.set(unix_now());
-        }
+        self.loaded(tenant, applied);
     }
 
     pub fn set_hosts(&self, count: usize) {
@@ -704,6 +840,13 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut open_metrics, &self.registry);
         to_prometheus_text(&open_metrics)
+    }
+
+    /// [`Metrics::render`] for one audience ([`MetricsScope`]): a tenant's token gets the
+    /// series of that tenant (its hosts', its notifiers' and its reloads') with the `# HELP`
+    /// and `# TYPE` lines of the families that have any.
+    pub fn render_scoped(&self, scope: MetricsScope) -> String {
+        tenants::scoped(&self.render(), scope)
     }
 
     /// Brings the plugin series up to each plugin's counters, which only grow.
@@ -824,7 +967,7 @@ mod tests {
     #[test]
     fn host_series_appear_and_disappear() {
         let metrics = Metrics::new();
-        let api = metrics.host("api");
+        let api = metrics.host("api", None);
         api.record_check(false, Duration::from_millis(20));
         api.record_status(Status::Down);
         api.record_transition();
@@ -876,7 +1019,7 @@ mod tests {
             max: None,
         };
         let metrics = Metrics::new();
-        let _series = metrics.host("disk");
+        let _series = metrics.host("disk", None);
         metrics.set_perfdata("disk", &[value("time", 0.25), value("say \"hi\"", 1.0)]);
         metrics.set_perfdata("other", &[value("time", 2.0)]);
         let text = metrics.render();
@@ -942,5 +1085,116 @@ mod tests {
         );
         assert!(text.contains(r#"flowstate_build_info{version=""#), "{text}");
         assert!(text.contains("process_open_fds "), "{text}");
+    }
+
+    #[test]
+    fn a_tenants_series_carry_its_name_and_the_platforms_none() {
+        let metrics = Metrics::new();
+        let _gateway = metrics.host("gateway", None);
+        let api = metrics.host("team-a/api", Some("team-a"));
+        api.record_check(true, Duration::from_millis(5));
+        metrics.record_restart("team-a/api");
+        metrics.set_cert_not_after("team-a/api", UNIX_EPOCH + Duration::from_secs(10));
+        metrics.add_notifier("team-a/pager", Some("team-a"));
+        metrics.record_alert("team-a/pager", AlertResult::Sent);
+        metrics.add_notifier("ops", None);
+        let text = metrics.render();
+        for series in [
+            r#"flowstate_host_up{host="team-a/api",tenant="team-a"} 0"#,
+            r#"flowstate_host_status{host="team-a/api",status="unknown",tenant="team-a"} 1"#,
+            r#"flowstate_checks_total{host="team-a/api",result="success",tenant="team-a"} 1"#,
+            r#"flowstate_host_restarts_total{host="team-a/api",tenant="team-a"} 1"#,
+            r#"flowstate_tls_cert_not_after_timestamp_seconds{host="team-a/api",tenant="team-a"} 10"#,
+            r#"flowstate_alerts_total{notifier="team-a/pager",result="sent",tenant="team-a"} 1"#,
+            r#"flowstate_outbox_pending{notifier="team-a/pager",tenant="team-a"} 0"#,
+            r#"flowstate_host_up{host="gateway"} 0"#,
+            r#"flowstate_outbox_pending{notifier="ops"} 0"#,
+        ] {
+            assert!(text.contains(series), "{series} in\n{text}");
+        }
+        // Removed under the label set they were created with.
+        metrics.remove_host("team-a/api");
+        metrics.remove_notifier("team-a/pager");
+        let text = metrics.render();
+        assert!(!text.contains("team-a"), "{text}");
+    }
+
+    #[test]
+    fn reloads_are_counted_per_tenant_beside_the_main_configuration() {
+        let metrics = Metrics::new();
+        metrics.config_loaded();
+        metrics.tenant_config_loaded("team-a");
+        metrics.record_reload(true);
+        metrics.record_tenant_reload("team-a", false);
+        metrics.record_tenant_reload("team-b", true);
+        let text = metrics.render();
+        for series in [
+            r#"flowstate_config_reloads_total{result="success"} 1"#,
+            r#"flowstate_config_reloads_total{tenant="team-a",result="failure"} 1"#,
+            r#"flowstate_config_reloads_total{tenant="team-a",result="success"} 0"#,
+            r#"flowstate_config_reloads_total{tenant="team-b",result="success"} 1"#,
+            "flowstate_config_last_reload_successful 1",
+            r#"flowstate_config_last_reload_successful{tenant="team-a"} 0"#,
+            r#"flowstate_config_last_reload_success_timestamp_seconds{tenant="team-b"} "#,
+        ] {
+            assert!(text.contains(series), "{series} in\n{text}");
+        }
+        metrics.retain_tenants(|t| t == "team-b");
+        let text = metrics.render();
+        assert!(!text.contains("team-a"), "{text}");
+        assert!(text.contains(r#"tenant="team-b""#), "{text}");
+    }
+
+    #[test]
+    fn a_scoped_rendering_has_the_tenants_series_alone() {
+        let metrics = Metrics::new();
+        let _gateway = metrics.host("gateway", None);
+        let _api = metrics.host("team-a/api", Some("team-a"));
+        let _web = metrics.host("team-b/web", Some("team-b"));
+        metrics.add_notifier("team-a/pager", Some("team-a"));
+        metrics.record_tenant_reload("team-a", true);
+        assert_eq!(
+            metrics
+                .render_scoped(MetricsScope::Everything)
+                .lines()
+                .count(),
+            metrics.render().lines().count()
+        );
+        let text = metrics.render_scoped(MetricsScope::Tenant("team-a"));
+        assert!(
+            text.contains(r#"flowstate_host_up{host="team-a/api",tenant="team-a"} 0"#),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE flowstate_host_up gauge"), "{text}");
+        assert!(
+            text.contains(
+                r#"flowstate_alerts_total{notifier="team-a/pager",result="sent",tenant="team-a"} 0"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"flowstate_config_reloads_total{tenant="team-a",result="success"} 1"#),
+            "{text}"
+        );
+        for other in [
+            "gateway",
+            "team-b",
+            "process_",
+            "flowstate_build_info",
+            "# TYPE flowstate_cluster_leader",
+            "flowstate_hosts ",
+        ] {
+            assert!(!text.contains(other), "{other} in\n{text}");
+        }
+        // Every family shown has a sample of the tenant.
+        for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+            let family = line.split(' ').nth(2).unwrap_or_default();
+            assert!(
+                text.lines()
+                    .any(|l| !l.starts_with('#') && l.starts_with(family)),
+                "{family} in\n{text}"
+            );
+        }
+        assert_eq!(metrics.render_scoped(MetricsScope::Tenant("nobody")), "");
     }
 }

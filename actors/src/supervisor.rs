@@ -8,6 +8,9 @@
 //! SIGHUP, `POST /-/reload`): [`ReloadConfigNow`] loads the files on the loader thread, then
 //! applies or rejects them here. One load runs at a time; whoever asks meanwhile is answered by
 //! the next load, which starts after the last of those asks and so reads what they asked about.
+//! A tenant whose files have errors keeps its part of the running configuration while the rest
+//! is applied (`flowstate_config::tenant_reload`); its errors are logged, counted under its
+//! `tenant` and answered with the applied diff.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -29,8 +32,8 @@ use crate::host::HostActor;
 use crate::messages::{
     AdoptConfig, ApplyConfig, AwaitPendingResults, ConfigApplied, FlushNotifiers, GetReadiness,
     GetRunningConfig, GetSchedulerHealth, HostActorDied, HostRestarted, PersistState,
-    ReadinessError, ReloadConfigNow, ReloadTrigger, Shutdown, StopChecking, TrackHosts, UseAgents,
-    UseMaintenance, UseNotifiers,
+    ReadinessError, ReloadApplied, ReloadConfigNow, ReloadTrigger, Shutdown, StopChecking,
+    TenantFilesRejected, TrackHosts, UseAgents, UseMaintenance, UseNotifiers,
 };
 use crate::metrics::Metrics;
 use crate::probe::ProbeFactory;
@@ -40,8 +43,8 @@ use crate::state_registry::StateRegistry;
 /// How long a shutdown waits for checks in flight before stopping anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 
-/// What a reload answers: the applied diff, or every error.
-type ReloadOutcome = Result<ConfigDiff, Vec<String>>;
+/// What a reload answers: what was applied, or every error.
+type ReloadOutcome = Result<ReloadApplied, Vec<String>>;
 
 pub struct Supervisor {
     /// The configuration this agent checks: all of it, or in a cluster its share.
@@ -339,15 +342,23 @@ impl Supervisor {
             return;
         }
         self.reloads.loading = true;
-        let loaded = crate::config_load::load(self.config_files.clone());
+        // A tenant whose files are broken keeps its part of what runs: the whole
+        // configuration as loaded, not this agent's share of it.
+        let loaded = crate::config_load::reload(self.config_files.clone(), self.full.clone());
         ctx.spawn(loaded.into_actor(self).map(move |loaded, act, ctx| {
             act.reloads.loading = false;
             let outcome = match loaded {
                 _ if act.shutting_down => Err(vec!["shutting down".to_string()]),
-                Ok(config) => {
-                    let diff = act.apply_own(Arc::new(config), ctx);
+                Ok(loaded) => {
+                    let config = Arc::new(loaded.config);
+                    let diff = act.apply_own(config.clone(), ctx);
                     act.log_reload(&diff);
-                    Ok(diff)
+                    act.record_tenant_loads(&config, &loaded.contained);
+                    crate::config_load::log_contained(&loaded.contained);
+                    Ok(ReloadApplied {
+                        diff,
+                        failed_tenants: loaded.contained,
+                    })
                 }
                 Err(errors) => {
                     act.reject_reload(trigger, &errors);
@@ -362,6 +373,17 @@ impl Supervisor {
     fn reject_reload(&self, trigger: ReloadTrigger, errors: &flowstate_config::ConfigError) {
         self.metrics.record_reload(false);
         crate::config_load::log_rejection(rejection_wording(trigger), errors);
+    }
+
+    /// Counts a load of each tenant of `config`: failed for those in `failed` (their files
+    /// were not taken), applied for the others; a tenant no longer configured loses its series.
+    fn record_tenant_loads(&self, config: &Config, failed: &[flowstate_config::TenantFailure]) {
+        for tenant in &config.tenants {
+            let applied = !failed.iter().any(|f| f.tenant == tenant.name);
+            self.metrics.record_tenant_reload(&tenant.name, applied);
+        }
+        self.metrics
+            .retain_tenants(|name| config.tenant(name).is_some());
     }
 
     /// The one outcome line of an applied reload: every attempt says how it ended, also when
@@ -546,11 +568,25 @@ impl Handler<ApplyConfig> for Supervisor {
         let diff = self.apply_own(msg.0, ctx);
         if first {
             self.metrics.config_loaded();
+            for tenant in &self.full.tenants {
+                self.metrics.tenant_config_loaded(&tenant.name);
+            }
             log::info!(hosts = self.hosts.len(), notifiers = self.config.notifiers.len(); "monitoring started");
         } else {
             self.log_reload(&diff);
         }
         MessageResult(diff)
+    }
+}
+
+impl Handler<TenantFilesRejected> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: TenantFilesRejected, _: &mut Context<Self>) {
+        for failure in &msg.0 {
+            self.metrics.record_tenant_reload(&failure.tenant, false);
+        }
+        crate::config_load::log_contained(&msg.0);
     }
 }
 
@@ -814,7 +850,7 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         for answer in answers {
             assert!(
-                matches!(answer, Ok(Ok(ref diff)) if diff.is_empty()),
+                matches!(answer, Ok(Ok(ref applied)) if applied.diff.is_empty()),
                 "{answer:?}"
             );
         }

@@ -12,7 +12,8 @@
 //! - [`plugin`]: the `plugins` section, and the `settings` of hosts and notifiers of a
 //!   plugin's type.
 //! - [`tenant`]: `tenants`, teams with files, tokens and limits of their own; their items are
-//!   named `<tenant>/<name>`.
+//!   named `<tenant>/<name>`. [`tenant_reload`]: a tenant whose files are broken keeps its
+//!   running part, and the others load ([`load_with_previous`]).
 //! - [`flapping`]: flapping detection settings, read in `defaults` and on hosts.
 //! - [`cluster`]: agents in several locations sharing one database: the `cluster` section,
 //!   location names, and this agent's location (which the command line may give).
@@ -49,6 +50,7 @@ pub mod schema;
 pub mod secret;
 pub mod settings;
 pub mod tenant;
+pub mod tenant_reload;
 mod validate;
 mod yaml;
 
@@ -66,7 +68,7 @@ pub use host::{
     Check, DnsCheck, DnsRecord, ExpectedStatus, GrpcCheck, HostConfiguration, HttpAuth, HttpCheck,
     HttpHeader, HttpVersion, IcmpCheck, Origin, ScriptCheck, TcpCheck, TlsSettings,
 };
-pub use load::{load, load_str, load_with_env, locate};
+pub use load::{load, load_str, load_with_env, load_with_previous, load_with_previous_env, locate};
 pub use maintenance::{HostPattern, MaintenanceSchedule, MaintenanceWindow, RecurringSchedule};
 pub use notifier::{GroupKey, NotifierConfig, NotifierKind, RetryPolicy};
 pub use plugin::{PluginConfig, PluginUse};
@@ -77,6 +79,7 @@ pub use settings::{
     StatusPageSettings,
 };
 pub use tenant::{Credential, Role, TenantConfig, TenantLimits, TenantToken};
+pub use tenant_reload::{Loaded, TenantFailure};
 
 /// A complete, validated configuration. Immutable: a reload builds a new one.
 #[derive(Debug, Clone)]
@@ -84,7 +87,9 @@ pub struct Config {
     /// Every file that was read, in order: what a watcher must watch.
     pub sources: Vec<PathBuf>,
     /// Every include glob, made absolute or relative to the working directory: a new file
-    /// matching one of these is part of the configuration too.
+    /// matching one of these is part of the configuration too. Each tenant's `config` file is
+    /// one (a glob without wildcards), listed also when it is missing or broken, so a watcher
+    /// notices its fix.
     pub include_globs: Vec<PathBuf>,
     pub server: ServerSettings,
     pub state: StateSettings,

@@ -13,22 +13,46 @@ use crate::error::{ConfigError, Diagnostic, Position};
 pub use crate::include::{include_files, IncludeError, MAX_DIRECTORIES};
 use crate::reader::{config_dir, Lookup, Node, Reader};
 use crate::tenant::TenantFile;
+use crate::tenant_reload::Loaded;
 use crate::validate::{assemble, read_file, FileSections};
 use crate::yaml;
 use crate::{Config, EnvValues};
 
-/// Loads and validates `paths`, with `${VAR}` from the process environment.
+/// Loads and validates `paths`, with `${VAR}` from the process environment. Any error, also
+/// one in a tenant's files, fails the load: see [`load_with_previous`] for the load that
+/// contains a tenant's errors.
 pub fn load(paths: &[PathBuf]) -> Result<Config, ConfigError> {
     load_with_env(paths, &|name| std::env::var(name).ok())
 }
 
-/// Loads and validates `paths`, looking variables up with `lookup`.
+/// Loads and validates `paths`, looking variables up with `lookup`; every error fails it.
 pub fn load_with_env(paths: &[PathBuf], lookup: Lookup) -> Result<Config, ConfigError> {
+    load_with_previous_env(paths, None, lookup)?.strict()
+}
+
+/// Loads and validates `paths` for a daemon that runs `previous` (`None` at start): an error
+/// in the main files fails the load (with every error, the tenants' too), but a tenant whose
+/// files have errors keeps its part of `previous` and the others take their new parts; its
+/// errors are in [`Loaded::contained`] (see `tenant_reload.rs`).
+pub fn load_with_previous(
+    paths: &[PathBuf],
+    previous: Option<&Config>,
+) -> Result<Loaded, ConfigError> {
+    load_with_previous_env(paths, previous, &|name| std::env::var(name).ok())
+}
+
+/// [`load_with_previous`], looking variables up with `lookup`.
+pub fn load_with_previous_env(
+    paths: &[PathBuf],
+    previous: Option<&Config>,
+    lookup: Lookup,
+) -> Result<Loaded, ConfigError> {
     let used = RefCell::new(Vec::new());
     let recording = recording(lookup, &used);
     let mut loader = Loader {
         lookup: &recording,
         errors: Vec::new(),
+        tenant_errors: HashMap::new(),
         read: Vec::new(),
         loaded: HashSet::new(),
         stack: Vec::new(),
@@ -40,14 +64,14 @@ pub fn load_with_env(paths: &[PathBuf], lookup: Lookup) -> Result<Config, Config
         loader.load_file(path, None);
     }
     loader.load_tenants();
-    let (sections, errors, include_globs, read) = (
-        loader.sections,
-        loader.errors,
-        loader.include_globs,
-        loader.read,
-    );
-    let env_values = used.take();
-    finish(sections, errors, include_globs, &read, env_values)
+    let read = Read {
+        errors: loader.errors,
+        tenant_errors: loader.tenant_errors,
+        include_globs: loader.include_globs,
+        files: loader.read,
+        env_values: used.take(),
+    };
+    finish(loader.sections, read, previous)
 }
 
 /// `lookup`, noting every value it gives in `used`.
@@ -74,25 +98,49 @@ pub fn load_str(name: &str, text: &str, lookup: Lookup) -> Result<Config, Config
     if let Some(s) = parse_file(Path::new(name), text, &recording, &mut errors, None) {
         sections.push(s);
     }
-    finish(
-        sections,
+    let read = Read {
         errors,
-        Vec::new(),
-        &[PathBuf::from(name)],
-        used.take(),
-    )
+        tenant_errors: HashMap::new(),
+        include_globs: Vec::new(),
+        files: vec![PathBuf::from(name)],
+        env_values: used.take(),
+    };
+    finish(sections, read, None)?.strict()
 }
 
-/// Merges what was read; `read` lists every file read, in order, for sorting errors.
+/// What reading the files found besides their sections.
+struct Read {
+    /// The errors of the main files (and of files no tenant owns).
+    errors: Vec<Diagnostic>,
+    /// The errors the loader found in each tenant's files (one that is missing, that does not
+    /// parse): contained with those found when the tenant's files are merged.
+    tenant_errors: HashMap<Arc<str>, Vec<Diagnostic>>,
+    include_globs: Vec<PathBuf>,
+    /// Every file read, in order, for sorting errors.
+    files: Vec<PathBuf>,
+    /// What `${VAR}` brought in.
+    env_values: Vec<String>,
+}
+
+/// Merges what was read; a tenant's errors are contained unless the main files have errors.
 fn finish(
     sections: Vec<FileSections>,
-    mut errors: Vec<Diagnostic>,
-    include_globs: Vec<PathBuf>,
-    read: &[PathBuf],
-    env_values: Vec<String>,
-) -> Result<Config, ConfigError> {
-    let mut config = assemble(sections, &mut errors);
+    read: Read,
+    previous: Option<&Config>,
+) -> Result<Loaded, ConfigError> {
+    let Read {
+        mut errors,
+        tenant_errors,
+        include_globs,
+        files,
+        mut env_values,
+    } = read;
+    let (mut config, mut contained) = assemble(sections, &mut errors, tenant_errors, previous);
     config.include_globs = include_globs;
+    if contained.iter().any(|f| f.kept) {
+        // The kept parts' secrets came from the environment as it was then.
+        env_values.extend(previous.iter().flat_map(|p| p.env_values.values()));
+    }
     // A label, a notifier name, a location or an agent id is an identity, shown in every log
     // line and API answer: hiding it in `check` alone would protect nothing and leave rows
     // nobody can tell apart.
@@ -108,14 +156,18 @@ fn finish(
         })
         .collect();
     config.env_values = EnvValues::new(not_identities);
-    if errors.is_empty() {
-        Ok(config)
-    } else {
-        sort_by_file_and_line(&mut errors, read);
-        Err(ConfigError {
-            diagnostics: errors,
-        })
+    for failure in &mut contained {
+        sort_by_file_and_line(&mut failure.error.diagnostics, &files);
     }
+    if errors.is_empty() {
+        return Ok(Loaded { config, contained });
+    }
+    // The main configuration is refused: all of it, with every error there is to fix.
+    errors.extend(contained.into_iter().flat_map(|f| f.error.diagnostics));
+    sort_by_file_and_line(&mut errors, &files);
+    Err(ConfigError {
+        diagnostics: errors,
+    })
 }
 
 /// Orders errors as a reader goes through the files: files in the order they were read (the
@@ -170,6 +222,8 @@ struct IncludedFrom<'p> {
 struct Loader<'a> {
     lookup: Lookup<'a>,
     errors: Vec<Diagnostic>,
+    /// Errors in each tenant's files, kept apart from the main files' (see [`Read`]).
+    tenant_errors: HashMap<Arc<str>, Vec<Diagnostic>>,
     /// Every file read, in order (also those that do not parse): the order errors are sorted in.
     read: Vec<PathBuf>,
     /// Canonical paths already read, so a file reached by two globs is read once.
@@ -334,31 +388,44 @@ impl Loader<'_> {
             return;
         };
         for tenant in tenants {
-            let from = IncludedFrom {
-                file: &main_file,
-                section,
-                entry: tenant.entry.clone(),
-                place: tenant.entry.clone(),
-            };
-            // A file read already (by the main configuration or another tenant) would be
-            // skipped, and its hosts silently not the tenant's.
-            if let Ok(canonical) = std::fs::canonicalize(&tenant.config) {
-                if self.loaded.contains(&canonical) {
-                    self.include_error(
-                        &from,
-                        format!(
-                            "{} is already read as part of the configuration; give tenant `{}` a file of its own, not included by the main file or another tenant",
-                            tenant.config.display(),
-                            tenant.name
-                        ),
-                    );
-                    continue;
-                }
+            let before = self.errors.len();
+            self.load_tenant(&tenant, &main_file, section);
+            let found = self.errors.split_off(before);
+            if !found.is_empty() {
+                self.tenant_errors.insert(tenant.name, found);
             }
-            self.tenant = Some(tenant.name);
-            self.load_file(&tenant.config, Some(from));
-            self.tenant = None;
         }
+    }
+
+    /// Reads the files of one tenant; their errors are left in `errors` for the caller to
+    /// take as the tenant's.
+    fn load_tenant(&mut self, tenant: &TenantFile, main_file: &Path, section: usize) {
+        let from = IncludedFrom {
+            file: main_file,
+            section,
+            entry: tenant.entry.clone(),
+            place: tenant.entry.clone(),
+        };
+        // Watched like an include, also while missing or broken, so its fix is noticed.
+        self.include_globs.push(tenant.config.clone());
+        // A file read already (by the main configuration or another tenant) would be
+        // skipped, and its hosts silently not the tenant's.
+        if let Ok(canonical) = std::fs::canonicalize(&tenant.config) {
+            if self.loaded.contains(&canonical) {
+                self.include_error(
+                    &from,
+                    format!(
+                        "{} is already read as part of the configuration; give tenant `{}` a file of its own, not included by the main file or another tenant",
+                        tenant.config.display(),
+                        tenant.name
+                    ),
+                );
+                return;
+            }
+        }
+        self.tenant = Some(tenant.name.clone());
+        self.load_file(&tenant.config, Some(from));
+        self.tenant = None;
     }
 }
 

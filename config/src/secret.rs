@@ -34,6 +34,11 @@ impl EnvValues {
         EnvValues(values.into_iter().map(Secret).collect())
     }
 
+    /// The values, for a configuration that keeps part of another (see `tenant_reload.rs`).
+    pub(crate) fn values(&self) -> impl Iterator<Item = String> + '_ {
+        self.0.iter().map(|v| v.expose().to_string())
+    }
+
     /// `text` with every environment value in it, also percent-encoded (as in a URL), shown
     /// as `***`.
     pub fn redact(&self, text: &str) -> String {

@@ -15,8 +15,11 @@
 //!   become `<tenant>/<name>` in the [`crate::Config`]; a `/` in them is an error so the prefix
 //!   is never ambiguous. `alerts`, `depends_on` and a window's `hosts` resolve within the
 //!   tenant; a window without `hosts` covers the tenant's hosts only.
+//! - A name in the main files (label, notifier, window) may not start with `<tenant>/` for a
+//!   configured tenant: that prefix is how the API, the CLI and a reload that keeps a broken
+//!   tenant's part tell the tenant's items, so it is the tenant's alone.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -332,20 +335,65 @@ pub(crate) fn check_server_token(
     })
 }
 
-/// What the main configuration already names, for collisions with a tenant's prefixed names.
-pub(crate) struct MainNames<'a> {
-    pub hosts: &'a dyn Fn(&str) -> bool,
-    pub notifiers: &'a dyn Fn(&str) -> bool,
-    pub windows: &'a HashSet<Arc<str>>,
+/// Names in the main files that start with `<tenant>/` for a configured tenant: the API (and
+/// `flowstate status --tenant`) take everything with that prefix as the tenant's, and a
+/// tenant's broken file keeps its running items by that prefix too, so it must be the
+/// tenant's alone. Reported at each name, in the main files.
+pub(crate) fn check_main_names(
+    tenants: &[TenantConfig],
+    files: &[FileSections],
+    errors: &mut Vec<Diagnostic>,
+    positions: &Positions,
+) {
+    // The error about `name`, when it starts with a configured tenant's prefix.
+    let misplaced = |what: &str, name: &str| {
+        let (tenant, bare) = name.split_once('/')?;
+        tenants.iter().any(|t| &*t.name == tenant).then(|| {
+            format!("{what} `{name}` starts with `{tenant}/`, the prefix of tenant `{tenant}`'s items; rename it without that prefix, or move it into the tenant's file as `{bare}`")
+        })
+    };
+    for f in files {
+        let file = &*f.file;
+        for host in &f.hosts {
+            if let Some(message) = misplaced("label", &host.label) {
+                let path = format!("hosts[{}].label", host.origin.index);
+                errors.push(
+                    Diagnostic::new(file, format!("{}.label", host.place), message)
+                        .at(positions.value(file, &path)),
+                );
+            }
+        }
+        let notifiers = f
+            .notifiers
+            .iter()
+            .map(|n| &n.name)
+            .chain(&f.broken_notifiers);
+        for notifier in notifiers {
+            if let Some(message) = misplaced("notifier", notifier) {
+                let path = format!("notifiers.{notifier}");
+                errors.push(
+                    Diagnostic::new(file, path.clone(), message).at(positions.key(file, &path)),
+                );
+            }
+        }
+        for window in &f.maintenance {
+            if let Some(message) = misplaced("maintenance window", &window.name) {
+                let path = format!("maintenance[{}].name", window.origin.index);
+                errors.push(
+                    Diagnostic::new(file, path.clone(), message).at(positions.value(file, &path)),
+                );
+            }
+        }
+    }
 }
 
 /// The rules of a tenant's files, checked on what they say before they are merged: no `/` in
-/// names, no name the main file has, the limits, and no programs unless allowed.
+/// names, the limits, and no programs unless allowed. (A name of the main files cannot
+/// collide with a tenant's: they may not start with `<tenant>/`, see [`check_main_names`].)
 pub(crate) fn check_tenant_files(
     tenant: &TenantConfig,
     main_file: &Path,
     files: &[FileSections],
-    main: &MainNames,
     errors: &mut Vec<Diagnostic>,
     positions: &Positions,
 ) {
@@ -385,8 +433,6 @@ pub(crate) fn check_tenant_files(
             notifier_count += 1;
             if notifier.contains('/') {
                 errors.push(error(&path, format!("notifier names of a tenant cannot contain `/`: tenant `{name}`'s notifiers are named `{name}/<name>`; rename it"), true));
-            } else if (main.notifiers)(&prefixed(name, notifier)) {
-                errors.push(error(&path, format!("notifier `{notifier}` of tenant `{name}` is named `{name}/{notifier}`, which the main configuration already uses; rename one of them"), true));
             }
             if let Some(limit) = tenant.limits.notifiers.filter(|l| notifier_count == l + 1) {
                 errors.push(error(&path, format!("tenant `{name}` has more notifiers than its limit of {limit} ({}); remove notifiers, or raise `limits.notifiers` of the tenant in the main configuration", limit_place("notifiers")), true));
@@ -409,8 +455,6 @@ pub(crate) fn check_tenant_files(
             let label = &*host.label;
             if label.contains('/') {
                 errors.push(host_error(host, ".label", format!("labels of a tenant cannot contain `/`: tenant `{name}`'s hosts are labelled `{name}/<label>`; rename it")));
-            } else if (main.hosts)(&prefixed(name, label)) {
-                errors.push(host_error(host, ".label", format!("label `{label}` of tenant `{name}` becomes `{name}/{label}`, which the main configuration already uses; rename one of them")));
             }
             if let Some(limit) = tenant.limits.hosts.filter(|l| host_count == l + 1) {
                 errors.push(host_error(host, "", format!("tenant `{name}` has more hosts than its limit of {limit} ({}); remove hosts, or raise `limits.hosts` of the tenant in the main configuration", limit_place("hosts"))));
@@ -457,8 +501,6 @@ pub(crate) fn check_tenant_files(
             let path = format!("maintenance[{}].name", window.origin.index);
             if window.name.contains('/') {
                 errors.push(error(&path, format!("maintenance window names of a tenant cannot contain `/`: tenant `{name}`'s windows are named `{name}/<name>`; rename it"), false));
-            } else if main.windows.contains(&prefixed(name, &window.name)) {
-                errors.push(error(&path, format!("maintenance window `{}` of tenant `{name}` is named `{name}/{}`, which the main configuration already uses; rename one of them", window.name, window.name), false));
             }
         }
     }

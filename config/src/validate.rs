@@ -19,7 +19,7 @@ use crate::cluster::{
     known_locations, quorum_error, read_cluster, read_locations, ClusterPlace, ClusterSettings,
 };
 use crate::dependencies::{find_cycle, read_depends_on, Dependency};
-use crate::error::{did_you_mean, Diagnostic, Position};
+use crate::error::{did_you_mean, ConfigError, Diagnostic, Position};
 use crate::flapping::{read_flapping, FlappingSettings, PartialFlapping};
 use crate::host::{
     Check, ExpectedStatus, HostConfiguration, HttpCheck, HttpHeader, Origin, DEFAULT_MAX_BODY_BYTES,
@@ -42,9 +42,10 @@ use crate::settings::{
     StatusPageSettings,
 };
 use crate::tenant::{
-    check_server_token, check_tenant_files, prefixed, read_tenants, tenant_host, tenant_notifier,
-    tenant_window, MainNames, TenantConfig, TENANT_FILE_KEYS,
+    check_main_names, check_server_token, check_tenant_files, prefixed, read_tenants, tenant_host,
+    tenant_notifier, tenant_window, TenantConfig, TENANT_FILE_KEYS,
 };
+use crate::tenant_reload::{keep_previous_part, TenantFailure};
 use crate::yaml::Document;
 use crate::Config;
 
@@ -1589,7 +1590,16 @@ struct Scope<'a> {
 /// Merges the files, applies defaults, and checks what spans files: the main configuration's
 /// files first, then each tenant's on their own (their own defaults, notifiers and labels),
 /// renamed `<tenant>/<name>` and added (see `tenant.rs`).
-pub(crate) fn assemble(mut files: Vec<FileSections>, errors: &mut Vec<Diagnostic>) -> Config {
+///
+/// A tenant's errors (those the loader found in its files, `tenant_errors`, and those found
+/// here) go to its [`TenantFailure`], not to `errors`, and the tenant keeps its part of
+/// `previous` instead (see `tenant_reload.rs`); the caller decides whether that is acceptable.
+pub(crate) fn assemble(
+    mut files: Vec<FileSections>,
+    errors: &mut Vec<Diagnostic>,
+    mut tenant_errors: HashMap<Arc<str>, Vec<Diagnostic>>,
+    previous: Option<&Config>,
+) -> (Config, Vec<TenantFailure>) {
     let mut positions = Positions { docs: Vec::new() };
     for f in &mut files {
         if let Some(doc) = f.doc.take() {
@@ -1602,14 +1612,34 @@ pub(crate) fn assemble(mut files: Vec<FileSections>, errors: &mut Vec<Diagnostic
         .iter()
         .find(|f| f.tenants.is_some())
         .map(|f| f.file.clone());
+    // The labels of the tenants' hosts, as read now and as running (of the tenants still
+    // configured): a main file's window may name them, also while a tenant's file is broken
+    // and its hosts are the running ones.
+    let configured = |tenant: &Option<Arc<str>>| {
+        main_files
+            .iter()
+            .filter_map(|f| f.tenants.as_deref())
+            .flatten()
+            .any(|t| Some(&t.name) == tenant.as_ref())
+    };
     let tenant_labels: HashSet<Arc<str>> = tenant_files
         .iter()
         .flat_map(|f| {
             let tenant = f.tenant.clone().unwrap_or_default();
             f.hosts.iter().map(move |h| prefixed(&tenant, &h.label))
         })
+        .chain(
+            previous
+                .iter()
+                .flat_map(|p| p.hosts())
+                .filter(|h| configured(&h.tenant))
+                .map(|h| h.label.clone()),
+        )
         .collect();
     let cluster_written = main_files.iter().any(|f| f.cluster_written);
+    if let Some(tenants) = main_files.iter().find_map(|f| f.tenants.as_deref()) {
+        check_main_names(tenants, &main_files, errors, &positions);
+    }
     let main_scope = Scope {
         tenant: None,
         plugins: None,
@@ -1617,38 +1647,46 @@ pub(crate) fn assemble(mut files: Vec<FileSections>, errors: &mut Vec<Diagnostic
         outside_labels: &tenant_labels,
     };
     let mut config = assemble_part(main_files, errors, &positions, &main_scope);
+    let mut contained = Vec::new();
     let Some(main_file) = tenants_file else {
-        return config;
+        return (config, contained);
     };
     for tenant in config.tenants.clone() {
         let files;
         (files, tenant_files) = tenant_files
             .into_iter()
             .partition(|f| f.tenant.as_ref() == Some(&tenant.name));
-        {
-            let windows: HashSet<Arc<str>> =
-                config.maintenance.iter().map(|w| w.name.clone()).collect();
-            let main = MainNames {
-                hosts: &|label| config.host(label).is_some(),
-                notifiers: &|name| config.notifier(name).is_some(),
-                windows: &windows,
-            };
-            check_tenant_files(&tenant, &main_file, &files, &main, errors, &positions);
-            errors.extend(check_server_token(
-                &tenant,
-                config.server.token.as_ref(),
-                &main_file,
-                &positions,
-            ));
-        }
+        let mut own_errors = tenant_errors.remove(&tenant.name).unwrap_or_default();
+        check_tenant_files(&tenant, &main_file, &files, &mut own_errors, &positions);
+        // A token shared with `server.token` is fixed in the main file: the main
+        // configuration's error.
+        errors.extend(check_server_token(
+            &tenant,
+            config.server.token.as_ref(),
+            &main_file,
+            &positions,
+        ));
         let scope = Scope {
             tenant: Some(&tenant.name),
             plugins: Some(&config.plugins),
             cluster_written,
             outside_labels: &HashSet::new(),
         };
-        let part = assemble_part(files, errors, &positions, &scope);
+        let part = assemble_part(files, &mut own_errors, &positions, &scope);
+        // Watched and hashed as the tenant's files also while they are broken, so their fix
+        // is noticed.
         config.sources.extend(part.sources);
+        if !own_errors.is_empty() {
+            let kept = keep_previous_part(&mut config, &tenant.name, previous);
+            contained.push(TenantFailure {
+                tenant: tenant.name.clone(),
+                error: ConfigError {
+                    diagnostics: own_errors,
+                },
+                kept,
+            });
+            continue;
+        }
         for host in &part.hosts {
             let host = tenant_host(&tenant.name, host);
             config
@@ -1667,7 +1705,7 @@ pub(crate) fn assemble(mut files: Vec<FileSections>, errors: &mut Vec<Diagnostic
                 .map(|w| Arc::new(tenant_window(&tenant.name, w))),
         );
     }
-    config
+    (config, contained)
 }
 
 /// Merges the files of the main configuration or of one tenant (`scope`).

@@ -300,7 +300,7 @@ fn a_slash_in_a_tenants_names_is_an_error() {
 }
 
 #[test]
-fn a_tenants_name_may_not_collide_with_the_main_files() {
+fn the_main_files_may_not_use_a_tenants_prefix() {
     let main = format!("{MAIN}\n  other: {{ config: tenants/other.yaml }}\n")
         .replace(
             "hosts:\n  - label: gateway",
@@ -309,6 +309,10 @@ fn a_tenants_name_may_not_collide_with_the_main_files() {
         .replace(
             "ops: { type: stdout }",
             "ops: { type: stdout }\n  other/pager: { type: stdout }",
+        )
+        .replace(
+            "tenants:",
+            "maintenance:\n  - { name: team-a/deploys, hosts: [gateway], start: \"2030-01-01T00:00:00Z\", end: \"2030-01-02T00:00:00Z\" }\ntenants:",
         );
     let all = errors(&[
         ("flowstate.yaml", &main),
@@ -321,9 +325,26 @@ fn a_tenants_name_may_not_collide_with_the_main_files() {
             "notifiers:\n  pager: { type: stdout }\n",
         ),
     ]);
-    assert_eq!(all.len(), 2, "{all:#?}");
-    assert!(all[0].contains("team-a.yaml:2:14: hosts[0] (label \"api\").label: label `api` of tenant `team-a` becomes `team-a/api`, which the main configuration already uses"), "{}", all[0]);
-    assert!(all[1].contains("other.yaml:2:3: notifiers.pager: notifier `pager` of tenant `other` is named `other/pager`, which the main configuration already uses"), "{}", all[1]);
+    // Reported in the main file, where the fix is; the tenants' files are fine as they are.
+    assert_eq!(all.len(), 3, "{all:#?}");
+    assert!(all[0].contains("flowstate.yaml:7:3: notifiers.other/pager: notifier `other/pager` starts with `other/`, the prefix of tenant `other`'s items; rename it without that prefix, or move it into the tenant's file as `pager`"), "{}", all[0]);
+    assert!(all[1].contains("flowstate.yaml:9:12: hosts[0] (label \"team-a/api\").label: label `team-a/api` starts with `team-a/`"), "{}", all[1]);
+    assert!(
+        all[2].contains(
+            "maintenance[0].name: maintenance window `team-a/deploys` starts with `team-a/`"
+        ),
+        "{}",
+        all[2]
+    );
+    // A `/` alone is not a tenant's prefix.
+    let mut fine = MAIN.replace("label: gateway", "label: dc1/gateway");
+    fine.push_str("  other: { config: tenants/other.yaml }\n");
+    let config = load(&[
+        ("flowstate.yaml", &fine),
+        ("tenants/team-a.yaml", TEAM_A),
+        ("tenants/other.yaml", "hosts: []\n"),
+    ]);
+    assert!(config.host("dc1/gateway").is_some());
 }
 
 #[test]
@@ -601,4 +622,170 @@ fn a_token_identifies_one_tenant() {
             "{error}"
         );
     }
+}
+
+/// A main file with two tenants, for the reload tests: `team-a` and `team-b`.
+const TWO_TENANTS: &str = r#"
+notifiers:
+  ops: { type: stdout }
+hosts:
+  - { label: gateway, url: http://gateway.example.com/, alerts: [ops] }
+tenants:
+  team-a: { config: tenants/team-a.yaml, limits: { hosts: 2 } }
+  team-b: { config: tenants/team-b.yaml }
+"#;
+
+const A_GOOD: &str = "notifiers:\n  pager: { type: stdout }\nhosts:\n  - { label: api, url: http://a.example.com/, alerts: [pager] }\nmaintenance:\n  - { name: deploys, start: \"2030-01-01T00:00:00Z\", end: \"2030-01-02T00:00:00Z\" }\n";
+const B_GOOD: &str = "hosts:\n  - { label: web, url: http://b.example.com/ }\n";
+const B_EDITED: &str = "hosts:\n  - { label: web, url: http://b.example.com/ }\n  - { label: shop, url: http://shop.b.example.com/ }\n";
+
+/// Loads the files of `dir` as a daemon running `previous` would.
+fn reload(main: &std::path::Path, previous: Option<&Config>) -> flowstate_config::Loaded {
+    match flowstate_config::load_with_previous_env(&[main.to_path_buf()], previous, &env) {
+        Ok(loaded) => loaded,
+        Err(e) => panic!("expected the main configuration to load, got:\n{e}"),
+    }
+}
+
+fn labels(config: &Config) -> Vec<&str> {
+    config.hosts().iter().map(|h| &*h.label).collect()
+}
+
+#[test]
+fn a_broken_tenant_keeps_its_running_part_and_the_others_take_their_edits() {
+    let broken_files: [(&str, Option<&str>, &str); 4] = [
+        ("a YAML error", Some("hosts:\n  - { label: api, url: [\n"), "team-a.yaml:3:1"),
+        (
+            "a validation error",
+            Some("hosts:\n  - { label: api, url: http://a.example.com/, interval: soon }\n"),
+            "team-a.yaml:2:57",
+        ),
+        (
+            "a limit exceeded",
+            Some("hosts:\n  - { label: a, url: http://a.example.com/ }\n  - { label: b, url: http://a.example.com/ }\n  - { label: c, url: http://a.example.com/ }\n"),
+            "more hosts than its limit of 2",
+        ),
+        ("a missing file", None, "tenants.team-a.config"),
+    ];
+    for (what, broken, named) in broken_files {
+        let (dir, main) = write(&[
+            ("flowstate.yaml", TWO_TENANTS),
+            ("tenants/team-a.yaml", A_GOOD),
+            ("tenants/team-b.yaml", B_GOOD),
+        ]);
+        let running = reload(&main, None);
+        assert!(
+            running.contained.is_empty(),
+            "{what}: {:?}",
+            running.contained
+        );
+        let running = running.config;
+        let a_file = dir.path().join("tenants/team-a.yaml");
+        match broken {
+            Some(text) => std::fs::write(&a_file, text).expect("write"),
+            None => std::fs::remove_file(&a_file).expect("remove"),
+        }
+        std::fs::write(dir.path().join("tenants/team-b.yaml"), B_EDITED).expect("write");
+
+        let loaded = reload(&main, Some(&running));
+        let config = &loaded.config;
+        assert_eq!(
+            labels(config),
+            ["gateway", "team-a/api", "team-b/web", "team-b/shop"],
+            "{what}"
+        );
+        // Exactly as it runs: a diff finds nothing to restart.
+        let kept = config.host("team-a/api").expect("kept host");
+        assert!(std::sync::Arc::ptr_eq(kept, &running.hosts()[1]), "{what}");
+        assert!(config.notifier("team-a/pager").is_some(), "{what}");
+        assert!(
+            config
+                .maintenance
+                .iter()
+                .any(|w| &*w.name == "team-a/deploys"),
+            "{what}"
+        );
+        assert_eq!(loaded.contained.len(), 1, "{what}: {:?}", loaded.contained);
+        let failure = &loaded.contained[0];
+        assert_eq!(&*failure.tenant, "team-a", "{what}");
+        assert!(failure.kept, "{what}");
+        let shown = failure.error.to_string();
+        assert!(shown.contains(named), "{what}: {shown}");
+        assert!(shown.contains("team-a.yaml"), "{what}: {shown}");
+        // `flowstate check` takes no part of it: the same files fail the strict load.
+        let strict = load_with_env(&[main.clone()], &env).expect_err(what);
+        assert!(strict.to_string().contains(named), "{what}: {strict}");
+        // The tenant's file stays watched, also while missing or broken.
+        assert!(
+            config.include_globs.contains(&a_file),
+            "{what}: {:?}",
+            config.include_globs
+        );
+
+        // Fixed: the tenant's edit applies.
+        std::fs::write(&a_file, A_GOOD.replace("label: api", "label: api2")).expect("write");
+        let fixed = reload(&main, Some(config));
+        assert!(fixed.contained.is_empty(), "{what}");
+        assert!(fixed.config.host("team-a/api2").is_some(), "{what}");
+        assert!(fixed.config.host("team-a/api").is_none(), "{what}");
+    }
+}
+
+#[test]
+fn at_start_a_broken_tenant_runs_nothing_and_the_others_run() {
+    let (_dir, main) = write(&[
+        ("flowstate.yaml", TWO_TENANTS),
+        ("tenants/team-a.yaml", "hosts: [\n"),
+        ("tenants/team-b.yaml", B_GOOD),
+    ]);
+    let loaded = reload(&main, None);
+    assert_eq!(labels(&loaded.config), ["gateway", "team-b/web"]);
+    assert!(loaded.config.tenant("team-a").is_some());
+    let failed: Vec<&str> = loaded.failed_tenants().collect();
+    assert_eq!(failed, ["team-a"]);
+    assert!(!loaded.contained[0].kept);
+}
+
+#[test]
+fn a_broken_main_file_refuses_the_whole_load_with_every_error() {
+    let (dir, main) = write(&[
+        ("flowstate.yaml", TWO_TENANTS),
+        ("tenants/team-a.yaml", A_GOOD),
+        ("tenants/team-b.yaml", B_GOOD),
+    ]);
+    let running = reload(&main, None).config;
+    std::fs::write(
+        &main,
+        TWO_TENANTS.replace("alerts: [ops]", "alerts: [nobody]"),
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("tenants/team-a.yaml"), "hosts: [\n").expect("write");
+    let error = flowstate_config::load_with_previous_env(&[main], Some(&running), &env)
+        .expect_err("the main file is broken");
+    let shown = error.to_string();
+    assert!(shown.contains("flowstate.yaml"), "{shown}");
+    assert!(shown.contains("nobody"), "{shown}");
+    assert!(shown.contains("team-a.yaml"), "{shown}");
+}
+
+#[test]
+fn a_main_window_may_name_the_running_hosts_of_a_tenant_whose_file_is_broken() {
+    let with_window = format!(
+        "{TWO_TENANTS}maintenance:\n  - {{ name: platform, start: \"2030-01-01T00:00:00Z\", end: \"2030-01-02T00:00:00Z\", hosts: [team-a/api] }}\n"
+    );
+    let (dir, main) = write(&[
+        ("flowstate.yaml", &with_window),
+        ("tenants/team-a.yaml", A_GOOD),
+        ("tenants/team-b.yaml", B_GOOD),
+    ]);
+    let running = reload(&main, None).config;
+    std::fs::write(dir.path().join("tenants/team-a.yaml"), "hosts: [\n").expect("write");
+    let loaded = reload(&main, Some(&running));
+    assert_eq!(loaded.failed_tenants().collect::<Vec<_>>(), ["team-a"]);
+    assert!(loaded.config.host("team-a/api").is_some());
+    assert!(loaded
+        .config
+        .maintenance
+        .iter()
+        .any(|w| &*w.name == "platform"));
 }

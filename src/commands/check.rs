@@ -308,6 +308,58 @@ fn target_with_notes(check: &flowstate_config::Check) -> String {
 }
 
 /// The human summary of a valid configuration.
+/// The `tenants` section: each tenant's file, how many hosts it has and its notifiers (as
+/// named in the merged configuration), and its limits. Empty without tenants.
+fn tenants(config: &Config) -> String {
+    if config.tenants.is_empty() {
+        return String::new();
+    }
+    let mut table = Table::new(&["NAME", "FILE", "HOSTS", "NOTIFIERS", "LIMITS"]);
+    for tenant in &config.tenants {
+        let mine = |owner: &Option<std::sync::Arc<str>>| owner.as_deref() == Some(&*tenant.name);
+        let hosts = config.hosts().iter().filter(|h| mine(&h.tenant)).count();
+        let notifiers: Vec<&str> = config
+            .notifiers
+            .iter()
+            .filter(|n| mine(&n.tenant))
+            .map(|n| &*n.name)
+            .collect();
+        let limits = &tenant.limits;
+        let mut shown_limits = Vec::new();
+        if let Some(hosts) = limits.hosts {
+            shown_limits.push(format!("{hosts} hosts"));
+        }
+        if let Some(notifiers) = limits.notifiers {
+            shown_limits.push(format!("{notifiers} notifiers"));
+        }
+        if let Some(interval) = limits.min_interval {
+            shown_limits.push(format!("interval at least {}", duration(interval)));
+        }
+        if tenant.programs {
+            shown_limits.push("may run programs".to_string());
+        }
+        table.row(
+            [
+                tenant.name.to_string(),
+                tenant.config.display().to_string(),
+                hosts.to_string(),
+                match notifiers.is_empty() {
+                    true => "(none)".to_string(),
+                    false => notifiers.join(", "),
+                },
+                match shown_limits.is_empty() {
+                    true => "(none)".to_string(),
+                    false => shown_limits.join(", "),
+                },
+            ]
+            .iter()
+            .map(|cell| config.env_values.redact(cell))
+            .collect(),
+        );
+    }
+    format!("\ntenants:\n{}", table.render("  "))
+}
+
 pub fn summary(config: &Config) -> String {
     let mut out = String::new();
     let files: Vec<String> = config
@@ -433,6 +485,7 @@ pub fn summary(config: &Config) -> String {
     if !config.notifiers.is_empty() {
         out.push_str(&notifiers.render("  "));
     }
+    out.push_str(&tenants(config));
 
     let d = &config.defaults;
     let alerts: Vec<&str> = d.alerts.iter().map(|a| &**a).collect();

@@ -16,16 +16,20 @@ use std::sync::Arc;
 use actix::prelude::*;
 use flowstate_actors::api;
 use flowstate_actors::daemon::Daemon;
-use flowstate_actors::messages::{ReloadConfigNow, ReloadTrigger, Shutdown};
+use flowstate_actors::messages::{ReloadConfigNow, ReloadTrigger, Shutdown, TenantFilesRejected};
 use flowstate_actors::probe::default_probe_factory;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use super::{exit, load_config, systemd, BadInput};
+use super::{exit, systemd, BadInput};
 use crate::cli::RunArgs;
 
 pub fn run(args: &RunArgs) -> Result<ExitCode, BadInput> {
-    let config = Arc::new(load_config(&args.config)?.with_location(args.location.as_deref())?);
+    // A tenant whose files are broken starts with no hosts, logged loudly by the Supervisor,
+    // rather than keeping every other tenant and the platform's own hosts unchecked.
+    let loaded = flowstate_actors::config_load::load_at_start(&args.config.files)?;
+    let rejected_tenants = loaded.contained;
+    let config = Arc::new(loaded.config.with_location(args.location.as_deref())?);
     // Bound before anything starts: an address in use ends the program with one line.
     let listener = config
         .server
@@ -49,6 +53,13 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, BadInput> {
             listener,
         )
         .map_err(|e| BadInput(e.to_string()))?;
+        if !rejected_tenants.is_empty() {
+            // After the first configuration in the Supervisor's mailbox: counted and logged
+            // as the load of those tenants that failed.
+            daemon
+                .supervisor
+                .do_send(TenantFilesRejected(rejected_tenants));
+        }
         forward_signals(
             signals,
             daemon.supervisor.clone().recipient(),

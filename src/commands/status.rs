@@ -19,9 +19,12 @@ use crate::table::Table;
 
 pub fn run(args: &StatusArgs) -> Result<ExitCode, BadInput> {
     let client = ApiClient::new(&args.api.api, args.api.token.clone());
-    let hosts: Vec<HostView> = client
+    let mut hosts: Vec<HostView> = client
         .get("/api/v1/hosts")
         .map_err(|e| BadInput(e.to_string()))?;
+    if let Some(tenant) = &args.tenant {
+        hosts = of_tenant(hosts, tenant, &client)?;
+    }
     if args.json {
         let text = serde_json::to_string_pretty(&hosts).map_err(|e| BadInput(e.to_string()))?;
         output::print_line(&text)?;
@@ -38,6 +41,51 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode, BadInput> {
     } else {
         exit::not_all_up()
     })
+}
+
+/// The hosts of `tenant`: those labelled `<tenant>/...`. None is fine for a tenant the
+/// daemon's configuration has (its file may be broken since it started); for any other name
+/// the answer is an error, so a typo is not mistaken for a tenant with nothing to check.
+fn of_tenant(
+    hosts: Vec<HostView>,
+    tenant: &str,
+    client: &ApiClient,
+) -> Result<Vec<HostView>, BadInput> {
+    let prefix = format!("{tenant}/");
+    let mine: Vec<HostView> = hosts
+        .into_iter()
+        .filter(|h| h.label.starts_with(&prefix))
+        .collect();
+    if !mine.is_empty() {
+        return Ok(mine);
+    }
+    let running: RunningTenants = client
+        .get("/api/v1/config")
+        .map_err(|e| BadInput(e.to_string()))?;
+    match running.tenants {
+        Some(known) if known.iter().any(|t| t == tenant) => Ok(mine),
+        Some(known) if known.is_empty() => Err(BadInput(format!(
+            "unknown tenant `{tenant}`: the daemon at {} has no tenants; run `flowstate status` without --tenant",
+            client.base()
+        ))),
+        Some(known) => Err(BadInput(format!(
+            "unknown tenant `{tenant}`; the daemon at {} has {}",
+            client.base(),
+            known.join(", ")
+        ))),
+        None => Err(BadInput(format!(
+            "no host of tenant `{tenant}` (labelled `{prefix}...`), and the daemon at {} does not list its tenants; check the name",
+            client.base()
+        ))),
+    }
+}
+
+/// The part of `GET /api/v1/config` that names the configured tenants; absent from a daemon
+/// that predates them.
+#[derive(serde::Deserialize)]
+struct RunningTenants {
+    #[serde(default)]
+    tenants: Option<Vec<String>>,
 }
 
 /// The table and the summary line.

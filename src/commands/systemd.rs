@@ -6,8 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix::prelude::*;
-use flowstate_actors::messages::{GetReadiness, GetRunningConfig};
-use flowstate_config::ConfigDiff;
+use flowstate_actors::messages::{GetReadiness, GetRunningConfig, ReloadApplied};
 use sd_notify::NotifyState;
 
 /// Set by [`stopping`]: the watchdog has nothing more to say.
@@ -51,15 +50,24 @@ pub fn reloading() {
 
 /// `READY=1` after a reload, applied or not (a rejected file leaves the running
 /// configuration in place), with a status line saying which.
-pub fn reloaded(outcome: Result<Result<ConfigDiff, Vec<String>>, MailboxError>) {
+pub fn reloaded(outcome: Result<Result<ReloadApplied, Vec<String>>, MailboxError>) {
     let status = match outcome {
-        Ok(Ok(diff)) => format!(
-            "reloaded: {} added, {} removed, {} changed, {} unchanged",
-            diff.added.len(),
-            diff.removed.len(),
-            diff.changed.len(),
-            diff.unchanged.len()
-        ),
+        Ok(Ok(ReloadApplied {
+            diff,
+            failed_tenants,
+        })) => {
+            let kept = match failed_tenants.len() {
+                0 => String::new(),
+                n => format!("; {n} tenants' files rejected (see the log), they run as before"),
+            };
+            format!(
+                "reloaded: {} added, {} removed, {} changed, {} unchanged{kept}",
+                diff.added.len(),
+                diff.removed.len(),
+                diff.changed.len(),
+                diff.unchanged.len()
+            )
+        }
         Ok(Err(errors)) => format!(
             "reload rejected ({} errors, see the log); the running configuration stays",
             errors.len()
