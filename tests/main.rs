@@ -57,6 +57,8 @@ mod once;
 mod plugins;
 // Tenants in the API: every route × role × another tenant's resource; roles; throttling.
 mod tenant_api;
+// Tenants in the dashboard, in headless Chromium: a tenant's login, the platform's switcher.
+mod tenant_dashboard;
 // `group_by`/`group_wait`: one delivery per group per wait.
 mod grouping;
 // History: availability, incidents, series and events from the store; `status` and `report`.
