@@ -50,6 +50,7 @@ pub mod schema;
 pub mod secret;
 pub mod settings;
 pub mod tenant;
+mod tenant_paths;
 pub mod tenant_reload;
 mod validate;
 mod yaml;

@@ -59,6 +59,7 @@ pub fn load_with_previous_env(
         sections: Vec::new(),
         include_globs: Vec::new(),
         tenant: None,
+        tenant_root: None,
     };
     for path in paths {
         loader.load_file(path, None);
@@ -234,6 +235,8 @@ struct Loader<'a> {
     include_globs: Vec<PathBuf>,
     /// The tenant whose files are being read; `None`: the main configuration's.
     tenant: Option<Arc<str>>,
+    /// The directory that tenant's includes must stay in (see `tenant_paths.rs`).
+    tenant_root: Option<PathBuf>,
 }
 
 impl Loader<'_> {
@@ -280,6 +283,19 @@ impl Loader<'_> {
             Ok(c) => c,
             Err(e) => return fail(self, unreadable(e)),
         };
+        if let (Some(root), Some(from), Some(tenant)) =
+            (&self.tenant_root, &included_from, &self.tenant)
+        {
+            // Refused before it is read: its text must not reach an error message.
+            if from.place == "include" && !canonical.starts_with(root) {
+                let message = format!(
+                    "{}: tenant `{tenant}`'s files may include only files under their own directory {}; move the file there",
+                    path.display(),
+                    root.display()
+                );
+                return self.include_error(from, message);
+            }
+        }
         if let Some(start) = self.stack.iter().position(|(c, _)| *c == canonical) {
             let chain: Vec<String> = self.stack[start..]
                 .iter()
@@ -424,8 +440,10 @@ impl Loader<'_> {
             }
         }
         self.tenant = Some(tenant.name.clone());
+        self.tenant_root = crate::tenant_paths::tenant_root(&tenant.config);
         self.load_file(&tenant.config, Some(from));
         self.tenant = None;
+        self.tenant_root = None;
     }
 }
 

@@ -33,6 +33,7 @@ use crate::notifier::{NotifierConfig, NotifierKind};
 use crate::reader::{Node, Reader};
 use crate::secret::Secret;
 use crate::settings::Defaults;
+use crate::tenant_paths::{tenant_root, within};
 use crate::validate::{relative_to, FileSections, PartialCheck, Positions};
 
 /// The keys of one tenant.
@@ -398,6 +399,8 @@ pub(crate) fn check_tenant_files(
     positions: &Positions,
 ) {
     let name = &*tenant.name;
+    // `None` when the tenant's file cannot be resolved: it was reported as unreadable.
+    let root = tenant_root(&tenant.config);
     let limit_place = |limit: &str| {
         let path = format!("tenants.{name}.limits.{limit}");
         positions.shown(main_file, positions.value(main_file, &path))
@@ -449,6 +452,20 @@ pub(crate) fn check_tenant_files(
                     false,
                 ));
             }
+            let named = match kind {
+                Some(NotifierKind::File { path }) => Some(("path", path)),
+                Some(NotifierKind::Email(email)) => email.ca_file.as_ref().map(|f| ("ca_file", f)),
+                _ => None,
+            };
+            if let (Some((key, file)), Some(root)) = (named, &root) {
+                if !within(root, file) {
+                    errors.push(error(
+                        &format!("{path}.{key}"),
+                        outside(name, file, root),
+                        false,
+                    ));
+                }
+            }
         }
         for host in &f.hosts {
             host_count += 1;
@@ -496,6 +513,19 @@ pub(crate) fn check_tenant_files(
             if let (Some(what), false) = (program, tenant.programs) {
                 errors.push(host_error(host, ".type", not_allowed(name, what)));
             }
+            let ca_file = match &host.check {
+                Some(PartialCheck::Http(http)) => http.ca_file(),
+                Some(PartialCheck::Ready(Check::Http(http))) => http.tls.ca_file.as_deref(),
+                Some(PartialCheck::Ready(Check::Grpc(grpc))) => {
+                    grpc.tls.as_ref().and_then(|tls| tls.ca_file.as_deref())
+                }
+                _ => None,
+            };
+            if let (Some(file), Some(root)) = (ca_file, &root) {
+                if !within(root, file) {
+                    errors.push(host_error(host, ".tls.ca_file", outside(name, file, root)));
+                }
+            }
         }
         for window in &f.maintenance {
             let path = format!("maintenance[{}].name", window.origin.index);
@@ -504,6 +534,15 @@ pub(crate) fn check_tenant_files(
             }
         }
     }
+}
+
+/// The error for `file`, named in tenant `tenant`'s files outside its directory `root`.
+fn outside(tenant: &str, file: &Path, root: &Path) -> String {
+    format!(
+        "{} is outside tenant `{tenant}`'s directory {}: a tenant's files may name files only under it (flowstate reads and writes them with the platform's rights); move the file there",
+        file.display(),
+        root.display()
+    )
 }
 
 fn not_allowed(tenant: &str, what: &str) -> String {

@@ -213,6 +213,13 @@ pub(crate) struct PartialHttp {
     extras: crate::read_check::HttpExtras,
 }
 
+impl PartialHttp {
+    /// The `tls.ca_file` written, if any (a tenant's must stay in its directory).
+    pub(crate) fn ca_file(&self) -> Option<&Path> {
+        self.extras.tls.ca_file.as_deref()
+    }
+}
+
 /// Checks one file's tree. Problems go to `reader.errors`; what was understood is returned.
 ///
 /// A file of a tenant (`tenant`) may have only [`TENANT_FILE_KEYS`]: any other section is

@@ -84,7 +84,7 @@ defaults:
   alerts: [pager]
 notifiers:
   pager: { type: stdout }
-  mail: { type: file, path: /tmp/team-a.log }
+  mail: { type: file, path: team-a.log }
 hosts:
   - label: api
     url: http://api.team-a.example.com/
@@ -788,4 +788,57 @@ fn a_main_window_may_name_the_running_hosts_of_a_tenant_whose_file_is_broken() {
         .maintenance
         .iter()
         .any(|w| &*w.name == "platform"));
+}
+
+#[test]
+fn a_tenants_files_name_files_under_its_own_directory_only() {
+    let all = errors(&[
+        (
+            "flowstate.yaml",
+            "tenants:\n  team-a: { config: tenants/a/team-a.yaml }\n",
+        ),
+        (
+            "tenants/a/team-a.yaml",
+            "include: [../../secrets.yaml]\n\
+             notifiers:\n  log: { type: file, path: ../../../etc/cron.d/flowstate }\n\
+             hosts:\n  - { label: api, url: 'https://api.example.com/', tls: { ca_file: ../../secrets.yaml } }\n",
+        ),
+        ("secrets.yaml", "hosts:\n  - { label: leaked, url: 'https://x/' }\n"),
+    ]);
+    assert_eq!(all.len(), 3, "{all:#?}");
+    assert!(
+        all.iter().any(|e| e.contains("team-a.yaml:1:11: include:")
+            && e.contains("secrets.yaml: tenant `team-a`'s files may include only files under their own directory")),
+        "{all:#?}"
+    );
+    assert!(
+        all.iter().any(|e| e.contains("notifiers.log.path")
+            && e.contains("is outside tenant `team-a`'s directory")),
+        "{all:#?}"
+    );
+    assert!(
+        all.iter()
+            .any(|e| e.contains("hosts[0] (label \"api\").tls.ca_file")
+                && e.contains("move the file there")),
+        "{all:#?}"
+    );
+    // The included file was not read: nothing of it shows.
+    assert!(!all.iter().any(|e| e.contains("leaked")), "{all:#?}");
+    // Under the tenant's directory, all of it is fine.
+    let config = load(&[
+        (
+            "flowstate.yaml",
+            "tenants:\n  team-a: { config: tenants/a/team-a.yaml }\n",
+        ),
+        (
+            "tenants/a/team-a.yaml",
+            "include: [hosts/*.yaml]\n\
+             notifiers:\n  log: { type: file, path: alerts/events.jsonl }\n",
+        ),
+        (
+            "tenants/a/hosts/api.yaml",
+            "hosts:\n  - { label: api, url: 'https://api.example.com/', alerts: [log] }\n",
+        ),
+    ]);
+    assert!(config.host("team-a/api").is_some());
 }
