@@ -75,3 +75,5 @@ mod store_postgres;
 mod web;
 // `flowstate tui` driven in tmux: hosts, keys, filters, a daemon going away.
 mod tui;
+// Fair share between tenants: one tenant's dead webhook or hung checks never delay another's.
+mod tenant_fairness;

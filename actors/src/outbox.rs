@@ -24,6 +24,9 @@ use flowstate_config::RetryPolicy;
 use crate::event::AlertEvent;
 use crate::notify::DeliveryError;
 
+mod ready;
+use ready::ReadyIndex;
+
 /// Attempts in flight at once per notifier.
 pub const MAX_IN_FLIGHT: usize = 32;
 
@@ -49,9 +52,6 @@ pub struct Pending {
     /// unless the group goes out earlier with another event.
     pub gather_until: Option<Instant>,
 }
-
-/// The hosts and events one attempt carries.
-type Members = Vec<(String, AlertEvent)>;
 
 /// One attempt to start: one event, or every head of one group for a grouped notifier.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,8 +88,84 @@ struct NotifierQueue {
     /// Per host, oldest first; the head is the only one attempted.
     hosts: HashMap<String, VecDeque<Pending>>,
     /// Hosts whose head is being attempted now.
-    in_flight: usize,
+    in_flight: HashSet<String>,
+    /// The host of each waiting event, by id: the store's batches look events up by id.
+    ids: HashMap<String, String>,
+    /// The heads that may be attempted (stored, idle), by when and oldest first.
+    ready: ReadyIndex,
     len: usize,
+}
+
+impl NotifierQueue {
+    /// Puts `host`'s head in the index if it may be attempted (stored, not in flight), or
+    /// takes it out. Called after every change of a host's head or of its being in flight.
+    fn reindex(&mut self, host: &str) {
+        match self.hosts.get(host).and_then(VecDeque::front) {
+            Some(head) if head.stored && !self.in_flight.contains(host) => {
+                self.ready.insert(host, head);
+            }
+            _ => self.ready.remove(host),
+        }
+    }
+
+    /// Removes the event at `index` of `host`'s queue.
+    fn remove(&mut self, host: &str, index: usize) -> Option<Pending> {
+        let entries = self.hosts.get_mut(host)?;
+        let removed = entries.remove(index)?;
+        if entries.is_empty() {
+            self.hosts.remove(host);
+        }
+        self.ids.remove(&removed.event.id);
+        self.len -= 1;
+        if index == 0 {
+            self.reindex(host);
+        }
+        Some(removed)
+    }
+
+    fn head_is(&self, host: &str, id: &str) -> bool {
+        self.hosts
+            .get(host)
+            .and_then(VecDeque::front)
+            .is_some_and(|p| p.event.id == id)
+    }
+
+    /// The attempt at `host`'s head ended: it may be attempted again (or its next event).
+    fn finish(&mut self, host: &str) {
+        if self.in_flight.remove(host) {
+            self.reindex(host);
+        }
+    }
+
+    /// The oldest due head, with every idle, stored head of its group for a grouped
+    /// notifier: taken out of the index and marked in flight, oldest first.
+    fn take_oldest(&mut self) -> Option<(Option<String>, Vec<AlertEvent>)> {
+        let (host, group) = loop {
+            let host = self.ready.oldest_due()?.to_string();
+            match self.hosts.get(&host).and_then(VecDeque::front) {
+                Some(head) => break (host, head.group.clone()),
+                // Indexed without a head: never, as every change of a head reindexes it.
+                None => self.ready.remove(&host),
+            }
+        };
+        let members = match &group {
+            None => vec![host],
+            Some(group) => self.ready.group(group),
+        };
+        let mut taken: Vec<&Pending> = Vec::with_capacity(members.len());
+        for member in &members {
+            if let Some(head) = self.hosts.get(member).and_then(VecDeque::front) {
+                taken.push(head);
+            }
+        }
+        taken.sort_by_key(|p| p.created);
+        let events = taken.into_iter().map(|p| p.event.clone()).collect();
+        for member in members {
+            self.ready.remove(&member);
+            self.in_flight.insert(member);
+        }
+        Some((group, events))
+    }
 }
 
 /// Why an event was given up without being delivered.
@@ -145,7 +221,6 @@ pub enum AfterFailure {
 #[derive(Default)]
 pub struct Outbox {
     queues: HashMap<Arc<str>, NotifierQueue>,
-    in_flight_hosts: HashSet<(Arc<str>, String)>,
 }
 
 impl Outbox {
@@ -153,30 +228,30 @@ impl Outbox {
     pub fn push(&mut self, notifier: &Arc<str>, pending: Pending) -> Option<Pending> {
         let queue = self.queues.entry(notifier.clone()).or_default();
         let dropped = if queue.len >= MAX_PENDING {
-            Self::drop_oldest(queue, &self.in_flight_hosts, notifier)
+            Self::drop_oldest(queue)
         } else {
             None
         };
-        queue
-            .hosts
-            .entry(pending.event.host.clone())
-            .or_default()
-            .push_back(pending);
+        let host = pending.event.host.clone();
+        queue.ids.insert(pending.event.id.clone(), host.clone());
+        let entries = queue.hosts.entry(host.clone()).or_default();
+        entries.push_back(pending);
+        let new_head = entries.len() == 1;
         queue.len += 1;
+        if new_head {
+            queue.reindex(&host);
+        }
         dropped
     }
 
-    /// The oldest event not being attempted right now.
-    fn drop_oldest(
-        queue: &mut NotifierQueue,
-        in_flight: &HashSet<(Arc<str>, String)>,
-        notifier: &Arc<str>,
-    ) -> Option<Pending> {
+    /// The oldest event not being attempted right now. A scan of the whole queue, but only
+    /// when it is full.
+    fn drop_oldest(queue: &mut NotifierQueue) -> Option<Pending> {
         let (host, index) = queue
             .hosts
             .iter()
             .flat_map(|(host, entries)| {
-                let busy = in_flight.contains(&(notifier.clone(), host.clone()));
+                let busy = queue.in_flight.contains(host);
                 entries
                     .iter()
                     .enumerate()
@@ -185,34 +260,32 @@ impl Outbox {
             })
             .min_by_key(|(created, _, _)| *created)
             .map(|(_, host, i)| (host.clone(), i))?;
-        let entries = queue.hosts.get_mut(&host)?;
-        let dropped = entries.remove(index);
-        if entries.is_empty() {
-            queue.hosts.remove(&host);
-        }
-        queue.len -= usize::from(dropped.is_some());
-        dropped
+        queue.remove(&host, index)
     }
 
     /// The waiting event `id` of `notifier`, if it is queued.
     pub fn find(&self, notifier: &str, id: &str) -> Option<&Pending> {
-        self.queues
-            .get(notifier)?
-            .hosts
-            .values()
-            .flatten()
-            .find(|p| p.event.id == id)
+        let queue = self.queues.get(notifier)?;
+        let host = queue.ids.get(id)?;
+        queue.hosts.get(host)?.iter().find(|p| p.event.id == id)
     }
 
     /// The store has the event: it may be attempted.
     pub fn mark_stored(&mut self, notifier: &str, host: &str, id: &str) {
-        if let Some(p) = self
-            .queues
-            .get_mut(notifier)
-            .and_then(|q| q.hosts.get_mut(host))
-            .and_then(|entries| entries.iter_mut().find(|p| p.event.id == id))
-        {
+        let Some(queue) = self.queues.get_mut(notifier) else {
+            return;
+        };
+        let Some(entries) = queue.hosts.get_mut(host) else {
+            return;
+        };
+        let Some(index) = entries.iter().position(|p| p.event.id == id) else {
+            return;
+        };
+        if let Some(p) = entries.get_mut(index) {
             p.stored = true;
+        }
+        if index == 0 {
+            queue.reindex(host);
         }
     }
 
@@ -220,63 +293,17 @@ impl Outbox {
     /// due (and done gathering), up to [`MAX_IN_FLIGHT`] per notifier, oldest first. A grouped
     /// head brings every other idle, stored head of its group along, due or not: they go as
     /// one delivery.
+    ///
+    /// Costs what it starts, not what waits: a notifier with thousands of events waiting for
+    /// a retry is not looked through (see [`ready`]).
     pub fn take_ready(&mut self, now: Instant) -> Vec<Attempt> {
         let mut ready = Vec::new();
         for (notifier, queue) in &mut self.queues {
-            if queue.in_flight >= MAX_IN_FLIGHT {
-                continue;
-            }
-            let in_flight = &self.in_flight_hosts;
-            let idle: Vec<(&String, &Pending)> = queue
-                .hosts
-                .iter()
-                .filter(|(host, _)| !in_flight.contains(&(notifier.clone(), (*host).clone())))
-                .filter_map(|(host, entries)| entries.front().map(|p| (host, p)))
-                .filter(|(_, p)| p.stored)
-                .collect();
-            let mut due: Vec<&(&String, &Pending)> = idle
-                .iter()
-                .filter(|(_, p)| {
-                    p.not_before.is_none_or(|t| t <= now) && p.gather_until.is_none_or(|t| t <= now)
-                })
-                .collect();
-            due.sort_by_key(|(_, p)| p.created);
-            let mut taken: HashSet<&String> = HashSet::new();
-            let mut attempts: Vec<(Option<String>, Members)> = Vec::new();
-            let mut busy = queue.in_flight;
-            for (host, head) in due {
-                if busy >= MAX_IN_FLIGHT {
+            queue.ready.promote(now);
+            while queue.in_flight.len() < MAX_IN_FLIGHT {
+                let Some((group, events)) = queue.take_oldest() else {
                     break;
-                }
-                if taken.contains(host) {
-                    continue;
-                }
-                let mut members: Vec<(&String, &Pending)> = match &head.group {
-                    None => vec![(*host, *head)],
-                    Some(group) => idle
-                        .iter()
-                        .filter(|(h, p)| p.group.as_ref() == Some(group) && !taken.contains(h))
-                        .copied()
-                        .collect(),
                 };
-                members.sort_by_key(|(_, p)| p.created);
-                busy += members.len();
-                taken.extend(members.iter().map(|(h, _)| *h));
-                attempts.push((
-                    head.group.clone(),
-                    members
-                        .into_iter()
-                        .map(|(h, p)| (h.clone(), p.event.clone()))
-                        .collect(),
-                ));
-            }
-            for (group, members) in attempts {
-                let mut events = Vec::with_capacity(members.len());
-                for (host, event) in members {
-                    queue.in_flight += 1;
-                    self.in_flight_hosts.insert((notifier.clone(), host));
-                    events.push(event);
-                }
                 ready.push(Attempt {
                     notifier: notifier.clone(),
                     group,
@@ -291,19 +318,12 @@ impl Outbox {
     /// whose event is no longer the head (its notifier was removed and re-added meanwhile)
     /// changes nothing.
     pub fn succeeded(&mut self, notifier: &Arc<str>, host: &str, id: &str) -> Option<Pending> {
-        if !self.head_is(notifier, host, id) {
+        let queue = self.queues.get_mut(notifier)?;
+        if !queue.head_is(host, id) {
             return None;
         }
-        self.finish(notifier, host);
-        self.pop(notifier, host)
-    }
-
-    fn head_is(&self, notifier: &str, host: &str, id: &str) -> bool {
-        self.queues
-            .get(notifier)
-            .and_then(|q| q.hosts.get(host))
-            .and_then(|entries| entries.front())
-            .is_some_and(|p| p.event.id == id)
+        queue.in_flight.remove(host);
+        queue.remove(host, 0)
     }
 
     /// The attempt at `host`'s head failed: schedule the next one with backoff and jitter, or
@@ -317,16 +337,12 @@ impl Outbox {
         now: (Instant, SystemTime),
     ) -> Option<AfterFailure> {
         let host = event.host.as_str();
-        if !self.head_is(notifier, host, &event.id) {
+        let queue = self.queues.get_mut(notifier)?;
+        if !queue.head_is(host, &event.id) {
             return None;
         }
-        self.finish(notifier, host);
-        let head = self
-            .queues
-            .get_mut(notifier)?
-            .hosts
-            .get_mut(host)?
-            .front_mut()?;
+        queue.in_flight.remove(host);
+        let head = queue.hosts.get_mut(host)?.front_mut()?;
         head.attempts += 1;
         let age = now.1.duration_since(head.created).unwrap_or_default();
         let reason = if !error.is_retryable() {
@@ -337,7 +353,7 @@ impl Outbox {
             None
         };
         if let Some(reason) = reason {
-            let pending = self.pop(notifier, host)?;
+            let pending = queue.remove(host, 0)?;
             return Some(AfterFailure::GaveUp(reason, Box::new(pending)));
         }
         let mut wait = backoff(policy, head.attempts, fastrand::f64());
@@ -346,29 +362,27 @@ impl Outbox {
         }
         let at = crate::clock::instant_after(now.0, wait);
         head.not_before = Some(at);
+        queue.reindex(host);
         Some(AfterFailure::RetryAt(at))
     }
 
     /// The attempt at `host`'s head (event `id`) was cut short by the shutdown: it is no
     /// longer in flight, and stays at the head of its queue, its attempts uncounted.
     pub fn release(&mut self, notifier: &Arc<str>, host: &str, id: &str) {
-        if self.head_is(notifier, host, id) {
-            self.finish(notifier, host);
+        if let Some(queue) = self.queues.get_mut(notifier) {
+            if queue.head_is(host, id) {
+                queue.finish(host);
+            }
         }
     }
 
-    /// The earliest instant a waiting retry becomes due.
+    /// The earliest instant a waiting retry (or a group's gathering) ends. Heads held back by
+    /// something else (the store, an attempt in flight, the cap) go when that ends, which
+    /// pumps the outbox anyway.
     pub fn next_due(&self) -> Option<Instant> {
         self.queues
             .values()
-            .flat_map(|q| q.hosts.values())
-            .filter_map(|entries| {
-                let head = entries.front()?;
-                [head.not_before, head.gather_until]
-                    .into_iter()
-                    .flatten()
-                    .max()
-            })
+            .filter_map(|q| q.ready.next_wake())
             .min()
     }
 
@@ -379,7 +393,7 @@ impl Outbox {
 
     /// Attempts in flight, over all notifiers.
     pub fn in_flight(&self) -> usize {
-        self.in_flight_hosts.len()
+        self.queues.values().map(|q| q.in_flight.len()).sum()
     }
 
     /// Every waiting event of every notifier: what is lost if the process ends now.
@@ -391,33 +405,10 @@ impl Outbox {
 
     /// The notifier left the configuration: its waiting events, removed.
     pub fn remove_notifier(&mut self, notifier: &str) -> Vec<Pending> {
-        self.in_flight_hosts.retain(|(n, _)| &**n != notifier);
         self.queues
             .remove(notifier)
             .map(|q| q.hosts.into_values().flatten().collect())
             .unwrap_or_default()
-    }
-
-    fn finish(&mut self, notifier: &Arc<str>, host: &str) {
-        if self
-            .in_flight_hosts
-            .remove(&(notifier.clone(), host.to_string()))
-        {
-            if let Some(queue) = self.queues.get_mut(notifier) {
-                queue.in_flight = queue.in_flight.saturating_sub(1);
-            }
-        }
-    }
-
-    fn pop(&mut self, notifier: &Arc<str>, host: &str) -> Option<Pending> {
-        let queue = self.queues.get_mut(notifier)?;
-        let entries = queue.hosts.get_mut(host)?;
-        let head = entries.pop_front();
-        if entries.is_empty() {
-            queue.hosts.remove(host);
-        }
-        queue.len -= usize::from(head.is_some());
-        head
     }
 }
 

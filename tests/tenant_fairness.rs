@@ -1,0 +1,292 @@
+//! Fair share between tenants (SPEC §12): one tenant's dead webhook with 5 000 events queued
+//! for it, or 5 000 hosts of its own whose checks time out, never delays another tenant's
+//! alerts or checks.
+//!
+//! What is measured, exactly:
+//! - **Alert delay.** Tenant B has one host on a [`switchable`] target and a webhook to a
+//!   [`Receiver`] that accepts. Its host goes down and up a few times; for each event B's
+//!   receiver gets, the delay is the receiver's wall clock at arrival minus the event's `at`
+//!   (when the deciding check's verdict was in). Both clocks are this machine's. The same flips
+//!   are measured twice: on a daemon without tenant A (the baseline) and on one where tenant
+//!   A's webhook has at least 5 000 events queued for a receiver that is dead (one that
+//!   accepts and never answers, or one that refuses connections). What A's backlog costs B is
+//!   the difference of the two medians, which must be at most 100 ms. Medians of several
+//!   events, so one scheduling hiccup of a busy 2-core machine does not decide; every delay is
+//!   printed.
+//! - **Check lag.** Tenant A has 5 000 hosts whose checks time out (their target accepts no
+//!   connection); tenant B's host is checked every 500 ms meanwhile. B's consecutive checks
+//!   (the `at` of its history) must be at most 1.5 intervals apart, every one of them passed:
+//!   no slot of B's is skipped or late by half an interval while A's checks hang.
+//!
+//! A's 5 000 events come from 5 000 hosts that fail from their first check on (`unknown` to
+//! `down` is an event) on a refused port: cheap to check, so the measurement is not the
+//! machine being busy with A's checks. The tests take a lock so only one 5 000-host daemon runs
+//! at a time, whatever else the suite runs.
+
+use std::net::TcpListener;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+use crate::common::hosts::checks;
+use crate::common::receiver::{Post, Receiver};
+use crate::common::scrape::wait_for_scrape;
+use crate::common::target::StallServer;
+use crate::common::wait::wait_for;
+use crate::common::{closed_port, switchable, Daemon, Sandbox, DEADLINE};
+
+/// How many events wait for tenant A's dead webhook, and how many hosts of A time out.
+const BACKLOG: usize = 5_000;
+
+/// The most A's backlog may add to the median delay of B's alerts.
+const MAX_ADDED_DELAY: Duration = Duration::from_millis(100);
+
+/// How many times B's host goes down and comes back up per measurement (two events each).
+const FLIPS: usize = 3;
+
+/// B's check interval in the check-lag test.
+const B_INTERVAL: Duration = Duration::from_millis(500);
+
+/// One 5 000-host daemon at a time: two at once on two cores would measure each other.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// How A's webhook receiver is dead.
+#[derive(Debug, Clone, Copy)]
+enum DeadReceiver {
+    /// Accepts the connection and never answers: every attempt holds until its timeout.
+    Silent,
+    /// Refuses the connection: every attempt fails at once and is retried with backoff.
+    Refusing,
+}
+
+/// The main file: the API, the state store if `store`, and the tenants named.
+fn main_file(store: bool, tenants: &[&str]) -> String {
+    let state = if store {
+        "state: { path: state.db }\n"
+    } else {
+        ""
+    };
+    let tenants: String = tenants
+        .iter()
+        .map(|t| format!("  {t}: {{ config: tenants/{t}.yaml }}\n"))
+        .collect();
+    format!("server: {{ listen: \"127.0.0.1:0\" }}\n{state}hosts: []\ntenants:\n{tenants}")
+}
+
+/// Tenant B: one host on `target`, down or up at the first failed or passed check, and a
+/// webhook to `receiver`.
+fn tenant_b(target: &str, receiver: &str, interval: Duration) -> String {
+    format!(
+        "defaults: {{ interval: {}ms, timeout: {}ms, failure_threshold: 1, success_threshold: 1, alerts: [hook] }}\n\
+         notifiers:\n  hook: {{ type: webhook, url: '{receiver}' }}\n\
+         hosts:\n  - {{ label: api, url: '{target}' }}\n",
+        interval.as_millis(),
+        interval.as_millis()
+    )
+}
+
+/// Tenant A: [`BACKLOG`] TCP hosts on `address`, checked every `interval` with `timeout`,
+/// down at their first failure, alerting a webhook to `receiver` (whose attempts give up
+/// after 10 s).
+fn tenant_a(address: &str, interval: &str, timeout: &str, receiver: &str) -> String {
+    let mut file = format!(
+        "defaults: {{ interval: {interval}, timeout: {timeout}, failure_threshold: 1, alerts: [hook] }}\n\
+         notifiers:\n  hook: {{ type: webhook, url: '{receiver}', timeout: 10s }}\n\
+         hosts:\n"
+    );
+    for i in 0..BACKLOG {
+        file.push_str(&format!(
+            "  - {{ label: h{i}, type: tcp, address: '{address}' }}\n"
+        ));
+    }
+    file
+}
+
+fn start_daemon(main: &str, tenants: &[(&str, String)]) -> (Sandbox, Daemon) {
+    let sandbox = Sandbox::new();
+    sandbox.write("flowstate.yaml", main);
+    for (name, text) in tenants {
+        sandbox.write(&format!("tenants/{name}.yaml"), text);
+    }
+    let daemon = sandbox.daemon("flowstate.yaml").start();
+    (sandbox, daemon)
+}
+
+/// `/api/v1/hosts/{label}` for a tenant's host (its `/` escaped).
+#[track_caller]
+fn wait_for_host(daemon: &mut Daemon, label: &str, what: &str, ok: impl Fn(&Value) -> bool) {
+    daemon.wait_for_host(&label.replace('/', "%2F"), what, ok);
+}
+
+/// The time from an event's `at` to its arrival at the receiver.
+#[track_caller]
+fn delay(post: &Post) -> Duration {
+    let event = post.json();
+    let at = event["at"]
+        .as_str()
+        .and_then(|at| humantime::parse_rfc3339(at).ok())
+        .unwrap_or_else(|| panic!("no `at` in {event}"));
+    // `at` is cut to the millisecond: an arrival within it counts as no delay.
+    post.arrived.duration_since(at).unwrap_or_default()
+}
+
+fn median(delays: &[Duration]) -> Duration {
+    let mut sorted = delays.to_vec();
+    sorted.sort();
+    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+}
+
+/// Flips B's host down and up [`FLIPS`] times, each time waiting for the event at B's
+/// receiver, and gives each event's delay.
+#[track_caller]
+fn measure_b(
+    daemon: &mut Daemon,
+    status: &std::sync::atomic::AtomicU16,
+    b: &Receiver,
+) -> Vec<Duration> {
+    wait_for_host(daemon, "team-b/api", "is up", |h| h["status"] == "up");
+    let mut delays = Vec::new();
+    for _ in 0..FLIPS {
+        for (answer, event) in [(503, "down"), (200, "up")] {
+            status.store(answer, SeqCst);
+            let seen = b.posts().len();
+            let posts = b.wait_for_posts(daemon, &format!("B's `{event}` arrives"), |posts| {
+                posts.len() > seen
+            });
+            let post = &posts[seen];
+            assert_eq!(post.json()["event"], event, "{}", post.request.body_text());
+            delays.push(delay(post));
+        }
+    }
+    delays
+}
+
+/// B's alert delays with tenant A absent, then with A's dead webhook holding [`BACKLOG`]
+/// events; fails if the median grew by more than [`MAX_ADDED_DELAY`].
+fn b_is_not_delayed_by_a_backlog(dead: DeadReceiver, store: bool) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let (status, target) = switchable(200);
+    let b = Receiver::accepting();
+    let b_file = tenant_b(&target.url("/"), &b.url("/b"), Duration::from_millis(200));
+
+    let baseline = {
+        let (_sandbox, mut daemon) = start_daemon(
+            &main_file(store, &["team-b"]),
+            &[("team-b", b_file.clone())],
+        );
+        measure_b(&mut daemon, &status, &b)
+    };
+
+    let silent = StallServer::start();
+    let a_receiver = match dead {
+        DeadReceiver::Silent => silent.url(),
+        DeadReceiver::Refusing => format!("http://127.0.0.1:{}/a", closed_port()),
+    };
+    let refused = format!("127.0.0.1:{}", closed_port());
+    let a_file = tenant_a(&refused, "5s", "1s", &a_receiver);
+    let (_sandbox, mut daemon) = start_daemon(
+        &main_file(store, &["team-a", "team-b"]),
+        &[("team-a", a_file), ("team-b", b_file)],
+    );
+    let queued = wait_for_scrape(&mut daemon, "5 000 events wait for A's webhook", |s| {
+        s.pending("team-a/hook")
+            .is_some_and(|n| n >= BACKLOG as f64)
+    })
+    .pending("team-a/hook");
+    let loaded = measure_b(&mut daemon, &status, &b);
+    let still = crate::common::scrape::scrape(&mut daemon).pending("team-a/hook");
+
+    let (base, with) = (median(&baseline), median(&loaded));
+    let added = with.saturating_sub(base);
+    println!(
+        "{dead:?} receiver, store {store}: A queued {queued:?} (still {still:?} after); \
+         B's delays without A {baseline:?} (median {base:?}), with A's backlog {loaded:?} \
+         (median {with:?}): added {added:?}"
+    );
+    assert!(
+        still.is_some_and(|n| n >= BACKLOG as f64),
+        "A's backlog must last the whole measurement: {still:?}"
+    );
+    assert!(
+        added <= MAX_ADDED_DELAY,
+        "A's backlog delayed B's alerts by {added:?} (median {with:?} against {base:?}): \
+         {loaded:?}\n{daemon}"
+    );
+}
+
+#[test]
+fn a_silent_webhook_with_5000_queued_events_does_not_delay_another_tenants_alerts() {
+    b_is_not_delayed_by_a_backlog(DeadReceiver::Silent, false);
+}
+
+#[test]
+fn a_refusing_webhook_with_5000_queued_events_does_not_delay_another_tenants_alerts() {
+    b_is_not_delayed_by_a_backlog(DeadReceiver::Refusing, false);
+}
+
+#[test]
+fn with_a_state_store_a_5000_event_backlog_does_not_delay_another_tenants_alerts() {
+    b_is_not_delayed_by_a_backlog(DeadReceiver::Refusing, true);
+}
+
+#[test]
+fn five_thousand_hosts_timing_out_do_not_delay_another_tenants_checks() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    // Bound and never accepted from: once its backlog is full, connecting hangs until the
+    // check's timeout, as to a host that drops packets.
+    let blackhole = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let address = blackhole.local_addr().expect("local address").to_string();
+    let (_status, target) = switchable(200);
+    let b = Receiver::accepting();
+    let a_receiver = format!("http://127.0.0.1:{}/a", closed_port());
+    let (_sandbox, mut daemon) = start_daemon(
+        &main_file(false, &["team-a", "team-b"]),
+        &[
+            ("team-a", tenant_a(&address, "2s", "1500ms", &a_receiver)),
+            (
+                "team-b",
+                tenant_b(&target.url("/"), &b.url("/b"), B_INTERVAL),
+            ),
+        ],
+    );
+    // A's checks are under way (each host's first slot is within its first interval) and a
+    // good part of them hang at once.
+    wait_for_scrape(&mut daemon, "A's hosts are down", |s| {
+        s.pending("team-a/hook")
+            .is_some_and(|n| n >= BACKLOG as f64)
+    });
+    let label = "team-b%2Fapi";
+    let before = checks(&daemon.host(label));
+    let host = wait_for(DEADLINE, "B ran 10 more checks", || {
+        let host = daemon.host(label);
+        (checks(&host) >= before + 10).then_some(host)
+    })
+    .unwrap_or_else(|timed_out| panic!("{timed_out}\n{daemon}"));
+    let history = host["history"].as_array().expect("a history");
+    let recent = &history[history.len().saturating_sub(11)..];
+    let at: Vec<SystemTime> = recent
+        .iter()
+        .map(|c| {
+            c["at"]
+                .as_str()
+                .and_then(|at| humantime::parse_rfc3339(at).ok())
+                .unwrap_or_else(|| panic!("no `at` in {c}"))
+        })
+        .collect();
+    let gaps: Vec<Duration> = at
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]).unwrap_or_default())
+        .collect();
+    println!("B's checks every {B_INTERVAL:?} while A's 5 000 hang: gaps {gaps:?}");
+    assert!(
+        recent.iter().all(|c| c["ok"] == true),
+        "B's checks failed while A's hung: {recent:?}"
+    );
+    assert!(
+        gaps.iter().all(|gap| *gap <= B_INTERVAL * 3 / 2),
+        "B's checks fell behind while A's hung: gaps {gaps:?}"
+    );
+    drop(blackhole);
+}
