@@ -10,9 +10,9 @@
 //!   are measured twice: on a daemon without tenant A (the baseline) and on one where tenant
 //!   A's webhook has at least 5 000 events queued for a receiver that is dead (one that
 //!   accepts and never answers, or one that refuses connections). What A's backlog costs B is
-//!   the difference of the two medians, which must be at most 100 ms. Medians of several
-//!   events, so one scheduling hiccup of a busy 2-core machine does not decide; every delay is
-//!   printed.
+//!   the difference of the two medians, which must be at most 100 ms; and all but one of B's
+//!   events (one scheduling hiccup of a busy 2-core machine is allowed) must come within
+//!   100 ms of the baseline's median. Every delay is printed.
 //! - **Check lag.** Tenant A has 5 000 hosts whose checks time out (their target accepts no
 //!   connection); tenant B's host is checked every 500 ms meanwhile. B's consecutive checks
 //!   (the `at` of its history) must be at most 1.5 intervals apart, every one of them passed:
@@ -200,10 +200,11 @@ fn b_is_not_delayed_by_a_backlog(dead: DeadReceiver, store: bool) {
 
     let (base, with) = (median(&baseline), median(&loaded));
     let added = with.saturating_sub(base);
+    let worst = loaded.iter().max().copied().unwrap_or_default();
     println!(
         "{dead:?} receiver, store {store}: A queued {queued:?} (still {still:?} after); \
          B's delays without A {baseline:?} (median {base:?}), with A's backlog {loaded:?} \
-         (median {with:?}): added {added:?}"
+         (median {with:?}, worst {worst:?}): added {added:?}"
     );
     assert!(
         still.is_some_and(|n| n >= BACKLOG as f64),
@@ -213,6 +214,17 @@ fn b_is_not_delayed_by_a_backlog(dead: DeadReceiver, store: bool) {
         added <= MAX_ADDED_DELAY,
         "A's backlog delayed B's alerts by {added:?} (median {with:?} against {base:?}): \
          {loaded:?}\n{daemon}"
+    );
+    // Stricter than the median: all but one of B's events (one hiccup of a busy machine is
+    // allowed) within the bound of the baseline.
+    let late = loaded
+        .iter()
+        .filter(|d| d.saturating_sub(base) > MAX_ADDED_DELAY)
+        .count();
+    assert!(
+        late <= 1,
+        "{late} of B's alerts came more than {MAX_ADDED_DELAY:?} later than without A's \
+         backlog ({base:?}): {loaded:?}\n{daemon}"
     );
 }
 

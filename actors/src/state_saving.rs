@@ -5,6 +5,12 @@
 //! marks what changed and, every `SAVE_EVERY`, sends it all as one batch. A batch that fails
 //! is merged back and saved with the next one, so a store that is down for a while loses
 //! nothing but the oldest results beyond `MAX_UNSAVED_RESULTS`.
+//!
+//! A batch holds at most [`MAX_BATCH_ROWS`] results and as many hosts; the rest goes in the
+//! next batch, sent as soon as the store answered. The store is one writer shared by every
+//! tenant and by the alert outbox, which stores each event before its first attempt: one
+//! transaction with the results of thousands of failing hosts held every other tenant's alert
+//! behind it (100 to 200 ms on a busy machine), where a batch of this size holds it for a few.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -24,6 +30,10 @@ use crate::store::{
 /// How often changed host state is written to the state store: one transaction per second
 /// however many hosts there are.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
+
+/// The most results (and the most hosts) one batch writes: short enough a transaction that
+/// an alert waiting to be stored behind it is not held up noticeably.
+pub const MAX_BATCH_ROWS: usize = 256;
 
 /// Results waiting for the store are capped, so a store that stays down does not grow memory
 /// without end (the counters and status are still saved once it is back).
@@ -107,20 +117,32 @@ impl StateSaving {
         self.dirty.extend(hosts.keys().cloned());
     }
 
-    /// The batch of changes since the last save, if anything changed.
-    pub fn take_batch(&mut self, hosts: &HashMap<Arc<str>, Host>) -> Option<SaveHostStates> {
+    /// The batch of changes since the last save, if anything changed: at most `rows`
+    /// results (the oldest) and `rows` hosts; the rest stays for the next batch.
+    pub fn take_batch(
+        &mut self,
+        hosts: &HashMap<Arc<str>, Host>,
+        rows: usize,
+    ) -> Option<SaveHostStates> {
         if self.dirty.is_empty() && self.forgotten.is_empty() && self.unsaved_transitions.is_empty()
         {
             return None;
         }
-        let hosts = self
-            .dirty
-            .drain()
-            .filter_map(|label| hosts.get(&label).map(StoredHost::from))
+        let labels: Vec<Arc<str>> = self.dirty.iter().take(rows).cloned().collect();
+        let hosts = labels
+            .into_iter()
+            .filter_map(|label| {
+                self.dirty.remove(&label);
+                hosts.get(&label).map(StoredHost::from)
+            })
+            .collect();
+        let results = self
+            .unsaved_results
+            .drain(..rows.min(self.unsaved_results.len()))
             .collect();
         Some(SaveHostStates {
             hosts,
-            results: std::mem::take(&mut self.unsaved_results),
+            results,
             transitions: std::mem::take(&mut self.unsaved_transitions),
             removed: std::mem::take(&mut self.forgotten),
             reply_to: None,
@@ -134,32 +156,36 @@ impl StateSaving {
         if self.saving {
             return;
         }
-        let mut batch = self.take_batch(hosts).unwrap_or_default();
+        let mut batch = self.take_batch(hosts, MAX_BATCH_ROWS).unwrap_or_default();
         batch.reply_to = Some(reply_to);
         self.saving = true;
         self.store.do_send(batch);
     }
 
     /// The store answered a batch: a failed batch's hosts and results are saved again with
-    /// the next one.
-    pub fn saved(&mut self, outcome: HostStatesSaved) {
+    /// the next one. True when a saved batch left more waiting than it could take, which is
+    /// to be sent at once rather than at the next tick.
+    pub fn saved(&mut self, outcome: HostStatesSaved) -> bool {
         self.saving = false;
-        if !outcome.saved {
-            self.dirty.extend(outcome.hosts);
-            self.forgotten.extend(outcome.removed);
-            // Older than those gathered since: they go first, and the newest are kept at the cap.
-            let mut results = outcome.results;
-            results.append(&mut self.unsaved_results);
-            let excess = results.len().saturating_sub(MAX_UNSAVED_RESULTS);
-            results.drain(..excess);
-            if excess > 0 {
-                self.metrics.record_store_dropped("result", excess as u64);
-            }
-            self.unsaved_results = results;
-            let mut transitions = outcome.transitions;
-            transitions.append(&mut self.unsaved_transitions);
-            self.unsaved_transitions = transitions;
+        if outcome.saved {
+            return self.unsaved_results.len() >= MAX_BATCH_ROWS
+                || self.dirty.len() >= MAX_BATCH_ROWS;
         }
+        self.dirty.extend(outcome.hosts);
+        self.forgotten.extend(outcome.removed);
+        // Older than those gathered since: they go first, and the newest are kept at the cap.
+        let mut results = outcome.results;
+        results.append(&mut self.unsaved_results);
+        let excess = results.len().saturating_sub(MAX_UNSAVED_RESULTS);
+        results.drain(..excess);
+        if excess > 0 {
+            self.metrics.record_store_dropped("result", excess as u64);
+        }
+        self.unsaved_results = results;
+        let mut transitions = outcome.transitions;
+        transitions.append(&mut self.unsaved_transitions);
+        self.unsaved_transitions = transitions;
+        false
     }
 
     /// The store's file was lost and a new one opened: every host and its whole history go
