@@ -14,9 +14,10 @@
 //!   events (one scheduling hiccup of a busy 2-core machine is allowed) must come within
 //!   100 ms of the baseline's median. Every delay is printed.
 //! - **Check lag.** Tenant A has 5 000 hosts whose checks time out (their target accepts no
-//!   connection); tenant B's host is checked every 500 ms meanwhile. B's consecutive checks
-//!   (the `at` of its history) must be at most 1.5 intervals apart, every one of them passed:
-//!   no slot of B's is skipped or late by half an interval while A's checks hang.
+//!   connection); tenant B's host is checked every 500 ms meanwhile. Over ten consecutive
+//!   checks of B (the `at` of its history: when each ended), each must end less than one
+//!   interval later than its slot, the least late of them taken as on time, and pass: no slot
+//!   of B's is skipped or taken by the next while A's checks hang.
 //!
 //! A's 5 000 events come from 5 000 hosts that fail from their first check on (`unknown` to
 //! `down` is an event) on a refused port: cheap to check, so the measurement is not the
@@ -130,6 +131,32 @@ fn delay(post: &Post) -> Duration {
         .unwrap_or_else(|| panic!("no `at` in {event}"));
     // `at` is cut to the millisecond: an arrival within it counts as no delay.
     post.arrived.duration_since(at).unwrap_or_default()
+}
+
+/// How late each of `ends` (the ends of checks in consecutive slots `interval` apart) came
+/// against its slot, taking the least late one as on time: the slots' phase is not known from
+/// outside. A skipped slot shows as an interval late or more.
+fn lateness(ends: &[SystemTime], interval: Duration) -> Vec<Duration> {
+    let Some(first) = ends.first() else {
+        return Vec::new();
+    };
+    let micros = |d: Duration| i128::try_from(d.as_micros()).unwrap_or(i128::MAX);
+    let offsets: Vec<i128> = ends
+        .iter()
+        .zip(0..)
+        .map(|(end, k): (&SystemTime, i128)| {
+            let since = match end.duration_since(*first) {
+                Ok(after) => micros(after),
+                Err(before) => -micros(before.duration()),
+            };
+            since - k * micros(interval)
+        })
+        .collect();
+    let on_time = offsets.iter().min().copied().unwrap_or(0);
+    offsets
+        .iter()
+        .map(|offset| Duration::from_micros(u64::try_from(offset - on_time).unwrap_or(u64::MAX)))
+        .collect()
 }
 
 fn median(delays: &[Duration]) -> Duration {
@@ -287,18 +314,15 @@ fn five_thousand_hosts_timing_out_do_not_delay_another_tenants_checks() {
                 .unwrap_or_else(|| panic!("no `at` in {c}"))
         })
         .collect();
-    let gaps: Vec<Duration> = at
-        .windows(2)
-        .map(|w| w[1].duration_since(w[0]).unwrap_or_default())
-        .collect();
-    println!("B's checks every {B_INTERVAL:?} while A's 5 000 hang: gaps {gaps:?}");
+    let lags = lateness(&at, B_INTERVAL);
+    println!("B's checks every {B_INTERVAL:?} while A's 5 000 hang: late by {lags:?}");
     assert!(
         recent.iter().all(|c| c["ok"] == true),
         "B's checks failed while A's hung: {recent:?}"
     );
     assert!(
-        gaps.iter().all(|gap| *gap <= B_INTERVAL * 3 / 2),
-        "B's checks fell behind while A's hung: gaps {gaps:?}"
+        lags.iter().all(|lag| *lag < B_INTERVAL),
+        "B's checks fell behind by an interval while A's hung: late by {lags:?}"
     );
     drop(blackhole);
 }
