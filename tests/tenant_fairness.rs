@@ -12,7 +12,9 @@
 //!   accepts and never answers, or one that refuses connections). What A's backlog costs B is
 //!   the difference of the two medians, which must be at most 100 ms; and all but one of B's
 //!   events (one scheduling hiccup of a busy 2-core machine is allowed) must come within
-//!   100 ms of the baseline's median. Every delay is printed.
+//!   100 ms of the baseline's median. Every delay is printed. The same is measured, and held to
+//!   the same bound, while A's 5 000 hosts go down (all within their first 5 s interval), before
+//!   their events have all been queued.
 //! - **Check lag.** Tenant A has 5 000 hosts whose checks time out (their target accepts no
 //!   connection); tenant B's host is checked every 500 ms meanwhile. Over ten consecutive
 //!   checks of B (the `at` of its history: when each ended), each must end less than one
@@ -33,7 +35,7 @@ use serde_json::Value;
 
 use crate::common::hosts::checks;
 use crate::common::receiver::{Post, Receiver};
-use crate::common::scrape::wait_for_scrape;
+use crate::common::scrape::{scrape, wait_for_scrape};
 use crate::common::target::StallServer;
 use crate::common::wait::wait_for;
 use crate::common::{closed_port, switchable, Daemon, Sandbox, DEADLINE};
@@ -217,42 +219,50 @@ fn b_is_not_delayed_by_a_backlog(dead: DeadReceiver, store: bool) {
         &main_file(store, &["team-a", "team-b"]),
         &[("team-a", a_file), ("team-b", b_file)],
     );
+    // While A's 5 000 hosts go down (within their first interval) and their events pile up.
+    let storm = measure_b(&mut daemon, &status, &b);
+    let during = scrape(&mut daemon).pending("team-a/hook");
     let queued = wait_for_scrape(&mut daemon, "5 000 events wait for A's webhook", |s| {
         s.pending("team-a/hook")
             .is_some_and(|n| n >= BACKLOG as f64)
     })
     .pending("team-a/hook");
     let loaded = measure_b(&mut daemon, &status, &b);
-    let still = crate::common::scrape::scrape(&mut daemon).pending("team-a/hook");
-
-    let (base, with) = (median(&baseline), median(&loaded));
-    let added = with.saturating_sub(base);
-    let worst = loaded.iter().max().copied().unwrap_or_default();
+    let still = scrape(&mut daemon).pending("team-a/hook");
     println!(
-        "{dead:?} receiver, store {store}: A queued {queued:?} (still {still:?} after); \
-         B's delays without A {baseline:?} (median {base:?}), with A's backlog {loaded:?} \
-         (median {with:?}, worst {worst:?}): added {added:?}"
+        "{dead:?} receiver, store {store}: B's delays without A {baseline:?}; while A's hosts \
+         went down ({during:?} queued after) {storm:?}; with A's backlog ({queued:?} queued, \
+         {still:?} after) {loaded:?}"
     );
     assert!(
         still.is_some_and(|n| n >= BACKLOG as f64),
         "A's backlog must last the whole measurement: {still:?}"
     );
-    assert!(
-        added <= MAX_ADDED_DELAY,
-        "A's backlog delayed B's alerts by {added:?} (median {with:?} against {base:?}): \
-         {loaded:?}\n{daemon}"
-    );
-    // Stricter than the median: all but one of B's events (one hiccup of a busy machine is
-    // allowed) within the bound of the baseline.
-    let late = loaded
-        .iter()
-        .filter(|d| d.saturating_sub(base) > MAX_ADDED_DELAY)
-        .count();
-    assert!(
-        late <= 1,
-        "{late} of B's alerts came more than {MAX_ADDED_DELAY:?} later than without A's \
-         backlog ({base:?}): {loaded:?}\n{daemon}"
-    );
+    let base = median(&baseline);
+    for (what, delays) in [("A's hosts going down", &storm), ("A's backlog", &loaded)] {
+        let added = median(delays).saturating_sub(base);
+        println!(
+            "  {what}: median {:?} against {base:?}, added {added:?}",
+            median(delays)
+        );
+        assert!(
+            added <= MAX_ADDED_DELAY,
+            "{what} delayed B's alerts by {added:?} (median {:?} against {base:?}): \
+             {delays:?}\n{daemon}",
+            median(delays)
+        );
+        // Stricter than the median: all but one of B's events (one hiccup of a busy machine
+        // is allowed) within the bound of the baseline.
+        let late = delays
+            .iter()
+            .filter(|d| d.saturating_sub(base) > MAX_ADDED_DELAY)
+            .count();
+        assert!(
+            late <= 1,
+            "with {what}, {late} of B's alerts came more than {MAX_ADDED_DELAY:?} later than \
+             without A ({base:?}): {delays:?}\n{daemon}"
+        );
+    }
 }
 
 #[test]

@@ -793,7 +793,10 @@ impl AlertRouter {
         if self.writing || self.unsaved.is_empty() || self.is_follower() {
             return;
         }
-        let (batch, message, deliveries) = self.make_batch();
+        // One tenant's keys at a time, taking turns: another tenant's event is not written
+        // behind the thousands of a tenant whose hosts all went down at once.
+        let batch = self.unsaved.fair_batch();
+        let (batch, message, deliveries) = self.make_batch(batch);
         self.writing = true;
         let write = store.send(message);
         let generation = self.generation;
@@ -844,10 +847,12 @@ impl AlertRouter {
         self.write_retry = Some(handle);
     }
 
-    /// Everything unsaved now, as the store's batch from memory, with the events in it (to be
-    /// released for their first attempt once the store answered).
-    fn make_batch(&self) -> (unsaved::Batch, SaveAlertState, Vec<QueuedEvent>) {
-        let batch = self.unsaved.batch();
+    /// `batch` (of what is unsaved) as the store's message from memory, with the events in
+    /// it (to be released for their first attempt once the store answered).
+    fn make_batch(
+        &self,
+        batch: unsaved::Batch,
+    ) -> (unsaved::Batch, SaveAlertState, Vec<QueuedEvent>) {
         let mut message = SaveAlertState::default();
         let mut deliveries = Vec::new();
         for ((name, id), _) in &batch.deliveries {
@@ -1318,7 +1323,8 @@ impl Handler<FlushNotifiers> for AlertRouter {
                     // part of it; this one has the newest versions, and writes are idempotent).
                     // Once the store answers `AwaitStoreWrites`, all of it is on disk.
                     let store = router.store.clone();
-                    let last = (!router.unsaved.is_empty()).then(|| router.make_batch());
+                    let last = (!router.unsaved.is_empty())
+                        .then(|| router.make_batch(router.unsaved.batch()));
                     let log_lines = router.alert_log.take_all();
                     async move {
                         let store = store?;

@@ -31,7 +31,7 @@ use crate::store::{
 /// however many hosts there are.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
 
-/// The most results (and the most hosts) one batch writes: short enough a transaction that
+/// The most results (and the most transitions, and hosts) one batch writes: short enough a transaction that
 /// an alert waiting to be stored behind it is not held up noticeably.
 pub const MAX_BATCH_ROWS: usize = 256;
 
@@ -118,7 +118,8 @@ impl StateSaving {
     }
 
     /// The batch of changes since the last save, if anything changed: at most `rows`
-    /// results (the oldest) and `rows` hosts; the rest stays for the next batch.
+    /// results, `rows` transitions (the oldest of each) and `rows` hosts; the rest stays for
+    /// the next batch.
     pub fn take_batch(
         &mut self,
         hosts: &HashMap<Arc<str>, Host>,
@@ -143,7 +144,10 @@ impl StateSaving {
         Some(SaveHostStates {
             hosts,
             results,
-            transitions: std::mem::take(&mut self.unsaved_transitions),
+            transitions: self
+                .unsaved_transitions
+                .drain(..rows.min(self.unsaved_transitions.len()))
+                .collect(),
             removed: std::mem::take(&mut self.forgotten),
             reply_to: None,
         })
@@ -169,6 +173,7 @@ impl StateSaving {
         self.saving = false;
         if outcome.saved {
             return self.unsaved_results.len() >= MAX_BATCH_ROWS
+                || self.unsaved_transitions.len() >= MAX_BATCH_ROWS
                 || self.dirty.len() >= MAX_BATCH_ROWS;
         }
         self.dirty.extend(outcome.hosts);
