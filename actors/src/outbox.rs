@@ -704,6 +704,57 @@ mod tests {
     }
 
     #[test]
+    fn thousands_of_events_waiting_for_a_retry_hold_up_no_other_notifier() {
+        let a: Arc<str> = Arc::from("team-a/hook");
+        let b: Arc<str> = Arc::from("team-b/hook");
+        let mut outbox = Outbox::default();
+        let start = Instant::now();
+        for i in 0..5_000 {
+            let host = format!("h{i}");
+            outbox.push(
+                &a,
+                Pending::new(event(&host, &host), SystemTime::now(), true),
+            );
+        }
+        // A's receiver is dead: every attempt fails, 32 at a time, until all wait for a retry.
+        let error = DeliveryError::transient("connection refused");
+        let mut failed = 0;
+        loop {
+            let ready = outbox.take_ready(start);
+            if ready.is_empty() {
+                break;
+            }
+            assert!(ready.len() <= MAX_IN_FLIGHT);
+            for event in ready.iter().flat_map(|attempt| &attempt.events) {
+                outbox.failed(&a, event, &error, &policy(), (start, SystemTime::now()));
+                failed += 1;
+            }
+        }
+        assert_eq!(failed, 5_000);
+        assert_eq!(outbox.pending("team-a/hook"), 5_000);
+        let retry = outbox.next_due().expect("a retry is due later");
+        assert!(retry > start);
+        // B's event goes at once, alone.
+        outbox.push(
+            &b,
+            Pending::new(event("api", "b1"), SystemTime::now(), true),
+        );
+        let ready = outbox.take_ready(start);
+        assert_eq!(ready.len(), 1);
+        assert_eq!(
+            (&*ready[0].notifier, ids(&ready)),
+            ("team-b/hook", vec!["b1"])
+        );
+        // A's retries come when due, 32 at a time.
+        let late = start + Duration::from_secs(3600);
+        let retried = outbox.take_ready(late);
+        assert_eq!(retried.len(), MAX_IN_FLIGHT);
+        assert!(retried
+            .iter()
+            .all(|attempt| &*attempt.notifier == "team-a/hook"));
+    }
+
+    #[test]
     fn a_full_queue_drops_its_oldest_waiting_event() {
         let n: Arc<str> = Arc::from("hook");
         let mut outbox = Outbox::default();
