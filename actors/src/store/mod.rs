@@ -29,7 +29,7 @@ pub mod reader;
 pub mod rollups;
 pub mod sqlite;
 #[cfg(test)]
-mod temp_db;
+pub(crate) mod temp_db;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
