@@ -81,3 +81,5 @@ mod tenant_reload;
 mod web;
 // `flowstate tui` driven in tmux: hosts, keys, filters, a daemon going away.
 mod tui;
+// Fair share between tenants: one tenant's dead webhook or hung checks never delay another's.
+mod tenant_fairness;

@@ -37,7 +37,9 @@ use crate::store::{
 use crate::suppression::{self, Hold, Suppressed};
 use crate::unsaved::{self, Unsaved};
 
+mod alert_log;
 mod leading;
+use alert_log::AlertLogQueue;
 use leading::ClusterRole;
 
 /// How long shutdown waits for attempts in flight before it stops the system.
@@ -93,6 +95,8 @@ pub struct AlertRouter {
     unsaved: Unsaved,
     writing: bool,
     write_retry: Option<SpawnHandle>,
+    /// Alert log lines for the store, sent one batch at a time (see [`alert_log`]).
+    alert_log: AlertLogQueue,
     metrics: Arc<Metrics>,
     /// `/api/v1/stream`'s feed: every transition, published with the id notifiers see.
     stream: Option<StatusStream>,
@@ -162,6 +166,7 @@ impl AlertRouter {
             unsaved: Unsaved::default(),
             writing: false,
             write_retry: None,
+            alert_log: AlertLogQueue::default(),
             metrics,
             stream: None,
             quiet: Arc::default(),
@@ -353,9 +358,16 @@ impl AlertRouter {
 
     /// Adds what happened to `event` for notifier `name` to the stored alert log (what
     /// `/api/v1/events` lists), when there is a store. Best effort: the log is for people.
-    fn log_alert(&self, name: &Arc<str>, event: &AlertEvent, outcome: AlertOutcome, detail: &str) {
-        if let Some(store) = &self.store {
-            store.do_send(LogAlerts(vec![AlertLogEntry {
+    /// The line goes with the next batch [`AlertRouter::write_store`] sends.
+    fn log_alert(
+        &mut self,
+        name: &Arc<str>,
+        event: &AlertEvent,
+        outcome: AlertOutcome,
+        detail: &str,
+    ) {
+        if self.store.is_some() {
+            self.alert_log.push(AlertLogEntry {
                 at: SystemTime::now(),
                 host: event.host.clone(),
                 notifier: name.clone(),
@@ -363,8 +375,31 @@ impl AlertRouter {
                 event_id: event.id.clone(),
                 outcome,
                 detail: detail.to_string(),
-            }]));
+            });
         }
+    }
+
+    /// Sends the alert log's next batch, unless one is with the store: its answer sends the
+    /// rest. One message at a time, so another tenant's writes never queue behind thousands.
+    fn send_alert_log(&mut self, ctx: &mut Context<Self>) {
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        let Some(batch) = self.alert_log.take_batch() else {
+            return;
+        };
+        ctx.spawn(
+            store
+                .send(LogAlerts(batch))
+                .into_actor(self)
+                .map(|answer, router, ctx| {
+                    if let Err(e) = answer {
+                        log::error!(error = e.to_string().as_str(); "could not reach the state store with alert log lines");
+                    }
+                    router.alert_log.answered();
+                    router.send_alert_log(ctx);
+                }),
+        );
     }
 
     /// Sets the track's next wake-up: the end of a held event's cooldown or the next reminder.
@@ -749,14 +784,20 @@ impl AlertRouter {
     /// Sends what the store does not have yet, as one batch, unless one is being written
     /// (its answer sends the rest). A failed batch stays unsaved and is tried again after
     /// [`WRITE_RETRY`], so nothing a full disk refused is lost once it has room again.
+    ///
+    /// Every change ends here, so the alert log's lines go from here too.
     fn write_store(&mut self, ctx: &mut Context<Self>) {
+        self.send_alert_log(ctx);
         let Some(store) = self.alert_state.clone() else {
             return;
         };
         if self.writing || self.unsaved.is_empty() || self.is_follower() {
             return;
         }
-        let (batch, message, deliveries) = self.make_batch();
+        // One tenant's keys at a time, taking turns: another tenant's event is not written
+        // behind the thousands of a tenant whose hosts all went down at once.
+        let batch = self.unsaved.fair_batch();
+        let (batch, message, deliveries) = self.make_batch(batch);
         self.writing = true;
         let write = store.send(message);
         let generation = self.generation;
@@ -807,10 +848,12 @@ impl AlertRouter {
         self.write_retry = Some(handle);
     }
 
-    /// Everything unsaved now, as the store's batch from memory, with the events in it (to be
-    /// released for their first attempt once the store answered).
-    fn make_batch(&self) -> (unsaved::Batch, SaveAlertState, Vec<QueuedEvent>) {
-        let batch = self.unsaved.batch();
+    /// `batch` (of what is unsaved) as the store's message from memory, with the events in
+    /// it (to be released for their first attempt once the store answered).
+    fn make_batch(
+        &self,
+        batch: unsaved::Batch,
+    ) -> (unsaved::Batch, SaveAlertState, Vec<QueuedEvent>) {
         let mut message = SaveAlertState::default();
         let mut deliveries = Vec::new();
         for ((name, id), _) in &batch.deliveries {
@@ -1281,9 +1324,14 @@ impl Handler<FlushNotifiers> for AlertRouter {
                     // part of it; this one has the newest versions, and writes are idempotent).
                     // Once the store answers `AwaitStoreWrites`, all of it is on disk.
                     let store = router.store.clone();
-                    let last = (!router.unsaved.is_empty()).then(|| router.make_batch());
+                    let last = (!router.unsaved.is_empty())
+                        .then(|| router.make_batch(router.unsaved.batch()));
+                    let log_lines = router.alert_log.take_all();
                     async move {
                         let store = store?;
+                        if !log_lines.is_empty() {
+                            store.do_send(LogAlerts(log_lines));
+                        }
                         let saved = match last {
                             Some((batch, message, _)) => {
                                 Some((batch, matches!(store.send(message).await, Ok(Ok(())))))

@@ -14,7 +14,7 @@
 //! Pure bookkeeping with explicit time; the AlertRouter runs the attempts and timers, and the
 //! state store mirrors the contents so a crash loses nothing.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -23,6 +23,9 @@ use flowstate_config::RetryPolicy;
 
 use crate::event::AlertEvent;
 use crate::notify::DeliveryError;
+
+mod ready;
+use ready::ReadyIndex;
 
 /// Attempts in flight at once per notifier.
 pub const MAX_IN_FLIGHT: usize = 32;
@@ -49,9 +52,6 @@ pub struct Pending {
     /// unless the group goes out earlier with another event.
     pub gather_until: Option<Instant>,
 }
-
-/// The hosts and events one attempt carries.
-type Members = Vec<(String, AlertEvent)>;
 
 /// One attempt to start: one event, or every head of one group for a grouped notifier.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,8 +88,101 @@ struct NotifierQueue {
     /// Per host, oldest first; the head is the only one attempted.
     hosts: HashMap<String, VecDeque<Pending>>,
     /// Hosts whose head is being attempted now.
-    in_flight: usize,
+    in_flight: HashSet<String>,
+    /// The host of each waiting event, by id: the store's batches look events up by id.
+    ids: HashMap<String, String>,
+    /// The heads that may be attempted (stored, idle), by when and oldest first.
+    ready: ReadyIndex,
+    /// Each host's oldest event not being attempted (its head, or the one after a head in
+    /// flight), oldest first: what a full queue drops. A host's events are queued in the order
+    /// they happened, so its first such event is its oldest; kept sorted because scanning
+    /// 10 000 events for every event pushed into a full queue cost ~2 ms (debug build) each,
+    /// and a tenant at its cap would keep the router from everyone else's alerts.
+    droppable: BTreeSet<(SystemTime, String)>,
+    /// Where each host is in `droppable`.
+    droppable_at: HashMap<String, SystemTime>,
     len: usize,
+}
+
+impl NotifierQueue {
+    /// Puts `host`'s head in the index if it may be attempted (stored, not in flight), or
+    /// takes it out, and its oldest event not in flight where a full queue finds it. Called
+    /// after every change of a host's events or of its being in flight.
+    fn reindex(&mut self, host: &str) {
+        let busy = self.in_flight.contains(host);
+        let entries = self.hosts.get(host);
+        match entries.and_then(VecDeque::front) {
+            Some(head) if head.stored && !busy => self.ready.insert(host, head),
+            _ => self.ready.remove(host),
+        }
+        let oldest = entries
+            .and_then(|entries| entries.get(usize::from(busy)))
+            .map(|p| p.created);
+        if let Some(created) = self.droppable_at.remove(host) {
+            self.droppable.remove(&(created, host.to_string()));
+        }
+        if let Some(created) = oldest {
+            self.droppable.insert((created, host.to_string()));
+            self.droppable_at.insert(host.to_string(), created);
+        }
+    }
+
+    /// Removes the event at `index` of `host`'s queue.
+    fn remove(&mut self, host: &str, index: usize) -> Option<Pending> {
+        let entries = self.hosts.get_mut(host)?;
+        let removed = entries.remove(index)?;
+        if entries.is_empty() {
+            self.hosts.remove(host);
+        }
+        self.ids.remove(&removed.event.id);
+        self.len -= 1;
+        self.reindex(host);
+        Some(removed)
+    }
+
+    fn head_is(&self, host: &str, id: &str) -> bool {
+        self.hosts
+            .get(host)
+            .and_then(VecDeque::front)
+            .is_some_and(|p| p.event.id == id)
+    }
+
+    /// The attempt at `host`'s head ended: it may be attempted again (or its next event).
+    fn finish(&mut self, host: &str) {
+        if self.in_flight.remove(host) {
+            self.reindex(host);
+        }
+    }
+
+    /// The oldest due head, with every idle, stored head of its group for a grouped
+    /// notifier: taken out of the index and marked in flight, oldest first.
+    fn take_oldest(&mut self) -> Option<(Option<String>, Vec<AlertEvent>)> {
+        let (host, group) = loop {
+            let host = self.ready.oldest_due()?.to_string();
+            match self.hosts.get(&host).and_then(VecDeque::front) {
+                Some(head) => break (host, head.group.clone()),
+                // Indexed without a head: never, as every change of a head reindexes it.
+                None => self.ready.remove(&host),
+            }
+        };
+        let members = match &group {
+            None => vec![host],
+            Some(group) => self.ready.group(group),
+        };
+        let mut taken: Vec<&Pending> = Vec::with_capacity(members.len());
+        for member in &members {
+            if let Some(head) = self.hosts.get(member).and_then(VecDeque::front) {
+                taken.push(head);
+            }
+        }
+        taken.sort_by_key(|p| p.created);
+        let events = taken.into_iter().map(|p| p.event.clone()).collect();
+        for member in members {
+            self.in_flight.insert(member.clone());
+            self.reindex(&member);
+        }
+        Some((group, events))
+    }
 }
 
 /// Why an event was given up without being delivered.
@@ -145,7 +238,6 @@ pub enum AfterFailure {
 #[derive(Default)]
 pub struct Outbox {
     queues: HashMap<Arc<str>, NotifierQueue>,
-    in_flight_hosts: HashSet<(Arc<str>, String)>,
 }
 
 impl Outbox {
@@ -153,66 +245,53 @@ impl Outbox {
     pub fn push(&mut self, notifier: &Arc<str>, pending: Pending) -> Option<Pending> {
         let queue = self.queues.entry(notifier.clone()).or_default();
         let dropped = if queue.len >= MAX_PENDING {
-            Self::drop_oldest(queue, &self.in_flight_hosts, notifier)
+            Self::drop_oldest(queue)
         } else {
             None
         };
-        queue
-            .hosts
-            .entry(pending.event.host.clone())
-            .or_default()
-            .push_back(pending);
+        let host = pending.event.host.clone();
+        queue.ids.insert(pending.event.id.clone(), host.clone());
+        let entries = queue.hosts.entry(host.clone()).or_default();
+        entries.push_back(pending);
+        // A first or second event may be the host's oldest not in flight.
+        let early = entries.len() <= 2;
         queue.len += 1;
+        if early {
+            queue.reindex(&host);
+        }
         dropped
     }
 
     /// The oldest event not being attempted right now.
-    fn drop_oldest(
-        queue: &mut NotifierQueue,
-        in_flight: &HashSet<(Arc<str>, String)>,
-        notifier: &Arc<str>,
-    ) -> Option<Pending> {
-        let (host, index) = queue
-            .hosts
-            .iter()
-            .flat_map(|(host, entries)| {
-                let busy = in_flight.contains(&(notifier.clone(), host.clone()));
-                entries
-                    .iter()
-                    .enumerate()
-                    .skip(usize::from(busy))
-                    .map(move |(i, p)| (p.created, host, i))
-            })
-            .min_by_key(|(created, _, _)| *created)
-            .map(|(_, host, i)| (host.clone(), i))?;
-        let entries = queue.hosts.get_mut(&host)?;
-        let dropped = entries.remove(index);
-        if entries.is_empty() {
-            queue.hosts.remove(&host);
-        }
-        queue.len -= usize::from(dropped.is_some());
-        dropped
+    fn drop_oldest(queue: &mut NotifierQueue) -> Option<Pending> {
+        let (_, host) = queue.droppable.first()?.clone();
+        let index = usize::from(queue.in_flight.contains(&host));
+        queue.remove(&host, index)
     }
 
     /// The waiting event `id` of `notifier`, if it is queued.
     pub fn find(&self, notifier: &str, id: &str) -> Option<&Pending> {
-        self.queues
-            .get(notifier)?
-            .hosts
-            .values()
-            .flatten()
-            .find(|p| p.event.id == id)
+        let queue = self.queues.get(notifier)?;
+        let host = queue.ids.get(id)?;
+        queue.hosts.get(host)?.iter().find(|p| p.event.id == id)
     }
 
     /// The store has the event: it may be attempted.
     pub fn mark_stored(&mut self, notifier: &str, host: &str, id: &str) {
-        if let Some(p) = self
-            .queues
-            .get_mut(notifier)
-            .and_then(|q| q.hosts.get_mut(host))
-            .and_then(|entries| entries.iter_mut().find(|p| p.event.id == id))
-        {
+        let Some(queue) = self.queues.get_mut(notifier) else {
+            return;
+        };
+        let Some(entries) = queue.hosts.get_mut(host) else {
+            return;
+        };
+        let Some(index) = entries.iter().position(|p| p.event.id == id) else {
+            return;
+        };
+        if let Some(p) = entries.get_mut(index) {
             p.stored = true;
+        }
+        if index == 0 {
+            queue.reindex(host);
         }
     }
 
@@ -220,63 +299,17 @@ impl Outbox {
     /// due (and done gathering), up to [`MAX_IN_FLIGHT`] per notifier, oldest first. A grouped
     /// head brings every other idle, stored head of its group along, due or not: they go as
     /// one delivery.
+    ///
+    /// Costs what it starts, not what waits: a notifier with thousands of events waiting for
+    /// a retry is not looked through (see [`ready`]).
     pub fn take_ready(&mut self, now: Instant) -> Vec<Attempt> {
         let mut ready = Vec::new();
         for (notifier, queue) in &mut self.queues {
-            if queue.in_flight >= MAX_IN_FLIGHT {
-                continue;
-            }
-            let in_flight = &self.in_flight_hosts;
-            let idle: Vec<(&String, &Pending)> = queue
-                .hosts
-                .iter()
-                .filter(|(host, _)| !in_flight.contains(&(notifier.clone(), (*host).clone())))
-                .filter_map(|(host, entries)| entries.front().map(|p| (host, p)))
-                .filter(|(_, p)| p.stored)
-                .collect();
-            let mut due: Vec<&(&String, &Pending)> = idle
-                .iter()
-                .filter(|(_, p)| {
-                    p.not_before.is_none_or(|t| t <= now) && p.gather_until.is_none_or(|t| t <= now)
-                })
-                .collect();
-            due.sort_by_key(|(_, p)| p.created);
-            let mut taken: HashSet<&String> = HashSet::new();
-            let mut attempts: Vec<(Option<String>, Members)> = Vec::new();
-            let mut busy = queue.in_flight;
-            for (host, head) in due {
-                if busy >= MAX_IN_FLIGHT {
+            queue.ready.promote(now);
+            while queue.in_flight.len() < MAX_IN_FLIGHT {
+                let Some((group, events)) = queue.take_oldest() else {
                     break;
-                }
-                if taken.contains(host) {
-                    continue;
-                }
-                let mut members: Vec<(&String, &Pending)> = match &head.group {
-                    None => vec![(*host, *head)],
-                    Some(group) => idle
-                        .iter()
-                        .filter(|(h, p)| p.group.as_ref() == Some(group) && !taken.contains(h))
-                        .copied()
-                        .collect(),
                 };
-                members.sort_by_key(|(_, p)| p.created);
-                busy += members.len();
-                taken.extend(members.iter().map(|(h, _)| *h));
-                attempts.push((
-                    head.group.clone(),
-                    members
-                        .into_iter()
-                        .map(|(h, p)| (h.clone(), p.event.clone()))
-                        .collect(),
-                ));
-            }
-            for (group, members) in attempts {
-                let mut events = Vec::with_capacity(members.len());
-                for (host, event) in members {
-                    queue.in_flight += 1;
-                    self.in_flight_hosts.insert((notifier.clone(), host));
-                    events.push(event);
-                }
                 ready.push(Attempt {
                     notifier: notifier.clone(),
                     group,
@@ -291,19 +324,12 @@ impl Outbox {
     /// whose event is no longer the head (its notifier was removed and re-added meanwhile)
     /// changes nothing.
     pub fn succeeded(&mut self, notifier: &Arc<str>, host: &str, id: &str) -> Option<Pending> {
-        if !self.head_is(notifier, host, id) {
+        let queue = self.queues.get_mut(notifier)?;
+        if !queue.head_is(host, id) {
             return None;
         }
-        self.finish(notifier, host);
-        self.pop(notifier, host)
-    }
-
-    fn head_is(&self, notifier: &str, host: &str, id: &str) -> bool {
-        self.queues
-            .get(notifier)
-            .and_then(|q| q.hosts.get(host))
-            .and_then(|entries| entries.front())
-            .is_some_and(|p| p.event.id == id)
+        queue.in_flight.remove(host);
+        queue.remove(host, 0)
     }
 
     /// The attempt at `host`'s head failed: schedule the next one with backoff and jitter, or
@@ -317,16 +343,12 @@ impl Outbox {
         now: (Instant, SystemTime),
     ) -> Option<AfterFailure> {
         let host = event.host.as_str();
-        if !self.head_is(notifier, host, &event.id) {
+        let queue = self.queues.get_mut(notifier)?;
+        if !queue.head_is(host, &event.id) {
             return None;
         }
-        self.finish(notifier, host);
-        let head = self
-            .queues
-            .get_mut(notifier)?
-            .hosts
-            .get_mut(host)?
-            .front_mut()?;
+        queue.in_flight.remove(host);
+        let head = queue.hosts.get_mut(host)?.front_mut()?;
         head.attempts += 1;
         let age = now.1.duration_since(head.created).unwrap_or_default();
         let reason = if !error.is_retryable() {
@@ -337,7 +359,7 @@ impl Outbox {
             None
         };
         if let Some(reason) = reason {
-            let pending = self.pop(notifier, host)?;
+            let pending = queue.remove(host, 0)?;
             return Some(AfterFailure::GaveUp(reason, Box::new(pending)));
         }
         let mut wait = backoff(policy, head.attempts, fastrand::f64());
@@ -346,29 +368,27 @@ impl Outbox {
         }
         let at = crate::clock::instant_after(now.0, wait);
         head.not_before = Some(at);
+        queue.reindex(host);
         Some(AfterFailure::RetryAt(at))
     }
 
     /// The attempt at `host`'s head (event `id`) was cut short by the shutdown: it is no
     /// longer in flight, and stays at the head of its queue, its attempts uncounted.
     pub fn release(&mut self, notifier: &Arc<str>, host: &str, id: &str) {
-        if self.head_is(notifier, host, id) {
-            self.finish(notifier, host);
+        if let Some(queue) = self.queues.get_mut(notifier) {
+            if queue.head_is(host, id) {
+                queue.finish(host);
+            }
         }
     }
 
-    /// The earliest instant a waiting retry becomes due.
+    /// The earliest instant a waiting retry (or a group's gathering) ends. Heads held back by
+    /// something else (the store, an attempt in flight, the cap) go when that ends, which
+    /// pumps the outbox anyway.
     pub fn next_due(&self) -> Option<Instant> {
         self.queues
             .values()
-            .flat_map(|q| q.hosts.values())
-            .filter_map(|entries| {
-                let head = entries.front()?;
-                [head.not_before, head.gather_until]
-                    .into_iter()
-                    .flatten()
-                    .max()
-            })
+            .filter_map(|q| q.ready.next_wake())
             .min()
     }
 
@@ -379,7 +399,7 @@ impl Outbox {
 
     /// Attempts in flight, over all notifiers.
     pub fn in_flight(&self) -> usize {
-        self.in_flight_hosts.len()
+        self.queues.values().map(|q| q.in_flight.len()).sum()
     }
 
     /// Every waiting event of every notifier: what is lost if the process ends now.
@@ -391,33 +411,10 @@ impl Outbox {
 
     /// The notifier left the configuration: its waiting events, removed.
     pub fn remove_notifier(&mut self, notifier: &str) -> Vec<Pending> {
-        self.in_flight_hosts.retain(|(n, _)| &**n != notifier);
         self.queues
             .remove(notifier)
             .map(|q| q.hosts.into_values().flatten().collect())
             .unwrap_or_default()
-    }
-
-    fn finish(&mut self, notifier: &Arc<str>, host: &str) {
-        if self
-            .in_flight_hosts
-            .remove(&(notifier.clone(), host.to_string()))
-        {
-            if let Some(queue) = self.queues.get_mut(notifier) {
-                queue.in_flight = queue.in_flight.saturating_sub(1);
-            }
-        }
-    }
-
-    fn pop(&mut self, notifier: &Arc<str>, host: &str) -> Option<Pending> {
-        let queue = self.queues.get_mut(notifier)?;
-        let entries = queue.hosts.get_mut(host)?;
-        let head = entries.pop_front();
-        if entries.is_empty() {
-            queue.hosts.remove(host);
-        }
-        queue.len -= usize::from(head.is_some());
-        head
     }
 }
 
@@ -710,6 +707,89 @@ mod tests {
         assert_eq!(outbox.in_flight(), MAX_IN_FLIGHT);
         outbox.succeeded(&n, "h0", "0");
         assert_eq!(outbox.take_ready(Instant::now()).len(), 1);
+    }
+
+    #[test]
+    fn thousands_of_events_waiting_for_a_retry_hold_up_no_other_notifier() {
+        let a: Arc<str> = Arc::from("team-a/hook");
+        let b: Arc<str> = Arc::from("team-b/hook");
+        let mut outbox = Outbox::default();
+        let start = Instant::now();
+        for i in 0..5_000 {
+            let host = format!("h{i}");
+            outbox.push(
+                &a,
+                Pending::new(event(&host, &host), SystemTime::now(), true),
+            );
+        }
+        // A's receiver is dead: every attempt fails, 32 at a time, until all wait for a retry.
+        let error = DeliveryError::transient("connection refused");
+        let mut failed = 0;
+        loop {
+            let ready = outbox.take_ready(start);
+            if ready.is_empty() {
+                break;
+            }
+            assert!(ready.len() <= MAX_IN_FLIGHT);
+            for event in ready.iter().flat_map(|attempt| &attempt.events) {
+                outbox.failed(&a, event, &error, &policy(), (start, SystemTime::now()));
+                failed += 1;
+            }
+        }
+        assert_eq!(failed, 5_000);
+        assert_eq!(outbox.pending("team-a/hook"), 5_000);
+        let retry = outbox.next_due().expect("a retry is due later");
+        assert!(retry > start);
+        // B's event goes at once, alone.
+        outbox.push(
+            &b,
+            Pending::new(event("api", "b1"), SystemTime::now(), true),
+        );
+        let ready = outbox.take_ready(start);
+        assert_eq!(ready.len(), 1);
+        assert_eq!(
+            (&*ready[0].notifier, ids(&ready)),
+            ("team-b/hook", vec!["b1"])
+        );
+        // A's retries come when due, 32 at a time.
+        let late = start + Duration::from_secs(3600);
+        let retried = outbox.take_ready(late);
+        assert_eq!(retried.len(), MAX_IN_FLIGHT);
+        assert!(retried
+            .iter()
+            .all(|attempt| &*attempt.notifier == "team-a/hook"));
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_oldest_event_not_being_attempted() {
+        let n: Arc<str> = Arc::from("hook");
+        let mut outbox = Outbox::default();
+        let start = SystemTime::now();
+        let at = |i: usize| start + Duration::from_millis(i as u64);
+        // Host `a`'s first two events are the oldest; its first is being attempted.
+        outbox.push(&n, Pending::new(event("a", "a0"), at(0), true));
+        outbox.push(&n, Pending::new(event("a", "a1"), at(1), true));
+        assert_eq!(ids(&outbox.take_ready(Instant::now())), ["a0"]);
+        for i in 2..MAX_PENDING {
+            let host = format!("h{i}");
+            outbox.push(&n, Pending::new(event(&host, &i.to_string()), at(i), true));
+        }
+        let push = |outbox: &mut Outbox, id: &str| {
+            outbox
+                .push(&n, Pending::new(event("new", id), SystemTime::now(), true))
+                .map(|p| p.event.id)
+        };
+        assert_eq!(
+            push(&mut outbox, "n1").as_deref(),
+            Some("a1"),
+            "not a0: in flight"
+        );
+        assert_eq!(push(&mut outbox, "n2").as_deref(), Some("2"));
+        // Once a0 is delivered, its place is free; then the oldest of all goes again.
+        outbox.succeeded(&n, "a", "a0");
+        assert_eq!(push(&mut outbox, "n3"), None);
+        assert_eq!(push(&mut outbox, "n4").as_deref(), Some("3"));
+        assert_eq!(outbox.pending("hook"), MAX_PENDING);
     }
 
     #[test]

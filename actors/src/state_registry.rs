@@ -642,9 +642,13 @@ impl Handler<SaveChangedState> for StateRegistry {
 impl Handler<HostStatesSaved> for StateRegistry {
     type Result = ();
 
-    fn handle(&mut self, outcome: HostStatesSaved, _: &mut Context<Self>) {
+    fn handle(&mut self, outcome: HostStatesSaved, ctx: &mut Context<Self>) {
         if let Some(saving) = &mut self.saving {
-            saving.saved(outcome);
+            // More than one batch's worth waits (thousands of hosts checked in a second): the
+            // next goes now, so the store is never behind by more than one small batch.
+            if saving.saved(outcome) {
+                saving.save(&self.hosts, ctx.address().recipient());
+            }
         }
     }
 }
@@ -672,7 +676,8 @@ impl Handler<PersistState> for StateRegistry {
             return Box::pin(actix::fut::ready(()));
         };
         saving.mark_all(&self.hosts);
-        let Some(batch) = saving.take_batch(&self.hosts) else {
+        // Everything at once: this is the last batch.
+        let Some(batch) = saving.take_batch(&self.hosts, usize::MAX) else {
             return Box::pin(actix::fut::ready(()));
         };
         let store = saving.store().clone();

@@ -5,6 +5,12 @@
 //! marks what changed and, every `SAVE_EVERY`, sends it all as one batch. A batch that fails
 //! is merged back and saved with the next one, so a store that is down for a while loses
 //! nothing but the oldest results beyond `MAX_UNSAVED_RESULTS`.
+//!
+//! A batch holds at most [`MAX_BATCH_ROWS`] results, as many transitions and as many hosts;
+//! when more than that waits, the next batch goes as soon as the store answered. The store is one writer shared by every
+//! tenant and by the alert outbox, which stores each event before its first attempt: one
+//! transaction with the results of thousands of failing hosts held every other tenant's alert
+//! behind it (100 to 200 ms on a busy machine), where a batch of this size holds it for a few.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -24,6 +30,10 @@ use crate::store::{
 /// How often changed host state is written to the state store: one transaction per second
 /// however many hosts there are.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
+
+/// The most results (and the most transitions, and hosts) one batch writes: a transaction
+/// short enough that an alert waiting to be stored behind it is not held up noticeably.
+pub const MAX_BATCH_ROWS: usize = 256;
 
 /// Results waiting for the store are capped, so a store that stays down does not grow memory
 /// without end (the counters and status are still saved once it is back).
@@ -107,21 +117,42 @@ impl StateSaving {
         self.dirty.extend(hosts.keys().cloned());
     }
 
-    /// The batch of changes since the last save, if anything changed.
-    pub fn take_batch(&mut self, hosts: &HashMap<Arc<str>, Host>) -> Option<SaveHostStates> {
-        if self.dirty.is_empty() && self.forgotten.is_empty() && self.unsaved_transitions.is_empty()
+    /// The batch of changes since the last save, if anything changed: at most `rows`
+    /// results, `rows` transitions (the oldest of each) and `rows` hosts; the rest stays for
+    /// the next batch.
+    pub fn take_batch(
+        &mut self,
+        hosts: &HashMap<Arc<str>, Host>,
+        rows: usize,
+    ) -> Option<SaveHostStates> {
+        // Results may be left without a changed host: an earlier batch took the host but
+        // not all of its results.
+        if self.dirty.is_empty()
+            && self.forgotten.is_empty()
+            && self.unsaved_transitions.is_empty()
+            && self.unsaved_results.is_empty()
         {
             return None;
         }
-        let hosts = self
-            .dirty
-            .drain()
-            .filter_map(|label| hosts.get(&label).map(StoredHost::from))
+        let labels: Vec<Arc<str>> = self.dirty.iter().take(rows).cloned().collect();
+        let hosts = labels
+            .into_iter()
+            .filter_map(|label| {
+                self.dirty.remove(&label);
+                hosts.get(&label).map(StoredHost::from)
+            })
+            .collect();
+        let results = self
+            .unsaved_results
+            .drain(..rows.min(self.unsaved_results.len()))
             .collect();
         Some(SaveHostStates {
             hosts,
-            results: std::mem::take(&mut self.unsaved_results),
-            transitions: std::mem::take(&mut self.unsaved_transitions),
+            results,
+            transitions: self
+                .unsaved_transitions
+                .drain(..rows.min(self.unsaved_transitions.len()))
+                .collect(),
             removed: std::mem::take(&mut self.forgotten),
             reply_to: None,
         })
@@ -134,32 +165,37 @@ impl StateSaving {
         if self.saving {
             return;
         }
-        let mut batch = self.take_batch(hosts).unwrap_or_default();
+        let mut batch = self.take_batch(hosts, MAX_BATCH_ROWS).unwrap_or_default();
         batch.reply_to = Some(reply_to);
         self.saving = true;
         self.store.do_send(batch);
     }
 
     /// The store answered a batch: a failed batch's hosts and results are saved again with
-    /// the next one.
-    pub fn saved(&mut self, outcome: HostStatesSaved) {
+    /// the next one. True when a saved batch left more waiting than it could take, which is
+    /// to be sent at once rather than at the next tick.
+    pub fn saved(&mut self, outcome: HostStatesSaved) -> bool {
         self.saving = false;
-        if !outcome.saved {
-            self.dirty.extend(outcome.hosts);
-            self.forgotten.extend(outcome.removed);
-            // Older than those gathered since: they go first, and the newest are kept at the cap.
-            let mut results = outcome.results;
-            results.append(&mut self.unsaved_results);
-            let excess = results.len().saturating_sub(MAX_UNSAVED_RESULTS);
-            results.drain(..excess);
-            if excess > 0 {
-                self.metrics.record_store_dropped("result", excess as u64);
-            }
-            self.unsaved_results = results;
-            let mut transitions = outcome.transitions;
-            transitions.append(&mut self.unsaved_transitions);
-            self.unsaved_transitions = transitions;
+        if outcome.saved {
+            return self.unsaved_results.len() >= MAX_BATCH_ROWS
+                || self.unsaved_transitions.len() >= MAX_BATCH_ROWS
+                || self.dirty.len() >= MAX_BATCH_ROWS;
         }
+        self.dirty.extend(outcome.hosts);
+        self.forgotten.extend(outcome.removed);
+        // Older than those gathered since: they go first, and the newest are kept at the cap.
+        let mut results = outcome.results;
+        results.append(&mut self.unsaved_results);
+        let excess = results.len().saturating_sub(MAX_UNSAVED_RESULTS);
+        results.drain(..excess);
+        if excess > 0 {
+            self.metrics.record_store_dropped("result", excess as u64);
+        }
+        self.unsaved_results = results;
+        let mut transitions = outcome.transitions;
+        transitions.append(&mut self.unsaved_transitions);
+        self.unsaved_transitions = transitions;
+        false
     }
 
     /// The store's file was lost and a new one opened: every host and its whole history go
@@ -201,4 +237,107 @@ pub fn start_save_ticker(registry: Recipient<SaveChangedState>, arbiter: &Arbite
             registry.do_send(SaveChangedState);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::store::sqlite::SqliteBackend;
+    use crate::store::temp_db::TempDb;
+    use crate::store::Restored;
+
+    fn hosts(n: usize) -> HashMap<Arc<str>, Host> {
+        let yaml: String = (0..n)
+            .map(|i| format!("  - {{ label: h{i}, url: 'http://127.0.0.1:1/' }}\n"))
+            .collect();
+        let config = flowstate_config::load_str("t.yaml", &format!("hosts:\n{yaml}"), &|_| None)
+            .expect("the test configuration is valid");
+        config
+            .hosts()
+            .iter()
+            .map(|h| (h.label.clone(), Host::new(h.clone(), SystemTime::now())))
+            .collect()
+    }
+
+    fn result() -> CheckResult {
+        CheckResult {
+            at: SystemTime::now(),
+            ok: false,
+            degraded: false,
+            cert_not_after: None,
+            latency: Duration::from_millis(1),
+            detail: "connection refused".into(),
+            perfdata: Vec::new(),
+        }
+    }
+
+    fn saved() -> HostStatesSaved {
+        HostStatesSaved {
+            saved: true,
+            hosts: Vec::new(),
+            removed: Vec::new(),
+            results: Vec::new(),
+            transitions: Vec::new(),
+        }
+    }
+
+    #[actix_rt::test]
+    async fn batches_are_small_and_the_next_goes_at_once_while_more_than_one_waits() {
+        let db = TempDb::new("state-saving-batches");
+        let metrics = Arc::new(Metrics::new());
+        let backend = Box::new(SqliteBackend::new(db.0.clone()));
+        let store = Store::start(
+            backend,
+            &db.settings(),
+            SystemTime::now(),
+            &Restored::default(),
+            metrics.clone(),
+        );
+        let mut saving = StateSaving::new(store, metrics);
+        let hosts = hosts(600);
+        for host in hosts.values() {
+            saving.checked(host, &result());
+        }
+        let first = saving.take_batch(&hosts, MAX_BATCH_ROWS).expect("a batch");
+        assert_eq!(
+            (first.hosts.len(), first.results.len()),
+            (MAX_BATCH_ROWS, MAX_BATCH_ROWS)
+        );
+        assert!(saving.saved(saved()), "344 wait: the next goes at once");
+        let second = saving.take_batch(&hosts, MAX_BATCH_ROWS).expect("a batch");
+        assert_eq!(second.results.len(), MAX_BATCH_ROWS);
+        assert!(
+            !saving.saved(saved()),
+            "88 wait: they go with the next tick"
+        );
+        let third = saving.take_batch(&hosts, MAX_BATCH_ROWS).expect("a batch");
+        assert_eq!((third.hosts.len(), third.results.len()), (88, 88));
+        assert!(saving.take_batch(&hosts, MAX_BATCH_ROWS).is_none());
+    }
+
+    #[actix_rt::test]
+    async fn results_left_after_their_host_was_saved_still_go() {
+        let db = TempDb::new("state-saving-left");
+        let metrics = Arc::new(Metrics::new());
+        let backend = Box::new(SqliteBackend::new(db.0.clone()));
+        let store = Store::start(
+            backend,
+            &db.settings(),
+            SystemTime::now(),
+            &Restored::default(),
+            metrics.clone(),
+        );
+        let mut saving = StateSaving::new(store, metrics);
+        let hosts = hosts(1);
+        let host = hosts.values().next().expect("one host");
+        saving.checked(host, &result());
+        saving.checked(host, &result());
+        let first = saving.take_batch(&hosts, 1).expect("a batch");
+        assert_eq!((first.hosts.len(), first.results.len()), (1, 1));
+        let rest = saving.take_batch(&hosts, 1).expect("the other result");
+        assert_eq!((rest.hosts.len(), rest.results.len()), (0, 1));
+        assert!(saving.take_batch(&hosts, 1).is_none());
+    }
 }

@@ -8,9 +8,14 @@
 //! a disk-full spell was never saved, and after a restart the next real `down` was suppressed
 //! as "already known". After the store's file had to be recreated, everything is marked.
 //!
+//! Batches take turns between tenants ([`Unsaved::fair_batch`]): a tenant with thousands of
+//! events to store (5 000 hosts going down at once) has them written in its own batches, and
+//! another tenant's event, which waits to be stored before its first attempt, goes in the next
+//! batch instead of behind all of them.
+//!
 //! Pure bookkeeping: the router builds the batches from its memory and sends them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// A notifier and a host: whose track.
@@ -31,6 +36,14 @@ pub struct Unsaved {
     failed_batches: u64,
     /// Whether the last batch failed.
     last_failed: bool,
+    /// The share ([`share_of`]) the last fair batch was for: the next one is another's.
+    last_share: Option<String>,
+}
+
+/// Whose turn a key's write is part of: its notifier's tenant (a tenant's notifiers are named
+/// `<tenant>/<name>`, and only they hear of its hosts), or `""` for the platform's own.
+pub fn share_of(notifier: &str) -> &str {
+    notifier.split_once('/').map_or("", |(tenant, _)| tenant)
 }
 
 /// The keys one batch writes, with the versions it holds.
@@ -130,6 +143,46 @@ impl Unsaved {
         }
     }
 
+    /// Everything marked now of one share ([`share_of`]): the next one after the share of
+    /// the last such batch, in name order, so each share with something to write takes its
+    /// turn. Within a share everything goes together, so an event and what its notifier was
+    /// told are still on disk at once. The keys stay marked until [`Unsaved::written`].
+    pub fn fair_batch(&mut self) -> Batch {
+        let shares: BTreeSet<&str> = self
+            .tracks
+            .keys()
+            .chain(self.deliveries.keys())
+            .chain(self.forgotten.keys())
+            .map(|(notifier, _)| share_of(notifier))
+            .collect();
+        let next = match &self.last_share {
+            Some(last) => shares
+                .range::<str, _>((
+                    std::ops::Bound::Excluded(last.as_str()),
+                    std::ops::Bound::Unbounded,
+                ))
+                .next()
+                .or_else(|| shares.first()),
+            None => shares.first(),
+        };
+        let Some(share) = next.map(|s| s.to_string()) else {
+            return Batch::default();
+        };
+        let of_share = |map: &BTreeMap<(Arc<str>, String), u64>| -> Vec<((Arc<str>, String), u64)> {
+            map.iter()
+                .filter(|((notifier, _), _)| share_of(notifier) == share)
+                .map(|(key, version)| (key.clone(), *version))
+                .collect()
+        };
+        let batch = Batch {
+            tracks: of_share(&self.tracks),
+            deliveries: of_share(&self.deliveries),
+            forgotten: of_share(&self.forgotten),
+        };
+        self.last_share = Some(share);
+        batch
+    }
+
     /// The store answered `batch`. Saved: its keys leave, unless changed again since it was
     /// made (then the newer version waits for the next batch). Failed: everything stays.
     pub fn written(&mut self, batch: &Batch, saved: bool) -> Outcome {
@@ -162,6 +215,55 @@ impl Unsaved {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn notifiers(keys: &[((Arc<str>, String), u64)]) -> Vec<&str> {
+        keys.iter().map(|((n, _), _)| &**n).collect()
+    }
+
+    #[test]
+    fn fair_batches_take_turns_between_tenants_whatever_each_has_waiting() {
+        let mut unsaved = Unsaved::default();
+        for i in 0..5_000 {
+            unsaved.delivery(key("team-a/hook", &format!("a{i}")));
+            unsaved.track(key("team-a/hook", &format!("host{i}")));
+        }
+        let a = unsaved.fair_batch();
+        assert_eq!(a.deliveries.len(), 5_000, "a share goes whole");
+        assert_eq!(a.tracks.len(), 5_000);
+        // While A's batch is out, B and the platform's own notifier queue an event each, and
+        // A more of its own.
+        unsaved.delivery(key("team-b/hook", "b1"));
+        unsaved.track(key("team-b/hook", "api"));
+        unsaved.delivery(key("ops", "p1"));
+        unsaved.delivery(key("team-a/hook", "a-late"));
+        assert_eq!(unsaved.written(&a, true), Outcome::Saved);
+        let b = unsaved.fair_batch();
+        assert_eq!(notifiers(&b.deliveries), ["team-b/hook"]);
+        assert_eq!(
+            notifiers(&b.tracks),
+            ["team-b/hook"],
+            "with what it was told"
+        );
+        unsaved.written(&b, true);
+        let platform = unsaved.fair_batch();
+        assert_eq!(
+            notifiers(&platform.deliveries),
+            ["ops"],
+            "the platform's turn, wrapping"
+        );
+        unsaved.written(&platform, true);
+        let a_again = unsaved.fair_batch();
+        assert_eq!(notifiers(&a_again.deliveries), ["team-a/hook"]);
+        unsaved.written(&a_again, true);
+        assert!(unsaved.is_empty());
+        assert!(unsaved.fair_batch().is_empty());
+    }
+
+    #[test]
+    fn a_share_is_the_tenant_before_the_slash() {
+        assert_eq!(share_of("team-a/hook"), "team-a");
+        assert_eq!(share_of("ops"), "");
+    }
 
     fn key(notifier: &str, other: &str) -> (Arc<str>, String) {
         (Arc::from(notifier), other.to_string())

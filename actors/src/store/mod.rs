@@ -29,7 +29,7 @@ pub mod reader;
 pub mod rollups;
 pub mod sqlite;
 #[cfg(test)]
-mod temp_db;
+pub(crate) mod temp_db;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -60,10 +60,16 @@ pub const SCHEMA_VERSION: i64 = 5;
 /// database server restarting).
 const REOPEN_EVERY: Duration = Duration::from_secs(10);
 
-/// How often a pruning round over all hosts starts, and how many hosts each step (one per
-/// save, about a second apart) covers.
+/// How often a pruning round over all hosts starts, and how many hosts each step (one with a
+/// save, at most one per [`PRUNE_STEP_EVERY`]) covers.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 const PRUNE_HOSTS_PER_STEP: usize = 500;
+
+/// The least time between two pruning steps. Saves come once a second, and back to back when
+/// thousands of hosts are checked each second (their batches are kept small so an alert is
+/// never stored behind a long one): a step with each of those would prune fastest exactly
+/// when the store is busiest.
+const PRUNE_STEP_EVERY: Duration = Duration::from_secs(1);
 
 /// One host's counters as stored; its history travels separately (appended, not rewritten).
 #[derive(Debug, Clone, PartialEq)]
@@ -448,6 +454,8 @@ pub struct Store {
     /// When the current pruning round started, if one runs; when the last one ended.
     pruning: bool,
     last_prune: Option<Instant>,
+    /// When the last pruning step ran.
+    last_prune_step: Option<Instant>,
 }
 
 impl Store {
@@ -523,6 +531,7 @@ impl Store {
             retention: defaults.retention,
             pruning: false,
             last_prune: None,
+            last_prune_step: None,
         }
     }
 
@@ -620,6 +629,13 @@ impl Store {
         if !self.pruning && !due {
             return;
         }
+        if self
+            .last_prune_step
+            .is_some_and(|at| at.elapsed() < PRUNE_STEP_EVERY)
+        {
+            return;
+        }
+        self.last_prune_step = Some(Instant::now());
         self.pruning = true;
         let cutoffs = Cutoffs {
             raw: now
