@@ -106,24 +106,33 @@ impl Scrape {
             .collect()
     }
 
+    /// The sample `name` of `notifier` with `labels` besides: a tenant's notifier
+    /// (`team-a/hook`) also carries `tenant="team-a"`.
+    fn of_notifier(&self, name: &str, notifier: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let mut all = vec![("notifier", notifier)];
+        all.extend_from_slice(labels);
+        if let Some((tenant, _)) = notifier.split_once('/') {
+            all.push(("tenant", tenant));
+        }
+        self.get(name, &all)
+    }
+
     /// `flowstate_alerts_total{notifier, result}`.
     pub fn alerts(&self, notifier: &str, result: &str) -> Option<f64> {
-        self.get(
-            "flowstate_alerts_total",
-            &[("notifier", notifier), ("result", result)],
-        )
+        self.of_notifier("flowstate_alerts_total", notifier, &[("result", result)])
     }
 
     /// `flowstate_outbox_pending{notifier}`.
     pub fn pending(&self, notifier: &str) -> Option<f64> {
-        self.get("flowstate_outbox_pending", &[("notifier", notifier)])
+        self.of_notifier("flowstate_outbox_pending", notifier, &[])
     }
 
     /// `flowstate_alerts_dropped_total{notifier, reason}`.
     pub fn dropped(&self, notifier: &str, reason: &str) -> Option<f64> {
-        self.get(
+        self.of_notifier(
             "flowstate_alerts_dropped_total",
-            &[("notifier", notifier), ("reason", reason)],
+            notifier,
+            &[("reason", reason)],
         )
     }
 }
