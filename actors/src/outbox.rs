@@ -433,12 +433,13 @@ pub fn backoff(policy: &RetryPolicy, attempts: u32, random: f64) -> Duration {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::event::EventKind;
     use crate::model::Status;
 
-    fn event(host: &str, id: &str) -> AlertEvent {
+    /// A `down` event of `host`, for the outbox's tests and its parts'.
+    pub(crate) fn event(host: &str, id: &str) -> AlertEvent {
         AlertEvent {
             id: id.into(),
             event: EventKind::Down,

@@ -283,9 +283,9 @@ mod tests {
         }
     }
 
-    #[actix_rt::test]
-    async fn batches_are_small_and_the_next_goes_at_once_while_more_than_one_waits() {
-        let db = TempDb::new("state-saving-batches");
+    /// State saving into a new SQLite store named `name` (kept while the `TempDb` lives).
+    fn saving(name: &str) -> (TempDb, StateSaving) {
+        let db = TempDb::new(name);
         let metrics = Arc::new(Metrics::new());
         let backend = Box::new(SqliteBackend::new(db.0.clone()));
         let store = Store::start(
@@ -295,7 +295,12 @@ mod tests {
             &Restored::default(),
             metrics.clone(),
         );
-        let mut saving = StateSaving::new(store, metrics);
+        (db, StateSaving::new(store, metrics))
+    }
+
+    #[actix_rt::test]
+    async fn batches_are_small_and_the_next_goes_at_once_while_more_than_one_waits() {
+        let (_db, mut saving) = saving("state-saving-batches");
         let hosts = hosts(600);
         for host in hosts.values() {
             saving.checked(host, &result());
@@ -319,17 +324,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn results_left_after_their_host_was_saved_still_go() {
-        let db = TempDb::new("state-saving-left");
-        let metrics = Arc::new(Metrics::new());
-        let backend = Box::new(SqliteBackend::new(db.0.clone()));
-        let store = Store::start(
-            backend,
-            &db.settings(),
-            SystemTime::now(),
-            &Restored::default(),
-            metrics.clone(),
-        );
-        let mut saving = StateSaving::new(store, metrics);
+        let (_db, mut saving) = saving("state-saving-left");
         let hosts = hosts(1);
         let host = hosts.values().next().expect("one host");
         saving.checked(host, &result());

@@ -124,24 +124,13 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::event::{AlertEvent, EventKind};
-    use crate::model::Status;
 
     fn head(host: &str, created: SystemTime) -> Pending {
-        let event = AlertEvent {
-            id: format!("{host}-1"),
-            event: EventKind::Down,
-            host: host.into(),
-            group: None,
-            status: Status::Down,
-            previous: Status::Up,
-            at: "2026-11-28T16:03:37.123Z".into(),
-            since: "2026-11-28T16:03:37.123Z".into(),
-            reason: "connection refused".into(),
-            consecutive_failures: 1,
-            latency_ms: 1.0,
-        };
-        Pending::new(event, created, true)
+        Pending::new(
+            crate::outbox::tests::event(host, &format!("{host}-1")),
+            created,
+            true,
+        )
     }
 
     #[test]
