@@ -713,7 +713,7 @@ fn a_broken_tenant_keeps_its_running_part_and_the_others_take_their_edits() {
         assert!(shown.contains(named), "{what}: {shown}");
         assert!(shown.contains("team-a.yaml"), "{what}: {shown}");
         // `flowstate check` takes no part of it: the same files fail the strict load.
-        let strict = load_with_env(&[main.clone()], &env).expect_err(what);
+        let strict = load_with_env(std::slice::from_ref(&main), &env).expect_err(what);
         assert!(strict.to_string().contains(named), "{what}: {strict}");
         // The tenant's file stays watched, also while missing or broken.
         assert!(
