@@ -271,16 +271,6 @@ pub struct ReloadApplied {
     pub failed_tenants: Vec<TenantFailure>,
 }
 
-impl ReloadApplied {
-    /// Every error of the tenants left as they ran, as they are logged.
-    pub fn errors(&self) -> Vec<String> {
-        self.failed_tenants
-            .iter()
-            .flat_map(|f| f.error.diagnostics.iter().map(ToString::to_string))
-            .collect()
-    }
-}
-
 /// The files of these tenants had errors when the daemon started: they run no hosts until
 /// fixed. Told to the Supervisor right after the first [`ApplyConfig`], which it logs and
 /// counts as a reload of those tenants would be.

@@ -316,6 +316,14 @@ pub fn prefixed(tenant: &str, name: &str) -> Arc<str> {
     Arc::from(format!("{tenant}/{name}"))
 }
 
+/// Whether `label` (of a host, notifier or window) is one of `tenant`'s: `<tenant>/...`. The
+/// main files may not use that prefix, so it says whose an item is.
+pub fn belongs_to(label: &str, tenant: &str) -> bool {
+    label
+        .strip_prefix(tenant)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
 /// A tenant's token that is also `server.token`: the API could not tell the platform team
 /// (which sees everything) from the tenant. Reported at the tenant's `tokens`.
 pub(crate) fn check_server_token(

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use flowstate_actors::api::types::HostView;
 use flowstate_actors::model::Status;
+use flowstate_config::tenant::belongs_to;
 
 use super::{exit, BadInput};
 use crate::api_client::ApiClient;
@@ -51,10 +52,9 @@ fn of_tenant(
     tenant: &str,
     client: &ApiClient,
 ) -> Result<Vec<HostView>, BadInput> {
-    let prefix = format!("{tenant}/");
     let mine: Vec<HostView> = hosts
         .into_iter()
-        .filter(|h| h.label.starts_with(&prefix))
+        .filter(|h| belongs_to(&h.label, tenant))
         .collect();
     if !mine.is_empty() {
         return Ok(mine);
@@ -74,7 +74,7 @@ fn of_tenant(
             known.join(", ")
         ))),
         None => Err(BadInput(format!(
-            "no host of tenant `{tenant}` (labelled `{prefix}...`), and the daemon at {} does not list its tenants; check the name",
+            "no host of tenant `{tenant}` (labelled `{tenant}/...`), and the daemon at {} does not list its tenants; check the name",
             client.base()
         ))),
     }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
-use flowstate_config::tenant::{Credential, Role};
+use flowstate_config::tenant::{belongs_to, Credential, Role};
 use flowstate_config::Config;
 use ring::digest;
 
@@ -73,9 +73,7 @@ impl Access {
     pub fn sees(&self, label: &str) -> bool {
         match &self.scope {
             Scope::Everything => true,
-            Scope::Tenant(tenant) => label
-                .strip_prefix(&**tenant)
-                .is_some_and(|rest| rest.starts_with('/')),
+            Scope::Tenant(tenant) => belongs_to(label, tenant),
         }
     }
 
@@ -189,13 +187,6 @@ impl Credentials {
         self.entries.is_empty()
     }
 
-    /// Whether any token is a tenant's.
-    pub fn has_tenants(&self) -> bool {
-        self.entries
-            .iter()
-            .any(|e| e.access.scope != Scope::Everything)
-    }
-
     /// Every tenant's name.
     pub fn tenants(&self) -> &[Arc<str>] {
         &self.tenants
@@ -280,18 +271,11 @@ pub fn hash_token(token: &str) -> Result<String, NoSalt> {
         .map_err(|_| NoSalt)
 }
 
-/// Who `presented` is under `credentials`, hashes verified on a blocking thread; `None`: no
-/// one.
-pub async fn identify(
+/// [`Credentials::verify_hashed`] on a blocking thread, so argon2 does not hold up the API's.
+pub async fn verify_hashed_off_thread(
     credentials: Arc<Credentials>,
     presented: String,
 ) -> Option<(Access, digest::Digest)> {
-    if let Some(found) = credentials.identify_written(&presented) {
-        return Some(found);
-    }
-    if !credentials.has_hashes() {
-        return None;
-    }
     actix_web::web::block(move || credentials.verify_hashed(&presented))
         .await
         .ok()
@@ -368,7 +352,8 @@ mod tests {
             "  a:\n    config: a.yaml\n    tokens:\n      - written-secret\n      - {{ hash: '{hash}', role: admin }}\n"
         ));
         let credentials = Credentials::of(&config);
-        assert!(credentials.has_tenants() && credentials.has_hashes());
+        assert!(credentials.has_hashes());
+        assert_eq!(credentials.tenants(), [Arc::from("a")]);
         let (platform, _) = credentials
             .identify_written("platform-token")
             .expect("server token");

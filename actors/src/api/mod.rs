@@ -250,18 +250,17 @@ async fn metrics(request: HttpRequest, state: web::Data<ApiState>) -> HttpRespon
         Err(_) => return HttpResponse::ServiceUnavailable().finish(),
     };
     let caller = crate::web::login::caller(&request, &state).await;
+    if let Caller::Throttled(wait) = caller {
+        return login::too_many_tries(wait);
+    }
     let access = caller.access();
     let scope = match (&access, credentials.tenants()) {
-        (Some(access), _) => match access.tenant() {
-            Some(tenant) => MetricsScope::Tenant(tenant),
-            None => MetricsScope::Everything,
-        },
+        (Some(access), _) => access
+            .tenant()
+            .map_or(MetricsScope::Everything, MetricsScope::Tenant),
         (None, []) => MetricsScope::Everything,
         (None, _) => MetricsScope::Platform,
     };
-    if let (None, login::Caller::Throttled(wait)) = (&access, &caller) {
-        return login::too_many_tries(*wait);
-    }
     HttpResponse::Ok()
         .content_type(crate::metrics::CONTENT_TYPE)
         .body(state.metrics.render_scoped(scope))

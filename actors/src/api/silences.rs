@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
+use flowstate_config::tenant::belongs_to;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -236,11 +237,7 @@ fn hosts(
         }
         let within;
         let text = match tenant {
-            Some(tenant)
-                if !text
-                    .strip_prefix(tenant)
-                    .is_some_and(|r| r.starts_with('/')) =>
-            {
+            Some(tenant) if !belongs_to(text, tenant) => {
                 within = format!("{tenant}/{text}");
                 within.as_str()
             }

@@ -22,6 +22,7 @@ use std::time::SystemTime;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use flowstate_config::tenant::belongs_to;
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 
@@ -57,13 +58,6 @@ pub struct View {
 
 /// `?tenant=` for the platform's own hosts (no tenant's); `-` cannot be a tenant's name.
 const PLATFORM_ONLY: &str = "-";
-
-/// Whether `label` belongs to tenant `tenant`.
-fn of_tenant(label: &str, tenant: &str) -> bool {
-    label
-        .strip_prefix(tenant)
-        .is_some_and(|rest| rest.starts_with('/'))
-}
 
 /// The sortable columns: (name in `?sort=`, heading, whether numbers align right).
 const COLUMNS: [(&str, &str, bool); 11] = [
@@ -388,9 +382,9 @@ pub async fn dashboard(
     match view.tenant.as_str() {
         "" => {}
         PLATFORM_ONLY => {
-            hosts.retain(|host| !tenants.iter().any(|t| of_tenant(&host.label, t)));
+            hosts.retain(|host| !tenants.iter().any(|t| belongs_to(&host.label, t)));
         }
-        tenant => hosts.retain(|host| of_tenant(&host.label, tenant)),
+        tenant => hosts.retain(|host| belongs_to(&host.label, tenant)),
     }
     with_availability(&state, &mut hosts);
     crate::api::with_all_holds(&state, &mut hosts).await;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::layout::{html_response, page, Chrome};
 use super::session::{self, cookie, over_tls, session_id};
-use crate::api::access::{identify, Access, Credentials};
+use crate::api::access::{verify_hashed_off_thread, Access, Credentials};
 use crate::api::ApiState;
 
 /// Who a request is, as far as the tokens go (`server.token` and the tenants').
@@ -93,7 +93,7 @@ async fn checked(
     if let Some(wait) = state.throttle.wait(address, Instant::now()) {
         return Err(Caller::Throttled(wait));
     }
-    match identify(Arc::clone(credentials), presented).await {
+    match verify_hashed_off_thread(Arc::clone(credentials), presented).await {
         Some(known) => Ok(known),
         None => {
             state.throttle.failed(address, Instant::now());
