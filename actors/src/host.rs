@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::instant_after;
 use crate::messages::{CheckCompleted, HostActorDied, StopChecking};
-use crate::probe::{run_check, Probe};
+use crate::probe::{run_check, CheckContext, Probe};
 
 pub struct HostActor {
     host: Arc<HostConfiguration>,
@@ -95,7 +95,7 @@ impl HostActor {
         let lag = Instant::now().saturating_duration_since(due);
         let probe = self.probe.clone();
         let host = self.host.clone();
-        let check = async move { run_check(&*probe, &host).await };
+        let check = async move { run_check(&*probe, &host, CheckContext::untraced()).await };
         ctx.spawn(check.into_actor(self).map(move |result, act, ctx| {
             act.in_flight = false;
             log::debug!(
@@ -274,7 +274,7 @@ mod tests {
     struct Forgetting(Rc<RefCell<Vec<String>>>);
 
     impl Probe for Forgetting {
-        fn probe(&self, _: &Arc<HostConfiguration>) -> ProbeFuture {
+        fn probe(&self, _: &Arc<HostConfiguration>, _: &CheckContext) -> ProbeFuture {
             Box::pin(async { ProbeOutcome::failed("refused") })
         }
 

@@ -718,6 +718,8 @@ mod tests {
             latency: Duration::from_millis(latency_ms),
             detail: "status 200".into(),
             perfdata: Vec::new(),
+            phases: Vec::new(),
+            trace_id: None,
         }
     }
 

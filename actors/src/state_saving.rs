@@ -270,6 +270,8 @@ mod tests {
             latency: Duration::from_millis(1),
             detail: "connection refused".into(),
             perfdata: Vec::new(),
+            phases: Vec::new(),
+            trace_id: None,
         }
     }
 

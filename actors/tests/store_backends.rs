@@ -38,6 +38,8 @@ fn result(secs: u64, ok: bool, ms: u64) -> CheckResult {
         latency: Duration::from_millis(ms),
         detail: format!("check at {secs}"),
         perfdata: Vec::new(),
+        phases: Vec::new(),
+        trace_id: None,
     }
 }
 

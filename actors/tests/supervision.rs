@@ -11,7 +11,7 @@ use flowstate_actors::api::types::HostView;
 use flowstate_actors::daemon::Daemon;
 use flowstate_actors::messages::{GetHosts, Shutdown};
 use flowstate_actors::model::Status;
-use flowstate_actors::probe::{Probe, ProbeFactory, ProbeFuture, ProbeOutcome};
+use flowstate_actors::probe::{CheckContext, Probe, ProbeFactory, ProbeFuture, ProbeOutcome};
 use flowstate_config::HostConfiguration;
 
 /// Counters shared by every thread's probe.
@@ -27,7 +27,7 @@ struct Counters {
 struct ScriptedProbe(Arc<Counters>);
 
 impl Probe for ScriptedProbe {
-    fn probe(&self, host: &Arc<HostConfiguration>) -> ProbeFuture {
+    fn probe(&self, host: &Arc<HostConfiguration>, _context: &CheckContext) -> ProbeFuture {
         let counters = self.0.clone();
         match &*host.label {
             "crashy" => {

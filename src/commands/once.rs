@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use flowstate_actors::model::{CheckResult, Status};
-use flowstate_actors::probe::{run_check, Probes};
+use flowstate_actors::probe::{run_check, CheckContext, Probes};
 use flowstate_config::error::did_you_mean;
 use flowstate_config::{Config, HostConfiguration, PluginConfig};
 use futures_util::StreamExt;
@@ -110,7 +110,7 @@ fn check_all(hosts: &[Arc<HostConfiguration>], plugins: &[Arc<PluginConfig>]) ->
         flowstate_actors::plugin::apply(plugins);
         let probes = Probes::new();
         let results = futures_util::stream::iter(hosts)
-            .map(|host| run_check(&probes, host))
+            .map(|host| run_check(&probes, host, CheckContext::untraced()))
             .buffered(MAX_CONCURRENT_CHECKS)
             .collect()
             .await;

@@ -484,6 +484,8 @@ mod tests {
             latency: Duration::from_micros(12_345),
             detail: "status 200".into(),
             perfdata: Vec::new(),
+            phases: Vec::new(),
+            trace_id: None,
         };
         host.record(&result, &config, 10);
         let check = json!({

@@ -481,6 +481,8 @@ mod tests {
             }
             .into(),
             perfdata: Vec::new(),
+            phases: Vec::new(),
+            trace_id: None,
         }
     }
 
@@ -528,6 +530,8 @@ mod tests {
                 min: None,
                 max: None,
             }],
+            phases: Vec::new(),
+            trace_id: None,
             ..pass(second)
         };
         feed(&mut host, &[measured(1), measured(2)]);

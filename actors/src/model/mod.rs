@@ -92,6 +92,12 @@ pub struct CheckResult {
     /// A script's performance data, normalised. Empty (no allocation) for other check types,
     /// and kept only on a host's latest result: older ones in the history drop it.
     pub perfdata: Vec<PerfValue>,
+    /// The parts of the check its probe timed (resolve, connect, tls, request, body). Kept,
+    /// like `perfdata`, only on a host's latest result.
+    pub phases: Vec<crate::probe::Phase>,
+    /// The trace of this check, when tracing is on: logs, events and alerts carry it so an
+    /// alert links to the failing check's trace.
+    pub trace_id: Option<[u8; 16]>,
 }
 
 impl CheckResult {

@@ -37,7 +37,7 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 
-use super::{Probe, ProbeFuture, ProbeOutcome};
+use super::{CheckContext, Probe, ProbeFuture, ProbeOutcome};
 
 /// How long a resolver built from `/etc/resolv.conf` is used before the file is read again, so
 /// a changed system configuration (a DHCP lease, a container's DNS) is picked up while running.
@@ -97,7 +97,7 @@ impl Default for DnsProbe {
 }
 
 impl Probe for DnsProbe {
-    fn probe(&self, host: &Arc<HostConfiguration>) -> ProbeFuture {
+    fn probe(&self, host: &Arc<HostConfiguration>, _context: &CheckContext) -> ProbeFuture {
         let host = host.clone();
         let upstream = match &host.check {
             Check::Dns(check) => Some(self.upstream(check.resolver)),

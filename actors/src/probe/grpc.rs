@@ -40,7 +40,7 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
 use super::cert_expiry::{day, degrade_if_expiring, not_after_of};
-use super::{Probe, ProbeFuture, ProbeOutcome};
+use super::{CheckContext, Probe, ProbeFuture, ProbeOutcome};
 use crate::tls::RecordingVerifier;
 
 const USER_AGENT: &str = concat!("flowstate/", env!("CARGO_PKG_VERSION"));
@@ -59,7 +59,7 @@ impl GrpcProbe {
 }
 
 impl Probe for GrpcProbe {
-    fn probe(&self, host: &Arc<HostConfiguration>) -> ProbeFuture {
+    fn probe(&self, host: &Arc<HostConfiguration>, _context: &CheckContext) -> ProbeFuture {
         let host = host.clone();
         Box::pin(async move {
             match &host.check {
@@ -666,7 +666,7 @@ mod tests {
     struct Mute;
 
     impl Probe for Mute {
-        fn probe(&self, _: &Arc<HostConfiguration>) -> ProbeFuture {
+        fn probe(&self, _: &Arc<HostConfiguration>, _: &CheckContext) -> ProbeFuture {
             Box::pin(std::future::pending())
         }
     }
@@ -674,7 +674,7 @@ mod tests {
     #[actix_rt::test]
     async fn the_words_are_run_checks_own() {
         let host = host("127.0.0.1:1", "50ms");
-        let result = super::super::run_check(&Mute, &host).await;
+        let result = super::super::run_check(&Mute, &host, CheckContext::untraced()).await;
         assert_eq!(result.detail, TimedOut(host.timeout).to_string());
     }
 
@@ -686,7 +686,7 @@ mod tests {
         let address = silent.local_addr().expect("local address").to_string();
         let host = host(&address, "100ms");
         for round in 0..10 {
-            let result = super::super::run_check(&GrpcProbe, &host).await;
+            let result = super::super::run_check(&GrpcProbe, &host, CheckContext::untraced()).await;
             assert_eq!(result.detail, "timed out after 100ms", "round {round}");
         }
     }

@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use actix_web::error::ParseError;
 use awc::error::{ConnectError, PayloadError, SendRequestError};
@@ -29,7 +29,7 @@ use futures_util::StreamExt;
 use url::Url;
 
 use super::cert_expiry::{day, degrade_if_expiring, ExpiryCache};
-use super::{Probe, ProbeFuture, ProbeOutcome};
+use super::{CheckContext, Phase, PhaseKind, Probe, ProbeFuture, ProbeOutcome};
 
 /// Longer than any check's timeout: the real bound is [`super::run_check`]'s.
 const OUT_OF_THE_WAY: Duration = Duration::from_secs(24 * 3600);
@@ -104,7 +104,7 @@ impl Probe for HttpProbe {
         self.expiry.forget(label);
     }
 
-    fn probe(&self, host: &Arc<HostConfiguration>) -> ProbeFuture {
+    fn probe(&self, host: &Arc<HostConfiguration>, context: &CheckContext) -> ProbeFuture {
         let host = host.clone();
         let Check::Http(check) = &host.check else {
             let kind = host.check.kind();
@@ -117,11 +117,12 @@ impl Probe for HttpProbe {
             Err(reason) => return Box::pin(async move { ProbeOutcome::failed(reason) }),
         };
         let expiry = self.expiry.clone();
+        let context = *context;
         Box::pin(async move {
             let Check::Http(check) = &host.check else {
                 return ProbeOutcome::failed("not an HTTP check");
             };
-            let (outcome, ended) = check_http(&client, check).await;
+            let (outcome, ended) = check_http(&client, check, &context).await;
             judge_certificate(outcome, ended, &host, check, &expiry).await
         })
     }
@@ -176,8 +177,13 @@ enum Ended {
 }
 
 /// Runs the request chain, and says whether it ended in a TLS handshake.
-async fn check_http(client: &awc::Client, check: &HttpCheck) -> (ProbeOutcome, Ended) {
-    match request_chain(client, check).await {
+async fn check_http(
+    client: &awc::Client,
+    check: &HttpCheck,
+    context: &CheckContext,
+) -> (ProbeOutcome, Ended) {
+    let mut phases = Vec::new();
+    let (mut outcome, ended) = match request_chain(client, check, context, &mut phases).await {
         Ok(outcome) => (outcome, Ended::Otherwise),
         Err((error, url)) => {
             let ended = match tls_error(&error) {
@@ -187,15 +193,23 @@ async fn check_http(client: &awc::Client, check: &HttpCheck) -> (ProbeOutcome, E
             let outcome = ProbeOutcome::failed(describe_send_error(&error, &url, check));
             (outcome, ended)
         }
-    }
+    };
+    outcome.phases = phases;
+    (outcome, ended)
 }
 
 /// Runs the request chain and judges the final answer; a request that could not be sent
 /// comes back with the URL it was sent to.
+///
+/// Each request's wait for its answer is a `request` phase (awc connects inside it, so
+/// connect and TLS are not told apart) and each body read a `body` phase.
 async fn request_chain(
     client: &awc::Client,
     check: &HttpCheck,
+    context: &CheckContext,
+    phases: &mut Vec<Phase>,
 ) -> Result<ProbeOutcome, (SendRequestError, Url)> {
+    let traceparent = context.traceparent();
     let mut url = check.url.clone();
     let mut method = match Method::from_bytes(check.method.as_bytes()) {
         Ok(m) => m,
@@ -209,7 +223,17 @@ async fn request_chain(
     let mut body = check.body.clone();
     let mut redirects = 0;
     loop {
-        let response = send(client, check, &url, &method, body.clone()).await;
+        let sent = Instant::now();
+        let response = send(
+            client,
+            check,
+            &url,
+            &method,
+            body.clone(),
+            traceparent.as_deref(),
+        )
+        .await;
+        phases.push(context.phase_since(PhaseKind::Request, sent));
         let mut response = match response {
             Ok(r) => r,
             Err(e) => return Err((e, url)),
@@ -260,7 +284,9 @@ async fn request_chain(
             if check.keepalive {
                 // awc returns a connection to its pool only once the body was read to its
                 // end; an unread body would make every check open a new one.
+                let reading = Instant::now();
                 let _ = read_body(&mut response, check.max_body_bytes).await;
+                phases.push(context.phase_since(PhaseKind::Body, reading));
             }
             return Ok(ProbeOutcome::passed(format!("status {code}")));
         };
@@ -269,7 +295,10 @@ async fn request_chain(
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        let body = match read_body(&mut response, check.max_body_bytes).await {
+        let reading = Instant::now();
+        let body = read_body(&mut response, check.max_body_bytes).await;
+        phases.push(context.phase_since(PhaseKind::Body, reading));
+        let body = match body {
             Ok(b) => b,
             Err(reason) => return Ok(ProbeOutcome::failed(reason)),
         };
@@ -304,6 +333,7 @@ fn send(
     url: &Url,
     method: &Method,
     body: Option<String>,
+    traceparent: Option<&str>,
 ) -> awc::SendClientRequest {
     let same_origin = url.origin() == check.url.origin();
     let mut target = url.clone();
@@ -322,6 +352,9 @@ fn send(
         .insert_header((USER_AGENT, USER_AGENT_VALUE));
     if !check.keepalive {
         request = request.force_close();
+    }
+    if let Some(traceparent) = traceparent {
+        request = request.insert_header(("traceparent", traceparent));
     }
     for header in &check.headers {
         // Credentials are not handed to another origin a redirect points at.

@@ -31,7 +31,7 @@ use flowstate_config::{Check, HostConfiguration, IcmpCheck};
 use futures_util::FutureExt;
 use surge_ping::{Client, Config, IcmpPacket, PingIdentifier, PingSequence, SurgeError, ICMP};
 
-use super::{Probe, ProbeFuture, ProbeOutcome};
+use super::{CheckContext, Probe, ProbeFuture, ProbeOutcome};
 
 /// The longest gap between two echo requests of one check (shorter when the timeout is short).
 const MAX_SPACING: Duration = Duration::from_millis(200);
@@ -78,7 +78,7 @@ impl Default for IcmpProbe {
 }
 
 impl Probe for IcmpProbe {
-    fn probe(&self, host: &Arc<HostConfiguration>) -> ProbeFuture {
+    fn probe(&self, host: &Arc<HostConfiguration>, _context: &CheckContext) -> ProbeFuture {
         let sockets = self.sockets.clone();
         let host = host.clone();
         Box::pin(async move {

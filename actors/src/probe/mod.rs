@@ -5,6 +5,7 @@
 //! turning a panic into a failed result instead of a dead actor.
 
 pub mod cert_expiry;
+pub mod context;
 pub mod dns;
 pub mod grpc;
 pub mod http;
@@ -18,12 +19,13 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use flowstate_config::{Check, HostConfiguration};
 use futures_util::FutureExt;
 
 use crate::model::{CheckResult, PerfValue};
+pub use context::{CheckContext, Phase, PhaseKind, TraceParent};
 
 /// A check's future. Not `Send`: probes run on the arbiter that owns their client.
 pub type ProbeFuture = Pin<Box<dyn Future<Output = ProbeOutcome>>>;
@@ -42,6 +44,9 @@ pub struct ProbeOutcome {
     pub latency: Option<std::time::Duration>,
     /// A script's performance data; empty (no allocation) for the other check types.
     pub perfdata: Vec<PerfValue>,
+    /// The parts of the check the probe timed (resolve, connect, ...), in order; empty when
+    /// it timed none. They become the check span's children and show on the host's result.
+    pub phases: Vec<Phase>,
 }
 
 impl ProbeOutcome {
@@ -53,6 +58,7 @@ impl ProbeOutcome {
             cert_not_after: None,
             latency: None,
             perfdata: Vec::new(),
+            phases: Vec::new(),
         }
     }
 
@@ -64,6 +70,7 @@ impl ProbeOutcome {
             cert_not_after: None,
             latency: None,
             perfdata: Vec::new(),
+            phases: Vec::new(),
         }
     }
 
@@ -76,13 +83,14 @@ impl ProbeOutcome {
             cert_not_after: None,
             latency: None,
             perfdata: Vec::new(),
+            phases: Vec::new(),
         }
     }
 }
 
 /// Runs checks of some kind. Implementations may assume `host.check` is theirs.
 pub trait Probe {
-    fn probe(&self, host: &Arc<HostConfiguration>) -> ProbeFuture;
+    fn probe(&self, host: &Arc<HostConfiguration>, context: &CheckContext) -> ProbeFuture;
 
     /// Drops whatever the probe keeps about `label` between checks (a certificate's expiry
     /// reading): the host left this thread, or its configuration changed, so what was read
@@ -122,15 +130,15 @@ impl Default for Probes {
 }
 
 impl Probe for Probes {
-    fn probe(&self, host: &Arc<HostConfiguration>) -> ProbeFuture {
+    fn probe(&self, host: &Arc<HostConfiguration>, context: &CheckContext) -> ProbeFuture {
         match &host.check {
-            Check::Http(_) => self.http.probe(host),
-            Check::Tcp(_) => self.tcp.probe(host),
-            Check::Dns(_) => self.dns.probe(host),
-            Check::Icmp(_) => self.icmp.probe(host),
-            Check::Script(_) => self.script.probe(host),
-            Check::Grpc(_) => self.grpc.probe(host),
-            Check::Plugin(_) => self.plugin.probe(host),
+            Check::Http(_) => self.http.probe(host, context),
+            Check::Tcp(_) => self.tcp.probe(host, context),
+            Check::Dns(_) => self.dns.probe(host, context),
+            Check::Icmp(_) => self.icmp.probe(host, context),
+            Check::Script(_) => self.script.probe(host, context),
+            Check::Grpc(_) => self.grpc.probe(host, context),
+            Check::Plugin(_) => self.plugin.probe(host, context),
         }
     }
 
@@ -142,9 +150,13 @@ impl Probe for Probes {
 /// Runs one check with everything a check needs around it: the host's timeout over the whole
 /// check, the latency, a panic in the probe turned into a failed result, and the time of the
 /// verdict.
-pub async fn run_check(probe: &dyn Probe, host: &Arc<HostConfiguration>) -> CheckResult {
-    let started = Instant::now();
-    let future = AssertUnwindSafe(probe.probe(host)).catch_unwind();
+pub async fn run_check(
+    probe: &dyn Probe,
+    host: &Arc<HostConfiguration>,
+    context: CheckContext,
+) -> CheckResult {
+    let started = context.started;
+    let future = AssertUnwindSafe(probe.probe(host, &context)).catch_unwind();
     let outcome = match actix_rt::time::timeout(host.timeout, future).await {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(panic)) => {
@@ -171,6 +183,8 @@ pub async fn run_check(probe: &dyn Probe, host: &Arc<HostConfiguration>) -> Chec
         latency: outcome.latency.unwrap_or_else(|| started.elapsed()),
         detail: outcome.detail,
         perfdata: outcome.perfdata,
+        phases: outcome.phases,
+        trace_id: context.trace.map(|trace| trace.trace_id),
     }
 }
 
@@ -199,7 +213,7 @@ mod tests {
     struct Slow(Duration);
 
     impl Probe for Slow {
-        fn probe(&self, _: &Arc<HostConfiguration>) -> ProbeFuture {
+        fn probe(&self, _: &Arc<HostConfiguration>, _: &CheckContext) -> ProbeFuture {
             let delay = self.0;
             Box::pin(async move {
                 actix_rt::time::sleep(delay).await;
@@ -213,7 +227,12 @@ mod tests {
         let yaml = "hosts:\n  - { label: api, url: 'http://127.0.0.1:1/', timeout: 5s }\n";
         let config = flowstate_config::load_str("t.yaml", yaml, &|_| None).expect("valid");
         let began = SystemTime::now();
-        let result = run_check(&Slow(Duration::from_millis(300)), &config.hosts()[0]).await;
+        let result = run_check(
+            &Slow(Duration::from_millis(300)),
+            &config.hosts()[0],
+            CheckContext::untraced(),
+        )
+        .await;
         assert!(
             result.at >= began + Duration::from_millis(300),
             "dated {:?} after the start",

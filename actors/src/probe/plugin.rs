@@ -8,7 +8,7 @@ use std::time::Duration;
 use flowstate_config::{Check, HostConfiguration};
 use flowstate_plugin::{Answer, Status};
 
-use super::{Probe, ProbeFuture, ProbeOutcome};
+use super::{CheckContext, Probe, ProbeFuture, ProbeOutcome};
 use crate::plugin::{self, CallPlugin, PluginCall};
 
 /// A plugin's answer is due this much before the host's timeout, so the check fails with the
@@ -19,7 +19,7 @@ const MARGIN: Duration = Duration::from_millis(50);
 pub struct PluginProbe;
 
 impl Probe for PluginProbe {
-    fn probe(&self, host: &Arc<HostConfiguration>) -> ProbeFuture {
+    fn probe(&self, host: &Arc<HostConfiguration>, _context: &CheckContext) -> ProbeFuture {
         let host = host.clone();
         Box::pin(async move {
             let Check::Plugin(used) = &host.check else {

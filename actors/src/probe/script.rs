@@ -28,7 +28,7 @@ use std::time::Duration;
 use flowstate_config::{Check, HostConfiguration, ScriptCheck};
 use tokio::process::Command;
 
-use super::{Probe, ProbeFuture, ProbeOutcome};
+use super::{CheckContext, Probe, ProbeFuture, ProbeOutcome};
 use crate::process::{self, Finished, RunError};
 
 pub mod perfdata;
@@ -43,7 +43,7 @@ impl ScriptProbe {
 }
 
 impl Probe for ScriptProbe {
-    fn probe(&self, host: &Arc<HostConfiguration>) -> ProbeFuture {
+    fn probe(&self, host: &Arc<HostConfiguration>, _context: &CheckContext) -> ProbeFuture {
         let host = host.clone();
         Box::pin(async move {
             match &host.check {

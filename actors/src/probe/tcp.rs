@@ -21,7 +21,7 @@ use flowstate_config::{Check, HostConfiguration, TcpCheck};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::resolve::lookup;
-use super::{Probe, ProbeFuture, ProbeOutcome};
+use super::{CheckContext, Phase, PhaseKind, Probe, ProbeFuture, ProbeOutcome};
 use crate::process::describe_io_error;
 
 /// How much of the peer's first bytes `expect` is matched against: a banner or a short reply,
@@ -42,11 +42,17 @@ impl TcpProbe {
 }
 
 impl Probe for TcpProbe {
-    fn probe(&self, host: &Arc<HostConfiguration>) -> ProbeFuture {
+    fn probe(&self, host: &Arc<HostConfiguration>, context: &CheckContext) -> ProbeFuture {
         let host = host.clone();
+        let context = *context;
         Box::pin(async move {
             match &host.check {
-                Check::Tcp(check) => check_tcp(check).await,
+                Check::Tcp(check) => {
+                    let mut phases = Vec::with_capacity(2);
+                    let mut outcome = check_tcp(check, &context, &mut phases).await;
+                    outcome.phases = phases;
+                    outcome
+                }
                 other => ProbeOutcome::failed(format!("not a TCP check: {}", other.kind())),
             }
         })
@@ -54,16 +60,26 @@ impl Probe for TcpProbe {
 }
 
 /// Connects, then exchanges `send` and `expect` if set.
-async fn check_tcp(check: &TcpCheck) -> ProbeOutcome {
+async fn check_tcp(
+    check: &TcpCheck,
+    context: &CheckContext,
+    phases: &mut Vec<Phase>,
+) -> ProbeOutcome {
     let Some((name, port)) = split_address(&check.address) else {
         // Validation rejects these; this only guards a hand-built config.
         return ProbeOutcome::failed(format!("`{}` is not host:port", check.address));
     };
-    let addresses = match lookup(name, port).await {
+    let resolving = Instant::now();
+    let addresses = lookup(name, port).await;
+    phases.push(context.phase_since(PhaseKind::Resolve, resolving));
+    let addresses = match addresses {
         Ok(addresses) => addresses,
         Err(reason) => return ProbeOutcome::failed(reason),
     };
-    let (mut stream, connected_in) = match connect(&addresses).await {
+    let connecting = Instant::now();
+    let connected = connect(&addresses).await;
+    phases.push(context.phase_since(PhaseKind::Connect, connecting));
+    let (mut stream, connected_in) = match connected {
         Ok(connected) => connected,
         Err(reason) => return ProbeOutcome::failed(reason),
     };

@@ -821,6 +821,8 @@ mod tests {
                     latency: Duration::from_millis(3),
                     detail: "connection refused".into(),
                     perfdata: Vec::new(),
+                    phases: Vec::new(),
+                    trace_id: None,
                 },
             }],
             ..SaveHostStates::default()

@@ -543,6 +543,8 @@ fn result_row(row: &postgres::Row) -> CheckResult {
         latency: Duration::from_micros(codec::unsigned(row.get(2))),
         detail: row.get(3),
         perfdata: Vec::new(),
+        phases: Vec::new(),
+        trace_id: None,
     }
 }
 
@@ -619,6 +621,8 @@ fn read_all(client: &mut Client, history_limit: usize) -> Result<Restored, postg
             latency: Duration::from_micros(codec::unsigned(row.get(3))),
             detail: row.get(4),
             perfdata: Vec::new(),
+            phases: Vec::new(),
+            trace_id: None,
         };
         match unrolled_results.last_mut() {
             Some((last, results)) if **last == *label => results.push(result),

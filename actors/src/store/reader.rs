@@ -395,6 +395,8 @@ mod tests {
                 latency: Duration::from_millis(10 + at % 7),
                 detail: if ok { "status 200" } else { "status 503" }.into(),
                 perfdata: Vec::new(),
+                phases: Vec::new(),
+                trace_id: None,
             },
         }
     }

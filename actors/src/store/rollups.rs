@@ -131,6 +131,8 @@ mod tests {
             latency: Duration::from_millis(ms),
             detail: String::new(),
             perfdata: Vec::new(),
+            phases: Vec::new(),
+            trace_id: None,
         }
     }
 

@@ -561,6 +561,8 @@ fn result_row(row: &rusqlite::Row) -> rusqlite::Result<CheckResult> {
         latency: Duration::from_micros(codec::unsigned(row.get(2)?)),
         detail: row.get(3)?,
         perfdata: Vec::new(),
+        phases: Vec::new(),
+        trace_id: None,
     })
 }
 
