@@ -194,6 +194,7 @@ mod tests {
             reason: "status 503, expected 200".into(),
             consecutive_failures: 3,
             latency_ms: 1.0,
+            trace: None,
         }
     }
 

@@ -638,11 +638,22 @@ impl AlertRouter {
                 }),
             };
             self.in_flight.set(self.in_flight.get() + 1);
+            let started = SystemTime::now();
+            let notifier_type = route.config.kind.kind();
             ctx.spawn(actix::fut::wrap_future::<_, Self>(attempt).map(
                 move |result, router, ctx| {
                     router
                         .in_flight
                         .set(router.in_flight.get().saturating_sub(1));
+                    if let Some(tracing) = crate::telemetry::current() {
+                        tracing.delivery(&crate::telemetry::DeliveryAttempt {
+                            notifier: &name,
+                            notifier_type,
+                            events: &events,
+                            started,
+                            outcome: result.as_ref().map(|_| ()).map_err(|e| e.message()),
+                        });
+                    }
                     if router.generation != generation {
                         // Started as a leader that has stepped down: the outbox it belonged
                         // to is the new leader's now.
@@ -1005,6 +1016,7 @@ impl Handler<HostFlappingChanged> for AlertRouter {
             latency: Duration::ZERO,
             removed: false,
             unreachable_via: None,
+            trace: None,
         };
         let event = AlertEvent::of_kind(&change, EventKind::Flapping);
         if let Some(stream) = &self.stream {
@@ -1040,6 +1052,7 @@ impl Handler<HostRestored> for AlertRouter {
             latency: Duration::ZERO,
             removed: false,
             unreachable_via: None,
+            trace: None,
         });
         self.unsettled.insert(label);
         self.settle_released(ctx);
@@ -1413,6 +1426,7 @@ mod tests {
             latency: Duration::from_millis(3),
             removed: false,
             unreachable_via: None,
+            trace: None,
         }
     }
 

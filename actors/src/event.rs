@@ -81,6 +81,26 @@ pub struct AlertEvent {
     pub reason: String,
     pub consecutive_failures: u32,
     pub latency_ms: f64,
+    /// The span of the check that decided this event, when tracing kept its trace: an
+    /// alert links to it, and the delivery's span joins it.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<EventTrace>,
+}
+
+/// A check span's identity as events carry it: lowercase hex, as collectors show them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventTrace {
+    pub trace_id: String,
+    pub span_id: String,
+}
+
+impl EventTrace {
+    pub fn of(trace: &crate::probe::TraceParent) -> Self {
+        EventTrace {
+            trace_id: trace.trace_id_hex(),
+            span_id: trace.span_id_hex(),
+        }
+    }
 }
 
 impl AlertEvent {
@@ -114,7 +134,17 @@ impl AlertEvent {
             reason: change.reason.clone(),
             consecutive_failures: change.consecutive_failures,
             latency_ms: (change.latency.as_secs_f64() * 10_000.0).round() / 10.0,
+            trace: change.trace.as_ref().map(EventTrace::of),
         }
+    }
+
+    /// The trace and span ids of the check behind this event, as bytes, when it has them.
+    pub fn trace_parent(&self) -> Option<([u8; 16], [u8; 8])> {
+        let trace = self.trace.as_ref()?;
+        Some((
+            crate::probe::context::from_hex(&trace.trace_id)?,
+            crate::probe::context::from_hex(&trace.span_id)?,
+        ))
     }
 
     /// One line a person reads at a glance: `DOWN api: status 503, expected 200 (was up)`.

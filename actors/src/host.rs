@@ -95,16 +95,31 @@ impl HostActor {
         let lag = Instant::now().saturating_duration_since(due);
         let probe = self.probe.clone();
         let host = self.host.clone();
-        let check = async move { run_check(&*probe, &host, CheckContext::untraced()).await };
+        // Tracing off costs one atomic load here.
+        let tracing = crate::telemetry::current();
+        let context = tracing
+            .as_ref()
+            .map_or_else(CheckContext::untraced, |tracing| tracing.begin_check());
+        let check = async move {
+            let mut result = run_check(&*probe, &host, context).await;
+            if let Some(tracing) = tracing {
+                tracing.finish_check(&host, &context, &mut result);
+            }
+            result
+        };
         ctx.spawn(check.into_actor(self).map(move |result, act, ctx| {
             act.in_flight = false;
-            log::debug!(
-                host = &*act.host.label,
-                ok = result.ok,
-                latency_ms = result.latency_ms(),
-                detail = result.detail.as_str();
-                "check completed"
-            );
+            if log::log_enabled!(log::Level::Debug) {
+                let trace_id = result.trace.map(|trace| trace.trace_id_hex());
+                log::debug!(
+                    host = &*act.host.label,
+                    ok = result.ok,
+                    latency_ms = result.latency_ms(),
+                    detail = result.detail.as_str(),
+                    trace_id = trace_id.as_deref();
+                    "check completed"
+                );
+            }
             act.registry.do_send(CheckCompleted {
                 result,
                 host: act.host.clone(),

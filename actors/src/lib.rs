@@ -78,6 +78,7 @@ pub mod status_stream;
 pub mod store;
 pub mod supervisor;
 pub mod suppression;
+pub mod telemetry;
 pub mod tls;
 pub mod unsaved;
 pub mod web;

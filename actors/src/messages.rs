@@ -42,6 +42,8 @@ pub struct HostStatusChanged {
     pub removed: bool,
     /// For `unreachable`: the parent (or redundancy group) that is down.
     pub unreachable_via: Option<Arc<str>>,
+    /// The span of the check that decided the change, when its trace was exported.
+    pub trace: Option<crate::probe::TraceParent>,
 }
 
 /// In a cluster: another agent published a configuration newer than the one this agent runs

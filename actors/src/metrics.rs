@@ -59,6 +59,11 @@ struct PluginLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SpanDropLabel {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PluginOpLabels {
     plugin: String,
     op: String,
@@ -208,6 +213,10 @@ pub struct Metrics {
     plugin_restarts: Family<PluginLabel, Counter>,
     plugin_requests: Family<PluginOpLabels, Counter>,
     plugin_timeouts: Family<PluginLabel, Counter>,
+    /// `flowstate_trace_*`: copied from the tracing pipeline's counters at a scrape.
+    trace_spans_exported: Counter,
+    trace_spans_dropped: Family<SpanDropLabel, Counter>,
+    trace_export_failures: Counter,
     process_cpu: Counter<f64, AtomicU64>,
     process_resident_memory: Gauge,
     process_open_fds: Gauge,
@@ -295,6 +304,9 @@ impl Metrics {
             plugin_restarts: Family::default(),
             plugin_requests: Family::default(),
             plugin_timeouts: Family::default(),
+            trace_spans_exported: Counter::default(),
+            trace_spans_dropped: Family::default(),
+            trace_export_failures: Counter::default(),
             process_cpu: Counter::default(),
             process_resident_memory: Gauge::default(),
             process_open_fds: Gauge::default(),
@@ -416,6 +428,21 @@ impl Metrics {
             "flowstate_plugin_timeouts",
             "Requests a plugin did not answer in time",
             metrics.plugin_timeouts.clone(),
+        );
+        registry.register(
+            "flowstate_trace_spans_exported",
+            "Spans (checks, their phases, deliveries, reloads) the OTLP collector accepted",
+            metrics.trace_spans_exported.clone(),
+        );
+        registry.register(
+            "flowstate_trace_spans_dropped",
+            "Spans never sent: the queue to the exporter was full, or their export failed",
+            metrics.trace_spans_dropped.clone(),
+        );
+        registry.register(
+            "flowstate_trace_export_failures",
+            "Exports to the OTLP collector that failed or timed out",
+            metrics.trace_export_failures.clone(),
         );
         let build_info: Family<VersionLabel, Gauge> = Family::default();
         build_info
@@ -836,6 +863,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         self.read_process_figures();
         self.read_plugin_counters();
+        self.read_trace_counters();
         let mut open_metrics = String::with_capacity(64 * 1024);
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut open_metrics, &self.registry);
@@ -849,14 +877,25 @@ impl Metrics {
         tenants::scoped(&self.render(), scope)
     }
 
+    /// Brings the trace series up to the tracing pipeline's counters, which only grow.
+    fn read_trace_counters(&self) {
+        let counts = crate::telemetry::counters::counts();
+        raise_to(&self.trace_spans_exported, counts.exported);
+        raise_to(&self.trace_export_failures, counts.export_failures);
+        for reason in crate::telemetry::counters::DropReason::ALL {
+            let label = SpanDropLabel {
+                reason: reason.as_str().to_string(),
+            };
+            raise_to(
+                &self.trace_spans_dropped.get_or_create(&label),
+                counts.dropped(reason),
+            );
+        }
+    }
+
     /// Brings the plugin series up to each plugin's counters, which only grow.
     fn read_plugin_counters(&self) {
-        let raise = |counter: &Counter, to: u64| {
-            let now = counter.get();
-            if to > now {
-                counter.inc_by(to - now);
-            }
-        };
+        let raise = raise_to;
         for (plugin, restarts, checks, notifies, timeouts) in crate::plugin::counters() {
             let label = PluginLabel {
                 plugin: plugin.to_string(),
@@ -900,6 +939,14 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// every scraper and `promtool check metrics` read: counter families are named with their
 /// `_total` suffix (as their samples are), and the OpenMetrics-only `# UNIT` and `# EOF` lines
 /// are dropped.
+/// Raises `counter` to `to`, a count kept elsewhere that only grows.
+fn raise_to(counter: &Counter, to: u64) {
+    let now = counter.get();
+    if to > now {
+        counter.inc_by(to - now);
+    }
+}
+
 fn to_prometheus_text(open_metrics: &str) -> String {
     let mut out = String::with_capacity(open_metrics.len());
     let mut pending_help: Option<&str> = None;

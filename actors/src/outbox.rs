@@ -452,6 +452,7 @@ pub(crate) mod tests {
             reason: "connection refused".into(),
             consecutive_failures: 3,
             latency_ms: 1.0,
+            trace: None,
         }
     }
 

@@ -153,6 +153,10 @@ fn announce(
         latency,
         removed,
         unreachable_via: host.dependency().unreachable_via.clone(),
+        // The deciding check is the latest one; a removal has none.
+        trace: (!removed)
+            .then(|| host.state().history.back().and_then(|latest| latest.trace))
+            .flatten(),
     });
 }
 
@@ -285,13 +289,24 @@ impl StateRegistry {
         if let Some(saving) = &mut self.saving {
             saving.transitioned(label, &transition);
         }
-        log::info!(
-            host = &**label,
-            status = transition.status.as_str(),
-            previous = transition.previous.as_str(),
-            reason = transition.reason.as_str();
-            "host status changed"
-        );
+        // With tracing on, the line names the deciding check's trace.
+        match host.state().history.back().and_then(|latest| latest.trace) {
+            Some(trace) => log::info!(
+                host = &**label,
+                status = transition.status.as_str(),
+                previous = transition.previous.as_str(),
+                reason = transition.reason.as_str(),
+                trace_id = trace.trace_id_hex().as_str();
+                "host status changed"
+            ),
+            None => log::info!(
+                host = &**label,
+                status = transition.status.as_str(),
+                previous = transition.previous.as_str(),
+                reason = transition.reason.as_str();
+                "host status changed"
+            ),
+        }
         announce(
             &self.changes,
             host,
@@ -719,7 +734,8 @@ mod tests {
             detail: "status 200".into(),
             perfdata: Vec::new(),
             phases: Vec::new(),
-            trace_id: None,
+            trace: None,
+            status_code: None,
         }
     }
 

@@ -145,6 +145,7 @@ mod tests {
             reason: "status 503".into(),
             consecutive_failures: 3,
             latency_ms: 1.5,
+            trace: None,
         }
     }
 

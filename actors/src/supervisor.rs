@@ -342,6 +342,7 @@ impl Supervisor {
             return;
         }
         self.reloads.loading = true;
+        let started = std::time::SystemTime::now();
         // A tenant whose files are broken keeps its part of what runs: the whole
         // configuration as loaded, not this agent's share of it.
         let loaded = crate::config_load::reload(self.config_files.clone(), self.full.clone());
@@ -365,9 +366,27 @@ impl Supervisor {
                     Err(errors.diagnostics.iter().map(ToString::to_string).collect())
                 }
             };
+            trace_reload(started, trigger, &outcome);
             answer_all(answers, &outcome);
             act.start_reload(ctx);
         }));
+    }
+
+    /// Starts, replaces or stops tracing to match `telemetry`. A pipeline that cannot start
+    /// (an unreadable `ca_file`) is logged, and the running one, if any, goes on: checks
+    /// never wait for tracing.
+    fn use_telemetry(&self, telemetry: Option<&flowstate_config::telemetry::TelemetrySettings>) {
+        match crate::telemetry::apply(telemetry) {
+            Ok(crate::telemetry::Applied::Unchanged) => {}
+            Ok(applied) => {
+                let endpoint =
+                    telemetry.map(|t| flowstate_config::secret::redact_url(&t.otlp.endpoint));
+                log::info!(change = format!("{applied:?}").to_lowercase().as_str(), endpoint = endpoint.as_deref(); "tracing: OTLP export {}", if telemetry.is_some() { "on" } else { "off" });
+            }
+            Err(error) => {
+                log::error!(error = error.to_string().as_str(); "cannot export traces; checks go on without tracing");
+            }
+        }
     }
 
     fn reject_reload(&self, trigger: ReloadTrigger, errors: &flowstate_config::ConfigError) {
@@ -466,6 +485,8 @@ impl Supervisor {
         }
         // Plugins first: a host of a new plugin's type finds it at its first check.
         crate::plugin::apply(&new.plugins);
+        // Tracing before hosts start, so their first checks are traced.
+        self.use_telemetry(new.telemetry.as_ref());
         // The registry learns of new hosts before their first result can arrive. The router
         // switches notifiers only after the registry has sent the `removed` events of this
         // reload, which may be for a notifier that is leaving too.
@@ -523,6 +544,38 @@ impl Supervisor {
         self.ready = true;
         diff
     }
+}
+
+/// A reload's span, when tracing is on (after the reload, so a reload that turned tracing on
+/// is traced too).
+fn trace_reload(started: std::time::SystemTime, trigger: ReloadTrigger, outcome: &ReloadOutcome) {
+    let Some(tracing) = crate::telemetry::current() else {
+        return;
+    };
+    let trigger = match trigger {
+        ReloadTrigger::FilesEdited => "file",
+        ReloadTrigger::Signal => "signal",
+        ReloadTrigger::Request => "api",
+    };
+    let traced = match outcome {
+        Ok(applied) => crate::telemetry::ReloadTraced {
+            started,
+            trigger,
+            added: applied.diff.added.len(),
+            changed: applied.diff.changed.len(),
+            removed: applied.diff.removed.len(),
+            outcome: Ok(()),
+        },
+        Err(errors) => crate::telemetry::ReloadTraced {
+            started,
+            trigger,
+            added: 0,
+            changed: 0,
+            removed: 0,
+            outcome: Err(errors.first().map_or("refused", String::as_str)),
+        },
+    };
+    tracing.reload(&traced);
 }
 
 /// `new` with the running agent's location when the file leaves it to `--location` or
@@ -749,6 +802,9 @@ impl Handler<ReloadConfigNow> for Supervisor {
     }
 }
 
+/// How long the shutdown waits for queued spans to reach the collector.
+const TRACES_FLUSH_GRACE: Duration = Duration::from_secs(2);
+
 impl Handler<Shutdown> for Supervisor {
     type Result = ResponseActFuture<Self, ()>;
 
@@ -799,6 +855,11 @@ impl Handler<Shutdown> for Supervisor {
             if let Err(e) = registry.send(PersistState).await {
                 log::error!(error = e.to_string().as_str(); "could not save host state");
             }
+            // Last: the flush above made delivery spans. Bounded, off this thread.
+            let _ = actix_web::rt::task::spawn_blocking(|| {
+                crate::telemetry::shut_down(TRACES_FLUSH_GRACE)
+            })
+            .await;
         };
         Box::pin(drain.into_actor(self).map(|_, act, _| {
             for arbiter in act.arbiters.drain(..) {

@@ -171,6 +171,7 @@ mod tests {
             reason: "status 503".into(),
             consecutive_failures: 2,
             latency_ms: 1.0,
+            trace: None,
         }
     }
 

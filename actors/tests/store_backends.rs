@@ -39,7 +39,8 @@ fn result(secs: u64, ok: bool, ms: u64) -> CheckResult {
         detail: format!("check at {secs}"),
         perfdata: Vec::new(),
         phases: Vec::new(),
-        trace_id: None,
+        trace: None,
+        status_code: None,
     }
 }
 
@@ -102,6 +103,7 @@ fn event(id: &str) -> AlertEvent {
         reason: "connection refused".into(),
         consecutive_failures: 3,
         latency_ms: 1.5,
+        trace: None,
     }
 }
 

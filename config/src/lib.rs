@@ -49,6 +49,7 @@ mod reader;
 pub mod schema;
 pub mod secret;
 pub mod settings;
+pub mod telemetry;
 pub mod tenant;
 mod tenant_paths;
 pub mod tenant_reload;
@@ -96,6 +97,8 @@ pub struct Config {
     pub state: StateSettings,
     /// The dead man's switch, if configured.
     pub self_check: Option<SelfCheckSettings>,
+    /// Where traces go (SPEC §13); `None`: tracing is off.
+    pub telemetry: Option<telemetry::TelemetrySettings>,
     /// The public status page's settings (`/status` works without them, with defaults).
     pub status_page: StatusPageSettings,
     pub defaults: Defaults,

@@ -10,6 +10,7 @@ use crate::flapping::FLAPPING_KEYS;
 use crate::plugin::PLUGIN_KEYS;
 use crate::read_check::{host_keys, AUTH_KEYS, BASIC_KEYS, CHECK_TYPES, COMMON_KEYS, TLS_KEYS};
 use crate::read_maintenance::MAINTENANCE_KEYS;
+use crate::telemetry::{OTLP_KEYS, TELEMETRY_KEYS};
 use crate::tenant::{LIMIT_KEYS, TENANT_KEYS, TOKEN_KEYS};
 use crate::validate::{
     ALERTMANAGER_KEYS, COMMAND_KEYS, DEFAULT_KEYS, EMAIL_KEYS, FILE_KEYS, NOTIFIER_COMMON_KEYS,
@@ -27,7 +28,7 @@ use crate::validate::{
 /// `maintenance` (keys of each window), `cluster`, `plugins` (keys of each plugin), and
 /// `hosts (plugin types)` and `notifiers (plugin types)` (the keys of a plugin's type),
 /// `tenants` (keys of each tenant), `tenants tokens` (a token written as a mapping) and
-/// `tenants limits`.
+/// `tenants limits`, and `telemetry` and `telemetry otlp`.
 pub fn documented_keys() -> Vec<(String, &'static str)> {
     let mut keys = Vec::new();
     let mut section = |name: &str, list: &[&'static str]| {
@@ -66,6 +67,8 @@ pub fn documented_keys() -> Vec<(String, &'static str)> {
     section("tenants", TENANT_KEYS);
     section("tenants tokens", TOKEN_KEYS);
     section("tenants limits", LIMIT_KEYS);
+    section("telemetry", TELEMETRY_KEYS);
+    section("telemetry otlp", OTLP_KEYS);
     keys
 }
 

@@ -62,6 +62,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "cluster",
     "plugins",
     "tenants",
+    "telemetry",
 ];
 pub(crate) const STATUS_PAGE_KEYS: &[&str] = &["title", "groups", "show_reasons"];
 pub(crate) const SERVER_KEYS: &[&str] = &["listen", "token", "ready_max_lag"];
@@ -133,6 +134,7 @@ pub(crate) struct FileSections {
     pub server: Option<ServerSettings>,
     pub state: Option<StateSettings>,
     pub self_check: Option<SelfCheckSettings>,
+    pub telemetry: Option<crate::telemetry::TelemetrySettings>,
     pub status_page: Option<StatusPageSettings>,
     pub defaults: Option<PartialDefaults>,
     pub notifiers: Vec<NotifierConfig>,
@@ -233,6 +235,7 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node, tenant: Option<&str>) -
         server: None,
         state: None,
         self_check: None,
+        telemetry: None,
         status_page: None,
         defaults: None,
         notifiers: vec![],
@@ -279,6 +282,9 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node, tenant: Option<&str>) -
     }
     if let Some(node) = top("self_check") {
         sections.self_check = read_self_check(reader, &node);
+    }
+    if let Some(node) = top("telemetry") {
+        sections.telemetry = crate::telemetry::read_telemetry(reader, &node);
     }
     if let Some(node) = top("status_page") {
         sections.status_page = read_status_page(reader, &node);
@@ -576,7 +582,7 @@ fn read_host_settings(reader: &mut Reader, fields: &crate::reader::Fields) -> Pa
     s
 }
 
-fn read_headers(reader: &mut Reader, node: &Node) -> Vec<HttpHeader> {
+pub(crate) fn read_headers(reader: &mut Reader, node: &Node) -> Vec<HttpHeader> {
     let mut headers = Vec::new();
     for (name, value) in reader.named_entries(node) {
         let valid_name = !name.is_empty()
@@ -1056,7 +1062,7 @@ fn read_retry(reader: &mut Reader, fields: &Fields<'_>) -> Option<RetryPolicy> {
 
 /// An absolute http(s) URL with a host, and how it may be shown (see
 /// [`crate::secret::shown_url`]); the message shows the URL without its secrets.
-fn read_http_url(reader: &mut Reader, node: &Node) -> Option<(Url, String)> {
+pub(crate) fn read_http_url(reader: &mut Reader, node: &Node) -> Option<(Url, String)> {
     let text = reader.text(node)?;
     match Url::parse(text.value.trim()) {
         Ok(url) if (url.scheme() == "http" || url.scheme() == "https") && url.host().is_some() => {
@@ -1724,6 +1730,7 @@ fn assemble_part(
 ) -> Config {
     let mut server: Option<(ServerSettings, Arc<Path>)> = None;
     let mut self_check: Option<(SelfCheckSettings, Arc<Path>)> = None;
+    let mut telemetry: Option<(crate::telemetry::TelemetrySettings, Arc<Path>)> = None;
     let mut state: Option<(StateSettings, Arc<Path>)> = None;
     let mut status_page: Option<(StatusPageSettings, Arc<Path>)> = None;
     let mut cluster: Option<((ClusterSettings, ClusterPlace), Arc<Path>)> = None;
@@ -1752,6 +1759,14 @@ fn assemble_part(
             at,
         );
         set_once(&mut state, f.state, &f.file, "state", errors, at);
+        set_once(
+            &mut telemetry,
+            f.telemetry,
+            &f.file,
+            "telemetry",
+            errors,
+            at,
+        );
         set_once(
             &mut status_page,
             f.status_page,
@@ -2113,6 +2128,7 @@ fn assemble_part(
         server: server.map(|(s, _)| s).unwrap_or_default(),
         state: state.map(|(s, _)| s).unwrap_or_default(),
         self_check: self_check.map(|(s, _)| s),
+        telemetry: telemetry.map(|(t, _)| t),
         status_page: checked_status_page(
             status_page,
             &hosts,

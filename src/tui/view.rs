@@ -520,6 +520,9 @@ mod tests {
             latency_ms,
             detail: if ok { "status 200" } else { "status 503" }.into(),
             perfdata: Vec::new(),
+            status_code: Some(if ok { 200 } else { 503 }),
+            phases: Vec::new(),
+            trace_id: None,
         }
     }
 

@@ -362,6 +362,25 @@ pub struct CheckView {
     /// Only a host's latest result keeps it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub perfdata: Vec<PerfView>,
+    /// The HTTP status of the last answer, for HTTP checks that got one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    /// The parts of the check its probe timed, in order; only a host's latest result keeps
+    /// them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseView>,
+    /// The check's trace, when tracing exported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+}
+
+/// One timed part of a check: `{"phase": "request", "began_ms": 0.4, "took_ms": 2.1}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PhaseView {
+    pub phase: String,
+    /// After the check began.
+    pub began_ms: f64,
+    pub took_ms: f64,
 }
 
 /// One performance data value in the API: `{"label": "time", "value": 0.000123, "unit": "s",
@@ -454,8 +473,24 @@ impl From<&CheckResult> for CheckView {
             latency_ms: r.latency_ms(),
             detail: r.detail.clone(),
             perfdata: r.perfdata.iter().map(PerfView::from).collect(),
+            status_code: r.status_code,
+            phases: r
+                .phases
+                .iter()
+                .map(|phase| PhaseView {
+                    phase: phase.kind.name().to_string(),
+                    began_ms: milliseconds(phase.began),
+                    took_ms: milliseconds(phase.took),
+                })
+                .collect(),
+            trace_id: r.trace.map(|trace| trace.trace_id_hex()),
         }
     }
+}
+
+/// To 0.01 ms: phases are often well under a millisecond.
+fn milliseconds(duration: std::time::Duration) -> f64 {
+    (duration.as_secs_f64() * 100_000.0).round() / 100.0
 }
 
 #[cfg(test)]
@@ -485,7 +520,8 @@ mod tests {
             detail: "status 200".into(),
             perfdata: Vec::new(),
             phases: Vec::new(),
-            trace_id: None,
+            trace: None,
+            status_code: None,
         };
         host.record(&result, &config, 10);
         let check = json!({

@@ -239,6 +239,7 @@ fn by_quorum(
         latency: Duration::ZERO,
         removed: false,
         unreachable_via: None,
+        trace: None,
     })
 }
 

@@ -228,11 +228,14 @@ impl Host {
         while state.history.len() >= history_limit.max(1) {
             state.history.pop_front();
         }
-        // Performance data is kept for the latest result only: a host's memory does not grow
-        // with its history's length times its plugin's values.
+        // Performance data and phases are kept for the latest result only: a host's memory
+        // does not grow with its history's length times its plugin's values.
         if let Some(previous) = state.history.back_mut() {
             if !previous.perfdata.is_empty() {
                 previous.perfdata = Vec::new();
+            }
+            if !previous.phases.is_empty() {
+                previous.phases = Vec::new();
             }
         }
         state.history.push_back(result.clone());
@@ -482,7 +485,8 @@ mod tests {
             .into(),
             perfdata: Vec::new(),
             phases: Vec::new(),
-            trace_id: None,
+            trace: None,
+            status_code: None,
         }
     }
 
@@ -531,7 +535,8 @@ mod tests {
                 max: None,
             }],
             phases: Vec::new(),
-            trace_id: None,
+            trace: None,
+            status_code: None,
             ..pass(second)
         };
         feed(&mut host, &[measured(1), measured(2)]);

@@ -95,9 +95,11 @@ pub struct CheckResult {
     /// The parts of the check its probe timed (resolve, connect, tls, request, body). Kept,
     /// like `perfdata`, only on a host's latest result.
     pub phases: Vec<crate::probe::Phase>,
-    /// The trace of this check, when tracing is on: logs, events and alerts carry it so an
-    /// alert links to the failing check's trace.
-    pub trace_id: Option<[u8; 16]>,
+    /// The check's span, when tracing is on and its trace was exported: logs, events and
+    /// alerts carry it so an alert links to the failing check's trace.
+    pub trace: Option<crate::probe::TraceParent>,
+    /// The HTTP status of the last answer, for HTTP checks that got one.
+    pub status_code: Option<u16>,
 }
 
 impl CheckResult {

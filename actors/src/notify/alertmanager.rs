@@ -317,6 +317,7 @@ mod tests {
             reason: "connection refused".into(),
             consecutive_failures: 3,
             latency_ms: 0.0,
+            trace: None,
         }
     }
 

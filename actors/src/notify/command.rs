@@ -198,6 +198,7 @@ mod tests {
             reason: "status 503, expected 200 — ünïcode, $HOME `id` and\na second line".into(),
             consecutive_failures: 3,
             latency_ms: 12.4,
+            trace: None,
         }
     }
 

@@ -391,6 +391,7 @@ mod tests {
             reason: "expected <b>OK</b> & got \"nothing\"".into(),
             consecutive_failures: 3,
             latency_ms: 0.0,
+            trace: None,
         }
     }
 

@@ -223,6 +223,7 @@ mod tests {
             reason: "status 503, expected 200".into(),
             consecutive_failures: 2,
             latency_ms: 1.0,
+            trace: None,
         }
     }
 

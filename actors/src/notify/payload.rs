@@ -697,6 +697,7 @@ mod tests {
             reason: reason.to_string(),
             consecutive_failures: failures,
             latency_ms: 12.4,
+            trace: None,
         }
     }
 

@@ -8,8 +8,6 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 /// Per-check facts a probe may use. `Copy`: a probe moves it into its future.
 #[derive(Debug, Clone, Copy)]
 pub struct CheckContext {
@@ -64,12 +62,33 @@ impl TraceParent {
         value
     }
 
+    /// The span id as 16 lowercase hex digits.
+    pub fn span_id_hex(&self) -> String {
+        let mut value = String::with_capacity(16);
+        push_hex(&mut value, &self.span_id);
+        value
+    }
+
     /// The trace id as 32 lowercase hex digits, as logs, events and collectors show it.
     pub fn trace_id_hex(&self) -> String {
         let mut value = String::with_capacity(32);
         push_hex(&mut value, &self.trace_id);
         value
     }
+}
+
+/// The bytes `hex` spells (lowercase or uppercase), when it spells exactly `N` of them.
+pub fn from_hex<const N: usize>(hex: &str) -> Option<[u8; N]> {
+    let digits = hex.as_bytes();
+    if digits.len() != 2 * N {
+        return None;
+    }
+    let mut bytes = [0u8; N];
+    for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+        let text = std::str::from_utf8(pair).ok()?;
+        *byte = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(bytes)
 }
 
 fn push_hex(out: &mut String, bytes: &[u8]) {
@@ -80,19 +99,16 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
 }
 
 /// A part of a check a probe timed on its own: these become the check span's children.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Phase {
     pub kind: PhaseKind,
     /// After the check began.
-    #[serde(serialize_with = "milliseconds")]
     pub began: Duration,
-    #[serde(serialize_with = "milliseconds")]
     pub took: Duration,
 }
 
 /// The phases SPEC §13 names, plus QUIC's handshake (connect and TLS in one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PhaseKind {
     /// Turning the host name into addresses.
     Resolve,
@@ -122,10 +138,6 @@ impl PhaseKind {
     }
 }
 
-fn milliseconds<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_f64(value.as_secs_f64() * 1000.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +162,12 @@ mod tests {
         };
         assert!(unsampled.header_value().ends_with("-00"));
         assert_eq!(parent.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            from_hex::<16>(&parent.trace_id_hex()),
+            Some(parent.trace_id)
+        );
+        assert_eq!(from_hex::<8>(&parent.span_id_hex()), Some(parent.span_id));
+        assert_eq!(from_hex::<8>("00f067aa0ba902"), None);
+        assert_eq!(from_hex::<8>("00f067aa0ba902zz"), None);
     }
 }

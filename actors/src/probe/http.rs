@@ -183,7 +183,9 @@ async fn check_http(
     context: &CheckContext,
 ) -> (ProbeOutcome, Ended) {
     let mut phases = Vec::new();
-    let (mut outcome, ended) = match request_chain(client, check, context, &mut phases).await {
+    let mut status_code = None;
+    let chain = request_chain(client, check, context, &mut phases, &mut status_code).await;
+    let (mut outcome, ended) = match chain {
         Ok(outcome) => (outcome, Ended::Otherwise),
         Err((error, url)) => {
             let ended = match tls_error(&error) {
@@ -195,6 +197,7 @@ async fn check_http(
         }
     };
     outcome.phases = phases;
+    outcome.status_code = status_code;
     (outcome, ended)
 }
 
@@ -208,6 +211,7 @@ async fn request_chain(
     check: &HttpCheck,
     context: &CheckContext,
     phases: &mut Vec<Phase>,
+    status_code: &mut Option<u16>,
 ) -> Result<ProbeOutcome, (SendRequestError, Url)> {
     let traceparent = context.traceparent();
     let mut url = check.url.clone();
@@ -239,6 +243,7 @@ async fn request_chain(
             Err(e) => return Err((e, url)),
         };
         let code = response.status().as_u16();
+        *status_code = Some(code);
         if check.http_version == HttpVersion::Two
             && response.version() != awc::http::Version::HTTP_2
         {

@@ -47,6 +47,8 @@ pub struct ProbeOutcome {
     /// The parts of the check the probe timed (resolve, connect, ...), in order; empty when
     /// it timed none. They become the check span's children and show on the host's result.
     pub phases: Vec<Phase>,
+    /// The HTTP status of the last answer, when the probe got one.
+    pub status_code: Option<u16>,
 }
 
 impl ProbeOutcome {
@@ -59,6 +61,7 @@ impl ProbeOutcome {
             latency: None,
             perfdata: Vec::new(),
             phases: Vec::new(),
+            status_code: None,
         }
     }
 
@@ -71,6 +74,7 @@ impl ProbeOutcome {
             latency: None,
             perfdata: Vec::new(),
             phases: Vec::new(),
+            status_code: None,
         }
     }
 
@@ -84,6 +88,7 @@ impl ProbeOutcome {
             latency: None,
             perfdata: Vec::new(),
             phases: Vec::new(),
+            status_code: None,
         }
     }
 }
@@ -184,7 +189,8 @@ pub async fn run_check(
         detail: outcome.detail,
         perfdata: outcome.perfdata,
         phases: outcome.phases,
-        trace_id: context.trace.map(|trace| trace.trace_id),
+        trace: context.trace,
+        status_code: outcome.status_code,
     }
 }
 

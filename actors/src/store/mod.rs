@@ -822,7 +822,8 @@ mod tests {
                     detail: "connection refused".into(),
                     perfdata: Vec::new(),
                     phases: Vec::new(),
-                    trace_id: None,
+                    trace: None,
+                    status_code: None,
                 },
             }],
             ..SaveHostStates::default()

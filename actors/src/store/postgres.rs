@@ -544,7 +544,8 @@ fn result_row(row: &postgres::Row) -> CheckResult {
         detail: row.get(3),
         perfdata: Vec::new(),
         phases: Vec::new(),
-        trace_id: None,
+        trace: None,
+        status_code: None,
     }
 }
 
@@ -622,7 +623,8 @@ fn read_all(client: &mut Client, history_limit: usize) -> Result<Restored, postg
             detail: row.get(4),
             perfdata: Vec::new(),
             phases: Vec::new(),
-            trace_id: None,
+            trace: None,
+            status_code: None,
         };
         match unrolled_results.last_mut() {
             Some((last, results)) if **last == *label => results.push(result),

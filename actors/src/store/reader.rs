@@ -396,7 +396,8 @@ mod tests {
                 detail: if ok { "status 200" } else { "status 503" }.into(),
                 perfdata: Vec::new(),
                 phases: Vec::new(),
-                trace_id: None,
+                trace: None,
+                status_code: None,
             },
         }
     }

@@ -132,7 +132,8 @@ mod tests {
             detail: String::new(),
             perfdata: Vec::new(),
             phases: Vec::new(),
-            trace_id: None,
+            trace: None,
+            status_code: None,
         }
     }
 

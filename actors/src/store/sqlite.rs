@@ -562,7 +562,8 @@ fn result_row(row: &rusqlite::Row) -> rusqlite::Result<CheckResult> {
         detail: row.get(3)?,
         perfdata: Vec::new(),
         phases: Vec::new(),
-        trace_id: None,
+        trace: None,
+        status_code: None,
     })
 }
 
