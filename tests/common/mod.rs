@@ -21,6 +21,7 @@
 
 pub mod browser;
 pub mod cli;
+pub mod collector;
 pub mod configs;
 pub mod daemon;
 pub mod events;
