@@ -2,14 +2,16 @@
 //! the choices an unknown value lists, and a build without the `http3` feature refusing them
 //! with the fix instead of failing at check time.
 
+#[cfg(feature = "http3")]
 use flowstate_config::{Check, HttpVersion};
 
 mod common;
 
-use common::{error, try_load};
+use common::error;
 
+#[cfg(feature = "http3")]
 fn version_of(yaml: &str) -> Result<HttpVersion, String> {
-    let config = try_load(yaml).map_err(|e| e.to_string())?;
+    let config = common::try_load(yaml).map_err(|e| e.to_string())?;
     match &config.hosts()[0].check {
         Check::Http(http) => Ok(http.http_version),
         other => Err(format!("not an HTTP check: {}", other.kind())),

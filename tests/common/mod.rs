@@ -28,6 +28,7 @@ pub mod cli;
 pub mod configs;
 pub mod daemon;
 pub mod events;
+#[cfg(feature = "http3")]
 pub mod h3_server;
 pub mod hosts;
 pub mod once;

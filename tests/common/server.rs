@@ -209,6 +209,8 @@ impl TestServer {
     }
 
     /// [`TestServer::start`] over TLS: the handshake with `tls`, then one request.
+    // The `alt-svc` tests' TCP side, built only with HTTP/3.
+    #[cfg_attr(not(feature = "http3"), allow(dead_code))]
     pub fn start_tls(
         tls: rustls::ServerConfig,
         handler: impl Fn(&Request, &Traffic) -> Response + Send + Sync + 'static,
