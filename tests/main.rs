@@ -52,6 +52,9 @@ mod formats;
 mod observability;
 // Nagios plugins as script checks: their performance data in the API and /metrics.
 mod nagios;
+// HTTP checks over HTTP/3 (QUIC) and by Alt-Svc, against real quinn/h3 servers.
+#[cfg(feature = "http3")]
+mod http3;
 // `flowstate once`: status, body, headers, redirects and time judged; table, JSON, exit codes.
 mod once;
 mod plugins;

@@ -171,9 +171,18 @@ impl fmt::Debug for RecordingVerifier {
 
 impl RecordingVerifier {
     pub fn new(roots: rustls::RootCertStore, insecure: bool) -> Result<Arc<Self>, String> {
+        Self::with_roots(Arc::new(roots), insecure)
+    }
+
+    /// [`Self::new`] on roots shared with other verifiers (a probe keeps them per `ca_file`
+    /// and makes one verifier per handshake).
+    pub fn with_roots(
+        roots: Arc<rustls::RootCertStore>,
+        insecure: bool,
+    ) -> Result<Arc<Self>, String> {
         install_provider();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+        let inner = WebPkiServerVerifier::builder_with_provider(roots, provider)
             .build()
             .map_err(|e| format!("TLS setup failed: {e}"))?;
         Ok(Arc::new(RecordingVerifier {

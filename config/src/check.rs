@@ -168,6 +168,11 @@ pub enum HttpVersion {
     One,
     /// HTTP/2 required: a server that does not offer it is down.
     Two,
+    /// HTTP/3 over QUIC (UDP) required: needs `https` and a build with the `http3` feature.
+    Three,
+    /// HTTP/1.1 or 2 as `Auto`, then the HTTP/3 endpoint the answer's `Alt-Svc` advertises:
+    /// a TCP answer without a working HTTP/3 one is `degraded`.
+    AltSvc,
 }
 
 impl HttpVersion {
@@ -176,7 +181,14 @@ impl HttpVersion {
             HttpVersion::Auto => "auto",
             HttpVersion::One => "1.1",
             HttpVersion::Two => "2",
+            HttpVersion::Three => "3",
+            HttpVersion::AltSvc => "alt-svc",
         }
+    }
+
+    /// Whether checks of this version speak HTTP/3 (QUIC) at some point.
+    pub fn uses_http3(self) -> bool {
+        matches!(self, HttpVersion::Three | HttpVersion::AltSvc)
     }
 }
 

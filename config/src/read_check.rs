@@ -380,11 +380,15 @@ pub(crate) fn read_http_extras(reader: &mut Reader, fields: &Fields) -> Option<H
             match text.trim() {
                 "1.1" | "1" => Some(HttpVersion::One),
                 "2" | "2.0" => Some(HttpVersion::Two),
+                "3" | "3.0" | "h3" => Some(HttpVersion::Three),
+                "alt-svc" => Some(HttpVersion::AltSvc),
                 "auto" => Some(HttpVersion::Auto),
                 other => {
                     reader.semantic_error(
                         &n,
-                        format!("unknown HTTP version `{other}`; use \"1.1\", \"2\" or auto"),
+                        format!(
+                            "unknown HTTP version `{other}`; use \"1.1\", \"2\", \"3\", alt-svc or auto"
+                        ),
                     );
                     None
                 }

@@ -1325,6 +1325,27 @@ fn read_http_check(
             );
             return None;
         }
+        if extras.http_version.uses_http3() {
+            let version = extras.http_version.name();
+            if !cfg!(feature = "http3") {
+                reader.semantic_error(
+                    &node,
+                    format!(
+                        "http_version: {version} needs HTTP/3, and this flowstate was built without it (cargo feature `http3`); rebuild with `--features http3` or use http_version: auto"
+                    ),
+                );
+                return None;
+            }
+            if url.0.scheme() == "http" {
+                reader.semantic_error(
+                    &node,
+                    format!(
+                        "HTTP/3 runs over QUIC, which is always TLS; use an https URL or remove http_version: {version}"
+                    ),
+                );
+                return None;
+            }
+        }
     }
     match (url, method, status, extras) {
         (Some((url, shown_url)), Some(method), Some(status), Some(extras)) => {

@@ -257,6 +257,8 @@ fn target_with_notes(check: &flowstate_config::Check) -> String {
             match http.http_version {
                 HttpVersion::Two => notes.push("HTTP/2".to_string()),
                 HttpVersion::One => notes.push("HTTP/1.1".to_string()),
+                HttpVersion::Three => notes.push("HTTP/3".to_string()),
+                HttpVersion::AltSvc => notes.push("HTTP/3 by Alt-Svc".to_string()),
                 HttpVersion::Auto => {}
             }
             if http.keepalive {

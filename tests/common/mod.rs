@@ -1,11 +1,14 @@
 //! Helpers shared by every integration test, here and in later daemon tests.
 //!
 //! - [`browser`]: headless Chromium driven over WebDriver (chromedriver started and killed).
+//! - [`certs`]: a private CA and the server certificates it signs, for TLS targets.
 //! - [`cli`]: config files in a temporary directory and runs of the real binary.
 //! - [`configs`]: config documents and host list items.
 //! - [`daemon`]: `flowstate run` as a child process: its output, its API, signals, its exit;
 //!   [`start`] one on a config, `POST /-/reload` after an edit.
 //! - [`events`]: alert events the file notifier wrote, and their SPEC §3 shape.
+//! - [`h3_server`]: a loopback HTTP/3 (QUIC) target answering like [`server`], and a UDP port
+//!   that never answers.
 //! - [`hosts`]: a host as the API shows it; its checks as a clock.
 //! - [`once`]: `flowstate once` on a config, and each host's verdict.
 //! - [`postgres`]: a throwaway PostgreSQL server (`initdb` in a temporary directory).
@@ -20,11 +23,14 @@
 //! - [`wait`]: waiting for a condition with a deadline.
 
 pub mod browser;
+pub mod certs;
 pub mod cli;
 pub mod collector;
 pub mod configs;
 pub mod daemon;
 pub mod events;
+#[cfg(feature = "http3")]
+pub mod h3_server;
 pub mod hosts;
 pub mod once;
 // A throwaway PostgreSQL cluster; shared with the actors crate's backend suite.

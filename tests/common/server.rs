@@ -7,6 +7,8 @@
 //! redirect. Every request is recorded for assertions, and [`Traffic`] counts requests in
 //! flight so a handler can wait until several are open at once: proof of concurrency that
 //! needs no timing assertion. Every answer closes its connection. Dropping the server stops it.
+//! [`TestServer::start_tls`] serves the same over TLS with a rustls `ServerConfig` of the
+//! test's choosing; the HTTP/3 server (`h3_server.rs`) answers with the same [`Response`].
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -53,10 +55,11 @@ impl Request {
 /// What the server answers, and how.
 #[derive(Debug, Clone)]
 pub struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    delay_before_headers: Duration,
+    // Read by the HTTP/3 server too.
+    pub(super) status: u16,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) body: Vec<u8>,
+    pub(super) delay_before_headers: Duration,
     stall_mid_body: Duration,
     declared_length: Option<usize>,
 }
@@ -184,6 +187,8 @@ type Handler = dyn Fn(&Request, &Traffic) -> Response + Send + Sync;
 
 struct Shared {
     handler: Box<Handler>,
+    /// `None`: plain HTTP.
+    tls: Option<Arc<rustls::ServerConfig>>,
     requests: Mutex<Vec<Request>>,
     traffic: Arc<Traffic>,
     stopping: AtomicBool,
@@ -200,10 +205,25 @@ impl TestServer {
     /// Answers every request with what `handler` returns. The handler may block (up to its
     /// own deadline), e.g. in [`Traffic::wait_for_in_flight`].
     pub fn start(handler: impl Fn(&Request, &Traffic) -> Response + Send + Sync + 'static) -> Self {
+        Self::serving(None, Box::new(handler))
+    }
+
+    /// [`TestServer::start`] over TLS: the handshake with `tls`, then one request.
+    // The `alt-svc` tests' TCP side, built only with HTTP/3.
+    #[cfg_attr(not(feature = "http3"), allow(dead_code))]
+    pub fn start_tls(
+        tls: rustls::ServerConfig,
+        handler: impl Fn(&Request, &Traffic) -> Response + Send + Sync + 'static,
+    ) -> Self {
+        Self::serving(Some(Arc::new(tls)), Box::new(handler))
+    }
+
+    fn serving(tls: Option<Arc<rustls::ServerConfig>>, handler: Box<Handler>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
         let shared = Arc::new(Shared {
-            handler: Box::new(handler),
+            handler,
+            tls,
             requests: Mutex::new(Vec::new()),
             traffic: Arc::default(),
             stopping: AtomicBool::new(false),
@@ -250,9 +270,14 @@ impl TestServer {
         self.addr.port()
     }
 
-    /// `http://127.0.0.1:PORT` followed by `path`.
+    /// `http://127.0.0.1:PORT` followed by `path` (`https` over TLS).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        let scheme = if self.shared.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}{path}", self.addr)
     }
 
     /// Every request received so far, in arrival order.
@@ -306,17 +331,40 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 fn serve(stream: TcpStream, shared: &Shared) {
     let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
     let _ = stream.set_nodelay(true);
-    let Ok(reader) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(reader);
-    let request = match read_request(&mut reader) {
-        Ok(Some(r)) => r,
-        // A closed or garbled connection (or the wake-up from Drop): nothing to answer.
-        Ok(None) | Err(_) => return,
-    };
+    match &shared.tls {
+        None => {
+            let Ok(reader) = stream.try_clone() else {
+                return;
+            };
+            let Some((response, _in_flight)) = answer(&mut BufReader::new(reader), shared) else {
+                return;
+            };
+            let _ = write_response(&mut &stream, &response, &shared.stopping);
+            // The request was read in full, so closing sends a clean end of stream, not a reset.
+            let _ = stream.shutdown(Shutdown::Write);
+        }
+        Some(config) => {
+            let Ok(connection) = rustls::ServerConnection::new(config.clone()) else {
+                return;
+            };
+            let mut tls = rustls::StreamOwned::new(connection, stream);
+            let Some((response, _in_flight)) = answer(&mut BufReader::new(&mut tls), shared) else {
+                return;
+            };
+            let _ = write_response(&mut tls, &response, &shared.stopping);
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+            let _ = tls.sock.shutdown(Shutdown::Write);
+        }
+    }
+}
+
+/// Reads one request, records it and asks the handler; `None` for a closed or garbled
+/// connection (or the wake-up from Drop): nothing to answer.
+fn answer(reader: &mut impl BufRead, shared: &Shared) -> Option<(Response, InFlight)> {
+    let request = read_request(reader).ok()??;
     shared.requests.lock().unwrap().push(request.clone());
-    let _in_flight = shared.traffic.enter();
+    let in_flight = shared.traffic.enter();
     let response = catch_unwind(AssertUnwindSafe(|| {
         (shared.handler)(&request, &shared.traffic)
     }))
@@ -328,7 +376,7 @@ fn serve(stream: TcpStream, shared: &Shared) {
             .unwrap_or_default();
         Response::status(500).body(format!("test handler panicked: {message}"))
     });
-    let _ = write_response(stream, &response, &shared.stopping);
+    Some((response, in_flight))
 }
 
 fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Request>> {
@@ -402,7 +450,7 @@ fn read_chunked(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
 }
 
 fn write_response(
-    mut stream: TcpStream,
+    stream: &mut impl Write,
     response: &Response,
     stopping: &AtomicBool,
 ) -> std::io::Result<()> {
@@ -443,14 +491,12 @@ fn write_response(
         }
         stream.write_all(&response.body[half..])?;
     }
-    stream.flush()?;
-    // The request was read in full, so closing sends a clean end of stream, not a reset.
-    stream.shutdown(Shutdown::Write)
+    stream.flush()
 }
 
 /// Sleeps in short slices so a dropped server does not leave threads sleeping for long.
 /// Returns false when the server is stopping.
-fn pause(delay: Duration, stopping: &AtomicBool) -> bool {
+pub(super) fn pause(delay: Duration, stopping: &AtomicBool) -> bool {
     let deadline = Instant::now() + delay;
     loop {
         if stopping.load(Ordering::SeqCst) {
@@ -464,7 +510,7 @@ fn pause(delay: Duration, stopping: &AtomicBool) -> bool {
     }
 }
 
-fn reason(status: u16) -> &'static str {
+pub(super) fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         201 => "Created",

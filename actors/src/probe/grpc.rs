@@ -375,8 +375,9 @@ fn describe_io_error(error: &std::io::Error) -> Option<String> {
     Some(reason.to_string())
 }
 
-/// A rustls error as a person reads it; certificate problems get their own words.
-fn describe_tls_error(error: &rustls::Error) -> String {
+/// A rustls error as a person reads it; certificate problems get their own words. Shared
+/// with the HTTP/3 probe, whose QUIC handshake fails with the same errors.
+pub(super) fn describe_tls_error(error: &rustls::Error) -> String {
     match error {
         rustls::Error::InvalidCertificate(cert) => match cert {
             CertificateError::UnknownIssuer => {

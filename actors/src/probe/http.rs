@@ -11,6 +11,9 @@
 //! [`super::cert_expiry`] (awc never shows the peer certificate) at most once per
 //! `tls.expiry_check_every`; one expiring within `tls.expiry_warning` makes the host
 //! `degraded`, and the date goes to `flowstate_tls_cert_not_after_timestamp_seconds`.
+//!
+//! `http_version: 3` goes to [`super::http3`] instead of awc, and `alt-svc` runs the awc
+//! check and then hands its outcome to [`super::alt_svc`] (both with the `http3` feature).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -34,12 +37,26 @@ use super::{CheckContext, Phase, PhaseKind, Probe, ProbeFuture, ProbeOutcome};
 /// Longer than any check's timeout: the real bound is [`super::run_check`]'s.
 const OUT_OF_THE_WAY: Duration = Duration::from_secs(24 * 3600);
 
-const USER_AGENT_VALUE: &str = concat!("flowstate/", env!("CARGO_PKG_VERSION"));
+pub(super) const USER_AGENT_VALUE: &str = concat!("flowstate/", env!("CARGO_PKG_VERSION"));
 
 pub struct HttpProbe {
     /// Clients by trust and protocol settings; most hosts share the default one.
     clients: RefCell<HashMap<ClientProfile, awc::Client>>,
     expiry: ExpiryCache,
+    #[cfg(feature = "http3")]
+    http3: super::http3::Http3Client,
+}
+
+/// What the answer over TCP told besides its verdict: its status (for the check's span) and
+/// what an `alt-svc` check needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TcpAnswer {
+    /// `HTTP/2`, `HTTP/1.1`: the version of the last answer.
+    pub version: Option<&'static str>,
+    /// The `Alt-Svc` header of the configured URL's own answer (before any redirect).
+    pub alt_svc: Option<String>,
+    /// The status of the last answer.
+    pub status_code: Option<u16>,
 }
 
 /// What a client's connector is built from.
@@ -55,6 +72,8 @@ impl HttpProbe {
         HttpProbe {
             clients: RefCell::new(HashMap::new()),
             expiry: ExpiryCache::default(),
+            #[cfg(feature = "http3")]
+            http3: super::http3::Http3Client::new(),
         }
     }
 
@@ -63,13 +82,19 @@ impl HttpProbe {
         let profile = ClientProfile {
             ca_file: check.tls.ca_file.clone(),
             insecure: check.tls.insecure,
-            version: check.http_version,
+            // `alt-svc` speaks TCP as `auto` does (and `3` never comes here): one client.
+            version: match check.http_version {
+                HttpVersion::AltSvc | HttpVersion::Three => HttpVersion::Auto,
+                other => other,
+            },
         };
         if let Some(client) = self.clients.borrow().get(&profile) {
             return Ok(client.clone());
         }
         let alpn: &[&[u8]] = match profile.version {
-            HttpVersion::Auto => crate::tls::ALPN_H2_AND_HTTP1,
+            HttpVersion::Auto | HttpVersion::AltSvc | HttpVersion::Three => {
+                crate::tls::ALPN_H2_AND_HTTP1
+            }
             HttpVersion::One => &[b"http/1.1"],
             HttpVersion::Two => &[b"h2"],
         };
@@ -112,18 +137,54 @@ impl Probe for HttpProbe {
                 async move { ProbeOutcome::failed(format!("not an HTTP check: {kind}")) },
             );
         };
+        if check.http_version.uses_http3() && !cfg!(feature = "http3") {
+            // The config refuses it in such a build; this only keeps a bypass from panicking.
+            return Box::pin(async move {
+                ProbeOutcome::failed(
+                    "this flowstate was built without HTTP/3 (cargo feature `http3`)",
+                )
+            });
+        }
+        #[cfg(feature = "http3")]
+        if check.http_version == HttpVersion::Three {
+            let http3 = self.http3.clone();
+            let context = *context;
+            return Box::pin(async move {
+                let Check::Http(check) = &host.check else {
+                    return ProbeOutcome::failed("not an HTTP check");
+                };
+                let handshake = host.timeout / super::http3::HANDSHAKE_SHARE;
+                http3.check(check, &context, handshake, None).await.outcome
+            });
+        }
         let client = match self.client(check) {
             Ok(client) => client,
             Err(reason) => return Box::pin(async move { ProbeOutcome::failed(reason) }),
         };
         let expiry = self.expiry.clone();
         let context = *context;
+        #[cfg(feature = "http3")]
+        let http3 = self.http3.clone();
         Box::pin(async move {
             let Check::Http(check) = &host.check else {
                 return ProbeOutcome::failed("not an HTTP check");
             };
-            let (outcome, ended) = check_http(&client, check, &context).await;
-            judge_certificate(outcome, ended, &host, check, &expiry).await
+            let mut answer = TcpAnswer::default();
+            let (outcome, ended) = check_http(&client, check, &context, &mut answer).await;
+            let outcome = judge_certificate(outcome, ended, &host, check, &expiry).await;
+            #[cfg(feature = "http3")]
+            if check.http_version == HttpVersion::AltSvc {
+                return super::alt_svc::judge(
+                    outcome,
+                    answer,
+                    &http3,
+                    check,
+                    host.timeout,
+                    &context,
+                )
+                .await;
+            }
+            outcome
         })
     }
 }
@@ -181,10 +242,10 @@ async fn check_http(
     client: &awc::Client,
     check: &HttpCheck,
     context: &CheckContext,
+    answer: &mut TcpAnswer,
 ) -> (ProbeOutcome, Ended) {
     let mut phases = Vec::new();
-    let mut status_code = None;
-    let chain = request_chain(client, check, context, &mut phases, &mut status_code).await;
+    let chain = request_chain(client, check, context, &mut phases, answer).await;
     let (mut outcome, ended) = match chain {
         Ok(outcome) => (outcome, Ended::Otherwise),
         Err((error, url)) => {
@@ -197,7 +258,7 @@ async fn check_http(
         }
     };
     outcome.phases = phases;
-    outcome.status_code = status_code;
+    outcome.status_code = answer.status_code;
     (outcome, ended)
 }
 
@@ -211,7 +272,7 @@ async fn request_chain(
     check: &HttpCheck,
     context: &CheckContext,
     phases: &mut Vec<Phase>,
-    status_code: &mut Option<u16>,
+    answer: &mut TcpAnswer,
 ) -> Result<ProbeOutcome, (SendRequestError, Url)> {
     let traceparent = context.traceparent();
     let mut url = check.url.clone();
@@ -243,7 +304,15 @@ async fn request_chain(
             Err(e) => return Err((e, url)),
         };
         let code = response.status().as_u16();
-        *status_code = Some(code);
+        answer.status_code = Some(code);
+        answer.version = Some(version_name(response.version()));
+        if redirects == 0 {
+            answer.alt_svc = response
+                .headers()
+                .get("alt-svc")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+        }
         if check.http_version == HttpVersion::Two
             && response.version() != awc::http::Version::HTTP_2
         {
@@ -384,6 +453,18 @@ fn send(
     match body {
         Some(b) => request.send_body(b),
         None => request.send(),
+    }
+}
+
+/// An HTTP version as reasons name it.
+fn version_name(version: awc::http::Version) -> &'static str {
+    match version {
+        awc::http::Version::HTTP_09 => "HTTP/0.9",
+        awc::http::Version::HTTP_10 => "HTTP/1.0",
+        awc::http::Version::HTTP_11 => "HTTP/1.1",
+        awc::http::Version::HTTP_2 => "HTTP/2",
+        awc::http::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP",
     }
 }
 

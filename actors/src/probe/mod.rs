@@ -4,11 +4,15 @@
 //! type needs the same way: the timeout bounding the whole check, latency measurement, and
 //! turning a panic into a failed result instead of a dead actor.
 
+#[cfg(feature = "http3")]
+pub mod alt_svc;
 pub mod cert_expiry;
 pub mod context;
 pub mod dns;
 pub mod grpc;
 pub mod http;
+#[cfg(feature = "http3")]
+pub mod http3;
 pub mod icmp;
 pub mod plugin;
 pub mod resolve;
