@@ -58,6 +58,8 @@ mod http3;
 // `flowstate once`: status, body, headers, redirects and time judged; table, JSON, exit codes.
 mod once;
 mod plugins;
+// OpenTelemetry traces against an OTLP collector on loopback: spans, traceparent, sampling.
+mod traces;
 // Tenants in the API: every route × role × another tenant's resource; roles; throttling.
 mod tenant_api;
 // Tenants in the dashboard, in headless Chromium: a tenant's login, the platform's switcher.

@@ -269,9 +269,9 @@ fn build_exporter(otlp: &OtlpSettings) -> Result<SpanExporter, TelemetryError> {
             builder.build()
         }
         OtlpProtocol::HttpProtobuf => {
-            let tls =
-                crate::tls::check_client_config(otlp.ca_file.as_deref(), false, &[b"http/1.1"])
-                    .map_err(TelemetryError::CaFile)?;
+            // No ALPN here: the connector sets it from the HTTP versions it enables.
+            let tls = crate::tls::check_client_config(otlp.ca_file.as_deref(), false, &[])
+                .map_err(TelemetryError::CaFile)?;
             let connector = hyper_rustls::HttpsConnectorBuilder::new()
                 .with_tls_config(tls)
                 .https_or_http()
