@@ -58,6 +58,8 @@ impl ReceivedSpan {
 }
 
 type Spans = Arc<Mutex<Vec<ReceivedSpan>>>;
+/// The headers of each export, names in lowercase.
+type Metadata = Arc<Mutex<Vec<Vec<(String, String)>>>>;
 
 /// Where spans come in.
 enum Listening {
@@ -65,7 +67,7 @@ enum Listening {
         addr: SocketAddr,
         stop: Option<tokio::sync::oneshot::Sender<()>>,
         /// The metadata (headers) of each export.
-        metadata: Arc<Mutex<Vec<Vec<(String, String)>>>>,
+        metadata: Metadata,
     },
     Http(TestServer),
 }
@@ -85,7 +87,7 @@ impl Collector {
             .expect("a non-blocking listener for tokio");
         let addr = listener.local_addr().expect("local address");
         let spans: Spans = Arc::default();
-        let metadata: Arc<Mutex<Vec<Vec<(String, String)>>>> = Arc::default();
+        let metadata: Metadata = Arc::default();
         let service = Receiving {
             spans: spans.clone(),
             metadata: metadata.clone(),
@@ -212,7 +214,7 @@ impl Drop for Collector {
 
 struct Receiving {
     spans: Spans,
-    metadata: Arc<Mutex<Vec<Vec<(String, String)>>>>,
+    metadata: Metadata,
 }
 
 #[tonic::async_trait]
