@@ -8,7 +8,9 @@
 //! checked, then measures over the window: achieved checks/s against nominal, failed checks,
 //! CPU time per check, peak RSS, and the scheduler's start lag p50/p99; with a store, also its
 //! size, bytes per stored result, the projected size at `retention` with the default
-//! retentions, and how long the history API takes.
+//! retentions, and how long the history API takes. `TRACE_RATIO=1.0` (or `0.01`, ...) turns
+//! OpenTelemetry tracing on at that `sample_ratio`, exporting over OTLP/HTTP to one of the
+//! targets (which answers every post 200), to measure what tracing costs per check.
 
 use std::fmt::Write as _;
 use std::process::Command;
@@ -49,8 +51,15 @@ fn main() {
         (None, "1") => format!(", path: \"{}\"", dir.join("state.db").display()),
         _ => String::new(),
     };
+    let telemetry = match std::env::var("TRACE_RATIO") {
+        Ok(ratio) => format!(
+            "telemetry: {{ otlp: {{ endpoint: \"http://127.0.0.1:{}/v1/traces\", protocol: http/protobuf }}, sample_ratio: {ratio} }}\n",
+            ports[0]
+        ),
+        Err(_) => String::new(),
+    };
     let mut yaml = format!(
-        "server: {{ listen: \"127.0.0.1:{api_port}\" }}\nstate: {{ history: 10{state_path} }}\ndefaults: {{ interval: 1s, timeout: 1s }}\nhosts:\n"
+        "server: {{ listen: \"127.0.0.1:{api_port}\" }}\nstate: {{ history: 10{state_path} }}\n{telemetry}defaults: {{ interval: 1s, timeout: 1s }}\nhosts:\n"
     );
     for i in 0..hosts {
         let port = ports[i % ports.len()];
@@ -125,6 +134,7 @@ fn main() {
     std::thread::sleep(Duration::from_secs(1));
     let over_edit = get_json(&api, "/api/v1/scheduler").unwrap_or(Value::Null);
     let history_timings = history_timings(&api);
+    let traces = trace_counts(&api);
     drop(daemon);
     let stored = stored_size(&dir, postgres.as_ref());
 
@@ -168,6 +178,9 @@ fn main() {
     if let Some(line) = history_timings {
         println!("{line}");
     }
+    if let (Ok(ratio), Some(line)) = (std::env::var("TRACE_RATIO"), traces) {
+        println!("  tracing           sample_ratio {ratio}: {line}");
+    }
     if let Some(stored) = stored {
         // What the defaults keep at this rate: raw results for 7 days, per-minute rows for
         // 7 days and per-hour rows for 90, at the sizes measured in this run.
@@ -189,6 +202,24 @@ fn main() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The tracing pipeline's counters from `/metrics`, when tracing is on.
+fn trace_counts(api: &str) -> Option<String> {
+    let text = support::get_text(api, "/metrics")?;
+    let value = |name: &str| {
+        text.lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Some(format!(
+        "{:.0} spans exported, {:.0} dropped (queue full), {:.0} dropped (export failed)",
+        value("flowstate_trace_spans_exported_total"),
+        value("flowstate_trace_spans_dropped_total{reason=\"queue_full\"}"),
+        value("flowstate_trace_spans_dropped_total{reason=\"export_failed\"}"),
+    ))
 }
 
 /// How long one host's 30-day uptime and the host list with availability take, when the

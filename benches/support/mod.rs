@@ -186,6 +186,16 @@ fn start_targets_on_one_thread(
 
 /// The JSON the API at `api` answers for `GET path`; `None` on any failure (10 s timeout).
 pub fn get_json(api: &str, path: &str) -> Option<Value> {
+    serde_json::from_slice(&get_bytes(api, path)?).ok()
+}
+
+/// `GET {api}{path}` as text (`/metrics`).
+#[allow(dead_code)] // Not every benchmark reads text.
+pub fn get_text(api: &str, path: &str) -> Option<String> {
+    String::from_utf8(get_bytes(api, path)?).ok()
+}
+
+fn get_bytes(api: &str, path: &str) -> Option<Vec<u8>> {
     let url = format!("{api}{path}");
     actix_rt::System::new().block_on(async move {
         let client = awc::Client::builder()
@@ -193,7 +203,7 @@ pub fn get_json(api: &str, path: &str) -> Option<Value> {
             .finish();
         let mut response = client.get(url).send().await.ok()?;
         let body = response.body().limit(64 * 1024 * 1024).await.ok()?;
-        serde_json::from_slice(&body).ok()
+        Some(body.to_vec())
     })
 }
 

@@ -172,10 +172,17 @@ fn read_otlp(reader: &mut Reader, node: &Node) -> Option<OtlpSettings> {
         }
         (endpoint, _) => endpoint,
     };
+    // A collector's headers are its credentials, whatever their names: never shown.
     let headers = fields
         .get("headers")
         .map(|n| crate::validate::read_headers(reader, &n))
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .into_iter()
+        .map(|header| HttpHeader {
+            sensitive: true,
+            ..header
+        })
+        .collect();
     let timeout = match fields.get("timeout") {
         None => Some(OtlpSettings::DEFAULT_TIMEOUT),
         Some(n) => reader.duration(&n),
