@@ -13,13 +13,14 @@ use flowstate_actors::announcements::{Announcement, AnnouncementState, Announcem
 use flowstate_actors::event::{AlertEvent, EventKind};
 use flowstate_actors::history::{Bucket, LatencySketch, Run};
 use flowstate_actors::model::{CheckResult, HostCounters, Status};
+use flowstate_actors::probe::TraceParent;
 use flowstate_actors::silences::Silence;
 use flowstate_actors::store::postgres::PostgresBackend;
 use flowstate_actors::store::sqlite::SqliteBackend;
 use flowstate_actors::store::{
     AlertLogEntry, AlertOutcome, Backend, Cutoffs, EventQuery, Resolution, SaveAlertState,
     SaveHostStates, Store, StoreError, StoredBucket, StoredDelivery, StoredEvent, StoredHost,
-    StoredResult, StoredTrack, StoredTransition,
+    StoredResult, StoredTrack, StoredTransition, SCHEMA_VERSION,
 };
 use flowstate_config::DatabaseUrl;
 use postgres_server::Postgres;
@@ -381,6 +382,60 @@ fn raw_results_are_read_by_time(f: &mut Fixture) {
     assert!(!found[0].ok && found[1].ok);
 }
 
+/// The check span of a traced result.
+fn span(n: u8) -> TraceParent {
+    TraceParent {
+        trace_id: [n; 16],
+        span_id: [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, n],
+        sampled: true,
+    }
+}
+
+/// Results at `seconds`, those at even seconds traced (their span numbered by the second).
+fn traced_results(label: &str, seconds: std::ops::Range<u64>) -> Vec<StoredResult> {
+    let mut stored = results(label, seconds);
+    for entry in &mut stored {
+        let second = entry.seq as u8;
+        entry.result.trace = second.is_multiple_of(2).then(|| span(second));
+    }
+    stored
+}
+
+fn traced_results_keep_their_trace_and_untraced_ones_have_none(f: &mut Fixture) {
+    let backend = f.backend.as_mut();
+    // An unsampled trace of a failed check was exported too: it reads back as kept.
+    let mut saved = traced_results("api", 0..4);
+    if let Some(trace) = saved[0].result.trace.as_mut() {
+        trace.sampled = false;
+    }
+    save(
+        backend,
+        SaveHostStates {
+            hosts: vec![host("api", Status::Down, 4)],
+            results: saved,
+            ..SaveHostStates::default()
+        },
+        4,
+    );
+    let expected = [Some(span(0)), None, Some(span(2)), None];
+    let traces = |found: &[CheckResult]| found.iter().map(|r| r.trace).collect::<Vec<_>>();
+    // Read by time (the API), at start (the host's history), and to roll up again.
+    assert_eq!(
+        traces(&backend.results("api", at(0), at(4)).unwrap()),
+        expected
+    );
+    let restored = f.restart().read_state(10).unwrap();
+    assert_eq!(traces(&restored.hosts[0].history), expected);
+    assert_eq!(traces(&restored.unrolled_results[0].1), expected);
+    let Some(kept) = restored.hosts[0].history[2].trace else {
+        panic!("the traced result lost its trace");
+    };
+    assert_eq!(
+        (kept.trace_id_hex(), kept.span_id_hex()),
+        ("02".repeat(16), "0123456789abcd02".to_string())
+    );
+}
+
 fn pruning_deletes_what_retention_no_longer_keeps(f: &mut Fixture) {
     let backend = f.backend.as_mut();
     backend.begin_run(at(0)).unwrap();
@@ -667,12 +722,63 @@ fn a_schema_4_store_gains_silences_and_keeps_the_rest(
     let restored = f.restart().read_state(1).unwrap();
     assert_eq!(restored.announcements, [note]);
     assert_eq!(restored.silences, [deploy]);
+    assert_eq!(schema_version(), SCHEMA_VERSION);
+}
+
+/// A store of schema 5 (results without trace ids), made from a current one by
+/// `make_schema_5`, gains the column when opened: its results are kept, untraced, and new
+/// ones keep their trace.
+fn a_schema_5_store_gains_trace_ids_and_keeps_its_results(
+    f: &mut Fixture,
+    make_schema_5: &dyn Fn(),
+    schema_version: &dyn Fn() -> i64,
+) {
+    save(
+        f.backend.as_mut(),
+        SaveHostStates {
+            hosts: vec![host("api", Status::Down, 2)],
+            results: results("api", 0..2),
+            ..SaveHostStates::default()
+        },
+        2,
+    );
+    f.backend.disconnect();
+    make_schema_5();
     assert_eq!(schema_version(), 5);
+    let backend = f.restart();
+    assert_eq!(schema_version(), SCHEMA_VERSION);
+    save(
+        backend,
+        SaveHostStates {
+            results: traced_results("api", 2..4),
+            ..SaveHostStates::default()
+        },
+        4,
+    );
+    let restored = f.restart().read_state(10).unwrap();
+    let kept: Vec<(SystemTime, Option<TraceParent>)> = restored.hosts[0]
+        .history
+        .iter()
+        .map(|r| (r.at, r.trace))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            (at(0), None),
+            (at(1), None),
+            (at(2), Some(span(2))),
+            (at(3), None)
+        ]
+    );
 }
 
 type Scenario = (&'static str, fn(&mut Fixture));
 
-const SCENARIOS: [Scenario; 11] = [
+const SCENARIOS: [Scenario; 12] = [
+    (
+        "traced_results_keep_their_trace_and_untraced_ones_have_none",
+        traced_results_keep_their_trace_and_untraced_ones_have_none,
+    ),
     (
         "silences_are_kept_replaced_and_ended_ones_deleted_at_start",
         silences_are_kept_replaced_and_ended_ones_deleted_at_start,
@@ -828,6 +934,53 @@ fn postgres_migrates_a_schema_4_database() {
             server
                 .psql(
                     "schema4",
+                    "SELECT value FROM flowstate_meta WHERE key = 'schema'",
+                )
+                .trim()
+                .parse()
+                .unwrap()
+        },
+    );
+}
+
+#[test]
+fn sqlite_migrates_a_schema_5_store() {
+    let dir = TempDir::new();
+    let mut fixture = sqlite_fixture(&dir);
+    let path = dir.0.join("state.db");
+    let open = || rusqlite::Connection::open(&path).unwrap();
+    a_schema_5_store_gains_trace_ids_and_keeps_its_results(
+        &mut fixture,
+        &|| {
+            open()
+                .execute_batch("ALTER TABLE results DROP COLUMN trace_id; PRAGMA user_version = 5;")
+                .unwrap();
+        },
+        &|| {
+            open()
+                .pragma_query_value(None, "user_version", |row| row.get(0))
+                .unwrap()
+        },
+    );
+}
+
+#[test]
+fn postgres_migrates_a_schema_5_database() {
+    let server = Postgres::start();
+    let mut fixture = postgres_fixture(&server, "schema5");
+    a_schema_5_store_gains_trace_ids_and_keeps_its_results(
+        &mut fixture,
+        &|| {
+            server.psql(
+                "schema5",
+                "ALTER TABLE results DROP COLUMN trace_id; \
+                 UPDATE flowstate_meta SET value = '5' WHERE key = 'schema'",
+            );
+        },
+        &|| {
+            server
+                .psql(
+                    "schema5",
                     "SELECT value FROM flowstate_meta WHERE key = 'schema'",
                 )
                 .trim()

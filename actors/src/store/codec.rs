@@ -1,6 +1,6 @@
 //! How values are written into database columns and read back, the same for every backend:
 //! times as Unix milliseconds, statuses and event kinds as their names, counters as JSON,
-//! latency sketches as bytes. Reading never fails on a value edited by hand: it falls back
+//! latency sketches as bytes, a check's trace as hex. Reading never fails on a value edited by hand: it falls back
 //! and says so in the log, so one odd row never stops a start.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::event::{AlertEvent, EventKind};
 use crate::history::LatencySketch;
 use crate::model::{CheckResult, HostCounters, Status};
+use crate::probe::context::{from_hex, TraceParent};
 
 use super::AlertOutcome;
 
@@ -34,6 +35,36 @@ pub fn unsigned(value: i64) -> u64 {
 /// 0 failed, 1 passed, 2 passed but degraded.
 pub fn ok_code(result: &CheckResult) -> i64 {
     i64::from(result.ok) + i64::from(result.ok && result.degraded)
+}
+
+/// A result's trace as its `trace_id` column holds it: the check span's identity as 48
+/// lowercase hex digits, the 32 of the trace id then the 16 of the span id. Hex rather than
+/// 24 bytes so the column reads (and is searched with `LIKE '<trace id>%'`) as collectors,
+/// logs and alerts spell the trace id; `NULL` for an untraced result, which costs nothing.
+pub fn trace_text(trace: Option<&TraceParent>) -> Option<String> {
+    trace.map(|trace| {
+        let mut text = trace.trace_id_hex();
+        text.push_str(&trace.span_id_hex());
+        text
+    })
+}
+
+/// A stored trace back. Only exported traces are stored (see `CheckResult::trace`), so it
+/// reads back as kept (`sampled`). A value that cannot be read (edited by hand) reads as no
+/// trace: the result itself is still good.
+pub fn trace(text: Option<&str>) -> Option<TraceParent> {
+    let text = text?;
+    let parsed = text.split_at_checked(32).and_then(|(trace_id, span_id)| {
+        Some(TraceParent {
+            trace_id: from_hex::<16>(trace_id)?,
+            span_id: from_hex::<8>(span_id)?,
+            sampled: true,
+        })
+    });
+    if parsed.is_none() {
+        log::warn!(trace_id = text; "a stored result's trace id cannot be read; leaving it out");
+    }
+    parsed
 }
 
 pub fn parse_status(text: &str) -> Status {
@@ -144,6 +175,35 @@ mod tests {
         assert_eq!(parse_status("edited by hand"), Status::Unknown);
         for kind in [EventKind::Unreachable, EventKind::Flapping, EventKind::Down] {
             assert_eq!(event_kind(kind.as_str()), kind);
+        }
+    }
+
+    #[test]
+    fn a_trace_reads_back_as_written_and_a_damaged_one_as_none() {
+        let written = TraceParent {
+            trace_id: [0xab; 16],
+            span_id: [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef],
+            sampled: false,
+        };
+        let text = trace_text(Some(&written)).expect("traced");
+        assert_eq!(text, format!("{}0123456789abcdef", "ab".repeat(16)));
+        assert_eq!(
+            trace(Some(&text)),
+            Some(TraceParent {
+                sampled: true,
+                ..written
+            })
+        );
+        assert_eq!(trace_text(None), None);
+        assert_eq!(trace(None), None);
+        for damaged in [
+            "",
+            "abc",
+            &text[..47],
+            &format!("{}zz", &text[..46]),
+            "é".repeat(24).as_str(),
+        ] {
+            assert_eq!(trace(Some(damaged)), None, "{damaged:?}");
         }
     }
 }

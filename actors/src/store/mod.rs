@@ -54,7 +54,8 @@ use rollups::OpenRollups;
 /// older one is migrated when opened.
 /// 1: one column per host counter. 2: the counters in one JSON column. 3: history (results
 /// kept by time, transitions, rollups, runs, the alert log). 4: announcements. 5: silences.
-pub const SCHEMA_VERSION: i64 = 5;
+/// 6: a result's trace id, so a stored result links to its check's trace.
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// How often a store that cannot be opened is tried again (a full disk, a missing mount, a
 /// database server restarting).

@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS results (
     ok SMALLINT NOT NULL,
     latency_us BIGINT NOT NULL,
     detail TEXT NOT NULL,
+    trace_id TEXT,
     PRIMARY KEY (host, at_ms, seq)
 );
 CREATE TABLE IF NOT EXISTS transitions (
@@ -463,7 +464,7 @@ impl Backend for PostgresBackend {
         let client = self.client()?;
         let rows = client
             .query(
-                "SELECT r.at_ms, r.ok, r.latency_us, r.detail
+                "SELECT r.at_ms, r.ok, r.latency_us, r.detail, r.trace_id
                  FROM series_keys k JOIN results r ON r.host = k.id
                  WHERE k.label = $1 AND r.at_ms >= $2 AND r.at_ms < $3
                  ORDER BY r.at_ms, r.seq",
@@ -508,10 +509,12 @@ fn prepare(client: &mut Client) -> Result<String, Prepared> {
     }
     if version != Some(SCHEMA_VERSION) {
         // Version 3 was PostgreSQL's first; 4 and 5 only added a table each (announcements,
-        // silences). Every table is created
-        // `IF NOT EXISTS`, so running the schema brings either up to date; a later version
-        // that changes a shape adds its step here, by the version found.
+        // silences). Every table is created `IF NOT EXISTS`, so running the schema brings
+        // either up to date; a version that changes a shape adds its step here.
         transaction.batch_execute(SCHEMA)?;
+        // 6: the check span of a traced result. Nullable without a default, so PostgreSQL
+        // changes only the catalog: a large history is not rewritten, and reads as untraced.
+        transaction.batch_execute("ALTER TABLE results ADD COLUMN IF NOT EXISTS trace_id TEXT")?;
         transaction.execute(
             "INSERT INTO flowstate_meta (key, value) VALUES ('schema', $1)
              ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
@@ -533,6 +536,7 @@ fn prepare(client: &mut Client) -> Result<String, Prepared> {
     Ok(instance)
 }
 
+/// A result from `at_ms, ok, latency_us, detail, trace_id`.
 fn result_row(row: &postgres::Row) -> CheckResult {
     let ok: i16 = row.get(1);
     CheckResult {
@@ -544,7 +548,7 @@ fn result_row(row: &postgres::Row) -> CheckResult {
         detail: row.get(3),
         perfdata: Vec::new(),
         phases: Vec::new(),
-        trace: None,
+        trace: codec::trace(row.get(4)),
         status_code: None,
     }
 }
@@ -560,7 +564,7 @@ fn read_all(client: &mut Client, history_limit: usize) -> Result<Restored, postg
         let counters: String = row.get(4);
         let mut history: Vec<CheckResult> = client
             .query(
-                "SELECT r.at_ms, r.ok, r.latency_us, r.detail
+                "SELECT r.at_ms, r.ok, r.latency_us, r.detail, r.trace_id
                  FROM series_keys k JOIN results r ON r.host = k.id
                  WHERE k.label = $1 ORDER BY r.at_ms DESC, r.seq DESC LIMIT $2",
                 &[&label, &(history_limit as i64)],
@@ -606,7 +610,7 @@ fn read_all(client: &mut Client, history_limit: usize) -> Result<Restored, postg
     let hour = Resolution::Hour.seconds() as i32;
     let mut unrolled_results: Vec<(Arc<str>, Vec<CheckResult>)> = Vec::new();
     for row in client.query(
-        "SELECT k.label, r.at_ms, r.ok, r.latency_us, r.detail
+        "SELECT k.label, r.at_ms, r.ok, r.latency_us, r.detail, r.trace_id
          FROM series_keys k JOIN results r ON r.host = k.id
          WHERE r.at_ms >= COALESCE((SELECT MAX(start_ms) + $2 FROM rollups
                                     WHERE host = k.id AND resolution_s = $1), 0)
@@ -623,7 +627,7 @@ fn read_all(client: &mut Client, history_limit: usize) -> Result<Restored, postg
             detail: row.get(4),
             perfdata: Vec::new(),
             phases: Vec::new(),
-            trace: None,
+            trace: codec::trace(row.get(5)),
             status_code: None,
         };
         match unrolled_results.last_mut() {
@@ -762,7 +766,8 @@ fn save_hosts(
     }
     if !batch.results.is_empty() {
         let n = batch.results.len();
-        let (mut host, mut at, mut seq, mut ok, mut latency, mut detail) = (
+        let (mut host, mut at, mut seq, mut ok, mut latency, mut detail, mut trace) = (
+            Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
@@ -777,13 +782,14 @@ fn save_hosts(
             ok.push(codec::ok_code(&entry.result) as i16);
             latency.push(codec::clamp(entry.result.latency.as_micros() as u64));
             detail.push(entry.result.detail.as_str());
+            trace.push(codec::trace_text(entry.result.trace.as_ref()));
         }
         transaction.execute(
-            "INSERT INTO results (host, at_ms, seq, ok, latency_us, detail)
+            "INSERT INTO results (host, at_ms, seq, ok, latency_us, detail, trace_id)
              SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::smallint[],
-                                  $5::bigint[], $6::text[])
+                                  $5::bigint[], $6::text[], $7::text[])
              ON CONFLICT DO NOTHING",
-            &[&host, &at, &seq, &ok, &latency, &detail],
+            &[&host, &at, &seq, &ok, &latency, &detail, &trace],
         )?;
     }
     if !batch.transitions.is_empty() {

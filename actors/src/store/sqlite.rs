@@ -64,6 +64,9 @@ CREATE TABLE IF NOT EXISTS results (
     ok INTEGER NOT NULL,
     latency_us INTEGER NOT NULL,
     detail TEXT NOT NULL,
+    -- The check span when tracing exported it: 32 hex digits of trace id, 16 of span id
+    -- (codec::trace_text). NULL when untraced (schema 6).
+    trace_id TEXT,
     PRIMARY KEY (host, at_ms, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS transitions (
@@ -463,7 +466,7 @@ impl Backend for SqliteBackend {
         let connection = self.connection()?;
         let mut statement = connection
             .prepare_cached(
-                "SELECT r.at_ms, r.ok, r.latency_us, r.detail
+                "SELECT r.at_ms, r.ok, r.latency_us, r.detail, r.trace_id
                  FROM series_keys k JOIN results r ON r.host = k.id
                  WHERE k.label = ?1 AND r.at_ms >= ?2 AND r.at_ms < ?3
                  ORDER BY r.at_ms, r.seq",
@@ -547,12 +550,26 @@ fn prepare(connection: &Connection, version: i64) -> rusqlite::Result<()> {
              DROP TABLE history;",
         )?;
     }
+    // A results table of schema 3 to 5 was kept by `CREATE TABLE IF NOT EXISTS` as it was.
+    let trace_column: bool = connection.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('results') WHERE name = 'trace_id'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !trace_column {
+        log::info!("adding a trace id to the state store's results (schema 6)");
+        // Nullable without a default: SQLite only changes the table's definition, so a
+        // large history is not rewritten, and its rows read as untraced.
+        connection.execute_batch("ALTER TABLE results ADD COLUMN trace_id TEXT;")?;
+    }
     connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     connection.execute_batch("COMMIT;")
 }
 
+/// A result from `at_ms, ok, latency_us, detail, trace_id`.
 fn result_row(row: &rusqlite::Row) -> rusqlite::Result<CheckResult> {
     let ok: i64 = row.get(1)?;
+    let trace: Option<String> = row.get(4)?;
     Ok(CheckResult {
         at: codec::from_millis(row.get(0)?),
         ok: ok != 0,
@@ -562,7 +579,7 @@ fn result_row(row: &rusqlite::Row) -> rusqlite::Result<CheckResult> {
         detail: row.get(3)?,
         perfdata: Vec::new(),
         phases: Vec::new(),
-        trace: None,
+        trace: codec::trace(trace.as_deref()),
         status_code: None,
     })
 }
@@ -571,7 +588,7 @@ fn read_all(connection: &Connection, history_limit: usize) -> rusqlite::Result<R
     let mut hosts = Vec::new();
     {
         let mut history = connection.prepare(
-            "SELECT r.at_ms, r.ok, r.latency_us, r.detail
+            "SELECT r.at_ms, r.ok, r.latency_us, r.detail, r.trace_id
              FROM series_keys k JOIN results r ON r.host = k.id
              WHERE k.label = ?1 ORDER BY r.at_ms DESC, r.seq DESC LIMIT ?2",
         )?;
@@ -667,7 +684,7 @@ fn unrolled(
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut raw = connection.prepare(
-        "SELECT at_ms, ok, latency_us, detail FROM results
+        "SELECT at_ms, ok, latency_us, detail, trace_id FROM results
          WHERE host = ?1 AND at_ms >= COALESCE(
              (SELECT MAX(start_ms) + ?2 * 1000 FROM rollups WHERE host = ?1 AND resolution_s = ?2), 0)
          ORDER BY at_ms, seq",
@@ -745,8 +762,8 @@ fn save_hosts(
             ])?;
         }
         let mut append = transaction.prepare_cached(
-            "INSERT OR REPLACE INTO results (host, at_ms, seq, ok, latency_us, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR REPLACE INTO results (host, at_ms, seq, ok, latency_us, detail, trace_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
         for entry in &batch.results {
             let id = key(&transaction, keys, &entry.label)?;
@@ -757,6 +774,7 @@ fn save_hosts(
                 codec::ok_code(&entry.result),
                 codec::clamp(entry.result.latency.as_micros() as u64),
                 entry.result.detail,
+                codec::trace_text(entry.result.trace.as_ref()),
             ])?;
         }
         let mut transition = transaction.prepare_cached(
@@ -1116,6 +1134,42 @@ mod tests {
             .unwrap();
         assert_eq!(tables, 0, "the old table is gone");
         assert_eq!(version(&db), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_schema_5_store_gains_trace_ids_and_keeps_its_results_untraced() {
+        let db = TempDb::new("schema5");
+        // The tables a result needs, as schema 5 made them: no trace_id.
+        db.write(
+            "CREATE TABLE hosts (label TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL,
+                since_ms INTEGER NOT NULL, counters TEXT NOT NULL);
+             CREATE TABLE series_keys (id INTEGER PRIMARY KEY, label TEXT NOT NULL UNIQUE);
+             CREATE TABLE results (host INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+                seq INTEGER NOT NULL, ok INTEGER NOT NULL, latency_us INTEGER NOT NULL,
+                detail TEXT NOT NULL, PRIMARY KEY (host, at_ms, seq)) WITHOUT ROWID;
+             INSERT INTO hosts VALUES ('api', 'http', 'down', 1800000000000, '{\"checks\":2}');
+             INSERT INTO series_keys VALUES (1, 'api');
+             INSERT INTO results VALUES (1, 1800000000001, 1, 1, 1500, 'status 200');
+             INSERT INTO results VALUES (1, 1800000000002, 2, 0, 2500, 'status 503');
+             PRAGMA user_version = 5;",
+        );
+        let restored = restored(&db);
+        let kept: Vec<(&str, bool)> = restored.hosts[0]
+            .history
+            .iter()
+            .map(|r| (r.detail.as_str(), r.trace.is_none()))
+            .collect();
+        assert_eq!(kept, [("status 200", true), ("status 503", true)]);
+        assert_eq!(version(&db), SCHEMA_VERSION);
+        let untraced: i64 = Connection::open(&db.0)
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) FROM results WHERE trace_id IS NULL",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(untraced, 2, "the old rows are kept, untraced");
     }
 
     #[test]
