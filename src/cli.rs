@@ -44,6 +44,9 @@ pub enum Command {
     /// Ask a running daemon's /healthz (or /readyz) for container and init health checks
     /// (0: healthy, 1: not)
     Health(HealthArgs),
+    /// Rewrite configuration files written for an older config version to the current one,
+    /// keeping their comments (0: done or nothing to do, 2: cannot migrate or invalid after)
+    Migrate(MigrateArgs),
     /// Read a token on stdin and print its argon2 hash, for a tenant's `tokens: [{ hash: ... }]`
     /// (0: printed, 2: no token given)
     HashToken,
@@ -277,6 +280,16 @@ pub struct CheckArgs {
     pub diff: bool,
     #[command(flatten)]
     pub api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Rewrite the files (each original kept as FILE.bak); without it, only say what would
+    /// change
+    #[arg(long)]
+    pub write: bool,
 }
 
 #[derive(Debug, Args)]

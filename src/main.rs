@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         Command::Silence(args) => commands::silence::run(args),
         Command::Tui(args) => commands::tui::run(args),
         Command::Health(args) => commands::health::run(args),
+        Command::Migrate(args) => commands::migrate::run(args),
         Command::HashToken => commands::hash_token::run(),
     };
     match outcome {

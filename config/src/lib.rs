@@ -54,6 +54,7 @@ pub mod tenant;
 mod tenant_paths;
 pub mod tenant_reload;
 mod validate;
+pub mod version;
 mod yaml;
 
 use std::collections::HashMap;

@@ -63,6 +63,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "plugins",
     "tenants",
     "telemetry",
+    "version",
 ];
 pub(crate) const STATUS_PAGE_KEYS: &[&str] = &["title", "groups", "show_reasons"];
 pub(crate) const SERVER_KEYS: &[&str] = &["listen", "token", "ready_max_lag"];
@@ -271,6 +272,9 @@ pub(crate) fn read_file(reader: &mut Reader, root: Node, tenant: Option<&str>) -
             .get(key)
             .filter(|_| tenant.is_none() || TENANT_FILE_KEYS.contains(&key))
     };
+    if let Some(node) = top("version") {
+        crate::version::read_version(reader, &node);
+    }
     if let Some(node) = top("include") {
         sections.include = reader.strings(&node).unwrap_or_default();
     }

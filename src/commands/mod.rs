@@ -5,6 +5,7 @@ pub mod check;
 pub mod graph;
 pub mod hash_token;
 pub mod health;
+pub mod migrate;
 pub mod once;
 mod plugin_settings;
 pub mod report;
