@@ -50,6 +50,8 @@ mod email;
 mod formats;
 // Observability: `/metrics` and promtool, the bearer token, readiness, `flowstate status`.
 mod observability;
+// Config versions and `flowstate migrate`: refusals, dry runs, rewrites that keep comments.
+mod migrate;
 // Nagios plugins as script checks: their performance data in the API and /metrics.
 mod nagios;
 // HTTP checks over HTTP/3 (QUIC) and by Alt-Svc, against real quinn/h3 servers.

@@ -43,8 +43,14 @@ pub(crate) const LIMIT_KEYS: &[&str] = &["hosts", "min_interval", "notifiers"];
 /// The keys of a token written as a mapping.
 pub(crate) const TOKEN_KEYS: &[&str] = &["token", "hash", "role"];
 /// The top-level sections a tenant's file may have; the others are the platform team's.
-pub(crate) const TENANT_FILE_KEYS: &[&str] =
-    &["include", "defaults", "notifiers", "hosts", "maintenance", "version"];
+pub(crate) const TENANT_FILE_KEYS: &[&str] = &[
+    "include",
+    "defaults",
+    "notifiers",
+    "hosts",
+    "maintenance",
+    "version",
+];
 
 /// What a token may do in its tenant (used by the API, later).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -66,7 +66,9 @@ pub(crate) fn read_version(reader: &mut Reader, node: &Node) -> Option<u64> {
 /// Why a file's text could not be migrated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MigrationError {
-    #[error("not YAML flowstate can read ({0}); fix the syntax first (`flowstate check` shows where)")]
+    #[error(
+        "not YAML flowstate can read ({0}); fix the syntax first (`flowstate check` shows where)"
+    )]
     Unreadable(String),
     #[error("`version: {0}` is not a config version; versions are whole numbers from 1")]
     NotAVersion(String),

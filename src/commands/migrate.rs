@@ -78,7 +78,9 @@ fn write_keeping_backup(file: &Path, after: &str) -> Result<(), BadInput> {
     let shown = file.display();
     let backup = file.with_file_name(format!(
         "{}.bak",
-        file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        file.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     ));
     // A copy, not a write of `before`: it keeps the original's permissions (a config file
     // holding secrets is often 0600, and its copy must not be readable by more people).
@@ -90,7 +92,9 @@ fn write_keeping_backup(file: &Path, after: &str) -> Result<(), BadInput> {
     })?;
     let temporary = file.with_file_name(format!(
         ".{}.migrating",
-        file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        file.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     ));
     std::fs::write(&temporary, after)
         .and_then(|()| {
