@@ -1054,6 +1054,95 @@ fn install_sh_installs_a_verified_archive_and_refuses_a_tampered_one() {
     }
 }
 
+/// The release dry run: this build's binary packaged by `.ci/package` (the script the release
+/// workflow runs), summed, installed by install.sh from the archive, and run from where it was
+/// installed, on the bundled example.
+#[test]
+fn a_release_archive_made_by_the_release_script_installs_and_runs() {
+    if !have("sha256sum") && !have("shasum") {
+        eprintln!("no sha256sum or shasum: skipping");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let dist = sandbox.path().join("dist");
+    let dist_arg = dist.display().to_string();
+    let target = "x86_64-unknown-linux-musl";
+    let packaged = Command::new(root().join(".ci/package"))
+        .args([
+            "archive",
+            target,
+            env!("CARGO_BIN_EXE_flowstate"),
+            &dist_arg,
+        ])
+        .output()
+        .expect("run .ci/package archive");
+    assert!(packaged.status.success(), "{}", show(&packaged));
+    let summed = Command::new(root().join(".ci/package"))
+        .args(["sums", &dist_arg])
+        .output()
+        .expect("run .ci/package sums");
+    assert!(summed.status.success(), "{}", show(&summed));
+    let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).expect("SHA256SUMS");
+    assert!(
+        sums.contains(&format!("  flowstate-{target}.tar.gz")),
+        "{sums}"
+    );
+
+    let listed = Command::new("tar")
+        .args(["-tzf"])
+        .arg(dist.join(format!("flowstate-{target}.tar.gz")))
+        .output()
+        .expect("list the archive");
+    let listing = String::from_utf8_lossy(&listed.stdout);
+    for file in [
+        "flowstate",
+        "README.md",
+        "CHANGELOG.md",
+        "flowstate.service",
+    ] {
+        assert!(
+            listing
+                .lines()
+                .any(|l| l == format!("flowstate-{target}/{file}")),
+            "{file} missing from the archive: {listing}"
+        );
+    }
+
+    let prefix = sandbox.path().join("prefix");
+    let archive = dist.join(format!("flowstate-{target}.tar.gz"));
+    let installed = install_sh(
+        &[
+            "--archive",
+            &archive.display().to_string(),
+            "--prefix",
+            &prefix.display().to_string(),
+        ],
+        &[],
+    );
+    assert!(installed.status.success(), "{}", show(&installed));
+    assert!(
+        String::from_utf8_lossy(&installed.stdout).contains("SHA-256 verified"),
+        "{}",
+        show(&installed)
+    );
+    let binary = prefix.join("bin/flowstate");
+    let version = Command::new(&binary)
+        .arg("--version")
+        .output()
+        .expect("run the installed flowstate");
+    assert!(version.status.success(), "{}", show(&version));
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("flowstate {}", env!("CARGO_PKG_VERSION"))
+    );
+    let checked = Command::new(&binary)
+        .args(["check", "-c"])
+        .arg(root().join("examples/flowstate.yaml"))
+        .output()
+        .expect("run the installed flowstate check");
+    assert!(checked.status.success(), "{}", show(&checked));
+}
+
 // --- Homebrew, changelog, workflows, docs --------------------------------------------------
 
 #[test]
