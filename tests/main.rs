@@ -61,6 +61,7 @@ mod http3;
 mod once;
 mod plugins;
 // OpenTelemetry traces against an OTLP collector on loopback: spans, traceparent, sampling.
+#[cfg(feature = "otlp")]
 mod traces;
 // Tenants in the API: every route × role × another tenant's resource; roles; throttling.
 mod tenant_api;

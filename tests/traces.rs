@@ -362,3 +362,49 @@ fn a_collector_that_cannot_be_set_up_is_logged_and_checks_run_untraced() {
         "untraced checks send no traceparent"
     );
 }
+
+/// HTTP/3 checks carry the check span too, and time the QUIC handshake as a phase of it.
+#[cfg(feature = "http3")]
+#[test]
+fn an_http3_check_sends_traceparent_and_times_its_handshake() {
+    use crate::common::certs::TestCa;
+    use crate::common::h3_server::H3Server;
+
+    let collector = Collector::grpc();
+    let ca = TestCa::new();
+    let server = H3Server::always(&ca.long_valid(), Response::ok("fine"));
+    let hosts = format!(
+        "hosts:\n  - {{ label: edge, url: \"{}\", http_version: 3, tls: {{ ca_file: ca.pem }}, interval: 200ms }}\n",
+        server.url("/health")
+    );
+    let sandbox = Sandbox::new();
+    sandbox.write("ca.pem", &ca.pem);
+    sandbox.write(
+        crate::common::daemon::CONFIG,
+        &config(&collector, "", &hosts),
+    );
+    let _daemon = sandbox.daemon(crate::common::daemon::CONFIG).start();
+    let check = collector.wait_for_span("an HTTP/3 check span", is_check_of("edge"));
+    assert_eq!(check.attribute("http.response.status_code"), Some("200"));
+    for phase in ["resolve", "handshake", "request"] {
+        collector.wait_for_span(phase, |s| {
+            s.name == phase && s.parent_span_id == check.span_id
+        });
+    }
+    let checks: BTreeSet<(String, String)> = collector
+        .spans()
+        .iter()
+        .filter(|s| is_check_of("edge")(s))
+        .map(|s| (s.trace_id.clone(), s.span_id.clone()))
+        .collect();
+    let seen: Vec<(String, String, String)> = server
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("traceparent").map(traceparent_parts))
+        .collect();
+    assert!(
+        seen.iter()
+            .any(|(trace, span, _)| checks.contains(&(trace.clone(), span.clone()))),
+        "no traceparent over HTTP/3 names a check span: {seen:?} vs {checks:?}"
+    );
+}
