@@ -410,16 +410,7 @@ fn send(
     traceparent: Option<&str>,
 ) -> awc::SendClientRequest {
     let same_origin = url.origin() == check.url.origin();
-    let mut target = url.clone();
-    let credentials = (!url.username().is_empty()).then(|| {
-        (
-            url.username().to_string(),
-            url.password().map(str::to_string),
-        )
-    });
-    // Userinfo becomes Basic auth and never goes on the wire as part of the URL.
-    let _ = target.set_username("");
-    let _ = target.set_password(None);
+    let (target, credentials) = split_userinfo(url);
     let mut request = client
         .request(method.clone(), target.as_str())
         .timeout(OUT_OF_THE_WAY)
@@ -466,6 +457,21 @@ fn version_name(version: awc::http::Version) -> &'static str {
         awc::http::Version::HTTP_3 => "HTTP/3",
         _ => "HTTP",
     }
+}
+
+/// `url` without its userinfo, and the user and password it held: userinfo becomes Basic
+/// auth and never goes on the wire as part of the URL (HTTP/1.1, 2 and 3 alike).
+pub(super) fn split_userinfo(url: &Url) -> (Url, Option<(String, Option<String>)>) {
+    let credentials = (!url.username().is_empty()).then(|| {
+        (
+            url.username().to_string(),
+            url.password().map(str::to_string),
+        )
+    });
+    let mut target = url.clone();
+    let _ = target.set_username("");
+    let _ = target.set_password(None);
+    (target, credentials)
 }
 
 /// Reads at most `limit` bytes of the body.

@@ -523,16 +523,7 @@ fn build_request(exchange: &Exchange<'_>) -> Result<Request<()>, Failure> {
     let url = exchange.url;
     let check = exchange.check;
     let same_origin = url.origin() == check.url.origin();
-    let mut target = url.clone();
-    let credentials = (!url.username().is_empty()).then(|| {
-        (
-            url.username().to_string(),
-            url.password().map(str::to_string),
-        )
-    });
-    // Userinfo becomes Basic auth and never goes on the wire as part of the URL.
-    let _ = target.set_username("");
-    let _ = target.set_password(None);
+    let (target, credentials) = super::http::split_userinfo(url);
     let mut headers = HeaderMap::new();
     headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
     if let Some(traceparent) = exchange.traceparent {
