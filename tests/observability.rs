@@ -120,6 +120,11 @@ const FAMILIES: &[(&str, &str, &[&str])] = &[
     ("flowstate_host_restarts_total", "counter", &["host"]),
     ("flowstate_hosts", "gauge", &[]),
     ("flowstate_build_info", "gauge", &["version"]),
+    // The tracing pipeline's (docs/tracing.md): at 0 while tracing is off, so an alert on
+    // drops needs no `absent()`.
+    ("flowstate_trace_spans_exported_total", "counter", &[]),
+    ("flowstate_trace_spans_dropped_total", "counter", &["reason"]),
+    ("flowstate_trace_export_failures_total", "counter", &[]),
     ("process_cpu_seconds_total", "counter", &[]),
     ("process_resident_memory_bytes", "gauge", &[]),
     ("process_open_fds", "gauge", &[]),
