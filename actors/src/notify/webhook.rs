@@ -188,8 +188,10 @@ pub(super) async fn exchange(
     }
 }
 
-/// What a non-2xx answer means for the next attempt.
-pub(super) fn judge(
+/// What a non-2xx answer means for the next attempt. Public (hidden) for the fuzz target
+/// `webhook_answer` (fuzz/), which judges arbitrary answers.
+#[doc(hidden)]
+pub fn judge(
     status: StatusCode,
     retry_after: Option<Duration>,
     shown_url: &str,
@@ -215,12 +217,21 @@ pub(super) fn judge(
 
 /// `Retry-After` in seconds (the HTTP-date form is rare for webhooks and ignored).
 pub(super) fn retry_after<S>(response: &awc::ClientResponse<S>) -> Option<Duration> {
-    let value = response.headers().get("retry-after")?.to_str().ok()?;
+    retry_after_value(response.headers().get("retry-after")?)
+}
+
+/// A `Retry-After` value as [`retry_after`] reads it. Apart from the response so the fuzz
+/// target `webhook_answer` (fuzz/) can feed it any header value.
+#[doc(hidden)]
+pub fn retry_after_value(value: &awc::http::header::HeaderValue) -> Option<Duration> {
+    let value = value.to_str().ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// The start of a response body on one line, for the log.
-pub(super) fn quote(body: &[u8]) -> String {
+/// The start of a response body on one line, for the log. Public (hidden) for the fuzz
+/// target `webhook_answer`.
+#[doc(hidden)]
+pub fn quote(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(QUOTED_BODY_BYTES)]);
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

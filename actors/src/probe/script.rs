@@ -134,8 +134,10 @@ fn judge(program: &str, limit: Duration, outcome: Result<Finished, RunError>) ->
 }
 
 /// A plugin's status text: the first non-blank line of stdout without its performance data,
-/// made safe for one log line; `None` when there is none.
-fn plugin_output(text: &str) -> Option<String> {
+/// made safe for one log line; `None` when there is none. Public (hidden) for the fuzz target
+/// `perfdata` (fuzz/).
+#[doc(hidden)]
+pub fn plugin_output(text: &str) -> Option<String> {
     let line = text.lines().map(str::trim).find(|line| !line.is_empty())?;
     let status = line.split('|').next().unwrap_or_default();
     process::first_line(status.as_bytes())

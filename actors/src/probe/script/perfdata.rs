@@ -133,7 +133,7 @@ fn item(label: String, data: &str) -> Option<PerfValue> {
     let max = fields.next().and_then(|text| bound(text, unit_text, scale));
     Some(PerfValue {
         label: label.into_boxed_str(),
-        value: scale.apply(value),
+        value: scale.apply(value)?,
         unit,
         warn,
         crit,
@@ -151,11 +151,15 @@ enum Scale {
 }
 
 impl Scale {
-    fn apply(self, number: f64) -> f64 {
-        match self {
+    /// `None` when scaling overflows: `1e308TB` is a finite number but no finite count of
+    /// bytes, and an infinite value reached the API's JSON as `null` and the metrics as
+    /// `+Inf` (found by the `perfdata` fuzz target). Such an item is unreadable, like `U`.
+    fn apply(self, number: f64) -> Option<f64> {
+        let scaled = match self {
             Scale::Times(factor) => number * factor,
             Scale::Over(divisor) => number / divisor,
-        }
+        };
+        scaled.is_finite().then_some(scaled)
     }
 }
 
@@ -217,7 +221,7 @@ fn number_prefix(text: &str) -> Option<(f64, &str)> {
 /// A min or max: a number, bare or with the value's unit; `None` when empty or unreadable.
 fn bound(text: &str, unit_text: &str, scale: Scale) -> Option<f64> {
     match number_prefix(text)? {
-        (number, rest) if rest.is_empty() || rest == unit_text => Some(scale.apply(number)),
+        (number, rest) if rest.is_empty() || rest == unit_text => scale.apply(number),
         _ => None,
     }
 }
@@ -279,6 +283,20 @@ mod tests {
                 ..value("time", 0.000259, PerfUnit::Seconds)
             }]
         );
+    }
+
+    /// Found by the `perfdata` fuzz target (its seed `huge`): a finite number whose unit
+    /// scales it past `f64::MAX` was kept as `inf`.
+    #[test]
+    fn a_value_that_overflows_its_unit_is_skipped() {
+        let values = parse(
+            "OK | big=1e308TB;1e308;;1e308TB;1e308TB ok=1KB;1e308TB",
+            false,
+        );
+        assert_eq!(values.len(), 1);
+        assert_eq!(&*values[0].label, "ok");
+        assert_eq!(values[0].value, 1024.0);
+        assert_eq!(values[0].warn, None);
     }
 
     #[test]
