@@ -123,7 +123,11 @@ const FAMILIES: &[(&str, &str, &[&str])] = &[
     // The tracing pipeline's (docs/tracing.md): at 0 while tracing is off, so an alert on
     // drops needs no `absent()`.
     ("flowstate_trace_spans_exported_total", "counter", &[]),
-    ("flowstate_trace_spans_dropped_total", "counter", &["reason"]),
+    (
+        "flowstate_trace_spans_dropped_total",
+        "counter",
+        &["reason"],
+    ),
     ("flowstate_trace_export_failures_total", "counter", &[]),
     ("process_cpu_seconds_total", "counter", &[]),
     ("process_resident_memory_bytes", "gauge", &[]),
