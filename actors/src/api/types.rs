@@ -456,17 +456,7 @@ impl From<&Host> for HostDetail {
     fn from(host: &Host) -> Self {
         HostDetail {
             host: HostView::from(host),
-            // Without phases: only the latest result keeps them, and an entry of the history
-            // must read the same in every later answer (clients append, not re-read).
-            history: host
-                .state()
-                .history
-                .iter()
-                .map(|result| CheckView {
-                    phases: Vec::new(),
-                    ..CheckView::from(result)
-                })
-                .collect(),
+            history: host.state().history.iter().map(CheckView::from).collect(),
             holds: Vec::new(),
             last_suppressed: None,
             locations: None,
