@@ -895,19 +895,18 @@ impl Metrics {
 
     /// Brings the plugin series up to each plugin's counters, which only grow.
     fn read_plugin_counters(&self) {
-        let raise = raise_to;
         for (plugin, restarts, checks, notifies, timeouts) in crate::plugin::counters() {
             let label = PluginLabel {
                 plugin: plugin.to_string(),
             };
-            raise(&self.plugin_restarts.get_or_create(&label), restarts);
-            raise(&self.plugin_timeouts.get_or_create(&label), timeouts);
+            raise_to(&self.plugin_restarts.get_or_create(&label), restarts);
+            raise_to(&self.plugin_timeouts.get_or_create(&label), timeouts);
             for (op, count) in [("check", checks), ("notify", notifies)] {
                 let labels = PluginOpLabels {
                     plugin: plugin.to_string(),
                     op: op.to_string(),
                 };
-                raise(&self.plugin_requests.get_or_create(&labels), count);
+                raise_to(&self.plugin_requests.get_or_create(&labels), count);
             }
         }
     }

@@ -354,7 +354,7 @@ async fn request_chain(
             }
             return Ok(ProbeOutcome::failed(reason));
         }
-        let Some(regex) = &check.regex else {
+        let Some(_) = &check.regex else {
             if check.keepalive {
                 // awc returns a connection to its pool only once the body was read to its
                 // end; an unread body would make every check open a new one.
@@ -386,18 +386,8 @@ async fn request_chain(
                 )));
             }
         }
-        let text = String::from_utf8_lossy(&body);
-        return Ok(if regex.is_match(&text) {
-            ProbeOutcome::passed(format!("status {code}, body matches"))
-        } else if truncated {
-            ProbeOutcome::failed(format!(
-                "body does not match /{}/ (first {} bytes read)",
-                regex.as_str(),
-                check.max_body_bytes
-            ))
-        } else {
-            ProbeOutcome::failed(format!("body does not match /{}/", regex.as_str()))
-        });
+        return Ok(judge_body(check, &body, truncated)
+            .unwrap_or_else(|| ProbeOutcome::passed(format!("status {code}, body matches"))));
     }
 }
 
@@ -456,6 +446,26 @@ fn version_name(version: awc::http::Version) -> &'static str {
         awc::http::Version::HTTP_2 => "HTTP/2",
         awc::http::Version::HTTP_3 => "HTTP/3",
         _ => "HTTP",
+    }
+}
+
+/// The failure of a body that `check.regex` does not match (`truncated`: only its first
+/// `max_body_bytes` were read), or `None` when it matches; HTTP/1.1, 2 and 3 alike.
+pub(super) fn judge_body(check: &HttpCheck, body: &[u8], truncated: bool) -> Option<ProbeOutcome> {
+    let regex = check.regex.as_ref()?;
+    if regex.is_match(&String::from_utf8_lossy(body)) {
+        None
+    } else if truncated {
+        Some(ProbeOutcome::failed(format!(
+            "body does not match /{}/ (first {} bytes read)",
+            regex.as_str(),
+            check.max_body_bytes
+        )))
+    } else {
+        Some(ProbeOutcome::failed(format!(
+            "body does not match /{}/",
+            regex.as_str()
+        )))
     }
 }
 

@@ -596,7 +596,7 @@ async fn judge_answer(
         }
         return ProbeOutcome::failed(reason);
     }
-    let Some(regex) = &check.regex else {
+    let Some(_) = &check.regex else {
         return ProbeOutcome::passed(format!("status {code} over HTTP/3 ({timings})"));
     };
     let declared_length = answer
@@ -620,20 +620,11 @@ async fn judge_answer(
             ));
         }
     }
-    let text = String::from_utf8_lossy(&body);
-    if regex.is_match(&text) {
+    super::http::judge_body(check, &body, truncated).unwrap_or_else(|| {
         ProbeOutcome::passed(format!(
             "status {code} over HTTP/3, body matches ({timings})"
         ))
-    } else if truncated {
-        ProbeOutcome::failed(format!(
-            "body does not match /{}/ (first {} bytes read)",
-            regex.as_str(),
-            check.max_body_bytes
-        ))
-    } else {
-        ProbeOutcome::failed(format!("body does not match /{}/", regex.as_str()))
-    }
+    })
 }
 
 /// Reads at most `limit` bytes of the body.

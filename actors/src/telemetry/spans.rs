@@ -139,7 +139,7 @@ pub(super) fn error_type(result: &CheckResult) -> Cow<'static, str> {
         return Cow::Owned(code.to_string());
     }
     let lower = detail.to_ascii_lowercase();
-    let class = if lower.starts_with("timed out") || lower.contains("timed out") {
+    let class = if lower.contains("timed out") {
         "timeout"
     } else if lower.contains("refused") {
         "connection_refused"
